@@ -1,0 +1,56 @@
+# edo — the two commands: `make demo` and `make test`. Everything else is optional.
+#
+#   make demo        build (release) and run the demo
+#   make test        build (release) and run every test under ctest
+#   make test-asan   the tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make test-tsan   the tests under ThreadSanitizer
+#   make bench       edo vs Tokio side by side (installs Rust/Tokio from Debian via apt if missing)
+#   make install     install headers, libraries, CMake package and pkg-config (PREFIX=/usr/local)
+#   make format      clang-format the sources
+
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+PREFIX ?= /usr/local
+CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
+CMAKE ?= cmake
+
+.PHONY: all build demo test test-asan test-tsan bench install format clean
+
+all: build
+
+build:
+	$(CMAKE) -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+	$(CMAKE) --build build/release -j$(JOBS)
+
+demo: build
+	./build/release/examples/spawn_million
+
+test: build
+	cd build/release && ctest $(CTEST_FLAGS)
+
+build/asan/CMakeCache.txt:
+	$(CMAKE) -S . -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDO_SANITIZE=address -DEDO_BUILD_BENCH=OFF
+
+test-asan: build/asan/CMakeCache.txt
+	$(CMAKE) --build build/asan -j$(JOBS)
+	cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_FLAGS)
+
+build/tsan/CMakeCache.txt:
+	$(CMAKE) -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDO_SANITIZE=thread -DEDO_BUILD_BENCH=OFF
+
+test-tsan: build/tsan/CMakeCache.txt
+	$(CMAKE) --build build/tsan -j$(JOBS)
+	cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest $(CTEST_FLAGS)
+
+bench:
+	bench/run.sh
+
+install: build
+	$(CMAKE) --install build/release
+
+format:
+	clang-format -i include/*.h include/edo/*.h src/*/*.c src/*/*.h tests/*.c tests/*.h \
+		examples/*.c bench/*.c
+
+clean:
+	rm -rf build

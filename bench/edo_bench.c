@@ -1,0 +1,292 @@
+/* edo's side of the scheduler benchmarks; bench/tokio/src/main.rs is the same workloads in
+ * Tokio, and bench/run.sh runs both and prints ratios.
+ *
+ *   edo-bench WORKLOAD [--workers N] [--ops N]
+ *
+ * Prints one line: `bench=WORKLOAD peer=edo ns_per_op=X ops=N`, or for memory
+ * `bench=idle_task_memory peer=edo bytes_per_task=B`. Exit status 2: unknown workload.
+ * Every timed workload runs a warm-up round of a tenth of its size first.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "edo.h"
+
+#define EXIT_UNKNOWN_WORKLOAD 2
+#define YIELD_TASKS 1000
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static void check(int rc, const char *what)
+{
+    if (rc < 0) {
+        fprintf(stderr, "edo-bench: %s: %s\n", what, edo_strerror(rc));
+        exit(1);
+    }
+}
+
+/* ---- countdown: whoever takes it to zero releases the waiting thread (as Tokio's bench does
+ * with an AtomicUsize and a std channel) ---- */
+
+typedef struct {
+    _Atomic long remaining;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done;
+} countdown;
+
+static countdown cd = {0, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+
+static void countdown_reset(long n)
+{
+    atomic_store(&cd.remaining, n);
+    cd.done = 0;
+}
+
+static void countdown_hit(void)
+{
+    if (atomic_fetch_sub_explicit(&cd.remaining, 1, memory_order_relaxed) == 1) {
+        pthread_mutex_lock(&cd.lock);
+        cd.done = 1;
+        pthread_cond_signal(&cd.cond);
+        pthread_mutex_unlock(&cd.lock);
+    }
+}
+
+static void countdown_wait(void)
+{
+    pthread_mutex_lock(&cd.lock);
+    while (!cd.done)
+        pthread_cond_wait(&cd.cond, &cd.lock);
+    pthread_mutex_unlock(&cd.lock);
+}
+
+/* ---- tasks ---- */
+
+static edo_poll hit_poll(edo_future *f, edo_context *cx, void **out)
+{
+    (void)f, (void)cx, (void)out;
+    countdown_hit();
+    return EDO_READY;
+}
+static const edo_future_vtable hit_vtable = {hit_poll, NULL};
+
+typedef struct {
+    edo_future base;
+    long n;
+} spawner_task;
+
+static edo_poll spawner_poll(edo_future *f, edo_context *cx, void **out)
+{
+    (void)cx, (void)out;
+    spawner_task *s = (spawner_task *)f;
+    for (long i = 0; i < s->n; i++) {
+        edo_future hit = {&hit_vtable};
+        check(edo_spawn_future(&hit, sizeof hit, NULL), "spawn");
+    }
+    return EDO_READY;
+}
+static const edo_future_vtable spawner_vtable = {spawner_poll, NULL};
+
+/* spawn_many: the spawning loop runs as a task on a worker. */
+static double spawn_many(edo_runtime *rt, long n)
+{
+    countdown_reset(n);
+    double t0 = now_ns();
+    spawner_task s = {{&spawner_vtable}, n};
+    check(edo_runtime_spawn_future(rt, &s.base, sizeof s, NULL), "spawn");
+    countdown_wait();
+    return now_ns() - t0;
+}
+
+/* spawn_many_remote: a plain thread (this one) spawns through the runtime handle. */
+static double spawn_many_remote(edo_runtime *rt, long n)
+{
+    countdown_reset(n);
+    double t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+        edo_future hit = {&hit_vtable};
+        check(edo_runtime_spawn_future(rt, &hit, sizeof hit, NULL), "spawn");
+    }
+    countdown_wait();
+    return now_ns() - t0;
+}
+
+typedef struct {
+    edo_future base;
+    edo_yield_future y;
+    long left;
+} yielder_task;
+
+static edo_poll yielder_poll(edo_future *f, edo_context *cx, void **out)
+{
+    (void)out;
+    yielder_task *t = (yielder_task *)f;
+    while (t->left > 0) {
+        if (edo_future_poll(&t->y.base, cx, NULL) == EDO_PENDING)
+            return EDO_PENDING;
+        t->left--;
+        edo_yield_future_init(&t->y);
+    }
+    countdown_hit();
+    return EDO_READY;
+}
+static const edo_future_vtable yielder_vtable = {yielder_poll, NULL};
+
+/* yield_many: YIELD_TASKS tasks spawned from outside, each yielding n / YIELD_TASKS times. */
+static double yield_many(edo_runtime *rt, long n)
+{
+    long per_task = n / YIELD_TASKS > 0 ? n / YIELD_TASKS : 1;
+    countdown_reset(YIELD_TASKS);
+    double t0 = now_ns();
+    for (int i = 0; i < YIELD_TASKS; i++) {
+        yielder_task t = {{&yielder_vtable}, {{NULL}, 0}, per_task};
+        edo_yield_future_init(&t.y);
+        check(edo_runtime_spawn_future(rt, &t.base, sizeof t, NULL), "spawn");
+    }
+    countdown_wait();
+    return now_ns() - t0;
+}
+
+typedef struct {
+    edo_future base;
+    long left;
+} chain_task;
+
+static edo_poll chain_poll(edo_future *f, edo_context *cx, void **out)
+{
+    (void)cx, (void)out;
+    chain_task *c = (chain_task *)f;
+    if (c->left == 0) {
+        countdown_hit();
+    } else {
+        chain_task next = {{c->base.vtable}, c->left - 1};
+        check(edo_spawn_future(&next.base, sizeof next, NULL), "spawn");
+    }
+    return EDO_READY;
+}
+static const edo_future_vtable chain_vtable = {chain_poll, NULL};
+
+/* chained_spawn: each task spawns the next, n deep. */
+static double chained_spawn(edo_runtime *rt, long n)
+{
+    countdown_reset(1);
+    double t0 = now_ns();
+    chain_task c = {{&chain_vtable}, n - 1};
+    check(edo_runtime_spawn_future(rt, &c.base, sizeof c, NULL), "spawn");
+    countdown_wait();
+    return now_ns() - t0;
+}
+
+/* ---- memory ---- */
+
+static long rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long size = 0, resident = 0;
+    if (!f || fscanf(f, "%ld %ld", &size, &resident) != 2) {
+        fprintf(stderr, "edo-bench: cannot read /proc/self/statm\n");
+        exit(1);
+    }
+    fclose(f);
+    return resident * sysconf(_SC_PAGESIZE);
+}
+
+/* Counts its first poll, then stays pending forever (like Tokio's `pending()` task holding an
+ * Arc to the counter). */
+typedef struct {
+    edo_future base;
+    _Atomic long *polled;
+} idle_task;
+
+static edo_poll idle_poll(edo_future *f, edo_context *cx, void **out)
+{
+    (void)cx, (void)out;
+    atomic_fetch_add_explicit(((idle_task *)f)->polled, 1, memory_order_release);
+    return EDO_PENDING;
+}
+static const edo_future_vtable idle_vtable = {idle_poll, NULL};
+
+static long idle_task_memory(edo_runtime *rt, long n)
+{
+    static _Atomic long polled;
+    long before = rss_bytes();
+    for (long i = 0; i < n; i++) {
+        idle_task t = {{&idle_vtable}, &polled};
+        check(edo_runtime_spawn_future(rt, &t.base, sizeof t, NULL), "spawn");
+    }
+    while (atomic_load_explicit(&polled, memory_order_acquire) < n)
+        usleep(1000);
+    long after = rss_bytes();
+    return (after - before) / n;
+}
+
+/* ---- main ---- */
+
+static const struct {
+    const char *name;
+    double (*run)(edo_runtime *rt, long n);
+} timed[] = {
+    {"spawn_many", spawn_many},
+    {"spawn_many_remote", spawn_many_remote},
+    {"yield_many", yield_many},
+    {"chained_spawn", chained_spawn},
+};
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: edo-bench WORKLOAD [--workers N] [--ops N]\n");
+        return 64;
+    }
+    const char *name = argv[1];
+    unsigned workers = 2;
+    long n = 1000000;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--workers") == 0)
+            workers = (unsigned)strtoul(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--ops") == 0)
+            n = strtol(argv[i + 1], NULL, 10);
+        else {
+            fprintf(stderr, "edo-bench: unknown option %s\n", argv[i]);
+            return 64;
+        }
+    }
+    if (n < 1 || workers < 1) {
+        fprintf(stderr, "edo-bench: --ops and --workers must be positive\n");
+        return 64;
+    }
+
+    edo_runtime *rt;
+    edo_runtime_config cfg = {.worker_threads = workers};
+    check(edo_runtime_new(&rt, &cfg), "runtime");
+    int status = EXIT_UNKNOWN_WORKLOAD;
+    if (strcmp(name, "idle_task_memory") == 0) {
+        printf("bench=%s peer=edo bytes_per_task=%ld\n", name, idle_task_memory(rt, n));
+        status = 0;
+    }
+    for (size_t i = 0; i < sizeof timed / sizeof timed[0]; i++) {
+        if (strcmp(name, timed[i].name) != 0)
+            continue;
+        timed[i].run(rt, n / 10 > 0 ? n / 10 : 1); /* warm-up */
+        double ns = timed[i].run(rt, n);
+        printf("bench=%s peer=edo ns_per_op=%.1f ops=%ld\n", name, ns / (double)n, n);
+        status = 0;
+    }
+    if (status == EXIT_UNKNOWN_WORKLOAD)
+        fprintf(stderr, "edo-bench: unknown workload %s\n", name);
+    fflush(stdout);
+    edo_runtime_free(rt);
+    return status;
+}

@@ -1,0 +1,290 @@
+//! Tokio side of edo's benchmarks.
+//!
+//! Usage: tokio-bench WORKLOAD [--workers N] [--ops N]
+//!
+//! Each run prints exactly one line on stdout, in the same format as edo-bench:
+//!   bench=WORKLOAD peer=tokio ns_per_op=X ops=N
+//!   bench=idle_task_memory peer=tokio bytes_per_task=B
+//!
+//! The workloads mirror Tokio's own benches/rt_multi_threaded.rs. Only the
+//! measured part is timed: the runtime is built, its workers are started and a
+//! smaller warm-up round of the same workload has run before the clock starts.
+//!
+//! Exit status: 0 ok, 2 unknown workload (bench/run.sh relies on this), 64 bad
+//! command line.
+//!
+//! Keep this building with Debian 12's rustc 1.63 and tokio 1.24: no let-else,
+//! no std::hint::black_box, no OnceLock.
+
+use std::env;
+use std::fs;
+use std::process;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tokio::runtime::{Builder, Handle, Runtime};
+
+const DEFAULT_OPS: usize = 1_000_000;
+const DEFAULT_WORKERS: usize = 2;
+/// yield_many runs this many tasks (Tokio's bench: 200 tasks x 1000 yields;
+/// ours: 1000 x 1000 so the total is 1e6 yields).
+const YIELD_TASKS: usize = 1_000;
+/// Warm-up rounds run this fraction of the measured ops.
+const WARMUP_DIVISOR: usize = 10;
+
+const EXIT_UNKNOWN_WORKLOAD: i32 = 2;
+const EXIT_USAGE: i32 = 64;
+
+const WORKLOADS: &[&str] = &[
+    "spawn_many",
+    "spawn_many_remote",
+    "yield_many",
+    "chained_spawn",
+    "idle_task_memory",
+];
+
+struct Args {
+    workload: String,
+    workers: usize,
+    ops: usize,
+}
+
+fn usage(msg: &str) -> ! {
+    eprintln!("tokio-bench: {}", msg);
+    eprintln!(
+        "usage: tokio-bench WORKLOAD [--workers N] [--ops N]\n  workloads: {}",
+        WORKLOADS.join(" ")
+    );
+    process::exit(EXIT_USAGE);
+}
+
+fn parse_count(flag: &str, value: Option<String>) -> usize {
+    match value.as_deref().map(str::parse::<usize>) {
+        Some(Ok(n)) if n > 0 => n,
+        _ => usage(&format!("{} needs a positive integer", flag)),
+    }
+}
+
+fn parse_args() -> Args {
+    let mut it = env::args().skip(1);
+    let mut workload = None;
+    let mut workers = DEFAULT_WORKERS;
+    let mut ops = DEFAULT_OPS;
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--workers" => workers = parse_count("--workers", it.next()),
+            "--ops" => ops = parse_count("--ops", it.next()),
+            "-h" | "--help" => usage("help"),
+            s if s.starts_with('-') => usage(&format!("unknown option {}", s)),
+            _ if workload.is_some() => usage("only one WORKLOAD"),
+            _ => workload = Some(arg),
+        }
+    }
+    match workload {
+        Some(workload) => Args {
+            workload,
+            workers,
+            ops,
+        },
+        None => usage("missing WORKLOAD"),
+    }
+}
+
+/// Same shape as Tokio's bench runtime (`new_multi_thread().enable_all()`),
+/// with our worker count.
+fn build_runtime(workers: usize) -> Runtime {
+    Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("failed to build the Tokio runtime")
+}
+
+/// Counts down from `n`; whoever takes it to zero sends on `done`.
+/// Tokio's benches use this same AtomicUsize + std mpsc pattern.
+#[derive(Clone)]
+struct Countdown {
+    rem: Arc<AtomicUsize>,
+    done: mpsc::SyncSender<()>,
+}
+
+impl Countdown {
+    fn new(n: usize) -> (Countdown, mpsc::Receiver<()>) {
+        let (done, rx) = mpsc::sync_channel(1);
+        let rem = Arc::new(AtomicUsize::new(n));
+        (Countdown { rem, done }, rx)
+    }
+
+    fn hit(&self) {
+        if self.rem.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.done.send(()).unwrap();
+        }
+    }
+}
+
+/// Spawns `n` empty tasks through `tokio::spawn`, i.e. on whatever runtime the
+/// calling thread is in.
+fn spawn_n(n: usize, cd: &Countdown) {
+    for _ in 0..n {
+        let cd = cd.clone();
+        tokio::spawn(async move { cd.hit() });
+    }
+}
+
+/// spawn_many: the spawning loop runs inside the runtime, as a task on a worker
+/// thread, so spawns take the worker-local queue. (Tokio's bench spawns from
+/// the block_on future; on the multi-thread runtime block_on runs on the
+/// caller's thread, which is not a worker, so in tokio 1.24 those spawns go
+/// through the remote inject queue exactly like spawn_many_remote does.)
+fn spawn_many(rt: &Runtime, n: usize) -> Duration {
+    let (cd, rx) = Countdown::new(n);
+    let start = Instant::now();
+    rt.block_on(async move {
+        tokio::spawn(async move { spawn_n(n, &cd) }).await.unwrap();
+    });
+    rx.recv().unwrap();
+    start.elapsed()
+}
+
+/// spawn_many_remote: a plain std thread, not in the runtime, spawns through a
+/// Handle (the inject queue).
+fn spawn_many_remote(rt: &Runtime, n: usize) -> Duration {
+    let handle: Handle = rt.handle().clone();
+    let (cd, rx) = Countdown::new(n);
+    let spawner = thread::spawn(move || {
+        let start = Instant::now();
+        for _ in 0..n {
+            let cd = cd.clone();
+            handle.spawn(async move { cd.hit() });
+        }
+        rx.recv().unwrap();
+        start.elapsed()
+    });
+    spawner.join().unwrap()
+}
+
+/// yield_many: `tasks` tasks each yield `per_task` times, spawned from outside
+/// like Tokio's bench; ops = tasks * per_task yields.
+fn yield_many(rt: &Runtime, tasks: usize, per_task: usize) -> Duration {
+    let (cd, rx) = Countdown::new(tasks);
+    let start = Instant::now();
+    for _ in 0..tasks {
+        let cd = cd.clone();
+        rt.spawn(async move {
+            for _ in 0..per_task {
+                tokio::task::yield_now().await;
+            }
+            cd.hit();
+        });
+    }
+    rx.recv().unwrap();
+    start.elapsed()
+}
+
+/// One link of chained_spawn: spawn the next link, or signal at the end.
+fn chain(done: mpsc::SyncSender<()>, n: usize) {
+    if n == 0 {
+        done.send(()).unwrap();
+    } else {
+        tokio::spawn(async move { chain(done, n - 1) });
+    }
+}
+
+/// chained_spawn: each task spawns the next, `n` deep, as in Tokio's bench.
+fn chained_spawn(rt: &Runtime, n: usize) -> Duration {
+    let (done, rx) = mpsc::sync_channel(1);
+    let start = Instant::now();
+    // The first link is spawned from the block_on future, like Tokio's bench;
+    // every later link is spawned from a worker.
+    rt.block_on(async move {
+        tokio::spawn(async move { chain(done, n - 1) });
+    });
+    rx.recv().unwrap();
+    start.elapsed()
+}
+
+/// Resident set size in bytes, from /proc/self/statm (second field, pages).
+fn rss_bytes() -> usize {
+    extern "C" {
+        fn sysconf(name: i32) -> i64;
+    }
+    const SC_PAGESIZE: i32 = 30; // glibc and musl on Linux
+    let statm = fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("parse /proc/self/statm");
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { sysconf(SC_PAGESIZE) };
+    pages * if page > 0 { page as usize } else { 4096 }
+}
+
+/// idle_task_memory: RSS growth per spawned task that never completes.
+fn idle_task_memory(rt: &Runtime, n: usize) -> usize {
+    let polled = Arc::new(AtomicUsize::new(0));
+    let before = rss_bytes();
+    for _ in 0..n {
+        let polled = polled.clone();
+        // Count the first poll, then stay pending forever: once every task
+        // has counted, each holds the state an idle task keeps.
+        rt.spawn(async move {
+            polled.fetch_add(1, Ordering::Release);
+            std::future::pending::<()>().await
+        });
+    }
+    while polled.load(Ordering::Acquire) < n {
+        thread::sleep(Duration::from_millis(1));
+    }
+    let after = rss_bytes();
+    after.saturating_sub(before) / n
+}
+
+fn report_time(name: &str, elapsed: Duration, ops: usize) {
+    let ns = elapsed.as_nanos() as f64 / ops as f64;
+    println!("bench={} peer=tokio ns_per_op={:.1} ops={}", name, ns, ops);
+}
+
+fn main() {
+    let args = parse_args();
+    if !WORKLOADS.contains(&args.workload.as_str()) {
+        eprintln!("tokio-bench: unknown workload {}", args.workload);
+        process::exit(EXIT_UNKNOWN_WORKLOAD);
+    }
+    let rt = build_runtime(args.workers);
+    let n = args.ops;
+    let warm = (n / WARMUP_DIVISOR).max(1);
+    let name = args.workload.as_str();
+
+    match name {
+        "spawn_many" => {
+            spawn_many(&rt, warm);
+            report_time(name, spawn_many(&rt, n), n);
+        }
+        "spawn_many_remote" => {
+            spawn_many_remote(&rt, warm);
+            report_time(name, spawn_many_remote(&rt, n), n);
+        }
+        "yield_many" => {
+            let tasks = YIELD_TASKS.min(n);
+            let per_task = n / tasks;
+            yield_many(&rt, tasks, (per_task / WARMUP_DIVISOR).max(1));
+            report_time(name, yield_many(&rt, tasks, per_task), tasks * per_task);
+        }
+        "chained_spawn" => {
+            chained_spawn(&rt, warm);
+            report_time(name, chained_spawn(&rt, n), n);
+        }
+        "idle_task_memory" => {
+            // No warm-up: it would leave idle tasks behind. Starting the
+            // runtime already touched its own memory before the first reading.
+            let per_task = idle_task_memory(&rt, n);
+            println!("bench={} peer=tokio bytes_per_task={}", name, per_task);
+            // Skip tearing down a million tasks; the number is out.
+            process::exit(0);
+        }
+        _ => unreachable!(),
+    }
+}

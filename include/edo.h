@@ -1,0 +1,21 @@
+/* edo.h — the umbrella header: include this to use edo.
+ *
+ * edo is an async runtime for C11: a work-stealing scheduler that runs tasks (stackless futures
+ * today), a blocking pool, and the building blocks for network programs. Start with
+ * edo/runtime.h (building a runtime), edo/task.h (spawning and joining) and edo/future.h (writing
+ * futures). docs/ARCHITECTURE.md explains how the pieces fit.
+ */
+#ifndef EDO_H
+#define EDO_H
+
+#define EDO_VERSION_MAJOR 0
+#define EDO_VERSION_MINOR 1
+#define EDO_VERSION_PATCH 0
+#define EDO_VERSION_STRING "0.1.0"
+
+#include "edo/error.h"
+#include "edo/future.h"
+#include "edo/task.h"
+#include "edo/runtime.h"
+
+#endif /* EDO_H */

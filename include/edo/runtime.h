@@ -1,0 +1,125 @@
+/* edo/runtime.h — building, entering and shutting down a runtime.
+ *
+ * A runtime owns a scheduler (worker threads that poll tasks), a blocking pool (threads for code
+ * that must block), and the task list that shutdown uses to cancel everything still alive.
+ *
+ * Two flavours:
+ *  - multi-thread (the default): `worker_threads` workers, each with its own run queue, stealing
+ *    work from each other when idle;
+ *  - current-thread: no worker threads; tasks run on the thread that calls edo_block_on() (or
+ *    edo_task_join()), while it waits.
+ *
+ *     edo_runtime *rt;
+ *     edo_runtime_config cfg = { .worker_threads = 4, .thread_name = "api" };
+ *     if (edo_runtime_new(&rt, &cfg) < 0) abort();
+ *     edo_runtime_spawn_future(rt, &job.base, sizeof job, NULL);
+ *     edo_block_on(rt, &main_future.base, &out);
+ *     edo_runtime_free(rt);     // cancels what is left and frees it
+ */
+#ifndef EDO_RUNTIME_H
+#define EDO_RUNTIME_H
+
+#include <stdint.h>
+
+#include "edo/future.h"
+#include "edo/task.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum edo_runtime_flavor {
+    EDO_RUNTIME_MULTI_THREAD = 0,
+    EDO_RUNTIME_CURRENT_THREAD = 1,
+} edo_runtime_flavor;
+
+/* Upper bounds accepted by edo_runtime_new(). */
+#define EDO_MAX_WORKER_THREADS 1024
+#define EDO_MAX_BLOCKING_THREADS 65536
+
+/* Runtime configuration. Zero-initialise and set what you need: every zero field means the
+ * default given beside it. */
+typedef struct edo_runtime_config {
+    edo_runtime_flavor flavor;       /* default multi-thread */
+    unsigned worker_threads;         /* multi-thread only; default: number of CPUs */
+    unsigned max_blocking_threads;   /* default 512 */
+    uint64_t blocking_keep_alive_ns; /* idle blocking threads exit after this; default 10 s */
+    unsigned global_queue_interval;  /* a worker checks the global queue every this many polls
+                                        so remotely spawned tasks never starve; default 61 */
+    const char *thread_name;         /* prefix of worker/blocking thread names, at most 10 chars
+                                        kept; default "edo" */
+    void (*on_thread_start)(void *hook_arg); /* runs first on every runtime thread */
+    void (*on_thread_stop)(void *hook_arg);  /* runs last on every runtime thread */
+    void *hook_arg;
+} edo_runtime_config;
+
+/* Creates a runtime and starts its worker threads. `config` may be NULL (all defaults).
+ * Returns 0 and stores the runtime in *out, or
+ *   -EINVAL  out is NULL, flavor unknown, worker_threads > EDO_MAX_WORKER_THREADS,
+ *            max_blocking_threads > EDO_MAX_BLOCKING_THREADS, or global_queue_interval > 1<<20;
+ *   -ENOMEM  out of memory;
+ *   -EAGAIN  a thread could not be created.
+ * Thread-safe. */
+int edo_runtime_new(edo_runtime **out, const edo_runtime_config *config);
+
+/* Shuts `rt` down and frees it: stops the workers, cancels every task still alive (dropping
+ * each future on the calling thread, so nothing leaks), waits for blocking-pool functions
+ * already running (queued ones are cancelled), and joins every thread the runtime started.
+ * Handles to its tasks stay valid (joining them yields the result, or -ECANCELED), and wakers
+ * held elsewhere may still be woken and dropped safely. NULL is a no-op.
+ * Must not be called from a thread of `rt` itself, nor concurrently with other calls on `rt` or
+ * on handles of its tasks (wakes excepted). Blocks the calling thread. */
+void edo_runtime_free(edo_runtime *rt);
+
+/* Runs `future` to completion on the calling thread and stores its output in *out (`out` may be
+ * NULL). On a current-thread runtime the calling thread runs the runtime's tasks meanwhile; on a
+ * multi-thread runtime it sleeps between polls while workers run the tasks. While inside,
+ * edo_spawn_future() on this thread spawns onto `rt`. The future is polled in place (not moved)
+ * and is not dropped: the caller owns it.
+ * Returns 0, or
+ *   -EINVAL   rt or future (or its poll function) is NULL;
+ *   -EDEADLK  called from a worker thread of any runtime, or from inside another edo_block_on
+ *             on this thread;
+ *   -ESHUTDOWN rt is shutting down.
+ * Blocks the calling thread. */
+int edo_block_on(edo_runtime *rt, edo_future *future, void **out);
+
+/* The runtime the calling thread runs in (as a worker, inside edo_block_on or edo_main), or
+ * NULL. Never suspends. */
+edo_runtime *edo_runtime_current(void);
+
+/* Worker threads of `rt` (0 for a current-thread runtime); -EINVAL for NULL. */
+int edo_runtime_worker_count(const edo_runtime *rt);
+
+/* Runs `fn(arg)` with a default multi-thread runtime that the calling thread is in for the
+ * whole call (so edo_spawn_future() and edo_spawn_blocking() work, and edo_task_join() waits
+ * for tasks), then shuts the runtime down and returns what fn returned. Returns -ENOMEM or
+ * -EAGAIN when the runtime cannot be built, -EINVAL for a NULL fn, -EDEADLK inside a runtime. */
+int edo_main(int (*fn)(void *arg), void *arg);
+
+/* ---------------------------------------------------------------------------------------------
+ * Blocking pool
+ * ------------------------------------------------------------------------------------------- */
+
+/* Runs `fn(arg)` on the runtime's blocking pool — threads meant for code that blocks (file I/O,
+ * CPU-heavy work, foreign libraries) so workers stay free. Up to max_blocking_threads run at
+ * once; more calls queue. Idle pool threads exit after blocking_keep_alive_ns. The handle joins
+ * like any task: its output is fn's return value. A queued call that has not started when it
+ * is aborted (or the runtime shuts down) is cancelled; a running one cannot be interrupted and
+ * runs to its end.
+ * Returns 0 (and, when out is not NULL, the handle in *out), or
+ *   -EINVAL    fn is NULL;
+ *   -EPERM     the calling thread is not in a runtime;
+ *   -ESHUTDOWN the runtime is shutting down;
+ *   -ENOMEM    out of memory.
+ * Never suspends; thread-safe. */
+int edo_spawn_blocking(void *(*fn)(void *arg), void *arg, edo_task **out);
+
+/* Like edo_spawn_blocking(), on runtime `rt` from any thread; -EINVAL also for a NULL rt. */
+int edo_runtime_spawn_blocking(edo_runtime *rt, void *(*fn)(void *arg), void *arg, edo_task **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EDO_RUNTIME_H */

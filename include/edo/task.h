@@ -1,0 +1,103 @@
+/* edo/task.h — spawning tasks and the handles that join, abort and inspect them.
+ *
+ * A task is a future the runtime owns and polls to completion on its workers. Spawning returns
+ * an `edo_task` handle (or nothing, for a detached task). The handle can wait for the task's
+ * output, abort it, or ask whether it finished; releasing the handle with edo_task_free() does
+ * not stop the task (it runs on, detached), just as dropping a Tokio JoinHandle does not.
+ *
+ *     static edo_poll add_poll(edo_future *f, edo_context *cx, void **out) {
+ *         (void)cx;
+ *         adder *a = (adder *)f;
+ *         *out = (void *)(intptr_t)(a->x + a->y);
+ *         return EDO_READY;
+ *     }
+ *     ...
+ *     adder a = { { &adder_vt }, 2, 3 };
+ *     edo_task *t;
+ *     if (edo_runtime_spawn_future(rt, &a.base, sizeof a, &t) == 0) {
+ *         void *sum;
+ *         if (edo_task_join(t, &sum) == 0)            // waits; sum == (void *)5
+ *             printf("%d\n", (int)(intptr_t)sum);
+ *         edo_task_free(t);
+ *     }
+ *
+ * A handle is for one thread at a time; distinct handles may be used from any thread.
+ */
+#ifndef EDO_TASK_H
+#define EDO_TASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "edo/future.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct edo_runtime edo_runtime;
+
+/* A handle to a spawned task. */
+typedef struct edo_task edo_task;
+
+/* Spawns the future at `future` (a struct of `size` bytes whose first member is edo_future) on
+ * the runtime the calling thread is running in: a worker of that runtime, a thread inside
+ * edo_block_on(), or the thread running edo_main(). The struct is copied into the task; the
+ * caller's copy is not used again (and must not be dropped by the caller). On success, when
+ * `out` is not NULL, *out receives a handle to release with edo_task_free(); when `out` is NULL
+ * the task is detached.
+ * Returns 0, or
+ *   -EINVAL    future, its vtable or its poll function is NULL, or size < sizeof(edo_future);
+ *   -EPERM     the calling thread is not in a runtime (use edo_runtime_spawn_future);
+ *   -ESHUTDOWN the runtime is shutting down;
+ *   -ENOMEM    out of memory.
+ * On failure the future has not been moved: the caller still owns it. Never suspends;
+ * thread-safe. */
+int edo_spawn_future(edo_future *future, size_t size, edo_task **out);
+
+/* Like edo_spawn_future(), on runtime `rt`, from any thread (this is how a plain thread hands
+ * work to a runtime). Returns the same errors, with -EINVAL also for a NULL rt. */
+int edo_runtime_spawn_future(edo_runtime *rt, edo_future *future, size_t size, edo_task **out);
+
+/* Waits until the task finishes and stores its output in *out (`out` may be NULL). Blocks the
+ * calling thread; on a current-thread runtime it drives the runtime meanwhile.
+ * Returns 0 when the task completed, or
+ *   -EINVAL     task is NULL;
+ *   -ECANCELED  the task was aborted (or its runtime shut down) before it completed;
+ *   -EALREADY   this handle already returned the task's result once;
+ *   -EDEADLK    called from inside a runtime (a worker would wait for itself): use
+ *               edo_task_poll_join() from a future.
+ * Thread-safe with respect to the task; a handle is used by one thread at a time. */
+int edo_task_join(edo_task *task, void **out);
+
+/* The poll form of edo_task_join(), for futures: returns EDO_PENDING (after registering
+ * cx's waker) while the task runs, or EDO_READY with *rc set to what edo_task_join() would
+ * return (0, -ECANCELED, -EALREADY, -EINVAL) and *out to the output on success. */
+edo_poll edo_task_poll_join(edo_task *task, edo_context *cx, int *rc, void **out);
+
+/* Requests cancellation. A task waiting to be polled, idle, or queued is cancelled promptly:
+ * its future is dropped on a worker without being polled again and joining it yields
+ * -ECANCELED. A task being polled right now is cancelled once that poll returns pending; if
+ * that poll completes it, it keeps its output. Aborting a finished task does nothing.
+ * Returns 0, or -EINVAL for NULL. Never suspends; thread-safe. */
+int edo_task_abort(edo_task *task);
+
+/* 1 when the task has finished (completed or cancelled), 0 when not, -EINVAL for NULL.
+ * Never suspends; thread-safe. */
+int edo_task_is_finished(const edo_task *task);
+
+/* The task's id: unique within its runtime, never 0. Returns 0 for NULL. */
+uint64_t edo_task_id(const edo_task *task);
+
+/* Releases the handle. The task is not cancelled: it runs on, detached (call edo_task_abort()
+ * first to stop it). NULL is a no-op. Never suspends. */
+void edo_task_free(edo_task *task);
+
+/* The id of the task whose future is being polled on the calling thread, or 0 outside a task. */
+uint64_t edo_task_current_id(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EDO_TASK_H */

@@ -1,0 +1,173 @@
+/* The blocking pool: runs functions that block on threads of their own, so workers never do.
+ *
+ * A blocking call is an ordinary task whose future calls the function once; only its queue
+ * differs. Threads start on demand up to max_threads, wait for work for keep_alive_ns, then
+ * retire. Shutdown lets running calls finish, cancels queued ones, and waits for every thread.
+ */
+#include <stdlib.h>
+#include <time.h>
+
+#include "core/runtime.h"
+#include "edo/error.h"
+#include "platform/thread.h"
+
+typedef struct blocking_call {
+    edo_future base;
+    void *(*fn)(void *);
+    void *arg;
+} blocking_call;
+
+static edo_poll blocking_poll(edo_future *self, edo_context *cx, void **out)
+{
+    (void)cx;
+    blocking_call *call = (blocking_call *)self;
+    *out = call->fn(call->arg);
+    return EDO_READY;
+}
+
+static const edo_future_vtable blocking_vtable = {blocking_poll, NULL};
+
+bool edo__blocking_is_task(const edo__task *t) { return t->future.vtable == &blocking_vtable; }
+
+int edo__blocking_init(edo__blocking_pool *p, unsigned max_threads, uint64_t keep_alive_ns)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->work, &attr);
+    pthread_cond_init(&p->all_gone, NULL);
+    pthread_condattr_destroy(&attr);
+    p->head = p->tail = NULL;
+    p->nthreads = p->nidle = p->nexiting = p->next_index = 0;
+    p->max_threads = max_threads;
+    p->keep_alive_ns = keep_alive_ns;
+    p->shutdown = false;
+    return 0;
+}
+
+void edo__blocking_destroy(edo__blocking_pool *p)
+{
+    pthread_cond_destroy(&p->all_gone);
+    pthread_cond_destroy(&p->work);
+    pthread_mutex_destroy(&p->lock);
+}
+
+static edo__task *pop_locked(edo__blocking_pool *p)
+{
+    edo__task *t = p->head;
+    if (t) {
+        p->head = t->next;
+        if (!p->head)
+            p->tail = NULL;
+        t->next = NULL;
+    }
+    return t;
+}
+
+static void deadline_after(struct timespec *ts, uint64_t ns)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    uint64_t nsec = (uint64_t)ts->tv_nsec + ns % 1000000000u;
+    ts->tv_sec += (time_t)(ns / 1000000000u + nsec / 1000000000u);
+    ts->tv_nsec = (long)(nsec % 1000000000u);
+}
+
+static void *pool_thread_main(void *arg)
+{
+    edo_runtime *rt = arg;
+    edo__blocking_pool *p = &rt->blocking;
+    pthread_mutex_lock(&p->lock);
+    unsigned index = p->next_index++;
+    pthread_mutex_unlock(&p->lock);
+    edo__thread_enter(rt, "b", index);
+
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        if (p->shutdown)
+            break;
+        edo__task *t = pop_locked(p);
+        if (t) {
+            pthread_mutex_unlock(&p->lock);
+            edo__task_run(t, NULL);
+            pthread_mutex_lock(&p->lock);
+            continue;
+        }
+        struct timespec deadline;
+        deadline_after(&deadline, p->keep_alive_ns);
+        p->nidle++;
+        int rc = pthread_cond_timedwait(&p->work, &p->lock, &deadline);
+        p->nidle--;
+        if (rc == ETIMEDOUT && !p->head && !p->shutdown)
+            break; /* idle long enough: retire */
+    }
+    /* No longer counted as able to take work, but shutdown still waits for us. */
+    p->nthreads--;
+    p->nexiting++;
+    pthread_mutex_unlock(&p->lock);
+
+    edo__thread_leave(rt);
+
+    pthread_mutex_lock(&p->lock);
+    if (--p->nexiting == 0 && p->nthreads == 0)
+        pthread_cond_broadcast(&p->all_gone);
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+void edo__blocking_push(edo_runtime *rt, edo__task *t)
+{
+    edo__blocking_pool *p = &rt->blocking;
+    t->next = NULL;
+    pthread_mutex_lock(&p->lock);
+    if (p->tail)
+        p->tail->next = t;
+    else
+        p->head = t;
+    p->tail = t;
+    if (p->nidle > 0) {
+        pthread_cond_signal(&p->work);
+    } else if (p->nthreads < p->max_threads && !p->shutdown) {
+        pthread_t thread;
+        /* If no thread can be started the call waits for the next one that can (or for
+         * shutdown, which cancels it). */
+        if (edo__thread_start(&thread, pool_thread_main, rt, 1) == 0)
+            p->nthreads++;
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+void edo__blocking_shutdown(edo_runtime *rt)
+{
+    edo__blocking_pool *p = &rt->blocking;
+    pthread_mutex_lock(&p->lock);
+    p->shutdown = true;
+    pthread_cond_broadcast(&p->work);
+    while (p->nthreads > 0 || p->nexiting > 0)
+        pthread_cond_wait(&p->all_gone, &p->lock);
+    edo__task *queued = p->head;
+    p->head = p->tail = NULL;
+    pthread_mutex_unlock(&p->lock);
+    while (queued) {
+        edo__task *next = queued->next;
+        edo__task_abort(queued); /* queued: only flags it */
+        edo__task_run(queued, NULL);
+        queued = next;
+    }
+}
+
+int edo_runtime_spawn_blocking(edo_runtime *rt, void *(*fn)(void *), void *arg, edo_task **out)
+{
+    if (!rt || !fn)
+        return -EINVAL;
+    blocking_call call = {{&blocking_vtable}, fn, arg};
+    return edo_runtime_spawn_future(rt, &call.base, sizeof call, out);
+}
+
+int edo_spawn_blocking(void *(*fn)(void *), void *arg, edo_task **out)
+{
+    edo_runtime *rt = edo_runtime_current();
+    if (!rt)
+        return fn ? -EPERM : -EINVAL;
+    return edo_runtime_spawn_blocking(rt, fn, arg, out);
+}

@@ -1,0 +1,68 @@
+/* Run queues: each worker's bounded local ring, and the runtime's global (inject) queue.
+ *
+ * Local ring (one owner, many stealers). The owner pushes at `tail` and pops at `head`, both
+ * FIFO, so queued tasks run in order. `head` packs two 32-bit positions: `real`, the next task
+ * to pop, and `steal`, which trails `real` while a stealer copies [steal, real) out. A stealer
+ * claims half of the queue by advancing `real` in one CAS, copies, then lets `steal` catch up;
+ * one stealer at a time. The owner never writes a slot before `steal` has passed it, so the
+ * copy is safe. When the ring is full the owner moves half of it to the global queue in one
+ * batch, so a burst of spawns never blocks and other workers can take them.
+ *
+ * Global queue: a mutex-protected intrusive list with an atomic length, so the common "is it
+ * empty?" check takes no lock.
+ */
+#ifndef EDO_CORE_QUEUE_H
+#define EDO_CORE_QUEUE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/task.h"
+
+#define EDO__LOCAL_CAP 256u
+#define EDO__LOCAL_MASK (EDO__LOCAL_CAP - 1)
+
+typedef struct edo__inject {
+    pthread_mutex_t lock;
+    edo__task *head, *tail;
+    _Atomic size_t len;
+} edo__inject;
+
+typedef struct edo__local_queue {
+    _Atomic uint64_t head; /* steal << 32 | real */
+    _Atomic uint32_t tail; /* written by the owner only */
+    edo__task *_Atomic buf[EDO__LOCAL_CAP];
+} edo__local_queue;
+
+void edo__inject_init(edo__inject *q);
+void edo__inject_destroy(edo__inject *q);
+void edo__inject_push(edo__inject *q, edo__task *t);
+/* Pushes the list first..last (linked through ->next) of n tasks under one lock. */
+void edo__inject_push_batch(edo__inject *q, edo__task *first, edo__task *last, size_t n);
+/* Pops up to `max` tasks, linked through ->next; returns the first (NULL when empty). */
+edo__task *edo__inject_pop_batch(edo__inject *q, size_t max, size_t *n);
+static inline bool edo__inject_is_empty(edo__inject *q)
+{
+    return atomic_load_explicit(&q->len, memory_order_acquire) == 0;
+}
+static inline size_t edo__inject_len(edo__inject *q)
+{
+    return atomic_load_explicit(&q->len, memory_order_acquire);
+}
+
+void edo__local_init(edo__local_queue *q);
+/* Approximate number of queued tasks; exact for the owner. */
+uint32_t edo__local_len(edo__local_queue *q);
+/* Owner only: free slots. */
+uint32_t edo__local_free(edo__local_queue *q);
+/* Owner only. Full ring: half the ring and `t` go to `overflow`. */
+void edo__local_push_back(edo__local_queue *q, edo__task *t, edo__inject *overflow);
+/* Owner only. */
+edo__task *edo__local_pop(edo__local_queue *q);
+/* Steals half of `victim` into `dst` (owned by the caller) and returns one of the stolen tasks
+ * to run now, or NULL. */
+edo__task *edo__local_steal_into(edo__local_queue *victim, edo__local_queue *dst);
+
+#endif

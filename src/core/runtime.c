@@ -1,0 +1,278 @@
+/* The runtime: building it, spawning onto it, shutting it down, and the thread hooks. */
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/runtime.h"
+#include "edo/error.h"
+#include "platform/thread.h"
+
+#define DEFAULT_MAX_BLOCKING 512u
+#define DEFAULT_KEEP_ALIVE_NS 10000000000ull
+#define DEFAULT_GLOBAL_INTERVAL 61u
+#define MAX_GLOBAL_INTERVAL (1u << 20)
+
+static void *aligned_zalloc(size_t size)
+{
+    size = (size + EDO__CACHE_LINE - 1) / EDO__CACHE_LINE * EDO__CACHE_LINE;
+    void *p = aligned_alloc(EDO__CACHE_LINE, size);
+    if (p)
+        memset(p, 0, size);
+    return p;
+}
+
+edo_runtime *edo_runtime_current(void)
+{
+    edo__worker *w = edo__worker_current();
+    return w ? w->rt : edo__runtime_entered();
+}
+
+int edo_runtime_worker_count(const edo_runtime *rt)
+{
+    if (!rt)
+        return -EINVAL;
+    return rt->config.flavor == EDO_RUNTIME_CURRENT_THREAD ? 0 : (int)rt->nworkers;
+}
+
+void edo__thread_enter(edo_runtime *rt, const char *kind, unsigned index)
+{
+    char name[16];
+    snprintf(name, sizeof name, "%s-%s%u", rt->thread_name, kind, index);
+    edo__thread_set_name(name);
+    edo__runtime_set_entered(rt);
+    if (rt->config.on_thread_start)
+        rt->config.on_thread_start(rt->config.hook_arg);
+}
+
+void edo__thread_leave(edo_runtime *rt)
+{
+    if (rt->config.on_thread_stop)
+        rt->config.on_thread_stop(rt->config.hook_arg);
+    edo__runtime_set_entered(NULL);
+}
+
+static int validate_config(const edo_runtime_config *cfg)
+{
+    if (cfg->flavor != EDO_RUNTIME_MULTI_THREAD && cfg->flavor != EDO_RUNTIME_CURRENT_THREAD)
+        return -EINVAL;
+    if (cfg->worker_threads > EDO_MAX_WORKER_THREADS ||
+        cfg->max_blocking_threads > EDO_MAX_BLOCKING_THREADS ||
+        cfg->global_queue_interval > MAX_GLOBAL_INTERVAL)
+        return -EINVAL;
+    return 0;
+}
+
+static void apply_defaults(edo_runtime *rt, const edo_runtime_config *cfg)
+{
+    rt->config = *cfg;
+    edo_runtime_config *c = &rt->config;
+    if (c->flavor == EDO_RUNTIME_CURRENT_THREAD)
+        c->worker_threads = 1;
+    else if (c->worker_threads == 0)
+        c->worker_threads = edo__cpu_count();
+    if (c->worker_threads > EDO_MAX_WORKER_THREADS)
+        c->worker_threads = EDO_MAX_WORKER_THREADS;
+    if (c->max_blocking_threads == 0)
+        c->max_blocking_threads = DEFAULT_MAX_BLOCKING;
+    if (c->blocking_keep_alive_ns == 0)
+        c->blocking_keep_alive_ns = DEFAULT_KEEP_ALIVE_NS;
+    if (c->global_queue_interval == 0)
+        c->global_queue_interval = DEFAULT_GLOBAL_INTERVAL;
+    snprintf(rt->thread_name, sizeof rt->thread_name, "%s", c->thread_name ? c->thread_name : "edo");
+    c->thread_name = rt->thread_name;
+}
+
+/* Frees what edo_runtime_new built; the threads must be gone. */
+static void runtime_destroy(edo_runtime *rt)
+{
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        if (rt->workers[i].parker)
+            edo__parker_unref(rt->workers[i].parker);
+    free(rt->workers);
+    edo__blocking_destroy(&rt->blocking);
+    for (unsigned i = 0; i < EDO__OWNED_SHARDS; i++)
+        pthread_mutex_destroy(&rt->owned[i].lock);
+    edo__idle_destroy(&rt->idle);
+    edo__inject_destroy(&rt->inject);
+    pthread_mutex_destroy(&rt->driver_lock);
+    free(rt);
+}
+
+static void stop_workers(edo_runtime *rt)
+{
+    atomic_store_explicit(&rt->shutdown, true, memory_order_seq_cst);
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        edo__parker_unpark(rt->workers[i].parker);
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        if (rt->workers[i].started)
+            pthread_join(rt->workers[i].thread, NULL);
+}
+
+int edo_runtime_new(edo_runtime **out, const edo_runtime_config *config)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    edo_runtime_config defaults = {0};
+    if (!config)
+        config = &defaults;
+    int rc = validate_config(config);
+    if (rc < 0)
+        return rc;
+
+    edo_runtime *rt = aligned_zalloc(sizeof *rt);
+    if (!rt)
+        return -ENOMEM;
+    apply_defaults(rt, config);
+    rt->nworkers = rt->config.worker_threads;
+    edo__inject_init(&rt->inject);
+    pthread_mutex_init(&rt->driver_lock, NULL);
+    for (unsigned i = 0; i < EDO__OWNED_SHARDS; i++)
+        pthread_mutex_init(&rt->owned[i].lock, NULL);
+    edo__blocking_init(&rt->blocking, rt->config.max_blocking_threads,
+                       rt->config.blocking_keep_alive_ns);
+    atomic_init(&rt->next_id, 1);
+    atomic_init(&rt->shutdown, false);
+    atomic_init(&rt->remote_in_flight, 0);
+    int idle_rc = edo__idle_init(&rt->idle, rt->nworkers);
+    rt->workers = aligned_zalloc(rt->nworkers * sizeof *rt->workers);
+    if (!rt->workers || idle_rc < 0) {
+        rt->nworkers = 0;
+        runtime_destroy(rt);
+        return -ENOMEM;
+    }
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        edo__worker *w = &rt->workers[i];
+        edo__local_init(&w->queue);
+        w->rt = rt;
+        w->index = i;
+        w->lifo_enabled = true;
+        w->rng = 0x9e3779b97f4a7c15ull * (i + 1);
+        w->parker = edo__parker_new();
+        if (!w->parker) {
+            runtime_destroy(rt);
+            return -ENOMEM;
+        }
+    }
+    if (rt->config.flavor == EDO_RUNTIME_MULTI_THREAD) {
+        for (unsigned i = 0; i < rt->nworkers; i++) {
+            edo__worker *w = &rt->workers[i];
+            if (edo__thread_start(&w->thread, edo__worker_main, w, 0) < 0) {
+                stop_workers(rt);
+                runtime_destroy(rt);
+                return -EAGAIN;
+            }
+            w->started = true;
+        }
+    }
+    *out = rt;
+    return 0;
+}
+
+/* Runs every queued task once more, in cancel mode (they are all aborted). Returns how many. */
+static size_t drain_queues(edo_runtime *rt)
+{
+    size_t ran = 0;
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        edo__worker *w = &rt->workers[i];
+        edo__task *t;
+        if ((t = w->lifo)) {
+            w->lifo = NULL;
+            edo__task_run(t, NULL);
+            ran++;
+        }
+        while ((t = edo__local_pop(&w->queue))) {
+            edo__task_run(t, NULL);
+            ran++;
+        }
+    }
+    size_t n;
+    edo__task *t;
+    while ((t = edo__inject_pop_batch(&rt->inject, 64, &n))) {
+        while (t) {
+            edo__task *next = t->next;
+            edo__task_run(t, NULL);
+            ran++;
+            t = next;
+        }
+    }
+    return ran;
+}
+
+void edo_runtime_free(edo_runtime *rt)
+{
+    if (!rt)
+        return;
+    edo__owned_close(rt); /* no new tasks from here on */
+    stop_workers(rt);
+    edo__blocking_shutdown(rt);
+    /* Cancel what is left. Cancelling runs drop functions, which may wake other tasks: loop
+     * until every task has completed. A wake from another thread may still be on its way to
+     * the global queue; such a task stays in the owned list until it arrives. */
+    for (;;) {
+        size_t alive = edo__owned_abort_all(rt);
+        size_t ran = drain_queues(rt);
+        if (alive == 0 && ran == 0)
+            break;
+        if (ran == 0)
+            sched_yield();
+    }
+    while (atomic_load_explicit(&rt->remote_in_flight, memory_order_acquire) != 0)
+        sched_yield();
+    runtime_destroy(rt);
+}
+
+/* ---- spawning ------------------------------------------------------------------------------ */
+
+int edo_runtime_spawn_future(edo_runtime *rt, edo_future *future, size_t size, edo_task **out)
+{
+    if (!rt || !future || !future->vtable || !future->vtable->poll || size < sizeof *future)
+        return -EINVAL;
+    if (atomic_load_explicit(&rt->shutdown, memory_order_relaxed))
+        return -ESHUTDOWN;
+    edo__worker *w = edo__worker_current();
+    uint64_t id = (w && w->rt == rt)
+                      ? edo__worker_next_id(w)
+                      : atomic_fetch_add_explicit(&rt->next_id, 1, memory_order_relaxed);
+    edo__task *t = edo__task_new(rt, future, size, id, out != NULL);
+    if (!t)
+        return -ENOMEM;
+    int rc = edo__owned_insert(rt, t);
+    if (rc < 0) {
+        free(t);
+        return rc;
+    }
+    if (out)
+        *out = (edo_task *)t;
+    edo__schedule(t, false);
+    return 0;
+}
+
+int edo_spawn_future(edo_future *future, size_t size, edo_task **out)
+{
+    edo_runtime *rt = edo_runtime_current();
+    if (!rt)
+        return future ? -EPERM : -EINVAL;
+    return edo_runtime_spawn_future(rt, future, size, out);
+}
+
+/* ---- edo_main ------------------------------------------------------------------------------ */
+
+int edo_main(int (*fn)(void *arg), void *arg)
+{
+    if (!fn)
+        return -EINVAL;
+    if (edo__worker_current())
+        return -EDEADLK;
+    edo_runtime *rt;
+    int rc = edo_runtime_new(&rt, NULL);
+    if (rc < 0)
+        return rc;
+    edo_runtime *outer = edo__runtime_entered();
+    edo__runtime_set_entered(rt);
+    rc = fn(arg);
+    edo__runtime_set_entered(outer);
+    edo_runtime_free(rt);
+    return rc;
+}

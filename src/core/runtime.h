@@ -1,0 +1,132 @@
+/* The runtime's internals, shared by the files of src/core. */
+#ifndef EDO_CORE_RUNTIME_H
+#define EDO_CORE_RUNTIME_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "edo/runtime.h"
+#include "core/idle.h"
+#include "core/queue.h"
+#include "core/task.h"
+#include "platform/parker.h"
+
+#define EDO__CACHE_LINE 64
+#define EDO__COOP_BUDGET 128u
+#define EDO__MAX_LIFO_POLLS 3u
+#define EDO__OWNED_SHARDS 64u
+
+/* Every live, not yet completed task is in one shard of the owned list, so shutdown can find
+ * and cancel tasks that sit idle with no queue holding them. Sharded by id so that spawning and
+ * completing on different workers rarely meet on a lock. */
+typedef struct edo__owned_shard {
+    _Alignas(EDO__CACHE_LINE) pthread_mutex_t lock;
+    edo__task *head;
+    size_t count;
+    bool closed;
+} edo__owned_shard;
+
+typedef struct edo__worker {
+    _Alignas(EDO__CACHE_LINE) edo__local_queue queue;
+    edo__task *lifo;      /* run next: the task this worker's last poll woke */
+    bool lifo_enabled;    /* off after EDO__MAX_LIFO_POLLS in a row, so the queue moves */
+    bool searching;
+    uint32_t tick;        /* polls so far: paces the global queue checks */
+    uint64_t rng;         /* picks the first steal victim */
+    uint64_t next_id, id_limit; /* block of task ids reserved by this worker */
+    edo__parker *parker;
+    struct edo_runtime *rt;
+    unsigned index;
+    pthread_t thread;
+    bool started;
+} edo__worker;
+
+/* Blocking pool: threads for blocking functions, started on demand up to a cap and retired
+ * after an idle keep-alive. */
+typedef struct edo__blocking_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t work;     /* signalled on new work and on shutdown */
+    pthread_cond_t all_gone; /* signalled when the last thread exits after shutdown */
+    edo__task *head, *tail;
+    unsigned nthreads, nidle, max_threads;
+    unsigned nexiting;   /* retired or stopping threads still running their exit path */
+    unsigned next_index; /* names threads b0, b1, ... */
+    uint64_t keep_alive_ns;
+    bool shutdown;
+} edo__blocking_pool;
+
+struct edo_runtime {
+    edo_runtime_config config;
+    char thread_name[11];
+    unsigned nworkers; /* 1 for current-thread: worker 0, driven by edo_block_on */
+    edo__worker *workers;
+    edo__inject inject;
+    edo__idle idle;
+    edo__owned_shard owned[EDO__OWNED_SHARDS];
+    edo__blocking_pool blocking;
+    _Atomic uint64_t next_id;
+    _Atomic bool shutdown;
+    _Atomic unsigned remote_in_flight; /* remote schedules still touching the runtime */
+
+    /* current-thread flavour: one thread at a time drives worker 0 */
+    pthread_mutex_t driver_lock;
+    bool driver_taken;
+    struct edo__signal *driver_waiters; /* block_on callers waiting to drive */
+};
+
+/* A refcounted wake target for threads blocked in edo_block_on / edo_task_join. */
+typedef struct edo__signal {
+    _Atomic uint32_t refs;
+    _Atomic bool woken;
+    edo__parker *parker;
+    struct edo__signal *next_waiter; /* in rt->driver_waiters, under driver_lock */
+} edo__signal;
+
+/* ---- thread-locals (accessors are not inlined: see task.h) ---- */
+edo__worker *edo__worker_current(void);
+void edo__worker_set_current(edo__worker *w);
+edo_runtime *edo__runtime_entered(void);
+void edo__runtime_set_entered(edo_runtime *rt);
+
+/* ---- scheduling (worker.c) ---- */
+/* Queues a notified task. `is_yield`: it woke itself while running, so it goes to the back of
+ * the queue rather than the run-next slot. */
+void edo__schedule(edo__task *t, bool is_yield);
+void *edo__worker_main(void *arg);
+/* Current-thread flavour: runs up to `max` queued tasks on `w`; returns how many ran. */
+unsigned edo__worker_run_some(edo__worker *w, unsigned max);
+/* Parks `w` until notified, or until `sig` (may be NULL) is woken, or shutdown. */
+void edo__worker_park(edo__worker *w, edo__signal *sig);
+uint64_t edo__worker_next_id(edo__worker *w);
+
+/* ---- owned lists (owned.c) ---- */
+int edo__owned_insert(edo_runtime *rt, edo__task *t);
+void edo__owned_remove(edo__task *t);
+void edo__owned_close(edo_runtime *rt);
+/* Aborts every task still in the lists; returns how many there were. */
+size_t edo__owned_abort_all(edo_runtime *rt);
+
+/* ---- blocking pool (blocking.c) ---- */
+int edo__blocking_init(edo__blocking_pool *p, unsigned max_threads, uint64_t keep_alive_ns);
+void edo__blocking_push(edo_runtime *rt, edo__task *t);
+bool edo__blocking_is_task(const edo__task *t);
+/* Cancels queued work, waits for running work and for every pool thread to exit. */
+void edo__blocking_shutdown(edo_runtime *rt);
+void edo__blocking_destroy(edo__blocking_pool *p);
+
+/* ---- runtime threads (runtime.c) ---- */
+void edo__thread_enter(edo_runtime *rt, const char *kind, unsigned index);
+void edo__thread_leave(edo_runtime *rt);
+
+/* ---- signals (signal.c) ---- */
+edo__signal *edo__signal_new(edo__parker *parker); /* takes a parker reference */
+void edo__signal_unref(edo__signal *s);
+edo_waker edo__signal_waker(edo__signal *s); /* borrowed: clone to keep */
+
+edo__parker *edo__parker_new(void);
+void edo__parker_ref(edo__parker *p);
+void edo__parker_unref(edo__parker *p);
+
+#endif

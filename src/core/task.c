@@ -1,0 +1,325 @@
+/* Task lifecycle: the state-word transitions, the task's waker, running a poll, completing,
+ * and the handle side (join, abort, free). The rules are in task.h. */
+#include "core/task.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/runtime.h"
+#include "edo/error.h"
+
+static _Thread_local edo__task *current_task;
+
+__attribute__((noinline)) edo__task *edo__task_current(void) { return current_task; }
+
+uint64_t edo_task_current_id(void)
+{
+    edo__task *t = edo__task_current();
+    return t ? t->id : 0;
+}
+
+static inline uint64_t load_state(const edo__task *t)
+{
+    return atomic_load_explicit(&((edo__task *)t)->state, memory_order_acquire);
+}
+
+static inline bool cas_state(edo__task *t, uint64_t *expected, uint64_t desired)
+{
+    return atomic_compare_exchange_weak_explicit(&t->state, expected, desired,
+                                                 memory_order_acq_rel, memory_order_acquire);
+}
+
+static void task_dealloc(edo__task *t)
+{
+    edo_waker_drop(&t->join_waker);
+    free(t);
+}
+
+static inline void ref_inc(edo__task *t)
+{
+    atomic_fetch_add_explicit(&t->state, EDO__REF_ONE, memory_order_relaxed);
+}
+
+static inline void ref_dec_n(edo__task *t, uint64_t n)
+{
+    uint64_t prev = atomic_fetch_sub_explicit(&t->state, n * EDO__REF_ONE, memory_order_acq_rel);
+    if (EDO__REF_COUNT(prev) == n)
+        task_dealloc(t);
+}
+
+void edo__task_ref_dec(edo__task *t) { ref_dec_n(t, 1); }
+
+/* ---- the task's waker: data is the task, each waker holds a reference ---------------------- */
+
+static edo_waker waker_clone(const void *data);
+static void waker_wake(const void *data);
+static void waker_wake_by_ref(const void *data);
+static void waker_drop(const void *data) { edo__task_ref_dec((edo__task *)data); }
+
+static const edo_waker_vtable task_waker_vtable = {waker_clone, waker_wake, waker_wake_by_ref,
+                                                   waker_drop};
+
+static edo_waker waker_clone(const void *data)
+{
+    ref_inc((edo__task *)data);
+    return (edo_waker){&task_waker_vtable, data};
+}
+
+/* Consumes the waker's reference: it becomes the notification's, or is dropped. */
+static void waker_wake(const void *data)
+{
+    edo__task *t = (edo__task *)data;
+    uint64_t s = load_state(t), next;
+    bool schedule;
+    do {
+        if (s & EDO__RUNNING) {
+            /* The poller re-queues it when the poll returns; it holds its own reference. */
+            next = (s | EDO__NOTIFIED) - EDO__REF_ONE;
+            schedule = false;
+        } else if (s & (EDO__COMPLETE | EDO__NOTIFIED)) {
+            next = s - EDO__REF_ONE;
+            schedule = false;
+        } else {
+            next = s | EDO__NOTIFIED;
+            schedule = true;
+        }
+    } while (!cas_state(t, &s, next));
+    if (schedule)
+        edo__schedule(t, false);
+    else if (EDO__REF_COUNT(next) == 0)
+        task_dealloc(t);
+}
+
+static void waker_wake_by_ref(const void *data)
+{
+    edo__task *t = (edo__task *)data;
+    uint64_t s = load_state(t), next;
+    bool schedule;
+    do {
+        if (s & (EDO__COMPLETE | EDO__NOTIFIED))
+            return;
+        if (s & EDO__RUNNING) {
+            next = s | EDO__NOTIFIED;
+            schedule = false;
+        } else {
+            next = (s | EDO__NOTIFIED) + EDO__REF_ONE;
+            schedule = true;
+        }
+    } while (!cas_state(t, &s, next));
+    if (schedule)
+        edo__schedule(t, false);
+}
+
+/* ---- creating and running ---------------------------------------------------------------- */
+
+edo__task *edo__task_new(struct edo_runtime *rt, const edo_future *future, size_t size,
+                         uint64_t id, bool with_handle)
+{
+    size_t head = offsetof(edo__task, future);
+    edo__task *t = malloc(head + size);
+    if (!t)
+        return NULL;
+    uint64_t refs = with_handle ? 3 : 2; /* owned list + notification (+ handle) */
+    atomic_init(&t->state, refs * EDO__REF_ONE | EDO__NOTIFIED |
+                               (with_handle ? EDO__JOIN_INTEREST : 0u));
+    t->rt = rt;
+    t->next = NULL;
+    t->owned_prev = t->owned_next = NULL;
+    t->id = id;
+    t->join_waker = EDO_WAKER_EMPTY;
+    t->output = NULL;
+    memcpy(&t->future, future, size);
+    return t;
+}
+
+/* Publishes completion, hands the output to the handle (or wakes it), leaves the owned list and
+ * drops the run's and the owned list's references. The caller is the task's poller. */
+static void complete(edo__task *t, void *output, bool cancelled)
+{
+    edo_future_drop(&t->future);
+    t->output = output;
+    uint64_t s = load_state(t), next;
+    do {
+        next = (s & ~(uint64_t)EDO__RUNNING) | EDO__COMPLETE;
+        next = cancelled ? next | EDO__CANCELLED : next & ~(uint64_t)EDO__CANCELLED;
+    } while (!cas_state(t, &s, next));
+
+    if ((s & EDO__JOIN_INTEREST) && (s & EDO__JOIN_WAKER)) {
+        edo_waker_wake_by_ref(&t->join_waker);
+        /* Give the waker field back to the handle, or drop the waker if the handle is gone. */
+        uint64_t after = atomic_fetch_and_explicit(&t->state, ~(uint64_t)EDO__JOIN_WAKER,
+                                                   memory_order_acq_rel);
+        if (!(after & EDO__JOIN_INTEREST))
+            edo_waker_drop(&t->join_waker);
+    }
+    edo__owned_remove(t);
+    ref_dec_n(t, 2);
+}
+
+void edo__task_run(edo__task *t, uint32_t *budget)
+{
+    uint64_t s = load_state(t), next;
+    do {
+        if (s & EDO__COMPLETE) { /* cancelled and finished elsewhere meanwhile */
+            edo__task_ref_dec(t);
+            return;
+        }
+        next = (s & ~(uint64_t)EDO__NOTIFIED) | EDO__RUNNING;
+    } while (!cas_state(t, &s, next));
+    if (next & EDO__CANCELLED) {
+        complete(t, NULL, true);
+        return;
+    }
+
+    edo_waker waker = {&task_waker_vtable, t}; /* borrowed: the run holds a reference */
+    edo_context cx = {&waker, budget};
+    void *out = NULL;
+    edo__task *outer = current_task;
+    current_task = t;
+    edo_poll p = t->future.vtable->poll(&t->future, &cx, &out);
+    current_task = outer;
+    if (p == EDO_READY) {
+        complete(t, out, false);
+        return;
+    }
+
+    s = load_state(t);
+    bool reschedule;
+    do {
+        if (s & EDO__CANCELLED) {
+            complete(t, NULL, true);
+            return;
+        }
+        if (s & EDO__NOTIFIED) {
+            next = s & ~(uint64_t)EDO__RUNNING; /* our reference becomes the notification's */
+            reschedule = true;
+        } else {
+            next = (s & ~(uint64_t)EDO__RUNNING) - EDO__REF_ONE; /* owned ref keeps it alive */
+            reschedule = false;
+        }
+    } while (!cas_state(t, &s, next));
+    if (reschedule)
+        edo__schedule(t, true);
+}
+
+void edo__task_abort(edo__task *t)
+{
+    uint64_t s = load_state(t), next;
+    bool schedule;
+    do {
+        if (s & (EDO__COMPLETE | EDO__CANCELLED))
+            return;
+        schedule = false;
+        if (s & EDO__RUNNING)
+            next = s | EDO__CANCELLED | EDO__NOTIFIED; /* the poller cancels after its poll */
+        else if (s & EDO__NOTIFIED)
+            next = s | EDO__CANCELLED; /* queued: the runner cancels instead of polling */
+        else {
+            next = (s | EDO__CANCELLED | EDO__NOTIFIED) + EDO__REF_ONE;
+            schedule = true;
+        }
+    } while (!cas_state(t, &s, next));
+    if (schedule)
+        edo__schedule(t, false);
+}
+
+void edo__task_drop_notification(edo__task *t) { edo__task_ref_dec(t); }
+
+/* ---- the handle ---------------------------------------------------------------------------- */
+
+static inline edo__task *task_of(const edo_task *h) { return (edo__task *)h; }
+
+static edo_poll take_result(edo__task *t, uint64_t s, int *rc, void **out)
+{
+    atomic_fetch_or_explicit(&t->state, EDO__JOINED, memory_order_relaxed);
+    if (s & EDO__CANCELLED) {
+        *rc = -ECANCELED;
+    } else {
+        *rc = 0;
+        if (out)
+            *out = t->output;
+    }
+    return EDO_READY;
+}
+
+/* Stores a clone of `w` in the (handle-owned) waker field and hands the field to the task.
+ * Returns false when the task completed first; the field is then the handle's again. */
+static bool set_join_waker(edo__task *t, const edo_waker *w)
+{
+    edo_waker_drop(&t->join_waker);
+    t->join_waker = edo_waker_clone(w);
+    uint64_t s = load_state(t);
+    do {
+        if (s & EDO__COMPLETE) {
+            edo_waker_drop(&t->join_waker);
+            return false;
+        }
+    } while (!cas_state(t, &s, s | EDO__JOIN_WAKER));
+    return true;
+}
+
+edo_poll edo_task_poll_join(edo_task *task, edo_context *cx, int *rc, void **out)
+{
+    int dummy;
+    if (!rc)
+        rc = &dummy;
+    if (!task || !cx) {
+        *rc = -EINVAL;
+        return EDO_READY;
+    }
+    edo__task *t = task_of(task);
+    uint64_t s = load_state(t);
+    if (s & EDO__JOINED) {
+        *rc = -EALREADY;
+        return EDO_READY;
+    }
+    if (s & EDO__COMPLETE)
+        return take_result(t, s, rc, out);
+
+    if (s & EDO__JOIN_WAKER) {
+        if (edo_waker_will_wake(&t->join_waker, cx->waker))
+            return EDO_PENDING;
+        /* Take the field back to replace the waker. */
+        do {
+            if (s & EDO__COMPLETE)
+                return take_result(t, s, rc, out);
+        } while (!cas_state(t, &s, s & ~(uint64_t)EDO__JOIN_WAKER));
+    }
+    if (!set_join_waker(t, cx->waker))
+        return take_result(t, load_state(t), rc, out);
+    return EDO_PENDING;
+}
+
+int edo_task_abort(edo_task *task)
+{
+    if (!task)
+        return -EINVAL;
+    edo__task_abort(task_of(task));
+    return 0;
+}
+
+int edo_task_is_finished(const edo_task *task)
+{
+    if (!task)
+        return -EINVAL;
+    return (load_state(task_of(task)) & EDO__COMPLETE) ? 1 : 0;
+}
+
+uint64_t edo_task_id(const edo_task *task) { return task ? task_of(task)->id : 0; }
+
+void edo_task_free(edo_task *task)
+{
+    if (!task)
+        return;
+    edo__task *t = task_of(task);
+    uint64_t s = load_state(t), next;
+    do {
+        next = s & ~(uint64_t)EDO__JOIN_INTEREST;
+        if (!(s & EDO__COMPLETE))
+            next &= ~(uint64_t)EDO__JOIN_WAKER;
+    } while (!cas_state(t, &s, next));
+    /* The waker field is ours to drop unless the completer still holds it (it drops it then). */
+    if (!(s & EDO__COMPLETE) || !(s & EDO__JOIN_WAKER))
+        edo_waker_drop(&t->join_waker);
+    edo__task_ref_dec(t);
+}

@@ -1,0 +1,76 @@
+/* The task: a header, one atomic state word, and the future stored inline after it.
+ *
+ * State word (64 bits): flags in the low byte, reference count above.
+ *
+ *   RUNNING        a worker is polling the future (or cancelling it) right now
+ *   COMPLETE       the future is gone and the output (or cancellation) is published
+ *   NOTIFIED       a notification exists: the task is in a run queue, about to be, or (while
+ *                  RUNNING) will be re-queued when the poll returns
+ *   CANCELLED      abort was requested; with COMPLETE: the task ended cancelled
+ *   JOIN_INTEREST  a handle exists and may want the output
+ *   JOIN_WAKER     join_waker belongs to the task side (the completer reads it); while clear,
+ *                  the handle side may write it
+ *   JOINED         the handle already took the result (so a second join reports -EALREADY)
+ *
+ * References: one per waker clone, one for the handle, one for the owned list (held until
+ * completion) and one for the notification (held by whichever queue or worker has the task).
+ * The task is freed when the count reaches zero; until then any waker may touch it. A wake only
+ * schedules when it sets NOTIFIED on an idle task, so a task is never queued twice.
+ */
+#ifndef EDO_CORE_TASK_H
+#define EDO_CORE_TASK_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "edo/future.h"
+
+enum {
+    EDO__RUNNING = 1u << 0,
+    EDO__COMPLETE = 1u << 1,
+    EDO__NOTIFIED = 1u << 2,
+    EDO__CANCELLED = 1u << 3,
+    EDO__JOIN_INTEREST = 1u << 4,
+    EDO__JOIN_WAKER = 1u << 5,
+    EDO__JOINED = 1u << 6,
+};
+#define EDO__REF_ONE ((uint64_t)1 << 8)
+#define EDO__REF_COUNT(s) ((s) >> 8)
+
+typedef struct edo__task edo__task;
+
+struct edo__task {
+    _Atomic uint64_t state;
+    struct edo_runtime *rt;
+    edo__task *next;                   /* link in the global or blocking queue */
+    edo__task *owned_prev, *owned_next; /* link in the runtime's owned list, under its lock */
+    uint64_t id;
+    edo_waker join_waker; /* see JOIN_WAKER */
+    void *output;         /* written before COMPLETE is published */
+    edo_future future;    /* must stay last: the rest of the user's future follows */
+};
+
+/* Allocates a task holding a copy of `future` (`size` bytes), with references for the owned
+ * list, the first notification, and, when `with_handle`, the handle. */
+edo__task *edo__task_new(struct edo_runtime *rt, const edo_future *future, size_t size,
+                         uint64_t id, bool with_handle);
+
+/* Polls the task once; the caller gives up the notification reference it holds (popped from a
+ * queue). `budget` is the cooperative budget for this poll. */
+void edo__task_run(edo__task *t, uint32_t *budget);
+
+/* Sets CANCELLED and, when the task is idle, queues it so a worker drops its future. */
+void edo__task_abort(edo__task *t);
+
+/* Drops the notification reference of a task that will not be run (shutdown drain). */
+void edo__task_drop_notification(edo__task *t);
+
+void edo__task_ref_dec(edo__task *t);
+
+/* The task being polled on this thread, or NULL. Not inlined, so that code that later becomes
+ * a migrating coroutine never caches the thread-local's address across a suspension. */
+edo__task *edo__task_current(void);
+
+#endif

@@ -1,0 +1,245 @@
+/* Workers: the run loop, scheduling a woken task, stealing, and parking.
+ *
+ * Where a task goes when it is woken:
+ *  - woken by the task running on this worker: into the run-next (LIFO) slot, so a message
+ *    handed from one task to another is processed while it is hot in cache; the slot's previous
+ *    occupant moves to the back of the local queue. At most EDO__MAX_LIFO_POLLS run-next polls
+ *    happen in a row, then the queue gets its turn;
+ *  - a task that woke itself (a yield) goes to the back of the local queue;
+ *  - woken from any other thread: into the global queue, and a parked worker is woken if none
+ *    is searching.
+ * Where a worker looks for work: every `global_queue_interval` polls the global queue first (so
+ * remote spawns are never starved by a busy local queue); otherwise its run-next slot, its
+ * queue, a batch from the global queue, then stealing half of another worker's queue.
+ */
+#include <stdlib.h>
+
+#include "core/runtime.h"
+
+static _Thread_local edo__worker *current_worker;
+static _Thread_local edo_runtime *entered_runtime;
+
+__attribute__((noinline)) edo__worker *edo__worker_current(void) { return current_worker; }
+__attribute__((noinline)) void edo__worker_set_current(edo__worker *w) { current_worker = w; }
+__attribute__((noinline)) edo_runtime *edo__runtime_entered(void) { return entered_runtime; }
+__attribute__((noinline)) void edo__runtime_set_entered(edo_runtime *rt) { entered_runtime = rt; }
+
+#define ID_BLOCK 256u
+
+uint64_t edo__worker_next_id(edo__worker *w)
+{
+    if (w->next_id == w->id_limit) {
+        w->next_id = atomic_fetch_add_explicit(&w->rt->next_id, ID_BLOCK, memory_order_relaxed);
+        w->id_limit = w->next_id + ID_BLOCK;
+    }
+    return w->next_id++;
+}
+
+static void notify_parked(edo_runtime *rt)
+{
+    int index = edo__idle_worker_to_notify(&rt->idle);
+    if (index >= 0)
+        edo__parker_unpark(rt->workers[index].parker);
+}
+
+static void push_local(edo__worker *w, edo__task *t)
+{
+    edo__local_push_back(&w->queue, t, &w->rt->inject);
+    notify_parked(w->rt);
+}
+
+void edo__schedule(edo__task *t, bool is_yield)
+{
+    edo_runtime *rt = t->rt;
+    if (edo__blocking_is_task(t)) {
+        edo__blocking_push(rt, t);
+        return;
+    }
+    edo__worker *w = edo__worker_current();
+    if (w && w->rt == rt) {
+        if (is_yield || !w->lifo_enabled) {
+            push_local(w, t);
+        } else {
+            edo__task *prev = w->lifo;
+            w->lifo = t;
+            if (prev)
+                push_local(w, prev);
+        }
+        return;
+    }
+    /* Remote: the runtime stays allocated until every task has completed, and this task
+     * cannot complete before it is popped from the global queue; the counter covers the
+     * notification that follows the push (shutdown waits for it to drop to zero). */
+    atomic_fetch_add_explicit(&rt->remote_in_flight, 1, memory_order_acq_rel);
+    edo__inject_push(&rt->inject, t);
+    notify_parked(rt);
+    atomic_fetch_sub_explicit(&rt->remote_in_flight, 1, memory_order_acq_rel);
+}
+
+/* Moves a batch from the global queue into the local queue; returns one task to run. */
+static edo__task *pop_global_batch(edo__worker *w)
+{
+    edo_runtime *rt = w->rt;
+    size_t want = edo__inject_len(&rt->inject) / rt->nworkers + 1;
+    size_t room = edo__local_free(&w->queue);
+    if (want > room)
+        want = room;
+    if (want > EDO__LOCAL_CAP / 2)
+        want = EDO__LOCAL_CAP / 2;
+    size_t n;
+    edo__task *first = edo__inject_pop_batch(&rt->inject, want ? want : 1, &n);
+    if (!first)
+        return NULL;
+    for (edo__task *t = first->next; t;) {
+        edo__task *next = t->next;
+        edo__local_push_back(&w->queue, t, &rt->inject);
+        t = next;
+    }
+    return first;
+}
+
+static edo__task *next_task(edo__worker *w)
+{
+    edo_runtime *rt = w->rt;
+    if (w->tick % rt->config.global_queue_interval == 0) {
+        size_t n;
+        edo__task *t = edo__inject_pop_batch(&rt->inject, 1, &n);
+        if (t)
+            return t;
+    }
+    if (w->lifo) {
+        edo__task *t = w->lifo;
+        w->lifo = NULL;
+        return t;
+    }
+    edo__task *t = edo__local_pop(&w->queue);
+    return t ? t : pop_global_batch(w);
+}
+
+static inline uint64_t next_random(edo__worker *w)
+{
+    /* xorshift64: cheap and good enough to spread steal attempts */
+    w->rng ^= w->rng << 13;
+    w->rng ^= w->rng >> 7;
+    w->rng ^= w->rng << 17;
+    return w->rng;
+}
+
+static edo__task *steal_work(edo__worker *w)
+{
+    edo_runtime *rt = w->rt;
+    if (!w->searching) {
+        if (!edo__idle_transition_to_searching(&rt->idle))
+            return NULL;
+        w->searching = true;
+    }
+    unsigned n = rt->nworkers;
+    unsigned start = (unsigned)(next_random(w) % n);
+    for (unsigned i = 0; i < n; i++) {
+        unsigned victim = (start + i) % n;
+        if (victim == w->index)
+            continue;
+        edo__task *t = edo__local_steal_into(&rt->workers[victim].queue, &w->queue);
+        if (t)
+            return t;
+    }
+    return pop_global_batch(w);
+}
+
+/* Polls `t`, then keeps polling what lands in the run-next slot while budget lasts. */
+static void run_task(edo__worker *w, edo__task *t)
+{
+    edo_runtime *rt = w->rt;
+    if (w->searching) {
+        w->searching = false;
+        /* The last searcher found work: there may be more, so wake another to look. */
+        if (edo__idle_transition_from_searching(&rt->idle))
+            notify_parked(rt);
+    }
+    uint32_t budget = EDO__COOP_BUDGET;
+    unsigned lifo_polls = 0;
+    w->lifo_enabled = true;
+    for (;;) {
+        w->tick++;
+        edo__task_run(t, &budget);
+        t = w->lifo;
+        if (!t)
+            break;
+        w->lifo = NULL;
+        if (budget == 0 || ++lifo_polls > EDO__MAX_LIFO_POLLS ||
+            atomic_load_explicit(&rt->shutdown, memory_order_relaxed)) {
+            /* Out of turns: the run-next task waits its turn in the queue. */
+            w->lifo_enabled = false;
+            push_local(w, t);
+            break;
+        }
+    }
+    w->lifo_enabled = true;
+}
+
+static bool has_pending_work(edo_runtime *rt)
+{
+    if (!edo__inject_is_empty(&rt->inject))
+        return true;
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        if (edo__local_len(&rt->workers[i].queue) > 0)
+            return true;
+    return false;
+}
+
+void edo__worker_park(edo__worker *w, edo__signal *sig)
+{
+    edo_runtime *rt = w->rt;
+    bool last_searcher = edo__idle_transition_to_parked(&rt->idle, w->index, w->searching);
+    w->searching = false;
+    if (last_searcher && has_pending_work(rt))
+        notify_parked(rt);
+    for (;;) {
+        if (!edo__idle_is_sleeping(&rt->idle, w->index)) {
+            w->searching = true; /* a notifier counted us as searching */
+            return;
+        }
+        if (atomic_load_explicit(&rt->shutdown, memory_order_acquire) ||
+            (sig && atomic_load_explicit(&sig->woken, memory_order_acquire))) {
+            /* Woken for another reason than a notification. If a notifier took us off the
+             * parked list meanwhile, it counted us as searching. */
+            w->searching = !edo__idle_unpark_self(&rt->idle, w->index);
+            return;
+        }
+        edo__parker_park(w->parker);
+    }
+}
+
+unsigned edo__worker_run_some(edo__worker *w, unsigned max)
+{
+    unsigned ran = 0;
+    while (ran < max && !atomic_load_explicit(&w->rt->shutdown, memory_order_relaxed)) {
+        edo__task *t = next_task(w);
+        if (!t)
+            break;
+        run_task(w, t);
+        ran++;
+    }
+    return ran;
+}
+
+void *edo__worker_main(void *arg)
+{
+    edo__worker *w = arg;
+    edo_runtime *rt = w->rt;
+    edo__thread_enter(rt, "w", w->index);
+    edo__worker_set_current(w);
+    while (!atomic_load_explicit(&rt->shutdown, memory_order_acquire)) {
+        edo__task *t = next_task(w);
+        if (!t)
+            t = steal_work(w);
+        if (t) {
+            run_task(w, t);
+            continue;
+        }
+        edo__worker_park(w, NULL);
+    }
+    edo__worker_set_current(NULL);
+    edo__thread_leave(rt);
+    return NULL;
+}

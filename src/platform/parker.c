@@ -1,0 +1,69 @@
+#include "platform/parker.h"
+
+#ifdef __linux__
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* EMPTY -> PARKED by the parker (a decrement), anything -> NOTIFIED by unpark. The parker
+ * sleeps on the futex only while the word reads PARKED, so an unpark that lands between the
+ * decrement and the wait is never missed. */
+enum { EMPTY = 0, NOTIFIED = 1, PARKED = UINT32_MAX };
+
+void edo__parker_init(edo__parker *p) { atomic_init(&p->state, EMPTY); }
+
+void edo__parker_destroy(edo__parker *p) { (void)p; }
+
+void edo__parker_park(edo__parker *p)
+{
+    if (atomic_fetch_sub_explicit(&p->state, 1, memory_order_acquire) == NOTIFIED)
+        return;
+    for (;;) {
+        syscall(SYS_futex, &p->state, FUTEX_WAIT_PRIVATE, PARKED, NULL, NULL, 0);
+        uint32_t expected = NOTIFIED;
+        if (atomic_compare_exchange_strong_explicit(&p->state, &expected, EMPTY,
+                                                    memory_order_acquire, memory_order_relaxed))
+            return;
+    }
+}
+
+void edo__parker_unpark(edo__parker *p)
+{
+    if (atomic_exchange_explicit(&p->state, NOTIFIED, memory_order_release) == PARKED)
+        syscall(SYS_futex, &p->state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+#else
+
+void edo__parker_init(edo__parker *p)
+{
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    p->notified = 0;
+}
+
+void edo__parker_destroy(edo__parker *p)
+{
+    pthread_cond_destroy(&p->cond);
+    pthread_mutex_destroy(&p->lock);
+}
+
+void edo__parker_park(edo__parker *p)
+{
+    pthread_mutex_lock(&p->lock);
+    while (!p->notified)
+        pthread_cond_wait(&p->cond, &p->lock);
+    p->notified = 0;
+    pthread_mutex_unlock(&p->lock);
+}
+
+void edo__parker_unpark(edo__parker *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->notified = 1;
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+#endif

@@ -1,0 +1,147 @@
+/* Futures the tests share. */
+#ifndef EDO_TEST_UTIL_H
+#define EDO_TEST_UTIL_H
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "edo.h"
+
+/* Ready at once: adds 1 to *counter and outputs `value`. */
+typedef struct {
+    edo_future base;
+    _Atomic long *counter;
+    void *value;
+} count_future;
+
+static edo_poll count_poll(edo_future *f, edo_context *cx, void **out)
+{
+    (void)cx;
+    count_future *c = (count_future *)f;
+    if (c->counter)
+        atomic_fetch_add(c->counter, 1);
+    *out = c->value;
+    return EDO_READY;
+}
+static const edo_future_vtable count_vtable = {count_poll, NULL};
+
+static inline count_future count_new(_Atomic long *counter, void *value)
+{
+    count_future c = {{&count_vtable}, counter, value};
+    return c;
+}
+
+/* A gate: a waker slot and an open flag, shared between a waiting future and the test. */
+typedef struct {
+    pthread_mutex_t lock;
+    edo_waker waker;
+    int open;
+    _Atomic int polls;   /* how often a gate_future polled it */
+    _Atomic int dropped; /* how many gate_futures were dropped */
+} gate;
+
+static inline void gate_init(gate *g)
+{
+    pthread_mutex_init(&g->lock, NULL);
+    g->waker = EDO_WAKER_EMPTY;
+    g->open = 0;
+    atomic_init(&g->polls, 0);
+    atomic_init(&g->dropped, 0);
+}
+
+static inline void gate_destroy(gate *g)
+{
+    pthread_mutex_lock(&g->lock);
+    edo_waker_drop(&g->waker);
+    pthread_mutex_unlock(&g->lock);
+    pthread_mutex_destroy(&g->lock);
+}
+
+/* Opens the gate and wakes the waiter (from any thread). */
+static inline void gate_open(gate *g)
+{
+    pthread_mutex_lock(&g->lock);
+    g->open = 1;
+    edo_waker w = g->waker;
+    g->waker = EDO_WAKER_EMPTY;
+    pthread_mutex_unlock(&g->lock);
+    edo_waker_wake(&w);
+}
+
+/* Wakes the waiter without opening (a spurious wake). */
+static inline void gate_poke(gate *g)
+{
+    pthread_mutex_lock(&g->lock);
+    edo_waker w = edo_waker_clone(&g->waker);
+    pthread_mutex_unlock(&g->lock);
+    edo_waker_wake(&w);
+}
+
+static inline int gate_has_waiter(gate *g)
+{
+    pthread_mutex_lock(&g->lock);
+    int has = g->waker.vtable != NULL;
+    pthread_mutex_unlock(&g->lock);
+    return has;
+}
+
+/* Pending until its gate opens; outputs `value`. */
+typedef struct {
+    edo_future base;
+    gate *g;
+    void *value;
+} gate_future;
+
+static edo_poll gate_poll(edo_future *f, edo_context *cx, void **out)
+{
+    gate_future *gf = (gate_future *)f;
+    atomic_fetch_add(&gf->g->polls, 1);
+    pthread_mutex_lock(&gf->g->lock);
+    if (gf->g->open) {
+        pthread_mutex_unlock(&gf->g->lock);
+        *out = gf->value;
+        return EDO_READY;
+    }
+    if (!edo_waker_will_wake(&gf->g->waker, edo_context_waker(cx))) {
+        edo_waker_drop(&gf->g->waker);
+        gf->g->waker = edo_waker_clone(edo_context_waker(cx));
+    }
+    pthread_mutex_unlock(&gf->g->lock);
+    return EDO_PENDING;
+}
+static void gate_drop(edo_future *f) { atomic_fetch_add(&((gate_future *)f)->g->dropped, 1); }
+static const edo_future_vtable gate_vtable = {gate_poll, gate_drop};
+
+static inline gate_future gate_future_new(gate *g, void *value)
+{
+    gate_future gf = {{&gate_vtable}, g, value};
+    return gf;
+}
+
+static inline double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Spins (yielding the CPU) until `cond` holds; aborts after 20 s so a bug fails, not hangs. */
+#define WAIT_UNTIL(cond)                                                                       \
+    do {                                                                                       \
+        double until_ = now_s() + 20.0;                                                        \
+        while (!(cond)) {                                                                      \
+            if (now_s() > until_) {                                                            \
+                fprintf(stderr, "%s:%d: timed out waiting for %s\n", __FILE__, __LINE__,       \
+                        #cond);                                                                \
+                abort();                                                                       \
+            }                                                                                  \
+            sched_yield();                                                                     \
+        }                                                                                      \
+    } while (0)
+
+#endif
