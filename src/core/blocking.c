@@ -57,10 +57,10 @@ static edo__task *pop_locked(edo__blocking_pool *p)
 {
     edo__task *t = p->head;
     if (t) {
-        p->head = t->next;
+        p->head = edo__task_next(t);
         if (!p->head)
             p->tail = NULL;
-        t->next = NULL;
+        edo__task_set_next(t, NULL);
     }
     return t;
 }
@@ -118,10 +118,17 @@ static void *pool_thread_main(void *arg)
 void edo__blocking_push(edo_runtime *rt, edo__task *t)
 {
     edo__blocking_pool *p = &rt->blocking;
-    t->next = NULL;
+    edo__task_set_next(t, NULL);
     pthread_mutex_lock(&p->lock);
+    if (p->shutdown) {
+        /* The pool is gone (its queue already drained): cancel the call here. */
+        pthread_mutex_unlock(&p->lock);
+        edo__task_abort(t);
+        edo__task_run(t, NULL);
+        return;
+    }
     if (p->tail)
-        p->tail->next = t;
+        edo__task_set_next(p->tail, t);
     else
         p->head = t;
     p->tail = t;
@@ -149,7 +156,7 @@ void edo__blocking_shutdown(edo_runtime *rt)
     p->head = p->tail = NULL;
     pthread_mutex_unlock(&p->lock);
     while (queued) {
-        edo__task *next = queued->next;
+        edo__task *next = edo__task_next(queued);
         edo__task_abort(queued); /* queued: only flags it */
         edo__task_run(queued, NULL);
         queued = next;

@@ -6,53 +6,79 @@
 
 void edo__inject_init(edo__inject *q)
 {
-    pthread_mutex_init(&q->lock, NULL);
-    q->head = q->tail = NULL;
-    atomic_init(&q->len, 0);
+    atomic_init(&q->stub.next, NULL);
+    atomic_init(&q->tail, &q->stub);
+    atomic_init(&q->pushed, 0);
+    atomic_init(&q->popped, 0);
+    edo__spin_init(&q->pop_lock);
+    q->head = &q->stub;
 }
 
-void edo__inject_destroy(edo__inject *q) { pthread_mutex_destroy(&q->lock); }
+static void link_batch(edo__inject *q, edo__task *first, edo__task *last)
+{
+    edo__task_set_next(last, NULL);
+    edo__task *prev = atomic_exchange_explicit(&q->tail, last, memory_order_acq_rel);
+    /* Until this store the batch is unreachable from the head: a consumer seeing the gap
+     * treats the queue as momentarily empty. */
+    atomic_store_explicit(&prev->next, first, memory_order_release);
+}
 
 void edo__inject_push_batch(edo__inject *q, edo__task *first, edo__task *last, size_t n)
 {
-    last->next = NULL;
-    pthread_mutex_lock(&q->lock);
-    if (q->tail)
-        q->tail->next = first;
-    else
-        q->head = first;
-    q->tail = last;
-    atomic_store_explicit(&q->len, atomic_load_explicit(&q->len, memory_order_relaxed) + n,
-                          memory_order_release);
-    pthread_mutex_unlock(&q->lock);
+    /* Counted before linking, so the length never reads negative (at worst it counts a task
+     * that is still being linked). */
+    atomic_fetch_add_explicit(&q->pushed, n, memory_order_seq_cst);
+    link_batch(q, first, last);
 }
 
 void edo__inject_push(edo__inject *q, edo__task *t) { edo__inject_push_batch(q, t, t, 1); }
 
-edo__task *edo__inject_pop_batch(edo__inject *q, size_t max, size_t *n)
+/* Consumer only (under pop_lock). */
+static edo__task *pop_one(edo__inject *q)
 {
-    *n = 0;
+    edo__task *head = q->head;
+    edo__task *next = atomic_load_explicit(&head->next, memory_order_acquire);
+    if (head == &q->stub) {
+        if (!next)
+            return NULL;
+        q->head = head = next;
+        next = atomic_load_explicit(&head->next, memory_order_acquire);
+    }
+    if (next) {
+        q->head = next;
+        return head;
+    }
+    if (head != atomic_load_explicit(&q->tail, memory_order_acquire))
+        return NULL; /* a producer is between its exchange and its link */
+    /* `head` is the last task: put the stub behind it so it can be unlinked. */
+    link_batch(q, &q->stub, &q->stub);
+    next = atomic_load_explicit(&head->next, memory_order_acquire);
+    if (next) {
+        q->head = next;
+        return head;
+    }
+    return NULL;
+}
+
+size_t edo__inject_pop_batch(edo__inject *q, edo__task **out, size_t max)
+{
     if (max == 0 || edo__inject_is_empty(q))
-        return NULL;
-    pthread_mutex_lock(&q->lock);
-    edo__task *first = q->head, *last = NULL;
-    size_t taken = 0;
-    for (edo__task *t = first; t && taken < max; t = t->next) {
-        last = t;
-        taken++;
+        return 0;
+    edo__spin_lock(&q->pop_lock);
+    size_t n = 0;
+    while (n < max) {
+        edo__task *t = pop_one(q);
+        if (!t)
+            break;
+        edo__task_set_next(t, NULL);
+        out[n++] = t;
     }
-    if (taken) {
-        q->head = last->next;
-        if (!q->head)
-            q->tail = NULL;
-        last->next = NULL;
-        atomic_store_explicit(&q->len,
-                              atomic_load_explicit(&q->len, memory_order_relaxed) - taken,
+    if (n)
+        atomic_store_explicit(&q->popped,
+                              atomic_load_explicit(&q->popped, memory_order_relaxed) + n,
                               memory_order_release);
-    }
-    pthread_mutex_unlock(&q->lock);
-    *n = taken;
-    return taken ? first : NULL;
+    edo__spin_unlock(&q->pop_lock);
+    return n;
 }
 
 /* ---- local ring ------------------------------------------------------------------------ */
@@ -102,15 +128,15 @@ static bool push_overflow(edo__local_queue *q, edo__task *t, uint32_t head, edo_
     edo__task *first = slot_load(q, head), *last = first;
     for (uint32_t i = 1; i < half; i++) {
         edo__task *next = slot_load(q, head + i);
-        last->next = next;
+        edo__task_set_next(last, next);
         last = next;
     }
-    last->next = t;
+    edo__task_set_next(last, t);
     edo__inject_push_batch(overflow, first, t, half + 1);
     return true;
 }
 
-void edo__local_push_back(edo__local_queue *q, edo__task *t, edo__inject *overflow)
+bool edo__local_push_back(edo__local_queue *q, edo__task *t, edo__inject *overflow)
 {
     for (;;) {
         uint64_t h = atomic_load_explicit(&q->head, memory_order_acquire);
@@ -119,15 +145,15 @@ void edo__local_push_back(edo__local_queue *q, edo__task *t, edo__inject *overfl
         if (tail - steal < EDO__LOCAL_CAP) {
             slot_store(q, tail, t);
             atomic_store_explicit(&q->tail, tail + 1, memory_order_release);
-            return;
+            return false;
         }
         if (steal != real) {
             /* A stealer is draining us right now: room is coming, but don't wait for it. */
             edo__inject_push(overflow, t);
-            return;
+            return true;
         }
         if (push_overflow(q, t, real, overflow))
-            return;
+            return true;
     }
 }
 

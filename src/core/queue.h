@@ -8,26 +8,31 @@
  * copy is safe. When the ring is full the owner moves half of it to the global queue in one
  * batch, so a burst of spawns never blocks and other workers can take them.
  *
- * Global queue: a mutex-protected intrusive list with an atomic length, so the common "is it
- * empty?" check takes no lock.
+ * Global queue: an intrusive multi-producer queue (after Dmitry Vyukov's design). A producer
+ * links a task (or a batch) with one atomic exchange on the tail and one store, taking no lock,
+ * so plain threads spawning and waking never wait for workers. Consumers take turns under a
+ * spinlock. Counts of pushed and popped tasks give a lock-free length and "is it empty?".
  */
 #ifndef EDO_CORE_QUEUE_H
 #define EDO_CORE_QUEUE_H
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "core/task.h"
+#include "platform/spinlock.h"
 
 #define EDO__LOCAL_CAP 256u
 #define EDO__LOCAL_MASK (EDO__LOCAL_CAP - 1)
 
 typedef struct edo__inject {
-    pthread_mutex_t lock;
-    edo__task *head, *tail;
-    _Atomic size_t len;
+    _Alignas(64) edo__task *_Atomic tail; /* producers' side */
+    _Atomic size_t pushed;
+    _Alignas(64) edo__spinlock pop_lock; /* consumers' side */
+    edo__task *head;
+    _Atomic size_t popped;
+    edo__task stub; /* keeps the list non-empty; only its `next` is used */
 } edo__inject;
 
 typedef struct edo__local_queue {
@@ -37,28 +42,25 @@ typedef struct edo__local_queue {
 } edo__local_queue;
 
 void edo__inject_init(edo__inject *q);
-void edo__inject_destroy(edo__inject *q);
 void edo__inject_push(edo__inject *q, edo__task *t);
-/* Pushes the list first..last (linked through ->next) of n tasks under one lock. */
+/* Pushes n tasks linked first..last through ->next (edo__task_set_next). */
 void edo__inject_push_batch(edo__inject *q, edo__task *first, edo__task *last, size_t n);
-/* Pops up to `max` tasks, linked through ->next; returns the first (NULL when empty). */
-edo__task *edo__inject_pop_batch(edo__inject *q, size_t max, size_t *n);
-static inline bool edo__inject_is_empty(edo__inject *q)
-{
-    return atomic_load_explicit(&q->len, memory_order_acquire) == 0;
-}
+/* Pops up to `max` tasks into out[]; returns how many. */
+size_t edo__inject_pop_batch(edo__inject *q, edo__task **out, size_t max);
 static inline size_t edo__inject_len(edo__inject *q)
 {
-    return atomic_load_explicit(&q->len, memory_order_acquire);
+    size_t popped = atomic_load_explicit(&q->popped, memory_order_acquire);
+    return atomic_load_explicit(&q->pushed, memory_order_acquire) - popped;
 }
+static inline bool edo__inject_is_empty(edo__inject *q) { return edo__inject_len(q) == 0; }
 
 void edo__local_init(edo__local_queue *q);
 /* Approximate number of queued tasks; exact for the owner. */
 uint32_t edo__local_len(edo__local_queue *q);
 /* Owner only: free slots. */
 uint32_t edo__local_free(edo__local_queue *q);
-/* Owner only. Full ring: half the ring and `t` go to `overflow`. */
-void edo__local_push_back(edo__local_queue *q, edo__task *t, edo__inject *overflow);
+/* Owner only. Full ring: half the ring and `t` go to `overflow`, and it returns true. */
+bool edo__local_push_back(edo__local_queue *q, edo__task *t, edo__inject *overflow);
 /* Owner only. */
 edo__task *edo__local_pop(edo__local_queue *q);
 /* Steals half of `victim` into `dst` (owned by the caller) and returns one of the stolen tasks

@@ -91,10 +91,7 @@ static void runtime_destroy(edo_runtime *rt)
             edo__parker_unref(rt->workers[i].parker);
     free(rt->workers);
     edo__blocking_destroy(&rt->blocking);
-    for (unsigned i = 0; i < EDO__OWNED_SHARDS; i++)
-        pthread_mutex_destroy(&rt->owned[i].lock);
     edo__idle_destroy(&rt->idle);
-    edo__inject_destroy(&rt->inject);
     pthread_mutex_destroy(&rt->driver_lock);
     free(rt);
 }
@@ -128,8 +125,6 @@ int edo_runtime_new(edo_runtime **out, const edo_runtime_config *config)
     rt->nworkers = rt->config.worker_threads;
     edo__inject_init(&rt->inject);
     pthread_mutex_init(&rt->driver_lock, NULL);
-    for (unsigned i = 0; i < EDO__OWNED_SHARDS; i++)
-        pthread_mutex_init(&rt->owned[i].lock, NULL);
     edo__blocking_init(&rt->blocking, rt->config.max_blocking_threads,
                        rt->config.blocking_keep_alive_ns);
     atomic_init(&rt->next_id, 1);
@@ -145,6 +140,7 @@ int edo_runtime_new(edo_runtime **out, const edo_runtime_config *config)
     for (unsigned i = 0; i < rt->nworkers; i++) {
         edo__worker *w = &rt->workers[i];
         edo__local_init(&w->queue);
+        edo__spin_init(&w->owned.lock);
         w->rt = rt;
         w->index = i;
         w->lifo_enabled = true;
@@ -170,32 +166,33 @@ int edo_runtime_new(edo_runtime **out, const edo_runtime_config *config)
     return 0;
 }
 
-/* Runs every queued task once more, in cancel mode (they are all aborted). Returns how many. */
+/* Pops every queued task and runs it in cancel mode. Returns how many there were. */
 static size_t drain_queues(edo_runtime *rt)
 {
     size_t ran = 0;
+    edo__task *t;
     for (unsigned i = 0; i < rt->nworkers; i++) {
         edo__worker *w = &rt->workers[i];
-        edo__task *t;
         if ((t = w->lifo)) {
             w->lifo = NULL;
+            edo__task_abort(t);
             edo__task_run(t, NULL);
             ran++;
         }
         while ((t = edo__local_pop(&w->queue))) {
+            edo__task_abort(t);
             edo__task_run(t, NULL);
             ran++;
         }
     }
+    edo__task *batch[64];
     size_t n;
-    edo__task *t;
-    while ((t = edo__inject_pop_batch(&rt->inject, 64, &n))) {
-        while (t) {
-            edo__task *next = t->next;
-            edo__task_run(t, NULL);
-            ran++;
-            t = next;
+    while ((n = edo__inject_pop_batch(&rt->inject, batch, 64)) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            edo__task_abort(batch[i]);
+            edo__task_run(batch[i], NULL);
         }
+        ran += n;
     }
     return ran;
 }
@@ -204,22 +201,21 @@ void edo_runtime_free(edo_runtime *rt)
 {
     if (!rt)
         return;
-    edo__owned_close(rt); /* no new tasks from here on */
-    stop_workers(rt);
+    stop_workers(rt); /* sets the shutdown flag: spawning fails from here on */
     edo__blocking_shutdown(rt);
-    /* Cancel what is left. Cancelling runs drop functions, which may wake other tasks: loop
-     * until every task has completed. A wake from another thread may still be on its way to
-     * the global queue; such a task stays in the owned list until it arrives. */
+    /* Cancel what is left: tasks idle in the owned lists, and tasks in queues. Cancelling runs
+     * drop functions, which may wake or abort other tasks, so repeat until nothing is left. A
+     * spawn or wake from a plain thread may still be on its way to the global queue: wait for
+     * those (they are counted) and drain again. */
     for (;;) {
         size_t alive = edo__owned_abort_all(rt);
-        size_t ran = drain_queues(rt);
-        if (alive == 0 && ran == 0)
+        if (drain_queues(rt) > 0)
+            continue;
+        if (alive == 0 && edo__inject_is_empty(&rt->inject) &&
+            atomic_load_explicit(&rt->remote_in_flight, memory_order_seq_cst) == 0)
             break;
-        if (ran == 0)
-            sched_yield();
-    }
-    while (atomic_load_explicit(&rt->remote_in_flight, memory_order_acquire) != 0)
         sched_yield();
+    }
     runtime_destroy(rt);
 }
 
@@ -232,20 +228,21 @@ int edo_runtime_spawn_future(edo_runtime *rt, edo_future *future, size_t size, e
     if (atomic_load_explicit(&rt->shutdown, memory_order_relaxed))
         return -ESHUTDOWN;
     edo__worker *w = edo__worker_current();
-    uint64_t id = (w && w->rt == rt)
-                      ? edo__worker_next_id(w)
-                      : atomic_fetch_add_explicit(&rt->next_id, 1, memory_order_relaxed);
+    if (w && w->rt != rt)
+        w = NULL;
+    uint64_t id = w ? edo__worker_next_id(w)
+                    : atomic_fetch_add_explicit(&rt->next_id, 1, memory_order_relaxed);
     edo__task *t = edo__task_new(rt, future, size, id, out != NULL);
     if (!t)
         return -ENOMEM;
-    int rc = edo__owned_insert(rt, t);
-    if (rc < 0) {
-        free(t);
-        return rc;
-    }
     if (out)
         *out = (edo_task *)t;
-    edo__schedule(t, false);
+    if (!edo__spawn_schedule(t)) {
+        if (out)
+            *out = NULL;
+        edo__task_free_unspawned(t);
+        return -ESHUTDOWN;
+    }
     return 0;
 }
 

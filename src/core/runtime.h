@@ -12,21 +12,20 @@
 #include "core/queue.h"
 #include "core/task.h"
 #include "platform/parker.h"
+#include "platform/spinlock.h"
 
 #define EDO__CACHE_LINE 64
 #define EDO__COOP_BUDGET 128u
 #define EDO__MAX_LIFO_POLLS 3u
-#define EDO__OWNED_SHARDS 64u
+#define EDO__SPIN_ROUNDS 256u /* polls of the queues before a worker sleeps */
+#define EDO__ID_BLOCK 256u /* task ids a worker reserves at a time */
 
-/* Every live, not yet completed task is in one shard of the owned list, so shutdown can find
- * and cancel tasks that sit idle with no queue holding them. Sharded by id so that spawning and
- * completing on different workers rarely meet on a lock. */
-typedef struct edo__owned_shard {
-    _Alignas(EDO__CACHE_LINE) pthread_mutex_t lock;
+/* A worker's list of the tasks it polled first and that have not completed (owned.c). */
+typedef struct edo__owned_list {
+    _Alignas(EDO__CACHE_LINE) edo__spinlock lock;
     edo__task *head;
     size_t count;
-    bool closed;
-} edo__owned_shard;
+} edo__owned_list;
 
 typedef struct edo__worker {
     _Alignas(EDO__CACHE_LINE) edo__local_queue queue;
@@ -41,6 +40,7 @@ typedef struct edo__worker {
     unsigned index;
     pthread_t thread;
     bool started;
+    edo__owned_list owned;
 } edo__worker;
 
 /* Blocking pool: threads for blocking functions, started on demand up to a cap and retired
@@ -64,11 +64,11 @@ struct edo_runtime {
     edo__worker *workers;
     edo__inject inject;
     edo__idle idle;
-    edo__owned_shard owned[EDO__OWNED_SHARDS];
     edo__blocking_pool blocking;
     _Atomic uint64_t next_id;
     _Atomic bool shutdown;
-    _Atomic unsigned remote_in_flight; /* remote schedules still touching the runtime */
+    _Atomic unsigned remote_in_flight; /* spawns and wakes from plain threads still touching
+                                          the runtime; shutdown waits for them */
 
     /* current-thread flavour: one thread at a time drives worker 0 */
     pthread_mutex_t driver_lock;
@@ -94,6 +94,8 @@ void edo__runtime_set_entered(edo_runtime *rt);
 /* Queues a notified task. `is_yield`: it woke itself while running, so it goes to the back of
  * the queue rather than the run-next slot. */
 void edo__schedule(edo__task *t, bool is_yield);
+/* Queues a newly spawned task; false (nothing queued) when the runtime is shutting down. */
+bool edo__spawn_schedule(edo__task *t);
 void *edo__worker_main(void *arg);
 /* Current-thread flavour: runs up to `max` queued tasks on `w`; returns how many ran. */
 unsigned edo__worker_run_some(edo__worker *w, unsigned max);
@@ -102,9 +104,9 @@ void edo__worker_park(edo__worker *w, edo__signal *sig);
 uint64_t edo__worker_next_id(edo__worker *w);
 
 /* ---- owned lists (owned.c) ---- */
-int edo__owned_insert(edo_runtime *rt, edo__task *t);
+void edo__owned_insert(struct edo__worker *w, edo__task *t);
+/* Takes `t` off its list, if it is on one. */
 void edo__owned_remove(edo__task *t);
-void edo__owned_close(edo_runtime *rt);
 /* Aborts every task still in the lists; returns how many there were. */
 size_t edo__owned_abort_all(edo_runtime *rt);
 

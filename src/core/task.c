@@ -5,10 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/runtime.h"
 #include "edo/error.h"
 
 static _Thread_local edo__task *current_task;
+/* Set when the task being polled on this thread wakes itself (a yield): the poller re-queues
+ * it after the poll without a write to the shared state word. */
+static _Thread_local bool current_task_self_woken;
 
 __attribute__((noinline)) edo__task *edo__task_current(void) { return current_task; }
 
@@ -32,8 +36,10 @@ static inline bool cas_state(edo__task *t, uint64_t *expected, uint64_t desired)
 static void task_dealloc(edo__task *t)
 {
     edo_waker_drop(&t->join_waker);
-    free(t);
+    edo__block_free(t, t->size_class);
 }
+
+void edo__task_free_unspawned(edo__task *t) { edo__block_free(t, t->size_class); }
 
 static inline void ref_inc(edo__task *t)
 {
@@ -69,6 +75,11 @@ static edo_waker waker_clone(const void *data)
 static void waker_wake(const void *data)
 {
     edo__task *t = (edo__task *)data;
+    if (t == current_task) {
+        current_task_self_woken = true;
+        edo__task_ref_dec(t); /* never the last: the poll holds one */
+        return;
+    }
     uint64_t s = load_state(t), next;
     bool schedule;
     do {
@@ -93,6 +104,10 @@ static void waker_wake(const void *data)
 static void waker_wake_by_ref(const void *data)
 {
     edo__task *t = (edo__task *)data;
+    if (t == current_task) {
+        current_task_self_woken = true;
+        return;
+    }
     uint64_t s = load_state(t), next;
     bool schedule;
     do {
@@ -115,15 +130,17 @@ static void waker_wake_by_ref(const void *data)
 edo__task *edo__task_new(struct edo_runtime *rt, const edo_future *future, size_t size,
                          uint64_t id, bool with_handle)
 {
-    size_t head = offsetof(edo__task, future);
-    edo__task *t = malloc(head + size);
+    uint32_t size_class;
+    edo__task *t = edo__block_alloc(offsetof(edo__task, future) + size, &size_class);
     if (!t)
         return NULL;
-    uint64_t refs = with_handle ? 3 : 2; /* owned list + notification (+ handle) */
+    t->size_class = size_class;
+    uint64_t refs = with_handle ? 3 : 2; /* scheduler + notification (+ handle) */
     atomic_init(&t->state, refs * EDO__REF_ONE | EDO__NOTIFIED |
                                (with_handle ? EDO__JOIN_INTEREST : 0u));
     t->rt = rt;
-    t->next = NULL;
+    atomic_init(&t->next, NULL);
+    t->owner = EDO__NO_OWNER;
     t->owned_prev = t->owned_next = NULL;
     t->id = id;
     t->join_waker = EDO_WAKER_EMPTY;
@@ -133,7 +150,7 @@ edo__task *edo__task_new(struct edo_runtime *rt, const edo_future *future, size_
 }
 
 /* Publishes completion, hands the output to the handle (or wakes it), leaves the owned list and
- * drops the run's and the owned list's references. The caller is the task's poller. */
+ * drops the run's and the scheduler's references. The caller is the task's poller. */
 static void complete(edo__task *t, void *output, bool cancelled)
 {
     edo_future_drop(&t->future);
@@ -175,9 +192,13 @@ void edo__task_run(edo__task *t, uint32_t *budget)
     edo_context cx = {&waker, budget};
     void *out = NULL;
     edo__task *outer = current_task;
+    bool outer_self_woken = current_task_self_woken;
     current_task = t;
+    current_task_self_woken = false;
     edo_poll p = t->future.vtable->poll(&t->future, &cx, &out);
+    bool self_woken = current_task_self_woken;
     current_task = outer;
+    current_task_self_woken = outer_self_woken;
     if (p == EDO_READY) {
         complete(t, out, false);
         return;
@@ -190,11 +211,13 @@ void edo__task_run(edo__task *t, uint32_t *budget)
             complete(t, NULL, true);
             return;
         }
-        if (s & EDO__NOTIFIED) {
-            next = s & ~(uint64_t)EDO__RUNNING; /* our reference becomes the notification's */
+        if ((s & EDO__NOTIFIED) || self_woken) {
+            /* our reference becomes the notification's */
+            next = (s & ~(uint64_t)EDO__RUNNING) | EDO__NOTIFIED;
             reschedule = true;
         } else {
-            next = (s & ~(uint64_t)EDO__RUNNING) - EDO__REF_ONE; /* owned ref keeps it alive */
+            /* the scheduler's reference keeps it alive */
+            next = (s & ~(uint64_t)EDO__RUNNING) - EDO__REF_ONE;
             reschedule = false;
         }
     } while (!cas_state(t, &s, next));

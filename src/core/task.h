@@ -12,8 +12,8 @@
  *                  the handle side may write it
  *   JOINED         the handle already took the result (so a second join reports -EALREADY)
  *
- * References: one per waker clone, one for the handle, one for the owned list (held until
- * completion) and one for the notification (held by whichever queue or worker has the task).
+ * References: one per waker clone, one for the handle, one for the scheduler (held from spawn
+ * until completion, so an idle task nobody wakes stays alive for shutdown to cancel) and one for the notification (held by whichever queue or worker has the task).
  * The task is freed when the count reaches zero; until then any waker may touch it. A wake only
  * schedules when it sets NOTIFIED on an idle task, so a task is never queued twice.
  */
@@ -37,6 +37,7 @@ enum {
     EDO__JOINED = 1u << 6,
 };
 #define EDO__REF_ONE ((uint64_t)1 << 8)
+#define EDO__NO_OWNER UINT32_MAX
 #define EDO__REF_COUNT(s) ((s) >> 8)
 
 typedef struct edo__task edo__task;
@@ -44,18 +45,33 @@ typedef struct edo__task edo__task;
 struct edo__task {
     _Atomic uint64_t state;
     struct edo_runtime *rt;
-    edo__task *next;                   /* link in the global or blocking queue */
-    edo__task *owned_prev, *owned_next; /* link in the runtime's owned list, under its lock */
+    edo__task *_Atomic next;           /* link in the global or blocking queue */
+    edo__task *owned_prev, *owned_next; /* links in the owned list, under its lock */
     uint64_t id;
+    uint32_t owner;      /* index of the worker whose owned list has it, or EDO__NO_OWNER */
+    uint32_t size_class; /* of the block the task lives in (alloc.h) */
     edo_waker join_waker; /* see JOIN_WAKER */
     void *output;         /* written before COMPLETE is published */
     edo_future future;    /* must stay last: the rest of the user's future follows */
 };
 
-/* Allocates a task holding a copy of `future` (`size` bytes), with references for the owned
- * list, the first notification, and, when `with_handle`, the handle. */
+/* Queue links, for queues that order access themselves (a lock, or their own atomics). */
+static inline edo__task *edo__task_next(edo__task *t)
+{
+    return atomic_load_explicit(&t->next, memory_order_relaxed);
+}
+static inline void edo__task_set_next(edo__task *t, edo__task *next)
+{
+    atomic_store_explicit(&t->next, next, memory_order_relaxed);
+}
+
+/* Allocates a task holding a copy of `future` (`size` bytes), with references for the
+ * scheduler, the first notification, and, when `with_handle`, the handle. */
 edo__task *edo__task_new(struct edo_runtime *rt, const edo_future *future, size_t size,
                          uint64_t id, bool with_handle);
+
+/* Frees a task that edo__task_new made but that was never scheduled (a refused spawn). */
+void edo__task_free_unspawned(edo__task *t);
 
 /* Polls the task once; the caller gives up the notification reference it holds (popped from a
  * queue). `budget` is the cooperative budget for this poll. */

@@ -12,6 +12,7 @@
  * remote spawns are never starved by a busy local queue); otherwise its run-next slot, its
  * queue, a batch from the global queue, then stealing half of another worker's queue.
  */
+#include <sched.h>
 #include <stdlib.h>
 
 #include "core/runtime.h"
@@ -24,13 +25,11 @@ __attribute__((noinline)) void edo__worker_set_current(edo__worker *w) { current
 __attribute__((noinline)) edo_runtime *edo__runtime_entered(void) { return entered_runtime; }
 __attribute__((noinline)) void edo__runtime_set_entered(edo_runtime *rt) { entered_runtime = rt; }
 
-#define ID_BLOCK 256u
-
 uint64_t edo__worker_next_id(edo__worker *w)
 {
     if (w->next_id == w->id_limit) {
-        w->next_id = atomic_fetch_add_explicit(&w->rt->next_id, ID_BLOCK, memory_order_relaxed);
-        w->id_limit = w->next_id + ID_BLOCK;
+        w->next_id = atomic_fetch_add_explicit(&w->rt->next_id, EDO__ID_BLOCK, memory_order_relaxed);
+        w->id_limit = w->next_id + EDO__ID_BLOCK;
     }
     return w->next_id++;
 }
@@ -42,41 +41,77 @@ static void notify_parked(edo_runtime *rt)
         edo__parker_unpark(rt->workers[index].parker);
 }
 
+/* Queues `t` on this worker. Another worker is woken only when a backlog forms (a second task
+ * queued behind the first, or an overflow into the global queue): a lone queued task is the
+ * one this worker runs next anyway, and waking a helper for it would only move the work (and
+ * its cache) to another core. Once woken, a helper that finds work wakes the next one, and a
+ * worker going to sleep re-checks every queue, so the backlog keeps drawing help as it grows
+ * without paying for the check (a full fence) on every push. */
 static void push_local(edo__worker *w, edo__task *t)
 {
-    edo__local_push_back(&w->queue, t, &w->rt->inject);
-    notify_parked(w->rt);
+    if (edo__local_push_back(&w->queue, t, &w->rt->inject) || edo__local_len(&w->queue) == 2)
+        notify_parked(w->rt);
+}
+
+/* Queues `t` from a thread that is not one of the runtime's workers. The runtime stays
+ * allocated until every task has completed, and `t` cannot complete before it is popped from
+ * the global queue; the in-flight count also covers the notification after the push (shutdown
+ * waits for it to reach zero). With `check_shutdown`, a spawn racing with shutdown either sees
+ * the flag or is counted before shutdown's final look at the count. */
+static bool schedule_remote(edo_runtime *rt, edo__task *t, bool check_shutdown)
+{
+    atomic_fetch_add_explicit(&rt->remote_in_flight, 1, memory_order_seq_cst);
+    bool ok = !check_shutdown || !atomic_load_explicit(&rt->shutdown, memory_order_seq_cst);
+    if (ok) {
+        if (edo__blocking_is_task(t))
+            edo__blocking_push(rt, t);
+        else {
+            edo__inject_push(&rt->inject, t);
+            notify_parked(rt);
+        }
+    }
+    atomic_fetch_sub_explicit(&rt->remote_in_flight, 1, memory_order_release);
+    return ok;
+}
+
+static void schedule_local(edo__worker *w, edo__task *t, bool is_yield)
+{
+    if (is_yield || !w->lifo_enabled) {
+        push_local(w, t);
+        return;
+    }
+    edo__task *prev = w->lifo;
+    w->lifo = t;
+    if (prev)
+        push_local(w, prev);
+}
+
+static edo__worker *local_worker(edo_runtime *rt)
+{
+    edo__worker *w = edo__worker_current();
+    return w && w->rt == rt ? w : NULL;
 }
 
 void edo__schedule(edo__task *t, bool is_yield)
 {
-    edo_runtime *rt = t->rt;
-    if (edo__blocking_is_task(t)) {
-        edo__blocking_push(rt, t);
-        return;
-    }
-    edo__worker *w = edo__worker_current();
-    if (w && w->rt == rt) {
-        if (is_yield || !w->lifo_enabled) {
-            push_local(w, t);
-        } else {
-            edo__task *prev = w->lifo;
-            w->lifo = t;
-            if (prev)
-                push_local(w, prev);
-        }
-        return;
-    }
-    /* Remote: the runtime stays allocated until every task has completed, and this task
-     * cannot complete before it is popped from the global queue; the counter covers the
-     * notification that follows the push (shutdown waits for it to drop to zero). */
-    atomic_fetch_add_explicit(&rt->remote_in_flight, 1, memory_order_acq_rel);
-    edo__inject_push(&rt->inject, t);
-    notify_parked(rt);
-    atomic_fetch_sub_explicit(&rt->remote_in_flight, 1, memory_order_acq_rel);
+    edo__worker *w = local_worker(t->rt);
+    if (w && !edo__blocking_is_task(t))
+        schedule_local(w, t, is_yield);
+    else
+        schedule_remote(t->rt, t, false);
 }
 
-/* Moves a batch from the global queue into the local queue; returns one task to run. */
+bool edo__spawn_schedule(edo__task *t)
+{
+    edo__worker *w = local_worker(t->rt);
+    if (!w || edo__blocking_is_task(t))
+        return schedule_remote(t->rt, t, true);
+    /* A worker spawning while shutdown begins: its queues are drained after it stops. */
+    schedule_local(w, t, false);
+    return true;
+}
+
+/* Moves a fair share of the global queue into the local queue; returns one task to run. */
 static edo__task *pop_global_batch(edo__worker *w)
 {
     edo_runtime *rt = w->rt;
@@ -86,33 +121,28 @@ static edo__task *pop_global_batch(edo__worker *w)
         want = room;
     if (want > EDO__LOCAL_CAP / 2)
         want = EDO__LOCAL_CAP / 2;
-    size_t n;
-    edo__task *first = edo__inject_pop_batch(&rt->inject, want ? want : 1, &n);
-    if (!first)
+    edo__task *batch[EDO__LOCAL_CAP / 2];
+    size_t n = edo__inject_pop_batch(&rt->inject, batch, want ? want : 1);
+    if (n == 0)
         return NULL;
-    for (edo__task *t = first->next; t;) {
-        edo__task *next = t->next;
-        edo__local_push_back(&w->queue, t, &rt->inject);
-        t = next;
-    }
-    return first;
+    for (size_t i = 1; i < n; i++)
+        edo__local_push_back(&w->queue, batch[i], &rt->inject);
+    return batch[0];
 }
 
 static edo__task *next_task(edo__worker *w)
 {
     edo_runtime *rt = w->rt;
-    if (w->tick % rt->config.global_queue_interval == 0) {
-        size_t n;
-        edo__task *t = edo__inject_pop_batch(&rt->inject, 1, &n);
-        if (t)
-            return t;
-    }
+    edo__task *t;
+    if (w->tick % rt->config.global_queue_interval == 0 &&
+        edo__inject_pop_batch(&rt->inject, &t, 1) == 1)
+        return t;
     if (w->lifo) {
-        edo__task *t = w->lifo;
+        t = w->lifo;
         w->lifo = NULL;
         return t;
     }
-    edo__task *t = edo__local_pop(&w->queue);
+    t = edo__local_pop(&w->queue);
     return t ? t : pop_global_batch(w);
 }
 
@@ -161,6 +191,8 @@ static void run_task(edo__worker *w, edo__task *t)
     w->lifo_enabled = true;
     for (;;) {
         w->tick++;
+        if (t->owner == EDO__NO_OWNER) /* first poll: this worker answers for it at shutdown */
+            edo__owned_insert(w, t);
         edo__task_run(t, &budget);
         t = w->lifo;
         if (!t)
@@ -184,6 +216,24 @@ static bool has_pending_work(edo_runtime *rt)
     for (unsigned i = 0; i < rt->nworkers; i++)
         if (edo__local_len(&rt->workers[i].queue) > 0)
             return true;
+    return false;
+}
+
+/* Before sleeping, watch the queues for a few microseconds: work that arrives right after a
+ * worker ran dry (a remote producer's next task, a wake from I/O) is then picked up without a
+ * futex sleep and wake-up, which cost far more than the wait. A searching worker stays counted
+ * as searching meanwhile, so producers don't wake anyone else for that work. The CPU is yielded
+ * along the way, so on a busy machine the spin gives way to the producer. */
+static bool spin_for_work(edo__worker *w)
+{
+    for (unsigned i = 1; i <= EDO__SPIN_ROUNDS; i++) {
+        if (has_pending_work(w->rt))
+            return true;
+        if (i % 16 == 0)
+            sched_yield();
+        else
+            edo__cpu_relax();
+    }
     return false;
 }
 
@@ -237,7 +287,8 @@ void *edo__worker_main(void *arg)
             run_task(w, t);
             continue;
         }
-        edo__worker_park(w, NULL);
+        if (!spin_for_work(w))
+            edo__worker_park(w, NULL);
     }
     edo__worker_set_current(NULL);
     edo__thread_leave(rt);
