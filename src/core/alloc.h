@@ -6,8 +6,8 @@
  * per size class, two magazines (small stacks) of free blocks: allocating and freeing touch
  * only the thread's own magazines. A full magazine goes to a global depot and an empty one
  * comes back, so one lock is taken per 64 blocks that change hands. New blocks are carved from
- * 64 KiB slabs, packed at the class size (a minimal task costs 96 bytes, with no allocator
- * header). Blocks larger than the biggest class come from malloc.
+ * 64 KiB slabs in whole, aligned cache lines (no allocator header; a minimal task is 128
+ * bytes), so two tasks never share a line. Blocks larger than 1 KiB come from malloc.
  *
  * Memory is kept for reuse, not returned to the system: a process's task memory stays at its
  * peak. Under AddressSanitizer every block comes from malloc, so use-after-free is caught.
@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Returns a block of at least `size` bytes (16-byte aligned) and its class in *size_class,
+/* Returns a block of at least `size` bytes (64-byte aligned, except from malloc: 16) and its class in *size_class,
  * or NULL. Thread-safe. */
 void *edo__block_alloc(size_t size, uint32_t *size_class);
 /* Returns a block to its class. Thread-safe. */

@@ -25,9 +25,7 @@ static edo_poll blocking_poll(edo_future *self, edo_context *cx, void **out)
     return EDO_READY;
 }
 
-static const edo_future_vtable blocking_vtable = {blocking_poll, NULL};
-
-bool edo__blocking_is_task(const edo__task *t) { return t->future.vtable == &blocking_vtable; }
+const edo_future_vtable edo__blocking_vtable = {blocking_poll, NULL};
 
 int edo__blocking_init(edo__blocking_pool *p, unsigned max_threads, uint64_t keep_alive_ns)
 {
@@ -89,7 +87,7 @@ static void *pool_thread_main(void *arg)
         edo__task *t = pop_locked(p);
         if (t) {
             pthread_mutex_unlock(&p->lock);
-            edo__task_run(t, NULL);
+            edo__task_run_detached(t);
             pthread_mutex_lock(&p->lock);
             continue;
         }
@@ -124,7 +122,7 @@ void edo__blocking_push(edo_runtime *rt, edo__task *t)
         /* The pool is gone (its queue already drained): cancel the call here. */
         pthread_mutex_unlock(&p->lock);
         edo__task_abort(t);
-        edo__task_run(t, NULL);
+        edo__task_run_detached(t);
         return;
     }
     if (p->tail)
@@ -158,7 +156,7 @@ void edo__blocking_shutdown(edo_runtime *rt)
     while (queued) {
         edo__task *next = edo__task_next(queued);
         edo__task_abort(queued); /* queued: only flags it */
-        edo__task_run(queued, NULL);
+        edo__task_run_detached(queued);
         queued = next;
     }
 }
@@ -167,7 +165,7 @@ int edo_runtime_spawn_blocking(edo_runtime *rt, void *(*fn)(void *), void *arg, 
 {
     if (!rt || !fn)
         return -EINVAL;
-    blocking_call call = {{&blocking_vtable}, fn, arg};
+    blocking_call call = {{&edo__blocking_vtable}, fn, arg};
     return edo_runtime_spawn_future(rt, &call.base, sizeof call, out);
 }
 

@@ -176,12 +176,12 @@ static size_t drain_queues(edo_runtime *rt)
         if ((t = w->lifo)) {
             w->lifo = NULL;
             edo__task_abort(t);
-            edo__task_run(t, NULL);
+            edo__task_run_detached(t);
             ran++;
         }
         while ((t = edo__local_pop(&w->queue))) {
             edo__task_abort(t);
-            edo__task_run(t, NULL);
+            edo__task_run_detached(t);
             ran++;
         }
     }
@@ -190,7 +190,7 @@ static size_t drain_queues(edo_runtime *rt)
     while ((n = edo__inject_pop_batch(&rt->inject, batch, 64)) > 0) {
         for (size_t i = 0; i < n; i++) {
             edo__task_abort(batch[i]);
-            edo__task_run(batch[i], NULL);
+            edo__task_run_detached(batch[i]);
         }
         ran += n;
     }

@@ -94,6 +94,12 @@ void edo__runtime_set_entered(edo_runtime *rt);
 /* Queues a notified task. `is_yield`: it woke itself while running, so it goes to the back of
  * the queue rather than the run-next slot. */
 void edo__schedule(edo__task *t, bool is_yield);
+/* Runs a task away from the workers (blocking pool, shutdown), re-queueing it if it asks. */
+static inline void edo__task_run_detached(edo__task *t)
+{
+    if (edo__task_run(t, NULL))
+        edo__schedule(t, true);
+}
 /* Queues a newly spawned task; false (nothing queued) when the runtime is shutting down. */
 bool edo__spawn_schedule(edo__task *t);
 void *edo__worker_main(void *arg);
@@ -113,7 +119,11 @@ size_t edo__owned_abort_all(edo_runtime *rt);
 /* ---- blocking pool (blocking.c) ---- */
 int edo__blocking_init(edo__blocking_pool *p, unsigned max_threads, uint64_t keep_alive_ns);
 void edo__blocking_push(edo_runtime *rt, edo__task *t);
-bool edo__blocking_is_task(const edo__task *t);
+extern const edo_future_vtable edo__blocking_vtable;
+static inline bool edo__blocking_is_task(const edo__task *t)
+{
+    return t->future.vtable == &edo__blocking_vtable;
+}
 /* Cancels queued work, waits for running work and for every pool thread to exit. */
 void edo__blocking_shutdown(edo_runtime *rt);
 void edo__blocking_destroy(edo__blocking_pool *p);

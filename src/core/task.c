@@ -173,19 +173,36 @@ static void complete(edo__task *t, void *output, bool cancelled)
     ref_dec_n(t, 2);
 }
 
-void edo__task_run(edo__task *t, uint32_t *budget)
+/* Claims the task for a poll. Returns its state after the claim. */
+static uint64_t transition_to_running(edo__task *t)
 {
     uint64_t s = load_state(t), next;
+    if (s & EDO__RUNNING) {
+        /* Back from a yield: still claimed. A wake since then is answered by this poll. */
+        if (s & EDO__NOTIFIED)
+            s = atomic_fetch_and_explicit(&t->state, ~(uint64_t)EDO__NOTIFIED,
+                                          memory_order_acq_rel) &
+                ~(uint64_t)EDO__NOTIFIED;
+        return s;
+    }
     do {
-        if (s & EDO__COMPLETE) { /* cancelled and finished elsewhere meanwhile */
-            edo__task_ref_dec(t);
-            return;
-        }
+        if (s & EDO__COMPLETE)
+            return s;
         next = (s & ~(uint64_t)EDO__NOTIFIED) | EDO__RUNNING;
     } while (!cas_state(t, &s, next));
-    if (next & EDO__CANCELLED) {
+    return next;
+}
+
+bool edo__task_run(edo__task *t, uint32_t *budget)
+{
+    uint64_t s = transition_to_running(t), next;
+    if (s & EDO__COMPLETE) { /* finished elsewhere meanwhile: just drop the notification */
+        edo__task_ref_dec(t);
+        return false;
+    }
+    if (s & EDO__CANCELLED) {
         complete(t, NULL, true);
-        return;
+        return false;
     }
 
     edo_waker waker = {&task_waker_vtable, t}; /* borrowed: the run holds a reference */
@@ -201,17 +218,23 @@ void edo__task_run(edo__task *t, uint32_t *budget)
     current_task_self_woken = outer_self_woken;
     if (p == EDO_READY) {
         complete(t, out, false);
-        return;
+        return false;
     }
 
     s = load_state(t);
+    if (self_woken && !(s & EDO__CANCELLED)) {
+        /* A yield: the task keeps its RUNNING claim (and this run's reference) while it waits
+         * in the queue, so neither leaving nor re-entering RUNNING writes the state word. Wakes
+         * meanwhile only set NOTIFIED; an abort sets CANCELLED, seen when it runs again. */
+        return true;
+    }
     bool reschedule;
     do {
         if (s & EDO__CANCELLED) {
             complete(t, NULL, true);
-            return;
+            return false;
         }
-        if ((s & EDO__NOTIFIED) || self_woken) {
+        if (s & EDO__NOTIFIED) {
             /* our reference becomes the notification's */
             next = (s & ~(uint64_t)EDO__RUNNING) | EDO__NOTIFIED;
             reschedule = true;
@@ -221,8 +244,7 @@ void edo__task_run(edo__task *t, uint32_t *budget)
             reschedule = false;
         }
     } while (!cas_state(t, &s, next));
-    if (reschedule)
-        edo__schedule(t, true);
+    return reschedule;
 }
 
 void edo__task_abort(edo__task *t)

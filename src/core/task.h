@@ -2,7 +2,8 @@
  *
  * State word (64 bits): flags in the low byte, reference count above.
  *
- *   RUNNING        a worker is polling the future (or cancelling it) right now
+ *   RUNNING        a worker is polling the future (or cancelling it) right now, or the task
+ *                  yielded and waits in a queue with its claim kept
  *   COMPLETE       the future is gone and the output (or cancellation) is published
  *   NOTIFIED       a notification exists: the task is in a run queue, about to be, or (while
  *                  RUNNING) will be re-queued when the poll returns
@@ -73,9 +74,11 @@ edo__task *edo__task_new(struct edo_runtime *rt, const edo_future *future, size_
 /* Frees a task that edo__task_new made but that was never scheduled (a refused spawn). */
 void edo__task_free_unspawned(edo__task *t);
 
-/* Polls the task once; the caller gives up the notification reference it holds (popped from a
- * queue). `budget` is the cooperative budget for this poll. */
-void edo__task_run(edo__task *t, uint32_t *budget);
+/* Polls the task once, holding the notification reference popped from a queue. Returns true
+ * when the task must be queued again (it yielded, or was woken during the poll): the caller
+ * then still holds the notification and queues it at the back. `budget` is the cooperative
+ * budget for this poll. */
+bool edo__task_run(edo__task *t, uint32_t *budget);
 
 /* Sets CANCELLED and, when the task is idle, queues it so a worker drops its future. */
 void edo__task_abort(edo__task *t);

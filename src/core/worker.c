@@ -193,7 +193,8 @@ static void run_task(edo__worker *w, edo__task *t)
         w->tick++;
         if (t->owner == EDO__NO_OWNER) /* first poll: this worker answers for it at shutdown */
             edo__owned_insert(w, t);
-        edo__task_run(t, &budget);
+        if (edo__task_run(t, &budget))
+            push_local(w, t); /* yielded or woken while running: back of the queue */
         t = w->lifo;
         if (!t)
             break;
