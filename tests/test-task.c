@@ -385,3 +385,46 @@ TEST(current_task_id)
     edo_task_free(t);
     edo_runtime_free(rt);
 }
+
+/* A remote spawn racing with the current-thread driver going to sleep must still wake it (the
+ * last worker awake re-checks the queues after announcing it parks). */
+typedef struct {
+    edo_runtime *rt;
+    gate *g;
+} opener_arg;
+
+static edo_poll open_poll(edo_future *f, edo_context *cx, void **out)
+{
+    (void)cx, (void)out;
+    gate_open(((gate_future *)f)->g);
+    return EDO_READY;
+}
+static const edo_future_vtable open_vtable = {open_poll, NULL};
+
+static void *spawn_opener(void *arg)
+{
+    opener_arg *a = arg;
+    WAIT_UNTIL(gate_has_waiter(a->g));
+    gate_future opener = {{&open_vtable}, a->g, NULL};
+    CHECK_EQ(edo_runtime_spawn_future(a->rt, &opener.base, sizeof opener, NULL), 0);
+    return NULL;
+}
+
+TEST(remote_spawn_wakes_current_thread_driver)
+{
+    edo_runtime *rt = new_rt(EDO_RUNTIME_CURRENT_THREAD, 0);
+    for (int i = 0; i < 500; i++) {
+        gate g;
+        gate_init(&g);
+        opener_arg a = {rt, &g};
+        pthread_t th;
+        CHECK_EQ(pthread_create(&th, NULL, spawn_opener, &a), 0);
+        gate_future gf = gate_future_new(&g, (void *)3);
+        void *out;
+        CHECK_EQ(edo_block_on(rt, &gf.base, &out), 0);
+        CHECK_EQ((intptr_t)out, 3);
+        pthread_join(th, NULL);
+        gate_destroy(&g);
+    }
+    edo_runtime_free(rt);
+}

@@ -96,7 +96,9 @@ bool edo__idle_transition_to_parked(edo__idle *idle, unsigned index, bool search
 #ifndef EDO_TSAN
     atomic_thread_fence(memory_order_seq_cst); /* order the announcement before the re-check */
 #endif
-    return searching && searching_of(prev) == 1;
+    /* The last searcher re-checks (nobody else is looking), and so does the last worker awake
+     * (a producer that pushed just before saw it awake and woke no one). */
+    return (searching && searching_of(prev) == 1) || unparked_of(prev) == 1;
 }
 
 bool edo__idle_unpark_self(edo__idle *idle, unsigned index)

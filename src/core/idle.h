@@ -4,8 +4,9 @@
  * checking the global queue). Whoever makes work available wakes a parked worker only when
  * nobody is searching, and at most half the workers search at once, so a burst of spawns does
  * not stampede every core into stealing from each other. A worker that parks as the last
- * searcher re-checks every queue after announcing it, so no task is stranded (the other side of
- * this handshake is the check after the push, both ordered by sequentially consistent fences).
+ * searcher, or as the last worker awake, re-checks every queue after announcing it, so no task
+ * is stranded (the other side of this handshake is the check after the push, both ordered by
+ * sequentially consistent fences).
  */
 #ifndef EDO_CORE_IDLE_H
 #define EDO_CORE_IDLE_H
@@ -34,7 +35,8 @@ int edo__idle_worker_to_notify(edo__idle *idle);
 bool edo__idle_transition_to_searching(edo__idle *idle);
 /* A searching worker found work or stops: returns true when it was the last searcher. */
 bool edo__idle_transition_from_searching(edo__idle *idle);
-/* Worker `index` is about to park. Returns true when it was the last searcher. */
+/* Worker `index` is about to park. Returns true when it must re-check the queues before it
+ * sleeps: it was the last searcher, or the last worker awake. */
 bool edo__idle_transition_to_parked(edo__idle *idle, unsigned index, bool searching);
 /* Worker `index` woke for another reason than a notification (the current-thread driver's
  * block_on, or shutdown): takes it off the parked list if it is still there (then it counts as

@@ -241,9 +241,9 @@ static bool spin_for_work(edo__worker *w)
 void edo__worker_park(edo__worker *w, edo__signal *sig)
 {
     edo_runtime *rt = w->rt;
-    bool last_searcher = edo__idle_transition_to_parked(&rt->idle, w->index, w->searching);
+    bool recheck = edo__idle_transition_to_parked(&rt->idle, w->index, w->searching);
     w->searching = false;
-    if (last_searcher && has_pending_work(rt))
+    if (recheck && has_pending_work(rt))
         notify_parked(rt);
     for (;;) {
         if (!edo__idle_is_sleeping(&rt->idle, w->index)) {
