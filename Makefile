@@ -27,18 +27,14 @@ demo: build
 test: build
 	cd build/release && ctest $(CTEST_FLAGS)
 
-build/asan/CMakeCache.txt:
+test-asan:
 	$(CMAKE) -S . -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDO_SANITIZE=address -DEDO_BUILD_BENCH=OFF
-
-test-asan: build/asan/CMakeCache.txt
 	$(CMAKE) --build build/asan -j$(JOBS)
 	cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_FLAGS)
 
-build/tsan/CMakeCache.txt:
+test-tsan:
 	$(CMAKE) -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDO_SANITIZE=thread -DEDO_BUILD_BENCH=OFF
-
-test-tsan: build/tsan/CMakeCache.txt
 	$(CMAKE) --build build/tsan -j$(JOBS)
 	cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest $(CTEST_FLAGS)
 

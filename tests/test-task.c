@@ -4,14 +4,6 @@
 #include "harness.h"
 #include "util.h"
 
-static edo_runtime *new_rt(edo_runtime_flavor flavor, unsigned workers)
-{
-    edo_runtime *rt;
-    edo_runtime_config cfg = {.flavor = flavor, .worker_threads = workers};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
-    return rt;
-}
-
 static void spawn_join_output(edo_runtime_flavor flavor)
 {
     edo_runtime *rt = new_rt(flavor, 2);

@@ -11,6 +11,16 @@
 #include <time.h>
 
 #include "edo.h"
+#include "harness.h"
+
+/* A runtime of the given flavour and worker count (0: default), or the test fails. */
+static inline edo_runtime *new_rt(edo_runtime_flavor flavor, unsigned workers)
+{
+    edo_runtime *rt;
+    edo_runtime_config cfg = {.flavor = flavor, .worker_threads = workers};
+    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    return rt;
+}
 
 /* Ready at once: adds 1 to *counter and outputs `value`. */
 typedef struct {
@@ -143,5 +153,83 @@ static inline double now_s(void)
             sched_yield();                                                                     \
         }                                                                                      \
     } while (0)
+
+/* Sanitizer builds run the same tests with smaller counts (TSan is ~10-20x slower). */
+#if defined(__SANITIZE_THREAD__)
+#define EDO_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define EDO_TEST_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define EDO_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define EDO_TEST_ASAN 1
+#endif
+#endif
+#if defined(EDO_TEST_TSAN) || defined(EDO_TEST_ASAN)
+#define EDO_TEST_SANITIZED 1
+#endif
+
+/* Scales a count for the build: full in release, `asan` under ASan, `tsan` under TSan. */
+#if defined(EDO_TEST_TSAN)
+#define SCALE(full, asan, tsan) (tsan)
+#elif defined(EDO_TEST_ASAN)
+#define SCALE(full, asan, tsan) (asan)
+#else
+#define SCALE(full, asan, tsan) (full)
+#endif
+
+/* A watchdog for tests whose failure mode is a thread stuck inside edo (where WAIT_UNTIL cannot
+ * run): aborts the process with a message unless watchdog_stop() comes within `secs`. */
+typedef struct {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int stopped;
+    double secs;
+    const char *what;
+} watchdog;
+
+static inline void *watchdog_main(void *arg)
+{
+    watchdog *wd = arg;
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += (time_t)wd->secs;
+    pthread_mutex_lock(&wd->lock);
+    while (!wd->stopped) {
+        if (pthread_cond_timedwait(&wd->cond, &wd->lock, &deadline) != 0 && !wd->stopped) {
+            fprintf(stderr, "watchdog: still stuck after %.0f s: %s\n", wd->secs, wd->what);
+            abort();
+        }
+    }
+    pthread_mutex_unlock(&wd->lock);
+    return NULL;
+}
+
+static inline void watchdog_start(watchdog *wd, double secs, const char *what)
+{
+    pthread_mutex_init(&wd->lock, NULL);
+    pthread_cond_init(&wd->cond, NULL);
+    wd->stopped = 0;
+    wd->secs = secs;
+    wd->what = what;
+    if (pthread_create(&wd->thread, NULL, watchdog_main, wd) != 0)
+        abort();
+}
+
+static inline void watchdog_stop(watchdog *wd)
+{
+    pthread_mutex_lock(&wd->lock);
+    wd->stopped = 1;
+    pthread_cond_signal(&wd->cond);
+    pthread_mutex_unlock(&wd->lock);
+    pthread_join(wd->thread, NULL);
+    pthread_cond_destroy(&wd->cond);
+    pthread_mutex_destroy(&wd->lock);
+}
 
 #endif

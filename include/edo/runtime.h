@@ -94,7 +94,9 @@ int edo_runtime_worker_count(const edo_runtime *rt);
 /* Runs `fn(arg)` with a default multi-thread runtime that the calling thread is in for the
  * whole call (so edo_spawn_future() and edo_spawn_blocking() work, and edo_task_join() waits
  * for tasks), then shuts the runtime down and returns what fn returned. Returns -ENOMEM or
- * -EAGAIN when the runtime cannot be built, -EINVAL for a NULL fn, -EDEADLK inside a runtime. */
+ * -EAGAIN when the runtime cannot be built, -EINVAL for a NULL fn, -EDEADLK when the calling
+ * thread is already in a runtime (a worker, a blocking-pool thread, inside edo_block_on or
+ * edo_main). */
 int edo_main(int (*fn)(void *arg), void *arg);
 
 /* ---------------------------------------------------------------------------------------------

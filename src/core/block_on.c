@@ -122,9 +122,13 @@ static void block_on_current_thread(edo_runtime *rt, edo_future *fut, void **out
             release_driver(rt);
             return;
         }
-        /* Registered as a waiter: the driver leaving, or our future's waker, wakes us. */
-        edo__parker_park(sig->parker);
+        /* Registered as a waiter: the driver leaving, or our future's waker, wakes us. Poll
+         * first, so the future has registered that waker before we sleep. */
         bool ready = poll_if_woken(sig, fut, out);
+        if (!ready) {
+            edo__parker_park(sig->parker);
+            ready = poll_if_woken(sig, fut, out);
+        }
         remove_waiter(rt, sig);
         if (ready)
             break;

@@ -142,12 +142,20 @@ void edo__blocking_push(edo_runtime *rt, edo__task *t)
     pthread_mutex_unlock(&p->lock);
 }
 
-void edo__blocking_shutdown(edo_runtime *rt)
+void edo__blocking_close(edo_runtime *rt)
 {
     edo__blocking_pool *p = &rt->blocking;
     pthread_mutex_lock(&p->lock);
     p->shutdown = true;
     pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->lock);
+}
+
+void edo__blocking_shutdown(edo_runtime *rt)
+{
+    edo__blocking_pool *p = &rt->blocking;
+    edo__blocking_close(rt);
+    pthread_mutex_lock(&p->lock);
     while (p->nthreads > 0 || p->nexiting > 0)
         pthread_cond_wait(&p->all_gone, &p->lock);
     edo__task *queued = p->head;

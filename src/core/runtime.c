@@ -201,12 +201,15 @@ void edo_runtime_free(edo_runtime *rt)
 {
     if (!rt)
         return;
-    stop_workers(rt); /* sets the shutdown flag: spawning fails from here on */
+    edo__blocking_close(rt); /* no queued blocking call starts from here on */
+    stop_workers(rt);        /* sets the shutdown flag: spawning fails from here on */
     edo__blocking_shutdown(rt);
     /* Cancel what is left: tasks idle in the owned lists, and tasks in queues. Cancelling runs
      * drop functions, which may wake or abort other tasks, so repeat until nothing is left. A
      * spawn or wake from a plain thread may still be on its way to the global queue: wait for
      * those (they are counted) and drain again. */
+    edo_runtime *outer = edo__runtime_entered();
+    edo__runtime_set_entered(rt); /* drop functions that spawn get -ESHUTDOWN, not -EPERM */
     for (;;) {
         size_t alive = edo__owned_abort_all(rt);
         if (drain_queues(rt) > 0)
@@ -216,6 +219,7 @@ void edo_runtime_free(edo_runtime *rt)
             break;
         sched_yield();
     }
+    edo__runtime_set_entered(outer);
     runtime_destroy(rt);
 }
 
@@ -260,7 +264,7 @@ int edo_main(int (*fn)(void *arg), void *arg)
 {
     if (!fn)
         return -EINVAL;
-    if (edo__worker_current())
+    if (edo_runtime_current())
         return -EDEADLK;
     edo_runtime *rt;
     int rc = edo_runtime_new(&rt, NULL);

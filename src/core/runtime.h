@@ -124,7 +124,10 @@ static inline bool edo__blocking_is_task(const edo__task *t)
 {
     return t->future.vtable == &edo__blocking_vtable;
 }
-/* Cancels queued work, waits for running work and for every pool thread to exit. */
+/* Stops pool threads from starting queued calls (running ones go on). */
+void edo__blocking_close(edo_runtime *rt);
+/* Closes the pool, waits for running calls and for every pool thread to exit, then cancels
+ * the calls still queued. */
 void edo__blocking_shutdown(edo_runtime *rt);
 void edo__blocking_destroy(edo__blocking_pool *p);
 

@@ -1,0 +1,501 @@
+/* The blocking pool: edo_spawn_blocking and edo_runtime_spawn_blocking. */
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "util.h"
+
+static void *times_three(void *arg) { return (void *)((intptr_t)arg * 3); }
+
+static void *inc_fn(void *arg)
+{
+    atomic_fetch_add((_Atomic long *)arg, 1);
+    return (void *)1;
+}
+
+TEST(output_joins_like_a_task)
+{
+    for (int flavor = 0; flavor < 2; flavor++) {
+        edo_runtime *rt = new_rt((edo_runtime_flavor)flavor, 2);
+        edo_task *t;
+        CHECK_EQ(edo_runtime_spawn_blocking(rt, times_three, (void *)14, &t), 0);
+        CHECK(edo_task_id(t) != 0);
+        void *out = NULL;
+        CHECK_EQ(edo_task_join(t, &out), 0);
+        CHECK_EQ((intptr_t)out, 42);
+        CHECK_EQ(edo_task_is_finished(t), 1);
+        CHECK_EQ(edo_task_join(t, &out), -EALREADY);
+        edo_task_free(t);
+
+        /* Detached: runs all the same. */
+        _Atomic long n = 0;
+        CHECK_EQ(edo_runtime_spawn_blocking(rt, inc_fn, &n, NULL), 0);
+        WAIT_UNTIL(atomic_load(&n) == 1);
+        edo_runtime_free(rt);
+    }
+}
+
+/* Spawns a blocking call from inside a task (edo_spawn_blocking) and joins it with the poll
+ * form; the call runs on another thread than the task. */
+typedef struct {
+    edo_future base;
+    edo_task *call;
+    pthread_t task_thread;
+} spawn_blocking_future;
+
+static void *self_thread_fn(void *arg)
+{
+    (void)arg;
+    pthread_t *p = malloc(sizeof *p);
+    CHECK(p != NULL);
+    *p = pthread_self();
+    return p;
+}
+
+static edo_poll spawn_blocking_poll(edo_future *f, edo_context *cx, void **out)
+{
+    spawn_blocking_future *s = (spawn_blocking_future *)f;
+    if (!s->call) {
+        s->task_thread = pthread_self();
+        CHECK_EQ(edo_spawn_blocking(self_thread_fn, NULL, &s->call), 0);
+    }
+    int rc;
+    void *o = NULL;
+    if (edo_task_poll_join(s->call, cx, &rc, &o) == EDO_PENDING)
+        return EDO_PENDING;
+    CHECK_EQ(rc, 0);
+    edo_task_free(s->call);
+    pthread_t *ran_on = o;
+    CHECK(!pthread_equal(*ran_on, s->task_thread));
+    free(ran_on);
+    *out = (void *)1;
+    return EDO_READY;
+}
+static const edo_future_vtable spawn_blocking_vtable = {spawn_blocking_poll, NULL};
+
+TEST(spawn_blocking_from_task)
+{
+    for (int flavor = 0; flavor < 2; flavor++) {
+        edo_runtime *rt = new_rt((edo_runtime_flavor)flavor, 2);
+        spawn_blocking_future f = {{&spawn_blocking_vtable}, NULL, pthread_self()};
+        edo_task *t;
+        CHECK_EQ(edo_runtime_spawn_future(rt, &f.base, sizeof f, &t), 0);
+        void *out = NULL;
+        CHECK_EQ(edo_task_join(t, &out), 0);
+        CHECK_EQ((intptr_t)out, 1);
+        edo_task_free(t);
+
+        /* From a future polled by edo_block_on (the caller is in the runtime too). */
+        spawn_blocking_future g = {{&spawn_blocking_vtable}, NULL, pthread_self()};
+        out = NULL;
+        CHECK_EQ(edo_block_on(rt, &g.base, &out), 0);
+        CHECK_EQ((intptr_t)out, 1);
+        edo_runtime_free(rt);
+    }
+}
+
+/* A blocking function runs in the runtime: it may spawn tasks and blocking calls itself. */
+static void *spawning_fn(void *arg)
+{
+    _Atomic long *n = arg;
+    CHECK(edo_runtime_current() != NULL);
+    count_future c = count_new(n, NULL);
+    edo_task *t;
+    CHECK_EQ(edo_spawn_future(&c.base, sizeof c, &t), 0);
+    edo_task_free(t);
+    CHECK_EQ(edo_spawn_blocking(inc_fn, n, NULL), 0);
+    return (void *)1;
+}
+
+TEST(blocking_fn_can_spawn)
+{
+    for (int flavor = 0; flavor < 2; flavor++) {
+        edo_runtime *rt = new_rt((edo_runtime_flavor)flavor, 2);
+        _Atomic long n = 0;
+        edo_task *t;
+        CHECK_EQ(edo_runtime_spawn_blocking(rt, spawning_fn, &n, &t), 0);
+        CHECK_EQ(edo_task_join(t, NULL), 0);
+        edo_task_free(t);
+        /* On a current-thread runtime the spawned task runs while someone drives. */
+        double until = now_s() + 20.0;
+        while (atomic_load(&n) < 2) {
+            CHECK(now_s() < until);
+            edo_yield_future y;
+            edo_yield_future_init(&y);
+            CHECK_EQ(edo_block_on(rt, &y.base, NULL), 0);
+        }
+        WAIT_UNTIL(atomic_load(&n) == 2);
+        edo_runtime_free(rt);
+    }
+}
+
+/* ---- the thread cap -------------------------------------------------------------------- */
+
+typedef struct {
+    _Atomic int started, running, peak, released;
+} cap_state;
+
+static void note_running(cap_state *c)
+{
+    int now = atomic_fetch_add(&c->running, 1) + 1;
+    int peak = atomic_load(&c->peak);
+    while (now > peak && !atomic_compare_exchange_weak(&c->peak, &peak, now))
+        ;
+}
+
+/* Takes a ticket in start order and holds its thread until the test released that many. */
+static void *ticket_fn(void *arg)
+{
+    cap_state *c = arg;
+    note_running(c);
+    int ticket = atomic_fetch_add(&c->started, 1);
+    WAIT_UNTIL(atomic_load(&c->released) > ticket);
+    atomic_fetch_sub(&c->running, 1);
+    return (void *)(intptr_t)(ticket + 1);
+}
+
+typedef struct {
+    _Atomic int starts, stops;
+} hooks;
+
+static void hook_start(void *arg) { atomic_fetch_add(&((hooks *)arg)->starts, 1); }
+static void hook_stop(void *arg) { atomic_fetch_add(&((hooks *)arg)->stops, 1); }
+
+TEST(max_blocking_threads_respected)
+{
+    /* Current-thread: every runtime thread is a pool thread, so the hooks count those. */
+    hooks h = {0, 0};
+    edo_runtime *rt;
+    edo_runtime_config cfg = {.flavor = EDO_RUNTIME_CURRENT_THREAD, .max_blocking_threads = 2,
+                              .on_thread_start = hook_start, .on_thread_stop = hook_stop,
+                              .hook_arg = &h};
+    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    enum { CALLS = 6 };
+    cap_state c;
+    memset(&c, 0, sizeof c);
+    edo_task *t[CALLS];
+    for (int i = 0; i < CALLS; i++)
+        CHECK_EQ(edo_runtime_spawn_blocking(rt, ticket_fn, &c, &t[i]), 0);
+    /* Two run, the rest queue; each release lets exactly one more start. */
+    for (int k = 0; k <= CALLS; k++) {
+        int want = 2 + k < CALLS ? 2 + k : CALLS;
+        WAIT_UNTIL(atomic_load(&c.started) == want);
+        CHECK(atomic_load(&c.running) <= 2);
+        CHECK(atomic_load(&h.starts) <= 2);
+        atomic_fetch_add(&c.released, 1);
+    }
+    int seen = 0;
+    for (int i = 0; i < CALLS; i++) {
+        void *out;
+        CHECK_EQ(edo_task_join(t[i], &out), 0);
+        CHECK((intptr_t)out >= 1 && (intptr_t)out <= CALLS);
+        seen |= 1 << ((intptr_t)out - 1);
+        edo_task_free(t[i]);
+    }
+    CHECK_EQ(seen, (1 << CALLS) - 1);
+    CHECK_EQ(atomic_load(&c.peak), 2);
+    CHECK_EQ(atomic_load(&h.starts), 2);
+    edo_runtime_free(rt);
+    CHECK_EQ(atomic_load(&h.stops), 2);
+}
+
+/* Short calls that overlap: the cap still holds, and all of them complete. */
+static void *short_fn(void *arg)
+{
+    cap_state *c = arg;
+    note_running(c);
+    usleep(3000); /* the work itself: a blocking call that takes a while */
+    atomic_fetch_sub(&c->running, 1);
+    atomic_fetch_add(&c->started, 1);
+    return (void *)1;
+}
+
+TEST(max_blocking_threads_short_calls)
+{
+    edo_runtime *rt;
+    edo_runtime_config cfg = {.worker_threads = 2, .max_blocking_threads = 2};
+    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    enum { CALLS = 30 };
+    cap_state c;
+    memset(&c, 0, sizeof c);
+    edo_task *t[CALLS];
+    for (int i = 0; i < CALLS; i++)
+        CHECK_EQ(edo_runtime_spawn_blocking(rt, short_fn, &c, &t[i]), 0);
+    for (int i = 0; i < CALLS; i++) {
+        CHECK_EQ(edo_task_join(t[i], NULL), 0);
+        edo_task_free(t[i]);
+    }
+    CHECK_EQ(atomic_load(&c.started), CALLS);
+    CHECK(atomic_load(&c.peak) >= 1 && atomic_load(&c.peak) <= 2);
+    edo_runtime_free(rt);
+}
+
+/* With one pool thread, calls made one after another reuse it. */
+TEST(idle_thread_is_reused)
+{
+    hooks h = {0, 0};
+    edo_runtime *rt;
+    edo_runtime_config cfg = {.flavor = EDO_RUNTIME_CURRENT_THREAD, .max_blocking_threads = 1,
+                              .on_thread_start = hook_start, .on_thread_stop = hook_stop,
+                              .hook_arg = &h};
+    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    for (int i = 0; i < 10; i++) {
+        edo_task *t;
+        CHECK_EQ(edo_runtime_spawn_blocking(rt, times_three, (void *)(intptr_t)i, &t), 0);
+        void *out;
+        CHECK_EQ(edo_task_join(t, &out), 0);
+        CHECK_EQ((intptr_t)out, 3 * i);
+        edo_task_free(t);
+    }
+    CHECK_EQ(atomic_load(&h.starts), 1); /* the default keep-alive is 10 s */
+    edo_runtime_free(rt);
+    CHECK_EQ(atomic_load(&h.stops), 1);
+}
+
+/* ---- keep-alive ------------------------------------------------------------------------ */
+
+typedef struct {
+    _Atomic int arrived;
+    int n;
+} rendezvous;
+
+/* Returns once `n` calls are inside at once: makes the pool start `n` threads. */
+static void *rendezvous_fn(void *arg)
+{
+    rendezvous *r = arg;
+    atomic_fetch_add(&r->arrived, 1);
+    WAIT_UNTIL(atomic_load(&r->arrived) >= r->n);
+    return (void *)1;
+}
+
+TEST(keep_alive_retires_idle_threads)
+{
+    hooks h = {0, 0};
+    edo_runtime *rt;
+    edo_runtime_config cfg = {.flavor = EDO_RUNTIME_CURRENT_THREAD,
+                              .blocking_keep_alive_ns = 50 * 1000000ull,
+                              .on_thread_start = hook_start, .on_thread_stop = hook_stop,
+                              .hook_arg = &h};
+    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    enum { N = 3 };
+    rendezvous r = {0, N};
+    edo_task *t[N];
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(edo_runtime_spawn_blocking(rt, rendezvous_fn, &r, &t[i]), 0);
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(edo_task_join(t[i], NULL), 0);
+        edo_task_free(t[i]);
+    }
+    CHECK_EQ(atomic_load(&h.starts), N);
+    double t0 = now_s();
+    WAIT_UNTIL(atomic_load(&h.stops) == N); /* idle for 50 ms: all retire */
+    fprintf(stderr, "  %d idle threads retired after %.3f s\n", N, now_s() - t0);
+
+    /* The pool starts a thread again for new work. */
+    edo_task *again;
+    CHECK_EQ(edo_runtime_spawn_blocking(rt, times_three, (void *)5, &again), 0);
+    void *out;
+    CHECK_EQ(edo_task_join(again, &out), 0);
+    CHECK_EQ((intptr_t)out, 15);
+    edo_task_free(again);
+    CHECK_EQ(atomic_load(&h.starts), N + 1);
+    WAIT_UNTIL(atomic_load(&h.stops) == N + 1);
+    edo_runtime_free(rt);
+    CHECK_EQ(atomic_load(&h.starts), N + 1);
+    CHECK_EQ(atomic_load(&h.stops), N + 1);
+}
+
+/* ---- abort and shutdown ---------------------------------------------------------------- */
+
+typedef struct {
+    _Atomic int running, release, done;
+} hold_state;
+
+/* Runs until released, then finishes some work and returns 7. */
+static void *hold_fn(void *arg)
+{
+    hold_state *h = arg;
+    atomic_store(&h->running, 1);
+    WAIT_UNTIL(atomic_load(&h->release));
+    usleep(20000); /* work that takes a while after the release */
+    atomic_store(&h->done, 1);
+    return (void *)7;
+}
+
+TEST(abort_queued_call_cancels_it)
+{
+    edo_runtime *rt;
+    edo_runtime_config cfg = {.worker_threads = 1, .max_blocking_threads = 1};
+    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    hold_state h;
+    memset(&h, 0, sizeof h);
+    edo_task *running, *queued;
+    CHECK_EQ(edo_runtime_spawn_blocking(rt, hold_fn, &h, &running), 0);
+    WAIT_UNTIL(atomic_load(&h.running));
+    _Atomic long ran = 0;
+    CHECK_EQ(edo_runtime_spawn_blocking(rt, inc_fn, &ran, &queued), 0); /* waits: cap is 1 */
+    CHECK_EQ(edo_task_abort(queued), 0);
+    /* The running one cannot be interrupted: aborting it lets it finish with its output. */
+    CHECK_EQ(edo_task_abort(running), 0);
+    atomic_store(&h.release, 1);
+    void *out = NULL;
+    CHECK_EQ(edo_task_join(running, &out), 0);
+    CHECK_EQ((intptr_t)out, 7);
+    CHECK_EQ(atomic_load(&h.done), 1);
+    CHECK_EQ(edo_task_join(queued, &out), -ECANCELED);
+    CHECK_EQ(edo_task_is_finished(queued), 1);
+    CHECK_EQ(atomic_load(&ran), 0);
+    edo_task_free(running);
+    edo_task_free(queued);
+
+    /* The pool goes on with later calls. */
+    edo_task *later;
+    CHECK_EQ(edo_runtime_spawn_blocking(rt, inc_fn, &ran, &later), 0);
+    CHECK_EQ(edo_task_join(later, NULL), 0);
+    CHECK_EQ(atomic_load(&ran), 1);
+    edo_task_free(later);
+    edo_runtime_free(rt);
+}
+
+/* Shutdown choreography: the running call is released from the worker's on_thread_stop hook,
+ * which only runs once edo_runtime_free has started. Pool threads are told apart from the
+ * worker by a thread-local their blocking function sets. */
+static _Thread_local int is_pool_thread;
+
+typedef struct {
+    hold_state h;
+    _Atomic long queued_ran;
+    _Atomic int pool_stopped;
+    int strict; /* wait in the worker's hook until the pool thread has made its choice */
+} shutdown_state;
+
+static void *shutdown_hold_fn(void *arg)
+{
+    is_pool_thread = 1;
+    return hold_fn(arg);
+}
+
+static void *queued_fn(void *arg)
+{
+    atomic_fetch_add(&((shutdown_state *)arg)->queued_ran, 1);
+    return (void *)1;
+}
+
+static void shutdown_stop_hook(void *arg)
+{
+    shutdown_state *s = arg;
+    if (is_pool_thread) {
+        atomic_store(&s->pool_stopped, 1);
+        return;
+    }
+    /* A worker stopping: edo_runtime_free is under way. */
+    atomic_store(&s->h.release, 1);
+    if (s->strict) /* the pool thread either starts a queued call or exits */
+        WAIT_UNTIL(atomic_load(&s->queued_ran) > 0 || atomic_load(&s->pool_stopped));
+}
+
+static edo_runtime *shutdown_rt(shutdown_state *s)
+{
+    edo_runtime *rt;
+    edo_runtime_config cfg = {.worker_threads = 1, .max_blocking_threads = 1,
+                              .on_thread_stop = shutdown_stop_hook, .hook_arg = s};
+    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    return rt;
+}
+
+/* edo_runtime_free waits for a running call: its effect is visible once free returns. */
+TEST(shutdown_waits_for_running_call)
+{
+    shutdown_state s;
+    memset(&s, 0, sizeof s);
+    edo_runtime *rt = shutdown_rt(&s);
+    edo_task *running, *queued[2];
+    CHECK_EQ(edo_runtime_spawn_blocking(rt, shutdown_hold_fn, &s.h, &running), 0);
+    WAIT_UNTIL(atomic_load(&s.h.running));
+    for (int i = 0; i < 2; i++)
+        CHECK_EQ(edo_runtime_spawn_blocking(rt, queued_fn, &s, &queued[i]), 0);
+    edo_runtime_free(rt);
+    CHECK_EQ(atomic_load(&s.h.done), 1);
+    void *out = NULL;
+    CHECK_EQ(edo_task_join(running, &out), 0);
+    CHECK_EQ((intptr_t)out, 7);
+    edo_task_free(running);
+    /* Each queued call either ran or was cancelled, never both, never twice. */
+    long ran = 0;
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ(edo_task_is_finished(queued[i]), 1);
+        int rc = edo_task_join(queued[i], &out);
+        CHECK(rc == 0 || rc == -ECANCELED);
+        ran += rc == 0;
+        edo_task_free(queued[i]);
+    }
+    CHECK_EQ(atomic_load(&s.queued_ran), ran);
+}
+
+/* Calls still queued when edo_runtime_free is called are cancelled, even when the running call
+ * finishes while free is stopping the workers. */
+TEST(shutdown_cancels_queued_calls)
+{
+    shutdown_state s;
+    memset(&s, 0, sizeof s);
+    s.strict = 1;
+    edo_runtime *rt = shutdown_rt(&s);
+    edo_task *running, *queued[2];
+    CHECK_EQ(edo_runtime_spawn_blocking(rt, shutdown_hold_fn, &s.h, &running), 0);
+    WAIT_UNTIL(atomic_load(&s.h.running));
+    for (int i = 0; i < 2; i++)
+        CHECK_EQ(edo_runtime_spawn_blocking(rt, queued_fn, &s, &queued[i]), 0);
+    edo_runtime_free(rt);
+    CHECK_EQ(atomic_load(&s.h.done), 1);
+    CHECK_EQ(edo_task_join(running, NULL), 0);
+    edo_task_free(running);
+    fprintf(stderr, "  queued calls that ran after edo_runtime_free began: %ld\n",
+            (long)atomic_load(&s.queued_ran));
+    CHECK_EQ(atomic_load(&s.queued_ran), 0);
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ(edo_task_join(queued[i], NULL), -ECANCELED);
+        edo_task_free(queued[i]);
+    }
+}
+
+/* Queued calls on a runtime freed while its only pool thread is busy, with no worker hook in
+ * play: the running one completes, nothing leaks, every handle is finished. */
+TEST(shutdown_with_calls_queued_current_thread)
+{
+    edo_runtime *rt;
+    edo_runtime_config cfg = {.flavor = EDO_RUNTIME_CURRENT_THREAD, .max_blocking_threads = 1};
+    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    _Atomic long ran = 0;
+    enum { N = 50 };
+    edo_task *t[N];
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(edo_runtime_spawn_blocking(rt, inc_fn, &ran, i % 2 ? &t[i / 2] : NULL), 0);
+    edo_runtime_free(rt);
+    long joined_ok = 0;
+    for (int i = 0; i < N / 2; i++) {
+        CHECK_EQ(edo_task_is_finished(t[i]), 1);
+        int rc = edo_task_join(t[i], NULL);
+        CHECK(rc == 0 || rc == -ECANCELED);
+        joined_ok += rc == 0;
+        edo_task_free(t[i]);
+    }
+    CHECK(atomic_load(&ran) >= joined_ok);
+    CHECK(atomic_load(&ran) <= N);
+}
+
+/* ---- bad input ------------------------------------------------------------------------- */
+
+TEST(blocking_bad_input)
+{
+    edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 1);
+    edo_task *t = NULL;
+    _Atomic long n = 0;
+    CHECK_EQ(edo_runtime_spawn_blocking(NULL, inc_fn, &n, &t), -EINVAL);
+    CHECK_EQ(edo_runtime_spawn_blocking(rt, NULL, &n, &t), -EINVAL);
+    CHECK_EQ(edo_spawn_blocking(NULL, &n, &t), -EINVAL);
+    CHECK_EQ(edo_spawn_blocking(inc_fn, &n, &t), -EPERM); /* a plain thread */
+    CHECK_EQ(edo_spawn_blocking(inc_fn, &n, NULL), -EPERM);
+    CHECK(t == NULL);
+    edo_runtime_free(rt);
+    CHECK_EQ(atomic_load(&n), 0);
+}
