@@ -1,0 +1,27 @@
+/* Machine contexts: the few registers a C function must preserve across a call, saved on the
+ * context's own stack, so switching between two stacks is one call and one return.
+ *
+ * Only callee-saved state is kept (x86-64 SysV: rbx, rbp, r12-r15, rsp, MXCSR and the x87 control
+ * word; AAPCS64: x19-x30, sp, d8-d15 and FPCR): a switch is an ordinary function call, so the
+ * compiler has already spilled everything else. No system call, no signal mask (that is what
+ * makes swapcontext slow).
+ */
+#ifndef EDO_CORO_CONTEXT_H
+#define EDO_CORO_CONTEXT_H
+
+#include <stddef.h>
+
+typedef struct edo__context {
+    void *sp; /* the saved stack pointer; the registers are stored just above it */
+} edo__context;
+
+/* Saves the running context into *from and resumes *to. Returns when something switches back
+ * to *from. */
+void edo__context_switch(edo__context *from, edo__context *to);
+
+/* Prepares *ctx so that the first switch to it calls entry(arg) on the stack whose highest
+ * address is `stack_top` (exclusive). `entry` must never return: it ends by switching away for
+ * the last time. */
+void edo__context_make(edo__context *ctx, void *stack_top, void (*entry)(void *), void *arg);
+
+#endif

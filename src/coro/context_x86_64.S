@@ -1,0 +1,62 @@
+/* edo__context_switch and the first-entry trampoline for x86-64 (System V ABI). */
+    .text
+
+/* void edo__context_switch(edo__context *from [rdi], edo__context *to [rsi]) */
+    .globl edo__context_switch
+    .type edo__context_switch, @function
+    .p2align 4
+edo__context_switch:
+    .cfi_startproc
+    pushq %rbp
+    .cfi_adjust_cfa_offset 8
+    pushq %rbx
+    .cfi_adjust_cfa_offset 8
+    pushq %r12
+    .cfi_adjust_cfa_offset 8
+    pushq %r13
+    .cfi_adjust_cfa_offset 8
+    pushq %r14
+    .cfi_adjust_cfa_offset 8
+    pushq %r15
+    .cfi_adjust_cfa_offset 8
+    subq $8, %rsp               /* MXCSR at 0, x87 control word at 4 */
+    .cfi_adjust_cfa_offset 8
+    stmxcsr (%rsp)
+    fnstcw 4(%rsp)
+    movq %rsp, (%rdi)
+    movq (%rsi), %rsp           /* now on the other stack */
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    addq $8, %rsp
+    .cfi_adjust_cfa_offset -8
+    popq %r15
+    .cfi_adjust_cfa_offset -8
+    popq %r14
+    .cfi_adjust_cfa_offset -8
+    popq %r13
+    .cfi_adjust_cfa_offset -8
+    popq %r12
+    .cfi_adjust_cfa_offset -8
+    popq %rbx
+    .cfi_adjust_cfa_offset -8
+    popq %rbp
+    .cfi_adjust_cfa_offset -8
+    ret
+    .cfi_endproc
+    .size edo__context_switch, .-edo__context_switch
+
+/* First entry of a new context: edo__context_make left entry in r12 and its argument in r13.
+ * The return address is undefined so debuggers end a coroutine's backtrace here. */
+    .globl edo__context_trampoline
+    .type edo__context_trampoline, @function
+    .p2align 4
+edo__context_trampoline:
+    .cfi_startproc
+    .cfi_undefined rip
+    movq %r13, %rdi
+    callq *%r12
+    ud2                         /* entry must never return */
+    .cfi_endproc
+    .size edo__context_trampoline, .-edo__context_trampoline
+
+    .section .note.GNU-stack,"",@progbits
