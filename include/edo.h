@@ -1,9 +1,9 @@
 /* edo.h — the umbrella header: include this to use edo.
  *
- * edo is an async runtime for C11: a work-stealing scheduler that runs tasks (stackless futures
- * today), a blocking pool, and the building blocks for network programs. Start with
- * edo/runtime.h (building a runtime), edo/task.h (spawning and joining) and edo/future.h (writing
- * futures). docs/ARCHITECTURE.md explains how the pieces fit.
+ * edo is an async runtime for C11: a work-stealing scheduler that runs tasks (stackful
+ * coroutines and stackless futures), a blocking pool, and the building blocks for network
+ * programs. Start with edo/runtime.h (building a runtime), edo/coro.h (coroutines: straight-line
+ * code), edo/task.h (spawning and joining) and edo/future.h (writing futures). docs/ARCHITECTURE.md explains how the pieces fit.
  */
 #ifndef EDO_H
 #define EDO_H
@@ -16,6 +16,7 @@
 #include "edo/error.h"
 #include "edo/future.h"
 #include "edo/task.h"
+#include "edo/coro.h"
 #include "edo/runtime.h"
 
 #endif /* EDO_H */

@@ -21,6 +21,7 @@
 
 #include <stdint.h>
 
+#include "edo/coro.h"
 #include "edo/future.h"
 #include "edo/task.h"
 
@@ -46,6 +47,9 @@ typedef struct edo_runtime_config {
     uint64_t blocking_keep_alive_ns; /* idle blocking threads exit after this; default 10 s */
     unsigned global_queue_interval;  /* a worker checks the global queue every this many polls
                                         so remotely spawned tasks never starve; default 61 */
+    size_t coro_stack_size;          /* coroutine stack size; default 64 KiB (256 KiB in
+                                        AddressSanitizer builds, whose frames are larger);
+                                        within [EDO_MIN_STACK_SIZE, EDO_MAX_STACK_SIZE] */
     const char *thread_name;         /* prefix of worker/blocking thread names, at most 10 chars
                                         kept; default "edo" */
     void (*on_thread_start)(void *hook_arg); /* runs first on every runtime thread */
@@ -56,7 +60,8 @@ typedef struct edo_runtime_config {
 /* Creates a runtime and starts its worker threads. `config` may be NULL (all defaults).
  * Returns 0 and stores the runtime in *out, or
  *   -EINVAL  out is NULL, flavor unknown, worker_threads > EDO_MAX_WORKER_THREADS,
- *            max_blocking_threads > EDO_MAX_BLOCKING_THREADS, or global_queue_interval > 1<<20;
+ *            max_blocking_threads > EDO_MAX_BLOCKING_THREADS, global_queue_interval > 1<<20,
+ *            or coro_stack_size outside [EDO_MIN_STACK_SIZE, EDO_MAX_STACK_SIZE];
  *   -ENOMEM  out of memory;
  *   -EAGAIN  a thread could not be created.
  * Thread-safe. */

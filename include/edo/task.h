@@ -59,14 +59,15 @@ int edo_spawn_future(edo_future *future, size_t size, edo_task **out);
  * work to a runtime). Returns the same errors, with -EINVAL also for a NULL rt. */
 int edo_runtime_spawn_future(edo_runtime *rt, edo_future *future, size_t size, edo_task **out);
 
-/* Waits until the task finishes and stores its output in *out (`out` may be NULL). Blocks the
- * calling thread; on a current-thread runtime it drives the runtime meanwhile.
+/* Waits until the task finishes and stores its output in *out (`out` may be NULL). In a
+ * coroutine it suspends (and returns -ECANCELED if the coroutine is aborted meanwhile); on a
+ * plain thread it blocks, and on a current-thread runtime drives the runtime meanwhile.
  * Returns 0 when the task completed, or
  *   -EINVAL     task is NULL;
  *   -ECANCELED  the task was aborted (or its runtime shut down) before it completed;
  *   -EALREADY   this handle already returned the task's result once;
- *   -EDEADLK    called from inside a runtime (a worker would wait for itself): use
- *               edo_task_poll_join() from a future.
+ *   -EDEADLK    called from a future task or edo_block_on's future (a worker would wait
+ *               for itself): use edo_task_poll_join() there.
  * Thread-safe with respect to the task; a handle is used by one thread at a time. */
 int edo_task_join(edo_task *task, void **out);
 

@@ -191,7 +191,8 @@ int edo_task_join(edo_task *task, void **out)
         return j.rc;
     }
     void *result = NULL;
-    int rc = edo_block_on(t->rt, &j.base, &result);
+    int rc = edo__in_coroutine() ? edo_await(&j.base, &result)
+                                 : edo_block_on(t->rt, &j.base, &result);
     if (rc < 0)
         return rc;
     if (j.rc == 0 && out)

@@ -12,6 +12,11 @@
 #define DEFAULT_KEEP_ALIVE_NS 10000000000ull
 #define DEFAULT_GLOBAL_INTERVAL 61u
 #define MAX_GLOBAL_INTERVAL (1u << 20)
+#if defined(__SANITIZE_ADDRESS__)
+#define DEFAULT_CORO_STACK ((size_t)256 * 1024) /* ASan's frames are several times larger */
+#else
+#define DEFAULT_CORO_STACK ((size_t)64 * 1024)
+#endif
 
 static void *aligned_zalloc(size_t size)
 {
@@ -60,6 +65,9 @@ static int validate_config(const edo_runtime_config *cfg)
         cfg->max_blocking_threads > EDO_MAX_BLOCKING_THREADS ||
         cfg->global_queue_interval > MAX_GLOBAL_INTERVAL)
         return -EINVAL;
+    if (cfg->coro_stack_size &&
+        (cfg->coro_stack_size < EDO_MIN_STACK_SIZE || cfg->coro_stack_size > EDO_MAX_STACK_SIZE))
+        return -EINVAL;
     return 0;
 }
 
@@ -79,6 +87,8 @@ static void apply_defaults(edo_runtime *rt, const edo_runtime_config *cfg)
         c->blocking_keep_alive_ns = DEFAULT_KEEP_ALIVE_NS;
     if (c->global_queue_interval == 0)
         c->global_queue_interval = DEFAULT_GLOBAL_INTERVAL;
+    if (c->coro_stack_size == 0)
+        c->coro_stack_size = DEFAULT_CORO_STACK;
     snprintf(rt->thread_name, sizeof rt->thread_name, "%s", c->thread_name ? c->thread_name : "edo");
     c->thread_name = rt->thread_name;
 }
@@ -86,9 +96,12 @@ static void apply_defaults(edo_runtime *rt, const edo_runtime_config *cfg)
 /* Frees what edo_runtime_new built; the threads must be gone. */
 static void runtime_destroy(edo_runtime *rt)
 {
-    for (unsigned i = 0; i < rt->nworkers; i++)
+    for (unsigned i = 0; i < rt->nworkers; i++) {
         if (rt->workers[i].parker)
             edo__parker_unref(rt->workers[i].parker);
+        edo__stack_cache_flush(&rt->workers[i]);
+    }
+    edo__stack_pool_destroy(&rt->stacks);
     free(rt->workers);
     edo__blocking_destroy(&rt->blocking);
     edo__idle_destroy(&rt->idle);
@@ -127,6 +140,7 @@ int edo_runtime_new(edo_runtime **out, const edo_runtime_config *config)
     pthread_mutex_init(&rt->driver_lock, NULL);
     edo__blocking_init(&rt->blocking, rt->config.max_blocking_threads,
                        rt->config.blocking_keep_alive_ns);
+    edo__stack_pool_init(&rt->stacks, rt->config.coro_stack_size);
     atomic_init(&rt->next_id, 1);
     atomic_init(&rt->shutdown, false);
     atomic_init(&rt->remote_in_flight, 0);

@@ -11,6 +11,7 @@
 #include "core/idle.h"
 #include "core/queue.h"
 #include "core/task.h"
+#include "coro/coro.h"
 #include "platform/parker.h"
 #include "platform/spinlock.h"
 
@@ -41,6 +42,8 @@ typedef struct edo__worker {
     pthread_t thread;
     bool started;
     edo__owned_list owned;
+    edo__coro *stack_cache; /* coroutine stacks at hand (default size) */
+    unsigned nstack_cache;
 } edo__worker;
 
 /* Blocking pool: threads for blocking functions, started on demand up to a cap and retired
@@ -65,6 +68,7 @@ struct edo_runtime {
     edo__inject inject;
     edo__idle idle;
     edo__blocking_pool blocking;
+    edo__stack_pool stacks;
     _Atomic uint64_t next_id;
     _Atomic bool shutdown;
     _Atomic unsigned remote_in_flight; /* spawns and wakes from plain threads still touching
@@ -134,6 +138,9 @@ void edo__blocking_destroy(edo__blocking_pool *p);
 /* ---- runtime threads (runtime.c) ---- */
 void edo__thread_enter(edo_runtime *rt, const char *kind, unsigned index);
 void edo__thread_leave(edo_runtime *rt);
+
+/* ---- coroutines (coro.c) ---- */
+bool edo__in_coroutine(void);
 
 /* ---- signals (signal.c) ---- */
 edo__signal *edo__signal_new(edo__parker *parker); /* takes a parker reference */

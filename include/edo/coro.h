@@ -1,0 +1,113 @@
+/* edo/coro.h — coroutine tasks: straight-line code that suspends instead of blocking.
+ *
+ * A coroutine is a task that runs a plain C function on a stack of its own. When it waits
+ * (edo_await on any future, edo_yield, edo_task_join, and every suspending call edo adds) it
+ * suspends: the worker thread goes on with other tasks, and the coroutine resumes later, on
+ * whichever worker polls it next. Coroutines and future tasks share one scheduler, one kind of
+ * handle (edo_task) and the same wakers.
+ *
+ *     static void *worker(void *arg) {
+ *         for (int i = 0; i < 3; i++)
+ *             if (edo_yield() < 0)        // -ECANCELED once the task is aborted
+ *                 break;
+ *         return arg;
+ *     }
+ *     ...
+ *     edo_task *t;
+ *     edo_spawn(worker, "done", &t);     // from inside a runtime
+ *     edo_task_join(t, &out);            // a coroutine suspends here; a plain thread waits
+ *
+ * Cancellation. After edo_task_abort() (or when the runtime shuts down), the call the coroutine
+ * is suspended in returns -ECANCELED, and so does every later suspending call, at once: the
+ * function unwinds through its own error paths and frees what it owns. Its function always runs,
+ * even when the task is aborted before it started (then every suspending call fails at once),
+ * so `arg` can always be freed by the coroutine itself. A coroutine that ignores -ECANCELED and
+ * keeps looping never finishes its cancellation.
+ *
+ * Thread-locals. A coroutine may move to another worker thread at every suspension. Do not keep
+ * the address of a thread-local variable (including `errno`) across a suspending call: compilers
+ * may cache it, and after the move it points at another thread's variable. The same holds for
+ * functions glibc declares `const`, which the compiler may call once and reuse: pthread_self()
+ * and __errno_location() (behind `errno`). Read such state through a function of your own that
+ * is not inlined and cannot be proven pure (an empty `__asm__ volatile("" ::: "memory")` in it
+ * does that), or keep it in a pinned place you control. edo's own calls return negative errno
+ * values and never read thread-locals across a suspension.
+ *
+ * Stacks. Each coroutine has its own stack, reserved in virtual memory and committed page by
+ * page as it is touched, so an idle coroutine costs a page or two. The default size is
+ * edo_runtime_config.coro_stack_size (64 KiB); edo_spawn_with() sets it per coroutine. Stacks
+ * get a guard page below them (a stack overflow faults instead of corrupting memory) while the
+ * process has mappings to spare; past that (the kernel's vm.max_map_count, 65530 by default,
+ * counts two mappings per guarded stack) new stacks come without guard, so a million coroutines
+ * still fit. Deep recursion and large local arrays belong on a larger stack or on the heap.
+ */
+#ifndef EDO_CORO_H
+#define EDO_CORO_H
+
+#include <stddef.h>
+
+#include "edo/future.h"
+#include "edo/task.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Per-coroutine options for edo_spawn_with(). Zero fields mean the default. */
+typedef struct edo_spawn_options {
+    size_t stack_size; /* bytes, rounded up to whole pages; default: the runtime's */
+} edo_spawn_options;
+
+#define EDO_MIN_STACK_SIZE ((size_t)16 * 1024)
+#define EDO_MAX_STACK_SIZE ((size_t)1024 * 1024 * 1024)
+
+/* Spawns a coroutine running fn(arg) on the runtime the calling thread is in (a worker, a
+ * coroutine or future task, edo_block_on, edo_main). Its output (what fn returns) is joined
+ * like any task's. On success, when `out` is not NULL, *out receives a handle to release with
+ * edo_task_free(); with `out` NULL the coroutine is detached.
+ * Returns 0, or
+ *   -EINVAL    fn is NULL;
+ *   -EPERM     the calling thread is not in a runtime;
+ *   -ESHUTDOWN the runtime is shutting down;
+ *   -ENOMEM    no memory for the task or its stack.
+ * Never suspends; thread-safe. */
+int edo_spawn(void *(*fn)(void *arg), void *arg, edo_task **out);
+
+/* edo_spawn() without a handle. */
+static inline int edo_spawn_detached(void *(*fn)(void *arg), void *arg)
+{
+    return edo_spawn(fn, arg, NULL);
+}
+
+/* Like edo_spawn(), on runtime `rt` (from any thread; NULL: the current runtime) and with
+ * `options` (NULL: defaults). -EINVAL also for a stack size outside
+ * [EDO_MIN_STACK_SIZE, EDO_MAX_STACK_SIZE]. */
+int edo_spawn_with(edo_runtime *rt, const edo_spawn_options *options, void *(*fn)(void *arg),
+                   void *arg, edo_task **out);
+
+/* Inside a coroutine: waits until `future` is ready and stores its output in *out (`out` may
+ * be NULL). The future is polled in place, so it must not move meanwhile; the caller still
+ * owns it (and drops it if it has a drop function).
+ * Returns 0, or
+ *   -EINVAL     future (or its poll function) is NULL;
+ *   -EPERM      not called from a coroutine;
+ *   -ECANCELED  the task was aborted (the future may not have completed).
+ * Suspends. */
+int edo_await(edo_future *future, void **out);
+
+/* Inside a coroutine: lets the other tasks of this worker run, then continues.
+ * Returns 0, -EPERM outside a coroutine, -ECANCELED once the task is aborted. Suspends. */
+int edo_yield(void);
+
+/* 1 when the caller runs in a coroutine, 0 otherwise. */
+int edo_in_coroutine(void);
+
+/* 1 when the calling coroutine's task has been aborted (its suspending calls now fail with
+ * -ECANCELED), 0 when not, -EPERM outside a coroutine. */
+int edo_coro_cancelled(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EDO_CORO_H */

@@ -1,0 +1,246 @@
+/* Coroutine tasks: a future whose poll resumes a coroutine until it suspends or returns.
+ *
+ * The coroutine is a task like any other: its future is {vtable, coroutine}. Polling switches
+ * from the worker's stack to the coroutine's; a suspending call (edo_await, edo_yield) polls its
+ * future with the poll's context and, when pending, switches back, so the task's poll returns
+ * EDO_PENDING. Whichever worker polls next resumes it: that is how coroutines migrate.
+ *
+ * Dropping an unfinished coroutine (abort, shutdown) resumes it in cancel mode: every
+ * suspending call returns -ECANCELED without suspending, so it runs to its end on the dropping
+ * thread, freeing what it owns on the way.
+ *
+ * Sanitizers are told about every switch (ASan's fiber API, so it knows which stack is live;
+ * TSan's fibers, so each coroutine has its own happens-before history).
+ */
+#include <stdlib.h>
+
+#include "core/runtime.h"
+#include "coro/coro.h"
+#include "edo/coro.h"
+#include "edo/error.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define EDO_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define EDO_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define EDO_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define EDO_TSAN 1
+#endif
+#endif
+
+#ifdef EDO_ASAN
+void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
+void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old,
+                                     size_t *size_old);
+#endif
+#ifdef EDO_TSAN
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+#endif
+
+static _Thread_local edo__coro *current_coro;
+
+/* Not inlined: a coroutine calling it after a suspension must read the thread-local of the
+ * thread it runs on now, not an address cached before it moved. */
+__attribute__((noinline)) static edo__coro *coro_current(void) { return current_coro; }
+
+/* ---- switching --------------------------------------------------------------------------- */
+
+/* From the poller into the coroutine; returns when it suspends or finishes. */
+static void switch_in(edo__coro *co)
+{
+#ifdef EDO_ASAN
+    void *fake = NULL;
+    __sanitizer_start_switch_fiber(&fake, co->stack_lo, co->stack_size);
+#endif
+#ifdef EDO_TSAN
+    co->caller_tsan_fiber = __tsan_get_current_fiber();
+    __tsan_switch_to_fiber(co->tsan_fiber, 0);
+#endif
+    edo__context_switch(&co->caller, &co->ctx);
+#ifdef EDO_ASAN
+    __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#endif
+}
+
+/* Called on the coroutine's stack right after a switch into it. */
+static void arrived(edo__coro *co, void *fake_stack)
+{
+#ifdef EDO_ASAN
+    __sanitizer_finish_switch_fiber(fake_stack, &co->caller_stack_lo, &co->caller_stack_size);
+#else
+    (void)co, (void)fake_stack;
+#endif
+}
+
+/* From the coroutine back to its poller. `final`: the coroutine is done and never resumes. */
+static void switch_out(edo__coro *co, bool final)
+{
+#ifdef EDO_ASAN
+    __sanitizer_start_switch_fiber(final ? NULL : &co->asan_fake_stack, co->caller_stack_lo,
+                                   co->caller_stack_size);
+#endif
+#ifdef EDO_TSAN
+    __tsan_switch_to_fiber(co->caller_tsan_fiber, 0);
+#endif
+    edo__context_switch(&co->ctx, &co->caller);
+    (void)final;
+    arrived(co, co->asan_fake_stack);
+}
+
+static void coro_entry(void *arg)
+{
+    edo__coro *co = arg;
+    arrived(co, NULL);
+    co->started = true;
+    co->result = co->fn(co->arg);
+    co->finished = true;
+    switch_out(co, true);
+    abort(); /* a finished coroutine is never resumed */
+}
+
+/* Runs the coroutine until it suspends or finishes, with `cx` as its poll context. */
+static void resume(edo__coro *co, edo_context *cx)
+{
+    edo__coro *outer = current_coro;
+    current_coro = co;
+    co->cx = cx;
+    switch_in(co);
+    current_coro = outer;
+}
+
+/* ---- the coroutine as a future --------------------------------------------------------- */
+
+typedef struct coro_future {
+    edo_future base;
+    edo__coro *co;
+} coro_future;
+
+static edo_poll coro_poll(edo_future *f, edo_context *cx, void **out)
+{
+    edo__coro *co = ((coro_future *)f)->co;
+    resume(co, cx);
+    if (!co->finished)
+        return EDO_PENDING;
+    *out = co->result;
+    return EDO_READY;
+}
+
+static void coro_drop(edo_future *f)
+{
+    edo__coro *co = ((coro_future *)f)->co;
+    if (!co->finished) {
+        /* Cancel: every suspending call now returns at once, so this runs it to its end. */
+        co->cancelled = true;
+        edo_waker noop = edo_waker_noop();
+        edo_context cx = {&noop, NULL};
+        while (!co->finished)
+            resume(co, &cx);
+    }
+#ifdef EDO_TSAN
+    __tsan_destroy_fiber(co->tsan_fiber);
+#endif
+    edo__coro_release(co);
+}
+
+static const edo_future_vtable coro_vtable = {coro_poll, coro_drop};
+
+/* ---- public API ------------------------------------------------------------------------ */
+
+int edo_spawn_with(edo_runtime *rt, const edo_spawn_options *options, void *(*fn)(void *),
+                   void *arg, edo_task **out)
+{
+    if (!fn)
+        return -EINVAL;
+    size_t stack_size = options ? options->stack_size : 0;
+    if (stack_size && (stack_size < EDO_MIN_STACK_SIZE || stack_size > EDO_MAX_STACK_SIZE))
+        return -EINVAL;
+    if (!rt && !(rt = edo_runtime_current()))
+        return -EPERM;
+    if (atomic_load_explicit(&rt->shutdown, memory_order_relaxed))
+        return -ESHUTDOWN;
+    edo__coro *co = edo__coro_alloc(rt, stack_size);
+    if (!co)
+        return -ENOMEM;
+    co->fn = fn;
+    co->arg = arg;
+    co->result = NULL;
+    co->cx = NULL;
+    co->started = co->finished = co->cancelled = false;
+    co->asan_fake_stack = NULL;
+    edo__context_make(&co->ctx, co, coro_entry, co); /* the stack ends below the block */
+#ifdef EDO_TSAN
+    co->tsan_fiber = __tsan_create_fiber(0);
+#endif
+    coro_future f = {{&coro_vtable}, co};
+    int rc = edo_runtime_spawn_future(rt, &f.base, sizeof f, out);
+    if (rc < 0) {
+#ifdef EDO_TSAN
+        __tsan_destroy_fiber(co->tsan_fiber);
+#endif
+        edo__coro_release(co);
+    }
+    return rc;
+}
+
+int edo_spawn(void *(*fn)(void *), void *arg, edo_task **out)
+{
+    return edo_spawn_with(NULL, NULL, fn, arg, out);
+}
+
+/* Suspends the calling coroutine until its task is polled again. */
+static int suspend(edo__coro *co)
+{
+    switch_out(co, false);
+    return co->cancelled ? -ECANCELED : 0;
+}
+
+int edo_await(edo_future *future, void **out)
+{
+    edo__coro *co = coro_current();
+    if (!co)
+        return -EPERM;
+    if (!future || !future->vtable || !future->vtable->poll)
+        return -EINVAL;
+    for (;;) {
+        if (co->cancelled)
+            return -ECANCELED;
+        void *o = NULL;
+        if (future->vtable->poll(future, co->cx, &o) == EDO_READY) {
+            if (out)
+                *out = o;
+            return 0;
+        }
+        if (suspend(co) < 0)
+            return -ECANCELED;
+    }
+}
+
+int edo_yield(void)
+{
+    edo__coro *co = coro_current();
+    if (!co)
+        return -EPERM;
+    if (co->cancelled)
+        return -ECANCELED;
+    edo_waker_wake_by_ref(co->cx->waker);
+    return suspend(co);
+}
+
+int edo_in_coroutine(void) { return coro_current() != NULL; }
+
+int edo_coro_cancelled(void)
+{
+    edo__coro *co = coro_current();
+    return co ? co->cancelled : -EPERM;
+}
+
+bool edo__in_coroutine(void) { return coro_current() != NULL; }

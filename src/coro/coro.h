@@ -1,0 +1,61 @@
+/* A coroutine's control block and stack (one mapping), and the stack pool. */
+#ifndef EDO_CORO_CORO_H
+#define EDO_CORO_CORO_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "coro/context.h"
+#include "edo/future.h"
+
+struct edo_runtime;
+
+/* Lives at the top of its own stack mapping: [guard page][stack ...][edo__coro]. */
+typedef struct edo__coro {
+    edo__context ctx;    /* the coroutine, while suspended */
+    edo__context caller; /* the poller that resumed it (changes with every resume) */
+    void *(*fn)(void *);
+    void *arg;
+    void *result;
+    edo_context *cx; /* the current poll's context: its waker wakes the task */
+    bool started, finished, cancelled;
+    /* the mapping */
+    struct edo_runtime *rt;
+    char *map;          /* lowest address (the guard page, when guarded) */
+    size_t map_size;
+    char *stack_lo;     /* lowest usable byte */
+    size_t stack_size;  /* usable bytes, as requested (page multiple) */
+    bool guarded;
+    struct edo__coro *next_free; /* in a pool */
+    /* sanitizers */
+    void *asan_fake_stack;
+    const void *caller_stack_lo;
+    size_t caller_stack_size;
+    void *tsan_fiber, *caller_tsan_fiber;
+    unsigned valgrind_id;
+} edo__coro;
+
+/* Per-runtime pool of stacks of the runtime's default size. */
+typedef struct edo__stack_pool {
+    size_t stack_size; /* usable bytes, page multiple */
+    pthread_mutex_t lock;
+    edo__coro *free;
+    size_t nfree;
+} edo__stack_pool;
+
+void edo__stack_pool_init(edo__stack_pool *p, size_t stack_size);
+/* Unmaps every pooled stack. */
+void edo__stack_pool_destroy(edo__stack_pool *p);
+
+/* A coroutine with a stack of `stack_size` usable bytes (0: the pool's), or NULL. */
+edo__coro *edo__coro_alloc(struct edo_runtime *rt, size_t stack_size);
+/* Returns the coroutine's stack to a pool (or to the system). */
+void edo__coro_release(edo__coro *co);
+/* `size` rounded up to whole pages. */
+size_t edo__stack_round(size_t size);
+struct edo__worker;
+/* Unmaps the stacks a worker keeps at hand (runtime shutdown). */
+void edo__stack_cache_flush(struct edo__worker *w);
+
+#endif
