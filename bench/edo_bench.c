@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "edo.h"
+#include "coro/context.h" /* internal: the bare switch benchmark */
 
 #define EXIT_UNKNOWN_WORKLOAD 2
 #define YIELD_TASKS 1000
@@ -189,6 +190,124 @@ static double chained_spawn(edo_runtime *rt, long n)
     return now_ns() - t0;
 }
 
+/* ---- coroutines ---- */
+
+static void *coro_hit(void *arg)
+{
+    (void)arg;
+    countdown_hit();
+    return NULL;
+}
+
+static void *coro_spawner(void *arg)
+{
+    long n = (long)(intptr_t)arg;
+    for (long i = 0; i < n; i++)
+        check(edo_spawn(coro_hit, NULL, NULL), "spawn");
+    return NULL;
+}
+
+/* coro_spawn_many: a coroutine spawns n coroutines, each decrements the countdown. */
+static double coro_spawn_many(edo_runtime *rt, long n)
+{
+    countdown_reset(n);
+    double t0 = now_ns();
+    check(edo_spawn_with(rt, NULL, coro_spawner, (void *)(intptr_t)n, NULL), "spawn");
+    countdown_wait();
+    return now_ns() - t0;
+}
+
+static void *coro_yielder(void *arg)
+{
+    long n = (long)(intptr_t)arg;
+    for (long i = 0; i < n; i++)
+        edo_yield();
+    countdown_hit();
+    return NULL;
+}
+
+/* coro_yield_many: YIELD_TASKS coroutines, each yielding n / YIELD_TASKS times. */
+static double coro_yield_many(edo_runtime *rt, long n)
+{
+    long per_task = n / YIELD_TASKS > 0 ? n / YIELD_TASKS : 1;
+    countdown_reset(YIELD_TASKS);
+    double t0 = now_ns();
+    for (int i = 0; i < YIELD_TASKS; i++)
+        check(edo_spawn_with(rt, NULL, coro_yielder, (void *)(intptr_t)per_task, NULL), "spawn");
+    countdown_wait();
+    return now_ns() - t0;
+}
+
+static void *coro_chain(void *arg)
+{
+    long left = (long)(intptr_t)arg;
+    if (left == 0)
+        countdown_hit();
+    else
+        check(edo_spawn(coro_chain, (void *)(intptr_t)(left - 1), NULL), "spawn");
+    return NULL;
+}
+
+/* coro_chained_spawn: each coroutine spawns the next, n deep. */
+static double coro_chained_spawn(edo_runtime *rt, long n)
+{
+    countdown_reset(1);
+    double t0 = now_ns();
+    check(edo_spawn_with(rt, NULL, coro_chain, (void *)(intptr_t)(n - 1), NULL), "spawn");
+    countdown_wait();
+    return now_ns() - t0;
+}
+
+/* switch: the bare context switch, into a coroutine's stack and back (two switches per op). */
+static edo__context bare_main, bare_coro;
+
+static void bare_entry(void *arg)
+{
+    (void)arg;
+    for (;;)
+        edo__context_switch(&bare_coro, &bare_main);
+}
+
+static double bare_switch(edo_runtime *rt, long n)
+{
+    (void)rt;
+    enum { STACK = 64 * 1024 };
+    char *stack = malloc(STACK);
+    edo__context_make(&bare_coro, stack + STACK, bare_entry, NULL);
+    double t0 = now_ns();
+    for (long i = 0; i < n; i++)
+        edo__context_switch(&bare_main, &bare_coro);
+    double ns = now_ns() - t0;
+    free(stack);
+    return ns;
+}
+
+/* coro_self_yield: one coroutine yielding on a current-thread runtime with nothing else to
+ * run: each op is a suspend and a resume through the scheduler. */
+static void *self_yielder(void *arg)
+{
+    long n = (long)(intptr_t)arg;
+    for (long i = 0; i < n; i++)
+        edo_yield();
+    return NULL;
+}
+
+static double coro_switch(edo_runtime *rt, long n)
+{
+    (void)rt;
+    edo_runtime *one;
+    edo_runtime_config cfg = {.flavor = EDO_RUNTIME_CURRENT_THREAD};
+    check(edo_runtime_new(&one, &cfg), "runtime");
+    edo_task *t;
+    double t0 = now_ns();
+    check(edo_spawn_with(one, NULL, self_yielder, (void *)(intptr_t)n, &t), "spawn");
+    check(edo_task_join(t, NULL), "join");
+    double ns = now_ns() - t0;
+    edo_task_free(t);
+    edo_runtime_free(one);
+    return ns;
+}
+
 /* ---- memory ---- */
 
 static long rss_bytes(void)
@@ -234,6 +353,34 @@ static long idle_task_memory(edo_runtime *rt, long n)
 
 /* ---- main ---- */
 
+static edo_poll never_poll(edo_future *f, edo_context *cx, void **out)
+{
+    (void)f, (void)cx, (void)out;
+    return EDO_PENDING;
+}
+static const edo_future_vtable never_vtable = {never_poll, NULL};
+
+/* A coroutine that counts its start and then waits forever on a future that never wakes it. */
+static void *idle_coro(void *arg)
+{
+    atomic_fetch_add_explicit((_Atomic long *)arg, 1, memory_order_release);
+    edo_future never = {&never_vtable};
+    edo_await(&never, NULL);
+    return NULL;
+}
+
+static long idle_coro_memory(edo_runtime *rt, long n)
+{
+    static _Atomic long started;
+    long before = rss_bytes();
+    for (long i = 0; i < n; i++)
+        check(edo_spawn_with(rt, NULL, idle_coro, (void *)&started, NULL), "spawn");
+    while (atomic_load_explicit(&started, memory_order_acquire) < n)
+        usleep(1000);
+    long after = rss_bytes();
+    return (after - before) / n;
+}
+
 static const struct {
     const char *name;
     double (*run)(edo_runtime *rt, long n);
@@ -242,6 +389,11 @@ static const struct {
     {"spawn_many_remote", spawn_many_remote},
     {"yield_many", yield_many},
     {"chained_spawn", chained_spawn},
+    {"coro_spawn_many", coro_spawn_many},
+    {"coro_yield_many", coro_yield_many},
+    {"coro_chained_spawn", coro_chained_spawn},
+    {"switch", bare_switch},
+    {"coro_self_yield", coro_switch},
 };
 
 int main(int argc, char **argv)
@@ -274,6 +426,10 @@ int main(int argc, char **argv)
     int status = EXIT_UNKNOWN_WORKLOAD;
     if (strcmp(name, "idle_task_memory") == 0) {
         printf("bench=%s peer=edo bytes_per_task=%ld\n", name, idle_task_memory(rt, n));
+        status = 0;
+    }
+    if (strcmp(name, "idle_coro_memory") == 0) {
+        printf("bench=%s peer=edo bytes_per_task=%ld\n", name, idle_coro_memory(rt, n));
         status = 0;
     }
     for (size_t i = 0; i < sizeof timed / sizeof timed[0]; i++) {

@@ -40,6 +40,7 @@ PAIRS=(
     "coro_spawn_many     spawn_many"
     "coro_chained_spawn  chained_spawn"
     "switch              -"
+    "coro_self_yield     -"
     "idle_coro_memory    -"
 )
 

@@ -69,7 +69,9 @@ typedef struct edo_spawn_options {
  *   -EINVAL    fn is NULL;
  *   -EPERM     the calling thread is not in a runtime;
  *   -ESHUTDOWN the runtime is shutting down;
- *   -ENOMEM    no memory for the task or its stack.
+ *   -ENOMEM    no memory for the task.
+ * The coroutine's stack is taken when it first runs (so a burst of spawns costs only tasks);
+ * if no stack can be mapped then, the task waits and tries again.
  * Never suspends; thread-safe. */
 int edo_spawn(void *(*fn)(void *arg), void *arg, edo_task **out);
 

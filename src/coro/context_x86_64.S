@@ -23,10 +23,17 @@ edo__context_switch:
     .cfi_adjust_cfa_offset 8
     stmxcsr (%rsp)
     fnstcw 4(%rsp)
+    movl (%rsp), %eax           /* keep this context's pair for the comparison below */
+    movzwl 4(%rsp), %ecx
     movq %rsp, (%rdi)
     movq (%rsi), %rsp           /* now on the other stack */
-    ldmxcsr (%rsp)
-    fldcw 4(%rsp)
+    /* Loading MXCSR and the x87 control word is slow (ldmxcsr serialises the pipeline) and the
+     * two contexts almost always agree on them: load only when they differ. */
+    cmpl (%rsp), %eax
+    jne 2f
+    cmpw 4(%rsp), %cx
+    jne 2f
+1:
     addq $8, %rsp
     .cfi_adjust_cfa_offset -8
     popq %r15
@@ -42,6 +49,11 @@ edo__context_switch:
     popq %rbp
     .cfi_adjust_cfa_offset -8
     ret
+2:
+    .cfi_adjust_cfa_offset 56
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    jmp 1b
     .cfi_endproc
     .size edo__context_switch, .-edo__context_switch
 

@@ -119,14 +119,46 @@ static void resume(edo__coro *co, edo_context *cx)
 
 /* ---- the coroutine as a future --------------------------------------------------------- */
 
+/* The stack is bound at the first poll, not at spawn: a burst of spawns then costs only tasks,
+ * and a coroutine that runs to its end without suspending hands its stack straight to the next
+ * one (no fresh pages to fault in). */
 typedef struct coro_future {
     edo_future base;
-    edo__coro *co;
+    edo_runtime *rt;
+    void *(*fn)(void *);
+    void *arg;
+    size_t stack_size; /* 0: the runtime's default */
+    edo__coro *co;     /* NULL until first polled */
 } coro_future;
 
-static edo_poll coro_poll(edo_future *f, edo_context *cx, void **out)
+static edo__coro *start(coro_future *f)
 {
-    edo__coro *co = ((coro_future *)f)->co;
+    edo__coro *co = edo__coro_alloc(f->rt, f->stack_size);
+    if (!co)
+        return NULL;
+    co->fn = f->fn;
+    co->arg = f->arg;
+    co->result = NULL;
+    co->cx = NULL;
+    co->started = co->finished = co->cancelled = false;
+    co->asan_fake_stack = NULL;
+    edo__context_make(&co->ctx, co, coro_entry, co); /* the stack ends below the block */
+#ifdef EDO_TSAN
+    co->tsan_fiber = __tsan_create_fiber(0);
+#endif
+    f->co = co;
+    return co;
+}
+
+static edo_poll coro_poll(edo_future *self, edo_context *cx, void **out)
+{
+    coro_future *f = (coro_future *)self;
+    edo__coro *co = f->co ? f->co : start(f);
+    if (!co) {
+        /* No stack to be had: try again later rather than fail a task that was accepted. */
+        edo_waker_wake_by_ref(cx->waker);
+        return EDO_PENDING;
+    }
     resume(co, cx);
     if (!co->finished)
         return EDO_PENDING;
@@ -134,9 +166,12 @@ static edo_poll coro_poll(edo_future *f, edo_context *cx, void **out)
     return EDO_READY;
 }
 
-static void coro_drop(edo_future *f)
+static void coro_drop(edo_future *self)
 {
-    edo__coro *co = ((coro_future *)f)->co;
+    coro_future *f = (coro_future *)self;
+    edo__coro *co = f->co ? f->co : start(f); /* never ran: it still runs, to clean up */
+    if (!co)
+        return; /* no stack even for cleanup: fn cannot run */
     if (!co->finished) {
         /* Cancel: every suspending call now returns at once, so this runs it to its end. */
         co->cancelled = true;
@@ -165,30 +200,8 @@ int edo_spawn_with(edo_runtime *rt, const edo_spawn_options *options, void *(*fn
         return -EINVAL;
     if (!rt && !(rt = edo_runtime_current()))
         return -EPERM;
-    if (atomic_load_explicit(&rt->shutdown, memory_order_relaxed))
-        return -ESHUTDOWN;
-    edo__coro *co = edo__coro_alloc(rt, stack_size);
-    if (!co)
-        return -ENOMEM;
-    co->fn = fn;
-    co->arg = arg;
-    co->result = NULL;
-    co->cx = NULL;
-    co->started = co->finished = co->cancelled = false;
-    co->asan_fake_stack = NULL;
-    edo__context_make(&co->ctx, co, coro_entry, co); /* the stack ends below the block */
-#ifdef EDO_TSAN
-    co->tsan_fiber = __tsan_create_fiber(0);
-#endif
-    coro_future f = {{&coro_vtable}, co};
-    int rc = edo_runtime_spawn_future(rt, &f.base, sizeof f, out);
-    if (rc < 0) {
-#ifdef EDO_TSAN
-        __tsan_destroy_fiber(co->tsan_fiber);
-#endif
-        edo__coro_release(co);
-    }
-    return rc;
+    coro_future f = {{&coro_vtable}, rt, fn, arg, stack_size, NULL};
+    return edo_runtime_spawn_future(rt, &f.base, sizeof f, out);
 }
 
 int edo_spawn(void *(*fn)(void *), void *arg, edo_task **out)

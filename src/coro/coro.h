@@ -11,7 +11,7 @@
 
 struct edo_runtime;
 
-/* Lives at the top of its own stack mapping: [guard page][stack ...][edo__coro]. */
+/* Lives at the top of its stack slot: [guard page][stack ...][edo__coro]. */
 typedef struct edo__coro {
     edo__context ctx;    /* the coroutine, while suspended */
     edo__context caller; /* the poller that resumed it (changes with every resume) */
@@ -27,6 +27,7 @@ typedef struct edo__coro {
     char *stack_lo;     /* lowest usable byte */
     size_t stack_size;  /* usable bytes, as requested (page multiple) */
     bool guarded;
+    bool chunked;       /* part of a pool chunk (else a mapping of its own) */
     struct edo__coro *next_free; /* in a pool */
     /* sanitizers */
     void *asan_fake_stack;
@@ -36,12 +37,18 @@ typedef struct edo__coro {
     unsigned valgrind_id;
 } edo__coro;
 
+typedef struct edo__chunk {
+    char *map;
+    struct edo__chunk *next;
+} edo__chunk;
+
 /* Per-runtime pool of stacks of the runtime's default size. */
 typedef struct edo__stack_pool {
     size_t stack_size; /* usable bytes, page multiple */
     pthread_mutex_t lock;
     edo__coro *free;
     size_t nfree;
+    edo__chunk *chunks; /* every mapping, unmapped with the pool */
 } edo__stack_pool;
 
 void edo__stack_pool_init(edo__stack_pool *p, size_t stack_size);

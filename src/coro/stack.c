@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -23,8 +24,8 @@
 #endif
 #endif
 
-#define WORKER_CACHE_MAX 32u
-#define POOL_MAX 1024u
+#define WORKER_CACHE_MAX 64u
+#define CHUNK_STACKS 16u
 
 static size_t page;
 static size_t guard_budget;
@@ -52,53 +53,89 @@ size_t edo__stack_round(size_t size)
     return (size + page - 1) / page * page;
 }
 
-static edo__coro *map_coro(size_t stack_size)
+/* Sets up the control block of the stack slot [slot, slot + page + stack_size): a guard page
+ * at the bottom (made inaccessible while the budget allows), the block at the top. */
+static edo__coro *init_slot(char *slot, size_t stack_size, bool chunked)
 {
-    pthread_once(&limits_once, read_limits);
     bool guarded = atomic_fetch_add_explicit(&guarded_stacks, 1, memory_order_relaxed) <
                    guard_budget;
+    if (guarded && mprotect(slot, page, PROT_NONE) != 0)
+        guarded = false;
     if (!guarded)
         atomic_fetch_sub_explicit(&guarded_stacks, 1, memory_order_relaxed);
-    size_t total = stack_size + (guarded ? page : 0);
-    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
-#ifdef MAP_STACK
-    flags |= MAP_STACK;
-#endif
-    char *map = mmap(NULL, total, PROT_READ | PROT_WRITE, flags, -1, 0);
-    if (map == MAP_FAILED) {
-        if (guarded)
-            atomic_fetch_sub_explicit(&guarded_stacks, 1, memory_order_relaxed);
-        return NULL;
-    }
-    if (guarded && mprotect(map, page, PROT_NONE) != 0) {
-        atomic_fetch_sub_explicit(&guarded_stacks, 1, memory_order_relaxed);
-        guarded = false;
-    }
-    /* The control block takes the top of the mapping; the stack grows down from below it. */
-    uintptr_t top = ((uintptr_t)(map + total) - sizeof(edo__coro)) & ~(uintptr_t)63;
+    size_t total = page + stack_size;
+    uintptr_t top = ((uintptr_t)(slot + total) - sizeof(edo__coro)) & ~(uintptr_t)63;
     edo__coro *co = (edo__coro *)top;
     memset(co, 0, sizeof *co);
-    co->map = map;
+    co->map = slot;
     co->map_size = total;
-    co->stack_lo = map + (guarded ? page : 0);
+    co->stack_lo = slot + page;
     co->stack_size = stack_size;
     co->guarded = guarded;
+    co->chunked = chunked;
 #ifdef EDO_HAVE_VALGRIND
     co->valgrind_id = VALGRIND_STACK_REGISTER(co->stack_lo, (char *)co);
 #endif
     return co;
 }
 
-static void unmap_coro(edo__coro *co)
+static char *map_region(size_t size)
 {
-    char *map = co->map;
-    size_t size = co->map_size;
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+#ifdef MAP_STACK
+    flags |= MAP_STACK;
+#endif
+    char *map = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+    return map == MAP_FAILED ? NULL : map;
+}
+
+/* Forgets a stack's guard and valgrind registration (its memory is unmapped by the caller). */
+static void retire(edo__coro *co)
+{
     if (co->guarded)
         atomic_fetch_sub_explicit(&guarded_stacks, 1, memory_order_relaxed);
 #ifdef EDO_HAVE_VALGRIND
     VALGRIND_STACK_DEREGISTER(co->valgrind_id);
 #endif
-    munmap(map, size);
+}
+
+/* A stack of a size other than the pool's: a mapping of its own, unmapped on release. */
+static edo__coro *map_single(size_t stack_size)
+{
+    char *map = map_region(page + stack_size);
+    return map ? init_slot(map, stack_size, false) : NULL;
+}
+
+static void unmap_single(edo__coro *co)
+{
+    retire(co);
+    munmap(co->map, co->map_size);
+}
+
+/* Pool stacks come CHUNK_STACKS to a mapping (one system call, and no unmapping until the
+ * runtime goes: unmapping costs TLB shootdowns on every core and contends with page faults).
+ * Returns one stack and puts the others in the pool. Pool lock held. */
+static edo__coro *map_chunk(edo__stack_pool *p)
+{
+    size_t slot = page + p->stack_size;
+    char *map = map_region(CHUNK_STACKS * slot);
+    if (!map)
+        return NULL;
+    edo__chunk *c = malloc(sizeof *c);
+    if (!c) {
+        munmap(map, CHUNK_STACKS * slot);
+        return NULL;
+    }
+    c->map = map;
+    c->next = p->chunks;
+    p->chunks = c;
+    for (unsigned i = 1; i < CHUNK_STACKS; i++) {
+        edo__coro *co = init_slot(map + i * slot, p->stack_size, true);
+        co->next_free = p->free;
+        p->free = co;
+        p->nfree++;
+    }
+    return init_slot(map, p->stack_size, true);
 }
 
 void edo__stack_pool_init(edo__stack_pool *p, size_t stack_size)
@@ -107,14 +144,19 @@ void edo__stack_pool_init(edo__stack_pool *p, size_t stack_size)
     pthread_mutex_init(&p->lock, NULL);
     p->free = NULL;
     p->nfree = 0;
+    p->chunks = NULL;
 }
 
 void edo__stack_pool_destroy(edo__stack_pool *p)
 {
-    while (p->free) {
-        edo__coro *co = p->free;
-        p->free = co->next_free;
-        unmap_coro(co);
+    for (edo__coro *co = p->free; co; co = co->next_free)
+        retire(co);
+    size_t size = CHUNK_STACKS * (page + p->stack_size);
+    while (p->chunks) {
+        edo__chunk *c = p->chunks;
+        p->chunks = c->next;
+        munmap(c->map, size);
+        free(c);
     }
     pthread_mutex_destroy(&p->lock);
 }
@@ -141,11 +183,15 @@ edo__coro *edo__coro_alloc(edo_runtime *rt, size_t stack_size)
             if ((co = p->free)) {
                 p->free = co->next_free;
                 p->nfree--;
+            } else {
+                co = map_chunk(p);
             }
             pthread_mutex_unlock(&p->lock);
         }
+    } else {
+        co = map_single(stack_size);
     }
-    if (!co && !(co = map_coro(stack_size)))
+    if (!co)
         return NULL;
     co->rt = rt;
     co->next_free = NULL;
@@ -156,34 +202,34 @@ void edo__coro_release(edo__coro *co)
 {
     edo_runtime *rt = co->rt;
     edo__stack_pool *p = &rt->stacks;
-    if (co->stack_size == p->stack_size) {
-        edo__worker *w = owner_worker(rt);
-        if (w && w->nstack_cache < WORKER_CACHE_MAX) {
-            co->next_free = w->stack_cache;
-            w->stack_cache = co;
-            w->nstack_cache++;
-            return;
-        }
-        pthread_mutex_lock(&p->lock);
-        if (p->nfree < POOL_MAX) {
-            co->next_free = p->free;
-            p->free = co;
-            p->nfree++;
-            co = NULL;
-        }
-        pthread_mutex_unlock(&p->lock);
-        if (!co)
-            return;
+    if (!co->chunked) {
+        unmap_single(co);
+        return;
     }
-    unmap_coro(co);
+    edo__worker *w = owner_worker(rt);
+    if (w && w->nstack_cache < WORKER_CACHE_MAX) {
+        co->next_free = w->stack_cache;
+        w->stack_cache = co;
+        w->nstack_cache++;
+        return;
+    }
+    pthread_mutex_lock(&p->lock);
+    co->next_free = p->free;
+    p->free = co;
+    p->nfree++;
+    pthread_mutex_unlock(&p->lock);
 }
 
 void edo__stack_cache_flush(edo__worker *w)
 {
+    /* The stacks belong to the pool's chunks: hand them back so they are retired with it. */
+    edo__stack_pool *p = &w->rt->stacks;
     while (w->stack_cache) {
         edo__coro *co = w->stack_cache;
         w->stack_cache = co->next_free;
-        unmap_coro(co);
+        co->next_free = p->free;
+        p->free = co;
+        p->nfree++;
     }
     w->nstack_cache = 0;
 }
