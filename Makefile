@@ -4,6 +4,7 @@
 #   make test        build (release) and run every test under ctest
 #   make test-asan   the tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make test-tsan   the tests under ThreadSanitizer
+#   make test-aarch64  cross-built for AArch64, run under qemu-user (installs both via apt if missing)
 #   make bench       edo vs Tokio side by side (installs Rust/Tokio from Debian via apt if missing)
 #   make install     install headers, libraries, CMake package and pkg-config (PREFIX=/usr/local)
 #   make format      clang-format the sources
@@ -13,7 +14,7 @@ PREFIX ?= /usr/local
 CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
 CMAKE ?= cmake
 
-.PHONY: all build demo test test-asan test-tsan bench install format clean
+.PHONY: all build demo test test-asan test-tsan test-aarch64 bench install format clean
 
 all: build
 
@@ -37,6 +38,9 @@ test-tsan:
 	$(CMAKE) -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDO_SANITIZE=thread -DEDO_BUILD_BENCH=OFF
 	$(CMAKE) --build build/tsan -j$(JOBS)
 	cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest $(CTEST_FLAGS)
+
+test-aarch64:
+	JOBS=$(JOBS) .ci/aarch64.sh
 
 bench:
 	bench/run.sh

@@ -12,6 +12,7 @@
 edo__context_switch:
     .cfi_startproc
     sub sp, sp, #176
+    .cfi_adjust_cfa_offset 176
     stp x19, x20, [sp, #0]
     stp x21, x22, [sp, #16]
     stp x23, x24, [sp, #32]
@@ -22,8 +23,8 @@ edo__context_switch:
     stp d10, d11, [sp, #112]
     stp d12, d13, [sp, #128]
     stp d14, d15, [sp, #144]
-    mrs x9, fpcr
-    str x9, [sp, #160]
+    mrs x10, fpcr
+    str x10, [sp, #160]         /* x10 keeps it for the comparison below */
     mov x9, sp
     str x9, [x0]
     ldr x9, [x1]
@@ -38,9 +39,15 @@ edo__context_switch:
     ldp d10, d11, [sp, #112]
     ldp d12, d13, [sp, #128]
     ldp d14, d15, [sp, #144]
+    /* Writing FPCR can stall the pipeline and the two contexts almost always agree on it:
+     * write it only when they differ. */
     ldr x9, [sp, #160]
+    cmp x9, x10
+    b.eq 1f
     msr fpcr, x9
+1:
     add sp, sp, #176
+    .cfi_adjust_cfa_offset -176
     ret
     .cfi_endproc
     .size edo__context_switch, .-edo__context_switch
