@@ -4,6 +4,7 @@
 #   make test        build (release) and run every test under ctest
 #   make test-asan   the tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make test-tsan   the tests under ThreadSanitizer
+#   make test-valgrind  coroutine, switch and task tests under valgrind memcheck
 #   make test-aarch64  cross-built for AArch64, run under qemu-user (installs both via apt if missing)
 #   make bench       edo vs Tokio side by side (installs Rust/Tokio from Debian via apt if missing)
 #   make install     install headers, libraries, CMake package and pkg-config (PREFIX=/usr/local)
@@ -14,7 +15,7 @@ PREFIX ?= /usr/local
 CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
 CMAKE ?= cmake
 
-.PHONY: all build demo test test-asan test-tsan test-aarch64 bench install format clean
+.PHONY: all build demo test test-asan test-tsan test-valgrind test-aarch64 bench install format clean
 
 all: build
 
@@ -41,6 +42,9 @@ test-tsan:
 
 test-aarch64:
 	JOBS=$(JOBS) .ci/aarch64.sh
+
+test-valgrind:
+	.ci/valgrind.sh
 
 bench:
 	bench/run.sh
