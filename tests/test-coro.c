@@ -442,3 +442,61 @@ TEST(await_bad_input_in_coroutine)
     edo_task_free(t);
     edo_runtime_free(rt);
 }
+
+/* ---- stack overflow is reported, not silent ------------------------------------------------ */
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static volatile long runaway_limit = 1L << 40; /* never reached: keeps the compiler quiet */
+
+static long runaway(long depth)
+{
+    volatile char pad[256];
+    pad[0] = (char)depth;
+    if (depth > runaway_limit)
+        return pad[0];
+    return runaway(depth + 1) + pad[0];
+}
+
+static void *overflow_fn(void *arg) { return (void *)runaway((long)(intptr_t)arg); }
+
+/* In a child process: a coroutine on a 16 KiB guarded stack recurses without end. The child
+ * must die by abort with edo's message, not by a bare segmentation fault. */
+static void overflow_reported(edo_runtime_flavor flavor)
+{
+#if defined(EDO_TEST_TSAN) || defined(EDO_TEST_ASAN)
+    (void)flavor;
+    fprintf(stderr, "skipped: the sanitizer owns SIGSEGV and reports the overflow itself\n");
+    return;
+#endif
+    int fds[2];
+    CHECK_EQ(pipe(fds), 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        edo_runtime *rt = new_rt(flavor, 1);
+        edo_spawn_options small = {.stack_size = EDO_MIN_STACK_SIZE};
+        edo_task *t;
+        if (edo_spawn_with(rt, &small, overflow_fn, NULL, &t) == 0)
+            edo_task_join(t, NULL);
+        _exit(0); /* not reached */
+    }
+    close(fds[1]);
+    char buf[4096] = {0};
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof buf - 1 && (n = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0)
+        got += (size_t)n;
+    close(fds[0]);
+    int status;
+    CHECK_EQ(waitpid(pid, &status, 0), pid);
+    CHECK(WIFSIGNALED(status));
+    CHECK_EQ(WTERMSIG(status), SIGABRT);
+    CHECK(strstr(buf, "edo: coroutine stack overflow") != NULL);
+}
+
+TEST(stack_overflow_reported_multi_thread) { overflow_reported(EDO_RUNTIME_MULTI_THREAD); }
+TEST(stack_overflow_reported_current_thread) { overflow_reported(EDO_RUNTIME_CURRENT_THREAD); }

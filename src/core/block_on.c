@@ -52,11 +52,13 @@ static void drive(edo_runtime *rt, edo_future *fut, void **out)
         return;
     }
     edo__worker_set_current(w);
+    edo__overflow_thread_init(); /* coroutines run on this thread while it drives */
     while (!poll_if_woken(sig, fut, out)) {
         if (edo__worker_run_some(w, rt->config.global_queue_interval) == 0 &&
             !atomic_load_explicit(&sig->woken, memory_order_acquire))
             edo__worker_park(w, sig);
     }
+    edo__overflow_thread_exit();
     edo__worker_set_current(NULL);
     edo__signal_unref(sig);
 }

@@ -45,6 +45,7 @@ void edo__thread_enter(edo_runtime *rt, const char *kind, unsigned index)
     char name[16];
     snprintf(name, sizeof name, "%s-%s%u", rt->thread_name, kind, index);
     edo__thread_set_name(name);
+    edo__overflow_thread_init();
     edo__runtime_set_entered(rt);
     if (rt->config.on_thread_start)
         rt->config.on_thread_start(rt->config.hook_arg);
@@ -55,6 +56,7 @@ void edo__thread_leave(edo_runtime *rt)
     if (rt->config.on_thread_stop)
         rt->config.on_thread_stop(rt->config.hook_arg);
     edo__runtime_set_entered(NULL);
+    edo__overflow_thread_exit();
 }
 
 static int validate_config(const edo_runtime_config *cfg)

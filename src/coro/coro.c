@@ -257,3 +257,5 @@ int edo_coro_cancelled(void)
 }
 
 bool edo__in_coroutine(void) { return coro_current() != NULL; }
+
+edo__coro *edo__coro_running(void) { return coro_current(); }

@@ -61,6 +61,13 @@ edo__coro *edo__coro_alloc(struct edo_runtime *rt, size_t stack_size);
 void edo__coro_release(edo__coro *co);
 /* `size` rounded up to whole pages. */
 size_t edo__stack_round(size_t size);
+/* The coroutine running on this thread, or NULL. */
+edo__coro *edo__coro_running(void);
+/* Stack overflow reporting (overflow.c): a runtime thread gets an alternate signal stack, and
+ * the process a fault handler that recognises a coroutine's guard page. */
+void edo__overflow_thread_init(void);
+void edo__overflow_thread_exit(void);
+
 struct edo__worker;
 /* Unmaps the stacks a worker keeps at hand (runtime shutdown). */
 void edo__stack_cache_flush(struct edo__worker *w);
