@@ -9,6 +9,7 @@
 
 /* Filled by the register check below (written from assembly, hence not static). */
 extern uint64_t edo_test_regs_out[18];
+extern uint64_t edo_test_regs_base;
 
 #define STACK_SIZE (256 * 1024)
 
@@ -177,14 +178,16 @@ static const int first_reg[18] = {19, 20, 21, 22, 23, 24, 25, 26, 27, 28,
 #if defined(__x86_64__)
 /* rbp is left out: it may be the frame pointer, which inline asm cannot claim. The stack is
  * realigned around the call (and the red zone skipped), the original rsp kept on the stack. */
+uint64_t edo_test_regs_base; /* read from assembly, RIP-relative: no register needed */
+
 static void switch_with_marked_regs(edo__context *from, edo__context *to, uint64_t base)
 {
-    /* The markers are loaded before rsp moves: `base` may be addressed relative to it. */
-    __asm__ volatile("movq %[base], %%rbx\n addq $1, %%rbx\n"
-                     "movq %[base], %%r12\n addq $12, %%r12\n"
-                     "movq %[base], %%r13\n addq $13, %%r13\n"
-                     "movq %[base], %%r14\n addq $14, %%r14\n"
-                     "movq %[base], %%r15\n addq $15, %%r15\n"
+    edo_test_regs_base = base;
+    __asm__ volatile("movq edo_test_regs_base(%%rip), %%rbx\n addq $1, %%rbx\n"
+                     "movq edo_test_regs_base(%%rip), %%r12\n addq $12, %%r12\n"
+                     "movq edo_test_regs_base(%%rip), %%r13\n addq $13, %%r13\n"
+                     "movq edo_test_regs_base(%%rip), %%r14\n addq $14, %%r14\n"
+                     "movq edo_test_regs_base(%%rip), %%r15\n addq $15, %%r15\n"
                      "movq %%rsp, %%rax\n subq $256, %%rsp\n andq $-16, %%rsp\n"
                      "pushq %%rax\n pushq %%rax\n"
                      "call edo__context_switch\n"
@@ -195,7 +198,7 @@ static void switch_with_marked_regs(edo__context *from, edo__context *to, uint64
                      "movq %%r15, edo_test_regs_out+32(%%rip)\n"
                      "popq %%rax\n popq %%rsp\n"
                      : "+D"(from), "+S"(to)
-                     : [base] "m"(base)
+                     :
                      : "rax", "rbx", "rcx", "rdx", "r8", "r9", "r10", "r11", "r12", "r13", "r14",
                        "r15", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
                        "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15",
