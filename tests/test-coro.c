@@ -500,3 +500,75 @@ static void overflow_reported(edo_runtime_flavor flavor)
 
 TEST(stack_overflow_reported_multi_thread) { overflow_reported(EDO_RUNTIME_MULTI_THREAD); }
 TEST(stack_overflow_reported_current_thread) { overflow_reported(EDO_RUNTIME_CURRENT_THREAD); }
+
+/* ---- task-local storage follows the task across workers ------------------------------------ */
+
+static _Atomic int locals_destroyed;
+static void count_destroy(void *value)
+{
+    free(value);
+    atomic_fetch_add(&locals_destroyed, 1);
+}
+static const edo_task_local local_key = {count_destroy};
+static const edo_task_local plain_key = {NULL};
+
+static void *use_locals(void *arg)
+{
+    intptr_t me = (intptr_t)arg;
+    CHECK(edo_task_local_get(&local_key) == NULL);
+    int *v = malloc(sizeof *v);
+    *v = (int)me;
+    CHECK_EQ(edo_task_local_set(&local_key, v), 0);
+    CHECK_EQ(edo_task_local_set(&plain_key, (void *)me), 0);
+    for (int i = 0; i < 50; i++) { /* it may move between workers meanwhile */
+        CHECK_EQ(*(int *)edo_task_local_get(&local_key), me);
+        CHECK_EQ((intptr_t)edo_task_local_get(&plain_key), me);
+        edo_yield();
+    }
+    int *w = malloc(sizeof *w);
+    *w = (int)me;
+    CHECK_EQ(edo_task_local_set(&local_key, w), 0); /* destroys the first value */
+    return NULL;
+}
+
+TEST(task_locals_follow_the_task)
+{
+    edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
+    atomic_store(&locals_destroyed, 0);
+    enum { N = 32 };
+    edo_task *t[N];
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(edo_spawn_with(rt, NULL, use_locals, (void *)(intptr_t)(i + 1), &t[i]), 0);
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(edo_task_join(t[i], NULL), 0);
+        edo_task_free(t[i]);
+    }
+    CHECK_EQ(atomic_load(&locals_destroyed), 2 * N); /* replaced ones, then the last at exit */
+    CHECK_EQ(edo_task_local_set(&local_key, NULL), -EPERM); /* not in a task */
+    CHECK(edo_task_local_get(&local_key) == NULL);
+    CHECK_EQ(edo_task_local_set(NULL, NULL), -EINVAL);
+    edo_runtime_free(rt);
+}
+
+static void *locals_until_cancelled(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(edo_task_local_set(&local_key, malloc(8)), 0);
+    while (edo_yield() == 0)
+        ;
+    CHECK(edo_task_local_get(&local_key) != NULL); /* still there while unwinding */
+    return NULL;
+}
+
+TEST(task_locals_destroyed_on_cancel)
+{
+    edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
+    atomic_store(&locals_destroyed, 0);
+    edo_task *t;
+    CHECK_EQ(edo_spawn_with(rt, NULL, locals_until_cancelled, NULL, &t), 0);
+    edo_task_abort(t);
+    CHECK_EQ(edo_task_join(t, NULL), -ECANCELED);
+    CHECK_EQ(atomic_load(&locals_destroyed), 1);
+    edo_task_free(t);
+    edo_runtime_free(rt);
+}

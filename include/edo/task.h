@@ -97,6 +97,28 @@ void edo_task_free(edo_task *task);
 /* The id of the task whose future is being polled on the calling thread, or 0 outside a task. */
 uint64_t edo_task_current_id(void);
 
+/* ---------------------------------------------------------------------------------------------
+ * Task-local storage: a value per task, under a key, that follows the task across workers
+ * (unlike a thread-local, which a migrating coroutine must not use) and is destroyed when the
+ * task ends.
+ *
+ *     static const edo_task_local request_id = {free};   // the key: its address
+ *     edo_task_local_set(&request_id, strdup("r-42"));  // in a task
+ *     const char *id = edo_task_local_get(&request_id);  // anywhere in the same task
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct edo_task_local {
+    void (*destroy)(void *value); /* called for a non-NULL value when the task ends, or when
+                                     the value is replaced; may be NULL */
+} edo_task_local;
+
+/* Sets the calling task's value for `key` (replacing, and destroying, an earlier one).
+ * Returns 0, -EINVAL for a NULL key, -EPERM outside a task, -ENOMEM. Never suspends. */
+int edo_task_local_set(const edo_task_local *key, void *value);
+
+/* The calling task's value for `key`, or NULL (unset, NULL key, or not in a task). */
+void *edo_task_local_get(const edo_task_local *key);
+
 #ifdef __cplusplus
 }
 #endif

@@ -144,7 +144,7 @@ edo__task *edo__task_new(struct edo_runtime *rt, const edo_future *future, size_
     t->owned_prev = t->owned_next = NULL;
     t->id = id;
     t->join_waker = EDO_WAKER_EMPTY;
-    t->output = NULL;
+    t->locals = NULL;
     memcpy(&t->future, future, size);
     return t;
 }
@@ -153,7 +153,14 @@ edo__task *edo__task_new(struct edo_runtime *rt, const edo_future *future, size_
  * drops the run's and the scheduler's references. The caller is the task's poller. */
 static void complete(edo__task *t, void *output, bool cancelled)
 {
+    /* Dropping runs user code (a cancelled coroutine unwinds): it runs as this task. */
+    edo__task *outer = current_task;
+    bool outer_self_woken = current_task_self_woken;
+    current_task = t;
     edo_future_drop(&t->future);
+    edo__task_locals_destroy(t); /* after the drop: unwinding code may still use them */
+    current_task = outer;
+    current_task_self_woken = outer_self_woken;
     t->output = output;
     uint64_t s = load_state(t), next;
     do {

@@ -52,7 +52,10 @@ struct edo__task {
     uint32_t owner;      /* index of the worker whose owned list has it, or EDO__NO_OWNER */
     uint32_t size_class; /* of the block the task lives in (alloc.h) */
     edo_waker join_waker; /* see JOIN_WAKER */
-    void *output;         /* written before COMPLETE is published */
+    union {
+        struct edo__task_locals *locals; /* until completion: task-local values */
+        void *output;                    /* from completion: written before COMPLETE */
+    };
     edo_future future;    /* must stay last: the rest of the user's future follows */
 };
 
@@ -70,6 +73,9 @@ static inline void edo__task_set_next(edo__task *t, edo__task *next)
  * scheduler, the first notification, and, when `with_handle`, the handle. */
 edo__task *edo__task_new(struct edo_runtime *rt, const edo_future *future, size_t size,
                          uint64_t id, bool with_handle);
+
+/* Destroys the task's task-local values (task_local.c); called once, at completion. */
+void edo__task_locals_destroy(edo__task *t);
 
 /* Frees a task that edo__task_new made but that was never scheduled (a refused spawn). */
 void edo__task_free_unspawned(edo__task *t);
