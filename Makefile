@@ -5,6 +5,7 @@
 #   make test-asan   the tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make test-tsan   the tests under ThreadSanitizer
 #   make test-valgrind  coroutine, switch and task tests under valgrind memcheck
+#   make test-gdb    gdb unwinds a coroutine's stack (installs gdb via apt if missing)
 #   make test-aarch64  cross-built for AArch64, run under qemu-user (installs both via apt if missing)
 #   make bench       edo vs Tokio side by side (installs Rust/Tokio from Debian via apt if missing)
 #   make install     install headers, libraries, CMake package and pkg-config (PREFIX=/usr/local)
@@ -15,7 +16,7 @@ PREFIX ?= /usr/local
 CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
 CMAKE ?= cmake
 
-.PHONY: all build demo test test-asan test-tsan test-valgrind test-aarch64 bench install format clean
+.PHONY: all build demo test test-asan test-tsan test-valgrind test-gdb test-aarch64 bench install format clean
 
 all: build
 
@@ -45,6 +46,9 @@ test-aarch64:
 
 test-valgrind:
 	.ci/valgrind.sh
+
+test-gdb:
+	.ci/gdb.sh
 
 bench:
 	bench/run.sh
