@@ -6,12 +6,9 @@
 
 #include "platform/spinlock.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define EDO_ALLOC_USE_MALLOC 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define EDO_ALLOC_USE_MALLOC 1
-#endif
+#include "platform/sanitizers.h"
+#ifdef EDO_ASAN
+#define EDO_ALLOC_USE_MALLOC 1 /* so ASan sees every task's lifetime */
 #endif
 
 /* Blocks are whole cache lines, cache-line aligned: a task's state word is written by every

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "platform/sanitizers.h"
+
 #define UNPARKED_ONE 1u
 #define SEARCHING_ONE (1u << 16)
 static inline unsigned unparked_of(uint32_t s) { return s & 0xffffu; }
@@ -27,13 +29,6 @@ void edo__idle_destroy(edo__idle *idle)
     free((void *)idle->sleeping);
 }
 
-#if defined(__SANITIZE_THREAD__)
-#define EDO_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define EDO_TSAN 1
-#endif
-#endif
 
 /* Reads the idle word after a full barrier, so the caller's push is ordered before it (the
  * notifying side of the handshake). TSan does not model fences; there an RMW on the word

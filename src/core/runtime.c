@@ -6,13 +6,14 @@
 
 #include "core/runtime.h"
 #include "edo/error.h"
+#include "platform/sanitizers.h"
 #include "platform/thread.h"
 
 #define DEFAULT_MAX_BLOCKING 512u
 #define DEFAULT_KEEP_ALIVE_NS 10000000000ull
 #define DEFAULT_GLOBAL_INTERVAL 61u
 #define MAX_GLOBAL_INTERVAL (1u << 20)
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef EDO_ASAN
 #define DEFAULT_CORO_STACK ((size_t)256 * 1024) /* ASan's frames are several times larger */
 #else
 #define DEFAULT_CORO_STACK ((size_t)64 * 1024)

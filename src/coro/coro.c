@@ -18,21 +18,8 @@
 #include "coro/coro.h"
 #include "edo/coro.h"
 #include "edo/error.h"
+#include "platform/sanitizers.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define EDO_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define EDO_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define EDO_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define EDO_TSAN 1
-#endif
-#endif
 
 #ifdef EDO_ASAN
 void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
