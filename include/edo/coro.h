@@ -101,11 +101,11 @@ int edo_await(edo_future *future, void **out);
  * Returns 0, -EPERM outside a coroutine, -ECANCELED once the task is aborted. Suspends. */
 int edo_yield(void);
 
-/* 1 when the caller runs in a coroutine, 0 otherwise. */
+/* 1 when the caller runs in a coroutine, 0 otherwise. Never suspends. */
 int edo_in_coroutine(void);
 
 /* 1 when the calling coroutine's task has been aborted (its suspending calls now fail with
- * -ECANCELED), 0 when not, -EPERM outside a coroutine. */
+ * -ECANCELED), 0 when not, -EPERM outside a coroutine. Never suspends. */
 int edo_coro_cancelled(void);
 
 #ifdef __cplusplus

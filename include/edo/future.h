@@ -102,7 +102,7 @@ typedef struct edo_context {
 } edo_context;
 
 /* Initialises `cx` to poll a child future with `waker`, sharing `parent`'s cooperative budget
- * (`parent` may be NULL: no budget). */
+ * (`parent` may be NULL: no budget). Never suspends. */
 void edo_context_init(edo_context *cx, const edo_waker *waker, const edo_context *parent);
 
 /* The waker to wake when the polled future can make progress. */
@@ -112,7 +112,8 @@ static inline const edo_waker *edo_context_waker(const edo_context *cx) { return
  * complete without waiting (a channel with queued messages, a socket with buffered data) calls
  * edo_coop_proceed() first: while budget remains it consumes one unit and returns true; once the
  * budget is spent it wakes the context's waker and returns false, and the future must return
- * EDO_PENDING. That way a task that always finds work ready still lets others run. */
+ * EDO_PENDING. That way a task that always finds work ready still lets others run. Call it only
+ * from the poll that received `cx` (the budget belongs to that poll's thread). Never suspends. */
 bool edo_coop_proceed(edo_context *cx);
 
 /* ---------------------------------------------------------------------------------------------
@@ -136,10 +137,11 @@ struct edo_future {
 };
 
 /* Polls `f` once. `out` may be NULL when the output is not wanted. Returns the future's
- * answer; EDO_READY with *out untouched on bad input (NULL f or vtable). */
+ * answer; EDO_READY with *out untouched on bad input (NULL f, vtable or cx). Does not suspend
+ * (a future's poll never blocks); thread-safety is the future's. */
 edo_poll edo_future_poll(edo_future *f, edo_context *cx, void **out);
 
-/* Calls `f`'s drop function, if any. NULL is a no-op. */
+/* Calls `f`'s drop function, if any. NULL is a no-op. Never suspends. */
 void edo_future_drop(edo_future *f);
 
 /* ---------------------------------------------------------------------------------------------
@@ -158,7 +160,7 @@ typedef struct edo_yield_future {
     int yielded;
 } edo_yield_future;
 
-/* Prepares `y` to be polled. */
+/* Prepares `y` to be polled. In a coroutine, edo_yield() (edo/coro.h) does the same in one call. */
 void edo_yield_future_init(edo_yield_future *y);
 
 #ifdef __cplusplus
