@@ -572,3 +572,136 @@ TEST(task_locals_destroyed_on_cancel)
     edo_task_free(t);
     edo_runtime_free(rt);
 }
+
+/* ---- pinned (local) coroutines stay on their worker ---------------------------------------- */
+
+typedef struct {
+    pthread_t home;
+    _Atomic int moved;    /* steps seen on another thread */
+    _Atomic int finished;
+    gate *g;              /* optional: await it halfway */
+} pinned_arg;
+
+static void *pinned_body(void *arg)
+{
+    pinned_arg *p = arg;
+    for (int i = 0; i < 200; i++) {
+        if (!pthread_equal(this_thread(), p->home))
+            atomic_fetch_add(&p->moved, 1);
+        if (i == 100 && p->g) {
+            gate_future gf = gate_future_new(p->g, NULL);
+            CHECK_EQ(edo_await(&gf.base, NULL), 0);
+            edo_future_drop(&gf.base);
+        } else {
+            CHECK_EQ(edo_yield(), 0);
+        }
+    }
+    atomic_fetch_add(&p->finished, 1);
+    return NULL;
+}
+
+enum { PINNED = 16, BUSY = 32 };
+
+typedef struct {
+    pinned_arg pins[PINNED];
+    gate *g;
+} pinned_setup;
+
+/* Runs on a worker: pins PINNED coroutines to it, and spawns BUSY unpinned ones to keep both
+ * workers stealing from each other. */
+static void *spawn_pinned(void *arg)
+{
+    pinned_setup *s = arg;
+    edo_task *busy[BUSY], *pins[PINNED];
+    for (int i = 0; i < PINNED; i++) {
+        s->pins[i].home = this_thread();
+        s->pins[i].g = i == 0 ? s->g : NULL;
+        CHECK_EQ(edo_spawn_local(NULL, pinned_body, &s->pins[i], &pins[i]), 0);
+    }
+    for (int i = 0; i < BUSY; i++)
+        CHECK_EQ(edo_spawn(yield_n, (void *)(intptr_t)300, &busy[i]), 0);
+    for (int i = 0; i < BUSY; i++) {
+        CHECK_EQ(edo_task_join(busy[i], NULL), 0);
+        edo_task_free(busy[i]);
+    }
+    for (int i = 0; i < PINNED; i++) {
+        CHECK_EQ(edo_task_join(pins[i], NULL), 0);
+        edo_task_free(pins[i]);
+    }
+    return NULL;
+}
+
+static void *open_later(void *arg)
+{
+    gate *g = arg;
+    WAIT_UNTIL(gate_has_waiter(g));
+    gate_open(g); /* a wake from a plain thread must reach the pinned coroutine's worker */
+    return NULL;
+}
+
+TEST(pinned_coroutines_never_move)
+{
+    edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
+    gate g;
+    gate_init(&g);
+    static pinned_setup s;
+    memset(&s, 0, sizeof s);
+    s.g = &g;
+    pthread_t opener;
+    CHECK_EQ(pthread_create(&opener, NULL, open_later, &g), 0);
+    edo_task *t;
+    CHECK_EQ(edo_spawn_with(rt, NULL, spawn_pinned, &s, &t), 0);
+    CHECK_EQ(edo_task_join(t, NULL), 0);
+    edo_task_free(t);
+    pthread_join(opener, NULL);
+    for (int i = 0; i < PINNED; i++) {
+        CHECK_EQ(atomic_load(&s.pins[i].finished), 1);
+        CHECK_EQ(atomic_load(&s.pins[i].moved), 0);
+    }
+    edo_runtime_free(rt);
+    gate_destroy(&g);
+}
+
+static void *pin_and_leave(void *arg)
+{
+    cancel_arg *c = arg;
+    CHECK_EQ(edo_spawn_local(NULL, cancellable, c, NULL), 0);
+    return NULL;
+}
+
+TEST(pinned_shutdown_unwinds)
+{
+    edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
+    gate g;
+    gate_init(&g);
+    cancel_arg c = {&g, 0, 0, 0, 0, NULL};
+    edo_task *t;
+    CHECK_EQ(edo_spawn_with(rt, NULL, pin_and_leave, &c, &t), 0);
+    CHECK_EQ(edo_task_join(t, NULL), 0);
+    edo_task_free(t);
+    WAIT_UNTIL(gate_has_waiter(&g));
+    edo_runtime_free(rt); /* the pinned coroutine is idle on its worker: cancelled, unwinds */
+    CHECK_EQ(atomic_load(&c.cleanups), 1);
+    CHECK_EQ(atomic_load(&c.stage), 2);
+    gate_destroy(&g);
+}
+
+static void *try_local_in_current_thread(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(edo_spawn_local(NULL, return_arg, NULL, NULL), -EPERM);
+    return NULL;
+}
+
+TEST(pinned_bad_input)
+{
+    CHECK_EQ(edo_spawn_local(NULL, return_arg, NULL, NULL), -EPERM); /* not on a worker */
+    edo_future f = {&count_vtable};
+    CHECK_EQ(edo_spawn_future_local(&f, sizeof f, NULL), -EPERM);
+    edo_runtime *rt = new_rt(EDO_RUNTIME_CURRENT_THREAD, 0);
+    edo_task *t;
+    CHECK_EQ(edo_spawn_with(rt, NULL, try_local_in_current_thread, NULL, &t), 0);
+    CHECK_EQ(edo_task_join(t, NULL), 0);
+    edo_task_free(t);
+    edo_runtime_free(rt);
+}

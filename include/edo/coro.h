@@ -87,6 +87,16 @@ static inline int edo_spawn_detached(void *(*fn)(void *arg), void *arg)
 int edo_spawn_with(edo_runtime *rt, const edo_spawn_options *options, void *(*fn)(void *arg),
                    void *arg, edo_task **out);
 
+/* Spawns a pinned (local) coroutine: it runs only on the calling worker thread, never stolen
+ * by another, so it may keep thread-locals across suspensions and use thread-bound libraries.
+ * Must be called on a worker of a multi-thread runtime (a task, or a coroutine, running there).
+ * `options` may be NULL. Wakes from anywhere reach it on its worker. A pinned coroutine shares
+ * that one worker with everything else queued there: keep heavy work on unpinned tasks.
+ * Returns 0, or -EINVAL (fn NULL, bad stack size), -EPERM (not on a worker of a multi-thread
+ * runtime), -ESHUTDOWN, -ENOMEM. Never suspends. */
+int edo_spawn_local(const edo_spawn_options *options, void *(*fn)(void *arg), void *arg,
+                    edo_task **out);
+
 /* Inside a coroutine: waits until `future` is ready and stores its output in *out (`out` may
  * be NULL). The future is polled in place, so it must not move meanwhile; the caller still
  * owns it (and drops it if it has a drop function).

@@ -59,6 +59,11 @@ int edo_spawn_future(edo_future *future, size_t size, edo_task **out);
  * work to a runtime). Returns the same errors, with -EINVAL also for a NULL rt. */
 int edo_runtime_spawn_future(edo_runtime *rt, edo_future *future, size_t size, edo_task **out);
 
+/* Like edo_spawn_future(), but the task is pinned to the calling worker thread: it is never
+ * stolen, and every poll runs on this thread (see edo_spawn_local in edo/coro.h). Must be
+ * called on a worker of a multi-thread runtime; -EPERM otherwise. */
+int edo_spawn_future_local(edo_future *future, size_t size, edo_task **out);
+
 /* Waits until the task finishes and stores its output in *out (`out` may be NULL). In a
  * coroutine it suspends (and returns -ECANCELED if the coroutine is aborted meanwhile); on a
  * plain thread it blocks, and on a current-thread runtime drives the runtime meanwhile.

@@ -65,6 +65,30 @@ int edo__idle_worker_to_notify(edo__idle *idle)
     return index;
 }
 
+static void remove_sleeper(edo__idle *idle, unsigned index)
+{
+    for (unsigned i = 0; i < idle->nsleepers; i++) {
+        if (idle->sleepers[i] == index) {
+            idle->sleepers[i] = idle->sleepers[--idle->nsleepers];
+            break;
+        }
+    }
+    atomic_store_explicit(&idle->sleeping[index], false, memory_order_release);
+}
+
+bool edo__idle_wake_worker(edo__idle *idle, unsigned index)
+{
+    pthread_mutex_lock(&idle->lock);
+    bool was_parked = atomic_load_explicit(&idle->sleeping[index], memory_order_relaxed);
+    if (was_parked) {
+        remove_sleeper(idle, index);
+        atomic_fetch_add_explicit(&idle->state, UNPARKED_ONE | SEARCHING_ONE,
+                                  memory_order_seq_cst);
+    }
+    pthread_mutex_unlock(&idle->lock);
+    return was_parked;
+}
+
 bool edo__idle_transition_to_searching(edo__idle *idle)
 {
     uint32_t s = atomic_load_explicit(&idle->state, memory_order_seq_cst);
@@ -101,13 +125,7 @@ bool edo__idle_unpark_self(edo__idle *idle, unsigned index)
     pthread_mutex_lock(&idle->lock);
     bool was_parked = atomic_load_explicit(&idle->sleeping[index], memory_order_relaxed);
     if (was_parked) {
-        for (unsigned i = 0; i < idle->nsleepers; i++) {
-            if (idle->sleepers[i] == index) {
-                idle->sleepers[i] = idle->sleepers[--idle->nsleepers];
-                break;
-            }
-        }
-        atomic_store_explicit(&idle->sleeping[index], false, memory_order_release);
+        remove_sleeper(idle, index);
         atomic_fetch_add_explicit(&idle->state, UNPARKED_ONE, memory_order_seq_cst);
     }
     pthread_mutex_unlock(&idle->lock);

@@ -31,6 +31,10 @@ void edo__idle_destroy(edo__idle *idle);
 /* Picks a parked worker to wake (counting it as unparked and searching) when nobody searches
  * and someone is parked. Returns its index, or -1. */
 int edo__idle_worker_to_notify(edo__idle *idle);
+/* Takes worker `index` off the parked list if it is there (counting it as unparked and
+ * searching, like a notification) and returns true: the caller then unparks it. Used to hand a
+ * worker work only it may run (a pinned task). */
+bool edo__idle_wake_worker(edo__idle *idle, unsigned index);
 /* A worker wants to search: allowed while fewer than half are searching. */
 bool edo__idle_transition_to_searching(edo__idle *idle);
 /* A searching worker found work or stops: returns true when it was the last searcher. */

@@ -157,6 +157,7 @@ int edo_runtime_new(edo_runtime **out, const edo_runtime_config *config)
     for (unsigned i = 0; i < rt->nworkers; i++) {
         edo__worker *w = &rt->workers[i];
         edo__local_init(&w->queue);
+        edo__inject_init(&w->pinned);
         edo__spin_init(&w->owned.lock);
         w->rt = rt;
         w->index = i;
@@ -197,6 +198,11 @@ static size_t drain_queues(edo_runtime *rt)
             ran++;
         }
         while ((t = edo__local_pop(&w->queue))) {
+            edo__task_abort(t);
+            edo__task_run_detached(t);
+            ran++;
+        }
+        while (edo__inject_pop_batch(&w->pinned, &t, 1) == 1) {
             edo__task_abort(t);
             edo__task_run_detached(t);
             ran++;
@@ -242,7 +248,7 @@ void edo_runtime_free(edo_runtime *rt)
 
 /* ---- spawning ------------------------------------------------------------------------------ */
 
-int edo_runtime_spawn_future(edo_runtime *rt, edo_future *future, size_t size, edo_task **out)
+int edo__spawn(edo_runtime *rt, edo_future *future, size_t size, edo_task **out, bool pinned)
 {
     if (!rt || !future || !future->vtable || !future->vtable->poll || size < sizeof *future)
         return -EINVAL;
@@ -251,11 +257,15 @@ int edo_runtime_spawn_future(edo_runtime *rt, edo_future *future, size_t size, e
     edo__worker *w = edo__worker_current();
     if (w && w->rt != rt)
         w = NULL;
+    if (pinned && (!w || rt->config.flavor != EDO_RUNTIME_MULTI_THREAD))
+        return -EPERM;
     uint64_t id = w ? edo__worker_next_id(w)
                     : atomic_fetch_add_explicit(&rt->next_id, 1, memory_order_relaxed);
-    edo__task *t = edo__task_new(rt, future, size, id, out != NULL);
+    edo__task *t = edo__task_new(rt, future, size, id, out != NULL, pinned);
     if (!t)
         return -ENOMEM;
+    if (pinned)
+        edo__owned_insert(w, t); /* its home answers for it from the start */
     if (out)
         *out = (edo_task *)t;
     if (!edo__spawn_schedule(t)) {
@@ -265,6 +275,19 @@ int edo_runtime_spawn_future(edo_runtime *rt, edo_future *future, size_t size, e
         return -ESHUTDOWN;
     }
     return 0;
+}
+
+int edo_runtime_spawn_future(edo_runtime *rt, edo_future *future, size_t size, edo_task **out)
+{
+    return edo__spawn(rt, future, size, out, false);
+}
+
+int edo_spawn_future_local(edo_future *future, size_t size, edo_task **out)
+{
+    edo_runtime *rt = edo_runtime_current();
+    if (!rt)
+        return future ? -EPERM : -EINVAL;
+    return edo__spawn(rt, future, size, out, true);
 }
 
 int edo_spawn_future(edo_future *future, size_t size, edo_task **out)

@@ -42,6 +42,7 @@ typedef struct edo__worker {
     pthread_t thread;
     bool started;
     edo__owned_list owned;
+    edo__inject pinned; /* tasks only this worker may run; any thread pushes */
     edo__coro *stack_cache; /* coroutine stacks at hand (default size) */
     unsigned nstack_cache;
 } edo__worker;
@@ -106,6 +107,8 @@ static inline void edo__task_run_detached(edo__task *t)
 }
 /* Queues a newly spawned task; false (nothing queued) when the runtime is shutting down. */
 bool edo__spawn_schedule(edo__task *t);
+/* Spawns `future` on `rt`; `pinned`: a local task of the calling worker (see task.h). */
+int edo__spawn(edo_runtime *rt, edo_future *future, size_t size, edo_task **out, bool pinned);
 void *edo__worker_main(void *arg);
 /* Current-thread flavour: runs up to `max` queued tasks on `w`; returns how many ran. */
 unsigned edo__worker_run_some(edo__worker *w, unsigned max);

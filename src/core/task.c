@@ -128,7 +128,7 @@ static void waker_wake_by_ref(const void *data)
 /* ---- creating and running ---------------------------------------------------------------- */
 
 edo__task *edo__task_new(struct edo_runtime *rt, const edo_future *future, size_t size,
-                         uint64_t id, bool with_handle)
+                         uint64_t id, bool with_handle, bool pinned)
 {
     uint32_t size_class;
     edo__task *t = edo__block_alloc(offsetof(edo__task, future) + size, &size_class);
@@ -137,7 +137,8 @@ edo__task *edo__task_new(struct edo_runtime *rt, const edo_future *future, size_
     t->size_class = size_class;
     uint64_t refs = with_handle ? 3 : 2; /* scheduler + notification (+ handle) */
     atomic_init(&t->state, refs * EDO__REF_ONE | EDO__NOTIFIED |
-                               (with_handle ? EDO__JOIN_INTEREST : 0u));
+                               (with_handle ? EDO__JOIN_INTEREST : 0u) |
+                               (pinned ? EDO__PINNED : 0u));
     t->rt = rt;
     atomic_init(&t->next, NULL);
     t->owner = EDO__NO_OWNER;

@@ -12,6 +12,7 @@
  *   JOIN_WAKER     join_waker belongs to the task side (the completer reads it); while clear,
  *                  the handle side may write it
  *   JOINED         the handle already took the result (so a second join reports -EALREADY)
+ *   PINNED         a local task: runs only on its home worker (`owner`), never stolen
  *
  * References: one per waker clone, one for the handle, one for the scheduler (held from spawn
  * until completion, so an idle task nobody wakes stays alive for shutdown to cancel) and one for the notification (held by whichever queue or worker has the task).
@@ -36,6 +37,7 @@ enum {
     EDO__JOIN_INTEREST = 1u << 4,
     EDO__JOIN_WAKER = 1u << 5,
     EDO__JOINED = 1u << 6,
+    EDO__PINNED = 1u << 7, /* runs only on worker `owner` (set at spawn, never changes) */
 };
 #define EDO__REF_ONE ((uint64_t)1 << 8)
 #define EDO__NO_OWNER UINT32_MAX
@@ -72,7 +74,11 @@ static inline void edo__task_set_next(edo__task *t, edo__task *next)
 /* Allocates a task holding a copy of `future` (`size` bytes), with references for the
  * scheduler, the first notification, and, when `with_handle`, the handle. */
 edo__task *edo__task_new(struct edo_runtime *rt, const edo_future *future, size_t size,
-                         uint64_t id, bool with_handle);
+                         uint64_t id, bool with_handle, bool pinned);
+static inline bool edo__task_is_pinned(edo__task *t)
+{
+    return atomic_load_explicit(&t->state, memory_order_relaxed) & EDO__PINNED;
+}
 
 /* Destroys the task's task-local values (task_local.c); called once, at completion. */
 void edo__task_locals_destroy(edo__task *t);

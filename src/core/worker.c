@@ -53,6 +53,17 @@ static void push_local(edo__worker *w, edo__task *t)
         notify_parked(w->rt);
 }
 
+/* Queues a pinned task on its home worker, waking that worker if it sleeps. The wake takes the
+ * idle lock, which the home also takes to announce it parks and after which it re-checks its
+ * pinned queue: either it sees this push or this sees it asleep. */
+static void push_pinned(edo_runtime *rt, edo__task *t)
+{
+    edo__worker *home = &rt->workers[t->owner];
+    edo__inject_push(&home->pinned, t);
+    if (edo__worker_current() != home && edo__idle_wake_worker(&rt->idle, home->index))
+        edo__parker_unpark(home->parker);
+}
+
 /* Queues `t` from a thread that is not one of the runtime's workers. The runtime stays
  * allocated until every task has completed, and `t` cannot complete before it is popped from
  * the global queue; the in-flight count also covers the notification after the push (shutdown
@@ -65,6 +76,8 @@ static bool schedule_remote(edo_runtime *rt, edo__task *t, bool check_shutdown)
     if (ok) {
         if (edo__blocking_is_task(t))
             edo__blocking_push(rt, t);
+        else if (edo__task_is_pinned(t))
+            push_pinned(rt, t);
         else {
             edo__inject_push(&rt->inject, t);
             notify_parked(rt);
@@ -76,6 +89,10 @@ static bool schedule_remote(edo_runtime *rt, edo__task *t, bool check_shutdown)
 
 static void schedule_local(edo__worker *w, edo__task *t, bool is_yield)
 {
+    if (edo__task_is_pinned(t)) {
+        push_pinned(w->rt, t); /* never the stealable ring or run-next slot */
+        return;
+    }
     if (is_yield || !w->lifo_enabled) {
         push_local(w, t);
         return;
@@ -99,6 +116,13 @@ void edo__schedule(edo__task *t, bool is_yield)
         schedule_local(w, t, is_yield);
     else
         schedule_remote(t->rt, t, false);
+}
+
+/* Pops one pinned task of this worker's. */
+static edo__task *pop_pinned(edo__worker *w)
+{
+    edo__task *t;
+    return edo__inject_pop_batch(&w->pinned, &t, 1) == 1 ? t : NULL;
 }
 
 bool edo__spawn_schedule(edo__task *t)
@@ -142,8 +166,12 @@ static edo__task *next_task(edo__worker *w)
         w->lifo = NULL;
         return t;
     }
-    t = edo__local_pop(&w->queue);
-    return t ? t : pop_global_batch(w);
+    /* Pinned and ring tasks take turns (odd ticks favour the pinned queue). */
+    if ((w->tick & 1) && (t = pop_pinned(w)))
+        return t;
+    if ((t = edo__local_pop(&w->queue)) || (t = pop_pinned(w)))
+        return t;
+    return pop_global_batch(w);
 }
 
 static inline uint64_t next_random(edo__worker *w)
@@ -193,8 +221,8 @@ static void run_task(edo__worker *w, edo__task *t)
         w->tick++;
         if (t->owner == EDO__NO_OWNER) /* first poll: this worker answers for it at shutdown */
             edo__owned_insert(w, t);
-        if (edo__task_run(t, &budget))
-            push_local(w, t); /* yielded or woken while running: back of the queue */
+        if (edo__task_run(t, &budget)) /* yielded or woken while running: back of the queue */
+            edo__task_is_pinned(t) ? push_pinned(rt, t) : push_local(w, t);
         t = w->lifo;
         if (!t)
             break;
@@ -228,7 +256,7 @@ static bool has_pending_work(edo_runtime *rt)
 static bool spin_for_work(edo__worker *w)
 {
     for (unsigned i = 1; i <= EDO__SPIN_ROUNDS; i++) {
-        if (has_pending_work(w->rt))
+        if (has_pending_work(w->rt) || !edo__inject_is_empty(&w->pinned))
             return true;
         if (i % 16 == 0)
             sched_yield();
@@ -243,6 +271,11 @@ void edo__worker_park(edo__worker *w, edo__signal *sig)
     edo_runtime *rt = w->rt;
     bool recheck = edo__idle_transition_to_parked(&rt->idle, w->index, w->searching);
     w->searching = false;
+    if (!edo__inject_is_empty(&w->pinned)) {
+        /* A pinned task arrived while we announced it: only we can run it. */
+        w->searching = !edo__idle_unpark_self(&rt->idle, w->index);
+        return;
+    }
     if (recheck && has_pending_work(rt))
         notify_parked(rt);
     for (;;) {

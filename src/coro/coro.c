@@ -177,8 +177,8 @@ static const edo_future_vtable coro_vtable = {coro_poll, coro_drop};
 
 /* ---- public API ------------------------------------------------------------------------ */
 
-int edo_spawn_with(edo_runtime *rt, const edo_spawn_options *options, void *(*fn)(void *),
-                   void *arg, edo_task **out)
+static int spawn_coro(edo_runtime *rt, const edo_spawn_options *options, void *(*fn)(void *),
+                      void *arg, edo_task **out, bool pinned)
 {
     if (!fn)
         return -EINVAL;
@@ -188,12 +188,24 @@ int edo_spawn_with(edo_runtime *rt, const edo_spawn_options *options, void *(*fn
     if (!rt && !(rt = edo_runtime_current()))
         return -EPERM;
     coro_future f = {{&coro_vtable}, rt, fn, arg, stack_size, NULL};
-    return edo_runtime_spawn_future(rt, &f.base, sizeof f, out);
+    return edo__spawn(rt, &f.base, sizeof f, out, pinned);
+}
+
+int edo_spawn_with(edo_runtime *rt, const edo_spawn_options *options, void *(*fn)(void *),
+                   void *arg, edo_task **out)
+{
+    return spawn_coro(rt, options, fn, arg, out, false);
 }
 
 int edo_spawn(void *(*fn)(void *), void *arg, edo_task **out)
 {
-    return edo_spawn_with(NULL, NULL, fn, arg, out);
+    return spawn_coro(NULL, NULL, fn, arg, out, false);
+}
+
+int edo_spawn_local(const edo_spawn_options *options, void *(*fn)(void *), void *arg,
+                    edo_task **out)
+{
+    return spawn_coro(NULL, options, fn, arg, out, true);
 }
 
 /* Suspends the calling coroutine until its task is polled again. */
