@@ -7,10 +7,12 @@
  *    happen in a row, then the queue gets its turn;
  *  - a task that woke itself (a yield) goes to the back of the local queue;
  *  - woken from any other thread: into the global queue, and a parked worker is woken if none
- *    is searching.
+ *    is searching;
+ *  - a pinned task, from anywhere: onto its home worker's own queue, waking that worker.
  * Where a worker looks for work: every `global_queue_interval` polls the global queue first (so
  * remote spawns are never starved by a busy local queue); otherwise its run-next slot, its
- * queue, a batch from the global queue, then stealing half of another worker's queue.
+ * pinned queue and its ring in turns, a batch from the global queue, then stealing half of
+ * another worker's ring.
  */
 #include <sched.h>
 #include <stdlib.h>
@@ -28,7 +30,8 @@ __attribute__((noinline)) void edo__runtime_set_entered(edo_runtime *rt) { enter
 uint64_t edo__worker_next_id(edo__worker *w)
 {
     if (w->next_id == w->id_limit) {
-        w->next_id = atomic_fetch_add_explicit(&w->rt->next_id, EDO__ID_BLOCK, memory_order_relaxed);
+        w->next_id =
+            atomic_fetch_add_explicit(&w->rt->next_id, EDO__ID_BLOCK, memory_order_relaxed);
         w->id_limit = w->next_id + EDO__ID_BLOCK;
     }
     return w->next_id++;
