@@ -161,15 +161,24 @@ typedef struct {
 static void hook_start(void *arg) { atomic_fetch_add(&((hooks *)arg)->starts, 1); }
 static void hook_stop(void *arg) { atomic_fetch_add(&((hooks *)arg)->stops, 1); }
 
+/* A current-thread runtime (so every thread it starts is a pool thread) whose start and stop
+ * hooks count into `h`. */
+static edo_runtime *pool_rt(unsigned max_blocking_threads, hooks *h)
+{
+    edo_runtime *rt;
+    edo_runtime_config cfg = {.flavor = EDO_RUNTIME_CURRENT_THREAD,
+                              .max_blocking_threads = max_blocking_threads,
+                              .on_thread_start = hook_start, .on_thread_stop = hook_stop,
+                              .hook_arg = h};
+    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    return rt;
+}
+
 TEST(max_blocking_threads_respected)
 {
     /* Current-thread: every runtime thread is a pool thread, so the hooks count those. */
     hooks h = {0, 0};
-    edo_runtime *rt;
-    edo_runtime_config cfg = {.flavor = EDO_RUNTIME_CURRENT_THREAD, .max_blocking_threads = 2,
-                              .on_thread_start = hook_start, .on_thread_stop = hook_stop,
-                              .hook_arg = &h};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    edo_runtime *rt = pool_rt(2, &h);
     enum { CALLS = 6 };
     cap_state c;
     memset(&c, 0, sizeof c);
@@ -234,11 +243,7 @@ TEST(max_blocking_threads_short_calls)
 TEST(idle_thread_is_reused)
 {
     hooks h = {0, 0};
-    edo_runtime *rt;
-    edo_runtime_config cfg = {.flavor = EDO_RUNTIME_CURRENT_THREAD, .max_blocking_threads = 1,
-                              .on_thread_start = hook_start, .on_thread_stop = hook_stop,
-                              .hook_arg = &h};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    edo_runtime *rt = pool_rt(1, &h);
     for (int i = 0; i < 10; i++) {
         edo_task *t;
         CHECK_EQ(edo_runtime_spawn_blocking(rt, times_three, (void *)(intptr_t)i, &t), 0);
