@@ -705,3 +705,39 @@ TEST(pinned_bad_input)
     edo_task_free(t);
     edo_runtime_free(rt);
 }
+
+/* ---- calls that would block the worker are refused in a coroutine --------------------------- */
+
+static int never_called(void *arg)
+{
+    (void)arg;
+    abort();
+}
+
+static void *blocking_calls(void *arg)
+{
+    (void)arg;
+    edo_yield_future y;
+    edo_yield_future_init(&y);
+    CHECK_EQ(edo_block_on(edo_runtime_current(), &y.base, NULL), -EDEADLK);
+    CHECK_EQ(edo_main(never_called, NULL), -EDEADLK);
+    /* ...while its suspending forms work: join a blocking-pool call. */
+    edo_task *t;
+    CHECK_EQ(edo_spawn_blocking(return_arg, (void *)9, &t), 0);
+    void *out;
+    CHECK_EQ(edo_task_join(t, &out), 0);
+    edo_task_free(t);
+    return out;
+}
+
+TEST(blocking_calls_refused_in_coroutine)
+{
+    edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
+    edo_task *t;
+    CHECK_EQ(edo_spawn_with(rt, NULL, blocking_calls, NULL, &t), 0);
+    void *out;
+    CHECK_EQ(edo_task_join(t, &out), 0);
+    CHECK_EQ((intptr_t)out, 9);
+    edo_task_free(t);
+    edo_runtime_free(rt);
+}
