@@ -24,12 +24,20 @@ static bool poll_if_woken(edo__signal *sig, edo_future *fut, void **out)
     return fut->vtable->poll(fut, &cx, out) == EDO_READY;
 }
 
-static void wait_parked(edo_future *fut, void **out)
+/* A signal around a parker of its own (for a thread that waits without driving), or NULL. */
+static edo__signal *own_signal(void)
 {
     edo__parker *parker = edo__parker_new();
-    edo__signal *sig = parker ? edo__signal_new(parker) : NULL;
-    if (parker)
-        edo__parker_unref(parker);
+    if (!parker)
+        return NULL;
+    edo__signal *sig = edo__signal_new(parker);
+    edo__parker_unref(parker); /* the signal holds it now */
+    return sig;
+}
+
+static void wait_parked(edo_future *fut, void **out)
+{
+    edo__signal *sig = own_signal();
     if (!sig) {
         /* No memory for a waker: poll with a no-op waker, yielding in between. */
         edo_waker noop = edo_waker_noop();
@@ -109,10 +117,7 @@ static void block_on_current_thread(edo_runtime *rt, edo_future *fut, void **out
         release_driver(rt);
         return;
     }
-    edo__parker *parker = edo__parker_new();
-    edo__signal *sig = parker ? edo__signal_new(parker) : NULL;
-    if (parker)
-        edo__parker_unref(parker);
+    edo__signal *sig = own_signal();
     if (!sig) {
         wait_parked(fut, out);
         return;

@@ -121,8 +121,7 @@ void edo__blocking_push(edo_runtime *rt, edo__task *t)
     if (p->shutdown) {
         /* The pool is gone (its queue already drained): cancel the call here. */
         pthread_mutex_unlock(&p->lock);
-        edo__task_abort(t);
-        edo__task_run_detached(t);
+        edo__task_cancel_queued(t);
         return;
     }
     if (p->tail)
@@ -163,8 +162,7 @@ void edo__blocking_shutdown(edo_runtime *rt)
     pthread_mutex_unlock(&p->lock);
     while (queued) {
         edo__task *next = edo__task_next(queued);
-        edo__task_abort(queued); /* queued: only flags it */
-        edo__task_run_detached(queued);
+        edo__task_cancel_queued(queued);
         queued = next;
     }
 }

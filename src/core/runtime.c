@@ -193,30 +193,16 @@ static size_t drain_queues(edo_runtime *rt)
         edo__worker *w = &rt->workers[i];
         if ((t = w->lifo)) {
             w->lifo = NULL;
-            edo__task_abort(t);
-            edo__task_run_detached(t);
+            edo__task_cancel_queued(t);
             ran++;
         }
-        while ((t = edo__local_pop(&w->queue))) {
-            edo__task_abort(t);
-            edo__task_run_detached(t);
-            ran++;
-        }
-        while (edo__inject_pop_batch(&w->pinned, &t, 1) == 1) {
-            edo__task_abort(t);
-            edo__task_run_detached(t);
-            ran++;
-        }
+        for (; (t = edo__local_pop(&w->queue)); ran++)
+            edo__task_cancel_queued(t);
+        for (; edo__inject_pop_batch(&w->pinned, &t, 1) == 1; ran++)
+            edo__task_cancel_queued(t);
     }
-    edo__task *batch[64];
-    size_t n;
-    while ((n = edo__inject_pop_batch(&rt->inject, batch, 64)) > 0) {
-        for (size_t i = 0; i < n; i++) {
-            edo__task_abort(batch[i]);
-            edo__task_run_detached(batch[i]);
-        }
-        ran += n;
-    }
+    for (; edo__inject_pop_batch(&rt->inject, &t, 1) == 1; ran++)
+        edo__task_cancel_queued(t);
     return ran;
 }
 

@@ -105,6 +105,13 @@ static inline void edo__task_run_detached(edo__task *t)
     if (edo__task_run(t, NULL))
         edo__schedule(t, true);
 }
+/* Cancels a queued task on the spot (shutdown, a closed blocking pool): the caller holds its
+ * notification; abort flags it, and the run drops its future without polling it. */
+static inline void edo__task_cancel_queued(edo__task *t)
+{
+    edo__task_abort(t);
+    edo__task_run_detached(t);
+}
 /* Queues a newly spawned task; false (nothing queued) when the runtime is shutting down. */
 bool edo__spawn_schedule(edo__task *t);
 /* Spawns `future` on `rt`; `pinned`: a local task of the calling worker (see task.h). */
