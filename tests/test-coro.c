@@ -7,16 +7,23 @@
 
 static void *return_arg(void *arg) { return arg; }
 
-static void spawn_join(edo_runtime_flavor flavor)
+/* Runs fn(arg) as a coroutine on a new runtime, joins it (it must complete) and returns its
+ * output. */
+static void *run_coro(edo_runtime_flavor flavor, unsigned workers, void *(*fn)(void *), void *arg)
 {
-    edo_runtime *rt = new_rt(flavor, 2);
+    edo_runtime *rt = new_rt(flavor, workers);
     edo_task *t;
-    CHECK_EQ(edo_spawn_with(rt, NULL, return_arg, (void *)17, &t), 0);
-    void *out;
+    CHECK_EQ(edo_spawn_with(rt, NULL, fn, arg, &t), 0);
+    void *out = NULL;
     CHECK_EQ(edo_task_join(t, &out), 0);
-    CHECK_EQ((intptr_t)out, 17);
     edo_task_free(t);
     edo_runtime_free(rt);
+    return out;
+}
+
+static void spawn_join(edo_runtime_flavor flavor)
+{
+    CHECK_EQ((intptr_t)run_coro(flavor, 2, return_arg, (void *)17), 17);
 }
 
 TEST(spawn_join_multi_thread) { spawn_join(EDO_RUNTIME_MULTI_THREAD); }
@@ -99,14 +106,7 @@ static void *parent(void *arg)
 
 static void join_children(edo_runtime_flavor flavor)
 {
-    edo_runtime *rt = new_rt(flavor, 2);
-    edo_task *t;
-    CHECK_EQ(edo_spawn_with(rt, NULL, parent, NULL, &t), 0);
-    void *out;
-    CHECK_EQ(edo_task_join(t, &out), 0);
-    CHECK_EQ((intptr_t)out, 2 * (49 * 50 / 2));
-    edo_task_free(t);
-    edo_runtime_free(rt);
+    CHECK_EQ((intptr_t)run_coro(flavor, 2, parent, NULL), 2 * (49 * 50 / 2));
 }
 
 TEST(join_children_multi_thread) { join_children(EDO_RUNTIME_MULTI_THREAD); }
@@ -433,14 +433,7 @@ static void *await_null(void *arg)
 
 TEST(await_bad_input_in_coroutine)
 {
-    edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 1);
-    edo_task *t;
-    CHECK_EQ(edo_spawn_with(rt, NULL, await_null, NULL, &t), 0);
-    void *out;
-    CHECK_EQ(edo_task_join(t, &out), 0);
-    CHECK_EQ((intptr_t)out, 1);
-    edo_task_free(t);
-    edo_runtime_free(rt);
+    CHECK_EQ((intptr_t)run_coro(EDO_RUNTIME_MULTI_THREAD, 1, await_null, NULL), 1);
 }
 
 /* ---- stack overflow is reported, not silent ------------------------------------------------ */
@@ -732,12 +725,5 @@ static void *blocking_calls(void *arg)
 
 TEST(blocking_calls_refused_in_coroutine)
 {
-    edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
-    edo_task *t;
-    CHECK_EQ(edo_spawn_with(rt, NULL, blocking_calls, NULL, &t), 0);
-    void *out;
-    CHECK_EQ(edo_task_join(t, &out), 0);
-    CHECK_EQ((intptr_t)out, 9);
-    edo_task_free(t);
-    edo_runtime_free(rt);
+    CHECK_EQ((intptr_t)run_coro(EDO_RUNTIME_MULTI_THREAD, 2, blocking_calls, NULL), 9);
 }
