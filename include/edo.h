@@ -3,7 +3,7 @@
  * edo is an async runtime for C11: a work-stealing scheduler that runs tasks (stackful
  * coroutines and stackless futures), a blocking pool, and the building blocks for network
  * programs. Start with edo/runtime.h (building a runtime), edo/coro.h (coroutines: straight-line
- * code), edo/task.h (spawning and joining) and edo/future.h (writing futures). docs/ARCHITECTURE.md explains how the pieces fit.
+ * code), edo/task.h (spawning and joining) and edo/future.h (writing futures), edo/time.h (sleeps, timeouts, deadlines). docs/ARCHITECTURE.md explains how the pieces fit.
  */
 #ifndef EDO_H
 #define EDO_H
@@ -18,5 +18,6 @@
 #include "edo/task.h"
 #include "edo/coro.h"
 #include "edo/runtime.h"
+#include "edo/time.h"
 
 #endif /* EDO_H */

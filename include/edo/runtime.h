@@ -19,6 +19,8 @@
 #ifndef EDO_RUNTIME_H
 #define EDO_RUNTIME_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "edo/coro.h"
@@ -55,13 +57,16 @@ typedef struct edo_runtime_config {
     void (*on_thread_start)(void *hook_arg); /* runs first on every runtime thread */
     void (*on_thread_stop)(void *hook_arg);  /* runs last on every runtime thread */
     void *hook_arg;
+    bool start_paused;               /* current-thread only: the clock starts paused (tests; see
+                                        edo/time.h); default false */
 } edo_runtime_config;
 
 /* Creates a runtime and starts its worker threads. `config` may be NULL (all defaults).
  * Returns 0 and stores the runtime in *out, or
  *   -EINVAL  out is NULL, flavor unknown, worker_threads > EDO_MAX_WORKER_THREADS,
  *            max_blocking_threads > EDO_MAX_BLOCKING_THREADS, global_queue_interval > 1<<20,
- *            or coro_stack_size outside [EDO_MIN_STACK_SIZE, EDO_MAX_STACK_SIZE];
+ *            coro_stack_size outside [EDO_MIN_STACK_SIZE, EDO_MAX_STACK_SIZE], or
+ *            start_paused on a multi-thread runtime;
  *   -ENOMEM  out of memory;
  *   -EAGAIN  a thread could not be created.
  * Thread-safe. */

@@ -182,3 +182,12 @@ int edo_spawn_blocking(void *(*fn)(void *), void *arg, edo_task **out)
         return fn ? -EPERM : -EINVAL;
     return edo_runtime_spawn_blocking(rt, fn, arg, out);
 }
+
+bool edo__blocking_busy(edo_runtime *rt)
+{
+    edo__blocking_pool *p = &rt->blocking;
+    pthread_mutex_lock(&p->lock);
+    bool busy = p->head || p->nthreads > p->nidle;
+    pthread_mutex_unlock(&p->lock);
+    return busy;
+}

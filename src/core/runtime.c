@@ -71,6 +71,8 @@ static int validate_config(const edo_runtime_config *cfg)
     if (cfg->coro_stack_size &&
         (cfg->coro_stack_size < EDO_MIN_STACK_SIZE || cfg->coro_stack_size > EDO_MAX_STACK_SIZE))
         return -EINVAL;
+    if (cfg->start_paused && cfg->flavor != EDO_RUNTIME_CURRENT_THREAD)
+        return -EINVAL; /* only a current-thread runtime knows when all its tasks wait */
     return 0;
 }
 
@@ -108,6 +110,7 @@ static void runtime_destroy(edo_runtime *rt)
     free(rt->workers);
     edo__blocking_destroy(&rt->blocking);
     edo__idle_destroy(&rt->idle);
+    edo__timers_destroy(&rt->timers);
     pthread_mutex_destroy(&rt->driver_lock);
     free(rt);
 }
@@ -148,8 +151,9 @@ int edo_runtime_new(edo_runtime **out, const edo_runtime_config *config)
     atomic_init(&rt->shutdown, false);
     atomic_init(&rt->remote_in_flight, 0);
     int idle_rc = edo__idle_init(&rt->idle, rt->nworkers);
+    int timers_rc = edo__timers_init(rt, rt->nworkers, rt->config.start_paused);
     rt->workers = aligned_zalloc(rt->nworkers * sizeof *rt->workers);
-    if (!rt->workers || idle_rc < 0) {
+    if (!rt->workers || idle_rc < 0 || timers_rc < 0) {
         rt->nworkers = 0;
         runtime_destroy(rt);
         return -ENOMEM;

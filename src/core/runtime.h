@@ -14,6 +14,7 @@
 #include "coro/coro.h"
 #include "platform/parker.h"
 #include "platform/spinlock.h"
+#include "time/timers.h"
 
 #define EDO__CACHE_LINE 64
 #define EDO__COOP_BUDGET 128u
@@ -70,6 +71,7 @@ struct edo_runtime {
     edo__idle idle;
     edo__blocking_pool blocking;
     edo__stack_pool stacks;
+    edo__timers timers;
     _Atomic uint64_t next_id;
     _Atomic bool shutdown;
     _Atomic unsigned remote_in_flight; /* spawns and wakes from plain threads still touching
@@ -144,6 +146,8 @@ void edo__blocking_close(edo_runtime *rt);
  * the calls still queued. */
 void edo__blocking_shutdown(edo_runtime *rt);
 void edo__blocking_destroy(edo__blocking_pool *p);
+/* True while a blocking call is queued or running (the paused clock does not jump then). */
+bool edo__blocking_busy(edo_runtime *rt);
 
 /* ---- runtime threads (runtime.c) ---- */
 void edo__thread_enter(edo_runtime *rt, const char *kind, unsigned index);

@@ -9,8 +9,8 @@
  *  - woken from any other thread: into the global queue, and a parked worker is woken if none
  *    is searching;
  *  - a pinned task, from anywhere: onto its home worker's own queue, waking that worker.
- * Where a worker looks for work: every `global_queue_interval` polls the global queue first (so
- * remote spawns are never starved by a busy local queue); otherwise its run-next slot, its
+ * Where a worker looks for work: every `global_queue_interval` polls it fires expired timers and
+ * takes from the global queue first (so remote spawns are never starved by a busy local queue); otherwise its run-next slot, its
  * pinned queue and its ring in turns, a batch from the global queue, then stealing half of
  * another worker's ring.
  */
@@ -161,9 +161,13 @@ static edo__task *next_task(edo__worker *w)
 {
     edo_runtime *rt = w->rt;
     edo__task *t;
-    if (w->tick % rt->config.global_queue_interval == 0 &&
-        edo__inject_pop_batch(&rt->inject, &t, 1) == 1)
-        return t;
+    if (w->tick % rt->config.global_queue_interval == 0) {
+        /* Maintenance: expired timers first (their tasks land in the queues below), then one
+         * task from the global queue, so neither waits behind a busy local queue. */
+        edo__timers_fire(rt, w);
+        if (edo__inject_pop_batch(&rt->inject, &t, 1) == 1)
+            return t;
+    }
     if (w->lifo) {
         t = w->lifo;
         w->lifo = NULL;
@@ -272,6 +276,8 @@ static bool spin_for_work(edo__worker *w)
 void edo__worker_park(edo__worker *w, edo__signal *sig)
 {
     edo_runtime *rt = w->rt;
+    if (edo__timers_fire(rt, w) > 0)
+        return; /* timers woke tasks: run them first */
     bool recheck = edo__idle_transition_to_parked(&rt->idle, w->index, w->searching);
     w->searching = false;
     if (!edo__inject_is_empty(&w->pinned)) {
@@ -281,20 +287,33 @@ void edo__worker_park(edo__worker *w, edo__signal *sig)
     }
     if (recheck && has_pending_work(rt))
         notify_parked(rt);
+    /* Until when to sleep: the watcher of the clock sleeps until the next timer is due. */
+    uint64_t wake_at = edo__timers_before_park(rt, w);
     for (;;) {
         if (!edo__idle_is_sleeping(&rt->idle, w->index)) {
             w->searching = true; /* a notifier counted us as searching */
-            return;
+            break;
         }
-        if (atomic_load_explicit(&rt->shutdown, memory_order_acquire) ||
+        if (wake_at == EDO__PARK_NOT || atomic_load_explicit(&rt->shutdown, memory_order_acquire) ||
             (sig && atomic_load_explicit(&sig->woken, memory_order_acquire))) {
             /* Woken for another reason than a notification. If a notifier took us off the
              * parked list meanwhile, it counted us as searching. */
             w->searching = !edo__idle_unpark_self(&rt->idle, w->index);
-            return;
+            break;
         }
-        edo__parker_park(w->parker);
+        if (wake_at == EDO__PARK_FOREVER) {
+            edo__parker_park(w->parker);
+        } else {
+            /* The watcher: whether its deadline came or someone woke it (an earlier timer
+             * was armed), it gets up and looks at the timers again. */
+            if (wake_at == EDO__PARK_WATCH)
+                edo__parker_park(w->parker);
+            else
+                edo__parker_park_until(w->parker, wake_at);
+            wake_at = EDO__PARK_NOT;
+        }
     }
+    edo__timers_after_park(rt, w);
 }
 
 unsigned edo__worker_run_some(edo__worker *w, unsigned max)
@@ -324,6 +343,8 @@ void *edo__worker_main(void *arg)
             run_task(w, t);
             continue;
         }
+        if (edo__timers_fire(rt, w) > 0)
+            continue;
         if (!spin_for_work(w))
             edo__worker_park(w, NULL);
     }

@@ -18,7 +18,9 @@
 #include "coro/coro.h"
 #include "edo/coro.h"
 #include "edo/error.h"
+#include "edo/time.h"
 #include "platform/sanitizers.h"
+#include "time/timers.h"
 
 
 #ifdef EDO_ASAN
@@ -128,6 +130,7 @@ static edo__coro *start(coro_future *f)
     co->result = NULL;
     co->cx = NULL;
     co->started = co->finished = co->cancelled = false;
+    co->deadline = EDO_INSTANT_NEVER;
     co->asan_fake_stack = NULL;
     edo__context_make(&co->ctx, co, coro_entry, co); /* the stack ends below the block */
 #ifdef EDO_TSAN
@@ -215,6 +218,35 @@ static int suspend(edo__coro *co)
     return co->cancelled ? -ECANCELED : 0;
 }
 
+/* edo_await's wait under a deadline: `future` was polled and is pending. A timer entry on this
+ * frame wakes the task at the deadline. */
+static int await_until(edo__coro *co, edo_future *future, void **out)
+{
+    edo_timer_entry deadline;
+    edo__timer_init(&deadline, co->deadline, 0);
+    int rc;
+    for (;;) {
+        int due = edo__timer_poll(&deadline, co->cx);
+        if (due != 0) {
+            rc = due < 0 ? due : -ETIMEDOUT;
+            break;
+        }
+        if (suspend(co) < 0) {
+            rc = -ECANCELED;
+            break;
+        }
+        void *o = NULL;
+        if (future->vtable->poll(future, co->cx, &o) == EDO_READY) {
+            if (out)
+                *out = o;
+            rc = 0;
+            break;
+        }
+    }
+    edo__timer_cancel(&deadline);
+    return rc;
+}
+
 int edo_await(edo_future *future, void **out)
 {
     edo__coro *co = coro_current();
@@ -231,6 +263,8 @@ int edo_await(edo_future *future, void **out)
                 *out = o;
             return 0;
         }
+        if (co->deadline != EDO_INSTANT_NEVER)
+            return await_until(co, future, out);
         if (suspend(co) < 0)
             return -ECANCELED;
     }
@@ -243,6 +277,8 @@ int edo_yield(void)
         return -EPERM;
     if (co->cancelled)
         return -ECANCELED;
+    if (co->deadline != EDO_INSTANT_NEVER && edo_now() >= co->deadline)
+        return -ETIMEDOUT;
     edo_waker_wake_by_ref(co->cx->waker);
     return suspend(co);
 }

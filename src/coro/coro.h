@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "coro/context.h"
 #include "edo/future.h"
@@ -20,6 +21,7 @@ typedef struct edo__coro {
     void *result;
     edo_context *cx; /* the current poll's context: its waker wakes the task */
     bool started, finished, cancelled;
+    uint64_t deadline; /* suspending calls fail with -ETIMEDOUT from then on (edo/time.h) */
     /* the mapping */
     struct edo_runtime *rt;
     char *map;          /* lowest address (the guard page, when guarded) */

@@ -1,7 +1,9 @@
 #include "platform/parker.h"
 
 #ifdef __linux__
+#include <errno.h>
 #include <limits.h>
+#include <time.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -28,6 +30,32 @@ void edo__parker_park(edo__parker *p)
     }
 }
 
+bool edo__parker_park_until(edo__parker *p, uint64_t deadline)
+{
+    if (atomic_fetch_sub_explicit(&p->state, 1, memory_order_acquire) == NOTIFIED)
+        return true;
+    struct timespec ts = {(time_t)(deadline / 1000000000u), (long)(deadline % 1000000000u)};
+    for (;;) {
+        /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time (FUTEX_WAIT a relative one,
+         * which would have to be recomputed after every spurious wake-up). */
+        long rc = syscall(SYS_futex, &p->state, FUTEX_WAIT_BITSET_PRIVATE, PARKED, &ts, NULL,
+                          FUTEX_BITSET_MATCH_ANY);
+        uint32_t expected = NOTIFIED;
+        if (atomic_compare_exchange_strong_explicit(&p->state, &expected, EMPTY,
+                                                    memory_order_acquire, memory_order_relaxed))
+            return true;
+        if (rc < 0 && errno == ETIMEDOUT) {
+            /* Back to EMPTY, unless an unpark landed meanwhile: then take its permit. */
+            expected = PARKED;
+            if (atomic_compare_exchange_strong_explicit(&p->state, &expected, EMPTY,
+                                                        memory_order_acquire, memory_order_relaxed))
+                return false;
+            atomic_exchange_explicit(&p->state, EMPTY, memory_order_acquire);
+            return true;
+        }
+    }
+}
+
 void edo__parker_unpark(edo__parker *p)
 {
     if (atomic_exchange_explicit(&p->state, NOTIFIED, memory_order_release) == PARKED)
@@ -35,11 +63,17 @@ void edo__parker_unpark(edo__parker *p)
 }
 
 #else
+#include <errno.h>
+#include <time.h>
 
 void edo__parker_init(edo__parker *p)
 {
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->cond, NULL);
+    pthread_cond_init(&p->cond, &attr);
+    pthread_condattr_destroy(&attr);
     p->notified = 0;
 }
 
@@ -56,6 +90,19 @@ void edo__parker_park(edo__parker *p)
         pthread_cond_wait(&p->cond, &p->lock);
     p->notified = 0;
     pthread_mutex_unlock(&p->lock);
+}
+
+bool edo__parker_park_until(edo__parker *p, uint64_t deadline)
+{
+    struct timespec ts = {(time_t)(deadline / 1000000000u), (long)(deadline % 1000000000u)};
+    pthread_mutex_lock(&p->lock);
+    int rc = 0;
+    while (!p->notified && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+    bool got = p->notified;
+    p->notified = 0;
+    pthread_mutex_unlock(&p->lock);
+    return got;
 }
 
 void edo__parker_unpark(edo__parker *p)

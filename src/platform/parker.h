@@ -5,6 +5,7 @@
 #define EDO_PLATFORM_PARKER_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #ifdef __linux__
@@ -24,6 +25,9 @@ void edo__parker_init(edo__parker *p);
 void edo__parker_destroy(edo__parker *p);
 /* Sleeps until a permit is available, then consumes it. */
 void edo__parker_park(edo__parker *p);
+/* Like edo__parker_park, but gives up at `deadline` (CLOCK_MONOTONIC nanoseconds). Returns true
+ * when it consumed a permit, false when the deadline passed first. */
+bool edo__parker_park_until(edo__parker *p, uint64_t deadline);
 /* Makes a permit available, waking the parked thread if any. Thread-safe. */
 void edo__parker_unpark(edo__parker *p);
 

@@ -37,6 +37,12 @@ static inline void edo__spin_lock(edo__spinlock *l)
     }
 }
 
+static inline bool edo__spin_trylock(edo__spinlock *l)
+{
+    return !atomic_load_explicit(&l->locked, memory_order_relaxed) &&
+           !atomic_exchange_explicit(&l->locked, true, memory_order_acquire);
+}
+
 static inline void edo__spin_unlock(edo__spinlock *l)
 {
     atomic_store_explicit(&l->locked, false, memory_order_release);
