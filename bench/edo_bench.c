@@ -3,12 +3,14 @@
  *
  *   edo-bench WORKLOAD [--workers N] [--ops N]
  *
- * Prints one line: `bench=WORKLOAD peer=edo ns_per_op=X ops=N`, or for memory
- * `bench=idle_task_memory peer=edo bytes_per_task=B`. Exit status 2: unknown workload.
+ * Prints one line: `bench=WORKLOAD peer=edo ns_per_op=X ops=N`, for memory
+ * `bench=idle_task_memory peer=edo bytes_per_task=B`, and for timer lateness
+ * `bench=sleep_overshoot peer=edo p50_us=X p99_us=Y wall_ms=Z`. Exit status 2: unknown workload.
  * Every timed workload runs a warm-up round of a tenth of its size first.
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 
 #include "edo.h"
 #include "coro/context.h" /* internal: the bare switch benchmark */
+#include "time_workloads.h"
 
 #define EXIT_UNKNOWN_WORKLOAD 2
 #define YIELD_TASKS 1000
@@ -353,19 +356,12 @@ static long idle_task_memory(edo_runtime *rt, long n)
 
 /* ---- main ---- */
 
-static edo_poll never_poll(edo_future *f, edo_context *cx, void **out)
-{
-    (void)f, (void)cx, (void)out;
-    return EDO_PENDING;
-}
-static const edo_future_vtable never_vtable = {never_poll, NULL};
 
-/* A coroutine that counts its start and then waits forever on a future that never wakes it. */
+/* A coroutine that counts its start and then sleeps (an hour: for the whole measurement). */
 static void *idle_coro(void *arg)
 {
     atomic_fetch_add_explicit((_Atomic long *)arg, 1, memory_order_release);
-    edo_future never = {&never_vtable};
-    edo_await(&never, NULL);
+    edo_sleep(EDO_SEC(3600));
     return NULL;
 }
 
@@ -394,6 +390,7 @@ static const struct {
     {"coro_chained_spawn", coro_chained_spawn},
     {"switch", bare_switch},
     {"coro_self_yield", coro_switch},
+    {"timeout_cancel", timeout_cancel},
 };
 
 int main(int argc, char **argv)
@@ -404,7 +401,8 @@ int main(int argc, char **argv)
     }
     const char *name = argv[1];
     unsigned workers = 2;
-    long n = 1000000;
+    bool overshoot = strcmp(name, "sleep_overshoot") == 0;
+    long n = overshoot ? 100000 : 1000000;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--workers") == 0)
             workers = (unsigned)strtoul(argv[i + 1], NULL, 10);
@@ -426,6 +424,12 @@ int main(int argc, char **argv)
     int status = EXIT_UNKNOWN_WORKLOAD;
     if (strcmp(name, "idle_task_memory") == 0) {
         printf("bench=%s peer=edo bytes_per_task=%ld\n", name, idle_task_memory(rt, n));
+        status = 0;
+    }
+    if (overshoot) {
+        sleep_stats st = sleep_overshoot(rt, n);
+        printf("bench=%s peer=edo p50_us=%.0f p99_us=%.0f wall_ms=%.1f\n", name, st.p50_us,
+               st.p99_us, st.wall_ms);
         status = 0;
     }
     if (strcmp(name, "idle_coro_memory") == 0) {

@@ -6,7 +6,11 @@
 #   bench=NAME peer=tokio ns_per_op=MEDIAN ops=N
 #   bench=NAME ratio=R            R = tokio / edo; above 1 means edo is faster
 #
-# Memory rows print bytes_per_task=MEDIAN instead, and the same ratio.
+# Memory rows print bytes_per_task=MEDIAN instead, and the same ratio. Timer
+# lateness rows print the median of each of their fields, and compare p99:
+#
+#   bench=NAME peer=edo p50_us=MEDIAN p99_us=MEDIAN wall_ms=MEDIAN
+#   bench=NAME ratio_p99=R        R = tokio p99 / edo p99
 #
 # Environment:
 #   RUNS=5            runs per (workload, peer), each its own process
@@ -42,7 +46,20 @@ PAIRS=(
     "switch              -"
     "coro_self_yield     -"
     "idle_coro_memory    -"
+    "timeout_cancel      timeout_cancel"
+    "sleep_overshoot     sleep_overshoot"
 )
+
+# Every field a result line may carry after bench= and peer=, with the printf
+# format its median is printed in. ops is a count, the same in every run.
+declare -A FIELD_FORMAT=(
+    [ns_per_op]=%.1f [ops]=%s
+    [bytes_per_task]=%.0f
+    [p50_us]=%.0f [p99_us]=%.0f [wall_ms]=%.1f
+)
+# The field the two peers are compared on, and the name of that ratio; each
+# kind of line has exactly one of these.
+declare -A RATIO_NAME=([ns_per_op]=ratio [bytes_per_task]=ratio [p99_us]=ratio_p99)
 
 # edo-bench's exit status for a workload it does not know (yet): skip the row.
 EXIT_UNKNOWN_WORKLOAD=2
@@ -79,11 +96,11 @@ tokio_peer() {
     echo "-"
 }
 
-# run_one BIN WORKLOAD: runs one process and prints "VALUE OPS" where VALUE is
-# ns_per_op (OPS the op count) or bytes_per_task (OPS "-"). Returns the
-# binary's exit status, or 1 when its line cannot be parsed.
+# run_one BIN WORKLOAD: runs one process and prints the measured fields of its
+# line, "KEY=VALUE ..." (all after bench= and peer=). Returns the binary's exit
+# status, or 1 when its line is not made of known fields with numeric values.
 run_one() {
-    local bin=$1 workload=$2 line rc
+    local bin=$1 workload=$2 line rc fields=()
     local args=("$workload" --workers "$WORKERS")
     [ -n "$OPS" ] && args+=(--ops "$OPS")
     # Hold stderr back: a row edo does not know yet is skipped silently,
@@ -92,14 +109,50 @@ run_one() {
     rc=$?
     [ $rc -eq $EXIT_UNKNOWN_WORKLOAD ] || cat "$ERRFILE" >&2
     [ $rc -eq 0 ] || return $rc
-    if [[ $line =~ ns_per_op=([0-9.]+)\ ops=([0-9]+) ]]; then
-        echo "${BASH_REMATCH[1]} ${BASH_REMATCH[2]}"
-    elif [[ $line =~ bytes_per_task=([0-9.]+) ]]; then
-        echo "${BASH_REMATCH[1]} -"
-    else
+    [[ $line =~ ^bench=[^\ ]+\ peer=[^\ ]+\ (.*)$ ]] &&
+        read -r -a fields <<<"${BASH_REMATCH[1]}"
+    if ! known_fields "${fields[@]}"; then
         warn "$bin $workload: unexpected output: $line"
         return 1
     fi
+    echo "${fields[*]}"
+}
+
+# known_fields FIELD...: whether every FIELD is KEY=NUMBER with KEY in
+# FIELD_FORMAT, and one of them says what the peers are compared on.
+known_fields() {
+    local field
+    for field in "$@"; do
+        [[ $field =~ ^([a-z0-9_]+)=[0-9.]+$ && -n ${FIELD_FORMAT[${BASH_REMATCH[1]}]:-} ]] || return 1
+    done
+    [ -n "$(ratio_key "$*")" ]
+}
+
+# ratio_key FIELDS: the key in FIELDS that the peers are compared on.
+ratio_key() {
+    local field
+    for field in $1; do
+        if [ -n "${RATIO_NAME[${field%%=*}]:-}" ]; then
+            echo "${field%%=*}"
+            return 0
+        fi
+    done
+}
+
+# field_values KEY RUN...: KEY's value in each RUN's fields, one per line.
+field_values() {
+    local key=$1 run
+    shift
+    for run in "$@"; do
+        [[ " $run " =~ \ $key=([0-9.]+)\  ]] && echo "${BASH_REMATCH[1]}"
+    done
+}
+
+# field_median KEY RUN...: the median of KEY over the RUNs.
+field_median() {
+    local vals
+    mapfile -t vals < <(field_values "$@")
+    median "${vals[@]}"
 }
 
 # median V...: the middle value (mean of the two middle ones for an even count).
@@ -108,22 +161,25 @@ median() {
         END { m = int((NR + 1) / 2); print (NR % 2) ? v[m] : (v[m] + v[m + 1]) / 2 }'
 }
 
-# result_line NAME PEER OPS VALUES...: one median line in edo-bench's format.
+# result_line NAME PEER RUN...: one line in the binaries' format, with the
+# fields of the first RUN in their order, each the median over the RUNs.
 result_line() {
-    local name=$1 peer=$2 ops=$3
-    shift 3
-    if [ "$ops" = "-" ]; then
-        printf 'bench=%s peer=%s bytes_per_task=%.0f\n' "$name" "$peer" "$(median "$@")"
-    else
-        printf 'bench=%s peer=%s ns_per_op=%.1f ops=%s\n' "$name" "$peer" "$(median "$@")" "$ops"
-    fi
+    local name=$1 peer=$2 line field key
+    shift 2
+    line="bench=$name peer=$peer"
+    for field in $1; do
+        key=${field%%=*}
+        # shellcheck disable=SC2059 # the formats come from FIELD_FORMAT
+        line+=" $key=$(printf "${FIELD_FORMAT[$key]}" "$(field_median "$key" "$@")")"
+    done
+    echo "$line"
 }
 
 # bench_row NAME TOKIO_NAME: RUNS rounds of edo then Tokio, then the medians.
 # Tokio is skipped when TOKIO_NAME is "-" or the Tokio build failed.
 bench_row() {
-    local name=$1 peer=$2 i out rc
-    local edo_vals=() tokio_vals=() edo_ops="" tokio_ops=""
+    local name=$1 peer=$2 i out rc key
+    local edo_runs=() tokio_runs=()
     [ -n "$TOKIO_BENCH" ] || peer="-"
     for ((i = 0; i < RUNS; i++)); do
         # Alternate the two peers run by run so that drift on a noisy
@@ -136,23 +192,23 @@ bench_row() {
             status=1
             return 0
         fi
-        edo_vals+=("${out% *}")
-        edo_ops=${out#* }
+        edo_runs+=("$out")
         [ "$peer" != "-" ] || continue
         if out=$(run_one "$TOKIO_BENCH" "$peer"); then
-            tokio_vals+=("${out% *}")
-            tokio_ops=${out#* }
+            tokio_runs+=("$out")
         else
             warn "tokio-bench $peer failed (exit $?)"
             status=1
             peer="-"
         fi
     done
-    result_line "$name" edo "$edo_ops" "${edo_vals[@]}"
+    result_line "$name" edo "${edo_runs[@]}"
     [ "$peer" != "-" ] || return 0
-    result_line "$name" tokio "$tokio_ops" "${tokio_vals[@]}"
-    awk -v n="$name" -v e="$(median "${edo_vals[@]}")" -v t="$(median "${tokio_vals[@]}")" \
-        'BEGIN { if (e > 0) printf "bench=%s ratio=%.2f\n", n, t / e; else printf "bench=%s ratio=inf\n", n }'
+    result_line "$name" tokio "${tokio_runs[@]}"
+    key=$(ratio_key "${edo_runs[0]}")
+    awk -v n="$name" -v r="${RATIO_NAME[$key]}" \
+        -v e="$(field_median "$key" "${edo_runs[@]}")" -v t="$(field_median "$key" "${tokio_runs[@]}")" \
+        'BEGIN { if (e > 0) printf "bench=%s %s=%.2f\n", n, r, t / e; else printf "bench=%s %s=inf\n", n, r }'
 }
 
 main() {

@@ -5,10 +5,14 @@
 //! Each run prints exactly one line on stdout, in the same format as edo-bench:
 //!   bench=WORKLOAD peer=tokio ns_per_op=X ops=N
 //!   bench=idle_task_memory peer=tokio bytes_per_task=B
+//!   bench=sleep_overshoot peer=tokio p50_us=X p99_us=Y wall_ms=Z
 //!
-//! The workloads mirror Tokio's own benches/rt_multi_threaded.rs. Only the
-//! measured part is timed: the runtime is built, its workers are started and a
-//! smaller warm-up round of the same workload has run before the clock starts.
+//! The spawn, yield and memory workloads mirror Tokio's own
+//! benches/rt_multi_threaded.rs; the timer ones (timeout_cancel,
+//! sleep_overshoot) have no counterpart there. Only the measured part is
+//! timed: the runtime is built, its workers are started and a smaller warm-up
+//! round of the same workload has run before the clock starts (sleep_overshoot,
+//! which measures timer lateness, skips the warm-up).
 //!
 //! Exit status: 0 ok, 2 unknown workload (bench/run.sh relies on this), 64 bad
 //! command line.
@@ -19,7 +23,8 @@
 use std::env;
 use std::fs;
 use std::process;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::ptr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -33,6 +38,12 @@ const DEFAULT_WORKERS: usize = 2;
 const YIELD_TASKS: usize = 1_000;
 /// Warm-up rounds run this fraction of the measured ops.
 const WARMUP_DIVISOR: usize = 10;
+/// sleep_overshoot spawns this many sleeping tasks unless --ops says otherwise.
+const SLEEP_TASKS: usize = 100_000;
+/// Longest sleep_overshoot sleep, in ms; each task sleeps 1..=this.
+const SLEEP_MAX_MS: u64 = 1_000;
+/// timeout_cancel's timeout: long enough never to fire.
+const TIMEOUT_CANCEL_AFTER: Duration = Duration::from_secs(10);
 
 const EXIT_UNKNOWN_WORKLOAD: i32 = 2;
 const EXIT_USAGE: i32 = 64;
@@ -43,12 +54,15 @@ const WORKLOADS: &[&str] = &[
     "yield_many",
     "chained_spawn",
     "idle_task_memory",
+    "timeout_cancel",
+    "sleep_overshoot",
 ];
 
 struct Args {
     workload: String,
     workers: usize,
-    ops: usize,
+    /// None: the workload's own default.
+    ops: Option<usize>,
 }
 
 fn usage(msg: &str) -> ! {
@@ -71,11 +85,11 @@ fn parse_args() -> Args {
     let mut it = env::args().skip(1);
     let mut workload = None;
     let mut workers = DEFAULT_WORKERS;
-    let mut ops = DEFAULT_OPS;
+    let mut ops = None;
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--workers" => workers = parse_count("--workers", it.next()),
-            "--ops" => ops = parse_count("--ops", it.next()),
+            "--ops" => ops = Some(parse_count("--ops", it.next())),
             "-h" | "--help" => usage("help"),
             s if s.starts_with('-') => usage(&format!("unknown option {}", s)),
             _ if workload.is_some() => usage("only one WORKLOAD"),
@@ -103,7 +117,10 @@ fn build_runtime(workers: usize) -> Runtime {
 }
 
 /// Counts down from `n`; whoever takes it to zero sends on `done`.
-/// Tokio's benches use this same AtomicUsize + std mpsc pattern.
+/// Tokio's benches use this same AtomicUsize + std mpsc pattern, with a
+/// Relaxed count; ours is AcqRel so that once `done` is received, everything
+/// each task wrote before its hit is visible (sleep_overshoot reads what its
+/// tasks stored). On x86 both are the same locked xadd.
 #[derive(Clone)]
 struct Countdown {
     rem: Arc<AtomicUsize>,
@@ -118,7 +135,7 @@ impl Countdown {
     }
 
     fn hit(&self) {
-        if self.rem.fetch_sub(1, Ordering::Relaxed) == 1 {
+        if self.rem.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.done.send(()).unwrap();
         }
     }
@@ -205,6 +222,88 @@ fn chained_spawn(rt: &Runtime, n: usize) -> Duration {
     start.elapsed()
 }
 
+/// std::hint::black_box needs rustc 1.66; a volatile read is the usual stand-in:
+/// the optimiser must treat the value as used and as unknown afterwards.
+fn black_box<T>(x: T) -> T {
+    // SAFETY: `x` is a valid T; forgetting it after the bitwise copy moves
+    // ownership to the copy, so nothing is dropped twice.
+    unsafe {
+        let y = ptr::read_volatile(&x);
+        std::mem::forget(x);
+        y
+    }
+}
+
+/// timeout_cancel: `n` timeouts around an already-ready future, in one loop
+/// on a worker thread (spawned from block_on, as in spawn_many). Each creates
+/// a timer entry that is never registered and drops it again (in tokio 1.24
+/// the drop still takes the timer driver's lock), so this is the cost of a
+/// timeout that does not fire.
+fn timeout_cancel(rt: &Runtime, n: usize) -> Duration {
+    rt.block_on(async move {
+        tokio::spawn(async move {
+            let start = Instant::now();
+            for i in 0..n {
+                let r = tokio::time::timeout(TIMEOUT_CANCEL_AFTER, std::future::ready(i)).await;
+                black_box(r).expect("a ready future cannot time out");
+            }
+            start.elapsed()
+        })
+        .await
+        .unwrap()
+    })
+}
+
+/// SplitMix64 (Steele, Lea and Flood): one step from state `x`. Gives the
+/// sleep lengths; edo-bench's sleep_overshoot must draw with the same function
+/// so that both sides sleep the same durations.
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+struct SleepStats {
+    p50_us: u64,
+    p99_us: u64,
+    wall: Duration,
+}
+
+/// sleep_overshoot: `n` tasks each sleep 1..=SLEEP_MAX_MS ms and record how
+/// much later than asked they woke, in µs. Wall time runs from just before the
+/// first spawn until the last task is done. Each task stores into its own slot
+/// (no shared lock to distort the timing); the countdown makes the stores
+/// visible here.
+fn sleep_overshoot(rt: &Runtime, n: usize) -> SleepStats {
+    let slots: Arc<Vec<AtomicU64>> = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
+    let (cd, rx) = Countdown::new(n);
+    let start = Instant::now();
+    for i in 0..n {
+        let (cd, slots) = (cd.clone(), slots.clone());
+        let asked = Duration::from_millis(1 + splitmix64(i as u64) % SLEEP_MAX_MS);
+        rt.spawn(async move {
+            let before = Instant::now();
+            tokio::time::sleep(asked).await;
+            let late = before.elapsed().saturating_sub(asked);
+            slots[i].store(late.as_micros() as u64, Ordering::Relaxed);
+            cd.hit();
+        });
+    }
+    rx.recv().unwrap();
+    let wall = start.elapsed();
+    let mut late: Vec<u64> = slots.iter().map(|s| s.load(Ordering::Relaxed)).collect();
+    late.sort_unstable();
+    // Value at index floor(q * (n - 1)), in integers so that it is exact.
+    let last = n - 1;
+    SleepStats {
+        p50_us: late[last / 2],
+        p99_us: late[last * 99 / 100],
+        wall,
+    }
+}
+
 /// Resident set size in bytes, from /proc/self/statm (second field, pages).
 fn rss_bytes() -> usize {
     extern "C" {
@@ -254,7 +353,11 @@ fn main() {
         process::exit(EXIT_UNKNOWN_WORKLOAD);
     }
     let rt = build_runtime(args.workers);
-    let n = args.ops;
+    let default_ops = match args.workload.as_str() {
+        "sleep_overshoot" => SLEEP_TASKS,
+        _ => DEFAULT_OPS,
+    };
+    let n = args.ops.unwrap_or(default_ops);
     let warm = (n / WARMUP_DIVISOR).max(1);
     let name = args.workload.as_str();
 
@@ -284,6 +387,23 @@ fn main() {
             println!("bench={} peer=tokio bytes_per_task={}", name, per_task);
             // Skip tearing down a million tasks; the number is out.
             process::exit(0);
+        }
+        "timeout_cancel" => {
+            timeout_cancel(&rt, warm);
+            report_time(name, timeout_cancel(&rt, n), n);
+        }
+        "sleep_overshoot" => {
+            // No warm-up: this measures how late timers fire, not a
+            // throughput, and the runtime is already up before the first
+            // spawn; a warm-up round would only add another second of sleep.
+            let s = sleep_overshoot(&rt, n);
+            println!(
+                "bench={} peer=tokio p50_us={} p99_us={} wall_ms={:.1}",
+                name,
+                s.p50_us,
+                s.p99_us,
+                s.wall.as_secs_f64() * 1e3
+            );
         }
         _ => unreachable!(),
     }

@@ -1,0 +1,166 @@
+/* edo's side of the timer benchmarks (bench/tokio/src/main.rs has Tokio's). */
+#include "time_workloads.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static void must(int rc, const char *what)
+{
+    if (rc < 0) {
+        fprintf(stderr, "edo-bench: %s: %s\n", what, edo_strerror(rc));
+        exit(1);
+    }
+}
+
+static double clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* ---- timeout_cancel ---- */
+
+typedef struct {
+    edo_future base;
+    long value;
+} ready_future;
+
+static edo_poll ready_poll(edo_future *f, edo_context *cx, void **out)
+{
+    (void)cx;
+    *out = (void *)(intptr_t)((ready_future *)f)->value;
+    return EDO_READY;
+}
+static const edo_future_vtable ready_vtable = {ready_poll, NULL};
+
+typedef struct {
+    long n;
+    double ns;
+} timeout_loop;
+
+static void *timeout_cancel_loop(void *arg)
+{
+    timeout_loop *l = arg;
+    long sum = 0;
+    double t0 = clock_ns();
+    for (long i = 0; i < l->n; i++) {
+        ready_future inner = {{&ready_vtable}, i};
+        edo_timeout_future t;
+        must(edo_timeout_future_init(&t, &inner.base, EDO_SEC(10)), "timeout");
+        void *out = NULL;
+        must(edo_await(&t.base, &out), "await");
+        if (t.result != 0) {
+            fprintf(stderr, "edo-bench: a ready future timed out\n");
+            exit(1);
+        }
+        sum += (long)(intptr_t)out;
+        edo_future_drop(&t.base);
+    }
+    l->ns = clock_ns() - t0;
+    /* Keep the outputs observable so the loop cannot be optimised away. */
+    __asm__ volatile("" : : "r"(sum) : "memory");
+    return NULL;
+}
+
+double timeout_cancel(edo_runtime *rt, long n)
+{
+    timeout_loop l = {n, 0};
+    edo_task *t;
+    must(edo_spawn_with(rt, NULL, timeout_cancel_loop, &l, &t), "spawn");
+    must(edo_task_join(t, NULL), "join");
+    edo_task_free(t);
+    return l.ns;
+}
+
+/* ---- sleep_overshoot ---- */
+
+/* SplitMix64, one step from state x: the same sleep lengths as the Tokio side. */
+static uint64_t splitmix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    uint64_t z = x;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+typedef struct {
+    uint64_t *late_us; /* one slot per task */
+    _Atomic long remaining;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done;
+} sleep_run;
+
+typedef struct {
+    edo_future base;
+    sleep_run *run;
+    long index;
+    uint64_t asked;
+    edo_instant before;
+    edo_sleep_future sleep;
+} sleeper;
+
+static edo_poll sleeper_poll(edo_future *f, edo_context *cx, void **out)
+{
+    (void)out;
+    sleeper *s = (sleeper *)f;
+    if (s->before == 0) {
+        s->before = edo_now();
+        edo_sleep_future_init_until(&s->sleep, s->before + s->asked);
+    }
+    if (edo_future_poll(&s->sleep.base, cx, NULL) == EDO_PENDING)
+        return EDO_PENDING;
+    uint64_t took = edo_now() - s->before;
+    s->run->late_us[s->index] = took > s->asked ? (took - s->asked) / 1000 : 0;
+    if (atomic_fetch_sub_explicit(&s->run->remaining, 1, memory_order_acq_rel) == 1) {
+        pthread_mutex_lock(&s->run->lock);
+        s->run->done = 1;
+        pthread_cond_signal(&s->run->cond);
+        pthread_mutex_unlock(&s->run->lock);
+    }
+    return EDO_READY;
+}
+
+static void sleeper_drop(edo_future *f)
+{
+    sleeper *s = (sleeper *)f;
+    if (s->before != 0)
+        edo_future_drop(&s->sleep.base);
+}
+static const edo_future_vtable sleeper_vtable = {sleeper_poll, sleeper_drop};
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+sleep_stats sleep_overshoot(edo_runtime *rt, long n)
+{
+    sleep_run run = {calloc((size_t)n, sizeof(uint64_t)), n, PTHREAD_MUTEX_INITIALIZER,
+                     PTHREAD_COND_INITIALIZER, 0};
+    if (!run.late_us)
+        must(-ENOMEM, "calloc");
+    double t0 = clock_ns();
+    for (long i = 0; i < n; i++) {
+        sleeper s = {.base = {&sleeper_vtable}, .run = &run, .index = i,
+                     .asked = EDO_MSEC(1 + splitmix64((uint64_t)i) % 1000)};
+        must(edo_runtime_spawn_future(rt, &s.base, sizeof s, NULL), "spawn");
+    }
+    pthread_mutex_lock(&run.lock);
+    while (!run.done)
+        pthread_cond_wait(&run.cond, &run.lock);
+    pthread_mutex_unlock(&run.lock);
+    double wall = clock_ns() - t0;
+    qsort(run.late_us, (size_t)n, sizeof *run.late_us, cmp_u64);
+    size_t last = (size_t)n - 1;
+    sleep_stats st = {(double)run.late_us[last / 2], (double)run.late_us[last * 99 / 100],
+                      wall / 1e6};
+    free(run.late_us);
+    return st;
+}
