@@ -25,7 +25,7 @@ build:
 	$(CMAKE) --build build/release -j$(JOBS)
 
 demo: build
-	./build/release/examples/spawn_million
+	./build/release/examples/echo_demo --seconds 3
 
 test: build
 	cd build/release && ctest $(CTEST_FLAGS)

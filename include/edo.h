@@ -19,5 +19,7 @@
 #include "edo/coro.h"
 #include "edo/runtime.h"
 #include "edo/time.h"
+#include "edo/io.h"
+#include "edo/net.h"
 
 #endif /* EDO_H */

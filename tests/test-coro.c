@@ -7,20 +7,6 @@
 
 static void *return_arg(void *arg) { return arg; }
 
-/* Runs fn(arg) as a coroutine on a new runtime, joins it (it must complete) and returns its
- * output. */
-static void *run_coro(edo_runtime_flavor flavor, unsigned workers, void *(*fn)(void *), void *arg)
-{
-    edo_runtime *rt = new_rt(flavor, workers);
-    edo_task *t;
-    CHECK_EQ(edo_spawn_with(rt, NULL, fn, arg, &t), 0);
-    void *out = NULL;
-    CHECK_EQ(edo_task_join(t, &out), 0);
-    edo_task_free(t);
-    edo_runtime_free(rt);
-    return out;
-}
-
 static void spawn_join(edo_runtime_flavor flavor)
 {
     CHECK_EQ((intptr_t)run_coro(flavor, 2, return_arg, (void *)17), 17);

@@ -14,17 +14,6 @@ static edo_runtime *paused_rt(void)
     return rt;
 }
 
-/* Runs fn(arg) as a coroutine on `rt`, joins it and returns its output. */
-static void *run_on(edo_runtime *rt, void *(*fn)(void *), void *arg)
-{
-    edo_task *t;
-    CHECK_EQ(edo_spawn_with(rt, NULL, fn, arg, &t), 0);
-    void *out = NULL;
-    CHECK_EQ(edo_task_join(t, &out), 0);
-    edo_task_free(t);
-    return out;
-}
-
 /* ---- the paused clock ------------------------------------------------------------------------ */
 
 static void *sleep_an_hour(void *arg)

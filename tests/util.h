@@ -22,6 +22,27 @@ static inline edo_runtime *new_rt(edo_runtime_flavor flavor, unsigned workers)
     return rt;
 }
 
+/* Runs fn(arg) as a coroutine on `rt`, joins it (it must complete) and returns its output. */
+static inline void *run_on(edo_runtime *rt, void *(*fn)(void *), void *arg)
+{
+    edo_task *t;
+    CHECK_EQ(edo_spawn_with(rt, NULL, fn, arg, &t), 0);
+    void *out = NULL;
+    CHECK_EQ(edo_task_join(t, &out), 0);
+    edo_task_free(t);
+    return out;
+}
+
+/* run_on a new runtime of `flavor` with `workers` workers, freed afterwards. */
+static inline void *run_coro(edo_runtime_flavor flavor, unsigned workers, void *(*fn)(void *),
+                             void *arg)
+{
+    edo_runtime *rt = new_rt(flavor, workers);
+    void *out = run_on(rt, fn, arg);
+    edo_runtime_free(rt);
+    return out;
+}
+
 /* Ready at once: adds 1 to *counter and outputs `value`. */
 typedef struct {
     edo_future base;

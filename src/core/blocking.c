@@ -15,6 +15,7 @@ typedef struct blocking_call {
     edo_future base;
     void *(*fn)(void *);
     void *arg;
+    void (*release)(void *arg); /* called when the call is dropped, run or not; may be NULL */
 } blocking_call;
 
 static edo_poll blocking_poll(edo_future *self, edo_context *cx, void **out)
@@ -25,7 +26,14 @@ static edo_poll blocking_poll(edo_future *self, edo_context *cx, void **out)
     return EDO_READY;
 }
 
-const edo_future_vtable edo__blocking_vtable = {blocking_poll, NULL};
+static void blocking_drop(edo_future *self)
+{
+    blocking_call *call = (blocking_call *)self;
+    if (call->release)
+        call->release(call->arg);
+}
+
+const edo_future_vtable edo__blocking_vtable = {blocking_poll, blocking_drop};
 
 int edo__blocking_init(edo__blocking_pool *p, unsigned max_threads, uint64_t keep_alive_ns)
 {
@@ -167,12 +175,18 @@ void edo__blocking_shutdown(edo_runtime *rt)
     }
 }
 
-int edo_runtime_spawn_blocking(edo_runtime *rt, void *(*fn)(void *), void *arg, edo_task **out)
+int edo__spawn_blocking_owned(edo_runtime *rt, void *(*fn)(void *), void *arg,
+                              void (*release)(void *), edo_task **out)
 {
     if (!rt || !fn)
         return -EINVAL;
-    blocking_call call = {{&edo__blocking_vtable}, fn, arg};
+    blocking_call call = {{&edo__blocking_vtable}, fn, arg, release};
     return edo_runtime_spawn_future(rt, &call.base, sizeof call, out);
+}
+
+int edo_runtime_spawn_blocking(edo_runtime *rt, void *(*fn)(void *), void *arg, edo_task **out)
+{
+    return edo__spawn_blocking_owned(rt, fn, arg, NULL, out);
 }
 
 int edo_spawn_blocking(void *(*fn)(void *), void *arg, edo_task **out)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include "core/runtime.h"
 #include "edo/error.h"
@@ -104,6 +105,7 @@ static void runtime_destroy(edo_runtime *rt)
     for (unsigned i = 0; i < rt->nworkers; i++) {
         if (rt->workers[i].parker)
             edo__parker_unref(rt->workers[i].parker);
+        free(rt->workers[i].io_events);
         edo__stack_cache_flush(&rt->workers[i]);
     }
     edo__stack_pool_destroy(&rt->stacks);
@@ -111,6 +113,7 @@ static void runtime_destroy(edo_runtime *rt)
     edo__blocking_destroy(&rt->blocking);
     edo__idle_destroy(&rt->idle);
     edo__timers_destroy(&rt->timers);
+    edo__io_destroy(&rt->io);
     pthread_mutex_destroy(&rt->driver_lock);
     free(rt);
 }
@@ -152,8 +155,9 @@ int edo_runtime_new(edo_runtime **out, const edo_runtime_config *config)
     atomic_init(&rt->remote_in_flight, 0);
     int idle_rc = edo__idle_init(&rt->idle, rt->nworkers);
     int timers_rc = edo__timers_init(rt, rt->nworkers, rt->config.start_paused);
+    int io_rc = edo__io_init(&rt->io);
     rt->workers = aligned_zalloc(rt->nworkers * sizeof *rt->workers);
-    if (!rt->workers || idle_rc < 0 || timers_rc < 0) {
+    if (!rt->workers || idle_rc < 0 || timers_rc < 0 || io_rc < 0) {
         rt->nworkers = 0;
         runtime_destroy(rt);
         return -ENOMEM;
@@ -168,7 +172,8 @@ int edo_runtime_new(edo_runtime **out, const edo_runtime_config *config)
         w->lifo_enabled = true;
         w->rng = 0x9e3779b97f4a7c15ull * (i + 1);
         w->parker = edo__parker_new();
-        if (!w->parker) {
+        w->io_events = malloc(EDO__IO_EVENTS * sizeof(struct epoll_event));
+        if (!w->parker || !w->io_events) {
             runtime_destroy(rt);
             return -ENOMEM;
         }

@@ -14,6 +14,7 @@
 #include "coro/coro.h"
 #include "platform/parker.h"
 #include "platform/spinlock.h"
+#include "io/driver.h"
 #include "time/timers.h"
 
 #define EDO__CACHE_LINE 64
@@ -44,6 +45,7 @@ typedef struct edo__worker {
     bool started;
     edo__owned_list owned;
     edo__inject pinned; /* tasks only this worker may run; any thread pushes */
+    void *io_events;        /* struct epoll_event[EDO__IO_EVENTS]: what edo__io_wait took */
     edo__coro *stack_cache; /* coroutine stacks at hand (default size) */
     unsigned nstack_cache;
 } edo__worker;
@@ -72,6 +74,7 @@ struct edo_runtime {
     edo__blocking_pool blocking;
     edo__stack_pool stacks;
     edo__timers timers;
+    edo__io_driver io;
     _Atomic uint64_t next_id;
     _Atomic bool shutdown;
     _Atomic unsigned remote_in_flight; /* spawns and wakes from plain threads still touching
@@ -146,6 +149,10 @@ void edo__blocking_close(edo_runtime *rt);
  * the calls still queued. */
 void edo__blocking_shutdown(edo_runtime *rt);
 void edo__blocking_destroy(edo__blocking_pool *p);
+/* edo_runtime_spawn_blocking, and release(arg) once the call is dropped: after it ran, or
+ * instead of running (cancelled while queued, or at shutdown). */
+int edo__spawn_blocking_owned(edo_runtime *rt, void *(*fn)(void *), void *arg,
+                              void (*release)(void *), edo_task **out);
 /* True while a blocking call is queued or running (the paused clock does not jump then). */
 bool edo__blocking_busy(edo_runtime *rt);
 

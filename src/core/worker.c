@@ -157,14 +157,33 @@ static edo__task *pop_global_batch(edo__worker *w)
     return batch[0];
 }
 
+/* Between polls, when nobody waits in epoll: take the I/O events that are there without
+ * waiting, so busy workers still serve sockets. Holds the watcher role meanwhile, so only one
+ * thread at a time reads the event queue. */
+static void poll_io_now(edo__worker *w)
+{
+    edo_runtime *rt = w->rt;
+    if (!edo__io_active(&rt->io))
+        return;
+    int none = -1;
+    if (!atomic_compare_exchange_strong_explicit(&rt->timers.watcher, &none, (int)w->index,
+                                                 memory_order_seq_cst, memory_order_relaxed))
+        return;
+    int events = edo__io_wait(rt, w, 0);
+    edo__timers_after_park(rt, w);
+    if (events > 0)
+        edo__io_dispatch(rt, w, events);
+}
+
 static edo__task *next_task(edo__worker *w)
 {
     edo_runtime *rt = w->rt;
     edo__task *t;
     if (w->tick % rt->config.global_queue_interval == 0) {
-        /* Maintenance: expired timers first (their tasks land in the queues below), then one
-         * task from the global queue, so neither waits behind a busy local queue. */
+        /* Maintenance: expired timers and I/O events first (their tasks land in the queues
+         * below), then one task from the global queue, so none waits behind a busy queue. */
         edo__timers_fire(rt, w);
+        poll_io_now(w);
         if (edo__inject_pop_batch(&rt->inject, &t, 1) == 1)
             return t;
     }
@@ -289,6 +308,7 @@ void edo__worker_park(edo__worker *w, edo__signal *sig)
         notify_parked(rt);
     /* Until when to sleep: the watcher of the clock sleeps until the next timer is due. */
     uint64_t wake_at = edo__timers_before_park(rt, w);
+    int events = 0;
     for (;;) {
         if (!edo__idle_is_sleeping(&rt->idle, w->index)) {
             w->searching = true; /* a notifier counted us as searching */
@@ -304,16 +324,23 @@ void edo__worker_park(edo__worker *w, edo__signal *sig)
         if (wake_at == EDO__PARK_FOREVER) {
             edo__parker_park(w->parker);
         } else {
-            /* The watcher: whether its deadline came or someone woke it (an earlier timer
-             * was armed), it gets up and looks at the timers again. */
-            if (wake_at == EDO__PARK_WATCH)
+            /* The watcher waits in epoll (when there are fds to watch) until the next timer
+             * is due. Whether the deadline came, events arrived or someone woke it (an earlier
+             * timer was armed), it gets up and looks again. */
+            uint64_t until = wake_at == EDO__PARK_WATCH ? UINT64_MAX : wake_at;
+            if (edo__io_active(&rt->io))
+                events = edo__io_wait(rt, w, until);
+            else if (until == UINT64_MAX)
                 edo__parker_park(w->parker);
             else
-                edo__parker_park_until(w->parker, wake_at);
+                edo__parker_park_until(w->parker, until);
             wake_at = EDO__PARK_NOT;
         }
     }
     edo__timers_after_park(rt, w);
+    /* Awake now (by the idle count): the tasks the events wake can draw other workers in. */
+    if (events > 0)
+        edo__io_dispatch(rt, w, events);
 }
 
 unsigned edo__worker_run_some(edo__worker *w, unsigned max)

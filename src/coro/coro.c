@@ -283,6 +283,14 @@ int edo_yield(void)
     return suspend(co);
 }
 
+int edo__coro_coop(void)
+{
+    edo__coro *co = coro_current();
+    if (!co || edo_coop_proceed(co->cx))
+        return 0;
+    return suspend(co); /* spent: edo_coop_proceed queued the task again */
+}
+
 int edo_in_coroutine(void) { return coro_current() != NULL; }
 
 int edo_coro_cancelled(void)

@@ -63,6 +63,11 @@ edo__coro *edo__coro_alloc(struct edo_runtime *rt, size_t stack_size);
 void edo__coro_release(edo__coro *co);
 /* `size` rounded up to whole pages. */
 size_t edo__stack_round(size_t size);
+/* Cooperative budget for a coroutine whose calls keep completing without waiting: takes one
+ * unit of the current poll's budget, and once it is spent lets the other tasks run first
+ * (suspends). Returns 0, or -ECANCELED when the task was aborted meanwhile. Outside a
+ * coroutine: 0 at once. */
+int edo__coro_coop(void);
 /* The coroutine running on this thread, or NULL. */
 edo__coro *edo__coro_running(void);
 /* Stack overflow reporting (overflow.c): a runtime thread gets an alternate signal stack, and

@@ -11,9 +11,13 @@
 /* EMPTY -> PARKED by the parker (a decrement), anything -> NOTIFIED by unpark. The parker
  * sleeps on the futex only while the word reads PARKED, so an unpark that lands between the
  * decrement and the wait is never missed. */
-enum { EMPTY = 0, NOTIFIED = 1, PARKED = UINT32_MAX };
+enum { EMPTY = 0, NOTIFIED = 1, ELSEWHERE = 2, PARKED = UINT32_MAX };
 
-void edo__parker_init(edo__parker *p) { atomic_init(&p->state, EMPTY); }
+void edo__parker_init(edo__parker *p)
+{
+    atomic_init(&p->state, EMPTY);
+    atomic_init(&p->elsewhere, NULL);
+}
 
 void edo__parker_destroy(edo__parker *p) { (void)p; }
 
@@ -58,8 +62,29 @@ bool edo__parker_park_until(edo__parker *p, uint64_t deadline)
 
 void edo__parker_unpark(edo__parker *p)
 {
-    if (atomic_exchange_explicit(&p->state, NOTIFIED, memory_order_release) == PARKED)
+    uint32_t prev = atomic_exchange_explicit(&p->state, NOTIFIED, memory_order_acq_rel);
+    if (prev == PARKED)
         syscall(SYS_futex, &p->state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    else if (prev == ELSEWHERE) {
+        const edo__parker_waker *w = atomic_load_explicit(&p->elsewhere, memory_order_relaxed);
+        w->interrupt(w->arg);
+    }
+}
+
+bool edo__parker_enter(edo__parker *p, const edo__parker_waker *waker)
+{
+    atomic_store_explicit(&p->elsewhere, waker, memory_order_relaxed); /* published below */
+    uint32_t expected = EMPTY;
+    if (atomic_compare_exchange_strong_explicit(&p->state, &expected, ELSEWHERE,
+                                                memory_order_acq_rel, memory_order_acquire))
+        return true;
+    atomic_store_explicit(&p->state, EMPTY, memory_order_relaxed); /* take the permit */
+    return false;
+}
+
+void edo__parker_leave(edo__parker *p)
+{
+    atomic_exchange_explicit(&p->state, EMPTY, memory_order_acquire);
 }
 
 #else
@@ -75,6 +100,7 @@ void edo__parker_init(edo__parker *p)
     pthread_cond_init(&p->cond, &attr);
     pthread_condattr_destroy(&attr);
     p->notified = 0;
+    p->elsewhere = NULL;
 }
 
 void edo__parker_destroy(edo__parker *p)
@@ -109,7 +135,29 @@ void edo__parker_unpark(edo__parker *p)
 {
     pthread_mutex_lock(&p->lock);
     p->notified = 1;
+    const edo__parker_waker *elsewhere = p->elsewhere;
     pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    if (elsewhere)
+        elsewhere->interrupt(elsewhere->arg);
+}
+
+bool edo__parker_enter(edo__parker *p, const edo__parker_waker *waker)
+{
+    pthread_mutex_lock(&p->lock);
+    bool free_to_wait = !p->notified;
+    if (free_to_wait)
+        p->elsewhere = waker;
+    p->notified = 0;
+    pthread_mutex_unlock(&p->lock);
+    return free_to_wait;
+}
+
+void edo__parker_leave(edo__parker *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->elsewhere = NULL;
+    p->notified = 0;
     pthread_mutex_unlock(&p->lock);
 }
 

@@ -1,0 +1,163 @@
+/* edo/net.h — networking: addresses and name resolution, TCP.
+ *
+ * Every call that waits suspends the calling coroutine (and honours its deadline and
+ * cancellation: see edo/time.h and edo/coro.h); sockets are non-blocking underneath and
+ * registered with the runtime's reactor (edo/io.h). Errors are negative errno values; SIGPIPE
+ * is never raised (writes use MSG_NOSIGNAL).
+ *
+ * An echo server:
+ *
+ *     static void *serve(void *arg) {
+ *         edo_tcp *conn = arg;
+ *         char buf[4096];
+ *         ssize_t n;
+ *         while ((n = edo_tcp_read(conn, buf, sizeof buf)) > 0)
+ *             if (edo_tcp_write_all(conn, buf, (size_t)n) < 0)
+ *                 break;
+ *         edo_tcp_close(conn);
+ *         return NULL;
+ *     }
+ *
+ *     static int app(void *arg) {
+ *         edo_tcp_listener *lis;
+ *         int rc = edo_tcp_listen(&lis, "127.0.0.1:8080", NULL);
+ *         for (edo_tcp *conn; rc == 0 && (rc = edo_tcp_accept(lis, &conn, NULL)) == 0;)
+ *             edo_spawn_detached(serve, conn);
+ *         return rc;
+ *     }
+ *
+ * A connection may be read by one task while another writes it (the two directions wait
+ * independently). Closing a socket while another task still uses it is a bug: end those tasks
+ * first (abort them, or shut the socket down so their calls return).
+ */
+#ifndef EDO_NET_H
+#define EDO_NET_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+
+#include "edo/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Addresses
+ * ------------------------------------------------------------------------------------------- */
+
+/* Any socket address (IPv4, IPv6, Unix) and its length. */
+typedef struct edo_sockaddr {
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+        struct sockaddr_un un;
+        struct sockaddr_storage storage;
+    } u;
+    socklen_t len;
+} edo_sockaddr;
+
+/* Longest text edo_sockaddr_format writes, with its NUL. */
+#define EDO_SOCKADDR_TEXT 112
+
+/* Parses a numeric "ip:port": "127.0.0.1:80", "[::1]:80", "0.0.0.0:0". Returns 0, or -EINVAL
+ * (NULL argument, malformed text, port out of range, or a host name: use edo_resolve).
+ * Never suspends. */
+int edo_sockaddr_parse(edo_sockaddr *out, const char *text);
+/* Writes `a` as "ip:port" ("[ip6]:port"; a Unix socket's path, with '@' for an abstract name)
+ * into buf (at least EDO_SOCKADDR_TEXT bytes is always enough). Returns the text's length, or
+ * -EINVAL (bad argument or unknown family), -ENOSPC (buf too small). Never suspends. */
+int edo_sockaddr_format(const edo_sockaddr *a, char *buf, size_t len);
+
+/* Resolves "host:port" ("localhost:80", "example.com:443", "[::1]:80") into at most `max`
+ * addresses, IPv4 and IPv6 both, in the order the system's resolver prefers. Numeric addresses
+ * return at once; names are looked up on the blocking pool (getaddrinfo), so the coroutine
+ * suspends meanwhile. Returns how many addresses were stored (at least 1), or
+ *   -EINVAL     bad argument, or no ":port";
+ *   -ENOENT     no such host (or no address for it);
+ *   -EAGAIN     the resolver failed temporarily;
+ *   -ENOMEM, -EPERM (a name outside a coroutine), -ECANCELED, -ETIMEDOUT.
+ * Suspends (for names). */
+int edo_resolve(const char *host_port, edo_sockaddr *out, size_t max);
+
+/* ---------------------------------------------------------------------------------------------
+ * TCP
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct edo_tcp edo_tcp;
+typedef struct edo_tcp_listener edo_tcp_listener;
+
+/* Listener options; zero fields mean the default. */
+typedef struct edo_tcp_listen_options {
+    int backlog;         /* default 1024 */
+    bool reuse_port;     /* SO_REUSEPORT: several listeners share the port (one per worker) */
+    bool no_reuse_addr;  /* SO_REUSEADDR is on by default */
+} edo_tcp_listen_options;
+
+/* Binds and listens on `addr` ("ip:port", or "host:port", resolved with edo_resolve: the first
+ * address that binds wins). `options` may be NULL. Returns 0 with the listener in *out, or
+ * -EINVAL, -EADDRINUSE, -EACCES, -EMFILE, -EPERM (not in a runtime), or what edo_resolve returns.
+ * Suspends only to resolve a host name. Thread-safe. */
+int edo_tcp_listen(edo_tcp_listener **out, const char *addr,
+                   const edo_tcp_listen_options *options);
+/* Waits for a connection and stores it in *out (and its peer's address in *peer, when not
+ * NULL). Returns 0, or -EMFILE/-ENFILE (out of fds: the connection stays queued), -ECANCELED,
+ * -ETIMEDOUT, -EBADF (listener closed meanwhile), -EPERM (not in a coroutine). Suspends. */
+int edo_tcp_accept(edo_tcp_listener *l, edo_tcp **out, edo_sockaddr *peer);
+/* The address the listener is bound to (useful after binding port 0). Returns 0 or -errno. */
+int edo_tcp_listener_addr(const edo_tcp_listener *l, edo_sockaddr *out);
+/* Closes the listener; tasks waiting in accept get -EBADF. Returns 0, -EINVAL for NULL. */
+int edo_tcp_listener_close(edo_tcp_listener *l);
+
+/* Connects to "host:port", trying each resolved address in turn. Returns 0 with the connection
+ * in *out, or -ECONNREFUSED, -ENETUNREACH, -EHOSTUNREACH, -ETIMEDOUT (the coroutine's deadline, or
+ * the system's), -ECANCELED, -EINVAL, -EPERM (not in a coroutine), or what edo_resolve returns.
+ * Suspends. */
+int edo_tcp_connect(edo_tcp **out, const char *addr);
+/* Connects to `addr`. Same results. Suspends. */
+int edo_tcp_connect_addr(edo_tcp **out, const edo_sockaddr *addr);
+
+/* Reads at most `len` bytes; waits until some are there. Returns how many (0: the peer closed
+ * its side, or len was 0), or -ECONNRESET, -ECANCELED, -ETIMEDOUT, -EBADF (closed meanwhile),
+ * -EINVAL, -EPERM (not in a coroutine), or another -errno from recv. Suspends. */
+ssize_t edo_tcp_read(edo_tcp *c, void *buf, size_t len);
+/* Like edo_tcp_read, but leaves the bytes queued (MSG_PEEK). Suspends. */
+ssize_t edo_tcp_peek(edo_tcp *c, void *buf, size_t len);
+/* Scatter read into `iovcnt` buffers. Same results. Suspends. */
+ssize_t edo_tcp_readv(edo_tcp *c, const struct iovec *iov, int iovcnt);
+/* Writes at most `len` bytes; waits until some fit. Returns how many, or -EPIPE / -ECONNRESET
+ * (the peer is gone), -ECANCELED, -ETIMEDOUT, -EBADF, -EINVAL, -EPERM. Suspends. */
+ssize_t edo_tcp_write(edo_tcp *c, const void *buf, size_t len);
+/* Gather write. Same results. Suspends. */
+ssize_t edo_tcp_writev(edo_tcp *c, const struct iovec *iov, int iovcnt);
+/* Writes all `len` bytes. Returns 0, or the first error (bytes before it were sent; on
+ * -ECANCELED or -ETIMEDOUT how many is unknown: treat the stream as broken). Suspends. */
+int edo_tcp_write_all(edo_tcp *c, const void *buf, size_t len);
+/* shutdown(2): SHUT_RD, SHUT_WR (the peer reads end-of-stream) or SHUT_RDWR. Returns 0 or
+ * -errno (-ENOTCONN). Never suspends. */
+int edo_tcp_shutdown(edo_tcp *c, int how);
+/* Closes the connection and frees `c`. Returns 0, or -EINVAL for NULL. Never suspends. */
+int edo_tcp_close(edo_tcp *c);
+
+/* Options and addresses: 0 or -errno; never suspend. */
+int edo_tcp_set_nodelay(edo_tcp *c, bool on);
+/* SO_KEEPALIVE; with `idle_s` > 0 also the idle time before the first probe (TCP_KEEPIDLE). */
+int edo_tcp_set_keepalive(edo_tcp *c, bool on, int idle_s);
+/* SO_LINGER: `seconds` >= 0 turns it on (0: close resets the connection), < 0 turns it off. */
+int edo_tcp_set_linger(edo_tcp *c, int seconds);
+int edo_tcp_local_addr(const edo_tcp *c, edo_sockaddr *out);
+int edo_tcp_peer_addr(const edo_tcp *c, edo_sockaddr *out);
+/* The socket's file descriptor (for options edo does not wrap). Do not close it. */
+int edo_tcp_fd(const edo_tcp *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EDO_NET_H */
