@@ -19,6 +19,14 @@ typedef struct edo__context {
  * to *from. */
 void edo__context_switch(edo__context *from, edo__context *to);
 
+/* The same switch, carrying a value: *to's side returns `value` from the edo__context_transfer
+ * (or edo__context_switch) call it is suspended in. A caller may tail-call it (`return
+ * edo__context_transfer(...)`): it is then resumed straight in its own caller. On x86-64 the
+ * switch returns with an indirect jump, never a `ret`, so the resumed side pops no entry of the
+ * CPU's return-address stack (which holds the other side's calls: each such pop would be a
+ * mispredicted return). */
+int edo__context_transfer(edo__context *from, edo__context *to, int value);
+
 /* Prepares *ctx so that the first switch to it calls entry(arg) on the stack whose highest
  * address is `stack_top` (exclusive). `entry` must never return: it ends by switching away for
  * the last time. */

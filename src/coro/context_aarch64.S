@@ -5,10 +5,14 @@
  *   0: x19 x20   16: x21 x22   32: x23 x24   48: x25 x26   64: x27 x28   80: x29 x30
  *  96: d8 d9    112: d10 d11  128: d12 d13  144: d14 d15  160: fpcr    168: (pad) */
 
-/* void edo__context_switch(edo__context *from [x0], edo__context *to [x1]) */
+/* int edo__context_transfer(edo__context *from [x0], edo__context *to [x1], int value [w2])
+ * edo__context_switch is the same code, its value unused. */
+    .globl edo__context_transfer
+    .type edo__context_transfer, %function
     .globl edo__context_switch
     .type edo__context_switch, %function
     .p2align 4
+edo__context_transfer:
 edo__context_switch:
     .cfi_startproc
     sub sp, sp, #176
@@ -48,8 +52,10 @@ edo__context_switch:
 1:
     add sp, sp, #176
     .cfi_adjust_cfa_offset -176
+    mov w0, w2                  /* the value, returned on the other side */
     ret
     .cfi_endproc
+    .size edo__context_transfer, .-edo__context_transfer
     .size edo__context_switch, .-edo__context_switch
 
 /* First entry of a new context: edo__context_make left entry in x19 and its argument in x20.

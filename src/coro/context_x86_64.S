@@ -1,10 +1,14 @@
 /* edo__context_switch and the first-entry trampoline for x86-64 (System V ABI). */
     .text
 
-/* void edo__context_switch(edo__context *from [rdi], edo__context *to [rsi]) */
+/* int edo__context_transfer(edo__context *from [rdi], edo__context *to [rsi], int value [edx])
+ * edo__context_switch is the same code, its value unused. */
+    .globl edo__context_transfer
+    .type edo__context_transfer, @function
     .globl edo__context_switch
     .type edo__context_switch, @function
     .p2align 4
+edo__context_transfer:
 edo__context_switch:
     .cfi_startproc
     pushq %rbp
@@ -23,15 +27,16 @@ edo__context_switch:
     .cfi_adjust_cfa_offset 8
     stmxcsr (%rsp)
     fnstcw 4(%rsp)
-    movl (%rsp), %eax           /* keep this context's pair for the comparison below */
-    movzwl 4(%rsp), %ecx
+    movl (%rsp), %r8d           /* keep this context's pair for the comparison below */
+    movzwl 4(%rsp), %r9d
     movq %rsp, (%rdi)
     movq (%rsi), %rsp           /* now on the other stack */
+    movl %edx, %eax             /* the value, returned on the other side */
     /* Loading MXCSR and the x87 control word is slow (ldmxcsr serialises the pipeline) and the
      * two contexts almost always agree on them: load only when they differ. */
-    cmpl (%rsp), %eax
+    cmpl (%rsp), %r8d
     jne 2f
-    cmpw 4(%rsp), %cx
+    cmpw 4(%rsp), %r9w
     jne 2f
 1:
     addq $8, %rsp
@@ -51,15 +56,16 @@ edo__context_switch:
     /* Return with an indirect jump, not `ret`: the return-stack predictor still holds the
      * caller on the stack we left, so a `ret` here always mispredicts, while the indirect
      * predictor learns the switch's usual targets (a round trip fell from ~38 to ~11 ns). */
-    popq %rdx
+    popq %rcx
     .cfi_adjust_cfa_offset -8
-    jmp *%rdx
+    jmp *%rcx
 2:
     .cfi_adjust_cfa_offset 64
     ldmxcsr (%rsp)
     fldcw 4(%rsp)
     jmp 1b
     .cfi_endproc
+    .size edo__context_transfer, .-edo__context_transfer
     .size edo__context_switch, .-edo__context_switch
 
 /* First entry of a new context: edo__context_make left entry in r12 and its argument in r13.

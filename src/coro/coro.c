@@ -40,12 +40,29 @@ static _Thread_local edo__coro *current_coro;
 /* Not inlined: a coroutine calling it after a suspension must read the thread-local of the
  * thread it runs on now, not an address cached before it moved. */
 __attribute__((noinline)) static edo__coro *coro_current(void) { return current_coro; }
+__attribute__((noinline)) static void coro_set_current(edo__coro *co) { current_coro = co; }
 
 /* ---- switching --------------------------------------------------------------------------- */
 
-/* From the poller into the coroutine; returns when it suspends or finishes. */
-static void switch_in(edo__coro *co)
+/* The two directions of a switch carry a value (edo__context_transfer): into the coroutine, what
+ * the suspending call returns (0, or -ECANCELED when the coroutine is being cancelled); back to
+ * the poller, the poll's result (EDO_PENDING, or EDO_READY when the coroutine has finished).
+ * Without sanitizers both directions end in a tail call of the switch, so a poll resumes the
+ * coroutine right in the code that called edo_yield, and a suspension returns right into the
+ * poll's caller, without running through frames whose returns the CPU would mispredict.
+ * Everything a direction must do is therefore done before its switch: the thread-local current
+ * coroutine is set by the poller and restored by the coroutine as it leaves. */
+
+/* From the poller into the coroutine; returns the poll's result when it suspends or finishes.
+ * `out` receives the coroutine's result when it finishes. */
+static inline __attribute__((always_inline)) int enter(edo__coro *co, edo_context *cx,
+                                                       void **out, int value)
 {
+    co->outer = coro_current();
+    coro_set_current(co);
+    co->cx = cx;
+    co->out = out;
+#if defined(EDO_ASAN) || defined(EDO_TSAN)
 #ifdef EDO_ASAN
     void *fake = NULL;
     __sanitizer_start_switch_fiber(&fake, co->stack_lo, co->stack_size);
@@ -54,9 +71,13 @@ static void switch_in(edo__coro *co)
     co->caller_tsan_fiber = __tsan_get_current_fiber();
     __tsan_switch_to_fiber(co->tsan_fiber, 0);
 #endif
-    edo__context_switch(&co->caller, &co->ctx);
+    int result = edo__context_transfer(&co->caller, &co->ctx, value);
 #ifdef EDO_ASAN
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#endif
+    return result;
+#else
+    return edo__context_transfer(&co->caller, &co->ctx, value);
 #endif
 }
 
@@ -70,19 +91,25 @@ static void arrived(edo__coro *co, void *fake_stack)
 #endif
 }
 
-/* From the coroutine back to its poller. `final`: the coroutine is done and never resumes. */
-static void switch_out(edo__coro *co, bool final)
+/* From the coroutine back to its poller, with the poll's result: EDO_READY when the coroutine is
+ * done and never resumes. Returns what the next resume passes in. */
+static inline __attribute__((always_inline)) int leave(edo__coro *co, edo_poll result)
 {
+    coro_set_current(co->outer);
+#if defined(EDO_ASAN) || defined(EDO_TSAN)
 #ifdef EDO_ASAN
-    __sanitizer_start_switch_fiber(final ? NULL : &co->asan_fake_stack, co->caller_stack_lo,
-                                   co->caller_stack_size);
+    __sanitizer_start_switch_fiber(result == EDO_READY ? NULL : &co->asan_fake_stack,
+                                   co->caller_stack_lo, co->caller_stack_size);
 #endif
 #ifdef EDO_TSAN
     __tsan_switch_to_fiber(co->caller_tsan_fiber, 0);
 #endif
-    edo__context_switch(&co->ctx, &co->caller);
-    (void)final;
+    int value = edo__context_transfer(&co->ctx, &co->caller, (int)result);
     arrived(co, co->asan_fake_stack);
+    return value;
+#else
+    return edo__context_transfer(&co->ctx, &co->caller, (int)result);
+#endif
 }
 
 static void coro_entry(void *arg)
@@ -90,20 +117,12 @@ static void coro_entry(void *arg)
     edo__coro *co = arg;
     arrived(co, NULL);
     co->started = true;
-    co->result = co->fn(co->arg);
+    void *result = co->fn(co->arg);
+    co->result = result;
     co->finished = true;
-    switch_out(co, true);
+    *co->out = result;
+    leave(co, EDO_READY);
     abort(); /* a finished coroutine is never resumed */
-}
-
-/* Runs the coroutine until it suspends or finishes, with `cx` as its poll context. */
-static void resume(edo__coro *co, edo_context *cx)
-{
-    edo__coro *outer = current_coro;
-    current_coro = co;
-    co->cx = cx;
-    switch_in(co);
-    current_coro = outer;
 }
 
 /* ---- the coroutine as a future --------------------------------------------------------- */
@@ -149,11 +168,7 @@ static edo_poll coro_poll(edo_future *self, edo_context *cx, void **out)
         edo_waker_wake_by_ref(cx->waker);
         return EDO_PENDING;
     }
-    resume(co, cx);
-    if (!co->finished)
-        return EDO_PENDING;
-    *out = co->result;
-    return EDO_READY;
+    return (edo_poll)enter(co, cx, out, 0);
 }
 
 static void coro_drop(edo_future *self)
@@ -167,8 +182,9 @@ static void coro_drop(edo_future *self)
         co->cancelled = true;
         edo_waker noop = edo_waker_noop();
         edo_context cx = {&noop, NULL};
-        while (!co->finished)
-            resume(co, &cx);
+        void *out;
+        while (enter(co, &cx, &out, -ECANCELED) != EDO_READY)
+            ;
     }
 #ifdef EDO_TSAN
     __tsan_destroy_fiber(co->tsan_fiber);
@@ -211,11 +227,11 @@ int edo_spawn_local(const edo_spawn_options *options, void *(*fn)(void *), void 
     return spawn_coro(NULL, options, fn, arg, out, true);
 }
 
-/* Suspends the calling coroutine until its task is polled again. */
-static int suspend(edo__coro *co)
+/* Suspends the calling coroutine until its task is polled again. Returns 0, or -ECANCELED when
+ * it is resumed to be cancelled. */
+static inline __attribute__((always_inline)) int suspend(edo__coro *co)
 {
-    switch_out(co, false);
-    return co->cancelled ? -ECANCELED : 0;
+    return leave(co, EDO_PENDING);
 }
 
 /* edo_await's wait under a deadline: `future` was polled and is pending. A timer entry on this
@@ -280,7 +296,7 @@ int edo_yield(void)
     if (co->deadline != EDO_INSTANT_NEVER && edo_now() >= co->deadline)
         return -ETIMEDOUT;
     edo_waker_wake_by_ref(co->cx->waker);
-    return suspend(co);
+    return suspend(co); /* a tail call: resumed straight in our caller */
 }
 
 int edo__coro_coop(void)

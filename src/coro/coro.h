@@ -14,14 +14,17 @@ struct edo_runtime;
 
 /* Lives at the top of its stack slot: [guard page][stack ...][edo__coro]. */
 typedef struct edo__coro {
+    /* touched by every resume and suspension: the first cache line */
     edo__context ctx;    /* the coroutine, while suspended */
     edo__context caller; /* the poller that resumed it (changes with every resume) */
+    edo_context *cx;     /* the current poll's context: its waker wakes the task */
+    void **out;          /* the current poll's output: the result goes there at the end */
+    struct edo__coro *outer; /* the coroutine current on the poller's thread before (or NULL) */
+    bool started, finished, cancelled;
+    uint64_t deadline; /* suspending calls fail with -ETIMEDOUT from then on (edo/time.h) */
     void *(*fn)(void *);
     void *arg;
     void *result;
-    edo_context *cx; /* the current poll's context: its waker wakes the task */
-    bool started, finished, cancelled;
-    uint64_t deadline; /* suspending calls fail with -ETIMEDOUT from then on (edo/time.h) */
     /* the mapping */
     struct edo_runtime *rt;
     char *map;          /* lowest address (the guard page, when guarded) */
