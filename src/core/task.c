@@ -201,9 +201,9 @@ static uint64_t transition_to_running(edo__task *t)
     return next;
 }
 
-bool edo__task_run(edo__task *t, uint32_t *budget)
+bool edo__task_poll_begin(edo__task *t, uint32_t *budget, edo__task_poll *p)
 {
-    uint64_t s = transition_to_running(t), next;
+    uint64_t s = transition_to_running(t);
     if (s & EDO__COMPLETE) { /* finished elsewhere meanwhile: just drop the notification */
         edo__task_ref_dec(t);
         return false;
@@ -212,24 +212,27 @@ bool edo__task_run(edo__task *t, uint32_t *budget)
         complete(t, NULL, true);
         return false;
     }
-
-    edo_waker waker = {&task_waker_vtable, t}; /* borrowed: the run holds a reference */
-    edo_context cx = {&waker, budget};
-    void *out = NULL;
-    edo__task *outer = current_task;
-    bool outer_self_woken = current_task_self_woken;
+    p->waker = (edo_waker){&task_waker_vtable, t};
+    p->cx = (edo_context){&p->waker, budget};
+    p->out = NULL;
+    p->outer = current_task;
+    p->outer_self_woken = current_task_self_woken;
     current_task = t;
     current_task_self_woken = false;
-    edo_poll p = t->future.vtable->poll(&t->future, &cx, &out);
+    return true;
+}
+
+bool edo__task_poll_end(edo__task *t, edo_poll result, edo__task_poll *p)
+{
     bool self_woken = current_task_self_woken;
-    current_task = outer;
-    current_task_self_woken = outer_self_woken;
-    if (p == EDO_READY) {
-        complete(t, out, false);
+    current_task = p->outer;
+    current_task_self_woken = p->outer_self_woken;
+    if (result == EDO_READY) {
+        complete(t, p->out, false);
         return false;
     }
 
-    s = load_state(t);
+    uint64_t s = load_state(t), next;
     if (self_woken && !(s & EDO__CANCELLED)) {
         /* A yield: the task keeps its RUNNING claim (and this run's reference) while it waits
          * in the queue, so neither leaving nor re-entering RUNNING writes the state word. Wakes

@@ -86,11 +86,39 @@ void edo__task_locals_destroy(edo__task *t);
 /* Frees a task that edo__task_new made but that was never scheduled (a refused spawn). */
 void edo__task_free_unspawned(edo__task *t);
 
+/* One poll of a task, on the poller's stack: the context handed to the future and what
+ * edo__task_poll_begin saved of the thread's state. */
+typedef struct edo__task_poll {
+    edo_waker waker; /* borrowed: the run holds a reference */
+    edo_context cx;
+    void *out;
+    edo__task *outer; /* the thread's current task before this poll */
+    bool outer_self_woken;
+} edo__task_poll;
+
+/* The two halves of edo__task_run around the future's poll. begin claims the task and makes it
+ * the thread's current task; false: nothing to poll (it had completed, or it was cancelled and
+ * is now complete). end takes the poll's result; see edo__task_run for its own. */
+bool edo__task_poll_begin(edo__task *t, uint32_t *budget, edo__task_poll *p);
+bool edo__task_poll_end(edo__task *t, edo_poll result, edo__task_poll *p);
+
 /* Polls the task once, holding the notification reference popped from a queue. Returns true
  * when the task must be queued again (it yielded, or was woken during the poll): the caller
  * then still holds the notification and queues it at the back. `budget` is the cooperative
- * budget for this poll. */
-bool edo__task_run(edo__task *t, uint32_t *budget);
+ * budget for this poll.
+ *
+ * Inline, so the future's poll is called from the scheduler loop itself: a coroutine's poll
+ * switches stacks and returns by a tail call of the switch (coro.c), straight to the
+ * instruction after this call, so the loop goes on without returning through frames the
+ * coroutine's calls have displaced from the CPU's return-address predictor. */
+static inline bool edo__task_run(edo__task *t, uint32_t *budget)
+{
+    edo__task_poll p;
+    if (!edo__task_poll_begin(t, budget, &p))
+        return false;
+    edo_poll result = t->future.vtable->poll(&t->future, &p.cx, &p.out);
+    return edo__task_poll_end(t, result, &p);
+}
 
 /* Sets CANCELLED and, when the task is idle, queues it so a worker drops its future. */
 void edo__task_abort(edo__task *t);

@@ -230,8 +230,10 @@ static edo__task *steal_work(edo__worker *w)
     return pop_global_batch(w);
 }
 
-/* Polls `t`, then keeps polling what lands in the run-next slot while budget lasts. */
-static void run_task(edo__worker *w, edo__task *t)
+/* Polls `t`, then keeps polling what lands in the run-next slot while budget lasts. Inlined
+ * into the loops that call it, so that polls are called from a frame that never returns
+ * between two tasks (see edo__task_run). */
+static inline __attribute__((always_inline)) void run_task(edo__worker *w, edo__task *t)
 {
     edo_runtime *rt = w->rt;
     if (w->searching) {
