@@ -15,7 +15,7 @@ struct edo_runtime;
 /* Lives at the top of its stack slot: [guard page][stack ...][edo__coro]. */
 typedef struct edo__coro {
     /* touched by every resume and suspension: the first cache line */
-    edo__context ctx;    /* the coroutine, while suspended */
+    edo__context *ctx;   /* the coroutine, while suspended (in its task: see coro.c) */
     edo__context caller; /* the poller that resumed it (changes with every resume) */
     edo_context *cx;     /* the current poll's context: its waker wakes the task */
     void **out;          /* the current poll's output: the result goes there at the end */
