@@ -8,11 +8,12 @@
 #include "core/alloc.h"
 #include "core/runtime.h"
 #include "edo/error.h"
+#include "platform/tls.h"
 
-static _Thread_local edo__task *current_task;
+static _Thread_local EDO__TLS_HOT edo__task *current_task;
 /* Set when the task being polled on this thread wakes itself (a yield): the poller re-queues
  * it after the poll without a write to the shared state word. */
-static _Thread_local bool current_task_self_woken;
+static _Thread_local EDO__TLS_HOT bool current_task_self_woken;
 
 __attribute__((noinline)) edo__task *edo__task_current(void) { return current_task; }
 

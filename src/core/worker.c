@@ -18,9 +18,10 @@
 #include <stdlib.h>
 
 #include "core/runtime.h"
+#include "platform/tls.h"
 
-static _Thread_local edo__worker *current_worker;
-static _Thread_local edo_runtime *entered_runtime;
+static _Thread_local EDO__TLS_HOT edo__worker *current_worker;
+static _Thread_local EDO__TLS_HOT edo_runtime *entered_runtime;
 
 __attribute__((noinline)) edo__worker *edo__worker_current(void) { return current_worker; }
 __attribute__((noinline)) void edo__worker_set_current(edo__worker *w) { current_worker = w; }

@@ -20,6 +20,7 @@
 #include "edo/error.h"
 #include "edo/time.h"
 #include "platform/sanitizers.h"
+#include "platform/tls.h"
 #include "time/timers.h"
 
 
@@ -35,7 +36,7 @@ void __tsan_destroy_fiber(void *fiber);
 void __tsan_switch_to_fiber(void *fiber, unsigned flags);
 #endif
 
-static _Thread_local edo__coro *current_coro;
+static _Thread_local EDO__TLS_HOT edo__coro *current_coro;
 
 /* Not inlined: a coroutine calling it after a suspension must read the thread-local of the
  * thread it runs on now, not an address cached before it moved. */
