@@ -81,11 +81,7 @@ size_t edo__inject_pop_batch(edo__inject *q, edo__task **out, size_t max)
     return n;
 }
 
-/* ---- local ring ------------------------------------------------------------------------ */
-
-static inline uint64_t pack(uint32_t steal, uint32_t real) { return (uint64_t)steal << 32 | real; }
-static inline uint32_t steal_of(uint64_t h) { return (uint32_t)(h >> 32); }
-static inline uint32_t real_of(uint64_t h) { return (uint32_t)h; }
+/* ---- local ring (the owner's push and pop are inline, in queue.h) ------------------------ */
 
 void edo__local_init(edo__local_queue *q)
 {
@@ -95,39 +91,23 @@ void edo__local_init(edo__local_queue *q)
         atomic_init(&q->buf[i], NULL);
 }
 
-uint32_t edo__local_len(edo__local_queue *q)
-{
-    uint64_t h = atomic_load_explicit(&q->head, memory_order_acquire);
-    uint32_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
-    return t - steal_of(h);
-}
-
 uint32_t edo__local_free(edo__local_queue *q) { return EDO__LOCAL_CAP - edo__local_len(q); }
-
-static inline void slot_store(edo__local_queue *q, uint32_t pos, edo__task *t)
-{
-    atomic_store_explicit(&q->buf[pos & EDO__LOCAL_MASK], t, memory_order_relaxed);
-}
-
-static inline edo__task *slot_load(edo__local_queue *q, uint32_t pos)
-{
-    return atomic_load_explicit(&q->buf[pos & EDO__LOCAL_MASK], memory_order_relaxed);
-}
 
 /* Moves the oldest half of a full ring, plus `t`, to the global queue. Returns false when a
  * stealer is active or the owner raced with one; the caller then retries the push. */
-static bool push_overflow(edo__local_queue *q, edo__task *t, uint32_t head, edo__inject *overflow)
+bool edo__local_push_overflow(edo__local_queue *q, edo__task *t, uint32_t head,
+                              edo__inject *overflow)
 {
     const uint32_t half = EDO__LOCAL_CAP / 2;
-    uint64_t expected = pack(head, head);
+    uint64_t expected = edo__lq_pack(head, head);
     if (!atomic_compare_exchange_strong_explicit(&q->head, &expected,
-                                                 pack(head + half, head + half),
+                                                 edo__lq_pack(head + half, head + half),
                                                  memory_order_acq_rel, memory_order_acquire))
         return false;
     /* The claimed slots are ours now: link them (oldest first) and then `t`. */
-    edo__task *first = slot_load(q, head), *last = first;
+    edo__task *first = edo__lq_load(q, head), *last = first;
     for (uint32_t i = 1; i < half; i++) {
-        edo__task *next = slot_load(q, head + i);
+        edo__task *next = edo__lq_load(q, head + i);
         edo__task_set_next(last, next);
         last = next;
     }
@@ -136,56 +116,18 @@ static bool push_overflow(edo__local_queue *q, edo__task *t, uint32_t head, edo_
     return true;
 }
 
-bool edo__local_push_back(edo__local_queue *q, edo__task *t, edo__inject *overflow)
-{
-    for (;;) {
-        uint64_t h = atomic_load_explicit(&q->head, memory_order_acquire);
-        uint32_t steal = steal_of(h), real = real_of(h);
-        uint32_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
-        if (tail - steal < EDO__LOCAL_CAP) {
-            slot_store(q, tail, t);
-            atomic_store_explicit(&q->tail, tail + 1, memory_order_release);
-            return false;
-        }
-        if (steal != real) {
-            /* A stealer is draining us right now: room is coming, but don't wait for it. */
-            edo__inject_push(overflow, t);
-            return true;
-        }
-        if (push_overflow(q, t, real, overflow))
-            return true;
-    }
-}
-
-edo__task *edo__local_pop(edo__local_queue *q)
-{
-    uint64_t h = atomic_load_explicit(&q->head, memory_order_acquire);
-    for (;;) {
-        uint32_t steal = steal_of(h), real = real_of(h);
-        uint32_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
-        if (real == tail)
-            return NULL;
-        uint32_t next_real = real + 1;
-        /* With no stealer active, steal moves with real; otherwise the stealer owns it. */
-        uint64_t next = steal == real ? pack(next_real, next_real) : pack(steal, next_real);
-        if (atomic_compare_exchange_weak_explicit(&q->head, &h, next, memory_order_acq_rel,
-                                                  memory_order_acquire))
-            return slot_load(q, real);
-    }
-}
-
 edo__task *edo__local_steal_into(edo__local_queue *victim, edo__local_queue *dst)
 {
     uint32_t dst_tail = atomic_load_explicit(&dst->tail, memory_order_relaxed);
     uint64_t dst_head = atomic_load_explicit(&dst->head, memory_order_acquire);
     /* Only steal into a queue with room for half of any victim. */
-    if (dst_tail - steal_of(dst_head) > EDO__LOCAL_CAP / 2)
+    if (dst_tail - edo__lq_steal(dst_head) > EDO__LOCAL_CAP / 2)
         return NULL;
 
     uint64_t h = atomic_load_explicit(&victim->head, memory_order_acquire);
     uint32_t first, n;
     for (;;) {
-        uint32_t steal = steal_of(h), real = real_of(h);
+        uint32_t steal = edo__lq_steal(h), real = edo__lq_real(h);
         if (steal != real)
             return NULL; /* another stealer is at work */
         uint32_t tail = atomic_load_explicit(&victim->tail, memory_order_acquire);
@@ -195,25 +137,25 @@ edo__task *edo__local_steal_into(edo__local_queue *victim, edo__local_queue *dst
             return NULL;
         if (n > EDO__LOCAL_CAP / 2)
             n = EDO__LOCAL_CAP / 2;
-        if (atomic_compare_exchange_weak_explicit(&victim->head, &h, pack(steal, real + n),
+        if (atomic_compare_exchange_weak_explicit(&victim->head, &h, edo__lq_pack(steal, real + n),
                                                   memory_order_acq_rel, memory_order_acquire)) {
             first = real;
             break;
         }
     }
     for (uint32_t i = 0; i < n; i++)
-        slot_store(dst, dst_tail + i, slot_load(victim, first + i));
+        edo__lq_store(dst, dst_tail + i, edo__lq_load(victim, first + i));
     /* Done copying: let steal catch up with real (the owner may have popped meanwhile). */
     h = atomic_load_explicit(&victim->head, memory_order_acquire);
     for (;;) {
-        uint32_t real = real_of(h);
-        if (atomic_compare_exchange_weak_explicit(&victim->head, &h, pack(real, real),
+        uint32_t real = edo__lq_real(h);
+        if (atomic_compare_exchange_weak_explicit(&victim->head, &h, edo__lq_pack(real, real),
                                                   memory_order_acq_rel, memory_order_acquire))
             break;
     }
     /* Run the last stolen task now; publish the others. */
     n--;
-    edo__task *run = slot_load(dst, dst_tail + n);
+    edo__task *run = edo__lq_load(dst, dst_tail + n);
     if (n)
         atomic_store_explicit(&dst->tail, dst_tail + n, memory_order_release);
     return run;

@@ -55,14 +55,78 @@ static inline size_t edo__inject_len(edo__inject *q)
 static inline bool edo__inject_is_empty(edo__inject *q) { return edo__inject_len(q) == 0; }
 
 void edo__local_init(edo__local_queue *q);
+
+/* The ring's positions and slots (the owner's operations are inline: they run on every poll). */
+static inline uint64_t edo__lq_pack(uint32_t steal, uint32_t real)
+{
+    return (uint64_t)steal << 32 | real;
+}
+static inline uint32_t edo__lq_steal(uint64_t h) { return (uint32_t)(h >> 32); }
+static inline uint32_t edo__lq_real(uint64_t h) { return (uint32_t)h; }
+static inline void edo__lq_store(edo__local_queue *q, uint32_t pos, edo__task *t)
+{
+    atomic_store_explicit(&q->buf[pos & EDO__LOCAL_MASK], t, memory_order_relaxed);
+}
+static inline edo__task *edo__lq_load(edo__local_queue *q, uint32_t pos)
+{
+    return atomic_load_explicit(&q->buf[pos & EDO__LOCAL_MASK], memory_order_relaxed);
+}
+
 /* Approximate number of queued tasks; exact for the owner. */
-uint32_t edo__local_len(edo__local_queue *q);
+static inline uint32_t edo__local_len(edo__local_queue *q)
+{
+    uint64_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+    uint32_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
+    return t - edo__lq_steal(h);
+}
 /* Owner only: free slots. */
 uint32_t edo__local_free(edo__local_queue *q);
+
+/* Moves the oldest half of a full ring (whose head is `head`), plus `t`, to `overflow`. Returns
+ * false when a stealer is active or the owner raced with one; the caller then retries. */
+bool edo__local_push_overflow(edo__local_queue *q, edo__task *t, uint32_t head,
+                              edo__inject *overflow);
+
 /* Owner only. Full ring: half the ring and `t` go to `overflow`, and it returns true. */
-bool edo__local_push_back(edo__local_queue *q, edo__task *t, edo__inject *overflow);
+static inline bool edo__local_push_back(edo__local_queue *q, edo__task *t, edo__inject *overflow)
+{
+    for (;;) {
+        uint64_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+        uint32_t steal = edo__lq_steal(h), real = edo__lq_real(h);
+        uint32_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+        if (tail - steal < EDO__LOCAL_CAP) {
+            edo__lq_store(q, tail, t);
+            atomic_store_explicit(&q->tail, tail + 1, memory_order_release);
+            return false;
+        }
+        if (steal != real) {
+            /* A stealer is draining us right now: room is coming, but don't wait for it. */
+            edo__inject_push(overflow, t);
+            return true;
+        }
+        if (edo__local_push_overflow(q, t, real, overflow))
+            return true;
+    }
+}
+
 /* Owner only. */
-edo__task *edo__local_pop(edo__local_queue *q);
+static inline edo__task *edo__local_pop(edo__local_queue *q)
+{
+    uint64_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+    for (;;) {
+        uint32_t steal = edo__lq_steal(h), real = edo__lq_real(h);
+        uint32_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+        if (real == tail)
+            return NULL;
+        uint32_t next_real = real + 1;
+        /* With no stealer active, steal moves with real; otherwise the stealer owns it. */
+        uint64_t next = steal == real ? edo__lq_pack(next_real, next_real)
+                                      : edo__lq_pack(steal, next_real);
+        if (atomic_compare_exchange_weak_explicit(&q->head, &h, next, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            return edo__lq_load(q, real);
+    }
+}
 /* Steals half of `victim` into `dst` (owned by the caller) and returns one of the stolen tasks
  * to run now, or NULL. */
 edo__task *edo__local_steal_into(edo__local_queue *victim, edo__local_queue *dst);

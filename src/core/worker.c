@@ -123,9 +123,11 @@ void edo__schedule(edo__task *t, bool is_yield)
 }
 
 /* Pops one pinned task of this worker's. */
-static edo__task *pop_pinned(edo__worker *w)
+static inline edo__task *pop_pinned(edo__worker *w)
 {
     edo__task *t;
+    if (edo__inject_is_empty(&w->pinned)) /* the common case, without a call */
+        return NULL;
     return edo__inject_pop_batch(&w->pinned, &t, 1) == 1 ? t : NULL;
 }
 
