@@ -1,4 +1,4 @@
-/* edo/net.h — networking: addresses and name resolution, TCP.
+/* edo/net.h — networking: addresses and name resolution, TCP, Unix sockets, UDP.
  *
  * Every call that waits suspends the calling coroutine (and honours its deadline and
  * cancellation: see edo/time.h and edo/coro.h); sockets are non-blocking underneath and
@@ -74,6 +74,11 @@ int edo_sockaddr_parse(edo_sockaddr *out, const char *text);
  * into buf (at least EDO_SOCKADDR_TEXT bytes is always enough). Returns the text's length, or
  * -EINVAL (bad argument or unknown family), -ENOSPC (buf too small). Never suspends. */
 int edo_sockaddr_format(const edo_sockaddr *a, char *buf, size_t len);
+
+/* Builds a Unix socket address from `path`; a leading '@' names a socket in Linux's abstract
+ * namespace (no file; "@name"). Returns 0, or -EINVAL (NULL, empty) or -ENAMETOOLONG (longer than
+ * sun_path holds). Never suspends. */
+int edo_sockaddr_unix(edo_sockaddr *out, const char *path);
 
 /* Resolves "host:port" ("localhost:80", "example.com:443", "[::1]:80") into at most `max`
  * addresses, IPv4 and IPv6 both, in the order the system's resolver prefers. Numeric addresses
@@ -155,6 +160,84 @@ int edo_tcp_local_addr(const edo_tcp *c, edo_sockaddr *out);
 int edo_tcp_peer_addr(const edo_tcp *c, edo_sockaddr *out);
 /* The socket's file descriptor (for options edo does not wrap). Do not close it. */
 int edo_tcp_fd(const edo_tcp *c);
+
+/* ---------------------------------------------------------------------------------------------
+ * Unix domain sockets (stream)
+ *
+ * Paths as for edo_sockaddr_unix: a file system path, or "@name" in the abstract namespace.
+ * Reading, writing and closing connections use the same semantics as TCP.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct edo_unix edo_unix;
+typedef struct edo_unix_listener edo_unix_listener;
+
+/* Listens on `path` (a file is created; it must not exist yet: -EADDRINUSE). `backlog` 0 means
+ * 1024. Returns 0, -EINVAL, -ENAMETOOLONG, -EADDRINUSE, -EACCES, -EPERM (not in a runtime).
+ * Never suspends. */
+int edo_unix_listen(edo_unix_listener **out, const char *path, int backlog);
+/* Waits for a connection. Same results as edo_tcp_accept. Suspends. */
+int edo_unix_accept(edo_unix_listener *l, edo_unix **out);
+/* Closes the listener (its file, if any, stays: unlink it when done). Returns 0 or -EINVAL. */
+int edo_unix_listener_close(edo_unix_listener *l);
+/* Connects to `path`. Returns 0, -ENOENT (no such socket), -ECONNREFUSED, -ECANCELED,
+ * -ETIMEDOUT, -EINVAL, -EPERM (not in a coroutine). Suspends. */
+int edo_unix_connect(edo_unix **out, const char *path);
+/* As edo_tcp_read, edo_tcp_write, edo_tcp_write_all, edo_tcp_shutdown, edo_tcp_close. */
+ssize_t edo_unix_read(edo_unix *c, void *buf, size_t len);
+ssize_t edo_unix_write(edo_unix *c, const void *buf, size_t len);
+int edo_unix_write_all(edo_unix *c, const void *buf, size_t len);
+int edo_unix_shutdown(edo_unix *c, int how);
+int edo_unix_close(edo_unix *c);
+int edo_unix_fd(const edo_unix *c);
+
+/* ---------------------------------------------------------------------------------------------
+ * Datagram sockets: UDP, and Unix datagram sockets
+ *
+ * One handle type serves both families; addresses are edo_sockaddr (IP or Unix). Each receive
+ * takes one datagram (a datagram longer than the buffer is truncated to it); each send sends one
+ * whole datagram or fails (-EMSGSIZE when too large).
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct edo_udp edo_udp;
+
+/* A UDP socket bound to `addr` ("ip:port", "0.0.0.0:0" for any port; a host name is resolved).
+ * Returns 0, -EINVAL, -EADDRINUSE, -EACCES, -EPERM (not in a runtime; a name outside a
+ * coroutine), or what edo_resolve returns. Suspends only to resolve a name. */
+int edo_udp_bind(edo_udp **out, const char *addr);
+/* A datagram socket bound to `addr` (any family: IPv4, IPv6, Unix). Never suspends. */
+int edo_udp_bind_addr(edo_udp **out, const edo_sockaddr *addr);
+/* A Unix datagram socket bound to `path` ("@name": abstract), or unbound when path is NULL
+ * (it can send, and receive replies only on an abstract or autobound address). Never suspends. */
+int edo_unix_datagram_bind(edo_udp **out, const char *path);
+/* Sets the default peer (send/recv then need no address, and datagrams from others are
+ * dropped by the kernel). Returns 0 or -errno. Never suspends. */
+int edo_udp_connect(edo_udp *u, const edo_sockaddr *peer);
+/* Sends one datagram to `to`; waits while the send buffer is full. Returns the bytes sent, or
+ * -EMSGSIZE, -ECONNREFUSED (a previous datagram was refused by a connected peer), -ECANCELED,
+ * -ETIMEDOUT, -EINVAL, -EPERM (not in a coroutine), or another -errno. Suspends. */
+ssize_t edo_udp_send_to(edo_udp *u, const void *buf, size_t len, const edo_sockaddr *to);
+/* Receives one datagram, storing its sender in *from (may be NULL). Returns its length (0 for
+ * an empty datagram), or the errors of edo_udp_send_to. Suspends. */
+ssize_t edo_udp_recv_from(edo_udp *u, void *buf, size_t len, edo_sockaddr *from);
+/* send_to / recv_from the connected peer. */
+ssize_t edo_udp_send(edo_udp *u, const void *buf, size_t len);
+ssize_t edo_udp_recv(edo_udp *u, void *buf, size_t len);
+/* SO_BROADCAST. */
+int edo_udp_set_broadcast(edo_udp *u, bool on);
+/* Joins (leaves) multicast `group` (an IPv4 or IPv6 address; its port is ignored) on interface
+ * `ifindex` (0: the system's choice). Returns 0 or -errno (-EINVAL: not a multicast address).
+ * Never suspends. */
+int edo_udp_join_multicast(edo_udp *u, const edo_sockaddr *group, unsigned ifindex);
+int edo_udp_leave_multicast(edo_udp *u, const edo_sockaddr *group, unsigned ifindex);
+/* Whether this host receives its own multicast datagrams (default on), and their TTL / hop
+ * limit (default 1). */
+int edo_udp_set_multicast_loop(edo_udp *u, bool on);
+int edo_udp_set_multicast_ttl(edo_udp *u, int ttl);
+int edo_udp_local_addr(const edo_udp *u, edo_sockaddr *out);
+int edo_udp_peer_addr(const edo_udp *u, edo_sockaddr *out);
+/* Closes the socket (not the file of a bound Unix socket: unlink it). Returns 0 or -EINVAL. */
+int edo_udp_close(edo_udp *u);
+int edo_udp_fd(const edo_udp *u);
 
 #ifdef __cplusplus
 }

@@ -109,3 +109,136 @@ int edo__sock_peer_addr(const edo_io *io, edo_sockaddr *out)
     out->len = sizeof out->u;
     return getpeername(io->fd, &out->u.sa, &out->len) < 0 ? -errno : 0;
 }
+
+/* ---- transfers ----------------------------------------------------------------------------- */
+
+static ssize_t do_transfer(int fd, void *arg, bool *drained)
+{
+    edo__transfer *x = arg;
+    struct sockaddr *sa = x->addr ? &x->addr->u.sa : NULL;
+    struct iovec one = {x->buf, x->len};
+    struct msghdr msg = {.msg_iov = x->iov ? (struct iovec *)x->iov : &one,
+                         .msg_iovlen = x->iov ? (size_t)x->iovcnt : 1};
+    size_t want = 0;
+    for (size_t i = 0; i < msg.msg_iovlen; i++)
+        want += msg.msg_iov[i].iov_len;
+    if (sa) {
+        msg.msg_name = sa;
+        msg.msg_namelen = x->send ? x->addr->len : (socklen_t)sizeof x->addr->u;
+    }
+    ssize_t n;
+    do
+        n = x->send ? sendmsg(fd, &msg, x->flags | MSG_NOSIGNAL) : recvmsg(fd, &msg, x->flags);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    if (sa && !x->send)
+        x->addr->len = msg.msg_namelen;
+    /* A stream's short transfer drained the receive buffer (or filled the send buffer): wait
+     * for the next edge rather than ask again. */
+    *drained = !x->datagram && (size_t)n < want && !(x->flags & MSG_PEEK);
+    return n;
+}
+
+ssize_t edo__sock_transfer(edo_io *io, edo__transfer *x)
+{
+    if (!io || (x->iov ? x->iovcnt <= 0 : (!x->buf && x->len)))
+        return -EINVAL;
+    if (!x->iov && x->len == 0 && !x->datagram)
+        return 0;
+    return edo__sock_op(io, x->send ? EDO_WRITABLE : EDO_READABLE, do_transfer, x);
+}
+
+int edo__sock_send_all(edo_io *io, const void *buf, size_t len)
+{
+    if (!io || (!buf && len))
+        return -EINVAL;
+    const char *p = buf;
+    while (len > 0) {
+        edo__transfer x = {.send = true, .buf = (void *)p, .len = len};
+        ssize_t n = edo__sock_transfer(io, &x);
+        if (n < 0)
+            return (int)n;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* ---- listening and accepting ------------------------------------------------------------- */
+
+int edo__sock_listen(edo_runtime *rt, const edo_sockaddr *addr, int backlog, bool reuse_addr,
+                     bool reuse_port, edo_io **out)
+{
+    int fd = socket(addr->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1, rc = 0;
+    if (reuse_addr && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+        rc = -errno;
+    if (rc == 0 && reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
+        rc = -errno;
+    if (rc == 0 && bind(fd, &addr->u.sa, addr->len) < 0)
+        rc = -errno;
+    if (rc == 0 && listen(fd, backlog > 0 ? backlog : 1024) < 0)
+        rc = -errno;
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    /* Registered once listening: epoll reports a socket that is neither connected nor
+     * listening as hung up. */
+    return edo__sock_adopt(rt, out, fd);
+}
+
+typedef struct accept_ctx {
+    edo_sockaddr *peer;
+    int fd;
+} accept_ctx;
+
+static ssize_t do_accept(int fd, void *arg, bool *drained)
+{
+    (void)drained;
+    accept_ctx *a = arg;
+    struct sockaddr *sa = a->peer ? &a->peer->u.sa : NULL;
+    socklen_t *len = NULL;
+    if (a->peer) {
+        a->peer->len = sizeof a->peer->u;
+        len = &a->peer->len;
+    }
+    for (;;) {
+        int c = accept4(fd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c >= 0) {
+            a->fd = c;
+            return 0;
+        }
+        /* A connection that died in the queue: take the next one. */
+        if (errno != EINTR && errno != ECONNABORTED)
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    }
+}
+
+int edo__sock_accept(edo_io *lio, edo_io **out, edo_sockaddr *peer)
+{
+    if (!lio || !out)
+        return -EINVAL;
+    accept_ctx a = {peer, -1};
+    int rc = (int)edo__sock_op(lio, EDO_READABLE, do_accept, &a);
+    if (rc < 0)
+        return rc;
+    return edo__sock_adopt(lio->rt, out, a.fd);
+}
+
+int edo__sock_shutdown(edo_io *io, int how)
+{
+    if (!io || (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR))
+        return -EINVAL;
+    return shutdown(io->fd, how) < 0 ? -errno : 0;
+}
+
+int edo__sock_set_int(const edo_io *io, int level, int name, int value)
+{
+    if (!io)
+        return -EINVAL;
+    return setsockopt(io->fd, level, name, &value, sizeof value) < 0 ? -errno : 0;
+}

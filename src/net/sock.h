@@ -21,6 +21,33 @@ typedef ssize_t (*edo__sock_op_fn)(int fd, void *ctx, bool *drained);
  * -ETIMEDOUT, -EBADF (deregistered meanwhile). */
 ssize_t edo__sock_op(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx);
 
+/* One transfer: recv/send on `buf`, or recvmsg/sendmsg on `iov`, with `addr` the peer to send
+ * to or where to store the sender (may be NULL). A stream's short transfer means its kernel
+ * buffer is drained (or full); a datagram says nothing of the next one. */
+typedef struct edo__transfer {
+    bool send, datagram;
+    int flags; /* MSG_NOSIGNAL is added for sends */
+    void *buf;
+    size_t len;
+    const struct iovec *iov;
+    int iovcnt;
+    edo_sockaddr *addr;
+} edo__transfer;
+
+/* Runs one transfer in the calling coroutine (waiting as edo__sock_op does). Returns the bytes
+ * moved or -errno; -EINVAL for a NULL io or buffer (0 for an empty one). */
+ssize_t edo__sock_transfer(edo_io *io, edo__transfer *x);
+/* Sends all of buf on a stream: 0 or the first error. */
+int edo__sock_send_all(edo_io *io, const void *buf, size_t len);
+/* A listening stream socket on `addr`, registered with `rt`. */
+int edo__sock_listen(edo_runtime *rt, const edo_sockaddr *addr, int backlog, bool reuse_addr,
+                     bool reuse_port, edo_io **out);
+/* Waits for a connection on listener `lio`; the new socket is registered with lio's runtime. */
+int edo__sock_accept(edo_io *lio, edo_io **out, edo_sockaddr *peer);
+/* shutdown(2) with its `how` checked. */
+int edo__sock_shutdown(edo_io *io, int how);
+/* setsockopt of an int. */
+int edo__sock_set_int(const edo_io *io, int level, int name, int value);
 /* Registers an fd the caller made (closing it on failure). */
 int edo__sock_adopt(edo_runtime *rt, edo_io **out, int fd);
 /* Deregisters and closes. */

@@ -1,0 +1,98 @@
+/* Unix domain stream sockets: the stream operations of sock.c on AF_UNIX addresses. */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "core/runtime.h"
+#include "coro/coro.h"
+#include "net/sock.h"
+
+static edo_io *io_of(const edo_unix *c) { return (edo_io *)c; }
+
+int edo_sockaddr_unix(edo_sockaddr *out, const char *path)
+{
+    if (!out || !path || !path[0])
+        return -EINVAL;
+    size_t len = strlen(path);
+    if (len >= sizeof out->u.un.sun_path)
+        return -ENAMETOOLONG;
+    memset(out, 0, sizeof *out);
+    out->u.un.sun_family = AF_UNIX;
+    memcpy(out->u.un.sun_path, path, len);
+    size_t used = len + 1; /* with its NUL */
+    if (path[0] == '@') {
+        out->u.un.sun_path[0] = '\0'; /* abstract: the name is exactly the bytes after '@' */
+        used = len;
+    }
+    out->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + used);
+    return 0;
+}
+
+int edo_unix_listen(edo_unix_listener **out, const char *path, int backlog)
+{
+    if (!out)
+        return -EINVAL;
+    edo_sockaddr addr;
+    int rc = edo_sockaddr_unix(&addr, path);
+    if (rc < 0)
+        return rc;
+    edo_runtime *rt = edo_runtime_current();
+    if (!rt)
+        return -EPERM;
+    return edo__sock_listen(rt, &addr, backlog, false, false, (edo_io **)out);
+}
+
+int edo_unix_accept(edo_unix_listener *l, edo_unix **out)
+{
+    return edo__sock_accept((edo_io *)l, (edo_io **)out, NULL);
+}
+
+int edo_unix_listener_close(edo_unix_listener *l)
+{
+    if (!l)
+        return -EINVAL;
+    edo__sock_close((edo_io *)l);
+    return 0;
+}
+
+int edo_unix_connect(edo_unix **out, const char *path)
+{
+    if (!out)
+        return -EINVAL;
+    edo_sockaddr addr;
+    int rc = edo_sockaddr_unix(&addr, path);
+    if (rc < 0)
+        return rc;
+    if (!edo__coro_running())
+        return -EPERM;
+    return edo__sock_connect((edo_io **)out, SOCK_STREAM, &addr);
+}
+
+ssize_t edo_unix_read(edo_unix *c, void *buf, size_t len)
+{
+    edo__transfer x = {.buf = buf, .len = len};
+    return edo__sock_transfer(io_of(c), &x);
+}
+
+ssize_t edo_unix_write(edo_unix *c, const void *buf, size_t len)
+{
+    edo__transfer x = {.send = true, .buf = (void *)buf, .len = len};
+    return edo__sock_transfer(io_of(c), &x);
+}
+
+int edo_unix_write_all(edo_unix *c, const void *buf, size_t len)
+{
+    return edo__sock_send_all(io_of(c), buf, len);
+}
+
+int edo_unix_shutdown(edo_unix *c, int how) { return edo__sock_shutdown(io_of(c), how); }
+
+int edo_unix_close(edo_unix *c)
+{
+    if (!c)
+        return -EINVAL;
+    edo__sock_close(io_of(c));
+    return 0;
+}
+
+int edo_unix_fd(const edo_unix *c) { return c ? io_of(c)->fd : -EINVAL; }

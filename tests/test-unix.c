@@ -1,0 +1,134 @@
+/* Unix domain sockets: stream echo on a path and on an abstract name, address errors, datagrams
+ * between bound and unbound sockets. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "util.h"
+
+static void *echo_one(void *arg)
+{
+    edo_unix_listener *l = arg;
+    edo_unix *c;
+    CHECK_EQ(edo_unix_accept(l, &c), 0);
+    char buf[64];
+    ssize_t n;
+    while ((n = edo_unix_read(c, buf, sizeof buf)) > 0)
+        CHECK_EQ(edo_unix_write_all(c, buf, (size_t)n), 0);
+    CHECK_EQ(n, 0);
+    edo_unix_close(c);
+    return NULL;
+}
+
+static void *stream_echo(void *arg)
+{
+    const char *path = arg;
+    edo_unix_listener *l;
+    CHECK_EQ(edo_unix_listen(&l, path, 0), 0);
+    edo_task *server;
+    CHECK_EQ(edo_spawn(echo_one, l, &server), 0);
+    edo_unix *c;
+    CHECK_EQ(edo_unix_connect(&c, path), 0);
+    CHECK_EQ(edo_unix_write_all(c, "over unix", 9), 0);
+    char buf[16];
+    size_t have = 0;
+    while (have < 9) {
+        ssize_t n = edo_unix_read(c, buf + have, sizeof buf - have);
+        CHECK(n > 0);
+        have += (size_t)n;
+    }
+    CHECK(memcmp(buf, "over unix", 9) == 0);
+    CHECK_EQ(edo_unix_shutdown(c, SHUT_WR), 0);
+    CHECK_EQ(edo_task_join(server, NULL), 0);
+    edo_task_free(server);
+    CHECK_EQ(edo_unix_read(c, buf, sizeof buf), 0);
+    edo_unix_close(c);
+    edo_unix_listener *again;
+    if (path[0] != '@')
+        CHECK_EQ(edo_unix_listen(&again, path, 0), -EADDRINUSE); /* the file is still there */
+    edo_unix_listener_close(l);
+    return NULL;
+}
+
+TEST(stream_on_a_path)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/edo-test-%d.sock", (int)getpid());
+    unlink(path);
+    run_coro(EDO_RUNTIME_MULTI_THREAD, 2, stream_echo, path);
+    CHECK_EQ(unlink(path), 0);
+}
+
+TEST(stream_on_an_abstract_name)
+{
+    char name[64];
+    snprintf(name, sizeof name, "@edo-test-%d", (int)getpid());
+    run_coro(EDO_RUNTIME_CURRENT_THREAD, 0, stream_echo, name);
+}
+
+static void *connect_errors(void *arg)
+{
+    (void)arg;
+    edo_unix *c;
+    CHECK_EQ(edo_unix_connect(&c, "/tmp/edo-no-such-socket"), -ENOENT);
+    char name[64];
+    snprintf(name, sizeof name, "@edo-nobody-%d", (int)getpid());
+    CHECK_EQ(edo_unix_connect(&c, name), -ECONNREFUSED);
+    return NULL;
+}
+
+TEST(connect_errors) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, connect_errors, NULL); }
+
+static void *datagrams(void *arg)
+{
+    (void)arg;
+    char a_name[64], b_name[64];
+    snprintf(a_name, sizeof a_name, "@edo-dg-a-%d", (int)getpid());
+    snprintf(b_name, sizeof b_name, "@edo-dg-b-%d", (int)getpid());
+    edo_udp *a, *b, *anon;
+    CHECK_EQ(edo_unix_datagram_bind(&a, a_name), 0);
+    CHECK_EQ(edo_unix_datagram_bind(&b, b_name), 0);
+    CHECK_EQ(edo_unix_datagram_bind(&anon, NULL), 0);
+    edo_sockaddr b_addr, from;
+    CHECK_EQ(edo_sockaddr_unix(&b_addr, b_name), 0);
+    CHECK_EQ(edo_udp_send_to(a, "hi b", 4, &b_addr), 4);
+    char buf[16];
+    CHECK_EQ(edo_udp_recv_from(b, buf, sizeof buf, &from), 4);
+    char text[EDO_SOCKADDR_TEXT];
+    CHECK(edo_sockaddr_format(&from, text, sizeof text) > 0);
+    CHECK(strcmp(text, a_name) == 0); /* abstract names print with '@' */
+    CHECK_EQ(edo_udp_send_to(b, "hi a", 4, &from), 4);
+    CHECK_EQ(edo_udp_recv(a, buf, sizeof buf), 4);
+    CHECK_EQ(edo_udp_send_to(anon, "anon", 4, &b_addr), 4); /* an unbound sender */
+    CHECK_EQ(edo_udp_recv(b, buf, sizeof buf), 4);
+    edo_udp_close(a);
+    edo_udp_close(b);
+    edo_udp_close(anon);
+    return NULL;
+}
+
+TEST(datagrams_between_abstract_names) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, datagrams, NULL); }
+
+TEST(unix_address_errors)
+{
+    edo_sockaddr a;
+    char long_path[200];
+    memset(long_path, 'x', sizeof long_path - 1);
+    long_path[sizeof long_path - 1] = '\0';
+    CHECK_EQ(edo_sockaddr_unix(&a, long_path), -ENAMETOOLONG);
+    CHECK_EQ(edo_sockaddr_unix(&a, ""), -EINVAL);
+    CHECK_EQ(edo_sockaddr_unix(NULL, "/tmp/x"), -EINVAL);
+    CHECK_EQ(edo_sockaddr_unix(&a, "/tmp/x.sock"), 0);
+    char text[EDO_SOCKADDR_TEXT];
+    CHECK(edo_sockaddr_format(&a, text, sizeof text) > 0);
+    CHECK(strcmp(text, "/tmp/x.sock") == 0);
+    edo_unix_listener *l;
+    edo_unix *c;
+    CHECK_EQ(edo_unix_listen(&l, "/tmp/x.sock", 0), -EPERM); /* not in a runtime */
+    CHECK_EQ(edo_unix_listen(NULL, "/tmp/x.sock", 0), -EINVAL);
+    CHECK_EQ(edo_unix_connect(&c, "/tmp/x.sock"), -EPERM);
+    CHECK_EQ(edo_unix_close(NULL), -EINVAL);
+    CHECK_EQ(edo_unix_listener_close(NULL), -EINVAL);
+    CHECK_EQ(edo_unix_read(NULL, text, 1), -EINVAL);
+}
