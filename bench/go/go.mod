@@ -1,0 +1,3 @@
+module edo/bench/go
+
+go 1.19
