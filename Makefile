@@ -8,6 +8,7 @@
 #   make test-gdb    gdb unwinds a coroutine's stack (installs gdb via apt if missing)
 #   make test-aarch64  cross-built for AArch64, run under qemu-user (installs both via apt if missing)
 #   make bench       edo vs Tokio side by side (installs Rust/Tokio from Debian via apt if missing)
+#   make bench-net   edo's TCP echo/HTTP servers vs Tokio, Go and raw epoll (bench/net/run.sh)
 #   make install     install headers, libraries, CMake package and pkg-config (PREFIX=/usr/local)
 #   make format      clang-format the sources
 
@@ -16,7 +17,7 @@ PREFIX ?= /usr/local
 CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
 CMAKE ?= cmake
 
-.PHONY: all build demo test test-asan test-tsan test-valgrind test-gdb test-aarch64 bench install format clean
+.PHONY: all build demo test test-asan test-tsan test-valgrind test-gdb test-aarch64 bench bench-net install format clean
 
 all: build
 
@@ -52,6 +53,9 @@ test-gdb:
 
 bench:
 	bench/run.sh
+
+bench-net:
+	bench/net/run.sh
 
 install: build
 	$(CMAKE) --install build/release
