@@ -627,3 +627,179 @@ TEST(tcp_bad_input)
     CHECK_EQ(edo_resolve("localhost:80", &a, 1), -EPERM); /* a name outside a coroutine */
     CHECK_EQ(edo_resolve("127.0.0.1:80", &a, 1), 1);       /* numeric: fine anywhere */
 }
+
+/* ---- future forms ------------------------------------------------------------------------------- */
+
+/* A future task that connects, writes "future", reads the echo back, and outputs the bytes read
+ * (or the first error). */
+typedef struct {
+    edo_future base;
+    edo_sockaddr addr;
+    int stage;
+    edo_socket_future op;
+    edo_tcp *conn;
+    char buf[16];
+} client_task;
+
+static edo_poll client_poll(edo_future *f, edo_context *cx, void **out)
+{
+    client_task *c = (client_task *)f;
+    for (;;) {
+        if (c->stage == 0) {
+            edo_tcp_connect_future_init(&c->op, &c->addr);
+            c->stage = 1;
+        }
+        if (edo_future_poll(&c->op.base, cx, NULL) == EDO_PENDING)
+            return EDO_PENDING;
+        ssize_t result = c->op.result;
+        void *socket = c->op.socket;
+        edo_future_drop(&c->op.base);
+        if (result < 0) {
+            *out = (void *)(intptr_t)result;
+            return EDO_READY;
+        }
+        switch (c->stage++) {
+        case 1:
+            c->conn = socket;
+            edo_tcp_write_future_init(&c->op, c->conn, "future", 6);
+            break;
+        case 2:
+            edo_tcp_read_future_init(&c->op, c->conn, c->buf, sizeof c->buf);
+            break;
+        default:
+            CHECK(memcmp(c->buf, "future", (size_t)result) == 0);
+            *out = (void *)(intptr_t)result;
+            return EDO_READY;
+        }
+    }
+}
+
+static void client_drop(edo_future *f)
+{
+    client_task *c = (client_task *)f;
+    if (c->stage >= 1 && c->stage <= 3)
+        edo_future_drop(&c->op.base);
+    if (c->conn)
+        edo_tcp_close(c->conn);
+}
+
+static const edo_future_vtable client_vtable = {client_poll, client_drop};
+
+/* A future task that accepts one connection and outputs it. */
+typedef struct {
+    edo_future base;
+    edo_socket_future accept;
+    bool started;
+    edo_tcp_listener *l;
+} accept_task;
+
+static edo_poll accept_poll(edo_future *f, edo_context *cx, void **out)
+{
+    accept_task *a = (accept_task *)f;
+    if (!a->started) {
+        edo_tcp_accept_future_init(&a->accept, a->l, NULL);
+        a->started = true;
+    }
+    if (edo_future_poll(&a->accept.base, cx, NULL) == EDO_PENDING)
+        return EDO_PENDING;
+    CHECK_EQ(a->accept.result, 0);
+    *out = a->accept.socket;
+    return EDO_READY;
+}
+
+static void accept_drop(edo_future *f)
+{
+    accept_task *a = (accept_task *)f;
+    if (a->started)
+        edo_future_drop(&a->accept.base);
+}
+
+static const edo_future_vtable accept_vtable = {accept_poll, accept_drop};
+
+static void *future_tasks(void *arg)
+{
+    (void)arg;
+    edo_sockaddr addr;
+    edo_tcp_listener *l = listen_any("127.0.0.1:0", &addr);
+    /* A future task accepts; a future task connects, writes, reads; a coroutine echoes. */
+    accept_task a = {.base = {&accept_vtable}, .l = l};
+    client_task c = {.base = {&client_vtable}, .addr = addr};
+    edo_task *at, *ct;
+    CHECK_EQ(edo_spawn_future(&a.base, sizeof a, &at), 0);
+    CHECK_EQ(edo_spawn_future(&c.base, sizeof c, &ct), 0);
+    void *conn;
+    CHECK_EQ(edo_task_join(at, &conn), 0);
+    edo_task_free(at);
+    edo_task *echo;
+    CHECK_EQ(edo_spawn(echo_conn, conn, &echo), 0);
+    void *got;
+    CHECK_EQ(edo_task_join(ct, &got), 0);
+    CHECK_EQ((intptr_t)got, 6);
+    edo_task_free(ct);
+    CHECK_EQ(edo_task_join(echo, NULL), 0); /* the client's drop closed its end */
+    edo_task_free(echo);
+    /* Bad arguments complete at once with -EINVAL. */
+    edo_socket_future bad;
+    edo_tcp_read_future_init(&bad, NULL, NULL, 0);
+    edo_waker noop = edo_waker_noop();
+    edo_context cx = {&noop, NULL};
+    CHECK_EQ(edo_future_poll(&bad.base, &cx, NULL), EDO_READY);
+    CHECK_EQ(bad.result, -EINVAL);
+    edo_future_drop(&bad.base);
+    edo_tcp_listener_close(l);
+    return NULL;
+}
+
+TEST(future_forms_accept_connect_read_write) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, future_tasks, NULL); }
+
+/* A pending read future dropped (its task aborted) leaves the connection usable, and a
+ * cancelled connect closes its socket. */
+typedef struct {
+    edo_future base;
+    edo_socket_future op;
+    bool started;
+    edo_tcp *c;
+} pending_read;
+
+static edo_poll pending_poll(edo_future *f, edo_context *cx, void **out)
+{
+    (void)out;
+    pending_read *p = (pending_read *)f;
+    static char buf[8];
+    if (!p->started) {
+        edo_tcp_read_future_init(&p->op, p->c, buf, sizeof buf);
+        p->started = true;
+    }
+    return edo_future_poll(&p->op.base, cx, NULL);
+}
+
+static void pending_drop(edo_future *f)
+{
+    pending_read *p = (pending_read *)f;
+    if (p->started)
+        edo_future_drop(&p->op.base);
+}
+
+static const edo_future_vtable pending_vtable = {pending_poll, pending_drop};
+
+static void *cancel_future_read(void *arg)
+{
+    (void)arg;
+    edo_tcp *c, *s;
+    connected_pair(&c, &s);
+    pending_read p = {.base = {&pending_vtable}, .c = c};
+    edo_task *t;
+    CHECK_EQ(edo_spawn_future(&p.base, sizeof p, &t), 0);
+    CHECK_EQ(edo_sleep(EDO_MSEC(10)), 0);
+    edo_task_abort(t);
+    CHECK_EQ(edo_task_join(t, NULL), -ECANCELED);
+    edo_task_free(t);
+    CHECK_EQ(edo_tcp_write_all(s, "still", 5), 0);
+    char buf[8];
+    CHECK_EQ(edo_tcp_read(c, buf, sizeof buf), 5);
+    edo_tcp_close(c);
+    edo_tcp_close(s);
+    return NULL;
+}
+
+TEST(future_read_cancelled) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, cancel_future_read, NULL); }

@@ -216,3 +216,27 @@ TEST(udp_bad_input)
     CHECK_EQ(edo_udp_join_multicast(NULL, &a, 0), -EINVAL);
     CHECK_EQ(edo_udp_fd(NULL), -EINVAL);
 }
+
+/* The future forms: a send_to future and a recv_from future polled by hand in a coroutine. */
+static void *udp_futures(void *arg)
+{
+    (void)arg;
+    edo_sockaddr a_addr, b_addr, from;
+    edo_udp *a = bind_any(&a_addr), *b = bind_any(&b_addr);
+    char buf[16];
+    edo_socket_future recv, send;
+    edo_udp_recv_from_future_init(&recv, b, buf, sizeof buf, &from);
+    edo_udp_send_to_future_init(&send, a, "fut", 3, &b_addr);
+    CHECK_EQ(edo_await(&send.base, NULL), 0);
+    CHECK_EQ(send.result, 3);
+    CHECK_EQ(edo_await(&recv.base, NULL), 0);
+    CHECK_EQ(recv.result, 3);
+    CHECK_EQ(from.u.in.sin_port, a_addr.u.in.sin_port);
+    edo_future_drop(&send.base);
+    edo_future_drop(&recv.base);
+    edo_udp_close(a);
+    edo_udp_close(b);
+    return NULL;
+}
+
+TEST(future_forms) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, udp_futures, NULL); }

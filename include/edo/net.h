@@ -239,6 +239,50 @@ int edo_udp_peer_addr(const edo_udp *u, edo_sockaddr *out);
 int edo_udp_close(edo_udp *u);
 int edo_udp_fd(const edo_udp *u);
 
+/* ---------------------------------------------------------------------------------------------
+ * Future forms (for future tasks)
+ *
+ * Every socket operation above that waits also exists as a future, for tasks written as poll
+ * functions. Initialise an edo_socket_future for one operation, poll it from your poll function
+ * until EDO_READY, then read `result` (what the coroutine call returns) and, for accept and
+ * connect, `socket` (the new edo_tcp / edo_unix, yours to close). Drop it with edo_future_drop
+ * when done, or to cancel it: a cancelled connect closes its half-made socket, a cancelled read
+ * or accept leaves the socket as it was. The buffers and sockets given must outlive it; like any
+ * future it must not move once polled. The coroutine calls are these futures, awaited.
+ *
+ *     typedef struct { edo_future base; edo_socket_future read; char buf[512]; } reader;
+ *     static edo_poll reader_poll(edo_future *f, edo_context *cx, void **out) {
+ *         reader *r = (reader *)f;
+ *         if (edo_future_poll(&r->read.base, cx, NULL) == EDO_PENDING)
+ *             return EDO_PENDING;
+ *         ... r->read.result bytes are in r->buf ...
+ *     }
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct edo_socket_future {
+    edo_future base;
+    ssize_t result; /* when ready: bytes moved (0 for accept and connect), or -errno */
+    void *socket;   /* accept and connect: the new socket */
+    uint64_t private_[40];
+} edo_socket_future;
+
+void edo_tcp_read_future_init(edo_socket_future *f, edo_tcp *c, void *buf, size_t len);
+void edo_tcp_write_future_init(edo_socket_future *f, edo_tcp *c, const void *buf, size_t len);
+/* `peer` (may be NULL) receives the connecting peer's address. */
+void edo_tcp_accept_future_init(edo_socket_future *f, edo_tcp_listener *l, edo_sockaddr *peer);
+/* Connects to `addr` (copied). The socket is made at the first poll (which must run inside a
+ * runtime: -EPERM otherwise). */
+void edo_tcp_connect_future_init(edo_socket_future *f, const edo_sockaddr *addr);
+void edo_unix_read_future_init(edo_socket_future *f, edo_unix *c, void *buf, size_t len);
+void edo_unix_write_future_init(edo_socket_future *f, edo_unix *c, const void *buf, size_t len);
+void edo_unix_accept_future_init(edo_socket_future *f, edo_unix_listener *l);
+/* `from` (may be NULL) receives the sender's address. */
+void edo_udp_recv_from_future_init(edo_socket_future *f, edo_udp *u, void *buf, size_t len,
+                                   edo_sockaddr *from);
+/* `to` (NULL: the connected peer) is copied. */
+void edo_udp_send_to_future_init(edo_socket_future *f, edo_udp *u, const void *buf, size_t len,
+                                 const edo_sockaddr *to);
+
 #ifdef __cplusplus
 }
 #endif

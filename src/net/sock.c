@@ -8,30 +8,61 @@
 #include "core/runtime.h"
 #include "coro/coro.h"
 
-ssize_t edo__sock_op(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx)
+edo_poll edo__sock_poll(edo__sock_wait *w, edo_context *cx, ssize_t *result)
 {
-    if (!edo__coro_running())
-        return -EPERM;
     for (;;) {
         edo_io_event ev;
-        int rc = edo_io_ready(io, dir, &ev); /* returns at once while the readiness holds */
-        if (rc < 0)
-            return rc;
-        if ((rc = edo__coro_coop()) < 0)
-            return rc;
+        int rc;
+        if (edo_io_poll_ready(w->io, w->dir, &w->waiter, cx, &ev, &rc) == EDO_PENDING)
+            return EDO_PENDING;
+        if (rc < 0) {
+            *result = rc;
+            return EDO_READY;
+        }
+        if (!edo_coop_proceed(cx))
+            return EDO_PENDING; /* budget spent: it queued us again, behind the others */
         bool drained = false;
-        ssize_t n = op(io->fd, ctx, &drained);
+        ssize_t n = w->op(w->io->fd, w->ctx, &drained);
         if (n != -EAGAIN) {
             if (drained) {
                 /* The buffer is empty (full) now: forget this direction's readiness, but keep
                  * the closed bits, whose edge will not come again. */
-                ev.ready &= dir;
-                edo_io_clear_ready(io, ev); /* a later edge bumps the tick: nothing is lost */
+                ev.ready &= w->dir;
+                edo_io_clear_ready(w->io, ev); /* a later edge bumps the tick: none is lost */
             }
-            return n;
+            *result = n;
+            return EDO_READY;
         }
-        edo_io_clear_ready(io, ev); /* would block: whatever was seen is stale */
+        edo_io_clear_ready(w->io, ev); /* would block: whatever was seen is stale */
     }
+}
+
+void edo__sock_wait_drop(edo__sock_wait *w) { edo_io_waiter_drop(w->io, &w->waiter); }
+
+/* The coroutine form: the wait as a future on this frame, awaited. */
+typedef struct op_future {
+    edo_future base;
+    edo__sock_wait wait;
+    ssize_t result;
+} op_future;
+
+static edo_poll op_poll(edo_future *self, edo_context *cx, void **out)
+{
+    (void)out;
+    op_future *f = (op_future *)self;
+    return edo__sock_poll(&f->wait, cx, &f->result);
+}
+
+static const edo_future_vtable op_vtable = {op_poll, NULL};
+
+ssize_t edo__sock_op(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx)
+{
+    if (!edo__coro_running())
+        return -EPERM;
+    op_future f = {{&op_vtable}, {io, dir, op, ctx, {0}}, 0};
+    int rc = edo_await(&f.base, NULL);
+    edo__sock_wait_drop(&f.wait);
+    return rc < 0 ? rc : f.result;
 }
 
 int edo__sock_adopt(edo_runtime *rt, edo_io **out, int fd)
@@ -50,7 +81,7 @@ void edo__sock_close(edo_io *io)
 }
 
 /* The outcome of a connect in progress, once the socket is writable. */
-static ssize_t connect_result(int fd, void *ctx, bool *drained)
+ssize_t edo__sock_connect_result(int fd, void *ctx, bool *drained)
 {
     (void)ctx, (void)drained;
     int err = 0;
@@ -86,7 +117,7 @@ int edo__sock_connect(edo_io **out, int type, const edo_sockaddr *addr)
     if ((rc = edo__sock_adopt(rt, &io, fd)) < 0)
         return rc;
     /* The registration starts optimistic: learn the outcome from the first writable edge. */
-    if ((rc = (int)edo__sock_op(io, EDO_WRITABLE, connect_result, NULL)) < 0) {
+    if ((rc = (int)edo__sock_op(io, EDO_WRITABLE, edo__sock_connect_result, NULL)) < 0) {
         edo__sock_close(io);
         return rc;
     }
@@ -112,7 +143,7 @@ int edo__sock_peer_addr(const edo_io *io, edo_sockaddr *out)
 
 /* ---- transfers ----------------------------------------------------------------------------- */
 
-static ssize_t do_transfer(int fd, void *arg, bool *drained)
+ssize_t edo__sock_do_transfer(int fd, void *arg, bool *drained)
 {
     edo__transfer *x = arg;
     struct sockaddr *sa = x->addr ? &x->addr->u.sa : NULL;
@@ -146,7 +177,7 @@ ssize_t edo__sock_transfer(edo_io *io, edo__transfer *x)
         return -EINVAL;
     if (!x->iov && x->len == 0 && !x->datagram)
         return 0;
-    return edo__sock_op(io, x->send ? EDO_WRITABLE : EDO_READABLE, do_transfer, x);
+    return edo__sock_op(io, x->send ? EDO_WRITABLE : EDO_READABLE, edo__sock_do_transfer, x);
 }
 
 int edo__sock_send_all(edo_io *io, const void *buf, size_t len)
@@ -191,15 +222,10 @@ int edo__sock_listen(edo_runtime *rt, const edo_sockaddr *addr, int backlog, boo
     return edo__sock_adopt(rt, out, fd);
 }
 
-typedef struct accept_ctx {
-    edo_sockaddr *peer;
-    int fd;
-} accept_ctx;
-
-static ssize_t do_accept(int fd, void *arg, bool *drained)
+ssize_t edo__sock_do_accept(int fd, void *arg, bool *drained)
 {
     (void)drained;
-    accept_ctx *a = arg;
+    edo__accept *a = arg;
     struct sockaddr *sa = a->peer ? &a->peer->u.sa : NULL;
     socklen_t *len = NULL;
     if (a->peer) {
@@ -222,8 +248,8 @@ int edo__sock_accept(edo_io *lio, edo_io **out, edo_sockaddr *peer)
 {
     if (!lio || !out)
         return -EINVAL;
-    accept_ctx a = {peer, -1};
-    int rc = (int)edo__sock_op(lio, EDO_READABLE, do_accept, &a);
+    edo__accept a = {peer, -1};
+    int rc = (int)edo__sock_op(lio, EDO_READABLE, edo__sock_do_accept, &a);
     if (rc < 0)
         return rc;
     return edo__sock_adopt(lio->rt, out, a.fd);

@@ -15,6 +15,32 @@
  * or full (a short write), so no new edge is missed by waiting at once. */
 typedef ssize_t (*edo__sock_op_fn)(int fd, void *ctx, bool *drained);
 
+/* An operation waiting on a registration: try `op` while `dir` readiness holds, clear and wait
+ * when it would block. */
+typedef struct edo__sock_wait {
+    edo_io *io;
+    uint32_t dir;
+    edo__sock_op_fn op;
+    void *ctx;
+    edo_io_waiter waiter;
+} edo__sock_wait;
+
+/* Polls the operation: EDO_READY with op's result (or the wait's error: -EBADF) in *result, or
+ * EDO_PENDING with cx's waker registered (or the cooperative budget spent). Never suspends. */
+edo_poll edo__sock_poll(edo__sock_wait *w, edo_context *cx, ssize_t *result);
+/* Leaves the registration's wait list. */
+void edo__sock_wait_drop(edo__sock_wait *w);
+
+/* The operations, for edo__sock_wait: a transfer (ctx: edo__transfer), an accept (ctx:
+ * edo__accept), and the outcome of a connect in progress (no ctx). */
+ssize_t edo__sock_do_transfer(int fd, void *ctx, bool *drained);
+ssize_t edo__sock_do_accept(int fd, void *ctx, bool *drained);
+ssize_t edo__sock_connect_result(int fd, void *ctx, bool *drained);
+typedef struct edo__accept {
+    edo_sockaddr *peer; /* may be NULL */
+    int fd;             /* the accepted socket */
+} edo__accept;
+
 /* Runs `op` in the calling coroutine until it does not return -EAGAIN, waiting for `dir`
  * (EDO_READABLE or EDO_WRITABLE) in between; every completed operation takes a unit of the
  * cooperative budget. Returns op's result, or -EPERM (not in a coroutine), -ECANCELED,

@@ -1,0 +1,186 @@
+/* The future forms of the socket operations: one future type whose private state says which
+ * operation it runs (see edo/net.h). */
+#include <errno.h>
+#include <stdalign.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/runtime.h"
+#include "net/sock.h"
+
+enum kind { TRANSFER, ACCEPT, CONNECT };
+
+/* What edo_socket_future.private_ holds. Pointers into the future itself are set at each poll,
+ * not at init: a future may be moved until its first poll. */
+typedef struct state {
+    edo__sock_wait wait;
+    enum kind kind;
+    bool invalid;  /* bad arguments: ready at once with -EINVAL */
+    bool has_addr; /* a send_to target or connect address is in `addr` */
+    edo__transfer transfer;
+    edo__accept accept;
+    edo_sockaddr addr;
+} state;
+
+_Static_assert(sizeof(state) <= sizeof(((edo_socket_future *)0)->private_),
+               "edo_socket_future.private_ is too small");
+_Static_assert(alignof(state) <= alignof(uint64_t), "edo_socket_future.private_ misaligned");
+
+static state *state_of(edo_socket_future *f) { return (state *)(void *)f->private_; }
+
+/* Starts a connect at the first poll: the socket exists from then on. */
+static int start_connect(state *st)
+{
+    edo_runtime *rt = edo_runtime_current();
+    if (!rt)
+        return -EPERM;
+    int fd = socket(st->addr.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int rc = connect(fd, &st->addr.u.sa, st->addr.len) == 0 ? 0 : -errno;
+    if (rc < 0 && rc != -EINPROGRESS && rc != -EINTR) {
+        close(fd);
+        return rc;
+    }
+    return edo__sock_adopt(rt, &st->wait.io, fd);
+}
+
+static edo_poll socket_poll(edo_future *self, edo_context *cx, void **out)
+{
+    (void)out;
+    edo_socket_future *f = (edo_socket_future *)self;
+    state *st = state_of(f);
+    if (st->invalid) {
+        f->result = -EINVAL;
+        return EDO_READY;
+    }
+    if (st->kind == CONNECT && !st->wait.io) {
+        int rc = start_connect(st);
+        if (rc < 0) {
+            f->result = rc;
+            return EDO_READY;
+        }
+    }
+    if (st->kind == TRANSFER) {
+        st->wait.ctx = &st->transfer;
+        if (st->has_addr)
+            st->transfer.addr = &st->addr;
+    } else if (st->kind == ACCEPT) {
+        st->wait.ctx = &st->accept;
+    }
+    ssize_t result;
+    if (edo__sock_poll(&st->wait, cx, &result) == EDO_PENDING)
+        return EDO_PENDING;
+    edo__sock_wait_drop(&st->wait);
+    f->result = result;
+    if (result >= 0 && st->kind == ACCEPT) {
+        edo_io *io;
+        int rc = edo__sock_adopt(st->wait.io->rt, &io, st->accept.fd);
+        f->result = rc;
+        f->socket = rc == 0 ? io : NULL;
+    } else if (st->kind == CONNECT) {
+        if (result >= 0) {
+            f->socket = st->wait.io; /* handed over: the drop leaves it */
+        } else {
+            edo__sock_close(st->wait.io);
+        }
+        st->wait.io = NULL;
+    }
+    return EDO_READY;
+}
+
+static void socket_drop(edo_future *self)
+{
+    state *st = state_of((edo_socket_future *)self);
+    if (!st->wait.io)
+        return;
+    edo__sock_wait_drop(&st->wait);
+    if (st->kind == CONNECT)
+        edo__sock_close(st->wait.io); /* cancelled half-way: the socket was never handed out */
+    st->wait.io = NULL;
+}
+
+static const edo_future_vtable socket_vtable = {socket_poll, socket_drop};
+
+static state *init(edo_socket_future *f, edo_io *io, enum kind kind, uint32_t dir,
+                   edo__sock_op_fn op)
+{
+    memset(f, 0, sizeof *f);
+    f->base.vtable = &socket_vtable;
+    state *st = state_of(f);
+    st->wait.io = io;
+    st->wait.dir = dir;
+    st->wait.op = op;
+    st->kind = kind;
+    st->invalid = !io && kind != CONNECT;
+    return st;
+}
+
+static void transfer_init(edo_socket_future *f, edo_io *io, bool send, bool datagram, void *buf,
+                          size_t len, edo_sockaddr *addr)
+{
+    state *st = init(f, io, TRANSFER, send ? EDO_WRITABLE : EDO_READABLE, edo__sock_do_transfer);
+    if (!buf && len)
+        st->invalid = true;
+    st->transfer = (edo__transfer){.send = send, .datagram = datagram, .buf = buf, .len = len,
+                                   .addr = send ? NULL : addr};
+    if (send && addr) {
+        st->addr = *addr;
+        st->has_addr = true;
+    }
+}
+
+void edo_tcp_read_future_init(edo_socket_future *f, edo_tcp *c, void *buf, size_t len)
+{
+    transfer_init(f, (edo_io *)c, false, false, buf, len, NULL);
+}
+
+void edo_tcp_write_future_init(edo_socket_future *f, edo_tcp *c, const void *buf, size_t len)
+{
+    transfer_init(f, (edo_io *)c, true, false, (void *)buf, len, NULL);
+}
+
+void edo_unix_read_future_init(edo_socket_future *f, edo_unix *c, void *buf, size_t len)
+{
+    transfer_init(f, (edo_io *)c, false, false, buf, len, NULL);
+}
+
+void edo_unix_write_future_init(edo_socket_future *f, edo_unix *c, const void *buf, size_t len)
+{
+    transfer_init(f, (edo_io *)c, true, false, (void *)buf, len, NULL);
+}
+
+void edo_udp_recv_from_future_init(edo_socket_future *f, edo_udp *u, void *buf, size_t len,
+                                   edo_sockaddr *from)
+{
+    transfer_init(f, (edo_io *)u, false, true, buf, len, from);
+}
+
+void edo_udp_send_to_future_init(edo_socket_future *f, edo_udp *u, const void *buf, size_t len,
+                                 const edo_sockaddr *to)
+{
+    transfer_init(f, (edo_io *)u, true, true, (void *)buf, len, (edo_sockaddr *)to);
+}
+
+void edo_tcp_accept_future_init(edo_socket_future *f, edo_tcp_listener *l, edo_sockaddr *peer)
+{
+    state *st = init(f, (edo_io *)l, ACCEPT, EDO_READABLE, edo__sock_do_accept);
+    st->accept = (edo__accept){peer, -1};
+}
+
+void edo_unix_accept_future_init(edo_socket_future *f, edo_unix_listener *l)
+{
+    edo_tcp_accept_future_init(f, (edo_tcp_listener *)l, NULL);
+}
+
+void edo_tcp_connect_future_init(edo_socket_future *f, const edo_sockaddr *addr)
+{
+    state *st = init(f, NULL, CONNECT, EDO_WRITABLE, edo__sock_connect_result);
+    if (addr) {
+        st->addr = *addr;
+        st->has_addr = true;
+    } else {
+        st->invalid = true;
+    }
+}
