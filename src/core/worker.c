@@ -377,7 +377,9 @@ void *edo__worker_main(void *arg)
         }
         if (edo__timers_fire(rt, w) > 0)
             continue;
-        if (!spin_for_work(w))
+        /* The spin watches the queues only: with sockets to serve, the work that comes next
+         * arrives through epoll, which the spin cannot see, so go straight to it. */
+        if (edo__io_active(&rt->io) || !spin_for_work(w))
             edo__worker_park(w, NULL);
     }
     edo__worker_set_current(NULL);

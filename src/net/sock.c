@@ -158,9 +158,14 @@ ssize_t edo__sock_do_transfer(int fd, void *arg, bool *drained)
         msg.msg_namelen = x->send ? x->addr->len : (socklen_t)sizeof x->addr->u;
     }
     ssize_t n;
-    do
-        n = x->send ? sendmsg(fd, &msg, x->flags | MSG_NOSIGNAL) : recvmsg(fd, &msg, x->flags);
-    while (n < 0 && errno == EINTR);
+    do {
+        if (x->iov) /* scatter/gather */
+            n = x->send ? sendmsg(fd, &msg, x->flags | MSG_NOSIGNAL) : recvmsg(fd, &msg, x->flags);
+        else if (x->send) /* one buffer: the plain calls, cheaper in the kernel */
+            n = sendto(fd, x->buf, x->len, x->flags | MSG_NOSIGNAL, sa, sa ? x->addr->len : 0);
+        else
+            n = recvfrom(fd, x->buf, x->len, x->flags, sa, sa ? &msg.msg_namelen : NULL);
+    } while (n < 0 && errno == EINTR);
     if (n < 0)
         return errno == EWOULDBLOCK ? -EAGAIN : -errno;
     if (sa && !x->send)
