@@ -21,5 +21,6 @@
 #include "edo/time.h"
 #include "edo/io.h"
 #include "edo/net.h"
+#include "edo/sync.h"
 
 #endif /* EDO_H */

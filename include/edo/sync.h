@@ -1,0 +1,98 @@
+/* edo/sync.h — synchronisation between tasks: semaphore, mutex.
+ *
+ * Waiting suspends the task, never the thread; waiters are served first come, first served.
+ * Each wait has a coroutine form (a call that suspends, honouring the coroutine's deadline and
+ * cancellation) and a future form (for future tasks). Cancelling a wait (the task is aborted,
+ * the deadline passes, the future is dropped) never loses permits: permits a cancelled waiter
+ * had already been given go to the next waiter.
+ *
+ *     edo_mutex *m;
+ *     edo_mutex_new(&m);
+ *     ...
+ *     if (edo_mutex_lock(m) == 0) {       // suspends while another task holds it
+ *         shared_counter++;               // (may suspend here too: the lock is the task's)
+ *         edo_mutex_unlock(m);
+ *     }
+ *
+ * These are for tasks; from plain threads the coroutine forms are not available (-EPERM), but
+ * edo_block_on works with the future forms.
+ */
+#ifndef EDO_SYNC_H
+#define EDO_SYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "edo/future.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Semaphore
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct edo_semaphore edo_semaphore;
+
+/* Most permits a semaphore holds. */
+#define EDO_SEMAPHORE_MAX_PERMITS ((size_t)1 << 60)
+
+/* Creates a semaphore with `permits` permits. Returns 0, -EINVAL (out NULL, permits above
+ * EDO_SEMAPHORE_MAX_PERMITS), -ENOMEM. Thread-safe. */
+int edo_semaphore_new(edo_semaphore **out, size_t permits);
+/* Frees `s`; no task may be waiting on it. NULL is a no-op. */
+void edo_semaphore_free(edo_semaphore *s);
+/* Inside a coroutine: takes `n` permits, waiting (in FIFO order) until they are available.
+ * Returns 0, or -EINVAL (s NULL, n 0 or above the maximum), -ESHUTDOWN (closed), -ECANCELED,
+ * -ETIMEDOUT (the coroutine's deadline), -EPERM (not in a coroutine). Suspends. */
+int edo_semaphore_acquire(edo_semaphore *s, size_t n);
+/* Takes `n` permits if they are available now and nobody waits before us. Returns 0, -EAGAIN
+ * (not now), -EINVAL, -ESHUTDOWN. Never suspends; thread-safe. */
+int edo_semaphore_try_acquire(edo_semaphore *s, size_t n);
+/* Returns `n` permits (to the waiters first, in order). -EINVAL when s is NULL or the total would
+ * exceed the maximum. Never suspends; thread-safe. */
+int edo_semaphore_release(edo_semaphore *s, size_t n);
+/* Closes `s`: waiting and later acquires fail with -ESHUTDOWN; release still works. Never
+ * suspends; thread-safe. */
+void edo_semaphore_close(edo_semaphore *s);
+/* Permits available now (0 when closed). */
+size_t edo_semaphore_available(const edo_semaphore *s);
+
+/* The future form of edo_semaphore_acquire. Initialise, poll until EDO_READY, read `result`
+ * (0: the permits are yours; or -ESHUTDOWN), drop. Dropping it before it is ready gives back what
+ * it had been given. Must not move once polled. */
+typedef struct edo_semaphore_acquire_future {
+    edo_future base;
+    int result;
+    uint64_t private_[10];
+} edo_semaphore_acquire_future;
+void edo_semaphore_acquire_future_init(edo_semaphore_acquire_future *f, edo_semaphore *s,
+                                       size_t n);
+
+/* ---------------------------------------------------------------------------------------------
+ * Mutex: a semaphore of one permit. Fair: the lock goes to waiters in the order they came. The
+ * lock belongs to no thread, so the task holding it may suspend and move between workers.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct edo_mutex edo_mutex;
+
+/* Returns 0, -EINVAL, -ENOMEM. */
+int edo_mutex_new(edo_mutex **out);
+/* Frees `m`; it must be unlocked with nobody waiting. NULL is a no-op. */
+void edo_mutex_free(edo_mutex *m);
+/* Inside a coroutine: locks `m`, waiting for it. Returns 0, -EINVAL, -ECANCELED, -ETIMEDOUT,
+ * -EPERM (not in a coroutine). Suspends. */
+int edo_mutex_lock(edo_mutex *m);
+/* Locks `m` if it is free now. Returns 0, -EAGAIN (held, or others wait), -EINVAL. */
+int edo_mutex_try_lock(edo_mutex *m);
+/* Unlocks `m` (held by the caller's task: not checked). Returns 0 or -EINVAL. */
+int edo_mutex_unlock(edo_mutex *m);
+/* The future form of edo_mutex_lock (an acquire of the mutex's one permit). */
+void edo_mutex_lock_future_init(edo_semaphore_acquire_future *f, edo_mutex *m);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EDO_SYNC_H */
