@@ -20,6 +20,7 @@
 
 #include "edo.h"
 #include "coro/context.h" /* internal: the bare switch benchmark */
+#include "sync_workloads.h"
 #include "time_workloads.h"
 
 #define EXIT_UNKNOWN_WORKLOAD 2
@@ -391,6 +392,8 @@ static const struct {
     {"switch", bare_switch},
     {"coro_self_yield", coro_switch},
     {"timeout_cancel", timeout_cancel},
+    {"mutex_contended", mutex_contended},
+    {"semaphore_contended", semaphore_contended},
 };
 
 int main(int argc, char **argv)

@@ -48,6 +48,8 @@ PAIRS=(
     "idle_coro_memory    -"
     "timeout_cancel      timeout_cancel"
     "sleep_overshoot     sleep_overshoot"
+    "mutex_contended     mutex_contended"
+    "semaphore_contended semaphore_contended"
 )
 
 # Every field a result line may carry after bench= and peer=, with the printf

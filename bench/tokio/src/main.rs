@@ -56,6 +56,8 @@ const WORKLOADS: &[&str] = &[
     "idle_task_memory",
     "timeout_cancel",
     "sleep_overshoot",
+    "mutex_contended",
+    "semaphore_contended",
 ];
 
 struct Args {
@@ -218,6 +220,38 @@ fn chained_spawn(rt: &Runtime, n: usize) -> Duration {
     rt.block_on(async move {
         tokio::spawn(async move { chain(done, n - 1) });
     });
+    rx.recv().unwrap();
+    start.elapsed()
+}
+
+/// Tasks contending in mutex_contended and semaphore_contended.
+const CONTENDING_TASKS: usize = 10;
+/// Permits of semaphore_contended's semaphore.
+const CONTENDED_PERMITS: usize = 2;
+
+/// mutex_contended: CONTENDING_TASKS tasks share `n` lock / increment / unlock rounds on one
+/// tokio::sync::Mutex. semaphore_contended: the same with acquire(1) / release on a semaphore of
+/// CONTENDED_PERMITS permits. Time from the first spawn until every task is done.
+fn sync_contended(rt: &Runtime, n: usize, semaphore: bool) -> Duration {
+    let per_task = n / CONTENDING_TASKS;
+    let mutex = Arc::new(tokio::sync::Mutex::new(0usize));
+    let sem = Arc::new(tokio::sync::Semaphore::new(CONTENDED_PERMITS));
+    let (cd, rx) = Countdown::new(CONTENDING_TASKS);
+    let start = Instant::now();
+    for _ in 0..CONTENDING_TASKS {
+        let (cd, mutex, sem) = (cd.clone(), mutex.clone(), sem.clone());
+        rt.spawn(async move {
+            for _ in 0..per_task {
+                if semaphore {
+                    let permit = sem.acquire().await.unwrap();
+                    black_box(&permit);
+                } else {
+                    *mutex.lock().await += 1;
+                }
+            }
+            cd.hit();
+        });
+    }
     rx.recv().unwrap();
     start.elapsed()
 }
@@ -391,6 +425,12 @@ fn main() {
         "timeout_cancel" => {
             timeout_cancel(&rt, warm);
             report_time(name, timeout_cancel(&rt, n), n);
+        }
+        "mutex_contended" | "semaphore_contended" => {
+            let semaphore = name == "semaphore_contended";
+            sync_contended(&rt, warm, semaphore);
+            let per_task = n / CONTENDING_TASKS;
+            report_time(name, sync_contended(&rt, n, semaphore), per_task * CONTENDING_TASKS);
         }
         "sleep_overshoot" => {
             // No warm-up: this measures how late timers fire, not a

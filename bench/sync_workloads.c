@@ -1,0 +1,75 @@
+/* edo's side of the contended synchronisation benchmarks (Tokio's in bench/tokio). */
+#include "sync_workloads.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define CONTENDING_TASKS 10
+#define CONTENDED_PERMITS 2
+
+static void must(int rc, const char *what)
+{
+    if (rc < 0) {
+        fprintf(stderr, "edo-bench: %s: %s\n", what, edo_strerror(rc));
+        exit(1);
+    }
+}
+
+typedef struct {
+    edo_mutex *mutex;
+    edo_semaphore *sem;
+    long rounds;
+    long counter;
+} contended;
+
+static void *mutex_rounds(void *arg)
+{
+    contended *c = arg;
+    for (long i = 0; i < c->rounds; i++) {
+        must(edo_mutex_lock(c->mutex), "lock");
+        c->counter++;
+        edo_mutex_unlock(c->mutex);
+    }
+    return NULL;
+}
+
+static void *semaphore_rounds(void *arg)
+{
+    contended *c = arg;
+    for (long i = 0; i < c->rounds; i++) {
+        must(edo_semaphore_acquire(c->sem, 1), "acquire");
+        edo_semaphore_release(c->sem, 1);
+    }
+    return NULL;
+}
+
+/* CONTENDING_TASKS coroutines share `n` rounds; returns the nanoseconds from the first spawn
+ * until all are joined. */
+static double contend(edo_runtime *rt, long n, void *(*body)(void *))
+{
+    contended c = {.rounds = n / CONTENDING_TASKS};
+    must(edo_mutex_new(&c.mutex), "mutex");
+    must(edo_semaphore_new(&c.sem, CONTENDED_PERMITS), "semaphore");
+    edo_task *t[CONTENDING_TASKS];
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (int i = 0; i < CONTENDING_TASKS; i++)
+        must(edo_spawn_with(rt, NULL, body, &c, &t[i]), "spawn");
+    for (int i = 0; i < CONTENDING_TASKS; i++) {
+        must(edo_task_join(t[i], NULL), "join");
+        edo_task_free(t[i]);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    if (body == mutex_rounds && c.counter != c.rounds * CONTENDING_TASKS) {
+        fprintf(stderr, "edo-bench: mutex_contended lost updates\n");
+        exit(1);
+    }
+    edo_mutex_free(c.mutex);
+    edo_semaphore_free(c.sem);
+    return (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
+}
+
+double mutex_contended(edo_runtime *rt, long n) { return contend(rt, n, mutex_rounds); }
+
+double semaphore_contended(edo_runtime *rt, long n) { return contend(rt, n, semaphore_rounds); }

@@ -1,0 +1,12 @@
+/* The contended synchronisation workloads of edo-bench (sync_workloads.c): 10 coroutines share
+ * `n` lock/increment/unlock rounds on one mutex, or acquire/release rounds on a semaphore of 2
+ * permits. Each returns the nanoseconds taken. */
+#ifndef EDO_BENCH_SYNC_WORKLOADS_H
+#define EDO_BENCH_SYNC_WORKLOADS_H
+
+#include "edo.h"
+
+double mutex_contended(edo_runtime *rt, long n);
+double semaphore_contended(edo_runtime *rt, long n);
+
+#endif
