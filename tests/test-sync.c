@@ -295,3 +295,212 @@ TEST(future_form_and_bad_input)
     edo_semaphore_free(s);
     edo_semaphore_free(NULL);
 }
+
+/* ---- notify ------------------------------------------------------------------------------------ */
+
+typedef struct {
+    edo_notify *n;
+    int id;
+    _Atomic int *order;
+    int *log;
+} notified;
+
+static void *wait_and_log(void *arg)
+{
+    notified *w = arg;
+    int rc = edo_notify_wait(w->n);
+    if (rc == 0)
+        w->log[atomic_fetch_add(w->order, 1)] = w->id;
+    return (void *)(intptr_t)rc;
+}
+
+static void *notify_cases(void *arg)
+{
+    (void)arg;
+    edo_notify *n;
+    CHECK_EQ(edo_notify_new(&n), 0);
+    /* A notification with nobody waiting is stored, once. */
+    edo_notify_one(n);
+    edo_notify_one(n);
+    CHECK_EQ(edo_notify_wait(n), 0);
+    edo_instant saved;
+    CHECK_EQ(edo_deadline_push(edo_after(EDO_MSEC(5)), &saved), 0);
+    CHECK_EQ(edo_notify_wait(n), -ETIMEDOUT); /* only one was kept */
+    edo_deadline_pop(saved);
+
+    enum { N = 4 };
+    int log[N] = {-1, -1, -1, -1};
+    _Atomic int order = 0;
+    notified w[N];
+    edo_task *t[N];
+    for (int i = 0; i < N; i++) {
+        w[i] = (notified){n, i, &order, log};
+        CHECK_EQ(edo_spawn(wait_and_log, &w[i], &t[i]), 0);
+        CHECK_EQ(edo_yield(), 0);
+    }
+    /* notify_one serves in order; a chosen waiter cancelled before it runs passes it on. */
+    edo_notify_one(n);  /* chooses 0 */
+    edo_task_abort(t[0]);
+    CHECK_EQ(edo_task_join(t[0], NULL), -ECANCELED);
+    CHECK_EQ(edo_yield(), 0);
+    CHECK_EQ(log[0], 1); /* 0's notification went to 1 */
+    edo_notify_one(n);   /* 2 */
+    CHECK_EQ(edo_yield(), 0);
+    CHECK_EQ(log[1], 2);
+    /* notify_all wakes whoever waits now (3), and stores nothing. */
+    edo_notify_all(n);
+    for (int i = 1; i < N; i++) {
+        CHECK_EQ(edo_task_join(t[i], NULL), 0);
+        edo_task_free(t[i]);
+    }
+    edo_task_free(t[0]);
+    CHECK_EQ(log[2], 3);
+    CHECK_EQ(edo_deadline_push(edo_after(EDO_MSEC(5)), &saved), 0);
+    CHECK_EQ(edo_notify_wait(n), -ETIMEDOUT);
+    edo_deadline_pop(saved);
+    edo_notify_free(n);
+    return NULL;
+}
+
+TEST(notify_one_all_and_cancellation)
+{
+    edo_runtime_config cfg = {.flavor = EDO_RUNTIME_CURRENT_THREAD, .start_paused = true};
+    edo_runtime *rt;
+    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    run_on(rt, notify_cases, NULL);
+    edo_runtime_free(rt);
+}
+
+/* ---- oneshot ---------------------------------------------------------------------------------- */
+
+static void *send_later(void *arg)
+{
+    CHECK_EQ(edo_sleep(EDO_MSEC(5)), 0);
+    CHECK_EQ(edo_oneshot_send(arg, (void *)42), 0);
+    return NULL;
+}
+
+static void *oneshot_cases(void *arg)
+{
+    (void)arg;
+    edo_oneshot *o;
+    void *v = NULL;
+    /* Sent before the receive. */
+    CHECK_EQ(edo_oneshot_new(&o), 0);
+    CHECK_EQ(edo_oneshot_send(o, (void *)7), 0);
+    CHECK_EQ(edo_oneshot_recv(o, &v), 0);
+    CHECK_EQ((intptr_t)v, 7);
+    /* The receive waits for the send. */
+    CHECK_EQ(edo_oneshot_new(&o), 0);
+    CHECK_EQ(edo_spawn(send_later, o, NULL), 0);
+    CHECK_EQ(edo_oneshot_recv(o, &v), 0);
+    CHECK_EQ((intptr_t)v, 42);
+    /* The sender leaves without sending. */
+    CHECK_EQ(edo_oneshot_new(&o), 0);
+    edo_oneshot_sender_close(o);
+    CHECK_EQ(edo_oneshot_recv(o, &v), -EPIPE);
+    /* The receiver leaves: the send fails and the value stays the sender's. */
+    CHECK_EQ(edo_oneshot_new(&o), 0);
+    CHECK(edo_oneshot_receiver_close(o) == NULL);
+    CHECK_EQ(edo_oneshot_send(o, (void *)9), -EPIPE);
+    /* A receive cut short keeps the channel: the value is not lost. */
+    CHECK_EQ(edo_oneshot_new(&o), 0);
+    edo_instant saved;
+    CHECK_EQ(edo_deadline_push(edo_after(EDO_MSEC(1)), &saved), 0);
+    CHECK_EQ(edo_oneshot_recv(o, &v), -ETIMEDOUT);
+    edo_deadline_pop(saved);
+    CHECK_EQ(edo_oneshot_try_recv(o, &v), -EAGAIN);
+    CHECK_EQ(edo_oneshot_send(o, (void *)11), 0);
+    CHECK_EQ(edo_oneshot_try_recv(o, &v), 0);
+    CHECK_EQ((intptr_t)v, 11);
+    /* Sent, then the receiver closes: close hands the value back. */
+    CHECK_EQ(edo_oneshot_new(&o), 0);
+    CHECK_EQ(edo_oneshot_send(o, (void *)13), 0);
+    CHECK_EQ((intptr_t)edo_oneshot_receiver_close(o), 13);
+    /* The future form. */
+    CHECK_EQ(edo_oneshot_new(&o), 0);
+    edo_oneshot_recv_future f;
+    edo_oneshot_recv_future_init(&f, o);
+    edo_waker noop = edo_waker_noop();
+    edo_context cx = {&noop, NULL};
+    CHECK_EQ(edo_future_poll(&f.base, &cx, &v), EDO_PENDING);
+    CHECK_EQ(edo_oneshot_send(o, (void *)15), 0);
+    CHECK_EQ(edo_future_poll(&f.base, &cx, &v), EDO_READY);
+    CHECK_EQ(f.result, 0);
+    CHECK_EQ((intptr_t)v, 15);
+    edo_future_drop(&f.base);
+    CHECK_EQ(edo_oneshot_new(NULL), -EINVAL);
+    CHECK_EQ(edo_oneshot_send(NULL, NULL), -EINVAL);
+    CHECK_EQ(edo_oneshot_recv(NULL, &v), -EINVAL);
+    return NULL;
+}
+
+TEST(oneshot_cases)
+{
+    edo_runtime_config cfg = {.flavor = EDO_RUNTIME_CURRENT_THREAD, .start_paused = true};
+    edo_runtime *rt;
+    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    run_on(rt, oneshot_cases, NULL);
+    edo_runtime_free(rt);
+}
+
+/* Pairs bounce oneshots back and forth across workers (a small ping_pong, under TSan too). */
+typedef struct {
+    edo_oneshot *to_pong;
+    _Atomic(edo_oneshot *) to_ping;
+    int rounds;
+} pair;
+
+static void *ponger(void *arg)
+{
+    pair *p = arg;
+    for (int i = 0; i < p->rounds; i++) {
+        edo_oneshot *in = p->to_pong;
+        void *v;
+        CHECK_EQ(edo_oneshot_recv(in, &v), 0);
+        edo_oneshot *back = v; /* the ping sends the channel for the answer */
+        CHECK_EQ(edo_oneshot_send(back, (void *)(intptr_t)(i + 1)), 0);
+        while (!(p->to_pong = atomic_exchange(&p->to_ping, NULL)) && i + 1 < p->rounds)
+            CHECK_EQ(edo_yield(), 0);
+    }
+    return NULL;
+}
+
+static void *pinger(void *arg)
+{
+    pair *p = arg;
+    for (int i = 0; i < p->rounds; i++) {
+        edo_oneshot *back;
+        CHECK_EQ(edo_oneshot_new(&back), 0);
+        edo_oneshot *out = i == 0 ? p->to_pong : NULL;
+        if (i > 0) {
+            CHECK_EQ(edo_oneshot_new(&out), 0);
+            atomic_store(&p->to_ping, out);
+        }
+        CHECK_EQ(edo_oneshot_send(out, back), 0);
+        void *v;
+        CHECK_EQ(edo_oneshot_recv(back, &v), 0);
+        CHECK_EQ((intptr_t)v, i + 1);
+    }
+    return NULL;
+}
+
+TEST(oneshot_ping_pong_race)
+{
+    edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
+    enum { PAIRS = 20 };
+    pair p[PAIRS];
+    edo_task *t[2 * PAIRS];
+    for (int i = 0; i < PAIRS; i++) {
+        p[i].rounds = SCALE(500, 100, 50);
+        atomic_init(&p[i].to_ping, NULL);
+        CHECK_EQ(edo_oneshot_new(&p[i].to_pong), 0);
+        CHECK_EQ(edo_spawn_with(rt, NULL, ponger, &p[i], &t[2 * i]), 0);
+        CHECK_EQ(edo_spawn_with(rt, NULL, pinger, &p[i], &t[2 * i + 1]), 0);
+    }
+    for (int i = 0; i < 2 * PAIRS; i++) {
+        CHECK_EQ(edo_task_join(t[i], NULL), 0);
+        edo_task_free(t[i]);
+    }
+    edo_runtime_free(rt);
+}

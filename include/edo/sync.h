@@ -1,4 +1,4 @@
-/* edo/sync.h — synchronisation between tasks: semaphore, mutex.
+/* edo/sync.h — synchronisation between tasks: semaphore, mutex, notify, oneshot channel.
  *
  * Waiting suspends the task, never the thread; waiters are served first come, first served.
  * Each wait has a coroutine form (a call that suspends, honouring the coroutine's deadline and
@@ -90,6 +90,78 @@ int edo_mutex_try_lock(edo_mutex *m);
 int edo_mutex_unlock(edo_mutex *m);
 /* The future form of edo_mutex_lock (an acquire of the mutex's one permit). */
 void edo_mutex_lock_future_init(edo_semaphore_acquire_future *f, edo_mutex *m);
+
+/* ---------------------------------------------------------------------------------------------
+ * Notify: wake one waiting task, or all of them.
+ *
+ * notify_one wakes the longest-waiting task, or, when nobody waits, stores one permit that the
+ * next wait consumes at once (at most one is stored). notify_all wakes every task waiting now
+ * and stores nothing. A waiter woken by notify_one that is cancelled before it runs passes the
+ * notification on (to the next waiter, or as the stored permit): a notification is never lost.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct edo_notify edo_notify;
+
+/* Returns 0, -EINVAL, -ENOMEM. */
+int edo_notify_new(edo_notify **out);
+/* Frees `n`; nobody may be waiting. NULL is a no-op. */
+void edo_notify_free(edo_notify *n);
+/* Never suspends; thread-safe; NULL is a no-op. */
+void edo_notify_one(edo_notify *n);
+void edo_notify_all(edo_notify *n);
+/* Inside a coroutine: waits for a notification. Returns 0, -EINVAL, -ECANCELED, -ETIMEDOUT,
+ * -EPERM (not in a coroutine). Suspends. */
+int edo_notify_wait(edo_notify *n);
+
+/* The future form of edo_notify_wait: ready (result 0) once notified. Must not move once
+ * polled; drop it when done or to stop waiting. */
+typedef struct edo_notify_future {
+    edo_future base;
+    int result;
+    uint64_t private_[8];
+} edo_notify_future;
+void edo_notify_future_init(edo_notify_future *f, edo_notify *n);
+
+/* ---------------------------------------------------------------------------------------------
+ * Oneshot channel: one value from one sender to one receiver.
+ *
+ * The channel has two sides, each ended exactly once: the sender by edo_oneshot_send or
+ * edo_oneshot_sender_close, the receiver by a receive that returns 0 or -EPIPE, or by
+ * edo_oneshot_receiver_close. It frees itself when both have ended. The value is a pointer; the
+ * channel never frees it: a value sent to a receiver that closed without receiving it is handed
+ * back to whoever ends last (see the functions), so a message is never lost.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct edo_oneshot edo_oneshot;
+
+/* Returns 0, -EINVAL, -ENOMEM. Thread-safe. */
+int edo_oneshot_new(edo_oneshot **out);
+/* Sends `value` and ends the sender side. Returns 0, or -EPIPE (the receiver has closed: the
+ * value was not delivered and stays the caller's), -EINVAL (o NULL). Never suspends;
+ * thread-safe. */
+int edo_oneshot_send(edo_oneshot *o, void *value);
+/* Ends the sender side without sending: the receiver gets -EPIPE. NULL is a no-op. */
+void edo_oneshot_sender_close(edo_oneshot *o);
+/* Inside a coroutine: waits for the value and stores it in *value (`value` may be NULL).
+ * Returns 0 (and ends the receiver side), -EPIPE (the sender closed without sending; ends the
+ * receiver side), or -ECANCELED / -ETIMEDOUT (the receiver side is still open: receive again,
+ * or close it), -EINVAL, -EPERM (not in a coroutine). Suspends. */
+int edo_oneshot_recv(edo_oneshot *o, void **value);
+/* Takes the value if it has been sent: 0 (ends the receiver side), -EAGAIN (not yet), -EPIPE
+ * (never will be; ends the receiver side). Never suspends. */
+int edo_oneshot_try_recv(edo_oneshot *o, void **value);
+/* Ends the receiver side without receiving. Returns the value if one had been sent and not
+ * received (yours to free), else NULL. NULL o is a no-op. */
+void *edo_oneshot_receiver_close(edo_oneshot *o);
+
+/* The future form of edo_oneshot_recv: ready with `result` 0 (the value is the future's output,
+ * *out of the poll) or -EPIPE; dropping it before it is ready leaves the receiver side open. */
+typedef struct edo_oneshot_recv_future {
+    edo_future base;
+    int result;
+    edo_oneshot *channel;
+} edo_oneshot_recv_future;
+void edo_oneshot_recv_future_init(edo_oneshot_recv_future *f, edo_oneshot *o);
 
 #ifdef __cplusplus
 }

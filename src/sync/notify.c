@@ -1,0 +1,214 @@
+/* Notify: a FIFO of waiters (inside the waiting futures) and one stored permit, under a
+ * spinlock. notify_all wakes only the tasks waiting when it is called: each waiter records the
+ * notify_all generation it queued under, and the batches stop at the first newer one. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coro/coro.h"
+#include "edo/coro.h"
+#include "edo/sync.h"
+#include "platform/spinlock.h"
+
+#define WAKE_BATCH 32
+
+/* IDLE: not polled yet; QUEUED; NOTIFIED: chosen by notify_one (the notification is its, to
+ * pass on if cancelled); NOTIFIED_ALL; FINISHED: its poll returned EDO_READY. */
+enum { IDLE, QUEUED, NOTIFIED, NOTIFIED_ALL, FINISHED };
+
+typedef struct waiter {
+    struct waiter *next, *prev;
+    edo_waker waker;
+    uint64_t generation;
+    int state;
+} waiter;
+
+struct edo_notify {
+    edo__spinlock lock;
+    waiter *head, *tail;
+    bool permit;
+    uint64_t generation; /* notify_all calls so far */
+};
+
+typedef struct wait_state {
+    edo_notify *n;
+    waiter w;
+} wait_state;
+
+_Static_assert(sizeof(wait_state) <= sizeof(((edo_notify_future *)0)->private_),
+               "edo_notify_future.private_ is too small");
+
+int edo_notify_new(edo_notify **out)
+{
+    if (!out)
+        return -EINVAL;
+    edo_notify *n = calloc(1, sizeof *n);
+    if (!n)
+        return -ENOMEM;
+    edo__spin_init(&n->lock);
+    *out = n;
+    return 0;
+}
+
+void edo_notify_free(edo_notify *n) { free(n); }
+
+static waiter *pop_head(edo_notify *n)
+{
+    waiter *w = n->head;
+    if (w) {
+        n->head = w->next;
+        if (n->head)
+            n->head->prev = NULL;
+        else
+            n->tail = NULL;
+        w->next = w->prev = NULL;
+    }
+    return w;
+}
+
+/* Gives one notification to the head waiter, or stores it; under the lock. Returns the waker to
+ * wake after unlocking. */
+static edo_waker notify_one_locked(edo_notify *n)
+{
+    waiter *w = pop_head(n);
+    if (!w) {
+        n->permit = true;
+        return EDO_WAKER_EMPTY;
+    }
+    w->state = NOTIFIED;
+    edo_waker waker = w->waker;
+    w->waker = EDO_WAKER_EMPTY;
+    return waker;
+}
+
+void edo_notify_one(edo_notify *n)
+{
+    if (!n)
+        return;
+    edo__spin_lock(&n->lock);
+    edo_waker w = notify_one_locked(n);
+    edo__spin_unlock(&n->lock);
+    edo_waker_wake(&w);
+}
+
+void edo_notify_all(edo_notify *n)
+{
+    if (!n)
+        return;
+    edo__spin_lock(&n->lock);
+    uint64_t upto = ++n->generation; /* waiters queued from now on are not ours to wake */
+    for (;;) {
+        edo_waker batch[WAKE_BATCH];
+        unsigned k = 0;
+        while (k < WAKE_BATCH && n->head && n->head->generation < upto) {
+            waiter *w = pop_head(n);
+            w->state = NOTIFIED_ALL;
+            batch[k++] = w->waker;
+            w->waker = EDO_WAKER_EMPTY;
+        }
+        bool more = k == WAKE_BATCH && n->head && n->head->generation < upto;
+        edo__spin_unlock(&n->lock);
+        for (unsigned i = 0; i < k; i++)
+            edo_waker_wake(&batch[i]);
+        if (!more)
+            return;
+        edo__spin_lock(&n->lock);
+    }
+}
+
+static wait_state *state_of(edo_notify_future *f) { return (wait_state *)(void *)f->private_; }
+
+static edo_poll wait_poll(edo_future *self, edo_context *cx, void **out)
+{
+    (void)out;
+    edo_notify_future *f = (edo_notify_future *)self;
+    wait_state *s = state_of(f);
+    if (!s->n) {
+        f->result = -EINVAL;
+        return EDO_READY;
+    }
+    edo_notify *n = s->n;
+    edo__spin_lock(&n->lock);
+    if (s->w.state == IDLE) {
+        if (n->permit) {
+            n->permit = false;
+            s->w.state = FINISHED;
+            edo__spin_unlock(&n->lock);
+            return EDO_READY;
+        }
+        s->w.waker = edo_waker_clone(cx->waker);
+        s->w.generation = n->generation + 1;
+        s->w.next = NULL;
+        s->w.prev = n->tail;
+        if (n->tail)
+            n->tail->next = &s->w;
+        else
+            n->head = &s->w;
+        n->tail = &s->w;
+        s->w.state = QUEUED;
+        edo__spin_unlock(&n->lock);
+        return EDO_PENDING;
+    }
+    if (s->w.state == QUEUED) {
+        if (!edo_waker_will_wake(&s->w.waker, cx->waker)) {
+            edo_waker_drop(&s->w.waker);
+            s->w.waker = edo_waker_clone(cx->waker);
+        }
+        edo__spin_unlock(&n->lock);
+        return EDO_PENDING;
+    }
+    s->w.state = FINISHED;
+    edo__spin_unlock(&n->lock);
+    return EDO_READY;
+}
+
+static void wait_drop(edo_future *self)
+{
+    wait_state *s = state_of((edo_notify_future *)self);
+    edo_notify *n = s->n;
+    if (!n || s->w.state == IDLE || s->w.state == FINISHED)
+        return;
+    edo__spin_lock(&n->lock);
+    edo_waker pass = EDO_WAKER_EMPTY;
+    if (s->w.state == QUEUED) {
+        if (s->w.prev)
+            s->w.prev->next = s->w.next;
+        else
+            n->head = s->w.next;
+        if (s->w.next)
+            s->w.next->prev = s->w.prev;
+        else
+            n->tail = s->w.prev;
+    } else if (s->w.state == NOTIFIED) {
+        pass = notify_one_locked(n); /* chosen but cancelled: the notification goes on */
+    }
+    edo_waker mine = s->w.waker;
+    s->w.waker = EDO_WAKER_EMPTY;
+    s->w.state = FINISHED;
+    edo__spin_unlock(&n->lock);
+    edo_waker_drop(&mine);
+    edo_waker_wake(&pass);
+}
+
+static const edo_future_vtable wait_vtable = {wait_poll, wait_drop};
+
+void edo_notify_future_init(edo_notify_future *f, edo_notify *n)
+{
+    memset(f, 0, sizeof *f);
+    f->base.vtable = &wait_vtable;
+    state_of(f)->n = n;
+}
+
+int edo_notify_wait(edo_notify *n)
+{
+    if (!n)
+        return -EINVAL;
+    if (!edo__coro_running())
+        return -EPERM;
+    edo_notify_future f;
+    edo_notify_future_init(&f, n);
+    int rc = edo_await(&f.base, NULL);
+    edo_future_drop(&f.base);
+    return rc < 0 ? rc : f.result;
+}

@@ -1,0 +1,188 @@
+/* The oneshot channel: a value slot, the receiver's waker and two "side ended" flags under a
+ * spinlock; the channel frees itself when both sides have ended. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "coro/coro.h"
+#include "edo/coro.h"
+#include "edo/sync.h"
+#include "platform/spinlock.h"
+
+struct edo_oneshot {
+    edo__spinlock lock;
+    bool sent, tx_done, rx_done;
+    void *value;
+    edo_waker rx_waker;
+};
+
+int edo_oneshot_new(edo_oneshot **out)
+{
+    if (!out)
+        return -EINVAL;
+    edo_oneshot *o = calloc(1, sizeof *o);
+    if (!o)
+        return -ENOMEM;
+    edo__spin_init(&o->lock);
+    *out = o;
+    return 0;
+}
+
+/* Ends one side (under the lock, which this releases); frees the channel after the last. */
+static void end_side_and_unlock(edo_oneshot *o, bool *side)
+{
+    *side = true;
+    bool last = o->tx_done && o->rx_done;
+    edo_waker w = EDO_WAKER_EMPTY;
+    if (last) {
+        w = o->rx_waker;
+        o->rx_waker = EDO_WAKER_EMPTY;
+    }
+    edo__spin_unlock(&o->lock);
+    if (last) {
+        edo_waker_drop(&w);
+        free(o);
+    }
+}
+
+/* Ends the sender side, waking the receiver. */
+static int finish_send(edo_oneshot *o, bool with_value, void *value)
+{
+    edo__spin_lock(&o->lock);
+    if (o->tx_done) {
+        edo__spin_unlock(&o->lock);
+        return -EINVAL;
+    }
+    int rc = 0;
+    if (with_value) {
+        if (o->rx_done) {
+            rc = -EPIPE; /* nobody will receive it: it stays the caller's */
+        } else {
+            o->value = value;
+            o->sent = true;
+        }
+    }
+    edo_waker w = o->rx_waker;
+    o->rx_waker = EDO_WAKER_EMPTY;
+    end_side_and_unlock(o, &o->tx_done);
+    edo_waker_wake(&w);
+    return rc;
+}
+
+int edo_oneshot_send(edo_oneshot *o, void *value)
+{
+    if (!o)
+        return -EINVAL;
+    return finish_send(o, true, value);
+}
+
+void edo_oneshot_sender_close(edo_oneshot *o)
+{
+    if (o)
+        finish_send(o, false, NULL);
+}
+
+/* The receive step: 0 or -EPIPE end the receiver side; -EAGAIN registers `waker` (if given). */
+static int try_take(edo_oneshot *o, void **value, const edo_waker *waker)
+{
+    edo__spin_lock(&o->lock);
+    if (o->sent || o->tx_done) {
+        int rc = o->sent ? 0 : -EPIPE;
+        if (value && o->sent)
+            *value = o->value;
+        o->sent = false;
+        o->value = NULL;
+        end_side_and_unlock(o, &o->rx_done);
+        return rc;
+    }
+    if (waker && !edo_waker_will_wake(&o->rx_waker, waker)) {
+        edo_waker old = o->rx_waker;
+        o->rx_waker = edo_waker_clone(waker);
+        edo__spin_unlock(&o->lock);
+        edo_waker_drop(&old);
+        return -EAGAIN;
+    }
+    edo__spin_unlock(&o->lock);
+    return -EAGAIN;
+}
+
+int edo_oneshot_try_recv(edo_oneshot *o, void **value)
+{
+    if (!o)
+        return -EINVAL;
+    return try_take(o, value, NULL);
+}
+
+void *edo_oneshot_receiver_close(edo_oneshot *o)
+{
+    if (!o)
+        return NULL;
+    edo__spin_lock(&o->lock);
+    void *unreceived = o->sent ? o->value : NULL;
+    o->sent = false;
+    o->value = NULL;
+    edo_waker w = o->rx_waker;
+    o->rx_waker = EDO_WAKER_EMPTY;
+    end_side_and_unlock(o, &o->rx_done);
+    edo_waker_drop(&w);
+    return unreceived;
+}
+
+static edo_poll recv_poll(edo_future *self, edo_context *cx, void **out)
+{
+    edo_oneshot_recv_future *f = (edo_oneshot_recv_future *)self;
+    if (!f->channel) {
+        f->result = -EINVAL;
+        return EDO_READY;
+    }
+    int rc = try_take(f->channel, out, cx->waker);
+    if (rc == -EAGAIN)
+        return EDO_PENDING;
+    f->channel = NULL; /* the receiver side has ended: the channel may be gone */
+    f->result = rc;
+    return EDO_READY;
+}
+
+static void recv_drop(edo_future *self)
+{
+    edo_oneshot_recv_future *f = (edo_oneshot_recv_future *)self;
+    edo_oneshot *o = f->channel;
+    if (!o)
+        return;
+    /* Stop waiting; the receiver side stays open. */
+    edo__spin_lock(&o->lock);
+    edo_waker w = o->rx_waker;
+    o->rx_waker = EDO_WAKER_EMPTY;
+    edo__spin_unlock(&o->lock);
+    edo_waker_drop(&w);
+}
+
+static const edo_future_vtable recv_vtable = {recv_poll, recv_drop};
+
+void edo_oneshot_recv_future_init(edo_oneshot_recv_future *f, edo_oneshot *o)
+{
+    f->base.vtable = &recv_vtable;
+    f->result = 0;
+    f->channel = o;
+}
+
+int edo_oneshot_recv(edo_oneshot *o, void **value)
+{
+    if (!o)
+        return -EINVAL;
+    if (!edo__coro_running())
+        return -EPERM;
+    int rc = try_take(o, value, NULL); /* already sent: no future, no waker */
+    if (rc != -EAGAIN)
+        return rc;
+    edo_oneshot_recv_future f;
+    edo_oneshot_recv_future_init(&f, o);
+    void *got = NULL;
+    rc = edo_await(&f.base, &got);
+    edo_future_drop(&f.base);
+    if (rc < 0)
+        return rc;
+    if (f.result == 0 && value)
+        *value = got;
+    return f.result;
+}
