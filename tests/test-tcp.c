@@ -101,6 +101,36 @@ static void *ipv6_if_available(void *arg)
     return echo_round_trip("[::1]:0");
 }
 
+/* On a paused clock, a socket with news runs its task before time jumps: an echo under a 10 s
+ * deadline completes without the clock moving at all. */
+static void *echo_on_paused_clock(void *arg)
+{
+    (void)arg;
+    edo_sockaddr addr;
+    edo_tcp_listener *l = listen_any("127.0.0.1:0", &addr);
+    acceptor a = {l, 1};
+    edo_task *server;
+    CHECK_EQ(edo_spawn(accept_n, &a, &server), 0);
+    edo_instant start = edo_now(), saved;
+    CHECK_EQ(edo_deadline_push(start + EDO_SEC(10), &saved), 0);
+    echo_once(&addr, "paused");
+    edo_deadline_pop(saved);
+    CHECK_EQ(edo_now(), start);
+    CHECK_EQ(edo_task_join(server, NULL), 0);
+    edo_task_free(server);
+    edo_tcp_listener_close(l);
+    return NULL;
+}
+
+TEST(echo_on_paused_clock)
+{
+    edo_runtime_config cfg = {.flavor = EDO_RUNTIME_CURRENT_THREAD, .start_paused = true};
+    edo_runtime *rt;
+    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    run_on(rt, echo_on_paused_clock, NULL);
+    edo_runtime_free(rt);
+}
+
 TEST(echo_ipv6) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, ipv6_if_available, NULL); }
 
 /* Connecting by name goes through the resolver (on the blocking pool). */
@@ -229,6 +259,72 @@ static void *eof_after_short_read(void *arg)
 }
 
 TEST(eof_after_short_read) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, eof_after_short_read, NULL); }
+
+/* A writer blocked on a full buffer must not erase the reader's end-of-stream: the peer sends
+ * data and shuts its side while our writer waits; the reader still sees the end. */
+typedef struct {
+    edo_tcp *c;
+    _Atomic int waiting;
+} blocked_writer;
+
+static void *write_until_blocked(void *arg)
+{
+    blocked_writer *b = arg;
+    static char big[65536];
+    atomic_store(&b->waiting, 1);
+    ssize_t n;
+    while ((n = edo_tcp_write(b->c, big, sizeof big)) > 0)
+        ;
+    return (void *)(intptr_t)n;
+}
+
+static void *writer_keeps_readers_eof(void *arg)
+{
+    (void)arg;
+    edo_tcp *c, *s;
+    connected_pair(&c, &s);
+    int small = 4096;
+    CHECK_EQ(setsockopt(edo_tcp_fd(c), SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+    blocked_writer b = {c, 0};
+    edo_task *w;
+    CHECK_EQ(edo_spawn(write_until_blocked, &b, &w), 0);
+    CHECK_EQ(edo_sleep(EDO_MSEC(30)), 0);           /* the writer fills the buffers and waits */
+    CHECK_EQ(edo_tcp_write_all(s, "hello", 5), 0);
+    CHECK_EQ(edo_tcp_shutdown(s, SHUT_WR), 0);       /* one edge: data and end-of-stream */
+    CHECK_EQ(edo_sleep(EDO_MSEC(30)), 0);           /* the writer wakes, would block, clears */
+    char buf[16];
+    CHECK_EQ(edo_tcp_read(c, buf, sizeof buf), 5);
+    edo_instant saved;
+    CHECK_EQ(edo_deadline_push(edo_after(EDO_SEC(5)), &saved), 0);
+    CHECK_EQ(edo_tcp_read(c, buf, sizeof buf), 0);  /* the end is still seen */
+    edo_deadline_pop(saved);
+    edo_task_abort(w);
+    edo_task_join(w, NULL);
+    edo_task_free(w);
+    edo_tcp_close(c);
+    edo_tcp_close(s);
+    return NULL;
+}
+
+TEST(blocked_writer_keeps_readers_eof)
+{
+    run_coro(EDO_RUNTIME_MULTI_THREAD, 2, writer_keeps_readers_eof, NULL);
+    run_coro(EDO_RUNTIME_CURRENT_THREAD, 0, writer_keeps_readers_eof, NULL);
+}
+
+/* Accepting on a listener closed before the accept began fails with -EBADF (not a hang). */
+static void *accept_after_close(void *arg)
+{
+    (void)arg;
+    edo_sockaddr addr;
+    edo_tcp_listener *l = listen_any("127.0.0.1:0", &addr);
+    edo_tcp_listener_close(l);
+    edo_tcp *c;
+    CHECK_EQ(edo_tcp_accept(l, &c, NULL), -EBADF); /* the slot is dead, not yet reused */
+    return NULL;
+}
+
+TEST(accept_on_closed_listener) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, accept_after_close, NULL); }
 
 static void *reset_by_peer(void *arg)
 {

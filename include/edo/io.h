@@ -77,14 +77,16 @@ int edo_io_register(edo_io **out, int fd);
 /* Like edo_io_register, with runtime `rt` (from any thread). */
 int edo_io_register_on(edo_runtime *rt, edo_io **out, int fd);
 /* Removes the registration (the fd stays open: close it afterwards). Waiters still waiting are
- * woken and their waits fail with -EBADF. NULL is a no-op. Never suspends; thread-safe, but
- * no new wait may start on `io` once this is called. */
+ * woken and their waits fail with -EBADF, and so do waits that start afterwards until the
+ * registration's memory is reused by a new registration (from then on `io` names that one: do
+ * not use a handle after deregistering it). NULL is a no-op. Never suspends; thread-safe. */
 void edo_io_deregister(edo_io *io);
 /* The registered file descriptor. */
 int edo_io_fd(const edo_io *io);
 
 /* Inside a coroutine: waits until `io` is ready for one of `interest` (EDO_READABLE and/or
- * EDO_WRITABLE), or closed or in error, and describes the readiness in *ev.
+ * EDO_WRITABLE), or that direction is closed (EDO_READ_CLOSED / EDO_WRITE_CLOSED), or the fd is
+ * in error, and describes the readiness in *ev.
  * Returns 0, or -EINVAL (bad arguments), -EPERM (not in a coroutine), -ECANCELED (task aborted),
  * -ETIMEDOUT (the coroutine's deadline), -EBADF (deregistered meanwhile). Suspends. */
 int edo_io_ready(edo_io *io, uint32_t interest, edo_io_event *ev);
@@ -96,9 +98,10 @@ edo_poll edo_io_poll_ready(edo_io *io, uint32_t interest, edo_io_waiter *waiter,
 void edo_io_waiter_init(edo_io_waiter *waiter);
 /* Takes `waiter` off `io`'s wait list if it is on it. Never suspends; thread-safe. */
 void edo_io_waiter_drop(edo_io *io, edo_io_waiter *waiter);
-/* The operation `ev` announced would block: forget that readiness (all of ev.ready, closed and
- * error bits included: they were stale if the operation would block), unless an event arrived
- * since `ev` was reported. Never suspends; thread-safe. */
+/* The operation `ev` announced would block: forget that readiness (all of ev.ready: a wait
+ * reports only its own direction's bits, that direction's closed bit and the error bit, all stale
+ * if the operation would block), unless an event arrived since `ev` was reported. Never
+ * suspends; thread-safe. */
 void edo_io_clear_ready(edo_io *io, edo_io_event ev);
 
 #ifdef __cplusplus

@@ -179,8 +179,9 @@ int edo_unix_listen(edo_unix_listener **out, const char *path, int backlog);
 int edo_unix_accept(edo_unix_listener *l, edo_unix **out);
 /* Closes the listener (its file, if any, stays: unlink it when done). Returns 0 or -EINVAL. */
 int edo_unix_listener_close(edo_unix_listener *l);
-/* Connects to `path`. Returns 0, -ENOENT (no such socket), -ECONNREFUSED, -ECANCELED,
- * -ETIMEDOUT, -EINVAL, -EPERM (not in a coroutine). Suspends. */
+/* Connects to `path`. Returns 0, -ENOENT (no such socket), -ECONNREFUSED, -EAGAIN (the
+ * listener's backlog is full: Unix sockets do not queue the attempt), -ECANCELED, -ETIMEDOUT,
+ * -EINVAL, -EPERM (not in a coroutine). Suspends. */
 int edo_unix_connect(edo_unix **out, const char *path);
 /* As edo_tcp_read, edo_tcp_write, edo_tcp_write_all, edo_tcp_shutdown, edo_tcp_close. */
 ssize_t edo_unix_read(edo_unix *c, void *buf, size_t len);

@@ -168,12 +168,17 @@ static void poll_io_now(edo__worker *w)
     edo_runtime *rt = w->rt;
     if (!edo__io_active(&rt->io))
         return;
-    int none = -1;
-    if (!atomic_compare_exchange_strong_explicit(&rt->timers.watcher, &none, (int)w->index,
-                                                 memory_order_seq_cst, memory_order_relaxed))
-        return;
-    int events = edo__io_wait(rt, w, 0);
-    edo__timers_after_park(rt, w);
+    /* Announced first, so a worker that fails to become the watcher meanwhile waits for us
+     * instead of sleeping with nobody watching. */
+    atomic_fetch_add_explicit(&rt->timers.brief, 1, memory_order_seq_cst);
+    int none = -1, events = 0;
+    bool got = atomic_compare_exchange_strong_explicit(&rt->timers.watcher, &none, (int)w->index,
+                                                       memory_order_seq_cst, memory_order_relaxed);
+    if (got) {
+        events = edo__io_wait(rt, w, 0);
+        edo__timers_after_park(rt, w);
+    }
+    atomic_fetch_sub_explicit(&rt->timers.brief, 1, memory_order_release);
     if (events > 0)
         edo__io_dispatch(rt, w, events);
 }
@@ -318,6 +323,13 @@ void edo__worker_park(edo__worker *w, edo__signal *sig)
         if (!edo__idle_is_sleeping(&rt->idle, w->index)) {
             w->searching = true; /* a notifier counted us as searching */
             break;
+        }
+        if (wake_at == EDO__PARK_ADVANCE) {
+            /* Paused clock: time moves only when nothing else can happen, sockets included. */
+            events = edo__io_wait(rt, w, 0);
+            if (events == 0)
+                edo__timers_advance_paused(rt);
+            wake_at = EDO__PARK_NOT;
         }
         if (wake_at == EDO__PARK_NOT || atomic_load_explicit(&rt->shutdown, memory_order_acquire) ||
             (sig && atomic_load_explicit(&sig->woken, memory_order_acquire))) {

@@ -17,24 +17,51 @@
 #define TICK_MASK (0xffffull << 16)
 #define GEN_SHIFT 32
 #define WAKE_TOKEN UINT64_MAX /* epoll data of the eventfd */
-#define STICKY (EDO_READ_CLOSED | EDO_WRITE_CLOSED | EDO_IO_ERROR)
+/* A deregistered slot: waits that start on it fail with -EBADF (until the slot is reused). */
+#define DEAD 0x8000u
 #define WAKE_BATCH 32
 
 static inline uint32_t gen_of(uint64_t s) { return (uint32_t)(s >> GEN_SHIFT); }
+
+/* The bits that answer a wait for `interest`: each direction with its own closed bit, and the
+ * error bit for both. A write that would block says nothing about the read side, so a writer
+ * must neither see nor clear READ_CLOSED (and a reader WRITE_CLOSED). */
+static inline uint32_t bits_for(uint32_t interest)
+{
+    uint32_t bits = EDO_IO_ERROR;
+    if (interest & EDO_READABLE)
+        bits |= EDO_READABLE | EDO_READ_CLOSED;
+    if (interest & EDO_WRITABLE)
+        bits |= EDO_WRITABLE | EDO_WRITE_CLOSED;
+    return bits;
+}
 static inline uint32_t ready_of(uint64_t s) { return (uint32_t)(s & READY_MASK); }
 
-static void interrupt(void *arg)
+static void wake_interrupt(edo__parker_waker *self)
 {
-    edo__io_driver *d = arg;
     uint64_t one = 1;
-    ssize_t rc = write(d->wakefd, &one, sizeof one); /* EAGAIN: a wake is pending anyway */
+    ssize_t rc = write(((edo__io_wake *)self)->fd, &one, sizeof one); /* EAGAIN: one is pending */
     (void)rc;
+}
+
+static void wake_ref(edo__parker_waker *self)
+{
+    atomic_fetch_add_explicit(&((edo__io_wake *)self)->refs, 1, memory_order_relaxed);
+}
+
+static void wake_unref(edo__parker_waker *self)
+{
+    edo__io_wake *w = (edo__io_wake *)self;
+    if (atomic_fetch_sub_explicit(&w->refs, 1, memory_order_acq_rel) == 1) {
+        close(w->fd);
+        free(w);
+    }
 }
 
 int edo__io_init(edo__io_driver *d)
 {
-    d->epfd = d->wakefd = -1;
-    d->waker = (edo__parker_waker){interrupt, d};
+    d->epfd = -1;
+    d->wake = NULL;
     pthread_mutex_init(&d->lock, NULL);
     d->pages = calloc(EDO__IO_MAX_PAGES, sizeof *d->pages);
     d->nslots = 0;
@@ -53,8 +80,8 @@ void edo__io_destroy(edo__io_driver *d)
     }
     if (d->epfd >= 0)
         close(d->epfd);
-    if (d->wakefd >= 0)
-        close(d->wakefd);
+    if (d->wake)
+        wake_unref(&d->wake->base); /* parkers that waited through it may still hold it */
     pthread_mutex_destroy(&d->lock);
 }
 
@@ -72,19 +99,25 @@ static int ensure_epoll(edo__io_driver *d)
 {
     if (d->epfd >= 0)
         return 0;
+    edo__io_wake *wake = malloc(sizeof *wake);
+    if (!wake)
+        return -ENOMEM;
     int ep = epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0)
-        return -errno;
-    int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    int fd = ep < 0 ? -1 : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = WAKE_TOKEN};
-    if (wake < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, wake, &ev) < 0) {
+    if (fd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
         int rc = -errno;
-        close(ep);
-        if (wake >= 0)
-            close(wake);
+        if (ep >= 0)
+            close(ep);
+        if (fd >= 0)
+            close(fd);
+        free(wake);
         return rc;
     }
-    d->wakefd = wake;
+    wake->base = (edo__parker_waker){wake_interrupt, wake_ref, wake_unref};
+    atomic_init(&wake->refs, 1); /* the driver's */
+    wake->fd = fd;
+    d->wake = wake;
     d->epfd = ep;
     return 0;
 }
@@ -139,7 +172,9 @@ int edo_io_register_on(edo_runtime *rt, edo_io **out, int fd)
                           memory_order_release);
     io->fd = fd;
     io->rt = rt;
+    edo__spin_lock(&io->lock); /* a late set_ready of the previous generation may walk it */
     io->waiters = NULL;
+    edo__spin_unlock(&io->lock);
     pthread_mutex_unlock(&d->lock);
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET,
                              .data.u64 = ((uint64_t)gen << GEN_SHIFT) | io->index};
@@ -195,7 +230,7 @@ static void wake_waiters(edo_io *io, uint32_t ready, bool all)
         edo_io_waiter *w = io->waiters;
         while (w && n < WAKE_BATCH) {
             edo_io_waiter *next = w->next_;
-            if (all || (w->interest_ & ready) || (ready & STICKY)) {
+            if (all || (bits_for(w->interest_) & ready)) {
                 batch[n++] = w->waker_;
                 w->waker_ = EDO_WAKER_EMPTY;
                 unlink_waiter(io, w);
@@ -230,10 +265,10 @@ void edo_io_waiter_drop(edo_io *io, edo_io_waiter *w)
 
 /* ---- readiness ----------------------------------------------------------------------------- */
 
-/* Ready bits of `s` that answer `interest`: the asked directions, and always the sticky ones. */
+/* Ready bits of `s` that answer `interest`. */
 static inline uint32_t answer(uint64_t s, uint32_t interest)
 {
-    return ready_of(s) & (interest | STICKY);
+    return ready_of(s) & bits_for(interest);
 }
 
 edo_poll edo_io_poll_ready(edo_io *io, uint32_t interest, edo_io_waiter *w, edo_context *cx,
@@ -242,6 +277,8 @@ edo_poll edo_io_poll_ready(edo_io *io, uint32_t interest, edo_io_waiter *w, edo_
     uint64_t s = atomic_load_explicit(&io->state, memory_order_acquire);
     if (!w->generation_)
         w->generation_ = gen_of(s); /* first poll: this wait belongs to this registration */
+    if (s & DEAD)
+        w->generation_ = 0; /* deregistered before the wait began: no generation matches */
     *rc = 0;
     uint32_t r = answer(s, interest);
     if (!r && gen_of(s) == w->generation_) {
@@ -310,10 +347,10 @@ void edo_io_deregister(edo_io *io)
     epoll_ctl(d->epfd, EPOLL_CTL_DEL, io->fd, NULL);
     /* A new generation: late events are dropped, and waiters see the change. */
     uint64_t cur = atomic_load_explicit(&io->state, memory_order_acquire);
-    uint64_t next = (uint64_t)(gen_of(cur) + 1) << GEN_SHIFT;
+    uint64_t next = ((uint64_t)(gen_of(cur) + 1) << GEN_SHIFT) | DEAD;
     while (!atomic_compare_exchange_weak_explicit(&io->state, &cur, next, memory_order_acq_rel,
                                                   memory_order_acquire))
-        next = (uint64_t)(gen_of(cur) + 1) << GEN_SHIFT;
+        next = ((uint64_t)(gen_of(cur) + 1) << GEN_SHIFT) | DEAD;
     wake_waiters(io, 0, true);
     atomic_fetch_sub_explicit(&d->registered, 1, memory_order_seq_cst);
     pthread_mutex_lock(&d->lock);
@@ -375,7 +412,7 @@ int edo__io_wait(edo_runtime *rt, edo__worker *w, uint64_t deadline)
         uint64_t ms = deadline > now ? (deadline - now + 999999) / 1000000 : 0;
         timeout_ms = ms > 3600000 ? 3600000 : (int)ms;
     }
-    if (timeout_ms != 0 && !edo__parker_enter(w->parker, &d->waker))
+    if (timeout_ms != 0 && !edo__parker_enter(w->parker, &d->wake->base))
         timeout_ms = 0; /* already unparked: just collect what is there */
     /* Take no more events than the run queue has room for: the tasks they wake then queue
      * fairly behind the ones already there, and the rest stay in epoll's ready list (in the
@@ -398,7 +435,7 @@ void edo__io_dispatch(edo_runtime *rt, edo__worker *w, int n)
         uint64_t data = events[i].data.u64;
         if (data == WAKE_TOKEN) {
             uint64_t count;
-            ssize_t rc = read(d->wakefd, &count, sizeof count); /* reset the counter */
+            ssize_t rc = read(d->wake->fd, &count, sizeof count); /* reset the counter */
             (void)rc;
             continue;
         }

@@ -45,10 +45,16 @@ struct edo_io {
     struct edo_runtime *rt;
 };
 
+/* The eventfd that interrupts an epoll_wait, refcounted (see edo__parker_waker). */
+typedef struct edo__io_wake {
+    edo__parker_waker base;
+    _Atomic unsigned refs;
+    int fd;
+} edo__io_wake;
+
 typedef struct edo__io_driver {
-    int epfd;   /* -1 until the first registration */
-    int wakefd; /* eventfd: interrupts an epoll_wait */
-    edo__parker_waker waker;
+    int epfd;            /* -1 until the first registration */
+    edo__io_wake *wake;  /* created with epfd */
     pthread_mutex_t lock; /* creation, the slab's growth and free list */
     struct edo_io *_Atomic *pages; /* EDO__IO_MAX_PAGES page pointers, each set once */
     uint32_t nslots;

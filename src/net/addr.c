@@ -132,7 +132,7 @@ int edo_sockaddr_format(const edo_sockaddr *a, char *buf, size_t len)
 typedef struct resolve_job {
     _Atomic int refs; /* the waiting coroutine and the blocking call */
     char host[256];
-    char port[8];
+    char port[32];
     edo_sockaddr *out; /* the job's own copy: the coroutine may be gone when it finishes */
     size_t max;
     int result;

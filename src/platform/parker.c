@@ -17,9 +17,14 @@ void edo__parker_init(edo__parker *p)
 {
     atomic_init(&p->state, EMPTY);
     atomic_init(&p->elsewhere, NULL);
+    p->held = NULL;
 }
 
-void edo__parker_destroy(edo__parker *p) { (void)p; }
+void edo__parker_destroy(edo__parker *p)
+{
+    if (p->held)
+        p->held->unref(p->held);
+}
 
 void edo__parker_park(edo__parker *p)
 {
@@ -66,13 +71,25 @@ void edo__parker_unpark(edo__parker *p)
     if (prev == PARKED)
         syscall(SYS_futex, &p->state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     else if (prev == ELSEWHERE) {
-        const edo__parker_waker *w = atomic_load_explicit(&p->elsewhere, memory_order_relaxed);
-        w->interrupt(w->arg);
+        edo__parker_waker *w = atomic_load_explicit(&p->elsewhere, memory_order_relaxed);
+        w->interrupt(w);
     }
 }
 
-bool edo__parker_enter(edo__parker *p, const edo__parker_waker *waker)
+/* Keeps a reference to `waker` for as long as the parker lives. */
+static void hold(edo__parker *p, edo__parker_waker *waker)
 {
+    if (p->held == waker)
+        return;
+    waker->ref(waker);
+    if (p->held)
+        p->held->unref(p->held);
+    p->held = waker;
+}
+
+bool edo__parker_enter(edo__parker *p, edo__parker_waker *waker)
+{
+    hold(p, waker);
     atomic_store_explicit(&p->elsewhere, waker, memory_order_relaxed); /* published below */
     uint32_t expected = EMPTY;
     if (atomic_compare_exchange_strong_explicit(&p->state, &expected, ELSEWHERE,
@@ -101,10 +118,13 @@ void edo__parker_init(edo__parker *p)
     pthread_condattr_destroy(&attr);
     p->notified = 0;
     p->elsewhere = NULL;
+    p->held = NULL;
 }
 
 void edo__parker_destroy(edo__parker *p)
 {
+    if (p->held)
+        p->held->unref(p->held);
     pthread_cond_destroy(&p->cond);
     pthread_mutex_destroy(&p->lock);
 }
@@ -135,15 +155,16 @@ void edo__parker_unpark(edo__parker *p)
 {
     pthread_mutex_lock(&p->lock);
     p->notified = 1;
-    const edo__parker_waker *elsewhere = p->elsewhere;
+    edo__parker_waker *elsewhere = p->elsewhere;
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
     if (elsewhere)
-        elsewhere->interrupt(elsewhere->arg);
+        elsewhere->interrupt(elsewhere);
 }
 
-bool edo__parker_enter(edo__parker *p, const edo__parker_waker *waker)
+bool edo__parker_enter(edo__parker *p, edo__parker_waker *waker)
 {
+    hold(p, waker);
     pthread_mutex_lock(&p->lock);
     bool free_to_wait = !p->notified;
     if (free_to_wait)

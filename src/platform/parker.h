@@ -8,10 +8,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* How to wake a thread that waits in an event queue instead of on the parker. */
+/* How to wake a thread that waits in an event queue instead of on the parker. It is
+ * refcounted: a parker that ever waited through it keeps it alive (an unpark may reach it after
+ * the event queue's owner is gone, from a thread that still holds the parker). */
 typedef struct edo__parker_waker {
-    void (*interrupt)(void *arg);
-    void *arg;
+    void (*interrupt)(struct edo__parker_waker *self);
+    void (*ref)(struct edo__parker_waker *self);
+    void (*unref)(struct edo__parker_waker *self);
 } edo__parker_waker;
 
 #ifdef __linux__
@@ -19,7 +22,8 @@ typedef struct edo__parker {
     _Atomic uint32_t state;
     /* How to reach the owner while it waits in an event queue: atomic because an unpark that
      * saw the owner there may read it as the owner, back from the queue, goes there again. */
-    const edo__parker_waker *_Atomic elsewhere;
+    edo__parker_waker *_Atomic elsewhere;
+    edo__parker_waker *held; /* the waker this parker keeps a reference to (owner only) */
 } edo__parker;
 #else
 #include <pthread.h>
@@ -27,7 +31,8 @@ typedef struct edo__parker {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int notified;
-    const edo__parker_waker *elsewhere;
+    edo__parker_waker *elsewhere;
+    edo__parker_waker *held;
 } edo__parker;
 #endif
 
@@ -42,9 +47,9 @@ bool edo__parker_park_until(edo__parker *p, uint64_t deadline);
  * it waits in an event queue). Thread-safe. */
 void edo__parker_unpark(edo__parker *p);
 /* The owner is about to wait in an event queue (epoll) rather than on the parker: from now until
- * edo__parker_leave, an unpark calls waker->interrupt(waker->arg), which must make that wait
+ * edo__parker_leave, an unpark calls waker->interrupt(waker), which must make that wait
  * return. Returns false, consuming it, when a permit is already there: then do not wait. */
-bool edo__parker_enter(edo__parker *p, const edo__parker_waker *waker);
+bool edo__parker_enter(edo__parker *p, edo__parker_waker *waker);
 /* The wait in the event queue is over; consumes the permit an unpark meanwhile left. */
 void edo__parker_leave(edo__parker *p);
 

@@ -138,7 +138,7 @@ static edo_poll wait_poll(edo_future *self, edo_context *cx, void **out)
             return EDO_READY;
         }
         s->w.waker = edo_waker_clone(cx->waker);
-        s->w.generation = n->generation + 1;
+        s->w.generation = n->generation; /* notify_all calls after this one wake it */
         s->w.next = NULL;
         s->w.prev = n->tail;
         if (n->tail)

@@ -2,6 +2,7 @@
 #include "time/timers.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include "core/runtime.h"
@@ -23,6 +24,8 @@ int edo__timers_init(edo_runtime *rt, unsigned nworkers, bool start_paused)
     }
     t->origin = edo__clock_ns();
     atomic_init(&t->watcher, -1);
+    atomic_init(&t->brief, 0);
+    t->advance_to = 0;
     atomic_init(&t->watch_until, EDO__WHEEL_NONE);
     pthread_mutex_init(&t->clock_lock, NULL);
     atomic_init(&t->shifted, start_paused);
@@ -129,8 +132,7 @@ int edo_time_advance(edo_runtime *rt, uint64_t duration)
     pthread_mutex_unlock(&t->clock_lock);
     if (!paused)
         return -EINVAL;
-    edo__worker *w = edo__worker_current();
-    edo__timers_fire(rt, w && w->rt == rt ? w : NULL);
+    edo__timers_fire(rt, NULL); /* waiting for every wheel's lock: none is skipped */
     return 0;
 }
 
@@ -204,12 +206,40 @@ unsigned edo__timers_fire(edo_runtime *rt, edo__worker *w)
 
 /* ---- parking ------------------------------------------------------------------------------ */
 
+/* Jumps the paused clock forward to `when` (never back). */
+static void advance_paused(edo__timers *t, uint64_t when)
+{
+    pthread_mutex_lock(&t->clock_lock);
+    if (atomic_load_explicit(&t->paused, memory_order_relaxed) &&
+        atomic_load_explicit(&t->frozen, memory_order_relaxed) < when)
+        atomic_store_explicit(&t->frozen, when, memory_order_release);
+    pthread_mutex_unlock(&t->clock_lock);
+}
+
+void edo__timers_advance_paused(edo_runtime *rt)
+{
+    advance_paused(&rt->timers, rt->timers.advance_to);
+}
+
+/* Takes the watcher role for worker `index`. A busy worker may hold it for a moment to poll
+ * epoll without waiting: then wait for that to end rather than sleep without a watcher. */
+static bool become_watcher(edo__timers *t, unsigned index)
+{
+    for (int tries = 0;; tries++) {
+        int none = -1;
+        if (atomic_compare_exchange_strong_explicit(&t->watcher, &none, (int)index,
+                                                    memory_order_seq_cst, memory_order_relaxed))
+            return true;
+        if (tries == 64 || atomic_load_explicit(&t->brief, memory_order_acquire) == 0)
+            return false;
+        sched_yield();
+    }
+}
+
 uint64_t edo__timers_before_park(edo_runtime *rt, edo__worker *w)
 {
     edo__timers *t = &rt->timers;
-    int none = -1;
-    if (!atomic_compare_exchange_strong_explicit(&t->watcher, &none, (int)w->index,
-                                                 memory_order_seq_cst, memory_order_relaxed))
+    if (!become_watcher(t, w->index))
         return EDO__PARK_FOREVER; /* another worker watches the clock */
     /* Publish the wake tick, then look again: a timer armed meanwhile either shows up here or
      * its arming thread sees the wake tick and wakes us. */
@@ -226,14 +256,15 @@ uint64_t edo__timers_before_park(edo_runtime *rt, edo__worker *w)
     uint64_t when = tick_time(t, due);
     if (atomic_load_explicit(&t->paused, memory_order_acquire)) {
         /* Nothing to run: jump to the next deadline, unless a blocking call is in progress
-         * (it may yet wake a task that arms an earlier timer); then look again in a while. */
+         * (it may yet wake a task that arms an earlier timer; look again in a while), or a
+         * socket has news (its task runs first, as time would not pass meanwhile). */
         if (edo__blocking_busy(rt))
             return edo__clock_ns() + EDO__TICK_NS;
-        pthread_mutex_lock(&t->clock_lock);
-        if (atomic_load_explicit(&t->paused, memory_order_relaxed) &&
-            atomic_load_explicit(&t->frozen, memory_order_relaxed) < when)
-            atomic_store_explicit(&t->frozen, when, memory_order_release);
-        pthread_mutex_unlock(&t->clock_lock);
+        if (edo__io_active(&rt->io)) {
+            t->advance_to = when;
+            return EDO__PARK_ADVANCE;
+        }
+        advance_paused(t, when);
         return EDO__PARK_NOT;
     }
     uint64_t now = edo__timers_now(t);

@@ -41,6 +41,9 @@ typedef struct edo__timers {
     unsigned nwheels;
     uint64_t origin; /* the clock's reading at tick 0 */
     _Atomic int watcher;           /* worker sleeping until the next deadline, or -1 */
+    _Atomic int brief;             /* busy workers trying the watcher role for a poll that does
+                                      not wait: a worker about to park waits for them */
+    uint64_t advance_to;           /* the watcher's next timer, for EDO__PARK_ADVANCE */
     _Atomic uint64_t watch_until;  /* the tick it wakes at (EDO__WHEEL_NONE: when woken) */
     /* the clock */
     pthread_mutex_t clock_lock;    /* serialises pause, resume and advance */
@@ -64,9 +67,14 @@ unsigned edo__timers_fire(struct edo_runtime *rt, struct edo__worker *w);
 #define EDO__PARK_FOREVER UINT64_MAX     /* not the watcher: sleep until woken */
 #define EDO__PARK_WATCH (UINT64_MAX - 1) /* the watcher, no deadline: sleep until woken */
 #define EDO__PARK_NOT 0                  /* don't sleep: a timer is due */
+#define EDO__PARK_ADVANCE 1              /* paused clock, sockets registered: poll them without
+                                            waiting, and only if nothing came advance the clock
+                                            to the next timer (edo__timers_advance_paused) */
 /* Worker `w` is about to sleep: one of the above, or the time to wake up at. The watcher looks
  * again whenever it wakes (a timer armed meanwhile may be earlier). */
 uint64_t edo__timers_before_park(struct edo_runtime *rt, struct edo__worker *w);
+/* Moves the paused clock to the next timer (t->advance_to), as EDO__PARK_ADVANCE asked. */
+void edo__timers_advance_paused(struct edo_runtime *rt);
 /* Worker `w` woke (for any reason) after edo__timers_before_park. */
 void edo__timers_after_park(struct edo_runtime *rt, struct edo__worker *w);
 /* The system clock reading at which the runtime's clock reads `when`. */
