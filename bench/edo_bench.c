@@ -394,6 +394,7 @@ static const struct {
     {"timeout_cancel", timeout_cancel},
     {"mutex_contended", mutex_contended},
     {"semaphore_contended", semaphore_contended},
+    {"ping_pong", ping_pong},
 };
 
 int main(int argc, char **argv)

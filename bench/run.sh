@@ -50,6 +50,7 @@ PAIRS=(
     "sleep_overshoot     sleep_overshoot"
     "mutex_contended     mutex_contended"
     "semaphore_contended semaphore_contended"
+    "ping_pong           ping_pong"
 )
 
 # Every field a result line may carry after bench= and peer=, with the printf

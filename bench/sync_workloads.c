@@ -1,6 +1,8 @@
 /* edo's side of the contended synchronisation benchmarks (Tokio's in bench/tokio). */
 #include "sync_workloads.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -73,3 +75,50 @@ static double contend(edo_runtime *rt, long n, void *(*body)(void *))
 double mutex_contended(edo_runtime *rt, long n) { return contend(rt, n, mutex_rounds); }
 
 double semaphore_contended(edo_runtime *rt, long n) { return contend(rt, n, semaphore_rounds); }
+
+/* ---- ping_pong ---- */
+
+#define PING_PAIRS 1000
+
+static void *respond(void *arg)
+{
+    edo_oneshot **chans = arg; /* [0]: the ping, [1]: where to answer */
+    edo_oneshot *answer = chans[1];
+    must(edo_oneshot_recv(chans[0], NULL), "recv ping");
+    must(edo_oneshot_send(answer, NULL), "send pong");
+    return NULL;
+}
+
+static void *pinger(void *arg)
+{
+    long rounds = (long)(intptr_t)arg;
+    for (long i = 0; i < rounds; i++) {
+        edo_oneshot *chans[2];
+        must(edo_oneshot_new(&chans[0]), "oneshot");
+        must(edo_oneshot_new(&chans[1]), "oneshot");
+        edo_oneshot *pong = chans[1];
+        must(edo_spawn_detached(respond, chans), "spawn");
+        must(edo_oneshot_send(chans[0], NULL), "send ping");
+        must(edo_oneshot_recv(pong, NULL), "recv pong");
+    }
+    return NULL;
+}
+
+double ping_pong(edo_runtime *rt, long n)
+{
+    long rounds = n / PING_PAIRS;
+    edo_task **t = malloc(PING_PAIRS * sizeof *t);
+    if (!t)
+        must(-ENOMEM, "malloc");
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (int i = 0; i < PING_PAIRS; i++)
+        must(edo_spawn_with(rt, NULL, pinger, (void *)(intptr_t)rounds, &t[i]), "spawn");
+    for (int i = 0; i < PING_PAIRS; i++) {
+        must(edo_task_join(t[i], NULL), "join");
+        edo_task_free(t[i]);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    free(t);
+    return (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
+}

@@ -8,5 +8,8 @@
 
 double mutex_contended(edo_runtime *rt, long n);
 double semaphore_contended(edo_runtime *rt, long n);
+/* 1000 coroutines each run n/1000 rounds of: two oneshot channels, a responder coroutine
+ * spawned to answer the first on the second, send, wait for the answer. */
+double ping_pong(edo_runtime *rt, long n);
 
 #endif

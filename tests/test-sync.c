@@ -106,14 +106,7 @@ static void *cancel_keeps_permits(void *arg)
     return NULL;
 }
 
-TEST(cancellation_never_loses_permits)
-{
-    edo_runtime_config cfg = {.flavor = EDO_RUNTIME_CURRENT_THREAD, .start_paused = true};
-    edo_runtime *rt;
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
-    run_on(rt, cancel_keeps_permits, NULL);
-    edo_runtime_free(rt);
-}
+TEST(cancellation_never_loses_permits) { run_paused(cancel_keeps_permits, NULL); }
 
 static void *close_wakes_waiters(void *arg)
 {
@@ -362,14 +355,7 @@ static void *notify_cases(void *arg)
     return NULL;
 }
 
-TEST(notify_one_all_and_cancellation)
-{
-    edo_runtime_config cfg = {.flavor = EDO_RUNTIME_CURRENT_THREAD, .start_paused = true};
-    edo_runtime *rt;
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
-    run_on(rt, notify_cases, NULL);
-    edo_runtime_free(rt);
-}
+TEST(notify_one_all_and_cancellation) { run_paused(notify_cases, NULL); }
 
 /* ---- oneshot ---------------------------------------------------------------------------------- */
 
@@ -435,14 +421,7 @@ static void *oneshot_cases(void *arg)
     return NULL;
 }
 
-TEST(oneshot_cases)
-{
-    edo_runtime_config cfg = {.flavor = EDO_RUNTIME_CURRENT_THREAD, .start_paused = true};
-    edo_runtime *rt;
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
-    run_on(rt, oneshot_cases, NULL);
-    edo_runtime_free(rt);
-}
+TEST(oneshot_cases) { run_paused(oneshot_cases, NULL); }
 
 /* Pairs bounce oneshots back and forth across workers (a small ping_pong, under TSan too). */
 typedef struct {

@@ -122,14 +122,7 @@ static void *echo_on_paused_clock(void *arg)
     return NULL;
 }
 
-TEST(echo_on_paused_clock)
-{
-    edo_runtime_config cfg = {.flavor = EDO_RUNTIME_CURRENT_THREAD, .start_paused = true};
-    edo_runtime *rt;
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
-    run_on(rt, echo_on_paused_clock, NULL);
-    edo_runtime_free(rt);
-}
+TEST(echo_on_paused_clock) { run_paused(echo_on_paused_clock, NULL); }
 
 TEST(echo_ipv6) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, ipv6_if_available, NULL); }
 

@@ -33,6 +33,17 @@ static inline void *run_on(edo_runtime *rt, void *(*fn)(void *), void *arg)
     return out;
 }
 
+/* run_on a new current-thread runtime whose clock starts paused, freed afterwards. */
+static inline void *run_paused(void *(*fn)(void *), void *arg)
+{
+    edo_runtime *rt;
+    edo_runtime_config cfg = {.flavor = EDO_RUNTIME_CURRENT_THREAD, .start_paused = true};
+    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    void *out = run_on(rt, fn, arg);
+    edo_runtime_free(rt);
+    return out;
+}
+
 /* run_on a new runtime of `flavor` with `workers` workers, freed afterwards. */
 static inline void *run_coro(edo_runtime_flavor flavor, unsigned workers, void *(*fn)(void *),
                              void *arg)

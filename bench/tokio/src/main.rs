@@ -58,6 +58,7 @@ const WORKLOADS: &[&str] = &[
     "sleep_overshoot",
     "mutex_contended",
     "semaphore_contended",
+    "ping_pong",
 ];
 
 struct Args {
@@ -256,6 +257,36 @@ fn sync_contended(rt: &Runtime, n: usize, semaphore: bool) -> Duration {
     start.elapsed()
 }
 
+/// Concurrent pairs in ping_pong; each does ops / PING_PAIRS round trips.
+const PING_PAIRS: usize = 1_000;
+
+/// ping_pong: PING_PAIRS tasks each run rounds of: make two oneshot channels, spawn a responder
+/// that waits on the first and answers on the second, send on the first, wait for the answer
+/// (Tokio's own rt_multi_threaded ping_pong, with many pings in flight at once).
+fn ping_pong(rt: &Runtime, n: usize) -> Duration {
+    let rounds = n / PING_PAIRS;
+    let (cd, rx) = Countdown::new(PING_PAIRS);
+    let start = Instant::now();
+    for _ in 0..PING_PAIRS {
+        let cd = cd.clone();
+        rt.spawn(async move {
+            for _ in 0..rounds {
+                let (tx1, rx1) = tokio::sync::oneshot::channel::<()>();
+                let (tx2, rx2) = tokio::sync::oneshot::channel::<()>();
+                tokio::spawn(async move {
+                    rx1.await.unwrap();
+                    tx2.send(()).unwrap();
+                });
+                tx1.send(()).unwrap();
+                rx2.await.unwrap();
+            }
+            cd.hit();
+        });
+    }
+    rx.recv().unwrap();
+    start.elapsed()
+}
+
 /// std::hint::black_box needs rustc 1.66; a volatile read is the usual stand-in:
 /// the optimiser must treat the value as used and as unknown afterwards.
 fn black_box<T>(x: T) -> T {
@@ -425,6 +456,10 @@ fn main() {
         "timeout_cancel" => {
             timeout_cancel(&rt, warm);
             report_time(name, timeout_cancel(&rt, n), n);
+        }
+        "ping_pong" => {
+            ping_pong(&rt, warm);
+            report_time(name, ping_pong(&rt, n), (n / PING_PAIRS) * PING_PAIRS);
         }
         "mutex_contended" | "semaphore_contended" => {
             let semaphore = name == "semaphore_contended";
