@@ -395,6 +395,7 @@ static const struct {
     {"mutex_contended", mutex_contended},
     {"semaphore_contended", semaphore_contended},
     {"ping_pong", ping_pong},
+    {"mpsc", mpsc},
 };
 
 int main(int argc, char **argv)

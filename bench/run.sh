@@ -51,6 +51,7 @@ PAIRS=(
     "mutex_contended     mutex_contended"
     "semaphore_contended semaphore_contended"
     "ping_pong           ping_pong"
+    "mpsc                mpsc"
 )
 
 # Every field a result line may carry after bench= and peer=, with the printf

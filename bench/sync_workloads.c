@@ -122,3 +122,60 @@ double ping_pong(edo_runtime *rt, long n)
     free(t);
     return (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
 }
+
+/* ---- mpsc ---- */
+
+#define MPSC_PRODUCERS 4
+#define MPSC_CAPACITY 1024
+
+typedef struct {
+    edo_chan *ch;
+    long count;
+} mpsc_side;
+
+static void *mpsc_produce(void *arg)
+{
+    mpsc_side *p = arg;
+    for (long i = 0; i < p->count; i++)
+        must(edo_chan_send(p->ch, (void *)(intptr_t)(i + 1)), "send");
+    edo_chan_sender_close(p->ch);
+    return NULL;
+}
+
+static void *mpsc_consume(void *arg)
+{
+    mpsc_side *c = arg;
+    long got = 0;
+    void *m;
+    while (edo_chan_recv(c->ch, &m) == 0)
+        got++;
+    c->count = got;
+    return NULL;
+}
+
+double mpsc(edo_runtime *rt, long n)
+{
+    long per = n / MPSC_PRODUCERS;
+    edo_chan *ch;
+    must(edo_chan_new(&ch, MPSC_CAPACITY, NULL), "chan");
+    for (int i = 1; i < MPSC_PRODUCERS; i++)
+        edo_chan_sender_add(ch);
+    mpsc_side producer = {ch, per}, consumer = {ch, 0};
+    edo_task *t[MPSC_PRODUCERS + 1];
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (int i = 0; i < MPSC_PRODUCERS; i++)
+        must(edo_spawn_with(rt, NULL, mpsc_produce, &producer, &t[i]), "spawn");
+    must(edo_spawn_with(rt, NULL, mpsc_consume, &consumer, &t[MPSC_PRODUCERS]), "spawn");
+    for (int i = 0; i <= MPSC_PRODUCERS; i++) {
+        must(edo_task_join(t[i], NULL), "join");
+        edo_task_free(t[i]);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    edo_chan_receiver_close(ch);
+    if (consumer.count != per * MPSC_PRODUCERS) {
+        fprintf(stderr, "edo-bench: mpsc lost messages\n");
+        exit(1);
+    }
+    return (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
+}

@@ -11,5 +11,7 @@ double semaphore_contended(edo_runtime *rt, long n);
 /* 1000 coroutines each run n/1000 rounds of: two oneshot channels, a responder coroutine
  * spawned to answer the first on the second, send, wait for the answer. */
 double ping_pong(edo_runtime *rt, long n);
+/* 4 coroutines send n/4 messages each into one bounded(1024) channel; one receives them all. */
+double mpsc(edo_runtime *rt, long n);
 
 #endif

@@ -483,3 +483,161 @@ TEST(oneshot_ping_pong_race)
     }
     edo_runtime_free(rt);
 }
+
+/* ---- mpsc channel ------------------------------------------------------------------------------ */
+
+static _Atomic long unreceived_count;
+static void count_unreceived(void *msg)
+{
+    (void)msg;
+    atomic_fetch_add(&unreceived_count, 1);
+}
+
+static void *send_one(void *arg)
+{
+    edo_chan *ch = arg;
+    return (void *)(intptr_t)edo_chan_send(ch, (void *)3);
+}
+
+static void *chan_cases(void *arg)
+{
+    (void)arg;
+    edo_chan *ch;
+    CHECK_EQ(edo_chan_new(&ch, 2, count_unreceived), 0);
+    CHECK_EQ(edo_chan_send(ch, (void *)1), 0);
+    CHECK_EQ(edo_chan_try_send(ch, (void *)2), 0);
+    CHECK_EQ(edo_chan_try_send(ch, (void *)9), -EAGAIN); /* full */
+    /* A sender waiting for room, cancelled by its deadline, sends nothing. */
+    edo_instant saved;
+    CHECK_EQ(edo_deadline_push(edo_after(EDO_MSEC(5)), &saved), 0);
+    CHECK_EQ(edo_chan_send(ch, (void *)9), -ETIMEDOUT);
+    edo_deadline_pop(saved);
+    CHECK_EQ(edo_chan_len(ch), 2);
+    /* A waiting sender gets the room the receiver frees. */
+    edo_task *t;
+    CHECK_EQ(edo_spawn(send_one, ch, &t), 0);
+    CHECK_EQ(edo_yield(), 0);
+    void *m;
+    CHECK_EQ(edo_chan_recv(ch, &m), 0);
+    CHECK_EQ((intptr_t)m, 1);
+    CHECK_EQ(edo_task_join(t, NULL), 0);
+    edo_task_free(t);
+    void *many[8];
+    CHECK_EQ(edo_chan_recv_many(ch, many, 8), 2); /* FIFO */
+    CHECK_EQ((intptr_t)many[0], 2);
+    CHECK_EQ((intptr_t)many[1], 3);
+    /* A receiver cut short takes nothing; the next receive gets the message. */
+    CHECK_EQ(edo_deadline_push(edo_after(EDO_MSEC(5)), &saved), 0);
+    CHECK_EQ(edo_chan_recv(ch, &m), -ETIMEDOUT);
+    edo_deadline_pop(saved);
+    CHECK_EQ(edo_chan_try_recv(ch, &m), -EAGAIN);
+    /* Reserve, then send without waiting; or give the claim back. */
+    CHECK_EQ(edo_chan_reserve(ch), 0);
+    CHECK_EQ(edo_chan_reserve(ch), 0);
+    CHECK_EQ(edo_chan_try_send(ch, (void *)9), -EAGAIN); /* both slots claimed */
+    edo_chan_unreserve(ch);
+    CHECK_EQ(edo_chan_send_reserved(ch, (void *)4), 0);
+    CHECK_EQ(edo_chan_try_send(ch, (void *)5), 0);
+    /* Every sender gone: what is queued is still received, then -EPIPE. */
+    edo_chan_sender_add(ch);
+    edo_chan_sender_close(ch);
+    CHECK_EQ(edo_chan_try_recv(ch, &m), 0);
+    CHECK_EQ((intptr_t)m, 4);
+    edo_chan_sender_close(ch);
+    CHECK_EQ(edo_chan_recv(ch, &m), 0);
+    CHECK_EQ((intptr_t)m, 5);
+    CHECK_EQ(edo_chan_recv(ch, &m), -EPIPE);
+    edo_chan_receiver_close(ch); /* freed now */
+
+    /* The receiver gone: sends fail and keep their message; a sender waiting for room too;
+     * what was queued reaches on_unreceived when the channel is freed. */
+    atomic_store(&unreceived_count, 0);
+    CHECK_EQ(edo_chan_new(&ch, 1, count_unreceived), 0);
+    CHECK_EQ(edo_chan_send(ch, (void *)1), 0);
+    edo_chan_sender_add(ch);
+    CHECK_EQ(edo_spawn(send_one, ch, &t), 0);
+    CHECK_EQ(edo_yield(), 0); /* waits for room */
+    edo_chan_receiver_close(ch);
+    void *rc;
+    CHECK_EQ(edo_task_join(t, &rc), 0);
+    CHECK_EQ((intptr_t)rc, -EPIPE);
+    edo_task_free(t);
+    CHECK_EQ(edo_chan_try_send(ch, (void *)2), -EPIPE);
+    edo_chan_sender_close(ch);
+    CHECK_EQ(atomic_load(&unreceived_count), 0);
+    edo_chan_sender_close(ch); /* the last reference: the queued message is handed over */
+    CHECK_EQ(atomic_load(&unreceived_count), 1);
+
+    /* Unbounded: never full. */
+    CHECK_EQ(edo_chan_new(&ch, 0, NULL), 0);
+    for (long i = 0; i < 1000; i++)
+        CHECK_EQ(edo_chan_try_send(ch, (void *)i), 0);
+    for (long i = 0; i < 1000; i++) {
+        CHECK_EQ(edo_chan_try_recv(ch, &m), 0);
+        CHECK_EQ((intptr_t)m, i);
+    }
+    edo_chan_sender_close(ch);
+    edo_chan_receiver_close(ch);
+    CHECK_EQ(edo_chan_new(NULL, 1, NULL), -EINVAL);
+    CHECK_EQ(edo_chan_send(NULL, NULL), -EINVAL);
+    CHECK_EQ(edo_chan_recv(NULL, &m), -EINVAL);
+    return NULL;
+}
+
+TEST(chan_cases) { run_paused(chan_cases, NULL); }
+
+/* Producers on several workers into a small bounded channel: every message arrives once, each
+ * producer's in order. */
+typedef struct {
+    edo_chan *ch;
+    long id, count;
+} producer;
+
+static void *produce(void *arg)
+{
+    producer *p = arg;
+    for (long i = 0; i < p->count; i++)
+        CHECK_EQ(edo_chan_send(p->ch, (void *)(intptr_t)((p->id << 32) | i)), 0);
+    edo_chan_sender_close(p->ch);
+    return NULL;
+}
+
+TEST(chan_producers_race)
+{
+    edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
+    enum { P = 4 };
+    const long count = SCALE(50000, 10000, 2000);
+    edo_chan *ch;
+    CHECK_EQ(edo_chan_new(&ch, 16, NULL), 0);
+    producer p[P];
+    edo_task *t[P];
+    for (int i = 0; i < P; i++) {
+        if (i > 0)
+            edo_chan_sender_add(ch);
+        p[i] = (producer){ch, i, count};
+    }
+    for (int i = 0; i < P; i++)
+        CHECK_EQ(edo_spawn_with(rt, NULL, produce, &p[i], &t[i]), 0);
+    long next[P] = {0};
+    edo_chan_recv_future f;
+    for (;;) {
+        /* Received from this plain thread with the future form and block_on. */
+        edo_chan_recv_future_init(&f, ch);
+        void *m = NULL;
+        CHECK_EQ(edo_block_on(rt, &f.base, &m), 0);
+        if (f.result == -EPIPE)
+            break;
+        CHECK_EQ(f.result, 0);
+        long id = (intptr_t)m >> 32, seq = (intptr_t)m & 0xffffffff;
+        CHECK(id >= 0 && id < P);
+        CHECK_EQ(seq, next[id]);
+        next[id]++;
+    }
+    for (int i = 0; i < P; i++) {
+        CHECK_EQ(next[i], count);
+        CHECK_EQ(edo_task_join(t[i], NULL), 0);
+        edo_task_free(t[i]);
+    }
+    edo_chan_receiver_close(ch);
+    edo_runtime_free(rt);
+}

@@ -1,4 +1,5 @@
-/* edo/sync.h — synchronisation between tasks: semaphore, mutex, notify, oneshot channel.
+/* edo/sync.h — synchronisation between tasks: semaphore, mutex, notify, oneshot and mpsc
+ * channels.
  *
  * Waiting suspends the task, never the thread; waiters are served first come, first served.
  * Each wait has a coroutine form (a call that suspends, honouring the coroutine's deadline and
@@ -22,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "edo/future.h"
 
@@ -162,6 +164,83 @@ typedef struct edo_oneshot_recv_future {
     edo_oneshot *channel;
 } edo_oneshot_recv_future;
 void edo_oneshot_recv_future_init(edo_oneshot_recv_future *f, edo_oneshot *o);
+
+/* ---------------------------------------------------------------------------------------------
+ * mpsc channel: many senders, one receiver, FIFO, bounded or unbounded.
+ *
+ * Messages are pointers; the channel never frees them. A bounded channel holds at most
+ * `capacity` messages: senders wait for room, first come first served, and a sender may claim
+ * room first (edo_chan_reserve) and send later without waiting or failing. The channel starts
+ * with one sender; edo_chan_sender_add adds more, each ended by edo_chan_sender_close. When
+ * every sender has closed, the receiver drains what is queued and then gets -EPIPE. When the
+ * receiver closes, sends fail with -EPIPE (the message stays the sender's). The channel frees
+ * itself when the receiver and every sender have closed; messages still queued then are handed
+ * to `on_unreceived` (if set), so none is lost.
+ *
+ * Cancellation: a send cancelled while it waits for room has not sent (the message stays the
+ * caller's); a receive cancelled while it waits has taken nothing. No message is ever lost.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct edo_chan edo_chan;
+
+/* Creates a channel holding at most `capacity` messages (0: unbounded), with one sender.
+ * `on_unreceived` (may be NULL) gets each message still queued when the channel is freed.
+ * Returns 0, -EINVAL, -ENOMEM. */
+int edo_chan_new(edo_chan **out, size_t capacity, void (*on_unreceived)(void *msg));
+/* Adds a sender (the caller passes the channel to another producer, which closes it when done).
+ * Never suspends; thread-safe. */
+void edo_chan_sender_add(edo_chan *ch);
+/* Ends one sender. */
+void edo_chan_sender_close(edo_chan *ch);
+/* Ends the receiver: later and waiting sends fail with -EPIPE; the receiver may not use the
+ * channel afterwards (what is still queued goes to on_unreceived when the channel is freed). */
+void edo_chan_receiver_close(edo_chan *ch);
+
+/* Inside a coroutine: sends `msg`, waiting for room. Returns 0, -EPIPE (the receiver closed; msg
+ * stays yours), -ECANCELED, -ETIMEDOUT (not sent), -EINVAL, -EPERM. Suspends. */
+int edo_chan_send(edo_chan *ch, void *msg);
+/* Sends if there is room now: 0, -EAGAIN (full), -EPIPE, -EINVAL. Never suspends. */
+int edo_chan_try_send(edo_chan *ch, void *msg);
+/* Inside a coroutine: claims room for one message (waiting for it); the claim is then used by
+ * edo_chan_send_reserved (which never waits or fails for lack of room) or given back by
+ * edo_chan_unreserve. Returns 0, -EPIPE, -ECANCELED, -ETIMEDOUT, -EINVAL, -EPERM. Suspends. */
+int edo_chan_reserve(edo_chan *ch);
+/* Sends with a claim from edo_chan_reserve: 0, or -EPIPE (the receiver closed; the claim is
+ * given back, msg stays yours). Never suspends. */
+int edo_chan_send_reserved(edo_chan *ch, void *msg);
+void edo_chan_unreserve(edo_chan *ch);
+
+/* Inside a coroutine: receives the oldest message. Returns 0, -EPIPE (every sender closed and
+ * nothing is queued), -ECANCELED, -ETIMEDOUT (nothing taken), -EINVAL, -EPERM. Suspends. */
+int edo_chan_recv(edo_chan *ch, void **msg);
+/* Receives if a message is queued: 0, -EAGAIN (none yet), -EPIPE (none will come). */
+int edo_chan_try_recv(edo_chan *ch, void **msg);
+/* Inside a coroutine: waits for at least one message, then takes up to `max` into msgs.
+ * Returns how many (>= 1), or the errors of edo_chan_recv. Suspends. */
+ssize_t edo_chan_recv_many(edo_chan *ch, void **msgs, size_t max);
+/* Messages queued now. */
+size_t edo_chan_len(const edo_chan *ch);
+
+/* The future form of edo_chan_recv: ready with `result` 0 (the message is the poll's output)
+ * or -EPIPE. Dropping it before it is ready takes nothing. */
+typedef struct edo_chan_recv_future {
+    edo_future base;
+    int result;
+    edo_chan *chan;
+} edo_chan_recv_future;
+void edo_chan_recv_future_init(edo_chan_recv_future *f, edo_chan *ch);
+
+/* The future form of edo_chan_send: ready with `result` 0 (sent) or -EPIPE. Dropping it before it
+ * is ready sends nothing. Must not move once polled. */
+typedef struct edo_chan_send_future {
+    edo_future base;
+    int result;
+    edo_chan *chan;
+    void *msg;
+    edo_semaphore_acquire_future room;
+    int started;
+} edo_chan_send_future;
+void edo_chan_send_future_init(edo_chan_send_future *f, edo_chan *ch, void *msg);
 
 #ifdef __cplusplus
 }

@@ -59,6 +59,7 @@ const WORKLOADS: &[&str] = &[
     "mutex_contended",
     "semaphore_contended",
     "ping_pong",
+    "mpsc",
 ];
 
 struct Args {
@@ -254,6 +255,40 @@ fn sync_contended(rt: &Runtime, n: usize, semaphore: bool) -> Duration {
         });
     }
     rx.recv().unwrap();
+    start.elapsed()
+}
+
+/// mpsc: MPSC_PRODUCERS tasks send n / MPSC_PRODUCERS messages each into one bounded channel of
+/// MPSC_CAPACITY; one task receives them all. Time from the first spawn to the last receive.
+const MPSC_PRODUCERS: usize = 4;
+const MPSC_CAPACITY: usize = 1024;
+
+fn mpsc_bounded(rt: &Runtime, n: usize) -> Duration {
+    let per = n / MPSC_PRODUCERS;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<usize>(MPSC_CAPACITY);
+    let start = Instant::now();
+    for _ in 0..MPSC_PRODUCERS {
+        let tx = tx.clone();
+        rt.spawn(async move {
+            for i in 0..per {
+                tx.send(i).await.unwrap();
+            }
+        });
+    }
+    drop(tx);
+    let got = rt.block_on(async move {
+        tokio::spawn(async move {
+            let mut count = 0usize;
+            while let Some(v) = rx.recv().await {
+                black_box(v);
+                count += 1;
+            }
+            count
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(got, per * MPSC_PRODUCERS);
     start.elapsed()
 }
 
@@ -456,6 +491,10 @@ fn main() {
         "timeout_cancel" => {
             timeout_cancel(&rt, warm);
             report_time(name, timeout_cancel(&rt, n), n);
+        }
+        "mpsc" => {
+            mpsc_bounded(&rt, warm);
+            report_time(name, mpsc_bounded(&rt, n), (n / MPSC_PRODUCERS) * MPSC_PRODUCERS);
         }
         "ping_pong" => {
             ping_pong(&rt, warm);
