@@ -1,6 +1,9 @@
-/* The mpsc channel: a ring of message pointers under a spinlock, the receiver's waker, and for a
- * bounded channel a semaphore whose permits are the free slots (so waiting senders queue fairly
- * and a cancelled send never loses room). Refcounted: every sender and the receiver. */
+/* The mpsc channel. A bounded channel is a lock-free ring: a semaphore's permits are its free
+ * slots (so waiting senders queue fairly and a cancelled send never loses room); a sender with a
+ * permit claims a position with one fetch-add and publishes the message with the slot's
+ * sequence number; the receiver reads slots in order. An unbounded channel is a growable ring
+ * under a spinlock. The receiver's waker is behind a flag that a sender checks after publishing
+ * and the receiver sets before looking again. Refcounted: every sender and the receiver. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -11,13 +14,25 @@
 #include "edo/sync.h"
 #include "platform/spinlock.h"
 
+typedef struct slot {
+    _Atomic uint64_t seq; /* pos + 1: holds the message of position pos; pos + size: free */
+    void *msg;
+} slot;
+
 struct edo_chan {
-    edo__spinlock lock;
+    edo__spinlock lock; /* the unbounded ring; the receiver's waker */
     void **ring;
     size_t ring_size, head, len;
+    /* bounded */
+    slot *slots;
+    uint64_t mask;
+    _Alignas(64) _Atomic uint64_t tail; /* next position a sender claims */
+    _Alignas(64) _Atomic uint64_t rx_head; /* next position the receiver reads */
+    _Atomic int rx_waiting;
     edo_semaphore *room; /* bounded: free slots; NULL when unbounded */
     edo_waker rx_waker;
     bool rx_closed;
+    _Atomic bool rx_closed_flag; /* rx_closed, for the lock-free path */
     _Atomic unsigned senders;
     _Atomic unsigned refs; /* senders + the receiver */
     void (*on_unreceived)(void *msg);
@@ -27,13 +42,28 @@ int edo_chan_new(edo_chan **out, size_t capacity, void (*on_unreceived)(void *ms
 {
     if (!out || capacity > EDO_SEMAPHORE_MAX_PERMITS)
         return -EINVAL;
-    edo_chan *ch = calloc(1, sizeof *ch);
-    size_t size = capacity ? capacity : 16;
+    edo_chan *ch = aligned_alloc(64, (sizeof *ch + 63) / 64 * 64);
     if (ch)
+        memset(ch, 0, sizeof *ch);
+    size_t size = 16;
+    while (capacity && size < capacity)
+        size *= 2;
+    bool ok = ch != NULL;
+    if (ok && capacity) {
+        ch->slots = malloc(size * sizeof *ch->slots);
+        ok = ch->slots && edo_semaphore_new(&ch->room, capacity) == 0;
+        for (size_t i = 0; ok && i < size; i++)
+            atomic_init(&ch->slots[i].seq, i);
+        ch->mask = size - 1;
+    } else if (ok) {
         ch->ring = malloc(size * sizeof *ch->ring);
-    if (!ch || !ch->ring || (capacity && edo_semaphore_new(&ch->room, capacity) < 0)) {
-        if (ch)
+        ok = ch->ring != NULL;
+    }
+    if (!ok) {
+        if (ch) {
+            free(ch->slots);
             free(ch->ring);
+        }
         free(ch);
         return -ENOMEM;
     }
@@ -46,15 +76,56 @@ int edo_chan_new(edo_chan **out, size_t capacity, void (*on_unreceived)(void *ms
     return 0;
 }
 
+/* ---- the bounded ring ------------------------------------------------------------------------ */
+
+/* Publishes `msg` at a claimed position (the sender holds a permit, so the slot is free). */
+static void ring_push(edo_chan *ch, void *msg)
+{
+    uint64_t pos = atomic_fetch_add_explicit(&ch->tail, 1, memory_order_relaxed);
+    slot *sl = &ch->slots[pos & ch->mask];
+    while (atomic_load_explicit(&sl->seq, memory_order_acquire) != pos)
+        edo__cpu_relax(); /* cannot happen with permits; kept as a guard */
+    sl->msg = msg;
+    atomic_store_explicit(&sl->seq, pos + 1, memory_order_seq_cst);
+}
+
+/* The receiver takes the next message, if it has been published. */
+static bool ring_pop(edo_chan *ch, void **msg)
+{
+    uint64_t pos = atomic_load_explicit(&ch->rx_head, memory_order_relaxed);
+    slot *sl = &ch->slots[pos & ch->mask];
+    if (atomic_load_explicit(&sl->seq, memory_order_seq_cst) != pos + 1)
+        return false;
+    *msg = sl->msg;
+    atomic_store_explicit(&sl->seq, pos + ch->mask + 1, memory_order_release);
+    atomic_store_explicit(&ch->rx_head, pos + 1, memory_order_relaxed);
+    return true;
+}
+
+/* Any message still queued (when the channel is freed). */
+static bool take_one_any(edo_chan *ch, void **msg)
+{
+    if (ch->slots)
+        return ring_pop(ch, msg);
+    if (!ch->len)
+        return false;
+    *msg = ch->ring[ch->head];
+    ch->head = (ch->head + 1) % ch->ring_size;
+    ch->len--;
+    return true;
+}
+
 static void chan_unref(edo_chan *ch)
 {
     if (atomic_fetch_sub_explicit(&ch->refs, 1, memory_order_acq_rel) != 1)
         return;
-    for (size_t i = 0; i < ch->len; i++)
+    void *msg;
+    while (take_one_any(ch, &msg))
         if (ch->on_unreceived)
-            ch->on_unreceived(ch->ring[(ch->head + i) % ch->ring_size]);
+            ch->on_unreceived(msg);
     edo_waker_drop(&ch->rx_waker);
     edo_semaphore_free(ch->room);
+    free(ch->slots);
     free(ch->ring);
     free(ch);
 }
@@ -80,6 +151,7 @@ void edo_chan_sender_close(edo_chan *ch)
     if (!ch)
         return;
     if (atomic_fetch_sub_explicit(&ch->senders, 1, memory_order_acq_rel) == 1) {
+        atomic_store_explicit(&ch->rx_waiting, 0, memory_order_seq_cst);
         edo__spin_lock(&ch->lock); /* the last one: the receiver learns there is no more */
         edo_waker w = take_rx_waker(ch);
         edo__spin_unlock(&ch->lock);
@@ -94,6 +166,7 @@ void edo_chan_receiver_close(edo_chan *ch)
         return;
     edo__spin_lock(&ch->lock);
     ch->rx_closed = true;
+    atomic_store_explicit(&ch->rx_closed_flag, true, memory_order_release);
     edo_waker w = take_rx_waker(ch);
     edo__spin_unlock(&ch->lock);
     edo_waker_drop(&w);
@@ -107,6 +180,9 @@ size_t edo_chan_len(const edo_chan *ch)
     if (!ch)
         return 0;
     edo_chan *c = (edo_chan *)ch;
+    if (c->slots) /* claimed positions, some perhaps still being written */
+        return (size_t)(atomic_load_explicit(&c->tail, memory_order_acquire) -
+                        atomic_load_explicit(&c->rx_head, memory_order_acquire));
     edo__spin_lock(&c->lock);
     size_t n = c->len;
     edo__spin_unlock(&c->lock);
@@ -116,8 +192,27 @@ size_t edo_chan_len(const edo_chan *ch)
 /* ---- sending ------------------------------------------------------------------------------- */
 
 /* Queues `msg` into room already claimed (bounded) or grown (unbounded). */
+/* After publishing: wake the receiver if it waits (it set the flag before looking again). */
+static void wake_receiver(edo_chan *ch)
+{
+    if (!atomic_load_explicit(&ch->rx_waiting, memory_order_seq_cst) ||
+        !atomic_exchange_explicit(&ch->rx_waiting, 0, memory_order_seq_cst))
+        return;
+    edo__spin_lock(&ch->lock);
+    edo_waker w = take_rx_waker(ch);
+    edo__spin_unlock(&ch->lock);
+    edo_waker_wake(&w);
+}
+
 static int push(edo_chan *ch, void *msg)
 {
+    if (ch->slots) {
+        if (atomic_load_explicit(&ch->rx_closed_flag, memory_order_acquire))
+            return -EPIPE; /* (a send racing with the close may still land: on_unreceived) */
+        ring_push(ch, msg);
+        wake_receiver(ch);
+        return 0;
+    }
     edo__spin_lock(&ch->lock);
     if (ch->rx_closed) {
         edo__spin_unlock(&ch->lock);
@@ -236,8 +331,44 @@ void edo_chan_send_future_init(edo_chan_send_future *f, edo_chan *ch, void *msg)
 
 /* Takes up to `max` messages. Returns how many, or -EPIPE (none and none will come), or
  * -EAGAIN after registering `waker` (may be NULL). */
+static ssize_t take_bounded(edo_chan *ch, void **msgs, size_t max, const edo_waker *waker)
+{
+    size_t n = 0;
+    while (n < max && ring_pop(ch, &msgs[n]))
+        n++;
+    if (n == 0 && waker) {
+        /* Register, raise the flag, look again: a sender publishes, then checks the flag. */
+        edo__spin_lock(&ch->lock);
+        if (!edo_waker_will_wake(&ch->rx_waker, waker)) {
+            edo_waker_drop(&ch->rx_waker);
+            ch->rx_waker = edo_waker_clone(waker);
+        }
+        edo__spin_unlock(&ch->lock);
+        atomic_store_explicit(&ch->rx_waiting, 1, memory_order_seq_cst);
+        while (n < max && ring_pop(ch, &msgs[n]))
+            n++;
+    }
+    if (n) {
+        edo_semaphore_release(ch->room, n); /* their slots are free again */
+        return (ssize_t)n;
+    }
+    /* Empty. Senders all gone (the last one's close is ordered after its pushes)? */
+    if (atomic_load_explicit(&ch->senders, memory_order_acquire) == 0) {
+        while (n < max && ring_pop(ch, &msgs[n]))
+            n++;
+        if (n) {
+            edo_semaphore_release(ch->room, n);
+            return (ssize_t)n;
+        }
+        return -EPIPE;
+    }
+    return -EAGAIN;
+}
+
 static ssize_t take(edo_chan *ch, void **msgs, size_t max, const edo_waker *waker)
 {
+    if (ch->slots)
+        return take_bounded(ch, msgs, max, waker);
     edo__spin_lock(&ch->lock);
     size_t n = ch->len < max ? ch->len : max;
     for (size_t i = 0; i < n; i++) {

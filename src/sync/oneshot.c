@@ -11,9 +11,11 @@
 
 struct edo_oneshot {
     edo__spinlock lock;
-    bool sent, tx_done, rx_done;
+    /* Not next to the lock byte: the compiler may read the flags as one wider word, and that
+     * word must not overlap the lock that other threads write atomically. */
     void *value;
     edo_waker rx_waker;
+    bool sent, tx_done, rx_done;
 };
 
 int edo_oneshot_new(edo_oneshot **out)
