@@ -34,6 +34,7 @@
 #define EDO_FUTURE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -162,6 +163,49 @@ typedef struct edo_yield_future {
 
 /* Prepares `y` to be polled. In a coroutine, edo_yield() (edo/coro.h) does the same in one call. */
 void edo_yield_future_init(edo_yield_future *y);
+
+/* ---------------------------------------------------------------------------------------------
+ * Composing futures: select (the first of several) and join (all of several)
+ *
+ *     edo_sleep_future timer;  edo_sleep_future_init(&timer, EDO_SEC(1));
+ *     edo_chan_recv_future msg; edo_chan_recv_future_init(&msg, ch);
+ *     edo_future *either[] = {&msg.base, &timer.base};
+ *     void *out;
+ *     int which = edo_select(either, 2, EDO_SELECT_BIASED, &out);   // 0: a message, 1: timeout
+ *     edo_future_drop(&msg.base); edo_future_drop(&timer.base);     // the loser is cancelled
+ *
+ * The futures stay the caller's: select and join poll them in place and never drop them. A
+ * future that completed must not be polled again: to select again over the rest, set its entry
+ * to NULL (NULL entries are skipped).
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum edo_select_mode {
+    EDO_SELECT_FAIR = 0, /* each call starts polling at a different entry: none is favoured */
+    EDO_SELECT_BIASED,   /* always in order: earlier entries win ties */
+} edo_select_mode;
+
+/* Inside a coroutine: waits until one of the `n` futures is ready, stores its output in *out (may
+ * be NULL) and returns its index. Returns -EINVAL (no non-NULL future, n 0, or a NULL array),
+ * -EPERM (not in a coroutine), -ECANCELED, -ETIMEDOUT (the coroutine's deadline). Suspends. */
+int edo_select(edo_future *const *futures, size_t n, edo_select_mode mode, void **out);
+/* Inside a coroutine: waits until all `n` futures are ready, storing each output in outs[i]
+ * (outs may be NULL). Returns 0, -EINVAL, -EPERM, -ECANCELED or -ETIMEDOUT (then some futures
+ * may have completed: their outputs are in outs, and polling them again is not allowed: drop
+ * them all). Suspends. */
+int edo_join(edo_future *const *futures, size_t n, void **outs);
+
+/* The future form of edo_select: polls the futures with its own context; ready with the winner's
+ * output, its index in `index`. */
+typedef struct edo_select_future {
+    edo_future base;
+    int index; /* when ready: the winner, or -EINVAL */
+    edo_future *const *futures;
+    size_t n;
+    edo_select_mode mode;
+    size_t start;
+} edo_select_future;
+void edo_select_future_init(edo_select_future *f, edo_future *const *futures, size_t n,
+                            edo_select_mode mode);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,116 @@
+/* Composing futures: select (the first ready of several) and join (all of several). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/runtime.h"
+#include "edo/coro.h"
+#include "edo/future.h"
+
+/* Rotates the starting entry of fair selects, per thread: cheap, and spreads wins. */
+static _Thread_local size_t fair_start;
+
+static edo_poll select_poll(edo_future *self, edo_context *cx, void **out)
+{
+    edo_select_future *f = (edo_select_future *)self;
+    bool any = false;
+    for (size_t k = 0; k < f->n; k++) {
+        size_t i = (f->start + k) % f->n;
+        edo_future *fut = f->futures[i];
+        if (!fut)
+            continue;
+        any = true;
+        void *o = NULL;
+        if (fut->vtable->poll(fut, cx, &o) == EDO_READY) {
+            *out = o;
+            f->index = (int)i;
+            return EDO_READY;
+        }
+    }
+    if (!any) {
+        f->index = -EINVAL;
+        return EDO_READY;
+    }
+    return EDO_PENDING;
+}
+
+static const edo_future_vtable select_vtable = {select_poll, NULL};
+
+void edo_select_future_init(edo_select_future *f, edo_future *const *futures, size_t n,
+                            edo_select_mode mode)
+{
+    f->base.vtable = &select_vtable;
+    f->index = -EINVAL;
+    f->futures = futures;
+    f->n = futures ? n : 0;
+    f->mode = mode;
+    f->start = mode == EDO_SELECT_BIASED || n == 0 ? 0 : fair_start++ % n;
+}
+
+int edo_select(edo_future *const *futures, size_t n, edo_select_mode mode, void **out)
+{
+    if (!futures || n == 0)
+        return -EINVAL;
+    if (!edo_in_coroutine())
+        return -EPERM;
+    edo_select_future f;
+    edo_select_future_init(&f, futures, n, mode);
+    void *o = NULL;
+    int rc = edo_await(&f.base, &o);
+    if (rc < 0)
+        return rc;
+    if (f.index >= 0 && out)
+        *out = o;
+    return f.index;
+}
+
+/* ---- join ------------------------------------------------------------------------------------ */
+
+typedef struct join_all {
+    edo_future base;
+    edo_future *const *futures;
+    size_t n, left;
+    void **outs;
+    unsigned char *done;
+} join_all;
+
+static edo_poll join_poll(edo_future *self, edo_context *cx, void **out)
+{
+    (void)out;
+    join_all *j = (join_all *)self;
+    for (size_t i = 0; i < j->n && j->left; i++) {
+        if (j->done[i])
+            continue;
+        void *o = NULL;
+        if (j->futures[i]->vtable->poll(j->futures[i], cx, &o) == EDO_READY) {
+            j->done[i] = 1;
+            j->left--;
+            if (j->outs)
+                j->outs[i] = o;
+        }
+    }
+    return j->left ? EDO_PENDING : EDO_READY;
+}
+
+static const edo_future_vtable join_vtable = {join_poll, NULL};
+
+int edo_join(edo_future *const *futures, size_t n, void **outs)
+{
+    if (!futures)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!futures[i] || !futures[i]->vtable || !futures[i]->vtable->poll)
+            return -EINVAL;
+    if (!edo_in_coroutine())
+        return -EPERM;
+    unsigned char small[64];
+    unsigned char *done = n <= sizeof small ? small : calloc(n, 1);
+    if (!done)
+        return -ENOMEM;
+    memset(done, 0, n <= sizeof small ? n : 0);
+    join_all j = {{&join_vtable}, futures, n, n, outs, done};
+    int rc = n ? edo_await(&j.base, NULL) : 0;
+    if (done != small)
+        free(done);
+    return rc;
+}
