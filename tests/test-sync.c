@@ -2,6 +2,7 @@
  * every wait point without losing permits, close, 1,000 tasks on one mutex, a randomized stress
  * across workers (TSan), the future forms, bad input. */
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "util.h"
@@ -639,5 +640,102 @@ TEST(chan_producers_race)
         edo_task_free(t[i]);
     }
     edo_chan_receiver_close(ch);
+    edo_runtime_free(rt);
+}
+
+/* ---- cancellation tokens --------------------------------------------------------------------- */
+
+static void *wait_token(void *arg) { return (void *)(intptr_t)edo_cancel_token_wait(arg); }
+
+static void *token_cases(void *arg)
+{
+    (void)arg;
+    edo_cancel_token *root, *a, *b, *other;
+    CHECK_EQ(edo_cancel_token_new(&root, NULL), 0);
+    CHECK_EQ(edo_cancel_token_new(&a, root), 0);
+    CHECK_EQ(edo_cancel_token_new(&b, a), 0);
+    CHECK_EQ(edo_cancel_token_new(&other, root), 0);
+    edo_task *t;
+    CHECK_EQ(edo_spawn(wait_token, b, &t), 0);
+    CHECK_EQ(edo_yield(), 0);
+    edo_cancel(a); /* a and everything below it; not the root, not a's sibling */
+    void *rc;
+    CHECK_EQ(edo_task_join(t, &rc), 0);
+    CHECK_EQ((intptr_t)rc, 0);
+    edo_task_free(t);
+    CHECK_EQ(edo_cancel_token_is_cancelled(a), 1);
+    CHECK_EQ(edo_cancel_token_is_cancelled(b), 1);
+    CHECK_EQ(edo_cancel_token_is_cancelled(root), 0);
+    CHECK_EQ(edo_cancel_token_is_cancelled(other), 0);
+    /* Born under a cancelled parent: cancelled. Waiting on a cancelled token returns at once. */
+    edo_cancel_token *late;
+    CHECK_EQ(edo_cancel_token_new(&late, a), 0);
+    CHECK_EQ(edo_cancel_token_is_cancelled(late), 1);
+    CHECK_EQ(edo_cancel_token_wait(late), 0);
+    /* In a select: the token beats a receive that never completes. */
+    edo_chan *ch;
+    CHECK_EQ(edo_chan_new(&ch, 1, NULL), 0);
+    edo_chan_recv_future recv;
+    edo_chan_recv_future_init(&recv, ch);
+    edo_cancel_future stop;
+    edo_cancel_future_init(&stop, other);
+    edo_future *either[] = {&recv.base, &stop.base};
+    edo_cancel(root);
+    CHECK_EQ(edo_select(either, 2, EDO_SELECT_BIASED, NULL), 1);
+    edo_future_drop(&recv.base);
+    edo_future_drop(&stop.base);
+    edo_chan_sender_close(ch);
+    edo_chan_receiver_close(ch);
+    /* A wait cut short leaves no waiter behind. */
+    edo_cancel_token *fresh;
+    CHECK_EQ(edo_cancel_token_new(&fresh, NULL), 0);
+    edo_instant saved;
+    CHECK_EQ(edo_deadline_push(edo_after(EDO_MSEC(5)), &saved), 0);
+    CHECK_EQ(edo_cancel_token_wait(fresh), -ETIMEDOUT);
+    edo_deadline_pop(saved);
+    edo_cancel(fresh);
+    /* Freed in any order: a child keeps its parent alive. */
+    edo_cancel_token_free(root);
+    edo_cancel_token_free(a);
+    edo_cancel_token_free(late);
+    edo_cancel_token_free(b);
+    edo_cancel_token_free(other);
+    edo_cancel_token_free(fresh);
+    CHECK_EQ(edo_cancel_token_new(NULL, NULL), -EINVAL);
+    CHECK_EQ(edo_cancel_token_is_cancelled(NULL), -EINVAL);
+    CHECK_EQ(edo_cancel_token_wait(NULL), -EINVAL);
+    return NULL;
+}
+
+TEST(cancel_token_tree) { run_paused(token_cases, NULL); }
+
+/* Tasks across workers wait on a tree of tokens while a plain thread cancels the root. */
+TEST(cancel_token_race)
+{
+    edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
+    for (int round = 0; round < SCALE(20, 10, 5); round++) {
+        edo_cancel_token *root, *mid[4], *leaf[16];
+        CHECK_EQ(edo_cancel_token_new(&root, NULL), 0);
+        for (int i = 0; i < 4; i++)
+            CHECK_EQ(edo_cancel_token_new(&mid[i], root), 0);
+        edo_task *t[16];
+        for (int i = 0; i < 16; i++) {
+            CHECK_EQ(edo_cancel_token_new(&leaf[i], mid[i % 4]), 0);
+            CHECK_EQ(edo_spawn_with(rt, NULL, wait_token, leaf[i], &t[i]), 0);
+        }
+        if (round % 2)
+            usleep(200);
+        edo_cancel(root);
+        for (int i = 0; i < 16; i++) {
+            void *rc;
+            CHECK_EQ(edo_task_join(t[i], &rc), 0);
+            CHECK_EQ((intptr_t)rc, 0);
+            edo_task_free(t[i]);
+            edo_cancel_token_free(leaf[i]);
+        }
+        for (int i = 0; i < 4; i++)
+            edo_cancel_token_free(mid[i]);
+        edo_cancel_token_free(root);
+    }
     edo_runtime_free(rt);
 }

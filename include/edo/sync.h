@@ -166,6 +166,47 @@ typedef struct edo_oneshot_recv_future {
 void edo_oneshot_recv_future_init(edo_oneshot_recv_future *f, edo_oneshot *o);
 
 /* ---------------------------------------------------------------------------------------------
+ * Cancellation tokens: a tree of "stop" signals.
+ *
+ * Cancelling a token cancels every token below it; a token made under a cancelled parent starts
+ * cancelled. Tasks check edo_cancel_token_is_cancelled between steps, or wait for it (alone, or
+ * next to their real work with edo_select and edo_cancel_future). Unlike edo_task_abort, which
+ * stops a task at its next suspension, a token asks: the task decides where to stop.
+ *
+ *     edo_cancel_token *job;
+ *     edo_cancel_token_new(&job, server_token);       // cancelled with the whole server
+ *     ...
+ *     edo_cancel_future stop;  edo_cancel_future_init(&stop, job);
+ *     edo_future *either[] = {&read.base, &stop.base};
+ *     if (edo_select(either, 2, EDO_SELECT_BIASED, &out) == 1) ... // told to stop
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct edo_cancel_token edo_cancel_token;
+
+/* Creates a token under `parent` (NULL: a root). Returns 0, -EINVAL, -ENOMEM. Thread-safe. */
+int edo_cancel_token_new(edo_cancel_token **out, edo_cancel_token *parent);
+/* Releases the caller's token. Its children stay valid (and still follow the token's own
+ * parent, which lives as long as any of them). Nobody may wait on it. NULL is a no-op. */
+void edo_cancel_token_free(edo_cancel_token *t);
+/* Cancels `t` and every token below it, waking their waiters. Repeating it is a no-op. Never
+ * suspends; thread-safe. */
+void edo_cancel(edo_cancel_token *t);
+/* 1 when `t` has been cancelled (directly or through an ancestor), 0 when not, -EINVAL for
+ * NULL. Never suspends. */
+int edo_cancel_token_is_cancelled(const edo_cancel_token *t);
+/* Inside a coroutine: waits until `t` is cancelled. Returns 0, -EINVAL, -EPERM, -ECANCELED (the
+ * task was aborted), -ETIMEDOUT. Suspends. */
+int edo_cancel_token_wait(edo_cancel_token *t);
+
+/* A future ready once its token is cancelled (for edo_select). Must not move once polled; drop
+ * it when done. */
+typedef struct edo_cancel_future {
+    edo_future base;
+    uint64_t private_[8];
+} edo_cancel_future;
+void edo_cancel_future_init(edo_cancel_future *f, edo_cancel_token *t);
+
+/* ---------------------------------------------------------------------------------------------
  * mpsc channel: many senders, one receiver, FIFO, bounded or unbounded.
  *
  * Messages are pointers; the channel never frees them. A bounded channel holds at most

@@ -1,0 +1,204 @@
+/* Cancellation tokens: each token has a flag, a list of waiters (inside the waiting futures), and
+ * a list of children under its spinlock. A child keeps its parent alive (a reference), so
+ * cancelling walks down a tree whose nodes cannot vanish mid-walk: each child is referenced
+ * while it is visited. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coro/coro.h"
+#include "edo/coro.h"
+#include "edo/sync.h"
+#include "platform/spinlock.h"
+
+typedef struct waiter {
+    struct waiter *next, *prev;
+    edo_waker waker;
+    bool queued;
+} waiter;
+
+struct edo_cancel_token {
+    edo__spinlock lock;
+    _Atomic bool cancelled;
+    _Atomic unsigned refs; /* the owner's, and one per child */
+    struct edo_cancel_token *parent;
+    struct edo_cancel_token *first_child, *next_sibling, *prev_sibling;
+    waiter *waiters;
+};
+
+static void token_ref(edo_cancel_token *t)
+{
+    atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+}
+
+static void token_unref(edo_cancel_token *t)
+{
+    while (t && atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
+        edo_cancel_token *parent = t->parent;
+        if (parent) { /* leave the parent's list; then the parent loses this child's reference */
+            edo__spin_lock(&parent->lock);
+            if (t->prev_sibling)
+                t->prev_sibling->next_sibling = t->next_sibling;
+            else
+                parent->first_child = t->next_sibling;
+            if (t->next_sibling)
+                t->next_sibling->prev_sibling = t->prev_sibling;
+            edo__spin_unlock(&parent->lock);
+        }
+        free(t);
+        t = parent;
+    }
+}
+
+int edo_cancel_token_new(edo_cancel_token **out, edo_cancel_token *parent)
+{
+    if (!out)
+        return -EINVAL;
+    edo_cancel_token *t = calloc(1, sizeof *t);
+    if (!t)
+        return -ENOMEM;
+    edo__spin_init(&t->lock);
+    atomic_init(&t->refs, 1);
+    atomic_init(&t->cancelled, false);
+    if (parent) {
+        token_ref(parent);
+        t->parent = parent;
+        edo__spin_lock(&parent->lock);
+        t->next_sibling = parent->first_child;
+        if (parent->first_child)
+            parent->first_child->prev_sibling = t;
+        parent->first_child = t;
+        /* Under the parent's lock: a cancel of the parent either sees this child or set the
+         * flag first. */
+        if (atomic_load_explicit(&parent->cancelled, memory_order_acquire))
+            atomic_store_explicit(&t->cancelled, true, memory_order_release);
+        edo__spin_unlock(&parent->lock);
+    }
+    *out = t;
+    return 0;
+}
+
+void edo_cancel_token_free(edo_cancel_token *t) { token_unref(t); }
+
+int edo_cancel_token_is_cancelled(const edo_cancel_token *t)
+{
+    if (!t)
+        return -EINVAL;
+    return atomic_load_explicit(&((edo_cancel_token *)t)->cancelled, memory_order_acquire);
+}
+
+void edo_cancel(edo_cancel_token *t)
+{
+    if (!t || atomic_load_explicit(&t->cancelled, memory_order_acquire))
+        return; /* done before: its children were cancelled then, or were born cancelled */
+    edo__spin_lock(&t->lock);
+    atomic_store_explicit(&t->cancelled, true, memory_order_release);
+    /* Wake the waiters under the lock: a waiter's drop takes it too, so none can go away
+     * meanwhile; and a wake only queues a task, it runs nothing here. */
+    for (waiter *w = t->waiters; w; w = w->next) {
+        w->queued = false;
+        edo_waker_wake(&w->waker);
+    }
+    t->waiters = NULL;
+    edo__spin_unlock(&t->lock);
+    /* Then the children, one at a time (referenced while visited; a child born from now on
+     * starts cancelled), outside this token's lock. */
+    for (;;) {
+        edo__spin_lock(&t->lock);
+        edo_cancel_token *c = t->first_child;
+        while (c && atomic_load_explicit(&c->cancelled, memory_order_acquire))
+            c = c->next_sibling;
+        if (c)
+            token_ref(c);
+        edo__spin_unlock(&t->lock);
+        if (!c)
+            return;
+        edo_cancel(c);
+        token_unref(c);
+    }
+}
+
+/* ---- waiting --------------------------------------------------------------------------------- */
+
+typedef struct wait_state {
+    edo_cancel_token *t;
+    waiter w;
+} wait_state;
+
+_Static_assert(sizeof(wait_state) <= sizeof(((edo_cancel_future *)0)->private_),
+               "edo_cancel_future.private_ is too small");
+
+static wait_state *state_of(edo_cancel_future *f) { return (wait_state *)(void *)f->private_; }
+
+static edo_poll cancel_poll(edo_future *self, edo_context *cx, void **out)
+{
+    (void)out;
+    wait_state *s = state_of((edo_cancel_future *)self);
+    edo_cancel_token *t = s->t;
+    if (!t || atomic_load_explicit(&t->cancelled, memory_order_acquire))
+        return EDO_READY;
+    edo__spin_lock(&t->lock);
+    if (atomic_load_explicit(&t->cancelled, memory_order_relaxed)) {
+        edo__spin_unlock(&t->lock);
+        return EDO_READY;
+    }
+    if (!s->w.queued) {
+        s->w.waker = edo_waker_clone(cx->waker);
+        s->w.prev = NULL;
+        s->w.next = t->waiters;
+        if (t->waiters)
+            t->waiters->prev = &s->w;
+        t->waiters = &s->w;
+        s->w.queued = true;
+    } else if (!edo_waker_will_wake(&s->w.waker, cx->waker)) {
+        edo_waker_drop(&s->w.waker);
+        s->w.waker = edo_waker_clone(cx->waker);
+    }
+    edo__spin_unlock(&t->lock);
+    return EDO_PENDING;
+}
+
+static void cancel_drop(edo_future *self)
+{
+    wait_state *s = state_of((edo_cancel_future *)self);
+    edo_cancel_token *t = s->t;
+    if (!t)
+        return;
+    edo__spin_lock(&t->lock);
+    if (s->w.queued) {
+        if (s->w.prev)
+            s->w.prev->next = s->w.next;
+        else
+            t->waiters = s->w.next;
+        if (s->w.next)
+            s->w.next->prev = s->w.prev;
+        s->w.queued = false;
+    }
+    edo_waker w = s->w.waker;
+    s->w.waker = EDO_WAKER_EMPTY;
+    edo__spin_unlock(&t->lock);
+    edo_waker_drop(&w);
+}
+
+static const edo_future_vtable cancel_vtable = {cancel_poll, cancel_drop};
+
+void edo_cancel_future_init(edo_cancel_future *f, edo_cancel_token *t)
+{
+    memset(f, 0, sizeof *f);
+    f->base.vtable = &cancel_vtable;
+    state_of(f)->t = t;
+}
+
+int edo_cancel_token_wait(edo_cancel_token *t)
+{
+    if (!t)
+        return -EINVAL;
+    if (!edo__coro_running())
+        return -EPERM;
+    edo_cancel_future f;
+    edo_cancel_future_init(&f, t);
+    int rc = edo_await(&f.base, NULL);
+    edo_future_drop(&f.base);
+    return rc;
+}
