@@ -31,8 +31,7 @@ struct edo_chan {
     _Atomic int rx_waiting;
     edo_semaphore *room; /* bounded: free slots; NULL when unbounded */
     edo_waker rx_waker;
-    bool rx_closed;
-    _Atomic bool rx_closed_flag; /* rx_closed, for the lock-free path */
+    _Atomic bool rx_closed; /* read without the lock by the bounded path */
     _Atomic unsigned senders;
     _Atomic unsigned refs; /* senders + the receiver */
     void (*on_unreceived)(void *msg);
@@ -165,8 +164,7 @@ void edo_chan_receiver_close(edo_chan *ch)
     if (!ch)
         return;
     edo__spin_lock(&ch->lock);
-    ch->rx_closed = true;
-    atomic_store_explicit(&ch->rx_closed_flag, true, memory_order_release);
+    atomic_store_explicit(&ch->rx_closed, true, memory_order_release);
     edo_waker w = take_rx_waker(ch);
     edo__spin_unlock(&ch->lock);
     edo_waker_drop(&w);
@@ -207,14 +205,14 @@ static void wake_receiver(edo_chan *ch)
 static int push(edo_chan *ch, void *msg)
 {
     if (ch->slots) {
-        if (atomic_load_explicit(&ch->rx_closed_flag, memory_order_acquire))
+        if (atomic_load_explicit(&ch->rx_closed, memory_order_acquire))
             return -EPIPE; /* (a send racing with the close may still land: on_unreceived) */
         ring_push(ch, msg);
         wake_receiver(ch);
         return 0;
     }
     edo__spin_lock(&ch->lock);
-    if (ch->rx_closed) {
+    if (atomic_load_explicit(&ch->rx_closed, memory_order_relaxed)) { /* under the lock */
         edo__spin_unlock(&ch->lock);
         return -EPIPE;
     }
