@@ -73,11 +73,14 @@ int edo__sock_adopt(edo_runtime *rt, edo_io **out, int fd)
     return rc;
 }
 
-void edo__sock_close(edo_io *io)
+int edo__sock_close(edo_io *io)
 {
+    if (!io)
+        return -EINVAL;
     int fd = io->fd;
     edo_io_deregister(io);
     close(fd);
+    return 0;
 }
 
 /* The outcome of a connect in progress, once the socket is writable. */

@@ -76,8 +76,8 @@ int edo__sock_shutdown(edo_io *io, int how);
 int edo__sock_set_int(const edo_io *io, int level, int name, int value);
 /* Registers an fd the caller made (closing it on failure). */
 int edo__sock_adopt(edo_runtime *rt, edo_io **out, int fd);
-/* Deregisters and closes. */
-void edo__sock_close(edo_io *io);
+/* Deregisters and closes: 0, or -EINVAL for NULL (what every *_close returns). */
+int edo__sock_close(edo_io *io);
 /* A new socket of `type` connected to `addr` (waiting for the outcome), registered. */
 int edo__sock_connect(edo_io **out, int type, const edo_sockaddr *addr);
 int edo__sock_local_addr(const edo_io *io, edo_sockaddr *out);

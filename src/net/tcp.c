@@ -13,6 +13,7 @@
 #define MAX_ADDRS 16 /* addresses tried per host name */
 
 static edo_io *io_of(const edo_tcp *c) { return (edo_io *)c; }
+static edo_io *listener_io(const edo_tcp_listener *l) { return (edo_io *)l; }
 
 /* Resolves `addr` and tries each address in turn until one attempt succeeds (or is cancelled
  * or timed out); returns that result, or the last failure. */
@@ -31,7 +32,6 @@ static int try_each_address(const char *addr, attempt_fn attempt, void *ctx)
     }
     return rc;
 }
-static edo_io *listener_io(const edo_tcp_listener *l) { return (edo_io *)l; }
 
 /* ---- listening ----------------------------------------------------------------------------- */
 
@@ -73,13 +73,7 @@ int edo_tcp_listener_addr(const edo_tcp_listener *l, edo_sockaddr *out)
     return edo__sock_local_addr(listener_io(l), out);
 }
 
-int edo_tcp_listener_close(edo_tcp_listener *l)
-{
-    if (!l)
-        return -EINVAL;
-    edo__sock_close(listener_io(l));
-    return 0;
-}
+int edo_tcp_listener_close(edo_tcp_listener *l) { return edo__sock_close(listener_io(l)); }
 
 /* ---- connecting ---------------------------------------------------------------------------- */
 
@@ -153,13 +147,7 @@ int edo_tcp_write_all(edo_tcp *c, const void *buf, size_t len)
 
 int edo_tcp_shutdown(edo_tcp *c, int how) { return edo__sock_shutdown(io_of(c), how); }
 
-int edo_tcp_close(edo_tcp *c)
-{
-    if (!c)
-        return -EINVAL;
-    edo__sock_close(io_of(c));
-    return 0;
-}
+int edo_tcp_close(edo_tcp *c) { return edo__sock_close(io_of(c)); }
 
 /* ---- options and addresses ------------------------------------------------------------------ */
 
@@ -196,4 +184,4 @@ int edo_tcp_peer_addr(const edo_tcp *c, edo_sockaddr *out)
     return edo__sock_peer_addr(io_of(c), out);
 }
 
-int edo_tcp_fd(const edo_tcp *c) { return c ? io_of(c)->fd : -EINVAL; }
+int edo_tcp_fd(const edo_tcp *c) { return edo_io_fd(io_of(c)); }

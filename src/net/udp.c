@@ -163,12 +163,6 @@ int edo_udp_peer_addr(const edo_udp *u, edo_sockaddr *out)
     return edo__sock_peer_addr(io_of(u), out);
 }
 
-int edo_udp_close(edo_udp *u)
-{
-    if (!u)
-        return -EINVAL;
-    edo__sock_close(io_of(u));
-    return 0;
-}
+int edo_udp_close(edo_udp *u) { return edo__sock_close(io_of(u)); }
 
-int edo_udp_fd(const edo_udp *u) { return u ? io_of(u)->fd : -EINVAL; }
+int edo_udp_fd(const edo_udp *u) { return edo_io_fd(io_of(u)); }

@@ -47,13 +47,7 @@ int edo_unix_accept(edo_unix_listener *l, edo_unix **out)
     return edo__sock_accept((edo_io *)l, (edo_io **)out, NULL);
 }
 
-int edo_unix_listener_close(edo_unix_listener *l)
-{
-    if (!l)
-        return -EINVAL;
-    edo__sock_close((edo_io *)l);
-    return 0;
-}
+int edo_unix_listener_close(edo_unix_listener *l) { return edo__sock_close((edo_io *)l); }
 
 int edo_unix_connect(edo_unix **out, const char *path)
 {
@@ -87,12 +81,6 @@ int edo_unix_write_all(edo_unix *c, const void *buf, size_t len)
 
 int edo_unix_shutdown(edo_unix *c, int how) { return edo__sock_shutdown(io_of(c), how); }
 
-int edo_unix_close(edo_unix *c)
-{
-    if (!c)
-        return -EINVAL;
-    edo__sock_close(io_of(c));
-    return 0;
-}
+int edo_unix_close(edo_unix *c) { return edo__sock_close(io_of(c)); }
 
-int edo_unix_fd(const edo_unix *c) { return c ? io_of(c)->fd : -EINVAL; }
+int edo_unix_fd(const edo_unix *c) { return edo_io_fd(io_of(c)); }
