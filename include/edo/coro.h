@@ -118,6 +118,35 @@ int edo_in_coroutine(void);
  * -ECANCELED), 0 when not, -EPERM outside a coroutine. Never suspends. */
 int edo_coro_cancelled(void);
 
+/* ---------------------------------------------------------------------------------------------
+ * Scopes: structured concurrency. The tasks a coroutine starts in a scope end before the scope
+ * returns, so they may use what the coroutine owns (its stack included).
+ *
+ *     static int fetch_all(edo_join_set *set, void *urls) {
+ *         for (int i = 0; i < 3; i++)
+ *             edo_join_set_spawn(set, fetch, ((char **)urls)[i], NULL);
+ *         return 0;                  // the scope then waits for the three
+ *     }
+ *     ...
+ *     int rc = edo_scope(fetch_all, urls, free);
+ * ------------------------------------------------------------------------------------------- */
+
+/* Inside a coroutine: makes a join set, runs body(set, arg) in the calling coroutine, then waits
+ * until every task in the set has ended; outputs nobody took go to `drop_output` (may be NULL).
+ * body spawns tasks into the set (they may spawn more into it), and may take results with
+ * edo_join_set_next; it must not free the set, which is gone when the scope returns.
+ *   - body returns a negative value: the tasks still running are aborted (then waited for).
+ *   - The caller's deadline passes or its task is aborted while the scope waits: the tasks are
+ *     aborted and waited for. An abort of the calling task is deferred for the whole scope: the
+ *     coroutine is not dropped, its suspending calls in body fail with -ECANCELED instead, and
+ *     the abort takes effect when the scope returns. A coroutine's tasks never outlive it.
+ * Returns body's result (0 or positive) once everything has ended, or body's negative result,
+ * -ETIMEDOUT (the deadline passed while waiting), -ECANCELED (the caller was aborted; also at
+ * once when it already was), -EINVAL (body NULL), -EPERM (not in a coroutine), -ENOMEM.
+ * Suspends. */
+int edo_scope(int (*body)(edo_join_set *set, void *arg), void *arg,
+              void (*drop_output)(void *output));
+
 #ifdef __cplusplus
 }
 #endif

@@ -194,6 +194,21 @@ int edo_select(edo_future *const *futures, size_t n, edo_select_mode mode, void 
  * them all). Suspends. */
 int edo_join(edo_future *const *futures, size_t n, void **outs);
 
+/* Judges a completed future for edo_try_join: returns 0 (a success) or a negative errno (a
+ * failure, which ends the join). `output` is the future's output; `future` lets it read a result
+ * field (e.g. ((edo_socket_future *)future)->result). */
+typedef int (*edo_join_check)(size_t index, edo_future *future, void *output, void *ctx);
+
+/* Inside a coroutine: like edo_join, but as each future completes, check(index, future, output,
+ * ctx) judges it, and the first failure ends the wait at once: edo_try_join returns the check's
+ * negative value and stores the failed index in *failed (may be NULL). The futures that had not
+ * completed stay the caller's, pending: dropping them cancels them (and those that completed
+ * must not be polled again: drop them all). Returns 0 (all succeeded, outputs in outs), the
+ * check's error, -EINVAL (futures or check NULL, a NULL future), -EPERM, -ENOMEM, -ECANCELED,
+ * -ETIMEDOUT. Suspends. */
+int edo_try_join(edo_future *const *futures, size_t n, void **outs, edo_join_check check,
+                 void *ctx, size_t *failed);
+
 /* The future form of edo_select: polls the futures with its own context; ready with the winner's
  * output, its index in `index`. */
 typedef struct edo_select_future {

@@ -124,6 +124,90 @@ int edo_task_local_set(const edo_task_local *key, void *value);
 /* The calling task's value for `key`, or NULL (unset, NULL key, or not in a task). */
 void *edo_task_local_get(const edo_task_local *key);
 
+/* ---------------------------------------------------------------------------------------------
+ * Join sets: many tasks, their results taken as they finish.
+ *
+ *     edo_join_set *set;
+ *     edo_join_set_new(&set, free);                   // unclaimed outputs go to free()
+ *     for (int i = 0; i < n; i++)
+ *         edo_join_set_spawn(set, fetch, urls[i], NULL);
+ *     edo_join_result r;
+ *     while (edo_join_set_next(set, &r) == 0)         // in the order they finish
+ *         if (r.result == 0) use(r.output);           // (r.result -ECANCELED: it was aborted)
+ *     edo_join_set_free(set);                         // aborts whatever is still running
+ *
+ * Spawning into a set, adding to it, aborting its tasks and reading its length are thread-safe
+ * (a task in the set may spawn more into it); taking results (next, try_next, shutdown) is for
+ * one task or thread at a time. The tasks run anywhere. Freeing the
+ * set aborts the tasks still in it, and every output nobody took (also of tasks that complete
+ * after the free) goes to the set's `drop_output`, so no result is leaked.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct edo_join_set edo_join_set;
+
+/* One finished task. */
+typedef struct edo_join_result {
+    uint64_t id;  /* the task's id (edo_task_id) */
+    int result;   /* 0: it completed with `output`; -ECANCELED: it was aborted */
+    void *output; /* yours from here on */
+} edo_join_result;
+
+/* Creates an empty set. `drop_output` (may be NULL) is called with the output of each task that
+ * completed but whose result was never taken. Returns 0, -EINVAL (out NULL), -ENOMEM. */
+int edo_join_set_new(edo_join_set **out, void (*drop_output)(void *output));
+
+/* Aborts every task still in the set and frees it (what completes afterwards is dropped with
+ * drop_output). Does not wait. NULL is a no-op. Never suspends. */
+void edo_join_set_free(edo_join_set *set);
+
+/* Puts the task of `task` in the set, which takes the handle over (do not use or free it any
+ * more): works for any task, however spawned. Returns 0, -EINVAL (set or task NULL, or a handle
+ * whose result was already taken: it is freed), -ENOMEM (then the handle is still yours).
+ * Never suspends. */
+int edo_join_set_add(edo_join_set *set, edo_task *task);
+
+/* Spawns the coroutine fn(arg) (like edo_spawn) into the set; *id (may be NULL) gets its id.
+ * Returns 0, or edo_spawn's errors: -EINVAL, -EPERM (not in a runtime), -ESHUTDOWN, -ENOMEM.
+ * Never suspends. */
+int edo_join_set_spawn(edo_join_set *set, void *(*fn)(void *arg), void *arg, uint64_t *id);
+
+/* Spawns a future task (like edo_spawn_future) into the set. Same errors; on failure the future
+ * is still the caller's. Never suspends. */
+int edo_join_set_spawn_future(edo_join_set *set, edo_future *future, size_t size, uint64_t *id);
+
+/* Inside a coroutine: waits for the next task of the set to finish, removes it from the set and
+ * fills *r. Returns 0, -ECHILD (the set is empty: nothing to wait for), -EINVAL (NULL), -EPERM
+ * (not in a coroutine), -ECANCELED / -ETIMEDOUT (the caller was aborted or its deadline passed:
+ * nothing was taken). Suspends. */
+int edo_join_set_next(edo_join_set *set, edo_join_result *r);
+
+/* Takes a finished task if there is one: 0, -EAGAIN (tasks run, none has finished), -ECHILD
+ * (empty), -EINVAL. Never suspends. */
+int edo_join_set_try_next(edo_join_set *set, edo_join_result *r);
+
+/* Aborts every task in the set; their results (-ECANCELED, or the output of a task that
+ * completed first) still come out of next. Returns 0, -EINVAL. Never suspends; thread-safe. */
+int edo_join_set_abort_all(edo_join_set *set);
+
+/* Inside a coroutine: aborts every task, waits for all of them to finish and drops their
+ * outputs (drop_output); the set is then empty and may be used again. Returns 0, -EINVAL, -EPERM
+ * (not in a coroutine). Waiting here ignores the caller's deadline and cancellation (the tasks
+ * are already aborted, so it is short): it returns only once every task has ended. Suspends. */
+int edo_join_set_shutdown(edo_join_set *set);
+
+/* Tasks in the set: running, or finished and not yet taken. 0 for NULL. */
+size_t edo_join_set_len(const edo_join_set *set);
+
+/* The future form of edo_join_set_next: ready with `result` 0 (`r` filled) or -ECHILD.
+ * Dropping it before it is ready takes nothing. Must not move once polled. */
+typedef struct edo_join_set_next_future {
+    edo_future base;
+    int result;
+    edo_join_result r;
+    edo_join_set *set;
+} edo_join_set_next_future;
+void edo_join_set_next_future_init(edo_join_set_next_future *f, edo_join_set *set);
+
 #ifdef __cplusplus
 }
 #endif

@@ -72,6 +72,10 @@ typedef struct join_all {
     size_t n, left;
     void **outs;
     unsigned char *done;
+    edo_join_check check; /* try_join: judges each output; NULL for join */
+    void *ctx;
+    int failure;          /* the first negative verdict */
+    size_t failed;        /* and whose it was */
 } join_all;
 
 static edo_poll join_poll(edo_future *self, edo_context *cx, void **out)
@@ -87,6 +91,12 @@ static edo_poll join_poll(edo_future *self, edo_context *cx, void **out)
             j->left--;
             if (j->outs)
                 j->outs[i] = o;
+            int verdict = j->check ? j->check(i, j->futures[i], o, j->ctx) : 0;
+            if (verdict < 0) {
+                j->failure = verdict;
+                j->failed = i;
+                return EDO_READY;
+            }
         }
     }
     return j->left ? EDO_PENDING : EDO_READY;
@@ -94,7 +104,8 @@ static edo_poll join_poll(edo_future *self, edo_context *cx, void **out)
 
 static const edo_future_vtable join_vtable = {join_poll, NULL};
 
-int edo_join(edo_future *const *futures, size_t n, void **outs)
+static int join_futures(edo_future *const *futures, size_t n, void **outs, edo_join_check check,
+                        void *ctx, size_t *failed)
 {
     if (!futures)
         return -EINVAL;
@@ -108,9 +119,27 @@ int edo_join(edo_future *const *futures, size_t n, void **outs)
     if (!done)
         return -ENOMEM;
     memset(done, 0, n <= sizeof small ? n : 0);
-    join_all j = {{&join_vtable}, futures, n, n, outs, done};
+    join_all j = {{&join_vtable}, futures, n, n, outs, done, check, ctx, 0, 0};
     int rc = n ? edo_await(&j.base, NULL) : 0;
     if (done != small)
         free(done);
+    if (rc == 0 && j.failure < 0) {
+        rc = j.failure;
+        if (failed)
+            *failed = j.failed;
+    }
     return rc;
+}
+
+int edo_join(edo_future *const *futures, size_t n, void **outs)
+{
+    return join_futures(futures, n, outs, NULL, NULL, NULL);
+}
+
+int edo_try_join(edo_future *const *futures, size_t n, void **outs, edo_join_check check,
+                 void *ctx, size_t *failed)
+{
+    if (!check)
+        return -EINVAL;
+    return join_futures(futures, n, outs, check, ctx, failed);
 }

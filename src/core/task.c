@@ -209,7 +209,7 @@ bool edo__task_poll_begin(edo__task *t, uint32_t *budget, edo__task_poll *p)
         edo__task_ref_dec(t);
         return false;
     }
-    if (s & EDO__CANCELLED) {
+    if ((s & (EDO__CANCELLED | EDO__SHIELDED)) == EDO__CANCELLED) {
         complete(t, NULL, true);
         return false;
     }
@@ -234,7 +234,7 @@ bool edo__task_poll_end(edo__task *t, edo_poll result, edo__task_poll *p)
     }
 
     uint64_t s = load_state(t), next;
-    if (self_woken && !(s & EDO__CANCELLED)) {
+    if (self_woken && (s & (EDO__CANCELLED | EDO__SHIELDED)) != EDO__CANCELLED) {
         /* A yield: the task keeps its RUNNING claim (and this run's reference) while it waits
          * in the queue, so neither leaving nor re-entering RUNNING writes the state word. Wakes
          * meanwhile only set NOTIFIED; an abort sets CANCELLED, seen when it runs again. */
@@ -242,7 +242,7 @@ bool edo__task_poll_end(edo__task *t, edo_poll result, edo__task_poll *p)
     }
     bool reschedule;
     do {
-        if (s & EDO__CANCELLED) {
+        if ((s & (EDO__CANCELLED | EDO__SHIELDED)) == EDO__CANCELLED) {
             complete(t, NULL, true);
             return false;
         }
@@ -257,6 +257,21 @@ bool edo__task_poll_end(edo__task *t, edo_poll result, edo__task_poll *p)
         }
     } while (!cas_state(t, &s, next));
     return reschedule;
+}
+
+void edo__task_shield_current(bool on)
+{
+    edo__task *t = current_task;
+    if (on)
+        atomic_fetch_or_explicit(&t->state, EDO__SHIELDED, memory_order_relaxed);
+    else
+        atomic_fetch_and_explicit(&t->state, ~(uint64_t)EDO__SHIELDED, memory_order_relaxed);
+}
+
+bool edo__task_current_abort_requested(void)
+{
+    edo__task *t = current_task;
+    return t && (load_state(t) & EDO__CANCELLED);
 }
 
 void edo__task_abort(edo__task *t)

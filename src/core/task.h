@@ -1,6 +1,6 @@
 /* The task: a header, one atomic state word, and the future stored inline after it.
  *
- * State word (64 bits): flags in the low byte, reference count above.
+ * State word (64 bits): flags in the low 9 bits, reference count above.
  *
  *   RUNNING        a worker is polling the future (or cancelling it) right now, or the task
  *                  yielded and waits in a queue with its claim kept
@@ -13,9 +13,12 @@
  *                  the handle side may write it
  *   JOINED         the handle already took the result (so a second join reports -EALREADY)
  *   PINNED         a local task: runs only on its home worker (`owner`), never stolen
+ *   SHIELDED       an abort is deferred: the future is polled on rather than dropped (a
+ *                  coroutine in a scope waits for its tasks); CANCELLED takes effect once cleared
  *
  * References: one per waker clone, one for the handle, one for the scheduler (held from spawn
- * until completion, so an idle task nobody wakes stays alive for shutdown to cancel) and one for the notification (held by whichever queue or worker has the task).
+ * until completion, so an idle task nobody wakes stays alive for shutdown to cancel) and one
+ * for the notification (held by whichever queue or worker has the task).
  * The task is freed when the count reaches zero; until then any waker may touch it. A wake only
  * schedules when it sets NOTIFIED on an idle task, so a task is never queued twice.
  */
@@ -38,10 +41,13 @@ enum {
     EDO__JOIN_WAKER = 1u << 5,
     EDO__JOINED = 1u << 6,
     EDO__PINNED = 1u << 7, /* runs only on worker `owner` (set at spawn, never changes) */
+    EDO__SHIELDED = 1u << 8, /* an abort does not drop the future: it is polled on (a scope
+                                waits for its tasks; set and cleared by the task itself) */
 };
-#define EDO__REF_ONE ((uint64_t)1 << 8)
+#define EDO__REF_SHIFT 9
+#define EDO__REF_ONE ((uint64_t)1 << EDO__REF_SHIFT)
 #define EDO__NO_OWNER UINT32_MAX
-#define EDO__REF_COUNT(s) ((s) >> 8)
+#define EDO__REF_COUNT(s) ((s) >> EDO__REF_SHIFT)
 
 typedef struct edo__task edo__task;
 
@@ -82,6 +88,12 @@ static inline bool edo__task_is_pinned(edo__task *t)
 
 /* Destroys the task's task-local values (task_local.c); called once, at completion. */
 void edo__task_locals_destroy(edo__task *t);
+
+/* Shields (on) or unshields the task being polled on this thread: while shielded, an abort
+ * wakes it instead of dropping its future (see EDO__SHIELDED). */
+void edo__task_shield_current(bool on);
+/* True when the task being polled on this thread has been aborted. */
+bool edo__task_current_abort_requested(void);
 
 /* Frees a task that edo__task_new made but that was never scheduled (a refused spawn). */
 void edo__task_free_unspawned(edo__task *t);

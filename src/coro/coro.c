@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "core/runtime.h"
+#include "core/task.h"
 #include "coro/coro.h"
 #include "edo/coro.h"
 #include "edo/error.h"
@@ -181,12 +182,27 @@ __attribute__((noinline)) static edo_poll first_poll(coro_future *f, edo_context
     return (edo_poll)enter(co, &f->ctx, cx, out, 0);
 }
 
+/* A poll of a shielded coroutine: an abort of its task (which did not drop it) is told to the
+ * coroutine here, once. */
+__attribute__((noinline)) static edo_poll shielded_poll(coro_future *f, edo__coro *co,
+                                                        edo_context *cx, void **out)
+{
+    int value = 0;
+    if (!co->cancelled && edo__task_current_abort_requested()) {
+        co->cancelled = true;
+        value = -ECANCELED;
+    }
+    return (edo_poll)enter(co, &f->ctx, cx, out, value);
+}
+
 static edo_poll coro_poll(edo_future *self, edo_context *cx, void **out)
 {
     coro_future *f = (coro_future *)self;
     edo__coro *co = f->co;
     if (!co)
         return first_poll(f, cx, out);
+    if (__builtin_expect(co->shield_depth != 0, 0))
+        return shielded_poll(f, co, cx, out);
     return (edo_poll)enter(co, &f->ctx, cx, out, 0);
 }
 
@@ -324,6 +340,44 @@ int edo__coro_coop(void)
     if (!co || edo_coop_proceed(co->cx))
         return 0;
     return suspend(co); /* spent: edo_coop_proceed queued the task again */
+}
+
+void edo__coro_shield(bool on)
+{
+    edo__coro *co = coro_current();
+    if (on) {
+        if (co->shield_depth++ == 0)
+            edo__task_shield_current(true);
+        return;
+    }
+    if (--co->shield_depth == 0) {
+        edo__task_shield_current(false);
+        /* Aborted meanwhile: suspend, so the task's poll ends and the abort drops it; this
+         * call then returns into the coroutine being dropped, which unwinds as usual. */
+        if (co->cancelled)
+            (void)suspend(co);
+    }
+}
+
+int edo__await_shielded(edo_future *future, void **out)
+{
+    edo__coro *co = coro_current();
+    if (!co)
+        return -EPERM;
+    if (co->cancelled && co->shield_depth == 0)
+        return -ECANCELED; /* being dropped: there is no waiting any more */
+    edo__coro_shield(true);
+    for (;;) {
+        void *o = NULL;
+        if (future->vtable->poll(future, co->cx, &o) == EDO_READY) {
+            if (out)
+                *out = o;
+            break;
+        }
+        (void)suspend(co); /* -ECANCELED here is the abort being told: we wait regardless */
+    }
+    edo__coro_shield(false);
+    return 0;
 }
 
 int edo_in_coroutine(void) { return coro_current() != NULL; }

@@ -21,6 +21,7 @@ typedef struct edo__coro {
     void **out;          /* the current poll's output: the result goes there at the end */
     struct edo__coro *outer; /* the coroutine current on the poller's thread before (or NULL) */
     bool started, finished, cancelled;
+    uint16_t shield_depth; /* open shields (edo__coro_shield): aborts are deferred meanwhile */
     uint64_t deadline; /* suspending calls fail with -ETIMEDOUT from then on (edo/time.h) */
     void *(*fn)(void *);
     void *arg;
@@ -71,6 +72,17 @@ size_t edo__stack_round(size_t size);
  * (suspends). Returns 0, or -ECANCELED when the task was aborted meanwhile. Outside a
  * coroutine: 0 at once. */
 int edo__coro_coop(void);
+
+/* Shields the calling coroutine (nestable): while shielded, an abort of its task does not drop
+ * it; instead the coroutine is resumed and its suspending calls fail with -ECANCELED (so the code
+ * inside unwinds), except edo__await_shielded, which keeps waiting. Unshielding the last level
+ * of an aborted coroutine lets the abort take effect (the coroutine continues being dropped).
+ * Must pair up within one coroutine. */
+void edo__coro_shield(bool on);
+/* Inside a coroutine: waits for `future` ignoring aborts and the deadline (for waits that are
+ * short because what they wait for was told to stop). Returns 0, -EPERM, or -ECANCELED when the
+ * coroutine is already being dropped (it cannot wait then). */
+int edo__await_shielded(edo_future *future, void **out);
 /* The coroutine running on this thread, or NULL. */
 edo__coro *edo__coro_running(void);
 /* Stack overflow reporting (overflow.c): a runtime thread gets an alternate signal stack, and

@@ -1,0 +1,410 @@
+/* Join sets: a bag of task handles whose results come out in the order the tasks finish.
+ *
+ * Each task in the set has an entry, and the entry is the task's join waker: the handle's
+ * poll-join registers a waker whose data is the entry, so the task's completion moves the entry
+ * from the set's `running` list to its `finished` list and wakes whoever waits in next. Nothing
+ * in the task core knows about sets. An entry is alive while the set lists it or the task holds
+ * its waker (a count of both); the set is alive while its owner has not freed it or an entry is
+ * alive, so a task completing after the free still finds its set, and drops its output there.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "edo/coro.h"
+#include "edo/task.h"
+#include "core/join_set.h"
+#include "coro/coro.h"
+#include "platform/spinlock.h"
+
+typedef struct entry entry;
+
+struct edo_join_set {
+    edo__spinlock lock;
+    entry *running;  /* tasks not known to have finished (doubly linked) */
+    entry *finished; /* woken: their results are ready to take (doubly linked) */
+    size_t len;      /* entries on either list */
+    edo_waker waiter; /* the task waiting in next, if any */
+    void (*drop_output)(void *);
+    _Atomic size_t refs; /* the owner (until freed) + every live entry */
+    bool freed;
+};
+
+enum { RUNNING_LIST, FINISHED_LIST, UNLISTED };
+
+struct entry {
+    entry *next, *prev;
+    edo_join_set *set;
+    edo_task *task;
+    _Atomic unsigned refs; /* on a list (1) + the waker clones the task holds */
+    int where;             /* RUNNING_LIST, FINISHED_LIST or UNLISTED (under the set's lock) */
+    bool has_result;       /* the result was taken from the handle already (it was done when
+                              added) and waits in `result` */
+    edo_join_result result;
+};
+
+/* ---- lists (under set->lock) ---------------------------------------------------------------- */
+
+static entry **list_of(edo_join_set *set, int where)
+{
+    return where == RUNNING_LIST ? &set->running : &set->finished;
+}
+
+static void list_push(edo_join_set *set, entry *e, int where)
+{
+    entry **head = list_of(set, where);
+    e->prev = NULL;
+    e->next = *head;
+    if (*head)
+        (*head)->prev = e;
+    *head = e;
+    e->where = where;
+}
+
+static void list_unlink(edo_join_set *set, entry *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        *list_of(set, e->where) = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    e->next = e->prev = NULL;
+    e->where = UNLISTED;
+}
+
+/* ---- lifetimes ------------------------------------------------------------------------------ */
+
+static void set_unref(edo_join_set *set)
+{
+    if (atomic_fetch_sub_explicit(&set->refs, 1, memory_order_acq_rel) == 1) {
+        edo_waker_drop(&set->waiter);
+        free(set);
+    }
+}
+
+static void entry_unref(entry *e)
+{
+    if (atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1) {
+        edo_join_set *set = e->set;
+        free(e);
+        set_unref(set);
+    }
+}
+
+/* Takes the finished task's result and releases the handle. The task has completed, so the
+ * poll-join is ready at once (its waker is never used). */
+static void take_result(entry *e, edo_join_result *r)
+{
+    if (e->has_result) {
+        *r = e->result;
+        edo_task_free(e->task);
+        e->task = NULL;
+        return;
+    }
+    edo_waker noop = edo_waker_noop();
+    edo_context cx;
+    edo_context_init(&cx, &noop, NULL);
+    r->id = edo_task_id(e->task);
+    r->output = NULL;
+    if (edo_task_poll_join(e->task, &cx, &r->result, &r->output) == EDO_PENDING) {
+        /* Not reachable: a join waker is only woken by completion. Treat as cancelled rather
+         * than wait on a handle we are about to free. */
+        edo_task_abort(e->task);
+        r->result = -ECANCELED;
+    }
+    edo_task_free(e->task);
+    e->task = NULL;
+}
+
+static void drop_result(edo_join_set *set, const edo_join_result *r)
+{
+    if (r->result == 0 && set->drop_output)
+        set->drop_output(r->output);
+}
+
+/* ---- the entry as a waker ------------------------------------------------------------------- */
+
+static edo_waker entry_clone(const void *data);
+static void entry_wake_by_ref(const void *data);
+static void entry_wake(const void *data)
+{
+    entry_wake_by_ref(data);
+    entry_unref((entry *)data);
+}
+static void entry_drop(const void *data) { entry_unref((entry *)data); }
+
+static const edo_waker_vtable entry_waker_vtable = {entry_clone, entry_wake, entry_wake_by_ref,
+                                                    entry_drop};
+
+static edo_waker entry_clone(const void *data)
+{
+    atomic_fetch_add_explicit(&((entry *)data)->refs, 1, memory_order_relaxed);
+    return (edo_waker){&entry_waker_vtable, data};
+}
+
+/* The task finished: move its entry to the finished list and wake the waiter. Once the set has
+ * been freed, nobody will take the result: drop it here. */
+static void entry_wake_by_ref(const void *data)
+{
+    entry *e = (entry *)data;
+    edo_join_set *set = e->set;
+    edo__spin_lock(&set->lock);
+    if (e->where != RUNNING_LIST) {
+        edo__spin_unlock(&set->lock);
+        return;
+    }
+    list_unlink(set, e);
+    if (set->freed) {
+        set->len--;
+        edo__spin_unlock(&set->lock);
+        edo_join_result r;
+        take_result(e, &r);
+        drop_result(set, &r);
+        entry_unref(e); /* the list's reference */
+        return;
+    }
+    list_push(set, e, FINISHED_LIST);
+    edo_waker w = set->waiter;
+    set->waiter = EDO_WAKER_EMPTY;
+    edo__spin_unlock(&set->lock);
+    edo_waker_wake(&w);
+}
+
+/* ---- the set -------------------------------------------------------------------------------- */
+
+int edo_join_set_new(edo_join_set **out, void (*drop_output)(void *))
+{
+    if (!out)
+        return -EINVAL;
+    edo_join_set *set = calloc(1, sizeof *set);
+    if (!set)
+        return -ENOMEM;
+    edo__spin_init(&set->lock);
+    set->drop_output = drop_output;
+    atomic_init(&set->refs, 1);
+    *out = set;
+    return 0;
+}
+
+static entry *entry_new(edo_join_set *set)
+{
+    entry *e = calloc(1, sizeof *e);
+    if (e) {
+        e->set = set;
+        e->where = UNLISTED;
+        atomic_init(&e->refs, 1);
+    }
+    return e;
+}
+
+/* Lists `e` for `task` and registers it as the task's join waker. -EINVAL: a spent handle. */
+static int adopt(edo_join_set *set, entry *e, edo_task *task)
+{
+    e->task = task;
+    atomic_fetch_add_explicit(&set->refs, 1, memory_order_relaxed);
+    edo__spin_lock(&set->lock);
+    list_push(set, e, RUNNING_LIST);
+    set->len++;
+    edo__spin_unlock(&set->lock);
+
+    /* Register the entry as the join waker; a task that has already finished is ready now. */
+    edo_waker w = {&entry_waker_vtable, e};
+    edo_context cx;
+    edo_context_init(&cx, &w, NULL);
+    edo_join_result r = {0};
+    if (edo_task_poll_join(task, &cx, &r.result, &r.output) == EDO_PENDING)
+        return 0;
+    if (r.result == -EALREADY || r.result == -EINVAL) {
+        /* A spent handle: it can never give a result. */
+        edo__spin_lock(&set->lock);
+        list_unlink(set, e);
+        set->len--;
+        edo__spin_unlock(&set->lock);
+        edo_task_free(task);
+        e->task = NULL;
+        entry_unref(e);
+        return -EINVAL;
+    }
+    /* Finished already: the poll-join took its result, which now waits in the entry. */
+    e->result = (edo_join_result){edo_task_id(task), r.result, r.output};
+    e->has_result = true;
+    entry_wake_by_ref(e);
+    return 0;
+}
+
+int edo_join_set_add(edo_join_set *set, edo_task *task)
+{
+    if (!set || !task)
+        return -EINVAL;
+    entry *e = entry_new(set);
+    if (!e)
+        return -ENOMEM;
+    return adopt(set, e, task);
+}
+
+/* Spawning into a set makes the entry first, so that once the task is spawned nothing can fail:
+ * new_entry, spawn, then attach with the spawn's result. */
+static int attach(edo_join_set *set, entry *e, int spawn_rc, edo_task **task, uint64_t *id)
+{
+    if (spawn_rc < 0) {
+        free(e);
+        return spawn_rc;
+    }
+    if (id)
+        *id = edo_task_id(*task);
+    return adopt(set, e, *task);
+}
+
+int edo_join_set_spawn(edo_join_set *set, void *(*fn)(void *), void *arg, uint64_t *id)
+{
+    entry *e = set ? entry_new(set) : NULL;
+    if (!e)
+        return set ? -ENOMEM : -EINVAL;
+    edo_task *t = NULL;
+    return attach(set, e, edo_spawn(fn, arg, &t), &t, id);
+}
+
+int edo_join_set_spawn_future(edo_join_set *set, edo_future *future, size_t size, uint64_t *id)
+{
+    entry *e = set ? entry_new(set) : NULL;
+    if (!e)
+        return set ? -ENOMEM : -EINVAL;
+    edo_task *t = NULL;
+    return attach(set, e, edo_spawn_future(future, size, &t), &t, id);
+}
+
+/* Pops a finished entry, or says why there is none (-EAGAIN, -ECHILD); when there is none and
+ * `waker` is given, it is registered to be woken by the next task to finish. */
+static int pop_finished(edo_join_set *set, edo_join_result *r, const edo_waker *waker)
+{
+    edo__spin_lock(&set->lock);
+    entry *e = set->finished;
+    if (!e) {
+        int rc = set->len ? -EAGAIN : -ECHILD;
+        if (rc == -EAGAIN && waker && !edo_waker_will_wake(&set->waiter, waker)) {
+            edo_waker_drop(&set->waiter);
+            set->waiter = edo_waker_clone(waker);
+        }
+        edo__spin_unlock(&set->lock);
+        return rc;
+    }
+    list_unlink(set, e);
+    set->len--;
+    edo__spin_unlock(&set->lock);
+    take_result(e, r);
+    entry_unref(e);
+    return 0;
+}
+
+int edo_join_set_try_next(edo_join_set *set, edo_join_result *r)
+{
+    if (!set || !r)
+        return -EINVAL;
+    return pop_finished(set, r, NULL);
+}
+
+static edo_poll next_poll(edo_future *self, edo_context *cx, void **out)
+{
+    (void)out;
+    edo_join_set_next_future *f = (edo_join_set_next_future *)self;
+    if (!f->set) {
+        f->result = -EINVAL;
+        return EDO_READY;
+    }
+    f->result = pop_finished(f->set, &f->r, cx->waker);
+    return f->result == -EAGAIN ? EDO_PENDING : EDO_READY;
+}
+
+static const edo_future_vtable next_vtable = {next_poll, NULL};
+
+void edo_join_set_next_future_init(edo_join_set_next_future *f, edo_join_set *set)
+{
+    *f = (edo_join_set_next_future){{&next_vtable}, -EINVAL, {0, 0, NULL}, set};
+}
+
+int edo_join_set_next(edo_join_set *set, edo_join_result *r)
+{
+    if (!set || !r)
+        return -EINVAL;
+    if (!edo_in_coroutine())
+        return -EPERM;
+    edo_join_set_next_future f;
+    edo_join_set_next_future_init(&f, set);
+    int rc = edo_await(&f.base, NULL);
+    if (rc < 0)
+        return rc; /* nothing taken: a pop happens only in a poll that returns READY */
+    if (f.result == 0)
+        *r = f.r;
+    return f.result;
+}
+
+int edo_join_set_abort_all(edo_join_set *set)
+{
+    if (!set)
+        return -EINVAL;
+    edo__spin_lock(&set->lock);
+    /* Aborting never runs the task's code here (it is dropped on a worker), so the lock may
+     * be held across it. */
+    for (entry *e = set->running; e; e = e->next)
+        edo_task_abort(e->task);
+    edo__spin_unlock(&set->lock);
+    return 0;
+}
+
+size_t edo_join_set_len(const edo_join_set *set)
+{
+    if (!set)
+        return 0;
+    edo_join_set *s = (edo_join_set *)set;
+    edo__spin_lock(&s->lock);
+    size_t n = s->len;
+    edo__spin_unlock(&s->lock);
+    return n;
+}
+
+int edo__join_set_drain(edo_join_set *set)
+{
+    edo_join_set_abort_all(set);
+    for (;;) {
+        edo_join_set_next_future f;
+        edo_join_set_next_future_init(&f, set);
+        int rc = edo__await_shielded(&f.base, NULL);
+        if (rc < 0)
+            return rc;
+        if (f.result == -ECHILD)
+            return 0;
+        drop_result(set, &f.r);
+    }
+}
+
+int edo_join_set_shutdown(edo_join_set *set)
+{
+    if (!set)
+        return -EINVAL;
+    if (!edo_in_coroutine())
+        return -EPERM;
+    return edo__join_set_drain(set);
+}
+
+void edo_join_set_free(edo_join_set *set)
+{
+    if (!set)
+        return;
+    edo__spin_lock(&set->lock);
+    set->freed = true;
+    entry *done = set->finished;
+    set->finished = NULL;
+    for (entry *e = set->running; e; e = e->next)
+        edo_task_abort(e->task);
+    edo__spin_unlock(&set->lock);
+    /* Finished results nobody took; running tasks drop theirs when they end (entry_wake). */
+    while (done) {
+        entry *e = done;
+        done = e->next;
+        edo_join_result r;
+        take_result(e, &r);
+        drop_result(set, &r);
+        entry_unref(e);
+    }
+    set_unref(set);
+}
