@@ -21,6 +21,7 @@
 #ifndef EDO_SYNC_H
 #define EDO_SYNC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -282,6 +283,218 @@ typedef struct edo_chan_send_future {
     int started;
 } edo_chan_send_future;
 void edo_chan_send_future_init(edo_chan_send_future *f, edo_chan *ch, void *msg);
+
+/* ---------------------------------------------------------------------------------------------
+ * Watch channel: the latest value, and a wake-up for each receiver when it changes.
+ *
+ * The channel holds one value of a fixed size (set at creation, with its initial value). A send
+ * copies the new value in and moves the version on; each receiver remembers the version it saw
+ * last, and edo_watch_changed waits until there is a newer one, then copies it out. A receiver
+ * that is slower than the sender skips intermediate values, but never gets one older than the
+ * latest at the time it looks. Values are copied in and out under a short lock, so the channel
+ * owns no pointers: nothing can leak or be used after free (a value that holds a pointer is the
+ * sender's business: the channel never frees it, and may drop it from view at the next send).
+ *
+ * One sender side, usable from any thread, ended once by edo_watch_sender_close; receivers are
+ * made by edo_watch_subscribe (from the sender side) or edo_watch_receiver_clone, and each is
+ * ended by edo_watch_receiver_close. The channel frees itself when every side has ended. A
+ * receiver is used by one task at a time (clone it for another).
+ *
+ *     edo_watch *cfg;
+ *     edo_watch_new(&cfg, &initial_config, sizeof(config));
+ *     edo_watch_receiver *rx;
+ *     edo_watch_subscribe(cfg, &rx);           // hand rx to a task
+ *     ...                                      // in that task:
+ *     config c;
+ *     while (edo_watch_changed(rx, &c) == 0)   // -EPIPE once the sender closed
+ *         apply(&c);
+ *     edo_watch_receiver_close(rx);
+ *
+ * Cancellation: a changed that is cancelled (aborted, deadline, future dropped before ready) has
+ * copied nothing and marked nothing seen: the change it waited for is reported by the next
+ * changed.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct edo_watch edo_watch;
+typedef struct edo_watch_receiver edo_watch_receiver;
+
+/* Largest value a watch channel holds, in bytes. */
+#define EDO_WATCH_MAX_SIZE ((size_t)1 << 20)
+
+/* Creates a channel holding a copy of the `size` bytes at `initial`, with no receiver yet.
+ * Returns 0, -EINVAL (out or initial NULL, size 0 or above EDO_WATCH_MAX_SIZE), -ENOMEM.
+ * Thread-safe. */
+int edo_watch_new(edo_watch **out, const void *initial, size_t size);
+/* Stores a copy of `value` (the channel's size in bytes) as the new value and wakes the
+ * receivers waiting for a change. Returns 0, -EPIPE (no receiver left: nothing stored, like a
+ * send on a channel nobody listens to), -EINVAL (w or value NULL). Never suspends;
+ * thread-safe. */
+int edo_watch_send(edo_watch *w, const void *value);
+/* Calls modify(value, arg) on the stored value in place, under the channel's lock (so it must
+ * be short and must not call into the channel or suspend). When it returns true the value
+ * counts as changed (a new version, receivers woken); when false nobody is told. Works with or
+ * without receivers. Returns 1 (changed), 0 (not), -EINVAL (w or modify NULL). Never suspends;
+ * thread-safe. */
+int edo_watch_send_modify(edo_watch *w, bool (*modify)(void *value, void *arg), void *arg);
+/* Ends the sender side: receivers get what was sent last, then -EPIPE. `w` may not be used
+ * afterwards. NULL is a no-op. Never suspends; thread-safe. */
+void edo_watch_sender_close(edo_watch *w);
+/* Receivers subscribed now. 0 for NULL. Never suspends; thread-safe. */
+size_t edo_watch_receiver_count(const edo_watch *w);
+
+/* Makes a receiver (through the sender side, which must not have closed). The current value
+ * counts as seen: edo_watch_changed waits for the next send. Returns 0, -EINVAL (w or out NULL),
+ * -ENOMEM. Never suspends; thread-safe. */
+int edo_watch_subscribe(edo_watch *w, edo_watch_receiver **out);
+/* Makes a receiver that has seen what `rx` has seen (works after the sender closed). Returns 0,
+ * -EINVAL, -ENOMEM. Never suspends. */
+int edo_watch_receiver_clone(edo_watch_receiver *rx, edo_watch_receiver **out);
+/* Ends the receiver; nobody may be waiting on it. NULL is a no-op. Never suspends. */
+void edo_watch_receiver_close(edo_watch_receiver *rx);
+
+/* Inside a coroutine: waits until the channel holds a version `rx` has not seen, copies it into
+ * `value` (may be NULL: only mark it seen) and marks it seen. Returns 0, or -EPIPE (the sender
+ * closed and `rx` has seen its last value), -ECANCELED, -ETIMEDOUT (the coroutine's deadline;
+ * nothing copied or marked), -EINVAL (rx NULL), -EPERM (not in a coroutine). Suspends. */
+int edo_watch_changed(edo_watch_receiver *rx, void *value);
+/* 1 when the channel holds a version `rx` has not seen, 0 when not, -EPIPE when not and the
+ * sender has closed, -EINVAL for NULL. Never suspends. */
+int edo_watch_has_changed(const edo_watch_receiver *rx);
+/* Copies the current value into `value` and marks it seen, changed or not (also after the
+ * sender closed). Returns 0 or -EINVAL (rx or value NULL). Never suspends. */
+int edo_watch_get(edo_watch_receiver *rx, void *value);
+
+/* The future form of edo_watch_changed: ready with `result` 0 (the new value is in the buffer
+ * given to init, which must stay valid until the future is dropped; NULL: none) or -EPIPE.
+ * Dropping it before it is ready copies and marks nothing. Must not move once polled. */
+typedef struct edo_watch_changed_future {
+    edo_future base;
+    int result;
+    uint64_t private_[2];
+} edo_watch_changed_future;
+void edo_watch_changed_future_init(edo_watch_changed_future *f, edo_watch_receiver *rx,
+                                   void *value);
+
+/* ---------------------------------------------------------------------------------------------
+ * Broadcast channel: every receiver gets every message, from a bounded ring.
+ *
+ * Messages have a fixed size (set at creation) and are copied into a ring of `capacity` slots
+ * and out to each receiver, so the ring owns no pointers: an overwritten or never received
+ * message is just bytes, gone without a leak. A receiver sees, in order, every message sent
+ * after it subscribed. Sends never wait: when the ring is full the oldest message is overwritten.
+ * A receiver that fell so far behind that messages it had not read were overwritten learns it
+ * from its next receive, which fails with -EOVERFLOW and the number it missed; the one after
+ * continues with the oldest message still held.
+ *
+ * The channel starts with one sender; edo_broadcast_sender_add adds more, each ended by
+ * edo_broadcast_sender_close. When every sender has closed, receivers drain what they have not
+ * read, then get -EPIPE. Receivers are made by edo_broadcast_subscribe (through a sender) and
+ * ended by edo_broadcast_receiver_close; a send with no receiver fails with -EPIPE. The channel
+ * frees itself when every side has ended. A receiver is used by one task at a time.
+ *
+ *     edo_broadcast *events;
+ *     edo_broadcast_new(&events, 64, sizeof(event));
+ *     edo_broadcast_receiver *rx;
+ *     edo_broadcast_subscribe(events, &rx);
+ *     ... sender: edo_broadcast_send(events, &ev) ... edo_broadcast_sender_close(events);
+ *     ... receiver:
+ *     event ev; uint64_t missed;
+ *     for (int rc; (rc = edo_broadcast_recv(rx, &ev, &missed)) != -EPIPE; )
+ *         if (rc == 0) handle(&ev); else if (rc == -EOVERFLOW) note_gap(missed); else break;
+ *     edo_broadcast_receiver_close(rx);
+ *
+ * Cancellation: a receive cancelled before it was ready has taken nothing: the message it
+ * waited for is the next receive's.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct edo_broadcast edo_broadcast;
+typedef struct edo_broadcast_receiver edo_broadcast_receiver;
+
+/* Most bytes a broadcast ring holds (capacity times message size). */
+#define EDO_BROADCAST_MAX_BYTES ((size_t)1 << 30)
+
+/* Creates a channel of `capacity` messages of `msg_size` bytes each, with one sender and no
+ * receiver. Returns 0, -EINVAL (out NULL, capacity or msg_size 0, or the ring above
+ * EDO_BROADCAST_MAX_BYTES), -ENOMEM. Thread-safe. */
+int edo_broadcast_new(edo_broadcast **out, size_t capacity, size_t msg_size);
+/* Adds a sender (to hand to another producer, which closes it when done). NULL is a no-op.
+ * Never suspends; thread-safe. */
+void edo_broadcast_sender_add(edo_broadcast *b);
+/* Ends one sender; after the last, receivers drain and then get -EPIPE. NULL is a no-op. */
+void edo_broadcast_sender_close(edo_broadcast *b);
+/* Copies `msg` (msg_size bytes) into the ring for every current receiver, overwriting the
+ * oldest message when full, and wakes the receivers waiting. Returns 0, -EPIPE (no receiver:
+ * nothing stored), -EINVAL (b or msg NULL). Never suspends; thread-safe. */
+int edo_broadcast_send(edo_broadcast *b, const void *msg);
+/* Receivers subscribed now. 0 for NULL. Never suspends; thread-safe. */
+size_t edo_broadcast_receiver_count(const edo_broadcast *b);
+
+/* Makes a receiver (through a sender the caller holds) that will get every message sent from
+ * now on. Returns 0, -EINVAL (b or out NULL), -ENOMEM. Never suspends; thread-safe. */
+int edo_broadcast_subscribe(edo_broadcast *b, edo_broadcast_receiver **out);
+/* Ends the receiver; nobody may be waiting on it. NULL is a no-op. Never suspends. */
+void edo_broadcast_receiver_close(edo_broadcast_receiver *rx);
+
+/* Inside a coroutine: copies the next message into `msg` (msg_size bytes), waiting for one.
+ * Returns 0, or
+ *   -EOVERFLOW  messages this receiver had not read were overwritten: *missed (when `missed` is
+ *               not NULL) is how many; nothing copied, and the next receive gets the oldest
+ *               message still held;
+ *   -EPIPE      every sender closed and this receiver has read everything;
+ *   -ECANCELED, -ETIMEDOUT  (nothing taken), -EINVAL (rx or msg NULL), -EPERM (not in a
+ *               coroutine).
+ * Suspends. */
+int edo_broadcast_recv(edo_broadcast_receiver *rx, void *msg, uint64_t *missed);
+/* edo_broadcast_recv without waiting: -EAGAIN when there is nothing new. Never suspends. */
+int edo_broadcast_try_recv(edo_broadcast_receiver *rx, void *msg, uint64_t *missed);
+/* Messages `rx` has not read yet and that are still held. 0 for NULL. Never suspends. */
+size_t edo_broadcast_len(const edo_broadcast_receiver *rx);
+
+/* The future form of edo_broadcast_recv: ready with `result` 0 (the message is in the buffer
+ * given to init, which must stay valid until the future is dropped), -EOVERFLOW (`missed` says
+ * how many), -EPIPE or -EINVAL. Dropping it before it is ready takes nothing. Must not move once
+ * polled. */
+typedef struct edo_broadcast_recv_future {
+    edo_future base;
+    int result;
+    uint64_t missed;
+    uint64_t private_[2];
+} edo_broadcast_recv_future;
+void edo_broadcast_recv_future_init(edo_broadcast_recv_future *f, edo_broadcast_receiver *rx,
+                                    void *msg);
+
+/* ---------------------------------------------------------------------------------------------
+ * Blocking forms: channel operations for plain threads.
+ *
+ * Code outside the runtime (a thread of a legacy library, main before or after the runtime)
+ * uses these to feed or drain channels that tasks use. Each parks the calling OS thread (no busy
+ * wait) until the operation completes or `timeout_ns` nanoseconds have passed (EDO_WAIT_FOREVER:
+ * no limit; 0: do not wait, only try). The runtime's tasks wake the thread exactly as they wake
+ * each other, on any runtime flavour; no runtime needs to be entered.
+ *
+ * Called where parking the thread would stall the runtime (on a worker thread, in a task or
+ * coroutine, while edo_block_on drives a current-thread runtime) they return -EDEADLK without
+ * doing anything: tasks use the coroutine or future forms. Blocking-pool threads may use them.
+ *
+ * A timed-out call has done nothing: it is the cancellation of the future form (a send sent
+ * nothing, a receive took nothing, an acquire holds no permit), and the operation may be
+ * retried.
+ * ------------------------------------------------------------------------------------------- */
+
+/* No timeout, for the calls below. */
+#define EDO_WAIT_FOREVER UINT64_MAX
+
+/* Each returns what its coroutine form returns (without -ECANCELED and -EPERM), or -ETIMEDOUT
+ * (timeout_ns passed; nothing done), -EDEADLK (called from the runtime; nothing done) or -ENOMEM
+ * (no memory for the thread's waker; nothing done). They block the calling thread; thread-safe
+ * as their coroutine forms. */
+int edo_chan_send_blocking(edo_chan *ch, void *msg, uint64_t timeout_ns);
+int edo_chan_recv_blocking(edo_chan *ch, void **msg, uint64_t timeout_ns);
+int edo_oneshot_recv_blocking(edo_oneshot *o, void **value, uint64_t timeout_ns);
+int edo_semaphore_acquire_blocking(edo_semaphore *s, size_t n, uint64_t timeout_ns);
+int edo_watch_changed_blocking(edo_watch_receiver *rx, void *value, uint64_t timeout_ns);
+int edo_broadcast_recv_blocking(edo_broadcast_receiver *rx, void *msg, uint64_t *missed,
+                                uint64_t timeout_ns);
 
 #ifdef __cplusplus
 }

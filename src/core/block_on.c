@@ -24,20 +24,9 @@ static bool poll_if_woken(edo__signal *sig, edo_future *fut, void **out)
     return fut->vtable->poll(fut, &cx, out) == EDO_READY;
 }
 
-/* A signal around a parker of its own (for a thread that waits without driving), or NULL. */
-static edo__signal *own_signal(void)
-{
-    edo__parker *parker = edo__parker_new();
-    if (!parker)
-        return NULL;
-    edo__signal *sig = edo__signal_new(parker);
-    edo__parker_unref(parker); /* the signal holds it now */
-    return sig;
-}
-
 static void wait_parked(edo_future *fut, void **out)
 {
-    edo__signal *sig = own_signal();
+    edo__signal *sig = edo__signal_new_own();
     if (!sig) {
         /* No memory for a waker: poll with a no-op waker, yielding in between. */
         edo_waker noop = edo_waker_noop();
@@ -117,7 +106,7 @@ static void block_on_current_thread(edo_runtime *rt, edo_future *fut, void **out
         release_driver(rt);
         return;
     }
-    edo__signal *sig = own_signal();
+    edo__signal *sig = edo__signal_new_own();
     if (!sig) {
         wait_parked(fut, out);
         return;

@@ -165,6 +165,8 @@ bool edo__in_coroutine(void);
 
 /* ---- signals (signal.c) ---- */
 edo__signal *edo__signal_new(edo__parker *parker); /* takes a parker reference */
+/* A signal around a parker of its own (for a thread that waits without driving), or NULL. */
+edo__signal *edo__signal_new_own(void);
 void edo__signal_unref(edo__signal *s);
 edo_waker edo__signal_waker(edo__signal *s); /* borrowed: clone to keep */
 

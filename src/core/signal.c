@@ -47,6 +47,16 @@ edo__signal *edo__signal_new(edo__parker *parker)
     return s;
 }
 
+edo__signal *edo__signal_new_own(void)
+{
+    edo__parker *parker = edo__parker_new();
+    if (!parker)
+        return NULL;
+    edo__signal *sig = edo__signal_new(parker);
+    edo__parker_unref(parker); /* the signal holds it now */
+    return sig;
+}
+
 void edo__signal_unref(edo__signal *s)
 {
     if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) {
