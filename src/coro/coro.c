@@ -298,15 +298,14 @@ static int await_until(edo__coro *co, edo_future *future, void **out)
     return rc;
 }
 
-int edo_await(edo_future *future, void **out)
+/* The rest of a wait whose future was just polled and is pending: suspend, poll, repeat. */
+static inline __attribute__((always_inline)) int await_pending(edo__coro *co, edo_future *future,
+                                                               void **out)
 {
-    edo__coro *co = coro_current();
-    if (!co)
-        return -EPERM;
-    if (!future || !future->vtable || !future->vtable->poll)
-        return -EINVAL;
     for (;;) {
-        if (co->cancelled)
+        if (co->deadline != EDO_INSTANT_NEVER)
+            return await_until(co, future, out);
+        if (suspend(co) < 0 || co->cancelled)
             return -ECANCELED;
         void *o = NULL;
         if (future->vtable->poll(future, co->cx, &o) == EDO_READY) {
@@ -314,11 +313,30 @@ int edo_await(edo_future *future, void **out)
                 *out = o;
             return 0;
         }
-        if (co->deadline != EDO_INSTANT_NEVER)
-            return await_until(co, future, out);
-        if (suspend(co) < 0)
-            return -ECANCELED;
     }
+}
+
+int edo_await(edo_future *future, void **out)
+{
+    edo__coro *co = coro_current();
+    if (!co)
+        return -EPERM;
+    if (!future || !future->vtable || !future->vtable->poll)
+        return -EINVAL;
+    if (co->cancelled)
+        return -ECANCELED;
+    void *o = NULL;
+    if (future->vtable->poll(future, co->cx, &o) == EDO_READY) {
+        if (out)
+            *out = o;
+        return 0;
+    }
+    return await_pending(co, future, out);
+}
+
+int edo__await_pending(edo_future *future, void **out)
+{
+    return await_pending(coro_current(), future, out);
 }
 
 int edo_yield(void)

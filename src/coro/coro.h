@@ -83,6 +83,9 @@ void edo__coro_shield(bool on);
  * short because what they wait for was told to stop). Returns 0, -EPERM, or -ECANCELED when the
  * coroutine is already being dropped (it cannot wait then). */
 int edo__await_shielded(edo_future *future, void **out);
+/* edo_await for a future the calling coroutine has just polled, with its current context
+ * (co->cx), and found pending: the wait goes on from there (same results as edo_await). */
+int edo__await_pending(edo_future *future, void **out);
 /* The coroutine running on this thread, or NULL. */
 edo__coro *edo__coro_running(void);
 /* Stack overflow reporting (overflow.c): a runtime thread gets an alternate signal stack, and

@@ -304,7 +304,8 @@ edo_poll edo_io_poll_ready(edo_io *io, uint32_t interest, edo_io_waiter *w, edo_
         }
         edo__spin_unlock(&io->lock);
     }
-    edo_io_waiter_drop(io, w);
+    if (edo__io_waiter_linked(w))
+        edo_io_waiter_drop(io, w);
     if (gen_of(s) != w->generation_) {
         *rc = -EBADF; /* deregistered while we waited */
         r = 0;

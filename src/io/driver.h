@@ -78,4 +78,10 @@ int edo__io_wait(struct edo_runtime *rt, struct edo__worker *w, uint64_t deadlin
 /* Delivers the events edo__io_wait stored in w's buffer: sets readiness, wakes waiters. */
 void edo__io_dispatch(struct edo_runtime *rt, struct edo__worker *w, int n);
 
+/* Whether `w` is on its registration's wait list (a quick look, for skipping the drop). */
+static inline bool edo__io_waiter_linked(const edo_io_waiter *w)
+{
+    return __atomic_load_n(&w->linked_, __ATOMIC_ACQUIRE) != 0;
+}
+
 #endif

@@ -37,7 +37,11 @@ edo_poll edo__sock_poll(edo__sock_wait *w, edo_context *cx, ssize_t *result)
     }
 }
 
-void edo__sock_wait_drop(edo__sock_wait *w) { edo_io_waiter_drop(w->io, &w->waiter); }
+void edo__sock_wait_drop(edo__sock_wait *w)
+{
+    if (edo__io_waiter_linked(&w->waiter)) /* usually not: a wake or a ready poll unlinked it */
+        edo_io_waiter_drop(w->io, &w->waiter);
+}
 
 /* The coroutine form: the wait as a future on this frame, awaited. */
 typedef struct op_future {
@@ -57,10 +61,15 @@ static const edo_future_vtable op_vtable = {op_poll, NULL};
 
 ssize_t edo__sock_op(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx)
 {
-    if (!edo__coro_running())
+    edo__coro *co = edo__coro_running();
+    if (!co)
         return -EPERM;
     op_future f = {{&op_vtable}, {io, dir, op, ctx, {0}}, 0};
-    int rc = edo_await(&f.base, NULL);
+    /* Polled here first, as edo_await would: an operation that can proceed at once (most do)
+     * then costs no await. */
+    int rc = co->cancelled ? -ECANCELED : 0;
+    if (rc == 0 && edo__sock_poll(&f.wait, co->cx, &f.result) == EDO_PENDING)
+        rc = edo__await_pending(&f.base, NULL);
     edo__sock_wait_drop(&f.wait);
     return rc < 0 ? rc : f.result;
 }
@@ -146,9 +155,25 @@ int edo__sock_peer_addr(const edo_io *io, edo_sockaddr *out)
 
 /* ---- transfers ----------------------------------------------------------------------------- */
 
+/* One buffer, no address: the common stream read and write, with nothing to set up. */
+static ssize_t plain_transfer(int fd, edo__transfer *x, bool *drained)
+{
+    ssize_t n;
+    do {
+        n = x->send ? sendto(fd, x->buf, x->len, x->flags | MSG_NOSIGNAL, NULL, 0)
+                    : recvfrom(fd, x->buf, x->len, x->flags, NULL, NULL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    *drained = !x->datagram && (size_t)n < x->len && !(x->flags & MSG_PEEK);
+    return n;
+}
+
 ssize_t edo__sock_do_transfer(int fd, void *arg, bool *drained)
 {
     edo__transfer *x = arg;
+    if (!x->iov && !x->addr)
+        return plain_transfer(fd, x, drained);
     struct sockaddr *sa = x->addr ? &x->addr->u.sa : NULL;
     struct iovec one = {x->buf, x->len};
     struct msghdr msg = {.msg_iov = x->iov ? (struct iovec *)x->iov : &one,
