@@ -94,6 +94,63 @@ int edo_mutex_unlock(edo_mutex *m);
 void edo_mutex_lock_future_init(edo_semaphore_acquire_future *f, edo_mutex *m);
 
 /* ---------------------------------------------------------------------------------------------
+ * RwLock: many readers or one writer, fair, writer-preferring.
+ *
+ * Lockers are served in the order they came: a writer waiting for the readers inside to leave
+ * holds back the readers that come after it, so a steady stream of readers cannot starve it,
+ * and the readers queued behind a writer get in together once it unlocks. The lock belongs to
+ * no thread: a holder may suspend and move between workers. Cancelling a wait (abort, deadline,
+ * dropped future) never leaves the lock held and lets whoever queued behind the cancelled
+ * locker proceed.
+ *
+ *     if (edo_rwlock_read_lock(table_lock) == 0) {    // many readers at once
+ *         entry = lookup(table, key);
+ *         edo_rwlock_read_unlock(table_lock);
+ *     }
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct edo_rwlock edo_rwlock;
+
+/* Readers admitted at once when edo_rwlock_new is given 0. */
+#define EDO_RWLOCK_DEFAULT_MAX_READERS ((size_t)1 << 30)
+
+/* Creates a lock admitting at most `max_readers` readers at once (0: the default; further
+ * readers wait). Returns 0, -EINVAL (out NULL, max_readers above EDO_SEMAPHORE_MAX_PERMITS),
+ * -ENOMEM. Thread-safe. */
+int edo_rwlock_new(edo_rwlock **out, size_t max_readers);
+/* Frees `rw`; it must be unlocked with nobody waiting. NULL is a no-op. */
+void edo_rwlock_free(edo_rwlock *rw);
+/* Inside a coroutine: takes a read lock, waiting while a writer holds the lock or waits before
+ * us. Returns 0, -EINVAL (rw NULL), -ECANCELED, -ETIMEDOUT, -EPERM (not in a coroutine).
+ * Suspends. */
+int edo_rwlock_read_lock(edo_rwlock *rw);
+/* Takes a read lock if that needs no wait (no writer holds it or waits). Returns 0, -EAGAIN,
+ * -EINVAL. Never suspends; thread-safe. */
+int edo_rwlock_try_read_lock(edo_rwlock *rw);
+/* Releases a read lock held by the caller (not checked). Returns 0 or -EINVAL. Never
+ * suspends; thread-safe. */
+int edo_rwlock_read_unlock(edo_rwlock *rw);
+/* Inside a coroutine: takes the write lock, waiting until the readers and writer inside have
+ * left and those queued before us have had their turn. Returns 0, -EINVAL, -ECANCELED,
+ * -ETIMEDOUT, -EPERM. Suspends. */
+int edo_rwlock_write_lock(edo_rwlock *rw);
+/* Takes the write lock if it is free now and nobody waits. Returns 0, -EAGAIN, -EINVAL. Never
+ * suspends; thread-safe. */
+int edo_rwlock_try_write_lock(edo_rwlock *rw);
+/* Releases the write lock held by the caller (not checked). Returns 0 or -EINVAL. Never
+ * suspends; thread-safe. */
+int edo_rwlock_write_unlock(edo_rwlock *rw);
+/* Turns the caller's write lock into a read lock, atomically (no writer can get in between),
+ * and lets the readers queued at the front in with it; a writer queued at the front waits for
+ * the caller's read_unlock. Returns 0 or -EINVAL. Never suspends; thread-safe. */
+int edo_rwlock_write_downgrade(edo_rwlock *rw);
+/* The future forms of the read and write locks: acquire futures of the lock's semaphore
+ * (result 0: the lock is yours; -EINVAL for a NULL rw). Dropping one before it is ready takes
+ * nothing and passes on what it had been given. */
+void edo_rwlock_read_future_init(edo_semaphore_acquire_future *f, edo_rwlock *rw);
+void edo_rwlock_write_future_init(edo_semaphore_acquire_future *f, edo_rwlock *rw);
+
+/* ---------------------------------------------------------------------------------------------
  * Notify: wake one waiting task, or all of them.
  *
  * notify_one wakes the longest-waiting task, or, when nobody waits, stores one permit that the

@@ -1,0 +1,410 @@
+/* RwLock, owned permits, barrier and once-cell: who gets in and in what order (on the paused
+ * clock), cancellation at every wait, the future forms, bad input, and randomized races across
+ * workers that check each primitive's invariant with atomics. */
+#include <string.h>
+
+#include "harness.h"
+#include "util.h"
+
+static edo_context noop_cx(edo_waker *w)
+{
+    *w = edo_waker_noop();
+    return (edo_context){w, NULL};
+}
+
+static void join_ok(edo_task *t, void **out)
+{
+    CHECK_EQ(edo_task_join(t, out), 0);
+    edo_task_free(t);
+}
+
+static void join_cancelled(edo_task *t)
+{
+    edo_task_abort(t);
+    CHECK_EQ(edo_task_join(t, NULL), -ECANCELED);
+    edo_task_free(t);
+}
+
+static void yield_n(int n)
+{
+    for (int i = 0; i < n; i++)
+        CHECK_EQ(edo_yield(), 0);
+}
+
+/* ---- rwlock ------------------------------------------------------------------------------------ */
+
+typedef struct {
+    edo_rwlock *rw;
+    _Atomic int readers, writers, max_readers;
+    _Atomic int order;
+    int log[16]; /* ids in the order they got in */
+} lockers;
+
+typedef struct {
+    lockers *l;
+    int id;
+    int write;
+    int hold; /* yields while inside */
+} locker;
+
+static void enter(lockers *l, const locker *k)
+{
+    if (k->write) {
+        CHECK_EQ(atomic_fetch_add(&l->writers, 1), 0);
+        CHECK_EQ(atomic_load(&l->readers), 0);
+    } else {
+        int r = atomic_fetch_add(&l->readers, 1) + 1;
+        CHECK_EQ(atomic_load(&l->writers), 0);
+        int m = atomic_load(&l->max_readers);
+        while (r > m && !atomic_compare_exchange_weak(&l->max_readers, &m, r))
+            ;
+    }
+    int at = atomic_fetch_add(&l->order, 1);
+    if (at < (int)(sizeof l->log / sizeof l->log[0]))
+        l->log[at] = k->id;
+}
+
+static void leave(lockers *l, const locker *k)
+{
+    atomic_fetch_sub(k->write ? &l->writers : &l->readers, 1);
+}
+
+static void *lock_hold_unlock(void *arg)
+{
+    locker *k = arg;
+    int rc = k->write ? edo_rwlock_write_lock(k->l->rw) : edo_rwlock_read_lock(k->l->rw);
+    if (rc < 0)
+        return (void *)(intptr_t)rc;
+    enter(k->l, k);
+    for (int i = 0; i < k->hold && edo_yield() == 0; i++) /* an abort cuts the stay short */
+        ;
+    leave(k->l, k);
+    CHECK_EQ(k->write ? edo_rwlock_write_unlock(k->l->rw) : edo_rwlock_read_unlock(k->l->rw), 0);
+    return NULL;
+}
+
+/* The log of R0 R1 W2 R3: R0 and R1 (woken together, in either order), W2, R3. */
+static void check_log(const lockers *l)
+{
+    CHECK_EQ(atomic_load(&l->order), 4);
+    CHECK(l->log[0] != l->log[1] && l->log[0] < 2 && l->log[1] < 2);
+    CHECK_EQ(l->log[2], 2);
+    CHECK_EQ(l->log[3], 3);
+}
+
+/* Ten readers that each hold the lock across yields are all inside at once; with a cap of 3,
+ * never more than 3. */
+static void *many_readers(void *arg)
+{
+    size_t cap = (size_t)(uintptr_t)arg;
+    lockers l = {0};
+    CHECK_EQ(edo_rwlock_new(&l.rw, cap), 0);
+    enum { N = 10 };
+    locker k[N];
+    edo_task *h[N];
+    for (int i = 0; i < N; i++) {
+        k[i] = (locker){&l, i, 0, 5};
+        CHECK_EQ(edo_spawn(lock_hold_unlock, &k[i], &h[i]), 0);
+    }
+    for (int i = 0; i < N; i++)
+        join_ok(h[i], NULL);
+    CHECK_EQ(atomic_load(&l.max_readers), cap ? (int)cap : N);
+    CHECK_EQ(edo_rwlock_try_write_lock(l.rw), 0); /* all gone */
+    CHECK_EQ(edo_rwlock_write_unlock(l.rw), 0);
+    edo_rwlock_free(l.rw);
+    return NULL;
+}
+
+TEST(rwlock_many_readers_at_once)
+{
+    run_paused(many_readers, (void *)(uintptr_t)0);
+    run_paused(many_readers, (void *)(uintptr_t)3);
+}
+
+/* A writer keeps readers and writers out; queued lockers are served in the order they came,
+ * the readers at the head together: R0 R1 W2 R3 -> R0 and R1 at once, then W2, then R3. */
+static void *writer_excludes_fifo(void *arg)
+{
+    (void)arg;
+    lockers l = {0};
+    CHECK_EQ(edo_rwlock_new(&l.rw, 0), 0);
+    CHECK_EQ(edo_rwlock_write_lock(l.rw), 0);
+    CHECK_EQ(edo_rwlock_try_read_lock(l.rw), -EAGAIN);
+    CHECK_EQ(edo_rwlock_try_write_lock(l.rw), -EAGAIN);
+    enum { N = 4 };
+    locker k[N] = {{&l, 0, 0, 3}, {&l, 1, 0, 3}, {&l, 2, 1, 3}, {&l, 3, 0, 3}};
+    edo_task *h[N];
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(edo_spawn(lock_hold_unlock, &k[i], &h[i]), 0);
+        yield_n(1); /* queues before the next one comes */
+    }
+    yield_n(5);
+    CHECK_EQ(atomic_load(&l.order), 0); /* nobody got past the writer */
+    CHECK_EQ(edo_rwlock_write_unlock(l.rw), 0);
+    for (int i = 0; i < N; i++)
+        join_ok(h[i], NULL);
+    check_log(&l);
+    CHECK_EQ(atomic_load(&l.max_readers), 2); /* R0 and R1 were in together; R3 came alone */
+    edo_rwlock_free(l.rw);
+    return NULL;
+}
+
+TEST(rwlock_writer_excludes_and_fifo_order) { run_paused(writer_excludes_fifo, NULL); }
+
+/* A stream of readers (one every millisecond, each reading 5 ms, so the lock is never free of
+ * readers) cannot starve a writer: it gets in once the readers present when it queued have
+ * left, and every reader that came after it waits for its unlock. */
+enum { STREAM = 60 };
+
+typedef struct {
+    edo_rwlock *rw;
+    edo_instant arrived[STREAM], entered[STREAM];
+    int next;
+} stream;
+
+typedef struct {
+    stream *s;
+    int i;
+} stream_reader;
+
+static void *timed_reader(void *arg)
+{
+    stream_reader *r = arg;
+    r->s->arrived[r->i] = edo_now();
+    CHECK_EQ(edo_rwlock_read_lock(r->s->rw), 0);
+    r->s->entered[r->i] = edo_now();
+    CHECK_EQ(edo_sleep(EDO_MSEC(5)), 0);
+    CHECK_EQ(edo_rwlock_read_unlock(r->s->rw), 0);
+    return NULL;
+}
+
+static void *reader_stream(void *arg)
+{
+    stream *s = arg;
+    stream_reader r[STREAM];
+    edo_task *h[STREAM];
+    for (int i = 0; i < STREAM; i++) {
+        r[i] = (stream_reader){s, i};
+        CHECK_EQ(edo_spawn(timed_reader, &r[i], &h[i]), 0);
+        CHECK_EQ(edo_sleep(EDO_MSEC(1)), 0);
+    }
+    for (int i = 0; i < STREAM; i++)
+        join_ok(h[i], NULL);
+    return NULL;
+}
+
+static void *writer_not_starved(void *arg)
+{
+    (void)arg;
+    stream s = {0};
+    CHECK_EQ(edo_rwlock_new(&s.rw, 0), 0);
+    edo_task *st;
+    CHECK_EQ(edo_spawn(reader_stream, &s, &st), 0);
+    CHECK_EQ(edo_sleep(EDO_USEC(10500)), 0); /* between two readers' arrivals */
+    edo_instant queued = edo_now();
+    CHECK_EQ(edo_rwlock_write_lock(s.rw), 0);
+    edo_instant got = edo_now();
+    CHECK(got - queued <= EDO_MSEC(6)); /* the readers inside when it queued, and no others */
+    CHECK_EQ(edo_sleep(EDO_MSEC(3)), 0);
+    edo_instant released = edo_now();
+    CHECK_EQ(edo_rwlock_write_unlock(s.rw), 0);
+    join_ok(st, NULL);
+    int before = 0, after = 0;
+    for (int i = 0; i < STREAM; i++) {
+        if (s.arrived[i] < queued) {
+            before++;
+            CHECK(s.entered[i] < got);
+        } else if (s.arrived[i] > queued) { /* (one arriving in the same tick could go first) */
+            after++;
+            CHECK(s.entered[i] >= released);
+        }
+    }
+    CHECK(before >= 10);
+    CHECK(after >= 40);
+    edo_rwlock_free(s.rw);
+    return NULL;
+}
+
+TEST(rwlock_writer_not_starved_by_readers) { run_paused(writer_not_starved, NULL); }
+
+/* A queued writer that is cancelled lets the readers queued behind it in at once, whether it is
+ * aborted, its deadline passes or its future is dropped, and it leaves no permit behind. */
+static void *cancel_queued_writer(void *arg)
+{
+    (void)arg;
+    lockers l = {0};
+    CHECK_EQ(edo_rwlock_new(&l.rw, 4), 0);
+    CHECK_EQ(edo_rwlock_read_lock(l.rw), 0);
+    locker w = {&l, 9, 1, 0}, r[2] = {{&l, 0, 0, 0}, {&l, 1, 0, 0}};
+    edo_task *hw, *hr[2];
+    CHECK_EQ(edo_spawn(lock_hold_unlock, &w, &hw), 0);
+    yield_n(1); /* the writer queues, holding the 3 free permits */
+    for (int i = 0; i < 2; i++)
+        CHECK_EQ(edo_spawn(lock_hold_unlock, &r[i], &hr[i]), 0);
+    yield_n(3);
+    CHECK_EQ(atomic_load(&l.order), 0);
+    CHECK_EQ(edo_rwlock_try_read_lock(l.rw), -EAGAIN);
+    join_cancelled(hw);
+    for (int i = 0; i < 2; i++)
+        join_ok(hr[i], NULL); /* in while we still read */
+    CHECK_EQ(atomic_load(&l.order), 2);
+
+    /* A deadline cuts the writer's wait short the same way. */
+    edo_instant saved;
+    CHECK_EQ(edo_deadline_push(edo_after(EDO_MSEC(5)), &saved), 0);
+    CHECK_EQ(edo_rwlock_write_lock(l.rw), -ETIMEDOUT);
+    edo_deadline_pop(saved);
+
+    /* And dropping the future. */
+    edo_semaphore_acquire_future f;
+    edo_rwlock_write_future_init(&f, l.rw);
+    edo_waker nw;
+    edo_context cx = noop_cx(&nw);
+    CHECK_EQ(edo_future_poll(&f.base, &cx, NULL), EDO_PENDING);
+    CHECK_EQ(edo_rwlock_try_read_lock(l.rw), -EAGAIN);
+    edo_future_drop(&f.base);
+    for (int i = 0; i < 3; i++) /* 3 more readers fit beside ours: the permits all came back */
+        CHECK_EQ(edo_rwlock_try_read_lock(l.rw), 0);
+    CHECK_EQ(edo_rwlock_try_read_lock(l.rw), -EAGAIN);
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(edo_rwlock_read_unlock(l.rw), 0);
+    CHECK_EQ(edo_rwlock_try_write_lock(l.rw), 0);
+    CHECK_EQ(edo_rwlock_write_unlock(l.rw), 0);
+    edo_rwlock_free(l.rw);
+    return NULL;
+}
+
+TEST(rwlock_cancelled_writer_lets_readers_in) { run_paused(cancel_queued_writer, NULL); }
+
+/* A downgrade keeps the lock for reading (no writer gets in between) and lets the readers at
+ * the head of the queue in; a writer queued after them still waits, and the reader behind it
+ * waits for it. */
+static void *downgrade(void *arg)
+{
+    (void)arg;
+    lockers l = {0};
+    CHECK_EQ(edo_rwlock_new(&l.rw, 0), 0);
+    CHECK_EQ(edo_rwlock_write_lock(l.rw), 0);
+    enum { N = 4 };
+    locker k[N] = {{&l, 0, 0, 1}, {&l, 1, 0, 1}, {&l, 2, 1, 1}, {&l, 3, 0, 1}};
+    edo_task *h[N];
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(edo_spawn(lock_hold_unlock, &k[i], &h[i]), 0);
+        yield_n(1);
+    }
+    CHECK_EQ(edo_rwlock_write_downgrade(l.rw), 0);
+    atomic_fetch_add(&l.readers, 1); /* we read now */
+    yield_n(5);
+    CHECK_EQ(atomic_load(&l.order), 2); /* R0 and R1 came in and left; W2 waits for us */
+    CHECK_EQ(edo_rwlock_try_write_lock(l.rw), -EAGAIN);
+    atomic_fetch_sub(&l.readers, 1);
+    CHECK_EQ(edo_rwlock_read_unlock(l.rw), 0);
+    for (int i = 0; i < N; i++)
+        join_ok(h[i], NULL);
+    check_log(&l);
+    CHECK_EQ(atomic_load(&l.max_readers), 3); /* us, R0 and R1 */
+    edo_rwlock_free(l.rw);
+
+    /* With one reader at most, a downgrade hands nothing on. */
+    CHECK_EQ(edo_rwlock_new(&l.rw, 1), 0);
+    CHECK_EQ(edo_rwlock_write_lock(l.rw), 0);
+    CHECK_EQ(edo_rwlock_write_downgrade(l.rw), 0);
+    CHECK_EQ(edo_rwlock_try_read_lock(l.rw), -EAGAIN);
+    CHECK_EQ(edo_rwlock_read_unlock(l.rw), 0);
+    CHECK_EQ(edo_rwlock_try_read_lock(l.rw), 0);
+    CHECK_EQ(edo_rwlock_read_unlock(l.rw), 0);
+    edo_rwlock_free(l.rw);
+    return NULL;
+}
+
+TEST(rwlock_downgrade) { run_paused(downgrade, NULL); }
+
+TEST(rwlock_future_form_and_bad_input)
+{
+    edo_rwlock *rw;
+    CHECK_EQ(edo_rwlock_new(NULL, 0), -EINVAL);
+    CHECK_EQ(edo_rwlock_new(&rw, EDO_SEMAPHORE_MAX_PERMITS + 1), -EINVAL);
+    CHECK_EQ(edo_rwlock_new(&rw, 0), 0);
+    CHECK_EQ(edo_rwlock_read_lock(rw), -EPERM); /* not in a coroutine */
+    CHECK_EQ(edo_rwlock_write_lock(rw), -EPERM);
+    CHECK_EQ(edo_rwlock_read_lock(NULL), -EINVAL);
+    CHECK_EQ(edo_rwlock_write_lock(NULL), -EINVAL);
+    CHECK_EQ(edo_rwlock_try_read_lock(NULL), -EINVAL);
+    CHECK_EQ(edo_rwlock_try_write_lock(NULL), -EINVAL);
+    CHECK_EQ(edo_rwlock_read_unlock(NULL), -EINVAL);
+    CHECK_EQ(edo_rwlock_write_unlock(NULL), -EINVAL);
+    CHECK_EQ(edo_rwlock_write_downgrade(NULL), -EINVAL);
+    edo_rwlock_free(NULL);
+
+    edo_waker nw;
+    edo_context cx = noop_cx(&nw);
+    edo_semaphore_acquire_future r, w;
+    edo_rwlock_read_future_init(&r, rw);
+    CHECK_EQ(edo_future_poll(&r.base, &cx, NULL), EDO_READY);
+    CHECK_EQ(r.result, 0);
+    edo_future_drop(&r.base); /* completed: the read lock stays ours */
+    edo_rwlock_write_future_init(&w, rw);
+    CHECK_EQ(edo_future_poll(&w.base, &cx, NULL), EDO_PENDING);
+    CHECK_EQ(edo_rwlock_read_unlock(rw), 0);
+    CHECK_EQ(edo_future_poll(&w.base, &cx, NULL), EDO_READY);
+    CHECK_EQ(w.result, 0);
+    edo_future_drop(&w.base);
+    CHECK_EQ(edo_rwlock_try_read_lock(rw), -EAGAIN);
+    CHECK_EQ(edo_rwlock_write_unlock(rw), 0);
+    edo_rwlock_read_future_init(&r, NULL);
+    CHECK_EQ(edo_future_poll(&r.base, &cx, NULL), EDO_READY);
+    CHECK_EQ(r.result, -EINVAL);
+    edo_future_drop(&r.base);
+    edo_rwlock_write_future_init(&w, NULL);
+    CHECK_EQ(edo_future_poll(&w.base, &cx, NULL), EDO_READY);
+    CHECK_EQ(w.result, -EINVAL);
+    edo_future_drop(&w.base);
+    edo_rwlock_free(rw);
+}
+
+/* Random reads and writes (some aborted) across two workers: never a writer with anyone else
+ * inside, never more readers than the cap, and every permit back at the end. */
+typedef struct {
+    lockers l;
+    _Atomic uint64_t seed;
+} rw_stress;
+
+static void *random_locker(void *arg)
+{
+    rw_stress *st = arg;
+    uint64_t x = atomic_fetch_add(&st->seed, 0x9e3779b97f4a7c15ull) | 1;
+    for (int i = 0; i < SCALE(300, 100, 40); i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        locker k = {&st->l, 0, (x & 3) == 0, (int)((x >> 8) % 3)};
+        if (lock_hold_unlock(&k) != NULL)
+            return NULL; /* aborted */
+        CHECK(atomic_load(&st->l.max_readers) <= 3);
+    }
+    return NULL;
+}
+
+TEST(rwlock_stress)
+{
+    edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
+    rw_stress *st = calloc(1, sizeof *st);
+    CHECK(st != NULL);
+    atomic_init(&st->seed, 42);
+    CHECK_EQ(edo_rwlock_new(&st->l.rw, 3), 0);
+    enum { N = 32 };
+    edo_task *h[N];
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(edo_spawn_with(rt, NULL, random_locker, st, &h[i]), 0);
+    for (int i = 0; i < N; i += 7)
+        edo_task_abort(h[i]);
+    for (int i = 0; i < N; i++) {
+        int rc = edo_task_join(h[i], NULL);
+        CHECK(rc == 0 || rc == -ECANCELED);
+        edo_task_free(h[i]);
+    }
+    CHECK_EQ(atomic_load(&st->l.readers) + atomic_load(&st->l.writers), 0);
+    CHECK_EQ(edo_rwlock_try_write_lock(st->l.rw), 0); /* every permit is back */
+    CHECK_EQ(edo_rwlock_write_unlock(st->l.rw), 0);
+    edo_rwlock_free(st->l.rw);
+    free(st);
+    edo_runtime_free(rt);
+}
