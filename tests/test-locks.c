@@ -408,3 +408,194 @@ TEST(rwlock_stress)
     free(st);
     edo_runtime_free(rt);
 }
+
+/* ---- owned permits ------------------------------------------------------------------------------ */
+
+static void *release_later(void *arg)
+{
+    edo_permit *p = arg;
+    CHECK_EQ(edo_sleep(EDO_MSEC(2)), 0);
+    edo_permit_release(p);
+    return NULL;
+}
+
+static void *acquire_owned_two(void *arg)
+{
+    edo_permit p;
+    int rc = edo_semaphore_acquire_owned(arg, 2, &p);
+    if (rc == 0) {
+        CHECK(p.sem == arg && p.n == 2);
+        edo_permit_release(&p);
+    } else {
+        CHECK(p.sem == NULL && p.n == 0);
+    }
+    return (void *)(intptr_t)rc;
+}
+
+/* The semaphore outlives its creator's free while permits (and owned waits) hold it: a permit
+ * moved into another task is released there, a waiting owned acquire is served after the free,
+ * and the memory goes with the last permit (ASan proves both: no use after free, no leak). */
+static void *outlives_creator(void *arg)
+{
+    (void)arg;
+    edo_semaphore *s;
+    CHECK_EQ(edo_semaphore_new(&s, 3), 0);
+    edo_permit mine, moved;
+    CHECK_EQ(edo_semaphore_acquire_owned(s, 1, &mine), 0);
+    CHECK_EQ(edo_semaphore_try_acquire_owned(s, 2, &moved), 0);
+    CHECK_EQ(edo_semaphore_available(s), 0);
+    edo_task *waiter, *mover;
+    CHECK_EQ(edo_spawn(acquire_owned_two, s, &waiter), 0);
+    yield_n(1); /* queued for 2 */
+    edo_permit *box = malloc(sizeof *box);
+    CHECK(box != NULL);
+    *box = moved; /* the move: the original is emptied */
+    moved = EDO_PERMIT_EMPTY;
+    CHECK_EQ(edo_spawn(release_later, box, &mover), 0);
+    edo_semaphore_free(s); /* the creator is done; the permits are not */
+    join_ok(mover, NULL);  /* released 2 there: they went to the waiter */
+    free(box);
+    void *rc;
+    join_ok(waiter, &rc);
+    CHECK_EQ((intptr_t)rc, 0);
+    CHECK_EQ(edo_semaphore_available(mine.sem), 2);
+    edo_permit_release(&mine); /* the last reference: the semaphore goes */
+    CHECK(mine.sem == NULL && mine.n == 0);
+    return NULL;
+}
+
+TEST(permit_outlives_semaphore_free) { run_paused(outlives_creator, NULL); }
+
+TEST(permit_split_merge_release_forget)
+{
+    edo_semaphore *s, *other;
+    CHECK_EQ(edo_semaphore_new(&s, 10), 0);
+    CHECK_EQ(edo_semaphore_new(&other, 1), 0);
+    edo_permit p, q, r, o;
+    CHECK_EQ(edo_semaphore_try_acquire_owned(s, 6, &p), 0);
+    CHECK_EQ(edo_semaphore_try_acquire_owned(s, 5, &q), -EAGAIN);
+    CHECK(q.sem == NULL && q.n == 0);
+    CHECK_EQ(edo_permit_split(&p, 2, &q), 0);
+    CHECK(p.sem == s && p.n == 4 && q.sem == s && q.n == 2);
+    CHECK_EQ(edo_permit_split(&p, 5, &r), -EINVAL); /* more than it has: nothing changes */
+    CHECK_EQ(edo_permit_split(&p, 0, &r), -EINVAL);
+    CHECK_EQ(edo_permit_split(&p, 1, &p), -EINVAL);
+    CHECK_EQ(p.n, 4);
+    edo_permit_release(&q);
+    CHECK_EQ(edo_semaphore_available(s), 6);
+    edo_permit_release(&q); /* released twice: the second is a no-op */
+    CHECK_EQ(edo_semaphore_available(s), 6);
+    CHECK_EQ(edo_permit_split(&p, 4, &r), 0); /* all of them: p is left empty */
+    CHECK(p.sem == NULL && p.n == 0 && r.sem == s && r.n == 4);
+    CHECK_EQ(edo_permit_merge(&p, &r), 0); /* into an empty permit: a move */
+    CHECK(p.sem == s && p.n == 4 && r.sem == NULL);
+    CHECK_EQ(edo_permit_merge(&p, &r), 0); /* from an empty one: nothing */
+    CHECK_EQ(p.n, 4);
+    CHECK_EQ(edo_permit_split(&p, 1, &r), 0);
+    CHECK_EQ(edo_permit_merge(&p, &r), 0);
+    CHECK(p.n == 4 && r.sem == NULL && r.n == 0);
+    CHECK_EQ(edo_semaphore_try_acquire_owned(other, 1, &o), 0);
+    CHECK_EQ(edo_permit_merge(&p, &o), -EINVAL); /* different semaphores */
+    CHECK_EQ(edo_permit_merge(&p, &p), -EINVAL);
+    CHECK_EQ(edo_permit_merge(NULL, &o), -EINVAL);
+    CHECK(p.n == 4 && o.sem == other && o.n == 1);
+    /* forget: the permits vanish from the semaphore, the reference goes. */
+    CHECK_EQ(edo_permit_split(&p, 1, &r), 0);
+    edo_permit_forget(&r);
+    CHECK(r.sem == NULL && r.n == 0);
+    edo_permit_forget(&r);
+    edo_permit_release(&p);
+    CHECK_EQ(edo_semaphore_available(s), 9);
+    edo_semaphore_free(s);
+    edo_permit_forget(&o); /* `other` still has its creator's reference */
+    CHECK_EQ(edo_semaphore_available(other), 0);
+    edo_semaphore_free(other);
+    edo_permit_release(NULL);
+    edo_permit_forget(NULL);
+}
+
+static void *owned_timeouts(void *arg)
+{
+    (void)arg;
+    edo_semaphore *s;
+    CHECK_EQ(edo_semaphore_new(&s, 1), 0);
+    edo_permit p = {s, 99}; /* garbage in *out is overwritten */
+    edo_instant saved;
+    CHECK_EQ(edo_deadline_push(edo_after(EDO_MSEC(5)), &saved), 0);
+    CHECK_EQ(edo_semaphore_acquire_owned(s, 2, &p), -ETIMEDOUT);
+    edo_deadline_pop(saved);
+    CHECK(p.sem == NULL && p.n == 0);
+    CHECK_EQ(edo_semaphore_available(s), 1); /* its partial grant came back */
+    edo_task *t;
+    CHECK_EQ(edo_spawn(acquire_owned_two, s, &t), 0);
+    yield_n(1);
+    join_cancelled(t);
+    CHECK_EQ(edo_semaphore_available(s), 1);
+    edo_semaphore_close(s);
+    CHECK_EQ(edo_semaphore_acquire_owned(s, 1, &p), -ESHUTDOWN);
+    CHECK_EQ(edo_semaphore_try_acquire_owned(s, 1, &p), -ESHUTDOWN);
+    edo_semaphore_free(s); /* the failed waits dropped their references: this is the last */
+    return NULL;
+}
+
+TEST(permit_cancelled_owned_acquire) { run_paused(owned_timeouts, NULL); }
+
+TEST(permit_future_form_and_bad_input)
+{
+    edo_semaphore *s;
+    CHECK_EQ(edo_semaphore_new(&s, 3), 0);
+    edo_waker nw;
+    edo_context cx = noop_cx(&nw);
+    edo_semaphore_acquire_owned_future a, b;
+    edo_semaphore_acquire_owned_future_init(&a, s, 2);
+    CHECK_EQ(edo_future_poll(&a.base, &cx, NULL), EDO_READY);
+    CHECK_EQ(a.result, 0);
+    CHECK(a.permit.sem == s && a.permit.n == 2);
+    edo_permit p = a.permit, keep;
+    edo_future_drop(&a.base); /* completed: the permit stays ours */
+    CHECK_EQ(edo_permit_split(&p, 1, &keep), 0);
+    edo_semaphore_acquire_owned_future_init(&b, s, 3);
+    CHECK_EQ(edo_future_poll(&b.base, &cx, NULL), EDO_PENDING); /* holds 1 of 3 */
+    edo_semaphore_free(s);                                      /* b keeps it alive */
+    edo_permit_release(&p);                                     /* 1 more to b */
+    CHECK_EQ(edo_future_poll(&b.base, &cx, NULL), EDO_PENDING);
+    edo_future_drop(&b.base); /* gives its 2 back, and its reference */
+    CHECK_EQ(edo_semaphore_available(keep.sem), 2);
+    edo_semaphore_acquire_owned_future_init(&b, keep.sem, 2);
+    CHECK_EQ(edo_future_poll(&b.base, &cx, NULL), EDO_READY);
+    CHECK_EQ(b.result, 0);
+    p = b.permit;
+    edo_future_drop(&b.base);
+    CHECK_EQ(edo_permit_merge(&keep, &p), 0);
+    CHECK_EQ(keep.n, 3);
+    edo_semaphore_close(keep.sem);
+    edo_semaphore_acquire_owned_future_init(&b, keep.sem, 1);
+    CHECK_EQ(edo_future_poll(&b.base, &cx, NULL), EDO_READY);
+    CHECK_EQ(b.result, -ESHUTDOWN);
+    CHECK(b.permit.sem == NULL);
+    edo_future_drop(&b.base);
+    edo_permit_release(&keep); /* the last reference */
+
+    /* Bad input: a clear error, nothing taken, no reference left behind. */
+    CHECK_EQ(edo_semaphore_new(&s, 1), 0);
+    CHECK_EQ(edo_semaphore_acquire_owned(s, 1, &p), -EPERM); /* not in a coroutine */
+    CHECK(p.sem == NULL);
+    CHECK_EQ(edo_semaphore_acquire_owned(NULL, 1, &p), -EINVAL);
+    CHECK_EQ(edo_semaphore_acquire_owned(s, 0, &p), -EINVAL);
+    CHECK_EQ(edo_semaphore_acquire_owned(s, 1, NULL), -EINVAL);
+    CHECK_EQ(edo_semaphore_try_acquire_owned(s, EDO_SEMAPHORE_MAX_PERMITS + 1, &p), -EINVAL);
+    CHECK_EQ(edo_semaphore_try_acquire_owned(s, 1, NULL), -EINVAL);
+    CHECK_EQ(edo_permit_split(NULL, 1, &p), -EINVAL);
+    CHECK_EQ(edo_permit_split(&p, 1, NULL), -EINVAL);
+    CHECK_EQ(edo_permit_merge(&p, NULL), -EINVAL);
+    edo_semaphore_acquire_owned_future_init(&b, s, 0);
+    CHECK_EQ(edo_future_poll(&b.base, &cx, NULL), EDO_READY);
+    CHECK_EQ(b.result, -EINVAL);
+    edo_future_drop(&b.base);
+    edo_semaphore_acquire_owned_future_init(&b, NULL, 1);
+    CHECK_EQ(edo_future_poll(&b.base, &cx, NULL), EDO_READY);
+    CHECK_EQ(b.result, -EINVAL);
+    edo_future_drop(&b.base);
+    CHECK_EQ(edo_semaphore_available(s), 1);
+    edo_semaphore_free(s);
+}

@@ -43,7 +43,9 @@ typedef struct edo_semaphore edo_semaphore;
 /* Creates a semaphore with `permits` permits. Returns 0, -EINVAL (out NULL, permits above
  * EDO_SEMAPHORE_MAX_PERMITS), -ENOMEM. Thread-safe. */
 int edo_semaphore_new(edo_semaphore **out, size_t permits);
-/* Frees `s`; no task may be waiting on it. NULL is a no-op. */
+/* Drops the creator's reference to `s`: its memory goes now, or when the last owned permit
+ * (edo_permit) and owned acquire future holding it are done. No task may be waiting on it with
+ * a plain acquire. NULL is a no-op. Thread-safe. */
 void edo_semaphore_free(edo_semaphore *s);
 /* Inside a coroutine: takes `n` permits, waiting (in FIFO order) until they are available.
  * Returns 0, or -EINVAL (s NULL, n 0 or above the maximum), -ESHUTDOWN (closed), -ECANCELED,
@@ -149,6 +151,70 @@ int edo_rwlock_write_downgrade(edo_rwlock *rw);
  * nothing and passes on what it had been given. */
 void edo_rwlock_read_future_init(edo_semaphore_acquire_future *f, edo_rwlock *rw);
 void edo_rwlock_write_future_init(edo_semaphore_acquire_future *f, edo_rwlock *rw);
+
+/* ---------------------------------------------------------------------------------------------
+ * Owned permits: permits of a semaphore held as a value that can move between tasks.
+ *
+ * An edo_permit records its semaphore and how many permits it holds, and keeps that semaphore
+ * alive: the semaphore is reference-counted, edo_semaphore_free drops only its creator's
+ * reference, and its memory goes when the last permit holding it is released or forgotten.
+ * A permit is released exactly once: edo_permit_release empties it, so releasing it again is a
+ * no-op. It is a plain value: to hand it to another task, copy it there and empty the original
+ * (`*p = EDO_PERMIT_EMPTY`); never release two copies of one permit.
+ *
+ *     edo_permit p;
+ *     if (edo_semaphore_acquire_owned(limit, 1, &p) == 0) {
+ *         job->permit = p;                     // the job releases it when it finishes
+ *         edo_spawn_detached(run_job, job);
+ *     }
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct edo_permit {
+    edo_semaphore *sem; /* NULL when empty */
+    size_t n;           /* permits held; 0 when empty */
+} edo_permit;
+
+/* A permit holding nothing (releasing or forgetting it is a no-op). */
+#define EDO_PERMIT_EMPTY ((edo_permit){NULL, 0})
+
+/* Inside a coroutine: takes `n` permits like edo_semaphore_acquire and stores them in *out.
+ * While it waits it keeps `s` alive. On failure *out is EDO_PERMIT_EMPTY. Returns 0, or
+ * -EINVAL (s or out NULL, n 0 or above the maximum), -ESHUTDOWN (closed), -ECANCELED,
+ * -ETIMEDOUT (the coroutine's deadline), -EPERM (not in a coroutine). Suspends. */
+int edo_semaphore_acquire_owned(edo_semaphore *s, size_t n, edo_permit *out);
+/* Takes `n` permits into *out if they are available now and nobody waits before us. On failure
+ * *out is EDO_PERMIT_EMPTY. Returns 0, -EAGAIN (not now), -EINVAL, -ESHUTDOWN. Never suspends;
+ * thread-safe. */
+int edo_semaphore_try_acquire_owned(edo_semaphore *s, size_t n, edo_permit *out);
+/* Gives the permits back to their semaphore (to its waiters first), drops the permit's
+ * reference to it and empties *p. NULL or empty: no-op. Never suspends; thread-safe for
+ * distinct permits. */
+void edo_permit_release(edo_permit *p);
+/* Moves `k` of p's permits into a new permit *out (same semaphore; taking all of them leaves
+ * *p empty). Returns 0, or -EINVAL (p or out NULL, p == out, k 0 or above p->n; nothing
+ * changes). Never suspends. */
+int edo_permit_split(edo_permit *p, size_t k, edo_permit *out);
+/* Moves every permit of *from into *into and empties *from. An empty side always merges.
+ * Returns 0, or -EINVAL (NULL, into == from, different semaphores, or the sum above
+ * EDO_SEMAPHORE_MAX_PERMITS; nothing changes). Never suspends. */
+int edo_permit_merge(edo_permit *into, edo_permit *from);
+/* Empties *p without giving its permits back: the semaphore has that many fewer for good (a
+ * way to shrink it). Drops the reference. NULL or empty: no-op. Never suspends. */
+void edo_permit_forget(edo_permit *p);
+
+/* The future form of edo_semaphore_acquire_owned. Initialise, poll until EDO_READY, read
+ * `result` (0: `permit` holds the permits, yours to move and release; or -ESHUTDOWN, -EINVAL),
+ * drop. From init to drop it keeps the semaphore alive. Dropping it before it is ready gives
+ * back what it had been given; dropping it after leaves `permit` alone. Must not move once
+ * polled. */
+typedef struct edo_semaphore_acquire_owned_future {
+    edo_future base;
+    int result;
+    edo_permit permit;
+    uint64_t private_[14];
+} edo_semaphore_acquire_owned_future;
+void edo_semaphore_acquire_owned_future_init(edo_semaphore_acquire_owned_future *f,
+                                             edo_semaphore *s, size_t n);
 
 /* ---------------------------------------------------------------------------------------------
  * Notify: wake one waiting task, or all of them.
