@@ -599,3 +599,168 @@ TEST(permit_future_form_and_bad_input)
     CHECK_EQ(edo_semaphore_available(s), 1);
     edo_semaphore_free(s);
 }
+
+/* ---- barrier ------------------------------------------------------------------------------------ */
+
+enum { MAX_ROUNDS = 200 };
+
+typedef struct {
+    edo_barrier *b;
+    size_t n;
+    int rounds;
+    _Atomic int arrived[MAX_ROUNDS];
+    _Atomic int leaders[MAX_ROUNDS];
+} rounds;
+
+/* Every round: nobody passes before all n have arrived, and exactly one is the leader. */
+static void *run_rounds(void *arg)
+{
+    rounds *r = arg;
+    for (int i = 0; i < r->rounds; i++) {
+        atomic_fetch_add(&r->arrived[i], 1);
+        int rc = edo_barrier_wait(r->b);
+        CHECK(rc == 0 || rc == EDO_BARRIER_LEADER);
+        CHECK_EQ(atomic_load(&r->arrived[i]), r->n);
+        if (rc == EDO_BARRIER_LEADER)
+            atomic_fetch_add(&r->leaders[i], 1);
+    }
+    return NULL;
+}
+
+static void rounds_run_and_check(edo_runtime *rt, size_t n, int nrounds)
+{
+    rounds *r = calloc(1, sizeof *r);
+    CHECK(r != NULL);
+    r->n = n;
+    r->rounds = nrounds;
+    CHECK_EQ(edo_barrier_new(&r->b, n), 0);
+    edo_task *h[8];
+    for (size_t i = 0; i < n; i++)
+        CHECK_EQ(edo_spawn_with(rt, NULL, run_rounds, r, &h[i]), 0);
+    for (size_t i = 0; i < n; i++)
+        join_ok(h[i], NULL);
+    for (int i = 0; i < nrounds; i++)
+        CHECK_EQ(atomic_load(&r->leaders[i]), 1);
+    edo_barrier_free(r->b);
+    free(r);
+}
+
+static void *generations(void *arg)
+{
+    (void)arg;
+    rounds_run_and_check(NULL, 3, 5);
+    rounds_run_and_check(NULL, 1, 3); /* n = 1: every arrival leads its own round */
+    return NULL;
+}
+
+TEST(barrier_generations_reuse) { run_paused(generations, NULL); }
+
+TEST(barrier_leader_race)
+{
+    edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
+    rounds_run_and_check(rt, 4, SCALE(MAX_ROUNDS, 100, 30));
+    edo_runtime_free(rt);
+}
+
+typedef struct {
+    edo_barrier *b;
+    int rc;
+    _Atomic int done;
+} barrier_waiter;
+
+static void *wait_and_record(void *arg)
+{
+    barrier_waiter *w = arg;
+    w->rc = edo_barrier_wait(w->b);
+    atomic_store(&w->done, 1);
+    return NULL;
+}
+
+/* A waiter cancelled before its round completes withdraws its arrival: the round still needs
+ * n live arrivals. One whose round completed before the cancel has passed (its wait returns 0)
+ * and the next round starts from zero. */
+static void *cancel_withdraws(void *arg)
+{
+    (void)arg;
+    edo_barrier *b;
+    CHECK_EQ(edo_barrier_new(&b, 3), 0);
+    barrier_waiter a = {b, -1, 0}, x = {b, -1, 0}, c = {b, -1, 0};
+    edo_task *ha, *hx, *hc;
+    CHECK_EQ(edo_spawn(wait_and_record, &a, &ha), 0);
+    CHECK_EQ(edo_spawn(wait_and_record, &x, &hx), 0);
+    yield_n(3);
+    CHECK(!atomic_load(&a.done) && !atomic_load(&x.done)); /* both wait: 2 of 3 */
+    join_cancelled(hx);                                    /* withdrawn: 1 arrival left */
+    CHECK_EQ(x.rc, -ECANCELED);
+    edo_instant saved; /* a deadline withdraws too: we are the second, not the third */
+    CHECK_EQ(edo_deadline_push(edo_after(EDO_MSEC(5)), &saved), 0);
+    CHECK_EQ(edo_barrier_wait(b), -ETIMEDOUT);
+    edo_deadline_pop(saved);
+    CHECK_EQ(edo_spawn(wait_and_record, &c, &hc), 0);
+    yield_n(3);
+    CHECK(!atomic_load(&a.done) && !atomic_load(&c.done)); /* 2 of 3 again */
+    CHECK_EQ(edo_barrier_wait(b), EDO_BARRIER_LEADER);     /* the third live arrival */
+    join_ok(ha, NULL);
+    join_ok(hc, NULL);
+    CHECK_EQ(a.rc, 0);
+    CHECK_EQ(c.rc, 0);
+
+    /* Released, then aborted before it ran: it passed. */
+    edo_barrier_free(b);
+    CHECK_EQ(edo_barrier_new(&b, 2), 0);
+    a = (barrier_waiter){b, -1, 0};
+    CHECK_EQ(edo_spawn(wait_and_record, &a, &ha), 0);
+    yield_n(1);
+    CHECK_EQ(edo_barrier_wait(b), EDO_BARRIER_LEADER);
+    join_cancelled(ha);
+    CHECK_EQ(a.rc, 0);
+    /* The next round starts from zero arrivals: one waiter is not enough, two are. */
+    edo_waker nw;
+    edo_context cx = noop_cx(&nw);
+    edo_barrier_wait_future f, g;
+    edo_barrier_wait_future_init(&f, b);
+    edo_barrier_wait_future_init(&g, b);
+    CHECK_EQ(edo_future_poll(&f.base, &cx, NULL), EDO_PENDING);
+    edo_future_drop(&f.base); /* a dropped future withdraws as well */
+    edo_barrier_wait_future_init(&f, b);
+    CHECK_EQ(edo_future_poll(&f.base, &cx, NULL), EDO_PENDING);
+    CHECK_EQ(edo_future_poll(&g.base, &cx, NULL), EDO_READY);
+    CHECK_EQ(g.result, EDO_BARRIER_LEADER);
+    CHECK_EQ(edo_future_poll(&f.base, &cx, NULL), EDO_READY);
+    CHECK_EQ(f.result, 0);
+    edo_future_drop(&f.base);
+    edo_future_drop(&g.base);
+    edo_barrier_free(b);
+    return NULL;
+}
+
+TEST(barrier_cancel_withdraws_arrival) { run_paused(cancel_withdraws, NULL); }
+
+TEST(barrier_future_form_and_bad_input)
+{
+    edo_barrier *b;
+    CHECK_EQ(edo_barrier_new(NULL, 2), -EINVAL);
+    CHECK_EQ(edo_barrier_new(&b, 0), -EINVAL);
+    CHECK_EQ(edo_barrier_wait(NULL), -EINVAL);
+    CHECK_EQ(edo_barrier_new(&b, 2), 0);
+    CHECK_EQ(edo_barrier_wait(b), -EPERM); /* not in a coroutine: no arrival */
+    edo_waker nw;
+    edo_context cx = noop_cx(&nw);
+    edo_barrier_wait_future f, g;
+    edo_barrier_wait_future_init(&f, b);
+    CHECK_EQ(edo_future_poll(&f.base, &cx, NULL), EDO_PENDING);
+    edo_barrier_wait_future_init(&g, b);
+    CHECK_EQ(edo_future_poll(&g.base, &cx, NULL), EDO_READY);
+    CHECK_EQ(g.result, EDO_BARRIER_LEADER);
+    edo_future_drop(&f.base); /* released but never polled again: it passed */
+    edo_future_drop(&g.base);
+    edo_barrier_wait_future_init(&f, b); /* a new round: f alone does not complete it */
+    CHECK_EQ(edo_future_poll(&f.base, &cx, NULL), EDO_PENDING);
+    edo_future_drop(&f.base);
+    edo_barrier_free(b);
+    edo_barrier_wait_future_init(&f, NULL);
+    CHECK_EQ(edo_future_poll(&f.base, &cx, NULL), EDO_READY);
+    CHECK_EQ(f.result, -EINVAL);
+    edo_future_drop(&f.base);
+    edo_barrier_free(NULL);
+}

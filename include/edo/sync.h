@@ -217,6 +217,46 @@ void edo_semaphore_acquire_owned_future_init(edo_semaphore_acquire_owned_future 
                                              edo_semaphore *s, size_t n);
 
 /* ---------------------------------------------------------------------------------------------
+ * Barrier: `n` tasks wait for each other.
+ *
+ * The n-th arrival releases the n-1 waiting before it and is told it is the leader (exactly one
+ * per round); the barrier is then ready for the next round (a new generation). Cancellation: a
+ * waiter cancelled (abort, deadline, dropped future) before its round completes withdraws its
+ * arrival, so the round still needs n live arrivals; a waiter whose round completed before the
+ * cancel has passed: its arrival counts, and edo_barrier_wait returns 0 for it.
+ *
+ *     int rc = edo_barrier_wait(step_done);         // every worker of the round
+ *     if (rc == EDO_BARRIER_LEADER)
+ *         publish_step();                          // one of them
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct edo_barrier edo_barrier;
+
+/* What the leader's wait returns: the arrival that completed its round. */
+#define EDO_BARRIER_LEADER 1
+
+/* Creates a barrier for rounds of `n` tasks. Returns 0, -EINVAL (out NULL, n 0), -ENOMEM. */
+int edo_barrier_new(edo_barrier **out, size_t n);
+/* Frees `b`; nobody may be waiting. NULL is a no-op. */
+void edo_barrier_free(edo_barrier *b);
+/* Inside a coroutine: arrives and waits until `n` tasks have arrived in this round. Returns
+ * EDO_BARRIER_LEADER (the n-th arrival: it never waits), 0 (released), or -ECANCELED /
+ * -ETIMEDOUT (the arrival was withdrawn), -EINVAL (b NULL), -EPERM (not in a coroutine; no
+ * arrival). Suspends. Thread-safe. */
+int edo_barrier_wait(edo_barrier *b);
+
+/* The future form of edo_barrier_wait: it arrives on its first poll and is ready, with
+ * `result` EDO_BARRIER_LEADER or 0 (-EINVAL for a NULL barrier), once its round completes.
+ * Dropping it before it is ready withdraws the arrival unless its round had completed. Must
+ * not move once polled. */
+typedef struct edo_barrier_wait_future {
+    edo_future base;
+    int result;
+    uint64_t private_[8];
+} edo_barrier_wait_future;
+void edo_barrier_wait_future_init(edo_barrier_wait_future *f, edo_barrier *b);
+
+/* ---------------------------------------------------------------------------------------------
  * Notify: wake one waiting task, or all of them.
  *
  * notify_one wakes the longest-waiting task, or, when nobody waits, stores one permit that the
