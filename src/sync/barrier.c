@@ -13,8 +13,6 @@
 #include "platform/spinlock.h"
 #include "sync/waitq.h"
 
-#define WAKE_BATCH 32
-
 /* IDLE: not polled yet; QUEUED: arrived, waiting; RELEASED: its round completed; FINISHED: its
  * poll returned EDO_READY. */
 enum { IDLE, QUEUED, RELEASED, FINISHED };
@@ -49,30 +47,6 @@ int edo_barrier_new(edo_barrier **out, size_t n)
 
 void edo_barrier_free(edo_barrier *b) { free(b); }
 
-/* The leader's part, under the lock: ends the round, unlocks, wakes the round's waiters. A
- * released waiter's future may be dropped as soon as the lock is free, so each waker is taken
- * while it is held; a long round is woken in batches, still locked. */
-static void complete_round_and_unlock(edo_barrier *b)
-{
-    b->arrived = 0;
-    edo_waker wake[WAKE_BATCH];
-    for (;;) {
-        unsigned k = 0;
-        edo__waitq_node *w;
-        while (k < WAKE_BATCH && (w = edo__waitq_pop(&b->waiting))) {
-            w->state = RELEASED;
-            wake[k++] = edo__waitq_take_waker(w);
-        }
-        bool last = !b->waiting.head;
-        if (last)
-            edo__spin_unlock(&b->lock);
-        for (unsigned i = 0; i < k; i++)
-            edo_waker_wake(&wake[i]);
-        if (last)
-            return;
-    }
-}
-
 static wait_state *state_of(edo_barrier_wait_future *f)
 {
     return (wait_state *)(void *)f->private_;
@@ -94,7 +68,8 @@ static edo_poll wait_poll(edo_future *self, edo_context *cx, void **out)
         if (++b->arrived == b->n) {
             s->w.state = FINISHED;
             f->result = EDO_BARRIER_LEADER;
-            complete_round_and_unlock(b);
+            b->arrived = 0; /* the next round starts */
+            edo__waitq_wake_all_and_unlock(&b->waiting, &b->lock, RELEASED);
             return EDO_READY;
         }
         edo__waitq_push(&b->waiting, &s->w, cx->waker);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "edo/future.h"
+#include "platform/spinlock.h"
 
 typedef struct edo__waitq_node {
     struct edo__waitq_node *next, *prev;
@@ -69,6 +70,30 @@ static inline edo_waker edo__waitq_take_waker(edo__waitq_node *n)
     edo_waker w = n->waker;
     n->waker = EDO_WAKER_EMPTY;
     return w;
+}
+
+/* Under `lock`: pops every waiter, sets its state to `state` and wakes it; returns with `lock`
+ * released. A popped waiter's future may be dropped as soon as the lock is free, so each waker
+ * is taken while it is held; a long queue is woken in batches, still locked. */
+static inline void edo__waitq_wake_all_and_unlock(edo__waitq *q, edo__spinlock *lock, int state)
+{
+    enum { BATCH = 32 };
+    edo_waker wake[BATCH];
+    for (;;) {
+        unsigned k = 0;
+        edo__waitq_node *w;
+        while (k < BATCH && (w = edo__waitq_pop(q))) {
+            w->state = state;
+            wake[k++] = edo__waitq_take_waker(w);
+        }
+        bool last = !q->head;
+        if (last)
+            edo__spin_unlock(lock);
+        for (unsigned i = 0; i < k; i++)
+            edo_waker_wake(&wake[i]);
+        if (last)
+            return;
+    }
 }
 
 #endif
