@@ -764,3 +764,240 @@ TEST(barrier_future_form_and_bad_input)
     edo_future_drop(&f.base);
     edo_barrier_free(NULL);
 }
+
+/* ---- once-cell ---------------------------------------------------------------------------------- */
+
+typedef struct {
+    edo_once_cell *cell;
+    _Atomic int inits;    /* init calls */
+    _Atomic int inside;   /* inits running now */
+    int fail_first;       /* how many init calls fail (-EIO) before one succeeds */
+    uint64_t init_sleep;  /* init sleeps this long (paused clock), or yields when 0 */
+    int value;            /* the value init makes: &value */
+} lazy;
+
+static int make_value(void *arg, void **value)
+{
+    lazy *z = arg;
+    int call = atomic_fetch_add(&z->inits, 1);
+    CHECK_EQ(atomic_fetch_add(&z->inside, 1), 0); /* one initialiser at a time */
+    int rc = z->init_sleep ? edo_sleep(z->init_sleep) : edo_yield();
+    atomic_fetch_sub(&z->inside, 1);
+    if (rc < 0)
+        return rc; /* cancelled in the middle */
+    if (call < z->fail_first)
+        return -EIO;
+    *value = &z->value;
+    return 0;
+}
+
+static void *get_or_init(void *arg)
+{
+    lazy *z = arg;
+    void *v = NULL;
+    int rc = edo_once_cell_get_or_init(z->cell, make_value, z, &v);
+    CHECK(rc < 0 || v == &z->value);
+    return (void *)(intptr_t)rc;
+}
+
+/* 100 tasks on two workers race to initialise: init runs once, everyone gets its value. */
+TEST(once_cell_init_race)
+{
+    edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
+    lazy z = {0};
+    CHECK_EQ(edo_once_cell_new(&z.cell), 0);
+    enum { N = 100 };
+    edo_task *h[N];
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(edo_spawn_with(rt, NULL, get_or_init, &z, &h[i]), 0);
+    for (int i = 0; i < N; i++) {
+        void *rc;
+        join_ok(h[i], &rc);
+        CHECK_EQ((intptr_t)rc, 0);
+    }
+    CHECK_EQ(atomic_load(&z.inits), 1);
+    void *v;
+    CHECK_EQ(edo_once_cell_get(z.cell, &v), 0);
+    CHECK(v == &z.value);
+    edo_once_cell_free(z.cell, NULL);
+    edo_runtime_free(rt);
+}
+
+/* Failing inits hand the turn on in order; the first success is everyone's value. A cancelled
+ * initialiser hands it on too, and so does a waiter handed the turn but cancelled before it
+ * ran. */
+static void *failing_then_cancelled(void *arg)
+{
+    (void)arg;
+    lazy z = {.fail_first = 2, .init_sleep = EDO_MSEC(1)};
+    CHECK_EQ(edo_once_cell_new(&z.cell), 0);
+    enum { N = 4 };
+    edo_task *h[N];
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(edo_spawn(get_or_init, &z, &h[i]), 0);
+        yield_n(1); /* in this order */
+    }
+    for (int i = 0; i < N; i++) {
+        void *rc;
+        join_ok(h[i], &rc);
+        CHECK_EQ((intptr_t)rc, i < 2 ? -EIO : 0); /* two failures, one success, one waiter */
+    }
+    CHECK_EQ(atomic_load(&z.inits), 3);
+    edo_once_cell_free(z.cell, NULL);
+
+    /* The initialiser is aborted in its init: the next waiter runs init and succeeds. */
+    z = (lazy){.init_sleep = EDO_MSEC(10)};
+    CHECK_EQ(edo_once_cell_new(&z.cell), 0);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(edo_spawn(get_or_init, &z, &h[i]), 0);
+        yield_n(1);
+    }
+    CHECK_EQ(edo_sleep(EDO_MSEC(2)), 0);
+    CHECK_EQ(atomic_load(&z.inits), 1);
+    join_cancelled(h[0]);
+    void *rc;
+    for (int i = 1; i < 3; i++) {
+        join_ok(h[i], &rc);
+        CHECK_EQ((intptr_t)rc, 0);
+    }
+    CHECK_EQ(atomic_load(&z.inits), 2);
+    edo_once_cell_free(z.cell, NULL);
+
+    /* A waiter handed the turn, aborted before it ran, passes it on. */
+    z = (lazy){.fail_first = 1, .init_sleep = EDO_MSEC(1)};
+    CHECK_EQ(edo_once_cell_new(&z.cell), 0);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(edo_spawn(get_or_init, &z, &h[i]), 0);
+        yield_n(1);
+    }
+    join_ok(h[0], &rc); /* failed: the turn went to h[1], which has not run yet */
+    CHECK_EQ((intptr_t)rc, -EIO);
+    join_cancelled(h[1]);
+    join_ok(h[2], &rc);
+    CHECK_EQ((intptr_t)rc, 0);
+    CHECK_EQ(atomic_load(&z.inits), 2);
+
+    /* A waiter whose deadline passes leaves the line; nothing else changes. */
+    edo_once_cell_free(z.cell, NULL);
+    z = (lazy){.init_sleep = EDO_MSEC(10)};
+    CHECK_EQ(edo_once_cell_new(&z.cell), 0);
+    CHECK_EQ(edo_spawn(get_or_init, &z, &h[0]), 0);
+    yield_n(1);
+    edo_instant saved;
+    CHECK_EQ(edo_deadline_push(edo_after(EDO_MSEC(3)), &saved), 0);
+    void *v = NULL;
+    CHECK_EQ(edo_once_cell_get_or_init(z.cell, make_value, &z, &v), -ETIMEDOUT);
+    edo_deadline_pop(saved);
+    join_ok(h[0], &rc);
+    CHECK_EQ((intptr_t)rc, 0);
+    CHECK_EQ(edo_once_cell_get_or_init(z.cell, make_value, &z, &v), 0);
+    CHECK(v == &z.value);
+    CHECK_EQ(atomic_load(&z.inits), 1);
+    edo_once_cell_free(z.cell, NULL);
+    return NULL;
+}
+
+TEST(once_cell_failed_or_cancelled_init_hands_over) { run_paused(failing_then_cancelled, NULL); }
+
+static int destroyed;
+static void destroy(void *value)
+{
+    CHECK_EQ(*(int *)value, 7);
+    destroyed++;
+}
+
+/* The future form by hand: the turn, abandoned, passes in order (also past a waiter dropped
+ * while holding it); set from the holder wakes the rest with the value. */
+TEST(once_cell_future_form_get_set)
+{
+    edo_once_cell *c;
+    CHECK_EQ(edo_once_cell_new(&c), 0);
+    edo_waker nw;
+    edo_context cx = noop_cx(&nw);
+    edo_once_cell_future f[4];
+    for (int i = 0; i < 4; i++)
+        edo_once_cell_future_init(&f[i], c);
+    CHECK_EQ(edo_future_poll(&f[0].base, &cx, NULL), EDO_READY);
+    CHECK_EQ(f[0].result, EDO_ONCE_CELL_YOUR_TURN);
+    for (int i = 1; i < 4; i++)
+        CHECK_EQ(edo_future_poll(&f[i].base, &cx, NULL), EDO_PENDING);
+    CHECK_EQ(edo_once_cell_set(c, NULL), -EEXIST); /* an initialiser holds the turn */
+    CHECK_EQ(edo_once_cell_future_set(&f[1], NULL), -EINVAL); /* not its turn */
+    edo_future_drop(&f[0].base);                               /* gives up: f[1]'s turn */
+    CHECK_EQ(edo_once_cell_set(c, NULL), -EEXIST);             /* handed over, still busy */
+    edo_future_drop(&f[1].base); /* dropped before it saw its turn: f[2]'s */
+    CHECK_EQ(edo_future_poll(&f[2].base, &cx, NULL), EDO_READY);
+    CHECK_EQ(f[2].result, EDO_ONCE_CELL_YOUR_TURN);
+    int seven = 7;
+    void *out = NULL;
+    CHECK_EQ(edo_once_cell_get(c, &out), -EAGAIN);
+    CHECK_EQ(edo_once_cell_future_set(&f[2], &seven), 0);
+    CHECK_EQ(edo_once_cell_future_set(&f[2], &seven), -EINVAL); /* once */
+    edo_future_drop(&f[2].base);
+    CHECK_EQ(edo_future_poll(&f[3].base, &cx, &out), EDO_READY);
+    CHECK_EQ(f[3].result, 0);
+    CHECK(f[3].value == &seven && out == &seven);
+    edo_future_drop(&f[3].base);
+    CHECK_EQ(edo_once_cell_get(c, &out), 0);
+    CHECK(out == &seven);
+    CHECK_EQ(edo_once_cell_get(c, NULL), 0);
+    CHECK_EQ(edo_once_cell_set(c, NULL), -EEXIST);
+    /* Set: get_or_init answers at once, even outside a coroutine, and runs no init. */
+    lazy z = {0};
+    CHECK_EQ(edo_once_cell_get_or_init(c, make_value, &z, &out), 0);
+    CHECK(out == &seven);
+    CHECK_EQ(atomic_load(&z.inits), 0);
+    edo_once_cell_future_init(&f[0], c);
+    CHECK_EQ(edo_future_poll(&f[0].base, &cx, NULL), EDO_READY);
+    CHECK_EQ(f[0].result, 0);
+    edo_future_drop(&f[0].base);
+    destroyed = 0;
+    edo_once_cell_free(c, destroy);
+    CHECK_EQ(destroyed, 1);
+
+    /* set on an empty cell; a dropped turn with nobody waiting empties the cell again. */
+    CHECK_EQ(edo_once_cell_new(&c), 0);
+    edo_once_cell_future_init(&f[0], c);
+    CHECK_EQ(edo_future_poll(&f[0].base, &cx, NULL), EDO_READY);
+    CHECK_EQ(f[0].result, EDO_ONCE_CELL_YOUR_TURN);
+    edo_future_drop(&f[0].base);
+    CHECK_EQ(edo_once_cell_set(c, &seven), 0);
+    CHECK_EQ(edo_once_cell_set(c, &seven), -EEXIST);
+    CHECK_EQ(edo_once_cell_get(c, &out), 0);
+    CHECK(out == &seven);
+    edo_once_cell_free(c, destroy);
+    CHECK_EQ(destroyed, 2);
+    CHECK_EQ(edo_once_cell_new(&c), 0);
+    edo_once_cell_free(c, destroy); /* never set: not destroyed */
+    CHECK_EQ(destroyed, 2);
+}
+
+TEST(once_cell_bad_input)
+{
+    edo_once_cell *c;
+    CHECK_EQ(edo_once_cell_new(NULL), -EINVAL);
+    CHECK_EQ(edo_once_cell_new(&c), 0);
+    void *v;
+    lazy z = {0};
+    CHECK_EQ(edo_once_cell_get(NULL, &v), -EINVAL);
+    CHECK_EQ(edo_once_cell_set(NULL, &v), -EINVAL);
+    CHECK_EQ(edo_once_cell_get_or_init(NULL, make_value, &z, &v), -EINVAL);
+    CHECK_EQ(edo_once_cell_get_or_init(c, NULL, &z, &v), -EINVAL);
+    CHECK_EQ(edo_once_cell_get_or_init(c, make_value, &z, &v), -EPERM); /* not set, no coroutine */
+    CHECK_EQ(atomic_load(&z.inits), 0);
+    CHECK_EQ(edo_once_cell_future_set(NULL, &v), -EINVAL);
+    edo_waker nw;
+    edo_context cx = noop_cx(&nw);
+    edo_once_cell_future f;
+    edo_once_cell_future_init(&f, NULL);
+    CHECK_EQ(edo_future_poll(&f.base, &cx, NULL), EDO_READY);
+    CHECK_EQ(f.result, -EINVAL);
+    CHECK_EQ(edo_once_cell_future_set(&f, &v), -EINVAL);
+    edo_future_drop(&f.base);
+    edo_once_cell_future_init(&f, c);
+    CHECK_EQ(edo_once_cell_future_set(&f, &v), -EINVAL); /* not polled: no turn */
+    edo_future_drop(&f.base);
+    CHECK_EQ(edo_once_cell_get(c, &v), -EAGAIN);
+    edo_once_cell_free(c, NULL);
+    edo_once_cell_free(NULL, NULL);
+}

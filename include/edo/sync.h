@@ -257,6 +257,68 @@ typedef struct edo_barrier_wait_future {
 void edo_barrier_wait_future_init(edo_barrier_wait_future *f, edo_barrier *b);
 
 /* ---------------------------------------------------------------------------------------------
+ * Once-cell: a value (a pointer) set at most once, initialised lazily by whoever needs it first.
+ *
+ * edo_once_cell_get_or_init returns the value, running `init` to make it if it is not set: one
+ * caller at a time runs init (which may suspend) while the others wait in line. If init fails,
+ * or its caller is cancelled, the turn goes to the next waiter, which runs its own init; once
+ * one succeeds every waiter gets that value. So init succeeds at most once and nobody waits
+ * forever. The cell never frees the value itself: edo_once_cell_free hands it to a destructor.
+ *
+ *     static int connect_db(void *arg, void **value) {   // may suspend
+ *         return db_connect(arg, (db **)value);
+ *     }
+ *     ...
+ *     db *conn;
+ *     if (edo_once_cell_get_or_init(db_cell, connect_db, url, (void **)&conn) == 0)
+ *         query(conn, ...);
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct edo_once_cell edo_once_cell;
+
+/* Returns 0, -EINVAL (out NULL), -ENOMEM. Thread-safe. */
+int edo_once_cell_new(edo_once_cell **out);
+/* Frees `c`, passing its value to `destroy` when it was set and `destroy` is not NULL. Nobody
+ * may be waiting on it or initialising it. NULL is a no-op. */
+void edo_once_cell_free(edo_once_cell *c, void (*destroy)(void *value));
+/* Stores the value in *value (may be NULL) if the cell is set. Returns 0, -EAGAIN (not set
+ * yet), -EINVAL (c NULL). Never suspends; thread-safe. */
+int edo_once_cell_get(const edo_once_cell *c, void **value);
+/* Sets the value if the cell is empty and nobody holds the turn to initialise it. Returns 0,
+ * -EEXIST (already set, or an initialiser holds the turn: running init, or woken to run it;
+ * the value is not stored), -EINVAL (c NULL). Never suspends; thread-safe. */
+int edo_once_cell_set(edo_once_cell *c, void *value);
+/* Stores the cell's value in *value (may be NULL), first making it when it is not set: inside a
+ * coroutine, waits for the turn to initialise (or for another caller to set it), then runs
+ * init(arg, &v), which returns 0 or more (v becomes the value, for every waiter) or a negative
+ * errno (nothing is stored; the next waiter gets the turn). Returns 0, init's error, -EINVAL (c
+ * or init NULL), -ECANCELED, -ETIMEDOUT (while waiting for the turn; nothing is stored),
+ * -EPERM (the cell is not set and the caller is not a coroutine). Suspends (while waiting, and
+ * in init) unless the cell is set. Thread-safe. */
+int edo_once_cell_get_or_init(edo_once_cell *c, int (*init)(void *arg, void **value), void *arg,
+                              void **value);
+
+/* What an edo_once_cell_future's result is when it holds the turn to initialise. */
+#define EDO_ONCE_CELL_YOUR_TURN 1
+
+/* The future form of the wait in edo_once_cell_get_or_init: ready with `result` 0 once the
+ * cell is set (the value in `value` and the poll's output), or EDO_ONCE_CELL_YOUR_TURN when
+ * the future holds the turn to initialise: the caller makes the value and stores it with
+ * edo_once_cell_future_set, or gives up by dropping the future, which passes the turn to the
+ * next waiter. -EINVAL for a NULL cell. Dropping it while it waits just leaves the line. Must
+ * not move once polled. */
+typedef struct edo_once_cell_future {
+    edo_future base;
+    int result;
+    void *value;
+    uint64_t private_[8];
+} edo_once_cell_future;
+void edo_once_cell_future_init(edo_once_cell_future *f, edo_once_cell *c);
+/* Sets the cell's value from the future holding the turn and wakes every waiter. Returns 0 or
+ * -EINVAL (f NULL, or f does not hold the turn). Never suspends; thread-safe. */
+int edo_once_cell_future_set(edo_once_cell_future *f, void *value);
+
+/* ---------------------------------------------------------------------------------------------
  * Notify: wake one waiting task, or all of them.
  *
  * notify_one wakes the longest-waiting task, or, when nobody waits, stores one permit that the
