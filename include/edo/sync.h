@@ -44,7 +44,9 @@ typedef struct edo_semaphore edo_semaphore;
 /* Creates a semaphore with `permits` permits. Returns 0, -EINVAL (out NULL, permits above
  * EDO_SEMAPHORE_MAX_PERMITS), -ENOMEM. Thread-safe. */
 int edo_semaphore_new(edo_semaphore **out, size_t permits);
-/* Frees `s`; no task may be waiting on it. NULL is a no-op. */
+/* Drops the creator's reference to `s`: its memory goes now, or when the last owned permit
+ * (edo_permit) and owned acquire future holding it are done. No task may be waiting on it with
+ * a plain acquire. NULL is a no-op. Thread-safe. */
 void edo_semaphore_free(edo_semaphore *s);
 /* Inside a coroutine: takes `n` permits, waiting (in FIFO order) until they are available.
  * Returns 0, or -EINVAL (s NULL, n 0 or above the maximum), -ESHUTDOWN (closed), -ECANCELED,
@@ -93,6 +95,229 @@ int edo_mutex_try_lock(edo_mutex *m);
 int edo_mutex_unlock(edo_mutex *m);
 /* The future form of edo_mutex_lock (an acquire of the mutex's one permit). */
 void edo_mutex_lock_future_init(edo_semaphore_acquire_future *f, edo_mutex *m);
+
+/* ---------------------------------------------------------------------------------------------
+ * RwLock: many readers or one writer, fair, writer-preferring.
+ *
+ * Lockers are served in the order they came: a writer waiting for the readers inside to leave
+ * holds back the readers that come after it, so a steady stream of readers cannot starve it,
+ * and the readers queued behind a writer get in together once it unlocks. The lock belongs to
+ * no thread: a holder may suspend and move between workers. Cancelling a wait (abort, deadline,
+ * dropped future) never leaves the lock held and lets whoever queued behind the cancelled
+ * locker proceed.
+ *
+ *     if (edo_rwlock_read_lock(table_lock) == 0) {    // many readers at once
+ *         entry = lookup(table, key);
+ *         edo_rwlock_read_unlock(table_lock);
+ *     }
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct edo_rwlock edo_rwlock;
+
+/* Readers admitted at once when edo_rwlock_new is given 0. */
+#define EDO_RWLOCK_DEFAULT_MAX_READERS ((size_t)1 << 30)
+
+/* Creates a lock admitting at most `max_readers` readers at once (0: the default; further
+ * readers wait). Returns 0, -EINVAL (out NULL, max_readers above EDO_SEMAPHORE_MAX_PERMITS),
+ * -ENOMEM. Thread-safe. */
+int edo_rwlock_new(edo_rwlock **out, size_t max_readers);
+/* Frees `rw`; it must be unlocked with nobody waiting. NULL is a no-op. */
+void edo_rwlock_free(edo_rwlock *rw);
+/* Inside a coroutine: takes a read lock, waiting while a writer holds the lock or waits before
+ * us. Returns 0, -EINVAL (rw NULL), -ECANCELED, -ETIMEDOUT, -EPERM (not in a coroutine).
+ * Suspends. */
+int edo_rwlock_read_lock(edo_rwlock *rw);
+/* Takes a read lock if that needs no wait (no writer holds it or waits). Returns 0, -EAGAIN,
+ * -EINVAL. Never suspends; thread-safe. */
+int edo_rwlock_try_read_lock(edo_rwlock *rw);
+/* Releases a read lock held by the caller (not checked). Returns 0 or -EINVAL. Never
+ * suspends; thread-safe. */
+int edo_rwlock_read_unlock(edo_rwlock *rw);
+/* Inside a coroutine: takes the write lock, waiting until the readers and writer inside have
+ * left and those queued before us have had their turn. Returns 0, -EINVAL, -ECANCELED,
+ * -ETIMEDOUT, -EPERM. Suspends. */
+int edo_rwlock_write_lock(edo_rwlock *rw);
+/* Takes the write lock if it is free now and nobody waits. Returns 0, -EAGAIN, -EINVAL. Never
+ * suspends; thread-safe. */
+int edo_rwlock_try_write_lock(edo_rwlock *rw);
+/* Releases the write lock held by the caller (not checked). Returns 0 or -EINVAL. Never
+ * suspends; thread-safe. */
+int edo_rwlock_write_unlock(edo_rwlock *rw);
+/* Turns the caller's write lock into a read lock, atomically (no writer can get in between),
+ * and lets the readers queued at the front in with it; a writer queued at the front waits for
+ * the caller's read_unlock. Returns 0 or -EINVAL. Never suspends; thread-safe. */
+int edo_rwlock_write_downgrade(edo_rwlock *rw);
+/* The future forms of the read and write locks: acquire futures of the lock's semaphore
+ * (result 0: the lock is yours; -EINVAL for a NULL rw). Dropping one before it is ready takes
+ * nothing and passes on what it had been given. */
+void edo_rwlock_read_future_init(edo_semaphore_acquire_future *f, edo_rwlock *rw);
+void edo_rwlock_write_future_init(edo_semaphore_acquire_future *f, edo_rwlock *rw);
+
+/* ---------------------------------------------------------------------------------------------
+ * Owned permits: permits of a semaphore held as a value that can move between tasks.
+ *
+ * An edo_permit records its semaphore and how many permits it holds, and keeps that semaphore
+ * alive: the semaphore is reference-counted, edo_semaphore_free drops only its creator's
+ * reference, and its memory goes when the last permit holding it is released or forgotten.
+ * A permit is released exactly once: edo_permit_release empties it, so releasing it again is a
+ * no-op. It is a plain value: to hand it to another task, copy it there and empty the original
+ * (`*p = EDO_PERMIT_EMPTY`); never release two copies of one permit.
+ *
+ *     edo_permit p;
+ *     if (edo_semaphore_acquire_owned(limit, 1, &p) == 0) {
+ *         job->permit = p;                     // the job releases it when it finishes
+ *         edo_spawn_detached(run_job, job);
+ *     }
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct edo_permit {
+    edo_semaphore *sem; /* NULL when empty */
+    size_t n;           /* permits held; 0 when empty */
+} edo_permit;
+
+/* A permit holding nothing (releasing or forgetting it is a no-op). */
+#define EDO_PERMIT_EMPTY ((edo_permit){NULL, 0})
+
+/* Inside a coroutine: takes `n` permits like edo_semaphore_acquire and stores them in *out.
+ * While it waits it keeps `s` alive. On failure *out is EDO_PERMIT_EMPTY. Returns 0, or
+ * -EINVAL (s or out NULL, n 0 or above the maximum), -ESHUTDOWN (closed), -ECANCELED,
+ * -ETIMEDOUT (the coroutine's deadline), -EPERM (not in a coroutine). Suspends. */
+int edo_semaphore_acquire_owned(edo_semaphore *s, size_t n, edo_permit *out);
+/* Takes `n` permits into *out if they are available now and nobody waits before us. On failure
+ * *out is EDO_PERMIT_EMPTY. Returns 0, -EAGAIN (not now), -EINVAL, -ESHUTDOWN. Never suspends;
+ * thread-safe. */
+int edo_semaphore_try_acquire_owned(edo_semaphore *s, size_t n, edo_permit *out);
+/* Gives the permits back to their semaphore (to its waiters first), drops the permit's
+ * reference to it and empties *p. NULL or empty: no-op. Never suspends; thread-safe for
+ * distinct permits. */
+void edo_permit_release(edo_permit *p);
+/* Moves `k` of p's permits into a new permit *out (same semaphore; taking all of them leaves
+ * *p empty). Returns 0, or -EINVAL (p or out NULL, p == out, k 0 or above p->n; nothing
+ * changes). Never suspends. */
+int edo_permit_split(edo_permit *p, size_t k, edo_permit *out);
+/* Moves every permit of *from into *into and empties *from. An empty side always merges.
+ * Returns 0, or -EINVAL (NULL, into == from, different semaphores, or the sum above
+ * EDO_SEMAPHORE_MAX_PERMITS; nothing changes). Never suspends. */
+int edo_permit_merge(edo_permit *into, edo_permit *from);
+/* Empties *p without giving its permits back: the semaphore has that many fewer for good (a
+ * way to shrink it). Drops the reference. NULL or empty: no-op. Never suspends. */
+void edo_permit_forget(edo_permit *p);
+
+/* The future form of edo_semaphore_acquire_owned. Initialise, poll until EDO_READY, read
+ * `result` (0: `permit` holds the permits, yours to move and release; or -ESHUTDOWN, -EINVAL),
+ * drop. From init to drop it keeps the semaphore alive. Dropping it before it is ready gives
+ * back what it had been given; dropping it after leaves `permit` alone. Must not move once
+ * polled. */
+typedef struct edo_semaphore_acquire_owned_future {
+    edo_future base;
+    int result;
+    edo_permit permit;
+    uint64_t private_[14];
+} edo_semaphore_acquire_owned_future;
+void edo_semaphore_acquire_owned_future_init(edo_semaphore_acquire_owned_future *f,
+                                             edo_semaphore *s, size_t n);
+
+/* ---------------------------------------------------------------------------------------------
+ * Barrier: `n` tasks wait for each other.
+ *
+ * The n-th arrival releases the n-1 waiting before it and is told it is the leader (exactly one
+ * per round); the barrier is then ready for the next round (a new generation). Cancellation: a
+ * waiter cancelled (abort, deadline, dropped future) before its round completes withdraws its
+ * arrival, so the round still needs n live arrivals; a waiter whose round completed before the
+ * cancel has passed: its arrival counts, and edo_barrier_wait returns 0 for it.
+ *
+ *     int rc = edo_barrier_wait(step_done);         // every worker of the round
+ *     if (rc == EDO_BARRIER_LEADER)
+ *         publish_step();                          // one of them
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct edo_barrier edo_barrier;
+
+/* What the leader's wait returns: the arrival that completed its round. */
+#define EDO_BARRIER_LEADER 1
+
+/* Creates a barrier for rounds of `n` tasks. Returns 0, -EINVAL (out NULL, n 0), -ENOMEM. */
+int edo_barrier_new(edo_barrier **out, size_t n);
+/* Frees `b`; nobody may be waiting. NULL is a no-op. */
+void edo_barrier_free(edo_barrier *b);
+/* Inside a coroutine: arrives and waits until `n` tasks have arrived in this round. Returns
+ * EDO_BARRIER_LEADER (the n-th arrival: it never waits), 0 (released), or -ECANCELED /
+ * -ETIMEDOUT (the arrival was withdrawn), -EINVAL (b NULL), -EPERM (not in a coroutine; no
+ * arrival). Suspends. Thread-safe. */
+int edo_barrier_wait(edo_barrier *b);
+
+/* The future form of edo_barrier_wait: it arrives on its first poll and is ready, with
+ * `result` EDO_BARRIER_LEADER or 0 (-EINVAL for a NULL barrier), once its round completes.
+ * Dropping it before it is ready withdraws the arrival unless its round had completed. Must
+ * not move once polled. */
+typedef struct edo_barrier_wait_future {
+    edo_future base;
+    int result;
+    uint64_t private_[8];
+} edo_barrier_wait_future;
+void edo_barrier_wait_future_init(edo_barrier_wait_future *f, edo_barrier *b);
+
+/* ---------------------------------------------------------------------------------------------
+ * Once-cell: a value (a pointer) set at most once, initialised lazily by whoever needs it first.
+ *
+ * edo_once_cell_get_or_init returns the value, running `init` to make it if it is not set: one
+ * caller at a time runs init (which may suspend) while the others wait in line. If init fails,
+ * or its caller is cancelled, the turn goes to the next waiter, which runs its own init; once
+ * one succeeds every waiter gets that value. So init succeeds at most once and nobody waits
+ * forever. The cell never frees the value itself: edo_once_cell_free hands it to a destructor.
+ *
+ *     static int connect_db(void *arg, void **value) {   // may suspend
+ *         return db_connect(arg, (db **)value);
+ *     }
+ *     ...
+ *     db *conn;
+ *     if (edo_once_cell_get_or_init(db_cell, connect_db, url, (void **)&conn) == 0)
+ *         query(conn, ...);
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct edo_once_cell edo_once_cell;
+
+/* Returns 0, -EINVAL (out NULL), -ENOMEM. Thread-safe. */
+int edo_once_cell_new(edo_once_cell **out);
+/* Frees `c`, passing its value to `destroy` when it was set and `destroy` is not NULL. Nobody
+ * may be waiting on it or initialising it. NULL is a no-op. */
+void edo_once_cell_free(edo_once_cell *c, void (*destroy)(void *value));
+/* Stores the value in *value (may be NULL) if the cell is set. Returns 0, -EAGAIN (not set
+ * yet), -EINVAL (c NULL). Never suspends; thread-safe. */
+int edo_once_cell_get(const edo_once_cell *c, void **value);
+/* Sets the value if the cell is empty and nobody holds the turn to initialise it. Returns 0,
+ * -EEXIST (already set, or an initialiser holds the turn: running init, or woken to run it;
+ * the value is not stored), -EINVAL (c NULL). Never suspends; thread-safe. */
+int edo_once_cell_set(edo_once_cell *c, void *value);
+/* Stores the cell's value in *value (may be NULL), first making it when it is not set: inside a
+ * coroutine, waits for the turn to initialise (or for another caller to set it), then runs
+ * init(arg, &v), which returns 0 or more (v becomes the value, for every waiter) or a negative
+ * errno (nothing is stored; the next waiter gets the turn). Returns 0, init's error, -EINVAL (c
+ * or init NULL), -ECANCELED, -ETIMEDOUT (while waiting for the turn; nothing is stored),
+ * -EPERM (the cell is not set and the caller is not a coroutine). Suspends (while waiting, and
+ * in init) unless the cell is set. Thread-safe. */
+int edo_once_cell_get_or_init(edo_once_cell *c, int (*init)(void *arg, void **value), void *arg,
+                              void **value);
+
+/* What an edo_once_cell_future's result is when it holds the turn to initialise. */
+#define EDO_ONCE_CELL_YOUR_TURN 1
+
+/* The future form of the wait in edo_once_cell_get_or_init: ready with `result` 0 once the
+ * cell is set (the value in `value` and the poll's output), or EDO_ONCE_CELL_YOUR_TURN when
+ * the future holds the turn to initialise: the caller makes the value and stores it with
+ * edo_once_cell_future_set, or gives up by dropping the future, which passes the turn to the
+ * next waiter. -EINVAL for a NULL cell. Dropping it while it waits just leaves the line. Must
+ * not move once polled. */
+typedef struct edo_once_cell_future {
+    edo_future base;
+    int result;
+    void *value;
+    uint64_t private_[8];
+} edo_once_cell_future;
+void edo_once_cell_future_init(edo_once_cell_future *f, edo_once_cell *c);
+/* Sets the cell's value from the future holding the turn and wakes every waiter. Returns 0 or
+ * -EINVAL (f NULL, or f does not hold the turn). Never suspends; thread-safe. */
+int edo_once_cell_future_set(edo_once_cell_future *f, void *value);
 
 /* ---------------------------------------------------------------------------------------------
  * Notify: wake one waiting task, or all of them.

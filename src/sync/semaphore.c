@@ -6,6 +6,9 @@
  * (no barging), and a release gives them to the waiters in order, part by part: a waiter for
  * many permits collects them as they come, so small acquires cannot starve it. The queue is
  * intrusive (the waiter lives in the waiting future) under a spinlock.
+ *
+ * The semaphore is reference-counted: edo_semaphore_free drops its creator's reference, and each
+ * owned permit (permit.c) holds one, so a permit moved to another task keeps it alive.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,6 +18,7 @@
 #include "edo/coro.h"
 #include "edo/sync.h"
 #include "platform/spinlock.h"
+#include "sync/semaphore.h"
 
 #define CLOSED 1u
 #define WAITERS 2u
@@ -38,6 +42,7 @@ typedef struct waiter {
 
 struct edo_semaphore {
     _Atomic uint64_t state;
+    _Atomic size_t refs;
     edo__spinlock lock;
     waiter *head, *tail;
 };
@@ -50,12 +55,22 @@ int edo_semaphore_new(edo_semaphore **out, size_t permits)
     if (!s)
         return -ENOMEM;
     atomic_init(&s->state, permits_word(permits));
+    atomic_init(&s->refs, 1);
     edo__spin_init(&s->lock);
     *out = s;
     return 0;
 }
 
-void edo_semaphore_free(edo_semaphore *s) { free(s); }
+void edo__semaphore_ref(edo_semaphore *s)
+{
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+}
+
+void edo_semaphore_free(edo_semaphore *s)
+{
+    if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+        free(s);
+}
 
 size_t edo_semaphore_available(const edo_semaphore *s)
 {
