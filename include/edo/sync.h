@@ -1,5 +1,6 @@
-/* edo/sync.h — synchronisation between tasks: semaphore, mutex, notify, oneshot and mpsc
- * channels.
+/* edo/sync.h — synchronisation between tasks: semaphore (and owned permits), mutex, rwlock,
+ * barrier, once-cell, notify, cancellation tokens, and the channels: oneshot, mpsc, watch and
+ * broadcast. docs/sync.md has a page per primitive.
  *
  * Waiting suspends the task, never the thread; waiters are served first come, first served.
  * Each wait has a coroutine form (a call that suspends, honouring the coroutine's deadline and
@@ -16,7 +17,8 @@
  *     }
  *
  * These are for tasks; from plain threads the coroutine forms are not available (-EPERM), but
- * edo_block_on works with the future forms.
+ * edo_block_on works with the future forms, and the channels and the semaphore have blocking
+ * forms (the *_blocking functions at the end) for threads outside the runtime.
  */
 #ifndef EDO_SYNC_H
 #define EDO_SYNC_H
