@@ -2,7 +2,8 @@
  * tail) to move past the value it saw. Used under the owner's spinlock; the nodes live in the
  * receivers. Because counters only grow and nodes are appended as they register, the values
  * along the list never decrease: a wake-up walks from the head and stops at the first node that
- * is not behind, so it never wakes (or loops over) a receiver that registered after it. */
+ * is not behind, so it never wakes (or loops over) a receiver that registered after it. The
+ * list itself is the wait queue of sync/waitq.h. */
 #ifndef EDO_SYNC_WAITLIST_H
 #define EDO_SYNC_WAITLIST_H
 
@@ -11,40 +12,29 @@
 
 #include "edo/future.h"
 #include "platform/spinlock.h"
+#include "sync/waitq.h"
 
 #define EDO__WAKE_BATCH 32
 
+/* A waiter: a wait-queue node (first, so a queue node is its waiter) and the value it saw. */
 typedef struct edo__waitnode {
-    struct edo__waitnode *next, *prev;
-    edo_waker waker;
+    edo__waitq_node link;
     uint64_t seen; /* the counter value this waiter waits to see move */
     bool queued;
 } edo__waitnode;
 
-typedef struct edo__waitlist {
-    edo__waitnode *head, *tail;
-} edo__waitlist;
+typedef edo__waitq edo__waitlist;
 
 /* Under the lock: queues `n` (or refreshes its waker if it is queued already). */
 static inline void edo__waitlist_add(edo__waitlist *l, edo__waitnode *n, const edo_waker *waker,
                                      uint64_t seen)
 {
     if (n->queued) {
-        if (!edo_waker_will_wake(&n->waker, waker)) {
-            edo_waker_drop(&n->waker);
-            n->waker = edo_waker_clone(waker);
-        }
+        edo__waitq_rewake(&n->link, waker);
         return;
     }
-    n->waker = edo_waker_clone(waker);
     n->seen = seen;
-    n->next = NULL;
-    n->prev = l->tail;
-    if (l->tail)
-        l->tail->next = n;
-    else
-        l->head = n;
-    l->tail = n;
+    edo__waitq_push(l, &n->link, waker);
     n->queued = true;
 }
 
@@ -53,20 +43,10 @@ static inline void edo__waitlist_add(edo__waitlist *l, edo__waitnode *n, const e
 static inline edo_waker edo__waitlist_remove(edo__waitlist *l, edo__waitnode *n)
 {
     if (n->queued) {
-        if (n->prev)
-            n->prev->next = n->next;
-        else
-            l->head = n->next;
-        if (n->next)
-            n->next->prev = n->prev;
-        else
-            l->tail = n->prev;
-        n->next = n->prev = NULL;
+        edo__waitq_remove(l, &n->link);
         n->queued = false;
     }
-    edo_waker w = n->waker;
-    n->waker = EDO_WAKER_EMPTY;
-    return w;
+    return edo__waitq_take_waker(&n->link);
 }
 
 /* Takes `n` off the list under `lock` (a waiting future is dropped: it stops waiting). */
@@ -76,6 +56,11 @@ static inline void edo__waitlist_leave(edo__waitlist *l, edo__spinlock *lock, ed
     edo_waker w = edo__waitlist_remove(l, n);
     edo__spin_unlock(lock);
     edo_waker_drop(&w);
+}
+
+static inline edo__waitnode *edo__waitlist_head(const edo__waitlist *l)
+{
+    return (edo__waitnode *)(void *)l->head;
 }
 
 /* Takes `lock` and wakes, in batches (unlocking around each batch), every waiter whose `seen`
@@ -88,8 +73,8 @@ static inline void edo__waitlist_wake(edo__waitlist *l, edo__spinlock *lock,
         edo__spin_lock(lock);
         edo_waker batch[EDO__WAKE_BATCH];
         unsigned k = 0;
-        while (k < EDO__WAKE_BATCH && l->head && (all || l->head->seen < *counter))
-            batch[k++] = edo__waitlist_remove(l, l->head);
+        while (k < EDO__WAKE_BATCH && l->head && (all || edo__waitlist_head(l)->seen < *counter))
+            batch[k++] = edo__waitlist_remove(l, edo__waitlist_head(l));
         bool more = k == EDO__WAKE_BATCH;
         edo__spin_unlock(lock);
         for (unsigned i = 0; i < k; i++)
