@@ -122,6 +122,15 @@ static void drop_result(edo_join_set *set, const edo_join_result *r)
         set->drop_output(r->output);
 }
 
+/* A finished entry off the lists whose result nobody will take: drop it, and the entry. */
+static void discard(edo_join_set *set, entry *e)
+{
+    edo_join_result r;
+    take_result(e, &r);
+    drop_result(set, &r);
+    entry_unref(e); /* the list's reference */
+}
+
 /* ---- the entry as a waker ------------------------------------------------------------------- */
 
 static edo_waker entry_clone(const void *data);
@@ -157,10 +166,7 @@ static void entry_wake_by_ref(const void *data)
     if (set->freed) {
         set->len--;
         edo__spin_unlock(&set->lock);
-        edo_join_result r;
-        take_result(e, &r);
-        drop_result(set, &r);
-        entry_unref(e); /* the list's reference */
+        discard(set, e);
         return;
     }
     list_push(set, e, FINISHED_LIST);
@@ -362,19 +368,28 @@ size_t edo_join_set_len(const edo_join_set *set)
     return n;
 }
 
-int edo__join_set_drain(edo_join_set *set)
+/* Takes every result as tasks finish, dropping each, until the set is empty. `shielded`: the
+ * wait ignores the caller's abort and deadline. Returns 0, or the wait's error. */
+static int drop_all(edo_join_set *set, bool shielded)
 {
-    edo_join_set_abort_all(set);
     for (;;) {
         edo_join_set_next_future f;
         edo_join_set_next_future_init(&f, set);
-        int rc = edo__await_shielded(&f.base, NULL);
+        int rc = shielded ? edo__await_shielded(&f.base, NULL) : edo_await(&f.base, NULL);
         if (rc < 0)
             return rc;
         if (f.result == -ECHILD)
             return 0;
         drop_result(set, &f.r);
     }
+}
+
+int edo__join_set_wait(edo_join_set *set) { return drop_all(set, false); }
+
+int edo__join_set_drain(edo_join_set *set)
+{
+    edo_join_set_abort_all(set);
+    return drop_all(set, true);
 }
 
 int edo_join_set_shutdown(edo_join_set *set)
@@ -401,10 +416,7 @@ void edo_join_set_free(edo_join_set *set)
     while (done) {
         entry *e = done;
         done = e->next;
-        edo_join_result r;
-        take_result(e, &r);
-        drop_result(set, &r);
-        entry_unref(e);
+        discard(set, e);
     }
     set_unref(set);
 }

@@ -4,6 +4,11 @@
 
 #include "edo/task.h"
 
+/* Inside a coroutine: waits until every task of `set` has ended, dropping their results (the
+ * set's drop_output). Returns 0, or -ECANCELED / -ETIMEDOUT (the caller's abort or deadline:
+ * the tasks still run). */
+int edo__join_set_wait(edo_join_set *set);
+
 /* Inside a coroutine: aborts every task of `set`, waits until all have ended (ignoring the
  * caller's own abort and deadline: the tasks were told to stop) and drops their results.
  * Returns 0, or -ECANCELED when the coroutine is already being dropped and cannot wait (the

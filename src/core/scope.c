@@ -8,18 +8,6 @@
 #include "coro/coro.h"
 #include "edo/coro.h"
 
-/* Takes the results of the tasks as they finish, until none is left. Returns 0, or the
- * caller's -ECANCELED / -ETIMEDOUT (the tasks still run then). */
-static int wait_all(edo_join_set *set, void (*drop_output)(void *))
-{
-    edo_join_result r;
-    int rc;
-    while ((rc = edo_join_set_next(set, &r)) == 0)
-        if (r.result == 0 && drop_output)
-            drop_output(r.output);
-    return rc == -ECHILD ? 0 : rc;
-}
-
 int edo_scope(int (*body)(edo_join_set *set, void *arg), void *arg,
               void (*drop_output)(void *output))
 {
@@ -36,7 +24,7 @@ int edo_scope(int (*body)(edo_join_set *set, void *arg), void *arg,
     edo__coro_shield(true);
     rc = body(set, arg);
     if (rc >= 0 && edo_coro_cancelled() == 0) {
-        int wait_rc = wait_all(set, drop_output);
+        int wait_rc = edo__join_set_wait(set);
         if (wait_rc < 0)
             rc = wait_rc;
     }
