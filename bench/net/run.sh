@@ -29,10 +29,15 @@
 #       write of a request to the last byte of its echo; wrk: its own);
 #       cpu_us_per_req: the server's CPU time (user + system, all threads, from
 #       /proc/PID/stat before and after the load, so it includes setting up
-#       and closing the connections) divided by the requests completed.
-#   bench=B ratio_cpu=X ratio_rps=Y         edo against Tokio:
+#       and closing the connections) divided by the requests completed;
+#       user_us_per_req: its user part alone: the runtime's own code (and
+#       libc's), without the kernel's TCP path, which is most of the cost.
+#   bench=B ratio_cpu=X ratio_user=U ratio_rps=Y   edo against Tokio:
 #       X = Tokio's cpu_us_per_req / edo's (above 1: edo spends less CPU),
-#       Y = edo's rps / Tokio's (above 1: edo serves more)
+#       U = the same for user_us_per_req,
+#       Y = edo's rps / Tokio's (above 1: edo serves more);
+#       each the median over the rounds of the two runs' ratio in that round
+#       (runs of one round are seconds apart, so drift cancels out)
 #   bench=B vs=go ratio_cpu=X ratio_rps=Y   the same against Go (and vs=epoll)
 #   bench=idle_conn_memory peer=P bytes_per_conn=M
 #       growth of the server's VmRSS while it holds IDLE_CONNS idle
@@ -41,7 +46,9 @@
 #                                           (and vs=go, vs=epoll)
 #
 # The load generator and the server share the machine: with WORKERS=1 (the
-# default) each gets about one of 2 cores; WORKERS=2 gives each server two
+# default) each gets one of 2 cores (with PIN=1, the default, the server is
+# pinned to CPU 0 and the load generator to CPU 1, which takes the
+# scheduler's migrations out of the noise); WORKERS=2 gives each server two
 # worker threads (oversubscribed on 2 cores). When the load generator is the
 # bottleneck, rps ties and cpu_us_per_req is the number that tells servers
 # apart.
@@ -55,6 +62,8 @@
 #   BENCHES="echo_c50_d1 echo_c50_d16 echo_c500_d1 echo_c500_d16 http_c50
 #            idle_conn_memory"
 #   IDLE_CONNS=9000   idle connections (needs about that many fds on each side)
+#   PIN=1             pin server and load generator to CPUs 0 and 1 (WORKERS=1
+#                     on a machine with at least 2 CPUs only)
 #
 # Exit status: 0 when every run succeeded, 1 otherwise (what ran is printed).
 DURATION=${DURATION:-$SECONDS} # bash's SECONDS: a value from the environment, else ~0
@@ -68,6 +77,9 @@ WORKERS=${WORKERS:-1}
 PEERS=${PEERS:-edo tokio go epoll}
 BENCHES=${BENCHES:-echo_c50_d1 echo_c50_d16 echo_c500_d1 echo_c500_d16 http_c50 idle_conn_memory}
 IDLE_CONNS=${IDLE_CONNS:-9000}
+PIN=${PIN:-1}
+SERVER_CPU=() # taskset prefixes, set in main
+LOAD_CPU=()
 
 BIN=build/release/bench
 TOKIO_DIR=""
@@ -166,7 +178,7 @@ start_server() {
     read -r -a cmd <<<"$(server_cmd "$1" "$2")"
     PORT=$(free_port)
     : >"$LOG"
-    "${cmd[@]}" --port "$PORT" --workers "$WORKERS" 2>"$LOG" &
+    "${SERVER_CPU[@]}" "${cmd[@]}" --port "$PORT" --workers "$WORKERS" 2>"$LOG" &
     SERVER_PID=$!
     for ((i = 0; i < 200; i++)); do
         [ -n "$(ss -Hltn "sport = :$PORT")" ] && return 0
@@ -184,12 +196,12 @@ stop_server() {
     SERVER_PID=""
 }
 
-# cpu_ticks: the server's user + system time so far, in clock ticks.
+# cpu_ticks: the server's "user system" time so far, in clock ticks.
 cpu_ticks() {
     local stat f
     stat=$(<"/proc/$SERVER_PID/stat") || return 1
     read -r -a f <<<"${stat##*) }" # fields from the 3rd (state) on
-    echo $((f[11] + f[12]))        # utime (14th), stime (15th)
+    echo "${f[11]} ${f[12]}"       # utime (14th), stime (15th)
 }
 
 # field KEY LINE: KEY's value in a "key=value ..." LINE.
@@ -201,13 +213,17 @@ wrk_us() {
         printf "%.1f", n * (u == "s" ? 1e6 : u == "ms" ? 1e3 : 1) }'
 }
 
-# per_req TICKS0 TICKS1 REQUESTS: µs of CPU per request.
-per_req() { awk -v a="$1" -v b="$2" -v n="$3" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / hz * 1e6 / n }'; }
+# per_req "USER0 SYS0" "USER1 SYS1" REQUESTS: "cpu_us_per_req=.. user_us_per_req=..".
+per_req() {
+    echo "$1 $2" | awk -v n="$3" -v hz="$CLK_TCK" '{
+        printf "cpu_us_per_req=%.3f user_us_per_req=%.3f", ($3 + $4 - $1 - $2) / hz * 1e6 / n,
+            ($3 - $1) / hz * 1e6 / n }'
+}
 
 # load_echo C D: runs loadgen against PORT; prints "rps=.. p50_us=.. p99_us=.. requests=..".
 load_echo() {
     local line
-    line=$(timeout $((DURATION + 60)) "$BIN/loadgen" --port "$PORT" --connections "$1" \
+    line=$(timeout $((DURATION + 60)) "${LOAD_CPU[@]}" "$BIN/loadgen" --port "$PORT" --connections "$1" \
         --depth "$2" --seconds "$DURATION" --size 64) || return 1
     echo "rps=$(field rps "$line") p50_us=$(field p50_us "$line") p99_us=$(field p99_us "$line") requests=$(field requests "$line")"
 }
@@ -215,7 +231,7 @@ load_echo() {
 # load_http C: runs wrk against PORT; prints the same fields as load_echo.
 load_http() {
     local out reqs
-    out=$(timeout $((DURATION + 60)) wrk -t1 -c"$1" -d"${DURATION}s" --latency "http://127.0.0.1:$PORT/") || return 1
+    out=$(timeout $((DURATION + 60)) "${LOAD_CPU[@]}" wrk -t1 -c"$1" -d"${DURATION}s" --latency "http://127.0.0.1:$PORT/") || return 1
     if [[ $out == *"Non-2xx"* || $out == *"Socket errors"* ]]; then
         warn "wrk reported errors: $(grep -E 'Non-2xx|Socket errors' <<<"$out")"
         return 1
@@ -250,7 +266,7 @@ run_load() {
         return 1
     fi
     stop_server
-    RES="$res cpu_us_per_req=$(per_req "$t0" "$t1" "$(field requests "$res")")"
+    RES="$res $(per_req "$t0" "$t1" "$(field requests "$res")")"
 }
 
 # run_idle PEER: one run of idle_conn_memory; sets RES to "bytes_per_conn=B".
@@ -260,7 +276,7 @@ run_idle() {
     sleep 0.2
     rss0=$(awk '/^VmRSS/ { print $2 }' "/proc/$SERVER_PID/status")
     : >"$OUT"
-    "$BIN/loadgen" --port "$PORT" --idle "$IDLE_CONNS" >"$OUT" &
+    "${LOAD_CPU[@]}" "$BIN/loadgen" --port "$PORT" --idle "$IDLE_CONNS" >"$OUT" &
     IDLE_PID=$!
     for ((i = 0; i < 1200; i++)); do # 60 s
         grep -q '^idle=' "$OUT" && break
@@ -306,6 +322,24 @@ med() {
 # ratio NUM DEN: NUM / DEN with two decimals.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'; }
 
+# paired BENCH OTHER KEY INVERT: the median over the rounds in which both edo and OTHER ran of
+# edo's KEY / OTHER's (OTHER's / edo's when INVERT is 1, for costs).
+paired() {
+    local line run a b vals=()
+    declare -A mine=()
+    while IFS= read -r line; do
+        [ -n "$line" ] && mine[$(field run "$line")]=$(field "$3" "$line")
+    done <<<"${RESULTS[$1/edo]:-}"
+    while IFS= read -r line; do
+        [ -n "$line" ] || continue
+        run=$(field run "$line")
+        [ -n "${mine[$run]:-}" ] || continue
+        a=${mine[$run]} b=$(field "$3" "$line")
+        if [ "$4" = 1 ]; then vals+=("$(ratio "$b" "$a")"); else vals+=("$(ratio "$a" "$b")"); fi
+    done <<<"${RESULTS[$1/$2]:-}"
+    printf '%.2f' "$(median "${vals[@]}")"
+}
+
 report() {
     local bench=$1 peer other
     local -a peers
@@ -315,9 +349,10 @@ report() {
         if [ "$bench" = idle_conn_memory ]; then
             printf 'bench=%s peer=%s bytes_per_conn=%.0f\n' "$bench" "$peer" "$(med "$bench" "$peer" bytes_per_conn)"
         else
-            printf 'bench=%s peer=%s rps=%.0f p50_us=%.1f p99_us=%.1f cpu_us_per_req=%.2f\n' "$bench" "$peer" \
-                "$(med "$bench" "$peer" rps)" "$(med "$bench" "$peer" p50_us)" \
-                "$(med "$bench" "$peer" p99_us)" "$(med "$bench" "$peer" cpu_us_per_req)"
+            printf 'bench=%s peer=%s rps=%.0f p50_us=%.1f p99_us=%.1f cpu_us_per_req=%.3f user_us_per_req=%.3f\n' \
+                "$bench" "$peer" "$(med "$bench" "$peer" rps)" "$(med "$bench" "$peer" p50_us)" \
+                "$(med "$bench" "$peer" p99_us)" "$(med "$bench" "$peer" cpu_us_per_req)" \
+                "$(med "$bench" "$peer" user_us_per_req)"
         fi
     done
     [ -n "${RESULTS[$bench/edo]:-}" ] || return 0
@@ -328,8 +363,9 @@ report() {
         if [ "$bench" = idle_conn_memory ]; then
             echo "bench=$bench$vs ratio=$(ratio "$(med "$bench" $other bytes_per_conn)" "$(med "$bench" edo bytes_per_conn)")"
         else
-            echo "bench=$bench$vs ratio_cpu=$(ratio "$(med "$bench" $other cpu_us_per_req)" "$(med "$bench" edo cpu_us_per_req)")" \
-                "ratio_rps=$(ratio "$(med "$bench" edo rps)" "$(med "$bench" $other rps)")"
+            echo "bench=$bench$vs ratio_cpu=$(paired "$bench" $other cpu_us_per_req 1)" \
+                "ratio_user=$(paired "$bench" $other user_us_per_req 1)" \
+                "ratio_rps=$(paired "$bench" $other rps 0)"
         fi
     done
 }
@@ -345,6 +381,10 @@ main() {
         [ "$(ulimit -n)" -lt $((IDLE_CONNS + 100)) ]; then
         IDLE_CONNS=$(($(ulimit -n) - 100))
         warn "ulimit -n is $(ulimit -n): $IDLE_CONNS idle connections"
+    fi
+    if [ "$PIN" = 1 ] && [ "$WORKERS" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+        SERVER_CPU=(taskset -c 0)
+        LOAD_CPU=(taskset -c 1)
     fi
     build
     local -a peers benches
@@ -363,7 +403,7 @@ main() {
                     continue
                 fi
                 warn "$bench $peer run $((run + 1)): $RES"
-                RESULTS[$bench/$peer]+="$RES"$'\n'
+                RESULTS[$bench/$peer]+="run=$run $RES"$'\n'
             done
         done
         report "$bench"
