@@ -41,6 +41,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 
+#include "edo/io.h"
 #include "edo/runtime.h"
 
 #ifdef __cplusplus
@@ -144,6 +145,36 @@ ssize_t edo_tcp_writev(edo_tcp *c, const struct iovec *iov, int iovcnt);
 /* Writes all `len` bytes. Returns 0, or the first error (bytes before it were sent; on
  * -ECANCELED or -ETIMEDOUT how many is unknown: treat the stream as broken). Suspends. */
 int edo_tcp_write_all(edo_tcp *c, const void *buf, size_t len);
+/* Readiness waits and tries, for code that wants to hold no buffer while it waits (a server
+ * with many idle connections), to wait for either direction at once, or to drain a socket
+ * without suspending:
+ *
+ *     for (;;) {
+ *         int rc = edo_tcp_ready(conn, EDO_READABLE);   // suspends; holds nothing
+ *         if (rc < 0) break;
+ *         char *buf = malloc(4096);
+ *         ssize_t n = edo_tcp_try_read(conn, buf, 4096); // never suspends
+ *         if (n == -EAGAIN) { free(buf); continue; }     // the readiness was stale
+ *         ...
+ *     }
+ *
+ * Waits until `c` is ready for `interest` (EDO_READABLE and/or EDO_WRITABLE) and returns the
+ * ready bits (edo/io.h: the asked directions, EDO_READ_CLOSED / EDO_WRITE_CLOSED, EDO_IO_ERROR),
+ * or -EINVAL (NULL, no direction or an unknown bit), -ECANCELED, -ETIMEDOUT (the coroutine's
+ * deadline), -EBADF (closed meanwhile), -EPERM (not in a coroutine). Readiness may be stale (a new
+ * socket starts out ready both ways): the try that follows then returns -EAGAIN, and the next
+ * wait waits for a new edge. A ready wait takes a unit of the cooperative budget, so a loop of
+ * waits and tries on a busy socket still lets other tasks run. Suspends. */
+int edo_tcp_ready(edo_tcp *c, uint32_t interest);
+/* One read (write) without waiting: as edo_tcp_read (edo_tcp_write), but -EAGAIN instead of
+ * waiting when nothing can move now; then the socket's readiness is forgotten, so that
+ * edo_tcp_ready waits for the next edge. No system call is made while the socket is known not
+ * to be ready. Callable from any task of the socket's runtime, coroutine or future. Never
+ * suspends. */
+ssize_t edo_tcp_try_read(edo_tcp *c, void *buf, size_t len);
+ssize_t edo_tcp_try_write(edo_tcp *c, const void *buf, size_t len);
+ssize_t edo_tcp_try_readv(edo_tcp *c, const struct iovec *iov, int iovcnt);
+ssize_t edo_tcp_try_writev(edo_tcp *c, const struct iovec *iov, int iovcnt);
 /* shutdown(2): SHUT_RD, SHUT_WR (the peer reads end-of-stream) or SHUT_RDWR. Returns 0 or
  * -errno (-ENOTCONN). Never suspends. */
 int edo_tcp_shutdown(edo_tcp *c, int how);
@@ -187,6 +218,10 @@ int edo_unix_connect(edo_unix **out, const char *path);
 ssize_t edo_unix_read(edo_unix *c, void *buf, size_t len);
 ssize_t edo_unix_write(edo_unix *c, const void *buf, size_t len);
 int edo_unix_write_all(edo_unix *c, const void *buf, size_t len);
+/* As edo_tcp_ready, edo_tcp_try_read, edo_tcp_try_write. */
+int edo_unix_ready(edo_unix *c, uint32_t interest);
+ssize_t edo_unix_try_read(edo_unix *c, void *buf, size_t len);
+ssize_t edo_unix_try_write(edo_unix *c, const void *buf, size_t len);
 int edo_unix_shutdown(edo_unix *c, int how);
 int edo_unix_close(edo_unix *c);
 int edo_unix_fd(const edo_unix *c);
@@ -223,6 +258,13 @@ ssize_t edo_udp_recv_from(edo_udp *u, void *buf, size_t len, edo_sockaddr *from)
 /* send_to / recv_from the connected peer. */
 ssize_t edo_udp_send(edo_udp *u, const void *buf, size_t len);
 ssize_t edo_udp_recv(edo_udp *u, void *buf, size_t len);
+/* As edo_tcp_ready (EDO_READABLE: a datagram is waiting; EDO_WRITABLE: one would fit). */
+int edo_udp_ready(edo_udp *u, uint32_t interest);
+/* One datagram without waiting: as edo_udp_send_to / edo_udp_recv_from, but -EAGAIN instead of
+ * waiting (the readiness is then forgotten, as for edo_tcp_try_read). `to` may be NULL: the
+ * connected peer; `from` may be NULL. Never suspends. */
+ssize_t edo_udp_try_send_to(edo_udp *u, const void *buf, size_t len, const edo_sockaddr *to);
+ssize_t edo_udp_try_recv_from(edo_udp *u, void *buf, size_t len, edo_sockaddr *from);
 /* SO_BROADCAST. */
 int edo_udp_set_broadcast(edo_udp *u, bool on);
 /* Joins (leaves) multicast `group` (an IPv4 or IPv6 address; its port is ignored) on interface
@@ -283,6 +325,10 @@ void edo_udp_recv_from_future_init(edo_socket_future *f, edo_udp *u, void *buf, 
 /* `to` (NULL: the connected peer) is copied. */
 void edo_udp_send_to_future_init(edo_socket_future *f, edo_udp *u, const void *buf, size_t len,
                                  const edo_sockaddr *to);
+/* Readiness waits (edo_tcp_ready and the like): `result` is the ready bits, or -errno. */
+void edo_tcp_ready_future_init(edo_socket_future *f, edo_tcp *c, uint32_t interest);
+void edo_unix_ready_future_init(edo_socket_future *f, edo_unix *c, uint32_t interest);
+void edo_udp_ready_future_init(edo_socket_future *f, edo_udp *u, uint32_t interest);
 
 #ifdef __cplusplus
 }

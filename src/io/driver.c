@@ -315,6 +315,18 @@ edo_poll edo_io_poll_ready(edo_io *io, uint32_t interest, edo_io_waiter *w, edo_
     return EDO_READY;
 }
 
+int edo_io_try_ready(edo_io *io, uint32_t interest, edo_io_event *ev)
+{
+    if (!io || !ev || !(interest & (EDO_READABLE | EDO_WRITABLE)))
+        return -EINVAL;
+    uint64_t s = atomic_load_explicit(&io->state, memory_order_acquire);
+    if (s & DEAD)
+        return -EBADF;
+    ev->ready = answer(s, interest);
+    ev->state_ = s;
+    return (int)ev->ready;
+}
+
 void edo_io_clear_ready(edo_io *io, edo_io_event ev)
 {
     uint64_t clear = ev.ready;

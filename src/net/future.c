@@ -9,7 +9,7 @@
 #include "core/runtime.h"
 #include "net/sock.h"
 
-enum kind { TRANSFER, ACCEPT, CONNECT };
+enum kind { TRANSFER, ACCEPT, CONNECT, READY };
 
 /* What edo_socket_future.private_ holds. Pointers into the future itself are set at each poll,
  * not at init: a future may be moved until its first poll. */
@@ -172,6 +172,29 @@ void edo_tcp_accept_future_init(edo_socket_future *f, edo_tcp_listener *l, edo_s
 void edo_unix_accept_future_init(edo_socket_future *f, edo_unix_listener *l)
 {
     edo_tcp_accept_future_init(f, (edo_tcp_listener *)l, NULL);
+}
+
+/* A readiness wait: no operation, the ready bits are the result. */
+static void ready_init(edo_socket_future *f, edo_io *io, uint32_t interest)
+{
+    state *st = init(f, io, READY, interest, NULL);
+    if (!(interest & (EDO_READABLE | EDO_WRITABLE)) || (interest & ~(EDO_READABLE | EDO_WRITABLE)))
+        st->invalid = true;
+}
+
+void edo_tcp_ready_future_init(edo_socket_future *f, edo_tcp *c, uint32_t interest)
+{
+    ready_init(f, (edo_io *)c, interest);
+}
+
+void edo_unix_ready_future_init(edo_socket_future *f, edo_unix *c, uint32_t interest)
+{
+    ready_init(f, (edo_io *)c, interest);
+}
+
+void edo_udp_ready_future_init(edo_socket_future *f, edo_udp *u, uint32_t interest)
+{
+    ready_init(f, (edo_io *)u, interest);
 }
 
 void edo_tcp_connect_future_init(edo_socket_future *f, const edo_sockaddr *addr)

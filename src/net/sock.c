@@ -8,6 +8,22 @@
 #include "core/runtime.h"
 #include "coro/coro.h"
 
+/* One try of `op` with readiness `ev` in hand. When it would block, the readiness it saw is
+ * stale: forget it (a later edge bumps the tick, so none is lost). When the result shows the
+ * buffer empty (full) now, forget this direction's readiness but keep the closed bits, whose
+ * edge will not come again. */
+static ssize_t attempt(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx, edo_io_event ev)
+{
+    bool drained = false;
+    ssize_t n = op(io->fd, ctx, &drained);
+    if (n == -EAGAIN || drained) {
+        if (n != -EAGAIN)
+            ev.ready &= dir;
+        edo_io_clear_ready(io, ev);
+    }
+    return n;
+}
+
 edo_poll edo__sock_poll(edo__sock_wait *w, edo_context *cx, ssize_t *result)
 {
     for (;;) {
@@ -21,20 +37,29 @@ edo_poll edo__sock_poll(edo__sock_wait *w, edo_context *cx, ssize_t *result)
         }
         if (!edo_coop_proceed(cx))
             return EDO_PENDING; /* budget spent: it queued us again, behind the others */
-        bool drained = false;
-        ssize_t n = w->op(w->io->fd, w->ctx, &drained);
+        ssize_t n = w->op ? attempt(w->io, w->dir, w->op, w->ctx, ev) : (ssize_t)ev.ready;
         if (n != -EAGAIN) {
-            if (drained) {
-                /* The buffer is empty (full) now: forget this direction's readiness, but keep
-                 * the closed bits, whose edge will not come again. */
-                ev.ready &= w->dir;
-                edo_io_clear_ready(w->io, ev); /* a later edge bumps the tick: none is lost */
-            }
             *result = n;
             return EDO_READY;
         }
-        edo_io_clear_ready(w->io, ev); /* would block: whatever was seen is stale */
     }
+}
+
+ssize_t edo__sock_try(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx)
+{
+    edo_io_event ev;
+    int rc = edo_io_try_ready(io, dir, &ev);
+    if (rc <= 0)
+        return rc == 0 ? -EAGAIN : rc; /* not ready: no system call */
+    return attempt(io, dir, op, ctx, ev);
+}
+
+int edo__sock_ready(edo_io *io, uint32_t interest)
+{
+    if (!io || !(interest & (EDO_READABLE | EDO_WRITABLE)) ||
+        (interest & ~(EDO_READABLE | EDO_WRITABLE)))
+        return -EINVAL;
+    return (int)edo__sock_op(io, interest, NULL, NULL);
 }
 
 void edo__sock_wait_drop(edo__sock_wait *w)
@@ -210,7 +235,9 @@ ssize_t edo__sock_transfer(edo_io *io, edo__transfer *x)
         return -EINVAL;
     if (!x->iov && x->len == 0 && !x->datagram)
         return 0;
-    return edo__sock_op(io, x->send ? EDO_WRITABLE : EDO_READABLE, edo__sock_do_transfer, x);
+    uint32_t dir = x->send ? EDO_WRITABLE : EDO_READABLE;
+    return x->no_wait ? edo__sock_try(io, dir, edo__sock_do_transfer, x)
+                      : edo__sock_op(io, dir, edo__sock_do_transfer, x);
 }
 
 int edo__sock_send_all(edo_io *io, const void *buf, size_t len)

@@ -25,8 +25,9 @@ typedef struct edo__sock_wait {
     edo_io_waiter waiter;
 } edo__sock_wait;
 
-/* Polls the operation: EDO_READY with op's result (or the wait's error: -EBADF) in *result, or
- * EDO_PENDING with cx's waker registered (or the cooperative budget spent). Never suspends. */
+/* Polls the operation: EDO_READY with op's result (with no op, a readiness wait: the ready
+ * bits), or the wait's error (-EBADF), in *result; or EDO_PENDING with cx's waker registered (or
+ * the cooperative budget spent). Never suspends. */
 edo_poll edo__sock_poll(edo__sock_wait *w, edo_context *cx, ssize_t *result);
 /* Leaves the registration's wait list. */
 void edo__sock_wait_drop(edo__sock_wait *w);
@@ -47,11 +48,21 @@ typedef struct edo__accept {
  * -ETIMEDOUT, -EBADF (deregistered meanwhile). */
 ssize_t edo__sock_op(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx);
 
+/* One try of `op` without waiting: -EAGAIN at once when `dir` readiness is not there (no system
+ * call), else op's result, the readiness cleared as a wait would. Returns -EBADF when `io` was
+ * deregistered. Never suspends. */
+ssize_t edo__sock_try(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx);
+/* Waits (in the calling coroutine) until `io` is ready for `interest`; returns the ready bits,
+ * or -EINVAL (no or unknown direction), and the errors of edo__sock_op. Takes a unit of the
+ * cooperative budget, so a loop of waits and tries on a busy socket still yields. */
+int edo__sock_ready(edo_io *io, uint32_t interest);
+
 /* One transfer: recv/send on `buf`, or recvmsg/sendmsg on `iov`, with `addr` the peer to send
  * to or where to store the sender (may be NULL). A stream's short transfer means its kernel
  * buffer is drained (or full); a datagram says nothing of the next one. */
 typedef struct edo__transfer {
     bool send, datagram;
+    bool no_wait; /* one try (edo__sock_try), -EAGAIN instead of waiting */
     int flags; /* MSG_NOSIGNAL is added for sends */
     void *buf;
     size_t len;
@@ -60,8 +71,9 @@ typedef struct edo__transfer {
     edo_sockaddr *addr;
 } edo__transfer;
 
-/* Runs one transfer in the calling coroutine (waiting as edo__sock_op does). Returns the bytes
- * moved or -errno; -EINVAL for a NULL io or buffer (0 for an empty one). */
+/* Runs one transfer in the calling coroutine (waiting as edo__sock_op does; or, with no_wait,
+ * tried once as edo__sock_try does, in any thread). Returns the bytes moved or -errno; -EINVAL
+ * for a NULL io or buffer (0 for an empty one). */
 ssize_t edo__sock_transfer(edo_io *io, edo__transfer *x);
 /* Sends all of buf on a stream: 0 or the first error. */
 int edo__sock_send_all(edo_io *io, const void *buf, size_t len);

@@ -106,38 +106,67 @@ int edo_tcp_connect(edo_tcp **out, const char *addr)
 
 /* ---- reading and writing --------------------------------------------------------------------- */
 
-static ssize_t transfer(edo_tcp *c, bool send, void *buf, size_t len, int flags)
+static ssize_t transfer(edo_tcp *c, bool send, bool no_wait, void *buf, size_t len, int flags)
 {
-    edo__transfer x = {.send = send, .flags = flags, .buf = buf, .len = len};
+    edo__transfer x = {.send = send, .no_wait = no_wait, .flags = flags, .buf = buf, .len = len};
     return edo__sock_transfer(io_of(c), &x);
 }
 
-static ssize_t transferv(edo_tcp *c, bool send, const struct iovec *iov, int iovcnt)
+static ssize_t transferv(edo_tcp *c, bool send, bool no_wait, const struct iovec *iov, int iovcnt)
 {
-    edo__transfer x = {.send = send, .iov = iov, .iovcnt = iov ? iovcnt : 0};
+    if (!iov)
+        return -EINVAL;
+    edo__transfer x = {.send = send, .no_wait = no_wait, .iov = iov, .iovcnt = iovcnt};
     return edo__sock_transfer(io_of(c), &x);
 }
 
-ssize_t edo_tcp_read(edo_tcp *c, void *buf, size_t len) { return transfer(c, false, buf, len, 0); }
+ssize_t edo_tcp_read(edo_tcp *c, void *buf, size_t len)
+{
+    return transfer(c, false, false, buf, len, 0);
+}
 
 ssize_t edo_tcp_peek(edo_tcp *c, void *buf, size_t len)
 {
-    return transfer(c, false, buf, len, MSG_PEEK);
+    return transfer(c, false, false, buf, len, MSG_PEEK);
 }
 
 ssize_t edo_tcp_readv(edo_tcp *c, const struct iovec *iov, int iovcnt)
 {
-    return transferv(c, false, iov, iovcnt);
+    return transferv(c, false, false, iov, iovcnt);
 }
 
 ssize_t edo_tcp_write(edo_tcp *c, const void *buf, size_t len)
 {
-    return transfer(c, true, (void *)buf, len, 0);
+    return transfer(c, true, false, (void *)buf, len, 0);
 }
 
 ssize_t edo_tcp_writev(edo_tcp *c, const struct iovec *iov, int iovcnt)
 {
-    return transferv(c, true, iov, iovcnt);
+    return transferv(c, true, false, iov, iovcnt);
+}
+
+/* ---- readiness and tries -------------------------------------------------------------------- */
+
+int edo_tcp_ready(edo_tcp *c, uint32_t interest) { return edo__sock_ready(io_of(c), interest); }
+
+ssize_t edo_tcp_try_read(edo_tcp *c, void *buf, size_t len)
+{
+    return transfer(c, false, true, buf, len, 0);
+}
+
+ssize_t edo_tcp_try_write(edo_tcp *c, const void *buf, size_t len)
+{
+    return transfer(c, true, true, (void *)buf, len, 0);
+}
+
+ssize_t edo_tcp_try_readv(edo_tcp *c, const struct iovec *iov, int iovcnt)
+{
+    return transferv(c, false, true, iov, iovcnt);
+}
+
+ssize_t edo_tcp_try_writev(edo_tcp *c, const struct iovec *iov, int iovcnt)
+{
+    return transferv(c, true, true, iov, iovcnt);
 }
 
 int edo_tcp_write_all(edo_tcp *c, const void *buf, size_t len)

@@ -61,9 +61,11 @@ int edo_udp_connect(edo_udp *u, const edo_sockaddr *peer)
     return connect(io_of(u)->fd, &peer->u.sa, peer->len) < 0 ? -errno : 0;
 }
 
-static ssize_t datagram(edo_udp *u, bool send, void *buf, size_t len, edo_sockaddr *addr)
+static ssize_t datagram(edo_udp *u, bool send, bool no_wait, void *buf, size_t len,
+                        edo_sockaddr *addr)
 {
-    edo__transfer x = {.send = send, .datagram = true, .buf = buf, .len = len, .addr = addr};
+    edo__transfer x = {.send = send, .datagram = true, .no_wait = no_wait, .buf = buf,
+                       .len = len, .addr = addr};
     return edo__sock_transfer(io_of(u), &x);
 }
 
@@ -71,22 +73,34 @@ ssize_t edo_udp_send_to(edo_udp *u, const void *buf, size_t len, const edo_socka
 {
     if (!to)
         return -EINVAL;
-    return datagram(u, true, (void *)buf, len, (edo_sockaddr *)to);
+    return datagram(u, true, false, (void *)buf, len, (edo_sockaddr *)to);
 }
 
 ssize_t edo_udp_recv_from(edo_udp *u, void *buf, size_t len, edo_sockaddr *from)
 {
-    return datagram(u, false, buf, len, from);
+    return datagram(u, false, false, buf, len, from);
 }
 
 ssize_t edo_udp_send(edo_udp *u, const void *buf, size_t len)
 {
-    return datagram(u, true, (void *)buf, len, NULL);
+    return datagram(u, true, false, (void *)buf, len, NULL);
 }
 
 ssize_t edo_udp_recv(edo_udp *u, void *buf, size_t len)
 {
-    return datagram(u, false, buf, len, NULL);
+    return datagram(u, false, false, buf, len, NULL);
+}
+
+int edo_udp_ready(edo_udp *u, uint32_t interest) { return edo__sock_ready(io_of(u), interest); }
+
+ssize_t edo_udp_try_send_to(edo_udp *u, const void *buf, size_t len, const edo_sockaddr *to)
+{
+    return datagram(u, true, true, (void *)buf, len, (edo_sockaddr *)to);
+}
+
+ssize_t edo_udp_try_recv_from(edo_udp *u, void *buf, size_t len, edo_sockaddr *from)
+{
+    return datagram(u, false, true, buf, len, from);
 }
 
 int edo_udp_set_broadcast(edo_udp *u, bool on)

@@ -62,16 +62,32 @@ int edo_unix_connect(edo_unix **out, const char *path)
     return edo__sock_connect((edo_io **)out, SOCK_STREAM, &addr);
 }
 
+static ssize_t transfer(edo_unix *c, bool send, bool no_wait, void *buf, size_t len)
+{
+    edo__transfer x = {.send = send, .no_wait = no_wait, .buf = buf, .len = len};
+    return edo__sock_transfer(io_of(c), &x);
+}
+
 ssize_t edo_unix_read(edo_unix *c, void *buf, size_t len)
 {
-    edo__transfer x = {.buf = buf, .len = len};
-    return edo__sock_transfer(io_of(c), &x);
+    return transfer(c, false, false, buf, len);
 }
 
 ssize_t edo_unix_write(edo_unix *c, const void *buf, size_t len)
 {
-    edo__transfer x = {.send = true, .buf = (void *)buf, .len = len};
-    return edo__sock_transfer(io_of(c), &x);
+    return transfer(c, true, false, (void *)buf, len);
+}
+
+int edo_unix_ready(edo_unix *c, uint32_t interest) { return edo__sock_ready(io_of(c), interest); }
+
+ssize_t edo_unix_try_read(edo_unix *c, void *buf, size_t len)
+{
+    return transfer(c, false, true, buf, len);
+}
+
+ssize_t edo_unix_try_write(edo_unix *c, const void *buf, size_t len)
+{
+    return transfer(c, true, true, (void *)buf, len);
 }
 
 int edo_unix_write_all(edo_unix *c, const void *buf, size_t len)
