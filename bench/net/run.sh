@@ -19,7 +19,12 @@
 #   http_c50     wrk -t1 -c50 -d${DURATION}s against a minimal HTTP/1.1
 #                keep-alive hello world (the same hand-written responder in
 #                each runtime: bench/net/http.h)
-#   idle_conn_memory  IDLE_CONNS connections, one round trip each, then idle
+#   idle_conn_memory  IDLE_CONNS connections, one round trip each, then idle;
+#                edo's echo server runs in its three styles (examples/
+#                echo_server.c): peer edo parks each connection in a read with
+#                a 4 KiB stack buffer (as the others park theirs), edo-ready
+#                in a readiness wait holding no buffer, edo-future as a future
+#                task
 #
 # Output on stdout (progress, per-run numbers and build logs go to stderr);
 # every number is the median over the RUNS runs:
@@ -44,6 +49,7 @@
 #       connections, per connection (kernel socket buffers are not in RSS)
 #   bench=idle_conn_memory ratio=X          Tokio's bytes_per_conn / edo's
 #                                           (and vs=go, vs=epoll)
+#   bench=idle_conn_memory style=S ratio=X  Tokio's / edo's in style S
 #
 # The load generator and the server share the machine: with WORKERS=1 (the
 # default) each gets one of 2 cores (with PIN=1, the default, the server is
@@ -151,6 +157,8 @@ drop_peer() {
 server_cmd() {
     case $1/$2 in
     echo/edo) echo build/release/examples/echo_server ;;
+    echo/edo-ready) echo build/release/examples/echo_server --style ready ;;
+    echo/edo-future) echo build/release/examples/echo_server --style future ;;
     http/edo) echo "$BIN/edo_http" ;;
     echo/tokio) echo "$TOKIO_DIR/tokio-echo" ;;
     http/tokio) echo "$TOKIO_DIR/tokio-http" ;;
@@ -343,7 +351,7 @@ paired() {
 report() {
     local bench=$1 peer other
     local -a peers
-    read -r -a peers <<<"$PEERS"
+    read -r -a peers <<<"$PEERS edo-ready edo-future"
     for peer in "${peers[@]}"; do
         [ -n "${RESULTS[$bench/$peer]:-}" ] || continue
         if [ "$bench" = idle_conn_memory ]; then
@@ -362,6 +370,12 @@ report() {
         [ $other = tokio ] || vs=" vs=$other"
         if [ "$bench" = idle_conn_memory ]; then
             echo "bench=$bench$vs ratio=$(ratio "$(med "$bench" $other bytes_per_conn)" "$(med "$bench" edo bytes_per_conn)")"
+            local style
+            for style in ready future; do
+                [ -n "${RESULTS[$bench/edo-$style]:-}" ] || continue
+                echo "bench=$bench$vs style=$style ratio=$(ratio "$(med "$bench" $other bytes_per_conn)" \
+                    "$(med "$bench" "edo-$style" bytes_per_conn)")"
+            done
         else
             echo "bench=$bench$vs ratio_cpu=$(paired "$bench" $other cpu_us_per_req 1)" \
                 "ratio_user=$(paired "$bench" $other user_us_per_req 1)" \
@@ -391,9 +405,14 @@ main() {
     read -r -a peers <<<"$PEERS"
     read -r -a benches <<<"$BENCHES"
     warn "peers: ${peers[*]}; $RUNS runs of ${DURATION} s, $WORKERS server workers"
-    local bench run k peer n=${#peers[@]}
+    local bench run k peer n
     for bench in "${benches[@]}"; do
         [[ $bench != http_* ]] || command -v wrk >/dev/null || continue
+        read -r -a peers <<<"$PEERS"
+        if [ "$bench" = idle_conn_memory ] && [[ " $PEERS " == *" edo "* ]]; then
+            peers+=(edo-ready edo-future) # the idle-friendly styles of edo's server
+        fi
+        n=${#peers[@]}
         for ((run = 0; run < RUNS; run++)); do
             for ((k = 0; k < n; k++)); do
                 peer=${peers[(run + k) % n]} # each round starts with the next server
