@@ -10,6 +10,7 @@
 #include "edo/coro.h"
 #include "edo/sync.h"
 #include "platform/spinlock.h"
+#include "sync/waitq.h"
 
 #define WAKE_BATCH 32
 
@@ -18,15 +19,15 @@
 enum { IDLE, QUEUED, NOTIFIED, NOTIFIED_ALL, FINISHED };
 
 typedef struct waiter {
-    struct waiter *next, *prev;
-    edo_waker waker;
+    edo__waitq_node node; /* first: a node is its waiter; node.state is the waiter's state */
     uint64_t generation;
-    int state;
 } waiter;
+
+static inline waiter *waiter_of(edo__waitq_node *n) { return (waiter *)n; }
 
 struct edo_notify {
     edo__spinlock lock;
-    waiter *head, *tail;
+    edo__waitq queue;
     bool permit;
     uint64_t generation; /* notify_all calls so far */
 };
@@ -53,33 +54,17 @@ int edo_notify_new(edo_notify **out)
 
 void edo_notify_free(edo_notify *n) { free(n); }
 
-static waiter *pop_head(edo_notify *n)
-{
-    waiter *w = n->head;
-    if (w) {
-        n->head = w->next;
-        if (n->head)
-            n->head->prev = NULL;
-        else
-            n->tail = NULL;
-        w->next = w->prev = NULL;
-    }
-    return w;
-}
-
 /* Gives one notification to the head waiter, or stores it; under the lock. Returns the waker to
  * wake after unlocking. */
 static edo_waker notify_one_locked(edo_notify *n)
 {
-    waiter *w = pop_head(n);
+    edo__waitq_node *w = edo__waitq_pop(&n->queue);
     if (!w) {
         n->permit = true;
         return EDO_WAKER_EMPTY;
     }
     w->state = NOTIFIED;
-    edo_waker waker = w->waker;
-    w->waker = EDO_WAKER_EMPTY;
-    return waker;
+    return edo__waitq_take_waker(w);
 }
 
 void edo_notify_one(edo_notify *n)
@@ -92,6 +77,12 @@ void edo_notify_one(edo_notify *n)
     edo_waker_wake(&w);
 }
 
+/* Whether the head waiter queued before notify_all call number `upto`. */
+static bool queued_before(edo_notify *n, uint64_t upto)
+{
+    return n->queue.head && waiter_of(n->queue.head)->generation < upto;
+}
+
 void edo_notify_all(edo_notify *n)
 {
     if (!n)
@@ -101,13 +92,12 @@ void edo_notify_all(edo_notify *n)
     for (;;) {
         edo_waker batch[WAKE_BATCH];
         unsigned k = 0;
-        while (k < WAKE_BATCH && n->head && n->head->generation < upto) {
-            waiter *w = pop_head(n);
+        while (k < WAKE_BATCH && queued_before(n, upto)) {
+            edo__waitq_node *w = edo__waitq_pop(&n->queue);
             w->state = NOTIFIED_ALL;
-            batch[k++] = w->waker;
-            w->waker = EDO_WAKER_EMPTY;
+            batch[k++] = edo__waitq_take_waker(w);
         }
-        bool more = k == WAKE_BATCH && n->head && n->head->generation < upto;
+        bool more = k == WAKE_BATCH && queued_before(n, upto);
         edo__spin_unlock(&n->lock);
         for (unsigned i = 0; i < k; i++)
             edo_waker_wake(&batch[i]);
@@ -130,35 +120,25 @@ static edo_poll wait_poll(edo_future *self, edo_context *cx, void **out)
     }
     edo_notify *n = s->n;
     edo__spin_lock(&n->lock);
-    if (s->w.state == IDLE) {
+    if (s->w.node.state == IDLE) {
         if (n->permit) {
             n->permit = false;
-            s->w.state = FINISHED;
+            s->w.node.state = FINISHED;
             edo__spin_unlock(&n->lock);
             return EDO_READY;
         }
-        s->w.waker = edo_waker_clone(cx->waker);
         s->w.generation = n->generation; /* notify_all calls after this one wake it */
-        s->w.next = NULL;
-        s->w.prev = n->tail;
-        if (n->tail)
-            n->tail->next = &s->w;
-        else
-            n->head = &s->w;
-        n->tail = &s->w;
-        s->w.state = QUEUED;
+        s->w.node.state = QUEUED;
+        edo__waitq_push(&n->queue, &s->w.node, cx->waker);
         edo__spin_unlock(&n->lock);
         return EDO_PENDING;
     }
-    if (s->w.state == QUEUED) {
-        if (!edo_waker_will_wake(&s->w.waker, cx->waker)) {
-            edo_waker_drop(&s->w.waker);
-            s->w.waker = edo_waker_clone(cx->waker);
-        }
+    if (s->w.node.state == QUEUED) {
+        edo__waitq_rewake(&s->w.node, cx->waker);
         edo__spin_unlock(&n->lock);
         return EDO_PENDING;
     }
-    s->w.state = FINISHED;
+    s->w.node.state = FINISHED;
     edo__spin_unlock(&n->lock);
     return EDO_READY;
 }
@@ -167,25 +147,16 @@ static void wait_drop(edo_future *self)
 {
     wait_state *s = state_of((edo_notify_future *)self);
     edo_notify *n = s->n;
-    if (!n || s->w.state == IDLE || s->w.state == FINISHED)
+    if (!n || s->w.node.state == IDLE || s->w.node.state == FINISHED)
         return;
     edo__spin_lock(&n->lock);
     edo_waker pass = EDO_WAKER_EMPTY;
-    if (s->w.state == QUEUED) {
-        if (s->w.prev)
-            s->w.prev->next = s->w.next;
-        else
-            n->head = s->w.next;
-        if (s->w.next)
-            s->w.next->prev = s->w.prev;
-        else
-            n->tail = s->w.prev;
-    } else if (s->w.state == NOTIFIED) {
+    if (s->w.node.state == QUEUED)
+        edo__waitq_remove(&n->queue, &s->w.node);
+    else if (s->w.node.state == NOTIFIED)
         pass = notify_one_locked(n); /* chosen but cancelled: the notification goes on */
-    }
-    edo_waker mine = s->w.waker;
-    s->w.waker = EDO_WAKER_EMPTY;
-    s->w.state = FINISHED;
+    edo_waker mine = edo__waitq_take_waker(&s->w.node);
+    s->w.node.state = FINISHED;
     edo__spin_unlock(&n->lock);
     edo_waker_drop(&mine);
     edo_waker_wake(&pass);

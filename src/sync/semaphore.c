@@ -19,6 +19,7 @@
 #include "edo/sync.h"
 #include "platform/spinlock.h"
 #include "sync/semaphore.h"
+#include "sync/waitq.h"
 
 #define CLOSED 1u
 #define WAITERS 2u
@@ -33,18 +34,18 @@ static inline uint64_t permits_word(size_t n) { return (uint64_t)n << PERMIT_SHI
 enum { IDLE, QUEUED, DONE, CLOSED_OUT, FINISHED };
 
 typedef struct waiter {
-    struct waiter *next, *prev;
-    edo_waker waker;
-    size_t needed; /* permits still to come */
-    size_t given;  /* permits already handed over (returned if the wait is cancelled) */
-    int state;
+    edo__waitq_node node; /* first: a node is its waiter; node.state is the waiter's state */
+    size_t needed;        /* permits still to come */
+    size_t given;         /* permits already handed over (returned if the wait is cancelled) */
 } waiter;
+
+static inline waiter *waiter_of(edo__waitq_node *n) { return (waiter *)n; }
 
 struct edo_semaphore {
     _Atomic uint64_t state;
     _Atomic size_t refs;
     edo__spinlock lock;
-    waiter *head, *tail;
+    edo__waitq queue;
 };
 
 int edo_semaphore_new(edo_semaphore **out, size_t permits)
@@ -98,38 +99,13 @@ int edo_semaphore_try_acquire(edo_semaphore *s, size_t n)
 
 /* ---- the queue (under s->lock) ------------------------------------------------------------ */
 
-static void enqueue(edo_semaphore *s, waiter *w)
-{
-    w->next = NULL;
-    w->prev = s->tail;
-    if (s->tail)
-        s->tail->next = w;
-    else
-        s->head = w;
-    s->tail = w;
-    w->state = QUEUED;
-}
-
-static void unlink_waiter(edo_semaphore *s, waiter *w)
-{
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        s->head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        s->tail = w->prev;
-    w->next = w->prev = NULL;
-}
-
 /* Adds `n` permits to the word, clearing WAITERS when the queue is empty. */
 static void add_permits_locked(edo_semaphore *s, size_t n)
 {
     uint64_t st = atomic_load_explicit(&s->state, memory_order_relaxed), next;
     do {
         next = st + permits_word(n);
-        if (!s->head)
+        if (!s->queue.head)
             next &= ~(uint64_t)WAITERS;
     } while (!atomic_compare_exchange_weak_explicit(&s->state, &st, next, memory_order_release,
                                                     memory_order_relaxed));
@@ -141,20 +117,19 @@ static void release_locked_and_unlock(edo_semaphore *s, size_t n)
     edo_waker wake[WAKE_BATCH];
     unsigned nwake = 0;
     for (;;) {
-        while (n > 0 && s->head && nwake < WAKE_BATCH) {
-            waiter *w = s->head;
+        while (n > 0 && s->queue.head && nwake < WAKE_BATCH) {
+            waiter *w = waiter_of(s->queue.head);
             size_t k = n < w->needed ? n : w->needed;
             w->needed -= k;
             w->given += k;
             n -= k;
             if (w->needed == 0) {
-                unlink_waiter(s, w);
-                w->state = DONE;
-                wake[nwake++] = w->waker;
-                w->waker = EDO_WAKER_EMPTY;
+                edo__waitq_remove(&s->queue, &w->node);
+                w->node.state = DONE;
+                wake[nwake++] = edo__waitq_take_waker(&w->node);
             }
         }
-        bool more = n > 0 && s->head;
+        bool more = n > 0 && s->queue.head;
         if (!more) {
             add_permits_locked(s, n);
             n = 0;
@@ -195,25 +170,20 @@ void edo_semaphore_close(edo_semaphore *s)
     edo__spin_lock(&s->lock);
     atomic_fetch_or_explicit(&s->state, CLOSED, memory_order_acq_rel);
     size_t returned = 0;
-    waiter *w = s->head;
-    s->head = s->tail = NULL;
     edo_waker wake[WAKE_BATCH];
     unsigned nwake = 0;
-    while (w) {
-        waiter *next = w->next;
-        w->next = w->prev = NULL;
-        w->state = CLOSED_OUT;
+    for (edo__waitq_node *n; (n = edo__waitq_pop(&s->queue));) {
+        waiter *w = waiter_of(n);
+        w->node.state = CLOSED_OUT;
         returned += w->given;
         w->given = 0;
         if (nwake == WAKE_BATCH) {
-            /* Wake in batches without dropping the lock: the list is already detached. */
+            /* Wake in batches without dropping the lock: who is popped cannot be re-queued. */
             for (unsigned i = 0; i < nwake; i++)
                 edo_waker_wake(&wake[i]);
             nwake = 0;
         }
-        wake[nwake++] = w->waker;
-        w->waker = EDO_WAKER_EMPTY;
-        w = next;
+        wake[nwake++] = edo__waitq_take_waker(n);
     }
     add_permits_locked(s, returned);
     edo__spin_unlock(&s->lock);
@@ -258,7 +228,7 @@ static edo_poll first_poll(edo_semaphore_acquire_future *f, acquire_state *a, ed
             return EDO_READY;
         }
         size_t have = permits_of(st);
-        if (!s->head && have >= a->n) { /* released meanwhile, and nobody is before us */
+        if (!s->queue.head && have >= a->n) { /* released meanwhile, and nobody is before us */
             if (atomic_compare_exchange_weak_explicit(&s->state, &st, st - permits_word(a->n),
                                                       memory_order_acquire,
                                                       memory_order_acquire)) {
@@ -270,7 +240,7 @@ static edo_poll first_poll(edo_semaphore_acquire_future *f, acquire_state *a, ed
             continue;
         }
         /* Queue: take what is free now only if nobody is before us. */
-        k = s->head ? 0 : have;
+        k = s->queue.head ? 0 : have;
         next = (st - permits_word(k)) | WAITERS;
         if (atomic_compare_exchange_weak_explicit(&s->state, &st, next, memory_order_acquire,
                                                   memory_order_acquire))
@@ -278,8 +248,8 @@ static edo_poll first_poll(edo_semaphore_acquire_future *f, acquire_state *a, ed
     }
     a->w.given = k;
     a->w.needed = a->n - k;
-    a->w.waker = edo_waker_clone(cx->waker);
-    enqueue(s, &a->w);
+    a->w.node.state = QUEUED;
+    edo__waitq_push(&s->queue, &a->w.node, cx->waker);
     edo__spin_unlock(&s->lock);
     return EDO_PENDING;
 }
@@ -293,21 +263,19 @@ static edo_poll acquire_poll(edo_future *self, edo_context *cx, void **out)
         f->result = -EINVAL;
         return EDO_READY;
     }
-    if (a->w.state == IDLE)
+    if (a->w.node.state == IDLE)
         return first_poll(f, a, cx);
     edo_semaphore *s = a->s;
     edo__spin_lock(&s->lock);
-    int state = a->w.state;
-    if (state == QUEUED && !edo_waker_will_wake(&a->w.waker, cx->waker)) {
-        edo_waker_drop(&a->w.waker);
-        a->w.waker = edo_waker_clone(cx->waker);
-    }
+    int state = a->w.node.state;
+    if (state == QUEUED)
+        edo__waitq_rewake(&a->w.node, cx->waker);
     edo__spin_unlock(&s->lock);
     if (state == QUEUED)
         return EDO_PENDING;
     f->result = state == DONE ? 0 : -ESHUTDOWN;
     a->taken = state == DONE;
-    a->w.state = FINISHED;
+    a->w.node.state = FINISHED;
     return EDO_READY;
 }
 
@@ -315,18 +283,18 @@ static void acquire_drop(edo_future *self)
 {
     acquire_state *a = state_of((edo_semaphore_acquire_future *)self);
     edo_semaphore *s = a->s;
-    if (!s || a->w.state == IDLE || a->w.state == FINISHED || a->taken)
+    if (!s || a->w.node.state == IDLE || a->w.node.state == FINISHED || a->taken)
         return;
     edo__spin_lock(&s->lock);
     size_t give_back = 0;
-    if (a->w.state == QUEUED) {
-        unlink_waiter(s, &a->w);
+    if (a->w.node.state == QUEUED) {
+        edo__waitq_remove(&s->queue, &a->w.node);
         give_back = a->w.given;
-    } else if (a->w.state == DONE) {
+    } else if (a->w.node.state == DONE) {
         give_back = a->n; /* served, but the caller never took them */
     }
-    edo_waker_drop(&a->w.waker);
-    a->w.state = IDLE;
+    edo_waker_drop(&a->w.node.waker);
+    a->w.node.state = IDLE;
     /* Whatever we held goes to the next in line (or the pool). */
     release_locked_and_unlock(s, give_back);
 }
@@ -341,7 +309,7 @@ void edo_semaphore_acquire_future_init(edo_semaphore_acquire_future *f, edo_sema
     acquire_state *a = state_of(f);
     a->s = n == 0 || n > EDO_SEMAPHORE_MAX_PERMITS ? NULL : s;
     a->n = n;
-    a->w.state = IDLE;
+    a->w.node.state = IDLE;
 }
 
 int edo_semaphore_acquire(edo_semaphore *s, size_t n)

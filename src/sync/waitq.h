@@ -1,6 +1,6 @@
 /* An intrusive FIFO of waiters for the primitives that keep their queue under their own lock
- * (barrier, once-cell): each node lives inside its waiting future, so waiting allocates
- * nothing. Every function here runs under the owner's lock. */
+ * (semaphore, notify, barrier, once-cell): each node lives inside its waiting future, so waiting
+ * allocates nothing. Every function here runs under the owner's lock. */
 #ifndef EDO_SYNC_WAITQ_H
 #define EDO_SYNC_WAITQ_H
 
