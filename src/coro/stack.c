@@ -26,10 +26,19 @@
 
 #define WORKER_CACHE_MAX 64u
 #define CHUNK_STACKS 16u
+/* Stack colouring: each slot's control block (and so its whole stack) starts a different multiple
+ * of a cache line below the top of its mapping, one of STACK_COLORS. Without it every coroutine's
+ * hot frames sit at the same offsets within their pages, and caches index lines by those offset
+ * bits: with hundreds of coroutines in turn (a server's connections) their frames all compete for
+ * the same few sets of L1 and L2 and evict each other. Colours stay within half a page, so a
+ * shallow coroutine still touches a single page. */
+#define STACK_COLORS 32u
+#define COLOR_STEP 64u
 
 static size_t page;
 static size_t guard_budget;
 static _Atomic size_t guarded_stacks;
+static _Atomic unsigned next_color;
 static pthread_once_t limits_once = PTHREAD_ONCE_INIT;
 
 static void read_limits(void)
@@ -64,7 +73,11 @@ static edo__coro *init_slot(char *slot, size_t stack_size, bool chunked)
     if (!guarded)
         atomic_fetch_sub_explicit(&guarded_stacks, 1, memory_order_relaxed);
     size_t total = page + stack_size;
-    uintptr_t top = ((uintptr_t)(slot + total) - sizeof(edo__coro)) & ~(uintptr_t)63;
+    /* Scrambled, so that the colour does not follow the slot's place in its chunk (which already
+     * decides some of the index bits of a virtually indexed cache). */
+    unsigned n = atomic_fetch_add_explicit(&next_color, 1, memory_order_relaxed);
+    size_t color = (n * 2654435761u >> 16) % STACK_COLORS * COLOR_STEP;
+    uintptr_t top = ((uintptr_t)(slot + total) - sizeof(edo__coro) - color) & ~(uintptr_t)63;
     edo__coro *co = (edo__coro *)top;
     memset(co, 0, sizeof *co);
     co->map = slot;
