@@ -8,20 +8,13 @@
 #include "core/runtime.h"
 #include "coro/coro.h"
 
-/* One try of `op` with readiness `ev` in hand. When it would block, the readiness it saw is
- * stale: forget it (a later edge bumps the tick, so none is lost). When the result shows the
- * buffer empty (full) now, forget this direction's readiness but keep the closed bits, whose
- * edge will not come again. */
-static ssize_t attempt(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx, edo_io_event ev)
+/* The operation drained the kernel buffer (filled it, for a write): forget this direction's
+ * readiness but keep the closed bits, whose edge will not come again. A later edge bumps the
+ * tick, so none is lost. (When an operation would block, all it saw is stale: clear ev whole.) */
+static inline void forget_drained(edo_io *io, uint32_t dir, edo_io_event ev)
 {
-    bool drained = false;
-    ssize_t n = op(io->fd, ctx, &drained);
-    if (n == -EAGAIN || drained) {
-        if (n != -EAGAIN)
-            ev.ready &= dir;
-        edo_io_clear_ready(io, ev);
-    }
-    return n;
+    ev.ready &= dir;
+    edo_io_clear_ready(io, ev);
 }
 
 edo_poll edo__sock_poll(edo__sock_wait *w, edo_context *cx, ssize_t *result)
@@ -37,11 +30,19 @@ edo_poll edo__sock_poll(edo__sock_wait *w, edo_context *cx, ssize_t *result)
         }
         if (!edo_coop_proceed(cx))
             return EDO_PENDING; /* budget spent: it queued us again, behind the others */
-        ssize_t n = w->op ? attempt(w->io, w->dir, w->op, w->ctx, ev) : (ssize_t)ev.ready;
+        if (__builtin_expect(!w->op, 0)) { /* a readiness wait */
+            *result = ev.ready;
+            return EDO_READY;
+        }
+        bool drained = false;
+        ssize_t n = w->op(w->io->fd, w->ctx, &drained);
         if (n != -EAGAIN) {
+            if (drained)
+                forget_drained(w->io, w->dir, ev);
             *result = n;
             return EDO_READY;
         }
+        edo_io_clear_ready(w->io, ev); /* would block: whatever was seen is stale */
     }
 }
 
@@ -51,7 +52,13 @@ ssize_t edo__sock_try(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx)
     int rc = edo_io_try_ready(io, dir, &ev);
     if (rc <= 0)
         return rc == 0 ? -EAGAIN : rc; /* not ready: no system call */
-    return attempt(io, dir, op, ctx, ev);
+    bool drained = false;
+    ssize_t n = op(io->fd, ctx, &drained);
+    if (n == -EAGAIN)
+        edo_io_clear_ready(io, ev);
+    else if (drained)
+        forget_drained(io, dir, ev);
+    return n;
 }
 
 int edo__sock_ready(edo_io *io, uint32_t interest)
@@ -84,7 +91,9 @@ static edo_poll op_poll(edo_future *self, edo_context *cx, void **out)
 
 static const edo_future_vtable op_vtable = {op_poll, NULL};
 
-ssize_t edo__sock_op(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx)
+/* edo__sock_op, inlined into the transfers (the hot path of every read and write). */
+static inline __attribute__((always_inline)) ssize_t sock_op(edo_io *io, uint32_t dir,
+                                                             edo__sock_op_fn op, void *ctx)
 {
     edo__coro *co = edo__coro_running();
     if (!co)
@@ -97,6 +106,11 @@ ssize_t edo__sock_op(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx)
         rc = edo__await_pending(&f.base, NULL);
     edo__sock_wait_drop(&f.wait);
     return rc < 0 ? rc : f.result;
+}
+
+ssize_t edo__sock_op(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx)
+{
+    return sock_op(io, dir, op, ctx);
 }
 
 int edo__sock_adopt(edo_runtime *rt, edo_io **out, int fd)
@@ -236,8 +250,9 @@ ssize_t edo__sock_transfer(edo_io *io, edo__transfer *x)
     if (!x->iov && x->len == 0 && !x->datagram)
         return 0;
     uint32_t dir = x->send ? EDO_WRITABLE : EDO_READABLE;
-    return x->no_wait ? edo__sock_try(io, dir, edo__sock_do_transfer, x)
-                      : edo__sock_op(io, dir, edo__sock_do_transfer, x);
+    if (__builtin_expect(x->no_wait, 0))
+        return edo__sock_try(io, dir, edo__sock_do_transfer, x);
+    return sock_op(io, dir, edo__sock_do_transfer, x);
 }
 
 int edo__sock_send_all(edo_io *io, const void *buf, size_t len)
