@@ -1,6 +1,7 @@
 /* TCP and addresses: echo round trips (both flavours, IPv4 and IPv6), errors (refused, address
  * in use, reset by peer, peer gone mid-write, deadlines, abort mid-accept/read/connect), half
- * close, many readers on one socket, closing under a waiting reader, thousands of connections,
+ * close, many readers on one socket, a reader and a writer task on one socket, closing under a
+ * waiting reader, thousands of connections,
  * options, address parsing and resolution, bad input. */
 #include <arpa/inet.h>
 #include <signal.h>
@@ -553,6 +554,74 @@ static void *many_readers(void *arg)
 }
 
 TEST(many_tasks_read_one_socket) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, many_readers, NULL); }
+
+/* A connection's two directions used by two tasks at once (Tokio's split halves): one task
+ * streams a pattern out through a small send buffer (so it keeps waiting for room) while another
+ * reads the echo back (waiting for data), and every byte comes back in order. (The receive buffer
+ * stays large: one smaller than loopback's 64 KiB segments makes the kernel's TCP stall on its
+ * persist timer.) */
+enum { DUPLEX_BYTES = 1 << 20 };
+
+static unsigned char duplex_byte(size_t i) { return (unsigned char)(i * 7 + i / 251); }
+
+static void *duplex_writer(void *arg)
+{
+    edo_tcp *c = arg;
+    unsigned char chunk[3000];
+    for (size_t sent = 0; sent < DUPLEX_BYTES;) {
+        size_t n = DUPLEX_BYTES - sent < sizeof chunk ? DUPLEX_BYTES - sent : sizeof chunk;
+        for (size_t i = 0; i < n; i++)
+            chunk[i] = duplex_byte(sent + i);
+        CHECK_EQ(edo_tcp_write_all(c, chunk, n), 0);
+        sent += n;
+    }
+    CHECK_EQ(edo_tcp_shutdown(c, SHUT_WR), 0);
+    return NULL;
+}
+
+static void *duplex_reader(void *arg)
+{
+    edo_tcp *c = arg;
+    unsigned char buf[1777];
+    size_t got = 0;
+    ssize_t n;
+    while ((n = edo_tcp_read(c, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < n; i++)
+            CHECK_EQ(buf[i], duplex_byte(got + (size_t)i));
+        got += (size_t)n;
+    }
+    CHECK_EQ(n, 0);
+    CHECK_EQ(got, DUPLEX_BYTES);
+    return NULL;
+}
+
+static void *full_duplex(void *arg)
+{
+    (void)arg;
+    edo_tcp *c, *s;
+    connected_pair(&c, &s);
+    int small = 16384;
+    CHECK_EQ(setsockopt(edo_tcp_fd(c), SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+    CHECK_EQ(edo_tcp_set_nodelay(c, true), 0); /* small segments go at once, not after an ACK */
+    CHECK_EQ(edo_tcp_set_nodelay(s, true), 0);
+    edo_task *echo, *w, *r;
+    CHECK_EQ(edo_spawn(echo_conn, s, &echo), 0); /* the peer echoes, then closes */
+    CHECK_EQ(edo_spawn(duplex_reader, c, &r), 0);
+    CHECK_EQ(edo_spawn(duplex_writer, c, &w), 0);
+    edo_task *all[] = {w, r, echo};
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(edo_task_join(all[i], NULL), 0);
+        edo_task_free(all[i]);
+    }
+    edo_tcp_close(c);
+    return NULL;
+}
+
+TEST(full_duplex_two_tasks)
+{
+    run_coro(EDO_RUNTIME_MULTI_THREAD, 2, full_duplex, NULL);
+    run_coro(EDO_RUNTIME_CURRENT_THREAD, 0, full_duplex, NULL);
+}
 
 /* Thousands of connections open at once, both ends in this process. */
 typedef struct {
