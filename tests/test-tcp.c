@@ -1,8 +1,7 @@
 /* TCP and addresses: echo round trips (both flavours, IPv4 and IPv6), errors (refused, address
  * in use, reset by peer, peer gone mid-write, deadlines, abort mid-accept/read/connect), half
  * close, many readers on one socket, a reader and a writer task on one socket, closing under a
- * waiting reader, thousands of connections,
- * options, address parsing and resolution, bad input. */
+ * waiting reader, thousands of connections, options, address parsing and resolution, bad input. */
 #include <arpa/inet.h>
 #include <signal.h>
 #include <string.h>
