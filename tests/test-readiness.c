@@ -9,18 +9,6 @@
 #include "harness.h"
 #include "util.h"
 
-/* A connected TCP pair through a loopback listener. */
-static void tcp_pair(edo_tcp **client, edo_tcp **server)
-{
-    edo_tcp_listener *l;
-    edo_sockaddr addr;
-    CHECK_EQ(edo_tcp_listen(&l, "127.0.0.1:0", NULL), 0);
-    CHECK_EQ(edo_tcp_listener_addr(l, &addr), 0);
-    CHECK_EQ(edo_tcp_connect_addr(client, &addr), 0);
-    CHECK_EQ(edo_tcp_accept(l, server, NULL), 0);
-    edo_tcp_listener_close(l);
-}
-
 /* edo_tcp_ready under a deadline `ms` from now (virtual time on a paused clock). */
 static int ready_within(edo_tcp *c, uint32_t interest, uint64_t ms)
 {

@@ -191,21 +191,12 @@ static void *in_use(void *arg)
 
 TEST(address_in_use_and_reuse_port) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, in_use, NULL); }
 
-/* A connected pair through a listener: *client and *server. */
-static void connected_pair(edo_tcp **client, edo_tcp **server)
-{
-    edo_sockaddr addr;
-    edo_tcp_listener *l = listen_any("127.0.0.1:0", &addr);
-    CHECK_EQ(edo_tcp_connect_addr(client, &addr), 0);
-    CHECK_EQ(edo_tcp_accept(l, server, NULL), 0);
-    edo_tcp_listener_close(l);
-}
 
 static void *half_close(void *arg)
 {
     (void)arg;
     edo_tcp *c, *s;
-    connected_pair(&c, &s);
+    tcp_pair(&c, &s);
     CHECK_EQ(edo_tcp_write_all(c, "ask", 3), 0);
     CHECK_EQ(edo_tcp_shutdown(c, SHUT_WR), 0);
     char buf[16];
@@ -236,7 +227,7 @@ static void *eof_after_short_read(void *arg)
 {
     (void)arg;
     edo_tcp *c, *s;
-    connected_pair(&c, &s);
+    tcp_pair(&c, &s);
     CHECK_EQ(edo_tcp_write_all(s, "abc", 3), 0);
     edo_tcp_close(s);
     CHECK_EQ(edo_sleep(EDO_MSEC(20)), 0); /* both edges delivered before we read */
@@ -275,7 +266,7 @@ static void *writer_keeps_readers_eof(void *arg)
 {
     (void)arg;
     edo_tcp *c, *s;
-    connected_pair(&c, &s);
+    tcp_pair(&c, &s);
     int small = 4096;
     CHECK_EQ(setsockopt(edo_tcp_fd(c), SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
     blocked_writer b = {c, 0};
@@ -323,7 +314,7 @@ static void *reset_by_peer(void *arg)
 {
     (void)arg;
     edo_tcp *c, *s;
-    connected_pair(&c, &s);
+    tcp_pair(&c, &s);
     CHECK_EQ(edo_tcp_set_linger(s, 0), 0); /* close sends a reset */
     edo_tcp_close(s);
     char buf[8];
@@ -338,7 +329,7 @@ static void *peer_gone_mid_write(void *arg)
 {
     (void)arg;
     edo_tcp *c, *s;
-    connected_pair(&c, &s);
+    tcp_pair(&c, &s);
     edo_tcp_close(s);
     static char chunk[65536];
     int rc = 0;
@@ -360,7 +351,7 @@ static void *read_deadline_then_usable(void *arg)
 {
     (void)arg;
     edo_tcp *c, *s;
-    connected_pair(&c, &s);
+    tcp_pair(&c, &s);
     char buf[8];
     edo_instant saved;
     CHECK_EQ(edo_deadline_push(edo_after(EDO_MSEC(20)), &saved), 0);
@@ -438,7 +429,7 @@ static void *abort_blocked(void *arg)
     if (kind == 0) {
         b.l = listen_any("127.0.0.1:0", &b.addr);
     } else if (kind == 1) {
-        connected_pair(&c, &s);
+        tcp_pair(&c, &s);
         b.c = c;
     } else {
         b.l = full_listener(&b.addr, fillers, &nfill);
@@ -477,7 +468,7 @@ static void *close_under_reader(void *arg)
 {
     (void)arg;
     edo_tcp *c, *s;
-    connected_pair(&c, &s);
+    tcp_pair(&c, &s);
     blocked b = {.kind = 1, .c = c};
     edo_task *t;
     CHECK_EQ(edo_spawn(block_somewhere, &b, &t), 0);
@@ -490,7 +481,7 @@ static void *close_under_reader(void *arg)
     CHECK_EQ(b.rc, -EBADF);
     edo_task_free(t);
     edo_tcp *c2, *s2;
-    connected_pair(&c2, &s2);
+    tcp_pair(&c2, &s2);
     CHECK(edo_tcp_fd(c2) == fd || edo_tcp_fd(s2) == fd || 1); /* reuse is likely, not certain */
     CHECK_EQ(edo_tcp_write_all(s2, "new", 3), 0);
     char buf[8];
@@ -526,7 +517,7 @@ static void *many_readers(void *arg)
 {
     (void)arg;
     edo_tcp *c, *s;
-    connected_pair(&c, &s);
+    tcp_pair(&c, &s);
     shared_reader r = {c, 0};
     enum { READERS = 8 };
     edo_task *t[READERS];
@@ -598,7 +589,7 @@ static void *full_duplex(void *arg)
 {
     (void)arg;
     edo_tcp *c, *s;
-    connected_pair(&c, &s);
+    tcp_pair(&c, &s);
     int small = 16384;
     CHECK_EQ(setsockopt(edo_tcp_fd(c), SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
     CHECK_EQ(edo_tcp_set_nodelay(c, true), 0); /* small segments go at once, not after an ACK */
@@ -686,7 +677,7 @@ static void *options_and_addresses(void *arg)
 {
     (void)arg;
     edo_tcp *c, *s;
-    connected_pair(&c, &s);
+    tcp_pair(&c, &s);
     CHECK_EQ(edo_tcp_set_nodelay(c, true), 0);
     CHECK_EQ(edo_tcp_set_keepalive(c, true, 30), 0);
     CHECK_EQ(edo_tcp_set_linger(c, -1), 0);
@@ -943,7 +934,7 @@ static void *cancel_future_read(void *arg)
 {
     (void)arg;
     edo_tcp *c, *s;
-    connected_pair(&c, &s);
+    tcp_pair(&c, &s);
     pending_read p = {.base = {&pending_vtable}, .c = c};
     edo_task *t;
     CHECK_EQ(edo_spawn_future(&p.base, sizeof p, &t), 0);

@@ -264,4 +264,16 @@ static inline void watchdog_stop(watchdog *wd)
     pthread_mutex_destroy(&wd->lock);
 }
 
+/* A connected TCP pair over loopback, through a listener closed afterwards (in a coroutine). */
+static inline void tcp_pair(edo_tcp **client, edo_tcp **server)
+{
+    edo_tcp_listener *l;
+    edo_sockaddr addr;
+    CHECK_EQ(edo_tcp_listen(&l, "127.0.0.1:0", NULL), 0);
+    CHECK_EQ(edo_tcp_listener_addr(l, &addr), 0);
+    CHECK_EQ(edo_tcp_connect_addr(client, &addr), 0);
+    CHECK_EQ(edo_tcp_accept(l, server, NULL), 0);
+    edo_tcp_listener_close(l);
+}
+
 #endif

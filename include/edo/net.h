@@ -92,6 +92,19 @@ int edo_sockaddr_unix(edo_sockaddr *out, const char *path);
  * Suspends (for names). */
 int edo_resolve(const char *host_port, edo_sockaddr *out, size_t max);
 
+/* The future form of edo_resolve, for future tasks: poll until EDO_READY, then `result` is what
+ * edo_resolve returns (-EPERM when a name must be looked up outside a runtime). A name is looked
+ * up on the blocking pool from the first poll; dropping the future early lets that lookup finish
+ * on its own (its results are discarded). `out` must outlive the future; host_port is copied
+ * (-EINVAL when longer than 271 bytes). */
+typedef struct edo_resolve_future {
+    edo_future base;
+    int result;
+    uint64_t private_[40];
+} edo_resolve_future;
+void edo_resolve_future_init(edo_resolve_future *f, const char *host_port, edo_sockaddr *out,
+                             size_t max);
+
 /* ---------------------------------------------------------------------------------------------
  * TCP
  * ------------------------------------------------------------------------------------------- */
@@ -310,7 +323,15 @@ typedef struct edo_socket_future {
 } edo_socket_future;
 
 void edo_tcp_read_future_init(edo_socket_future *f, edo_tcp *c, void *buf, size_t len);
+void edo_tcp_peek_future_init(edo_socket_future *f, edo_tcp *c, void *buf, size_t len);
 void edo_tcp_write_future_init(edo_socket_future *f, edo_tcp *c, const void *buf, size_t len);
+/* Writes all `len` bytes, as many writes as it takes: `result` is 0, or the first error. */
+void edo_tcp_write_all_future_init(edo_socket_future *f, edo_tcp *c, const void *buf, size_t len);
+/* `iov` (the array, and the buffers it points to) must outlive the future. */
+void edo_tcp_readv_future_init(edo_socket_future *f, edo_tcp *c, const struct iovec *iov,
+                               int iovcnt);
+void edo_tcp_writev_future_init(edo_socket_future *f, edo_tcp *c, const struct iovec *iov,
+                                int iovcnt);
 /* `peer` (may be NULL) receives the connecting peer's address. */
 void edo_tcp_accept_future_init(edo_socket_future *f, edo_tcp_listener *l, edo_sockaddr *peer);
 /* Connects to `addr` (copied). The socket is made at the first poll (which must run inside a
@@ -318,6 +339,11 @@ void edo_tcp_accept_future_init(edo_socket_future *f, edo_tcp_listener *l, edo_s
 void edo_tcp_connect_future_init(edo_socket_future *f, const edo_sockaddr *addr);
 void edo_unix_read_future_init(edo_socket_future *f, edo_unix *c, void *buf, size_t len);
 void edo_unix_write_future_init(edo_socket_future *f, edo_unix *c, const void *buf, size_t len);
+void edo_unix_write_all_future_init(edo_socket_future *f, edo_unix *c, const void *buf,
+                                    size_t len);
+/* Connects to the Unix socket at `path` (made at the first poll, as for TCP); `socket` is the new
+ * edo_unix. Bad paths complete with -EINVAL or -ENAMETOOLONG. */
+void edo_unix_connect_future_init(edo_socket_future *f, const char *path);
 void edo_unix_accept_future_init(edo_socket_future *f, edo_unix_listener *l);
 /* `from` (may be NULL) receives the sender's address. */
 void edo_udp_recv_from_future_init(edo_socket_future *f, edo_udp *u, void *buf, size_t len,

@@ -154,7 +154,12 @@ static void *resolve_blocking(void *arg)
     return NULL;
 }
 
-int edo_resolve(const char *host_port, edo_sockaddr *out, size_t max)
+/* The first step of a resolution: a numeric address answers at once (returns how many
+ * addresses, or -errno); a name starts a lookup on the blocking pool (returns 0, with the job and
+ * the call's task in *job and *call), which needs a runtime, and a coroutine to wait in when
+ * `coroutine` (-EPERM otherwise). */
+static int resolve_start(const char *host_port, edo_sockaddr *out, size_t max, bool coroutine,
+                         resolve_job **job, edo_task **call)
 {
     if (!host_port || !out || max == 0)
         return -EINVAL;
@@ -167,32 +172,117 @@ int edo_resolve(const char *host_port, edo_sockaddr *out, size_t max)
     if (rc != -ENOENT && rc != -EINVAL)
         return rc; /* numeric (or empty: the wildcard address) */
     edo_runtime *rt = edo_runtime_current();
-    if (!rt || !edo__coro_running())
+    if (!rt || (coroutine && !edo__coro_running()))
         return -EPERM;
-    resolve_job *job = malloc(sizeof *job);
+    resolve_job *j = malloc(sizeof *j);
     edo_sockaddr *copy = calloc(max, sizeof *copy);
-    if (!job || !copy) {
-        free(job);
+    if (!j || !copy) {
+        free(j);
         free(copy);
         return -ENOMEM;
     }
-    atomic_init(&job->refs, 2);
-    snprintf(job->host, sizeof job->host, "%s", host);
-    snprintf(job->port, sizeof job->port, "%s", port);
-    job->out = copy;
-    job->max = max;
-    job->result = -ECANCELED;
-    edo_task *call;
-    rc = edo__spawn_blocking_owned(rt, resolve_blocking, job, job_unref, &call);
+    atomic_init(&j->refs, 2);
+    snprintf(j->host, sizeof j->host, "%s", host);
+    snprintf(j->port, sizeof j->port, "%s", port);
+    j->out = copy;
+    j->max = max;
+    j->result = -ECANCELED;
+    rc = edo__spawn_blocking_owned(rt, resolve_blocking, j, job_unref, call);
     if (rc < 0) {
         free(copy);
-        free(job);
+        free(j);
         return rc;
     }
-    rc = edo_task_join(call, NULL); /* if we are cancelled, the call finishes on its own */
+    *job = j;
+    return 0;
+}
+
+/* The last step, once the lookup's task was joined with `join_rc`: the addresses into out. */
+static int resolve_finish(resolve_job *job, edo_task *call, int join_rc, edo_sockaddr *out)
+{
     edo_task_free(call);
-    if (rc == 0 && (rc = job->result) > 0)
+    int rc = join_rc == 0 ? job->result : join_rc;
+    if (rc > 0)
         memcpy(out, job->out, (size_t)rc * sizeof *out);
     job_unref(job);
     return rc;
+}
+
+int edo_resolve(const char *host_port, edo_sockaddr *out, size_t max)
+{
+    resolve_job *job;
+    edo_task *call;
+    int rc = resolve_start(host_port, out, max, true, &job, &call);
+    if (rc != 0)
+        return rc;
+    /* If we are cancelled, the call finishes on its own and frees the job. */
+    return resolve_finish(job, call, edo_task_join(call, NULL), out);
+}
+
+/* ---- the future form ------------------------------------------------------------------------ */
+
+typedef struct resolve_state {
+    char host_port[272]; /* a name of up to 255 bytes, brackets and a port */
+    edo_sockaddr *out;
+    size_t max;
+    resolve_job *job; /* while the lookup runs */
+    edo_task *call;
+    bool started;
+} resolve_state;
+
+_Static_assert(sizeof(resolve_state) <= sizeof(((edo_resolve_future *)0)->private_),
+               "edo_resolve_future.private_ is too small");
+
+static resolve_state *resolve_state_of(edo_resolve_future *f)
+{
+    return (resolve_state *)(void *)f->private_;
+}
+
+static edo_poll resolve_poll(edo_future *self, edo_context *cx, void **out)
+{
+    (void)out;
+    edo_resolve_future *f = (edo_resolve_future *)self;
+    resolve_state *st = resolve_state_of(f);
+    if (!st->started) {
+        st->started = true;
+        int rc = st->max ? resolve_start(st->host_port, st->out, st->max, false, &st->job,
+                                         &st->call)
+                         : -EINVAL;
+        if (rc != 0) {
+            f->result = rc;
+            return EDO_READY;
+        }
+    }
+    int join_rc;
+    if (edo_task_poll_join(st->call, cx, &join_rc, NULL) == EDO_PENDING)
+        return EDO_PENDING;
+    f->result = resolve_finish(st->job, st->call, join_rc, st->out);
+    st->job = NULL;
+    st->call = NULL;
+    return EDO_READY;
+}
+
+static void resolve_drop(edo_future *self)
+{
+    resolve_state *st = resolve_state_of((edo_resolve_future *)self);
+    if (!st->job)
+        return;
+    edo_task_free(st->call); /* the lookup finishes on its own and frees its half of the job */
+    job_unref(st->job);
+    st->job = NULL;
+}
+
+static const edo_future_vtable resolve_vtable = {resolve_poll, resolve_drop};
+
+void edo_resolve_future_init(edo_resolve_future *f, const char *host_port, edo_sockaddr *out,
+                             size_t max)
+{
+    memset(f, 0, sizeof *f);
+    f->base.vtable = &resolve_vtable;
+    resolve_state *st = resolve_state_of(f);
+    if (!host_port || !out || strlen(host_port) >= sizeof st->host_port)
+        return; /* max 0: the first poll answers -EINVAL */
+    snprintf(st->host_port, sizeof st->host_port, "%s", host_port);
+    st->out = out;
+    st->max = max;
 }

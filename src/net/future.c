@@ -16,8 +16,9 @@ enum kind { TRANSFER, ACCEPT, CONNECT, READY };
 typedef struct state {
     edo__sock_wait wait;
     enum kind kind;
-    bool invalid;  /* bad arguments: ready at once with -EINVAL */
+    int error;     /* bad arguments: ready at once with this (-EINVAL, -ENAMETOOLONG) */
     bool has_addr; /* a send_to target or connect address is in `addr` */
+    bool all;      /* write_all: transfer again until the whole buffer is gone */
     edo__transfer transfer;
     edo__accept accept;
     edo_sockaddr addr;
@@ -51,8 +52,8 @@ static edo_poll socket_poll(edo_future *self, edo_context *cx, void **out)
     (void)out;
     edo_socket_future *f = (edo_socket_future *)self;
     state *st = state_of(f);
-    if (st->invalid) {
-        f->result = -EINVAL;
+    if (st->error) {
+        f->result = st->error;
         return EDO_READY;
     }
     if (st->kind == CONNECT && !st->wait.io) {
@@ -70,9 +71,19 @@ static edo_poll socket_poll(edo_future *self, edo_context *cx, void **out)
         st->wait.ctx = &st->accept;
     }
     ssize_t result;
-    if (edo__sock_poll(&st->wait, cx, &result) == EDO_PENDING)
-        return EDO_PENDING;
-    edo__sock_wait_drop(&st->wait);
+    for (;;) {
+        if (edo__sock_poll(&st->wait, cx, &result) == EDO_PENDING)
+            return EDO_PENDING;
+        edo__sock_wait_drop(&st->wait);
+        if (!st->all || result < 0)
+            break;
+        st->transfer.buf = (char *)st->transfer.buf + result;
+        st->transfer.len -= (size_t)result;
+        if (st->transfer.len == 0) {
+            result = 0; /* as edo_tcp_write_all: 0 once everything is sent */
+            break;
+        }
+    }
     f->result = result;
     if (result >= 0 && st->kind == ACCEPT) {
         edo_io *io;
@@ -113,7 +124,7 @@ static state *init(edo_socket_future *f, edo_io *io, enum kind kind, uint32_t di
     st->wait.dir = dir;
     st->wait.op = op;
     st->kind = kind;
-    st->invalid = !io && kind != CONNECT;
+    st->error = !io && kind != CONNECT ? -EINVAL : 0;
     return st;
 }
 
@@ -122,7 +133,7 @@ static void transfer_init(edo_socket_future *f, edo_io *io, bool send, bool data
 {
     state *st = init(f, io, TRANSFER, send ? EDO_WRITABLE : EDO_READABLE, edo__sock_do_transfer);
     if (!buf && len)
-        st->invalid = true;
+        st->error = -EINVAL;
     st->transfer = (edo__transfer){.send = send, .datagram = datagram, .buf = buf, .len = len,
                                    .addr = send ? NULL : addr};
     if (send && addr) {
@@ -134,6 +145,40 @@ static void transfer_init(edo_socket_future *f, edo_io *io, bool send, bool data
 void edo_tcp_read_future_init(edo_socket_future *f, edo_tcp *c, void *buf, size_t len)
 {
     transfer_init(f, (edo_io *)c, false, false, buf, len, NULL);
+}
+
+void edo_tcp_peek_future_init(edo_socket_future *f, edo_tcp *c, void *buf, size_t len)
+{
+    transfer_init(f, (edo_io *)c, false, false, buf, len, NULL);
+    state_of(f)->transfer.flags = MSG_PEEK;
+}
+
+void edo_tcp_write_all_future_init(edo_socket_future *f, edo_tcp *c, const void *buf, size_t len)
+{
+    transfer_init(f, (edo_io *)c, true, false, (void *)buf, len, NULL);
+    state_of(f)->all = true;
+}
+
+/* A scatter/gather transfer over `iov` (which must outlive the future). */
+static void vector_init(edo_socket_future *f, edo_io *io, bool send, const struct iovec *iov,
+                        int iovcnt)
+{
+    state *st = init(f, io, TRANSFER, send ? EDO_WRITABLE : EDO_READABLE, edo__sock_do_transfer);
+    if (!iov || iovcnt <= 0)
+        st->error = -EINVAL;
+    st->transfer = (edo__transfer){.send = send, .iov = iov, .iovcnt = iovcnt};
+}
+
+void edo_tcp_readv_future_init(edo_socket_future *f, edo_tcp *c, const struct iovec *iov,
+                               int iovcnt)
+{
+    vector_init(f, (edo_io *)c, false, iov, iovcnt);
+}
+
+void edo_tcp_writev_future_init(edo_socket_future *f, edo_tcp *c, const struct iovec *iov,
+                                int iovcnt)
+{
+    vector_init(f, (edo_io *)c, true, iov, iovcnt);
 }
 
 void edo_tcp_write_future_init(edo_socket_future *f, edo_tcp *c, const void *buf, size_t len)
@@ -149,6 +194,12 @@ void edo_unix_read_future_init(edo_socket_future *f, edo_unix *c, void *buf, siz
 void edo_unix_write_future_init(edo_socket_future *f, edo_unix *c, const void *buf, size_t len)
 {
     transfer_init(f, (edo_io *)c, true, false, (void *)buf, len, NULL);
+}
+
+void edo_unix_write_all_future_init(edo_socket_future *f, edo_unix *c, const void *buf,
+                                    size_t len)
+{
+    edo_tcp_write_all_future_init(f, (edo_tcp *)c, buf, len);
 }
 
 void edo_udp_recv_from_future_init(edo_socket_future *f, edo_udp *u, void *buf, size_t len,
@@ -179,7 +230,7 @@ static void ready_init(edo_socket_future *f, edo_io *io, uint32_t interest)
 {
     state *st = init(f, io, READY, interest, NULL);
     if (!(interest & (EDO_READABLE | EDO_WRITABLE)) || (interest & ~(EDO_READABLE | EDO_WRITABLE)))
-        st->invalid = true;
+        st->error = -EINVAL;
 }
 
 void edo_tcp_ready_future_init(edo_socket_future *f, edo_tcp *c, uint32_t interest)
@@ -204,6 +255,13 @@ void edo_tcp_connect_future_init(edo_socket_future *f, const edo_sockaddr *addr)
         st->addr = *addr;
         st->has_addr = true;
     } else {
-        st->invalid = true;
+        st->error = -EINVAL;
     }
+}
+
+void edo_unix_connect_future_init(edo_socket_future *f, const char *path)
+{
+    state *st = init(f, NULL, CONNECT, EDO_WRITABLE, edo__sock_connect_result);
+    st->error = path ? edo_sockaddr_unix(&st->addr, path) : -EINVAL;
+    st->has_addr = st->error == 0;
 }
