@@ -64,7 +64,8 @@
 #   DURATION=5        seconds of load per run (SECONDS=N works too)
 #   WORKERS=1         server worker threads (GOMAXPROCS for Go)
 #   PEERS="edo tokio go epoll"   servers to run (edo must be among them for
-#                                the ratios)
+#                                the ratios; edo-ready and edo-future, edo's
+#                                other echo styles, may be added for echo)
 #   BENCHES="echo_c50_d1 echo_c50_d16 echo_c500_d1 echo_c500_d16 http_c50
 #            idle_conn_memory"
 #   IDLE_CONNS=9000   idle connections (needs about that many fds on each side)
@@ -351,7 +352,9 @@ paired() {
 report() {
     local bench=$1 peer other
     local -a peers
-    read -r -a peers <<<"$PEERS edo-ready edo-future"
+    read -r -a peers <<<"$PEERS"
+    [[ " $PEERS " == *" edo-ready "* ]] || peers+=(edo-ready) # measured for idle memory
+    [[ " $PEERS " == *" edo-future "* ]] || peers+=(edo-future)
     for peer in "${peers[@]}"; do
         [ -n "${RESULTS[$bench/$peer]:-}" ] || continue
         if [ "$bench" = idle_conn_memory ]; then
