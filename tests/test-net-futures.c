@@ -1,7 +1,7 @@
 /* The future forms of the socket calls beyond read/write/accept/connect (which test-tcp covers):
  * write_all, peek, readv/writev, Unix connect and write_all, and name resolution; each driven by
- * edo_await from a coroutine (which polls it like any future task would), plus drops before
- * completion and bad arguments. */
+ * edo_await from a coroutine (which polls it like any future task would), plus empty transfers,
+ * drops before completion and bad arguments. */
 #include <string.h>
 #include <unistd.h>
 
@@ -107,6 +107,38 @@ static void *peek_and_vectors(void *arg)
     edo_tcp_close(s);
     return NULL;
 }
+
+/* A transfer of nothing completes at its first poll, even when the socket could not move a
+ * byte (its send buffer full, nothing to read). */
+static void *empty_transfers(void *arg)
+{
+    (void)arg;
+    edo_tcp *c, *s;
+    tcp_pair(&c, &s);
+    static char block[65536];
+    while (edo_tcp_try_write(c, block, sizeof block) > 0)
+        ;
+    edo_waker noop = edo_waker_noop();
+    edo_context cx = {&noop, NULL};
+    edo_socket_future f;
+    edo_tcp_write_all_future_init(&f, c, block, 0);
+    CHECK_EQ(edo_future_poll(&f.base, &cx, NULL), EDO_READY);
+    CHECK_EQ(f.result, 0);
+    edo_future_drop(&f.base);
+    edo_tcp_write_future_init(&f, c, NULL, 0);
+    CHECK_EQ(edo_future_poll(&f.base, &cx, NULL), EDO_READY);
+    CHECK_EQ(f.result, 0);
+    edo_future_drop(&f.base);
+    edo_tcp_read_future_init(&f, c, block, 0);
+    CHECK_EQ(edo_future_poll(&f.base, &cx, NULL), EDO_READY);
+    CHECK_EQ(f.result, 0);
+    edo_future_drop(&f.base);
+    edo_tcp_close(c);
+    edo_tcp_close(s);
+    return NULL;
+}
+
+TEST(empty_transfer_futures) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, empty_transfers, NULL); }
 
 TEST(peek_readv_writev_futures) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, peek_and_vectors, NULL); }
 

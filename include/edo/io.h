@@ -100,8 +100,9 @@ void edo_io_waiter_init(edo_io_waiter *waiter);
 void edo_io_waiter_drop(edo_io *io, edo_io_waiter *waiter);
 /* Without waiting: the readiness `io` has now for `interest` (the bits a wait would report), and
  * *ev describing it, for an operation tried at once and edo_io_clear_ready when it would block.
- * Returns those bits (0: not ready; try again after a wait), or -EINVAL (bad arguments), -EBADF
- * (deregistered). Never suspends; thread-safe. */
+ * Returns those bits (0: not ready; try again after a wait), or -EINVAL (NULL io or ev, or
+ * neither EDO_READABLE nor EDO_WRITABLE in interest; other bits are ignored, as by
+ * edo_io_ready), -EBADF (deregistered). Never suspends; thread-safe. */
 int edo_io_try_ready(edo_io *io, uint32_t interest, edo_io_event *ev);
 /* The operation `ev` announced would block: forget that readiness (all of ev.ready: a wait
  * reports only its own direction's bits, that direction's closed bit and the error bit, all stale

@@ -177,13 +177,19 @@ int edo_tcp_write_all(edo_tcp *c, const void *buf, size_t len);
  * deadline), -EBADF (closed meanwhile), -EPERM (not in a coroutine). Readiness may be stale (a new
  * socket starts out ready both ways): the try that follows then returns -EAGAIN, and the next
  * wait waits for a new edge. A ready wait takes a unit of the cooperative budget, so a loop of
- * waits and tries on a busy socket still lets other tasks run. Suspends. */
+ * waits and tries on a busy socket still lets other tasks run. Suspends; any number of tasks may
+ * wait on one socket at once (all are woken by an edge in their direction). */
 int edo_tcp_ready(edo_tcp *c, uint32_t interest);
-/* One read (write) without waiting: as edo_tcp_read (edo_tcp_write), but -EAGAIN instead of
- * waiting when nothing can move now; then the socket's readiness is forgotten, so that
- * edo_tcp_ready waits for the next edge. No system call is made while the socket is known not
- * to be ready. Callable from any task of the socket's runtime, coroutine or future. Never
- * suspends. */
+/* One read (write) without waiting: returns the bytes moved (0 for len 0; a read's 0 otherwise
+ * means the peer closed its side), or
+ *   -EAGAIN      nothing can move now: the socket's readiness is forgotten, so that
+ *                edo_tcp_ready waits for the next edge (no system call is made while the socket
+ *                is known not to be ready);
+ *   -EINVAL      NULL socket, NULL buffer with len > 0, NULL iov or iovcnt <= 0;
+ *   -EBADF       the socket was closed;
+ *   -ECONNRESET, -EPIPE (writes), or another -errno from recv/send.
+ * Never suspends; callable from any thread (a coroutine, a future's poll, a plain thread). Two
+ * threads may try the same direction at once: each byte goes to exactly one of them. */
 ssize_t edo_tcp_try_read(edo_tcp *c, void *buf, size_t len);
 ssize_t edo_tcp_try_write(edo_tcp *c, const void *buf, size_t len);
 ssize_t edo_tcp_try_readv(edo_tcp *c, const struct iovec *iov, int iovcnt);
@@ -322,12 +328,20 @@ typedef struct edo_socket_future {
     uint64_t private_[40];
 } edo_socket_future;
 
+/* The results and errors are those of the coroutine calls (edo_tcp_read, edo_tcp_peek,
+ * edo_tcp_write, ...), less -EPERM, -ECANCELED and -ETIMEDOUT: a future is cancelled by dropping
+ * it, and bounded with edo_timeout_future_init. Bad arguments complete at the first poll with
+ * -EINVAL; a transfer of 0 bytes completes at once with 0. */
 void edo_tcp_read_future_init(edo_socket_future *f, edo_tcp *c, void *buf, size_t len);
+/* Like the read future, leaving the bytes queued (MSG_PEEK). */
 void edo_tcp_peek_future_init(edo_socket_future *f, edo_tcp *c, void *buf, size_t len);
 void edo_tcp_write_future_init(edo_socket_future *f, edo_tcp *c, const void *buf, size_t len);
-/* Writes all `len` bytes, as many writes as it takes: `result` is 0, or the first error. */
+/* Writes all `len` bytes, as many writes as it takes: `result` is 0, or the first error (how
+ * much was sent before it is not reported: treat the stream as broken). Dropped before it is
+ * ready, an unknown part of the buffer has been sent. */
 void edo_tcp_write_all_future_init(edo_socket_future *f, edo_tcp *c, const void *buf, size_t len);
-/* `iov` (the array, and the buffers it points to) must outlive the future. */
+/* Scatter/gather: -EINVAL for a NULL iov or iovcnt <= 0. `iov` (the array, and the buffers it
+ * points to) must outlive the future. */
 void edo_tcp_readv_future_init(edo_socket_future *f, edo_tcp *c, const struct iovec *iov,
                                int iovcnt);
 void edo_tcp_writev_future_init(edo_socket_future *f, edo_tcp *c, const struct iovec *iov,
@@ -339,6 +353,7 @@ void edo_tcp_accept_future_init(edo_socket_future *f, edo_tcp_listener *l, edo_s
 void edo_tcp_connect_future_init(edo_socket_future *f, const edo_sockaddr *addr);
 void edo_unix_read_future_init(edo_socket_future *f, edo_unix *c, void *buf, size_t len);
 void edo_unix_write_future_init(edo_socket_future *f, edo_unix *c, const void *buf, size_t len);
+/* As edo_tcp_write_all_future_init. */
 void edo_unix_write_all_future_init(edo_socket_future *f, edo_unix *c, const void *buf,
                                     size_t len);
 /* Connects to the Unix socket at `path` (made at the first poll, as for TCP); `socket` is the new
@@ -351,7 +366,8 @@ void edo_udp_recv_from_future_init(edo_socket_future *f, edo_udp *u, void *buf, 
 /* `to` (NULL: the connected peer) is copied. */
 void edo_udp_send_to_future_init(edo_socket_future *f, edo_udp *u, const void *buf, size_t len,
                                  const edo_sockaddr *to);
-/* Readiness waits (edo_tcp_ready and the like): `result` is the ready bits, or -errno. */
+/* Readiness waits (edo_tcp_ready and the like): `result` is the ready bits, or -EINVAL (NULL
+ * socket, no direction or an unknown bit in `interest`) or -EBADF (closed meanwhile). */
 void edo_tcp_ready_future_init(edo_socket_future *f, edo_tcp *c, uint32_t interest);
 void edo_unix_ready_future_init(edo_socket_future *f, edo_unix *c, uint32_t interest);
 void edo_udp_ready_future_init(edo_socket_future *f, edo_udp *u, uint32_t interest);

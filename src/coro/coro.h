@@ -31,7 +31,7 @@ typedef struct edo__coro {
     char *map;          /* lowest address (the guard page, when guarded) */
     size_t map_size;
     char *stack_lo;     /* lowest usable byte */
-    size_t stack_size;  /* usable bytes, as requested (page multiple) */
+    size_t stack_size;  /* as requested (page multiple): at least this much is usable */
     bool guarded;
     bool chunked;       /* part of a pool chunk (else a mapping of its own) */
     struct edo__coro *next_free; /* in a pool */

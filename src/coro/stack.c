@@ -30,8 +30,9 @@
  * of a cache line below the top of its mapping, one of STACK_COLORS. Without it every coroutine's
  * hot frames sit at the same offsets within their pages, and caches index lines by those offset
  * bits: with hundreds of coroutines in turn (a server's connections) their frames all compete for
- * the same few sets of L1 and L2 and evict each other. Colours stay within half a page, so a
- * shallow coroutine still touches a single page. */
+ * the same few sets of L1 and L2 and evict each other. The block and the colour take at most
+ * about half a page, so a shallow coroutine still touches a single page; the slot has a page more
+ * than the stack for them, so the usable stack is never less than asked for. */
 #define STACK_COLORS 32u
 #define COLOR_STEP 64u
 
@@ -62,8 +63,12 @@ size_t edo__stack_round(size_t size)
     return (size + page - 1) / page * page;
 }
 
-/* Sets up the control block of the stack slot [slot, slot + page + stack_size): a guard page
- * at the bottom (made inaccessible while the budget allows), the block at the top. */
+/* A slot: [guard page][stack_size bytes of stack][a page: the rest of the stack, the colour and
+ * the control block]. */
+static size_t slot_size(size_t stack_size) { return page + stack_size + page; }
+
+/* Sets up the control block of the stack slot at `slot`: a guard page at the bottom (made
+ * inaccessible while the budget allows), the block near the top. */
 static edo__coro *init_slot(char *slot, size_t stack_size, bool chunked)
 {
     bool guarded = atomic_fetch_add_explicit(&guarded_stacks, 1, memory_order_relaxed) <
@@ -72,7 +77,7 @@ static edo__coro *init_slot(char *slot, size_t stack_size, bool chunked)
         guarded = false;
     if (!guarded)
         atomic_fetch_sub_explicit(&guarded_stacks, 1, memory_order_relaxed);
-    size_t total = page + stack_size;
+    size_t total = slot_size(stack_size);
     /* Scrambled, so that the colour does not follow the slot's place in its chunk (which already
      * decides some of the index bits of a virtually indexed cache). */
     unsigned n = atomic_fetch_add_explicit(&next_color, 1, memory_order_relaxed);
@@ -115,7 +120,7 @@ static void retire(edo__coro *co)
 /* A stack of a size other than the pool's: a mapping of its own, unmapped on release. */
 static edo__coro *map_single(size_t stack_size)
 {
-    char *map = map_region(page + stack_size);
+    char *map = map_region(slot_size(stack_size));
     return map ? init_slot(map, stack_size, false) : NULL;
 }
 
@@ -130,7 +135,7 @@ static void unmap_single(edo__coro *co)
  * Returns one stack and puts the others in the pool. Pool lock held. */
 static edo__coro *map_chunk(edo__stack_pool *p)
 {
-    size_t slot = page + p->stack_size;
+    size_t slot = slot_size(p->stack_size);
     char *map = map_region(CHUNK_STACKS * slot);
     if (!map)
         return NULL;
@@ -164,7 +169,7 @@ void edo__stack_pool_destroy(edo__stack_pool *p)
 {
     for (edo__coro *co = p->free; co; co = co->next_free)
         retire(co);
-    size_t size = CHUNK_STACKS * (page + p->stack_size);
+    size_t size = CHUNK_STACKS * slot_size(p->stack_size);
     while (p->chunks) {
         edo__chunk *c = p->chunks;
         p->chunks = c->next;

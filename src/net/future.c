@@ -64,6 +64,11 @@ static edo_poll socket_poll(edo_future *self, edo_context *cx, void **out)
         }
     }
     if (st->kind == TRANSFER) {
+        edo__transfer *x = &st->transfer;
+        if (!x->iov && x->len == 0 && !x->datagram) {
+            f->result = 0; /* nothing to move (as the coroutine calls): no wait */
+            return EDO_READY;
+        }
         st->wait.ctx = &st->transfer;
         if (st->has_addr)
             st->transfer.addr = &st->addr;
