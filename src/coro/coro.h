@@ -12,7 +12,8 @@
 
 struct edo_runtime;
 
-/* Lives at the top of its stack slot: [guard page][stack ...][edo__coro]. */
+/* Lives near the top of its stack slot: [guard page][stack ...][edo__coro][colour gap], the slot
+ * a page larger than the stack asked for (see stack.c). */
 typedef struct edo__coro {
     /* touched by every resume and suspension: the first cache line */
     edo__context *ctx;   /* the coroutine, while suspended (in its task: see coro.c) */
