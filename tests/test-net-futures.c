@@ -179,7 +179,10 @@ static void *unix_futures(void *arg)
     return NULL;
 }
 
-TEST(unix_connect_and_write_all_futures) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, unix_futures, NULL); }
+TEST(unix_connect_and_write_all_futures)
+{
+    run_coro(EDO_RUNTIME_MULTI_THREAD, 2, unix_futures, NULL);
+}
 
 /* ---- name resolution ---------------------------------------------------------------------- */
 

@@ -64,8 +64,7 @@ static edo_poll socket_poll(edo_future *self, edo_context *cx, void **out)
         }
     }
     if (st->kind == TRANSFER) {
-        edo__transfer *x = &st->transfer;
-        if (!x->iov && x->len == 0 && !x->datagram) {
+        if (edo__transfer_is_empty(&st->transfer)) {
             f->result = 0; /* nothing to move (as the coroutine calls): no wait */
             return EDO_READY;
         }
@@ -234,7 +233,7 @@ void edo_unix_accept_future_init(edo_socket_future *f, edo_unix_listener *l)
 static void ready_init(edo_socket_future *f, edo_io *io, uint32_t interest)
 {
     state *st = init(f, io, READY, interest, NULL);
-    if (!(interest & (EDO_READABLE | EDO_WRITABLE)) || (interest & ~(EDO_READABLE | EDO_WRITABLE)))
+    if (!edo__interest_valid(interest))
         st->error = -EINVAL;
 }
 

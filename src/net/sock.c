@@ -63,8 +63,7 @@ ssize_t edo__sock_try(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx)
 
 int edo__sock_ready(edo_io *io, uint32_t interest)
 {
-    if (!io || !(interest & (EDO_READABLE | EDO_WRITABLE)) ||
-        (interest & ~(EDO_READABLE | EDO_WRITABLE)))
+    if (!io || !edo__interest_valid(interest))
         return -EINVAL;
     return (int)edo__sock_op(io, interest, NULL, NULL);
 }
@@ -247,7 +246,7 @@ ssize_t edo__sock_transfer(edo_io *io, edo__transfer *x)
 {
     if (!io || (x->iov ? x->iovcnt <= 0 : (!x->buf && x->len)))
         return -EINVAL;
-    if (!x->iov && x->len == 0 && !x->datagram)
+    if (edo__transfer_is_empty(x))
         return 0;
     uint32_t dir = x->send ? EDO_WRITABLE : EDO_READABLE;
     if (__builtin_expect(x->no_wait, 0))

@@ -71,6 +71,20 @@ typedef struct edo__transfer {
     edo_sockaddr *addr;
 } edo__transfer;
 
+/* Whether a stream transfer moves nothing (then it completes at once with 0, waiting for nothing;
+ * an empty datagram is still a datagram). */
+static inline bool edo__transfer_is_empty(const edo__transfer *x)
+{
+    return !x->iov && x->len == 0 && !x->datagram;
+}
+
+/* Whether `interest` names a direction and nothing else (for readiness waits). */
+static inline bool edo__interest_valid(uint32_t interest)
+{
+    const uint32_t both = EDO_READABLE | EDO_WRITABLE;
+    return (interest & both) && !(interest & ~both);
+}
+
 /* Runs one transfer in the calling coroutine (waiting as edo__sock_op does; or, with no_wait,
  * tried once as edo__sock_try does, in any thread). Returns the bytes moved or -errno; -EINVAL
  * for a NULL io or buffer (0 for an empty one). */
