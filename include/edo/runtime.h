@@ -76,7 +76,10 @@ int edo_runtime_new(edo_runtime **out, const edo_runtime_config *config);
  * each future on the calling thread, so nothing leaks), waits for blocking-pool functions
  * already running (queued ones are cancelled), and joins every thread the runtime started.
  * Handles to its tasks stay valid (joining them yields the result, or -ECANCELED), and wakers
- * held elsewhere may still be woken and dropped safely. NULL is a no-op.
+ * held elsewhere may still be woken and dropped safely. Registrations (edo_io, and the sockets
+ * of edo/net.h, which are registrations) belong to the runtime: close them before, or let the
+ * tasks that own them close them as they are cancelled; one still open is freed with the runtime
+ * (its file descriptor is left open) and its handle must not be used again. NULL is a no-op.
  * Must not be called from a thread of `rt` itself, nor concurrently with other calls on `rt` or
  * on handles of its tasks (wakes excepted). Blocks the calling thread. */
 void edo_runtime_free(edo_runtime *rt);
