@@ -172,10 +172,12 @@ static inline double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Spins (yielding the CPU) until `cond` holds; aborts after 20 s so a bug fails, not hangs. */
+/* Spins (yielding the CPU) until `cond` holds; aborts after 60 s so a bug fails with a message
+ * rather than at ctest's timeout (120 s). Generous: a million coroutines take over 20 s to start
+ * on a loaded 2-core machine. */
 #define WAIT_UNTIL(cond)                                                                       \
     do {                                                                                       \
-        double until_ = now_s() + 20.0;                                                        \
+        double until_ = now_s() + 60.0;                                                        \
         while (!(cond)) {                                                                      \
             if (now_s() > until_) {                                                            \
                 fprintf(stderr, "%s:%d: timed out waiting for %s\n", __FILE__, __LINE__,       \
