@@ -23,17 +23,21 @@ static void *ping_pong(void *arg)
     edo_sockaddr a_addr, b_addr, from;
     edo_udp *a = bind_any(&a_addr), *b = bind_any(&b_addr);
     char buf[64];
-    CHECK_EQ(edo_udp_send_to(a, "ping", 4, &b_addr), 4);
-    CHECK_EQ(edo_udp_recv_from(b, buf, sizeof buf, &from), 4);
+    ssize_t n;
+    DELIVER(n, CHECK_EQ(edo_udp_send_to(a, "ping", 4, &b_addr), 4),
+            edo_udp_recv_from(b, buf, sizeof buf, &from));
+    CHECK_EQ(n, 4);
     CHECK(memcmp(buf, "ping", 4) == 0);
     CHECK_EQ(from.u.in.sin_port, a_addr.u.in.sin_port);
-    CHECK_EQ(edo_udp_send_to(b, "pong!", 5, &from), 5);
-    CHECK_EQ(edo_udp_recv_from(a, buf, sizeof buf, NULL), 5);
+    DELIVER(n, CHECK_EQ(edo_udp_send_to(b, "pong!", 5, &from), 5),
+            edo_udp_recv_from(a, buf, sizeof buf, NULL));
+    CHECK_EQ(n, 5);
     /* A datagram longer than the buffer is cut to it; an empty one reads as 0. */
-    CHECK_EQ(edo_udp_send_to(a, "0123456789", 10, &b_addr), 10);
-    CHECK_EQ(edo_udp_recv(b, buf, 4), 4);
-    CHECK_EQ(edo_udp_send_to(a, "", 0, &b_addr), 0);
-    CHECK_EQ(edo_udp_recv(b, buf, sizeof buf), 0);
+    DELIVER(n, CHECK_EQ(edo_udp_send_to(a, "0123456789", 10, &b_addr), 10),
+            edo_udp_recv(b, buf, 4));
+    CHECK_EQ(n, 4);
+    DELIVER(n, CHECK_EQ(edo_udp_send_to(a, "", 0, &b_addr), 0), edo_udp_recv(b, buf, sizeof buf));
+    CHECK_EQ(n, 0);
     edo_udp_close(a);
     edo_udp_close(b);
     return NULL;
@@ -53,12 +57,14 @@ static void *connected(void *arg)
     CHECK_EQ(peer.u.in.sin_port, a_addr.u.in.sin_port);
     /* Datagrams from anyone but the connected peer are dropped by the kernel. */
     CHECK_EQ(edo_udp_send_to(c, "stranger", 8, &b_addr), 8);
-    CHECK_EQ(edo_udp_send_to(a, "friend", 6, &b_addr), 6);
     char buf[16];
-    CHECK_EQ(edo_udp_recv(b, buf, sizeof buf), 6);
+    ssize_t n;
+    DELIVER(n, CHECK_EQ(edo_udp_send_to(a, "friend", 6, &b_addr), 6),
+            edo_udp_recv(b, buf, sizeof buf));
+    CHECK_EQ(n, 6);
     CHECK(memcmp(buf, "friend", 6) == 0);
-    CHECK_EQ(edo_udp_send(b, "back", 4), 4);
-    CHECK_EQ(edo_udp_recv(a, buf, sizeof buf), 4);
+    DELIVER(n, CHECK_EQ(edo_udp_send(b, "back", 4), 4), edo_udp_recv(a, buf, sizeof buf));
+    CHECK_EQ(n, 4);
     edo_udp_close(a);
     edo_udp_close(b);
     edo_udp_close(c);
@@ -190,9 +196,10 @@ static void *refused(void *arg)
     edo_udp_close(gone); /* nobody there now */
     edo_udp *u = bind_any(&addr);
     CHECK_EQ(edo_udp_connect(u, &gone_addr), 0);
-    CHECK_EQ(edo_udp_send(u, "x", 1), 1);
     char buf[4];
-    CHECK_EQ(edo_udp_recv(u, buf, sizeof buf), -ECONNREFUSED); /* the ICMP came back */
+    ssize_t n;
+    DELIVER(n, CHECK_EQ(edo_udp_send(u, "x", 1), 1), edo_udp_recv(u, buf, sizeof buf));
+    CHECK_EQ(n, -ECONNREFUSED); /* the ICMP came back */
     edo_udp_close(u);
     return NULL;
 }
@@ -221,12 +228,10 @@ static void *multicast(void *arg)
     edo_sockaddr self;
     CHECK_EQ(edo_udp_local_addr(u, &self), 0);
     group.u.in.sin_port = self.u.in.sin_port;
-    CHECK_EQ(edo_udp_send_to(u, "all", 3, &group), 3);
     char buf[8];
-    edo_instant saved;
-    edo_deadline_push(edo_after(EDO_SEC(2)), &saved);
-    CHECK_EQ(edo_udp_recv(u, buf, sizeof buf), 3); /* looped back to ourselves */
-    edo_deadline_pop(saved);
+    ssize_t n;
+    DELIVER(n, CHECK_EQ(edo_udp_send_to(u, "all", 3, &group), 3), edo_udp_recv(u, buf, sizeof buf));
+    CHECK_EQ(n, 3); /* looped back to ourselves */
     CHECK_EQ(edo_udp_leave_multicast(u, &group, 0), 0);
     edo_udp_close(u);
     return NULL;
@@ -250,23 +255,36 @@ TEST(udp_bad_input)
     CHECK_EQ(edo_udp_fd(NULL), -EINVAL);
 }
 
-/* The future forms: a send_to future and a recv_from future polled by hand in a coroutine. */
+/* The future forms: a send_to future and a recv_from future, awaited in a coroutine. */
+static void send_by_future(edo_udp *u, const char *msg, size_t len, const edo_sockaddr *to)
+{
+    edo_socket_future send;
+    edo_udp_send_to_future_init(&send, u, msg, len, to);
+    CHECK_EQ(edo_await(&send.base, NULL), 0);
+    CHECK_EQ(send.result, (ssize_t)len);
+    edo_future_drop(&send.base);
+}
+
+/* The future's result, or the await's error (-ETIMEDOUT past the deadline). */
+static ssize_t recv_by_future(edo_udp *u, char *buf, size_t cap, edo_sockaddr *from)
+{
+    edo_socket_future recv;
+    edo_udp_recv_from_future_init(&recv, u, buf, cap, from);
+    int rc = edo_await(&recv.base, NULL);
+    edo_future_drop(&recv.base);
+    return rc < 0 ? rc : recv.result;
+}
+
 static void *udp_futures(void *arg)
 {
     (void)arg;
     edo_sockaddr a_addr, b_addr, from;
     edo_udp *a = bind_any(&a_addr), *b = bind_any(&b_addr);
     char buf[16];
-    edo_socket_future recv, send;
-    edo_udp_recv_from_future_init(&recv, b, buf, sizeof buf, &from);
-    edo_udp_send_to_future_init(&send, a, "fut", 3, &b_addr);
-    CHECK_EQ(edo_await(&send.base, NULL), 0);
-    CHECK_EQ(send.result, 3);
-    CHECK_EQ(edo_await(&recv.base, NULL), 0);
-    CHECK_EQ(recv.result, 3);
+    ssize_t n;
+    DELIVER(n, send_by_future(a, "fut", 3, &b_addr), recv_by_future(b, buf, sizeof buf, &from));
+    CHECK_EQ(n, 3);
     CHECK_EQ(from.u.in.sin_port, a_addr.u.in.sin_port);
-    edo_future_drop(&send.base);
-    edo_future_drop(&recv.base);
     edo_udp_close(a);
     edo_udp_close(b);
     return NULL;

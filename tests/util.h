@@ -278,4 +278,23 @@ static inline void tcp_pair(edo_tcp **client, edo_tcp **server)
     edo_tcp_listener_close(l);
 }
 
+/* Loopback is not lossless: when something floods it, its per-CPU backlog overflows and drops
+ * packets before they reach a socket (column 2 of /proc/net/softnet_stat), and ICMP errors are
+ * rate-limited. A test that needs a datagram (or the error it provokes) to arrive runs `send`,
+ * then the waiting expression `wait` under a one-second deadline, again until `wait` gives
+ * anything but -ETIMEDOUT (at most 20 times), and leaves wait's value in `result`. */
+#define DELIVER(result, send, wait)                                                            \
+    do {                                                                                       \
+        for (int tries_ = 0;; tries_++) {                                                      \
+            CHECK(tries_ < 20);                                                                \
+            send;                                                                              \
+            edo_instant saved_;                                                                \
+            CHECK_EQ(edo_deadline_push(edo_after(EDO_SEC(1)), &saved_), 0);                    \
+            result = (wait);                                                                   \
+            edo_deadline_pop(saved_);                                                          \
+            if (result != -ETIMEDOUT)                                                          \
+                break;                                                                         \
+        }                                                                                      \
+    } while (0)
+
 #endif
