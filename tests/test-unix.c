@@ -26,6 +26,10 @@ static void *stream_echo(void *arg)
     const char *path = arg;
     edo_unix_listener *l;
     CHECK_EQ(edo_unix_listen(&l, path, 0), 0);
+    int type = 0;
+    socklen_t len = sizeof type;
+    CHECK_EQ(getsockopt(edo_unix_listener_fd(l), SOL_SOCKET, SO_TYPE, &type, &len), 0);
+    CHECK_EQ(type, SOCK_STREAM);
     edo_task *server;
     CHECK_EQ(edo_spawn(echo_one, l, &server), 0);
     edo_unix *c;
@@ -130,5 +134,7 @@ TEST(unix_address_errors)
     CHECK_EQ(edo_unix_connect(&c, "/tmp/x.sock"), -EPERM);
     CHECK_EQ(edo_unix_close(NULL), -EINVAL);
     CHECK_EQ(edo_unix_listener_close(NULL), -EINVAL);
+    CHECK_EQ(edo_unix_listener_fd(NULL), -EINVAL);
+    CHECK_EQ(edo_unix_fd(NULL), -EINVAL);
     CHECK_EQ(edo_unix_read(NULL, text, 1), -EINVAL);
 }

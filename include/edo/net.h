@@ -131,6 +131,9 @@ int edo_tcp_listen(edo_tcp_listener **out, const char *addr,
 int edo_tcp_accept(edo_tcp_listener *l, edo_tcp **out, edo_sockaddr *peer);
 /* The address the listener is bound to (useful after binding port 0). Returns 0 or -errno. */
 int edo_tcp_listener_addr(const edo_tcp_listener *l, edo_sockaddr *out);
+/* The listening socket's file descriptor (for options edo does not wrap, such as
+ * TCP_DEFER_ACCEPT), or -EINVAL for NULL. Do not close it. Never suspends; any thread. */
+int edo_tcp_listener_fd(const edo_tcp_listener *l);
 /* Closes the listener; tasks waiting in accept get -EBADF. Returns 0, -EINVAL for NULL. */
 int edo_tcp_listener_close(edo_tcp_listener *l);
 
@@ -229,6 +232,9 @@ int edo_unix_listen(edo_unix_listener **out, const char *path, int backlog);
 int edo_unix_accept(edo_unix_listener *l, edo_unix **out);
 /* Closes the listener (its file, if any, stays: unlink it when done). Returns 0 or -EINVAL. */
 int edo_unix_listener_close(edo_unix_listener *l);
+/* The listening socket's file descriptor, or -EINVAL for NULL. Do not close it. Never suspends;
+ * any thread. */
+int edo_unix_listener_fd(const edo_unix_listener *l);
 /* Connects to `path`. Returns 0, -ENOENT (no such socket), -ECONNREFUSED, -EAGAIN (the
  * listener's backlog is full: Unix sockets do not queue the attempt), -ECANCELED, -ETIMEDOUT,
  * -EINVAL, -EPERM (not in a coroutine). Suspends. */

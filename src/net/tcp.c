@@ -73,6 +73,8 @@ int edo_tcp_listener_addr(const edo_tcp_listener *l, edo_sockaddr *out)
     return edo__sock_local_addr(listener_io(l), out);
 }
 
+int edo_tcp_listener_fd(const edo_tcp_listener *l) { return edo_io_fd(listener_io(l)); }
+
 int edo_tcp_listener_close(edo_tcp_listener *l) { return edo__sock_close(listener_io(l)); }
 
 /* ---- connecting ---------------------------------------------------------------------------- */

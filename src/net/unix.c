@@ -49,6 +49,8 @@ int edo_unix_accept(edo_unix_listener *l, edo_unix **out)
 
 int edo_unix_listener_close(edo_unix_listener *l) { return edo__sock_close((edo_io *)l); }
 
+int edo_unix_listener_fd(const edo_unix_listener *l) { return edo_io_fd((const edo_io *)l); }
+
 int edo_unix_connect(edo_unix **out, const char *path)
 {
     if (!out)
