@@ -136,6 +136,13 @@ int edo_tcp_listener_addr(const edo_tcp_listener *l, edo_sockaddr *out);
 int edo_tcp_listener_fd(const edo_tcp_listener *l);
 /* Closes the listener; tasks waiting in accept get -EBADF. Returns 0, -EINVAL for NULL. */
 int edo_tcp_listener_close(edo_tcp_listener *l);
+/* Takes over `fd`, a listening TCP socket made elsewhere (inherited through exec, or passed by
+ * systemd's socket activation): it is made non-blocking and registered with the current
+ * runtime, and edo_tcp_listener_close closes it. Returns 0, or -EINVAL (NULL out, negative fd, not
+ * a listening TCP socket), -EBADF, -ENOTSOCK, -EEXIST (registered already), -EPERM (not in a
+ * runtime), -ENOMEM; on failure the fd is left as it was, still the caller's. Never suspends.
+ * Thread-safe. */
+int edo_tcp_listener_from_fd(edo_tcp_listener **out, int fd);
 
 /* Connects to "host:port", trying each resolved address in turn. Returns 0 with the connection
  * in *out, or -ECONNREFUSED, -ENETUNREACH, -EHOSTUNREACH, -ETIMEDOUT (the coroutine's deadline, or
@@ -144,6 +151,12 @@ int edo_tcp_listener_close(edo_tcp_listener *l);
 int edo_tcp_connect(edo_tcp **out, const char *addr);
 /* Connects to `addr`. Same results. Suspends. */
 int edo_tcp_connect_addr(edo_tcp **out, const edo_sockaddr *addr);
+/* Takes over `fd`, a connected TCP socket made elsewhere (by another library, or inherited): as
+ * edo_tcp_listener_from_fd, and edo_tcp_close closes it. Returns 0, or -EINVAL (not a TCP stream
+ * socket, or a listening one), -ENOTCONN (not connected, or still connecting: finish the
+ * connect first), and the other errors of edo_tcp_listener_from_fd; on failure the fd is left as
+ * it was. Never suspends. Thread-safe. */
+int edo_tcp_from_fd(edo_tcp **out, int fd);
 
 /* Reads at most `len` bytes; waits until some are there. Returns how many (0: the peer closed
  * its side, or len was 0), or -ECONNRESET, -ECANCELED, -ETIMEDOUT, -EBADF (closed meanwhile),
@@ -235,6 +248,11 @@ int edo_unix_listener_close(edo_unix_listener *l);
 /* The listening socket's file descriptor, or -EINVAL for NULL. Do not close it. Never suspends;
  * any thread. */
 int edo_unix_listener_fd(const edo_unix_listener *l);
+/* Take over a listening (edo_unix_listener_from_fd) or connected (edo_unix_from_fd: one end of a
+ * socketpair, say) Unix stream socket made elsewhere, as the TCP forms do, with the same results
+ * (-EINVAL for a socket that is not a Unix stream socket in that role). Never suspend. */
+int edo_unix_listener_from_fd(edo_unix_listener **out, int fd);
+int edo_unix_from_fd(edo_unix **out, int fd);
 /* Connects to `path`. Returns 0, -ENOENT (no such socket), -ECONNREFUSED, -EAGAIN (the
  * listener's backlog is full: Unix sockets do not queue the attempt), -ECANCELED, -ETIMEDOUT,
  * -EINVAL, -EPERM (not in a coroutine). Suspends. */
@@ -270,6 +288,11 @@ int edo_udp_bind_addr(edo_udp **out, const edo_sockaddr *addr);
 /* A Unix datagram socket bound to `path` ("@name": abstract), or unbound when path is NULL
  * (it can send, and receive replies only on an abstract or autobound address). Never suspends. */
 int edo_unix_datagram_bind(edo_udp **out, const char *path);
+/* Takes over `fd`, a datagram socket (UDP or Unix) made elsewhere: as edo_tcp_listener_from_fd,
+ * and edo_udp_close closes it. Returns 0, or -EINVAL (not a UDP or Unix datagram socket), -EBADF,
+ * -ENOTSOCK, -EEXIST, -EPERM (not in a runtime), -ENOMEM; on failure the fd is left as it was.
+ * Never suspends. Thread-safe. */
+int edo_udp_from_fd(edo_udp **out, int fd);
 /* Sets the default peer (send/recv then need no address, and datagrams from others are
  * dropped by the kernel). Returns 0 or -errno. Never suspends. */
 int edo_udp_connect(edo_udp *u, const edo_sockaddr *peer);

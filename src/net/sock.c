@@ -2,6 +2,7 @@
 #include "net/sock.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -117,6 +118,50 @@ int edo__sock_adopt(edo_runtime *rt, edo_io **out, int fd)
     int rc = edo_io_register_on(rt, out, fd);
     if (rc < 0)
         close(fd);
+    return rc;
+}
+
+int edo__sock_from_fd(edo_io **out, int fd, int type, unsigned families, edo__sock_role role)
+{
+    if (!out || fd < 0)
+        return -EINVAL;
+    edo_runtime *rt = edo_runtime_current();
+    if (!rt)
+        return -EPERM;
+    int v;
+    socklen_t len = sizeof v;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0)
+        return -errno; /* -EBADF, -ENOTSOCK */
+    if (v != type)
+        return -EINVAL;
+    len = sizeof v;
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0)
+        return -errno;
+    unsigned family = v == AF_UNIX                     ? EDO__FAMILY_UNIX
+                      : v == AF_INET || v == AF_INET6 ? EDO__FAMILY_INET
+                                                       : 0;
+    if (!(family & families))
+        return -EINVAL;
+    if (role != EDO__SOCK_ANY) {
+        len = sizeof v;
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) < 0)
+            return -errno;
+        if ((role == EDO__SOCK_LISTENING) != (v != 0))
+            return -EINVAL;
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof peer;
+        /* Registering a stream that is not connected yet would stick epoll's hang-up to it. */
+        if (role == EDO__SOCK_CONNECTED && getpeername(fd, (struct sockaddr *)&peer, &plen) < 0)
+            return -errno; /* -ENOTCONN */
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0)
+        return -errno;
+    if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        return -errno;
+    int rc = edo_io_register_on(rt, out, fd);
+    if (rc < 0 && !(flags & O_NONBLOCK))
+        fcntl(fd, F_SETFL, flags); /* the caller gets it back as it was */
     return rc;
 }
 

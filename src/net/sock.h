@@ -102,6 +102,14 @@ int edo__sock_shutdown(edo_io *io, int how);
 int edo__sock_set_int(const edo_io *io, int level, int name, int value);
 /* Registers an fd the caller made (closing it on failure). */
 int edo__sock_adopt(edo_runtime *rt, edo_io **out, int fd);
+/* Takes over a socket made elsewhere: checks it is of `type` (SOCK_STREAM, SOCK_DGRAM), of one
+ * of `families` and in `role`, makes it non-blocking and registers it with the current runtime.
+ * On failure the fd is left as it was. Returns 0, -EINVAL (NULL out, negative fd, another kind of
+ * socket), -EBADF, -ENOTSOCK, -ENOTCONN (a stream not connected yet), -EEXIST (registered
+ * already), -EPERM (not in a runtime), -ENOMEM. */
+enum { EDO__FAMILY_INET = 1, EDO__FAMILY_UNIX = 2 };
+typedef enum { EDO__SOCK_ANY, EDO__SOCK_LISTENING, EDO__SOCK_CONNECTED } edo__sock_role;
+int edo__sock_from_fd(edo_io **out, int fd, int type, unsigned families, edo__sock_role role);
 /* Deregisters and closes: 0, or -EINVAL for NULL (what every *_close returns). */
 int edo__sock_close(edo_io *io);
 /* A new socket of `type` connected to `addr` (waiting for the outcome), registered. */

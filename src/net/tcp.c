@@ -73,6 +73,18 @@ int edo_tcp_listener_addr(const edo_tcp_listener *l, edo_sockaddr *out)
     return edo__sock_local_addr(listener_io(l), out);
 }
 
+int edo_tcp_listener_from_fd(edo_tcp_listener **out, int fd)
+{
+    return edo__sock_from_fd((edo_io **)out, fd, SOCK_STREAM, EDO__FAMILY_INET,
+                             EDO__SOCK_LISTENING);
+}
+
+int edo_tcp_from_fd(edo_tcp **out, int fd)
+{
+    return edo__sock_from_fd((edo_io **)out, fd, SOCK_STREAM, EDO__FAMILY_INET,
+                             EDO__SOCK_CONNECTED);
+}
+
 int edo_tcp_listener_fd(const edo_tcp_listener *l) { return edo_io_fd(listener_io(l)); }
 
 int edo_tcp_listener_close(edo_tcp_listener *l) { return edo__sock_close(listener_io(l)); }

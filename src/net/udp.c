@@ -29,6 +29,12 @@ int edo_udp_bind_addr(edo_udp **out, const edo_sockaddr *addr)
     return edo__sock_adopt(rt, (edo_io **)out, fd);
 }
 
+int edo_udp_from_fd(edo_udp **out, int fd)
+{
+    return edo__sock_from_fd((edo_io **)out, fd, SOCK_DGRAM, EDO__FAMILY_INET | EDO__FAMILY_UNIX,
+                             EDO__SOCK_ANY);
+}
+
 int edo_udp_bind(edo_udp **out, const char *addr)
 {
     if (!out || !addr)

@@ -51,6 +51,18 @@ int edo_unix_listener_close(edo_unix_listener *l) { return edo__sock_close((edo_
 
 int edo_unix_listener_fd(const edo_unix_listener *l) { return edo_io_fd((const edo_io *)l); }
 
+int edo_unix_listener_from_fd(edo_unix_listener **out, int fd)
+{
+    return edo__sock_from_fd((edo_io **)out, fd, SOCK_STREAM, EDO__FAMILY_UNIX,
+                             EDO__SOCK_LISTENING);
+}
+
+int edo_unix_from_fd(edo_unix **out, int fd)
+{
+    return edo__sock_from_fd((edo_io **)out, fd, SOCK_STREAM, EDO__FAMILY_UNIX,
+                             EDO__SOCK_CONNECTED);
+}
+
 int edo_unix_connect(edo_unix **out, const char *path)
 {
     if (!out)
