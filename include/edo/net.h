@@ -151,6 +151,26 @@ int edo_tcp_listener_from_fd(edo_tcp_listener **out, int fd);
 int edo_tcp_connect(edo_tcp **out, const char *addr);
 /* Connects to `addr`. Same results. Suspends. */
 int edo_tcp_connect_addr(edo_tcp **out, const edo_sockaddr *addr);
+
+/* What to set on a socket before it connects (Tokio's TcpSocket); zero fields mean the default. */
+typedef struct edo_tcp_connect_options {
+    /* Bind here first: the source address, and port (0: any), of the connection. NULL: the
+     * system picks both. Must be of the family of the address connected to. */
+    const edo_sockaddr *local;
+    bool reuse_addr;  /* SO_REUSEADDR before binding `local` (its port may be in TIME_WAIT) */
+    bool nodelay;     /* TCP_NODELAY from the first segment */
+    int send_buffer;  /* SO_SNDBUF in bytes */
+    /* SO_RCVBUF in bytes. Set before connecting it also decides the window scale offered in
+     * the handshake, which a later change cannot raise. */
+    int recv_buffer;
+} edo_tcp_connect_options;
+
+/* Connects to `addr` from a socket set up by `options` (may be NULL: as edo_tcp_connect_addr).
+ * Returns 0, or -EINVAL (NULL out or addr, a negative buffer size, a local address of another
+ * family), -EADDRINUSE (`local` is taken), -EADDRNOTAVAIL (`local` is not this machine's), and
+ * the results of edo_tcp_connect. Suspends. */
+int edo_tcp_connect_with(edo_tcp **out, const edo_sockaddr *addr,
+                         const edo_tcp_connect_options *options);
 /* Takes over `fd`, a connected TCP socket made elsewhere (by another library, or inherited): as
  * edo_tcp_listener_from_fd, and edo_tcp_close closes it. Returns 0, or -EINVAL (not a TCP stream
  * socket, or a listening one), -ENOTCONN (not connected, or still connecting: finish the
@@ -380,6 +400,10 @@ void edo_tcp_accept_future_init(edo_socket_future *f, edo_tcp_listener *l, edo_s
 /* Connects to `addr` (copied). The socket is made at the first poll (which must run inside a
  * runtime: -EPERM otherwise). */
 void edo_tcp_connect_future_init(edo_socket_future *f, const edo_sockaddr *addr);
+/* As edo_tcp_connect_with. `options` (and its `local`) is not copied: it must stay valid until
+ * the future completes or is dropped. Bad options complete with -EINVAL. */
+void edo_tcp_connect_with_future_init(edo_socket_future *f, const edo_sockaddr *addr,
+                                      const edo_tcp_connect_options *options);
 void edo_unix_read_future_init(edo_socket_future *f, edo_unix *c, void *buf, size_t len);
 void edo_unix_write_future_init(edo_socket_future *f, edo_unix *c, const void *buf, size_t len);
 /* As edo_tcp_write_all_future_init. */

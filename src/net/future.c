@@ -19,6 +19,7 @@ typedef struct state {
     int error;     /* bad arguments: ready at once with this (-EINVAL, -ENAMETOOLONG) */
     bool has_addr; /* a send_to target or connect address is in `addr` */
     bool all;      /* write_all: transfer again until the whole buffer is gone */
+    const edo_tcp_connect_options *connect_options; /* the caller's, alive until completion */
     edo__transfer transfer;
     edo__accept accept;
     edo_sockaddr addr;
@@ -36,15 +37,8 @@ static int start_connect(state *st)
     edo_runtime *rt = edo_runtime_current();
     if (!rt)
         return -EPERM;
-    int fd = socket(st->addr.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    int rc = connect(fd, &st->addr.u.sa, st->addr.len) == 0 ? 0 : -errno;
-    if (rc < 0 && rc != -EINPROGRESS && rc != -EINTR) {
-        close(fd);
-        return rc;
-    }
-    return edo__sock_adopt(rt, &st->wait.io, fd);
+    return edo__sock_start_connect(rt, &st->addr, SOCK_STREAM, st->connect_options,
+                                   &st->wait.io);
 }
 
 static edo_poll socket_poll(edo_future *self, edo_context *cx, void **out)
@@ -252,15 +246,23 @@ void edo_udp_ready_future_init(edo_socket_future *f, edo_udp *u, uint32_t intere
     ready_init(f, (edo_io *)u, interest);
 }
 
-void edo_tcp_connect_future_init(edo_socket_future *f, const edo_sockaddr *addr)
+void edo_tcp_connect_with_future_init(edo_socket_future *f, const edo_sockaddr *addr,
+                                     const edo_tcp_connect_options *options)
 {
     state *st = init(f, NULL, CONNECT, EDO_WRITABLE, edo__sock_connect_result);
-    if (addr) {
-        st->addr = *addr;
-        st->has_addr = true;
-    } else {
+    if (!addr) {
         st->error = -EINVAL;
+        return;
     }
+    st->addr = *addr;
+    st->has_addr = true;
+    st->connect_options = options;
+    st->error = edo__connect_options_check(addr, options);
+}
+
+void edo_tcp_connect_future_init(edo_socket_future *f, const edo_sockaddr *addr)
+{
+    edo_tcp_connect_with_future_init(f, addr, NULL);
 }
 
 void edo_unix_connect_future_init(edo_socket_future *f, const char *path)

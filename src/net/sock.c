@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -193,23 +195,65 @@ ssize_t edo__sock_connect_result(int fd, void *ctx, bool *drained)
     return -err;
 }
 
-int edo__sock_connect(edo_io **out, int type, const edo_sockaddr *addr)
+/* Applies the options that must be set before connecting. */
+static int set_up_connect(int fd, const edo_tcp_connect_options *o)
 {
-    edo_runtime *rt = edo_runtime_current();
-    if (!rt)
-        return -EPERM;
+    int one = 1;
+    if (o->nodelay && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
+        return -errno;
+    if (o->send_buffer &&
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &o->send_buffer, sizeof o->send_buffer) < 0)
+        return -errno;
+    if (o->recv_buffer &&
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &o->recv_buffer, sizeof o->recv_buffer) < 0)
+        return -errno;
+    if (o->local) {
+        if (o->reuse_addr && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+            return -errno;
+        if (bind(fd, &o->local->u.sa, o->local->len) < 0)
+            return -errno;
+    }
+    return 0;
+}
+
+int edo__connect_options_check(const edo_sockaddr *addr, const edo_tcp_connect_options *o)
+{
+    if (!o)
+        return 0;
+    if (o->send_buffer < 0 || o->recv_buffer < 0)
+        return -EINVAL;
+    if (o->local && (o->local->len == 0 || o->local->u.sa.sa_family != addr->u.sa.sa_family))
+        return -EINVAL; /* an address of another family could never be bound */
+    return 0;
+}
+
+int edo__sock_start_connect(edo_runtime *rt, const edo_sockaddr *addr, int type,
+                            const edo_tcp_connect_options *options, edo_io **out)
+{
     int fd = socket(addr->u.sa.sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
+    int rc = options ? set_up_connect(fd, options) : 0;
     /* Connect before registering: epoll reports a socket that is not connected yet as hung
      * up, and that would stick to the registration. */
-    int rc = connect(fd, &addr->u.sa, addr->len) == 0 ? 0 : -errno;
+    if (rc == 0)
+        rc = connect(fd, &addr->u.sa, addr->len) == 0 ? 0 : -errno;
     if (rc < 0 && rc != -EINPROGRESS && rc != -EINTR) {
         close(fd);
         return rc;
     }
+    return edo__sock_adopt(rt, out, fd);
+}
+
+int edo__sock_connect(edo_io **out, int type, const edo_sockaddr *addr,
+                      const edo_tcp_connect_options *options)
+{
+    edo_runtime *rt = edo_runtime_current();
+    if (!rt)
+        return -EPERM;
     edo_io *io;
-    if ((rc = edo__sock_adopt(rt, &io, fd)) < 0)
+    int rc = edo__sock_start_connect(rt, addr, type, options, &io);
+    if (rc < 0)
         return rc;
     /* The registration starts optimistic: learn the outcome from the first writable edge. */
     if ((rc = (int)edo__sock_op(io, EDO_WRITABLE, edo__sock_connect_result, NULL)) < 0) {

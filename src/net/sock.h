@@ -112,8 +112,16 @@ typedef enum { EDO__SOCK_ANY, EDO__SOCK_LISTENING, EDO__SOCK_CONNECTED } edo__so
 int edo__sock_from_fd(edo_io **out, int fd, int type, unsigned families, edo__sock_role role);
 /* Deregisters and closes: 0, or -EINVAL for NULL (what every *_close returns). */
 int edo__sock_close(edo_io *io);
-/* A new socket of `type` connected to `addr` (waiting for the outcome), registered. */
-int edo__sock_connect(edo_io **out, int type, const edo_sockaddr *addr);
+/* -EINVAL when `options` (may be NULL) cannot serve a connect to `addr`, else 0. */
+int edo__connect_options_check(const edo_sockaddr *addr, const edo_tcp_connect_options *options);
+/* A new socket of `type` for addr's family, set up by `options` (may be NULL; checked already),
+ * connecting to `addr` and registered with `rt`: the outcome comes with its first writable edge
+ * (edo__sock_connect_result). */
+int edo__sock_start_connect(edo_runtime *rt, const edo_sockaddr *addr, int type,
+                            const edo_tcp_connect_options *options, edo_io **out);
+/* The same, waiting for the outcome in the calling coroutine. */
+int edo__sock_connect(edo_io **out, int type, const edo_sockaddr *addr,
+                      const edo_tcp_connect_options *options);
 int edo__sock_local_addr(const edo_io *io, edo_sockaddr *out);
 int edo__sock_peer_addr(const edo_io *io, edo_sockaddr *out);
 

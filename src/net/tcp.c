@@ -91,17 +91,26 @@ int edo_tcp_listener_close(edo_tcp_listener *l) { return edo__sock_close(listene
 
 /* ---- connecting ---------------------------------------------------------------------------- */
 
-int edo_tcp_connect_addr(edo_tcp **out, const edo_sockaddr *addr)
+int edo_tcp_connect_with(edo_tcp **out, const edo_sockaddr *addr,
+                         const edo_tcp_connect_options *options)
 {
     if (!out || !addr)
         return -EINVAL;
+    int rc = edo__connect_options_check(addr, options);
+    if (rc < 0)
+        return rc;
     if (!edo__coro_running())
         return -EPERM;
     edo_io *io;
-    int rc = edo__sock_connect(&io, SOCK_STREAM, addr);
+    rc = edo__sock_connect(&io, SOCK_STREAM, addr, options);
     if (rc == 0)
         *out = (edo_tcp *)io;
     return rc;
+}
+
+int edo_tcp_connect_addr(edo_tcp **out, const edo_sockaddr *addr)
+{
+    return edo_tcp_connect_with(out, addr, NULL);
 }
 
 static int attempt_connect(const edo_sockaddr *a, void *ctx)

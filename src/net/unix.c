@@ -73,7 +73,7 @@ int edo_unix_connect(edo_unix **out, const char *path)
         return rc;
     if (!edo__coro_running())
         return -EPERM;
-    return edo__sock_connect((edo_io **)out, SOCK_STREAM, &addr);
+    return edo__sock_connect((edo_io **)out, SOCK_STREAM, &addr, NULL);
 }
 
 static ssize_t transfer(edo_unix *c, bool send, bool no_wait, void *buf, size_t len)
