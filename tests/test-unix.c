@@ -1,5 +1,5 @@
 /* Unix domain sockets: stream echo on a path and on an abstract name, address errors, datagrams
- * between bound and unbound sockets. */
+ * between bound and unbound sockets, socket pairs and peer credentials. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -114,6 +114,42 @@ static void *datagrams(void *arg)
 
 TEST(datagrams_between_abstract_names) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, datagrams, NULL); }
 
+/* A stream pair and a datagram pair; each end knows who holds the other (this process). */
+static void *pairs(void *arg)
+{
+    (void)arg;
+    edo_unix *a, *b;
+    CHECK_EQ(edo_unix_pair(&a, &b), 0);
+    CHECK_EQ(edo_unix_write_all(a, "one", 3), 0);
+    char buf[8];
+    CHECK_EQ(edo_unix_read(b, buf, sizeof buf), 3);
+    CHECK_EQ(edo_unix_shutdown(b, SHUT_WR), 0);
+    CHECK_EQ(edo_unix_read(a, buf, sizeof buf), 0); /* the other end's end-of-stream */
+    edo_unix_cred cred;
+    CHECK_EQ(edo_unix_peer_cred(a, &cred), 0);
+    CHECK_EQ(cred.pid, getpid());
+    CHECK_EQ(cred.uid, getuid());
+    CHECK_EQ(cred.gid, getgid());
+    CHECK_EQ(edo_unix_peer_cred(a, NULL), -EINVAL);
+    CHECK_EQ(edo_unix_peer_cred(NULL, &cred), -EINVAL);
+    edo_unix_close(a);
+    edo_unix_close(b);
+
+    edo_udp *x, *y;
+    CHECK_EQ(edo_unix_datagram_pair(&x, &y), 0);
+    CHECK_EQ(edo_udp_send(x, "dg", 2), 2);
+    CHECK_EQ(edo_udp_send(y, "back", 4), 4);
+    CHECK_EQ(edo_udp_recv(y, buf, sizeof buf), 2);
+    CHECK_EQ(edo_udp_recv(x, buf, sizeof buf), 4);
+    edo_udp_close(x);
+    edo_udp_close(y);
+    CHECK_EQ(edo_unix_pair(NULL, &b), -EINVAL);
+    CHECK_EQ(edo_unix_datagram_pair(&x, NULL), -EINVAL);
+    return NULL;
+}
+
+TEST(socket_pairs) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, pairs, NULL); }
+
 TEST(unix_address_errors)
 {
     edo_sockaddr a;
@@ -135,6 +171,8 @@ TEST(unix_address_errors)
     CHECK_EQ(edo_unix_close(NULL), -EINVAL);
     CHECK_EQ(edo_unix_listener_close(NULL), -EINVAL);
     CHECK_EQ(edo_unix_listener_fd(NULL), -EINVAL);
+    edo_unix *p1, *p2;
+    CHECK_EQ(edo_unix_pair(&p1, &p2), -EPERM); /* not in a runtime */
     CHECK_EQ(edo_unix_fd(NULL), -EINVAL);
     CHECK_EQ(edo_unix_read(NULL, text, 1), -EINVAL);
 }

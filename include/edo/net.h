@@ -273,6 +273,20 @@ int edo_unix_listener_fd(const edo_unix_listener *l);
  * (-EINVAL for a socket that is not a Unix stream socket in that role). Never suspend. */
 int edo_unix_listener_from_fd(edo_unix_listener **out, int fd);
 int edo_unix_from_fd(edo_unix **out, int fd);
+/* Two connected Unix stream sockets (socketpair): what one writes the other reads. Returns 0, or
+ * -EINVAL (NULL), -EMFILE, -ENFILE, -ENOMEM, -EPERM (not in a runtime). Never suspends. */
+int edo_unix_pair(edo_unix **a, edo_unix **b);
+
+/* Who is at the other end of a Unix stream: the process, user and group that connected (or made
+ * the pair), as the kernel recorded them then. */
+typedef struct edo_unix_cred {
+    pid_t pid;
+    uid_t uid;
+    gid_t gid;
+} edo_unix_cred;
+/* The peer's credentials (SO_PEERCRED). Returns 0, -EINVAL (NULL), -ENOTSUP (a system without
+ * SO_PEERCRED), or -errno. Never suspends; any thread. */
+int edo_unix_peer_cred(const edo_unix *c, edo_unix_cred *out);
 /* Connects to `path`. Returns 0, -ENOENT (no such socket), -ECONNREFUSED, -EAGAIN (the
  * listener's backlog is full: Unix sockets do not queue the attempt), -ECANCELED, -ETIMEDOUT,
  * -EINVAL, -EPERM (not in a coroutine). Suspends. */
@@ -313,6 +327,9 @@ int edo_unix_datagram_bind(edo_udp **out, const char *path);
  * -ENOTSOCK, -EEXIST, -EPERM (not in a runtime), -ENOMEM; on failure the fd is left as it was.
  * Never suspends. Thread-safe. */
 int edo_udp_from_fd(edo_udp **out, int fd);
+/* Two connected Unix datagram sockets (socketpair): each sends to the other with edo_udp_send.
+ * Same results as edo_unix_pair. Never suspends. */
+int edo_unix_datagram_pair(edo_udp **a, edo_udp **b);
 /* Sets the default peer (send/recv then need no address, and datagrams from others are
  * dropped by the kernel). Returns 0 or -errno. Never suspends. */
 int edo_udp_connect(edo_udp *u, const edo_sockaddr *peer);

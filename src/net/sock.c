@@ -167,6 +167,26 @@ int edo__sock_from_fd(edo_io **out, int fd, int type, unsigned families, edo__so
     return rc;
 }
 
+int edo__sock_pair(int type, edo_io **a, edo_io **b)
+{
+    if (!a || !b)
+        return -EINVAL;
+    edo_runtime *rt = edo_runtime_current();
+    if (!rt)
+        return -EPERM;
+    int sv[2];
+    if (socketpair(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+        return -errno;
+    int rc = edo__sock_adopt(rt, a, sv[0]);
+    if (rc < 0) {
+        close(sv[1]);
+        return rc;
+    }
+    if ((rc = edo__sock_adopt(rt, b, sv[1])) < 0)
+        edo__sock_close(*a);
+    return rc;
+}
+
 int edo__sock_close(edo_io *io)
 {
     if (!io)

@@ -110,6 +110,9 @@ int edo__sock_adopt(edo_runtime *rt, edo_io **out, int fd);
 enum { EDO__FAMILY_INET = 1, EDO__FAMILY_UNIX = 2 };
 typedef enum { EDO__SOCK_ANY, EDO__SOCK_LISTENING, EDO__SOCK_CONNECTED } edo__sock_role;
 int edo__sock_from_fd(edo_io **out, int fd, int type, unsigned families, edo__sock_role role);
+/* Two connected Unix sockets of `type`, registered with the current runtime: 0, -EINVAL,
+ * -EPERM (not in a runtime), -EMFILE, -ENFILE, -ENOMEM. */
+int edo__sock_pair(int type, edo_io **a, edo_io **b);
 /* Deregisters and closes: 0, or -EINVAL for NULL (what every *_close returns). */
 int edo__sock_close(edo_io *io);
 /* -EINVAL when `options` (may be NULL) cannot serve a connect to `addr`, else 0. */

@@ -63,6 +63,32 @@ int edo_unix_from_fd(edo_unix **out, int fd)
                              EDO__SOCK_CONNECTED);
 }
 
+int edo_unix_pair(edo_unix **a, edo_unix **b)
+{
+    return edo__sock_pair(SOCK_STREAM, (edo_io **)a, (edo_io **)b);
+}
+
+int edo_unix_datagram_pair(edo_udp **a, edo_udp **b)
+{
+    return edo__sock_pair(SOCK_DGRAM, (edo_io **)a, (edo_io **)b);
+}
+
+int edo_unix_peer_cred(const edo_unix *c, edo_unix_cred *out)
+{
+    if (!c || !out)
+        return -EINVAL;
+#ifdef SO_PEERCRED
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(edo_io_fd(io_of(c)), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return -errno;
+    *out = (edo_unix_cred){.pid = cred.pid, .uid = cred.uid, .gid = cred.gid};
+    return 0;
+#else
+    return -ENOTSUP;
+#endif
+}
+
 int edo_unix_connect(edo_unix **out, const char *path)
 {
     if (!out)
