@@ -1,5 +1,6 @@
 /* Unix domain sockets: stream echo on a path and on an abstract name, address errors, datagrams
- * between bound and unbound sockets, socket pairs and peer credentials. */
+ * between bound and unbound sockets, socket pairs and peer credentials, peek and vectored
+ * transfers. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -149,6 +150,50 @@ static void *pairs(void *arg)
 }
 
 TEST(socket_pairs) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, pairs, NULL); }
+
+/* Peek, scatter and gather on a Unix stream, as calls, tries and futures. */
+static void *vectored(void *arg)
+{
+    (void)arg;
+    edo_unix *a, *b;
+    CHECK_EQ(edo_unix_pair(&a, &b), 0);
+    char head[3] = "hdr", body[5] = "body!", in1[4], in2[8];
+    struct iovec out[2] = {{head, 3}, {body, 5}};
+    CHECK_EQ(edo_unix_writev(a, out, 2), 8);
+    CHECK_EQ(edo_unix_peek(b, in1, 3), 3); /* still queued */
+    CHECK(memcmp(in1, "hdr", 3) == 0);
+    struct iovec in[2] = {{in1, 4}, {in2, 8}};
+    CHECK_EQ(edo_unix_readv(b, in, 2), 8);
+    CHECK(memcmp(in1, "hdrb", 4) == 0 && memcmp(in2, "ody!", 4) == 0);
+    CHECK_EQ(edo_unix_try_readv(b, in, 2), -EAGAIN);
+    CHECK_EQ(edo_unix_try_writev(b, out, 2), 8);
+    CHECK_EQ(edo_unix_readv(a, NULL, 1), -EINVAL);
+
+    edo_socket_future f;
+    edo_unix_peek_future_init(&f, a, in1, 3);
+    CHECK_EQ(edo_await(&f.base, NULL), 0);
+    CHECK_EQ(f.result, 3);
+    edo_future_drop(&f.base);
+    edo_unix_readv_future_init(&f, a, in, 2);
+    CHECK_EQ(edo_await(&f.base, NULL), 0);
+    CHECK_EQ(f.result, 8);
+    edo_future_drop(&f.base);
+    edo_unix_writev_future_init(&f, a, out, 2);
+    CHECK_EQ(edo_await(&f.base, NULL), 0);
+    CHECK_EQ(f.result, 8);
+    edo_future_drop(&f.base);
+    CHECK_EQ(edo_unix_readv(b, in, 2), 8); /* a try could still see the readiness cleared */
+    CHECK(memcmp(in1, "hdrb", 4) == 0);
+    edo_unix_writev_future_init(&f, a, NULL, 2);
+    CHECK_EQ(edo_await(&f.base, NULL), 0);
+    CHECK_EQ(f.result, -EINVAL);
+    edo_future_drop(&f.base);
+    edo_unix_close(a);
+    edo_unix_close(b);
+    return NULL;
+}
+
+TEST(peek_and_vectored) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, vectored, NULL); }
 
 TEST(unix_address_errors)
 {

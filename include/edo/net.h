@@ -291,14 +291,21 @@ int edo_unix_peer_cred(const edo_unix *c, edo_unix_cred *out);
  * listener's backlog is full: Unix sockets do not queue the attempt), -ECANCELED, -ETIMEDOUT,
  * -EINVAL, -EPERM (not in a coroutine). Suspends. */
 int edo_unix_connect(edo_unix **out, const char *path);
-/* As edo_tcp_read, edo_tcp_write, edo_tcp_write_all, edo_tcp_shutdown, edo_tcp_close. */
+/* As edo_tcp_read, edo_tcp_peek, edo_tcp_readv, edo_tcp_write, edo_tcp_writev,
+ * edo_tcp_write_all, edo_tcp_shutdown, edo_tcp_close: the same results, and they suspend. */
 ssize_t edo_unix_read(edo_unix *c, void *buf, size_t len);
+ssize_t edo_unix_peek(edo_unix *c, void *buf, size_t len);
+ssize_t edo_unix_readv(edo_unix *c, const struct iovec *iov, int iovcnt);
 ssize_t edo_unix_write(edo_unix *c, const void *buf, size_t len);
+ssize_t edo_unix_writev(edo_unix *c, const struct iovec *iov, int iovcnt);
 int edo_unix_write_all(edo_unix *c, const void *buf, size_t len);
-/* As edo_tcp_ready, edo_tcp_try_read, edo_tcp_try_write. */
+/* As edo_tcp_ready (suspends), edo_tcp_try_read, edo_tcp_try_write, edo_tcp_try_readv,
+ * edo_tcp_try_writev (never suspend). */
 int edo_unix_ready(edo_unix *c, uint32_t interest);
 ssize_t edo_unix_try_read(edo_unix *c, void *buf, size_t len);
 ssize_t edo_unix_try_write(edo_unix *c, const void *buf, size_t len);
+ssize_t edo_unix_try_readv(edo_unix *c, const struct iovec *iov, int iovcnt);
+ssize_t edo_unix_try_writev(edo_unix *c, const struct iovec *iov, int iovcnt);
 int edo_unix_shutdown(edo_unix *c, int how);
 int edo_unix_close(edo_unix *c);
 int edo_unix_fd(const edo_unix *c);
@@ -422,7 +429,13 @@ void edo_tcp_connect_future_init(edo_socket_future *f, const edo_sockaddr *addr)
 void edo_tcp_connect_with_future_init(edo_socket_future *f, const edo_sockaddr *addr,
                                       const edo_tcp_connect_options *options);
 void edo_unix_read_future_init(edo_socket_future *f, edo_unix *c, void *buf, size_t len);
+void edo_unix_peek_future_init(edo_socket_future *f, edo_unix *c, void *buf, size_t len);
 void edo_unix_write_future_init(edo_socket_future *f, edo_unix *c, const void *buf, size_t len);
+/* As the TCP forms: `iov` must outlive the future. */
+void edo_unix_readv_future_init(edo_socket_future *f, edo_unix *c, const struct iovec *iov,
+                                int iovcnt);
+void edo_unix_writev_future_init(edo_socket_future *f, edo_unix *c, const struct iovec *iov,
+                                 int iovcnt);
 /* As edo_tcp_write_all_future_init. */
 void edo_unix_write_all_future_init(edo_socket_future *f, edo_unix *c, const void *buf,
                                     size_t len);

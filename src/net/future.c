@@ -194,6 +194,24 @@ void edo_unix_write_future_init(edo_socket_future *f, edo_unix *c, const void *b
     transfer_init(f, (edo_io *)c, true, false, (void *)buf, len, NULL);
 }
 
+void edo_unix_peek_future_init(edo_socket_future *f, edo_unix *c, void *buf, size_t len)
+{
+    transfer_init(f, (edo_io *)c, false, false, buf, len, NULL);
+    state_of(f)->transfer.flags = MSG_PEEK;
+}
+
+void edo_unix_readv_future_init(edo_socket_future *f, edo_unix *c, const struct iovec *iov,
+                                int iovcnt)
+{
+    vector_init(f, (edo_io *)c, false, iov, iovcnt);
+}
+
+void edo_unix_writev_future_init(edo_socket_future *f, edo_unix *c, const struct iovec *iov,
+                                 int iovcnt)
+{
+    vector_init(f, (edo_io *)c, true, iov, iovcnt);
+}
+
 void edo_unix_write_all_future_init(edo_socket_future *f, edo_unix *c, const void *buf,
                                     size_t len)
 {

@@ -3,6 +3,7 @@
 #ifndef EDO_NET_SOCK_H
 #define EDO_NET_SOCK_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -89,6 +90,21 @@ static inline bool edo__interest_valid(uint32_t interest)
  * tried once as edo__sock_try does, in any thread). Returns the bytes moved or -errno; -EINVAL
  * for a NULL io or buffer (0 for an empty one). */
 ssize_t edo__sock_transfer(edo_io *io, edo__transfer *x);
+/* A stream transfer of one buffer (with recv/send `flags`), or of a vector (-EINVAL for NULL). */
+static inline ssize_t edo__stream_transfer(edo_io *io, bool send, bool no_wait, void *buf,
+                                           size_t len, int flags)
+{
+    edo__transfer x = {.send = send, .no_wait = no_wait, .flags = flags, .buf = buf, .len = len};
+    return edo__sock_transfer(io, &x);
+}
+static inline ssize_t edo__stream_transferv(edo_io *io, bool send, bool no_wait,
+                                            const struct iovec *iov, int iovcnt)
+{
+    if (!iov)
+        return -EINVAL;
+    edo__transfer x = {.send = send, .no_wait = no_wait, .iov = iov, .iovcnt = iovcnt};
+    return edo__sock_transfer(io, &x);
+}
 /* Sends all of buf on a stream: 0 or the first error. */
 int edo__sock_send_all(edo_io *io, const void *buf, size_t len);
 /* A listening stream socket on `addr`, registered with `rt`. */

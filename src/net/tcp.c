@@ -131,16 +131,12 @@ int edo_tcp_connect(edo_tcp **out, const char *addr)
 
 static ssize_t transfer(edo_tcp *c, bool send, bool no_wait, void *buf, size_t len, int flags)
 {
-    edo__transfer x = {.send = send, .no_wait = no_wait, .flags = flags, .buf = buf, .len = len};
-    return edo__sock_transfer(io_of(c), &x);
+    return edo__stream_transfer(io_of(c), send, no_wait, buf, len, flags);
 }
 
 static ssize_t transferv(edo_tcp *c, bool send, bool no_wait, const struct iovec *iov, int iovcnt)
 {
-    if (!iov)
-        return -EINVAL;
-    edo__transfer x = {.send = send, .no_wait = no_wait, .iov = iov, .iovcnt = iovcnt};
-    return edo__sock_transfer(io_of(c), &x);
+    return edo__stream_transferv(io_of(c), send, no_wait, iov, iovcnt);
 }
 
 ssize_t edo_tcp_read(edo_tcp *c, void *buf, size_t len)

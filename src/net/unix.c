@@ -102,32 +102,62 @@ int edo_unix_connect(edo_unix **out, const char *path)
     return edo__sock_connect((edo_io **)out, SOCK_STREAM, &addr, NULL);
 }
 
-static ssize_t transfer(edo_unix *c, bool send, bool no_wait, void *buf, size_t len)
+static ssize_t transfer(edo_unix *c, bool send, bool no_wait, void *buf, size_t len, int flags)
 {
-    edo__transfer x = {.send = send, .no_wait = no_wait, .buf = buf, .len = len};
-    return edo__sock_transfer(io_of(c), &x);
+    return edo__stream_transfer(io_of(c), send, no_wait, buf, len, flags);
+}
+
+static ssize_t transferv(edo_unix *c, bool send, bool no_wait, const struct iovec *iov,
+                         int iovcnt)
+{
+    return edo__stream_transferv(io_of(c), send, no_wait, iov, iovcnt);
 }
 
 ssize_t edo_unix_read(edo_unix *c, void *buf, size_t len)
 {
-    return transfer(c, false, false, buf, len);
+    return transfer(c, false, false, buf, len, 0);
+}
+
+ssize_t edo_unix_peek(edo_unix *c, void *buf, size_t len)
+{
+    return transfer(c, false, false, buf, len, MSG_PEEK);
+}
+
+ssize_t edo_unix_readv(edo_unix *c, const struct iovec *iov, int iovcnt)
+{
+    return transferv(c, false, false, iov, iovcnt);
 }
 
 ssize_t edo_unix_write(edo_unix *c, const void *buf, size_t len)
 {
-    return transfer(c, true, false, (void *)buf, len);
+    return transfer(c, true, false, (void *)buf, len, 0);
+}
+
+ssize_t edo_unix_writev(edo_unix *c, const struct iovec *iov, int iovcnt)
+{
+    return transferv(c, true, false, iov, iovcnt);
 }
 
 int edo_unix_ready(edo_unix *c, uint32_t interest) { return edo__sock_ready(io_of(c), interest); }
 
 ssize_t edo_unix_try_read(edo_unix *c, void *buf, size_t len)
 {
-    return transfer(c, false, true, buf, len);
+    return transfer(c, false, true, buf, len, 0);
 }
 
 ssize_t edo_unix_try_write(edo_unix *c, const void *buf, size_t len)
 {
-    return transfer(c, true, true, (void *)buf, len);
+    return transfer(c, true, true, (void *)buf, len, 0);
+}
+
+ssize_t edo_unix_try_readv(edo_unix *c, const struct iovec *iov, int iovcnt)
+{
+    return transferv(c, false, true, iov, iovcnt);
+}
+
+ssize_t edo_unix_try_writev(edo_unix *c, const struct iovec *iov, int iovcnt)
+{
+    return transferv(c, true, true, iov, iovcnt);
 }
 
 int edo_unix_write_all(edo_unix *c, const void *buf, size_t len)
