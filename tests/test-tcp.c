@@ -477,12 +477,16 @@ TEST(abort_mid_read) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, abort_blocked, (voi
 TEST(abort_mid_connect) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, abort_blocked, (void *)2); }
 
 /* Closing a connection while another task waits to read it: the reader gets -EBADF, and the
- * next connection (which may reuse the fd and the registration slot) is not disturbed. */
+ * next connection, which gets the same fd and the same registration slot, is not disturbed. */
 static void *close_under_reader(void *arg)
 {
     (void)arg;
     edo_tcp *c, *s;
     tcp_pair(&c, &s);
+    edo_tcp_listener *l; /* opened before the close, so that it does not take the freed fd */
+    edo_sockaddr addr;
+    CHECK_EQ(edo_tcp_listen(&l, "127.0.0.1:0", NULL), 0);
+    CHECK_EQ(edo_tcp_listener_addr(l, &addr), 0);
     blocked b = {.kind = 1, .c = c};
     edo_task *t;
     CHECK_EQ(edo_spawn(block_somewhere, &b, &t), 0);
@@ -490,19 +494,23 @@ static void *close_under_reader(void *arg)
         CHECK_EQ(edo_yield(), 0);
     CHECK_EQ(edo_sleep(EDO_MSEC(10)), 0);
     int fd = edo_tcp_fd(c);
+    uintptr_t slot = (uintptr_t)c;
     edo_tcp_close(c);
     CHECK_EQ(edo_task_join(t, NULL), 0);
     CHECK_EQ(b.rc, -EBADF);
     edo_task_free(t);
     edo_tcp *c2, *s2;
-    tcp_pair(&c2, &s2);
-    CHECK(edo_tcp_fd(c2) == fd || edo_tcp_fd(s2) == fd || 1); /* reuse is likely, not certain */
+    CHECK_EQ(edo_tcp_connect_addr(&c2, &addr), 0);
+    CHECK_EQ(edo_tcp_fd(c2), fd);        /* the lowest free descriptor: the one just closed */
+    CHECK((uintptr_t)c2 == slot);        /* and its registration slot (a new generation) */
+    CHECK_EQ(edo_tcp_accept(l, &s2, NULL), 0);
     CHECK_EQ(edo_tcp_write_all(s2, "new", 3), 0);
     char buf[8];
     CHECK_EQ(edo_tcp_read(c2, buf, sizeof buf), 3);
     edo_tcp_close(c2);
     edo_tcp_close(s2);
     edo_tcp_close(s);
+    edo_tcp_listener_close(l);
     return NULL;
 }
 
