@@ -25,8 +25,10 @@ static void *ping_pong(void *arg)
     char buf[64];
     ssize_t n;
     DELIVER(n, CHECK_EQ(edo_udp_send_to(a, "ping", 4, &b_addr), 4),
-            edo_udp_recv_from(b, buf, sizeof buf, &from));
-    CHECK_EQ(n, 4);
+            edo_udp_peek_from(b, buf, 2, &from)); /* a look at it, cut to 2 bytes */
+    CHECK_EQ(n, 2);
+    CHECK_EQ(from.u.in.sin_port, a_addr.u.in.sin_port);
+    CHECK_EQ(edo_udp_recv_from(b, buf, sizeof buf, &from), 4); /* still there, whole */
     CHECK(memcmp(buf, "ping", 4) == 0);
     CHECK_EQ(from.u.in.sin_port, a_addr.u.in.sin_port);
     DELIVER(n, CHECK_EQ(edo_udp_send_to(b, "pong!", 5, &from), 5),
@@ -265,14 +267,21 @@ static void send_by_future(edo_udp *u, const char *msg, size_t len, const edo_so
     edo_future_drop(&send.base);
 }
 
-/* The future's result, or the await's error (-ETIMEDOUT past the deadline). */
+/* The future's result, or the await's error (-ETIMEDOUT past the deadline): a peek, then the
+ * receive of the same datagram. */
 static ssize_t recv_by_future(edo_udp *u, char *buf, size_t cap, edo_sockaddr *from)
 {
-    edo_socket_future recv;
+    edo_socket_future peek, recv;
+    edo_udp_peek_from_future_init(&peek, u, buf, cap, from);
+    int rc = edo_await(&peek.base, NULL);
+    edo_future_drop(&peek.base);
+    if (rc < 0)
+        return rc;
     edo_udp_recv_from_future_init(&recv, u, buf, cap, from);
-    int rc = edo_await(&recv.base, NULL);
+    CHECK_EQ(edo_await(&recv.base, NULL), 0); /* queued already: no wait */
     edo_future_drop(&recv.base);
-    return rc < 0 ? rc : recv.result;
+    CHECK_EQ(recv.result, peek.result);
+    return recv.result;
 }
 
 static void *udp_futures(void *arg)

@@ -347,6 +347,9 @@ ssize_t edo_udp_send_to(edo_udp *u, const void *buf, size_t len, const edo_socka
 /* Receives one datagram, storing its sender in *from (may be NULL). Returns its length (0 for
  * an empty datagram), or the errors of edo_udp_send_to. Suspends. */
 ssize_t edo_udp_recv_from(edo_udp *u, void *buf, size_t len, edo_sockaddr *from);
+/* Like edo_udp_recv_from, but the datagram stays queued (MSG_PEEK): the next receive returns it
+ * again. A way to read a header (or the sender) before choosing the buffer. Suspends. */
+ssize_t edo_udp_peek_from(edo_udp *u, void *buf, size_t len, edo_sockaddr *from);
 /* send_to / recv_from the connected peer. */
 ssize_t edo_udp_send(edo_udp *u, const void *buf, size_t len);
 ssize_t edo_udp_recv(edo_udp *u, void *buf, size_t len);
@@ -445,6 +448,8 @@ void edo_unix_connect_future_init(edo_socket_future *f, const char *path);
 void edo_unix_accept_future_init(edo_socket_future *f, edo_unix_listener *l);
 /* `from` (may be NULL) receives the sender's address. */
 void edo_udp_recv_from_future_init(edo_socket_future *f, edo_udp *u, void *buf, size_t len,
+                                   edo_sockaddr *from);
+void edo_udp_peek_from_future_init(edo_socket_future *f, edo_udp *u, void *buf, size_t len,
                                    edo_sockaddr *from);
 /* `to` (NULL: the connected peer) is copied. */
 void edo_udp_send_to_future_init(edo_socket_future *f, edo_udp *u, const void *buf, size_t len,

@@ -224,6 +224,13 @@ void edo_udp_recv_from_future_init(edo_socket_future *f, edo_udp *u, void *buf, 
     transfer_init(f, (edo_io *)u, false, true, buf, len, from);
 }
 
+void edo_udp_peek_from_future_init(edo_socket_future *f, edo_udp *u, void *buf, size_t len,
+                                   edo_sockaddr *from)
+{
+    transfer_init(f, (edo_io *)u, false, true, buf, len, from);
+    state_of(f)->transfer.flags = MSG_PEEK;
+}
+
 void edo_udp_send_to_future_init(edo_socket_future *f, edo_udp *u, const void *buf, size_t len,
                                  const edo_sockaddr *to)
 {

@@ -67,12 +67,18 @@ int edo_udp_connect(edo_udp *u, const edo_sockaddr *peer)
     return connect(io_of(u)->fd, &peer->u.sa, peer->len) < 0 ? -errno : 0;
 }
 
+static ssize_t datagram_flags(edo_udp *u, bool send, bool no_wait, void *buf, size_t len,
+                              edo_sockaddr *addr, int flags)
+{
+    edo__transfer x = {.send = send, .datagram = true, .no_wait = no_wait, .flags = flags,
+                       .buf = buf, .len = len, .addr = addr};
+    return edo__sock_transfer(io_of(u), &x);
+}
+
 static ssize_t datagram(edo_udp *u, bool send, bool no_wait, void *buf, size_t len,
                         edo_sockaddr *addr)
 {
-    edo__transfer x = {.send = send, .datagram = true, .no_wait = no_wait, .buf = buf,
-                       .len = len, .addr = addr};
-    return edo__sock_transfer(io_of(u), &x);
+    return datagram_flags(u, send, no_wait, buf, len, addr, 0);
 }
 
 ssize_t edo_udp_send_to(edo_udp *u, const void *buf, size_t len, const edo_sockaddr *to)
@@ -85,6 +91,11 @@ ssize_t edo_udp_send_to(edo_udp *u, const void *buf, size_t len, const edo_socka
 ssize_t edo_udp_recv_from(edo_udp *u, void *buf, size_t len, edo_sockaddr *from)
 {
     return datagram(u, false, false, buf, len, from);
+}
+
+ssize_t edo_udp_peek_from(edo_udp *u, void *buf, size_t len, edo_sockaddr *from)
+{
+    return datagram_flags(u, false, false, buf, len, from, MSG_PEEK);
 }
 
 ssize_t edo_udp_send(edo_udp *u, const void *buf, size_t len)
