@@ -147,7 +147,9 @@ TEST(wake_completion_race)
     edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
     static storm st;
     long wakes = 0, polls = 0;
-    for (int round = 0; round < STORM_ROUNDS; round++) {
+    double stop = stress_deadline();
+    int round;
+    for (round = 0; round < STORM_ROUNDS && now_s() < stop; round++) {
         storm_start(&st, rt, STORM_THREADS, 0);
         long until = storm_wakes(&st) + round % 50;
         WAIT_UNTIL(storm_wakes(&st) >= until);
@@ -164,7 +166,7 @@ TEST(wake_completion_race)
         polls += atomic_load(&st.s.polls);
         edo_task_free(st.task);
     }
-    fprintf(stderr, "  %d rounds: %ld wakes, %ld polls\n", STORM_ROUNDS, wakes, polls);
+    fprintf(stderr, "  %d rounds: %ld wakes, %ld polls\n", round, wakes, polls);
     edo_runtime_free(rt);
 }
 
@@ -173,7 +175,8 @@ TEST(abort_wake_race)
 {
     edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
     static storm st;
-    for (int round = 0; round < STORM_ROUNDS; round++) {
+    double stop = stress_deadline();
+    for (int round = 0; round < STORM_ROUNDS && now_s() < stop; round++) {
         storm_start(&st, rt, STORM_THREADS, 1);
         long until = storm_wakes(&st) + round % 50;
         WAIT_UNTIL(storm_wakes(&st) >= until);
@@ -218,8 +221,9 @@ TEST(abort_completion_race)
 {
     edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
     static storm st;
-    int completed = 0, cancelled = 0;
-    for (int round = 0; round < STORM_ROUNDS; round++) {
+    int completed = 0, cancelled = 0, round;
+    double stop = stress_deadline();
+    for (round = 0; round < STORM_ROUNDS && now_s() < stop; round++) {
         storm_start(&st, rt, 1, 0);
         _Atomic int go = 0;
         racer a = {&st.s, st.task, &go, 1, (round % 64) * 1000}, c = {&st.s, st.task, &go, 0, 0};
@@ -244,7 +248,7 @@ TEST(abort_completion_race)
         edo_task_free(st.task);
     }
     fprintf(stderr, "  %d completed, %d cancelled\n", completed, cancelled);
-    CHECK_EQ(completed + cancelled, STORM_ROUNDS);
+    CHECK_EQ(completed + cancelled, round);
     edo_runtime_free(rt);
 }
 
@@ -322,7 +326,8 @@ static void abort_yielding(edo_runtime_flavor flavor)
     edo_runtime *rt = new_rt(flavor, 2);
     const int rounds = SCALE(40, 20, 20);
     static yield_box boxes[YIELDERS];
-    for (int round = 0; round < rounds; round++) {
+    double stop_at = stress_deadline();
+    for (int round = 0; round < rounds && now_s() < stop_at; round++) {
         edo_task *tasks[YIELDERS];
         for (int i = 0; i < YIELDERS; i++) {
             pthread_mutex_init(&boxes[i].lock, NULL);
@@ -434,8 +439,9 @@ TEST(join_waker_handoff_race)
 {
     edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
     const int rounds = SCALE(2000, 1000, 600);
-    int freed = 0, swapped = 0;
-    for (int round = 0; round < rounds; round++) {
+    int freed = 0, swapped = 0, round;
+    double stop = stress_deadline();
+    for (round = 0; round < rounds && now_s() < stop; round++) {
         gate g;
         gate_init(&g);
         gate_future gf = gate_future_new(&g, (void *)55);
@@ -467,7 +473,7 @@ TEST(join_waker_handoff_race)
         gate_destroy(&g);
     }
     fprintf(stderr, "  %d rounds, %d with the handle released early, %d swapped wakers twice+\n",
-            rounds, freed, swapped);
+            round, freed, swapped);
     edo_runtime_free(rt);
 }
 
@@ -477,7 +483,9 @@ TEST(handle_free_completion_race)
     edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
     const int rounds = SCALE(5000, 2000, 1500);
     _Atomic long ran = 0;
-    for (int round = 0; round < rounds; round++) {
+    double stop = stress_deadline();
+    int round;
+    for (round = 0; round < rounds && now_s() < stop; round++) {
         count_future c = count_new(&ran, NULL);
         edo_task *t;
         CHECK_EQ(edo_runtime_spawn_future(rt, &c.base, sizeof c, &t), 0);
@@ -497,7 +505,7 @@ TEST(handle_free_completion_race)
             edo_task_free(t);
         }
     }
-    WAIT_UNTIL(atomic_load(&ran) == rounds);
+    WAIT_UNTIL(atomic_load(&ran) == round);
     edo_runtime_free(rt);
 }
 
@@ -652,8 +660,9 @@ static void remote_push_vs_park(unsigned workers)
     const long n = SCALE(10000, 5000, 5000);
     _Atomic long ran = 0;
     watchdog wd;
-    watchdog_start(&wd, 30, "a task spawned from outside while the workers went to sleep never ran");
-    for (long i = 0; i < n; i++) {
+    watchdog_start(&wd, 90, "a task spawned from outside while the workers went to sleep never ran");
+    double stop = stress_deadline();
+    for (long i = 0; i < n && now_s() < stop; i++) {
         push_delay(i);
         opener_future o = {{&opener_vtable}, NULL, &ran};
         CHECK_EQ(edo_runtime_spawn_future(rt, &o.base, sizeof o, NULL), 0);
@@ -699,7 +708,8 @@ TEST(remote_push_park_race_current_thread)
     pthread_t th;
     CHECK_EQ(pthread_create(&th, NULL, feeder_main, &d), 0);
     watchdog wd;
-    watchdog_start(&wd, 30, "a current-thread driver missed a task spawned from outside");
+    /* Rounds are fixed here (the feeder thread walks the same count): a generous watchdog. */
+    watchdog_start(&wd, 90, "a current-thread driver missed a task spawned from outside");
     for (long i = 0; i < n; i++) {
         gate *g = &gates[i % 2];
         gate_init(g);
@@ -763,7 +773,8 @@ TEST(runtime_create_free_stress)
 {
     const int rounds = SCALE(100, 60, 40);
     static gate gates[CF_GATES];
-    for (int round = 0; round < rounds; round++) {
+    double stop_at = stress_deadline();
+    for (int round = 0; round < rounds && now_s() < stop_at; round++) {
         edo_runtime_flavor flavor = round % 3 == 2 ? EDO_RUNTIME_CURRENT_THREAD
                                                    : EDO_RUNTIME_MULTI_THREAD;
         edo_runtime *rt = new_rt(flavor, 2);

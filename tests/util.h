@@ -216,6 +216,12 @@ static inline double now_s(void)
 #define SCALE(full, asan, tsan) (full)
 #endif
 
+/* The wall time a stress test's rounds may take: its loop ends after its rounds or at this
+ * deadline, whichever comes first. Each round is as strong as ever; a slow machine (qemu, a
+ * sanitizer, a loaded CI box, where fixed round counts took up to 90 s) just runs fewer. */
+#define STRESS_SECONDS 20.0
+static inline double stress_deadline(void) { return now_s() + STRESS_SECONDS; }
+
 /* A watchdog for tests whose failure mode is a thread stuck inside edo (where WAIT_UNTIL cannot
  * run): aborts the process with a message unless watchdog_stop() comes within `secs`. */
 typedef struct {
