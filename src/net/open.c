@@ -1,0 +1,206 @@
+/* Where sockets come from (see sock.h): made and registered, connected with the options that
+ * must precede the handshake, listening, taken over from elsewhere, made in pairs, and closed.
+ * A stream socket is registered only once connected (or listening): epoll reports one that is
+ * not connected yet as hung up, and that bit would stick to the registration. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/runtime.h"
+#include "net/sock.h"
+
+int edo__sock_adopt(edo_runtime *rt, edo_io **out, int fd)
+{
+    int rc = edo_io_register_on(rt, out, fd);
+    if (rc < 0)
+        close(fd);
+    return rc;
+}
+
+int edo__sock_from_fd(edo_io **out, int fd, int type, unsigned families, edo__sock_role role)
+{
+    if (!out || fd < 0)
+        return -EINVAL;
+    edo_runtime *rt = edo_runtime_current();
+    if (!rt)
+        return -EPERM;
+    int v;
+    socklen_t len = sizeof v;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0)
+        return -errno; /* -EBADF, -ENOTSOCK */
+    if (v != type)
+        return -EINVAL;
+    len = sizeof v;
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0)
+        return -errno;
+    unsigned family = v == AF_UNIX                     ? EDO__FAMILY_UNIX
+                      : v == AF_INET || v == AF_INET6 ? EDO__FAMILY_INET
+                                                       : 0;
+    if (!(family & families))
+        return -EINVAL;
+    if (role != EDO__SOCK_ANY) {
+        len = sizeof v;
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) < 0)
+            return -errno;
+        if ((role == EDO__SOCK_LISTENING) != (v != 0))
+            return -EINVAL;
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof peer;
+        /* Registering a stream that is not connected yet would stick epoll's hang-up to it. */
+        if (role == EDO__SOCK_CONNECTED && getpeername(fd, (struct sockaddr *)&peer, &plen) < 0)
+            return -errno; /* -ENOTCONN */
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0)
+        return -errno;
+    if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        return -errno;
+    int rc = edo_io_register_on(rt, out, fd);
+    if (rc < 0 && !(flags & O_NONBLOCK))
+        fcntl(fd, F_SETFL, flags); /* the caller gets it back as it was */
+    return rc;
+}
+
+int edo__sock_pair(int type, edo_io **a, edo_io **b)
+{
+    if (!a || !b)
+        return -EINVAL;
+    edo_runtime *rt = edo_runtime_current();
+    if (!rt)
+        return -EPERM;
+    int sv[2];
+    if (socketpair(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+        return -errno;
+    int rc = edo__sock_adopt(rt, a, sv[0]);
+    if (rc < 0) {
+        close(sv[1]);
+        return rc;
+    }
+    if ((rc = edo__sock_adopt(rt, b, sv[1])) < 0)
+        edo__sock_close(*a);
+    return rc;
+}
+
+int edo__sock_close(edo_io *io)
+{
+    if (!io)
+        return -EINVAL;
+    int fd = io->fd;
+    edo_io_deregister(io);
+    close(fd);
+    return 0;
+}
+
+/* The outcome of a connect in progress, once the socket is writable. */
+ssize_t edo__sock_connect_result(int fd, void *ctx, bool *drained)
+{
+    (void)ctx, (void)drained;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return -errno;
+    if (err == 0) {
+        /* Writable without an error can also mean "not yet" on some systems: make sure. */
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof peer;
+        if (getpeername(fd, (struct sockaddr *)&peer, &plen) < 0)
+            return errno == ENOTCONN ? -EAGAIN : -errno;
+    }
+    return -err;
+}
+
+/* Applies the options that must be set before connecting. */
+static int set_up_connect(int fd, const edo_tcp_connect_options *o)
+{
+    int one = 1;
+    if (o->nodelay && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
+        return -errno;
+    if (o->send_buffer &&
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &o->send_buffer, sizeof o->send_buffer) < 0)
+        return -errno;
+    if (o->recv_buffer &&
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &o->recv_buffer, sizeof o->recv_buffer) < 0)
+        return -errno;
+    if (o->local) {
+        if (o->reuse_addr && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+            return -errno;
+        if (bind(fd, &o->local->u.sa, o->local->len) < 0)
+            return -errno;
+    }
+    return 0;
+}
+
+int edo__connect_options_check(const edo_sockaddr *addr, const edo_tcp_connect_options *o)
+{
+    if (!o)
+        return 0;
+    if (o->send_buffer < 0 || o->recv_buffer < 0)
+        return -EINVAL;
+    if (o->local && (o->local->len == 0 || o->local->u.sa.sa_family != addr->u.sa.sa_family))
+        return -EINVAL; /* an address of another family could never be bound */
+    return 0;
+}
+
+int edo__sock_start_connect(edo_runtime *rt, const edo_sockaddr *addr, int type,
+                            const edo_tcp_connect_options *options, edo_io **out)
+{
+    int fd = socket(addr->u.sa.sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int rc = options ? set_up_connect(fd, options) : 0;
+    /* Connect before registering: epoll reports a socket that is not connected yet as hung
+     * up, and that would stick to the registration. */
+    if (rc == 0)
+        rc = connect(fd, &addr->u.sa, addr->len) == 0 ? 0 : -errno;
+    if (rc < 0 && rc != -EINPROGRESS && rc != -EINTR) {
+        close(fd);
+        return rc;
+    }
+    return edo__sock_adopt(rt, out, fd);
+}
+
+int edo__sock_connect(edo_io **out, int type, const edo_sockaddr *addr,
+                      const edo_tcp_connect_options *options)
+{
+    edo_runtime *rt = edo_runtime_current();
+    if (!rt)
+        return -EPERM;
+    edo_io *io;
+    int rc = edo__sock_start_connect(rt, addr, type, options, &io);
+    if (rc < 0)
+        return rc;
+    /* The registration starts optimistic: learn the outcome from the first writable edge. */
+    if ((rc = (int)edo__sock_op(io, EDO_WRITABLE, edo__sock_connect_result, NULL)) < 0) {
+        edo__sock_close(io);
+        return rc;
+    }
+    *out = io;
+    return 0;
+}
+
+int edo__sock_listen(edo_runtime *rt, const edo_sockaddr *addr, int backlog, bool reuse_addr,
+                     bool reuse_port, edo_io **out)
+{
+    int fd = socket(addr->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1, rc = 0;
+    if (reuse_addr && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+        rc = -errno;
+    if (rc == 0 && reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
+        rc = -errno;
+    if (rc == 0 && bind(fd, &addr->u.sa, addr->len) < 0)
+        rc = -errno;
+    if (rc == 0 && listen(fd, backlog > 0 ? backlog : 1024) < 0)
+        rc = -errno;
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    /* Registered once listening: epoll reports a socket that is neither connected nor
+     * listening as hung up. */
+    return edo__sock_adopt(rt, out, fd);
+}
