@@ -140,6 +140,14 @@ static void transfer_init(edo_socket_future *f, edo_io *io, bool send, bool data
     }
 }
 
+/* A receive that leaves what it reads queued (MSG_PEEK). */
+static void peek_init(edo_socket_future *f, edo_io *io, bool datagram, void *buf, size_t len,
+                      edo_sockaddr *from)
+{
+    transfer_init(f, io, false, datagram, buf, len, from);
+    state_of(f)->transfer.flags = MSG_PEEK;
+}
+
 void edo_tcp_read_future_init(edo_socket_future *f, edo_tcp *c, void *buf, size_t len)
 {
     transfer_init(f, (edo_io *)c, false, false, buf, len, NULL);
@@ -147,8 +155,7 @@ void edo_tcp_read_future_init(edo_socket_future *f, edo_tcp *c, void *buf, size_
 
 void edo_tcp_peek_future_init(edo_socket_future *f, edo_tcp *c, void *buf, size_t len)
 {
-    transfer_init(f, (edo_io *)c, false, false, buf, len, NULL);
-    state_of(f)->transfer.flags = MSG_PEEK;
+    peek_init(f, (edo_io *)c, false, buf, len, NULL);
 }
 
 void edo_tcp_write_all_future_init(edo_socket_future *f, edo_tcp *c, const void *buf, size_t len)
@@ -196,8 +203,7 @@ void edo_unix_write_future_init(edo_socket_future *f, edo_unix *c, const void *b
 
 void edo_unix_peek_future_init(edo_socket_future *f, edo_unix *c, void *buf, size_t len)
 {
-    transfer_init(f, (edo_io *)c, false, false, buf, len, NULL);
-    state_of(f)->transfer.flags = MSG_PEEK;
+    peek_init(f, (edo_io *)c, false, buf, len, NULL);
 }
 
 void edo_unix_readv_future_init(edo_socket_future *f, edo_unix *c, const struct iovec *iov,
@@ -227,8 +233,7 @@ void edo_udp_recv_from_future_init(edo_socket_future *f, edo_udp *u, void *buf, 
 void edo_udp_peek_from_future_init(edo_socket_future *f, edo_udp *u, void *buf, size_t len,
                                    edo_sockaddr *from)
 {
-    transfer_init(f, (edo_io *)u, false, true, buf, len, from);
-    state_of(f)->transfer.flags = MSG_PEEK;
+    peek_init(f, (edo_io *)u, true, buf, len, from);
 }
 
 void edo_udp_send_to_future_init(edo_socket_future *f, edo_udp *u, const void *buf, size_t len,

@@ -67,57 +67,51 @@ int edo_udp_connect(edo_udp *u, const edo_sockaddr *peer)
     return connect(io_of(u)->fd, &peer->u.sa, peer->len) < 0 ? -errno : 0;
 }
 
-static ssize_t datagram_flags(edo_udp *u, bool send, bool no_wait, void *buf, size_t len,
-                              edo_sockaddr *addr, int flags)
+static ssize_t datagram(edo_udp *u, bool send, bool no_wait, void *buf, size_t len,
+                        edo_sockaddr *addr, int flags)
 {
     edo__transfer x = {.send = send, .datagram = true, .no_wait = no_wait, .flags = flags,
                        .buf = buf, .len = len, .addr = addr};
     return edo__sock_transfer(io_of(u), &x);
 }
 
-static ssize_t datagram(edo_udp *u, bool send, bool no_wait, void *buf, size_t len,
-                        edo_sockaddr *addr)
-{
-    return datagram_flags(u, send, no_wait, buf, len, addr, 0);
-}
-
 ssize_t edo_udp_send_to(edo_udp *u, const void *buf, size_t len, const edo_sockaddr *to)
 {
     if (!to)
         return -EINVAL;
-    return datagram(u, true, false, (void *)buf, len, (edo_sockaddr *)to);
+    return datagram(u, true, false, (void *)buf, len, (edo_sockaddr *)to, 0);
 }
 
 ssize_t edo_udp_recv_from(edo_udp *u, void *buf, size_t len, edo_sockaddr *from)
 {
-    return datagram(u, false, false, buf, len, from);
+    return datagram(u, false, false, buf, len, from, 0);
 }
 
 ssize_t edo_udp_peek_from(edo_udp *u, void *buf, size_t len, edo_sockaddr *from)
 {
-    return datagram_flags(u, false, false, buf, len, from, MSG_PEEK);
+    return datagram(u, false, false, buf, len, from, MSG_PEEK);
 }
 
 ssize_t edo_udp_send(edo_udp *u, const void *buf, size_t len)
 {
-    return datagram(u, true, false, (void *)buf, len, NULL);
+    return datagram(u, true, false, (void *)buf, len, NULL, 0);
 }
 
 ssize_t edo_udp_recv(edo_udp *u, void *buf, size_t len)
 {
-    return datagram(u, false, false, buf, len, NULL);
+    return datagram(u, false, false, buf, len, NULL, 0);
 }
 
 int edo_udp_ready(edo_udp *u, uint32_t interest) { return edo__sock_ready(io_of(u), interest); }
 
 ssize_t edo_udp_try_send_to(edo_udp *u, const void *buf, size_t len, const edo_sockaddr *to)
 {
-    return datagram(u, true, true, (void *)buf, len, (edo_sockaddr *)to);
+    return datagram(u, true, true, (void *)buf, len, (edo_sockaddr *)to, 0);
 }
 
 ssize_t edo_udp_try_recv_from(edo_udp *u, void *buf, size_t len, edo_sockaddr *from)
 {
-    return datagram(u, false, true, buf, len, from);
+    return datagram(u, false, true, buf, len, from, 0);
 }
 
 int edo_udp_set_broadcast(edo_udp *u, bool on)
