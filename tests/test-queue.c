@@ -300,7 +300,7 @@ static void *inj_consumer_main(void *arg)
     while (!atomic_load(c->go))
         ;
     edo__task *out[16];
-    double until = now_s() + 20.0;
+    double until = now_s() + 60.0;
     while (atomic_load(c->taken) < c->total) {
         size_t n = edo__inject_pop_batch(c->inj, out, 16);
         for (size_t i = 0; i < n; i++) {
@@ -493,7 +493,7 @@ TEST(steal_race)
         CHECK_EQ(atomic_load(&c.seen[i]), 1);
     fprintf(stderr, "  %ld items: owner popped %ld, stolen %ld, overflowed %ld (%.2f s)\n", n,
             (long)atomic_load(&c.popped), stolen, overflowed, now_s() - t0);
-    CHECK(now_s() - t0 < 20.0);
+    CHECK(now_s() - t0 < 60.0); /* no livelock: it takes well under a second */
     free(c.owner_q);
     free(c.seen);
     free(c.tasks);

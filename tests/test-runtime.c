@@ -529,7 +529,7 @@ TEST(block_on_second_thread_joins_current_thread)
         pthread_t th;
         CHECK_EQ(pthread_create(&th, NULL, joiner_main, &ja), 0);
         watchdog wd;
-        watchdog_start(&wd, 10, "edo_block_on on a current-thread runtime while another thread "
+        watchdog_start(&wd, 60, "edo_block_on on a current-thread runtime while another thread "
                                 "waits in edo_task_join for a task the driver completes");
         flag_gate_future ff = {{&flag_gate_vtable}, &mg, &driving};
         void *out = NULL;
@@ -576,7 +576,7 @@ TEST(block_on_two_threads_current_thread)
             CHECK_EQ(pthread_create(&th[i], NULL, block_on_main, &a[i]), 0);
         }
         watchdog wd;
-        watchdog_start(&wd, 10, "two threads in edo_block_on on one current-thread runtime");
+        watchdog_start(&wd, 60, "two threads in edo_block_on on one current-thread runtime");
         /* Whoever drives polls its own future at once; open that gate last. */
         WAIT_UNTIL(gate_has_waiter(&g[0]) || gate_has_waiter(&g[1]));
         int first = gate_has_waiter(&g[0]) ? 1 : 0;

@@ -235,7 +235,7 @@ static void wakes_from_many_threads(edo_runtime_flavor flavor)
         CHECK_EQ(pthread_create(&th[i], NULL, waker_thread, &args[i]), 0);
     }
     watchdog wd;
-    watchdog_start(&wd, 20, "tasks woken from many threads did not all complete");
+    watchdog_start(&wd, 60, "tasks woken from many threads did not all complete");
     atomic_store(&go, 1);
     /* Joining drives a current-thread runtime, while the wakes are still coming. */
     long polls = 0;

@@ -581,7 +581,7 @@ static void spawn_from_threads(edo_runtime_flavor flavor, int threads, int per_t
         CHECK_EQ(pthread_create(&th[i], NULL, spawner_main, &a[i]), 0);
     }
     watchdog wd;
-    watchdog_start(&wd, 20, "spawning and joining from many threads");
+    watchdog_start(&wd, 60, "spawning and joining from many threads");
     double t0 = now_s();
     atomic_store(&go, 1);
     long joined = 0;
@@ -595,7 +595,7 @@ static void spawn_from_threads(edo_runtime_flavor flavor, int threads, int per_t
         WAIT_UNTIL(atomic_load(&ran) == (long)threads * per_thread);
     } else {
         /* The detached ones run while someone drives. */
-        double until = now_s() + 20.0;
+        double until = now_s() + 60.0;
         while (atomic_load(&ran) < (long)threads * per_thread) {
             CHECK(now_s() < until);
             edo_yield_future y;

@@ -30,7 +30,7 @@ TEST(paused_clock_jumps_to_the_next_deadline)
     edo_runtime *rt = paused_rt();
     double t0 = now_s();
     run_on(rt, sleep_an_hour, NULL);
-    CHECK(now_s() - t0 < 5.0); /* an hour of sleep took (much) less than real seconds */
+    CHECK(now_s() - t0 < 30.0); /* an hour of sleep took (much) less than real seconds */
     edo_runtime_free(rt);
 }
 
