@@ -1,5 +1,6 @@
 /* Fairness: busy tasks never starve remote spawns or the local queue. */
 #include <dirent.h>
+#include <sys/socket.h>
 #include <limits.h>
 #include <sched.h>
 #include <string.h>
@@ -23,10 +24,9 @@ typedef struct {
     busy_state *s;
 } busy_future;
 
-static edo_poll busy_poll(edo_future *f, edo_context *cx, void **out)
+/* One poll's worth of the busy task's work: counts the poll, pauses if asked to. */
+static void busy_step(busy_state *s)
 {
-    (void)out;
-    busy_state *s = ((busy_future *)f)->s;
     long n = atomic_fetch_add(&s->polls, 1) + 1;
     if (atomic_exchange(&s->pause_req, 0)) {
         atomic_store(&s->paused_at, n);
@@ -34,6 +34,13 @@ static edo_poll busy_poll(edo_future *f, edo_context *cx, void **out)
         while (!atomic_load(&s->resume))
             sched_yield();
     }
+}
+
+static edo_poll busy_poll(edo_future *f, edo_context *cx, void **out)
+{
+    (void)out;
+    busy_state *s = ((busy_future *)f)->s;
+    busy_step(s);
     if (atomic_load(&s->stop))
         return EDO_READY;
     edo_waker_wake_by_ref(edo_context_waker(cx));
@@ -193,4 +200,259 @@ TEST(fairness_pingpong_does_not_starve_queue)
     edo_waker_drop(&p.w[0]);
     edo_waker_drop(&p.w[1]);
     pthread_mutex_destroy(&p.lock);
+}
+
+/* ---- a yield runs after what was already waiting ------------------------------------------ */
+
+/* The coroutine form of the busy task: the same work, then edo_yield(). */
+static void *busy_coro(void *arg)
+{
+    busy_state *s = arg;
+    for (;;) {
+        busy_step(s);
+        if (atomic_load(&s->stop) || edo_yield() < 0)
+            return NULL;
+    }
+}
+
+/* A runtime with one worker kept busy by one task that yields after every poll. A current-thread
+ * runtime is driven by a plain thread blocked on `stop_gate`. */
+typedef struct {
+    edo_runtime *rt;
+    busy_state busy;
+    edo_task *busy_task;
+    gate stop_gate;
+    pthread_t driver;
+    bool driven;
+} busy_rig;
+
+static void *drive_until_stopped(void *arg)
+{
+    busy_rig *r = arg;
+    gate_future g = gate_future_new(&r->stop_gate, NULL);
+    CHECK_EQ(edo_block_on(r->rt, &g.base, NULL), 0);
+    return NULL;
+}
+
+static void rig_start(busy_rig *r, edo_runtime_flavor flavor, bool coro)
+{
+    memset(r, 0, sizeof *r);
+    r->rt = new_rt(flavor, 1);
+    gate_init(&r->stop_gate);
+    if (flavor == EDO_RUNTIME_CURRENT_THREAD) {
+        CHECK_EQ(pthread_create(&r->driver, NULL, drive_until_stopped, r), 0);
+        r->driven = true;
+    }
+    if (coro) {
+        CHECK_EQ(edo_spawn_with(r->rt, NULL, busy_coro, &r->busy, &r->busy_task), 0);
+    } else {
+        busy_future b = {{&busy_vtable}, &r->busy};
+        CHECK_EQ(edo_runtime_spawn_future(r->rt, &b.base, sizeof b, &r->busy_task), 0);
+    }
+    WAIT_UNTIL(atomic_load(&r->busy.polls) > 3);
+}
+
+/* Stops the busy task inside its next poll; returns that poll's number. The worker is held
+ * there: whatever happens meanwhile is waiting when the poll ends. */
+static long rig_pause(busy_rig *r)
+{
+    atomic_store(&r->busy.paused, 0);
+    atomic_store(&r->busy.resume, 0);
+    atomic_store(&r->busy.pause_req, 1);
+    WAIT_UNTIL(atomic_load(&r->busy.paused));
+    return atomic_load(&r->busy.paused_at);
+}
+
+static void rig_resume(busy_rig *r) { atomic_store(&r->busy.resume, 1); }
+
+static void rig_stop(busy_rig *r)
+{
+    atomic_store(&r->busy.stop, 1);
+    CHECK_EQ(edo_task_join(r->busy_task, NULL), 0);
+    edo_task_free(r->busy_task);
+    if (r->driven) {
+        gate_open(&r->stop_gate);
+        CHECK_EQ(pthread_join(r->driver, NULL), 0);
+    }
+    edo_runtime_free(r->rt);
+    gate_destroy(&r->stop_gate);
+}
+
+/* What the event's task shares with the test. */
+typedef struct {
+    busy_rig *rig;
+    _Atomic int waiting; /* about to wait: its wait is armed once the busy task polls again */
+    _Atomic long ran_at; /* the busy task's poll count when it was served */
+    int fd;              /* the socket event: the edo end of a pair */
+    long sleep_ms;       /* the timer event: how long the sleeper sleeps */
+} event_probe;
+
+static void *sleeper(void *arg)
+{
+    event_probe *e = arg;
+    atomic_store(&e->waiting, 1);
+    CHECK_EQ(edo_sleep(EDO_MSEC(e->sleep_ms)), 0);
+    atomic_store(&e->ran_at, atomic_load(&e->rig->busy.polls));
+    return NULL;
+}
+
+static void *reader(void *arg)
+{
+    event_probe *e = arg;
+    edo_unix *u;
+    CHECK_EQ(edo_unix_from_fd(&u, e->fd), 0);
+    char c;
+    atomic_store(&e->waiting, 1);
+    CHECK_EQ(edo_unix_read(u, &c, 1), 1);
+    atomic_store(&e->ran_at, atomic_load(&e->rig->busy.polls));
+    CHECK_EQ(edo_unix_close(u), 0);
+    return NULL;
+}
+
+enum event { REMOTE_SPAWN, TIMER, SOCKET };
+
+/* With the only worker busy yielding, an event that happens during one of its polls (a task
+ * spawned from a plain thread, a timer coming due, a socket becoming readable) is served
+ * before the busy task is polled again: its yield goes after the global queue, the timers and
+ * the I/O events. (Before yields were deferred, each waited for up to 61 busy polls.) */
+static void served_before_next_yield(edo_runtime_flavor flavor, bool coro, enum event ev)
+{
+    busy_rig r;
+    rig_start(&r, flavor, coro);
+    /* The timer must come due while the busy task is paused, not before: a test thread slowed
+     * down by a loaded machine may pause it too late, and then tries again with a longer sleep. */
+    for (long sleep_ms = 20;; sleep_ms *= 2) {
+        CHECK(sleep_ms <= 20 << 8);
+        event_probe e = {.rig = &r, .ran_at = -1, .fd = -1, .sleep_ms = sleep_ms};
+        int pair[2] = {-1, -1};
+        edo_task *waiter = NULL;
+        if (ev == TIMER || ev == SOCKET) {
+            if (ev == SOCKET) {
+                CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+                e.fd = pair[0];
+            }
+            CHECK_EQ(edo_spawn_with(r.rt, NULL, ev == TIMER ? sleeper : reader, &e, &waiter), 0);
+            WAIT_UNTIL(atomic_load(&e.waiting));
+        }
+        /* The waiter's poll has ended once the busy task polls again (one worker). */
+        long k = rig_pause(&r);
+        double paused_at = now_s(); /* after the sleeper armed its timer */
+        bool too_late = atomic_load(&e.ran_at) >= 0;
+        edo_task *probe = NULL;
+        if (ev == REMOTE_SPAWN) {
+            probe_future p = {{&probe_vtable}, &r.busy.polls, &e.ran_at};
+            CHECK_EQ(edo_runtime_spawn_future(r.rt, &p.base, sizeof p, &probe), 0);
+        } else if (ev == TIMER) {
+            while (now_s() < paused_at + (double)(sleep_ms + 2) / 1000) /* due by then */
+                sched_yield();
+        } else {
+            CHECK_EQ(write(pair[1], "x", 1), 1);
+        }
+        rig_resume(&r);
+        WAIT_UNTIL(atomic_load(&e.ran_at) >= 0);
+        CHECK_EQ(edo_task_join(probe ? probe : waiter, NULL), 0);
+        edo_task_free(probe ? probe : waiter);
+        if (pair[1] >= 0)
+            close(pair[1]);
+        if (too_late)
+            continue;
+        long waited = atomic_load(&e.ran_at) - k;
+        fprintf(stderr, "  served after %ld more busy polls\n", waited);
+        CHECK(waited >= 0);
+        CHECK(waited <= 1); /* none expected; one of slack */
+        break;
+    }
+    rig_stop(&r);
+}
+
+TEST(yield_after_remote_spawn_future) { served_before_next_yield(EDO_RUNTIME_MULTI_THREAD, false, REMOTE_SPAWN); }
+TEST(yield_after_remote_spawn_coro) { served_before_next_yield(EDO_RUNTIME_MULTI_THREAD, true, REMOTE_SPAWN); }
+TEST(yield_after_timer_future) { served_before_next_yield(EDO_RUNTIME_MULTI_THREAD, false, TIMER); }
+TEST(yield_after_timer_coro) { served_before_next_yield(EDO_RUNTIME_MULTI_THREAD, true, TIMER); }
+TEST(yield_after_socket_future) { served_before_next_yield(EDO_RUNTIME_MULTI_THREAD, false, SOCKET); }
+TEST(yield_after_socket_coro) { served_before_next_yield(EDO_RUNTIME_MULTI_THREAD, true, SOCKET); }
+TEST(yield_after_remote_spawn_current_thread) { served_before_next_yield(EDO_RUNTIME_CURRENT_THREAD, true, REMOTE_SPAWN); }
+TEST(yield_after_timer_current_thread) { served_before_next_yield(EDO_RUNTIME_CURRENT_THREAD, false, TIMER); }
+TEST(yield_after_socket_current_thread) { served_before_next_yield(EDO_RUNTIME_CURRENT_THREAD, true, SOCKET); }
+
+/* ---- the maintenance interval follows the poll time --------------------------------------- */
+
+/* Two tasks that wake each other, each poll spending about a millisecond of CPU: the worker's
+ * queue is never empty, so only the maintenance interval lets the global queue in. */
+typedef struct {
+    busy_state s;
+    pthread_mutex_t lock;
+    edo_waker w[2];
+} relay;
+
+typedef struct {
+    edo_future base;
+    relay *r;
+    int side;
+} relay_future;
+
+static edo_poll relay_poll(edo_future *f, edo_context *cx, void **out)
+{
+    (void)out;
+    relay_future *rf = (relay_future *)f;
+    relay *r = rf->r;
+    busy_step(&r->s);
+    double until = now_s() + 0.001;
+    while (now_s() < until)
+        ;
+    pthread_mutex_lock(&r->lock);
+    if (!edo_waker_will_wake(&r->w[rf->side], edo_context_waker(cx))) {
+        edo_waker_drop(&r->w[rf->side]);
+        r->w[rf->side] = edo_waker_clone(edo_context_waker(cx));
+    }
+    edo_waker other = edo_waker_clone(&r->w[1 - rf->side]);
+    pthread_mutex_unlock(&r->lock);
+    edo_waker_wake(&other);
+    return atomic_load(&r->s.stop) ? EDO_READY : EDO_PENDING;
+}
+static const edo_future_vtable relay_vtable = {relay_poll, NULL};
+
+/* A worker whose polls take a millisecond looks at the global queue after every poll or two,
+ * not every 61 (the interval for short polls): a remote spawn waits a poll, not 61 ms. */
+TEST(long_polls_shorten_the_maintenance_interval)
+{
+    edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 1);
+    relay r;
+    memset(&r, 0, sizeof r);
+    pthread_mutex_init(&r.lock, NULL);
+    edo_task *a, *b;
+    relay_future fa = {{&relay_vtable}, &r, 0}, fb = {{&relay_vtable}, &r, 1};
+    CHECK_EQ(edo_runtime_spawn_future(rt, &fa.base, sizeof fa, &a), 0);
+    CHECK_EQ(edo_runtime_spawn_future(rt, &fb.base, sizeof fb, &b), 0);
+    /* Two maintenances at the starting interval (61 polls) measure the poll time. */
+    WAIT_UNTIL(atomic_load(&r.s.polls) > 150);
+    long worst = 0;
+    for (int round = 0; round < 5; round++) {
+        atomic_store(&r.s.paused, 0);
+        atomic_store(&r.s.resume, 0);
+        atomic_store(&r.s.pause_req, 1);
+        WAIT_UNTIL(atomic_load(&r.s.paused));
+        long k = atomic_load(&r.s.paused_at);
+        _Atomic long ran_at = -1;
+        probe_future p = {{&probe_vtable}, &r.s.polls, &ran_at};
+        edo_task *pt;
+        CHECK_EQ(edo_runtime_spawn_future(rt, &p.base, sizeof p, &pt), 0);
+        atomic_store(&r.s.resume, 1);
+        WAIT_UNTIL(atomic_load(&ran_at) >= 0);
+        CHECK_EQ(edo_task_join(pt, NULL), 0);
+        edo_task_free(pt);
+        if (atomic_load(&ran_at) - k > worst)
+            worst = atomic_load(&ran_at) - k;
+    }
+    fprintf(stderr, "  the remote task waited at most %ld polls of a millisecond\n", worst);
+    CHECK(worst <= 1); /* none expected; one of slack */
+    atomic_store(&r.s.stop, 1);
+    CHECK_EQ(edo_task_join(a, NULL), 0);
+    CHECK_EQ(edo_task_join(b, NULL), 0);
+    edo_task_free(a);
+    edo_task_free(b);
+    edo_runtime_free(rt);
+    edo_waker_drop(&r.w[0]);
+    edo_waker_drop(&r.w[1]);
+    pthread_mutex_destroy(&r.lock);
 }

@@ -107,7 +107,10 @@ int edo_spawn_local(const edo_spawn_options *options, void *(*fn)(void *arg), vo
  * Suspends. */
 int edo_await(edo_future *future, void **out);
 
-/* Inside a coroutine: lets the other tasks of this worker run, then continues.
+/* Inside a coroutine: lets everything already waiting run first, then continues. The task
+ * runs again only after its worker has run the other tasks in its queues, taken tasks from the
+ * global queue, fired expired timers and taken ready I/O events, so a CPU-bound loop that
+ * yields starves none of them. Same as awaiting an edo_yield_future.
  * Returns 0, -EPERM outside a coroutine, -ECANCELED once the task is aborted. Suspends. */
 int edo_yield(void);
 

@@ -149,8 +149,10 @@ void edo_future_drop(edo_future *f);
  * Yielding
  * ------------------------------------------------------------------------------------------- */
 
-/* A future that returns EDO_PENDING once (after waking itself) and EDO_READY the next time: the
- * task goes to the back of its worker's run queue, letting other tasks run first.
+/* A future that returns EDO_PENDING once (after waking itself) and EDO_READY the next time. A
+ * task that wakes itself during its own poll (this future, or a spent coop budget) is polled
+ * again only after everything already waiting: the other tasks in its worker's queues, the
+ * global queue, expired timers and ready I/O events (as Tokio defers yield_now).
  *
  *     edo_yield_future y;
  *     edo_yield_future_init(&y);

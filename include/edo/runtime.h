@@ -47,8 +47,16 @@ typedef struct edo_runtime_config {
     unsigned worker_threads;         /* multi-thread only; default: number of CPUs */
     unsigned max_blocking_threads;   /* default 512 */
     uint64_t blocking_keep_alive_ns; /* idle blocking threads exit after this; default 10 s */
-    unsigned global_queue_interval;  /* a worker checks the global queue every this many polls
-                                        so remotely spawned tasks never starve; default 61 */
+    unsigned global_queue_interval;  /* how many polls a busy worker runs between looks at
+                                        the global queue, expired timers and I/O events, so
+                                        none of them starves. Default (0): tuned per worker
+                                        from its mean poll time, so that it looks about every
+                                        200 us: every poll when polls take a millisecond, at
+                                        most every 61 polls when they are short. A value
+                                        fixes the interval at that many polls. A worker also
+                                        looks whenever it runs out of other work, and a task
+                                        that yields (edo_yield, a spent coop budget) runs
+                                        again only after such a look. */
     size_t coro_stack_size;          /* coroutine stack size; default 64 KiB (256 KiB in
                                         AddressSanitizer builds, whose frames are larger);
                                         within [EDO_MIN_STACK_SIZE, EDO_MAX_STACK_SIZE] */

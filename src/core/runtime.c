@@ -91,6 +91,7 @@ static void apply_defaults(edo_runtime *rt, const edo_runtime_config *cfg)
         c->max_blocking_threads = DEFAULT_MAX_BLOCKING;
     if (c->blocking_keep_alive_ns == 0)
         c->blocking_keep_alive_ns = DEFAULT_KEEP_ALIVE_NS;
+    rt->tune_interval = c->global_queue_interval == 0;
     if (c->global_queue_interval == 0)
         c->global_queue_interval = DEFAULT_GLOBAL_INTERVAL;
     if (c->coro_stack_size == 0)
@@ -170,6 +171,7 @@ int edo_runtime_new(edo_runtime **out, const edo_runtime_config *config)
         w->rt = rt;
         w->index = i;
         w->lifo_enabled = true;
+        w->maintenance_interval = rt->config.global_queue_interval;
         w->rng = 0x9e3779b97f4a7c15ull * (i + 1);
         w->parker = edo__parker_new();
         w->io_events = malloc(EDO__IO_EVENTS * sizeof(struct epoll_event));
@@ -207,6 +209,10 @@ static size_t drain_queues(edo_runtime *rt)
         }
         for (; (t = edo__local_pop(&w->queue)); ran++)
             edo__task_cancel_queued(t);
+        for (; (t = w->deferred); ran++) {
+            w->deferred = edo__task_next(t);
+            edo__task_cancel_queued(t);
+        }
         for (; edo__inject_pop_batch(&w->pinned, &t, 1) == 1; ran++)
             edo__task_cancel_queued(t);
     }

@@ -22,6 +22,9 @@
 #define EDO__MAX_LIFO_POLLS 3u
 #define EDO__SPIN_ROUNDS 256u /* polls of the queues before a worker sleeps */
 #define EDO__ID_BLOCK 256u /* task ids a worker reserves at a time */
+#define EDO__MAINTENANCE_TARGET_NS 200000u /* how often a busy worker looks at timers, I/O and
+                                              the global queue (at most every
+                                              global_queue_interval polls) */
 
 /* A worker's list of the tasks it polled first and that have not completed (owned.c). */
 typedef struct edo__owned_list {
@@ -35,7 +38,16 @@ typedef struct edo__worker {
     edo__task *lifo;      /* run next: the task this worker's last poll woke */
     bool lifo_enabled;    /* off after EDO__MAX_LIFO_POLLS in a row, so the queue moves */
     bool searching;
-    uint32_t tick;        /* polls so far: paces the global queue checks */
+    uint32_t tick;        /* polls so far: the pinned queue and the ring take turns by it */
+    /* Yielded tasks, in order (linked through `next`): they go back in the ring after the next
+     * maintenance, so they run after everything that was waiting, timers and I/O included. */
+    edo__task *deferred, *deferred_tail;
+    /* Maintenance (timers, I/O, the global queue) comes every `maintenance_interval` polls,
+     * tuned so that it comes about every EDO__MAINTENANCE_TARGET_NS whatever a poll costs. */
+    uint32_t since_maintenance;    /* polls since the last maintenance */
+    uint32_t maintenance_interval;
+    uint64_t batch_start;          /* clock at the last maintenance; 0 after idling */
+    uint64_t poll_ns;              /* smoothed mean time of a poll */
     uint64_t rng;         /* picks the first steal victim */
     uint64_t next_id, id_limit; /* block of task ids reserved by this worker */
     edo__parker *parker;
@@ -71,6 +83,7 @@ struct edo_runtime {
     edo__worker *workers;
     edo__inject inject;
     edo__idle idle;
+    bool tune_interval; /* global_queue_interval was left to the runtime: tune it per worker */
     edo__blocking_pool blocking;
     edo__stack_pool stacks;
     edo__timers timers;

@@ -223,14 +223,14 @@ bool edo__task_poll_begin(edo__task *t, uint32_t *budget, edo__task_poll *p)
     return true;
 }
 
-bool edo__task_poll_end(edo__task *t, edo_poll result, edo__task_poll *p)
+edo__run_result edo__task_poll_end(edo__task *t, edo_poll result, edo__task_poll *p)
 {
     bool self_woken = current_task_self_woken;
     current_task = p->outer;
     current_task_self_woken = p->outer_self_woken;
     if (result == EDO_READY) {
         complete(t, p->out, false);
-        return false;
+        return EDO__RUN_DONE;
     }
 
     uint64_t s = load_state(t), next;
@@ -238,13 +238,13 @@ bool edo__task_poll_end(edo__task *t, edo_poll result, edo__task_poll *p)
         /* A yield: the task keeps its RUNNING claim (and this run's reference) while it waits
          * in the queue, so neither leaving nor re-entering RUNNING writes the state word. Wakes
          * meanwhile only set NOTIFIED; an abort sets CANCELLED, seen when it runs again. */
-        return true;
+        return EDO__RUN_YIELDED;
     }
     bool reschedule;
     do {
         if ((s & (EDO__CANCELLED | EDO__SHIELDED)) == EDO__CANCELLED) {
             complete(t, NULL, true);
-            return false;
+            return EDO__RUN_DONE;
         }
         if (s & EDO__NOTIFIED) {
             /* our reference becomes the notification's */
@@ -256,7 +256,7 @@ bool edo__task_poll_end(edo__task *t, edo_poll result, edo__task_poll *p)
             reschedule = false;
         }
     } while (!cas_state(t, &s, next));
-    return reschedule;
+    return reschedule ? EDO__RUN_REQUEUE : EDO__RUN_DONE;
 }
 
 void edo__task_shield_current(bool on)

@@ -111,23 +111,30 @@ typedef struct edo__task_poll {
 /* The two halves of edo__task_run around the future's poll. begin claims the task and makes it
  * the thread's current task; false: nothing to poll (it had completed, or it was cancelled and
  * is now complete). end takes the poll's result; see edo__task_run for its own. */
-bool edo__task_poll_begin(edo__task *t, uint32_t *budget, edo__task_poll *p);
-bool edo__task_poll_end(edo__task *t, edo_poll result, edo__task_poll *p);
+/* What a poll left to do with the task (edo__task_run's result). */
+typedef enum edo__run_result {
+    EDO__RUN_DONE = 0,    /* nothing: it completed, or waits for a wake (which queues it) */
+    EDO__RUN_REQUEUE = 1, /* woken by another during its poll: queue it again */
+    EDO__RUN_YIELDED = 2, /* it woke itself (a yield, or its coop budget ran out): queue it
+                             after what is already waiting, timers and I/O included */
+} edo__run_result;
 
-/* Polls the task once, holding the notification reference popped from a queue. Returns true
- * when the task must be queued again (it yielded, or was woken during the poll): the caller
- * then still holds the notification and queues it at the back. `budget` is the cooperative
- * budget for this poll.
+bool edo__task_poll_begin(edo__task *t, uint32_t *budget, edo__task_poll *p);
+edo__run_result edo__task_poll_end(edo__task *t, edo_poll result, edo__task_poll *p);
+
+/* Polls the task once, holding the notification reference popped from a queue. Returns
+ * nonzero when the task must be queued again (see edo__run_result): the caller then still
+ * holds the notification and queues it. `budget` is the cooperative budget for this poll.
  *
  * Inline, so the future's poll is called from the scheduler loop itself: a coroutine's poll
  * switches stacks and returns by a tail call of the switch (coro.c), straight to the
  * instruction after this call, so the loop goes on without returning through frames the
  * coroutine's calls have displaced from the CPU's return-address predictor. */
-static inline bool edo__task_run(edo__task *t, uint32_t *budget)
+static inline edo__run_result edo__task_run(edo__task *t, uint32_t *budget)
 {
     edo__task_poll p;
     if (!edo__task_poll_begin(t, budget, &p))
-        return false;
+        return EDO__RUN_DONE;
     edo_poll result = t->future.vtable->poll(&t->future, &p.cx, &p.out);
     return edo__task_poll_end(t, result, &p);
 }

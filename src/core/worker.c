@@ -5,19 +5,31 @@
  *    handed from one task to another is processed while it is hot in cache; the slot's previous
  *    occupant moves to the back of the local queue. At most EDO__MAX_LIFO_POLLS run-next polls
  *    happen in a row, then the queue gets its turn;
- *  - a task that woke itself (a yield) goes to the back of the local queue;
+ *  - a task that woke itself (a yield, or a spent coop budget) is deferred: it goes back to the
+ *    local queue only after the next maintenance, so it runs after everything already waiting,
+ *    the global queue, expired timers and ready I/O included (Tokio defers yield_now the same
+ *    way);
+ *  - woken by another task during its own poll: to the back of the local queue;
  *  - woken from any other thread: into the global queue, and a parked worker is woken if none
  *    is searching;
  *  - a pinned task, from anywhere: onto its home worker's own queue, waking that worker.
- * Where a worker looks for work: every `global_queue_interval` polls it fires expired timers and
- * takes from the global queue first (so remote spawns are never starved by a busy local queue); otherwise its run-next slot, its
- * pinned queue and its ring in turns, a batch from the global queue, then stealing half of
- * another worker's ring.
+ * Where a worker looks for work: at each maintenance it fires expired timers, takes ready I/O
+ * events and takes one task from the global queue first (so neither waits behind a busy local
+ * queue); otherwise its run-next slot, its pinned queue and its ring in turns, a batch from the
+ * global queue, then stealing half of another worker's ring; then its deferred tasks, after a
+ * maintenance; nothing at all: it parks.
+ *
+ * Maintenance comes by time as well as by count: every `maintenance_interval` polls, an
+ * interval tuned from the mean poll time so that it comes about every
+ * EDO__MAINTENANCE_TARGET_NS (a worker whose polls take a millisecond looks after every poll;
+ * one whose polls take 50 ns after global_queue_interval of them). It also comes whenever the
+ * worker runs out of other work with deferred tasks.
  */
 #include <sched.h>
 #include <stdlib.h>
 
 #include "core/runtime.h"
+#include "platform/thread.h"
 #include "platform/tls.h"
 
 static _Thread_local EDO__TLS_HOT edo__worker *current_worker;
@@ -183,15 +195,47 @@ static void poll_io_now(edo__worker *w)
         edo__io_dispatch(rt, w, events);
 }
 
+/* Learns the mean poll time from the batch of polls since the last maintenance, and sets the
+ * number of polls until the next one from it. The mean follows a longer poll at once (one
+ * long batch is enough to check the timers after every poll) and a shorter one slowly (one
+ * fast batch does not stretch the interval back). The clock is read once per maintenance. */
+static void tune_interval(edo__worker *w, uint32_t polls)
+{
+    edo_runtime *rt = w->rt;
+    uint64_t start = w->batch_start, now = edo__clock_ns();
+    w->batch_start = now;
+    if (start == 0 || polls == 0 || now <= start)
+        return; /* idled since (the batch would time the sleep too), or nothing ran */
+    uint64_t sample = (now - start) / polls;
+    w->poll_ns = sample >= w->poll_ns ? sample : w->poll_ns - w->poll_ns / 8 + sample / 8;
+    uint64_t interval = EDO__MAINTENANCE_TARGET_NS / (w->poll_ns ? w->poll_ns : 1);
+    uint32_t max = rt->config.global_queue_interval;
+    w->maintenance_interval = interval < 1 ? 1 : interval > max ? max : (uint32_t)interval;
+}
+
+/* Expired timers and I/O events (their tasks land in the queues), and the interval until the
+ * next maintenance. */
+static void maintenance(edo__worker *w)
+{
+    if (w->rt->tune_interval)
+        tune_interval(w, w->since_maintenance);
+    w->since_maintenance = 0;
+    edo__timers_fire(w->rt, w);
+    poll_io_now(w);
+}
+
+/* The worker has had no work since it last looked: the next batch starts when it finds some,
+ * so the time it idled is not taken for time spent polling. */
+static inline void worker_idled(edo__worker *w) { w->batch_start = 0; }
+
 static edo__task *next_task(edo__worker *w)
 {
     edo_runtime *rt = w->rt;
     edo__task *t;
-    if (w->tick % rt->config.global_queue_interval == 0) {
-        /* Maintenance: expired timers and I/O events first (their tasks land in the queues
-         * below), then one task from the global queue, so none waits behind a busy queue. */
-        edo__timers_fire(rt, w);
-        poll_io_now(w);
+    if (w->since_maintenance >= w->maintenance_interval) {
+        /* Maintenance first (what it wakes lands in the queues below), then one task from
+         * the global queue, so none waits behind a busy local queue. */
+        maintenance(w);
         if (edo__inject_pop_batch(&rt->inject, &t, 1) == 1)
             return t;
     }
@@ -206,6 +250,39 @@ static edo__task *next_task(edo__worker *w)
     if ((t = edo__local_pop(&w->queue)) || (t = pop_pinned(w)))
         return t;
     return pop_global_batch(w);
+}
+
+/* Keeps a task that woke itself for after the next maintenance. It keeps its RUNNING claim
+ * (see edo__task_poll_end) and its notification meanwhile. */
+static inline void defer(edo__worker *w, edo__task *t)
+{
+    edo__task_set_next(t, NULL);
+    if (w->deferred)
+        edo__task_set_next(w->deferred_tail, t);
+    else
+        w->deferred = t;
+    w->deferred_tail = t;
+}
+
+/* Nothing else to run: a maintenance, then the deferred tasks go back in the ring (where they
+ * can be stolen) behind whatever it woke. Returns the task to run next, or NULL when there
+ * were none. */
+static edo__task *resume_deferred(edo__worker *w)
+{
+    edo__task *t = w->deferred;
+    if (!t)
+        return NULL;
+    maintenance(w);
+    edo__task *woken = next_task(w); /* what the maintenance woke runs first */
+    w->deferred = NULL;
+    for (edo__task *next; t; t = next) {
+        next = edo__task_next(t);
+        if (edo__task_is_pinned(t))
+            push_pinned(w->rt, t);
+        else
+            push_local(w, t);
+    }
+    return woken ? woken : next_task(w);
 }
 
 static inline uint64_t next_random(edo__worker *w)
@@ -255,12 +332,18 @@ static inline __attribute__((always_inline)) void run_task(edo__worker *w, edo__
     w->lifo_enabled = true;
     for (;;) {
         w->tick++;
+        w->since_maintenance++;
         if (t->owner == EDO__NO_OWNER) /* first poll: this worker answers for it at shutdown */
             edo__owned_insert(w, t);
-        if (edo__task_run(t, &budget)) /* yielded or woken while running: back of the queue */
+        edo__run_result again = edo__task_run(t, &budget);
+        if (again == EDO__RUN_YIELDED)
+            defer(w, t);
+        else if (again == EDO__RUN_REQUEUE) /* woken while running: back of the queue */
             edo__task_is_pinned(t) ? push_pinned(rt, t) : push_local(w, t);
         t = w->lifo;
-        if (!t)
+        /* Maintenance is due (long polls): the run-next task stays in its slot and runs right
+         * after it. */
+        if (!t || w->since_maintenance >= w->maintenance_interval)
             break;
         w->lifo = NULL;
         if (budget == 0 || ++lifo_polls > EDO__MAX_LIFO_POLLS ||
@@ -365,8 +448,10 @@ unsigned edo__worker_run_some(edo__worker *w, unsigned max)
     unsigned ran = 0;
     while (ran < max && !atomic_load_explicit(&w->rt->shutdown, memory_order_relaxed)) {
         edo__task *t = next_task(w);
-        if (!t)
+        if (!t && !(t = resume_deferred(w))) {
+            worker_idled(w);
             break;
+        }
         run_task(w, t);
         ran++;
     }
@@ -383,10 +468,13 @@ void *edo__worker_main(void *arg)
         edo__task *t = next_task(w);
         if (!t)
             t = steal_work(w);
+        if (!t)
+            t = resume_deferred(w);
         if (t) {
             run_task(w, t);
             continue;
         }
+        worker_idled(w);
         if (edo__timers_fire(rt, w) > 0)
             continue;
         /* The spin watches the queues only: with sockets to serve, the work that comes next

@@ -13,7 +13,7 @@
  *
  * Who polls: the worker that watches the clock (time/timers.h) waits in epoll_wait instead of
  * on its futex while registrations exist, and an unpark reaches it through an eventfd; busy
- * workers poll without waiting every `global_queue_interval` polls when nobody waits in epoll.
+ * workers poll without waiting at each maintenance (core/worker.c) when nobody waits in epoll.
  */
 #ifndef EDO_IO_DRIVER_H
 #define EDO_IO_DRIVER_H

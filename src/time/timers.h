@@ -5,7 +5,7 @@
  * A timer goes into the wheel of the worker that arms it, under that wheel's lock: arming and
  * cancelling on the same worker never contend, and cancelling from another worker (a task that
  * moved, an abort) takes only that one wheel's lock. Any thread may fire any wheel's expired
- * timers: each worker checks them between polls (every `global_queue_interval` polls) and before
+ * timers: each worker checks them between polls (at each maintenance, see core/worker.c) and before
  * it parks, so a worker stuck in a long poll does not hold back timers that others can fire.
  *
  * Parking: the first worker to park becomes the watcher and sleeps until the earliest deadline
