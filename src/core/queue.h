@@ -131,4 +131,42 @@ static inline edo__task *edo__local_pop(edo__local_queue *q)
  * to run now, or NULL. */
 edo__task *edo__local_steal_into(edo__local_queue *victim, edo__local_queue *dst);
 
+/* A FIFO of tasks linked through ->next, private to one thread (a worker's deferred tasks). */
+typedef struct edo__task_fifo {
+    edo__task *head, *tail;
+} edo__task_fifo;
+
+static inline bool edo__fifo_is_empty(const edo__task_fifo *f) { return f->head == NULL; }
+
+static inline void edo__fifo_push(edo__task_fifo *f, edo__task *t)
+{
+    edo__task_set_next(t, NULL);
+    if (f->head)
+        edo__task_set_next(f->tail, t);
+    else
+        f->head = t;
+    f->tail = t;
+}
+
+static inline edo__task *edo__fifo_pop(edo__task_fifo *f)
+{
+    edo__task *t = f->head;
+    if (t)
+        f->head = edo__task_next(t);
+    return t;
+}
+
+/* Moves every task of `src` to the back of `dst`. */
+static inline void edo__fifo_append(edo__task_fifo *dst, edo__task_fifo *src)
+{
+    if (!src->head)
+        return;
+    if (dst->head)
+        edo__task_set_next(dst->tail, src->head);
+    else
+        dst->head = src->head;
+    dst->tail = src->tail;
+    src->head = NULL;
+}
+
 #endif

@@ -209,10 +209,9 @@ static size_t drain_queues(edo_runtime *rt)
         }
         for (; (t = edo__local_pop(&w->queue)); ran++)
             edo__task_cancel_queued(t);
-        for (; (t = w->deferred); ran++) {
-            w->deferred = edo__task_next(t);
+        edo__fifo_append(&w->resumed, &w->deferred);
+        for (; (t = edo__fifo_pop(&w->resumed)); ran++)
             edo__task_cancel_queued(t);
-        }
         for (; edo__inject_pop_batch(&w->pinned, &t, 1) == 1; ran++)
             edo__task_cancel_queued(t);
     }

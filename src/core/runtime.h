@@ -39,9 +39,11 @@ typedef struct edo__worker {
     bool lifo_enabled;    /* off after EDO__MAX_LIFO_POLLS in a row, so the queue moves */
     bool searching;
     uint32_t tick;        /* polls so far: the pinned queue and the ring take turns by it */
-    /* Yielded tasks, in order (linked through `next`): they go back in the ring after the next
-     * maintenance, so they run after everything that was waiting, timers and I/O included. */
-    edo__task *deferred, *deferred_tail;
+    /* Yielded tasks, in order: after the next maintenance they become `resumed`, so they run
+     * after everything that was waiting, timers and I/O included. Resumed tasks go into the
+     * ring (where others can steal them) as it has room: not beyond, so a round of yields
+     * never spills into the global queue. */
+    edo__task_fifo deferred, resumed;
     /* Maintenance (timers, I/O, the global queue) comes every `maintenance_interval` polls,
      * tuned so that it comes about every EDO__MAINTENANCE_TARGET_NS whatever a poll costs. */
     uint32_t since_maintenance;    /* polls since the last maintenance */

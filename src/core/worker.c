@@ -15,9 +15,10 @@
  *  - a pinned task, from anywhere: onto its home worker's own queue, waking that worker.
  * Where a worker looks for work: at each maintenance it fires expired timers, takes ready I/O
  * events and takes one task from the global queue first (so neither waits behind a busy local
- * queue); otherwise its run-next slot, its pinned queue and its ring in turns, a batch from the
- * global queue, then stealing half of another worker's ring; then its deferred tasks, after a
- * maintenance; nothing at all: it parks.
+ * queue); otherwise its run-next slot, its pinned queue and its ring in turns, its resumed
+ * tasks, a batch from the global queue; then its deferred tasks, after a maintenance (a worker
+ * with deferred tasks is not idle, so it does not steal); then stealing half of another
+ * worker's ring; nothing at all: it parks.
  *
  * Maintenance comes by time as well as by count: every `maintenance_interval` polls, an
  * interval tuned from the mean poll time so that it comes about every
@@ -228,6 +229,20 @@ static void maintenance(edo__worker *w)
  * so the time it idled is not taken for time spent polling. */
 static inline void worker_idled(edo__worker *w) { w->batch_start = 0; }
 
+/* The next resumed task, after moving as many of the others as fit into the ring, where other
+ * workers can steal them. A pinned one stays out of the ring (it is run here, its home). */
+static edo__task *take_resumed(edo__worker *w)
+{
+    edo__task *t = edo__fifo_pop(&w->resumed);
+    for (uint32_t room = edo__local_free(&w->queue); room > 0; room--) {
+        edo__task *next = w->resumed.head;
+        if (!next || edo__task_is_pinned(next))
+            break;
+        push_local(w, edo__fifo_pop(&w->resumed));
+    }
+    return t;
+}
+
 static edo__task *next_task(edo__worker *w)
 {
     edo_runtime *rt = w->rt;
@@ -249,39 +264,20 @@ static edo__task *next_task(edo__worker *w)
         return t;
     if ((t = edo__local_pop(&w->queue)) || (t = pop_pinned(w)))
         return t;
+    if (!edo__fifo_is_empty(&w->resumed))
+        return take_resumed(w);
     return pop_global_batch(w);
 }
 
-/* Keeps a task that woke itself for after the next maintenance. It keeps its RUNNING claim
- * (see edo__task_poll_end) and its notification meanwhile. */
-static inline void defer(edo__worker *w, edo__task *t)
-{
-    edo__task_set_next(t, NULL);
-    if (w->deferred)
-        edo__task_set_next(w->deferred_tail, t);
-    else
-        w->deferred = t;
-    w->deferred_tail = t;
-}
-
-/* Nothing else to run: a maintenance, then the deferred tasks go back in the ring (where they
- * can be stolen) behind whatever it woke. Returns the task to run next, or NULL when there
- * were none. */
+/* Nothing else to run: a maintenance, then the deferred tasks are resumed, behind whatever the
+ * maintenance woke. Returns the task to run next, or NULL when none were deferred. */
 static edo__task *resume_deferred(edo__worker *w)
 {
-    edo__task *t = w->deferred;
-    if (!t)
+    if (edo__fifo_is_empty(&w->deferred))
         return NULL;
     maintenance(w);
     edo__task *woken = next_task(w); /* what the maintenance woke runs first */
-    w->deferred = NULL;
-    for (edo__task *next; t; t = next) {
-        next = edo__task_next(t);
-        if (edo__task_is_pinned(t))
-            push_pinned(w->rt, t);
-        else
-            push_local(w, t);
-    }
+    edo__fifo_append(&w->resumed, &w->deferred);
     return woken ? woken : next_task(w);
 }
 
@@ -336,8 +332,8 @@ static inline __attribute__((always_inline)) void run_task(edo__worker *w, edo__
         if (t->owner == EDO__NO_OWNER) /* first poll: this worker answers for it at shutdown */
             edo__owned_insert(w, t);
         edo__run_result again = edo__task_run(t, &budget);
-        if (again == EDO__RUN_YIELDED)
-            defer(w, t);
+        if (again == EDO__RUN_YIELDED) /* it keeps its claim and notification meanwhile */
+            edo__fifo_push(&w->deferred, t);
         else if (again == EDO__RUN_REQUEUE) /* woken while running: back of the queue */
             edo__task_is_pinned(t) ? push_pinned(rt, t) : push_local(w, t);
         t = w->lifo;
@@ -467,9 +463,9 @@ void *edo__worker_main(void *arg)
     while (!atomic_load_explicit(&rt->shutdown, memory_order_acquire)) {
         edo__task *t = next_task(w);
         if (!t)
-            t = steal_work(w);
-        if (!t)
             t = resume_deferred(w);
+        if (!t)
+            t = steal_work(w);
         if (t) {
             run_task(w, t);
             continue;
