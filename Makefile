@@ -9,7 +9,8 @@
 #   make test-aarch64  cross-built for AArch64, run under qemu-user (installs both via apt if missing)
 #   make bench       edo vs Tokio side by side (installs Rust/Tokio from Debian via apt if missing)
 #   make bench-net   edo's TCP echo/HTTP servers vs Tokio, Go and raw epoll (bench/net/run.sh)
-#   make install     install headers, libraries, CMake package and pkg-config (PREFIX=/usr/local)
+#   make install     install headers, libraries, CMake package and pkg-config (PREFIX=/usr/local;
+#                    README.md, Installing)
 #   make format      clang-format the sources
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
