@@ -8,7 +8,7 @@ static void *background(void *arg)
 {
     (void)arg;
     edo_interval every;
-    edo_interval_init(&every, edo_now(), EDO_MSEC(100), EDO_MISSED_TICK_SKIP);
+    edo_interval_init(&every, EDO_MSEC(100), EDO_MISSED_TICK_SKIP);
     int ticks = 0;
     /* Each tick suspends; abort makes the wait return -ECANCELED and the loop end. */
     while (edo_interval_tick(&every, NULL) == 0)

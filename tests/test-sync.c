@@ -358,6 +358,183 @@ static void *notify_cases(void *arg)
 
 TEST(notify_one_all_and_cancellation) { run_paused(notify_cases, NULL); }
 
+/* Polls a notify future once by hand, with a waker that does nothing. */
+static edo_poll poll_noop(edo_notify_future *f)
+{
+    edo_waker noop = edo_waker_noop();
+    edo_context cx;
+    edo_context_init(&cx, &noop, NULL);
+    return edo_future_poll(&f->base, &cx, NULL);
+}
+
+/* What counts for notify_all is the waiter's initialisation, not its first poll. Polled by
+ * hand, outside a runtime (notify needs none). */
+TEST(notify_all_counts_waiters_from_their_initialisation)
+{
+    edo_notify *n;
+    CHECK_EQ(edo_notify_new(&n), 0);
+    edo_notify_future queued, fresh, late;
+    edo_notify_future_init(&queued, n);
+    CHECK_EQ(poll_noop(&queued), EDO_PENDING);
+    edo_notify_future_init(&fresh, n); /* a waiter, not polled yet */
+    edo_notify_all(n);
+    edo_notify_future_init(&late, n); /* after the call: not its waiter */
+    CHECK_EQ(poll_noop(&queued), EDO_READY);
+    CHECK_EQ(queued.result, 0);
+    CHECK_EQ(poll_noop(&fresh), EDO_READY); /* at its first poll */
+    CHECK_EQ(fresh.result, 0);
+    CHECK_EQ(poll_noop(&late), EDO_PENDING);
+    CHECK_EQ(poll_noop(&late), EDO_PENDING);
+    edo_notify_all(n); /* the next one does */
+    CHECK_EQ(poll_noop(&late), EDO_READY);
+    edo_future_drop(&queued.base);
+    edo_future_drop(&fresh.base);
+    edo_future_drop(&late.base);
+    /* A waiter dropped before its first poll leaves nothing behind. */
+    edo_notify_future_init(&fresh, n);
+    edo_notify_all(n);
+    edo_future_drop(&fresh.base);
+    edo_notify_future_init(&late, n);
+    CHECK_EQ(poll_noop(&late), EDO_PENDING);
+    edo_future_drop(&late.base);
+    edo_notify_free(n);
+}
+
+/* notify_one is unchanged: with nobody queued it stores one permit, which the next waiter to be
+ * polled takes, however old; a waiter that notify_all completes leaves the permit alone. */
+TEST(notify_one_stores_a_permit_for_unpolled_waiters)
+{
+    edo_notify *n;
+    CHECK_EQ(edo_notify_new(&n), 0);
+    edo_notify_future a, b, c;
+    edo_notify_future_init(&a, n);
+    edo_notify_one(n);
+    edo_notify_one(n); /* still one permit */
+    edo_notify_future_init(&b, n);
+    CHECK_EQ(poll_noop(&b), EDO_READY); /* polled first: takes it */
+    CHECK_EQ(poll_noop(&a), EDO_PENDING);
+    edo_notify_one(n); /* a is queued now: chosen, nothing stored */
+    CHECK_EQ(poll_noop(&a), EDO_READY);
+    edo_future_drop(&a.base);
+    edo_future_drop(&b.base);
+    edo_notify_future_init(&a, n);
+    edo_notify_one(n);                                         /* stored */
+    edo_notify_all(n);                                         /* completes a */
+    CHECK_EQ(poll_noop(&a), EDO_READY); /* by notify_all */
+    edo_notify_future_init(&b, n);
+    CHECK_EQ(poll_noop(&b), EDO_READY); /* the permit was kept */
+    edo_notify_future_init(&c, n);
+    CHECK_EQ(poll_noop(&c), EDO_PENDING);
+    edo_future_drop(&a.base);
+    edo_future_drop(&b.base);
+    edo_future_drop(&c.base);
+    edo_notify_free(n);
+}
+
+typedef struct {
+    edo_notify *n;
+    int flag;
+} condition;
+
+static void *set_and_notify_all(void *arg)
+{
+    condition *c = arg;
+    c->flag = 1;
+    edo_notify_all(c->n);
+    return NULL;
+}
+
+/* The check-then-wait pattern of sync.h: the setter runs between the check and the wait. */
+static void *check_then_wait(void *arg)
+{
+    (void)arg;
+    condition c = {0};
+    CHECK_EQ(edo_notify_new(&c.n), 0);
+    edo_task *setter;
+    CHECK_EQ(edo_spawn(set_and_notify_all, &c, &setter), 0);
+    edo_notify_future w;
+    edo_notify_future_init(&w, c.n);
+    CHECK_EQ(c.flag, 0);         /* checked: not yet */
+    CHECK_EQ(edo_yield(), 0);    /* the setter runs here */
+    CHECK_EQ(c.flag, 1);
+    edo_instant saved, before = edo_now();
+    CHECK_EQ(edo_deadline_push(edo_after(EDO_SEC(1)), &saved), 0);
+    CHECK_EQ(edo_await(&w.base, NULL), 0); /* not -ETIMEDOUT: the notify_all counted */
+    CHECK_EQ(edo_deadline_pop(saved), 0);
+    CHECK_EQ(edo_now(), before);
+    CHECK_EQ(w.result, 0);
+    edo_future_drop(&w.base);
+    CHECK_EQ(edo_task_join(setter, NULL), 0);
+    edo_task_free(setter);
+    edo_notify_free(c.n);
+    return NULL;
+}
+
+TEST(notify_all_between_check_and_wait) { run_paused(check_then_wait, NULL); }
+
+/* Across workers: waiters initialised on several threads, then one notify_all from another,
+ * then their first polls: every one is ready at once (TSan checks the generation's handling). */
+typedef struct {
+    edo_notify *n;
+    _Atomic int ready, go;
+} crowd;
+
+static void *init_then_wait(void *arg)
+{
+    crowd *c = arg;
+    edo_notify_future w;
+    edo_notify_future_init(&w, c->n);
+    atomic_fetch_add(&c->ready, 1);
+    while (!atomic_load(&c->go))
+        CHECK_EQ(edo_yield(), 0);
+    edo_poll first = poll_noop(&w); /* the notify_all came before `go` */
+    edo_future_drop(&w.base);
+    return (void *)(intptr_t)(first == EDO_READY ? w.result : -EAGAIN);
+}
+
+TEST(notify_all_reaches_unpolled_waiters_across_workers)
+{
+    edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 4);
+    enum { N = 64 };
+    for (int round = 0; round < SCALE(20, 5, 5); round++) {
+        crowd c = {0};
+        CHECK_EQ(edo_notify_new(&c.n), 0);
+        edo_task *t[N];
+        for (int i = 0; i < N; i++)
+            CHECK_EQ(edo_spawn_with(rt, NULL, init_then_wait, &c, &t[i]), 0);
+        WAIT_UNTIL(atomic_load(&c.ready) == N);
+        edo_notify_all(c.n);
+        atomic_store(&c.go, 1);
+        for (int i = 0; i < N; i++) {
+            void *out = (void *)1;
+            CHECK_EQ(edo_task_join(t[i], &out), 0);
+            CHECK_EQ((intptr_t)out, 0);
+            edo_task_free(t[i]);
+        }
+        edo_notify_free(c.n);
+    }
+    edo_runtime_free(rt);
+}
+
+TEST(notify_bad_input)
+{
+    CHECK_EQ(edo_notify_new(NULL), -EINVAL);
+    CHECK_EQ(edo_notify_wait(NULL), -EINVAL);
+    edo_notify_one(NULL);
+    edo_notify_all(NULL);
+    edo_notify_free(NULL);
+    edo_notify_future_init(NULL, NULL);
+    edo_notify_future f;
+    edo_notify_future_init(&f, NULL);
+    CHECK_EQ(poll_noop(&f), EDO_READY);
+    CHECK_EQ(f.result, -EINVAL);
+    edo_future_drop(&f.base);
+    edo_notify *n;
+    CHECK_EQ(edo_notify_new(&n), 0);
+    CHECK_EQ(edo_notify_wait(n), -EPERM); /* not in a coroutine */
+    edo_notify_free(n);
+}
+
 /* ---- oneshot ---------------------------------------------------------------------------------- */
 
 static void *send_later(void *arg)

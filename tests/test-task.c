@@ -349,8 +349,8 @@ TEST(bad_input)
     CHECK_EQ(rc, -EINVAL);
     CHECK_EQ(edo_block_on(NULL, &c.base, NULL), -EINVAL);
     CHECK_EQ(edo_block_on(rt, NULL, NULL), -EINVAL);
-    CHECK(strcmp(edo_strerror(-ECANCELED), "operation canceled") == 0);
-    CHECK(strcmp(edo_strerror(-123456), "unknown error") == 0);
+    CHECK(strcmp(edo_strerror(-ECANCELED), "Operation canceled (the task was aborted)") == 0);
+    CHECK(strcmp(edo_strerror(-123456), "Unknown error") == 0);
     edo_runtime_free(rt);
     edo_runtime_free(NULL);
 }

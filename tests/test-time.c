@@ -558,23 +558,34 @@ TEST(abort_under_a_deadline) { abort_while_waiting(wait_under_deadline); }
 
 /* ---- intervals -------------------------------------------------------------------------------- */
 
+static const edo_missed_tick policies[] = {EDO_MISSED_TICK_SKIP, EDO_MISSED_TICK_BURST,
+                                           EDO_MISSED_TICK_DELAY};
+
+/* After the first tick the task is busy for 3.5 periods (10 ms each); the six ticks taken
+ * after that, in ms after the first, for each policy (in the order of `policies`). */
+static const uint64_t after_stall[3][6] = {
+    {10, 40, 50, 60, 70, 80}, /* skip: the next tick of the schedule after 35 */
+    {10, 20, 30, 40, 50, 60}, /* burst: 10, 20, 30 at once, then on schedule */
+    {10, 45, 55, 65, 75, 85}, /* delay: 10 at once, then a period after each */
+};
+
 typedef struct {
     edo_missed_tick missed;
-    edo_instant ticks[6]; /* due instants, relative to the start */
-} interval_case;
+    edo_instant ticks[6]; /* after the first, relative to it */
+} stall_case;
 
-static void *interval_run(void *arg)
+static void *stall_in_a_coroutine(void *arg)
 {
-    interval_case *c = arg;
+    stall_case *c = arg;
     edo_runtime *rt = edo_runtime_current();
     edo_interval iv;
     edo_instant start = edo_now();
-    CHECK_EQ(edo_interval_init(&iv, start, EDO_MSEC(10), c->missed), 0);
+    CHECK_EQ(edo_interval_init_at(&iv, start, EDO_MSEC(10), c->missed), 0);
     edo_instant due;
     CHECK_EQ(edo_interval_tick(&iv, &due), 0); /* the first tick is at once */
     CHECK_EQ(due, start);
     CHECK_EQ(edo_now(), start);
-    CHECK_EQ(edo_time_advance(rt, EDO_MSEC(35)), 0); /* busy for 3.5 periods */
+    CHECK_EQ(edo_time_advance(rt, EDO_MSEC(35)), 0);
     for (int i = 0; i < 6; i++) {
         CHECK_EQ(edo_interval_tick(&iv, &due), 0);
         c->ticks[i] = due - start;
@@ -584,33 +595,372 @@ static void *interval_run(void *arg)
     return NULL;
 }
 
-TEST(interval_missed_tick_behaviours)
+TEST(interval_missed_tick_policies_coroutine)
 {
-    static const uint64_t burst[] = {10, 20, 30, 40, 50, 60};
-    static const uint64_t delay[] = {10, 45, 55, 65, 75, 85};
-    static const uint64_t skip[] = {10, 40, 50, 60, 70, 80};
-    const uint64_t *want[] = {burst, delay, skip};
-    edo_missed_tick kinds[] = {EDO_MISSED_TICK_BURST, EDO_MISSED_TICK_DELAY,
-                               EDO_MISSED_TICK_SKIP};
+    for (int k = 0; k < 3; k++) {
+        stall_case c = {policies[k], {0}};
+        run_paused(stall_in_a_coroutine, &c);
+        for (int i = 0; i < 6; i++)
+            CHECK_EQ(c.ticks[i], EDO_MSEC(after_stall[k][i]));
+    }
+}
+
+/* A future task around an interval and a tick future; dropping it drops both. */
+typedef struct {
+    edo_future base;
+    edo_interval iv;
+    edo_interval_tick_future tick;
+    int waiting; /* `tick` is initialised */
+} interval_task;
+
+static void interval_task_drop(edo_future *f)
+{
+    interval_task *t = (interval_task *)f;
+    if (t->waiting)
+        edo_future_drop(&t->tick.base);
+    edo_interval_destroy(&t->iv);
+}
+
+/* The same in a future task, with tick futures, on an interval started by its first wait. */
+typedef struct {
+    interval_task it;
+    int taken;
+    edo_runtime *rt;
+    edo_instant first;
+    stall_case *c;
+} stall_task;
+
+static edo_poll stall_task_poll(edo_future *f, edo_context *cx, void **out)
+{
+    (void)out;
+    stall_task *t = (stall_task *)f;
+    interval_task *it = &t->it;
+    while (t->taken < 7) {
+        if (!it->waiting) {
+            edo_interval_tick_future_init(&it->tick, &it->iv);
+            it->waiting = 1;
+        }
+        if (edo_future_poll(&it->tick.base, cx, NULL) == EDO_PENDING)
+            return EDO_PENDING;
+        edo_future_drop(&it->tick.base);
+        it->waiting = 0;
+        CHECK_EQ(it->tick.result, 0);
+        CHECK(edo_now() >= it->tick.tick);
+        if (t->taken++ == 0) {
+            t->first = it->tick.tick;
+            CHECK_EQ(t->first, edo_now()); /* due at the first wait */
+            CHECK_EQ(edo_time_advance(t->rt, EDO_MSEC(35)), 0);
+        } else {
+            t->c->ticks[t->taken - 2] = it->tick.tick - t->first;
+        }
+    }
+    return EDO_READY;
+}
+
+static const edo_future_vtable stall_task_vtable = {stall_task_poll, interval_task_drop};
+
+TEST(interval_missed_tick_policies_future_task)
+{
     for (int k = 0; k < 3; k++) {
         edo_runtime *rt = paused_rt();
-        interval_case c = {kinds[k], {0}};
-        run_on(rt, interval_run, &c);
+        stall_case c = {policies[k], {0}};
+        stall_task t = {.it = {.base = {&stall_task_vtable}}, .rt = rt, .c = &c};
+        CHECK_EQ(edo_interval_init(&t.it.iv, EDO_MSEC(10), policies[k]), 0);
+        edo_task *task;
+        CHECK_EQ(edo_runtime_spawn_future(rt, &t.it.base, sizeof t, &task), 0);
+        CHECK_EQ(edo_task_join(task, NULL), 0);
+        edo_task_free(task);
+        edo_runtime_free(rt);
+        for (int i = 0; i < 6; i++)
+            CHECK_EQ(c.ticks[i], EDO_MSEC(after_stall[k][i]));
+    }
+}
+
+/* Late by less than a period, and by exactly one: only DELAY moves its schedule for a tick
+ * 5 ms or more late; SKIP never takes two ticks at the same instant. */
+static void *late_ticks(void *arg)
+{
+    stall_case *c = arg;
+    edo_runtime *rt = edo_runtime_current();
+    edo_interval iv;
+    edo_instant start = edo_now(), due;
+    CHECK_EQ(edo_interval_init_at(&iv, start, EDO_MSEC(10), c->missed), 0);
+    static const uint64_t busy_ms[6] = {13, 0, 17, 0, 20, 0}; /* before each tick after the first */
+    CHECK_EQ(edo_interval_tick(&iv, &due), 0);
+    for (int i = 0; i < 6; i++) {
+        if (busy_ms[i])
+            CHECK_EQ(edo_time_advance(rt, EDO_MSEC(busy_ms[i])), 0);
+        CHECK_EQ(edo_interval_tick(&iv, &due), 0);
+        c->ticks[i] = due - start;
+    }
+    edo_interval_destroy(&iv);
+    return NULL;
+}
+
+TEST(interval_late_ticks_and_the_delay_slack)
+{
+    static const uint64_t want[3][6] = {
+        {10, 20, 30, 40, 50, 70}, /* skip: 50 taken at 60, so 60 is skipped */
+        {10, 20, 30, 40, 50, 60},
+        {10, 20, 30, 47, 57, 77}, /* delay: 3 ms late keeps the schedule, 7 ms moves it */
+    };
+    for (int k = 0; k < 3; k++) {
+        stall_case c = {policies[k], {0}};
+        run_paused(late_ticks, &c);
         for (int i = 0; i < 6; i++)
             CHECK_EQ(c.ticks[i], EDO_MSEC(want[k][i]));
-        edo_runtime_free(rt);
     }
+}
+
+static void *resets(void *arg)
+{
+    (void)arg;
+    edo_runtime *rt = edo_runtime_current();
+    edo_interval iv;
+    edo_instant start = edo_now(), due;
+    CHECK_EQ(edo_interval_init_at(&iv, start, EDO_MSEC(10), EDO_MISSED_TICK_BURST), 0);
+    CHECK_EQ(edo_interval_tick(&iv, &due), 0);
+    CHECK_EQ(edo_time_advance(rt, EDO_MSEC(4)), 0);
+    CHECK_EQ(edo_interval_reset(&iv), 0); /* a period from now */
+    CHECK_EQ(edo_interval_tick(&iv, &due), 0);
+    CHECK_EQ(due - start, EDO_MSEC(14));
+    CHECK_EQ(edo_interval_tick(&iv, &due), 0);
+    CHECK_EQ(due - start, EDO_MSEC(24));
+    CHECK_EQ(edo_interval_reset_at(&iv, start + EDO_MSEC(100)), 0);
+    CHECK_EQ(edo_interval_tick(&iv, &due), 0);
+    CHECK_EQ(due - start, EDO_MSEC(100));
+    CHECK_EQ(edo_now() - start, EDO_MSEC(100));
+    CHECK_EQ(edo_time_advance(rt, EDO_MSEC(3)), 0);
+    CHECK_EQ(edo_interval_reset_after(&iv, 0), 0); /* at once */
+    CHECK_EQ(edo_interval_tick(&iv, &due), 0);
+    CHECK_EQ(due - start, EDO_MSEC(103));
+    CHECK_EQ(edo_now() - start, EDO_MSEC(103));
+    CHECK_EQ(edo_interval_reset_after(&iv, EDO_MSEC(5)), 0);
+    CHECK_EQ(edo_interval_tick(&iv, &due), 0);
+    CHECK_EQ(due - start, EDO_MSEC(108));
+    CHECK_EQ(edo_interval_tick(&iv, &due), 0);
+    CHECK_EQ(due - start, EDO_MSEC(118));
+    /* A delay past the end of time: never. A sleep wins against it. */
+    CHECK_EQ(edo_interval_reset_after(&iv, UINT64_MAX), 0);
+    edo_interval_tick_future tick;
+    edo_interval_tick_future_init(&tick, &iv);
+    edo_sleep_future hour;
+    edo_sleep_future_init(&hour, EDO_SEC(3600));
+    edo_future *either[] = {&tick.base, &hour.base};
+    CHECK_EQ(edo_select(either, 2, EDO_SELECT_BIASED, NULL), 1);
+    edo_future_drop(&tick.base);
+    edo_future_drop(&hour.base);
+    CHECK_EQ(edo_interval_reset(NULL), -EINVAL);
+    CHECK_EQ(edo_interval_reset_at(NULL, 0), -EINVAL);
+    CHECK_EQ(edo_interval_reset_after(NULL, 0), -EINVAL);
+    edo_interval_destroy(&iv);
+    return NULL;
+}
+
+TEST(interval_reset) { run_paused(resets, NULL); }
+
+/* A future task whose tick future is pending resets the interval and returns pending without
+ * polling it again: the reset wakes it, and it waits for the new tick. */
+typedef struct {
+    interval_task it;
+    edo_instant *got; /* [2]: the tick taken, and the instant the reset asked for */
+} reset_task;
+
+static edo_poll reset_task_poll(edo_future *f, edo_context *cx, void **out)
+{
+    (void)out;
+    reset_task *t = (reset_task *)f;
+    interval_task *it = &t->it;
+    if (!it->waiting) {
+        edo_interval_tick_future_init(&it->tick, &it->iv);
+        CHECK_EQ(edo_future_poll(&it->tick.base, cx, NULL), EDO_READY); /* the first, at once */
+        edo_future_drop(&it->tick.base);
+        edo_interval_tick_future_init(&it->tick, &it->iv);
+        it->waiting = 1;
+        CHECK_EQ(edo_future_poll(&it->tick.base, cx, NULL), EDO_PENDING); /* due in 10 ms */
+        t->got[1] = edo_after(EDO_MSEC(50));
+        CHECK_EQ(edo_interval_reset_at(&it->iv, t->got[1]), 0);
+        return EDO_PENDING;
+    }
+    if (edo_future_poll(&it->tick.base, cx, NULL) == EDO_PENDING)
+        return EDO_PENDING;
+    CHECK_EQ(it->tick.result, 0);
+    t->got[0] = it->tick.tick;
+    CHECK_EQ(edo_now(), it->tick.tick);
+    return EDO_READY;
+}
+
+static const edo_future_vtable reset_task_vtable = {reset_task_poll, interval_task_drop};
+
+static void *reset_wakes_the_waiter(void *arg)
+{
+    (void)arg;
+    edo_runtime *rt = edo_runtime_current();
+    edo_instant got[2] = {0, 0};
+    reset_task t = {.it = {.base = {&reset_task_vtable}}, .got = got};
+    CHECK_EQ(edo_interval_init(&t.it.iv, EDO_MSEC(10), EDO_MISSED_TICK_SKIP), 0);
+    edo_task *task;
+    CHECK_EQ(edo_runtime_spawn_future(rt, &t.it.base, sizeof t, &task), 0);
+    CHECK_EQ(edo_sleep(EDO_SEC(1)), 0); /* long past the new tick */
+    CHECK_EQ(edo_task_is_finished(task), 1); /* not stranded by the reset */
+    CHECK_EQ(edo_task_join(task, NULL), 0);
+    edo_task_free(task);
+    CHECK(got[1] != 0);
+    CHECK_EQ(got[0], got[1]);
+    return NULL;
+}
+
+TEST(interval_reset_wakes_a_pending_tick_future) { run_paused(reset_wakes_the_waiter, NULL); }
+
+/* In edo_select next to a sleep: the tick futures that lose are dropped, and the tick they
+ * waited for is taken by the next one, on time. */
+static void *select_ticks(void *arg)
+{
+    (void)arg;
+    edo_interval iv;
+    CHECK_EQ(edo_interval_init(&iv, EDO_MSEC(10), EDO_MISSED_TICK_SKIP), 0);
+    edo_sleep_future nap;
+    edo_sleep_future_init(&nap, EDO_MSEC(25));
+    edo_instant start = edo_now();
+    static const struct {
+        int which;
+        uint64_t at_ms;
+    } want[] = {{0, 0}, {0, 10}, {0, 20}, {1, 25}, {0, 30}, {0, 40}};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        edo_interval_tick_future tick;
+        edo_interval_tick_future_init(&tick, &iv);
+        edo_future *either[] = {&tick.base, want[i].at_ms > 25 ? NULL : &nap.base};
+        int which = edo_select(either, 2, EDO_SELECT_BIASED, NULL);
+        edo_future_drop(&tick.base);
+        CHECK_EQ(which, want[i].which);
+        CHECK_EQ(edo_now() - start, EDO_MSEC(want[i].at_ms));
+        if (which == 0) {
+            CHECK_EQ(tick.result, 0);
+            CHECK_EQ(tick.tick - start, EDO_MSEC(want[i].at_ms));
+        }
+    }
+    edo_future_drop(&nap.base);
+    edo_interval_destroy(&iv);
+    return NULL;
+}
+
+TEST(interval_tick_future_in_select) { run_paused(select_ticks, NULL); }
+
+/* A waker that counts its wakes. */
+static _Atomic int counted_wakes;
+static edo_waker counting_clone(const void *data);
+static void counting_wake(const void *data)
+{
+    (void)data;
+    atomic_fetch_add(&counted_wakes, 1);
+}
+static void counting_drop(const void *data) { (void)data; }
+static const edo_waker_vtable counting_vtable = {counting_clone, counting_wake, counting_wake,
+                                                 counting_drop};
+static edo_waker counting_clone(const void *data) { return (edo_waker){&counting_vtable, data}; }
+
+/* A tick future dropped while pending: its timer is cancelled (its waker is never woken), and
+ * the tick it waited for is still due, for the next wait, at its own instant. */
+static void *drop_pending_tick(void *arg)
+{
+    (void)arg;
+    edo_runtime *rt = edo_runtime_current();
+    edo_interval iv;
+    edo_instant start = edo_now(), due;
+    CHECK_EQ(edo_interval_init_at(&iv, start, EDO_MSEC(10), EDO_MISSED_TICK_SKIP), 0);
+    CHECK_EQ(edo_interval_tick(&iv, &due), 0);
+    edo_waker counting = {&counting_vtable, NULL};
+    edo_context cx;
+    edo_context_init(&cx, &counting, NULL);
+    edo_interval_tick_future tick;
+    edo_interval_tick_future_init(&tick, &iv);
+    CHECK_EQ(edo_future_poll(&tick.base, &cx, NULL), EDO_PENDING);
+    edo_future_drop(&tick.base);
+    CHECK_EQ(edo_time_advance(rt, EDO_MSEC(15)), 0); /* past the tick: fires what is armed */
+    CHECK_EQ(edo_yield(), 0);
+    CHECK_EQ(atomic_load(&counted_wakes), 0);
+    CHECK_EQ(edo_interval_tick(&iv, &due), 0); /* at once: the tick at 10 was kept */
+    CHECK_EQ(due - start, EDO_MSEC(10));
+    CHECK_EQ(edo_now() - start, EDO_MSEC(15));
+    /* A tick future never polled, and one that completed, leave the interval alone when
+     * dropped. */
+    edo_interval_tick_future_init(&tick, &iv);
+    edo_future_drop(&tick.base);
+    edo_interval_tick_future_init(&tick, &iv);
+    CHECK_EQ(edo_future_poll(&tick.base, &cx, NULL), EDO_PENDING);
+    CHECK_EQ(edo_time_advance(rt, EDO_MSEC(5)), 0);
+    CHECK_EQ(atomic_load(&counted_wakes), 1); /* not dropped: woken at 20 */
+    CHECK_EQ(edo_future_poll(&tick.base, &cx, NULL), EDO_READY);
+    CHECK_EQ(tick.tick - start, EDO_MSEC(20));
+    edo_future_drop(&tick.base);
+    CHECK_EQ(edo_interval_tick(&iv, &due), 0);
+    CHECK_EQ(due - start, EDO_MSEC(30));
+    edo_interval_destroy(&iv);
+    return NULL;
+}
+
+TEST(interval_dropping_a_pending_tick_future) { run_paused(drop_pending_tick, NULL); }
+
+/* A coroutine's deadline cuts a tick wait short; the tick is not lost. */
+static void *tick_under_deadline(void *arg)
+{
+    (void)arg;
+    edo_interval iv;
+    edo_instant start = edo_now(), due = 0, saved;
+    CHECK_EQ(edo_interval_init(&iv, EDO_MSEC(10), EDO_MISSED_TICK_SKIP), 0);
+    CHECK_EQ(edo_interval_tick(&iv, &due), 0);
+    CHECK_EQ(due, start);
+    CHECK_EQ(edo_deadline_push(edo_after(EDO_MSEC(5)), &saved), 0);
+    CHECK_EQ(edo_interval_tick(&iv, &due), -ETIMEDOUT);
+    CHECK_EQ(edo_deadline_pop(saved), 0);
+    CHECK_EQ(edo_now() - start, EDO_MSEC(5));
+    CHECK_EQ(edo_interval_tick(&iv, &due), 0);
+    CHECK_EQ(due - start, EDO_MSEC(10));
+    CHECK_EQ(edo_now() - start, EDO_MSEC(10));
+    edo_interval_destroy(&iv);
+    return NULL;
+}
+
+TEST(interval_tick_cut_short_keeps_the_tick) { run_paused(tick_under_deadline, NULL); }
+
+static void *first_tick_inside(void *arg)
+{
+    edo_interval *iv = arg;
+    edo_instant due;
+    CHECK_EQ(edo_interval_tick(iv, &due), 0);
+    CHECK_EQ(due, edo_now()); /* due at the first wait that could take it */
+    return NULL;
 }
 
 TEST(interval_bad_input)
 {
     edo_interval iv;
-    CHECK_EQ(edo_interval_init(NULL, 0, 1, EDO_MISSED_TICK_BURST), -EINVAL);
-    CHECK_EQ(edo_interval_init(&iv, 0, 0, EDO_MISSED_TICK_BURST), -EINVAL);
-    CHECK_EQ(edo_interval_init(&iv, 0, 1, (edo_missed_tick)7), -EINVAL);
+    CHECK_EQ(edo_interval_init(NULL, 1, EDO_MISSED_TICK_SKIP), -EINVAL);
+    CHECK_EQ(edo_interval_init(&iv, 0, EDO_MISSED_TICK_SKIP), -EINVAL);
+    CHECK_EQ(edo_interval_init(&iv, 1, (edo_missed_tick)7), -EINVAL);
+    CHECK_EQ(edo_interval_init(&iv, 1, (edo_missed_tick)-1), -EINVAL);
+    CHECK_EQ(edo_interval_init_at(NULL, 0, 1, EDO_MISSED_TICK_BURST), -EINVAL);
+    CHECK_EQ(edo_interval_init_at(&iv, 0, 0, EDO_MISSED_TICK_BURST), -EINVAL);
+    CHECK_EQ(edo_interval_init_at(&iv, 0, 1, (edo_missed_tick)3), -EINVAL);
     CHECK_EQ(edo_interval_tick(NULL, NULL), -EINVAL);
-    CHECK_EQ(edo_interval_init(&iv, 0, 1, EDO_MISSED_TICK_SKIP), 0);
+    edo_interval_destroy(NULL);
+    edo_interval_tick_future_init(NULL, &iv);
+    edo_waker noop = edo_waker_noop();
+    edo_context cx;
+    edo_context_init(&cx, &noop, NULL);
+    edo_interval_tick_future tick;
+    edo_interval_tick_future_init(&tick, NULL);
+    CHECK_EQ(edo_future_poll(&tick.base, &cx, NULL), EDO_READY);
+    CHECK_EQ(tick.result, -EINVAL);
+    edo_future_drop(&tick.base);
+    /* Outside a runtime: refused, and no tick is taken. */
+    CHECK_EQ(edo_interval_init(&iv, EDO_MSEC(1), EDO_MISSED_TICK_SKIP), 0);
     CHECK_EQ(edo_interval_tick(&iv, NULL), -EPERM);
+    edo_interval_tick_future_init(&tick, &iv);
+    CHECK_EQ(edo_future_poll(&tick.base, &cx, NULL), EDO_READY);
+    CHECK_EQ(tick.result, -EPERM);
+    edo_future_drop(&tick.base);
+    run_paused(first_tick_inside, &iv);
     edo_interval_destroy(&iv);
 }
 

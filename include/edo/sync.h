@@ -324,32 +324,58 @@ int edo_once_cell_future_set(edo_once_cell_future *f, void *value);
 /* ---------------------------------------------------------------------------------------------
  * Notify: wake one waiting task, or all of them.
  *
- * notify_one wakes the longest-waiting task, or, when nobody waits, stores one permit that the
- * next wait consumes at once (at most one is stored). notify_all wakes every task waiting now
- * and stores nothing. A waiter woken by notify_one that is cancelled before it runs passes the
- * notification on (to the next waiter, or as the stored permit): a notification is never lost.
+ * A waiter is a wait: an edo_notify_wait call, or an edo_notify_future from its initialisation
+ * until it completes or is dropped. What counts:
+ *  - notify_all completes every waiter that exists when it is called: the queued ones, and also
+ *    those initialised but not polled yet (they complete at their first poll). A waiter
+ *    initialised after the call is not woken by it. notify_all stores nothing.
+ *  - notify_one gives one notification to the longest-queued waiter (a waiter queues at its
+ *    first poll), or, when none is queued, stores it as a permit (at most one is stored) that
+ *    the next waiter to be polled takes at once, initialised before or after notify_one.
+ *  - A waiter that notify_one chose but that is dropped or cancelled before it runs passes the
+ *    notification on (to the next queued waiter, or as the stored permit): a notification is
+ *    never lost.
+ * So no wake-up is lost when a task becomes a waiter before it checks what it waits for:
+ *
+ *     for (;;) {                                      // in a coroutine
+ *         edo_notify_future w;
+ *         edo_notify_future_init(&w, changed);        // a waiter from here on
+ *         bool done = condition_holds();
+ *         int rc = done ? 0 : edo_await(&w.base, NULL); // a notify_all since init: at once
+ *         edo_future_drop(&w.base);
+ *         if (done || rc < 0) break;
+ *     }
+ *
+ * Checking first and then calling edo_notify_wait is enough for notify_one (a notify_one in
+ * between is stored), not for notify_all (one in between is missed).
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct edo_notify edo_notify;
 
-/* Returns 0, -EINVAL, -ENOMEM. */
+/* Creates a notify in *out. Returns 0, -EINVAL (out NULL), -ENOMEM. Thread-safe. */
 int edo_notify_new(edo_notify **out);
-/* Frees `n`; nobody may be waiting. NULL is a no-op. */
+/* Frees `n`; no waiter may exist (drop every future first). NULL is a no-op. */
 void edo_notify_free(edo_notify *n);
-/* Never suspends; thread-safe; NULL is a no-op. */
+/* Wakes the longest-queued waiter, or stores a permit (see above). NULL is a no-op. Never
+ * suspends; thread-safe. */
 void edo_notify_one(edo_notify *n);
+/* Completes every waiter that exists now, polled or not (see above). NULL is a no-op. Never
+ * suspends; thread-safe. */
 void edo_notify_all(edo_notify *n);
-/* Inside a coroutine: waits for a notification. Returns 0, -EINVAL, -ECANCELED, -ETIMEDOUT,
- * -EPERM (not in a coroutine). Suspends. */
+/* Inside a coroutine: waits for a notification (a waiter from this call on). Returns 0,
+ * -EINVAL (n NULL), -ECANCELED, -ETIMEDOUT (the coroutine's deadline), -EPERM (not in a
+ * coroutine). Suspends. */
 int edo_notify_wait(edo_notify *n);
 
-/* The future form of edo_notify_wait: ready (result 0) once notified. Must not move once
- * polled; drop it when done or to stop waiting. */
+/* The future form of edo_notify_wait: ready with `result` 0 once notified, or -EINVAL (a NULL
+ * notify). It is a waiter from edo_notify_future_init on: a notify_all between init and the
+ * first poll completes it. Must not move once polled; drop it when done or to stop waiting. */
 typedef struct edo_notify_future {
     edo_future base;
     int result;
     uint64_t private_[8];
 } edo_notify_future;
+/* Prepares `f` to wait on `n`. NULL f: no-op. Never suspends; thread-safe (for distinct `f`). */
 void edo_notify_future_init(edo_notify_future *f, edo_notify *n);
 
 /* ---------------------------------------------------------------------------------------------

@@ -19,9 +19,14 @@
  *     ssize_t n = read_request(conn);          // any suspending call: -ETIMEDOUT after 5 s
  *     edo_deadline_pop(saved);
  *
- * Future tasks use the future forms (edo_sleep_future, edo_timeout_future, edo_interval), which
- * the coroutine calls are built on. Every timer lives inside the future (or the coroutine's stack
- * frame) that waits on it: no allocation per sleep, and cancelling one is O(1) from any thread.
+ * Future tasks use the future forms (edo_sleep_future, edo_timeout_future,
+ * edo_interval_tick_future), which the coroutine calls are built on. Every timer lives inside the
+ * future (or the coroutine's stack frame, or the interval) that waits on it: no allocation per
+ * sleep, and cancelling one is O(1) from any thread.
+ *
+ * Names: a relative form takes a duration; its absolute twin takes an edo_instant and ends in
+ * `_until` when it waits until then (edo_sleep_until) and in `_at` when it places something at
+ * that instant (edo_timeout_at, edo_interval_init_at, edo_interval_reset_at), as in Tokio.
  *
  * Tests run on a paused clock (edo_runtime_config.start_paused, edo_time_pause): time stands
  * still until edo_time_advance() moves it, or until every task is waiting, when it jumps to the
@@ -170,39 +175,118 @@ int edo_timeout_at(edo_instant deadline, int (*fn)(void *arg), void *arg);
 
 /* ---------------------------------------------------------------------------------------------
  * Intervals
+ *
+ * An interval ticks every `period`: its first tick is due at its start, each later one a period
+ * after the one before. A tick is taken by waiting for it (edo_interval_tick in a coroutine,
+ * edo_interval_tick_future elsewhere and in edo_select); what a wait reports is the instant the
+ * tick was due. Ticks are not queued while nobody waits: what happens to the ticks that came due
+ * meanwhile is the missed-tick policy's choice.
+ *
+ *     edo_interval iv;
+ *     edo_interval_init(&iv, EDO_SEC(1), EDO_MISSED_TICK_SKIP);
+ *     for (;;) {                            // in a coroutine: messages, and a flush a second
+ *         edo_chan_recv_future msg;     edo_chan_recv_future_init(&msg, ch);
+ *         edo_interval_tick_future tick; edo_interval_tick_future_init(&tick, &iv);
+ *         edo_future *either[] = {&msg.base, &tick.base};
+ *         void *out;
+ *         int which = edo_select(either, 2, EDO_SELECT_BIASED, &out);
+ *         edo_future_drop(&msg.base);
+ *         edo_future_drop(&tick.base);      // a tick not taken stays due for the next wait
+ *         if (which == 0 && msg.result == 0)
+ *             handle(out);
+ *         else if (which == 1)
+ *             flush(tick.tick);
+ *         else
+ *             break;
+ *     }
+ *     edo_interval_destroy(&iv);
+ *
+ * An interval belongs to one task at a time: its functions are not thread-safe for one `iv`,
+ * and at most one wait (coroutine call or tick future) may be in progress on it.
  * ------------------------------------------------------------------------------------------- */
 
-/* What an interval does when a tick was missed: when it is next awaited a whole period or
- * more after the tick was due (the task was busy, or the machine was). */
+/* What an interval does after a tick is taken late: the task was busy (or the machine was), so
+ * the tick completed some time after it was due, and later ticks may be due already.
+ *   SKIP  (the default, 0): the next tick is the first one of the original schedule after the
+ *         late tick was taken: the missed ones are dropped, the phase is kept, and ticks are
+ *         never taken back to back. For periodic work where one run catches up (flushing,
+ *         polling, heartbeats).
+ *   BURST: the schedule stays as it is: every missed tick is due at once, and they are taken
+ *         back to back until the interval has caught up. For counting periods (each tick is one
+ *         period of something). Tokio's default.
+ *   DELAY: the schedule restarts from the late tick: the next tick is due one period after it
+ *         was taken. A tick taken less than 5 ms late (timer slack) keeps the schedule, so
+ *         ticks are never closer together than a period minus 5 ms. For pacing (at most one
+ *         request per period).
+ * edo's default is SKIP because a stall (a long poll, a suspended VM) followed by a burst of
+ * back-to-back runs of periodic work is rarely what that work wants. */
 typedef enum edo_missed_tick {
-    EDO_MISSED_TICK_BURST = 0, /* fire the missed ticks at once, back to back, then keep the
-                                  original schedule */
-    EDO_MISSED_TICK_DELAY,     /* fire once now, then one period after each tick fires */
-    EDO_MISSED_TICK_SKIP,      /* fire once now, then on the original schedule's next tick */
+    EDO_MISSED_TICK_SKIP = 0,
+    EDO_MISSED_TICK_BURST,
+    EDO_MISSED_TICK_DELAY,
 } edo_missed_tick;
 
-/* Ticks every `period`, starting at `start`. The first tick completes at `start` (at once when
- * that is now or past). */
+/* Ticks every `period`. Initialise with edo_interval_init*, release with edo_interval_destroy;
+ * the fields are the interval's (read `period` and `missed` freely; change them only through
+ * edo_interval_init*). Must not move while a wait on it is in progress. */
 typedef struct edo_interval {
-    edo_sleep_future sleep; /* waits for the next tick */
+    edo_sleep_future sleep; /* waits for the next tick; its deadline is that tick's */
     uint64_t period;
     edo_missed_tick missed;
+    int unstarted_; /* private: the first tick is due at the first wait */
 } edo_interval;
-/* Prepares `iv`. Returns 0, or -EINVAL (NULL iv, period 0, or an unknown `missed`). Never
- * suspends. */
-int edo_interval_init(edo_interval *iv, edo_instant start, uint64_t period,
-                      edo_missed_tick missed);
+
+/* Prepares `iv` to tick every `period` nanoseconds under the policy `missed`. The first tick is
+ * due at once: at the first wait (the clock is read then, as for edo_sleep_future_init), later
+ * ones every period after it. Returns 0, or -EINVAL (iv NULL, period 0, or an unknown
+ * `missed`). Never suspends. */
+int edo_interval_init(edo_interval *iv, uint64_t period, edo_missed_tick missed);
+/* Like edo_interval_init(), the first tick due at `start` (at once when it has passed;
+ * EDO_INSTANT_NEVER: never). */
+int edo_interval_init_at(edo_interval *iv, edo_instant start, uint64_t period,
+                         edo_missed_tick missed);
+
 /* Inside a coroutine: waits for the next tick and stores the instant it was due in *tick
- * (`tick` may be NULL). Returns 0, -ECANCELED, -ETIMEDOUT (the coroutine's deadline), -EINVAL
- * (NULL iv) or -EPERM (not in a coroutine). Suspends. */
+ * (`tick` may be NULL). Returns 0, or
+ *   -ECANCELED  the task was aborted;
+ *   -ETIMEDOUT  the coroutine's deadline came first;
+ *   -EINVAL     iv NULL;
+ *   -EPERM      not called from a coroutine.
+ * A wait that fails takes no tick: the tick stays due for the next one. Suspends. */
 int edo_interval_tick(edo_interval *iv, edo_instant *tick);
-/* The future form of edo_interval_tick: EDO_READY with *tick set (`tick` may be NULL) when a
- * tick is due, else EDO_PENDING with the context's waker registered. Never suspends. */
-edo_poll edo_interval_poll_tick(edo_interval *iv, edo_context *cx, edo_instant *tick);
-/* Restarts the schedule: the next tick is one period from now. Never suspends. */
-void edo_interval_reset(edo_interval *iv);
-/* Cancels the interval's timer. Call it before `iv`'s memory goes; it may be initialised again
- * afterwards. Never suspends. */
+
+/* The future form of edo_interval_tick, for future tasks and for edo_select / edo_join. Ready
+ * when the interval's next tick is due; then `result` is 0 and `tick` the instant it was due
+ * (the output is NULL). `result` may also read -EINVAL (a NULL interval) or -EPERM (polled
+ * outside a runtime: no tick was taken).
+ *
+ * The timer is the interval's, and the future only borrows it: dropping the future before it is
+ * ready takes no tick (the tick stays due for the next wait) and cancels the timer, so the
+ * dropped future's waker is never woken. Keep the interval alive and in place while the future
+ * exists; the future must not move once polled. */
+typedef struct edo_interval_tick_future {
+    edo_future base;
+    int result;
+    edo_instant tick;
+    edo_interval *interval;
+    int waiting_; /* private: the last poll was pending */
+} edo_interval_tick_future;
+/* Prepares `f` to wait for `iv`'s next tick. NULL f: no-op. Never suspends. */
+void edo_interval_tick_future_init(edo_interval_tick_future *f, edo_interval *iv);
+
+/* Restarts the schedule: the next tick is due one period from now, later ones every period
+ * after it. A wait in progress on `iv` is woken to wait for the new tick (a future task need not
+ * poll its tick future again itself). Returns 0 or -EINVAL (iv NULL). Never suspends. */
+int edo_interval_reset(edo_interval *iv);
+/* Like edo_interval_reset(), the next tick due at `when` (at once when it has passed;
+ * EDO_INSTANT_NEVER: never). */
+int edo_interval_reset_at(edo_interval *iv, edo_instant when);
+/* Like edo_interval_reset(), the next tick due `delay` nanoseconds from now (0: at once; a delay
+ * past the end of time: never, as edo_after saturates). */
+int edo_interval_reset_after(edo_interval *iv, uint64_t delay);
+
+/* Cancels the interval's timer. Call it before `iv`'s memory goes, with no wait in progress; it
+ * may be initialised again afterwards. NULL is a no-op. Never suspends. */
 void edo_interval_destroy(edo_interval *iv);
 
 /* ---------------------------------------------------------------------------------------------

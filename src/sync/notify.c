@@ -1,7 +1,11 @@
 /* Notify: a FIFO of waiters (inside the waiting futures) and one stored permit, under a
- * spinlock. notify_all wakes only the tasks waiting when it is called: each waiter records the
- * notify_all generation it queued under, and the batches stop at the first newer one. */
+ * spinlock, and a count of notify_all calls (the generation). A waiter future reads the
+ * generation when it is initialised: a notify_all since then, seen at its first poll, completes
+ * it there, so a waiter counts from its creation, not from its first poll. Queued waiters keep
+ * that generation, and notify_all's batches stop at the first newer one (a waiter queued after
+ * the call, while the lock was let go between batches). */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +24,7 @@ enum { IDLE, QUEUED, NOTIFIED, NOTIFIED_ALL, FINISHED };
 
 typedef struct waiter {
     edo__waitq_node node; /* first: a node is its waiter; node.state is the waiter's state */
-    uint64_t generation;
+    uint64_t generation; /* notify_all calls before the future was initialised */
 } waiter;
 
 static inline waiter *waiter_of(edo__waitq_node *n) { return (waiter *)n; }
@@ -29,7 +33,7 @@ struct edo_notify {
     edo__spinlock lock;
     edo__waitq queue;
     bool permit;
-    uint64_t generation; /* notify_all calls so far */
+    _Atomic uint64_t generation; /* notify_all calls so far; written under the lock */
 };
 
 typedef struct wait_state {
@@ -48,6 +52,7 @@ int edo_notify_new(edo_notify **out)
     if (!n)
         return -ENOMEM;
     edo__spin_init(&n->lock);
+    atomic_init(&n->generation, 0);
     *out = n;
     return 0;
 }
@@ -88,7 +93,10 @@ void edo_notify_all(edo_notify *n)
     if (!n)
         return;
     edo__spin_lock(&n->lock);
-    uint64_t upto = ++n->generation; /* waiters queued from now on are not ours to wake */
+    /* Waiters initialised from now on are not ours to wake. Relaxed: a future initialised
+     * before this call (in happens-before order) reads an older value, one initialised after it
+     * this one or a newer; the lock orders the rest. */
+    uint64_t upto = atomic_fetch_add_explicit(&n->generation, 1, memory_order_relaxed) + 1;
     for (;;) {
         edo_waker batch[WAKE_BATCH];
         unsigned k = 0;
@@ -121,13 +129,17 @@ static edo_poll wait_poll(edo_future *self, edo_context *cx, void **out)
     edo_notify *n = s->n;
     edo__spin_lock(&n->lock);
     if (s->w.node.state == IDLE) {
+        if (atomic_load_explicit(&n->generation, memory_order_relaxed) != s->w.generation) {
+            s->w.node.state = FINISHED; /* a notify_all since it was initialised */
+            edo__spin_unlock(&n->lock);
+            return EDO_READY;
+        }
         if (n->permit) {
             n->permit = false;
             s->w.node.state = FINISHED;
             edo__spin_unlock(&n->lock);
             return EDO_READY;
         }
-        s->w.generation = n->generation; /* notify_all calls after this one wake it */
         s->w.node.state = QUEUED;
         edo__waitq_push(&n->queue, &s->w.node, cx->waker);
         edo__spin_unlock(&n->lock);
@@ -166,9 +178,14 @@ static const edo_future_vtable wait_vtable = {wait_poll, wait_drop};
 
 void edo_notify_future_init(edo_notify_future *f, edo_notify *n)
 {
+    if (!f)
+        return;
     memset(f, 0, sizeof *f);
     f->base.vtable = &wait_vtable;
-    state_of(f)->n = n;
+    wait_state *s = state_of(f);
+    s->n = n;
+    if (n) /* notify_all calls after this one complete it */
+        s->w.generation = atomic_load_explicit(&n->generation, memory_order_relaxed);
 }
 
 int edo_notify_wait(edo_notify *n)

@@ -375,8 +375,9 @@ int edo__timer_poll(edo_timer_entry *e, edo_context *cx)
     return 1;
 }
 
-void edo__timer_cancel(edo_timer_entry *e)
+edo_waker edo__timer_disarm(edo_timer_entry *e)
 {
+    edo_waker waker = EDO_WAKER_EMPTY;
     if (state_of(e) == EDO__TIMER_ARMED) {
         edo__timer_wheel *tw = e->wheel_;
         edo__spin_lock(&tw->lock);
@@ -387,9 +388,16 @@ void edo__timer_cancel(edo_timer_entry *e)
         }
         edo__spin_unlock(&tw->lock);
         if (armed)
-            edo_waker_drop(&e->waker_);
+            waker = e->waker_;
     }
     e->waker_ = EDO_WAKER_EMPTY;
     e->wheel_ = NULL;
     __atomic_store_n(&e->state_, EDO__TIMER_IDLE, __ATOMIC_RELAXED);
+    return waker;
+}
+
+void edo__timer_cancel(edo_timer_entry *e)
+{
+    edo_waker waker = edo__timer_disarm(e);
+    edo_waker_drop(&waker);
 }

@@ -91,5 +91,8 @@ void edo__timer_init(edo_timer_entry *e, uint64_t deadline, uint64_t after);
 int edo__timer_poll(edo_timer_entry *e, edo_context *cx);
 /* Disarms `e` (from any thread); it may be polled again afterwards and re-arms. */
 void edo__timer_cancel(edo_timer_entry *e);
+/* edo__timer_cancel that hands back the waker of a timer that was armed, for the caller to wake
+ * or drop (EDO_WAKER_EMPTY when it was not armed; a timer that fired has woken it already). */
+edo_waker edo__timer_disarm(edo_timer_entry *e);
 
 #endif
