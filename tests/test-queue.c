@@ -30,8 +30,8 @@ TEST(local_fifo_order)
 {
     edo__task *t = fake_tasks(300);
     edo__local_queue *q = local_new();
-    edo__inject inj;
-    edo__inject_init(&inj);
+    edo__global_queue gq;
+    edo__global_init(&gq);
     CHECK(edo__local_pop(q) == NULL); /* empty */
     CHECK_EQ(edo__local_len(q), 0);
     CHECK_EQ(edo__local_free(q), EDO__LOCAL_CAP);
@@ -39,7 +39,7 @@ TEST(local_fifo_order)
     long next_in = 0, next_out = 0;
     for (int round = 0; round < 10; round++) {
         for (int i = 0; i < 100; i++)
-            CHECK(!edo__local_push_back(q, &t[next_in++ % 300], &inj)); /* no overflow */
+            CHECK(!edo__local_push_back(q, &t[next_in++ % 300], &gq)); /* no overflow */
         CHECK_EQ(edo__local_len(q), 100);
         CHECK_EQ(edo__local_free(q), EDO__LOCAL_CAP - 100);
         for (int i = 0; i < 100; i++) {
@@ -50,7 +50,7 @@ TEST(local_fifo_order)
         CHECK(edo__local_pop(q) == NULL);
         CHECK_EQ(edo__local_len(q), 0);
     }
-    CHECK(edo__inject_is_empty(&inj)); /* nothing overflowed */
+    CHECK(edo__global_is_empty(&gq)); /* nothing overflowed */
     free(q);
     free(t);
 }
@@ -60,33 +60,34 @@ TEST(local_overflow_moves_half_to_inject)
     const unsigned cap = EDO__LOCAL_CAP, half = EDO__LOCAL_CAP / 2;
     edo__task *t = fake_tasks(3 * cap);
     edo__local_queue *q = local_new();
-    edo__inject inj;
-    edo__inject_init(&inj);
+    edo__global_queue gq;
+    edo__global_init(&gq);
+    edo__inject *inj_started = &gq.started; /* fake tasks count as having run */
     for (unsigned i = 0; i < cap; i++)
-        CHECK(!edo__local_push_back(q, &t[i], &inj));
+        CHECK(!edo__local_push_back(q, &t[i], &gq));
     CHECK_EQ(edo__local_len(q), cap);
     CHECK_EQ(edo__local_free(q), 0);
-    CHECK(edo__inject_is_empty(&inj));
+    CHECK(edo__global_is_empty(&gq));
 
     /* One more: the oldest half and the new task go to the inject queue, in order. */
-    CHECK(edo__local_push_back(q, &t[cap], &inj)); /* reports the overflow */
+    CHECK(edo__local_push_back(q, &t[cap], &gq)); /* reports the overflow */
     CHECK_EQ(edo__local_len(q), cap - half);
-    CHECK_EQ(edo__inject_len(&inj), half + 1);
+    CHECK_EQ(edo__inject_len(inj_started), half + 1);
     static edo__task *out[3 * EDO__LOCAL_CAP];
-    size_t n = edo__inject_pop_batch(&inj, out, 1000);
+    size_t n = edo__inject_pop_batch(inj_started, out, 1000);
     CHECK_EQ(n, half + 1);
     for (size_t i = 0; i < n; i++) {
         long want = i < half ? (long)i : (long)cap;
         CHECK_EQ(IDX(t, out[i]), want);
         CHECK(edo__task_next(out[i]) == NULL); /* popped tasks come unlinked */
     }
-    CHECK(edo__inject_is_empty(&inj));
+    CHECK(edo__global_is_empty(&gq));
 
     /* The newer half stayed, still in order, and pushing continues after it. */
     for (unsigned i = cap + 1; i < cap + 1 + half; i++)
-        CHECK(!edo__local_push_back(q, &t[i], &inj));
+        CHECK(!edo__local_push_back(q, &t[i], &gq));
     CHECK_EQ(edo__local_len(q), cap);
-    CHECK(edo__inject_is_empty(&inj));
+    CHECK(edo__global_is_empty(&gq));
     for (unsigned i = half; i < cap + 1 + half; i++) {
         if (i == cap)
             continue; /* went to the inject queue */
@@ -102,7 +103,7 @@ TEST(local_overflow_moves_half_to_inject)
     memset(seen, 0, sizeof seen);
     int overflows = 0;
     for (unsigned i = 0; i < 3 * cap; i++)
-        overflows += edo__local_push_back(q, &t[i], &inj);
+        overflows += edo__local_push_back(q, &t[i], &gq);
     CHECK_EQ(overflows, (3 * cap - cap) / (half + 1) + 1); /* 512 pushes past a full ring */
     CHECK(edo__local_len(q) <= cap);
     size_t total = 0;
@@ -114,14 +115,14 @@ TEST(local_overflow_moves_half_to_inject)
         seen[IDX(t, p)]++;
         total++;
     }
-    while ((n = edo__inject_pop_batch(&inj, out, 7)) > 0) {
+    while ((n = edo__inject_pop_batch(inj_started, out, 7)) > 0) {
         CHECK(n <= 7);
         for (size_t i = 0; i < n; i++) {
             seen[IDX(t, out[i])]++;
             total++;
         }
     }
-    CHECK(edo__inject_is_empty(&inj));
+    CHECK(edo__global_is_empty(&gq));
     CHECK_EQ(total, 3 * cap);
     for (unsigned i = 0; i < 3 * cap; i++)
         CHECK_EQ(seen[i], 1);
@@ -133,15 +134,15 @@ TEST(local_steal_half)
 {
     edo__task *t = fake_tasks(EDO__LOCAL_CAP * 2);
     edo__local_queue *victim = local_new(), *dst = local_new();
-    edo__inject inj;
-    edo__inject_init(&inj);
+    edo__global_queue gq;
+    edo__global_init(&gq);
 
     CHECK(edo__local_steal_into(victim, dst) == NULL); /* empty victim */
     CHECK_EQ(edo__local_len(dst), 0);
 
     /* 10 queued: 5 stolen (the oldest), the last of them returned, 4 land in dst. */
     for (int i = 0; i < 10; i++)
-        edo__local_push_back(victim, &t[i], &inj);
+        edo__local_push_back(victim, &t[i], &gq);
     edo__task *run = edo__local_steal_into(victim, dst);
     CHECK(run != NULL);
     CHECK_EQ(IDX(t, run), 4);
@@ -173,7 +174,7 @@ TEST(local_steal_half)
 
     /* A full victim gives half its ring. */
     for (unsigned i = 0; i < EDO__LOCAL_CAP; i++)
-        edo__local_push_back(victim, &t[i], &inj);
+        edo__local_push_back(victim, &t[i], &gq);
     run = edo__local_steal_into(victim, dst);
     CHECK(run != NULL);
     CHECK_EQ(IDX(t, run), EDO__LOCAL_CAP / 2 - 1);
@@ -182,11 +183,11 @@ TEST(local_steal_half)
 
     /* A destination with less than half a ring of room does not steal. */
     for (unsigned i = 0; i < 2; i++)
-        edo__local_push_back(dst, &t[EDO__LOCAL_CAP + i], &inj);
+        edo__local_push_back(dst, &t[EDO__LOCAL_CAP + i], &gq);
     CHECK(edo__local_len(dst) > EDO__LOCAL_CAP / 2);
     CHECK(edo__local_steal_into(victim, dst) == NULL);
     CHECK_EQ(edo__local_len(victim), EDO__LOCAL_CAP / 2);
-    CHECK(edo__inject_is_empty(&inj));
+    CHECK(edo__global_is_empty(&gq));
 
     free(victim);
     free(dst);
@@ -365,7 +366,7 @@ TEST(inject_mpmc_race)
 
 typedef struct {
     edo__local_queue *owner_q;
-    edo__inject *inj;
+    edo__global_queue *inj;
     edo__task *tasks;
     long n;
     _Atomic int *seen;
@@ -458,9 +459,10 @@ TEST(steal_race)
     c.seen = calloc((size_t)n, sizeof *c.seen);
     CHECK(c.seen != NULL);
     c.owner_q = local_new();
-    edo__inject inj;
-    edo__inject_init(&inj);
-    c.inj = &inj;
+    edo__global_queue gq;
+    edo__global_init(&gq);
+    edo__inject *inj_started = &gq.started; /* fake tasks count as having run */
+    c.inj = &gq;
 
     enum { STEALERS = 2 };
     pthread_t owner, th[STEALERS];
@@ -482,7 +484,7 @@ TEST(steal_race)
     long overflowed = 0;
     size_t got;
     edo__task *batch[64];
-    while ((got = edo__inject_pop_batch(&inj, batch, 64)) > 0) {
+    while ((got = edo__inject_pop_batch(inj_started, batch, 64)) > 0) {
         for (size_t i = 0; i < got; i++) {
             see(&c, batch[i]);
             overflowed++;

@@ -81,6 +81,27 @@ size_t edo__inject_pop_batch(edo__inject *q, edo__task **out, size_t max)
     return n;
 }
 
+/* ---- the global queue's two parts ------------------------------------------------------- */
+
+void edo__global_init(edo__global_queue *g)
+{
+    edo__inject_init(&g->started);
+    edo__inject_init(&g->fresh);
+}
+
+void edo__global_push(edo__global_queue *g, edo__task *t)
+{
+    edo__inject_push(edo__task_never_ran(t) ? &g->fresh : &g->started, t);
+}
+
+size_t edo__global_pop_batch(edo__global_queue *g, edo__task **out, size_t max, bool fresh_first)
+{
+    if (fresh_first && max == 1 && edo__inject_pop_batch(&g->fresh, out, 1) == 1)
+        return 1;
+    size_t n = edo__inject_pop_batch(&g->started, out, max);
+    return n + edo__inject_pop_batch(&g->fresh, out + n, max - n);
+}
+
 /* ---- local ring (the owner's push and pop are inline, in queue.h) ------------------------ */
 
 void edo__local_init(edo__local_queue *q)
@@ -93,10 +114,11 @@ void edo__local_init(edo__local_queue *q)
 
 uint32_t edo__local_free(edo__local_queue *q) { return EDO__LOCAL_CAP - edo__local_len(q); }
 
-/* Moves the oldest half of a full ring, plus `t`, to the global queue. Returns false when a
- * stealer is active or the owner raced with one; the caller then retries the push. */
+/* Moves the oldest half of a full ring, plus `t`, to the global queue, each task to its part.
+ * Returns false when a stealer is active or the owner raced with one; the caller then retries
+ * the push. */
 bool edo__local_push_overflow(edo__local_queue *q, edo__task *t, uint32_t head,
-                              edo__inject *overflow)
+                              edo__global_queue *overflow)
 {
     const uint32_t half = EDO__LOCAL_CAP / 2;
     uint64_t expected = edo__lq_pack(head, head);
@@ -104,15 +126,23 @@ bool edo__local_push_overflow(edo__local_queue *q, edo__task *t, uint32_t head,
                                                  edo__lq_pack(head + half, head + half),
                                                  memory_order_acq_rel, memory_order_acquire))
         return false;
-    /* The claimed slots are ours now: link them (oldest first) and then `t`. */
-    edo__task *first = edo__lq_load(q, head), *last = first;
-    for (uint32_t i = 1; i < half; i++) {
-        edo__task *next = edo__lq_load(q, head + i);
-        edo__task_set_next(last, next);
-        last = next;
+    /* The claimed slots are ours now: link them (oldest first), then `t`, into two lists. */
+    edo__task *first[2] = {NULL, NULL}, *last[2] = {NULL, NULL};
+    size_t n[2] = {0, 0};
+    for (uint32_t i = 0; i <= half; i++) {
+        edo__task *next = i < half ? edo__lq_load(q, head + i) : t;
+        int fresh = edo__task_never_ran(next);
+        if (last[fresh])
+            edo__task_set_next(last[fresh], next);
+        else
+            first[fresh] = next;
+        last[fresh] = next;
+        n[fresh]++;
     }
-    edo__task_set_next(last, t);
-    edo__inject_push_batch(overflow, first, t, half + 1);
+    if (n[0])
+        edo__inject_push_batch(&overflow->started, first[0], last[0], n[0]);
+    if (n[1])
+        edo__inject_push_batch(&overflow->fresh, first[1], last[1], n[1]);
     return true;
 }
 

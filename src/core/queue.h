@@ -1,4 +1,5 @@
-/* Run queues: each worker's bounded local ring, and the runtime's global (inject) queue.
+/* Run queues: each worker's bounded local ring, and the runtime's global queue (two inject
+ * queues: tasks that ran before, tasks that never ran; see edo__global_queue).
  *
  * Local ring (one owner, many stealers). The owner pushes at `tail` and pops at `head`, both
  * FIFO, so queued tasks run in order. `head` packs two 32-bit positions: `real`, the next task
@@ -8,7 +9,7 @@
  * copy is safe. When the ring is full the owner moves half of it to the global queue in one
  * batch, so a burst of spawns never blocks and other workers can take them.
  *
- * Global queue: an intrusive multi-producer queue (after Dmitry Vyukov's design). A producer
+ * Inject queue: an intrusive multi-producer queue (after Dmitry Vyukov's design). A producer
  * links a task (or a batch) with one atomic exchange on the tail and one store, taking no lock,
  * so plain threads spawning and waking never wait for workers. Consumers take turns under a
  * spinlock. Counts of pushed and popped tasks give a lock-free length and "is it empty?".
@@ -35,6 +36,20 @@ typedef struct edo__inject {
     edo__task stub; /* keeps the list non-empty; only its `next` is used */
 } edo__inject;
 
+/* The global queue, in two parts: tasks that have run before (woken from outside the workers,
+ * or spilled from a full ring) and tasks that never ran (spawned from outside the workers, or
+ * spilled). A worker taking a batch serves the first part before the second: a task woken by a
+ * timer must not wait behind a burst of fresh spawns, whose first polls can take long (a
+ * coroutine faults its stack in). Neither part starves: the periodic single pop alternates
+ * between them. */
+typedef struct edo__global_queue {
+    edo__inject started, fresh;
+} edo__global_queue;
+
+/* Whether a queued task has never been polled (a worker claims it at its first poll; see
+ * edo__owned_insert). */
+static inline bool edo__task_never_ran(const edo__task *t) { return t->owner == EDO__NO_OWNER; }
+
 typedef struct edo__local_queue {
     _Atomic uint64_t head; /* steal << 32 | real */
     _Atomic uint32_t tail; /* written by the owner only */
@@ -53,6 +68,19 @@ static inline size_t edo__inject_len(edo__inject *q)
     return atomic_load_explicit(&q->pushed, memory_order_acquire) - popped;
 }
 static inline bool edo__inject_is_empty(edo__inject *q) { return edo__inject_len(q) == 0; }
+
+void edo__global_init(edo__global_queue *g);
+/* Queues `t` in the part its history calls for. */
+void edo__global_push(edo__global_queue *g, edo__task *t);
+/* Pops up to `max` tasks into out[], tasks that ran before first; returns how many. With
+ * `fresh_first`, a single task comes from the fresh part when it has one (the periodic pop
+ * alternates so that neither part starves). */
+size_t edo__global_pop_batch(edo__global_queue *g, edo__task **out, size_t max, bool fresh_first);
+static inline size_t edo__global_len(edo__global_queue *g)
+{
+    return edo__inject_len(&g->started) + edo__inject_len(&g->fresh);
+}
+static inline bool edo__global_is_empty(edo__global_queue *g) { return edo__global_len(g) == 0; }
 
 void edo__local_init(edo__local_queue *q);
 
@@ -85,10 +113,11 @@ uint32_t edo__local_free(edo__local_queue *q);
 /* Moves the oldest half of a full ring (whose head is `head`), plus `t`, to `overflow`. Returns
  * false when a stealer is active or the owner raced with one; the caller then retries. */
 bool edo__local_push_overflow(edo__local_queue *q, edo__task *t, uint32_t head,
-                              edo__inject *overflow);
+                              edo__global_queue *overflow);
 
 /* Owner only. Full ring: half the ring and `t` go to `overflow`, and it returns true. */
-static inline bool edo__local_push_back(edo__local_queue *q, edo__task *t, edo__inject *overflow)
+static inline bool edo__local_push_back(edo__local_queue *q, edo__task *t,
+                                        edo__global_queue *overflow)
 {
     for (;;) {
         uint64_t h = atomic_load_explicit(&q->head, memory_order_acquire);
@@ -101,7 +130,7 @@ static inline bool edo__local_push_back(edo__local_queue *q, edo__task *t, edo__
         }
         if (steal != real) {
             /* A stealer is draining us right now: room is coming, but don't wait for it. */
-            edo__inject_push(overflow, t);
+            edo__global_push(overflow, t);
             return true;
         }
         if (edo__local_push_overflow(q, t, real, overflow))

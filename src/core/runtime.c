@@ -146,7 +146,7 @@ int edo_runtime_new(edo_runtime **out, const edo_runtime_config *config)
         return -ENOMEM;
     apply_defaults(rt, config);
     rt->nworkers = rt->config.worker_threads;
-    edo__inject_init(&rt->inject);
+    edo__global_init(&rt->global);
     pthread_mutex_init(&rt->driver_lock, NULL);
     edo__blocking_init(&rt->blocking, rt->config.max_blocking_threads,
                        rt->config.blocking_keep_alive_ns);
@@ -215,7 +215,7 @@ static size_t drain_queues(edo_runtime *rt)
         for (; edo__inject_pop_batch(&w->pinned, &t, 1) == 1; ran++)
             edo__task_cancel_queued(t);
     }
-    for (; edo__inject_pop_batch(&rt->inject, &t, 1) == 1; ran++)
+    for (; edo__global_pop_batch(&rt->global, &t, 1, false) == 1; ran++)
         edo__task_cancel_queued(t);
     return ran;
 }
@@ -237,7 +237,7 @@ void edo_runtime_free(edo_runtime *rt)
         size_t alive = edo__owned_abort_all(rt);
         if (drain_queues(rt) > 0)
             continue;
-        if (alive == 0 && edo__inject_is_empty(&rt->inject) &&
+        if (alive == 0 && edo__global_is_empty(&rt->global) &&
             atomic_load_explicit(&rt->remote_in_flight, memory_order_seq_cst) == 0)
             break;
         sched_yield();

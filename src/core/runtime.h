@@ -47,6 +47,8 @@ typedef struct edo__worker {
     /* Maintenance (timers, I/O, the global queue) comes every `maintenance_interval` polls,
      * tuned so that it comes about every EDO__MAINTENANCE_TARGET_NS whatever a poll costs. */
     uint32_t since_maintenance;    /* polls since the last maintenance */
+    uint32_t global_turn;          /* the maintenance's single pop alternates between the
+                                      global queue's parts */
     uint32_t maintenance_interval;
     uint64_t batch_start;          /* clock at the last maintenance; 0 after idling */
     uint64_t poll_ns;              /* smoothed mean time of a poll */
@@ -83,7 +85,7 @@ struct edo_runtime {
     char thread_name[11];
     unsigned nworkers; /* 1 for current-thread: worker 0, driven by edo_block_on */
     edo__worker *workers;
-    edo__inject inject;
+    edo__global_queue global;
     edo__idle idle;
     bool tune_interval; /* global_queue_interval was left to the runtime: tune it per worker */
     edo__blocking_pool blocking;

@@ -66,7 +66,7 @@ static void notify_parked(edo_runtime *rt)
  * without paying for the check (a full fence) on every push. */
 static void push_local(edo__worker *w, edo__task *t)
 {
-    if (edo__local_push_back(&w->queue, t, &w->rt->inject) || edo__local_len(&w->queue) == 2)
+    if (edo__local_push_back(&w->queue, t, &w->rt->global) || edo__local_len(&w->queue) == 2)
         notify_parked(w->rt);
 }
 
@@ -96,7 +96,7 @@ static bool schedule_remote(edo_runtime *rt, edo__task *t, bool check_shutdown)
         else if (edo__task_is_pinned(t))
             push_pinned(rt, t);
         else {
-            edo__inject_push(&rt->inject, t);
+            edo__global_push(&rt->global, t);
             notify_parked(rt);
         }
     }
@@ -158,18 +158,18 @@ bool edo__spawn_schedule(edo__task *t)
 static edo__task *pop_global_batch(edo__worker *w)
 {
     edo_runtime *rt = w->rt;
-    size_t want = edo__inject_len(&rt->inject) / rt->nworkers + 1;
+    size_t want = edo__global_len(&rt->global) / rt->nworkers + 1;
     size_t room = edo__local_free(&w->queue);
     if (want > room)
         want = room;
     if (want > EDO__LOCAL_CAP / 2)
         want = EDO__LOCAL_CAP / 2;
     edo__task *batch[EDO__LOCAL_CAP / 2];
-    size_t n = edo__inject_pop_batch(&rt->inject, batch, want ? want : 1);
+    size_t n = edo__global_pop_batch(&rt->global, batch, want ? want : 1, false);
     if (n == 0)
         return NULL;
     for (size_t i = 1; i < n; i++)
-        edo__local_push_back(&w->queue, batch[i], &rt->inject);
+        edo__local_push_back(&w->queue, batch[i], &rt->global);
     return batch[0];
 }
 
@@ -251,7 +251,7 @@ static edo__task *next_task(edo__worker *w)
         /* Maintenance first (what it wakes lands in the queues below), then one task from
          * the global queue, so none waits behind a busy local queue. */
         maintenance(w);
-        if (edo__inject_pop_batch(&rt->inject, &t, 1) == 1)
+        if (edo__global_pop_batch(&rt->global, &t, 1, ++w->global_turn & 1) == 1)
             return t;
     }
     if (w->lifo) {
@@ -355,7 +355,7 @@ static inline __attribute__((always_inline)) void run_task(edo__worker *w, edo__
 
 static bool has_pending_work(edo_runtime *rt)
 {
-    if (!edo__inject_is_empty(&rt->inject))
+    if (!edo__global_is_empty(&rt->global))
         return true;
     for (unsigned i = 0; i < rt->nworkers; i++)
         if (edo__local_len(&rt->workers[i].queue) > 0)
