@@ -19,7 +19,9 @@
  *
  * Cancellation. After edo_task_abort() (or when the runtime shuts down), the call the coroutine
  * is suspended in returns -ECANCELED, and so does every later suspending call, at once: the
- * function unwinds through its own error paths and frees what it owns. Its function always runs,
+ * function unwinds through its own error paths and frees what it owns. One call still waits
+ * while it unwinds: edo_join_set_shutdown(), which waits until the set's tasks have ended, so
+ * what they use (the coroutine's stack) is never freed under them. Its function always runs,
  * even when the task is aborted before it started (then every suspending call fails at once),
  * so `arg` can always be freed by the coroutine itself. A coroutine that ignores -ECANCELED and
  * keeps looping never finishes its cancellation.

@@ -192,7 +192,11 @@ int edo_join_set_abort_all(edo_join_set *set);
 /* Inside a coroutine: aborts every task, waits for all of them to finish and drops their
  * outputs (drop_output); the set is then empty and may be used again. Returns 0, -EINVAL, -EPERM
  * (not in a coroutine). Waiting here ignores the caller's deadline and cancellation (the tasks
- * are already aborted, so it is short): it returns only once every task has ended. Suspends. */
+ * are already aborted, so it is short): it returns only once every task has ended, also when
+ * the caller is a coroutine being cancelled (aborted, or its runtime shutting down) and calls
+ * this while it unwinds, so tasks that use the caller's memory (its stack) are done with it
+ * when this returns. A task that cannot be stopped (a running blocking-pool call) is waited
+ * for to its end. Suspends. */
 int edo_join_set_shutdown(edo_join_set *set);
 
 /* Tasks in the set: running, or finished and not yet taken. 0 for NULL. */

@@ -151,6 +151,28 @@ edo__task *edo__task_new(struct edo_runtime *rt, const edo_future *future, size_
     return t;
 }
 
+/* A drop that returned with the task shielded did not drop the future: a coroutine being
+ * cancelled entered a shielded wait (its join set waits for its tasks). The task goes back to
+ * being polled, like an idle or re-notified one, holding the scheduler's reference; the abort
+ * takes effect again once it unshields. The caller is the task's poller, holding the run's
+ * reference; `self_woken`: the drop woke the task itself. */
+static void drop_deferred(edo__task *t, bool self_woken)
+{
+    uint64_t s = load_state(t), next;
+    bool reschedule;
+    do {
+        if ((s & EDO__NOTIFIED) || self_woken) {
+            next = (s & ~(uint64_t)EDO__RUNNING) | EDO__NOTIFIED; /* the run's reference */
+            reschedule = true;
+        } else {
+            next = (s & ~(uint64_t)EDO__RUNNING) - EDO__REF_ONE; /* never the last reference */
+            reschedule = false;
+        }
+    } while (!cas_state(t, &s, next));
+    if (reschedule)
+        edo__schedule(t, false);
+}
+
 /* Publishes completion, hands the output to the handle (or wakes it), leaves the owned list and
  * drops the run's and the scheduler's references. The caller is the task's poller. */
 static void complete(edo__task *t, void *output, bool cancelled)
@@ -159,10 +181,18 @@ static void complete(edo__task *t, void *output, bool cancelled)
     edo__task *outer = current_task;
     bool outer_self_woken = current_task_self_woken;
     current_task = t;
+    current_task_self_woken = false;
     edo_future_drop(&t->future);
-    edo__task_locals_destroy(t); /* after the drop: unwinding code may still use them */
+    bool deferred = (load_state(t) & EDO__SHIELDED) != 0;
+    bool self_woken = current_task_self_woken;
+    if (!deferred)
+        edo__task_locals_destroy(t); /* after the drop: unwinding code may still use them */
     current_task = outer;
     current_task_self_woken = outer_self_woken;
+    if (__builtin_expect(deferred, 0)) {
+        drop_deferred(t, self_woken);
+        return;
+    }
     t->output = output;
     uint64_t s = load_state(t), next;
     do {
@@ -266,6 +296,12 @@ void edo__task_shield_current(bool on)
         atomic_fetch_or_explicit(&t->state, EDO__SHIELDED, memory_order_relaxed);
     else
         atomic_fetch_and_explicit(&t->state, ~(uint64_t)EDO__SHIELDED, memory_order_relaxed);
+}
+
+edo_waker edo__task_current_waker(void)
+{
+    edo__task *t = current_task;
+    return t ? (edo_waker){&task_waker_vtable, t} : edo_waker_noop();
 }
 
 bool edo__task_current_abort_requested(void)

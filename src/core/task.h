@@ -14,7 +14,10 @@
  *   JOINED         the handle already took the result (so a second join reports -EALREADY)
  *   PINNED         a local task: runs only on its home worker (`owner`), never stolen
  *   SHIELDED       an abort is deferred: the future is polled on rather than dropped (a
- *                  coroutine in a scope waits for its tasks); CANCELLED takes effect once cleared
+ *                  coroutine in a scope waits for its tasks); CANCELLED takes effect once cleared.
+ *                  A future's drop that returns with SHIELDED set did not drop it (a coroutine
+ *                  being cancelled entered a shielded wait): the task is polled on until it
+ *                  unshields, and is then dropped again
  *
  * References: one per waker clone, one for the handle, one for the scheduler (held from spawn
  * until completion, so an idle task nobody wakes stays alive for shutdown to cancel) and one
@@ -92,6 +95,9 @@ void edo__task_locals_destroy(edo__task *t);
 /* Shields (on) or unshields the task being polled on this thread: while shielded, an abort
  * wakes it instead of dropping its future (see EDO__SHIELDED). */
 void edo__task_shield_current(bool on);
+/* The waker of the task being polled or dropped on this thread (borrowed: the run holds a
+ * reference; clone to keep), or a no-op waker outside a task. */
+edo_waker edo__task_current_waker(void);
 /* True when the task being polled on this thread has been aborted. */
 bool edo__task_current_abort_requested(void);
 
