@@ -151,6 +151,52 @@ static void *free_with_results(void *arg)
 
 TEST(join_set_free_drops_untaken_outputs) { run_paused(free_with_results, NULL); }
 
+/* Coroutines that return a malloc'd value although they were aborted: next hands it out with
+ * -ECANCELED; shutdown and free give it to drop_output, also when it comes after the free. */
+static void *heap_output_even_cancelled(void *arg)
+{
+    (void)arg;
+    (void)edo_sleep(EDO_SEC(3600));
+    return malloc(16);
+}
+
+static void *cancelled_outputs(void *arg)
+{
+    (void)arg;
+    atomic_store(&outputs_dropped, 0);
+    edo_join_set *set;
+    CHECK_EQ(edo_join_set_new(&set, count_drop), 0);
+    CHECK_EQ(edo_join_set_spawn(set, heap_output_even_cancelled, NULL, NULL), 0);
+    CHECK_EQ(edo_sleep(EDO_MSEC(1)), 0);
+    CHECK_EQ(edo_join_set_abort_all(set), 0);
+    edo_join_result r;
+    CHECK_EQ(edo_join_set_next(set, &r), 0);
+    CHECK_EQ(r.result, -ECANCELED);
+    CHECK(r.output != NULL);
+    free(r.output);
+    /* shutdown */
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(edo_join_set_spawn(set, heap_output_even_cancelled, NULL, NULL), 0);
+    CHECK_EQ(edo_sleep(EDO_MSEC(1)), 0);
+    CHECK_EQ(edo_join_set_shutdown(set), 0);
+    CHECK_EQ(atomic_load(&outputs_dropped), 3);
+    /* free: three finished before it, two end after it */
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(edo_join_set_spawn(set, heap_output_even_cancelled, NULL, NULL), 0);
+    CHECK_EQ(edo_sleep(EDO_MSEC(1)), 0);
+    CHECK_EQ(edo_join_set_abort_all(set), 0);
+    CHECK_EQ(edo_join_set_spawn(set, heap_output_even_cancelled, NULL, NULL), 0);
+    CHECK_EQ(edo_join_set_spawn(set, heap_output_even_cancelled, NULL, NULL), 0);
+    CHECK_EQ(edo_sleep(EDO_MSEC(1)), 0);
+    edo_join_set_free(set); /* the three aborted first are finished: dropped here */
+    CHECK_EQ(atomic_load(&outputs_dropped), 6);
+    CHECK_EQ(edo_sleep(EDO_MSEC(1)), 0); /* the last two unwind after the free */
+    CHECK_EQ(atomic_load(&outputs_dropped), 8);
+    return NULL;
+}
+
+TEST(join_set_cancelled_outputs_not_lost) { run_paused(cancelled_outputs, NULL); }
+
 /* A next cut short by the deadline takes nothing: the result comes out of the next call. */
 static int next_in_time(void *set)
 {

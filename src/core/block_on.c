@@ -189,9 +189,12 @@ int edo_task_join(edo_task *task, void **out)
     void *result = NULL;
     int rc = edo__in_coroutine() ? edo_await(&j.base, &result)
                                  : edo_block_on(t->rt, &j.base, &result);
-    if (rc < 0)
+    if (rc < 0) {
+        if (rc == -ECANCELED && out)
+            *out = NULL; /* the caller's own cancellation: nothing to hand over */
         return rc;
-    if (j.rc == 0 && out)
+    }
+    if ((j.rc == 0 || j.rc == -ECANCELED) && out)
         *out = result;
     return j.rc;
 }

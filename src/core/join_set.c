@@ -116,9 +116,10 @@ static void take_result(entry *e, edo_join_result *r)
     e->task = NULL;
 }
 
+/* A completed task's output, or what a cancelled coroutine returned anyway. */
 static void drop_result(edo_join_set *set, const edo_join_result *r)
 {
-    if (r->result == 0 && set->drop_output)
+    if ((r->result == 0 || r->output) && set->drop_output)
         set->drop_output(r->output);
 }
 

@@ -14,6 +14,8 @@ static _Thread_local EDO__TLS_HOT edo__task *current_task;
 /* Set when the task being polled on this thread wakes itself (a yield): the poller re-queues
  * it after the poll without a write to the shared state word. */
 static _Thread_local EDO__TLS_HOT bool current_task_self_woken;
+/* What the drop of a cancelled task left as its output (edo__task_set_cancelled_output). */
+static _Thread_local void *cancelled_output;
 
 __attribute__((noinline)) edo__task *edo__task_current(void) { return current_task; }
 
@@ -182,7 +184,12 @@ static void complete(edo__task *t, void *output, bool cancelled)
     bool outer_self_woken = current_task_self_woken;
     current_task = t;
     current_task_self_woken = false;
+    void *outer_cancelled_output = cancelled_output;
+    cancelled_output = NULL;
     edo_future_drop(&t->future);
+    if (cancelled)
+        output = cancelled_output; /* a cancelled coroutine may still return a value */
+    cancelled_output = outer_cancelled_output;
     bool deferred = (load_state(t) & EDO__SHIELDED) != 0;
     bool self_woken = current_task_self_woken;
     if (!deferred)
@@ -298,6 +305,8 @@ void edo__task_shield_current(bool on)
         atomic_fetch_and_explicit(&t->state, ~(uint64_t)EDO__SHIELDED, memory_order_relaxed);
 }
 
+void edo__task_set_cancelled_output(void *output) { cancelled_output = output; }
+
 edo_waker edo__task_current_waker(void)
 {
     edo__task *t = current_task;
@@ -340,13 +349,9 @@ static inline edo__task *task_of(const edo_task *h) { return (edo__task *)h; }
 static edo_poll take_result(edo__task *t, uint64_t s, int *rc, void **out)
 {
     atomic_fetch_or_explicit(&t->state, EDO__JOINED, memory_order_relaxed);
-    if (s & EDO__CANCELLED) {
-        *rc = -ECANCELED;
-    } else {
-        *rc = 0;
-        if (out)
-            *out = t->output;
-    }
+    *rc = (s & EDO__CANCELLED) ? -ECANCELED : 0;
+    if (out)
+        *out = t->output; /* cancelled: NULL, or what a cancelled coroutine returned */
     return EDO_READY;
 }
 

@@ -95,6 +95,10 @@ void edo__task_locals_destroy(edo__task *t);
 /* Shields (on) or unshields the task being polled on this thread: while shielded, an abort
  * wakes it instead of dropping its future (see EDO__SHIELDED). */
 void edo__task_shield_current(bool on);
+/* Called by a future's drop function, while its task is being cancelled: `output` becomes the
+ * cancelled task's output, which the handle is given with -ECANCELED instead of losing it (a
+ * coroutine that returned a value while it unwound). */
+void edo__task_set_cancelled_output(void *output);
 /* The waker of the task being polled or dropped on this thread (borrowed: the run holds a
  * reference; clone to keep), or a no-op waker outside a task. */
 edo_waker edo__task_current_waker(void);

@@ -224,6 +224,7 @@ static void coro_drop(edo_future *self)
         while (enter(co, &f->ctx, &cx, &out, -ECANCELED) != EDO_READY)
             if (co->shield_depth != 0)
                 return; /* not dropped: the task is shielded now */
+        edo__task_set_cancelled_output(out); /* what it returned anyway is not lost */
     }
 #ifdef EDO_TSAN
     __tsan_destroy_fiber(co->tsan_fiber);
