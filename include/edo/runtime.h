@@ -122,6 +122,10 @@ int edo_main(int (*fn)(void *arg), void *arg);
  * like any task: its output is fn's return value. A queued call that has not started when it
  * is aborted (or the runtime shuts down) is cancelled; a running one cannot be interrupted and
  * runs to its end.
+ * `arg` stays the caller's, and must stay valid until fn has returned — which a join that gives
+ * up (a deadline, a cancellation of the joining coroutine) does not wait for, and neither does
+ * freeing the handle. A caller that may give up should hand its data over with
+ * edo_spawn_blocking_with() instead.
  * Returns 0 (and, when out is not NULL, the handle in *out), or
  *   -EINVAL    fn is NULL;
  *   -EPERM     the calling thread is not in a runtime;
@@ -132,6 +136,41 @@ int edo_spawn_blocking(void *(*fn)(void *arg), void *arg, edo_task **out);
 
 /* Like edo_spawn_blocking(), on runtime `rt` from any thread; -EINVAL also for a NULL rt. */
 int edo_runtime_spawn_blocking(edo_runtime *rt, void *(*fn)(void *arg), void *arg, edo_task **out);
+
+/* Who frees a blocking call's argument and output (edo_spawn_blocking_with). Zero fields: no one
+ * (as with edo_spawn_blocking). */
+typedef struct edo_blocking_options {
+    /* The call owns `arg`: drop_arg(arg) runs exactly once, when the call is over: right after
+     * fn returns (on its pool thread), or instead of fn when the call is cancelled before it
+     * started (aborted while queued, or runtime shutdown). Never while fn runs. */
+    void (*drop_arg)(void *arg);
+    /* Frees fn's output (whatever it returned, NULL included) when no handle takes it: the call
+     * was spawned without a handle, or the handle was freed without a join that returned 0
+     * (say a join that gave up with -ETIMEDOUT). Runs on the thread that ends the call or
+     * frees the handle, whichever comes second. A join that returns 0 gives the output to the
+     * caller, and this is not called. */
+    void (*drop_output)(void *output);
+} edo_blocking_options;
+
+/* Like edo_spawn_blocking(), on runtime `rt` (from any thread; NULL: the current runtime), with
+ * the call owning its argument and output as `options` says (NULL: like edo_spawn_blocking).
+ * Safe by construction for callers that may give up: hand over everything fn uses in `arg`
+ * (freed by drop_arg) and return its result (freed by drop_output unless joined), and the
+ * caller can stop waiting, free the handle and free all of its own memory at any time while fn
+ * still runs; nothing is leaked or used after it is freed.
+ *
+ *     job *j = job_new(path);                      // everything the call uses
+ *     edo_blocking_options o = {job_free, result_free};
+ *     edo_task *t;
+ *     if (edo_spawn_blocking_with(NULL, &o, read_file, j, &t) < 0) job_free(j);
+ *     rc = edo_timeout(EDO_SEC(1), join, t);       // -ETIMEDOUT: give up...
+ *     edo_task_free(t);                            // ...the call frees j and its result
+ *
+ * Returns 0, or -EINVAL (fn NULL), -EPERM (rt NULL and not in a runtime), -ESHUTDOWN,
+ * -ENOMEM. On failure `arg` is still the caller's (drop_arg is not called). Never suspends;
+ * thread-safe. */
+int edo_spawn_blocking_with(edo_runtime *rt, const edo_blocking_options *options,
+                            void *(*fn)(void *arg), void *arg, edo_task **out);
 
 #ifdef __cplusplus
 }

@@ -72,7 +72,7 @@ int edo_spawn_future_local(edo_future *future, size_t size, edo_task **out);
  *   -ECANCELED  the task was aborted (or its runtime shut down) before it completed. *out is
  *               set then too: NULL, or the value a cancelled coroutine returned anyway (it
  *               noticed -ECANCELED while unwinding and returned a value: that value is yours
- *               now, to free as its type requires; edo never frees an output);
+ *               now, to free as its type requires);
  *   -EALREADY   this handle already returned the task's result once;
  *   -EDEADLK    called from a future task or edo_block_on's future (a worker would wait
  *               for itself): use edo_task_poll_join() there.
@@ -100,9 +100,11 @@ int edo_task_is_finished(const edo_task *task);
 uint64_t edo_task_id(const edo_task *task);
 
 /* Releases the handle. The task is not cancelled: it runs on, detached (call edo_task_abort()
- * first to stop it). Its output then goes nowhere: edo does not free it, so a task whose output
- * owns memory should be joined, or put in a join set, whose drop_output frees what nobody
- * takes. NULL is a no-op. Never suspends. */
+ * first to stop it). Safe at any time, also while the task runs or after a join gave up. An
+ * output the handle did not take goes nowhere: edo does not free it, except for a blocking call
+ * spawned with a drop_output (edo_spawn_blocking_with). A task whose output owns memory should
+ * be joined, or put in a join set, whose drop_output frees what nobody takes. NULL is a no-op.
+ * Never suspends; thread-safe with respect to the task. */
 void edo_task_free(edo_task *task);
 
 /* The id of the task whose future is being polled on the calling thread, or 0 outside a task. */

@@ -15,7 +15,9 @@ typedef struct blocking_call {
     edo_future base;
     void *(*fn)(void *);
     void *arg;
-    void (*release)(void *arg); /* called when the call is dropped, run or not; may be NULL */
+    void (*drop_arg)(void *arg); /* called when the call is dropped, run or not; may be NULL */
+    /* Frees an output no handle takes (task.c); read after the drop, which leaves it alone. */
+    void (*drop_output)(void *output);
 } blocking_call;
 
 static edo_poll blocking_poll(edo_future *self, edo_context *cx, void **out)
@@ -29,11 +31,16 @@ static edo_poll blocking_poll(edo_future *self, edo_context *cx, void **out)
 static void blocking_drop(edo_future *self)
 {
     blocking_call *call = (blocking_call *)self;
-    if (call->release)
-        call->release(call->arg);
+    if (call->drop_arg)
+        call->drop_arg(call->arg);
 }
 
 const edo_future_vtable edo__blocking_vtable = {blocking_poll, blocking_drop};
+
+void (*edo__blocking_output_drop(const edo__task *t))(void *output)
+{
+    return edo__blocking_is_task(t) ? ((const blocking_call *)&t->future)->drop_output : NULL;
+}
 
 int edo__blocking_init(edo__blocking_pool *p, unsigned max_threads, uint64_t keep_alive_ns)
 {
@@ -175,26 +182,26 @@ void edo__blocking_shutdown(edo_runtime *rt)
     }
 }
 
-int edo__spawn_blocking_owned(edo_runtime *rt, void *(*fn)(void *), void *arg,
-                              void (*release)(void *), edo_task **out)
+int edo_spawn_blocking_with(edo_runtime *rt, const edo_blocking_options *options,
+                            void *(*fn)(void *), void *arg, edo_task **out)
 {
-    if (!rt || !fn)
+    if (!fn)
         return -EINVAL;
-    blocking_call call = {{&edo__blocking_vtable}, fn, arg, release};
+    if (!rt && !(rt = edo_runtime_current()))
+        return -EPERM;
+    blocking_call call = {{&edo__blocking_vtable}, fn, arg, options ? options->drop_arg : NULL,
+                          options ? options->drop_output : NULL};
     return edo_runtime_spawn_future(rt, &call.base, sizeof call, out);
 }
 
 int edo_runtime_spawn_blocking(edo_runtime *rt, void *(*fn)(void *), void *arg, edo_task **out)
 {
-    return edo__spawn_blocking_owned(rt, fn, arg, NULL, out);
+    return rt ? edo_spawn_blocking_with(rt, NULL, fn, arg, out) : -EINVAL;
 }
 
 int edo_spawn_blocking(void *(*fn)(void *), void *arg, edo_task **out)
 {
-    edo_runtime *rt = edo_runtime_current();
-    if (!rt)
-        return fn ? -EPERM : -EINVAL;
-    return edo_runtime_spawn_blocking(rt, fn, arg, out);
+    return edo_spawn_blocking_with(NULL, NULL, fn, arg, out);
 }
 
 bool edo__blocking_busy(edo_runtime *rt)

@@ -149,10 +149,9 @@ void edo__blocking_close(edo_runtime *rt);
  * the calls still queued. */
 void edo__blocking_shutdown(edo_runtime *rt);
 void edo__blocking_destroy(edo__blocking_pool *p);
-/* edo_runtime_spawn_blocking, and release(arg) once the call is dropped: after it ran, or
- * instead of running (cancelled while queued, or at shutdown). */
-int edo__spawn_blocking_owned(edo_runtime *rt, void *(*fn)(void *), void *arg,
-                              void (*release)(void *), edo_task **out);
+/* The drop_output of a blocking call's task (edo_blocking_options), or NULL: for an output no
+ * handle takes. Valid after the task's future was dropped. */
+void (*edo__blocking_output_drop(const edo__task *t))(void *output);
 /* True while a blocking call is queued or running (the paused clock does not jump then). */
 bool edo__blocking_busy(edo_runtime *rt);
 

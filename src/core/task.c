@@ -153,6 +153,18 @@ edo__task *edo__task_new(struct edo_runtime *rt, const edo_future *future, size_
     return t;
 }
 
+/* The output of a completed task that no handle will take goes to the task's drop_output, for
+ * the tasks that have one (blocking calls spawned with one). Called once, by whichever of the
+ * completer and the handle's release comes second. */
+static void drop_unclaimed_output(edo__task *t)
+{
+    if (!edo__blocking_is_task(t))
+        return;
+    void (*drop_output)(void *) = edo__blocking_output_drop(t);
+    if (drop_output)
+        drop_output(t->output);
+}
+
 /* A drop that returned with the task shielded did not drop the future: a coroutine being
  * cancelled entered a shielded wait (its join set waits for its tasks). The task goes back to
  * being polled, like an idle or re-notified one, holding the scheduler's reference; the abort
@@ -207,6 +219,8 @@ static void complete(edo__task *t, void *output, bool cancelled)
         next = cancelled ? next | EDO__CANCELLED : next & ~(uint64_t)EDO__CANCELLED;
     } while (!cas_state(t, &s, next));
 
+    if (__builtin_expect(!(s & EDO__JOIN_INTEREST), 0) && !cancelled)
+        drop_unclaimed_output(t); /* no handle (any more): nobody will take it */
     if ((s & EDO__JOIN_INTEREST) && (s & EDO__JOIN_WAKER)) {
         edo_waker_wake_by_ref(&t->join_waker);
         /* Give the waker field back to the handle, or drop the waker if the handle is gone. */
@@ -434,5 +448,9 @@ void edo_task_free(edo_task *task)
     /* The waker field is ours to drop unless the completer still holds it (it drops it then). */
     if (!(s & EDO__COMPLETE) || !(s & EDO__JOIN_WAKER))
         edo_waker_drop(&t->join_waker);
+    /* Completed with an output nobody took: the handle was its last taker. (Not complete yet:
+     * the completer sees JOIN_INTEREST gone and drops it.) */
+    if ((s & (EDO__COMPLETE | EDO__CANCELLED | EDO__JOINED)) == EDO__COMPLETE)
+        drop_unclaimed_output(t);
     edo__task_ref_dec(t);
 }
