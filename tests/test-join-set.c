@@ -296,23 +296,6 @@ static void *many_tasks(void *arg)
 
 TEST(join_set_many_tasks_race) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, many_tasks, NULL); }
 
-/* Spawns fn on `rt` and lets it run until it sets *waiting: on a current-thread runtime by
- * driving the runtime for 5 ms first. */
-static edo_task *spawn_until(edo_runtime *rt, edo_runtime_flavor flavor, void *(*fn)(void *),
-                             _Atomic int *waiting)
-{
-    edo_task *t;
-    CHECK_EQ(edo_spawn_with(rt, NULL, fn, NULL, &t), 0);
-    if (flavor == EDO_RUNTIME_CURRENT_THREAD) {
-        edo_sleep_future nap;
-        edo_sleep_future_init(&nap, EDO_MSEC(5));
-        CHECK_EQ(edo_block_on(rt, &nap.base, NULL), 0);
-        edo_future_drop(&nap.base);
-    }
-    WAIT_UNTIL(atomic_load(waiting));
-    return t;
-}
-
 /* ---- shutdown from a coroutine being aborted ------------------------------------------------ */
 
 /* A coroutine outside any scope is aborted; while it unwinds it shuts its join set down. The

@@ -15,6 +15,12 @@
  *     edo_runtime_spawn_future(rt, &job.base, sizeof job, NULL);
  *     edo_block_on(rt, &main_future.base, &out);
  *     edo_runtime_free(rt);     // cancels what is left and frees it
+ *
+ * Whoever creates a runtime owns it and shuts it down, once (edo_runtime_free, or
+ * edo_runtime_shutdown_timeout to bound the wait for blocking calls). Other threads that need it
+ * for longer than the owner guarantees hold a handle (edo_runtime_ref): the memory stays until
+ * the last handle is released, and spawning through a handle after the shutdown fails with
+ * -ESHUTDOWN.
  */
 #ifndef EDO_RUNTIME_H
 #define EDO_RUNTIME_H
@@ -72,17 +78,51 @@ typedef struct edo_runtime_config {
  * Thread-safe. */
 int edo_runtime_new(edo_runtime **out, const edo_runtime_config *config);
 
-/* Shuts `rt` down and frees it: stops the workers, cancels every task still alive (dropping
- * each future on the calling thread, so nothing leaks), waits for blocking-pool functions
- * already running (queued ones are cancelled), and joins every thread the runtime started.
- * Handles to its tasks stay valid (joining them yields the result, or -ECANCELED), and wakers
- * held elsewhere may still be woken and dropped safely. Registrations (edo_io, and the sockets
- * of edo/net.h, which are registrations) belong to the runtime: close them before, or let the
- * tasks that own them close them as they are cancelled; one still open is freed with the runtime
- * (its file descriptor is left open) and its handle must not be used again. NULL is a no-op.
- * Must not be called from a thread of `rt` itself, nor concurrently with other calls on `rt` or
- * on handles of its tasks (wakes excepted). Blocks the calling thread. */
+/* Shuts `rt` down and releases the owner's reference: stops the workers, cancels every task
+ * still alive (dropping each future on the calling thread, so nothing leaks), waits for
+ * blocking-pool functions already running (queued ones are cancelled), and joins every thread
+ * the runtime started. The memory goes now, or with the last handle (edo_runtime_ref): until
+ * then handles stay usable, and spawning through them fails with -ESHUTDOWN. Handles to its
+ * tasks stay valid (joining them yields the result, or -ECANCELED), and wakers held elsewhere
+ * may still be woken and dropped safely. Registrations (edo_io, and the sockets of edo/net.h,
+ * which are registrations) belong to the runtime: close them before, or let the tasks that own
+ * them close them as they are cancelled; one still open is freed with the runtime (its file
+ * descriptor is left open) and its handle must not be used again. NULL is a no-op. Called by the
+ * owner (whoever created `rt`), once, and not from a thread of `rt` itself, nor concurrently
+ * with edo_block_on on `rt` or calls on handles of its tasks (wakes and spawns excepted: a spawn
+ * racing with it either gets its task cancelled or -ESHUTDOWN). Blocks the calling thread. */
 void edo_runtime_free(edo_runtime *rt);
+
+/* Like edo_runtime_free(), but gives what cannot be stopped at once at most `timeout_ns`
+ * nanoseconds (from the call) to end (UINT64_MAX, that is EDO_WAIT_FOREVER: no limit; 0: none),
+ * like Tokio's Runtime::shutdown_timeout. Tasks are cancelled as by edo_runtime_free (their
+ * drops run on the calling thread, and cancellation itself is not cut short). What is left at
+ * the deadline is left behind, and the call returns:
+ *   - blocking-pool calls still running go on, each on its thread, to their end; their threads
+ *     then exit (running on_thread_stop: keep hook_arg valid until they have) and handles to
+ *     them join as usual (a plain thread waits for the call);
+ *   - tasks still waiting for such a call (a join set's shutdown or a scope around it) are run
+ *     to the end of their cancellation by the call's thread when it ends.
+ * Everything left behind holds a reference to the runtime, so its memory stays valid until the
+ * last of them (and of the handles) is done; that one frees it. Worker threads are joined
+ * without limit (a task blocking a worker delays this call).
+ * Returns 0 when everything ended in time (as edo_runtime_free), -ETIMEDOUT when something was
+ * left behind, -EINVAL for a NULL rt (nothing done). The same rules as edo_runtime_free apply to
+ * who may call it and when. Blocks the calling thread up to about timeout_ns. */
+int edo_runtime_shutdown_timeout(edo_runtime *rt, uint64_t timeout_ns);
+
+/* Takes a reference to `rt` — a handle, like Tokio's runtime Handle — and returns `rt` (NULL for
+ * NULL). A handle keeps the runtime's memory valid after its owner shut it down: every function
+ * taking an edo_runtime may be called with it from any thread, and after the shutdown spawning
+ * through it fails with -ESHUTDOWN (edo_block_on too) instead of touching freed memory.
+ * Typical use: edo_runtime_ref(edo_runtime_current()) in a task, handed to a plain thread
+ * that spawns onto the runtime later. Release it with edo_runtime_unref(); never pass a handle
+ * to edo_runtime_free (only the owner shuts down). Never suspends; thread-safe. */
+edo_runtime *edo_runtime_ref(edo_runtime *rt);
+
+/* Releases a reference taken by edo_runtime_ref(); the last one (after the owner's shutdown)
+ * frees the memory. NULL is a no-op. Never suspends; thread-safe. */
+void edo_runtime_unref(edo_runtime *rt);
 
 /* Runs `future` to completion on the calling thread and stores its output in *out (`out` may be
  * NULL). On a current-thread runtime the calling thread runs the runtime's tasks meanwhile; on a
@@ -97,8 +137,9 @@ void edo_runtime_free(edo_runtime *rt);
  * Blocks the calling thread. */
 int edo_block_on(edo_runtime *rt, edo_future *future, void **out);
 
-/* The runtime the calling thread runs in (as a worker, inside edo_block_on or edo_main), or
- * NULL. Never suspends. */
+/* The runtime the calling thread runs in (as a worker, a blocking-pool thread, inside
+ * edo_block_on or edo_main), or NULL. Borrowed: valid while the thread runs in it; take a handle
+ * (edo_runtime_ref) to keep it longer or pass it to another thread. Never suspends. */
 edo_runtime *edo_runtime_current(void);
 
 /* Worker threads of `rt` (0 for a current-thread runtime); -EINVAL for NULL. */

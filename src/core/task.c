@@ -36,13 +36,27 @@ static inline bool cas_state(edo__task *t, uint64_t *expected, uint64_t desired)
                                                  memory_order_acq_rel, memory_order_acquire);
 }
 
-static void task_dealloc(edo__task *t)
+/* Frees the task; `state` is its last state word. */
+static void task_dealloc(edo__task *t, uint64_t state)
 {
+    edo_runtime *rt = t->rt;
     edo_waker_drop(&t->join_waker);
     edo__block_free(t, t->size_class);
+    if (__builtin_expect((state & EDO__RT_REF) != 0, 0))
+        edo_runtime_unref(rt);
 }
 
-void edo__task_free_unspawned(edo__task *t) { edo__block_free(t, t->size_class); }
+void edo__task_free_unspawned(edo__task *t)
+{
+    task_dealloc(t, atomic_load_explicit(&t->state, memory_order_relaxed));
+}
+
+void edo__task_hold_runtime(edo__task *t)
+{
+    uint64_t s = atomic_fetch_or_explicit(&t->state, EDO__RT_REF, memory_order_relaxed);
+    if (!(s & EDO__RT_REF))
+        edo_runtime_ref(t->rt);
+}
 
 static inline void ref_inc(edo__task *t)
 {
@@ -53,7 +67,7 @@ static inline void ref_dec_n(edo__task *t, uint64_t n)
 {
     uint64_t prev = atomic_fetch_sub_explicit(&t->state, n * EDO__REF_ONE, memory_order_acq_rel);
     if (EDO__REF_COUNT(prev) == n)
-        task_dealloc(t);
+        task_dealloc(t, prev);
 }
 
 void edo__task_ref_dec(edo__task *t) { ref_dec_n(t, 1); }
@@ -101,7 +115,7 @@ static void waker_wake(const void *data)
     if (schedule)
         edo__schedule(t, false);
     else if (EDO__REF_COUNT(next) == 0)
-        task_dealloc(t);
+        task_dealloc(t, next);
 }
 
 static void waker_wake_by_ref(const void *data)
@@ -172,6 +186,10 @@ static void drop_unclaimed_output(edo__task *t)
  * reference; `self_woken`: the drop woke the task itself. */
 static void drop_deferred(edo__task *t, bool self_woken)
 {
+    /* A task cancelled before any worker polled it is on no owned list; it lives on now, so
+     * shutdown must find it. */
+    if (t->owner == EDO__NO_OWNER && !edo__task_is_pinned(t))
+        edo__owned_insert(&t->rt->workers[0], t);
     uint64_t s = load_state(t), next;
     bool reschedule;
     do {

@@ -1,6 +1,6 @@
 /* The task: a header, one atomic state word, and the future stored inline after it.
  *
- * State word (64 bits): flags in the low 9 bits, reference count above.
+ * State word (64 bits): flags in the low 10 bits, reference count above.
  *
  *   RUNNING        a worker is polling the future (or cancelling it) right now, or the task
  *                  yielded and waits in a queue with its claim kept
@@ -18,6 +18,9 @@
  *                  A future's drop that returns with SHIELDED set did not drop it (a coroutine
  *                  being cancelled entered a shielded wait): the task is polled on until it
  *                  unshields, and is then dropped again
+ *   RT_REF         the task holds a reference to its runtime, dropped when the task is freed:
+ *                  blocking calls (so their handles can be joined after a shutdown that left
+ *                  them running), and tasks a bounded shutdown left unfinished
  *
  * References: one per waker clone, one for the handle, one for the scheduler (held from spawn
  * until completion, so an idle task nobody wakes stays alive for shutdown to cancel) and one
@@ -46,8 +49,9 @@ enum {
     EDO__PINNED = 1u << 7, /* runs only on worker `owner` (set at spawn, never changes) */
     EDO__SHIELDED = 1u << 8, /* an abort does not drop the future: it is polled on (a scope
                                 waits for its tasks; set and cleared by the task itself) */
+    EDO__RT_REF = 1u << 9,   /* holds a runtime reference until freed (see above) */
 };
-#define EDO__REF_SHIFT 9
+#define EDO__REF_SHIFT 10
 #define EDO__REF_ONE ((uint64_t)1 << EDO__REF_SHIFT)
 #define EDO__NO_OWNER UINT32_MAX
 #define EDO__REF_COUNT(s) ((s) >> EDO__REF_SHIFT)
@@ -107,6 +111,9 @@ bool edo__task_current_abort_requested(void);
 
 /* Frees a task that edo__task_new made but that was never scheduled (a refused spawn). */
 void edo__task_free_unspawned(edo__task *t);
+/* Makes the task hold a reference to its runtime until it is freed (RT_REF), unless it does
+ * already. The task must be alive (the caller holds a reference or a lock that keeps it). */
+void edo__task_hold_runtime(edo__task *t);
 
 /* One poll of a task, on the poller's stack: the context handed to the future and what
  * edo__task_poll_begin saved of the thread's state. */
