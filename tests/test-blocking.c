@@ -1,4 +1,5 @@
 /* The blocking pool: edo_spawn_blocking and edo_runtime_spawn_blocking. */
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -327,16 +328,30 @@ static void *hold_fn(void *arg)
     return (void *)7;
 }
 
-TEST(abort_queued_call_cancels_it)
+/* A runtime with one worker and one blocking thread. */
+static edo_runtime *one_pool_thread(void)
 {
     edo_runtime *rt;
     edo_runtime_config cfg = {.worker_threads = 1, .max_blocking_threads = 1};
     CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    return rt;
+}
+
+/* Starts hold_fn(h) on rt's pool and waits until it runs: later calls queue behind it. */
+static edo_task *hold_pool(edo_runtime *rt, hold_state *h)
+{
+    memset(h, 0, sizeof *h);
+    edo_task *running;
+    CHECK_EQ(edo_runtime_spawn_blocking(rt, hold_fn, h, &running), 0);
+    WAIT_UNTIL(atomic_load(&h->running));
+    return running;
+}
+
+TEST(abort_queued_call_cancels_it)
+{
+    edo_runtime *rt = one_pool_thread();
     hold_state h;
-    memset(&h, 0, sizeof h);
-    edo_task *running, *queued;
-    CHECK_EQ(edo_runtime_spawn_blocking(rt, hold_fn, &h, &running), 0);
-    WAIT_UNTIL(atomic_load(&h.running));
+    edo_task *queued, *running = hold_pool(rt, &h);
     _Atomic long ran = 0;
     CHECK_EQ(edo_runtime_spawn_blocking(rt, inc_fn, &ran, &queued), 0); /* waits: cap is 1 */
     CHECK_EQ(edo_task_abort(queued), 0);
@@ -488,6 +503,163 @@ TEST(shutdown_with_calls_queued_current_thread)
     CHECK(atomic_load(&ran) <= N);
 }
 
+/* ---- calls that own their argument and output (edo_spawn_blocking_with) ------------------- */
+
+/* What the call owns: handed over at spawn, freed by drop_arg. */
+typedef struct {
+    _Atomic int *release; /* the call finishes once this is set */
+    int written;
+} owned_job;
+
+static _Atomic long args_dropped, outputs_dropped;
+
+static void drop_job(void *arg)
+{
+    atomic_fetch_add(&args_dropped, 1);
+    free(arg);
+}
+
+static void drop_result(void *output)
+{
+    atomic_fetch_add(&outputs_dropped, 1);
+    free(output);
+}
+
+static const edo_blocking_options owned = {drop_job, drop_result};
+
+static void *fill_job(void *arg)
+{
+    owned_job *j = arg;
+    if (j->release)
+        WAIT_UNTIL(atomic_load(j->release));
+    j->written = 1; /* into memory the call owns: valid whatever the caller did meanwhile */
+    return malloc(32);
+}
+
+static owned_job *job_new(_Atomic int *release)
+{
+    owned_job *j = malloc(sizeof *j);
+    CHECK(j != NULL);
+    j->release = release;
+    j->written = 0;
+    return j;
+}
+
+static void reset_drops(void)
+{
+    atomic_store(&args_dropped, 0);
+    atomic_store(&outputs_dropped, 0);
+}
+
+static int join_call(void *t) { return edo_task_join(t, NULL); }
+
+static _Atomic int gave_up_release;
+
+/* A coroutine joins a call under a deadline, gives up, frees the handle and returns while the
+ * call still runs: the call's memory stays valid, and its argument and output are freed when it
+ * ends (ASan checks both the use and the leak). */
+static void *give_up_on_call(void *arg)
+{
+    (void)arg;
+    edo_task *t;
+    CHECK_EQ(edo_spawn_blocking_with(NULL, &owned, fill_job, job_new(&gave_up_release), &t), 0);
+    CHECK_EQ(edo_timeout(EDO_MSEC(10), join_call, t), -ETIMEDOUT);
+    edo_task_free(t);
+    return NULL;
+}
+
+TEST(owned_call_outlives_a_join_that_gives_up)
+{
+    reset_drops();
+    atomic_store(&gave_up_release, 0);
+    edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
+    run_on(rt, give_up_on_call, NULL);
+    CHECK_EQ(atomic_load(&args_dropped), 0); /* still running */
+    atomic_store(&gave_up_release, 1);
+    WAIT_UNTIL(atomic_load(&args_dropped) == 1 && atomic_load(&outputs_dropped) == 1);
+    edo_runtime_free(rt);
+    CHECK_EQ(atomic_load(&args_dropped), 1);
+    CHECK_EQ(atomic_load(&outputs_dropped), 1);
+}
+
+/* Who frees the output, in every order: joined (the caller), handle freed before or after the
+ * call ends, no handle at all (the call's drop_output); the argument always by drop_arg. */
+TEST(owned_call_output_has_one_owner)
+{
+    reset_drops();
+    edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
+    edo_task *t;
+    /* joined: the output is the caller's */
+    CHECK_EQ(edo_spawn_blocking_with(rt, &owned, fill_job, job_new(NULL), &t), 0);
+    void *out = NULL;
+    CHECK_EQ(edo_task_join(t, &out), 0);
+    CHECK(out != NULL);
+    free(out);
+    edo_task_free(t);
+    CHECK_EQ(atomic_load(&args_dropped), 1);
+    CHECK_EQ(atomic_load(&outputs_dropped), 0);
+    /* finished, handle freed without a join */
+    CHECK_EQ(edo_spawn_blocking_with(rt, &owned, fill_job, job_new(NULL), &t), 0);
+    WAIT_UNTIL(edo_task_is_finished(t) == 1);
+    CHECK_EQ(atomic_load(&outputs_dropped), 0);
+    edo_task_free(t);
+    CHECK_EQ(atomic_load(&outputs_dropped), 1);
+    /* handle freed while it runs */
+    _Atomic int release = 0;
+    CHECK_EQ(edo_spawn_blocking_with(rt, &owned, fill_job, job_new(&release), &t), 0);
+    edo_task_free(t);
+    atomic_store(&release, 1);
+    WAIT_UNTIL(atomic_load(&outputs_dropped) == 2);
+    /* detached */
+    CHECK_EQ(edo_spawn_blocking_with(rt, &owned, fill_job, job_new(NULL), NULL), 0);
+    WAIT_UNTIL(atomic_load(&outputs_dropped) == 3);
+    WAIT_UNTIL(atomic_load(&args_dropped) == 4);
+    /* options NULL: like edo_runtime_spawn_blocking */
+    CHECK_EQ(edo_spawn_blocking_with(rt, NULL, times_three, (void *)2, &t), 0);
+    CHECK_EQ(edo_task_join(t, &out), 0);
+    CHECK_EQ((intptr_t)out, 6);
+    edo_task_free(t);
+    edo_runtime_free(rt);
+    CHECK_EQ(atomic_load(&args_dropped), 4);
+    CHECK_EQ(atomic_load(&outputs_dropped), 3);
+}
+
+/* A call cancelled before it started (aborted while queued, or at shutdown): drop_arg instead of
+ * fn, no output to drop. */
+TEST(owned_call_cancelled_drops_its_arg)
+{
+    reset_drops();
+    edo_runtime *rt = one_pool_thread();
+    hold_state h;
+    edo_task *queued, *running = hold_pool(rt, &h);
+    CHECK_EQ(edo_spawn_blocking_with(rt, &owned, fill_job, job_new(NULL), &queued), 0);
+    CHECK_EQ(edo_task_abort(queued), 0);
+    atomic_store(&h.release, 1); /* the pool thread then reaches the cancelled call */
+    CHECK_EQ(edo_task_join(running, NULL), 0);
+    edo_task_free(running);
+    void *out = (void *)1;
+    CHECK_EQ(edo_task_join(queued, &out), -ECANCELED);
+    CHECK(out == NULL);
+    CHECK_EQ(atomic_load(&args_dropped), 1);
+    CHECK_EQ(atomic_load(&outputs_dropped), 0);
+    edo_task_free(queued);
+    /* queued behind a running call at shutdown, detached and with a handle */
+    running = hold_pool(rt, &h);
+    CHECK_EQ(edo_spawn_blocking_with(rt, &owned, fill_job, job_new(NULL), NULL), 0);
+    CHECK_EQ(edo_spawn_blocking_with(rt, &owned, fill_job, job_new(NULL), &queued), 0);
+    atomic_store(&h.release, 1); /* ends while shutdown runs, or before: both are fine */
+    edo_runtime_free(rt);
+    CHECK_EQ(edo_task_join(running, NULL), 0);
+    edo_task_free(running);
+    int rc = edo_task_join(queued, &out);
+    CHECK(rc == 0 || rc == -ECANCELED);
+    if (rc == 0)
+        free(out);
+    edo_task_free(queued);
+    CHECK_EQ(atomic_load(&args_dropped), 3);
+    CHECK(atomic_load(&outputs_dropped) <= 1); /* the detached one, if it ran */
+}
+
 /* ---- bad input ------------------------------------------------------------------------- */
 
 TEST(blocking_bad_input)
@@ -500,6 +672,9 @@ TEST(blocking_bad_input)
     CHECK_EQ(edo_spawn_blocking(NULL, &n, &t), -EINVAL);
     CHECK_EQ(edo_spawn_blocking(inc_fn, &n, &t), -EPERM); /* a plain thread */
     CHECK_EQ(edo_spawn_blocking(inc_fn, &n, NULL), -EPERM);
+    CHECK_EQ(edo_spawn_blocking_with(NULL, NULL, inc_fn, &n, &t), -EPERM);
+    CHECK_EQ(edo_spawn_blocking_with(rt, &owned, NULL, &n, &t), -EINVAL);
+    CHECK_EQ(edo_spawn_blocking_with(NULL, NULL, NULL, &n, NULL), -EINVAL);
     CHECK(t == NULL);
     edo_runtime_free(rt);
     CHECK_EQ(atomic_load(&n), 0);

@@ -3,6 +3,7 @@
  * or its deadline passes), and try_join. */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "util.h"
@@ -150,6 +151,52 @@ static void *free_with_results(void *arg)
 
 TEST(join_set_free_drops_untaken_outputs) { run_paused(free_with_results, NULL); }
 
+/* Coroutines that return a malloc'd value although they were aborted: next hands it out with
+ * -ECANCELED; shutdown and free give it to drop_output, also when it comes after the free. */
+static void *heap_output_even_cancelled(void *arg)
+{
+    (void)arg;
+    (void)edo_sleep(EDO_SEC(3600));
+    return malloc(16);
+}
+
+static void *cancelled_outputs(void *arg)
+{
+    (void)arg;
+    atomic_store(&outputs_dropped, 0);
+    edo_join_set *set;
+    CHECK_EQ(edo_join_set_new(&set, count_drop), 0);
+    CHECK_EQ(edo_join_set_spawn(set, heap_output_even_cancelled, NULL, NULL), 0);
+    CHECK_EQ(edo_sleep(EDO_MSEC(1)), 0);
+    CHECK_EQ(edo_join_set_abort_all(set), 0);
+    edo_join_result r;
+    CHECK_EQ(edo_join_set_next(set, &r), 0);
+    CHECK_EQ(r.result, -ECANCELED);
+    CHECK(r.output != NULL);
+    free(r.output);
+    /* shutdown */
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(edo_join_set_spawn(set, heap_output_even_cancelled, NULL, NULL), 0);
+    CHECK_EQ(edo_sleep(EDO_MSEC(1)), 0);
+    CHECK_EQ(edo_join_set_shutdown(set), 0);
+    CHECK_EQ(atomic_load(&outputs_dropped), 3);
+    /* free: three finished before it, two end after it */
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(edo_join_set_spawn(set, heap_output_even_cancelled, NULL, NULL), 0);
+    CHECK_EQ(edo_sleep(EDO_MSEC(1)), 0);
+    CHECK_EQ(edo_join_set_abort_all(set), 0);
+    CHECK_EQ(edo_join_set_spawn(set, heap_output_even_cancelled, NULL, NULL), 0);
+    CHECK_EQ(edo_join_set_spawn(set, heap_output_even_cancelled, NULL, NULL), 0);
+    CHECK_EQ(edo_sleep(EDO_MSEC(1)), 0);
+    edo_join_set_free(set); /* the three aborted first are finished: dropped here */
+    CHECK_EQ(atomic_load(&outputs_dropped), 6);
+    CHECK_EQ(edo_sleep(EDO_MSEC(1)), 0); /* the last two unwind after the free */
+    CHECK_EQ(atomic_load(&outputs_dropped), 8);
+    return NULL;
+}
+
+TEST(join_set_cancelled_outputs_not_lost) { run_paused(cancelled_outputs, NULL); }
+
 /* A next cut short by the deadline takes nothing: the result comes out of the next call. */
 static int next_in_time(void *set)
 {
@@ -248,6 +295,140 @@ static void *many_tasks(void *arg)
 }
 
 TEST(join_set_many_tasks_race) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, many_tasks, NULL); }
+
+/* ---- shutdown from a coroutine being aborted ------------------------------------------------ */
+
+/* A coroutine outside any scope is aborted; while it unwinds it shuts its join set down. The
+ * child is a blocking-pool call (an abort cannot stop it) that writes into the parent's frame:
+ * edo_join_set_shutdown must still wait for it, or the frame is gone when the call writes. */
+typedef struct {
+    _Atomic int in_shutdown;      /* the parent is about to call edo_join_set_shutdown */
+    _Atomic int shutdown_returned;
+    _Atomic int violations;       /* the child ended after the parent's shutdown returned */
+    _Atomic int parent_waiting;
+    _Atomic int writer_running;   /* the blocking call runs (an abort can no longer cancel it) */
+    _Atomic int rc;               /* what the shutdown returned */
+    _Atomic int seen;             /* what the parent found in its frame afterwards */
+} unwinding_case;
+
+static unwinding_case unwinding;
+
+static void *slow_writer(void *arg)
+{
+    int *slot = arg;
+    atomic_store(&unwinding.writer_running, 1);
+    WAIT_UNTIL(atomic_load(&unwinding.in_shutdown));
+    usleep(20000); /* a shutdown that does not wait returns meanwhile */
+    if (atomic_load(&unwinding.shutdown_returned))
+        atomic_fetch_add(&unwinding.violations, 1);
+    *slot = 42;
+    return malloc(8); /* taken by the shutdown: dropped with drop_output */
+}
+
+static void *unwinding_parent(void *arg)
+{
+    (void)arg;
+    int slot = 0; /* the child writes here */
+    edo_join_set *set;
+    CHECK_EQ(edo_join_set_new(&set, free), 0);
+    edo_task *t;
+    CHECK_EQ(edo_spawn_blocking(slow_writer, &slot, &t), 0);
+    CHECK_EQ(edo_join_set_add(set, t), 0);
+    atomic_store(&unwinding.parent_waiting, 1);
+    CHECK_EQ(edo_sleep(EDO_SEC(3600)), -ECANCELED); /* aborted here */
+    atomic_store(&unwinding.in_shutdown, 1);
+    atomic_store(&unwinding.rc, edo_join_set_shutdown(set));
+    atomic_store(&unwinding.shutdown_returned, 1);
+    atomic_store(&unwinding.seen, slot);
+    CHECK_EQ(edo_join_set_len(set), 0u);
+    edo_join_set_free(set);
+    CHECK_EQ(edo_yield(), -ECANCELED); /* still being cancelled */
+    return NULL;
+}
+
+static void unwinding_reset(void)
+{
+    atomic_store(&unwinding.in_shutdown, 0);
+    atomic_store(&unwinding.shutdown_returned, 0);
+    atomic_store(&unwinding.violations, 0);
+    atomic_store(&unwinding.parent_waiting, 0);
+    atomic_store(&unwinding.writer_running, 0);
+    atomic_store(&unwinding.rc, 1);
+    atomic_store(&unwinding.seen, -1);
+}
+
+static void shutdown_while_aborted_case(edo_runtime_flavor flavor)
+{
+    unwinding_reset();
+    edo_runtime *rt = new_rt(flavor, 2);
+    edo_task *t = spawn_until(rt, flavor, unwinding_parent, &unwinding.parent_waiting);
+    WAIT_UNTIL(atomic_load(&unwinding.writer_running));
+    CHECK_EQ(edo_task_abort(t), 0);
+    CHECK_EQ(edo_task_join(t, NULL), -ECANCELED);
+    CHECK_EQ(atomic_load(&unwinding.rc), 0);
+    CHECK_EQ(atomic_load(&unwinding.seen), 42);
+    CHECK_EQ(atomic_load(&unwinding.violations), 0);
+    edo_task_free(t);
+    edo_runtime_free(rt);
+}
+
+TEST(join_set_shutdown_waits_while_aborted)
+{
+    shutdown_while_aborted_case(EDO_RUNTIME_MULTI_THREAD);
+    shutdown_while_aborted_case(EDO_RUNTIME_CURRENT_THREAD);
+}
+
+/* The same at runtime shutdown: the parent is cancelled by edo_runtime_free while its children
+ * (future tasks that are dropped when aborted) still exist; its shutdown waits for them. */
+static _Atomic int gate_children_live;
+
+static void gate_child_drop(edo_future *f)
+{
+    (void)f;
+    atomic_fetch_sub(&gate_children_live, 1);
+}
+
+static edo_poll never_poll(edo_future *f, edo_context *cx, void **out)
+{
+    (void)f, (void)cx, (void)out;
+    return EDO_PENDING;
+}
+
+static const edo_future_vtable never_vtable = {never_poll, gate_child_drop};
+
+static void *parent_of_futures(void *arg)
+{
+    (void)arg;
+    edo_join_set *set;
+    CHECK_EQ(edo_join_set_new(&set, NULL), 0);
+    for (int i = 0; i < 8; i++) {
+        edo_future f = {&never_vtable};
+        atomic_fetch_add(&gate_children_live, 1);
+        CHECK_EQ(edo_join_set_spawn_future(set, &f, sizeof f, NULL), 0);
+    }
+    atomic_store(&unwinding.parent_waiting, 1);
+    CHECK_EQ(edo_sleep(EDO_SEC(3600)), -ECANCELED);
+    atomic_store(&unwinding.rc, edo_join_set_shutdown(set));
+    atomic_store(&unwinding.seen, atomic_load(&gate_children_live));
+    edo_join_set_free(set);
+    return NULL;
+}
+
+TEST(join_set_shutdown_waits_at_runtime_shutdown)
+{
+    for (int flavor = 0; flavor < 2; flavor++) {
+        unwinding_reset();
+        atomic_store(&gate_children_live, 0);
+        edo_runtime *rt = new_rt((edo_runtime_flavor)flavor, 2);
+        edo_task *t = spawn_until(rt, (edo_runtime_flavor)flavor, parent_of_futures,
+                                  &unwinding.parent_waiting);
+        edo_runtime_free(rt);
+        CHECK_EQ(atomic_load(&unwinding.rc), 0);
+        CHECK_EQ(atomic_load(&unwinding.seen), 0); /* every child was gone when it returned */
+        CHECK_EQ(edo_task_join(t, NULL), -ECANCELED);
+        edo_task_free(t);
+    }
+}
 
 /* ---- scopes --------------------------------------------------------------------------------- */
 
@@ -364,17 +545,7 @@ static void abort_parent_case(edo_runtime_flavor flavor)
     atomic_store(&scope_rc, 1);
     atomic_store(&slots_after_scope, -100);
     edo_runtime *rt = new_rt(flavor, 2);
-    edo_task *t;
-    CHECK_EQ(edo_spawn_with(rt, NULL, aborted_parent, NULL, &t), 0);
-    if (flavor == EDO_RUNTIME_MULTI_THREAD)
-        while (!atomic_load(&parent_waiting))
-            sched_yield();
-    else {
-        edo_sleep_future nap;
-        edo_sleep_future_init(&nap, EDO_MSEC(5));
-        CHECK_EQ(edo_block_on(rt, &nap.base, NULL), 0);
-        edo_future_drop(&nap.base);
-    }
+    edo_task *t = spawn_until(rt, flavor, aborted_parent, &parent_waiting);
     CHECK_EQ(edo_task_abort(t), 0);
     CHECK_EQ(edo_task_join(t, NULL), -ECANCELED);
     CHECK_EQ(atomic_load(&scope_rc), -ECANCELED);
@@ -443,19 +614,20 @@ static void *scoped_parent(void *arg)
     return NULL;
 }
 
-static void *abort_storm(void *arg)
+/* One round: PARENTS parents running `parent` over fams[], aborted one by one at staggered
+ * moments, then joined; none may report a child that outlived its wait. */
+enum { PARENTS = 40 };
+
+static void storm_round(void *(*parent)(void *), family *fams, int round)
 {
-    (void)arg;
-    enum { PARENTS = 40 };
-    static family fams[PARENTS];
     edo_task *tasks[PARENTS];
     for (int i = 0; i < PARENTS; i++) {
         atomic_store(&fams[i].live, 0);
         atomic_store(&fams[i].violations, 0);
-        CHECK_EQ(edo_spawn(scoped_parent, &fams[i], &tasks[i]), 0);
+        CHECK_EQ(edo_spawn(parent, &fams[i], &tasks[i]), 0);
     }
     for (int i = 0; i < PARENTS; i++) {
-        for (int k = 0; k < i % 5; k++)
+        for (int k = 0; k < (i + round) % 5; k++)
             edo_yield();
         edo_task_abort(tasks[i]);
     }
@@ -466,10 +638,55 @@ static void *abort_storm(void *arg)
         CHECK_EQ(atomic_load(&fams[i].violations), 0);
         CHECK_EQ(atomic_load(&fams[i].live), 0);
     }
+}
+
+static void *abort_storm(void *arg)
+{
+    (void)arg;
+    static family fams[PARENTS];
+    storm_round(scoped_parent, fams, 0);
     return NULL;
 }
 
 TEST(scope_abort_race) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, abort_storm, NULL); }
+
+/* Parents outside any scope, aborted at random moments (before, during or after their own
+ * shutdown call), with yielding children on two workers: when a parent's shutdown returns, none
+ * of its children runs any more. */
+static void *shutdown_parent(void *arg)
+{
+    family *fam = arg;
+    edo_join_set *set;
+    CHECK_EQ(edo_join_set_new(&set, NULL), 0);
+    for (int i = 0; i < 8; i++) {
+        atomic_fetch_add(&fam->live, 1);
+        if (edo_join_set_spawn(set, counted_child, fam, NULL) < 0)
+            atomic_fetch_sub(&fam->live, 1);
+    }
+    for (int i = 0; i < 10; i++)
+        if (edo_yield() < 0)
+            break;
+    CHECK_EQ(edo_join_set_shutdown(set), 0);
+    if (atomic_load(&fam->live) != 0)
+        atomic_fetch_add(&fam->violations, 1);
+    edo_join_set_free(set);
+    return NULL;
+}
+
+static void *shutdown_abort_storm(void *arg)
+{
+    (void)arg;
+    static family fams[PARENTS];
+    double until = stress_deadline();
+    for (int round = 0; round < SCALE(20, 5, 3) && now_s() < until; round++)
+        storm_round(shutdown_parent, fams, round);
+    return NULL;
+}
+
+TEST(join_set_shutdown_abort_race)
+{
+    run_coro(EDO_RUNTIME_MULTI_THREAD, 2, shutdown_abort_storm, NULL);
+}
 
 /* ---- try_join ------------------------------------------------------------------------------- */
 

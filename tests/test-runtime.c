@@ -703,3 +703,74 @@ TEST(edo_main_deadlk_inside_runtime)
     CHECK_EQ(rc_nested, -EDEADLK);
     CHECK_EQ(atomic_load(&main_never_ran), 0);
 }
+
+/* ---- handles -------------------------------------------------------------------------------- */
+
+/* A plain thread spawns through a handle it got from a task, while the owner shuts the runtime
+ * down: each spawn either succeeds (the task then runs or is cancelled) or gets -ESHUTDOWN, and
+ * the handle stays usable after the runtime is gone; the last reference frees it. */
+typedef struct {
+    edo_runtime *handle;
+    _Atomic int started, stop;
+    long ok, refused;
+    edo_task *tasks[64];
+    int ntasks;
+} spawner;
+
+static void *take_handle(void *arg)
+{
+    (void)arg;
+    return edo_runtime_ref(edo_runtime_current());
+}
+
+static void *spawn_through_handle(void *arg)
+{
+    spawner *s = arg;
+    atomic_store(&s->started, 1);
+    while (!atomic_load(&s->stop)) {
+        count_future c = count_new(NULL, (void *)1);
+        edo_task **out = s->ntasks < 64 ? &s->tasks[s->ntasks] : NULL;
+        int rc = edo_runtime_spawn_future(s->handle, &c.base, sizeof c, out);
+        CHECK(rc == 0 || rc == -ESHUTDOWN);
+        if (rc == 0) {
+            s->ok++;
+            s->ntasks += out != NULL;
+        } else {
+            s->refused++;
+            break;
+        }
+        sched_yield();
+    }
+    return NULL;
+}
+
+TEST(handle_outlives_runtime)
+{
+    double until = stress_deadline();
+    for (int round = 0; round < SCALE(40, 10, 5) && now_s() < until; round++) {
+        edo_runtime_flavor flavor = (edo_runtime_flavor)(round % 2);
+        edo_runtime *rt = new_rt(flavor, 2);
+        spawner s = {0};
+        s.handle = run_on(rt, take_handle, NULL);
+        CHECK(s.handle == rt);
+        pthread_t th;
+        CHECK_EQ(pthread_create(&th, NULL, spawn_through_handle, &s), 0);
+        WAIT_UNTIL(atomic_load(&s.started));
+        edo_runtime_free(rt); /* the owner lets go; the handle keeps the memory */
+        atomic_store(&s.stop, 1);
+        CHECK_EQ(pthread_join(th, NULL), 0);
+        count_future c = count_new(NULL, NULL);
+        CHECK_EQ(edo_runtime_spawn_future(s.handle, &c.base, sizeof c, NULL), -ESHUTDOWN);
+        CHECK_EQ(edo_block_on(s.handle, &c.base, NULL), -ESHUTDOWN);
+        CHECK_EQ(edo_runtime_worker_count(s.handle), flavor == EDO_RUNTIME_MULTI_THREAD ? 2 : 0);
+        for (int i = 0; i < s.ntasks; i++) {
+            void *out = NULL;
+            int rc = edo_task_join(s.tasks[i], &out);
+            CHECK(rc == -ECANCELED || (rc == 0 && out == (void *)1));
+            edo_task_free(s.tasks[i]);
+        }
+        edo_runtime_unref(s.handle); /* the last reference: frees it */
+    }
+    CHECK(edo_runtime_ref(NULL) == NULL);
+    edo_runtime_unref(NULL);
+}

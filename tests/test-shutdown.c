@@ -317,3 +317,206 @@ TEST(shutdown_spawn_future_in_drop_current_thread)
 {
     spawn_future_in_drop(EDO_RUNTIME_CURRENT_THREAD);
 }
+
+/* ---- bounded shutdown: calls left behind ---------------------------------------------------- */
+
+/* A blocking call that runs until released, writing into what it owns (handed over with
+ * edo_spawn_blocking_with) and returning a malloc'd output: ASan checks that nothing is used
+ * after it is freed, and that nothing leaks, whatever order things end in. */
+typedef struct {
+    _Atomic int running, release;
+    _Atomic int args_dropped, outputs_dropped, thread_stops;
+} behind_state;
+
+static behind_state behind;
+
+typedef struct {
+    int written;
+} behind_job;
+
+static void *behind_fn(void *arg)
+{
+    behind_job *j = arg;
+    atomic_store(&behind.running, 1);
+    WAIT_UNTIL(atomic_load(&behind.release));
+    j->written = 1;
+    return malloc(16);
+}
+
+static void behind_drop_arg(void *arg)
+{
+    CHECK_EQ(((behind_job *)arg)->written, 1);
+    free(arg);
+    atomic_fetch_add(&behind.args_dropped, 1);
+}
+
+static void behind_drop_output(void *output)
+{
+    free(output);
+    atomic_fetch_add(&behind.outputs_dropped, 1);
+}
+
+static const edo_blocking_options behind_options = {behind_drop_arg, behind_drop_output};
+
+static void behind_stop_hook(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&behind.thread_stops, 1);
+}
+
+/* A one-worker runtime whose threads count their stops, with a call running behind_fn. */
+static edo_runtime *behind_rt(edo_task **call)
+{
+    memset(&behind, 0, sizeof behind);
+    edo_runtime *rt;
+    edo_runtime_config cfg = {.worker_threads = 1, .on_thread_stop = behind_stop_hook};
+    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    behind_job *j = calloc(1, sizeof *j);
+    CHECK_EQ(edo_spawn_blocking_with(rt, &behind_options, behind_fn, j, call), 0);
+    WAIT_UNTIL(atomic_load(&behind.running));
+    return rt;
+}
+
+/* Shuts rt down with a 50 ms limit that the running call outlasts: -ETIMEDOUT, in bounds. */
+static void shutdown_leaving_call(edo_runtime *rt)
+{
+    double start = now_s();
+    CHECK_EQ(edo_runtime_shutdown_timeout(rt, EDO_MSEC(50)), -ETIMEDOUT);
+    double took = now_s() - start;
+    CHECK(took >= 0.05);
+    CHECK(took < 30.0); /* bounded: the call runs until the test releases it */
+    CHECK_EQ(atomic_load(&behind.thread_stops), 1); /* the worker; the pool thread goes on */
+}
+
+TEST(shutdown_timeout_leaves_blocking_call_behind)
+{
+    edo_task *call;
+    edo_runtime *rt = behind_rt(&call);
+    edo_runtime *handle = edo_runtime_ref(rt);
+    shutdown_leaving_call(rt);
+    /* The handle still works: it refuses, it does not crash. */
+    count_future c = count_new(NULL, NULL);
+    CHECK_EQ(edo_runtime_spawn_future(handle, &c.base, sizeof c, NULL), -ESHUTDOWN);
+    CHECK_EQ(edo_runtime_spawn_blocking(handle, behind_fn, NULL, NULL), -ESHUTDOWN);
+    CHECK_EQ(edo_block_on(handle, &c.base, NULL), -ESHUTDOWN);
+    CHECK_EQ(edo_runtime_worker_count(handle), 1);
+    edo_runtime_unref(handle);
+    CHECK_EQ(edo_task_is_finished(call), 0);
+    /* The call ends later; its handle joins it (a plain thread waits). */
+    atomic_store(&behind.release, 1);
+    void *out = NULL;
+    CHECK_EQ(edo_task_join(call, &out), 0);
+    CHECK(out != NULL);
+    free(out);
+    CHECK_EQ(atomic_load(&behind.args_dropped), 1);
+    edo_task_free(call);
+    WAIT_UNTIL(atomic_load(&behind.thread_stops) == 2); /* the pool thread is gone too */
+    CHECK_EQ(atomic_load(&behind.outputs_dropped), 0);
+}
+
+/* No handle at all: the left-behind thread holds the last reference and frees the runtime. */
+TEST(shutdown_timeout_left_thread_frees_runtime)
+{
+    edo_task *call;
+    edo_runtime *rt = behind_rt(&call);
+    edo_task_free(call); /* detached from here on */
+    shutdown_leaving_call(rt);
+    atomic_store(&behind.release, 1);
+    WAIT_UNTIL(atomic_load(&behind.thread_stops) == 2);
+    CHECK_EQ(atomic_load(&behind.args_dropped), 1);
+    CHECK_EQ(atomic_load(&behind.outputs_dropped), 1);
+}
+
+/* A coroutine waits in a join set's shutdown for a call the runtime's shutdown leaves behind:
+ * it is left behind too, and ends (its shutdown returning once the call did) on the call's
+ * thread when the call ends. */
+static _Atomic int waiter_ready, waiter_rc = 1, waiter_saw = -1;
+
+static void *slot_writer(void *arg)
+{
+    atomic_store(&behind.running, 1);
+    WAIT_UNTIL(atomic_load(&behind.release));
+    *(int *)arg = 7;
+    return NULL;
+}
+
+static void *waits_for_call(void *arg)
+{
+    (void)arg;
+    int slot = 0;
+    edo_join_set *set;
+    CHECK_EQ(edo_join_set_new(&set, NULL), 0);
+    edo_task *t;
+    CHECK_EQ(edo_spawn_blocking(slot_writer, &slot, &t), 0);
+    CHECK_EQ(edo_join_set_add(set, t), 0);
+    atomic_store(&waiter_ready, 1);
+    CHECK_EQ(edo_sleep(EDO_SEC(3600)), -ECANCELED); /* the runtime's shutdown */
+    atomic_store(&waiter_rc, edo_join_set_shutdown(set));
+    atomic_store(&waiter_saw, slot);
+    edo_join_set_free(set);
+    return NULL;
+}
+
+TEST(shutdown_timeout_leaves_waiting_task_behind)
+{
+    memset(&behind, 0, sizeof behind);
+    atomic_store(&waiter_ready, 0);
+    atomic_store(&waiter_rc, 1);
+    atomic_store(&waiter_saw, -1);
+    for (int flavor = 0; flavor < 2; flavor++) {
+        atomic_store(&behind.release, 0);
+        atomic_store(&behind.running, 0);
+        edo_runtime *rt = new_rt((edo_runtime_flavor)flavor, 1);
+        edo_task *t = spawn_until(rt, (edo_runtime_flavor)flavor, waits_for_call, &waiter_ready);
+        WAIT_UNTIL(atomic_load(&behind.running)); /* past cancelling: it will be left behind */
+        double start = now_s();
+        CHECK_EQ(edo_runtime_shutdown_timeout(rt, EDO_MSEC(20)), -ETIMEDOUT);
+        CHECK(now_s() - start < 30.0);
+        CHECK_EQ(atomic_load(&waiter_rc), 1); /* still waiting */
+        CHECK_EQ(edo_task_is_finished(t), 0);
+        atomic_store(&behind.release, 1);
+        CHECK_EQ(edo_task_join(t, NULL), -ECANCELED); /* waits: it ends on the call's thread */
+        CHECK_EQ(atomic_load(&waiter_rc), 0);
+        CHECK_EQ(atomic_load(&waiter_saw), 7);
+        edo_task_free(t);
+        atomic_store(&waiter_ready, 0);
+        atomic_store(&waiter_rc, 1);
+    }
+}
+
+/* Nothing to leave behind: 0; bad input. */
+TEST(shutdown_timeout_in_time)
+{
+    CHECK_EQ(edo_runtime_shutdown_timeout(NULL, 0), -EINVAL);
+    /* No limit at all: tasks are cancelled synchronously, nothing is waited for. */
+    for (int flavor = 0; flavor < 2; flavor++) {
+        edo_runtime *rt = new_rt((edo_runtime_flavor)flavor, 2);
+        gate g;
+        gate_init(&g);
+        gate_future gf = gate_future_new(&g, NULL);
+        CHECK_EQ(edo_runtime_spawn_future(rt, &gf.base, sizeof gf, NULL), 0);
+        CHECK_EQ(edo_runtime_shutdown_timeout(rt, 0), 0);
+        CHECK_EQ(atomic_load(&g.dropped), 1);
+        gate_destroy(&g);
+    }
+    for (int flavor = 0; flavor < 2; flavor++) {
+        edo_runtime *rt = new_rt((edo_runtime_flavor)flavor, 2);
+        gate g;
+        gate_init(&g);
+        gate_future gf = gate_future_new(&g, NULL);
+        edo_task *t;
+        CHECK_EQ(edo_runtime_spawn_future(rt, &gf.base, sizeof gf, &t), 0);
+        /* A pool thread whose call is done exits in time. */
+        _Atomic long n = 0;
+        edo_task *call;
+        CHECK_EQ(edo_runtime_spawn_blocking(rt, inc_fn, &n, &call), 0);
+        CHECK_EQ(edo_task_join(call, NULL), 0);
+        edo_task_free(call);
+        CHECK_EQ(edo_runtime_shutdown_timeout(rt, flavor ? EDO_SEC(30) : EDO_WAIT_FOREVER), 0);
+        CHECK_EQ(edo_task_join(t, NULL), -ECANCELED);
+        CHECK_EQ(atomic_load(&g.dropped), 1);
+        CHECK_EQ(atomic_load(&n), 1);
+        edo_task_free(t);
+        gate_destroy(&g);
+    }
+}

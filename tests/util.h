@@ -188,6 +188,23 @@ static inline double now_s(void)
         }                                                                                      \
     } while (0)
 
+/* Spawns fn on `rt` and lets it run until it sets *waiting: on a current-thread runtime by
+ * driving the runtime for 5 ms first. */
+static inline edo_task *spawn_until(edo_runtime *rt, edo_runtime_flavor flavor,
+                                    void *(*fn)(void *), _Atomic int *waiting)
+{
+    edo_task *t;
+    CHECK_EQ(edo_spawn_with(rt, NULL, fn, NULL, &t), 0);
+    if (flavor == EDO_RUNTIME_CURRENT_THREAD) {
+        edo_sleep_future nap;
+        edo_sleep_future_init(&nap, EDO_MSEC(5));
+        CHECK_EQ(edo_block_on(rt, &nap.base, NULL), 0);
+        edo_future_drop(&nap.base);
+    }
+    WAIT_UNTIL(atomic_load(waiting));
+    return t;
+}
+
 /* Sanitizer builds run the same tests with smaller counts (TSan is ~10-20x slower). */
 #if defined(__SANITIZE_THREAD__)
 #define EDO_TEST_TSAN 1

@@ -19,10 +19,15 @@
  *
  * Cancellation. After edo_task_abort() (or when the runtime shuts down), the call the coroutine
  * is suspended in returns -ECANCELED, and so does every later suspending call, at once: the
- * function unwinds through its own error paths and frees what it owns. Its function always runs,
+ * function unwinds through its own error paths and frees what it owns. One call still waits
+ * while it unwinds: edo_join_set_shutdown(), which waits until the set's tasks have ended, so
+ * what they use (the coroutine's stack) is never freed under them. Its function always runs,
  * even when the task is aborted before it started (then every suspending call fails at once),
  * so `arg` can always be freed by the coroutine itself. A coroutine that ignores -ECANCELED and
- * keeps looping never finishes its cancellation.
+ * keeps looping never finishes its cancellation. A cancelled coroutine's task ends cancelled
+ * whatever its function returns; a value it returns anyway is not lost: joining the task gives
+ * -ECANCELED and hands that value over (edo_task_join), and a join set gives unclaimed ones to
+ * its drop_output.
  *
  * Thread-locals. A coroutine may move to another worker thread at every suspension. Do not keep
  * the address of a thread-local variable (including `errno`) across a suspending call: compilers

@@ -15,6 +15,12 @@
  *     edo_runtime_spawn_future(rt, &job.base, sizeof job, NULL);
  *     edo_block_on(rt, &main_future.base, &out);
  *     edo_runtime_free(rt);     // cancels what is left and frees it
+ *
+ * Whoever creates a runtime owns it and shuts it down, once (edo_runtime_free, or
+ * edo_runtime_shutdown_timeout to bound the wait for blocking calls). Other threads that need it
+ * for longer than the owner guarantees hold a handle (edo_runtime_ref): the memory stays until
+ * the last handle is released, and spawning through a handle after the shutdown fails with
+ * -ESHUTDOWN.
  */
 #ifndef EDO_RUNTIME_H
 #define EDO_RUNTIME_H
@@ -80,17 +86,51 @@ typedef struct edo_runtime_config {
  * Thread-safe. */
 int edo_runtime_new(edo_runtime **out, const edo_runtime_config *config);
 
-/* Shuts `rt` down and frees it: stops the workers, cancels every task still alive (dropping
- * each future on the calling thread, so nothing leaks), waits for blocking-pool functions
- * already running (queued ones are cancelled), and joins every thread the runtime started.
- * Handles to its tasks stay valid (joining them yields the result, or -ECANCELED), and wakers
- * held elsewhere may still be woken and dropped safely. Registrations (edo_io, and the sockets
- * of edo/net.h, which are registrations) belong to the runtime: close them before, or let the
- * tasks that own them close them as they are cancelled; one still open is freed with the runtime
- * (its file descriptor is left open) and its handle must not be used again. NULL is a no-op.
- * Must not be called from a thread of `rt` itself, nor concurrently with other calls on `rt` or
- * on handles of its tasks (wakes excepted). Blocks the calling thread. */
+/* Shuts `rt` down and releases the owner's reference: stops the workers, cancels every task
+ * still alive (dropping each future on the calling thread, so nothing leaks), waits for
+ * blocking-pool functions already running (queued ones are cancelled), and joins every thread
+ * the runtime started. The memory goes now, or with the last handle (edo_runtime_ref): until
+ * then handles stay usable, and spawning through them fails with -ESHUTDOWN. Handles to its
+ * tasks stay valid (joining them yields the result, or -ECANCELED), and wakers held elsewhere
+ * may still be woken and dropped safely. Registrations (edo_io, and the sockets of edo/net.h,
+ * which are registrations) belong to the runtime: close them before, or let the tasks that own
+ * them close them as they are cancelled; one still open is freed with the runtime (its file
+ * descriptor is left open) and its handle must not be used again. NULL is a no-op. Called by the
+ * owner (whoever created `rt`), once, and not from a thread of `rt` itself, nor concurrently
+ * with edo_block_on on `rt` or calls on handles of its tasks (wakes and spawns excepted: a spawn
+ * racing with it either gets its task cancelled or -ESHUTDOWN). Blocks the calling thread. */
 void edo_runtime_free(edo_runtime *rt);
+
+/* Like edo_runtime_free(), but gives what cannot be stopped at once at most `timeout_ns`
+ * nanoseconds (from the call) to end (UINT64_MAX, that is EDO_WAIT_FOREVER: no limit; 0: none),
+ * like Tokio's Runtime::shutdown_timeout. Tasks are cancelled as by edo_runtime_free (their
+ * drops run on the calling thread, and cancellation itself is not cut short). What is left at
+ * the deadline is left behind, and the call returns:
+ *   - blocking-pool calls still running go on, each on its thread, to their end; their threads
+ *     then exit (running on_thread_stop: keep hook_arg valid until they have) and handles to
+ *     them join as usual (a plain thread waits for the call);
+ *   - tasks still waiting for such a call (a join set's shutdown or a scope around it) are run
+ *     to the end of their cancellation by the call's thread when it ends.
+ * Everything left behind holds a reference to the runtime, so its memory stays valid until the
+ * last of them (and of the handles) is done; that one frees it. Worker threads are joined
+ * without limit (a task blocking a worker delays this call).
+ * Returns 0 when everything ended in time (as edo_runtime_free), -ETIMEDOUT when something was
+ * left behind, -EINVAL for a NULL rt (nothing done). The same rules as edo_runtime_free apply to
+ * who may call it and when. Blocks the calling thread up to about timeout_ns. */
+int edo_runtime_shutdown_timeout(edo_runtime *rt, uint64_t timeout_ns);
+
+/* Takes a reference to `rt` — a handle, like Tokio's runtime Handle — and returns `rt` (NULL for
+ * NULL). A handle keeps the runtime's memory valid after its owner shut it down: every function
+ * taking an edo_runtime may be called with it from any thread, and after the shutdown spawning
+ * through it fails with -ESHUTDOWN (edo_block_on too) instead of touching freed memory.
+ * Typical use: edo_runtime_ref(edo_runtime_current()) in a task, handed to a plain thread
+ * that spawns onto the runtime later. Release it with edo_runtime_unref(); never pass a handle
+ * to edo_runtime_free (only the owner shuts down). Never suspends; thread-safe. */
+edo_runtime *edo_runtime_ref(edo_runtime *rt);
+
+/* Releases a reference taken by edo_runtime_ref(); the last one (after the owner's shutdown)
+ * frees the memory. NULL is a no-op. Never suspends; thread-safe. */
+void edo_runtime_unref(edo_runtime *rt);
 
 /* Runs `future` to completion on the calling thread and stores its output in *out (`out` may be
  * NULL). On a current-thread runtime the calling thread runs the runtime's tasks meanwhile; on a
@@ -105,8 +145,9 @@ void edo_runtime_free(edo_runtime *rt);
  * Blocks the calling thread. */
 int edo_block_on(edo_runtime *rt, edo_future *future, void **out);
 
-/* The runtime the calling thread runs in (as a worker, inside edo_block_on or edo_main), or
- * NULL. Never suspends. */
+/* The runtime the calling thread runs in (as a worker, a blocking-pool thread, inside
+ * edo_block_on or edo_main), or NULL. Borrowed: valid while the thread runs in it; take a handle
+ * (edo_runtime_ref) to keep it longer or pass it to another thread. Never suspends. */
 edo_runtime *edo_runtime_current(void);
 
 /* Worker threads of `rt` (0 for a current-thread runtime); -EINVAL for NULL. */
@@ -130,6 +171,10 @@ int edo_main(int (*fn)(void *arg), void *arg);
  * like any task: its output is fn's return value. A queued call that has not started when it
  * is aborted (or the runtime shuts down) is cancelled; a running one cannot be interrupted and
  * runs to its end.
+ * `arg` stays the caller's, and must stay valid until fn has returned — which a join that gives
+ * up (a deadline, a cancellation of the joining coroutine) does not wait for, and neither does
+ * freeing the handle. A caller that may give up should hand its data over with
+ * edo_spawn_blocking_with() instead.
  * Returns 0 (and, when out is not NULL, the handle in *out), or
  *   -EINVAL    fn is NULL;
  *   -EPERM     the calling thread is not in a runtime;
@@ -140,6 +185,41 @@ int edo_spawn_blocking(void *(*fn)(void *arg), void *arg, edo_task **out);
 
 /* Like edo_spawn_blocking(), on runtime `rt` from any thread; -EINVAL also for a NULL rt. */
 int edo_runtime_spawn_blocking(edo_runtime *rt, void *(*fn)(void *arg), void *arg, edo_task **out);
+
+/* Who frees a blocking call's argument and output (edo_spawn_blocking_with). Zero fields: no one
+ * (as with edo_spawn_blocking). */
+typedef struct edo_blocking_options {
+    /* The call owns `arg`: drop_arg(arg) runs exactly once, when the call is over: right after
+     * fn returns (on its pool thread), or instead of fn when the call is cancelled before it
+     * started (aborted while queued, or runtime shutdown). Never while fn runs. */
+    void (*drop_arg)(void *arg);
+    /* Frees fn's output (whatever it returned, NULL included) when no handle takes it: the call
+     * was spawned without a handle, or the handle was freed without a join that returned 0
+     * (say a join that gave up with -ETIMEDOUT). Runs on the thread that ends the call or
+     * frees the handle, whichever comes second. A join that returns 0 gives the output to the
+     * caller, and this is not called. */
+    void (*drop_output)(void *output);
+} edo_blocking_options;
+
+/* Like edo_spawn_blocking(), on runtime `rt` (from any thread; NULL: the current runtime), with
+ * the call owning its argument and output as `options` says (NULL: like edo_spawn_blocking).
+ * Safe by construction for callers that may give up: hand over everything fn uses in `arg`
+ * (freed by drop_arg) and return its result (freed by drop_output unless joined), and the
+ * caller can stop waiting, free the handle and free all of its own memory at any time while fn
+ * still runs; nothing is leaked or used after it is freed.
+ *
+ *     job *j = job_new(path);                      // everything the call uses
+ *     edo_blocking_options o = {job_free, result_free};
+ *     edo_task *t;
+ *     if (edo_spawn_blocking_with(NULL, &o, read_file, j, &t) < 0) job_free(j);
+ *     rc = edo_timeout(EDO_SEC(1), join, t);       // -ETIMEDOUT: give up...
+ *     edo_task_free(t);                            // ...the call frees j and its result
+ *
+ * Returns 0, or -EINVAL (fn NULL), -EPERM (rt NULL and not in a runtime), -ESHUTDOWN,
+ * -ENOMEM. On failure `arg` is still the caller's (drop_arg is not called). Never suspends;
+ * thread-safe. */
+int edo_spawn_blocking_with(edo_runtime *rt, const edo_blocking_options *options,
+                            void *(*fn)(void *arg), void *arg, edo_task **out);
 
 #ifdef __cplusplus
 }

@@ -69,7 +69,10 @@ int edo_spawn_future_local(edo_future *future, size_t size, edo_task **out);
  * plain thread it blocks, and on a current-thread runtime drives the runtime meanwhile.
  * Returns 0 when the task completed, or
  *   -EINVAL     task is NULL;
- *   -ECANCELED  the task was aborted (or its runtime shut down) before it completed;
+ *   -ECANCELED  the task was aborted (or its runtime shut down) before it completed. *out is
+ *               set then too: NULL, or the value a cancelled coroutine returned anyway (it
+ *               noticed -ECANCELED while unwinding and returned a value: that value is yours
+ *               now, to free as its type requires);
  *   -EALREADY   this handle already returned the task's result once;
  *   -EDEADLK    called from a future task or edo_block_on's future (a worker would wait
  *               for itself): use edo_task_poll_join() there.
@@ -78,7 +81,8 @@ int edo_task_join(edo_task *task, void **out);
 
 /* The poll form of edo_task_join(), for futures: returns EDO_PENDING (after registering
  * cx's waker) while the task runs, or EDO_READY with *rc set to what edo_task_join() would
- * return (0, -ECANCELED, -EALREADY, -EINVAL) and *out to the output on success. */
+ * return (0, -ECANCELED, -EALREADY, -EINVAL) and *out to the output with 0 and -ECANCELED
+ * (as for edo_task_join). */
 edo_poll edo_task_poll_join(edo_task *task, edo_context *cx, int *rc, void **out);
 
 /* Requests cancellation. A task waiting to be polled, idle, or queued is cancelled promptly:
@@ -96,7 +100,11 @@ int edo_task_is_finished(const edo_task *task);
 uint64_t edo_task_id(const edo_task *task);
 
 /* Releases the handle. The task is not cancelled: it runs on, detached (call edo_task_abort()
- * first to stop it). NULL is a no-op. Never suspends. */
+ * first to stop it). Safe at any time, also while the task runs or after a join gave up. An
+ * output the handle did not take goes nowhere: edo does not free it, except for a blocking call
+ * spawned with a drop_output (edo_spawn_blocking_with). A task whose output owns memory should
+ * be joined, or put in a join set, whose drop_output frees what nobody takes. NULL is a no-op.
+ * Never suspends; thread-safe with respect to the task. */
 void edo_task_free(edo_task *task);
 
 /* The id of the task whose future is being polled on the calling thread, or 0 outside a task. */
@@ -133,14 +141,16 @@ void *edo_task_local_get(const edo_task_local *key);
  *         edo_join_set_spawn(set, fetch, urls[i], NULL);
  *     edo_join_result r;
  *     while (edo_join_set_next(set, &r) == 0)         // in the order they finish
- *         if (r.result == 0) use(r.output);           // (r.result -ECANCELED: it was aborted)
+ *         if (r.result == 0) use(r.output);           // (r.result -ECANCELED: it was aborted;
+ *         else free(r.output);                        //  NULL, or what it returned anyway)
  *     edo_join_set_free(set);                         // aborts whatever is still running
  *
  * Spawning into a set, adding to it, aborting its tasks and reading its length are thread-safe
  * (a task in the set may spawn more into it); taking results (next, try_next, shutdown) is for
  * one task or thread at a time. The tasks run anywhere. Freeing the
  * set aborts the tasks still in it, and every output nobody took (also of tasks that complete
- * after the free) goes to the set's `drop_output`, so no result is leaked.
+ * after the free, and the values cancelled coroutines return anyway) goes to the set's
+ * `drop_output`, so no result is leaked.
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct edo_join_set edo_join_set;
@@ -149,11 +159,13 @@ typedef struct edo_join_set edo_join_set;
 typedef struct edo_join_result {
     uint64_t id;  /* the task's id (edo_task_id) */
     int result;   /* 0: it completed with `output`; -ECANCELED: it was aborted */
-    void *output; /* yours from here on */
+    void *output; /* yours from here on; with -ECANCELED NULL, or what a cancelled coroutine
+                     returned anyway (see edo_task_join) */
 } edo_join_result;
 
 /* Creates an empty set. `drop_output` (may be NULL) is called with the output of each task that
- * completed but whose result was never taken. Returns 0, -EINVAL (out NULL), -ENOMEM. */
+ * completed but whose result was never taken, and with each non-NULL value that a cancelled
+ * coroutine returned and nobody took. Returns 0, -EINVAL (out NULL), -ENOMEM. */
 int edo_join_set_new(edo_join_set **out, void (*drop_output)(void *output));
 
 /* Aborts every task still in the set and frees it (what completes afterwards is dropped with
@@ -192,7 +204,11 @@ int edo_join_set_abort_all(edo_join_set *set);
 /* Inside a coroutine: aborts every task, waits for all of them to finish and drops their
  * outputs (drop_output); the set is then empty and may be used again. Returns 0, -EINVAL, -EPERM
  * (not in a coroutine). Waiting here ignores the caller's deadline and cancellation (the tasks
- * are already aborted, so it is short): it returns only once every task has ended. Suspends. */
+ * are already aborted, so it is short): it returns only once every task has ended, also when
+ * the caller is a coroutine being cancelled (aborted, or its runtime shutting down) and calls
+ * this while it unwinds, so tasks that use the caller's memory (its stack) are done with it
+ * when this returns. A task that cannot be stopped (a running blocking-pool call) is waited
+ * for to its end. Suspends. */
 int edo_join_set_shutdown(edo_join_set *set);
 
 /* Tasks in the set: running, or finished and not yet taken. 0 for NULL. */

@@ -187,11 +187,22 @@ int edo_task_join(edo_task *task, void **out)
         return j.rc;
     }
     void *result = NULL;
-    int rc = edo__in_coroutine() ? edo_await(&j.base, &result)
-                                 : edo_block_on(t->rt, &j.base, &result);
-    if (rc < 0)
+    int rc = 0;
+    if (edo__in_coroutine())
+        rc = edo_await(&j.base, &result);
+    else if (atomic_load_explicit(&t->rt->shutdown, memory_order_acquire))
+        /* Shut down, and this task left behind (a blocking call still running, or a task that
+         * waits for one): it ends on that call's thread, and holds the runtime meanwhile
+         * (RT_REF), so there is nothing to drive: just wait. */
+        wait_parked(&j.base, &result);
+    else
+        rc = edo_block_on(t->rt, &j.base, &result);
+    if (rc < 0) {
+        if (rc == -ECANCELED && out)
+            *out = NULL; /* the caller's own cancellation: nothing to hand over */
         return rc;
-    if (j.rc == 0 && out)
+    }
+    if ((j.rc == 0 || j.rc == -ECANCELED) && out)
         *out = result;
     return j.rc;
 }

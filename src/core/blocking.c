@@ -15,7 +15,9 @@ typedef struct blocking_call {
     edo_future base;
     void *(*fn)(void *);
     void *arg;
-    void (*release)(void *arg); /* called when the call is dropped, run or not; may be NULL */
+    void (*drop_arg)(void *arg); /* called when the call is dropped, run or not; may be NULL */
+    /* Frees an output no handle takes (task.c); read after the drop, which leaves it alone. */
+    void (*drop_output)(void *output);
 } blocking_call;
 
 static edo_poll blocking_poll(edo_future *self, edo_context *cx, void **out)
@@ -29,11 +31,16 @@ static edo_poll blocking_poll(edo_future *self, edo_context *cx, void **out)
 static void blocking_drop(edo_future *self)
 {
     blocking_call *call = (blocking_call *)self;
-    if (call->release)
-        call->release(call->arg);
+    if (call->drop_arg)
+        call->drop_arg(call->arg);
 }
 
 const edo_future_vtable edo__blocking_vtable = {blocking_poll, blocking_drop};
+
+void (*edo__blocking_output_drop(const edo__task *t))(void *output)
+{
+    return edo__blocking_is_task(t) ? ((const blocking_call *)&t->future)->drop_output : NULL;
+}
 
 int edo__blocking_init(edo__blocking_pool *p, unsigned max_threads, uint64_t keep_alive_ns)
 {
@@ -42,13 +49,13 @@ int edo__blocking_init(edo__blocking_pool *p, unsigned max_threads, uint64_t kee
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->work, &attr);
-    pthread_cond_init(&p->all_gone, NULL);
+    pthread_cond_init(&p->all_gone, &attr);
     pthread_condattr_destroy(&attr);
     p->head = p->tail = NULL;
-    p->nthreads = p->nidle = p->nexiting = p->next_index = 0;
+    p->nthreads = p->nidle = p->nrunning = p->nexiting = p->next_index = 0;
     p->max_threads = max_threads;
     p->keep_alive_ns = keep_alive_ns;
-    p->shutdown = false;
+    p->shutdown = p->closed = false;
     return 0;
 }
 
@@ -79,6 +86,8 @@ static void deadline_after(struct timespec *ts, uint64_t ns)
     ts->tv_nsec = (long)(nsec % 1000000000u);
 }
 
+/* A thread of the pool; it holds a runtime reference (taken by whoever started it), since a
+ * bounded shutdown may leave it running its call after the runtime's owner let go. */
 static void *pool_thread_main(void *arg)
 {
     edo_runtime *rt = arg;
@@ -94,9 +103,11 @@ static void *pool_thread_main(void *arg)
             break;
         edo__task *t = pop_locked(p);
         if (t) {
+            p->nrunning++;
             pthread_mutex_unlock(&p->lock);
             edo__task_run_detached(t);
             pthread_mutex_lock(&p->lock);
+            p->nrunning--;
             continue;
         }
         struct timespec deadline;
@@ -110,14 +121,19 @@ static void *pool_thread_main(void *arg)
     /* No longer counted as able to take work, but shutdown still waits for us. */
     p->nthreads--;
     p->nexiting++;
+    bool left_behind = p->closed;
     pthread_mutex_unlock(&p->lock);
 
+    /* Shutdown gave up waiting for our call: run (cancel) what it woke, nobody else will. */
+    if (left_behind)
+        edo__runtime_drain_late(rt);
     edo__thread_leave(rt);
 
     pthread_mutex_lock(&p->lock);
     if (--p->nexiting == 0 && p->nthreads == 0)
         pthread_cond_broadcast(&p->all_gone);
     pthread_mutex_unlock(&p->lock);
+    edo_runtime_unref(rt); /* the last thing: it may free the runtime */
     return NULL;
 }
 
@@ -142,9 +158,13 @@ void edo__blocking_push(edo_runtime *rt, edo__task *t)
     } else if (p->nthreads < p->max_threads && !p->shutdown) {
         pthread_t thread;
         /* If no thread can be started the call waits for the next one that can (or for
-         * shutdown, which cancels it). */
+         * shutdown, which cancels it). The owner's reference is held here (the pool is open),
+         * so dropping the thread's again on failure never frees the runtime. */
+        edo_runtime_ref(rt);
         if (edo__thread_start(&thread, pool_thread_main, rt, 1) == 0)
             p->nthreads++;
+        else
+            edo_runtime_unref(rt);
     }
     pthread_mutex_unlock(&p->lock);
 }
@@ -158,14 +178,21 @@ void edo__blocking_close(edo_runtime *rt)
     pthread_mutex_unlock(&p->lock);
 }
 
-void edo__blocking_shutdown(edo_runtime *rt)
+bool edo__blocking_shutdown(edo_runtime *rt, uint64_t deadline)
 {
     edo__blocking_pool *p = &rt->blocking;
     edo__blocking_close(rt);
+    struct timespec until = {(time_t)(deadline / 1000000000u), (long)(deadline % 1000000000u)};
     pthread_mutex_lock(&p->lock);
-    while (p->nthreads > 0 || p->nexiting > 0)
-        pthread_cond_wait(&p->all_gone, &p->lock);
-    edo__task *queued = p->head;
+    while (p->nthreads > 0 || p->nexiting > 0) {
+        if (deadline == UINT64_MAX)
+            pthread_cond_wait(&p->all_gone, &p->lock);
+        else if (pthread_cond_timedwait(&p->all_gone, &p->lock, &until) == ETIMEDOUT)
+            break;
+    }
+    /* Threads that are only exiting hold a runtime reference and touch nothing else. */
+    bool calls_done = p->nrunning == 0;
+    edo__task *queued = p->head; /* no thread starts a queued call once the pool is closed */
     p->head = p->tail = NULL;
     pthread_mutex_unlock(&p->lock);
     while (queued) {
@@ -173,28 +200,37 @@ void edo__blocking_shutdown(edo_runtime *rt)
         edo__task_cancel_queued(queued);
         queued = next;
     }
+    return calls_done;
 }
 
-int edo__spawn_blocking_owned(edo_runtime *rt, void *(*fn)(void *), void *arg,
-                              void (*release)(void *), edo_task **out)
+void edo__blocking_set_closed(edo_runtime *rt)
 {
-    if (!rt || !fn)
+    edo__blocking_pool *p = &rt->blocking;
+    pthread_mutex_lock(&p->lock);
+    p->closed = true;
+    pthread_mutex_unlock(&p->lock);
+}
+
+int edo_spawn_blocking_with(edo_runtime *rt, const edo_blocking_options *options,
+                            void *(*fn)(void *), void *arg, edo_task **out)
+{
+    if (!fn)
         return -EINVAL;
-    blocking_call call = {{&edo__blocking_vtable}, fn, arg, release};
-    return edo_runtime_spawn_future(rt, &call.base, sizeof call, out);
+    if (!rt && !(rt = edo_runtime_current()))
+        return -EPERM;
+    blocking_call call = {{&edo__blocking_vtable}, fn, arg, options ? options->drop_arg : NULL,
+                          options ? options->drop_output : NULL};
+    return edo__spawn(rt, &call.base, sizeof call, out, false);
 }
 
 int edo_runtime_spawn_blocking(edo_runtime *rt, void *(*fn)(void *), void *arg, edo_task **out)
 {
-    return edo__spawn_blocking_owned(rt, fn, arg, NULL, out);
+    return rt ? edo_spawn_blocking_with(rt, NULL, fn, arg, out) : -EINVAL;
 }
 
 int edo_spawn_blocking(void *(*fn)(void *), void *arg, edo_task **out)
 {
-    edo_runtime *rt = edo_runtime_current();
-    if (!rt)
-        return fn ? -EPERM : -EINVAL;
-    return edo_runtime_spawn_blocking(rt, fn, arg, out);
+    return edo_spawn_blocking_with(NULL, NULL, fn, arg, out);
 }
 
 bool edo__blocking_busy(edo_runtime *rt)

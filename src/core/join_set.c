@@ -116,9 +116,10 @@ static void take_result(entry *e, edo_join_result *r)
     e->task = NULL;
 }
 
+/* A completed task's output, or what a cancelled coroutine returned anyway. */
 static void drop_result(edo_join_set *set, const edo_join_result *r)
 {
-    if (r->result == 0 && set->drop_output)
+    if ((r->result == 0 || r->output) && set->drop_output)
         set->drop_output(r->output);
 }
 
@@ -372,16 +373,24 @@ size_t edo_join_set_len(const edo_join_set *set)
  * wait ignores the caller's abort and deadline. Returns 0, or the wait's error. */
 static int drop_all(edo_join_set *set, bool shielded)
 {
+    if (shielded)
+        edo__coro_shield(true); /* one shield for the whole wait: an abort cannot cut in */
+    int rc;
     for (;;) {
         edo_join_set_next_future f;
         edo_join_set_next_future_init(&f, set);
-        int rc = shielded ? edo__await_shielded(&f.base, NULL) : edo_await(&f.base, NULL);
+        rc = shielded ? edo__await_shielded(&f.base, NULL) : edo_await(&f.base, NULL);
         if (rc < 0)
-            return rc;
-        if (f.result == -ECHILD)
-            return 0;
+            break;
+        if (f.result == -ECHILD) {
+            rc = 0;
+            break;
+        }
         drop_result(set, &f.r);
     }
+    if (shielded)
+        edo__coro_shield(false); /* an abort that came meanwhile takes effect here */
+    return rc;
 }
 
 int edo__join_set_wait(edo_join_set *set) { return drop_all(set, false); }

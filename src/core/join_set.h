@@ -10,9 +10,8 @@
 int edo__join_set_wait(edo_join_set *set);
 
 /* Inside a coroutine: aborts every task of `set`, waits until all have ended (ignoring the
- * caller's own abort and deadline: the tasks were told to stop) and drops their results.
- * Returns 0, or -ECANCELED when the coroutine is already being dropped and cannot wait (the
- * tasks are aborted; their results are dropped when they end, once the set is freed). */
+ * caller's own abort and deadline, even while the caller is being cancelled: the tasks were
+ * told to stop) and drops their results. Returns 0. */
 int edo__join_set_drain(edo_join_set *set);
 
 #endif /* EDO_CORE_JOIN_SET_H */

@@ -54,3 +54,14 @@ size_t edo__owned_abort_all(edo_runtime *rt)
     }
     return total;
 }
+
+void edo__owned_hold_runtime(edo_runtime *rt)
+{
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        edo__owned_list *l = &rt->workers[i].owned;
+        edo__spin_lock(&l->lock);
+        for (edo__task *t = l->head; t; t = t->owned_next)
+            edo__task_hold_runtime(t);
+        edo__spin_unlock(&l->lock);
+    }
+}

@@ -100,8 +100,9 @@ static void apply_defaults(edo_runtime *rt, const edo_runtime_config *cfg)
     c->thread_name = rt->thread_name;
 }
 
-/* Frees what edo_runtime_new built; the threads must be gone. */
-static void runtime_destroy(edo_runtime *rt)
+/* Frees what edo_runtime_new built, but the struct itself and the blocking pool's lock (which
+ * late references may still use: see edo_runtime_unref). The threads must be gone. */
+static void release_resources(edo_runtime *rt)
 {
     for (unsigned i = 0; i < rt->nworkers; i++) {
         if (rt->workers[i].parker)
@@ -111,11 +112,20 @@ static void runtime_destroy(edo_runtime *rt)
     }
     edo__stack_pool_destroy(&rt->stacks);
     free(rt->workers);
-    edo__blocking_destroy(&rt->blocking);
+    rt->workers = NULL;
     edo__idle_destroy(&rt->idle);
     edo__timers_destroy(&rt->timers);
     edo__io_destroy(&rt->io);
     pthread_mutex_destroy(&rt->driver_lock);
+    rt->released = true;
+}
+
+/* Frees everything: edo_runtime_new's failure paths, and the last reference. */
+static void runtime_destroy(edo_runtime *rt)
+{
+    if (!rt->released)
+        release_resources(rt);
+    edo__blocking_destroy(&rt->blocking);
     free(rt);
 }
 
@@ -152,6 +162,7 @@ int edo_runtime_new(edo_runtime **out, const edo_runtime_config *config)
                        rt->config.blocking_keep_alive_ns);
     edo__stack_pool_init(&rt->stacks, rt->config.coro_stack_size);
     atomic_init(&rt->next_id, 1);
+    atomic_init(&rt->refs, 1); /* the owner's */
     atomic_init(&rt->shutdown, false);
     atomic_init(&rt->remote_in_flight, 0);
     int idle_rc = edo__idle_init(&rt->idle, rt->nworkers);
@@ -220,29 +231,115 @@ static size_t drain_queues(edo_runtime *rt)
     return ran;
 }
 
-void edo_runtime_free(edo_runtime *rt)
+/* Cancels what is left: tasks idle in the owned lists, and tasks in queues. Cancelling runs
+ * drop functions, which may wake or abort other tasks, so it repeats until nothing is left. A
+ * spawn or wake from a plain thread may still be on its way to the global queue: it waits for
+ * those (they are counted) and drains again. Gives up at `deadline` (ns, edo__clock_ns) when
+ * tasks are left that nothing here can end (shielded waits for calls still running on the
+ * blocking pool); as long as cancelling makes progress it goes on. Returns true when every task
+ * has ended. The workers must be stopped. */
+static bool drain(edo_runtime *rt, uint64_t deadline)
 {
-    if (!rt)
-        return;
-    edo__blocking_close(rt); /* no queued blocking call starts from here on */
-    stop_workers(rt);        /* sets the shutdown flag: spawning fails from here on */
-    edo__blocking_shutdown(rt);
-    /* Cancel what is left: tasks idle in the owned lists, and tasks in queues. Cancelling runs
-     * drop functions, which may wake or abort other tasks, so repeat until nothing is left. A
-     * spawn or wake from a plain thread may still be on its way to the global queue: wait for
-     * those (they are counted) and drain again. */
     edo_runtime *outer = edo__runtime_entered();
     edo__runtime_set_entered(rt); /* drop functions that spawn get -ESHUTDOWN, not -EPERM */
+    bool done;
     for (;;) {
         size_t alive = edo__owned_abort_all(rt);
         if (drain_queues(rt) > 0)
             continue;
         if (alive == 0 && edo__global_is_empty(&rt->global) &&
-            atomic_load_explicit(&rt->remote_in_flight, memory_order_seq_cst) == 0)
+            atomic_load_explicit(&rt->remote_in_flight, memory_order_seq_cst) == 0) {
+            done = true;
             break;
+        }
+        if (deadline != UINT64_MAX && edo__clock_ns() >= deadline) {
+            done = false;
+            break;
+        }
         sched_yield();
     }
     edo__runtime_set_entered(outer);
+    return done;
+}
+
+void edo__runtime_drain_late(edo_runtime *rt)
+{
+    edo_runtime *outer = edo__runtime_entered();
+    edo__runtime_set_entered(rt);
+    edo__task *t;
+    bool ran;
+    do {
+        ran = false;
+        for (; edo__global_pop_batch(&rt->global, &t, 1, false) == 1; ran = true)
+            edo__task_cancel_queued(t);
+        for (unsigned i = 0; i < rt->nworkers; i++)
+            for (; edo__inject_pop_batch(&rt->workers[i].pinned, &t, 1) == 1; ran = true)
+                edo__task_cancel_queued(t);
+    } while (ran);
+    edo__runtime_set_entered(outer);
+}
+
+/* Shuts `rt` down, giving blocking calls and unwinding tasks until `deadline` (UINT64_MAX: no
+ * limit), and drops the owner's reference. Returns 0, or -ETIMEDOUT when something was left
+ * behind: the resources then stay until the last reference goes. */
+static int shutdown(edo_runtime *rt, uint64_t deadline)
+{
+    edo__blocking_close(rt); /* no queued blocking call starts from here on */
+    stop_workers(rt);        /* sets the shutdown flag: spawning fails from here on */
+    bool calls_done = edo__blocking_shutdown(rt, deadline);
+    bool tasks_done = drain(rt, deadline);
+    int rc = 0;
+    if (calls_done && tasks_done) {
+        release_resources(rt);
+    } else {
+        /* Left behind: the tasks still alive keep the runtime (so their handles can be joined),
+         * and so do the pool threads still running calls. From here on an exiting pool thread
+         * runs what its call woke; what was woken before it could see that runs here. */
+        edo__owned_hold_runtime(rt);
+        edo__blocking_set_closed(rt);
+        edo__runtime_drain_late(rt);
+        rc = -ETIMEDOUT;
+    }
+    edo_runtime_unref(rt);
+    return rc;
+}
+
+void edo_runtime_free(edo_runtime *rt)
+{
+    if (rt)
+        (void)shutdown(rt, UINT64_MAX);
+}
+
+int edo_runtime_shutdown_timeout(edo_runtime *rt, uint64_t timeout_ns)
+{
+    if (!rt)
+        return -EINVAL;
+    uint64_t now = edo__clock_ns();
+    uint64_t deadline = timeout_ns < UINT64_MAX - now ? now + timeout_ns : UINT64_MAX;
+    return shutdown(rt, deadline);
+}
+
+edo_runtime *edo_runtime_ref(edo_runtime *rt)
+{
+    if (rt)
+        atomic_fetch_add_explicit(&rt->refs, 1, memory_order_relaxed);
+    return rt;
+}
+
+void edo_runtime_unref(edo_runtime *rt)
+{
+    if (!rt || atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (!rt->released) {
+        /* A shutdown left things behind, and they have all ended or let go: cancel what is
+         * left (tasks their calls woke) and free. The drain holds a reference of its own, as
+         * drop functions may take and drop references. */
+        atomic_store_explicit(&rt->refs, 1, memory_order_relaxed);
+        drain(rt, UINT64_MAX);
+        release_resources(rt);
+        if (atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel) != 1)
+            return; /* a drop function kept a reference: the memory goes with it */
+    }
     runtime_destroy(rt);
 }
 
@@ -264,6 +361,8 @@ int edo__spawn(edo_runtime *rt, edo_future *future, size_t size, edo_task **out,
     edo__task *t = edo__task_new(rt, future, size, id, out != NULL, pinned);
     if (!t)
         return -ENOMEM;
+    if (edo__blocking_is_task(t))
+        edo__task_hold_runtime(t); /* its handle may outlive a bounded shutdown */
     if (pinned)
         edo__owned_insert(w, t); /* its home answers for it from the start */
     if (out)

@@ -74,10 +74,13 @@ typedef struct edo__blocking_pool {
     pthread_cond_t all_gone; /* signalled when the last thread exits after shutdown */
     edo__task *head, *tail;
     unsigned nthreads, nidle, max_threads;
+    unsigned nrunning;   /* threads running a call */
     unsigned nexiting;   /* retired or stopping threads still running their exit path */
     unsigned next_index; /* names threads b0, b1, ... */
     uint64_t keep_alive_ns;
     bool shutdown;
+    bool closed; /* a bounded shutdown left calls running: exiting threads run what their
+                    calls woke (edo__runtime_drain_late) */
 } edo__blocking_pool;
 
 struct edo_runtime {
@@ -93,6 +96,10 @@ struct edo_runtime {
     edo__timers timers;
     edo__io_driver io;
     _Atomic uint64_t next_id;
+    /* The owner's reference (until it shuts the runtime down), handles (edo_runtime_ref), live
+     * blocking-pool threads, and tasks with RT_REF (task.h). The last one frees the memory. */
+    _Atomic size_t refs;
+    bool released; /* the resources are freed (release_resources): only the struct is left */
     _Atomic bool shutdown;
     _Atomic unsigned remote_in_flight; /* spawns and wakes from plain threads still touching
                                           the runtime; shutdown waits for them */
@@ -151,6 +158,8 @@ void edo__owned_insert(struct edo__worker *w, edo__task *t);
 void edo__owned_remove(edo__task *t);
 /* Aborts every task still in the lists; returns how many there were. */
 size_t edo__owned_abort_all(edo_runtime *rt);
+/* Makes every task still in the lists hold a runtime reference (a shutdown leaves them). */
+void edo__owned_hold_runtime(edo_runtime *rt);
 
 /* ---- blocking pool (blocking.c) ---- */
 int edo__blocking_init(edo__blocking_pool *p, unsigned max_threads, uint64_t keep_alive_ns);
@@ -162,18 +171,26 @@ static inline bool edo__blocking_is_task(const edo__task *t)
 }
 /* Stops pool threads from starting queued calls (running ones go on). */
 void edo__blocking_close(edo_runtime *rt);
-/* Closes the pool, waits for running calls and for every pool thread to exit, then cancels
- * the calls still queued. */
-void edo__blocking_shutdown(edo_runtime *rt);
+/* Closes the pool, waits for running calls and for every pool thread to exit, until `deadline`
+ * (edo__clock_ns; UINT64_MAX: no limit), then cancels the calls still queued. Returns false
+ * when calls were still running at the deadline: they go on, and so does every thread still
+ * there (those only exiting too), each holding a runtime reference until it exits. */
+bool edo__blocking_shutdown(edo_runtime *rt, uint64_t deadline);
+/* After a shutdown that left calls running: their threads, as they exit, run the tasks their
+ * calls woke (edo__runtime_drain_late). */
+void edo__blocking_set_closed(edo_runtime *rt);
 void edo__blocking_destroy(edo__blocking_pool *p);
-/* edo_runtime_spawn_blocking, and release(arg) once the call is dropped: after it ran, or
- * instead of running (cancelled while queued, or at shutdown). */
-int edo__spawn_blocking_owned(edo_runtime *rt, void *(*fn)(void *), void *arg,
-                              void (*release)(void *), edo_task **out);
+/* The drop_output of a blocking call's task (edo_blocking_options), or NULL: for an output no
+ * handle takes. Valid after the task's future was dropped. */
+void (*edo__blocking_output_drop(const edo__task *t))(void *output);
 /* True while a blocking call is queued or running (the paused clock does not jump then). */
 bool edo__blocking_busy(edo_runtime *rt);
 
-/* ---- runtime threads (runtime.c) ---- */
+/* ---- runtime threads and shutdown (runtime.c) ---- */
+/* After a shutdown that left something behind: cancels (runs in cancel mode) the tasks queued
+ * since, on the calling thread, until none is left. Only the queues that any thread may pop
+ * (the global and pinned queues: the only ones scheduling reaches without workers). */
+void edo__runtime_drain_late(edo_runtime *rt);
 void edo__thread_enter(edo_runtime *rt, const char *kind, unsigned index);
 void edo__thread_leave(edo_runtime *rt);
 

@@ -14,6 +14,8 @@ static _Thread_local EDO__TLS_HOT edo__task *current_task;
 /* Set when the task being polled on this thread wakes itself (a yield): the poller re-queues
  * it after the poll without a write to the shared state word. */
 static _Thread_local EDO__TLS_HOT bool current_task_self_woken;
+/* What the drop of a cancelled task left as its output (edo__task_set_cancelled_output). */
+static _Thread_local void *cancelled_output;
 
 __attribute__((noinline)) edo__task *edo__task_current(void) { return current_task; }
 
@@ -34,13 +36,27 @@ static inline bool cas_state(edo__task *t, uint64_t *expected, uint64_t desired)
                                                  memory_order_acq_rel, memory_order_acquire);
 }
 
-static void task_dealloc(edo__task *t)
+/* Frees the task; `state` is its last state word. */
+static void task_dealloc(edo__task *t, uint64_t state)
 {
+    edo_runtime *rt = t->rt;
     edo_waker_drop(&t->join_waker);
     edo__block_free(t, t->size_class);
+    if (__builtin_expect((state & EDO__RT_REF) != 0, 0))
+        edo_runtime_unref(rt);
 }
 
-void edo__task_free_unspawned(edo__task *t) { edo__block_free(t, t->size_class); }
+void edo__task_free_unspawned(edo__task *t)
+{
+    task_dealloc(t, atomic_load_explicit(&t->state, memory_order_relaxed));
+}
+
+void edo__task_hold_runtime(edo__task *t)
+{
+    uint64_t s = atomic_fetch_or_explicit(&t->state, EDO__RT_REF, memory_order_relaxed);
+    if (!(s & EDO__RT_REF))
+        edo_runtime_ref(t->rt);
+}
 
 static inline void ref_inc(edo__task *t)
 {
@@ -51,7 +67,7 @@ static inline void ref_dec_n(edo__task *t, uint64_t n)
 {
     uint64_t prev = atomic_fetch_sub_explicit(&t->state, n * EDO__REF_ONE, memory_order_acq_rel);
     if (EDO__REF_COUNT(prev) == n)
-        task_dealloc(t);
+        task_dealloc(t, prev);
 }
 
 void edo__task_ref_dec(edo__task *t) { ref_dec_n(t, 1); }
@@ -99,7 +115,7 @@ static void waker_wake(const void *data)
     if (schedule)
         edo__schedule(t, false);
     else if (EDO__REF_COUNT(next) == 0)
-        task_dealloc(t);
+        task_dealloc(t, next);
 }
 
 static void waker_wake_by_ref(const void *data)
@@ -151,6 +167,44 @@ edo__task *edo__task_new(struct edo_runtime *rt, const edo_future *future, size_
     return t;
 }
 
+/* The output of a completed task that no handle will take goes to the task's drop_output, for
+ * the tasks that have one (blocking calls spawned with one). Called once, by whichever of the
+ * completer and the handle's release comes second. */
+static void drop_unclaimed_output(edo__task *t)
+{
+    if (!edo__blocking_is_task(t))
+        return;
+    void (*drop_output)(void *) = edo__blocking_output_drop(t);
+    if (drop_output)
+        drop_output(t->output);
+}
+
+/* A drop that returned with the task shielded did not drop the future: a coroutine being
+ * cancelled entered a shielded wait (its join set waits for its tasks). The task goes back to
+ * being polled, like an idle or re-notified one, holding the scheduler's reference; the abort
+ * takes effect again once it unshields. The caller is the task's poller, holding the run's
+ * reference; `self_woken`: the drop woke the task itself. */
+static void drop_deferred(edo__task *t, bool self_woken)
+{
+    /* A task cancelled before any worker polled it is on no owned list; it lives on now, so
+     * shutdown must find it. */
+    if (t->owner == EDO__NO_OWNER && !edo__task_is_pinned(t))
+        edo__owned_insert(&t->rt->workers[0], t);
+    uint64_t s = load_state(t), next;
+    bool reschedule;
+    do {
+        if ((s & EDO__NOTIFIED) || self_woken) {
+            next = (s & ~(uint64_t)EDO__RUNNING) | EDO__NOTIFIED; /* the run's reference */
+            reschedule = true;
+        } else {
+            next = (s & ~(uint64_t)EDO__RUNNING) - EDO__REF_ONE; /* never the last reference */
+            reschedule = false;
+        }
+    } while (!cas_state(t, &s, next));
+    if (reschedule)
+        edo__schedule(t, false);
+}
+
 /* Publishes completion, hands the output to the handle (or wakes it), leaves the owned list and
  * drops the run's and the scheduler's references. The caller is the task's poller. */
 static void complete(edo__task *t, void *output, bool cancelled)
@@ -159,10 +213,23 @@ static void complete(edo__task *t, void *output, bool cancelled)
     edo__task *outer = current_task;
     bool outer_self_woken = current_task_self_woken;
     current_task = t;
+    current_task_self_woken = false;
+    void *outer_cancelled_output = cancelled_output;
+    cancelled_output = NULL;
     edo_future_drop(&t->future);
-    edo__task_locals_destroy(t); /* after the drop: unwinding code may still use them */
+    if (cancelled)
+        output = cancelled_output; /* a cancelled coroutine may still return a value */
+    cancelled_output = outer_cancelled_output;
+    bool deferred = (load_state(t) & EDO__SHIELDED) != 0;
+    bool self_woken = current_task_self_woken;
+    if (!deferred)
+        edo__task_locals_destroy(t); /* after the drop: unwinding code may still use them */
     current_task = outer;
     current_task_self_woken = outer_self_woken;
+    if (__builtin_expect(deferred, 0)) {
+        drop_deferred(t, self_woken);
+        return;
+    }
     t->output = output;
     uint64_t s = load_state(t), next;
     do {
@@ -170,6 +237,8 @@ static void complete(edo__task *t, void *output, bool cancelled)
         next = cancelled ? next | EDO__CANCELLED : next & ~(uint64_t)EDO__CANCELLED;
     } while (!cas_state(t, &s, next));
 
+    if (__builtin_expect(!(s & EDO__JOIN_INTEREST), 0) && !cancelled)
+        drop_unclaimed_output(t); /* no handle (any more): nobody will take it */
     if ((s & EDO__JOIN_INTEREST) && (s & EDO__JOIN_WAKER)) {
         edo_waker_wake_by_ref(&t->join_waker);
         /* Give the waker field back to the handle, or drop the waker if the handle is gone. */
@@ -268,6 +337,14 @@ void edo__task_shield_current(bool on)
         atomic_fetch_and_explicit(&t->state, ~(uint64_t)EDO__SHIELDED, memory_order_relaxed);
 }
 
+void edo__task_set_cancelled_output(void *output) { cancelled_output = output; }
+
+edo_waker edo__task_current_waker(void)
+{
+    edo__task *t = current_task;
+    return t ? (edo_waker){&task_waker_vtable, t} : edo_waker_noop();
+}
+
 bool edo__task_current_abort_requested(void)
 {
     edo__task *t = current_task;
@@ -304,13 +381,9 @@ static inline edo__task *task_of(const edo_task *h) { return (edo__task *)h; }
 static edo_poll take_result(edo__task *t, uint64_t s, int *rc, void **out)
 {
     atomic_fetch_or_explicit(&t->state, EDO__JOINED, memory_order_relaxed);
-    if (s & EDO__CANCELLED) {
-        *rc = -ECANCELED;
-    } else {
-        *rc = 0;
-        if (out)
-            *out = t->output;
-    }
+    *rc = (s & EDO__CANCELLED) ? -ECANCELED : 0;
+    if (out)
+        *out = t->output; /* cancelled: NULL, or what a cancelled coroutine returned */
     return EDO_READY;
 }
 
@@ -393,5 +466,9 @@ void edo_task_free(edo_task *task)
     /* The waker field is ours to drop unless the completer still holds it (it drops it then). */
     if (!(s & EDO__COMPLETE) || !(s & EDO__JOIN_WAKER))
         edo_waker_drop(&t->join_waker);
+    /* Completed with an output nobody took: the handle was its last taker. (Not complete yet:
+     * the completer sees JOIN_INTEREST gone and drops it.) */
+    if ((s & (EDO__COMPLETE | EDO__CANCELLED | EDO__JOINED)) == EDO__COMPLETE)
+        drop_unclaimed_output(t);
     edo__task_ref_dec(t);
 }

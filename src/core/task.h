@@ -1,6 +1,6 @@
 /* The task: a header, one atomic state word, and the future stored inline after it.
  *
- * State word (64 bits): flags in the low 9 bits, reference count above.
+ * State word (64 bits): flags in the low 10 bits, reference count above.
  *
  *   RUNNING        a worker is polling the future (or cancelling it) right now, or the task
  *                  yielded and waits in a queue with its claim kept
@@ -14,7 +14,13 @@
  *   JOINED         the handle already took the result (so a second join reports -EALREADY)
  *   PINNED         a local task: runs only on its home worker (`owner`), never stolen
  *   SHIELDED       an abort is deferred: the future is polled on rather than dropped (a
- *                  coroutine in a scope waits for its tasks); CANCELLED takes effect once cleared
+ *                  coroutine in a scope waits for its tasks); CANCELLED takes effect once cleared.
+ *                  A future's drop that returns with SHIELDED set did not drop it (a coroutine
+ *                  being cancelled entered a shielded wait): the task is polled on until it
+ *                  unshields, and is then dropped again
+ *   RT_REF         the task holds a reference to its runtime, dropped when the task is freed:
+ *                  blocking calls (so their handles can be joined after a shutdown that left
+ *                  them running), and tasks a bounded shutdown left unfinished
  *
  * References: one per waker clone, one for the handle, one for the scheduler (held from spawn
  * until completion, so an idle task nobody wakes stays alive for shutdown to cancel) and one
@@ -43,8 +49,9 @@ enum {
     EDO__PINNED = 1u << 7, /* runs only on worker `owner` (set at spawn, never changes) */
     EDO__SHIELDED = 1u << 8, /* an abort does not drop the future: it is polled on (a scope
                                 waits for its tasks; set and cleared by the task itself) */
+    EDO__RT_REF = 1u << 9,   /* holds a runtime reference until freed (see above) */
 };
-#define EDO__REF_SHIFT 9
+#define EDO__REF_SHIFT 10
 #define EDO__REF_ONE ((uint64_t)1 << EDO__REF_SHIFT)
 #define EDO__NO_OWNER UINT32_MAX
 #define EDO__REF_COUNT(s) ((s) >> EDO__REF_SHIFT)
@@ -92,11 +99,21 @@ void edo__task_locals_destroy(edo__task *t);
 /* Shields (on) or unshields the task being polled on this thread: while shielded, an abort
  * wakes it instead of dropping its future (see EDO__SHIELDED). */
 void edo__task_shield_current(bool on);
+/* Called by a future's drop function, while its task is being cancelled: `output` becomes the
+ * cancelled task's output, which the handle is given with -ECANCELED instead of losing it (a
+ * coroutine that returned a value while it unwound). */
+void edo__task_set_cancelled_output(void *output);
+/* The waker of the task being polled or dropped on this thread (borrowed: the run holds a
+ * reference; clone to keep), or a no-op waker outside a task. */
+edo_waker edo__task_current_waker(void);
 /* True when the task being polled on this thread has been aborted. */
 bool edo__task_current_abort_requested(void);
 
 /* Frees a task that edo__task_new made but that was never scheduled (a refused spawn). */
 void edo__task_free_unspawned(edo__task *t);
+/* Makes the task hold a reference to its runtime until it is freed (RT_REF), unless it does
+ * already. The task must be alive (the caller holds a reference or a lock that keeps it). */
+void edo__task_hold_runtime(edo__task *t);
 
 /* One poll of a task, on the poller's stack: the context handed to the future and what
  * edo__task_poll_begin saved of the thread's state. */

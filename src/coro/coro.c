@@ -213,13 +213,18 @@ static void coro_drop(edo_future *self)
     if (!co)
         return; /* no stack even for cleanup: fn cannot run */
     if (!co->finished) {
-        /* Cancel: every suspending call now returns at once, so this runs it to its end. */
+        /* Cancel: every suspending call now returns at once, so this runs it to its end, except
+         * a shielded wait (a join set waiting for its tasks): the coroutine then suspends while
+         * shielded, and is left to the task, which polls it on (task.c, drop_deferred) and
+         * drops it again once it unshields. The task's own waker wakes it for that. */
         co->cancelled = true;
-        edo_waker noop = edo_waker_noop();
-        edo_context cx = {&noop, NULL};
+        edo_waker waker = edo__task_current_waker();
+        edo_context cx = {&waker, NULL};
         void *out;
         while (enter(co, &f->ctx, &cx, &out, -ECANCELED) != EDO_READY)
-            ;
+            if (co->shield_depth != 0)
+                return; /* not dropped: the task is shielded now */
+        edo__task_set_cancelled_output(out); /* what it returned anyway is not lost */
     }
 #ifdef EDO_TSAN
     __tsan_destroy_fiber(co->tsan_fiber);
@@ -382,8 +387,8 @@ int edo__await_shielded(edo_future *future, void **out)
     edo__coro *co = coro_current();
     if (!co)
         return -EPERM;
-    if (co->cancelled && co->shield_depth == 0)
-        return -ECANCELED; /* being dropped: there is no waiting any more */
+    /* Also while the coroutine is being dropped (cancelled, unshielded): the shield makes its
+     * drop return unfinished, and the task polls it on (see coro_drop). */
     edo__coro_shield(true);
     for (;;) {
         void *o = NULL;

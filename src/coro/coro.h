@@ -81,8 +81,9 @@ int edo__coro_coop(void);
  * Must pair up within one coroutine. */
 void edo__coro_shield(bool on);
 /* Inside a coroutine: waits for `future` ignoring aborts and the deadline (for waits that are
- * short because what they wait for was told to stop). Returns 0, -EPERM, or -ECANCELED when the
- * coroutine is already being dropped (it cannot wait then). */
+ * short because what they wait for was told to stop), also while the coroutine is being
+ * cancelled: its drop is then put off until the wait ends (the task polls it meanwhile).
+ * Returns 0 or -EPERM. */
 int edo__await_shielded(edo_future *future, void **out);
 /* edo_await for a future the calling coroutine has just polled, with its current context
  * (co->cx), and found pending: the wait goes on from there (same results as edo_await). */

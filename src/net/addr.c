@@ -187,7 +187,8 @@ static int resolve_start(const char *host_port, edo_sockaddr *out, size_t max, b
     j->out = copy;
     j->max = max;
     j->result = -ECANCELED;
-    rc = edo__spawn_blocking_owned(rt, resolve_blocking, j, job_unref, call);
+    edo_blocking_options owned = {job_unref, NULL};
+    rc = edo_spawn_blocking_with(rt, &owned, resolve_blocking, j, call);
     if (rc < 0) {
         free(copy);
         free(j);
