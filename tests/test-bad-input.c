@@ -623,3 +623,231 @@ TEST(sync_blocking_bad_input)
     blocking_calls();
     in_coroutine(blocking_calls);
 }
+
+/* ---- time: durations, sleeps, timeouts, deadlines, intervals, the paused clock -------------- */
+
+TEST(time_durations_saturate)
+{
+    CHECK(EDO_USEC(3) == 3000u);
+    CHECK(EDO_MSEC(3) == 3000000u);
+    CHECK(EDO_SEC(3) == 3000000000u);
+    CHECK(EDO_SEC(UINT64_MAX / 1000000000u) == UINT64_MAX / 1000000000u * 1000000000u);
+    CHECK(EDO_USEC(UINT64_MAX) == UINT64_MAX); /* never, not a wrapped-around small duration */
+    CHECK(EDO_MSEC(UINT64_MAX / 1000000u + 1) == UINT64_MAX);
+    CHECK(EDO_SEC(UINT64_MAX / 1000000000u + 1) == UINT64_MAX);
+    CHECK(EDO_SEC(SIZE_MAX) == UINT64_MAX);
+    CHECK(edo_after(UINT64_MAX) == EDO_INSTANT_NEVER);
+    CHECK(edo_after(EDO_INSTANT_NEVER - 1) == EDO_INSTANT_NEVER);
+    edo_instant before = edo_now();
+    CHECK(edo_after(0) >= before);
+    CHECK(edo_deadline() == EDO_INSTANT_NEVER); /* outside a coroutine */
+}
+
+static void sleep_calls(void)
+{
+    edo_sleep_future_init(NULL, 1);
+    edo_sleep_future_init_until(NULL, 1);
+    edo_sleep_future_reset(NULL, 1);
+    if (!edo_in_coroutine()) {
+        CHECK_EQ(edo_sleep(0), -EPERM);
+        CHECK_EQ(edo_sleep_until(0), -EPERM);
+        return;
+    }
+    CHECK_EQ(edo_sleep(0), 0);
+    CHECK_EQ(edo_sleep_until(0), 0); /* long past */
+    /* Durations and instants at the end of time never come: the deadline cuts them short. */
+    edo_instant saved;
+    CHECK_EQ(edo_deadline_push(edo_after(EDO_MSEC(2)), &saved), 0);
+    CHECK_EQ(edo_sleep(UINT64_MAX), -ETIMEDOUT);
+    CHECK_EQ(edo_sleep(UINT64_MAX - 1), -ETIMEDOUT);
+    CHECK_EQ(edo_sleep_until(EDO_INSTANT_NEVER), -ETIMEDOUT);
+    CHECK_EQ(edo_sleep_until(EDO_INSTANT_NEVER - 1), -ETIMEDOUT); /* a timer armed far out */
+    CHECK_EQ(edo_deadline_pop(saved), 0);
+    edo_sleep_future s;
+    edo_sleep_future_init(&s, UINT64_MAX);
+    edo_sleep_future_reset(&s, 0); /* pending again, due at once */
+    CHECK_EQ(edo_await(&s.base, NULL), 0);
+    CHECK_EQ(s.result, 0);
+    edo_future_drop(&s.base);
+}
+
+TEST(time_sleep_bad_input)
+{
+    sleep_calls();
+    in_coroutine(sleep_calls);
+}
+
+static int sleep_5ms(void *arg)
+{
+    *(edo_instant *)arg = edo_deadline();
+    return edo_sleep(EDO_MSEC(5));
+}
+
+static void timeout_calls(void)
+{
+    edo_yield_future y;
+    edo_yield_future_init(&y);
+    edo_timeout_future t, untouched;
+    memset(&untouched, 0xab, sizeof untouched);
+    t = untouched;
+    const edo_future_vtable no_poll = {NULL, NULL};
+    edo_future bare = {NULL}, pollless = {&no_poll};
+    CHECK_EQ(edo_timeout_future_init(NULL, &y.base, 1), -EINVAL);
+    CHECK_EQ(edo_timeout_future_init(&t, NULL, 1), -EINVAL);
+    CHECK_EQ(edo_timeout_future_init(&t, &bare, 1), -EINVAL);
+    CHECK_EQ(edo_timeout_future_init(&t, &pollless, 1), -EINVAL);
+    CHECK_EQ(edo_timeout_future_init(&t, &t.base, 1), -EINVAL); /* it would poll itself */
+    CHECK_EQ(edo_timeout_future_init_at(NULL, &y.base, 1), -EINVAL);
+    CHECK_EQ(edo_timeout_future_init_at(&t, NULL, 1), -EINVAL);
+    CHECK_EQ(edo_timeout_future_init_at(&t, &t.base, 1), -EINVAL);
+    CHECK(memcmp(&t, &untouched, sizeof t) == 0);
+    /* A timeout that never passes: the inner future decides (outside a runtime no timer can be
+     * armed for it, documented as -EPERM). */
+    CHECK_EQ(edo_timeout_future_init(&t, &y.base, UINT64_MAX), 0);
+    edo_waker nw;
+    edo_context cx = noop_cx(&nw);
+    if (edo_in_coroutine()) {
+        CHECK_EQ(edo_future_poll(&t.base, &cx, NULL), EDO_PENDING);
+        CHECK_EQ(ready_result(&t.base, &t.result), 0);
+    } else {
+        CHECK_EQ(ready_result(&t.base, &t.result), -EPERM);
+    }
+
+    edo_instant seen = 0;
+    CHECK_EQ(edo_timeout(1, NULL, NULL), -EINVAL);
+    CHECK_EQ(edo_timeout_at(1, NULL, NULL), -EINVAL);
+    if (!edo_in_coroutine()) {
+        CHECK_EQ(edo_timeout(1, sleep_5ms, &seen), -EPERM);
+        CHECK_EQ(seen, 0); /* fn did not run */
+        return;
+    }
+    CHECK_EQ(edo_timeout(UINT64_MAX, sleep_5ms, &seen), 0); /* no deadline at all */
+    CHECK(seen == EDO_INSTANT_NEVER);
+    CHECK_EQ(edo_timeout(0, sleep_5ms, &seen), -ETIMEDOUT); /* passed at once */
+    CHECK_EQ(edo_timeout_at(0, sleep_5ms, &seen), -ETIMEDOUT);
+    CHECK_EQ(edo_timeout_at(EDO_INSTANT_NEVER, sleep_5ms, &seen), 0);
+    CHECK(edo_deadline() == EDO_INSTANT_NEVER); /* every deadline was popped */
+}
+
+TEST(time_timeout_bad_input)
+{
+    timeout_calls();
+    in_coroutine(timeout_calls);
+}
+
+static void deadline_calls(void)
+{
+    edo_instant saved = 0;
+    CHECK_EQ(edo_deadline_push(0, NULL), -EINVAL); /* before -EPERM */
+    if (!edo_in_coroutine()) {
+        CHECK_EQ(edo_deadline_push(0, &saved), -EPERM);
+        CHECK_EQ(edo_deadline_pop(0), -EPERM);
+        CHECK(edo_deadline() == EDO_INSTANT_NEVER);
+        return;
+    }
+    CHECK(edo_deadline() == EDO_INSTANT_NEVER);
+    CHECK_EQ(edo_deadline_push(0, &saved), 0); /* long past */
+    CHECK(saved == EDO_INSTANT_NEVER);
+    CHECK_EQ(edo_yield(), -ETIMEDOUT);
+    CHECK_EQ(edo_deadline_pop(saved), 0);
+    CHECK_EQ(edo_yield(), 0);
+}
+
+TEST(time_deadline_bad_input)
+{
+    deadline_calls();
+    in_coroutine(deadline_calls);
+}
+
+static void interval_calls(void)
+{
+    edo_interval iv;
+    const edo_missed_tick policies[] = {EDO_MISSED_TICK_SKIP, EDO_MISSED_TICK_BURST,
+                                        EDO_MISSED_TICK_DELAY};
+    CHECK_EQ(edo_interval_init(NULL, 1, EDO_MISSED_TICK_SKIP), -EINVAL);
+    CHECK_EQ(edo_interval_init(&iv, 0, EDO_MISSED_TICK_SKIP), -EINVAL);
+    CHECK_EQ(edo_interval_init(&iv, 1, (edo_missed_tick)3), -EINVAL);
+    CHECK_EQ(edo_interval_init(&iv, 1, (edo_missed_tick)-1), -EINVAL);
+    CHECK_EQ(edo_interval_init_at(NULL, 0, 1, EDO_MISSED_TICK_SKIP), -EINVAL);
+    CHECK_EQ(edo_interval_init_at(&iv, 0, 0, EDO_MISSED_TICK_SKIP), -EINVAL);
+    CHECK_EQ(edo_interval_init_at(&iv, 0, 1, (edo_missed_tick)99), -EINVAL);
+    edo_instant tick = 0;
+    CHECK_EQ(edo_interval_tick(NULL, &tick), -EINVAL);
+    CHECK_EQ(edo_interval_reset(NULL), -EINVAL);
+    CHECK_EQ(edo_interval_reset_at(NULL, 0), -EINVAL);
+    CHECK_EQ(edo_interval_reset_after(NULL, 0), -EINVAL);
+    edo_interval_destroy(NULL);
+    edo_interval_tick_future_init(NULL, &iv);
+    edo_interval_tick_future f;
+    edo_interval_tick_future_init(&f, NULL);
+    CHECK_EQ(ready_result(&f.base, &f.result), -EINVAL);
+    if (!edo_in_coroutine())
+        return;
+    /* A period past the end of time: one tick, then never; resets to the end of time too. */
+    for (size_t i = 0; i < 3; i++) {
+        CHECK_EQ(edo_interval_init(&iv, UINT64_MAX, policies[i]), 0);
+        CHECK_EQ(edo_interval_tick(&iv, &tick), 0);
+        edo_instant saved;
+        CHECK_EQ(edo_deadline_push(edo_after(EDO_MSEC(2)), &saved), 0);
+        CHECK_EQ(edo_interval_tick(&iv, &tick), -ETIMEDOUT);
+        CHECK_EQ(edo_interval_reset(&iv), 0);
+        CHECK_EQ(edo_interval_tick(&iv, &tick), -ETIMEDOUT);
+        CHECK_EQ(edo_interval_reset_after(&iv, UINT64_MAX), 0);
+        CHECK_EQ(edo_interval_tick(&iv, &tick), -ETIMEDOUT);
+        CHECK_EQ(edo_interval_reset_at(&iv, EDO_INSTANT_NEVER - 1), 0);
+        CHECK_EQ(edo_interval_tick(&iv, &tick), -ETIMEDOUT);
+        CHECK_EQ(edo_deadline_pop(saved), 0);
+        CHECK_EQ(edo_interval_reset_at(&iv, 0), 0); /* long past: at once */
+        CHECK_EQ(edo_interval_tick(&iv, &tick), 0);
+        CHECK(tick == 0);
+        edo_interval_destroy(&iv);
+    }
+    CHECK_EQ(edo_interval_init_at(&iv, EDO_INSTANT_NEVER, 1, EDO_MISSED_TICK_SKIP), 0);
+    edo_instant saved;
+    CHECK_EQ(edo_deadline_push(edo_after(EDO_MSEC(2)), &saved), 0);
+    CHECK_EQ(edo_interval_tick(&iv, &tick), -ETIMEDOUT); /* never starts */
+    CHECK_EQ(edo_deadline_pop(saved), 0);
+    edo_interval_destroy(&iv);
+}
+
+TEST(time_interval_bad_input)
+{
+    interval_calls();
+    in_coroutine(interval_calls);
+}
+
+static void *sleep_to_the_end(void *arg)
+{
+    (void)arg;
+    return (void *)(intptr_t)edo_sleep_until(EDO_INSTANT_NEVER - 1);
+}
+
+/* The paused clock moved as far as it goes: it stops at the last instant, firing every timer
+ * but those that never fire, and cannot run from there. */
+static void clock_to_the_end(void)
+{
+    edo_runtime *rt = edo_runtime_current();
+    CHECK(rt != NULL);
+    edo_task *t;
+    CHECK_EQ(edo_spawn(sleep_to_the_end, NULL, &t), 0);
+    CHECK_EQ(edo_yield(), 0); /* it arms its timer */
+    CHECK_EQ(edo_time_advance(rt, UINT64_MAX), 0);
+    CHECK(edo_now() == EDO_INSTANT_NEVER - 1);
+    CHECK_EQ(edo_time_advance(rt, UINT64_MAX), 0);
+    CHECK(edo_now() == EDO_INSTANT_NEVER - 1);
+    CHECK(edo_after(1) == EDO_INSTANT_NEVER);
+    void *out = (void *)1;
+    CHECK_EQ(edo_task_join(t, &out), 0);
+    CHECK(out == NULL); /* its sleep returned 0 */
+    edo_task_free(t);
+    CHECK_EQ(edo_time_resume(rt), -EOVERFLOW);
+    CHECK_EQ(edo_time_advance(rt, 1), 0); /* still paused */
+}
+
+TEST(time_paused_clock_bad_input)
+{
+    CHECK_EQ(edo_time_pause(NULL), -EINVAL);
+    CHECK_EQ(edo_time_resume(NULL), -EINVAL);
+    CHECK_EQ(edo_time_advance(NULL, 1), -EINVAL);
+    in_coroutine(clock_to_the_end);
+}
