@@ -851,3 +851,214 @@ TEST(time_paused_clock_bad_input)
     CHECK_EQ(edo_time_advance(NULL, 1), -EINVAL);
     in_coroutine(clock_to_the_end);
 }
+
+/* ---- coro: spawning, awaiting, yielding ------------------------------------------------------ */
+
+static void *return_arg(void *arg) { return arg; }
+
+static void spawn_calls(void)
+{
+    edo_runtime *rt = edo_runtime_current();
+    edo_task *t = (edo_task *)&t; /* untouched on failure */
+    edo_task *const before = t;
+    const size_t bad_sizes[] = {1, EDO_MIN_STACK_SIZE - 1, EDO_MAX_STACK_SIZE + 1, SIZE_MAX};
+    CHECK_EQ(edo_spawn(NULL, NULL, &t), -EINVAL);
+    CHECK_EQ(edo_spawn_with(rt, NULL, NULL, NULL, &t), -EINVAL);
+    CHECK_EQ(edo_spawn_local(NULL, NULL, NULL, &t), -EINVAL);
+    for (size_t i = 0; i < 4; i++) {
+        edo_spawn_options o = {.stack_size = bad_sizes[i]};
+        CHECK_EQ(edo_spawn_with(rt, &o, return_arg, NULL, &t), -EINVAL);
+        CHECK_EQ(edo_spawn_with(NULL, &o, return_arg, NULL, &t), -EINVAL); /* before -EPERM */
+        CHECK_EQ(edo_spawn_local(&o, return_arg, NULL, &t), -EINVAL);
+    }
+    CHECK(t == before);
+    if (!rt) {
+        CHECK_EQ(edo_spawn(return_arg, NULL, &t), -EPERM);
+        CHECK_EQ(edo_spawn_with(NULL, NULL, return_arg, NULL, &t), -EPERM);
+        CHECK_EQ(edo_spawn_local(NULL, return_arg, NULL, &t), -EPERM);
+        CHECK(t == before);
+        return;
+    }
+    /* The bounds themselves are fine, and so is a handle not wanted (detached). */
+    edo_spawn_options lo = {.stack_size = EDO_MIN_STACK_SIZE};
+    edo_spawn_options hi = {.stack_size = EDO_MAX_STACK_SIZE};
+    CHECK_EQ(edo_spawn_with(rt, &lo, return_arg, (void *)1, &t), 0);
+    void *out = NULL;
+    CHECK_EQ(edo_task_join(t, &out), 0);
+    CHECK(out == (void *)1);
+    edo_task_free(t);
+    CHECK_EQ(edo_spawn_with(rt, &hi, return_arg, NULL, NULL), 0);
+    CHECK_EQ(edo_spawn_local(NULL, return_arg, NULL, NULL), -EPERM); /* not a multi-thread one */
+}
+
+TEST(coro_spawn_bad_input)
+{
+    spawn_calls();
+    in_coroutine(spawn_calls);
+}
+
+static void await_calls(void)
+{
+    const edo_future_vtable no_poll = {NULL, NULL};
+    edo_future bare = {NULL}, pollless = {&no_poll};
+    void *out = (void *)1;
+    CHECK_EQ(edo_await(NULL, &out), -EINVAL); /* before -EPERM */
+    CHECK_EQ(edo_await(&bare, &out), -EINVAL);
+    CHECK_EQ(edo_await(&pollless, &out), -EINVAL);
+    CHECK(out == (void *)1);
+    int in = edo_in_coroutine();
+    CHECK_EQ(edo_coro_cancelled(), in ? 0 : -EPERM);
+    CHECK_EQ(edo_yield(), in ? 0 : -EPERM);
+    edo_yield_future y;
+    edo_yield_future_init(&y);
+    CHECK_EQ(edo_await(&y.base, NULL), in ? 0 : -EPERM); /* out may be NULL */
+}
+
+TEST(coro_await_bad_input)
+{
+    await_calls();
+    in_coroutine(await_calls);
+}
+
+static int scope_body(edo_join_set *set, void *arg)
+{
+    (void)set;
+    return (int)(intptr_t)arg;
+}
+
+static void scope_calls(void)
+{
+    CHECK_EQ(edo_scope(NULL, NULL, NULL), -EINVAL); /* before -EPERM */
+    CHECK_EQ(edo_scope(scope_body, (void *)3, NULL), edo_in_coroutine() ? 3 : -EPERM);
+}
+
+TEST(coro_scope_bad_input)
+{
+    scope_calls();
+    in_coroutine(scope_calls);
+}
+
+/* ---- future: wakers, contexts, polling, select and join ------------------------------------- */
+
+TEST(future_waker_and_context_bad_input)
+{
+    edo_waker empty = EDO_WAKER_EMPTY, noop = edo_waker_noop();
+    edo_waker c = edo_waker_clone(NULL);
+    CHECK(c.vtable == NULL);
+    c = edo_waker_clone(&empty);
+    CHECK(c.vtable == NULL);
+    edo_waker_wake(NULL);
+    edo_waker_wake(&empty);
+    edo_waker_wake_by_ref(NULL);
+    edo_waker_wake_by_ref(&empty);
+    edo_waker_drop(NULL);
+    edo_waker_drop(&empty);
+    CHECK(!edo_waker_will_wake(NULL, NULL));
+    CHECK(!edo_waker_will_wake(&noop, NULL));
+    CHECK(!edo_waker_will_wake(NULL, &noop));
+    CHECK(!edo_waker_will_wake(&empty, &empty));
+    CHECK(edo_waker_will_wake(&noop, &noop));
+
+    edo_context_init(NULL, &noop, NULL);
+    CHECK(edo_context_waker(NULL) == NULL);
+    CHECK(edo_coop_proceed(NULL)); /* no budget */
+    edo_context cx;
+    edo_context_init(&cx, NULL, NULL); /* a NULL waker: as the empty one */
+    CHECK(edo_context_waker(&cx) == NULL);
+    CHECK(cx.budget == NULL);
+    CHECK(edo_coop_proceed(&cx));
+    edo_yield_future y;
+    edo_yield_future_init(NULL);
+    edo_yield_future_init(&y);
+    CHECK_EQ(edo_future_poll(&y.base, &cx, NULL), EDO_PENDING); /* its wake goes nowhere */
+    CHECK_EQ(edo_future_poll(&y.base, &cx, NULL), EDO_READY);
+    uint32_t spent = 0;
+    edo_context parent = {&noop, &spent}, child;
+    edo_context_init(&child, NULL, &parent);
+    CHECK(!edo_coop_proceed(&child)); /* spent budget, nobody to wake: no crash */
+
+    const edo_future_vtable no_poll = {NULL, NULL};
+    edo_future bare = {NULL}, pollless = {&no_poll};
+    void *out = (void *)1;
+    CHECK_EQ(edo_future_poll(NULL, &cx, &out), EDO_READY);
+    CHECK_EQ(edo_future_poll(&bare, &cx, &out), EDO_READY);
+    CHECK_EQ(edo_future_poll(&pollless, &cx, &out), EDO_READY);
+    edo_yield_future_init(&y);
+    CHECK_EQ(edo_future_poll(&y.base, NULL, &out), EDO_READY);
+    CHECK(out == (void *)1); /* untouched */
+    edo_future_drop(NULL);
+    edo_future_drop(&bare);
+    edo_future_drop(&pollless);
+}
+
+static void compose_calls(void)
+{
+    const edo_future_vtable no_poll = {NULL, NULL};
+    edo_future bare = {NULL}, pollless = {&no_poll};
+    _Atomic long polls = 0;
+    count_future ready = count_new(&polls, (void *)7);
+    edo_future *nulls[2] = {NULL, NULL};
+    edo_future *with_bare[2] = {&bare, &ready.base};
+    edo_future *with_pollless[2] = {&pollless, &ready.base};
+    edo_future *with_null[2] = {&ready.base, NULL};
+    void *out = NULL, *outs[2];
+    int in = edo_in_coroutine();
+
+    CHECK_EQ(edo_select(NULL, 2, EDO_SELECT_BIASED, &out), -EINVAL);
+    CHECK_EQ(edo_select(with_null, 0, EDO_SELECT_BIASED, &out), -EINVAL);
+    CHECK_EQ(edo_select(with_null, (size_t)INT_MAX + 1, EDO_SELECT_BIASED, &out), -EINVAL);
+    CHECK_EQ(edo_select(with_bare, 2, EDO_SELECT_BIASED, &out), -EINVAL);
+    CHECK_EQ(edo_select(with_pollless, 2, EDO_SELECT_FAIR, &out), -EINVAL);
+    CHECK_EQ(edo_select(nulls, 2, EDO_SELECT_FAIR, &out), in ? -EINVAL : -EPERM);
+    CHECK_EQ(edo_join(NULL, 2, outs), -EINVAL);
+    CHECK_EQ(edo_join(with_null, 2, outs), -EINVAL);
+    CHECK_EQ(edo_join(with_bare, 2, outs), -EINVAL);
+    CHECK_EQ(edo_join(with_pollless, 2, outs), -EINVAL);
+    size_t failed = 99;
+    CHECK_EQ(edo_try_join(with_null, 1, outs, NULL, NULL, &failed), -EINVAL);
+    CHECK_EQ(edo_try_join(NULL, 1, outs, NULL, NULL, &failed), -EINVAL);
+    CHECK_EQ(failed, 99);
+    CHECK_EQ(atomic_load(&polls), 0); /* nothing was polled */
+    CHECK_EQ(edo_join(with_null, 0, NULL), in ? 0 : -EPERM); /* nothing to wait for */
+    CHECK_EQ(edo_select(with_null, 2, EDO_SELECT_FAIR, NULL), in ? 0 : -EPERM); /* NULL skipped */
+
+    /* The future form: nonsense makes it ready at once with index -EINVAL. */
+    edo_waker nw;
+    edo_context cx = noop_cx(&nw);
+    edo_select_future_init(NULL, with_null, 2, EDO_SELECT_BIASED);
+    edo_select_future f;
+    edo_future *const *arrays[] = {NULL, nulls, with_null, with_bare, with_pollless};
+    const size_t sizes[] = {2, 2, (size_t)INT_MAX + 1, 2, 2};
+    for (size_t i = 0; i < 5; i++) {
+        edo_select_future_init(&f, arrays[i], sizes[i], EDO_SELECT_BIASED);
+        CHECK_EQ(edo_future_poll(&f.base, &cx, &out), EDO_READY);
+        CHECK_EQ(f.index, -EINVAL);
+        edo_future_drop(&f.base);
+    }
+    edo_select_future_init(&f, with_null, 0, EDO_SELECT_FAIR);
+    CHECK_EQ(edo_future_poll(&f.base, &cx, &out), EDO_READY);
+    CHECK_EQ(f.index, -EINVAL);
+}
+
+TEST(future_compose_bad_input)
+{
+    compose_calls();
+    in_coroutine(compose_calls);
+}
+
+/* ---- error ------------------------------------------------------------------------------------ */
+
+TEST(error_strerror_bad_input)
+{
+    const int codes[] = {0, 1, -1, INT_MAX, -INT_MAX, INT_MIN, 4095, -4096, 10058, -10059, 100000};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        const char *a = edo_strerror(codes[i]), *b = edo_strerror(codes[i]);
+        CHECK(a != NULL && a[0] != '\0');
+        CHECK(a == b); /* static, the same each time */
+    }
+    CHECK(strcmp(edo_strerror(INT_MIN), "Unknown error") == 0);
+    CHECK(strcmp(edo_strerror(INT_MAX), "Unknown error") == 0);
+    CHECK(strcmp(edo_strerror(-INT_MAX), "Unknown error") == 0);
+    CHECK(strcmp(edo_strerror(0), "Success") == 0);
+    CHECK(edo_strerror(-EINVAL) == edo_strerror(EINVAL)); /* the sign is ignored */
+}
