@@ -441,7 +441,7 @@ TEST(deep_recursion_near_stack_size)
 TEST(bad_input)
 {
     CHECK_EQ(edo_yield(), -EPERM);
-    CHECK_EQ(edo_await(NULL, NULL), -EPERM);
+    CHECK_EQ(edo_await(NULL, NULL), -EINVAL); /* bad input first, then -EPERM */
     CHECK_EQ(edo_coro_cancelled(), -EPERM);
     CHECK_EQ(edo_in_coroutine(), 0);
     CHECK_EQ(edo_spawn(return_arg, NULL, NULL), -EPERM);

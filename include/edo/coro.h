@@ -87,8 +87,8 @@ static inline int edo_spawn_detached(void *(*fn)(void *arg), void *arg)
 }
 
 /* Like edo_spawn(), on runtime `rt` (from any thread; NULL: the current runtime) and with
- * `options` (NULL: defaults). -EINVAL also for a stack size outside
- * [EDO_MIN_STACK_SIZE, EDO_MAX_STACK_SIZE]. */
+ * `options` (NULL: defaults). -EINVAL also for a stack size (not 0) outside
+ * [EDO_MIN_STACK_SIZE, EDO_MAX_STACK_SIZE]; bad arguments are checked before -EPERM. */
 int edo_spawn_with(edo_runtime *rt, const edo_spawn_options *options, void *(*fn)(void *arg),
                    void *arg, edo_task **out);
 
@@ -106,7 +106,7 @@ int edo_spawn_local(const edo_spawn_options *options, void *(*fn)(void *arg), vo
  * be NULL). The future is polled in place, so it must not move meanwhile; the caller still
  * owns it (and drops it if it has a drop function).
  * Returns 0, or
- *   -EINVAL     future (or its poll function) is NULL;
+ *   -EINVAL     future (or its vtable, or its poll function) is NULL (checked first);
  *   -EPERM      not called from a coroutine;
  *   -ECANCELED  the task was aborted (the future may not have completed).
  * Suspends. */

@@ -102,19 +102,25 @@ typedef struct edo_context {
     uint32_t *budget;        /* cooperative budget of the running task, or NULL: unlimited */
 } edo_context;
 
-/* Initialises `cx` to poll a child future with `waker`, sharing `parent`'s cooperative budget
- * (`parent` may be NULL: no budget). Never suspends. */
+/* Initialises `cx` to poll a child future with `waker` (NULL: as the empty waker, nobody is
+ * woken), sharing `parent`'s cooperative budget (`parent` may be NULL: no budget). NULL cx is a
+ * no-op. Never suspends. */
 void edo_context_init(edo_context *cx, const edo_waker *waker, const edo_context *parent);
 
-/* The waker to wake when the polled future can make progress. */
-static inline const edo_waker *edo_context_waker(const edo_context *cx) { return cx->waker; }
+/* The waker to wake when the polled future can make progress; NULL for a NULL cx (edo's waker
+ * functions treat a NULL waker as the empty one). */
+static inline const edo_waker *edo_context_waker(const edo_context *cx)
+{
+    return cx ? cx->waker : NULL;
+}
 
 /* Cooperative scheduling. Each task poll starts with a budget (128 units). A future that can
  * complete without waiting (a channel with queued messages, a socket with buffered data) calls
  * edo_coop_proceed() first: while budget remains it consumes one unit and returns true; once the
  * budget is spent it wakes the context's waker and returns false, and the future must return
  * EDO_PENDING. That way a task that always finds work ready still lets others run. Call it only
- * from the poll that received `cx` (the budget belongs to that poll's thread). Never suspends. */
+ * from the poll that received `cx` (the budget belongs to that poll's thread). A NULL cx has no
+ * budget: true. Never suspends. */
 bool edo_coop_proceed(edo_context *cx);
 
 /* ---------------------------------------------------------------------------------------------
@@ -163,7 +169,8 @@ typedef struct edo_yield_future {
     int yielded;
 } edo_yield_future;
 
-/* Prepares `y` to be polled. In a coroutine, edo_yield() (edo/coro.h) does the same in one call. */
+/* Prepares `y` to be polled (NULL: no-op). In a coroutine, edo_yield() (edo/coro.h) does the
+ * same in one call. Never suspends. */
 void edo_yield_future_init(edo_yield_future *y);
 
 /* ---------------------------------------------------------------------------------------------
@@ -187,13 +194,16 @@ typedef enum edo_select_mode {
 } edo_select_mode;
 
 /* Inside a coroutine: waits until one of the `n` futures is ready, stores its output in *out (may
- * be NULL) and returns its index. Returns -EINVAL (no non-NULL future, n 0, or a NULL array),
- * -EPERM (not in a coroutine), -ECANCELED, -ETIMEDOUT (the coroutine's deadline). Suspends. */
+ * be NULL) and returns its index. Returns -EINVAL (no non-NULL future, n 0 or above INT_MAX, a
+ * NULL array, or a future without a poll function; checked first, nothing polled), -EPERM (not
+ * in a coroutine), -ECANCELED, -ETIMEDOUT (the coroutine's deadline). Suspends. */
 int edo_select(edo_future *const *futures, size_t n, edo_select_mode mode, void **out);
 /* Inside a coroutine: waits until all `n` futures are ready, storing each output in outs[i]
- * (outs may be NULL). Returns 0, -EINVAL, -EPERM, -ECANCELED or -ETIMEDOUT (then some futures
- * may have completed: their outputs are in outs, and polling them again is not allowed: drop
- * them all). Suspends. */
+ * (outs may be NULL). n 0: returns 0 at once. Returns 0, -EINVAL (a NULL array, a NULL future
+ * or one without a poll function; checked first, nothing polled), -EPERM, -ENOMEM (more than
+ * 64 futures need a small allocation), -ECANCELED or -ETIMEDOUT (then some futures may have
+ * completed: their outputs are in outs, and polling them again is not allowed: drop them all).
+ * A future listed twice is polled after it completed: not caught. Suspends. */
 int edo_join(edo_future *const *futures, size_t n, void **outs);
 
 /* Judges a completed future for edo_try_join: returns 0 (a success) or a negative errno (a
@@ -206,13 +216,16 @@ typedef int (*edo_join_check)(size_t index, edo_future *future, void *output, vo
  * negative value and stores the failed index in *failed (may be NULL). The futures that had not
  * completed stay the caller's, pending: dropping them cancels them (and those that completed
  * must not be polled again: drop them all). Returns 0 (all succeeded, outputs in outs), the
- * check's error, -EINVAL (futures or check NULL, a NULL future), -EPERM, -ENOMEM, -ECANCELED,
+ * check's error, -EINVAL (futures or check NULL, a NULL future or one without a poll
+ * function; n 0 is no error: 0 at once), -EPERM, -ENOMEM, -ECANCELED,
  * -ETIMEDOUT. Suspends. */
 int edo_try_join(edo_future *const *futures, size_t n, void **outs, edo_join_check check,
                  void *ctx, size_t *failed);
 
 /* The future form of edo_select: polls the futures with its own context; ready with the winner's
- * output, its index in `index`. */
+ * output, its index in `index`; or at once with `index` -EINVAL when there is nothing to select
+ * from (a NULL array, n 0 or above INT_MAX, only NULL entries) or an entry cannot be polled.
+ * NULL f: no-op. */
 typedef struct edo_select_future {
     edo_future base;
     int index; /* when ready: the winner, or -EINVAL */

@@ -43,8 +43,9 @@ typedef struct edo_semaphore edo_semaphore;
 /* Most permits a semaphore holds. */
 #define EDO_SEMAPHORE_MAX_PERMITS ((size_t)1 << 60)
 
-/* Creates a semaphore with `permits` permits. Returns 0, -EINVAL (out NULL, permits above
- * EDO_SEMAPHORE_MAX_PERMITS), -ENOMEM. Thread-safe. */
+/* Creates a semaphore with `permits` permits (0 is allowed: permits come with releases).
+ * Returns 0, -EINVAL (out NULL, permits above EDO_SEMAPHORE_MAX_PERMITS), -ENOMEM.
+ * Thread-safe. */
 int edo_semaphore_new(edo_semaphore **out, size_t permits);
 /* Drops the creator's reference to `s`: its memory goes now, or when the last owned permit
  * (edo_permit) and owned acquire future holding it are done. No task may be waiting on it with
@@ -55,20 +56,24 @@ void edo_semaphore_free(edo_semaphore *s);
  * -ETIMEDOUT (the coroutine's deadline), -EPERM (not in a coroutine). Suspends. */
 int edo_semaphore_acquire(edo_semaphore *s, size_t n);
 /* Takes `n` permits if they are available now and nobody waits before us. Returns 0, -EAGAIN
- * (not now), -EINVAL, -ESHUTDOWN. Never suspends; thread-safe. */
+ * (not now), -EINVAL (s NULL, n 0 or above the maximum), -ESHUTDOWN. Never suspends;
+ * thread-safe. */
 int edo_semaphore_try_acquire(edo_semaphore *s, size_t n);
-/* Returns `n` permits (to the waiters first, in order). -EINVAL when s is NULL or the total would
- * exceed the maximum. Never suspends; thread-safe. */
+/* Returns `n` permits (to the waiters first, in order). Returns 0 (n 0: nothing is released), or
+ * -EINVAL (s NULL, or the total would exceed EDO_SEMAPHORE_MAX_PERMITS; nothing is released).
+ * Never suspends; thread-safe. */
 int edo_semaphore_release(edo_semaphore *s, size_t n);
-/* Closes `s`: waiting and later acquires fail with -ESHUTDOWN; release still works. Never
- * suspends; thread-safe. */
+/* Closes `s`: waiting and later acquires fail with -ESHUTDOWN; release still works. NULL is a
+ * no-op. Never suspends; thread-safe. */
 void edo_semaphore_close(edo_semaphore *s);
-/* Permits available now (0 when closed). */
+/* Permits available now (0 when closed, and for NULL). Never suspends; thread-safe. */
 size_t edo_semaphore_available(const edo_semaphore *s);
 
 /* The future form of edo_semaphore_acquire. Initialise, poll until EDO_READY, read `result`
- * (0: the permits are yours; or -ESHUTDOWN), drop. Dropping it before it is ready gives back what
- * it had been given. Must not move once polled. */
+ * (0: the permits are yours; or -ESHUTDOWN; -EINVAL at the first poll for s NULL, n 0 or above
+ * EDO_SEMAPHORE_MAX_PERMITS), drop. Dropping it before it is ready gives back what it had been
+ * given. Must not move once polled. The init functions of every future in this header do
+ * nothing when `f` is NULL, and never suspend. */
 typedef struct edo_semaphore_acquire_future {
     edo_future base;
     int result;
@@ -84,18 +89,22 @@ void edo_semaphore_acquire_future_init(edo_semaphore_acquire_future *f, edo_sema
 
 typedef struct edo_mutex edo_mutex;
 
-/* Returns 0, -EINVAL, -ENOMEM. */
+/* Creates an unlocked mutex. Returns 0, -EINVAL (out NULL), -ENOMEM. Thread-safe. */
 int edo_mutex_new(edo_mutex **out);
 /* Frees `m`; it must be unlocked with nobody waiting. NULL is a no-op. */
 void edo_mutex_free(edo_mutex *m);
-/* Inside a coroutine: locks `m`, waiting for it. Returns 0, -EINVAL, -ECANCELED, -ETIMEDOUT,
- * -EPERM (not in a coroutine). Suspends. */
+/* Inside a coroutine: locks `m`, waiting for it. Returns 0, -EINVAL (m NULL), -ECANCELED,
+ * -ETIMEDOUT, -EPERM (not in a coroutine). Suspends. Thread-safe. */
 int edo_mutex_lock(edo_mutex *m);
-/* Locks `m` if it is free now. Returns 0, -EAGAIN (held, or others wait), -EINVAL. */
+/* Locks `m` if it is free now. Returns 0, -EAGAIN (held, or others wait), -EINVAL (m NULL).
+ * Never suspends; thread-safe. */
 int edo_mutex_try_lock(edo_mutex *m);
-/* Unlocks `m` (held by the caller's task: not checked). Returns 0 or -EINVAL. */
+/* Unlocks `m`, handing it to the first waiter. The lock must be held by the caller's task (not
+ * checked); unlocking a mutex that is not locked while nobody waits for it is caught. Returns 0
+ * or -EINVAL (m NULL, or m not locked: nothing changes). Never suspends; thread-safe. */
 int edo_mutex_unlock(edo_mutex *m);
-/* The future form of edo_mutex_lock (an acquire of the mutex's one permit). */
+/* The future form of edo_mutex_lock (an acquire of the mutex's one permit; result -EINVAL for
+ * a NULL m). */
 void edo_mutex_lock_future_init(edo_semaphore_acquire_future *f, edo_mutex *m);
 
 /* ---------------------------------------------------------------------------------------------
@@ -132,8 +141,8 @@ int edo_rwlock_read_lock(edo_rwlock *rw);
 /* Takes a read lock if that needs no wait (no writer holds it or waits). Returns 0, -EAGAIN,
  * -EINVAL. Never suspends; thread-safe. */
 int edo_rwlock_try_read_lock(edo_rwlock *rw);
-/* Releases a read lock held by the caller (not checked). Returns 0 or -EINVAL. Never
- * suspends; thread-safe. */
+/* Releases a read lock held by the caller (not checked). Returns 0 or -EINVAL (rw NULL, or
+ * no lock was held: caught while nobody waits; nothing changes). Never suspends; thread-safe. */
 int edo_rwlock_read_unlock(edo_rwlock *rw);
 /* Inside a coroutine: takes the write lock, waiting until the readers and writer inside have
  * left and those queued before us have had their turn. Returns 0, -EINVAL, -ECANCELED,
@@ -142,12 +151,15 @@ int edo_rwlock_write_lock(edo_rwlock *rw);
 /* Takes the write lock if it is free now and nobody waits. Returns 0, -EAGAIN, -EINVAL. Never
  * suspends; thread-safe. */
 int edo_rwlock_try_write_lock(edo_rwlock *rw);
-/* Releases the write lock held by the caller (not checked). Returns 0 or -EINVAL. Never
- * suspends; thread-safe. */
+/* Releases the write lock held by the caller (not checked). Returns 0 or -EINVAL (rw NULL, or
+ * the write lock was not held: caught while nobody waits; nothing changes). Never suspends;
+ * thread-safe. */
 int edo_rwlock_write_unlock(edo_rwlock *rw);
 /* Turns the caller's write lock into a read lock, atomically (no writer can get in between),
  * and lets the readers queued at the front in with it; a writer queued at the front waits for
- * the caller's read_unlock. Returns 0 or -EINVAL. Never suspends; thread-safe. */
+ * the caller's read_unlock. Returns 0 or -EINVAL (rw NULL, or the write lock was not held:
+ * caught while nobody waits, and not for a lock of one reader; nothing changes). Never
+ * suspends; thread-safe. */
 int edo_rwlock_write_downgrade(edo_rwlock *rw);
 /* The future forms of the read and write locks: acquire futures of the lock's semaphore
  * (result 0: the lock is yours; -EINVAL for a NULL rw). Dropping one before it is ready takes
@@ -238,7 +250,8 @@ typedef struct edo_barrier edo_barrier;
 /* What the leader's wait returns: the arrival that completed its round. */
 #define EDO_BARRIER_LEADER 1
 
-/* Creates a barrier for rounds of `n` tasks. Returns 0, -EINVAL (out NULL, n 0), -ENOMEM. */
+/* Creates a barrier for rounds of `n` tasks (n 1: every wait leads at once). Returns 0,
+ * -EINVAL (out NULL, n 0), -ENOMEM. Thread-safe. */
 int edo_barrier_new(edo_barrier **out, size_t n);
 /* Frees `b`; nobody may be waiting. NULL is a no-op. */
 void edo_barrier_free(edo_barrier *b);
@@ -390,28 +403,34 @@ void edo_notify_future_init(edo_notify_future *f, edo_notify *n);
 
 typedef struct edo_oneshot edo_oneshot;
 
-/* Returns 0, -EINVAL, -ENOMEM. Thread-safe. */
+/* Creates a oneshot channel, both sides open. Returns 0, -EINVAL (out NULL), -ENOMEM.
+ * Thread-safe. */
 int edo_oneshot_new(edo_oneshot **out);
 /* Sends `value` and ends the sender side. Returns 0, or -EPIPE (the receiver has closed: the
- * value was not delivered and stays the caller's), -EINVAL (o NULL). Never suspends;
- * thread-safe. */
+ * value was not delivered and stays the caller's), -EINVAL (o NULL, or the sender side had
+ * ended already while the receiver's is open: nothing sent). Never suspends; thread-safe.
+ * (Either side used after both have ended is a use after free: not caught.) */
 int edo_oneshot_send(edo_oneshot *o, void *value);
-/* Ends the sender side without sending: the receiver gets -EPIPE. NULL is a no-op. */
+/* Ends the sender side without sending: the receiver gets -EPIPE. NULL, or a sender side that
+ * had ended (the receiver's still open), is a no-op. Never suspends; thread-safe. */
 void edo_oneshot_sender_close(edo_oneshot *o);
 /* Inside a coroutine: waits for the value and stores it in *value (`value` may be NULL).
  * Returns 0 (and ends the receiver side), -EPIPE (the sender closed without sending; ends the
  * receiver side), or -ECANCELED / -ETIMEDOUT (the receiver side is still open: receive again,
- * or close it), -EINVAL, -EPERM (not in a coroutine). Suspends. */
+ * or close it), -EINVAL (o NULL, or the receiver side had ended already while the sender's is
+ * open), -EPERM (not in a coroutine). Suspends. */
 int edo_oneshot_recv(edo_oneshot *o, void **value);
 /* Takes the value if it has been sent: 0 (ends the receiver side), -EAGAIN (not yet), -EPIPE
- * (never will be; ends the receiver side). Never suspends. */
+ * (never will be; ends the receiver side), -EINVAL (as for edo_oneshot_recv). Never suspends;
+ * thread-safe. */
 int edo_oneshot_try_recv(edo_oneshot *o, void **value);
 /* Ends the receiver side without receiving. Returns the value if one had been sent and not
  * received (yours to free), else NULL. NULL o is a no-op. */
 void *edo_oneshot_receiver_close(edo_oneshot *o);
 
 /* The future form of edo_oneshot_recv: ready with `result` 0 (the value is the future's output,
- * *out of the poll) or -EPIPE; dropping it before it is ready leaves the receiver side open. */
+ * *out of the poll), -EPIPE, or -EINVAL (as for edo_oneshot_recv); dropping it before it is
+ * ready leaves the receiver side open. */
 typedef struct edo_oneshot_recv_future {
     edo_future base;
     int result;
@@ -437,25 +456,27 @@ void edo_oneshot_recv_future_init(edo_oneshot_recv_future *f, edo_oneshot *o);
 
 typedef struct edo_cancel_token edo_cancel_token;
 
-/* Creates a token under `parent` (NULL: a root). Returns 0, -EINVAL, -ENOMEM. Thread-safe. */
+/* Creates a token under `parent` (NULL: a root). Returns 0, -EINVAL (out NULL), -ENOMEM.
+ * Thread-safe. */
 int edo_cancel_token_new(edo_cancel_token **out, edo_cancel_token *parent);
 /* Releases the caller's token. Its children stay valid (and still follow the token's own
  * parent, which lives as long as any of them). Nobody may wait on it. NULL is a no-op. */
 void edo_cancel_token_free(edo_cancel_token *t);
-/* Cancels `t` and every token below it, waking their waiters. Repeating it is a no-op. Never
- * suspends; thread-safe. */
+/* Cancels `t` and every token below it, waking their waiters. Repeating it, or NULL, is a
+ * no-op. Never suspends; thread-safe. */
 void edo_cancel(edo_cancel_token *t);
 /* 1 when `t` has been cancelled (directly or through an ancestor), 0 when not, -EINVAL for
  * NULL. Never suspends. */
 int edo_cancel_token_is_cancelled(const edo_cancel_token *t);
-/* Inside a coroutine: waits until `t` is cancelled. Returns 0, -EINVAL, -EPERM, -ECANCELED (the
- * task was aborted), -ETIMEDOUT. Suspends. */
+/* Inside a coroutine: waits until `t` is cancelled. Returns 0, -EINVAL (t NULL), -EPERM,
+ * -ECANCELED (the task was aborted), -ETIMEDOUT. Suspends. */
 int edo_cancel_token_wait(edo_cancel_token *t);
 
-/* A future ready once its token is cancelled (for edo_select). Must not move once polled; drop
- * it when done. */
+/* A future ready once its token is cancelled (for edo_select), with `result` 0; or at its first
+ * poll with `result` -EINVAL for a NULL token. Must not move once polled; drop it when done. */
 typedef struct edo_cancel_future {
     edo_future base;
+    int result;
     uint64_t private_[8];
 } edo_cancel_future;
 void edo_cancel_future_init(edo_cancel_future *f, edo_cancel_token *t);
@@ -478,17 +499,25 @@ void edo_cancel_future_init(edo_cancel_future *f, edo_cancel_token *t);
 
 typedef struct edo_chan edo_chan;
 
+/* Most messages a bounded channel holds (its ring of 16 bytes a message is allocated up front). */
+#define EDO_CHAN_MAX_CAPACITY ((size_t)1 << 24)
+
 /* Creates a channel holding at most `capacity` messages (0: unbounded), with one sender.
  * `on_unreceived` (may be NULL) gets each message still queued when the channel is freed.
- * Returns 0, -EINVAL, -ENOMEM. */
+ * Returns 0, -EINVAL (out NULL, capacity above EDO_CHAN_MAX_CAPACITY), -ENOMEM. Thread-safe.
+ *
+ * Each side is ended once (every sender by edo_chan_sender_close, the receiver by
+ * edo_chan_receiver_close); a side used after it ended is not caught. The functions below
+ * return -EINVAL for a NULL channel or out-pointer; those returning void do nothing for NULL. */
 int edo_chan_new(edo_chan **out, size_t capacity, void (*on_unreceived)(void *msg));
 /* Adds a sender (the caller passes the channel to another producer, which closes it when done).
  * Never suspends; thread-safe. */
 void edo_chan_sender_add(edo_chan *ch);
-/* Ends one sender. */
+/* Ends one sender. Never suspends; thread-safe. */
 void edo_chan_sender_close(edo_chan *ch);
 /* Ends the receiver: later and waiting sends fail with -EPIPE; the receiver may not use the
- * channel afterwards (what is still queued goes to on_unreceived when the channel is freed). */
+ * channel afterwards (what is still queued goes to on_unreceived when the channel is freed).
+ * Never suspends; thread-safe. */
 void edo_chan_receiver_close(edo_chan *ch);
 
 /* Inside a coroutine: sends `msg`, waiting for room. Returns 0, -EPIPE (the receiver closed; msg
@@ -501,23 +530,29 @@ int edo_chan_try_send(edo_chan *ch, void *msg);
  * edo_chan_unreserve. Returns 0, -EPIPE, -ECANCELED, -ETIMEDOUT, -EINVAL, -EPERM. Suspends. */
 int edo_chan_reserve(edo_chan *ch);
 /* Sends with a claim from edo_chan_reserve: 0, or -EPIPE (the receiver closed; the claim is
- * given back, msg stays yours). Never suspends. */
+ * given back, msg stays yours), -EINVAL (ch NULL). Without a claim (a misuse, not caught) the
+ * send may have to wait for the receiver to make room. Never suspends; thread-safe. */
 int edo_chan_send_reserved(edo_chan *ch, void *msg);
+/* Gives back a claim from edo_chan_reserve, unused. With no claim outstanding it does nothing
+ * (caught while no sender waits for room: the channel never holds more than its capacity).
+ * NULL, or an unbounded channel: no-op. Never suspends; thread-safe. */
 void edo_chan_unreserve(edo_chan *ch);
 
 /* Inside a coroutine: receives the oldest message. Returns 0, -EPIPE (every sender closed and
  * nothing is queued), -ECANCELED, -ETIMEDOUT (nothing taken), -EINVAL, -EPERM. Suspends. */
 int edo_chan_recv(edo_chan *ch, void **msg);
-/* Receives if a message is queued: 0, -EAGAIN (none yet), -EPIPE (none will come). */
+/* Receives if a message is queued: 0, -EAGAIN (none yet), -EPIPE (none will come), -EINVAL (ch
+ * or msg NULL). Never suspends. */
 int edo_chan_try_recv(edo_chan *ch, void **msg);
 /* Inside a coroutine: waits for at least one message, then takes up to `max` into msgs.
- * Returns how many (>= 1), or the errors of edo_chan_recv. Suspends. */
+ * Returns how many (>= 1), or the errors of edo_chan_recv (-EINVAL also for msgs NULL or max
+ * 0). Suspends. */
 ssize_t edo_chan_recv_many(edo_chan *ch, void **msgs, size_t max);
-/* Messages queued now. */
+/* Messages queued now (0 for NULL). Never suspends; thread-safe. */
 size_t edo_chan_len(const edo_chan *ch);
 
-/* The future form of edo_chan_recv: ready with `result` 0 (the message is the poll's output)
- * or -EPIPE. Dropping it before it is ready takes nothing. */
+/* The future form of edo_chan_recv: ready with `result` 0 (the message is the poll's output),
+ * -EPIPE, or -EINVAL (a NULL channel). Dropping it before it is ready takes nothing. */
 typedef struct edo_chan_recv_future {
     edo_future base;
     int result;
@@ -525,8 +560,8 @@ typedef struct edo_chan_recv_future {
 } edo_chan_recv_future;
 void edo_chan_recv_future_init(edo_chan_recv_future *f, edo_chan *ch);
 
-/* The future form of edo_chan_send: ready with `result` 0 (sent) or -EPIPE. Dropping it before it
- * is ready sends nothing. Must not move once polled. */
+/* The future form of edo_chan_send: ready with `result` 0 (sent), -EPIPE, or -EINVAL (a NULL
+ * channel). Dropping it before it is ready sends nothing. Must not move once polled. */
 typedef struct edo_chan_send_future {
     edo_future base;
     int result;
@@ -600,7 +635,7 @@ size_t edo_watch_receiver_count(const edo_watch *w);
  * -ENOMEM. Never suspends; thread-safe. */
 int edo_watch_subscribe(edo_watch *w, edo_watch_receiver **out);
 /* Makes a receiver that has seen what `rx` has seen (works after the sender closed). Returns 0,
- * -EINVAL, -ENOMEM. Never suspends. */
+ * -EINVAL (rx or out NULL), -ENOMEM. Never suspends. */
 int edo_watch_receiver_clone(edo_watch_receiver *rx, edo_watch_receiver **out);
 /* Ends the receiver; nobody may be waiting on it. NULL is a no-op. Never suspends. */
 void edo_watch_receiver_close(edo_watch_receiver *rx);
@@ -618,7 +653,8 @@ int edo_watch_has_changed(const edo_watch_receiver *rx);
 int edo_watch_get(edo_watch_receiver *rx, void *value);
 
 /* The future form of edo_watch_changed: ready with `result` 0 (the new value is in the buffer
- * given to init, which must stay valid until the future is dropped; NULL: none) or -EPIPE.
+ * given to init, which must stay valid until the future is dropped; NULL: none), -EPIPE, or
+ * -EINVAL (a NULL receiver).
  * Dropping it before it is ready copies and marks nothing. Must not move once polled. */
 typedef struct edo_watch_changed_future {
     edo_future base;
@@ -698,14 +734,15 @@ void edo_broadcast_receiver_close(edo_broadcast_receiver *rx);
  *               coroutine).
  * Suspends. */
 int edo_broadcast_recv(edo_broadcast_receiver *rx, void *msg, uint64_t *missed);
-/* edo_broadcast_recv without waiting: -EAGAIN when there is nothing new. Never suspends. */
+/* edo_broadcast_recv without waiting: -EAGAIN when there is nothing new; the other results as
+ * edo_broadcast_recv's (-EINVAL for rx or msg NULL). Never suspends. */
 int edo_broadcast_try_recv(edo_broadcast_receiver *rx, void *msg, uint64_t *missed);
 /* Messages `rx` has not read yet and that are still held. 0 for NULL. Never suspends. */
 size_t edo_broadcast_len(const edo_broadcast_receiver *rx);
 
 /* The future form of edo_broadcast_recv: ready with `result` 0 (the message is in the buffer
  * given to init, which must stay valid until the future is dropped), -EOVERFLOW (`missed` says
- * how many), -EPIPE or -EINVAL. Dropping it before it is ready takes nothing. Must not move once
+ * how many), -EPIPE or -EINVAL (rx or msg NULL). Dropping it before it is ready takes nothing. Must not move once
  * polled. */
 typedef struct edo_broadcast_recv_future {
     edo_future base;
@@ -722,7 +759,8 @@ void edo_broadcast_recv_future_init(edo_broadcast_recv_future *f, edo_broadcast_
  * Code outside the runtime (a thread of a legacy library, main before or after the runtime)
  * uses these to feed or drain channels that tasks use. Each parks the calling OS thread (no busy
  * wait) until the operation completes or `timeout_ns` nanoseconds have passed (EDO_WAIT_FOREVER:
- * no limit; 0: do not wait, only try). The runtime's tasks wake the thread exactly as they wake
+ * no limit; 0: do not wait, only try; a timeout that runs past the end of time saturates: no
+ * limit either, as for every duration in edo/time.h). The runtime's tasks wake the thread exactly as they wake
  * each other, on any runtime flavour; no runtime needs to be entered.
  *
  * Called where parking the thread would stall the runtime (on a worker thread, in a task or
@@ -737,7 +775,8 @@ void edo_broadcast_recv_future_init(edo_broadcast_recv_future *f, edo_broadcast_
 /* No timeout, for the calls below. */
 #define EDO_WAIT_FOREVER UINT64_MAX
 
-/* Each returns what its coroutine form returns (without -ECANCELED and -EPERM), or -ETIMEDOUT
+/* Each returns what its coroutine form returns (without -ECANCELED and -EPERM; -EINVAL for bad
+ * arguments comes first, before -EDEADLK), or -ETIMEDOUT
  * (timeout_ns passed; nothing done), -EDEADLK (called from the runtime; nothing done) or -ENOMEM
  * (no memory for the thread's waker; nothing done). They block the calling thread; thread-safe
  * as their coroutine forms. */

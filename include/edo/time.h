@@ -28,6 +28,21 @@
  * `_until` when it waits until then (edo_sleep_until) and in `_at` when it places something at
  * that instant (edo_timeout_at, edo_interval_init_at, edo_interval_reset_at), as in Tokio.
  *
+ * Durations and instants (the rule for every function of edo that takes one):
+ *  - A duration is a count of nanoseconds from now. 0 means now: no wait (a sleep of 0 is ready
+ *    at its first poll, a timeout of 0 has passed at once, yet an inner future that is ready
+ *    still wins).
+ *  - A duration saturates: one that would run past the end of time means "never" (the
+ *    instant EDO_INSTANT_NEVER: a sleep that never ends, a timeout that never passes, a
+ *    deadline that never comes), exactly as edo_after() computes it. A duration is never an
+ *    error for being large; the only durations refused are those where 0 means nothing (an
+ *    interval's period: -EINVAL).
+ *  - An instant already past means at once; EDO_INSTANT_NEVER means never. No instant is an
+ *    error. The clock itself never reaches EDO_INSTANT_NEVER (edo_time_advance stops at the
+ *    instant before), so a deadline of EDO_INSTANT_NEVER really never passes.
+ *  - EDO_USEC, EDO_MSEC and EDO_SEC saturate too (a count too large gives EDO_INSTANT_NEVER).
+ * The blocking forms of edo/sync.h follow the same rule for their timeouts.
+ *
  * Tests run on a paused clock (edo_runtime_config.start_paused, edo_time_pause): time stands
  * still until edo_time_advance() moves it, or until every task is waiting, when it jumps to the
  * next timer's deadline at once. A test of a one-hour timeout then runs in microseconds, and
@@ -50,10 +65,13 @@ typedef uint64_t edo_instant;
 /* A deadline that never comes. */
 #define EDO_INSTANT_NEVER UINT64_MAX
 
-/* Durations in nanoseconds. */
-#define EDO_USEC(n) ((uint64_t)(n) * 1000u)
-#define EDO_MSEC(n) ((uint64_t)(n) * 1000000u)
-#define EDO_SEC(n) ((uint64_t)(n) * 1000000000u)
+/* Durations in nanoseconds, from a count `n` (not negative; evaluated twice) of microseconds,
+ * milliseconds or seconds; saturating at UINT64_MAX ("never") instead of wrapping around. */
+#define EDO__DURATION(n, unit)                                                                 \
+    ((uint64_t)(n) > UINT64_MAX / (unit) ? UINT64_MAX : (uint64_t)(n) * (unit))
+#define EDO_USEC(n) EDO__DURATION(n, 1000u)
+#define EDO_MSEC(n) EDO__DURATION(n, 1000000u)
+#define EDO_SEC(n) EDO__DURATION(n, 1000000000u)
 
 /* The current time. Inside a runtime whose clock is paused (or was: see edo_time_pause) this is
  * that runtime's clock; everywhere else the system's monotonic clock. Cheap (no system call on
@@ -84,14 +102,16 @@ typedef struct edo_timer_entry {
  * Sleeping
  * ------------------------------------------------------------------------------------------- */
 
-/* Inside a coroutine: suspends until `duration` nanoseconds have passed.
+/* Inside a coroutine: suspends until `duration` nanoseconds have passed (0: returns 0 at
+ * once; a duration past the end of time: until the task is aborted or its deadline).
  * Returns 0, or
  *   -ECANCELED  the task was aborted;
  *   -ETIMEDOUT  the coroutine's deadline (edo_deadline_push) came first;
  *   -EPERM      not called from a coroutine.
  * Suspends. */
 int edo_sleep(uint64_t duration);
-/* Like edo_sleep(), until `deadline` (already past: returns 0 at once without suspending). */
+/* Like edo_sleep(), until `deadline` (already past: returns 0 at once without suspending;
+ * EDO_INSTANT_NEVER: until the task is aborted or its deadline). */
 int edo_sleep_until(edo_instant deadline);
 
 /* A future that is ready once its deadline has passed. Its output is NULL; `result` reads 0,
@@ -109,8 +129,8 @@ typedef struct edo_sleep_future {
     int result;
 } edo_sleep_future;
 /* Prepares `s` to complete `duration` nanoseconds after its first poll (the clock is read once,
- * when the timer is armed: for a future polled at once, as in edo_await, that is now). Never
- * suspends. */
+ * when the timer is armed: for a future polled at once, as in edo_await, that is now). NULL s:
+ * no-op (as for the two functions below). Never suspends. */
 void edo_sleep_future_init(edo_sleep_future *s, uint64_t duration);
 /* Prepares `s` to complete at `deadline` (EDO_INSTANT_NEVER: never). Never suspends. */
 void edo_sleep_future_init_until(edo_sleep_future *s, edo_instant deadline);
@@ -139,7 +159,8 @@ typedef struct edo_timeout_future {
 } edo_timeout_future;
 /* Prepares `t` to bound `inner` by `duration`, counted from the first poll that finds `inner`
  * pending (an inner future that is ready at once never costs a clock reading). Returns 0, or
- * -EINVAL (t or inner NULL, or inner without a poll function). Never suspends. */
+ * -EINVAL (t or inner NULL, inner without a poll function, or inner being t itself; t is left
+ * as it was). Never suspends. */
 int edo_timeout_future_init(edo_timeout_future *t, edo_future *inner, uint64_t duration);
 /* Like edo_timeout_future_init(), bounding `inner` by the instant `deadline`. */
 int edo_timeout_future_init_at(edo_timeout_future *t, edo_future *inner, edo_instant deadline);
@@ -156,11 +177,12 @@ int edo_timeout_future_init_at(edo_timeout_future *t, edo_future *inner, edo_ins
  * ------------------------------------------------------------------------------------------- */
 
 /* Sets the calling coroutine's deadline to the earlier of `deadline` and the one in force, and
- * stores the one in force in *saved (for edo_deadline_pop). Returns 0, -EINVAL (saved NULL),
- * or -EPERM (not in a coroutine). Never suspends. */
+ * stores the one in force in *saved (for edo_deadline_pop). Returns 0, -EINVAL (saved NULL;
+ * checked first), or -EPERM (not in a coroutine). Never suspends. */
 int edo_deadline_push(edo_instant deadline, edo_instant *saved);
-/* Restores the deadline `saved` by the matching edo_deadline_push. Returns 0 or -EPERM (not in
- * a coroutine). Never suspends. */
+/* Restores the deadline `saved` by the matching edo_deadline_push (any instant is accepted: a
+ * pop without its push sets that deadline). Returns 0 or -EPERM (not in a coroutine). Never
+ * suspends. */
 int edo_deadline_pop(edo_instant saved);
 /* The calling coroutine's deadline; EDO_INSTANT_NEVER when it has none or outside a
  * coroutine. Never suspends. */
@@ -226,7 +248,7 @@ typedef enum edo_missed_tick {
     EDO_MISSED_TICK_DELAY,
 } edo_missed_tick;
 
-/* Ticks every `period`. Initialise with edo_interval_init*, release with edo_interval_destroy;
+/* Ticks every `period` (a period past the end of time: one tick, then never). Initialise with edo_interval_init*, release with edo_interval_destroy;
  * the fields are the interval's (read `period` and `missed` freely; change them only through
  * edo_interval_init*). Must not move while a wait on it is in progress. */
 typedef struct edo_interval {
@@ -303,11 +325,13 @@ void edo_interval_destroy(edo_interval *iv);
  * Pausing a paused clock is a no-op. Never suspends; thread-safe. */
 int edo_time_pause(edo_runtime *rt);
 /* Lets `rt`'s clock run again from where it stands. Returns 0, -EINVAL (rt NULL or clock not
- * paused). Never suspends; thread-safe. */
+ * paused), -EOVERFLOW (the paused clock was moved more than about 292 years ahead of the
+ * system's, too far for a running clock: it stays paused). Never suspends; thread-safe. */
 int edo_time_resume(edo_runtime *rt);
-/* Moves `rt`'s paused clock forward by `duration` and fires every timer that is due by then:
- * their tasks are woken (a coroutine that advanced the clock lets them run with edo_yield()).
- * Returns 0, or -EINVAL (rt NULL or clock not paused). Never suspends; thread-safe. */
+/* Moves `rt`'s paused clock forward by `duration` (saturating at EDO_INSTANT_NEVER - 1, the last
+ * instant) and fires every timer that is due by then: their tasks are woken (a coroutine that
+ * advanced the clock lets them run with edo_yield()). Returns 0, or -EINVAL (rt NULL or clock
+ * not paused). Never suspends; thread-safe. */
 int edo_time_advance(edo_runtime *rt, uint64_t duration);
 
 #ifdef __cplusplus

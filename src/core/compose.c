@@ -1,5 +1,6 @@
 /* Composing futures: select (the first ready of several) and join (all of several). */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,9 @@
 /* Rotates the starting entry of fair selects, per thread: cheap, and spreads wins. */
 static _Thread_local size_t fair_start;
 
+/* A future that can be polled. */
+static bool pollable(const edo_future *f) { return f->vtable && f->vtable->poll; }
+
 static edo_poll select_poll(edo_future *self, edo_context *cx, void **out)
 {
     edo_select_future *f = (edo_select_future *)self;
@@ -19,6 +23,10 @@ static edo_poll select_poll(edo_future *self, edo_context *cx, void **out)
         edo_future *fut = f->futures[i];
         if (!fut)
             continue;
+        if (!pollable(fut)) { /* nonsense: ready with -EINVAL, like a select over nothing */
+            f->index = -EINVAL;
+            return EDO_READY;
+        }
         any = true;
         void *o = NULL;
         if (fut->vtable->poll(fut, cx, &o) == EDO_READY) {
@@ -39,18 +47,25 @@ static const edo_future_vtable select_vtable = {select_poll, NULL};
 void edo_select_future_init(edo_select_future *f, edo_future *const *futures, size_t n,
                             edo_select_mode mode)
 {
+    if (!f)
+        return;
+    if (!futures || n > INT_MAX) /* (the winner's index is an int) */
+        n = 0;
     f->base.vtable = &select_vtable;
     f->index = -EINVAL;
     f->futures = futures;
-    f->n = futures ? n : 0;
+    f->n = n;
     f->mode = mode;
     f->start = mode == EDO_SELECT_BIASED || n == 0 ? 0 : fair_start++ % n;
 }
 
 int edo_select(edo_future *const *futures, size_t n, edo_select_mode mode, void **out)
 {
-    if (!futures || n == 0)
+    if (!futures || n == 0 || n > INT_MAX)
         return -EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (futures[i] && !pollable(futures[i]))
+            return -EINVAL;
     if (!edo_in_coroutine())
         return -EPERM;
     edo_select_future f;
@@ -110,7 +125,7 @@ static int join_futures(edo_future *const *futures, size_t n, void **outs, edo_j
     if (!futures)
         return -EINVAL;
     for (size_t i = 0; i < n; i++)
-        if (!futures[i] || !futures[i]->vtable || !futures[i]->vtable->poll)
+        if (!futures[i] || !pollable(futures[i]))
             return -EINVAL;
     if (!edo_in_coroutine())
         return -EPERM;

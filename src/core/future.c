@@ -48,13 +48,15 @@ edo_waker edo_waker_noop(void) { return (edo_waker){&noop_vtable, NULL}; }
 
 void edo_context_init(edo_context *cx, const edo_waker *waker, const edo_context *parent)
 {
+    if (!cx)
+        return;
     cx->waker = waker;
     cx->budget = parent ? parent->budget : NULL;
 }
 
 bool edo_coop_proceed(edo_context *cx)
 {
-    if (!cx->budget)
+    if (!cx || !cx->budget)
         return true;
     if (*cx->budget > 0) {
         --*cx->budget;
@@ -93,6 +95,8 @@ static const edo_future_vtable yield_vtable = {yield_poll, NULL};
 
 void edo_yield_future_init(edo_yield_future *y)
 {
+    if (!y)
+        return;
     y->base.vtable = &yield_vtable;
     y->yielded = 0;
 }

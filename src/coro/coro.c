@@ -323,11 +323,11 @@ static inline __attribute__((always_inline)) int await_pending(edo__coro *co, ed
 
 int edo_await(edo_future *future, void **out)
 {
+    if (!future || !future->vtable || !future->vtable->poll)
+        return -EINVAL;
     edo__coro *co = coro_current();
     if (!co)
         return -EPERM;
-    if (!future || !future->vtable || !future->vtable->poll)
-        return -EINVAL;
     if (co->cancelled)
         return -ECANCELED;
     void *o = NULL;

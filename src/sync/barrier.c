@@ -109,6 +109,8 @@ static const edo_future_vtable wait_vtable = {wait_poll, wait_drop};
 
 void edo_barrier_wait_future_init(edo_barrier_wait_future *f, edo_barrier *b)
 {
+    if (!f)
+        return;
     memset(f, 0, sizeof *f);
     f->base.vtable = &wait_vtable;
     state_of(f)->b = b;

@@ -93,7 +93,7 @@ int edo_oneshot_recv_blocking(edo_oneshot *o, void **value, uint64_t timeout_ns)
 
 int edo_semaphore_acquire_blocking(edo_semaphore *s, size_t n, uint64_t timeout_ns)
 {
-    if (!s)
+    if (!s || n == 0 || n > EDO_SEMAPHORE_MAX_PERMITS)
         return -EINVAL;
     edo_semaphore_acquire_future f;
     edo_semaphore_acquire_future_init(&f, s, n);

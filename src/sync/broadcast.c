@@ -243,6 +243,8 @@ static const edo_future_vtable recv_vtable = {recv_poll, recv_drop};
 void edo_broadcast_recv_future_init(edo_broadcast_recv_future *f, edo_broadcast_receiver *rx,
                                     void *msg)
 {
+    if (!f)
+        return;
     memset(f, 0, sizeof *f);
     f->base.vtable = &recv_vtable;
     state_of(f)->rx = rx;

@@ -134,13 +134,21 @@ static wait_state *state_of(edo_cancel_future *f) { return (wait_state *)(void *
 static edo_poll cancel_poll(edo_future *self, edo_context *cx, void **out)
 {
     (void)out;
-    wait_state *s = state_of((edo_cancel_future *)self);
+    edo_cancel_future *f = (edo_cancel_future *)self;
+    wait_state *s = state_of(f);
     edo_cancel_token *t = s->t;
-    if (!t || atomic_load_explicit(&t->cancelled, memory_order_acquire))
+    if (!t) {
+        f->result = -EINVAL;
         return EDO_READY;
+    }
+    if (atomic_load_explicit(&t->cancelled, memory_order_acquire)) {
+        f->result = 0;
+        return EDO_READY;
+    }
     edo__spin_lock(&t->lock);
     if (atomic_load_explicit(&t->cancelled, memory_order_relaxed)) {
         edo__spin_unlock(&t->lock);
+        f->result = 0;
         return EDO_READY;
     }
     if (!s->w.queued) {
@@ -185,6 +193,8 @@ static const edo_future_vtable cancel_vtable = {cancel_poll, cancel_drop};
 
 void edo_cancel_future_init(edo_cancel_future *f, edo_cancel_token *t)
 {
+    if (!f)
+        return;
     memset(f, 0, sizeof *f);
     f->base.vtable = &cancel_vtable;
     state_of(f)->t = t;
@@ -200,5 +210,5 @@ int edo_cancel_token_wait(edo_cancel_token *t)
     edo_cancel_future_init(&f, t);
     int rc = edo_await(&f.base, NULL);
     edo_future_drop(&f.base);
-    return rc;
+    return rc < 0 ? rc : f.result;
 }

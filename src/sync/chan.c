@@ -13,6 +13,7 @@
 #include "edo/coro.h"
 #include "edo/sync.h"
 #include "platform/spinlock.h"
+#include "sync/semaphore.h"
 
 typedef struct slot {
     _Atomic uint64_t seq; /* pos + 1: holds the message of position pos; pos + size: free */
@@ -30,6 +31,7 @@ struct edo_chan {
     _Alignas(64) _Atomic uint64_t rx_head; /* next position the receiver reads */
     _Atomic int rx_waiting;
     edo_semaphore *room; /* bounded: free slots; NULL when unbounded */
+    size_t capacity;     /* bounded: the most free slots there are */
     edo_waker rx_waker;
     _Atomic bool rx_closed; /* read without the lock by the bounded path */
     _Atomic unsigned senders;
@@ -39,7 +41,7 @@ struct edo_chan {
 
 int edo_chan_new(edo_chan **out, size_t capacity, void (*on_unreceived)(void *msg))
 {
-    if (!out || capacity > EDO_SEMAPHORE_MAX_PERMITS)
+    if (!out || capacity > EDO_CHAN_MAX_CAPACITY)
         return -EINVAL;
     edo_chan *ch = aligned_alloc(64, (sizeof *ch + 63) / 64 * 64);
     if (ch)
@@ -68,6 +70,7 @@ int edo_chan_new(edo_chan **out, size_t capacity, void (*on_unreceived)(void *ms
     }
     edo__spin_init(&ch->lock);
     ch->ring_size = size;
+    ch->capacity = capacity;
     atomic_init(&ch->senders, 1);
     atomic_init(&ch->refs, 2);
     ch->on_unreceived = on_unreceived;
@@ -238,20 +241,28 @@ static int push(edo_chan *ch, void *msg)
     return 0;
 }
 
+/* Gives a claim back. A claim given back that was never made would let more messages in than
+ * the ring has slots: refused (while nobody waits for room) by capping the room at capacity. */
+static void give_back_claim(edo_chan *ch)
+{
+    if (ch->room)
+        (void)edo__semaphore_release_upto(ch->room, 1, ch->capacity);
+}
+
 int edo_chan_send_reserved(edo_chan *ch, void *msg)
 {
     if (!ch)
         return -EINVAL;
     int rc = push(ch, msg);
-    if (rc < 0 && ch->room)
-        edo_semaphore_release(ch->room, 1);
+    if (rc < 0)
+        give_back_claim(ch);
     return rc;
 }
 
 void edo_chan_unreserve(edo_chan *ch)
 {
-    if (ch && ch->room)
-        edo_semaphore_release(ch->room, 1);
+    if (ch)
+        give_back_claim(ch);
 }
 
 int edo_chan_try_send(edo_chan *ch, void *msg)
@@ -319,6 +330,8 @@ static const edo_future_vtable send_vtable = {send_poll, send_drop};
 
 void edo_chan_send_future_init(edo_chan_send_future *f, edo_chan *ch, void *msg)
 {
+    if (!f)
+        return;
     memset(f, 0, sizeof *f);
     f->base.vtable = &send_vtable;
     f->chan = ch;
@@ -422,6 +435,8 @@ static const edo_future_vtable recv_vtable = {recv_poll, NULL};
 
 void edo_chan_recv_future_init(edo_chan_recv_future *f, edo_chan *ch)
 {
+    if (!f)
+        return;
     f->base.vtable = &recv_vtable;
     f->result = 0;
     f->chan = ch;

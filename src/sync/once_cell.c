@@ -168,6 +168,8 @@ static const edo_future_vtable once_vtable = {once_poll, once_drop};
 
 void edo_once_cell_future_init(edo_once_cell_future *f, edo_once_cell *c)
 {
+    if (!f)
+        return;
     memset(f, 0, sizeof *f);
     f->base.vtable = &once_vtable;
     state_of(f)->c = c;

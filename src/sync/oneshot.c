@@ -84,10 +84,15 @@ void edo_oneshot_sender_close(edo_oneshot *o)
         finish_send(o, false, NULL);
 }
 
-/* The receive step: 0 or -EPIPE end the receiver side; -EAGAIN registers `waker` (if given). */
+/* The receive step: 0 or -EPIPE end the receiver side; -EAGAIN registers `waker` (if given);
+ * -EINVAL: the receiver side had ended already (while the sender's is open, so `o` lives). */
 static int try_take(edo_oneshot *o, void **value, const edo_waker *waker)
 {
     edo__spin_lock(&o->lock);
+    if (o->rx_done) {
+        edo__spin_unlock(&o->lock);
+        return -EINVAL;
+    }
     if (o->sent || o->tx_done) {
         int rc = o->sent ? 0 : -EPIPE;
         if (value && o->sent)
@@ -163,6 +168,8 @@ static const edo_future_vtable recv_vtable = {recv_poll, recv_drop};
 
 void edo_oneshot_recv_future_init(edo_oneshot_recv_future *f, edo_oneshot *o)
 {
+    if (!f)
+        return;
     f->base.vtable = &recv_vtable;
     f->result = 0;
     f->channel = o;

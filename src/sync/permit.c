@@ -139,6 +139,8 @@ static const edo_future_vtable owned_vtable = {owned_poll, owned_drop};
 void edo_semaphore_acquire_owned_future_init(edo_semaphore_acquire_owned_future *f,
                                              edo_semaphore *s, size_t n)
 {
+    if (!f)
+        return;
     memset(f, 0, sizeof *f);
     f->base.vtable = &owned_vtable;
     owned_state *o = owned_of(f);

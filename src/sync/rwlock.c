@@ -3,11 +3,14 @@
  * waiter collect its permits part by part, a queued writer gathers the permits of the readers
  * as they leave while the readers that come after it queue behind it: writers are not starved
  * by a stream of readers, and readers are not starved by a stream of writers. A downgrade is a
- * release of R - 1 permits, which the semaphore hands to the queue head in the same step. */
+ * release of R - 1 permits, which the semaphore hands to the queue head in the same step.
+ * Unlocks never raise the free permits above R: an unlock of a lock that is not held (while
+ * nobody waits) is refused rather than letting a reader in beside a writer. */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "edo/sync.h"
+#include "sync/semaphore.h"
 
 struct edo_rwlock {
     edo_semaphore *sem;
@@ -53,7 +56,7 @@ int edo_rwlock_try_read_lock(edo_rwlock *rw)
 
 int edo_rwlock_read_unlock(edo_rwlock *rw)
 {
-    return rw ? edo_semaphore_release(rw->sem, 1) : -EINVAL;
+    return rw ? edo__semaphore_release_upto(rw->sem, 1, rw->max) : -EINVAL;
 }
 
 int edo_rwlock_write_lock(edo_rwlock *rw)
@@ -68,7 +71,7 @@ int edo_rwlock_try_write_lock(edo_rwlock *rw)
 
 int edo_rwlock_write_unlock(edo_rwlock *rw)
 {
-    return rw ? edo_semaphore_release(rw->sem, rw->max) : -EINVAL;
+    return rw ? edo__semaphore_release_upto(rw->sem, rw->max, rw->max) : -EINVAL;
 }
 
 int edo_rwlock_write_downgrade(edo_rwlock *rw)
@@ -76,7 +79,9 @@ int edo_rwlock_write_downgrade(edo_rwlock *rw)
     if (!rw)
         return -EINVAL;
     /* The one permit kept is the read lock; with R = 1 there is nothing to hand on. */
-    return rw->max > 1 ? edo_semaphore_release(rw->sem, rw->max - 1) : 0;
+    if (rw->max == 1) /* nothing to hand on; held or not cannot be told */
+        return 0;
+    return edo__semaphore_release_upto(rw->sem, rw->max - 1, rw->max);
 }
 
 void edo_rwlock_read_future_init(edo_semaphore_acquire_future *f, edo_rwlock *rw)

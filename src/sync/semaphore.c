@@ -144,15 +144,15 @@ static void release_locked_and_unlock(edo_semaphore *s, size_t n)
     }
 }
 
-int edo_semaphore_release(edo_semaphore *s, size_t n)
+int edo__semaphore_release_upto(edo_semaphore *s, size_t n, size_t most)
 {
-    if (!s || n > EDO_SEMAPHORE_MAX_PERMITS)
+    if (!s || n > most)
         return -EINVAL;
     if (n == 0)
         return 0;
     uint64_t st = atomic_load_explicit(&s->state, memory_order_relaxed);
     while (!(st & WAITERS)) {
-        if (permits_of(st) > EDO_SEMAPHORE_MAX_PERMITS - n)
+        if (permits_of(st) > most - n)
             return -EINVAL;
         if (atomic_compare_exchange_weak_explicit(&s->state, &st, st + permits_word(n),
                                                   memory_order_release, memory_order_relaxed))
@@ -161,6 +161,11 @@ int edo_semaphore_release(edo_semaphore *s, size_t n)
     edo__spin_lock(&s->lock);
     release_locked_and_unlock(s, n);
     return 0;
+}
+
+int edo_semaphore_release(edo_semaphore *s, size_t n)
+{
+    return edo__semaphore_release_upto(s, n, EDO_SEMAPHORE_MAX_PERMITS);
 }
 
 void edo_semaphore_close(edo_semaphore *s)
@@ -304,6 +309,8 @@ static const edo_future_vtable acquire_vtable = {acquire_poll, acquire_drop};
 void edo_semaphore_acquire_future_init(edo_semaphore_acquire_future *f, edo_semaphore *s,
                                        size_t n)
 {
+    if (!f)
+        return;
     memset(f, 0, sizeof *f);
     f->base.vtable = &acquire_vtable;
     acquire_state *a = state_of(f);
@@ -343,7 +350,8 @@ int edo_mutex_lock(edo_mutex *m) { return edo_semaphore_acquire(sem_of(m), 1); }
 
 int edo_mutex_try_lock(edo_mutex *m) { return edo_semaphore_try_acquire(sem_of(m), 1); }
 
-int edo_mutex_unlock(edo_mutex *m) { return edo_semaphore_release(sem_of(m), 1); }
+/* Releasing the one permit of a free mutex would make it admit two holders: refused. */
+int edo_mutex_unlock(edo_mutex *m) { return edo__semaphore_release_upto(sem_of(m), 1, 1); }
 
 void edo_mutex_lock_future_init(edo_semaphore_acquire_future *f, edo_mutex *m)
 {

@@ -254,6 +254,8 @@ static const edo_future_vtable changed_vtable = {changed_poll, changed_drop};
 void edo_watch_changed_future_init(edo_watch_changed_future *f, edo_watch_receiver *rx,
                                    void *value)
 {
+    if (!f)
+        return;
     memset(f, 0, sizeof *f);
     f->base.vtable = &changed_vtable;
     state_of(f)->rx = rx;

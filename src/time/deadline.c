@@ -6,11 +6,11 @@
 
 int edo_deadline_push(edo_instant deadline, edo_instant *saved)
 {
+    if (!saved)
+        return -EINVAL;
     edo__coro *co = edo__coro_running();
     if (!co)
         return -EPERM;
-    if (!saved)
-        return -EINVAL;
     *saved = co->deadline;
     if (deadline < co->deadline)
         co->deadline = deadline;

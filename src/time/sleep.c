@@ -31,13 +31,20 @@ static void init(edo_sleep_future *s, edo_instant deadline, uint64_t after)
 
 void edo_sleep_future_init_until(edo_sleep_future *s, edo_instant deadline)
 {
-    init(s, deadline, 0);
+    if (s)
+        init(s, deadline, 0);
 }
 
-void edo_sleep_future_init(edo_sleep_future *s, uint64_t duration) { init(s, 0, duration); }
+void edo_sleep_future_init(edo_sleep_future *s, uint64_t duration)
+{
+    if (s)
+        init(s, 0, duration);
+}
 
 void edo_sleep_future_reset(edo_sleep_future *s, edo_instant deadline)
 {
+    if (!s)
+        return;
     edo__timer_cancel(&s->entry);
     edo__timer_init(&s->entry, deadline, 0);
     s->result = 0;

@@ -35,7 +35,8 @@ static const edo_future_vtable timeout_vtable = {timeout_poll, timeout_drop};
 
 static int init(edo_timeout_future *t, edo_future *inner, edo_instant deadline, uint64_t after)
 {
-    if (!t || !inner || !inner->vtable || !inner->vtable->poll)
+    /* (Bounding itself, it would poll itself without end.) */
+    if (!t || !inner || inner == &t->base || !inner->vtable || !inner->vtable->poll)
         return -EINVAL;
     t->base.vtable = &timeout_vtable;
     t->inner_offset = (intptr_t)((uintptr_t)inner - (uintptr_t)t);

@@ -65,10 +65,23 @@ uint64_t edo__timers_system_time(edo__timers *t, uint64_t when)
 static uint64_t now_tick(edo__timers *t)
 {
     uint64_t now = edo__timers_now(t);
-    return now > t->origin ? (now - t->origin) / EDO__TICK_NS : 0;
+    if (now <= t->origin)
+        return 0;
+    uint64_t since = now - t->origin;
+    /* A paused clock moved to the last instant goes no further: the tick it is in counts as
+     * elapsed, so that every timer with a deadline (none is later than now) fires. */
+    if (now == EDO_INSTANT_NEVER - 1)
+        return since / EDO__TICK_NS + (since % EDO__TICK_NS != 0);
+    return since / EDO__TICK_NS;
 }
 
-static uint64_t tick_time(edo__timers *t, uint64_t tick) { return t->origin + tick * EDO__TICK_NS; }
+/* The instant tick `tick` starts; the last instant (EDO_INSTANT_NEVER - 1) for ticks past it. */
+static uint64_t tick_time(edo__timers *t, uint64_t tick)
+{
+    if (tick > (EDO_INSTANT_NEVER - 1 - t->origin) / EDO__TICK_NS)
+        return EDO_INSTANT_NEVER - 1;
+    return t->origin + tick * EDO__TICK_NS;
+}
 
 edo_instant edo_now(void)
 {
@@ -107,14 +120,19 @@ int edo_time_resume(edo_runtime *rt)
     edo__timers *t = &rt->timers;
     pthread_mutex_lock(&t->clock_lock);
     bool paused = atomic_load_explicit(&t->paused, memory_order_relaxed);
+    int rc = paused ? 0 : -EINVAL;
     if (paused) {
         uint64_t frozen = atomic_load_explicit(&t->frozen, memory_order_relaxed);
-        int64_t offset = (int64_t)(frozen - edo__clock_ns());
-        atomic_store_explicit(&t->offset, offset, memory_order_relaxed);
-        atomic_store_explicit(&t->paused, false, memory_order_release);
+        uint64_t system = edo__clock_ns();
+        if (frozen > system && frozen - system > (uint64_t)INT64_MAX) {
+            rc = -EOVERFLOW; /* a running clock cannot be that far ahead: it stays paused */
+        } else {
+            atomic_store_explicit(&t->offset, (int64_t)(frozen - system), memory_order_relaxed);
+            atomic_store_explicit(&t->paused, false, memory_order_release);
+        }
     }
     pthread_mutex_unlock(&t->clock_lock);
-    return paused ? 0 : -EINVAL;
+    return rc;
 }
 
 int edo_time_advance(edo_runtime *rt, uint64_t duration)
@@ -126,7 +144,9 @@ int edo_time_advance(edo_runtime *rt, uint64_t duration)
     bool paused = atomic_load_explicit(&t->paused, memory_order_relaxed);
     if (paused) {
         uint64_t frozen = atomic_load_explicit(&t->frozen, memory_order_relaxed);
-        uint64_t to = duration >= UINT64_MAX - frozen ? UINT64_MAX : frozen + duration;
+        /* Saturating at the last instant: the clock never reaches EDO_INSTANT_NEVER. */
+        const uint64_t last = EDO_INSTANT_NEVER - 1;
+        uint64_t to = duration >= last - frozen ? last : frozen + duration;
         atomic_store_explicit(&t->frozen, to, memory_order_release);
     }
     pthread_mutex_unlock(&t->clock_lock);
@@ -315,7 +335,8 @@ static int arm(edo_runtime *rt, edo__worker *w, edo_timer_entry *e, edo_context 
     if (e->deadline <= now)
         return 1;
     /* Round up: a timer fires at the first tick at or after its deadline, never before it. */
-    uint64_t tick = (e->deadline - t->origin + EDO__TICK_NS - 1) / EDO__TICK_NS;
+    uint64_t since = e->deadline - t->origin; /* (without overflow near the end of time) */
+    uint64_t tick = since / EDO__TICK_NS + (since % EDO__TICK_NS != 0);
     unsigned index = w ? w->index : t->nwheels - 1;
     edo__timer_wheel *tw = &t->wheels[index];
     edo__spin_lock(&tw->lock);
