@@ -1,5 +1,6 @@
 /* edo's side of the contended synchronisation benchmarks (Tokio's in bench/tokio). */
 #include "sync_workloads.h"
+#include "bench.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -9,14 +10,6 @@
 
 #define CONTENDING_TASKS 10
 #define CONTENDED_PERMITS 2
-
-static void must(int rc, const char *what)
-{
-    if (rc < 0) {
-        fprintf(stderr, "edo-bench: %s: %s\n", what, edo_strerror(rc));
-        exit(1);
-    }
-}
 
 typedef struct {
     edo_mutex *mutex;

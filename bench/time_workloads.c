@@ -1,26 +1,12 @@
 /* edo's side of the timer benchmarks (bench/tokio/src/main.rs has Tokio's). */
 #include "time_workloads.h"
+#include "bench.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-
-static void must(int rc, const char *what)
-{
-    if (rc < 0) {
-        fprintf(stderr, "edo-bench: %s: %s\n", what, edo_strerror(rc));
-        exit(1);
-    }
-}
-
-static double clock_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 /* ---- timeout_cancel ---- */
 
