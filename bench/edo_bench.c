@@ -382,21 +382,24 @@ static long idle_coro_memory(edo_runtime *rt, long n)
 static const struct {
     const char *name;
     double (*run)(edo_runtime *rt, long n);
+    long (*ops)(long n); /* the ops a run of n does; NULL: n */
 } timed[] = {
-    {"spawn_many", spawn_many},
-    {"spawn_many_remote", spawn_many_remote},
-    {"yield_many", yield_many},
-    {"chained_spawn", chained_spawn},
-    {"coro_spawn_many", coro_spawn_many},
-    {"coro_yield_many", coro_yield_many},
-    {"coro_chained_spawn", coro_chained_spawn},
-    {"switch", bare_switch},
-    {"coro_self_yield", coro_switch},
-    {"timeout_cancel", timeout_cancel},
-    {"mutex_contended", mutex_contended},
-    {"semaphore_contended", semaphore_contended},
-    {"ping_pong", ping_pong},
-    {"mpsc", mpsc},
+    {"spawn_many", spawn_many, NULL},
+    {"spawn_many_remote", spawn_many_remote, NULL},
+    {"yield_many", yield_many, NULL},
+    {"chained_spawn", chained_spawn, NULL},
+    {"coro_spawn_many", coro_spawn_many, NULL},
+    {"coro_yield_many", coro_yield_many, NULL},
+    {"coro_chained_spawn", coro_chained_spawn, NULL},
+    {"switch", bare_switch, NULL},
+    {"coro_self_yield", coro_switch, NULL},
+    {"timeout_cancel", timeout_cancel, NULL},
+    {"mutex_contended", mutex_contended, NULL},
+    {"semaphore_contended", semaphore_contended, NULL},
+    {"ping_pong", ping_pong, NULL},
+    {"ping_pong_pairs", ping_pong_pairs, ping_pong_pairs_hops},
+    {"coro_ping_pong_pairs", coro_ping_pong_pairs, ping_pong_pairs_hops},
+    {"mpsc", mpsc, NULL},
 };
 
 /* The lateness workloads: they print their own fields and run no warm-up. */
@@ -411,6 +414,8 @@ static long default_ops(const char *name)
 {
     if (strstr(name, "sleep_overshoot"))
         return 100000; /* sleeping tasks */
+    if (strstr(name, "ping_pong_pairs"))
+        return 8000000; /* hops */
     return 1000000;
 }
 
@@ -460,7 +465,8 @@ int main(int argc, char **argv)
             continue;
         timed[i].run(rt, n / 10 > 0 ? n / 10 : 1); /* warm-up */
         double ns = timed[i].run(rt, n);
-        printf("bench=%s peer=edo ns_per_op=%.1f ops=%ld\n", name, ns / (double)n, n);
+        long ops = timed[i].ops ? timed[i].ops(n) : n;
+        printf("bench=%s peer=edo ns_per_op=%.1f ops=%ld\n", name, ns / (double)ops, ops);
         status = 0;
     }
     if (status == EXIT_UNKNOWN_WORKLOAD)

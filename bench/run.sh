@@ -16,6 +16,9 @@
 # The rows beyond Tokio's own benchmark shapes (issue 13):
 #   sleep_overshoot, coro_sleep_overshoot   100,000 tasks each sleep a seeded
 #       1-1,000 ms once; how late they woke (p50, p99, max).
+#   ping_pong_pairs, coro_ping_pong_pairs   1,000 long-lived pairs, each round
+#       trip a new oneshot sent over the last (Tokio's Ball(oneshot::Sender));
+#       ns per hop, 8,000,000 hops.
 # The coro_* rows run edo's coroutine tasks against the same Tokio workload.
 #
 # Environment:
@@ -58,6 +61,8 @@ PAIRS=(
     "mutex_contended      mutex_contended"
     "semaphore_contended  semaphore_contended"
     "ping_pong            ping_pong"
+    "ping_pong_pairs      ping_pong_pairs"
+    "coro_ping_pong_pairs ping_pong_pairs"
     "mpsc                 mpsc"
 )
 

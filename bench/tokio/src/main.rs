@@ -7,12 +7,13 @@
 //!   bench=idle_task_memory peer=tokio bytes_per_task=B
 //!   bench=sleep_overshoot peer=tokio p50_us=X p99_us=Y max_us=M wall_ms=Z
 //!
-//! The spawn, yield and memory workloads mirror Tokio's own
+//! The spawn, yield and ping-pong workloads mirror Tokio's own
 //! benches/rt_multi_threaded.rs; the timer ones (timeout_cancel,
-//! sleep_overshoot) have no counterpart there. Only the measured part is
-//! timed: the runtime is built, its workers are started and a smaller warm-up
-//! round of the same workload has run before the clock starts (sleep_overshoot,
-//! which measures timer lateness, skips the warm-up).
+//! sleep_overshoot), ping_pong_pairs and the memory one have no counterpart
+//! there. Only the measured part is timed: the runtime is built, its workers
+//! are started and a smaller warm-up round of the same workload has run before
+//! the clock starts (sleep_overshoot, which measures timer lateness, skips the
+//! warm-up).
 //!
 //! Exit status: 0 ok, 2 unknown workload (bench/run.sh relies on this), 64 bad
 //! command line.
@@ -44,6 +45,9 @@ const SLEEP_TASKS: usize = 100_000;
 const SLEEP_MAX_MS: u64 = 1_000;
 /// timeout_cancel's timeout: long enough never to fire.
 const TIMEOUT_CANCEL_AFTER: Duration = Duration::from_secs(10);
+/// ping_pong_pairs: hops (one oneshot send and the wake it causes) unless
+/// --ops says otherwise.
+const PAIRS_HOPS: usize = 8_000_000;
 
 const EXIT_UNKNOWN_WORKLOAD: i32 = 2;
 const EXIT_USAGE: i32 = 64;
@@ -59,6 +63,7 @@ const WORKLOADS: &[&str] = &[
     "mutex_contended",
     "semaphore_contended",
     "ping_pong",
+    "ping_pong_pairs",
     "mpsc",
 ];
 
@@ -322,6 +327,54 @@ fn ping_pong(rt: &Runtime, n: usize) -> Duration {
     start.elapsed()
 }
 
+/// Round trips per pair for `n` hops in ping_pong_pairs (at least one).
+fn pairs_rounds(n: usize) -> usize {
+    (n / (2 * PING_PAIRS)).max(1)
+}
+
+/// ping_pong_pairs' message: the sender the other side answers on.
+struct Ball(tokio::sync::oneshot::Sender<Ball>);
+
+/// ping_pong_pairs: PING_PAIRS long-lived pairs of tasks. Each round trip the
+/// pinger makes a new oneshot, sends its sender in a Ball over the pair's
+/// current oneshot, and waits on it; the ponger receives the Ball, makes the
+/// next oneshot and sends its sender back in the reply. `n` hops, two per round
+/// trip; the pinger ends by dropping its last sender, which ends the ponger.
+/// Time from the first spawn until every pinger is done.
+fn ping_pong_pairs(rt: &Runtime, n: usize) -> Duration {
+    let rounds = pairs_rounds(n);
+    let (cd, rx) = Countdown::new(PING_PAIRS);
+    let start = Instant::now();
+    for _ in 0..PING_PAIRS {
+        let cd = cd.clone();
+        let (first_tx, first_rx) = tokio::sync::oneshot::channel::<Ball>();
+        rt.spawn(async move {
+            let mut inbox = first_rx;
+            while let Ok(Ball(reply)) = inbox.await {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                if reply.send(Ball(tx)).is_err() {
+                    break;
+                }
+                inbox = rx;
+            }
+        });
+        rt.spawn(async move {
+            let mut to_ponger = first_tx;
+            for _ in 0..rounds {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                if to_ponger.send(Ball(tx)).is_err() {
+                    panic!("the ponger went away");
+                }
+                let Ball(next) = rx.await.expect("the ponger dropped its reply");
+                to_ponger = next;
+            }
+            cd.hit();
+        });
+    }
+    rx.recv().unwrap();
+    start.elapsed()
+}
+
 /// std::hint::black_box needs rustc 1.66; a volatile read is the usual stand-in:
 /// the optimiser must treat the value as used and as unknown afterwards.
 fn black_box<T>(x: T) -> T {
@@ -462,6 +515,7 @@ fn main() {
     let rt = build_runtime(args.workers);
     let default_ops = match args.workload.as_str() {
         "sleep_overshoot" => SLEEP_TASKS,
+        "ping_pong_pairs" => PAIRS_HOPS,
         _ => DEFAULT_OPS,
     };
     let n = args.ops.unwrap_or(default_ops);
@@ -506,6 +560,11 @@ fn main() {
         "ping_pong" => {
             ping_pong(&rt, warm);
             report_time(name, ping_pong(&rt, n), (n / PING_PAIRS) * PING_PAIRS);
+        }
+        "ping_pong_pairs" => {
+            ping_pong_pairs(&rt, warm);
+            let hops = pairs_rounds(n) * 2 * PING_PAIRS;
+            report_time(name, ping_pong_pairs(&rt, n), hops);
         }
         "mutex_contended" | "semaphore_contended" => {
             let semaphore = name == "semaphore_contended";
