@@ -4,9 +4,9 @@
  *   edo-bench WORKLOAD [--workers N] [--ops N]
  *
  * Prints one line: `bench=WORKLOAD peer=edo ns_per_op=X ops=N`, for memory
- * `bench=idle_task_memory peer=edo bytes_per_task=B`, and for timer lateness
- * `bench=sleep_overshoot peer=edo p50_us=X p99_us=Y max_us=M wall_ms=Z`. Exit status 2: unknown
- * workload.
+ * `bench=idle_task_memory peer=edo bytes_per_task=B`, for timer lateness
+ * `bench=sleep_overshoot peer=edo p50_us=X p99_us=Y max_us=M wall_ms=Z`, and for fairness
+ * `bench=fairness peer=edo all_ran_ms=A late_max_ms=L`. Exit status 2: unknown workload.
  * Every timed workload runs a warm-up round of a tenth of its size first.
  */
 #include <pthread.h>
@@ -21,6 +21,7 @@
 
 #include "edo.h"
 #include "coro/context.h" /* internal: the bare switch benchmark */
+#include "fairness_workloads.h"
 #include "sync_workloads.h"
 #include "time_workloads.h"
 
@@ -409,11 +410,24 @@ static void report_overshoot(const char *name, sleep_stats st)
            st.p50_us, st.p99_us, st.max_us, st.wall_ms);
 }
 
+static void report_fairness(const char *name, fairness_stats st)
+{
+    if (st.all_ran_ms >= FAIRNESS_CAP_MS || st.late_max_ms >= FAIRNESS_CAP_MS)
+        fprintf(stderr,
+                "edo-bench: %s not done after %.0f s (%ld tiny tasks ran, %ld sleeps done): "
+                "printing the cap\n",
+                name, FAIRNESS_CAP_MS / 1000, st.ran, st.slept);
+    printf("bench=%s peer=edo all_ran_ms=%.1f late_max_ms=%.2f\n", name, st.all_ran_ms,
+           st.late_max_ms);
+}
+
 /* --ops unless given: the workload's size. */
 static long default_ops(const char *name)
 {
     if (strstr(name, "sleep_overshoot"))
         return 100000; /* sleeping tasks */
+    if (strstr(name, "fairness"))
+        return 1000; /* tiny tasks */
     if (strstr(name, "ping_pong_pairs"))
         return 8000000; /* hops */
     return 1000000;
@@ -454,6 +468,11 @@ int main(int argc, char **argv)
     if (strcmp(name, "sleep_overshoot") == 0 || strcmp(name, "coro_sleep_overshoot") == 0) {
         report_overshoot(name, name[0] == 'c' ? coro_sleep_overshoot(rt, n)
                                               : sleep_overshoot(rt, n));
+        status = 0;
+    }
+    if (strcmp(name, "fairness") == 0 || strcmp(name, "coro_fairness") == 0) {
+        report_fairness(name, name[0] == 'c' ? coro_fairness(rt, workers, n)
+                                             : fairness(rt, workers, n));
         status = 0;
     }
     if (strcmp(name, "idle_coro_memory") == 0) {

@@ -12,6 +12,8 @@
 #
 #   bench=NAME peer=edo p50_us=MEDIAN p99_us=MEDIAN max_us=MEDIAN wall_ms=MEDIAN
 #   bench=NAME ratio_p99=R ratio_max=R           timer lateness: p99 and max
+#   bench=NAME peer=edo all_ran_ms=MEDIAN late_max_ms=MEDIAN
+#   bench=NAME ratio_all_ran=R ratio_late=R      fairness
 #
 # The rows beyond Tokio's own benchmark shapes (issue 13):
 #   sleep_overshoot, coro_sleep_overshoot   100,000 tasks each sleep a seeded
@@ -19,6 +21,10 @@
 #   ping_pong_pairs, coro_ping_pong_pairs   1,000 long-lived pairs, each round
 #       trip a new oneshot sent over the last (Tokio's Ball(oneshot::Sender));
 #       ns per hop, 8,000,000 hops.
+#   fairness, coro_fairness   one busy task per worker spins 1 ms and yields, over
+#       and over; meanwhile a plain thread spawns 1,000 tiny tasks (all_ran_ms:
+#       until the last has run) and a task sleeps 1 ms twenty times (late_max_ms:
+#       the worst lateness). A side not done after 60 s prints 60000 (the cap).
 # The coro_* rows run edo's coroutine tasks against the same Tokio workload.
 #
 # Environment:
@@ -64,6 +70,8 @@ PAIRS=(
     "ping_pong_pairs      ping_pong_pairs"
     "coro_ping_pong_pairs ping_pong_pairs"
     "mpsc                 mpsc"
+    "fairness             fairness"
+    "coro_fairness        fairness"
 )
 
 # Every field a result line may carry after bench= and peer=, with the printf
@@ -72,11 +80,13 @@ declare -A FIELD_FORMAT=(
     [ns_per_op]=%.1f [ops]=%s
     [bytes_per_task]=%.0f
     [p50_us]=%.0f [p99_us]=%.0f [max_us]=%.0f [wall_ms]=%.1f
+    [all_ran_ms]=%.1f [late_max_ms]=%.2f
 )
 # The fields the two peers are compared on, and the name of each one's ratio;
 # each kind of line has at least one of these.
 declare -A RATIO_NAME=([ns_per_op]=ratio [bytes_per_task]=ratio
-    [p99_us]=ratio_p99 [max_us]=ratio_max)
+    [p99_us]=ratio_p99 [max_us]=ratio_max
+    [all_ran_ms]=ratio_all_ran [late_max_ms]=ratio_late)
 
 # edo-bench's exit status for a workload it does not know (yet): skip the row.
 EXIT_UNKNOWN_WORKLOAD=2

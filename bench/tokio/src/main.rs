@@ -6,14 +6,15 @@
 //!   bench=WORKLOAD peer=tokio ns_per_op=X ops=N
 //!   bench=idle_task_memory peer=tokio bytes_per_task=B
 //!   bench=sleep_overshoot peer=tokio p50_us=X p99_us=Y max_us=M wall_ms=Z
+//!   bench=fairness peer=tokio all_ran_ms=A late_max_ms=L
 //!
 //! The spawn, yield and ping-pong workloads mirror Tokio's own
 //! benches/rt_multi_threaded.rs; the timer ones (timeout_cancel,
-//! sleep_overshoot), ping_pong_pairs and the memory one have no counterpart
-//! there. Only the measured part is timed: the runtime is built, its workers
-//! are started and a smaller warm-up round of the same workload has run before
-//! the clock starts (sleep_overshoot, which measures timer lateness, skips the
-//! warm-up).
+//! sleep_overshoot), ping_pong_pairs, fairness and the memory one have no
+//! counterpart there. Only the measured part is timed: the runtime is built,
+//! its workers are started and a smaller warm-up round of the same workload has
+//! run before the clock starts (sleep_overshoot and fairness, which measure
+//! lateness, skip the warm-up).
 //!
 //! Exit status: 0 ok, 2 unknown workload (bench/run.sh relies on this), 64 bad
 //! command line.
@@ -25,7 +26,7 @@ use std::env;
 use std::fs;
 use std::process;
 use std::ptr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -45,6 +46,15 @@ const SLEEP_TASKS: usize = 100_000;
 const SLEEP_MAX_MS: u64 = 1_000;
 /// timeout_cancel's timeout: long enough never to fire.
 const TIMEOUT_CANCEL_AFTER: Duration = Duration::from_secs(10);
+/// fairness: tiny tasks spawned from a plain thread unless --ops says otherwise.
+const FAIRNESS_TASKS: usize = 1_000;
+/// fairness: each busy task spins this long between yields.
+const FAIRNESS_SPIN: Duration = Duration::from_millis(1);
+/// fairness: the sleeper sleeps this long, this many times.
+const FAIRNESS_SLEEP: Duration = Duration::from_millis(1);
+const FAIRNESS_SLEEPS: usize = 20;
+/// fairness: a measurement not done by then reports this (both sides use it).
+const FAIRNESS_CAP: Duration = Duration::from_secs(60);
 /// ping_pong_pairs: hops (one oneshot send and the wake it causes) unless
 /// --ops says otherwise.
 const PAIRS_HOPS: usize = 8_000_000;
@@ -65,6 +75,7 @@ const WORKLOADS: &[&str] = &[
     "ping_pong",
     "ping_pong_pairs",
     "mpsc",
+    "fairness",
 ];
 
 struct Args {
@@ -464,6 +475,89 @@ fn sleep_overshoot(rt: &Runtime, n: usize) -> SleepStats {
     }
 }
 
+/// fairness, in ms: how long until all tiny tasks had run, and the worst
+/// lateness of the sleeper's sleeps. Either is FAIRNESS_CAP when it was not
+/// done by then.
+struct Fairness {
+    all_ran_ms: f64,
+    late_max_ms: f64,
+}
+
+/// Spins on the clock for `d` (CPU-bound work between yields).
+fn spin_for(d: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < d {
+        std::hint::spin_loop();
+    }
+}
+
+/// fairness: one busy task per worker, each spinning FAIRNESS_SPIN and then
+/// yielding, until told to stop. Once they run, a task sleeps FAIRNESS_SLEEP
+/// FAIRNESS_SLEEPS times recording the worst lateness, and meanwhile a plain
+/// thread spawns `n` tiny tasks, the last of which to run records the time
+/// since that thread's first spawn.
+fn fairness(rt: &Runtime, workers: usize, n: usize) -> Fairness {
+    let stop = Arc::new(AtomicBool::new(false));
+    let busy_started = Arc::new(AtomicUsize::new(0));
+    let mut busy = Vec::new();
+    for _ in 0..workers {
+        let (stop, busy_started) = (stop.clone(), busy_started.clone());
+        busy.push(rt.spawn(async move {
+            busy_started.fetch_add(1, Ordering::Relaxed);
+            while !stop.load(Ordering::Relaxed) {
+                spin_for(FAIRNESS_SPIN);
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    while busy_started.load(Ordering::Relaxed) < workers {
+        thread::sleep(Duration::from_millis(1));
+    }
+
+    let (late_tx, late_rx) = mpsc::sync_channel(1);
+    rt.spawn(async move {
+        let mut worst = Duration::ZERO;
+        for _ in 0..FAIRNESS_SLEEPS {
+            let before = Instant::now();
+            tokio::time::sleep(FAIRNESS_SLEEP).await;
+            worst = worst.max(before.elapsed().saturating_sub(FAIRNESS_SLEEP));
+        }
+        late_tx.send(worst).unwrap();
+    });
+    let (ran_tx, ran_rx) = mpsc::sync_channel(1);
+    let handle = rt.handle().clone();
+    let spawner = thread::spawn(move || {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let start = Instant::now();
+        for _ in 0..n {
+            let (ran, ran_tx) = (ran.clone(), ran_tx.clone());
+            handle.spawn(async move {
+                if ran.fetch_add(1, Ordering::Relaxed) + 1 == n {
+                    ran_tx.send(start.elapsed()).unwrap();
+                }
+            });
+        }
+    });
+
+    let deadline = Instant::now() + FAIRNESS_CAP;
+    let capped = |rx: &mpsc::Receiver<Duration>| {
+        let left = deadline.saturating_duration_since(Instant::now());
+        duration_ms(rx.recv_timeout(left).unwrap_or(FAIRNESS_CAP))
+    };
+    let result = Fairness {
+        all_ran_ms: capped(&ran_rx),
+        late_max_ms: capped(&late_rx),
+    };
+    stop.store(true, Ordering::Relaxed);
+    spawner.join().unwrap();
+    rt.block_on(async move {
+        for b in busy {
+            b.await.unwrap();
+        }
+    });
+    result
+}
+
 /// Resident set size in bytes, from /proc/self/statm (second field, pages).
 fn rss_bytes() -> usize {
     extern "C" {
@@ -515,6 +609,7 @@ fn main() {
     let rt = build_runtime(args.workers);
     let default_ops = match args.workload.as_str() {
         "sleep_overshoot" => SLEEP_TASKS,
+        "fairness" => FAIRNESS_TASKS,
         "ping_pong_pairs" => PAIRS_HOPS,
         _ => DEFAULT_OPS,
     };
@@ -584,6 +679,18 @@ fn main() {
                 s.p99_us,
                 s.max_us,
                 duration_ms(s.wall)
+            );
+        }
+        "fairness" => {
+            // No warm-up, as for sleep_overshoot: it measures latency.
+            let f = fairness(&rt, args.workers, n);
+            let cap = duration_ms(FAIRNESS_CAP);
+            if f.all_ran_ms >= cap || f.late_max_ms >= cap {
+                eprintln!("tokio-bench: {} not done after {:?}: printing the cap", name, FAIRNESS_CAP);
+            }
+            println!(
+                "bench={} peer=tokio all_ran_ms={:.1} late_max_ms={:.2}",
+                name, f.all_ran_ms, f.late_max_ms
             );
         }
         _ => unreachable!(),
