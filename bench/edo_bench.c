@@ -328,27 +328,42 @@ static long rss_bytes(void)
     return resident * sysconf(_SC_PAGESIZE);
 }
 
-/* Counts its first poll, then stays pending forever (like Tokio's `pending()` task holding an
- * Arc to the counter). */
+/* The idle tasks park on a notify that is never notified, as a task waiting for work or for
+ * shutdown does (Tokio's side: `notify.notified().await`): each holds its place in the wait
+ * list, with its waker. The notify outlives the runtime. */
+static edo_notify *idle_notify;
+
+/* Counts its first poll, which goes on to queue it on idle_notify. */
 typedef struct {
     edo_future base;
     _Atomic long *polled;
+    bool counted;
+    edo_notify_future wait;
 } idle_task;
 
 static edo_poll idle_poll(edo_future *f, edo_context *cx, void **out)
 {
-    (void)cx, (void)out;
-    atomic_fetch_add_explicit(((idle_task *)f)->polled, 1, memory_order_release);
-    return EDO_PENDING;
+    idle_task *t = (idle_task *)f;
+    if (!t->counted) {
+        t->counted = true;
+        atomic_fetch_add_explicit(t->polled, 1, memory_order_release);
+    }
+    return edo_future_poll(&t->wait.base, cx, out);
 }
-static const edo_future_vtable idle_vtable = {idle_poll, NULL};
 
+static void idle_drop(edo_future *f) { edo_future_drop(&((idle_task *)f)->wait.base); }
+static const edo_future_vtable idle_vtable = {idle_poll, idle_drop};
+
+/* RSS growth per task parked on idle_notify, once all `n` have been polled (but for the last
+ * few, still inside that first poll). */
 static long idle_task_memory(edo_runtime *rt, long n)
 {
     static _Atomic long polled;
+    check(edo_notify_new(&idle_notify), "notify");
     long before = rss_bytes();
     for (long i = 0; i < n; i++) {
-        idle_task t = {{&idle_vtable}, &polled};
+        idle_task t = {.base = {&idle_vtable}, .polled = &polled};
+        edo_notify_future_init(&t.wait, idle_notify);
         check(edo_runtime_spawn_future(rt, &t.base, sizeof t, NULL), "spawn");
     }
     while (atomic_load_explicit(&polled, memory_order_acquire) < n)
@@ -357,20 +372,18 @@ static long idle_task_memory(edo_runtime *rt, long n)
     return (after - before) / n;
 }
 
-/* ---- main ---- */
-
-
-/* A coroutine that counts its start and then sleeps (an hour: for the whole measurement). */
+/* A coroutine that counts its start and then parks on idle_notify, like an idle task. */
 static void *idle_coro(void *arg)
 {
     atomic_fetch_add_explicit((_Atomic long *)arg, 1, memory_order_release);
-    edo_sleep(EDO_SEC(3600));
+    edo_notify_wait(idle_notify);
     return NULL;
 }
 
 static long idle_coro_memory(edo_runtime *rt, long n)
 {
     static _Atomic long started;
+    check(edo_notify_new(&idle_notify), "notify");
     long before = rss_bytes();
     for (long i = 0; i < n; i++)
         check(edo_spawn_with(rt, NULL, idle_coro, (void *)&started, NULL), "spawn");
@@ -379,6 +392,8 @@ static long idle_coro_memory(edo_runtime *rt, long n)
     long after = rss_bytes();
     return (after - before) / n;
 }
+
+/* ---- main ---- */
 
 static const struct {
     const char *name;

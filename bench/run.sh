@@ -6,9 +6,9 @@
 #   bench=NAME peer=tokio ns_per_op=MEDIAN ops=N
 #   bench=NAME ratio=R            R = tokio / edo; above 1 means edo is faster
 #
-# Memory rows print bytes_per_task=MEDIAN instead, and the same ratio. Rows
-# with several fields print the median of each, and one ratio (tokio / edo) for
-# each field they are compared on:
+# Memory rows print bytes_per_task=MEDIAN instead (RSS growth per task parked
+# on a Notify), and the same ratio. Rows with several fields print the median
+# of each, and one ratio (tokio / edo) for each field they are compared on:
 #
 #   bench=NAME peer=edo p50_us=MEDIAN p99_us=MEDIAN max_us=MEDIAN wall_ms=MEDIAN
 #   bench=NAME ratio_p99=R ratio_max=R           timer lateness: p99 and max

@@ -575,17 +575,21 @@ fn rss_bytes() -> usize {
     pages * if page > 0 { page as usize } else { 4096 }
 }
 
-/// idle_task_memory: RSS growth per spawned task that never completes.
+/// idle_task_memory: RSS growth per spawned task parked on a Notify that is
+/// never notified (as a task waiting for work or for shutdown is): the task
+/// and its place in the Notify's wait list, with its waker.
 fn idle_task_memory(rt: &Runtime, n: usize) -> usize {
     let polled = Arc::new(AtomicUsize::new(0));
+    let notify = Arc::new(tokio::sync::Notify::new());
     let before = rss_bytes();
     for _ in 0..n {
-        let polled = polled.clone();
-        // Count the first poll, then stay pending forever: once every task
-        // has counted, each holds the state an idle task keeps.
+        let (polled, notify) = (polled.clone(), notify.clone());
+        // Count the first poll, which goes on to queue the waiter: once
+        // every task has counted, each is parked (but for the last few, still
+        // inside that first poll).
         rt.spawn(async move {
             polled.fetch_add(1, Ordering::Release);
-            std::future::pending::<()>().await
+            notify.notified().await
         });
     }
     while polled.load(Ordering::Acquire) < n {
