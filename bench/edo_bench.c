@@ -4,8 +4,9 @@
  *   edo-bench WORKLOAD [--workers N] [--ops N]
  *
  * Prints one line: `bench=WORKLOAD peer=edo ns_per_op=X ops=N`, for memory
- * `bench=idle_task_memory peer=edo bytes_per_task=B`, and for timer lateness
- * `bench=sleep_overshoot peer=edo p50_us=X p99_us=Y wall_ms=Z`. Exit status 2: unknown workload.
+ * `bench=idle_task_memory peer=edo bytes_per_task=B`, for timer lateness
+ * `bench=sleep_overshoot peer=edo p50_us=X p99_us=Y max_us=M wall_ms=Z`, and for fairness
+ * `bench=fairness peer=edo all_ran_ms=A late_max_ms=L`. Exit status 2: unknown workload.
  * Every timed workload runs a warm-up round of a tenth of its size first.
  */
 #include <pthread.h>
@@ -20,6 +21,7 @@
 
 #include "edo.h"
 #include "coro/context.h" /* internal: the bare switch benchmark */
+#include "fairness_workloads.h"
 #include "sync_workloads.h"
 #include "time_workloads.h"
 
@@ -326,27 +328,42 @@ static long rss_bytes(void)
     return resident * sysconf(_SC_PAGESIZE);
 }
 
-/* Counts its first poll, then stays pending forever (like Tokio's `pending()` task holding an
- * Arc to the counter). */
+/* The idle tasks park on a notify that is never notified, as a task waiting for work or for
+ * shutdown does (Tokio's side: `notify.notified().await`): each holds its place in the wait
+ * list, with its waker. The notify outlives the runtime. */
+static edo_notify *idle_notify;
+
+/* Counts its first poll, which goes on to queue it on idle_notify. */
 typedef struct {
     edo_future base;
     _Atomic long *polled;
+    bool counted;
+    edo_notify_future wait;
 } idle_task;
 
 static edo_poll idle_poll(edo_future *f, edo_context *cx, void **out)
 {
-    (void)cx, (void)out;
-    atomic_fetch_add_explicit(((idle_task *)f)->polled, 1, memory_order_release);
-    return EDO_PENDING;
+    idle_task *t = (idle_task *)f;
+    if (!t->counted) {
+        t->counted = true;
+        atomic_fetch_add_explicit(t->polled, 1, memory_order_release);
+    }
+    return edo_future_poll(&t->wait.base, cx, out);
 }
-static const edo_future_vtable idle_vtable = {idle_poll, NULL};
 
+static void idle_drop(edo_future *f) { edo_future_drop(&((idle_task *)f)->wait.base); }
+static const edo_future_vtable idle_vtable = {idle_poll, idle_drop};
+
+/* RSS growth per task parked on idle_notify, once all `n` have been polled (but for the last
+ * few, still inside that first poll). */
 static long idle_task_memory(edo_runtime *rt, long n)
 {
     static _Atomic long polled;
+    check(edo_notify_new(&idle_notify), "notify");
     long before = rss_bytes();
     for (long i = 0; i < n; i++) {
-        idle_task t = {{&idle_vtable}, &polled};
+        idle_task t = {.base = {&idle_vtable}, .polled = &polled};
+        edo_notify_future_init(&t.wait, idle_notify);
         check(edo_runtime_spawn_future(rt, &t.base, sizeof t, NULL), "spawn");
     }
     while (atomic_load_explicit(&polled, memory_order_acquire) < n)
@@ -355,20 +372,18 @@ static long idle_task_memory(edo_runtime *rt, long n)
     return (after - before) / n;
 }
 
-/* ---- main ---- */
-
-
-/* A coroutine that counts its start and then sleeps (an hour: for the whole measurement). */
+/* A coroutine that counts its start and then parks on idle_notify, like an idle task. */
 static void *idle_coro(void *arg)
 {
     atomic_fetch_add_explicit((_Atomic long *)arg, 1, memory_order_release);
-    edo_sleep(EDO_SEC(3600));
+    edo_notify_wait(idle_notify);
     return NULL;
 }
 
 static long idle_coro_memory(edo_runtime *rt, long n)
 {
     static _Atomic long started;
+    check(edo_notify_new(&idle_notify), "notify");
     long before = rss_bytes();
     for (long i = 0; i < n; i++)
         check(edo_spawn_with(rt, NULL, idle_coro, (void *)&started, NULL), "spawn");
@@ -378,25 +393,60 @@ static long idle_coro_memory(edo_runtime *rt, long n)
     return (after - before) / n;
 }
 
+/* ---- main ---- */
+
 static const struct {
     const char *name;
     double (*run)(edo_runtime *rt, long n);
+    long (*ops)(long n); /* the ops a run of n does; NULL: n */
 } timed[] = {
-    {"spawn_many", spawn_many},
-    {"spawn_many_remote", spawn_many_remote},
-    {"yield_many", yield_many},
-    {"chained_spawn", chained_spawn},
-    {"coro_spawn_many", coro_spawn_many},
-    {"coro_yield_many", coro_yield_many},
-    {"coro_chained_spawn", coro_chained_spawn},
-    {"switch", bare_switch},
-    {"coro_self_yield", coro_switch},
-    {"timeout_cancel", timeout_cancel},
-    {"mutex_contended", mutex_contended},
-    {"semaphore_contended", semaphore_contended},
-    {"ping_pong", ping_pong},
-    {"mpsc", mpsc},
+    {"spawn_many", spawn_many, NULL},
+    {"spawn_many_remote", spawn_many_remote, NULL},
+    {"yield_many", yield_many, NULL},
+    {"chained_spawn", chained_spawn, NULL},
+    {"coro_spawn_many", coro_spawn_many, NULL},
+    {"coro_yield_many", coro_yield_many, NULL},
+    {"coro_chained_spawn", coro_chained_spawn, NULL},
+    {"switch", bare_switch, NULL},
+    {"coro_self_yield", coro_switch, NULL},
+    {"timeout_cancel", timeout_cancel, NULL},
+    {"mutex_contended", mutex_contended, NULL},
+    {"semaphore_contended", semaphore_contended, NULL},
+    {"ping_pong", ping_pong, NULL},
+    {"ping_pong_pairs", ping_pong_pairs, ping_pong_pairs_hops},
+    {"coro_ping_pong_pairs", coro_ping_pong_pairs, ping_pong_pairs_hops},
+    {"mpsc", mpsc, NULL},
 };
+
+/* The lateness workloads: they print their own fields and run no warm-up. */
+static void report_overshoot(const char *name, sleep_stats st)
+{
+    printf("bench=%s peer=edo p50_us=%.0f p99_us=%.0f max_us=%.0f wall_ms=%.1f\n", name,
+           st.p50_us, st.p99_us, st.max_us, st.wall_ms);
+}
+
+static void report_fairness(const char *name, fairness_stats st)
+{
+    if (st.all_ran_ms >= FAIRNESS_CAP_MS || st.late_max_ms >= FAIRNESS_CAP_MS)
+        fprintf(stderr,
+                "edo-bench: %s not done after %.0f s (%ld tiny tasks ran, %ld sleeps done): "
+                "printing the cap\n",
+                name, FAIRNESS_CAP_MS / 1000, st.ran, st.slept);
+    printf("bench=%s peer=edo all_ran_ms=%.1f late_max_ms=%.2f\n", name, st.all_ran_ms,
+           st.late_max_ms);
+}
+
+/* --ops unless given: the workload's size. */
+static long default_ops(const char *name)
+{
+    if (strstr(name, "sleep_overshoot"))
+        return 100000; /* sleeping tasks */
+    if (strstr(name, "fairness"))
+        return 1000; /* tiny tasks */
+    if (strstr(name, "ping_pong_pairs"))
+        return 8000000; /* hops */
+    return 1000000;
+}
 
 int main(int argc, char **argv)
 {
@@ -406,8 +456,7 @@ int main(int argc, char **argv)
     }
     const char *name = argv[1];
     unsigned workers = 2;
-    bool overshoot = strcmp(name, "sleep_overshoot") == 0;
-    long n = overshoot ? 100000 : 1000000;
+    long n = default_ops(name);
     for (int i = 2; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--workers") == 0)
             workers = (unsigned)strtoul(argv[i + 1], NULL, 10);
@@ -431,10 +480,14 @@ int main(int argc, char **argv)
         printf("bench=%s peer=edo bytes_per_task=%ld\n", name, idle_task_memory(rt, n));
         status = 0;
     }
-    if (overshoot) {
-        sleep_stats st = sleep_overshoot(rt, n);
-        printf("bench=%s peer=edo p50_us=%.0f p99_us=%.0f wall_ms=%.1f\n", name, st.p50_us,
-               st.p99_us, st.wall_ms);
+    if (strcmp(name, "sleep_overshoot") == 0 || strcmp(name, "coro_sleep_overshoot") == 0) {
+        report_overshoot(name, name[0] == 'c' ? coro_sleep_overshoot(rt, n)
+                                              : sleep_overshoot(rt, n));
+        status = 0;
+    }
+    if (strcmp(name, "fairness") == 0 || strcmp(name, "coro_fairness") == 0) {
+        report_fairness(name, name[0] == 'c' ? coro_fairness(rt, workers, n)
+                                             : fairness(rt, workers, n));
         status = 0;
     }
     if (strcmp(name, "idle_coro_memory") == 0) {
@@ -446,7 +499,8 @@ int main(int argc, char **argv)
             continue;
         timed[i].run(rt, n / 10 > 0 ? n / 10 : 1); /* warm-up */
         double ns = timed[i].run(rt, n);
-        printf("bench=%s peer=edo ns_per_op=%.1f ops=%ld\n", name, ns / (double)n, n);
+        long ops = timed[i].ops ? timed[i].ops(n) : n;
+        printf("bench=%s peer=edo ns_per_op=%.1f ops=%ld\n", name, ns / (double)ops, ops);
         status = 0;
     }
     if (status == EXIT_UNKNOWN_WORKLOAD)

@@ -6,11 +6,26 @@
 #   bench=NAME peer=tokio ns_per_op=MEDIAN ops=N
 #   bench=NAME ratio=R            R = tokio / edo; above 1 means edo is faster
 #
-# Memory rows print bytes_per_task=MEDIAN instead, and the same ratio. Timer
-# lateness rows print the median of each of their fields, and compare p99:
+# Memory rows print bytes_per_task=MEDIAN instead (RSS growth per task parked
+# on a Notify), and the same ratio. Rows with several fields print the median
+# of each, and one ratio (tokio / edo) for each field they are compared on:
 #
-#   bench=NAME peer=edo p50_us=MEDIAN p99_us=MEDIAN wall_ms=MEDIAN
-#   bench=NAME ratio_p99=R        R = tokio p99 / edo p99
+#   bench=NAME peer=edo p50_us=MEDIAN p99_us=MEDIAN max_us=MEDIAN wall_ms=MEDIAN
+#   bench=NAME ratio_p99=R ratio_max=R           timer lateness: p99 and max
+#   bench=NAME peer=edo all_ran_ms=MEDIAN late_max_ms=MEDIAN
+#   bench=NAME ratio_all_ran=R ratio_late=R      fairness
+#
+# The rows beyond Tokio's own benchmark shapes (issue 13):
+#   sleep_overshoot, coro_sleep_overshoot   100,000 tasks each sleep a seeded
+#       1-1,000 ms once; how late they woke (p50, p99, max).
+#   ping_pong_pairs, coro_ping_pong_pairs   1,000 long-lived pairs, each round
+#       trip a new oneshot sent over the last (Tokio's Ball(oneshot::Sender));
+#       ns per hop, 8,000,000 hops.
+#   fairness, coro_fairness   one busy task per worker spins 1 ms and yields, over
+#       and over; meanwhile a plain thread spawns 1,000 tiny tasks (all_ran_ms:
+#       until the last has run) and a task sleeps 1 ms twenty times (late_max_ms:
+#       the worst lateness). A side not done after 60 s prints 60000 (the cap).
+# The coro_* rows run edo's coroutine tasks against the same Tokio workload.
 #
 # Environment:
 #   RUNS=5            runs per (workload, peer), each its own process
@@ -35,23 +50,28 @@ OPS=${OPS:-}
 # The coro_* variants measure edo's coroutine tasks against the same Tokio
 # workload as their plain counterparts.
 PAIRS=(
-    "spawn_many          spawn_many"
-    "spawn_many_remote   spawn_many_remote"
-    "yield_many          yield_many"
-    "chained_spawn       chained_spawn"
-    "idle_task_memory    idle_task_memory"
-    "coro_yield_many     yield_many"
-    "coro_spawn_many     spawn_many"
-    "coro_chained_spawn  chained_spawn"
-    "switch              -"
-    "coro_self_yield     -"
-    "idle_coro_memory    -"
-    "timeout_cancel      timeout_cancel"
-    "sleep_overshoot     sleep_overshoot"
-    "mutex_contended     mutex_contended"
-    "semaphore_contended semaphore_contended"
-    "ping_pong           ping_pong"
-    "mpsc                mpsc"
+    "spawn_many           spawn_many"
+    "spawn_many_remote    spawn_many_remote"
+    "yield_many           yield_many"
+    "chained_spawn        chained_spawn"
+    "idle_task_memory     idle_task_memory"
+    "coro_yield_many      yield_many"
+    "coro_spawn_many      spawn_many"
+    "coro_chained_spawn   chained_spawn"
+    "switch               -"
+    "coro_self_yield      -"
+    "idle_coro_memory     -"
+    "timeout_cancel       timeout_cancel"
+    "sleep_overshoot      sleep_overshoot"
+    "coro_sleep_overshoot sleep_overshoot"
+    "mutex_contended      mutex_contended"
+    "semaphore_contended  semaphore_contended"
+    "ping_pong            ping_pong"
+    "ping_pong_pairs      ping_pong_pairs"
+    "coro_ping_pong_pairs ping_pong_pairs"
+    "mpsc                 mpsc"
+    "fairness             fairness"
+    "coro_fairness        fairness"
 )
 
 # Every field a result line may carry after bench= and peer=, with the printf
@@ -59,11 +79,14 @@ PAIRS=(
 declare -A FIELD_FORMAT=(
     [ns_per_op]=%.1f [ops]=%s
     [bytes_per_task]=%.0f
-    [p50_us]=%.0f [p99_us]=%.0f [wall_ms]=%.1f
+    [p50_us]=%.0f [p99_us]=%.0f [max_us]=%.0f [wall_ms]=%.1f
+    [all_ran_ms]=%.1f [late_max_ms]=%.2f
 )
-# The field the two peers are compared on, and the name of that ratio; each
-# kind of line has exactly one of these.
-declare -A RATIO_NAME=([ns_per_op]=ratio [bytes_per_task]=ratio [p99_us]=ratio_p99)
+# The fields the two peers are compared on, and the name of each one's ratio;
+# each kind of line has at least one of these.
+declare -A RATIO_NAME=([ns_per_op]=ratio [bytes_per_task]=ratio
+    [p99_us]=ratio_p99 [max_us]=ratio_max
+    [all_ran_ms]=ratio_all_ran [late_max_ms]=ratio_late)
 
 # edo-bench's exit status for a workload it does not know (yet): skip the row.
 EXIT_UNKNOWN_WORKLOAD=2
@@ -123,24 +146,23 @@ run_one() {
 }
 
 # known_fields FIELD...: whether every FIELD is KEY=NUMBER with KEY in
-# FIELD_FORMAT, and one of them says what the peers are compared on.
+# FIELD_FORMAT, and at least one of them says what the peers are compared on.
 known_fields() {
     local field
     for field in "$@"; do
         [[ $field =~ ^([a-z0-9_]+)=[0-9.]+$ && -n ${FIELD_FORMAT[${BASH_REMATCH[1]}]:-} ]] || return 1
     done
-    [ -n "$(ratio_key "$*")" ]
+    [ -n "$(ratio_keys "$*")" ]
 }
 
-# ratio_key FIELDS: the key in FIELDS that the peers are compared on.
-ratio_key() {
-    local field
+# ratio_keys FIELDS: the keys in FIELDS that the peers are compared on, in
+# their order, space-separated.
+ratio_keys() {
+    local field keys=()
     for field in $1; do
-        if [ -n "${RATIO_NAME[${field%%=*}]:-}" ]; then
-            echo "${field%%=*}"
-            return 0
-        fi
+        [ -z "${RATIO_NAME[${field%%=*}]:-}" ] || keys+=("${field%%=*}")
     done
+    echo "${keys[*]}"
 }
 
 # field_values KEY RUN...: KEY's value in each RUN's fields, one per line.
@@ -209,10 +231,13 @@ bench_row() {
     result_line "$name" edo "${edo_runs[@]}"
     [ "$peer" != "-" ] || return 0
     result_line "$name" tokio "${tokio_runs[@]}"
-    key=$(ratio_key "${edo_runs[0]}")
-    awk -v n="$name" -v r="${RATIO_NAME[$key]}" \
-        -v e="$(field_median "$key" "${edo_runs[@]}")" -v t="$(field_median "$key" "${tokio_runs[@]}")" \
-        'BEGIN { if (e > 0) printf "bench=%s %s=%.2f\n", n, r, t / e; else printf "bench=%s %s=inf\n", n, r }'
+    local line="bench=$name"
+    for key in $(ratio_keys "${edo_runs[0]}"); do
+        line+=" ${RATIO_NAME[$key]}=$(awk -v e="$(field_median "$key" "${edo_runs[@]}")" \
+            -v t="$(field_median "$key" "${tokio_runs[@]}")" \
+            'BEGIN { if (e <= 0) printf "inf"; else printf (t / e >= 0.1 ? "%.2f" : "%.2g"), t / e }')"
+    done
+    echo "$line"
 }
 
 main() {

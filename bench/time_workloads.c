@@ -1,26 +1,13 @@
 /* edo's side of the timer benchmarks (bench/tokio/src/main.rs has Tokio's). */
 #include "time_workloads.h"
+#include "bench.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-
-static void must(int rc, const char *what)
-{
-    if (rc < 0) {
-        fprintf(stderr, "edo-bench: %s: %s\n", what, edo_strerror(rc));
-        exit(1);
-    }
-}
-
-static double clock_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 /* ---- timeout_cancel ---- */
 
@@ -96,6 +83,20 @@ typedef struct {
     int done;
 } sleep_run;
 
+/* Records how late sleep `index` woke, having slept `took` ns of the `asked`. */
+static void woke(sleep_run *run, long index, uint64_t asked, uint64_t took)
+{
+    run->late_us[index] = took > asked ? (took - asked) / 1000 : 0;
+    if (atomic_fetch_sub_explicit(&run->remaining, 1, memory_order_acq_rel) == 1) {
+        pthread_mutex_lock(&run->lock);
+        run->done = 1;
+        pthread_cond_signal(&run->cond);
+        pthread_mutex_unlock(&run->lock);
+    }
+}
+
+static uint64_t sleep_asked(long index) { return EDO_MSEC(1 + splitmix64((uint64_t)index) % 1000); }
+
 typedef struct {
     edo_future base;
     sleep_run *run;
@@ -115,14 +116,7 @@ static edo_poll sleeper_poll(edo_future *f, edo_context *cx, void **out)
     }
     if (edo_future_poll(&s->sleep.base, cx, NULL) == EDO_PENDING)
         return EDO_PENDING;
-    uint64_t took = edo_now() - s->before;
-    s->run->late_us[s->index] = took > s->asked ? (took - s->asked) / 1000 : 0;
-    if (atomic_fetch_sub_explicit(&s->run->remaining, 1, memory_order_acq_rel) == 1) {
-        pthread_mutex_lock(&s->run->lock);
-        s->run->done = 1;
-        pthread_cond_signal(&s->run->cond);
-        pthread_mutex_unlock(&s->run->lock);
-    }
+    woke(s->run, s->index, s->asked, edo_now() - s->before);
     return EDO_READY;
 }
 
@@ -140,17 +134,40 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-sleep_stats sleep_overshoot(edo_runtime *rt, long n)
+/* The coroutine form: one of these per coroutine. */
+typedef struct {
+    sleep_run *run;
+    long index;
+} coro_sleep;
+
+static void *coro_sleeper(void *arg)
+{
+    coro_sleep *c = arg;
+    uint64_t asked = sleep_asked(c->index);
+    edo_instant before = edo_now();
+    must(edo_sleep_until(before + asked), "sleep");
+    woke(c->run, c->index, asked, edo_now() - before);
+    return NULL;
+}
+
+/* Spawns `n` sleepers (coroutines when `coro`), waits for them all and returns the stats. */
+static sleep_stats overshoot(edo_runtime *rt, long n, bool coro)
 {
     sleep_run run = {calloc((size_t)n, sizeof(uint64_t)), n, PTHREAD_MUTEX_INITIALIZER,
                      PTHREAD_COND_INITIALIZER, 0};
-    if (!run.late_us)
+    coro_sleep *args = coro ? calloc((size_t)n, sizeof *args) : NULL;
+    if (!run.late_us || (coro && !args))
         must(-ENOMEM, "calloc");
     double t0 = clock_ns();
     for (long i = 0; i < n; i++) {
-        sleeper s = {.base = {&sleeper_vtable}, .run = &run, .index = i,
-                     .asked = EDO_MSEC(1 + splitmix64((uint64_t)i) % 1000)};
-        must(edo_runtime_spawn_future(rt, &s.base, sizeof s, NULL), "spawn");
+        if (coro) {
+            args[i] = (coro_sleep){&run, i};
+            must(edo_spawn_with(rt, NULL, coro_sleeper, &args[i], NULL), "spawn");
+        } else {
+            sleeper s = {.base = {&sleeper_vtable}, .run = &run, .index = i,
+                         .asked = sleep_asked(i)};
+            must(edo_runtime_spawn_future(rt, &s.base, sizeof s, NULL), "spawn");
+        }
     }
     pthread_mutex_lock(&run.lock);
     while (!run.done)
@@ -160,7 +177,12 @@ sleep_stats sleep_overshoot(edo_runtime *rt, long n)
     qsort(run.late_us, (size_t)n, sizeof *run.late_us, cmp_u64);
     size_t last = (size_t)n - 1;
     sleep_stats st = {(double)run.late_us[last / 2], (double)run.late_us[last * 99 / 100],
-                      wall / 1e6};
+                      (double)run.late_us[last], wall / 1e6};
     free(run.late_us);
+    free(args);
     return st;
 }
+
+sleep_stats sleep_overshoot(edo_runtime *rt, long n) { return overshoot(rt, n, false); }
+
+sleep_stats coro_sleep_overshoot(edo_runtime *rt, long n) { return overshoot(rt, n, true); }

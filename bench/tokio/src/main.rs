@@ -5,14 +5,16 @@
 //! Each run prints exactly one line on stdout, in the same format as edo-bench:
 //!   bench=WORKLOAD peer=tokio ns_per_op=X ops=N
 //!   bench=idle_task_memory peer=tokio bytes_per_task=B
-//!   bench=sleep_overshoot peer=tokio p50_us=X p99_us=Y wall_ms=Z
+//!   bench=sleep_overshoot peer=tokio p50_us=X p99_us=Y max_us=M wall_ms=Z
+//!   bench=fairness peer=tokio all_ran_ms=A late_max_ms=L
 //!
-//! The spawn, yield and memory workloads mirror Tokio's own
+//! The spawn, yield and ping-pong workloads mirror Tokio's own
 //! benches/rt_multi_threaded.rs; the timer ones (timeout_cancel,
-//! sleep_overshoot) have no counterpart there. Only the measured part is
-//! timed: the runtime is built, its workers are started and a smaller warm-up
-//! round of the same workload has run before the clock starts (sleep_overshoot,
-//! which measures timer lateness, skips the warm-up).
+//! sleep_overshoot), ping_pong_pairs, fairness and the memory one have no
+//! counterpart there. Only the measured part is timed: the runtime is built,
+//! its workers are started and a smaller warm-up round of the same workload has
+//! run before the clock starts (sleep_overshoot and fairness, which measure
+//! lateness, skip the warm-up).
 //!
 //! Exit status: 0 ok, 2 unknown workload (bench/run.sh relies on this), 64 bad
 //! command line.
@@ -24,7 +26,7 @@ use std::env;
 use std::fs;
 use std::process;
 use std::ptr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -44,6 +46,18 @@ const SLEEP_TASKS: usize = 100_000;
 const SLEEP_MAX_MS: u64 = 1_000;
 /// timeout_cancel's timeout: long enough never to fire.
 const TIMEOUT_CANCEL_AFTER: Duration = Duration::from_secs(10);
+/// fairness: tiny tasks spawned from a plain thread unless --ops says otherwise.
+const FAIRNESS_TASKS: usize = 1_000;
+/// fairness: each busy task spins this long between yields.
+const FAIRNESS_SPIN: Duration = Duration::from_millis(1);
+/// fairness: the sleeper sleeps this long, this many times.
+const FAIRNESS_SLEEP: Duration = Duration::from_millis(1);
+const FAIRNESS_SLEEPS: usize = 20;
+/// fairness: a measurement not done by then reports this (both sides use it).
+const FAIRNESS_CAP: Duration = Duration::from_secs(60);
+/// ping_pong_pairs: hops (one oneshot send and the wake it causes) unless
+/// --ops says otherwise.
+const PAIRS_HOPS: usize = 8_000_000;
 
 const EXIT_UNKNOWN_WORKLOAD: i32 = 2;
 const EXIT_USAGE: i32 = 64;
@@ -59,7 +73,9 @@ const WORKLOADS: &[&str] = &[
     "mutex_contended",
     "semaphore_contended",
     "ping_pong",
+    "ping_pong_pairs",
     "mpsc",
+    "fairness",
 ];
 
 struct Args {
@@ -322,6 +338,54 @@ fn ping_pong(rt: &Runtime, n: usize) -> Duration {
     start.elapsed()
 }
 
+/// Round trips per pair for `n` hops in ping_pong_pairs (at least one).
+fn pairs_rounds(n: usize) -> usize {
+    (n / (2 * PING_PAIRS)).max(1)
+}
+
+/// ping_pong_pairs' message: the sender the other side answers on.
+struct Ball(tokio::sync::oneshot::Sender<Ball>);
+
+/// ping_pong_pairs: PING_PAIRS long-lived pairs of tasks. Each round trip the
+/// pinger makes a new oneshot, sends its sender in a Ball over the pair's
+/// current oneshot, and waits on it; the ponger receives the Ball, makes the
+/// next oneshot and sends its sender back in the reply. `n` hops, two per round
+/// trip; the pinger ends by dropping its last sender, which ends the ponger.
+/// Time from the first spawn until every pinger is done.
+fn ping_pong_pairs(rt: &Runtime, n: usize) -> Duration {
+    let rounds = pairs_rounds(n);
+    let (cd, rx) = Countdown::new(PING_PAIRS);
+    let start = Instant::now();
+    for _ in 0..PING_PAIRS {
+        let cd = cd.clone();
+        let (first_tx, first_rx) = tokio::sync::oneshot::channel::<Ball>();
+        rt.spawn(async move {
+            let mut inbox = first_rx;
+            while let Ok(Ball(reply)) = inbox.await {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                if reply.send(Ball(tx)).is_err() {
+                    break;
+                }
+                inbox = rx;
+            }
+        });
+        rt.spawn(async move {
+            let mut to_ponger = first_tx;
+            for _ in 0..rounds {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                if to_ponger.send(Ball(tx)).is_err() {
+                    panic!("the ponger went away");
+                }
+                let Ball(next) = rx.await.expect("the ponger dropped its reply");
+                to_ponger = next;
+            }
+            cd.hit();
+        });
+    }
+    rx.recv().unwrap();
+    start.elapsed()
+}
+
 /// std::hint::black_box needs rustc 1.66; a volatile read is the usual stand-in:
 /// the optimiser must treat the value as used and as unknown afterwards.
 fn black_box<T>(x: T) -> T {
@@ -365,9 +429,15 @@ fn splitmix64(mut x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// `d` in milliseconds.
+fn duration_ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
 struct SleepStats {
     p50_us: u64,
     p99_us: u64,
+    max_us: u64,
     wall: Duration,
 }
 
@@ -400,8 +470,92 @@ fn sleep_overshoot(rt: &Runtime, n: usize) -> SleepStats {
     SleepStats {
         p50_us: late[last / 2],
         p99_us: late[last * 99 / 100],
+        max_us: late[last],
         wall,
     }
+}
+
+/// fairness, in ms: how long until all tiny tasks had run, and the worst
+/// lateness of the sleeper's sleeps. Either is FAIRNESS_CAP when it was not
+/// done by then.
+struct Fairness {
+    all_ran_ms: f64,
+    late_max_ms: f64,
+}
+
+/// Spins on the clock for `d` (CPU-bound work between yields).
+fn spin_for(d: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < d {
+        std::hint::spin_loop();
+    }
+}
+
+/// fairness: one busy task per worker, each spinning FAIRNESS_SPIN and then
+/// yielding, until told to stop. Once they run, a task sleeps FAIRNESS_SLEEP
+/// FAIRNESS_SLEEPS times recording the worst lateness, and meanwhile a plain
+/// thread spawns `n` tiny tasks, the last of which to run records the time
+/// since that thread's first spawn.
+fn fairness(rt: &Runtime, workers: usize, n: usize) -> Fairness {
+    let stop = Arc::new(AtomicBool::new(false));
+    let busy_started = Arc::new(AtomicUsize::new(0));
+    let mut busy = Vec::new();
+    for _ in 0..workers {
+        let (stop, busy_started) = (stop.clone(), busy_started.clone());
+        busy.push(rt.spawn(async move {
+            busy_started.fetch_add(1, Ordering::Relaxed);
+            while !stop.load(Ordering::Relaxed) {
+                spin_for(FAIRNESS_SPIN);
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    while busy_started.load(Ordering::Relaxed) < workers {
+        thread::sleep(Duration::from_millis(1));
+    }
+
+    let (late_tx, late_rx) = mpsc::sync_channel(1);
+    rt.spawn(async move {
+        let mut worst = Duration::ZERO;
+        for _ in 0..FAIRNESS_SLEEPS {
+            let before = Instant::now();
+            tokio::time::sleep(FAIRNESS_SLEEP).await;
+            worst = worst.max(before.elapsed().saturating_sub(FAIRNESS_SLEEP));
+        }
+        late_tx.send(worst).unwrap();
+    });
+    let (ran_tx, ran_rx) = mpsc::sync_channel(1);
+    let handle = rt.handle().clone();
+    let spawner = thread::spawn(move || {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let start = Instant::now();
+        for _ in 0..n {
+            let (ran, ran_tx) = (ran.clone(), ran_tx.clone());
+            handle.spawn(async move {
+                if ran.fetch_add(1, Ordering::Relaxed) + 1 == n {
+                    ran_tx.send(start.elapsed()).unwrap();
+                }
+            });
+        }
+    });
+
+    let deadline = Instant::now() + FAIRNESS_CAP;
+    let capped = |rx: &mpsc::Receiver<Duration>| {
+        let left = deadline.saturating_duration_since(Instant::now());
+        duration_ms(rx.recv_timeout(left).unwrap_or(FAIRNESS_CAP))
+    };
+    let result = Fairness {
+        all_ran_ms: capped(&ran_rx),
+        late_max_ms: capped(&late_rx),
+    };
+    stop.store(true, Ordering::Relaxed);
+    spawner.join().unwrap();
+    rt.block_on(async move {
+        for b in busy {
+            b.await.unwrap();
+        }
+    });
+    result
 }
 
 /// Resident set size in bytes, from /proc/self/statm (second field, pages).
@@ -421,17 +575,21 @@ fn rss_bytes() -> usize {
     pages * if page > 0 { page as usize } else { 4096 }
 }
 
-/// idle_task_memory: RSS growth per spawned task that never completes.
+/// idle_task_memory: RSS growth per spawned task parked on a Notify that is
+/// never notified (as a task waiting for work or for shutdown is): the task
+/// and its place in the Notify's wait list, with its waker.
 fn idle_task_memory(rt: &Runtime, n: usize) -> usize {
     let polled = Arc::new(AtomicUsize::new(0));
+    let notify = Arc::new(tokio::sync::Notify::new());
     let before = rss_bytes();
     for _ in 0..n {
-        let polled = polled.clone();
-        // Count the first poll, then stay pending forever: once every task
-        // has counted, each holds the state an idle task keeps.
+        let (polled, notify) = (polled.clone(), notify.clone());
+        // Count the first poll, which goes on to queue the waiter: once
+        // every task has counted, each is parked (but for the last few, still
+        // inside that first poll).
         rt.spawn(async move {
             polled.fetch_add(1, Ordering::Release);
-            std::future::pending::<()>().await
+            notify.notified().await
         });
     }
     while polled.load(Ordering::Acquire) < n {
@@ -455,6 +613,8 @@ fn main() {
     let rt = build_runtime(args.workers);
     let default_ops = match args.workload.as_str() {
         "sleep_overshoot" => SLEEP_TASKS,
+        "fairness" => FAIRNESS_TASKS,
+        "ping_pong_pairs" => PAIRS_HOPS,
         _ => DEFAULT_OPS,
     };
     let n = args.ops.unwrap_or(default_ops);
@@ -500,6 +660,11 @@ fn main() {
             ping_pong(&rt, warm);
             report_time(name, ping_pong(&rt, n), (n / PING_PAIRS) * PING_PAIRS);
         }
+        "ping_pong_pairs" => {
+            ping_pong_pairs(&rt, warm);
+            let hops = pairs_rounds(n) * 2 * PING_PAIRS;
+            report_time(name, ping_pong_pairs(&rt, n), hops);
+        }
         "mutex_contended" | "semaphore_contended" => {
             let semaphore = name == "semaphore_contended";
             sync_contended(&rt, warm, semaphore);
@@ -512,11 +677,24 @@ fn main() {
             // spawn; a warm-up round would only add another second of sleep.
             let s = sleep_overshoot(&rt, n);
             println!(
-                "bench={} peer=tokio p50_us={} p99_us={} wall_ms={:.1}",
+                "bench={} peer=tokio p50_us={} p99_us={} max_us={} wall_ms={:.1}",
                 name,
                 s.p50_us,
                 s.p99_us,
-                s.wall.as_secs_f64() * 1e3
+                s.max_us,
+                duration_ms(s.wall)
+            );
+        }
+        "fairness" => {
+            // No warm-up, as for sleep_overshoot: it measures latency.
+            let f = fairness(&rt, args.workers, n);
+            let cap = duration_ms(FAIRNESS_CAP);
+            if f.all_ran_ms >= cap || f.late_max_ms >= cap {
+                eprintln!("tokio-bench: {} not done after {:?}: printing the cap", name, FAIRNESS_CAP);
+            }
+            println!(
+                "bench={} peer=tokio all_ran_ms={:.1} late_max_ms={:.2}",
+                name, f.all_ran_ms, f.late_max_ms
             );
         }
         _ => unreachable!(),
