@@ -383,6 +383,7 @@ typedef struct {
     busy_state s;
     pthread_mutex_t lock;
     edo_waker w[2];
+    bool quick; /* polls spend no CPU */
 } relay;
 
 typedef struct {
@@ -398,7 +399,7 @@ static edo_poll relay_poll(edo_future *f, edo_context *cx, void **out)
     relay *r = rf->r;
     busy_step(&r->s);
     double until = now_s() + 0.001;
-    while (now_s() < until)
+    while (!r->quick && now_s() < until)
         ;
     pthread_mutex_lock(&r->lock);
     if (!edo_waker_will_wake(&r->w[rf->side], edo_context_waker(cx))) {
@@ -412,18 +413,39 @@ static edo_poll relay_poll(edo_future *f, edo_context *cx, void **out)
 }
 static const edo_future_vtable relay_vtable = {relay_poll, NULL};
 
+/* Starts a relay pair on a new one-worker runtime. */
+static edo_runtime *relay_start(relay *r, bool quick, edo_task **a, edo_task **b)
+{
+    edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 1);
+    memset(r, 0, sizeof *r);
+    r->quick = quick;
+    pthread_mutex_init(&r->lock, NULL);
+    relay_future fa = {{&relay_vtable}, r, 0}, fb = {{&relay_vtable}, r, 1};
+    CHECK_EQ(edo_runtime_spawn_future(rt, &fa.base, sizeof fa, a), 0);
+    CHECK_EQ(edo_runtime_spawn_future(rt, &fb.base, sizeof fb, b), 0);
+    return rt;
+}
+
+static void relay_stop(edo_runtime *rt, relay *r, edo_task *a, edo_task *b)
+{
+    atomic_store(&r->s.stop, 1);
+    CHECK_EQ(edo_task_join(a, NULL), 0);
+    CHECK_EQ(edo_task_join(b, NULL), 0);
+    edo_task_free(a);
+    edo_task_free(b);
+    edo_runtime_free(rt);
+    edo_waker_drop(&r->w[0]);
+    edo_waker_drop(&r->w[1]);
+    pthread_mutex_destroy(&r->lock);
+}
+
 /* A worker whose polls take a millisecond looks at the global queue after every poll or two,
  * not every 61 (the interval for short polls): a remote spawn waits a poll, not 61 ms. */
 TEST(long_polls_shorten_the_maintenance_interval)
 {
-    edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 1);
     relay r;
-    memset(&r, 0, sizeof r);
-    pthread_mutex_init(&r.lock, NULL);
     edo_task *a, *b;
-    relay_future fa = {{&relay_vtable}, &r, 0}, fb = {{&relay_vtable}, &r, 1};
-    CHECK_EQ(edo_runtime_spawn_future(rt, &fa.base, sizeof fa, &a), 0);
-    CHECK_EQ(edo_runtime_spawn_future(rt, &fb.base, sizeof fb, &b), 0);
+    edo_runtime *rt = relay_start(&r, false, &a, &b);
     /* Two maintenances at the starting interval (61 polls) measure the poll time. */
     WAIT_UNTIL(atomic_load(&r.s.polls) > 150);
     long worst = 0;
@@ -446,13 +468,49 @@ TEST(long_polls_shorten_the_maintenance_interval)
     }
     fprintf(stderr, "  the remote task waited at most %ld polls of a millisecond\n", worst);
     CHECK(worst <= 1); /* none expected; one of slack */
-    atomic_store(&r.s.stop, 1);
-    CHECK_EQ(edo_task_join(a, NULL), 0);
-    CHECK_EQ(edo_task_join(b, NULL), 0);
-    edo_task_free(a);
-    edo_task_free(b);
-    edo_runtime_free(rt);
-    edo_waker_drop(&r.w[0]);
-    edo_waker_drop(&r.w[1]);
-    pthread_mutex_destroy(&r.lock);
+    relay_stop(rt, &r, a, b);
+}
+
+/* Yields a number of times, then records how many relay polls that took. */
+typedef struct {
+    edo_future base;
+    int left;
+    _Atomic long *polls, *done_at;
+} yielder_future;
+
+static edo_poll yielder_poll(edo_future *f, edo_context *cx, void **out)
+{
+    (void)out;
+    yielder_future *y = (yielder_future *)f;
+    if (y->left-- > 0) {
+        edo_waker_wake_by_ref(edo_context_waker(cx));
+        return EDO_PENDING;
+    }
+    atomic_store(y->done_at, atomic_load(y->polls));
+    return EDO_READY;
+}
+static const edo_future_vtable yielder_vtable = {yielder_poll, NULL};
+
+/* A worker that never runs out of work (two tasks waking each other) still runs its yielded
+ * tasks: once they have waited about a millisecond, a maintenance resumes them. (Before, a
+ * yielded task on such a worker never ran again: this test hung.) */
+TEST(yield_on_a_worker_that_never_runs_dry)
+{
+    relay r;
+    edo_task *a, *b;
+    edo_runtime *rt = relay_start(&r, true, &a, &b);
+    WAIT_UNTIL(atomic_load(&r.s.polls) > 100);
+    enum { YIELDS = 10 };
+    _Atomic long done_at = -1;
+    long start = atomic_load(&r.s.polls);
+    yielder_future y = {{&yielder_vtable}, YIELDS, &r.s.polls, &done_at};
+    edo_task *yt;
+    CHECK_EQ(edo_runtime_spawn_future(rt, &y.base, sizeof y, &yt), 0);
+    WAIT_UNTIL(atomic_load(&done_at) >= 0);
+    long took = atomic_load(&done_at) - start;
+    fprintf(stderr, "  %d yields took %ld polls of the busy pair\n", YIELDS, took);
+    CHECK(took > 0);
+    CHECK_EQ(edo_task_join(yt, NULL), 0);
+    edo_task_free(yt);
+    relay_stop(rt, &r, a, b);
 }

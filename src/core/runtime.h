@@ -25,6 +25,9 @@
 #define EDO__MAINTENANCE_TARGET_NS 200000u /* how often a busy worker looks at timers, I/O and
                                               the global queue (at most every
                                               global_queue_interval polls) */
+#define EDO__MAINTENANCE_SHARE 10u /* ... but spending at most about a tenth of its time there */
+#define EDO__YIELD_WAIT_NS 1000000u /* longest a yielded task waits on a worker that never runs
+                                       dry (see unstarve_yielders) */
 
 /* A worker's list of the tasks it polled first and that have not completed (owned.c). */
 typedef struct edo__owned_list {
@@ -44,14 +47,16 @@ typedef struct edo__worker {
      * ring (where others can steal them) as it has room: not beyond, so a round of yields
      * never spills into the global queue. */
     edo__task_fifo deferred, resumed;
+    uint64_t yielders_since; /* when a maintenance first found yielded tasks waiting (0: none) */
     /* Maintenance (timers, I/O, the global queue) comes every `maintenance_interval` polls,
      * tuned so that it comes about every EDO__MAINTENANCE_TARGET_NS whatever a poll costs. */
     uint32_t since_maintenance;    /* polls since the last maintenance */
     uint32_t global_turn;          /* the maintenance's single pop alternates between the
                                       global queue's parts */
     uint32_t maintenance_interval;
-    uint64_t batch_start;          /* clock at the last maintenance; 0 after idling */
+    uint64_t batch_start;          /* clock at the end of the last maintenance; 0 after idling */
     uint64_t poll_ns;              /* smoothed mean time of a poll */
+    uint64_t maintenance_ns;       /* smoothed time a maintenance takes */
     uint64_t rng;         /* picks the first steal victim */
     uint64_t next_id, id_limit; /* block of task ids reserved by this worker */
     edo__parker *parker;

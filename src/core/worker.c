@@ -196,50 +196,99 @@ static void poll_io_now(edo__worker *w)
         edo__io_dispatch(rt, w, events);
 }
 
-/* Learns the mean poll time from the batch of polls since the last maintenance, and sets the
- * number of polls until the next one from it. The mean follows a longer poll at once (one
- * long batch is enough to check the timers after every poll) and a shorter one slowly (one
- * fast batch does not stretch the interval back). The clock is read once per maintenance. */
-static void tune_interval(edo__worker *w, uint32_t polls)
+/* Learns the mean poll time from the batch of polls since the last maintenance ended, and
+ * sets the number of polls until the next one: about EDO__MAINTENANCE_TARGET_NS of polling,
+ * but never so few that maintenance itself takes more than about 1/EDO__MAINTENANCE_SHARE of
+ * the time (under ThreadSanitizer, with thousands of coroutines, one maintenance takes longer
+ * than many polls). The mean follows a longer poll at once (one long batch is enough to check
+ * the timers after every poll) and a shorter one slowly (one fast batch does not stretch the
+ * interval back). */
+static void tune_interval(edo__worker *w, uint64_t now, uint32_t polls)
 {
-    edo_runtime *rt = w->rt;
-    uint64_t start = w->batch_start, now = edo__clock_ns();
-    w->batch_start = now;
+    uint64_t start = w->batch_start;
     if (start == 0 || polls == 0 || now <= start)
         return; /* idled since (the batch would time the sleep too), or nothing ran */
     uint64_t sample = (now - start) / polls;
     w->poll_ns = sample >= w->poll_ns ? sample : w->poll_ns - w->poll_ns / 8 + sample / 8;
-    uint64_t interval = EDO__MAINTENANCE_TARGET_NS / (w->poll_ns ? w->poll_ns : 1);
-    uint32_t max = rt->config.global_queue_interval;
+    uint64_t poll_ns = w->poll_ns ? w->poll_ns : 1;
+    uint64_t interval = EDO__MAINTENANCE_TARGET_NS / poll_ns;
+    uint64_t affordable = EDO__MAINTENANCE_SHARE * w->maintenance_ns / poll_ns;
+    if (interval < affordable)
+        interval = affordable;
+    uint32_t max = w->rt->config.global_queue_interval;
     w->maintenance_interval = interval < 1 ? 1 : interval > max ? max : (uint32_t)interval;
 }
 
+static void refill_from_resumed(edo__worker *w, uint32_t n);
+
+/* Yielded tasks run again when the worker has nothing else; a worker that never runs dry (its
+ * queue refilled faster than it empties) would never get to them. So when they have waited
+ * EDO__YIELD_WAIT_NS since the worker last got to them, they are resumed at a maintenance and
+ * as many as fit join the ring (at least one). Only then: moving them in at every maintenance
+ * (as Tokio does) let a busy worker's yielders be stolen back and forth, doubling the cost of
+ * a yield. */
+static void unstarve_yielders(edo__worker *w, uint64_t now)
+{
+    if (w->yielders_since == 0) {
+        w->yielders_since = now;
+        return;
+    }
+    if (now - w->yielders_since < EDO__YIELD_WAIT_NS)
+        return;
+    edo__fifo_append(&w->resumed, &w->deferred);
+    uint32_t room = edo__local_free(&w->queue);
+    refill_from_resumed(w, room ? room : 1);
+    w->yielders_since = now;
+}
+
 /* Expired timers and I/O events (their tasks land in the queues), and the interval until the
- * next maintenance. */
+ * next maintenance. Tuning reads the clock twice, so that the time maintenance takes is known
+ * and not counted as polling. */
 static void maintenance(edo__worker *w)
 {
-    if (w->rt->tune_interval)
-        tune_interval(w, w->since_maintenance);
+    bool tune = w->rt->tune_interval;
+    bool yielders = !edo__fifo_is_empty(&w->deferred) || !edo__fifo_is_empty(&w->resumed);
+    uint64_t start = tune || yielders ? edo__clock_ns() : 0;
+    if (yielders)
+        unstarve_yielders(w, start);
+    else
+        w->yielders_since = 0;
+    if (tune)
+        tune_interval(w, start, w->since_maintenance);
     w->since_maintenance = 0;
     edo__timers_fire(w->rt, w);
     poll_io_now(w);
+    if (tune) {
+        uint64_t end = edo__clock_ns();
+        uint64_t took = end - start;
+        w->maintenance_ns = took >= w->maintenance_ns
+                                ? took
+                                : w->maintenance_ns - w->maintenance_ns / 8 + took / 8;
+        w->batch_start = end;
+    }
 }
 
 /* The worker has had no work since it last looked: the next batch starts when it finds some,
  * so the time it idled is not taken for time spent polling. */
 static inline void worker_idled(edo__worker *w) { w->batch_start = 0; }
 
-/* The next resumed task, after moving as many of the others as fit into the ring, where other
- * workers can steal them. A pinned one stays out of the ring (it is run here, its home). */
+/* Moves up to `n` resumed tasks into the ring, where other workers can steal them. A pinned one
+ * goes to this worker's pinned queue (it is its home). */
+static void refill_from_resumed(edo__worker *w, uint32_t n)
+{
+    for (; n > 0 && w->resumed.head; n--) {
+        edo__task *t = edo__fifo_pop(&w->resumed);
+        edo__task_is_pinned(t) ? push_pinned(w->rt, t) : push_local(w, t);
+    }
+}
+
+/* The next resumed task, after moving as many of the others as fit into the ring (never more:
+ * a round of yields does not spill into the global queue). */
 static edo__task *take_resumed(edo__worker *w)
 {
     edo__task *t = edo__fifo_pop(&w->resumed);
-    for (uint32_t room = edo__local_free(&w->queue); room > 0; room--) {
-        edo__task *next = w->resumed.head;
-        if (!next || edo__task_is_pinned(next))
-            break;
-        push_local(w, edo__fifo_pop(&w->resumed));
-    }
+    w->yielders_since = 0; /* the worker got to them */
+    refill_from_resumed(w, edo__local_free(&w->queue));
     return t;
 }
 
@@ -278,6 +327,7 @@ static edo__task *resume_deferred(edo__worker *w)
     maintenance(w);
     edo__task *woken = next_task(w); /* what the maintenance woke runs first */
     edo__fifo_append(&w->resumed, &w->deferred);
+    w->yielders_since = 0;
     return woken ? woken : next_task(w);
 }
 
