@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 
 #include "core/runtime.h"
 #include "edo/error.h"
@@ -174,7 +173,7 @@ int edo_runtime_new(edo_runtime **out, const edo_runtime_config *config)
         w->maintenance_interval = rt->config.global_queue_interval;
         w->rng = 0x9e3779b97f4a7c15ull * (i + 1);
         w->parker = edo__parker_new();
-        w->io_events = malloc(EDO__IO_EVENTS * sizeof(struct epoll_event));
+        w->io_events = malloc(EDO__IO_EVENTS * sizeof(edo__io_ready));
         if (!w->parker || !w->io_events) {
             runtime_destroy(rt);
             return -ENOMEM;
