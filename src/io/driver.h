@@ -1,10 +1,12 @@
-/* The I/O driver: the runtime's event queue (a backend, io/backend.h), the registrations it
- * watches (io/registration.h) and the readiness they carry (io/readiness.h).
+/* The I/O driver: an event queue (a backend, io/backend.h), the registrations it watches
+ * (io/registration.h) and the readiness they carry (io/readiness.h).
  *
- * Who polls: the worker that watches the clock (time/timers.h) waits in the backend instead of
- * on its futex while registrations exist, and an unpark reaches it through the backend's waker;
- * busy workers poll without waiting at each maintenance (core/worker.c) when nobody waits in
- * the backend.
+ * It knows nothing of workers or of the runtime that owns it: whoever waits hands it an event
+ * buffer, a maximum and its parker, and dispatches the events itself (the runtime's worker that
+ * watches the clock waits here instead of on its futex while registrations exist, and busy
+ * workers poll without waiting: core/worker.c). The owner is told, through the function it
+ * gave at init, when the first registration appears, so that a thread asleep elsewhere because
+ * there was nothing to watch comes to wait here.
  */
 #ifndef EDO_IO_DRIVER_H
 #define EDO_IO_DRIVER_H
@@ -21,10 +23,9 @@
 
 #define EDO__IO_EVENTS 256 /* events taken per wait */
 
-struct edo_runtime;
-struct edo__worker;
-
 typedef struct edo__io_driver {
+    edo_runtime *owner; /* opaque here: handed to on_active, and to the layers above */
+    void (*on_active)(edo_runtime *owner); /* registrations went from none to some */
     const edo__io_backend_ops *kind; /* the backend to create */
     edo__io_backend *backend;        /* NULL until the first registration */
     pthread_mutex_t lock;            /* creation, the slab's growth and free list */
@@ -32,7 +33,7 @@ typedef struct edo__io_driver {
     _Atomic uint32_t registered; /* live registrations */
 } edo__io_driver;
 
-int edo__io_init(edo__io_driver *d);
+int edo__io_init(edo__io_driver *d, edo_runtime *owner, void (*on_active)(edo_runtime *owner));
 void edo__io_destroy(edo__io_driver *d);
 
 /* True when the backend has something to watch (then parking waits in it). */
@@ -41,11 +42,21 @@ static inline bool edo__io_active(edo__io_driver *d)
     return atomic_load_explicit(&d->registered, memory_order_seq_cst) > 0;
 }
 
+/* Registers `fd` (edge-triggered, both directions): 0, or -ENOMEM, or the backend's error. */
+int edo__io_register(edo__io_driver *d, edo_io **out, int fd);
+
+/* The runtime `io` was registered with (for registering the sockets it accepts there too). */
+static inline edo_runtime *edo__io_owner(const edo_io *io) { return io->driver->owner; }
+
 /* Waits in the backend until an event, `deadline` (system CLOCK_MONOTONIC ns; UINT64_MAX: no
- * deadline; 0: do not wait) or an unpark of w->parker, and stores the events in w's buffer.
- * Returns how many; dispatch them with edo__io_dispatch. */
-int edo__io_wait(struct edo_runtime *rt, struct edo__worker *w, uint64_t deadline);
-/* Delivers the events edo__io_wait stored in w's buffer: sets readiness, wakes waiters. */
-void edo__io_dispatch(struct edo_runtime *rt, struct edo__worker *w, int n);
+ * deadline; 0: do not wait) or an unpark of `parker` (the caller's: while the wait blocks, an
+ * unpark interrupts it through the backend's waker), and stores at most `max` (1 to
+ * EDO__IO_EVENTS) events in `events`, which the caller owns. Returns how many; dispatch them
+ * with edo__io_dispatch. Only once edo__io_active has been true: the backend is made with the
+ * first registration. */
+int edo__io_wait(edo__io_driver *d, edo__io_ready *events, int max, uint64_t deadline,
+                 edo__parker *parker);
+/* Delivers `n` events edo__io_wait stored: sets readiness, wakes waiters. */
+void edo__io_dispatch(edo__io_driver *d, const edo__io_ready *events, int n);
 
 #endif

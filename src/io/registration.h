@@ -17,7 +17,7 @@
 #define EDO__IO_PAGE_SLOTS 256u
 #define EDO__IO_MAX_PAGES 4096u /* 1,048,576 registrations */
 
-struct edo_runtime;
+struct edo__io_driver;
 
 /* A registration; the public edo_io. */
 struct edo_io {
@@ -27,7 +27,7 @@ struct edo_io {
     edo__spinlock lock;
     edo_io_waiter *waiters;
     struct edo_io *next_free;
-    struct edo_runtime *rt;
+    struct edo__io_driver *driver; /* it is registered with */
 };
 
 /* The slots; its owner serialises take and put (lookups need no lock). */

@@ -85,7 +85,7 @@ static edo_poll socket_poll(edo_future *self, edo_context *cx, void **out)
     f->result = result;
     if (result >= 0 && st->kind == ACCEPT) {
         edo_io *io;
-        int rc = edo__sock_adopt(st->wait.io->rt, &io, st->accept.fd);
+        int rc = edo__sock_adopt(edo__io_owner(st->wait.io), &io, st->accept.fd);
         f->result = rc;
         f->socket = rc == 0 ? io : NULL;
     } else if (st->kind == CONNECT) {

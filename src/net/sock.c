@@ -238,7 +238,7 @@ int edo__sock_accept(edo_io *lio, edo_io **out, edo_sockaddr *peer)
     int rc = (int)edo__sock_op(lio, EDO_READABLE, edo__sock_do_accept, &a);
     if (rc < 0)
         return rc;
-    return edo__sock_adopt(lio->rt, out, a.fd);
+    return edo__sock_adopt(edo__io_owner(lio), out, a.fd);
 }
 
 int edo__sock_shutdown(edo_io *io, int how)
