@@ -3,6 +3,7 @@
 #include "io/backend.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -103,7 +104,7 @@ static void backend_remove(edo__io_backend *base, int fd, uint64_t token)
 #define MAP4(e) MAP(e), MAP((e) + 1), MAP((e) + 2), MAP((e) + 3)
 #define MAP16(e) MAP4(e), MAP4((e) + 4), MAP4((e) + 8), MAP4((e) + 12)
 _Static_assert((EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLERR | EPOLLHUP) == 0x1f, "epoll's low bits");
-static const uint8_t low_bits[32] = {MAP16(0), MAP16(16)};
+static const uint32_t low_bits[32] = {MAP16(0), MAP16(16)};
 
 static inline uint32_t bits_of(uint32_t events)
 {
@@ -122,22 +123,28 @@ static int backend_wait(edo__io_backend *base, edo__io_ready *out, int max, uint
 {
     epoll_backend *b = (epoll_backend *)base;
     int timeout_ms = -1;
-    if (timeout_ns != EDO__IO_FOREVER) {
+    if (timeout_ns == EDO__IO_NO_WAIT) { /* a busy worker's look between polls: the common case */
+        timeout_ms = 0;
+    } else if (timeout_ns != EDO__IO_FOREVER) {
         /* Round up: waking before the deadline would only mean waiting again. */
         uint64_t ms = timeout_ns / 1000000 + (timeout_ns % 1000000 != 0);
         timeout_ms = ms > 3600000 ? 3600000 : (int)ms;
     }
     unsigned char *raw = (unsigned char *)out;
     int n = epoll_wait(b->epfd, (struct epoll_event *)(void *)raw, max, timeout_ms);
+    bool woken = false;
     for (int i = n - 1; i >= 0; i--) {
         struct epoll_event ev;
         memcpy(&ev, raw + (size_t)i * sizeof ev, sizeof ev); /* bytes: it aliases `out` */
-        if (ev.data.u64 == EDO__IO_WAKE_TOKEN) {
-            uint64_t count;
-            ssize_t rc = read(b->wakefd, &count, sizeof count); /* reset the counter */
-            (void)rc;
-        }
+        if (__builtin_expect(ev.data.u64 == EDO__IO_WAKE_TOKEN, 0))
+            woken = true;
         out[i] = (edo__io_ready){ev.data.u64, bits_of(ev.events)};
+    }
+    /* Reset the counter after the loop: a call inside it would cost every event registers. */
+    if (woken) {
+        uint64_t count;
+        ssize_t rc = read(b->wakefd, &count, sizeof count);
+        (void)rc;
     }
     return n < 0 ? 0 : n;
 }
