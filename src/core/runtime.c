@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 
 #include "core/runtime.h"
 #include "edo/error.h"
@@ -167,7 +166,7 @@ int edo_runtime_new(edo_runtime **out, const edo_runtime_config *config)
     atomic_init(&rt->remote_in_flight, 0);
     int idle_rc = edo__idle_init(&rt->idle, rt->nworkers);
     int timers_rc = edo__timers_init(rt, rt->nworkers, rt->config.start_paused);
-    int io_rc = edo__io_init(&rt->io);
+    int io_rc = edo__io_init(&rt->io, rt, edo__timers_wake_watcher);
     rt->workers = aligned_zalloc(rt->nworkers * sizeof *rt->workers);
     if (!rt->workers || idle_rc < 0 || timers_rc < 0 || io_rc < 0) {
         rt->nworkers = 0;
@@ -185,7 +184,7 @@ int edo_runtime_new(edo_runtime **out, const edo_runtime_config *config)
         w->maintenance_interval = rt->config.global_queue_interval;
         w->rng = 0x9e3779b97f4a7c15ull * (i + 1);
         w->parker = edo__parker_new();
-        w->io_events = malloc(EDO__IO_EVENTS * sizeof(struct epoll_event));
+        w->io_events = malloc(EDO__IO_EVENTS * sizeof(edo__io_ready));
         if (!w->parker || !w->io_events) {
             runtime_destroy(rt);
             return -ENOMEM;

@@ -173,6 +173,18 @@ static edo__task *pop_global_batch(edo__worker *w)
     return batch[0];
 }
 
+/* Waits in the I/O driver (see edo__io_wait) for no more events than the run queue has room
+ * for: the tasks they wake then queue fairly behind the ones already there, and the rest stay
+ * in the kernel's ready list (in the order they became ready) for the next turn. Taking them
+ * all would spill the excess into the global queue, where they would wait behind every later
+ * wake-up: a p99 of tens of milliseconds once a few hundred connections are ready at once. */
+static int io_wait(edo__worker *w, uint64_t deadline)
+{
+    int room = (int)edo__local_free(&w->queue) - 1;
+    int max = room < 1 ? 1 : room > EDO__IO_EVENTS ? EDO__IO_EVENTS : room;
+    return edo__io_wait(&w->rt->io, w->io_events, max, deadline, w->parker);
+}
+
 /* Between polls, when nobody waits in epoll: take the I/O events that are there without
  * waiting, so busy workers still serve sockets. Holds the watcher role meanwhile, so only one
  * thread at a time reads the event queue. */
@@ -188,12 +200,12 @@ static void poll_io_now(edo__worker *w)
     bool got = atomic_compare_exchange_strong_explicit(&rt->timers.watcher, &none, (int)w->index,
                                                        memory_order_seq_cst, memory_order_relaxed);
     if (got) {
-        events = edo__io_wait(rt, w, 0);
+        events = io_wait(w, 0);
         edo__timers_after_park(rt, w);
     }
     atomic_fetch_sub_explicit(&rt->timers.brief, 1, memory_order_release);
     if (events > 0)
-        edo__io_dispatch(rt, w, events);
+        edo__io_dispatch(&rt->io, w->io_events, events);
 }
 
 /* Learns the mean poll time from the batch of polls since the last maintenance ended, and
@@ -455,7 +467,7 @@ void edo__worker_park(edo__worker *w, edo__signal *sig)
         }
         if (wake_at == EDO__PARK_ADVANCE) {
             /* Paused clock: time moves only when nothing else can happen, sockets included. */
-            events = edo__io_wait(rt, w, 0);
+            events = io_wait(w, 0);
             if (events == 0)
                 edo__timers_advance_paused(rt);
             wake_at = EDO__PARK_NOT;
@@ -475,7 +487,7 @@ void edo__worker_park(edo__worker *w, edo__signal *sig)
              * timer was armed), it gets up and looks again. */
             uint64_t until = wake_at == EDO__PARK_WATCH ? UINT64_MAX : wake_at;
             if (edo__io_active(&rt->io))
-                events = edo__io_wait(rt, w, until);
+                events = io_wait(w, until);
             else if (until == UINT64_MAX)
                 edo__parker_park(w->parker);
             else
@@ -486,7 +498,7 @@ void edo__worker_park(edo__worker *w, edo__signal *sig)
     edo__timers_after_park(rt, w);
     /* Awake now (by the idle count): the tasks the events wake can draw other workers in. */
     if (events > 0)
-        edo__io_dispatch(rt, w, events);
+        edo__io_dispatch(&rt->io, w->io_events, events);
 }
 
 unsigned edo__worker_run_some(edo__worker *w, unsigned max)

@@ -1,19 +1,12 @@
-/* The I/O driver: the runtime's epoll instance, its registrations, and the readiness they carry.
+/* The I/O driver: an event queue (a backend, io/backend.h), the registrations it watches
+ * (io/registration.h) and the readiness they carry (io/readiness.h).
  *
- * Registrations live in a slab of fixed pages that is never freed while the runtime lives, and
- * epoll carries (generation, index) rather than a pointer: an event that arrives for a
- * registration already closed (its slot maybe reused) finds another generation and is dropped,
- * and dispatching never touches freed memory, whoever polls.
- *
- * Each registration's readiness is one 64-bit word: generation (32 bits) | tick (16) | ready
- * bits (16). Delivering an event ORs the bits in and bumps the tick; clearing after an
- * operation would block compares the whole (generation, tick) pair it saw, so a clear that
- * races with a newer event loses. Waiters (edo_io_waiter, inside the waiting futures) queue on
- * the registration's list under its spinlock.
- *
- * Who polls: the worker that watches the clock (time/timers.h) waits in epoll_wait instead of
- * on its futex while registrations exist, and an unpark reaches it through an eventfd; busy
- * workers poll without waiting at each maintenance (core/worker.c) when nobody waits in epoll.
+ * It knows nothing of workers or of the runtime that owns it: whoever waits hands it an event
+ * buffer, a maximum and its parker, and dispatches the events itself (the runtime's worker that
+ * watches the clock waits here instead of on its futex while registrations exist, and busy
+ * workers poll without waiting: core/worker.c). The owner is told, through the function it
+ * gave at init, when the first registration appears, so that a thread asleep elsewhere because
+ * there was nothing to watch comes to wait here.
  */
 #ifndef EDO_IO_DRIVER_H
 #define EDO_IO_DRIVER_H
@@ -24,64 +17,46 @@
 #include <stdint.h>
 
 #include "edo/io.h"
-#include "platform/parker.h"
-#include "platform/spinlock.h"
+#include "io/backend.h"
+#include "io/readiness.h"
+#include "io/registration.h"
 
-#define EDO__IO_PAGE_SLOTS 256u
-#define EDO__IO_MAX_PAGES 4096u /* 1,048,576 registrations */
-#define EDO__IO_EVENTS 256      /* events taken per epoll_wait */
-
-struct edo_runtime;
-struct edo__worker;
-
-/* A registration; the public edo_io. */
-struct edo_io {
-    _Alignas(64) _Atomic uint64_t state; /* generation | tick | ready */
-    int fd;
-    uint32_t index; /* slot in the slab */
-    edo__spinlock lock;
-    edo_io_waiter *waiters;
-    struct edo_io *next_free;
-    struct edo_runtime *rt;
-};
-
-/* The eventfd that interrupts an epoll_wait, refcounted (see edo__parker_waker). */
-typedef struct edo__io_wake {
-    edo__parker_waker base;
-    _Atomic unsigned refs;
-    int fd;
-} edo__io_wake;
+#define EDO__IO_EVENTS 256 /* events taken per wait */
 
 typedef struct edo__io_driver {
-    int epfd;            /* -1 until the first registration */
-    edo__io_wake *wake;  /* created with epfd */
-    pthread_mutex_t lock; /* creation, the slab's growth and free list */
-    struct edo_io *_Atomic *pages; /* EDO__IO_MAX_PAGES page pointers, each set once */
-    uint32_t nslots;
-    struct edo_io *free;
+    edo_runtime *owner; /* opaque here: handed to on_active, and to the layers above */
+    void (*on_active)(edo_runtime *owner); /* registrations went from none to some */
+    const edo__io_backend_ops *kind; /* the backend to create */
+    edo__io_backend *backend;        /* NULL until the first registration */
+    pthread_mutex_t lock;            /* creation, the slab's growth and free list */
+    edo__io_slab slab;
     _Atomic uint32_t registered; /* live registrations */
 } edo__io_driver;
 
-int edo__io_init(edo__io_driver *d);
+int edo__io_init(edo__io_driver *d, edo_runtime *owner, void (*on_active)(edo_runtime *owner));
 void edo__io_destroy(edo__io_driver *d);
 
-/* True when epoll has something to watch (then parking waits in epoll_wait). */
+/* True when the backend has something to watch (then parking waits in it). */
 static inline bool edo__io_active(edo__io_driver *d)
 {
     return atomic_load_explicit(&d->registered, memory_order_seq_cst) > 0;
 }
 
-/* Waits in epoll_wait until an event, `deadline` (system CLOCK_MONOTONIC ns; UINT64_MAX: no
- * deadline; 0: do not wait) or an unpark of w->parker, and stores the events in w's buffer.
- * Returns how many; dispatch them with edo__io_dispatch. */
-int edo__io_wait(struct edo_runtime *rt, struct edo__worker *w, uint64_t deadline);
-/* Delivers the events edo__io_wait stored in w's buffer: sets readiness, wakes waiters. */
-void edo__io_dispatch(struct edo_runtime *rt, struct edo__worker *w, int n);
+/* Registers `fd` (edge-triggered, both directions): 0, or -ENOMEM, or the backend's error. */
+int edo__io_register(edo__io_driver *d, edo_io **out, int fd);
 
-/* Whether `w` is on its registration's wait list (a quick look, for skipping the drop). */
-static inline bool edo__io_waiter_linked(const edo_io_waiter *w)
-{
-    return __atomic_load_n(&w->linked_, __ATOMIC_ACQUIRE) != 0;
-}
+/* The runtime `io` was registered with (for registering the sockets it accepts there too). */
+static inline edo_runtime *edo__io_owner(const edo_io *io) { return io->driver->owner; }
+
+/* Waits in the backend until an event, `deadline` (system CLOCK_MONOTONIC ns; UINT64_MAX: no
+ * deadline; 0: do not wait) or an unpark of `parker` (the caller's: while the wait blocks, an
+ * unpark interrupts it through the backend's waker), and stores at most `max` (1 to
+ * EDO__IO_EVENTS) events in `events`, which the caller owns. Returns how many; dispatch them
+ * with edo__io_dispatch. Only once edo__io_active has been true: the backend is made with the
+ * first registration. */
+int edo__io_wait(edo__io_driver *d, edo__io_ready *events, int max, uint64_t deadline,
+                 edo__parker *parker);
+/* Delivers `n` events edo__io_wait stored: sets readiness, wakes waiters. */
+void edo__io_dispatch(edo__io_driver *d, const edo__io_ready *events, int n);
 
 #endif

@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/runtime.h"
+#include "net/open.h"
 #include "net/sock.h"
 
 enum kind { TRANSFER, ACCEPT, CONNECT, READY };
@@ -85,7 +85,7 @@ static edo_poll socket_poll(edo_future *self, edo_context *cx, void **out)
     f->result = result;
     if (result >= 0 && st->kind == ACCEPT) {
         edo_io *io;
-        int rc = edo__sock_adopt(st->wait.io->rt, &io, st->accept.fd);
+        int rc = edo__sock_adopt(edo__io_owner(st->wait.io), &io, st->accept.fd);
         f->result = rc;
         f->socket = rc == 0 ? io : NULL;
     } else if (st->kind == CONNECT) {
@@ -148,22 +148,6 @@ static void peek_init(edo_socket_future *f, edo_io *io, bool datagram, void *buf
     state_of(f)->transfer.flags = MSG_PEEK;
 }
 
-void edo_tcp_read_future_init(edo_socket_future *f, edo_tcp *c, void *buf, size_t len)
-{
-    transfer_init(f, (edo_io *)c, false, false, buf, len, NULL);
-}
-
-void edo_tcp_peek_future_init(edo_socket_future *f, edo_tcp *c, void *buf, size_t len)
-{
-    peek_init(f, (edo_io *)c, false, buf, len, NULL);
-}
-
-void edo_tcp_write_all_future_init(edo_socket_future *f, edo_tcp *c, const void *buf, size_t len)
-{
-    transfer_init(f, (edo_io *)c, true, false, (void *)buf, len, NULL);
-    state_of(f)->all = true;
-}
-
 /* A scatter/gather transfer over `iov` (which must outlive the future). */
 static void vector_init(edo_socket_future *f, edo_io *io, bool send, const struct iovec *iov,
                         int iovcnt)
@@ -174,8 +158,64 @@ static void vector_init(edo_socket_future *f, edo_io *io, bool send, const struc
     st->transfer = (edo__transfer){.send = send, .iov = iov, .iovcnt = iovcnt};
 }
 
+/* A send of the whole buffer: transfers again until it is gone. */
+static void write_all_init(edo_socket_future *f, edo_io *io, const void *buf, size_t len)
+{
+    transfer_init(f, io, true, false, (void *)buf, len, NULL);
+    state_of(f)->all = true;
+}
+
+/* ---- streams: TCP and Unix share every form ------------------------------------------------- */
+
+void edo_tcp_read_future_init(edo_socket_future *f, edo_tcp *c, void *buf, size_t len)
+{
+    transfer_init(f, (edo_io *)c, false, false, buf, len, NULL);
+}
+
+void edo_unix_read_future_init(edo_socket_future *f, edo_unix *c, void *buf, size_t len)
+{
+    transfer_init(f, (edo_io *)c, false, false, buf, len, NULL);
+}
+
+void edo_tcp_peek_future_init(edo_socket_future *f, edo_tcp *c, void *buf, size_t len)
+{
+    peek_init(f, (edo_io *)c, false, buf, len, NULL);
+}
+
+void edo_unix_peek_future_init(edo_socket_future *f, edo_unix *c, void *buf, size_t len)
+{
+    peek_init(f, (edo_io *)c, false, buf, len, NULL);
+}
+
+void edo_tcp_write_future_init(edo_socket_future *f, edo_tcp *c, const void *buf, size_t len)
+{
+    transfer_init(f, (edo_io *)c, true, false, (void *)buf, len, NULL);
+}
+
+void edo_unix_write_future_init(edo_socket_future *f, edo_unix *c, const void *buf, size_t len)
+{
+    transfer_init(f, (edo_io *)c, true, false, (void *)buf, len, NULL);
+}
+
+void edo_tcp_write_all_future_init(edo_socket_future *f, edo_tcp *c, const void *buf, size_t len)
+{
+    write_all_init(f, (edo_io *)c, buf, len);
+}
+
+void edo_unix_write_all_future_init(edo_socket_future *f, edo_unix *c, const void *buf,
+                                    size_t len)
+{
+    write_all_init(f, (edo_io *)c, buf, len);
+}
+
 void edo_tcp_readv_future_init(edo_socket_future *f, edo_tcp *c, const struct iovec *iov,
                                int iovcnt)
+{
+    vector_init(f, (edo_io *)c, false, iov, iovcnt);
+}
+
+void edo_unix_readv_future_init(edo_socket_future *f, edo_unix *c, const struct iovec *iov,
+                                int iovcnt)
 {
     vector_init(f, (edo_io *)c, false, iov, iovcnt);
 }
@@ -186,43 +226,13 @@ void edo_tcp_writev_future_init(edo_socket_future *f, edo_tcp *c, const struct i
     vector_init(f, (edo_io *)c, true, iov, iovcnt);
 }
 
-void edo_tcp_write_future_init(edo_socket_future *f, edo_tcp *c, const void *buf, size_t len)
-{
-    transfer_init(f, (edo_io *)c, true, false, (void *)buf, len, NULL);
-}
-
-void edo_unix_read_future_init(edo_socket_future *f, edo_unix *c, void *buf, size_t len)
-{
-    transfer_init(f, (edo_io *)c, false, false, buf, len, NULL);
-}
-
-void edo_unix_write_future_init(edo_socket_future *f, edo_unix *c, const void *buf, size_t len)
-{
-    transfer_init(f, (edo_io *)c, true, false, (void *)buf, len, NULL);
-}
-
-void edo_unix_peek_future_init(edo_socket_future *f, edo_unix *c, void *buf, size_t len)
-{
-    peek_init(f, (edo_io *)c, false, buf, len, NULL);
-}
-
-void edo_unix_readv_future_init(edo_socket_future *f, edo_unix *c, const struct iovec *iov,
-                                int iovcnt)
-{
-    vector_init(f, (edo_io *)c, false, iov, iovcnt);
-}
-
 void edo_unix_writev_future_init(edo_socket_future *f, edo_unix *c, const struct iovec *iov,
                                  int iovcnt)
 {
     vector_init(f, (edo_io *)c, true, iov, iovcnt);
 }
 
-void edo_unix_write_all_future_init(edo_socket_future *f, edo_unix *c, const void *buf,
-                                    size_t len)
-{
-    edo_tcp_write_all_future_init(f, (edo_tcp *)c, buf, len);
-}
+/* ---- datagrams ------------------------------------------------------------------------------ */
 
 void edo_udp_recv_from_future_init(edo_socket_future *f, edo_udp *u, void *buf, size_t len,
                                    edo_sockaddr *from)
@@ -242,16 +252,25 @@ void edo_udp_send_to_future_init(edo_socket_future *f, edo_udp *u, const void *b
     transfer_init(f, (edo_io *)u, true, true, (void *)buf, len, (edo_sockaddr *)to);
 }
 
+/* ---- accepting ------------------------------------------------------------------------------ */
+
+static void accept_init(edo_socket_future *f, edo_io *listener, edo_sockaddr *peer)
+{
+    state *st = init(f, listener, ACCEPT, EDO_READABLE, edo__sock_do_accept);
+    st->accept = (edo__accept){peer, -1};
+}
+
 void edo_tcp_accept_future_init(edo_socket_future *f, edo_tcp_listener *l, edo_sockaddr *peer)
 {
-    state *st = init(f, (edo_io *)l, ACCEPT, EDO_READABLE, edo__sock_do_accept);
-    st->accept = (edo__accept){peer, -1};
+    accept_init(f, (edo_io *)l, peer);
 }
 
 void edo_unix_accept_future_init(edo_socket_future *f, edo_unix_listener *l)
 {
-    edo_tcp_accept_future_init(f, (edo_tcp_listener *)l, NULL);
+    accept_init(f, (edo_io *)l, NULL);
 }
+
+/* ---- readiness ------------------------------------------------------------------------------ */
 
 /* A readiness wait: no operation, the ready bits are the result. */
 static void ready_init(edo_socket_future *f, edo_io *io, uint32_t interest)

@@ -1,7 +1,7 @@
-/* Where sockets come from (see sock.h): made and registered, connected with the options that
- * must precede the handshake, listening, taken over from elsewhere, made in pairs, and closed.
- * A stream socket is registered only once connected (or listening): epoll reports one that is
- * not connected yet as hung up, and that bit would stick to the registration. */
+/* Where sockets come from (see open.h): made and registered, connected with the options that
+ * must precede the handshake, listening, accepted, taken over from elsewhere, made in pairs, and
+ * closed. A stream socket is registered only once connected (or listening): epoll reports one
+ * that is not connected yet as hung up, and that bit would stick to the registration. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -9,8 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/runtime.h"
-#include "net/sock.h"
+#include "net/open.h"
 
 int edo__sock_adopt(edo_runtime *rt, edo_io **out, int fd)
 {
@@ -203,4 +202,39 @@ int edo__sock_listen(edo_runtime *rt, const edo_sockaddr *addr, int backlog, boo
     /* Registered once listening: epoll reports a socket that is neither connected nor
      * listening as hung up. */
     return edo__sock_adopt(rt, out, fd);
+}
+
+/* ---- accepting ----------------------------------------------------------------------------- */
+
+ssize_t edo__sock_do_accept(int fd, void *arg, bool *drained)
+{
+    (void)drained;
+    edo__accept *a = arg;
+    struct sockaddr *sa = a->peer ? &a->peer->u.sa : NULL;
+    socklen_t *len = NULL;
+    if (a->peer) {
+        a->peer->len = sizeof a->peer->u;
+        len = &a->peer->len;
+    }
+    for (;;) {
+        int c = accept4(fd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c >= 0) {
+            a->fd = c;
+            return 0;
+        }
+        /* A connection that died in the queue: take the next one. */
+        if (errno != EINTR && errno != ECONNABORTED)
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    }
+}
+
+int edo__sock_accept(edo_io *lio, edo_io **out, edo_sockaddr *peer)
+{
+    if (!lio || !out)
+        return -EINVAL;
+    edo__accept a = {peer, -1};
+    int rc = (int)edo__sock_op(lio, EDO_READABLE, edo__sock_do_accept, &a);
+    if (rc < 0)
+        return rc;
+    return edo__sock_adopt(edo__io_owner(lio), out, a.fd);
 }

@@ -1,10 +1,9 @@
-/* The socket operation loop, transfers, accepting, addresses and options (see sock.h). */
+/* The socket operation loop, transfers, addresses and options (see sock.h). */
 #include "net/sock.h"
 
 #include <errno.h>
 #include <sys/socket.h>
 
-#include "core/runtime.h"
 #include "coro/coro.h"
 
 /* The operation drained the kernel buffer (filled it, for a write): forget this direction's
@@ -206,40 +205,7 @@ int edo__sock_send_all(edo_io *io, const void *buf, size_t len)
     return 0;
 }
 
-/* ---- accepting ----------------------------------------------------------------------------- */
-
-ssize_t edo__sock_do_accept(int fd, void *arg, bool *drained)
-{
-    (void)drained;
-    edo__accept *a = arg;
-    struct sockaddr *sa = a->peer ? &a->peer->u.sa : NULL;
-    socklen_t *len = NULL;
-    if (a->peer) {
-        a->peer->len = sizeof a->peer->u;
-        len = &a->peer->len;
-    }
-    for (;;) {
-        int c = accept4(fd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (c >= 0) {
-            a->fd = c;
-            return 0;
-        }
-        /* A connection that died in the queue: take the next one. */
-        if (errno != EINTR && errno != ECONNABORTED)
-            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-    }
-}
-
-int edo__sock_accept(edo_io *lio, edo_io **out, edo_sockaddr *peer)
-{
-    if (!lio || !out)
-        return -EINVAL;
-    edo__accept a = {peer, -1};
-    int rc = (int)edo__sock_op(lio, EDO_READABLE, edo__sock_do_accept, &a);
-    if (rc < 0)
-        return rc;
-    return edo__sock_adopt(lio->rt, out, a.fd);
-}
+/* ---- options ------------------------------------------------------------------------------- */
 
 int edo__sock_shutdown(edo_io *io, int how)
 {

@@ -1,5 +1,7 @@
 /* What edo's socket types share: the operation loop over a registration (try, and when it would
- * block, clear the readiness and wait), socket creation, options and addresses. */
+ * block, clear the readiness and wait), transfers, options and addresses. The bottom of the
+ * networking layer: it calls only the I/O driver and the coroutines below it. Where sockets
+ * come from (making, connecting, accepting, closing) is net/open.h, above it. */
 #ifndef EDO_NET_SOCK_H
 #define EDO_NET_SOCK_H
 
@@ -32,16 +34,6 @@ typedef struct edo__sock_wait {
 edo_poll edo__sock_poll(edo__sock_wait *w, edo_context *cx, ssize_t *result);
 /* Leaves the registration's wait list. */
 void edo__sock_wait_drop(edo__sock_wait *w);
-
-/* The operations, for edo__sock_wait: a transfer (ctx: edo__transfer), an accept (ctx:
- * edo__accept), and the outcome of a connect in progress (no ctx). */
-ssize_t edo__sock_do_transfer(int fd, void *ctx, bool *drained);
-ssize_t edo__sock_do_accept(int fd, void *ctx, bool *drained);
-ssize_t edo__sock_connect_result(int fd, void *ctx, bool *drained);
-typedef struct edo__accept {
-    edo_sockaddr *peer; /* may be NULL */
-    int fd;             /* the accepted socket */
-} edo__accept;
 
 /* Runs `op` in the calling coroutine until it does not return -EAGAIN, waiting for `dir`
  * (EDO_READABLE or EDO_WRITABLE) in between; every completed operation takes a unit of the
@@ -86,61 +78,19 @@ static inline bool edo__interest_valid(uint32_t interest)
     return (interest & both) && !(interest & ~both);
 }
 
+/* The operation of a transfer, for edo__sock_wait (ctx: edo__transfer). */
+ssize_t edo__sock_do_transfer(int fd, void *ctx, bool *drained);
 /* Runs one transfer in the calling coroutine (waiting as edo__sock_op does; or, with no_wait,
  * tried once as edo__sock_try does, in any thread). Returns the bytes moved or -errno; -EINVAL
  * for a NULL io or buffer (0 for an empty one). */
 ssize_t edo__sock_transfer(edo_io *io, edo__transfer *x);
-/* A stream transfer of one buffer (with recv/send `flags`), or of a vector (-EINVAL for NULL). */
-static inline ssize_t edo__stream_transfer(edo_io *io, bool send, bool no_wait, void *buf,
-                                           size_t len, int flags)
-{
-    edo__transfer x = {.send = send, .no_wait = no_wait, .flags = flags, .buf = buf, .len = len};
-    return edo__sock_transfer(io, &x);
-}
-static inline ssize_t edo__stream_transferv(edo_io *io, bool send, bool no_wait,
-                                            const struct iovec *iov, int iovcnt)
-{
-    if (!iov)
-        return -EINVAL;
-    edo__transfer x = {.send = send, .no_wait = no_wait, .iov = iov, .iovcnt = iovcnt};
-    return edo__sock_transfer(io, &x);
-}
 /* Sends all of buf on a stream: 0 or the first error. */
 int edo__sock_send_all(edo_io *io, const void *buf, size_t len);
-/* A listening stream socket on `addr`, registered with `rt`. */
-int edo__sock_listen(edo_runtime *rt, const edo_sockaddr *addr, int backlog, bool reuse_addr,
-                     bool reuse_port, edo_io **out);
-/* Waits for a connection on listener `lio`; the new socket is registered with lio's runtime. */
-int edo__sock_accept(edo_io *lio, edo_io **out, edo_sockaddr *peer);
 /* shutdown(2) with its `how` checked. */
 int edo__sock_shutdown(edo_io *io, int how);
 /* setsockopt of an int. */
 int edo__sock_set_int(const edo_io *io, int level, int name, int value);
-/* Registers an fd the caller made (closing it on failure). */
-int edo__sock_adopt(edo_runtime *rt, edo_io **out, int fd);
-/* Takes over a socket made elsewhere: checks it is of `type` (SOCK_STREAM, SOCK_DGRAM), of one
- * of `families` and in `role`, makes it non-blocking and registers it with the current runtime.
- * On failure the fd is left as it was. Returns 0, -EINVAL (NULL out, negative fd, another kind of
- * socket), -EBADF, -ENOTSOCK, -ENOTCONN (a stream not connected yet), -EEXIST (registered
- * already), -EPERM (not in a runtime), -ENOMEM. */
-enum { EDO__FAMILY_INET = 1, EDO__FAMILY_UNIX = 2 };
-typedef enum { EDO__SOCK_ANY, EDO__SOCK_LISTENING, EDO__SOCK_CONNECTED } edo__sock_role;
-int edo__sock_from_fd(edo_io **out, int fd, int type, unsigned families, edo__sock_role role);
-/* Two connected Unix sockets of `type`, registered with the current runtime: 0, -EINVAL,
- * -EPERM (not in a runtime), -EMFILE, -ENFILE, -ENOMEM. */
-int edo__sock_pair(int type, edo_io **a, edo_io **b);
-/* Deregisters and closes: 0, or -EINVAL for NULL (what every *_close returns). */
-int edo__sock_close(edo_io *io);
-/* -EINVAL when `options` (may be NULL) cannot serve a connect to `addr`, else 0. */
-int edo__connect_options_check(const edo_sockaddr *addr, const edo_tcp_connect_options *options);
-/* A new socket of `type` for addr's family, set up by `options` (may be NULL; checked already),
- * connecting to `addr` and registered with `rt`: the outcome comes with its first writable edge
- * (edo__sock_connect_result). */
-int edo__sock_start_connect(edo_runtime *rt, const edo_sockaddr *addr, int type,
-                            const edo_tcp_connect_options *options, edo_io **out);
-/* The same, waiting for the outcome in the calling coroutine. */
-int edo__sock_connect(edo_io **out, int type, const edo_sockaddr *addr,
-                      const edo_tcp_connect_options *options);
+/* getsockname and getpeername into an edo_sockaddr. */
 int edo__sock_local_addr(const edo_io *io, edo_sockaddr *out);
 int edo__sock_peer_addr(const edo_io *io, edo_sockaddr *out);
 

@@ -6,9 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/runtime.h"
 #include "coro/coro.h"
-#include "net/sock.h"
+#include "net/open.h"
+#include "net/stream.h"
 
 #define MAX_ADDRS 16 /* addresses tried per host name */
 
@@ -127,75 +127,63 @@ int edo_tcp_connect(edo_tcp **out, const char *addr)
     return try_each_address(addr, attempt_connect, out);
 }
 
-/* ---- reading and writing --------------------------------------------------------------------- */
-
-static ssize_t transfer(edo_tcp *c, bool send, bool no_wait, void *buf, size_t len, int flags)
-{
-    return edo__stream_transfer(io_of(c), send, no_wait, buf, len, flags);
-}
-
-static ssize_t transferv(edo_tcp *c, bool send, bool no_wait, const struct iovec *iov, int iovcnt)
-{
-    return edo__stream_transferv(io_of(c), send, no_wait, iov, iovcnt);
-}
+/* ---- reading and writing: the stream (net/stream.h), shared with Unix streams ---- */
 
 ssize_t edo_tcp_read(edo_tcp *c, void *buf, size_t len)
 {
-    return transfer(c, false, false, buf, len, 0);
+    return edo__stream_read(io_of(c), buf, len);
 }
 
 ssize_t edo_tcp_peek(edo_tcp *c, void *buf, size_t len)
 {
-    return transfer(c, false, false, buf, len, MSG_PEEK);
+    return edo__stream_peek(io_of(c), buf, len);
 }
 
 ssize_t edo_tcp_readv(edo_tcp *c, const struct iovec *iov, int iovcnt)
 {
-    return transferv(c, false, false, iov, iovcnt);
+    return edo__stream_readv(io_of(c), iov, iovcnt);
 }
 
 ssize_t edo_tcp_write(edo_tcp *c, const void *buf, size_t len)
 {
-    return transfer(c, true, false, (void *)buf, len, 0);
+    return edo__stream_write(io_of(c), buf, len);
 }
 
 ssize_t edo_tcp_writev(edo_tcp *c, const struct iovec *iov, int iovcnt)
 {
-    return transferv(c, true, false, iov, iovcnt);
-}
-
-/* ---- readiness and tries -------------------------------------------------------------------- */
-
-int edo_tcp_ready(edo_tcp *c, uint32_t interest) { return edo__sock_ready(io_of(c), interest); }
-
-ssize_t edo_tcp_try_read(edo_tcp *c, void *buf, size_t len)
-{
-    return transfer(c, false, true, buf, len, 0);
-}
-
-ssize_t edo_tcp_try_write(edo_tcp *c, const void *buf, size_t len)
-{
-    return transfer(c, true, true, (void *)buf, len, 0);
-}
-
-ssize_t edo_tcp_try_readv(edo_tcp *c, const struct iovec *iov, int iovcnt)
-{
-    return transferv(c, false, true, iov, iovcnt);
-}
-
-ssize_t edo_tcp_try_writev(edo_tcp *c, const struct iovec *iov, int iovcnt)
-{
-    return transferv(c, true, true, iov, iovcnt);
+    return edo__stream_writev(io_of(c), iov, iovcnt);
 }
 
 int edo_tcp_write_all(edo_tcp *c, const void *buf, size_t len)
 {
-    return edo__sock_send_all(io_of(c), buf, len);
+    return edo__stream_write_all(io_of(c), buf, len);
 }
 
-int edo_tcp_shutdown(edo_tcp *c, int how) { return edo__sock_shutdown(io_of(c), how); }
+int edo_tcp_ready(edo_tcp *c, uint32_t interest) { return edo__stream_ready(io_of(c), interest); }
 
-int edo_tcp_close(edo_tcp *c) { return edo__sock_close(io_of(c)); }
+ssize_t edo_tcp_try_read(edo_tcp *c, void *buf, size_t len)
+{
+    return edo__stream_try_read(io_of(c), buf, len);
+}
+
+ssize_t edo_tcp_try_write(edo_tcp *c, const void *buf, size_t len)
+{
+    return edo__stream_try_write(io_of(c), buf, len);
+}
+
+ssize_t edo_tcp_try_readv(edo_tcp *c, const struct iovec *iov, int iovcnt)
+{
+    return edo__stream_try_readv(io_of(c), iov, iovcnt);
+}
+
+ssize_t edo_tcp_try_writev(edo_tcp *c, const struct iovec *iov, int iovcnt)
+{
+    return edo__stream_try_writev(io_of(c), iov, iovcnt);
+}
+
+int edo_tcp_shutdown(edo_tcp *c, int how) { return edo__stream_shutdown(io_of(c), how); }
+
+int edo_tcp_close(edo_tcp *c) { return edo__stream_close(io_of(c)); }
 
 /* ---- options and addresses ------------------------------------------------------------------ */
 

@@ -5,8 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/runtime.h"
-#include "coro/coro.h"
+#include "net/open.h"
 #include "net/sock.h"
 
 static edo_io *io_of(const edo_udp *u) { return (edo_io *)u; }

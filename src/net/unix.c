@@ -3,9 +3,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "core/runtime.h"
 #include "coro/coro.h"
-#include "net/sock.h"
+#include "net/open.h"
+#include "net/stream.h"
 
 static edo_io *io_of(const edo_unix *c) { return (edo_io *)c; }
 
@@ -102,71 +102,62 @@ int edo_unix_connect(edo_unix **out, const char *path)
     return edo__sock_connect((edo_io **)out, SOCK_STREAM, &addr, NULL);
 }
 
-static ssize_t transfer(edo_unix *c, bool send, bool no_wait, void *buf, size_t len, int flags)
-{
-    return edo__stream_transfer(io_of(c), send, no_wait, buf, len, flags);
-}
-
-static ssize_t transferv(edo_unix *c, bool send, bool no_wait, const struct iovec *iov,
-                         int iovcnt)
-{
-    return edo__stream_transferv(io_of(c), send, no_wait, iov, iovcnt);
-}
+/* ---- reading and writing: the stream (net/stream.h), shared with TCP ---- */
 
 ssize_t edo_unix_read(edo_unix *c, void *buf, size_t len)
 {
-    return transfer(c, false, false, buf, len, 0);
+    return edo__stream_read(io_of(c), buf, len);
 }
 
 ssize_t edo_unix_peek(edo_unix *c, void *buf, size_t len)
 {
-    return transfer(c, false, false, buf, len, MSG_PEEK);
+    return edo__stream_peek(io_of(c), buf, len);
 }
 
 ssize_t edo_unix_readv(edo_unix *c, const struct iovec *iov, int iovcnt)
 {
-    return transferv(c, false, false, iov, iovcnt);
+    return edo__stream_readv(io_of(c), iov, iovcnt);
 }
 
 ssize_t edo_unix_write(edo_unix *c, const void *buf, size_t len)
 {
-    return transfer(c, true, false, (void *)buf, len, 0);
+    return edo__stream_write(io_of(c), buf, len);
 }
 
 ssize_t edo_unix_writev(edo_unix *c, const struct iovec *iov, int iovcnt)
 {
-    return transferv(c, true, false, iov, iovcnt);
-}
-
-int edo_unix_ready(edo_unix *c, uint32_t interest) { return edo__sock_ready(io_of(c), interest); }
-
-ssize_t edo_unix_try_read(edo_unix *c, void *buf, size_t len)
-{
-    return transfer(c, false, true, buf, len, 0);
-}
-
-ssize_t edo_unix_try_write(edo_unix *c, const void *buf, size_t len)
-{
-    return transfer(c, true, true, (void *)buf, len, 0);
-}
-
-ssize_t edo_unix_try_readv(edo_unix *c, const struct iovec *iov, int iovcnt)
-{
-    return transferv(c, false, true, iov, iovcnt);
-}
-
-ssize_t edo_unix_try_writev(edo_unix *c, const struct iovec *iov, int iovcnt)
-{
-    return transferv(c, true, true, iov, iovcnt);
+    return edo__stream_writev(io_of(c), iov, iovcnt);
 }
 
 int edo_unix_write_all(edo_unix *c, const void *buf, size_t len)
 {
-    return edo__sock_send_all(io_of(c), buf, len);
+    return edo__stream_write_all(io_of(c), buf, len);
 }
 
-int edo_unix_shutdown(edo_unix *c, int how) { return edo__sock_shutdown(io_of(c), how); }
+int edo_unix_ready(edo_unix *c, uint32_t interest) { return edo__stream_ready(io_of(c), interest); }
 
-int edo_unix_close(edo_unix *c) { return edo__sock_close(io_of(c)); }
+ssize_t edo_unix_try_read(edo_unix *c, void *buf, size_t len)
+{
+    return edo__stream_try_read(io_of(c), buf, len);
+}
+
+ssize_t edo_unix_try_write(edo_unix *c, const void *buf, size_t len)
+{
+    return edo__stream_try_write(io_of(c), buf, len);
+}
+
+ssize_t edo_unix_try_readv(edo_unix *c, const struct iovec *iov, int iovcnt)
+{
+    return edo__stream_try_readv(io_of(c), iov, iovcnt);
+}
+
+ssize_t edo_unix_try_writev(edo_unix *c, const struct iovec *iov, int iovcnt)
+{
+    return edo__stream_try_writev(io_of(c), iov, iovcnt);
+}
+
+int edo_unix_shutdown(edo_unix *c, int how) { return edo__stream_shutdown(io_of(c), how); }
+
+int edo_unix_close(edo_unix *c) { return edo__stream_close(io_of(c)); }
 
 int edo_unix_fd(const edo_unix *c) { return edo_io_fd(io_of(c)); }

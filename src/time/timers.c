@@ -300,6 +300,13 @@ void edo__timers_after_park(edo_runtime *rt, edo__worker *w)
     atomic_store_explicit(&t->watcher, -1, memory_order_seq_cst);
 }
 
+void edo__timers_wake_watcher(edo_runtime *rt)
+{
+    int watcher = atomic_load_explicit(&rt->timers.watcher, memory_order_seq_cst);
+    if (watcher >= 0)
+        edo__parker_unpark(rt->workers[watcher].parker);
+}
+
 /* ---- timer entries ------------------------------------------------------------------------- */
 
 void edo__timer_init(edo_timer_entry *e, uint64_t deadline, uint64_t after)

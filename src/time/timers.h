@@ -77,6 +77,10 @@ uint64_t edo__timers_before_park(struct edo_runtime *rt, struct edo__worker *w);
 void edo__timers_advance_paused(struct edo_runtime *rt);
 /* Worker `w` woke (for any reason) after edo__timers_before_park. */
 void edo__timers_after_park(struct edo_runtime *rt, struct edo__worker *w);
+/* Wakes the watcher, if a worker is one, to look again at what to wait for: the I/O driver's
+ * on_active (io/driver.h), since a watcher asleep on its futex must move to the driver once
+ * there are fds to watch. */
+void edo__timers_wake_watcher(struct edo_runtime *rt);
 /* The system clock reading at which the runtime's clock reads `when`. */
 uint64_t edo__timers_system_time(edo__timers *t, uint64_t when);
 

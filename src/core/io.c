@@ -1,0 +1,20 @@
+/* Registering fds on a runtime (edo/io.h): the runtime's driver does the work (io/driver.c);
+ * this is where the public handle leads to it, since the driver knows no runtime. */
+#include <errno.h>
+
+#include "core/runtime.h"
+
+int edo_io_register_on(edo_runtime *rt, edo_io **out, int fd)
+{
+    if (!rt || !out || fd < 0)
+        return -EINVAL;
+    return edo__io_register(&rt->io, out, fd);
+}
+
+int edo_io_register(edo_io **out, int fd)
+{
+    edo_runtime *rt = edo_runtime_current();
+    if (!rt)
+        return out && fd >= 0 ? -EPERM : -EINVAL;
+    return edo_io_register_on(rt, out, fd);
+}

@@ -1,0 +1,89 @@
+/* What the I/O driver asks of the operating system's event queue: the backend interface.
+ *
+ * The driver (io/driver.c) keeps everything that does not depend on the event queue: the
+ * registration slab and its generations, the readiness word, the waiters. A backend only
+ *   - watches an fd for readability, writability, hang-up and errors, edge-triggered, under an
+ *     opaque 64-bit token the driver chose (its generation and slot);
+ *   - waits for such edges until a timeout, and reports them as (token, EDO_* bits) pairs;
+ *   - can be interrupted from any thread while it waits (its parker waker).
+ * It never sees a registration, a waiter or a thread of the runtime.
+ *
+ * A backend is an object that begins with edo__io_backend (its operations and its waker), so
+ * the driver calls it through a pointer: today the choice is made at compile time (epoll, the
+ * only one), and choosing at run time (io_uring where the kernel allows it, else epoll) only
+ * changes which `create` the driver calls.
+ *
+ * The same interface on paper for the others, to be sure it fits:
+ *   kqueue: create = kqueue() and an EVFILT_USER event (EV_CLEAR) for the wake; add = one
+ *     kevent() with EVFILT_READ and EVFILT_WRITE, EV_ADD | EV_CLEAR, udata = token; remove =
+ *     EV_DELETE of both (or nothing: closing the fd removes them); wait = kevent() with a
+ *     timespec, each returned filter one pair (EVFILT_READ: EDO_READABLE, with EV_EOF also
+ *     EDO_READ_CLOSED; EVFILT_WRITE: EDO_WRITABLE, with EV_EOF also EDO_WRITE_CLOSED; EV_ERROR
+ *     or a non-zero fflags with EV_EOF: EDO_IO_ERROR), so one fd may give two pairs with one
+ *     token, which the driver simply applies in turn; the EVFILT_USER event is the wake pair;
+ *     interrupt = kevent() with NOTE_TRIGGER.
+ *   io_uring: create = io_uring_setup, the rings mapped, and an eventfd for the wake; add = a
+ *     multishot IORING_OP_POLL_ADD (POLLIN | POLLOUT | POLLRDHUP | POLLPRI) with user_data =
+ *     token; remove = IORING_OP_POLL_REMOVE by that user_data (so remove takes the token too);
+ *     wait = io_uring_enter with min_complete 1 and the timeout as an extended argument, each
+ *     CQE one pair (its res holds the poll mask, mapped as epoll's); interrupt = a write to the
+ *     eventfd, which a poll on it turns into the wake pair. Completion-based operations (read
+ *     and write as submissions rather than readiness) would come beside this, not through it.
+ */
+#ifndef EDO_IO_BACKEND_H
+#define EDO_IO_BACKEND_H
+
+#include <stdint.h>
+
+#include "platform/parker.h"
+
+/* One edge, backend-neutral: the token the fd was added with, and EDO_* bits (edo/io.h). */
+typedef struct edo__io_ready {
+    uint64_t token;
+    uint32_t bits;
+} edo__io_ready;
+
+/* The token of a pair that only says the wait was interrupted (the backend has already reset
+ * its wake handle); no fd is ever added with it. */
+#define EDO__IO_WAKE_TOKEN UINT64_MAX
+
+/* A wait that does not block, and one without a timeout. */
+#define EDO__IO_NO_WAIT 0
+#define EDO__IO_FOREVER UINT64_MAX
+
+typedef struct edo__io_backend edo__io_backend;
+
+typedef struct edo__io_backend_ops {
+    const char *name;
+    /* A new instance: 0, or -errno. */
+    int (*create)(edo__io_backend **out);
+    /* Stops watching everything; the instance is freed once the waker's last reference goes
+     * (a parker may still hold one). */
+    void (*destroy)(edo__io_backend *b);
+    /* Watches `fd` for every direction, edge-triggered, reporting `token`: 0 or -errno. */
+    int (*add)(edo__io_backend *b, int fd, uint64_t token);
+    /* Stops watching `fd` (added with `token`); an edge already collected may still be
+     * reported, and the driver drops it by its token. */
+    void (*remove)(edo__io_backend *b, int fd, uint64_t token);
+    /* Waits up to `timeout_ns` (EDO__IO_NO_WAIT, EDO__IO_FOREVER) for edges, or until the waker
+     * interrupts it, and stores at most `max` pairs in `out` (owned by the caller, who keeps
+     * the events there until it has dispatched them; the backend may use all `max` slots as
+     * scratch, so that it needs no buffer of its own). Returns how many; 0 on a timeout or an
+     * error. Safe to call from several threads at once. */
+    int (*wait)(edo__io_backend *b, edo__io_ready *out, int max, uint64_t timeout_ns);
+} edo__io_backend_ops;
+
+/* The head of every backend instance. */
+struct edo__io_backend {
+    const edo__io_backend_ops *ops;
+    /* Makes a wait in progress (or the next one) return: what a parker calls when its owner,
+     * instead of sleeping on it, waits in this backend (edo__parker_enter). Refcounted: it
+     * keeps the instance alive. */
+    edo__parker_waker *waker;
+};
+
+#ifdef __linux__
+extern const edo__io_backend_ops edo__io_epoll;
+#endif
+
+#endif

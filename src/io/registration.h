@@ -1,0 +1,63 @@
+/* Registrations and the slab they live in.
+ *
+ * Every fd the driver watches has a registration (struct edo_io, the public edo_io). They live
+ * in a slab of fixed 256-slot pages that is never freed while the driver lives, and the backend
+ * carries a token, (generation << 32) | slot, rather than a pointer: an edge that arrives for a
+ * registration already closed (its slot maybe reused) finds another generation and is dropped,
+ * and whoever dispatches never touches freed memory. */
+#ifndef EDO_IO_REGISTRATION_H
+#define EDO_IO_REGISTRATION_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "edo/io.h"
+#include "platform/spinlock.h"
+
+#define EDO__IO_PAGE_SLOTS 256u
+#define EDO__IO_MAX_PAGES 4096u /* 1,048,576 registrations */
+
+struct edo__io_driver;
+
+/* A registration; the public edo_io. */
+struct edo_io {
+    _Alignas(64) _Atomic uint64_t state; /* generation | tick | ready (io/readiness.c) */
+    int fd;
+    uint32_t index; /* slot in the slab */
+    edo__spinlock lock;
+    edo_io_waiter *waiters;
+    struct edo_io *next_free;
+    struct edo__io_driver *driver; /* it is registered with */
+};
+
+/* The slots; its owner serialises take and put (lookups need no lock). */
+typedef struct edo__io_slab {
+    struct edo_io *_Atomic *pages; /* EDO__IO_MAX_PAGES page pointers, each set once */
+    uint32_t nslots;
+    struct edo_io *free;
+} edo__io_slab;
+
+int edo__io_slab_init(edo__io_slab *s);
+void edo__io_slab_destroy(edo__io_slab *s);
+/* A free slot, or NULL when the slab is full or out of memory. Its state word still holds the
+ * generation of its last use, for the next one to follow. */
+struct edo_io *edo__io_slab_take(edo__io_slab *s);
+void edo__io_slab_put(edo__io_slab *s, struct edo_io *io);
+
+/* The slot at `index` (one the slab handed out: never past its pages). */
+static inline struct edo_io *edo__io_slab_get(edo__io_slab *s, uint32_t index)
+{
+    struct edo_io *page =
+        atomic_load_explicit(&s->pages[index / EDO__IO_PAGE_SLOTS], memory_order_acquire);
+    return page ? &page[index % EDO__IO_PAGE_SLOTS] : NULL;
+}
+
+/* What the backend reports for generation `gen` of slot `index`, and back. */
+static inline uint64_t edo__io_token(uint32_t gen, uint32_t index)
+{
+    return ((uint64_t)gen << 32) | index;
+}
+static inline uint32_t edo__io_token_gen(uint64_t token) { return (uint32_t)(token >> 32); }
+static inline uint32_t edo__io_token_index(uint64_t token) { return (uint32_t)token; }
+
+#endif
