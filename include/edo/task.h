@@ -40,6 +40,11 @@ typedef struct edo_runtime edo_runtime;
 /* A handle to a spawned task. */
 typedef struct edo_task edo_task;
 
+/* The largest future (its `size`) the spawn functions accept: 1 MiB. A future is copied into
+ * its task, so a larger one is almost surely a wrong size (an element count, a negative value
+ * converted to size_t); keep big buffers behind a pointer instead. */
+#define EDO_MAX_FUTURE_SIZE ((size_t)1024 * 1024)
+
 /* Spawns the future at `future` (a struct of `size` bytes whose first member is edo_future) on
  * the runtime the calling thread is running in: a worker of that runtime, a thread inside
  * edo_block_on(), or the thread running edo_main(). The struct is copied into the task; the
@@ -47,21 +52,24 @@ typedef struct edo_task edo_task;
  * `out` is not NULL, *out receives a handle to release with edo_task_free(); when `out` is NULL
  * the task is detached.
  * Returns 0, or
- *   -EINVAL    future, its vtable or its poll function is NULL, or size < sizeof(edo_future);
+ *   -EINVAL    future, its vtable or its poll function is NULL, or size < sizeof(edo_future),
+ *              or size > EDO_MAX_FUTURE_SIZE (bad arguments are checked before -EPERM);
  *   -EPERM     the calling thread is not in a runtime (use edo_runtime_spawn_future);
  *   -ESHUTDOWN the runtime is shutting down;
  *   -ENOMEM    out of memory.
- * On failure the future has not been moved: the caller still owns it. Never suspends;
- * thread-safe. */
+ * On failure the future has not been moved: the caller still owns it, and *out holds no
+ * handle (it is left as it was, or set to NULL). Never suspends; thread-safe. */
 int edo_spawn_future(edo_future *future, size_t size, edo_task **out);
 
 /* Like edo_spawn_future(), on runtime `rt`, from any thread (this is how a plain thread hands
- * work to a runtime). Returns the same errors, with -EINVAL also for a NULL rt. */
+ * work to a runtime). Returns the same errors, with -EINVAL also for a NULL rt, and -ESHUTDOWN
+ * through a handle (edo_runtime_ref) once the runtime was shut down. */
 int edo_runtime_spawn_future(edo_runtime *rt, edo_future *future, size_t size, edo_task **out);
 
 /* Like edo_spawn_future(), but the task is pinned to the calling worker thread: it is never
  * stolen, and every poll runs on this thread (see edo_spawn_local in edo/coro.h). Must be
- * called on a worker of a multi-thread runtime; -EPERM otherwise. */
+ * called on a worker of a multi-thread runtime; -EPERM otherwise (after the checks for
+ * -EINVAL, which are edo_spawn_future's). */
 int edo_spawn_future_local(edo_future *future, size_t size, edo_task **out);
 
 /* Waits until the task finishes and stores its output in *out (`out` may be NULL). In a
@@ -75,14 +83,18 @@ int edo_spawn_future_local(edo_future *future, size_t size, edo_task **out);
  *               now, to free as its type requires);
  *   -EALREADY   this handle already returned the task's result once;
  *   -EDEADLK    called from a future task or edo_block_on's future (a worker would wait
- *               for itself): use edo_task_poll_join() there.
- * Thread-safe with respect to the task; a handle is used by one thread at a time. */
+ *               for itself): use edo_task_poll_join() there; or `task` is the calling task
+ *               itself (a coroutine, or a blocking call, joining its own handle).
+ * With an error other than -ECANCELED, *out is not written. Thread-safe with respect to the
+ * task; a handle is used by one thread at a time. */
 int edo_task_join(edo_task *task, void **out);
 
 /* The poll form of edo_task_join(), for futures: returns EDO_PENDING (after registering
  * cx's waker) while the task runs, or EDO_READY with *rc set to what edo_task_join() would
- * return (0, -ECANCELED, -EALREADY, -EINVAL) and *out to the output with 0 and -ECANCELED
- * (as for edo_task_join). */
+ * return (0, -ECANCELED, -EALREADY, -EINVAL for a NULL task or cx, -EDEADLK when a task polls
+ * its own handle with its own waker: it would wait for itself) and *out to the output with 0
+ * and -ECANCELED (as for edo_task_join). `rc` and `out` may be NULL (what they would receive is
+ * lost; the result counts as taken all the same). Never suspends. */
 edo_poll edo_task_poll_join(edo_task *task, edo_context *cx, int *rc, void **out);
 
 /* Requests cancellation. A task waiting to be polled, idle, or queued is cancelled promptly:
@@ -125,8 +137,12 @@ typedef struct edo_task_local {
                                      the value is replaced; may be NULL */
 } edo_task_local;
 
-/* Sets the calling task's value for `key` (replacing, and destroying, an earlier one).
- * Returns 0, -EINVAL for a NULL key, -EPERM outside a task, -ENOMEM. Never suspends. */
+/* Sets the calling task's value for `key` (replacing, and destroying, an earlier one; setting
+ * the value it has already destroys nothing). A key needs no creation: any edo_task_local's
+ * address is one, valid for as long as a task may hold a value under it (static storage).
+ * Returns 0, -EINVAL for a NULL key, -EPERM outside a task (edo_block_on's future and
+ * edo_main's function are not tasks), -ENOMEM. On failure `value` is neither stored nor
+ * destroyed: it is still the caller's. Never suspends. */
 int edo_task_local_set(const edo_task_local *key, void *value);
 
 /* The calling task's value for `key`, or NULL (unset, NULL key, or not in a task). */

@@ -345,9 +345,17 @@ void edo_runtime_unref(edo_runtime *rt)
 
 /* ---- spawning ------------------------------------------------------------------------------ */
 
+/* Whether `future` of `size` bytes may be spawned (edo_spawn_future's -EINVAL). The maximum
+ * also keeps the task's size (header + future) from wrapping around. */
+static inline bool spawnable(const edo_future *future, size_t size)
+{
+    return future && future->vtable && future->vtable->poll && size >= sizeof *future &&
+           size <= EDO_MAX_FUTURE_SIZE;
+}
+
 int edo__spawn(edo_runtime *rt, edo_future *future, size_t size, edo_task **out, bool pinned)
 {
-    if (!rt || !future || !future->vtable || !future->vtable->poll || size < sizeof *future)
+    if (!rt || !spawnable(future, size))
         return -EINVAL;
     if (atomic_load_explicit(&rt->shutdown, memory_order_relaxed))
         return -ESHUTDOWN;
@@ -385,7 +393,7 @@ int edo_spawn_future_local(edo_future *future, size_t size, edo_task **out)
 {
     edo_runtime *rt = edo_runtime_current();
     if (!rt)
-        return future ? -EPERM : -EINVAL;
+        return spawnable(future, size) ? -EPERM : -EINVAL;
     return edo__spawn(rt, future, size, out, true);
 }
 
@@ -393,7 +401,7 @@ int edo_spawn_future(edo_future *future, size_t size, edo_task **out)
 {
     edo_runtime *rt = edo_runtime_current();
     if (!rt)
-        return future ? -EPERM : -EINVAL;
+        return spawnable(future, size) ? -EPERM : -EINVAL;
     return edo_runtime_spawn_future(rt, future, size, out);
 }
 

@@ -1,0 +1,258 @@
+/* Bad input (issue 13), the core: every function of edo/task.h and edo/runtime.h (tasks, their
+ * handles, task-locals, join sets and scopes, spawning, edo_block_on, edo_main, the blocking
+ * pool, runtimes and their handles) called with each kind of nonsense it can be handed (NULL
+ * handles and out-pointers, sizes beyond the documented maxima, durations at the end of time,
+ * a task waiting for itself, a runtime shut down from inside or twice, a join set used by its
+ * own tasks after it was freed), checking the documented result. Run under ASan and UBSan, a
+ * crash, a leak or undefined behaviour fails the test too. One test per area; each calls from
+ * a plain thread and from inside a coroutine on a runtime. */
+#include <limits.h>
+#include <string.h>
+
+#include "harness.h"
+#include "util.h"
+
+static edo_context noop_cx(edo_waker *w)
+{
+    *w = edo_waker_noop();
+    return (edo_context){w, NULL};
+}
+
+/* Runs fn() as a coroutine on a fresh multi-thread runtime of two workers (in_coroutine: on a
+ * current-thread one). */
+static void in_multi(void (*fn)(void))
+{
+    run_coro(EDO_RUNTIME_MULTI_THREAD, 2, call_void_fn, (void *)fn);
+}
+
+static void *return_arg(void *arg) { return arg; }
+
+static _Atomic int drops;
+static void count_drop(void *p)
+{
+    (void)p;
+    atomic_fetch_add(&drops, 1);
+}
+
+/* Ready at once with output 42. */
+static edo_poll ready_poll(edo_future *f, edo_context *cx, void **out)
+{
+    (void)f;
+    (void)cx;
+    *out = (void *)42;
+    return EDO_READY;
+}
+static const edo_future_vtable ready_vtable = {ready_poll, NULL};
+static const edo_future_vtable no_poll_vtable = {NULL, NULL};
+
+/* The largest future a spawn accepts: the header, then padding up to the maximum. */
+typedef struct big_future {
+    edo_future base;
+    char pad[EDO_MAX_FUTURE_SIZE - sizeof(edo_future)];
+} big_future;
+static big_future big = {{&ready_vtable}, {0}};
+
+/* ---- task.h: spawning futures ----------------------------------------------------------------- */
+
+static void spawn_future_calls(void)
+{
+    edo_runtime *rt = edo_runtime_current();
+    edo_task *t = (edo_task *)&t; /* no handle on failure */
+    edo_task *const before = t;
+    edo_future bare = {NULL}, pollless = {&no_poll_vtable}, ok = {&ready_vtable};
+    edo_future *const bad[] = {NULL, &bare, &pollless};
+    const size_t bad_sizes[] = {0, 1, sizeof(edo_future) - 1, EDO_MAX_FUTURE_SIZE + 1,
+                                SIZE_MAX / 2, SIZE_MAX - 8, SIZE_MAX};
+    for (size_t i = 0; i < 3; i++) { /* checked before -EPERM */
+        CHECK_EQ(edo_spawn_future(bad[i], sizeof(edo_future), &t), -EINVAL);
+        CHECK_EQ(edo_spawn_future_local(bad[i], sizeof(edo_future), &t), -EINVAL);
+        CHECK_EQ(edo_runtime_spawn_future(rt, bad[i], sizeof(edo_future), &t), -EINVAL);
+    }
+    for (size_t i = 0; i < sizeof bad_sizes / sizeof bad_sizes[0]; i++) {
+        CHECK_EQ(edo_spawn_future(&ok, bad_sizes[i], &t), -EINVAL);
+        CHECK_EQ(edo_spawn_future(&ok, bad_sizes[i], NULL), -EINVAL);
+        CHECK_EQ(edo_spawn_future_local(&ok, bad_sizes[i], &t), -EINVAL);
+        CHECK_EQ(edo_runtime_spawn_future(rt, &ok, bad_sizes[i], &t), -EINVAL);
+    }
+    CHECK_EQ(edo_runtime_spawn_future(NULL, &ok, sizeof ok, &t), -EINVAL);
+    CHECK(t == before);
+    if (!rt) {
+        CHECK_EQ(edo_spawn_future(&ok, sizeof ok, &t), -EPERM);
+        CHECK_EQ(edo_spawn_future_local(&ok, sizeof ok, &t), -EPERM);
+        CHECK(t == before);
+        return;
+    }
+    /* The bounds themselves, and no handle (detached). */
+    void *out = NULL;
+    CHECK_EQ(edo_spawn_future(&ok, sizeof ok, NULL), 0);
+    CHECK_EQ(edo_spawn_future(&big.base, sizeof big, &t), 0);
+    CHECK_EQ(edo_task_join(t, &out), 0);
+    CHECK(out == (void *)42);
+    edo_task_free(t);
+    bool multi = edo_runtime_worker_count(rt) > 0;
+    int rc = edo_spawn_future_local(&ok, sizeof ok, &t);
+    CHECK_EQ(rc, multi ? 0 : -EPERM);
+    if (rc == 0) {
+        CHECK_EQ(edo_task_join(t, NULL), 0);
+        edo_task_free(t);
+    }
+}
+
+TEST(task_spawn_future_bad_input)
+{
+    spawn_future_calls();
+    in_coroutine(spawn_future_calls);
+    in_multi(spawn_future_calls);
+}
+
+/* ---- task.h: handles ---------------------------------------------------------------------------- */
+
+/* A coroutine that joins its own handle, found in *arg once its spawner has stored it. */
+static void *join_self(void *arg)
+{
+    edo_task *const *slot = arg;
+    void *out = (void *)1;
+    int rc = edo_task_join(*slot, &out);
+    CHECK(out == (void *)1);
+    return (void *)(intptr_t)rc;
+}
+
+/* A future task that poll-joins its own handle with its own waker. */
+typedef struct self_poller {
+    edo_future base;
+    edo_task *const *slot;
+} self_poller;
+static edo_poll self_poll(edo_future *f, edo_context *cx, void **out)
+{
+    self_poller *s = (self_poller *)f;
+    int rc = 1;
+    CHECK_EQ(edo_task_poll_join(*s->slot, cx, &rc, NULL), EDO_READY);
+    *out = (void *)(intptr_t)rc;
+    return EDO_READY;
+}
+static const edo_future_vtable self_poll_vtable = {self_poll, NULL};
+
+static void handle_calls(void)
+{
+    edo_waker nw;
+    edo_context cx = noop_cx(&nw);
+    void *out = (void *)1;
+    int rc = 1;
+    CHECK_EQ(edo_task_join(NULL, &out), -EINVAL);
+    CHECK_EQ(edo_task_join(NULL, NULL), -EINVAL);
+    CHECK(out == (void *)1);
+    CHECK_EQ(edo_task_poll_join(NULL, &cx, &rc, &out), EDO_READY);
+    CHECK_EQ(rc, -EINVAL);
+    CHECK_EQ(edo_task_poll_join(NULL, &cx, NULL, NULL), EDO_READY);
+    CHECK(out == (void *)1);
+    CHECK_EQ(edo_task_abort(NULL), -EINVAL);
+    CHECK_EQ(edo_task_is_finished(NULL), -EINVAL);
+    CHECK_EQ(edo_task_id(NULL), 0);
+    edo_task_free(NULL);
+    CHECK_EQ(edo_task_current_id(), edo_in_coroutine() ? edo_task_current_id() : 0);
+
+    edo_runtime *rt = edo_runtime_current();
+    if (!rt)
+        return;
+    edo_task *t;
+    CHECK_EQ(edo_spawn(return_arg, (void *)7, &t), 0);
+    CHECK(edo_task_id(t) != 0);
+    rc = 1;
+    CHECK_EQ(edo_task_poll_join(t, NULL, &rc, &out), EDO_READY); /* NULL cx */
+    CHECK_EQ(rc, -EINVAL);
+    CHECK_EQ(edo_task_join(t, NULL), 0); /* out NULL: the output goes nowhere */
+    CHECK_EQ(edo_task_join(t, &out), -EALREADY);
+    CHECK(out == (void *)1);
+    CHECK_EQ(edo_task_poll_join(t, &cx, &rc, &out), EDO_READY);
+    CHECK_EQ(rc, -EALREADY);
+    CHECK_EQ(edo_task_is_finished(t), 1);
+    CHECK_EQ(edo_task_abort(t), 0); /* finished: nothing */
+    CHECK_EQ(edo_task_join(t, &out), -EALREADY);
+    edo_task_free(t);
+
+    /* rc and out NULL: the result is taken all the same. */
+    CHECK_EQ(edo_spawn(return_arg, (void *)7, &t), 0);
+    while (edo_task_poll_join(t, &cx, NULL, NULL) == EDO_PENDING)
+        if (edo_in_coroutine())
+            edo_yield();
+    CHECK_EQ(edo_task_join(t, &out), -EALREADY);
+    edo_task_free(t);
+
+    /* A task waiting for itself: -EDEADLK instead of a hang. */
+    edo_task *self = NULL;
+    CHECK_EQ(edo_spawn(join_self, &self, &self), 0);
+    CHECK_EQ(edo_task_join(self, &out), 0);
+    CHECK(out == (void *)(intptr_t)-EDEADLK);
+    edo_task_free(self);
+    self_poller sp = {{&self_poll_vtable}, &self};
+    CHECK_EQ(edo_spawn_future(&sp.base, sizeof sp, &self), 0);
+    CHECK_EQ(edo_task_join(self, &out), 0);
+    CHECK(out == (void *)(intptr_t)-EDEADLK);
+    edo_task_free(self);
+    CHECK_EQ(edo_spawn_blocking(join_self, &self, &self), 0);
+    CHECK_EQ(edo_task_join(self, &out), 0);
+    CHECK(out == (void *)(intptr_t)-EDEADLK);
+    edo_task_free(self);
+}
+
+TEST(task_handle_bad_input)
+{
+    handle_calls();
+    in_coroutine(handle_calls);
+    in_multi(handle_calls);
+}
+
+/* ---- task.h: task-locals ------------------------------------------------------------------------ */
+
+static const edo_task_local counted_key = {count_drop};
+static const edo_task_local plain_key = {NULL};
+
+/* Tries to set a task-local from edo_block_on's future: its output is the result. */
+static edo_poll set_local_poll(edo_future *f, edo_context *cx, void **out)
+{
+    (void)f;
+    (void)cx;
+    *out = (void *)(intptr_t)edo_task_local_set(&counted_key, (void *)1);
+    return EDO_READY;
+}
+static const edo_future_vtable set_local_vtable = {set_local_poll, NULL};
+
+static void task_local_calls(void)
+{
+    atomic_store(&drops, 0);
+    int value;
+    CHECK_EQ(edo_task_local_set(NULL, &value), -EINVAL);
+    CHECK(edo_task_local_get(NULL) == NULL);
+    CHECK_EQ(atomic_load(&drops), 0);
+    if (!edo_in_coroutine()) {
+        CHECK_EQ(edo_task_local_set(&counted_key, &value), -EPERM);
+        CHECK_EQ(atomic_load(&drops), 0); /* still the caller's */
+        CHECK(edo_task_local_get(&counted_key) == NULL);
+        edo_runtime *rt = new_rt(EDO_RUNTIME_CURRENT_THREAD, 0);
+        edo_future f = {&set_local_vtable};
+        void *out = NULL;
+        CHECK_EQ(edo_block_on(rt, &f, &out), 0);
+        CHECK(out == (void *)(intptr_t)-EPERM);
+        edo_runtime_free(rt);
+        CHECK_EQ(atomic_load(&drops), 0);
+        return;
+    }
+    CHECK(edo_task_local_get(&counted_key) == NULL); /* unset */
+    CHECK_EQ(edo_task_local_set(&counted_key, &value), 0);
+    CHECK_EQ(edo_task_local_set(&counted_key, &value), 0); /* the same value: nothing dropped */
+    CHECK_EQ(atomic_load(&drops), 0);
+    CHECK(edo_task_local_get(&counted_key) == &value);
+    CHECK_EQ(edo_task_local_set(&counted_key, NULL), 0); /* replaced: dropped */
+    CHECK_EQ(atomic_load(&drops), 1);
+    CHECK(edo_task_local_get(&counted_key) == NULL);
+    CHECK_EQ(edo_task_local_set(&plain_key, &value), 0); /* no destroy function */
+    CHECK_EQ(edo_task_local_set(&plain_key, NULL), 0);
+    CHECK_EQ(edo_task_local_set(&counted_key, &value), 0); /* dropped when the task ends */
+}
+
+TEST(task_local_bad_input)
+{
+    task_local_calls();
+    in_coroutine(task_local_calls);
+    CHECK_EQ(atomic_load(&drops), 2);
+}
