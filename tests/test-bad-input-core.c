@@ -256,3 +256,180 @@ TEST(task_local_bad_input)
     in_coroutine(task_local_calls);
     CHECK_EQ(atomic_load(&drops), 2);
 }
+
+/* ---- task.h: join sets and scopes ------------------------------------------------------------- */
+
+static void join_set_calls(void)
+{
+    atomic_store(&drops, 0);
+    int in = edo_in_coroutine();
+    edo_waker nw;
+    edo_context cx = noop_cx(&nw);
+    edo_join_set *set;
+    edo_join_result r = {99, 99, (void *)1};
+    uint64_t id = 99;
+    CHECK_EQ(edo_join_set_new(NULL, count_drop), -EINVAL);
+    CHECK_EQ(edo_join_set_new(&set, count_drop), 0);
+    edo_join_set_free(NULL);
+    CHECK_EQ(edo_join_set_add(NULL, NULL), -EINVAL);
+    CHECK_EQ(edo_join_set_add(set, NULL), -EINVAL);
+    CHECK_EQ(edo_join_set_spawn(NULL, return_arg, NULL, &id), -EINVAL);
+    CHECK_EQ(edo_join_set_spawn(set, NULL, NULL, &id), -EINVAL); /* before -EPERM */
+    edo_future bare = {NULL}, ok = {&ready_vtable};
+    CHECK_EQ(edo_join_set_spawn_future(NULL, &ok, sizeof ok, &id), -EINVAL);
+    CHECK_EQ(edo_join_set_spawn_future(set, NULL, sizeof ok, &id), -EINVAL);
+    CHECK_EQ(edo_join_set_spawn_future(set, &bare, sizeof bare, &id), -EINVAL);
+    CHECK_EQ(edo_join_set_spawn_future(set, &ok, 0, &id), -EINVAL);
+    CHECK_EQ(edo_join_set_spawn_future(set, &ok, EDO_MAX_FUTURE_SIZE + 1, &id), -EINVAL);
+    CHECK_EQ(edo_join_set_spawn_future(set, &ok, SIZE_MAX, &id), -EINVAL);
+    CHECK_EQ(id, 99);
+    CHECK_EQ(edo_join_set_len(set), 0);
+    CHECK_EQ(edo_join_set_len(NULL), 0);
+    CHECK_EQ(edo_join_set_next(NULL, &r), -EINVAL);
+    CHECK_EQ(edo_join_set_next(set, NULL), -EINVAL);
+    CHECK_EQ(edo_join_set_next(set, &r), in ? -ECHILD : -EPERM);
+    CHECK_EQ(edo_join_set_try_next(NULL, &r), -EINVAL);
+    CHECK_EQ(edo_join_set_try_next(set, NULL), -EINVAL);
+    CHECK_EQ(edo_join_set_try_next(set, &r), -ECHILD);
+    CHECK_EQ(r.id, 99); /* untouched */
+    CHECK_EQ(edo_join_set_abort_all(NULL), -EINVAL);
+    CHECK_EQ(edo_join_set_abort_all(set), 0);
+    CHECK_EQ(edo_join_set_shutdown(NULL), -EINVAL);
+    CHECK_EQ(edo_join_set_shutdown(set), in ? 0 : -EPERM);
+
+    /* The future form: NULL f does nothing; a NULL set is ready at once with -EINVAL. */
+    edo_join_set_next_future_init(NULL, set);
+    edo_join_set_next_future f;
+    edo_join_set_next_future_init(&f, NULL);
+    CHECK_EQ(edo_future_poll(&f.base, &cx, NULL), EDO_READY);
+    CHECK_EQ(f.result, -EINVAL);
+    edo_join_set_next_future_init(&f, set);
+    CHECK_EQ(edo_future_poll(&f.base, &cx, NULL), EDO_READY);
+    CHECK_EQ(f.result, -ECHILD);
+
+    if (!edo_runtime_current()) {
+        CHECK_EQ(edo_join_set_spawn(set, return_arg, NULL, &id), -EPERM);
+        CHECK_EQ(edo_join_set_spawn_future(set, &ok, sizeof ok, &id), -EPERM);
+        CHECK_EQ(edo_join_set_len(set), 0);
+        edo_join_set_free(set);
+        CHECK_EQ(atomic_load(&drops), 0);
+        return;
+    }
+    /* A handle already joined can give no result: refused, and freed (no leak). */
+    edo_task *t;
+    CHECK_EQ(edo_spawn(return_arg, (void *)5, &t), 0);
+    CHECK_EQ(edo_task_join(t, NULL), 0);
+    CHECK_EQ(edo_join_set_add(set, t), -EINVAL);
+    CHECK_EQ(edo_join_set_len(set), 0);
+    /* A set freed with results nobody took: they go to drop_output. Each task counts its last
+     * poll, which completes it (an abort does not undo that). */
+    _Atomic long ran = 0;
+    count_future c = count_new(&ran, (void *)6);
+    CHECK_EQ(edo_join_set_spawn_future(set, &c.base, sizeof c, &id), 0);
+    CHECK(id != 99);
+    c = count_new(&ran, (void *)7);
+    CHECK_EQ(edo_join_set_spawn_future(set, &c.base, sizeof c, NULL), 0);
+    CHECK_EQ(edo_join_set_len(set), 2);
+    while (atomic_load(&ran) < 2)
+        edo_yield();
+    edo_join_set_free(set);
+}
+
+TEST(join_set_bad_input)
+{
+    join_set_calls();
+    CHECK_EQ(atomic_load(&drops), 0);
+    in_coroutine(join_set_calls);
+    CHECK_EQ(atomic_load(&drops), 2);
+    in_multi(join_set_calls); /* its runtime's shutdown waited for the drops */
+    CHECK_EQ(atomic_load(&drops), 2);
+}
+
+/* What a task of a set saw when it used the set after its owner freed it. */
+typedef struct freed_use {
+    edo_join_set *set;
+    _Atomic int started, done;
+    int spawn, spawn_future, add, next, try_next, abort_all, shutdown;
+    size_t len;
+} freed_use;
+
+static void *use_freed_set(void *arg)
+{
+    freed_use *u = arg;
+    atomic_store(&u->started, 1);
+    while (edo_yield() == 0) /* until the free aborts this task */
+        ;
+    edo_future ok = {&ready_vtable};
+    edo_join_result r = {99, 99, NULL};
+    edo_task *t;
+    CHECK_EQ(edo_spawn(return_arg, NULL, &t), 0); /* not suspending: works while cancelled */
+    u->spawn = edo_join_set_spawn(u->set, return_arg, NULL, NULL);
+    u->spawn_future = edo_join_set_spawn_future(u->set, &ok, sizeof ok, NULL);
+    u->add = edo_join_set_add(u->set, t);
+    if (u->add < 0)
+        edo_task_free(t); /* still ours */
+    u->next = edo_join_set_next(u->set, &r);
+    u->try_next = edo_join_set_try_next(u->set, &r);
+    CHECK_EQ(r.id, 99);
+    u->abort_all = edo_join_set_abort_all(u->set);
+    u->shutdown = edo_join_set_shutdown(u->set);
+    u->len = edo_join_set_len(u->set);
+    edo_join_set_free(u->set); /* a second free: nothing */
+    atomic_store(&u->done, 1);
+    return NULL;
+}
+
+static void freed_set_calls(void)
+{
+    atomic_store(&drops, 0);
+    freed_use u = {0};
+    CHECK_EQ(edo_join_set_new(&u.set, count_drop), 0);
+    CHECK_EQ(edo_join_set_spawn(u.set, use_freed_set, &u, NULL), 0);
+    while (!atomic_load(&u.started))
+        edo_yield();
+    edo_join_set_free(u.set); /* aborts the task, which goes on to use the set */
+    while (!atomic_load(&u.done))
+        edo_yield();
+    CHECK_EQ(u.spawn, -EINVAL);
+    CHECK_EQ(u.spawn_future, -EINVAL);
+    CHECK_EQ(u.add, -EINVAL);
+    CHECK_EQ(u.next, -EINVAL);
+    CHECK_EQ(u.try_next, -EINVAL);
+    CHECK_EQ(u.abort_all, -EINVAL);
+    CHECK_EQ(u.shutdown, -EINVAL);
+    CHECK_EQ(u.len, 0);
+}
+
+TEST(join_set_freed_bad_input)
+{
+    in_coroutine(freed_set_calls);
+    in_multi(freed_set_calls);
+    CHECK_EQ(atomic_load(&drops), 0); /* the task returned NULL, cancelled: nothing to drop */
+}
+
+static int free_own_set(edo_join_set *set, void *arg)
+{
+    (void)arg;
+    edo_join_set_free(set); /* not the body's to free: nothing */
+    CHECK_EQ(edo_join_set_spawn(set, return_arg, (void *)3, NULL), 0);
+    edo_join_result r;
+    CHECK_EQ(edo_join_set_next(set, &r), 0);
+    CHECK(r.output == (void *)3);
+    CHECK_EQ(edo_join_set_spawn(set, return_arg, (void *)4, NULL), 0);
+    return 0; /* the scope waits for it, and drops its output */
+}
+
+static void scope_calls(void)
+{
+    atomic_store(&drops, 0);
+    CHECK_EQ(edo_scope(NULL, NULL, count_drop), -EINVAL);
+    CHECK_EQ(edo_scope(free_own_set, NULL, count_drop), edo_in_coroutine() ? 0 : -EPERM);
+    CHECK_EQ(atomic_load(&drops), edo_in_coroutine() ? 1 : 0);
+}
+
+TEST(scope_set_bad_input)
+{
+    scope_calls();
+    in_coroutine(scope_calls);
+    in_multi(scope_calls);
+}

@@ -167,6 +167,11 @@ void *edo_task_local_get(const edo_task_local *key);
  * set aborts the tasks still in it, and every output nobody took (also of tasks that complete
  * after the free, and the values cancelled coroutines return anyway) goes to the set's
  * `drop_output`, so no result is leaked.
+ *
+ * A freed set must not be used. The one place its memory outlives the free is in its own tasks
+ * (each keeps the set until it ends), and there a use is refused: spawning into it and adding
+ * to it give -EINVAL (the future or the handle is still the caller's), next, try_next,
+ * abort_all and shutdown -EINVAL, len 0, and a second free does nothing.
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct edo_join_set edo_join_set;
@@ -185,41 +190,47 @@ typedef struct edo_join_result {
 int edo_join_set_new(edo_join_set **out, void (*drop_output)(void *output));
 
 /* Aborts every task still in the set and frees it (what completes afterwards is dropped with
- * drop_output). Does not wait. NULL is a no-op. Never suspends. */
+ * drop_output). Does not wait. NULL is a no-op, and so is a set already freed (see above) and
+ * an edo_scope's set (the scope frees it). Never suspends. */
 void edo_join_set_free(edo_join_set *set);
 
 /* Puts the task of `task` in the set, which takes the handle over (do not use or free it any
- * more): works for any task, however spawned. Returns 0, -EINVAL (set or task NULL, or a handle
- * whose result was already taken: it is freed), -ENOMEM (then the handle is still yours).
+ * more, nor add it again): works for any task, however spawned. Returns 0, or
+ *   -EINVAL  set or task NULL, or the set freed (the handle is still yours then); or a handle
+ *            whose result was already taken (it can never give one: it is freed);
+ *   -ENOMEM  out of memory (the handle is still yours).
  * Never suspends. */
 int edo_join_set_add(edo_join_set *set, edo_task *task);
 
 /* Spawns the coroutine fn(arg) (like edo_spawn) into the set; *id (may be NULL) gets its id.
- * Returns 0, or edo_spawn's errors: -EINVAL, -EPERM (not in a runtime), -ESHUTDOWN, -ENOMEM.
- * Never suspends. */
+ * Returns 0, or edo_spawn's errors: -EINVAL (also set NULL or freed), -EPERM (not in a
+ * runtime), -ESHUTDOWN, -ENOMEM. Never suspends. */
 int edo_join_set_spawn(edo_join_set *set, void *(*fn)(void *arg), void *arg, uint64_t *id);
 
-/* Spawns a future task (like edo_spawn_future) into the set. Same errors; on failure the future
- * is still the caller's. Never suspends. */
+/* Spawns a future task (like edo_spawn_future) into the set. Same errors (-EINVAL also for the
+ * future's and size's nonsense, see edo_spawn_future); on failure the future is still the
+ * caller's. Never suspends. */
 int edo_join_set_spawn_future(edo_join_set *set, edo_future *future, size_t size, uint64_t *id);
 
 /* Inside a coroutine: waits for the next task of the set to finish, removes it from the set and
- * fills *r. Returns 0, -ECHILD (the set is empty: nothing to wait for), -EINVAL (NULL), -EPERM
- * (not in a coroutine), -ECANCELED / -ETIMEDOUT (the caller was aborted or its deadline passed:
- * nothing was taken). Suspends. */
+ * fills *r. Returns 0, -ECHILD (the set is empty: nothing to wait for), -EINVAL (set or r NULL,
+ * checked first; the set freed), -EPERM (not in a coroutine), -ECANCELED / -ETIMEDOUT (the
+ * caller was aborted or its deadline passed: nothing was taken). *r is written only with 0.
+ * Suspends. */
 int edo_join_set_next(edo_join_set *set, edo_join_result *r);
 
 /* Takes a finished task if there is one: 0, -EAGAIN (tasks run, none has finished), -ECHILD
- * (empty), -EINVAL. Never suspends. */
+ * (empty), -EINVAL (set or r NULL, the set freed). *r is written only with 0. Never suspends. */
 int edo_join_set_try_next(edo_join_set *set, edo_join_result *r);
 
 /* Aborts every task in the set; their results (-ECANCELED, or the output of a task that
- * completed first) still come out of next. Returns 0, -EINVAL. Never suspends; thread-safe. */
+ * completed first) still come out of next. Returns 0, -EINVAL (NULL, or freed). Never
+ * suspends; thread-safe. */
 int edo_join_set_abort_all(edo_join_set *set);
 
 /* Inside a coroutine: aborts every task, waits for all of them to finish and drops their
- * outputs (drop_output); the set is then empty and may be used again. Returns 0, -EINVAL, -EPERM
- * (not in a coroutine). Waiting here ignores the caller's deadline and cancellation (the tasks
+ * outputs (drop_output); the set is then empty and may be used again. Returns 0, -EINVAL (NULL,
+ * or freed; checked first), -EPERM (not in a coroutine). Waiting here ignores the caller's deadline and cancellation (the tasks
  * are already aborted, so it is short): it returns only once every task has ended, also when
  * the caller is a coroutine being cancelled (aborted, or its runtime shutting down) and calls
  * this while it unwinds, so tasks that use the caller's memory (its stack) are done with it
@@ -227,11 +238,12 @@ int edo_join_set_abort_all(edo_join_set *set);
  * for to its end. Suspends. */
 int edo_join_set_shutdown(edo_join_set *set);
 
-/* Tasks in the set: running, or finished and not yet taken. 0 for NULL. */
+/* Tasks in the set: running, or finished and not yet taken. 0 for NULL or a freed set. */
 size_t edo_join_set_len(const edo_join_set *set);
 
-/* The future form of edo_join_set_next: ready with `result` 0 (`r` filled) or -ECHILD.
- * Dropping it before it is ready takes nothing. Must not move once polled. */
+/* The future form of edo_join_set_next: ready with `result` 0 (`r` filled), -ECHILD, or -EINVAL
+ * (set NULL, or freed). Dropping it before it is ready takes nothing. Must not move once
+ * polled. init with a NULL f does nothing. */
 typedef struct edo_join_set_next_future {
     edo_future base;
     int result;
