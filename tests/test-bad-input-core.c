@@ -433,3 +433,291 @@ TEST(scope_set_bad_input)
     in_coroutine(scope_calls);
     in_multi(scope_calls);
 }
+
+/* ---- runtime.h: creating runtimes ------------------------------------------------------------- */
+
+static void runtime_new_calls(void)
+{
+    edo_runtime *rt = (edo_runtime *)&rt;
+    CHECK_EQ(edo_runtime_new(NULL, NULL), -EINVAL);
+    const edo_runtime_config bad[] = {
+        {.flavor = (edo_runtime_flavor)2},
+        {.flavor = (edo_runtime_flavor)-1},
+        {.worker_threads = EDO_MAX_WORKER_THREADS + 1},
+        {.worker_threads = UINT_MAX},
+        {.flavor = EDO_RUNTIME_CURRENT_THREAD, .worker_threads = UINT_MAX},
+        {.max_blocking_threads = EDO_MAX_BLOCKING_THREADS + 1},
+        {.max_blocking_threads = UINT_MAX},
+        {.global_queue_interval = (1u << 20) + 1},
+        {.global_queue_interval = UINT_MAX},
+        {.coro_stack_size = 1},
+        {.coro_stack_size = EDO_MIN_STACK_SIZE - 1},
+        {.coro_stack_size = EDO_MAX_STACK_SIZE + 1},
+        {.coro_stack_size = SIZE_MAX},
+        {.start_paused = true},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_EQ(edo_runtime_new(NULL, &bad[i]), -EINVAL);
+        rt = (edo_runtime *)&rt;
+        CHECK_EQ(edo_runtime_new(&rt, &bad[i]), -EINVAL);
+        CHECK(rt == NULL);
+    }
+    /* The bounds themselves, and keep-alive at the end of time (idle threads wait for the
+     * shutdown, which must still wake them). */
+    edo_runtime_config edge = {.flavor = EDO_RUNTIME_CURRENT_THREAD,
+                               .max_blocking_threads = EDO_MAX_BLOCKING_THREADS,
+                               .blocking_keep_alive_ns = UINT64_MAX,
+                               .global_queue_interval = 1u << 20,
+                               .coro_stack_size = EDO_MIN_STACK_SIZE,
+                               .thread_name = "a-name-longer-than-ten"};
+    CHECK_EQ(edo_runtime_new(&rt, &edge), 0);
+    edo_task *t;
+    CHECK_EQ(edo_runtime_spawn_blocking(rt, return_arg, (void *)8, &t), 0);
+    void *out = NULL;
+    CHECK_EQ(edo_task_join(t, &out), 0);
+    CHECK(out == (void *)8);
+    edo_task_free(t);
+    CHECK_EQ(edo_runtime_worker_count(rt), 0);
+    edo_runtime_free(rt);
+    edge = (edo_runtime_config){.worker_threads = 1, .coro_stack_size = EDO_MAX_STACK_SIZE};
+    CHECK_EQ(edo_runtime_new(&rt, &edge), 0);
+    CHECK_EQ(edo_runtime_worker_count(rt), 1);
+    edo_runtime_free(rt);
+}
+
+TEST(runtime_new_bad_input)
+{
+    runtime_new_calls();
+    in_coroutine(runtime_new_calls); /* a runtime made inside another's task */
+}
+
+/* ---- runtime.h: shutting down, handles ---------------------------------------------------------- */
+
+static void handle_after_shutdown_calls(void)
+{
+    edo_runtime_free(NULL);
+    CHECK_EQ(edo_runtime_shutdown_timeout(NULL, 0), -EINVAL);
+    CHECK_EQ(edo_runtime_shutdown_timeout(NULL, UINT64_MAX), -EINVAL);
+    CHECK(edo_runtime_ref(NULL) == NULL);
+    edo_runtime_unref(NULL);
+    CHECK_EQ(edo_runtime_worker_count(NULL), -EINVAL);
+
+    /* Every function taking a runtime, through a handle after the owner's shutdown. */
+    const edo_runtime_flavor flavors[] = {EDO_RUNTIME_CURRENT_THREAD, EDO_RUNTIME_MULTI_THREAD};
+    for (size_t i = 0; i < 2; i++) {
+        atomic_store(&drops, 0);
+        edo_runtime *rt = new_rt(flavors[i], 1);
+        edo_runtime *h = edo_runtime_ref(rt);
+        CHECK(h == rt);
+        edo_runtime_free(rt);
+        edo_task *t = (edo_task *)&t;
+        edo_future ok = {&ready_vtable};
+        CHECK_EQ(edo_runtime_spawn_future(h, &ok, sizeof ok, &t), -ESHUTDOWN);
+        CHECK_EQ(edo_spawn_with(h, NULL, return_arg, NULL, &t), -ESHUTDOWN);
+        CHECK_EQ(edo_runtime_spawn_blocking(h, return_arg, NULL, &t), -ESHUTDOWN);
+        edo_blocking_options o = {count_drop, count_drop};
+        CHECK_EQ(edo_spawn_blocking_with(h, &o, return_arg, NULL, &t), -ESHUTDOWN);
+        CHECK_EQ(atomic_load(&drops), 0); /* arg still ours */
+        CHECK_EQ(edo_block_on(h, &ok, NULL), edo_in_coroutine() ? -EDEADLK : -ESHUTDOWN);
+        CHECK_EQ(edo_runtime_worker_count(h), i);
+        edo_runtime_free(h);                                   /* a second shutdown: nothing */
+        CHECK_EQ(edo_runtime_shutdown_timeout(h, 0), -EALREADY);
+        CHECK_EQ(edo_runtime_shutdown_timeout(h, UINT64_MAX), -EALREADY);
+        edo_runtime_unref(h); /* the last reference: frees it */
+    }
+
+    /* One unref too many before the shutdown: the owner's reference is not released. */
+    edo_runtime *rt = new_rt(EDO_RUNTIME_CURRENT_THREAD, 0);
+    edo_runtime_unref(rt);
+    edo_runtime_unref(rt);
+    CHECK_EQ(edo_runtime_worker_count(rt), 0); /* still there */
+    edo_runtime *h = edo_runtime_ref(rt);
+    edo_runtime_unref(h);
+    edo_runtime_unref(h); /* one too many again */
+    CHECK_EQ(edo_runtime_shutdown_timeout(rt, 0), 0);
+
+    /* Timeouts at the ends of the range on a runtime with nothing left to wait for. */
+    const uint64_t timeouts[] = {0, 1, UINT64_MAX - 1, UINT64_MAX};
+    for (size_t i = 0; i < 4; i++) {
+        rt = new_rt(i % 2 ? EDO_RUNTIME_MULTI_THREAD : EDO_RUNTIME_CURRENT_THREAD, 1);
+        CHECK_EQ(edo_runtime_shutdown_timeout(rt, timeouts[i]), 0);
+    }
+}
+
+TEST(runtime_handle_bad_input)
+{
+    handle_after_shutdown_calls();
+    in_coroutine(handle_after_shutdown_calls);
+}
+
+/* Tries to shut the calling thread's own runtime down: both calls must refuse. */
+static int shut_own_runtime(void)
+{
+    edo_runtime *rt = edo_runtime_current();
+    CHECK(rt != NULL);
+    edo_runtime_free(rt); /* nothing */
+    CHECK_EQ(edo_runtime_shutdown_timeout(rt, 0), -EDEADLK);
+    CHECK_EQ(edo_runtime_shutdown_timeout(rt, UINT64_MAX), -EDEADLK);
+    return 0;
+}
+static void *shut_own_coro(void *arg)
+{
+    (void)arg;
+    return (void *)(intptr_t)shut_own_runtime();
+}
+static int shut_own_main(void *arg)
+{
+    (void)arg;
+    shut_own_runtime();
+    edo_task *t;
+    CHECK_EQ(edo_spawn_blocking(shut_own_coro, NULL, &t), 0); /* a blocking-pool thread */
+    CHECK_EQ(edo_task_join(t, NULL), 0);
+    edo_task_free(t);
+    return 5;
+}
+static edo_poll shut_own_poll(edo_future *f, edo_context *cx, void **out)
+{
+    (void)f;
+    (void)cx;
+    *out = (void *)(intptr_t)shut_own_runtime();
+    return EDO_READY;
+}
+static const edo_future_vtable shut_own_vtable = {shut_own_poll, NULL};
+static _Atomic int hook_rc = 1;
+static void shut_own_hook(void *arg)
+{
+    (void)arg;
+    edo_runtime *rt = edo_runtime_current();
+    edo_runtime_free(rt);
+    int rc = edo_runtime_shutdown_timeout(rt, 0);
+    if (rc != -EDEADLK)
+        atomic_store(&hook_rc, rc);
+}
+
+static void shutdown_from_inside_calls(void)
+{
+    /* A coroutine cannot drive a current-thread runtime (nobody would run its tasks). */
+    const edo_runtime_flavor flavors[] = {EDO_RUNTIME_MULTI_THREAD, EDO_RUNTIME_CURRENT_THREAD};
+    for (size_t i = 0; i < (edo_in_coroutine() ? 1 : 2); i++) {
+        edo_runtime_config cfg = {.flavor = flavors[i], .worker_threads = 1,
+                                  .on_thread_start = shut_own_hook,
+                                  .on_thread_stop = shut_own_hook};
+        edo_runtime *rt;
+        CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+        atomic_store(&hook_rc, -EDEADLK);
+        edo_task *t;
+        CHECK_EQ(edo_spawn_with(rt, NULL, shut_own_coro, NULL, &t), 0); /* a task */
+        CHECK_EQ(edo_task_join(t, NULL), 0);
+        edo_task_free(t);
+        CHECK_EQ(edo_runtime_spawn_blocking(rt, shut_own_coro, NULL, &t), 0); /* the pool */
+        CHECK_EQ(edo_task_join(t, NULL), 0);
+        edo_task_free(t);
+        if (!edo_in_coroutine()) { /* edo_block_on's future */
+            edo_future f = {&shut_own_vtable};
+            void *out = (void *)1;
+            CHECK_EQ(edo_block_on(rt, &f, &out), 0);
+            CHECK(out == NULL);
+        }
+        edo_runtime_free(rt); /* the real one: its hooks ran on every thread meanwhile */
+        CHECK_EQ(atomic_load(&hook_rc), -EDEADLK);
+    }
+    if (!edo_in_coroutine())
+        CHECK_EQ(edo_main(shut_own_main, NULL), 5);
+}
+
+TEST(runtime_shutdown_from_inside_bad_input)
+{
+    shutdown_from_inside_calls();
+    in_coroutine(shutdown_from_inside_calls);
+}
+
+/* ---- runtime.h: edo_block_on, edo_main ------------------------------------------------------------ */
+
+/* From a future edo_block_on polls: a nested edo_block_on and edo_main must refuse. */
+static edo_poll nested_poll(edo_future *f, edo_context *cx, void **out)
+{
+    (void)f;
+    (void)cx;
+    edo_future ok = {&ready_vtable};
+    CHECK_EQ(edo_block_on(edo_runtime_current(), &ok, NULL), -EDEADLK);
+    CHECK_EQ(edo_main(shut_own_main, NULL), -EDEADLK);
+    *out = (void *)9;
+    return EDO_READY;
+}
+static const edo_future_vtable nested_vtable = {nested_poll, NULL};
+
+static void block_on_calls(void)
+{
+    int in = edo_in_coroutine();
+    edo_runtime *rt = new_rt(EDO_RUNTIME_CURRENT_THREAD, 0);
+    edo_future bare = {NULL}, pollless = {&no_poll_vtable}, ok = {&ready_vtable};
+    void *out = (void *)1;
+    CHECK_EQ(edo_block_on(NULL, &ok, &out), -EINVAL); /* before -EDEADLK */
+    CHECK_EQ(edo_block_on(rt, NULL, &out), -EINVAL);
+    CHECK_EQ(edo_block_on(rt, &bare, &out), -EINVAL);
+    CHECK_EQ(edo_block_on(rt, &pollless, &out), -EINVAL);
+    CHECK(out == (void *)1);
+    CHECK_EQ(edo_block_on(rt, &ok, NULL), in ? -EDEADLK : 0);
+    CHECK_EQ(edo_block_on(rt, &ok, &out), in ? -EDEADLK : 0);
+    CHECK(out == (in ? (void *)1 : (void *)42));
+    edo_future nested = {&nested_vtable};
+    CHECK_EQ(edo_block_on(rt, &nested, &out), in ? -EDEADLK : 0);
+    CHECK(out == (in ? (void *)1 : (void *)9));
+    edo_runtime_free(rt);
+
+    CHECK_EQ(edo_main(NULL, NULL), -EINVAL); /* before -EDEADLK */
+    if (in)
+        CHECK_EQ(edo_main(shut_own_main, NULL), -EDEADLK);
+}
+
+TEST(block_on_and_main_bad_input)
+{
+    block_on_calls();
+    in_coroutine(block_on_calls);
+    in_multi(block_on_calls);
+}
+
+/* ---- runtime.h: the blocking pool -------------------------------------------------------------- */
+
+static void blocking_pool_calls(void)
+{
+    atomic_store(&drops, 0);
+    edo_runtime *rt = edo_runtime_current();
+    edo_task *t = (edo_task *)&t;
+    edo_task *const before = t;
+    edo_blocking_options o = {count_drop, count_drop}, none = {NULL, NULL};
+    CHECK_EQ(edo_spawn_blocking(NULL, NULL, &t), -EINVAL); /* before -EPERM */
+    CHECK_EQ(edo_runtime_spawn_blocking(NULL, return_arg, NULL, &t), -EINVAL);
+    CHECK_EQ(edo_runtime_spawn_blocking(rt, NULL, NULL, &t), -EINVAL);
+    CHECK_EQ(edo_spawn_blocking_with(NULL, &o, NULL, NULL, &t), -EINVAL);
+    CHECK_EQ(edo_spawn_blocking_with(rt, NULL, NULL, NULL, &t), -EINVAL);
+    CHECK(t == before);
+    CHECK_EQ(atomic_load(&drops), 0);
+    if (!rt) {
+        CHECK_EQ(edo_spawn_blocking(return_arg, NULL, &t), -EPERM);
+        CHECK_EQ(edo_spawn_blocking_with(NULL, &o, return_arg, NULL, &t), -EPERM);
+        CHECK(t == before);
+        CHECK_EQ(atomic_load(&drops), 0); /* arg still ours */
+        return;
+    }
+    /* Detached, with options that free both: both freed once the call is over. */
+    CHECK_EQ(edo_spawn_blocking_with(NULL, &o, return_arg, NULL, NULL), 0);
+    CHECK_EQ(edo_spawn_blocking_with(NULL, &none, return_arg, NULL, NULL), 0);
+    CHECK_EQ(edo_spawn_blocking(return_arg, NULL, NULL), 0);
+    CHECK_EQ(edo_spawn_blocking_with(NULL, NULL, return_arg, (void *)3, &t), 0);
+    void *out = NULL;
+    CHECK_EQ(edo_task_join(t, &out), 0);
+    CHECK(out == (void *)3);
+    CHECK_EQ(edo_task_join(t, &out), -EALREADY);
+    edo_task_free(t);
+    while (atomic_load(&drops) < 2)
+        edo_yield();
+}
+
+TEST(blocking_pool_bad_input)
+{
+    blocking_pool_calls();
+    in_coroutine(blocking_pool_calls);
+    in_multi(blocking_pool_calls);
+    CHECK_EQ(atomic_load(&drops), 2);
+}
