@@ -15,14 +15,6 @@ static edo_context noop_cx(edo_waker *w)
     return (edo_context){w, NULL};
 }
 
-/* Runs fn() as a coroutine on a fresh current-thread runtime whose clock starts paused. */
-static void *call_fn(void *arg)
-{
-    ((void (*)(void))arg)();
-    return NULL;
-}
-static void in_coroutine(void (*fn)(void)) { run_paused(call_fn, (void *)fn); }
-
 static bool permit_empty(const edo_permit *p) { return p->sem == NULL && p->n == 0; }
 
 /* Polls future `f` once with a no-op waker: it must be ready. Drops it and returns its result. */

@@ -44,6 +44,14 @@ static inline void *run_paused(void *(*fn)(void *), void *arg)
     return out;
 }
 
+static inline void *call_void_fn(void *arg)
+{
+    ((void (*)(void))arg)();
+    return NULL;
+}
+/* Runs fn() as a coroutine on a fresh current-thread runtime whose clock starts paused. */
+static inline void in_coroutine(void (*fn)(void)) { run_paused(call_void_fn, (void *)fn); }
+
 /* run_on a new runtime of `flavor` with `workers` workers, freed afterwards. */
 static inline void *run_coro(edo_runtime_flavor flavor, unsigned workers, void *(*fn)(void *),
                              void *arg)

@@ -142,7 +142,8 @@ int edo_coro_cancelled(void);
 /* Inside a coroutine: makes a join set, runs body(set, arg) in the calling coroutine, then waits
  * until every task in the set has ended; outputs nobody took go to `drop_output` (may be NULL).
  * body spawns tasks into the set (they may spawn more into it), and may take results with
- * edo_join_set_next; it must not free the set, which is gone when the scope returns.
+ * edo_join_set_next; it must not free the set, which is gone when the scope returns
+ * (edo_join_set_free on it does nothing).
  *   - body returns a negative value: the tasks still running are aborted (then waited for).
  *   - The caller's deadline passes or its task is aborted while the scope waits: the tasks are
  *     aborted and waited for. An abort of the calling task is deferred for the whole scope: the

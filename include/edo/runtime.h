@@ -52,7 +52,8 @@ typedef struct edo_runtime_config {
     edo_runtime_flavor flavor;       /* default multi-thread */
     unsigned worker_threads;         /* multi-thread only; default: number of CPUs */
     unsigned max_blocking_threads;   /* default 512 */
-    uint64_t blocking_keep_alive_ns; /* idle blocking threads exit after this; default 10 s */
+    uint64_t blocking_keep_alive_ns; /* idle blocking threads exit after this; default 10 s;
+                                        UINT64_MAX: never (until shutdown) */
     unsigned global_queue_interval;  /* how many polls a busy worker runs between looks at
                                         the global queue, expired timers and I/O events, so
                                         none of them starves. Default (0): tuned per worker
@@ -76,7 +77,7 @@ typedef struct edo_runtime_config {
 } edo_runtime_config;
 
 /* Creates a runtime and starts its worker threads. `config` may be NULL (all defaults).
- * Returns 0 and stores the runtime in *out, or
+ * Returns 0 and stores the runtime in *out, or (with *out set to NULL, when out is not NULL)
  *   -EINVAL  out is NULL, flavor unknown, worker_threads > EDO_MAX_WORKER_THREADS,
  *            max_blocking_threads > EDO_MAX_BLOCKING_THREADS, global_queue_interval > 1<<20,
  *            coro_stack_size outside [EDO_MIN_STACK_SIZE, EDO_MAX_STACK_SIZE], or
@@ -98,7 +99,12 @@ int edo_runtime_new(edo_runtime **out, const edo_runtime_config *config);
  * descriptor is left open) and its handle must not be used again. NULL is a no-op. Called by the
  * owner (whoever created `rt`), once, and not from a thread of `rt` itself, nor concurrently
  * with edo_block_on on `rt` or calls on handles of its tasks (wakes and spawns excepted: a spawn
- * racing with it either gets its task cancelled or -ESHUTDOWN). Blocks the calling thread. */
+ * racing with it either gets its task cancelled or -ESHUTDOWN). What of that can be detected
+ * does nothing: a call from a thread of `rt` (a worker, a task or coroutine on it, a
+ * blocking-pool thread or its hooks, a thread inside edo_block_on on `rt`, edo_main's function
+ * for edo_main's runtime: it would wait for itself; edo_runtime_shutdown_timeout says -EDEADLK),
+ * and a second call, or one after edo_runtime_shutdown_timeout, while handles keep the memory
+ * (-EALREADY there). Blocks the calling thread. */
 void edo_runtime_free(edo_runtime *rt);
 
 /* Like edo_runtime_free(), but gives what cannot be stopped at once at most `timeout_ns`
@@ -115,8 +121,13 @@ void edo_runtime_free(edo_runtime *rt);
  * last of them (and of the handles) is done; that one frees it. Worker threads are joined
  * without limit (a task blocking a worker delays this call).
  * Returns 0 when everything ended in time (as edo_runtime_free), -ETIMEDOUT when something was
- * left behind, -EINVAL for a NULL rt (nothing done). The same rules as edo_runtime_free apply to
- * who may call it and when. Blocks the calling thread up to about timeout_ns. */
+ * left behind, or, with nothing done:
+ *   -EINVAL   rt is NULL;
+ *   -EDEADLK  called from a thread of `rt` (see edo_runtime_free);
+ *   -EALREADY the runtime was shut down already (detectable while a handle keeps its memory;
+ *             a second call does not wait longer for what the first left behind).
+ * The same rules as edo_runtime_free apply to who may call it and when. Blocks the calling
+ * thread up to about timeout_ns. */
 int edo_runtime_shutdown_timeout(edo_runtime *rt, uint64_t timeout_ns);
 
 /* Takes a reference to `rt` — a handle, like Tokio's runtime Handle — and returns `rt` (NULL for
@@ -129,7 +140,9 @@ int edo_runtime_shutdown_timeout(edo_runtime *rt, uint64_t timeout_ns);
 edo_runtime *edo_runtime_ref(edo_runtime *rt);
 
 /* Releases a reference taken by edo_runtime_ref(); the last one (after the owner's shutdown)
- * frees the memory. NULL is a no-op. Never suspends; thread-safe. */
+ * frees the memory. NULL is a no-op, and so is an unref that would release the owner's own
+ * reference before the owner shut the runtime down (one unref too many: only edo_runtime_free
+ * or edo_runtime_shutdown_timeout end a runtime). Never suspends; thread-safe. */
 void edo_runtime_unref(edo_runtime *rt);
 
 /* Runs `future` to completion on the calling thread and stores its output in *out (`out` may be
@@ -138,11 +151,11 @@ void edo_runtime_unref(edo_runtime *rt);
  * edo_spawn_future() on this thread spawns onto `rt`. The future is polled in place (not moved)
  * and is not dropped: the caller owns it.
  * Returns 0, or
- *   -EINVAL   rt or future (or its poll function) is NULL;
- *   -EDEADLK  called from a worker thread of any runtime, or from inside another edo_block_on
- *             on this thread;
- *   -ESHUTDOWN rt is shutting down.
- * Blocks the calling thread. */
+ *   -EINVAL   rt or future (or its vtable, or its poll function) is NULL (checked first);
+ *   -EDEADLK  called from a worker thread of any runtime (a task or coroutine included), or
+ *             from inside another edo_block_on on this thread;
+ *   -ESHUTDOWN rt is shutting down, or was shut down (a handle).
+ * *out is written only with 0. Blocks the calling thread. */
 int edo_block_on(edo_runtime *rt, edo_future *future, void **out);
 
 /* The runtime the calling thread runs in (as a worker, a blocking-pool thread, inside
@@ -150,15 +163,17 @@ int edo_block_on(edo_runtime *rt, edo_future *future, void **out);
  * (edo_runtime_ref) to keep it longer or pass it to another thread. Never suspends. */
 edo_runtime *edo_runtime_current(void);
 
-/* Worker threads of `rt` (0 for a current-thread runtime); -EINVAL for NULL. */
+/* Worker threads of `rt` (0 for a current-thread runtime), also through a handle after the
+ * shutdown; -EINVAL for NULL. Never suspends; thread-safe. */
 int edo_runtime_worker_count(const edo_runtime *rt);
 
 /* Runs `fn(arg)` with a default multi-thread runtime that the calling thread is in for the
  * whole call (so edo_spawn_future() and edo_spawn_blocking() work, and edo_task_join() waits
- * for tasks), then shuts the runtime down and returns what fn returned. Returns -ENOMEM or
- * -EAGAIN when the runtime cannot be built, -EINVAL for a NULL fn, -EDEADLK when the calling
- * thread is already in a runtime (a worker, a blocking-pool thread, inside edo_block_on or
- * edo_main). */
+ * for tasks), then shuts the runtime down and returns what fn returned. The runtime is
+ * edo_main's: fn must not shut it down (edo_runtime_free on it does nothing there). Returns
+ * -ENOMEM or -EAGAIN when the runtime cannot be built, -EINVAL for a NULL fn (checked first),
+ * -EDEADLK when the calling thread is already in a runtime (a worker, a blocking-pool thread,
+ * inside edo_block_on or edo_main). Blocks the calling thread. */
 int edo_main(int (*fn)(void *arg), void *arg);
 
 /* ---------------------------------------------------------------------------------------------
@@ -176,14 +191,15 @@ int edo_main(int (*fn)(void *arg), void *arg);
  * freeing the handle. A caller that may give up should hand its data over with
  * edo_spawn_blocking_with() instead.
  * Returns 0 (and, when out is not NULL, the handle in *out), or
- *   -EINVAL    fn is NULL;
+ *   -EINVAL    fn is NULL (checked first);
  *   -EPERM     the calling thread is not in a runtime;
  *   -ESHUTDOWN the runtime is shutting down;
  *   -ENOMEM    out of memory.
  * Never suspends; thread-safe. */
 int edo_spawn_blocking(void *(*fn)(void *arg), void *arg, edo_task **out);
 
-/* Like edo_spawn_blocking(), on runtime `rt` from any thread; -EINVAL also for a NULL rt. */
+/* Like edo_spawn_blocking(), on runtime `rt` from any thread; -EINVAL also for a NULL rt, and
+ * -ESHUTDOWN through a handle (edo_runtime_ref) once the runtime was shut down. */
 int edo_runtime_spawn_blocking(edo_runtime *rt, void *(*fn)(void *arg), void *arg, edo_task **out);
 
 /* Who frees a blocking call's argument and output (edo_spawn_blocking_with). Zero fields: no one
@@ -215,9 +231,9 @@ typedef struct edo_blocking_options {
  *     rc = edo_timeout(EDO_SEC(1), join, t);       // -ETIMEDOUT: give up...
  *     edo_task_free(t);                            // ...the call frees j and its result
  *
- * Returns 0, or -EINVAL (fn NULL), -EPERM (rt NULL and not in a runtime), -ESHUTDOWN,
- * -ENOMEM. On failure `arg` is still the caller's (drop_arg is not called). Never suspends;
- * thread-safe. */
+ * Returns 0, or -EINVAL (fn NULL; checked first), -EPERM (rt NULL and not in a runtime),
+ * -ESHUTDOWN, -ENOMEM. On failure `arg` is still the caller's (drop_arg is not called). Never
+ * suspends; thread-safe. */
 int edo_spawn_blocking_with(edo_runtime *rt, const edo_blocking_options *options,
                             void *(*fn)(void *arg), void *arg, edo_task **out);
 

@@ -40,6 +40,11 @@ typedef struct edo_runtime edo_runtime;
 /* A handle to a spawned task. */
 typedef struct edo_task edo_task;
 
+/* The largest future (its `size`) the spawn functions accept: 1 MiB. A future is copied into
+ * its task, so a larger one is almost surely a wrong size (an element count, a negative value
+ * converted to size_t); keep big buffers behind a pointer instead. */
+#define EDO_MAX_FUTURE_SIZE ((size_t)1024 * 1024)
+
 /* Spawns the future at `future` (a struct of `size` bytes whose first member is edo_future) on
  * the runtime the calling thread is running in: a worker of that runtime, a thread inside
  * edo_block_on(), or the thread running edo_main(). The struct is copied into the task; the
@@ -47,21 +52,24 @@ typedef struct edo_task edo_task;
  * `out` is not NULL, *out receives a handle to release with edo_task_free(); when `out` is NULL
  * the task is detached.
  * Returns 0, or
- *   -EINVAL    future, its vtable or its poll function is NULL, or size < sizeof(edo_future);
+ *   -EINVAL    future, its vtable or its poll function is NULL, or size < sizeof(edo_future),
+ *              or size > EDO_MAX_FUTURE_SIZE (bad arguments are checked before -EPERM);
  *   -EPERM     the calling thread is not in a runtime (use edo_runtime_spawn_future);
  *   -ESHUTDOWN the runtime is shutting down;
  *   -ENOMEM    out of memory.
- * On failure the future has not been moved: the caller still owns it. Never suspends;
- * thread-safe. */
+ * On failure the future has not been moved: the caller still owns it, and *out holds no
+ * handle (it is left as it was, or set to NULL). Never suspends; thread-safe. */
 int edo_spawn_future(edo_future *future, size_t size, edo_task **out);
 
 /* Like edo_spawn_future(), on runtime `rt`, from any thread (this is how a plain thread hands
- * work to a runtime). Returns the same errors, with -EINVAL also for a NULL rt. */
+ * work to a runtime). Returns the same errors, with -EINVAL also for a NULL rt, and -ESHUTDOWN
+ * through a handle (edo_runtime_ref) once the runtime was shut down. */
 int edo_runtime_spawn_future(edo_runtime *rt, edo_future *future, size_t size, edo_task **out);
 
 /* Like edo_spawn_future(), but the task is pinned to the calling worker thread: it is never
  * stolen, and every poll runs on this thread (see edo_spawn_local in edo/coro.h). Must be
- * called on a worker of a multi-thread runtime; -EPERM otherwise. */
+ * called on a worker of a multi-thread runtime; -EPERM otherwise (after the checks for
+ * -EINVAL, which are edo_spawn_future's). */
 int edo_spawn_future_local(edo_future *future, size_t size, edo_task **out);
 
 /* Waits until the task finishes and stores its output in *out (`out` may be NULL). In a
@@ -75,14 +83,18 @@ int edo_spawn_future_local(edo_future *future, size_t size, edo_task **out);
  *               now, to free as its type requires);
  *   -EALREADY   this handle already returned the task's result once;
  *   -EDEADLK    called from a future task or edo_block_on's future (a worker would wait
- *               for itself): use edo_task_poll_join() there.
- * Thread-safe with respect to the task; a handle is used by one thread at a time. */
+ *               for itself): use edo_task_poll_join() there; or `task` is the calling task
+ *               itself (a coroutine, or a blocking call, joining its own handle).
+ * With an error other than -ECANCELED, *out is not written. Thread-safe with respect to the
+ * task; a handle is used by one thread at a time. */
 int edo_task_join(edo_task *task, void **out);
 
 /* The poll form of edo_task_join(), for futures: returns EDO_PENDING (after registering
  * cx's waker) while the task runs, or EDO_READY with *rc set to what edo_task_join() would
- * return (0, -ECANCELED, -EALREADY, -EINVAL) and *out to the output with 0 and -ECANCELED
- * (as for edo_task_join). */
+ * return (0, -ECANCELED, -EALREADY, -EINVAL for a NULL task or cx, -EDEADLK when a task polls
+ * its own handle with its own waker: it would wait for itself) and *out to the output with 0
+ * and -ECANCELED (as for edo_task_join). `rc` and `out` may be NULL (what they would receive is
+ * lost; the result counts as taken all the same). Never suspends. */
 edo_poll edo_task_poll_join(edo_task *task, edo_context *cx, int *rc, void **out);
 
 /* Requests cancellation. A task waiting to be polled, idle, or queued is cancelled promptly:
@@ -125,8 +137,12 @@ typedef struct edo_task_local {
                                      the value is replaced; may be NULL */
 } edo_task_local;
 
-/* Sets the calling task's value for `key` (replacing, and destroying, an earlier one).
- * Returns 0, -EINVAL for a NULL key, -EPERM outside a task, -ENOMEM. Never suspends. */
+/* Sets the calling task's value for `key` (replacing, and destroying, an earlier one; setting
+ * the value it has already destroys nothing). A key needs no creation: any edo_task_local's
+ * address is one, valid for as long as a task may hold a value under it (static storage).
+ * Returns 0, -EINVAL for a NULL key, -EPERM outside a task (edo_block_on's future and
+ * edo_main's function are not tasks), -ENOMEM. On failure `value` is neither stored nor
+ * destroyed: it is still the caller's. Never suspends. */
 int edo_task_local_set(const edo_task_local *key, void *value);
 
 /* The calling task's value for `key`, or NULL (unset, NULL key, or not in a task). */
@@ -151,6 +167,11 @@ void *edo_task_local_get(const edo_task_local *key);
  * set aborts the tasks still in it, and every output nobody took (also of tasks that complete
  * after the free, and the values cancelled coroutines return anyway) goes to the set's
  * `drop_output`, so no result is leaked.
+ *
+ * A freed set must not be used. The one place its memory outlives the free is in its own tasks
+ * (each keeps the set until it ends), and there a use is refused: spawning into it and adding
+ * to it give -EINVAL (the future or the handle is still the caller's), next, try_next,
+ * abort_all and shutdown -EINVAL, len 0, and a second free does nothing.
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct edo_join_set edo_join_set;
@@ -169,41 +190,47 @@ typedef struct edo_join_result {
 int edo_join_set_new(edo_join_set **out, void (*drop_output)(void *output));
 
 /* Aborts every task still in the set and frees it (what completes afterwards is dropped with
- * drop_output). Does not wait. NULL is a no-op. Never suspends. */
+ * drop_output). Does not wait. NULL is a no-op, and so is a set already freed (see above) and
+ * an edo_scope's set (the scope frees it). Never suspends. */
 void edo_join_set_free(edo_join_set *set);
 
 /* Puts the task of `task` in the set, which takes the handle over (do not use or free it any
- * more): works for any task, however spawned. Returns 0, -EINVAL (set or task NULL, or a handle
- * whose result was already taken: it is freed), -ENOMEM (then the handle is still yours).
+ * more, nor add it again): works for any task, however spawned. Returns 0, or
+ *   -EINVAL  set or task NULL, or the set freed (the handle is still yours then); or a handle
+ *            whose result was already taken (it can never give one: it is freed);
+ *   -ENOMEM  out of memory (the handle is still yours).
  * Never suspends. */
 int edo_join_set_add(edo_join_set *set, edo_task *task);
 
 /* Spawns the coroutine fn(arg) (like edo_spawn) into the set; *id (may be NULL) gets its id.
- * Returns 0, or edo_spawn's errors: -EINVAL, -EPERM (not in a runtime), -ESHUTDOWN, -ENOMEM.
- * Never suspends. */
+ * Returns 0, or edo_spawn's errors: -EINVAL (also set NULL or freed), -EPERM (not in a
+ * runtime), -ESHUTDOWN, -ENOMEM. Never suspends. */
 int edo_join_set_spawn(edo_join_set *set, void *(*fn)(void *arg), void *arg, uint64_t *id);
 
-/* Spawns a future task (like edo_spawn_future) into the set. Same errors; on failure the future
- * is still the caller's. Never suspends. */
+/* Spawns a future task (like edo_spawn_future) into the set. Same errors (-EINVAL also for the
+ * future's and size's nonsense, see edo_spawn_future); on failure the future is still the
+ * caller's. Never suspends. */
 int edo_join_set_spawn_future(edo_join_set *set, edo_future *future, size_t size, uint64_t *id);
 
 /* Inside a coroutine: waits for the next task of the set to finish, removes it from the set and
- * fills *r. Returns 0, -ECHILD (the set is empty: nothing to wait for), -EINVAL (NULL), -EPERM
- * (not in a coroutine), -ECANCELED / -ETIMEDOUT (the caller was aborted or its deadline passed:
- * nothing was taken). Suspends. */
+ * fills *r. Returns 0, -ECHILD (the set is empty: nothing to wait for), -EINVAL (set or r NULL,
+ * checked first; the set freed), -EPERM (not in a coroutine), -ECANCELED / -ETIMEDOUT (the
+ * caller was aborted or its deadline passed: nothing was taken). *r is written only with 0.
+ * Suspends. */
 int edo_join_set_next(edo_join_set *set, edo_join_result *r);
 
 /* Takes a finished task if there is one: 0, -EAGAIN (tasks run, none has finished), -ECHILD
- * (empty), -EINVAL. Never suspends. */
+ * (empty), -EINVAL (set or r NULL, the set freed). *r is written only with 0. Never suspends. */
 int edo_join_set_try_next(edo_join_set *set, edo_join_result *r);
 
 /* Aborts every task in the set; their results (-ECANCELED, or the output of a task that
- * completed first) still come out of next. Returns 0, -EINVAL. Never suspends; thread-safe. */
+ * completed first) still come out of next. Returns 0, -EINVAL (NULL, or freed). Never
+ * suspends; thread-safe. */
 int edo_join_set_abort_all(edo_join_set *set);
 
 /* Inside a coroutine: aborts every task, waits for all of them to finish and drops their
- * outputs (drop_output); the set is then empty and may be used again. Returns 0, -EINVAL, -EPERM
- * (not in a coroutine). Waiting here ignores the caller's deadline and cancellation (the tasks
+ * outputs (drop_output); the set is then empty and may be used again. Returns 0, -EINVAL (NULL,
+ * or freed; checked first), -EPERM (not in a coroutine). Waiting here ignores the caller's deadline and cancellation (the tasks
  * are already aborted, so it is short): it returns only once every task has ended, also when
  * the caller is a coroutine being cancelled (aborted, or its runtime shutting down) and calls
  * this while it unwinds, so tasks that use the caller's memory (its stack) are done with it
@@ -211,11 +238,12 @@ int edo_join_set_abort_all(edo_join_set *set);
  * for to its end. Suspends. */
 int edo_join_set_shutdown(edo_join_set *set);
 
-/* Tasks in the set: running, or finished and not yet taken. 0 for NULL. */
+/* Tasks in the set: running, or finished and not yet taken. 0 for NULL or a freed set. */
 size_t edo_join_set_len(const edo_join_set *set);
 
-/* The future form of edo_join_set_next: ready with `result` 0 (`r` filled) or -ECHILD.
- * Dropping it before it is ready takes nothing. Must not move once polled. */
+/* The future form of edo_join_set_next: ready with `result` 0 (`r` filled), -ECHILD, or -EINVAL
+ * (set NULL, or freed). Dropping it before it is ready takes nothing. Must not move once
+ * polled. init with a NULL f does nothing. */
 typedef struct edo_join_set_next_future {
     edo_future base;
     int result;

@@ -186,6 +186,8 @@ int edo_task_join(edo_task *task, void **out)
         edo_task_poll_join(task, &cx, &j.rc, out);
         return j.rc;
     }
+    if (t == edo__task_current())
+        return -EDEADLK; /* a task joining itself (a coroutine, a blocking call) */
     void *result = NULL;
     int rc = 0;
     if (edo__in_coroutine())

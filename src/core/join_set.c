@@ -26,7 +26,10 @@ struct edo_join_set {
     edo_waker waiter; /* the task waiting in next, if any */
     void (*drop_output)(void *);
     _Atomic size_t refs; /* the owner (until freed) + every live entry */
-    bool freed;
+    /* The owner freed it (written under the lock). A task of the set keeps it alive and may
+     * still call on it: those calls are refused. Read without the lock only as a hint. */
+    _Atomic bool freed;
+    bool scoped; /* an edo_scope's set: only the scope frees it */
 };
 
 enum { RUNNING_LIST, FINISHED_LIST, UNLISTED };
@@ -70,6 +73,11 @@ static void list_unlink(edo_join_set *set, entry *e)
         e->next->prev = e->prev;
     e->next = e->prev = NULL;
     e->where = UNLISTED;
+}
+
+static bool is_freed(const edo_join_set *set)
+{
+    return atomic_load_explicit(&((edo_join_set *)set)->freed, memory_order_relaxed);
 }
 
 /* ---- lifetimes ------------------------------------------------------------------------------ */
@@ -164,7 +172,7 @@ static void entry_wake_by_ref(const void *data)
         return;
     }
     list_unlink(set, e);
-    if (set->freed) {
+    if (is_freed(set)) {
         set->len--;
         edo__spin_unlock(&set->lock);
         discard(set, e);
@@ -189,6 +197,7 @@ int edo_join_set_new(edo_join_set **out, void (*drop_output)(void *))
     edo__spin_init(&set->lock);
     set->drop_output = drop_output;
     atomic_init(&set->refs, 1);
+    atomic_init(&set->freed, false);
     *out = set;
     return 0;
 }
@@ -204,7 +213,9 @@ static entry *entry_new(edo_join_set *set)
     return e;
 }
 
-/* Lists `e` for `task` and registers it as the task's join waker. -EINVAL: a spent handle. */
+/* Lists `e` for `task` and registers it as the task's join waker. -EINVAL: a spent handle.
+ * The caller saw the set not freed; a free since then (by another thread, while a task of the
+ * set spawns into it) counts as coming after: the task is aborted, as the free would have. */
 static int adopt(edo_join_set *set, entry *e, edo_task *task)
 {
     e->task = task;
@@ -212,6 +223,8 @@ static int adopt(edo_join_set *set, entry *e, edo_task *task)
     edo__spin_lock(&set->lock);
     list_push(set, e, RUNNING_LIST);
     set->len++;
+    if (__builtin_expect(is_freed(set), 0))
+        edo_task_abort(task);
     edo__spin_unlock(&set->lock);
 
     /* Register the entry as the join waker; a task that has already finished is ready now. */
@@ -241,7 +254,7 @@ static int adopt(edo_join_set *set, entry *e, edo_task *task)
 
 int edo_join_set_add(edo_join_set *set, edo_task *task)
 {
-    if (!set || !task)
+    if (!set || !task || is_freed(set))
         return -EINVAL;
     entry *e = entry_new(set);
     if (!e)
@@ -264,27 +277,36 @@ static int attach(edo_join_set *set, entry *e, int spawn_rc, edo_task **task, ui
 
 int edo_join_set_spawn(edo_join_set *set, void *(*fn)(void *), void *arg, uint64_t *id)
 {
-    entry *e = set ? entry_new(set) : NULL;
+    if (!set || is_freed(set))
+        return -EINVAL;
+    entry *e = entry_new(set);
     if (!e)
-        return set ? -ENOMEM : -EINVAL;
+        return -ENOMEM;
     edo_task *t = NULL;
     return attach(set, e, edo_spawn(fn, arg, &t), &t, id);
 }
 
 int edo_join_set_spawn_future(edo_join_set *set, edo_future *future, size_t size, uint64_t *id)
 {
-    entry *e = set ? entry_new(set) : NULL;
+    if (!set || is_freed(set))
+        return -EINVAL;
+    entry *e = entry_new(set);
     if (!e)
-        return set ? -ENOMEM : -EINVAL;
+        return -ENOMEM;
     edo_task *t = NULL;
     return attach(set, e, edo_spawn_future(future, size, &t), &t, id);
 }
 
-/* Pops a finished entry, or says why there is none (-EAGAIN, -ECHILD); when there is none and
- * `waker` is given, it is registered to be woken by the next task to finish. */
+/* Pops a finished entry, or says why there is none (-EAGAIN, -ECHILD, -EINVAL: the set was
+ * freed); when there is none and `waker` is given, it is registered to be woken by the next task
+ * to finish. */
 static int pop_finished(edo_join_set *set, edo_join_result *r, const edo_waker *waker)
 {
     edo__spin_lock(&set->lock);
+    if (is_freed(set)) { /* nothing will be finished, nor wake a waiter */
+        edo__spin_unlock(&set->lock);
+        return -EINVAL;
+    }
     entry *e = set->finished;
     if (!e) {
         int rc = set->len ? -EAGAIN : -ECHILD;
@@ -326,12 +348,13 @@ static const edo_future_vtable next_vtable = {next_poll, NULL};
 
 void edo_join_set_next_future_init(edo_join_set_next_future *f, edo_join_set *set)
 {
-    *f = (edo_join_set_next_future){{&next_vtable}, -EINVAL, {0, 0, NULL}, set};
+    if (f)
+        *f = (edo_join_set_next_future){{&next_vtable}, -EINVAL, {0, 0, NULL}, set};
 }
 
 int edo_join_set_next(edo_join_set *set, edo_join_result *r)
 {
-    if (!set || !r)
+    if (!set || !r || is_freed(set))
         return -EINVAL;
     if (!edo_in_coroutine())
         return -EPERM;
@@ -347,7 +370,7 @@ int edo_join_set_next(edo_join_set *set, edo_join_result *r)
 
 int edo_join_set_abort_all(edo_join_set *set)
 {
-    if (!set)
+    if (!set || is_freed(set)) /* freed: its tasks were aborted then */
         return -EINVAL;
     edo__spin_lock(&set->lock);
     /* Aborting never runs the task's code here (it is dropped on a worker), so the lock may
@@ -364,7 +387,7 @@ size_t edo_join_set_len(const edo_join_set *set)
         return 0;
     edo_join_set *s = (edo_join_set *)set;
     edo__spin_lock(&s->lock);
-    size_t n = s->len;
+    size_t n = is_freed(s) ? 0 : s->len;
     edo__spin_unlock(&s->lock);
     return n;
 }
@@ -382,8 +405,8 @@ static int drop_all(edo_join_set *set, bool shielded)
         rc = shielded ? edo__await_shielded(&f.base, NULL) : edo_await(&f.base, NULL);
         if (rc < 0)
             break;
-        if (f.result == -ECHILD) {
-            rc = 0;
+        if (f.result < 0) { /* -ECHILD: empty; -EINVAL: freed meanwhile (nothing to take) */
+            rc = f.result == -ECHILD ? 0 : f.result;
             break;
         }
         drop_result(set, &f.r);
@@ -403,19 +426,21 @@ int edo__join_set_drain(edo_join_set *set)
 
 int edo_join_set_shutdown(edo_join_set *set)
 {
-    if (!set)
+    if (!set || is_freed(set))
         return -EINVAL;
     if (!edo_in_coroutine())
         return -EPERM;
     return edo__join_set_drain(set);
 }
 
-void edo_join_set_free(edo_join_set *set)
+static void set_free(edo_join_set *set)
 {
-    if (!set)
-        return;
     edo__spin_lock(&set->lock);
-    set->freed = true;
+    if (is_freed(set)) { /* a second free (by a task of the set, which keeps it alive) */
+        edo__spin_unlock(&set->lock);
+        return;
+    }
+    atomic_store_explicit(&set->freed, true, memory_order_relaxed);
     entry *done = set->finished;
     set->finished = NULL;
     for (entry *e = set->running; e; e = e->next)
@@ -429,3 +454,19 @@ void edo_join_set_free(edo_join_set *set)
     }
     set_unref(set);
 }
+
+void edo_join_set_free(edo_join_set *set)
+{
+    if (set && !set->scoped) /* a scope's set is the scope's to free */
+        set_free(set);
+}
+
+int edo__join_set_new_scoped(edo_join_set **out, void (*drop_output)(void *))
+{
+    int rc = edo_join_set_new(out, drop_output);
+    if (rc == 0)
+        (*out)->scoped = true;
+    return rc;
+}
+
+void edo__join_set_free_scoped(edo_join_set *set) { set_free(set); }

@@ -14,4 +14,9 @@ int edo__join_set_wait(edo_join_set *set);
  * told to stop) and drops their results. Returns 0. */
 int edo__join_set_drain(edo_join_set *set);
 
+/* A scope's set (scope.c): edo_join_set_free() on it does nothing (the scope's body must not
+ * free it); edo__join_set_free_scoped() frees it. */
+int edo__join_set_new_scoped(edo_join_set **out, void (*drop_output)(void *output));
+void edo__join_set_free_scoped(edo_join_set *set);
+
 #endif /* EDO_CORE_JOIN_SET_H */

@@ -163,6 +163,7 @@ int edo_runtime_new(edo_runtime **out, const edo_runtime_config *config)
     atomic_init(&rt->next_id, 1);
     atomic_init(&rt->refs, 1); /* the owner's */
     atomic_init(&rt->shutdown, false);
+    atomic_init(&rt->owner_done, false);
     atomic_init(&rt->remote_in_flight, 0);
     int idle_rc = edo__idle_init(&rt->idle, rt->nworkers);
     int timers_rc = edo__timers_init(rt, rt->nworkers, rt->config.start_paused);
@@ -303,9 +304,21 @@ static int shutdown(edo_runtime *rt, uint64_t deadline)
     return rc;
 }
 
+/* Whether the calling thread may shut `rt` down now: -EDEADLK from a thread of `rt` (it would
+ * wait for, or free, itself), -EALREADY when the owner did already (detectable while a handle
+ * keeps the memory), or 0, after which it is the owner's shutdown. */
+static int begin_shutdown(edo_runtime *rt)
+{
+    if (edo_runtime_current() == rt)
+        return -EDEADLK;
+    if (atomic_exchange_explicit(&rt->owner_done, true, memory_order_acq_rel))
+        return -EALREADY;
+    return 0;
+}
+
 void edo_runtime_free(edo_runtime *rt)
 {
-    if (rt)
+    if (rt && begin_shutdown(rt) == 0)
         (void)shutdown(rt, UINT64_MAX);
 }
 
@@ -313,6 +326,9 @@ int edo_runtime_shutdown_timeout(edo_runtime *rt, uint64_t timeout_ns)
 {
     if (!rt)
         return -EINVAL;
+    int rc = begin_shutdown(rt);
+    if (rc < 0)
+        return rc;
     uint64_t now = edo__clock_ns();
     uint64_t deadline = timeout_ns < UINT64_MAX - now ? now + timeout_ns : UINT64_MAX;
     return shutdown(rt, deadline);
@@ -327,7 +343,17 @@ edo_runtime *edo_runtime_ref(edo_runtime *rt)
 
 void edo_runtime_unref(edo_runtime *rt)
 {
-    if (!rt || atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel) != 1)
+    if (!rt)
+        return;
+    size_t n = atomic_load_explicit(&rt->refs, memory_order_acquire);
+    do {
+        /* The last reference before the owner's shutdown is the owner's: this unref is one
+         * too many (only the owner ends the runtime, by shutting it down). Ignored. */
+        if (n == 1 && !atomic_load_explicit(&rt->owner_done, memory_order_acquire))
+            return;
+    } while (!atomic_compare_exchange_weak_explicit(&rt->refs, &n, n - 1, memory_order_acq_rel,
+                                                    memory_order_acquire));
+    if (n != 1)
         return;
     if (!rt->released) {
         /* A shutdown left things behind, and they have all ended or let go: cancel what is
@@ -344,9 +370,17 @@ void edo_runtime_unref(edo_runtime *rt)
 
 /* ---- spawning ------------------------------------------------------------------------------ */
 
+/* Whether `future` of `size` bytes may be spawned (edo_spawn_future's -EINVAL). The maximum
+ * also keeps the task's size (header + future) from wrapping around. */
+static inline bool spawnable(const edo_future *future, size_t size)
+{
+    return future && future->vtable && future->vtable->poll && size >= sizeof *future &&
+           size <= EDO_MAX_FUTURE_SIZE;
+}
+
 int edo__spawn(edo_runtime *rt, edo_future *future, size_t size, edo_task **out, bool pinned)
 {
-    if (!rt || !future || !future->vtable || !future->vtable->poll || size < sizeof *future)
+    if (!rt || !spawnable(future, size))
         return -EINVAL;
     if (atomic_load_explicit(&rt->shutdown, memory_order_relaxed))
         return -ESHUTDOWN;
@@ -384,7 +418,7 @@ int edo_spawn_future_local(edo_future *future, size_t size, edo_task **out)
 {
     edo_runtime *rt = edo_runtime_current();
     if (!rt)
-        return future ? -EPERM : -EINVAL;
+        return spawnable(future, size) ? -EPERM : -EINVAL;
     return edo__spawn(rt, future, size, out, true);
 }
 
@@ -392,7 +426,7 @@ int edo_spawn_future(edo_future *future, size_t size, edo_task **out)
 {
     edo_runtime *rt = edo_runtime_current();
     if (!rt)
-        return future ? -EPERM : -EINVAL;
+        return spawnable(future, size) ? -EPERM : -EINVAL;
     return edo_runtime_spawn_future(rt, future, size, out);
 }
 

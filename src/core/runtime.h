@@ -106,6 +106,8 @@ struct edo_runtime {
     _Atomic size_t refs;
     bool released; /* the resources are freed (release_resources): only the struct is left */
     _Atomic bool shutdown;
+    _Atomic bool owner_done; /* the owner's shutdown has begun: a second one is refused, and
+                                the owner's reference is no longer counted among the refs */
     _Atomic unsigned remote_in_flight; /* spawns and wakes from plain threads still touching
                                           the runtime; shutdown waits for them */
 

@@ -18,7 +18,7 @@ int edo_scope(int (*body)(edo_join_set *set, void *arg), void *arg,
     if (edo_coro_cancelled() > 0)
         return -ECANCELED;
     edo_join_set *set;
-    int rc = edo_join_set_new(&set, drop_output);
+    int rc = edo__join_set_new_scoped(&set, drop_output);
     if (rc < 0)
         return rc;
     edo__coro_shield(true);
@@ -29,7 +29,7 @@ int edo_scope(int (*body)(edo_join_set *set, void *arg), void *arg,
             rc = wait_rc;
     }
     edo__join_set_drain(set); /* aborts what still runs and waits for it to end */
-    edo_join_set_free(set);
+    edo__join_set_free_scoped(set);
     bool cancelled = edo_coro_cancelled() > 0;
     edo__coro_shield(false); /* an abort deferred by the scope takes effect here */
     return cancelled ? -ECANCELED : rc;

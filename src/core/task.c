@@ -420,6 +420,11 @@ edo_poll edo_task_poll_join(edo_task *task, edo_context *cx, int *rc, void **out
     }
     if (s & EDO__COMPLETE)
         return take_result(t, s, rc, out);
+    if (__builtin_expect(cx->waker && cx->waker->vtable == &task_waker_vtable &&
+                             cx->waker->data == t, 0)) {
+        *rc = -EDEADLK; /* the task waits for itself: it would never be woken */
+        return EDO_READY;
+    }
 
     if (s & EDO__JOIN_WAKER) {
         if (edo_waker_will_wake(&t->join_waker, cx->waker))
