@@ -166,8 +166,10 @@ int edo_runtime_new(edo_runtime **out, const edo_runtime_config *config)
     atomic_init(&rt->owner_done, false);
     atomic_init(&rt->remote_in_flight, 0);
     int idle_rc = edo__idle_init(&rt->idle, rt->nworkers);
-    int timers_rc = edo__timers_init(rt, rt->nworkers, rt->config.start_paused);
-    int io_rc = edo__io_init(&rt->io, rt, edo__timers_wake_watcher);
+    int timers_rc = edo__timers_init(rt, rt->nworkers, rt->config.start_paused,
+                                     edo__park_wake_watcher);
+    edo__park_init(&rt->park);
+    int io_rc = edo__io_init(&rt->io, rt, edo__park_wake_watcher);
     rt->workers = aligned_zalloc(rt->nworkers * sizeof *rt->workers);
     if (!rt->workers || idle_rc < 0 || timers_rc < 0 || io_rc < 0) {
         rt->nworkers = 0;

@@ -9,6 +9,7 @@
 
 #include "edo/runtime.h"
 #include "core/idle.h"
+#include "core/park.h"
 #include "core/queue.h"
 #include "core/task.h"
 #include "coro/coro.h"
@@ -98,6 +99,7 @@ struct edo_runtime {
     bool tune_interval; /* global_queue_interval was left to the runtime: tune it per worker */
     edo__blocking_pool blocking;
     edo__stack_pool stacks;
+    edo__park park; /* who sleeps in the drivers (park.c) */
     edo__timers timers;
     edo__io_driver io;
     _Atomic uint64_t next_id;

@@ -173,41 +173,6 @@ static edo__task *pop_global_batch(edo__worker *w)
     return batch[0];
 }
 
-/* Waits in the I/O driver (see edo__io_wait) for no more events than the run queue has room
- * for: the tasks they wake then queue fairly behind the ones already there, and the rest stay
- * in the kernel's ready list (in the order they became ready) for the next turn. Taking them
- * all would spill the excess into the global queue, where they would wait behind every later
- * wake-up: a p99 of tens of milliseconds once a few hundred connections are ready at once. */
-static int io_wait(edo__worker *w, uint64_t deadline)
-{
-    int room = (int)edo__local_free(&w->queue) - 1;
-    int max = room < 1 ? 1 : room > EDO__IO_EVENTS ? EDO__IO_EVENTS : room;
-    return edo__io_wait(&w->rt->io, w->io_events, max, deadline, w->parker);
-}
-
-/* Between polls, when nobody waits in epoll: take the I/O events that are there without
- * waiting, so busy workers still serve sockets. Holds the watcher role meanwhile, so only one
- * thread at a time reads the event queue. */
-static void poll_io_now(edo__worker *w)
-{
-    edo_runtime *rt = w->rt;
-    if (!edo__io_active(&rt->io))
-        return;
-    /* Announced first, so a worker that fails to become the watcher meanwhile waits for us
-     * instead of sleeping with nobody watching. */
-    atomic_fetch_add_explicit(&rt->timers.brief, 1, memory_order_seq_cst);
-    int none = -1, events = 0;
-    bool got = atomic_compare_exchange_strong_explicit(&rt->timers.watcher, &none, (int)w->index,
-                                                       memory_order_seq_cst, memory_order_relaxed);
-    if (got) {
-        events = io_wait(w, 0);
-        edo__timers_after_park(rt, w);
-    }
-    atomic_fetch_sub_explicit(&rt->timers.brief, 1, memory_order_release);
-    if (events > 0)
-        edo__io_dispatch(&rt->io, w->io_events, events);
-}
-
 /* Learns the mean poll time from the batch of polls since the last maintenance ended, and
  * sets the number of polls until the next one: about EDO__MAINTENANCE_TARGET_NS of polling,
  * but never so few that maintenance itself takes more than about 1/EDO__MAINTENANCE_SHARE of
@@ -269,7 +234,7 @@ static void maintenance(edo__worker *w)
         tune_interval(w, start, w->since_maintenance);
     w->since_maintenance = 0;
     edo__timers_fire(w->rt, w);
-    poll_io_now(w);
+    edo__park_poll_io(w);
     if (tune) {
         uint64_t end = edo__clock_ns();
         uint64_t took = end - start;
@@ -457,48 +422,7 @@ void edo__worker_park(edo__worker *w, edo__signal *sig)
     }
     if (recheck && has_pending_work(rt))
         notify_parked(rt);
-    /* Until when to sleep: the watcher of the clock sleeps until the next timer is due. */
-    uint64_t wake_at = edo__timers_before_park(rt, w);
-    int events = 0;
-    for (;;) {
-        if (!edo__idle_is_sleeping(&rt->idle, w->index)) {
-            w->searching = true; /* a notifier counted us as searching */
-            break;
-        }
-        if (wake_at == EDO__PARK_ADVANCE) {
-            /* Paused clock: time moves only when nothing else can happen, sockets included. */
-            events = io_wait(w, 0);
-            if (events == 0)
-                edo__timers_advance_paused(rt);
-            wake_at = EDO__PARK_NOT;
-        }
-        if (wake_at == EDO__PARK_NOT || atomic_load_explicit(&rt->shutdown, memory_order_acquire) ||
-            (sig && atomic_load_explicit(&sig->woken, memory_order_acquire))) {
-            /* Woken for another reason than a notification. If a notifier took us off the
-             * parked list meanwhile, it counted us as searching. */
-            w->searching = !edo__idle_unpark_self(&rt->idle, w->index);
-            break;
-        }
-        if (wake_at == EDO__PARK_FOREVER) {
-            edo__parker_park(w->parker);
-        } else {
-            /* The watcher waits in epoll (when there are fds to watch) until the next timer
-             * is due. Whether the deadline came, events arrived or someone woke it (an earlier
-             * timer was armed), it gets up and looks again. */
-            uint64_t until = wake_at == EDO__PARK_WATCH ? UINT64_MAX : wake_at;
-            if (edo__io_active(&rt->io))
-                events = io_wait(w, until);
-            else if (until == UINT64_MAX)
-                edo__parker_park(w->parker);
-            else
-                edo__parker_park_until(w->parker, until);
-            wake_at = EDO__PARK_NOT;
-        }
-    }
-    edo__timers_after_park(rt, w);
-    /* Awake now (by the idle count): the tasks the events wake can draw other workers in. */
-    if (events > 0)
-        edo__io_dispatch(&rt->io, w->io_events, events);
+    edo__park_sleep(w, sig);
 }
 
 unsigned edo__worker_run_some(edo__worker *w, unsigned max)

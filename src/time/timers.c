@@ -10,9 +10,11 @@
 
 #define FIRE_BATCH 32 /* wakers collected under a wheel's lock, woken after it is released */
 
-int edo__timers_init(edo_runtime *rt, unsigned nworkers, bool start_paused)
+int edo__timers_init(edo_runtime *rt, unsigned nworkers, bool start_paused,
+                     void (*on_earlier)(struct edo_runtime *rt))
 {
     edo__timers *t = &rt->timers;
+    t->on_earlier = on_earlier;
     t->nwheels = nworkers + 1;
     t->wheels = aligned_alloc(_Alignof(edo__timer_wheel), t->nwheels * sizeof *t->wheels);
     if (!t->wheels)
@@ -23,9 +25,6 @@ int edo__timers_init(edo_runtime *rt, unsigned nworkers, bool start_paused)
         edo__wheel_init(&t->wheels[i].wheel, 0);
     }
     t->origin = edo__clock_ns();
-    atomic_init(&t->watcher, -1);
-    atomic_init(&t->brief, 0);
-    t->advance_to = 0;
     atomic_init(&t->watch_until, EDO__WHEEL_NONE);
     pthread_mutex_init(&t->clock_lock, NULL);
     atomic_init(&t->shifted, start_paused);
@@ -224,10 +223,9 @@ unsigned edo__timers_fire(edo_runtime *rt, edo__worker *w)
     return fired;
 }
 
-/* ---- parking ------------------------------------------------------------------------------ */
+/* ---- what a sleeping waiter is told ------------------------------------------------------- */
 
-/* Jumps the paused clock forward to `when` (never back). */
-static void advance_paused(edo__timers *t, uint64_t when)
+void edo__timers_advance_paused_to(edo__timers *t, uint64_t when)
 {
     pthread_mutex_lock(&t->clock_lock);
     if (atomic_load_explicit(&t->paused, memory_order_relaxed) &&
@@ -236,76 +234,26 @@ static void advance_paused(edo__timers *t, uint64_t when)
     pthread_mutex_unlock(&t->clock_lock);
 }
 
-void edo__timers_advance_paused(edo_runtime *rt)
+uint64_t edo__timers_watch(edo__timers *t)
 {
-    advance_paused(&rt->timers, rt->timers.advance_to);
-}
-
-/* Takes the watcher role for worker `index`. A busy worker may hold it for a moment to poll
- * epoll without waiting: then wait for that to end rather than sleep without a watcher. */
-static bool become_watcher(edo__timers *t, unsigned index)
-{
-    for (int tries = 0;; tries++) {
-        int none = -1;
-        if (atomic_compare_exchange_strong_explicit(&t->watcher, &none, (int)index,
-                                                    memory_order_seq_cst, memory_order_relaxed))
-            return true;
-        if (tries == 64 || atomic_load_explicit(&t->brief, memory_order_acquire) == 0)
-            return false;
-        sched_yield();
-    }
-}
-
-uint64_t edo__timers_before_park(edo_runtime *rt, edo__worker *w)
-{
-    edo__timers *t = &rt->timers;
-    if (!become_watcher(t, w->index))
-        return EDO__PARK_FOREVER; /* another worker watches the clock */
     /* Publish the wake tick, then look again: a timer armed meanwhile either shows up here or
-     * its arming thread sees the wake tick and wakes us. */
+     * its arming thread sees the wake tick and calls on_earlier. */
     uint64_t due = earliest_due(t);
     for (;;) {
         atomic_store_explicit(&t->watch_until, due, memory_order_seq_cst);
         uint64_t again = earliest_due(t);
         if (again >= due)
-            break;
+            return due;
         due = again;
     }
-    if (due == EDO__WHEEL_NONE)
-        return EDO__PARK_WATCH;
-    uint64_t when = tick_time(t, due);
-    if (atomic_load_explicit(&t->paused, memory_order_acquire)) {
-        /* Nothing to run: jump to the next deadline, unless a blocking call is in progress
-         * (it may yet wake a task that arms an earlier timer; look again in a while), or a
-         * socket has news (its task runs first, as time would not pass meanwhile). */
-        if (edo__blocking_busy(rt))
-            return edo__clock_ns() + EDO__TICK_NS;
-        if (edo__io_active(&rt->io)) {
-            t->advance_to = when;
-            return EDO__PARK_ADVANCE;
-        }
-        advance_paused(t, when);
-        return EDO__PARK_NOT;
-    }
-    uint64_t now = edo__timers_now(t);
-    return when <= now ? EDO__PARK_NOT : edo__timers_system_time(t, when);
 }
 
-void edo__timers_after_park(edo_runtime *rt, edo__worker *w)
+void edo__timers_unwatch(edo__timers *t)
 {
-    edo__timers *t = &rt->timers;
-    if (atomic_load_explicit(&t->watcher, memory_order_relaxed) != (int)w->index)
-        return;
     atomic_store_explicit(&t->watch_until, EDO__WHEEL_NONE, memory_order_seq_cst);
-    atomic_store_explicit(&t->watcher, -1, memory_order_seq_cst);
 }
 
-void edo__timers_wake_watcher(edo_runtime *rt)
-{
-    int watcher = atomic_load_explicit(&rt->timers.watcher, memory_order_seq_cst);
-    if (watcher >= 0)
-        edo__parker_unpark(rt->workers[watcher].parker);
-}
+uint64_t edo__timers_tick_time(edo__timers *t, uint64_t tick) { return tick_time(t, tick); }
 
 /* ---- timer entries ------------------------------------------------------------------------- */
 
@@ -358,12 +306,9 @@ static int arm(edo_runtime *rt, edo__worker *w, edo_timer_entry *e, edo_context 
     edo__wheel_insert(&tw->wheel, e);
     publish_next_due(tw);
     edo__spin_unlock(&tw->lock);
-    /* Earlier than the watcher's wake-up: wake it, so it looks again. */
-    if (tick < atomic_load_explicit(&t->watch_until, memory_order_seq_cst)) {
-        int watcher = atomic_load_explicit(&t->watcher, memory_order_seq_cst);
-        if (watcher >= 0 && (!w || watcher != (int)w->index))
-            edo__parker_unpark(rt->workers[watcher].parker);
-    }
+    /* Earlier than the sleeping waiter's wake-up: tell whoever parks it, so it looks again. */
+    if (tick < atomic_load_explicit(&t->watch_until, memory_order_seq_cst))
+        t->on_earlier(rt);
     return 0;
 }
 

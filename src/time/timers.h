@@ -8,11 +8,12 @@
  * timers: each worker checks them between polls (at each maintenance, see core/worker.c) and before
  * it parks, so a worker stuck in a long poll does not hold back timers that others can fire.
  *
- * Parking: the first worker to park becomes the watcher and sleeps until the earliest deadline
- * of all wheels; the others sleep until woken. Arming a timer earlier than the watcher's wake
- * time wakes the watcher, which looks again. Both sides publish first and read second (the
- * watcher its wake time, the arming thread the wheel's next deadline), so one of them always
- * sees the other.
+ * Sleeping: one parked worker at a time (the watcher, core/park.c) sleeps until the earliest
+ * deadline of all wheels, which it publishes as `watch_until` (edo__timers_watch). Arming a
+ * timer earlier than that calls `on_earlier`, which wakes the watcher to look again. Both sides
+ * publish first and read second (the watcher its wake tick, the arming thread the wheel's next
+ * deadline), so one of them always sees the other. The timers know nothing of workers beyond
+ * the index that picks a wheel.
  */
 #ifndef EDO_TIME_TIMERS_H
 #define EDO_TIME_TIMERS_H
@@ -40,11 +41,9 @@ typedef struct edo__timers {
     edo__timer_wheel *wheels; /* one per worker, then the one for other threads */
     unsigned nwheels;
     uint64_t origin; /* the clock's reading at tick 0 */
-    _Atomic int watcher;           /* worker sleeping until the next deadline, or -1 */
-    _Atomic int brief;             /* busy workers trying the watcher role for a poll that does
-                                      not wait: a worker about to park waits for them */
-    uint64_t advance_to;           /* the watcher's next timer, for EDO__PARK_ADVANCE */
-    _Atomic uint64_t watch_until;  /* the tick it wakes at (EDO__WHEEL_NONE: when woken) */
+    _Atomic uint64_t watch_until;  /* the tick the sleeping waiter wakes at (EDO__WHEEL_NONE:
+                                      when woken, or nobody sleeps on the clock) */
+    void (*on_earlier)(struct edo_runtime *rt); /* a timer was armed before watch_until */
     /* the clock */
     pthread_mutex_t clock_lock;    /* serialises pause, resume and advance */
     _Atomic bool shifted;          /* paused at some point: read the clock through `offset` */
@@ -53,7 +52,10 @@ typedef struct edo__timers {
     _Atomic uint64_t offset;       /* added to the system clock while running */
 } edo__timers;
 
-int edo__timers_init(struct edo_runtime *rt, unsigned nworkers, bool start_paused);
+/* `on_earlier` is called (from the arming thread) when a timer is armed earlier than the tick
+ * published by edo__timers_watch. */
+int edo__timers_init(struct edo_runtime *rt, unsigned nworkers, bool start_paused,
+                     void (*on_earlier)(struct edo_runtime *rt));
 void edo__timers_destroy(edo__timers *t);
 
 /* The runtime's clock, in nanoseconds. */
@@ -62,25 +64,19 @@ uint64_t edo__timers_now(edo__timers *t);
 /* Fires the expired timers of every wheel; returns how many fired. `w` is the calling worker
  * (NULL for another thread). */
 unsigned edo__timers_fire(struct edo_runtime *rt, struct edo__worker *w);
-/* What edo__timers_before_park tells a worker about to sleep, besides a system clock time to
- * wake up at (the watcher, with a deadline): */
-#define EDO__PARK_FOREVER UINT64_MAX     /* not the watcher: sleep until woken */
-#define EDO__PARK_WATCH (UINT64_MAX - 1) /* the watcher, no deadline: sleep until woken */
-#define EDO__PARK_NOT 0                  /* don't sleep: a timer is due */
-#define EDO__PARK_ADVANCE 1              /* paused clock, sockets registered: poll them without
-                                            waiting, and only if nothing came advance the clock
-                                            to the next timer (edo__timers_advance_paused) */
-/* Worker `w` is about to sleep: one of the above, or the time to wake up at. The watcher looks
- * again whenever it wakes (a timer armed meanwhile may be earlier). */
-uint64_t edo__timers_before_park(struct edo_runtime *rt, struct edo__worker *w);
-/* Moves the paused clock to the next timer (t->advance_to), as EDO__PARK_ADVANCE asked. */
-void edo__timers_advance_paused(struct edo_runtime *rt);
-/* Worker `w` woke (for any reason) after edo__timers_before_park. */
-void edo__timers_after_park(struct edo_runtime *rt, struct edo__worker *w);
-/* Wakes the watcher, if a worker is one, to look again at what to wait for: the I/O driver's
- * on_active (io/driver.h), since a watcher asleep on its futex must move to the driver once
- * there are fds to watch. */
-void edo__timers_wake_watcher(struct edo_runtime *rt);
+/* Publishes the earliest due tick of all wheels as the tick a sleeping waiter will wake at, and
+ * returns it (EDO__WHEEL_NONE: no timer). Until edo__timers_unwatch, arming an earlier timer
+ * calls on_earlier. */
+uint64_t edo__timers_watch(edo__timers *t);
+void edo__timers_unwatch(edo__timers *t);
+/* The runtime clock's reading at tick `tick`. */
+uint64_t edo__timers_tick_time(edo__timers *t, uint64_t tick);
+static inline bool edo__timers_paused(edo__timers *t)
+{
+    return atomic_load_explicit(&t->paused, memory_order_acquire);
+}
+/* Jumps the paused clock forward to `when` (never back). */
+void edo__timers_advance_paused_to(edo__timers *t, uint64_t when);
 /* The system clock reading at which the runtime's clock reads `when`. */
 uint64_t edo__timers_system_time(edo__timers *t, uint64_t when);
 
