@@ -264,12 +264,27 @@ static void *future_ready(void *arg)
     edo_tcp *c, *s;
     tcp_pair(&c, &s);
     char buf[8];
-    CHECK_EQ(edo_tcp_try_read(c, buf, sizeof buf), -EAGAIN); /* forget the optimistic start */
-    ready_task r = {.base = {&ready_task_vtable}, .c = c};
+    ready_task r;
     edo_task *t;
-    CHECK_EQ(edo_spawn_future(&r.base, sizeof r, &t), 0);
-    CHECK_EQ(edo_sleep(EDO_MSEC(10)), 0);
-    CHECK(!edo_task_is_finished(t)); /* nothing to read yet */
+    /* Nothing to read yet, so the wait must not end. A registration starts out readable (the
+     * first read is simply tried); the failed try below forgets that, unless an event for the
+     * socket (its first, "writable") lands between its look and its clear: then the clear is
+     * skipped so as never to lose an edge, and the wait sees a spurious "readable", which the
+     * API allows (a read then finds nothing). That race is rare; try again when it happens. */
+    for (int attempt = 0;; attempt++) {
+        CHECK(attempt < 10);
+        CHECK_EQ(edo_tcp_try_read(c, buf, sizeof buf), -EAGAIN);
+        r = (ready_task){.base = {&ready_task_vtable}, .c = c};
+        CHECK_EQ(edo_spawn_future(&r.base, sizeof r, &t), 0);
+        CHECK_EQ(edo_sleep(EDO_MSEC(10)), 0);
+        if (!edo_task_is_finished(t))
+            break;
+        void *spurious;
+        CHECK_EQ(edo_task_join(t, &spurious), 0);
+        edo_task_free(t);
+        CHECK((intptr_t)spurious & EDO_READABLE);
+        fprintf(stderr, "  a spurious readable (attempt %d): again\n", attempt);
+    }
     CHECK_EQ(edo_tcp_write_all(s, "f", 1), 0);
     void *bits;
     CHECK_EQ(edo_task_join(t, &bits), 0);
