@@ -356,16 +356,13 @@ int edo_join_set_next(edo_join_set *set, edo_join_result *r)
 {
     if (!set || !r || is_freed(set))
         return -EINVAL;
-    if (!edo_in_coroutine())
-        return -EPERM;
     edo_join_set_next_future f;
     edo_join_set_next_future_init(&f, set);
-    int rc = edo_await(&f.base, NULL);
-    if (rc < 0)
-        return rc; /* nothing taken: a pop happens only in a poll that returns READY */
-    if (f.result == 0)
+    /* a wait's error: nothing taken (a pop happens only in a poll that returns READY) */
+    int rc = edo__coro_run(&f.base, NULL, &f.result);
+    if (rc == 0)
         *r = f.r;
-    return f.result;
+    return rc;
 }
 
 int edo_join_set_abort_all(edo_join_set *set)
@@ -402,6 +399,7 @@ static int drop_all(edo_join_set *set, bool shielded)
     for (;;) {
         edo_join_set_next_future f;
         edo_join_set_next_future_init(&f, set);
+        /* Not edo__coro_run: the shielded form waits through aborts (no drop: none needed). */
         rc = shielded ? edo__await_shielded(&f.base, NULL) : edo_await(&f.base, NULL);
         if (rc < 0)
             break;
@@ -428,7 +426,7 @@ int edo_join_set_shutdown(edo_join_set *set)
 {
     if (!set || is_freed(set))
         return -EINVAL;
-    if (!edo_in_coroutine())
+    if (!edo__coro_running())
         return -EPERM;
     return edo__join_set_drain(set);
 }

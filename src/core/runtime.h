@@ -201,9 +201,6 @@ void edo__runtime_drain_late(edo_runtime *rt);
 void edo__thread_enter(edo_runtime *rt, const char *kind, unsigned index);
 void edo__thread_leave(edo_runtime *rt);
 
-/* ---- coroutines (coro.c) ---- */
-bool edo__in_coroutine(void);
-
 /* ---- signals (signal.c) ---- */
 edo__signal *edo__signal_new(edo__parker *parker); /* takes a parker reference */
 /* A signal around a parker of its own (for a thread that waits without driving), or NULL. */

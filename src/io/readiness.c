@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "coro/coro.h"
 #include "edo/coro.h"
 
 #define READY_MASK 0xffffull
@@ -248,10 +249,6 @@ int edo_io_ready(edo_io *io, uint32_t interest, edo_io_event *ev)
 {
     if (!io || !ev || !(interest & (EDO_READABLE | EDO_WRITABLE)))
         return -EINVAL;
-    if (!edo_in_coroutine())
-        return -EPERM;
     ready_future f = {{&ready_vtable}, io, interest, {0}, ev, 0};
-    int rc = edo_await(&f.base, NULL);
-    ready_drop(&f.base);
-    return rc < 0 ? rc : f.rc;
+    return edo__coro_run(&f.base, NULL, &f.rc);
 }

@@ -204,11 +204,7 @@ int edo_cancel_token_wait(edo_cancel_token *t)
 {
     if (!t)
         return -EINVAL;
-    if (!edo__coro_running())
-        return -EPERM;
     edo_cancel_future f;
     edo_cancel_future_init(&f, t);
-    int rc = edo_await(&f.base, NULL);
-    edo_future_drop(&f.base);
-    return rc < 0 ? rc : f.result;
+    return edo__coro_run(&f.base, NULL, &f.result);
 }

@@ -192,11 +192,7 @@ int edo_notify_wait(edo_notify *n)
 {
     if (!n)
         return -EINVAL;
-    if (!edo__coro_running())
-        return -EPERM;
     edo_notify_future f;
     edo_notify_future_init(&f, n);
-    int rc = edo_await(&f.base, NULL);
-    edo_future_drop(&f.base);
-    return rc < 0 ? rc : f.result;
+    return edo__coro_run(&f.base, NULL, &f.result);
 }

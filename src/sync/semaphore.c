@@ -331,11 +331,8 @@ int edo_semaphore_acquire(edo_semaphore *s, size_t n)
         return rc;
     edo_semaphore_acquire_future f;
     edo_semaphore_acquire_future_init(&f, s, n);
-    rc = edo_await(&f.base, NULL);
-    if (rc == 0)
-        rc = f.result;
-    edo_future_drop(&f.base); /* cancelled or timed out: gives back what it was given */
-    return rc;
+    /* cancelled or timed out: the drop gives back what it was given */
+    return edo__coro_run(&f.base, NULL, &f.result);
 }
 
 /* ---- the mutex --------------------------------------------------------------------------------- */
