@@ -98,7 +98,7 @@ int edo_broadcast_send(edo_broadcast *b, const void *msg)
     }
     memcpy(b->ring + (size_t)(b->tail % b->capacity) * b->msg_size, msg, b->msg_size);
     b->tail++;
-    bool waiters = b->waiting.head != NULL;
+    bool waiters = !edo__list_is_empty(&b->waiting);
     edo__spin_unlock(&b->lock);
     if (waiters)
         edo__waitlist_wake(&b->waiting, &b->lock, &b->tail, false);

@@ -85,7 +85,8 @@ void edo_notify_one(edo_notify *n)
 /* Whether the head waiter queued before notify_all call number `upto`. */
 static bool queued_before(edo_notify *n, uint64_t upto)
 {
-    return n->queue.head && waiter_of(n->queue.head)->generation < upto;
+    edo__waitq_node *head = edo__waitq_head(&n->queue);
+    return head && waiter_of(head)->generation < upto;
 }
 
 void edo_notify_all(edo_notify *n)
