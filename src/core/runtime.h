@@ -32,7 +32,7 @@
 /* A worker's list of the tasks it polled first and that have not completed (owned.c). */
 typedef struct edo__owned_list {
     _Alignas(EDO__CACHE_LINE) edo__spinlock lock;
-    edo__task *head;
+    edo__list tasks; /* of edo__task.owned links */
     size_t count;
 } edo__owned_list;
 
