@@ -35,6 +35,8 @@ static inline uint32_t ready_of(uint64_t s) { return (uint32_t)(s & READY_MASK);
 
 /* ---- waiters ------------------------------------------------------------------------------- */
 
+/* Not platform/list.h: the links are edo_io_waiter's own typed fields in the public edo/io.h,
+ * kept as they are (ABI), and the list keeps no tail. */
 static void unlink_waiter(edo_io *io, edo_io_waiter *w)
 {
     if (w->prev_)
