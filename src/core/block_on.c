@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "core/runtime.h"
+#include "coro/coro.h"
 #include "edo/error.h"
 
 static _Thread_local int block_on_depth;
@@ -190,8 +191,8 @@ int edo_task_join(edo_task *task, void **out)
         return -EDEADLK; /* a task joining itself (a coroutine, a blocking call) */
     void *result = NULL;
     int rc = 0;
-    if (edo__in_coroutine())
-        rc = edo_await(&j.base, &result);
+    if (edo__coro_running())
+        rc = edo__coro_run(&j.base, &result, NULL);
     else if (atomic_load_explicit(&t->rt->shutdown, memory_order_acquire))
         /* Shut down, and this task left behind (a blocking call still running, or a task that
          * waits for one): it ends on that call's thread, and holds the runtime meanwhile

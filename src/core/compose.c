@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/runtime.h"
+#include "coro/coro.h"
 #include "edo/coro.h"
 #include "edo/future.h"
 
@@ -66,17 +67,13 @@ int edo_select(edo_future *const *futures, size_t n, edo_select_mode mode, void 
     for (size_t i = 0; i < n; i++)
         if (futures[i] && !pollable(futures[i]))
             return -EINVAL;
-    if (!edo_in_coroutine())
-        return -EPERM;
     edo_select_future f;
     edo_select_future_init(&f, futures, n, mode);
     void *o = NULL;
-    int rc = edo_await(&f.base, &o);
-    if (rc < 0)
-        return rc;
-    if (f.index >= 0 && out)
+    int rc = edo__coro_run(&f.base, &o, &f.index);
+    if (rc >= 0 && out)
         *out = o;
-    return f.index;
+    return rc;
 }
 
 /* ---- join ------------------------------------------------------------------------------------ */
@@ -127,7 +124,7 @@ static int join_futures(edo_future *const *futures, size_t n, void **outs, edo_j
     for (size_t i = 0; i < n; i++)
         if (!futures[i] || !pollable(futures[i]))
             return -EINVAL;
-    if (!edo_in_coroutine())
+    if (!edo__coro_running()) /* before the allocation, and for n == 0 too */
         return -EPERM;
     unsigned char small[64];
     unsigned char *done = n <= sizeof small ? small : calloc(n, 1);
@@ -135,14 +132,12 @@ static int join_futures(edo_future *const *futures, size_t n, void **outs, edo_j
         return -ENOMEM;
     memset(done, 0, n <= sizeof small ? n : 0);
     join_all j = {{&join_vtable}, futures, n, n, outs, done, check, ctx, 0, 0};
-    int rc = n ? edo_await(&j.base, NULL) : 0;
+    /* j.failure is set only by a poll that ends the wait, so never beside a wait's error */
+    int rc = n ? edo__coro_run(&j.base, NULL, &j.failure) : 0;
     if (done != small)
         free(done);
-    if (rc == 0 && j.failure < 0) {
-        rc = j.failure;
-        if (failed)
-            *failed = j.failed;
-    }
+    if (j.failure < 0 && failed)
+        *failed = j.failed;
     return rc;
 }
 

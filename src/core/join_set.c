@@ -14,14 +14,15 @@
 #include "edo/task.h"
 #include "core/join_set.h"
 #include "coro/coro.h"
+#include "platform/list.h"
 #include "platform/spinlock.h"
 
 typedef struct entry entry;
 
 struct edo_join_set {
     edo__spinlock lock;
-    entry *running;  /* tasks not known to have finished (doubly linked) */
-    entry *finished; /* woken: their results are ready to take (doubly linked) */
+    edo__list running;  /* tasks not known to have finished (newest first) */
+    edo__list finished; /* woken: their results are ready to take (newest first) */
     size_t len;      /* entries on either list */
     edo_waker waiter; /* the task waiting in next, if any */
     void (*drop_output)(void *);
@@ -35,7 +36,7 @@ struct edo_join_set {
 enum { RUNNING_LIST, FINISHED_LIST, UNLISTED };
 
 struct entry {
-    entry *next, *prev;
+    edo__list_node link; /* in running or finished (see where) */
     edo_join_set *set;
     edo_task *task;
     _Atomic unsigned refs; /* on a list (1) + the waker clones the task holds */
@@ -47,31 +48,22 @@ struct entry {
 
 /* ---- lists (under set->lock) ---------------------------------------------------------------- */
 
-static entry **list_of(edo_join_set *set, int where)
+static edo__list *list_of(edo_join_set *set, int where)
 {
     return where == RUNNING_LIST ? &set->running : &set->finished;
 }
 
+static entry *entry_of(edo__list_node *n) { return n ? edo__list_entry(n, entry, link) : NULL; }
+
 static void list_push(edo_join_set *set, entry *e, int where)
 {
-    entry **head = list_of(set, where);
-    e->prev = NULL;
-    e->next = *head;
-    if (*head)
-        (*head)->prev = e;
-    *head = e;
+    edo__list_push_front(list_of(set, where), &e->link);
     e->where = where;
 }
 
 static void list_unlink(edo_join_set *set, entry *e)
 {
-    if (e->prev)
-        e->prev->next = e->next;
-    else
-        *list_of(set, e->where) = e->next;
-    if (e->next)
-        e->next->prev = e->prev;
-    e->next = e->prev = NULL;
+    edo__list_remove(list_of(set, e->where), &e->link);
     e->where = UNLISTED;
 }
 
@@ -307,7 +299,7 @@ static int pop_finished(edo_join_set *set, edo_join_result *r, const edo_waker *
         edo__spin_unlock(&set->lock);
         return -EINVAL;
     }
-    entry *e = set->finished;
+    entry *e = entry_of(set->finished.head);
     if (!e) {
         int rc = set->len ? -EAGAIN : -ECHILD;
         if (rc == -EAGAIN && waker && !edo_waker_will_wake(&set->waiter, waker)) {
@@ -356,16 +348,13 @@ int edo_join_set_next(edo_join_set *set, edo_join_result *r)
 {
     if (!set || !r || is_freed(set))
         return -EINVAL;
-    if (!edo_in_coroutine())
-        return -EPERM;
     edo_join_set_next_future f;
     edo_join_set_next_future_init(&f, set);
-    int rc = edo_await(&f.base, NULL);
-    if (rc < 0)
-        return rc; /* nothing taken: a pop happens only in a poll that returns READY */
-    if (f.result == 0)
+    /* a wait's error: nothing taken (a pop happens only in a poll that returns READY) */
+    int rc = edo__coro_run(&f.base, NULL, &f.result);
+    if (rc == 0)
         *r = f.r;
-    return f.result;
+    return rc;
 }
 
 int edo_join_set_abort_all(edo_join_set *set)
@@ -375,8 +364,8 @@ int edo_join_set_abort_all(edo_join_set *set)
     edo__spin_lock(&set->lock);
     /* Aborting never runs the task's code here (it is dropped on a worker), so the lock may
      * be held across it. */
-    for (entry *e = set->running; e; e = e->next)
-        edo_task_abort(e->task);
+    edo__list_for_each(n, &set->running)
+        edo_task_abort(entry_of(n)->task);
     edo__spin_unlock(&set->lock);
     return 0;
 }
@@ -402,6 +391,7 @@ static int drop_all(edo_join_set *set, bool shielded)
     for (;;) {
         edo_join_set_next_future f;
         edo_join_set_next_future_init(&f, set);
+        /* Not edo__coro_run: the shielded form waits through aborts (no drop: none needed). */
         rc = shielded ? edo__await_shielded(&f.base, NULL) : edo_await(&f.base, NULL);
         if (rc < 0)
             break;
@@ -428,7 +418,7 @@ int edo_join_set_shutdown(edo_join_set *set)
 {
     if (!set || is_freed(set))
         return -EINVAL;
-    if (!edo_in_coroutine())
+    if (!edo__coro_running())
         return -EPERM;
     return edo__join_set_drain(set);
 }
@@ -441,17 +431,14 @@ static void set_free(edo_join_set *set)
         return;
     }
     atomic_store_explicit(&set->freed, true, memory_order_relaxed);
-    entry *done = set->finished;
-    set->finished = NULL;
-    for (entry *e = set->running; e; e = e->next)
-        edo_task_abort(e->task);
+    edo__list done = set->finished;
+    set->finished = (edo__list){NULL, NULL};
+    edo__list_for_each(n, &set->running)
+        edo_task_abort(entry_of(n)->task);
     edo__spin_unlock(&set->lock);
     /* Finished results nobody took; running tasks drop theirs when they end (entry_wake). */
-    while (done) {
-        entry *e = done;
-        done = e->next;
-        discard(set, e);
-    }
+    edo__list_for_each(n, &done)
+        discard(set, entry_of(n));
     set_unref(set);
 }
 

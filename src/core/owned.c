@@ -7,16 +7,17 @@
  * they run, so the lock is rarely contended; a stolen task leaves its first worker's list. */
 #include "core/runtime.h"
 
+static inline edo__task *task_of(edo__list_node *n)
+{
+    return edo__list_entry(n, edo__task, owned);
+}
+
 void edo__owned_insert(edo__worker *w, edo__task *t)
 {
     edo__owned_list *l = &w->owned;
     edo__spin_lock(&l->lock);
     t->owner = w->index;
-    t->owned_prev = NULL;
-    t->owned_next = l->head;
-    if (l->head)
-        l->head->owned_prev = t;
-    l->head = t;
+    edo__list_push_front(&l->tasks, &t->owned);
     l->count++;
     edo__spin_unlock(&l->lock);
 }
@@ -27,16 +28,10 @@ void edo__owned_remove(edo__task *t)
         return;
     edo__owned_list *l = &t->rt->workers[t->owner].owned;
     edo__spin_lock(&l->lock);
-    if (t->owned_prev)
-        t->owned_prev->owned_next = t->owned_next;
-    else
-        l->head = t->owned_next;
-    if (t->owned_next)
-        t->owned_next->owned_prev = t->owned_prev;
+    edo__list_remove(&l->tasks, &t->owned);
     l->count--;
     edo__spin_unlock(&l->lock);
     t->owner = EDO__NO_OWNER;
-    t->owned_prev = t->owned_next = NULL;
 }
 
 size_t edo__owned_abort_all(edo_runtime *rt)
@@ -47,8 +42,8 @@ size_t edo__owned_abort_all(edo_runtime *rt)
         edo__spin_lock(&l->lock);
         /* The scheduler's reference keeps each listed task alive while we hold the lock; an
          * abort that queues a task takes only the global queue, never this lock. */
-        for (edo__task *t = l->head; t; t = t->owned_next)
-            edo__task_abort(t);
+        edo__list_for_each(n, &l->tasks)
+            edo__task_abort(task_of(n));
         total += l->count;
         edo__spin_unlock(&l->lock);
     }
@@ -60,8 +55,8 @@ void edo__owned_hold_runtime(edo_runtime *rt)
     for (unsigned i = 0; i < rt->nworkers; i++) {
         edo__owned_list *l = &rt->workers[i].owned;
         edo__spin_lock(&l->lock);
-        for (edo__task *t = l->head; t; t = t->owned_next)
-            edo__task_hold_runtime(t);
+        edo__list_for_each(n, &l->tasks)
+            edo__task_hold_runtime(task_of(n));
         edo__spin_unlock(&l->lock);
     }
 }

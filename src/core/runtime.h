@@ -33,7 +33,7 @@
 /* A worker's list of the tasks it polled first and that have not completed (owned.c). */
 typedef struct edo__owned_list {
     _Alignas(EDO__CACHE_LINE) edo__spinlock lock;
-    edo__task *head;
+    edo__list tasks; /* of edo__task.owned links */
     size_t count;
 } edo__owned_list;
 
@@ -202,9 +202,6 @@ bool edo__blocking_busy(edo_runtime *rt);
 void edo__runtime_drain_late(edo_runtime *rt);
 void edo__thread_enter(edo_runtime *rt, const char *kind, unsigned index);
 void edo__thread_leave(edo_runtime *rt);
-
-/* ---- coroutines (coro.c) ---- */
-bool edo__in_coroutine(void);
 
 /* ---- signals (signal.c) ---- */
 edo__signal *edo__signal_new(edo__parker *parker); /* takes a parker reference */

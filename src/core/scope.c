@@ -13,7 +13,7 @@ int edo_scope(int (*body)(edo_join_set *set, void *arg), void *arg,
 {
     if (!body)
         return -EINVAL;
-    if (!edo_in_coroutine())
+    if (!edo__coro_running())
         return -EPERM;
     if (edo_coro_cancelled() > 0)
         return -ECANCELED;

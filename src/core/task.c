@@ -159,7 +159,7 @@ edo__task *edo__task_new(struct edo_runtime *rt, const edo_future *future, size_
     t->rt = rt;
     atomic_init(&t->next, NULL);
     t->owner = EDO__NO_OWNER;
-    t->owned_prev = t->owned_next = NULL;
+    t->owned = (edo__list_node){NULL, NULL};
     t->id = id;
     t->join_waker = EDO_WAKER_EMPTY;
     t->locals = NULL;

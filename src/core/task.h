@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "edo/future.h"
+#include "platform/list.h"
 
 enum {
     EDO__RUNNING = 1u << 0,
@@ -62,7 +63,7 @@ struct edo__task {
     _Atomic uint64_t state;
     struct edo_runtime *rt;
     edo__task *_Atomic next;           /* link in the global or blocking queue */
-    edo__task *owned_prev, *owned_next; /* links in the owned list, under its lock */
+    edo__list_node owned; /* link in the owned list, under its lock */
     uint64_t id;
     uint32_t owner;      /* index of the worker whose owned list has it, or EDO__NO_OWNER */
     uint32_t size_class; /* of the block the task lives in (alloc.h) */

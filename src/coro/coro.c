@@ -403,6 +403,15 @@ int edo__await_shielded(edo_future *future, void **out)
     return 0;
 }
 
+int edo__coro_run(edo_future *future, void **out, const int *result)
+{
+    int rc = edo_await(future, out);
+    edo_future_drop(future); /* after any wait: an unfinished one is withdrawn by its drop */
+    if (rc < 0)
+        return rc;
+    return result ? *result : 0;
+}
+
 int edo_in_coroutine(void) { return coro_current() != NULL; }
 
 int edo_coro_cancelled(void)
@@ -410,7 +419,5 @@ int edo_coro_cancelled(void)
     edo__coro *co = coro_current();
     return co ? co->cancelled : -EPERM;
 }
-
-bool edo__in_coroutine(void) { return coro_current() != NULL; }
 
 edo__coro *edo__coro_running(void) { return coro_current(); }

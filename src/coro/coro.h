@@ -88,7 +88,14 @@ int edo__await_shielded(edo_future *future, void **out);
 /* edo_await for a future the calling coroutine has just polled, with its current context
  * (co->cx), and found pending: the wait goes on from there (same results as edo_await). */
 int edo__await_pending(edo_future *future, void **out);
-/* The coroutine running on this thread, or NULL. */
+/* The coroutine form of a call whose future the caller has just built on its frame: awaits
+ * `future` (edo_await: -EPERM outside a coroutine, -ECANCELED, -ETIMEDOUT), drops it (also when
+ * it was never polled), and returns the wait's error, else `*result` (the future's own result
+ * field; 0 when `result` is NULL). `out`: the future's output, as for edo_await. The caller
+ * checks its arguments first (-EINVAL before -EPERM), and checks edo__coro_running() itself
+ * only where something must not happen outside a coroutine before the wait (a fast path). */
+int edo__coro_run(edo_future *future, void **out, const int *result);
+/* The coroutine running on this thread, or NULL: the one in-coroutine check inside edo. */
 edo__coro *edo__coro_running(void);
 /* Stack overflow reporting (overflow.c): a runtime thread gets an alternate signal stack, and
  * the process a fault handler that recognises a coroutine's guard page. */

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "coro/coro.h"
 #include "edo/coro.h"
 
 #define READY_MASK 0xffffull
@@ -34,6 +35,8 @@ static inline uint32_t ready_of(uint64_t s) { return (uint32_t)(s & READY_MASK);
 
 /* ---- waiters ------------------------------------------------------------------------------- */
 
+/* Not platform/list.h: the links are edo_io_waiter's own typed fields in the public edo/io.h,
+ * kept as they are (ABI), and the list keeps no tail. */
 static void unlink_waiter(edo_io *io, edo_io_waiter *w)
 {
     if (w->prev_)
@@ -248,10 +251,6 @@ int edo_io_ready(edo_io *io, uint32_t interest, edo_io_event *ev)
 {
     if (!io || !ev || !(interest & (EDO_READABLE | EDO_WRITABLE)))
         return -EINVAL;
-    if (!edo_in_coroutine())
-        return -EPERM;
     ready_future f = {{&ready_vtable}, io, interest, {0}, ev, 0};
-    int rc = edo_await(&f.base, NULL);
-    ready_drop(&f.base);
-    return rc < 0 ? rc : f.rc;
+    return edo__coro_run(&f.base, NULL, &f.rc);
 }

@@ -88,7 +88,9 @@ static edo_poll op_poll(edo_future *self, edo_context *cx, void **out)
 
 static const edo_future_vtable op_vtable = {op_poll, NULL};
 
-/* edo__sock_op, inlined into the transfers (the hot path of every read and write). */
+/* edo__sock_op, inlined into the transfers (the hot path of every read and write). Not
+ * edo__coro_run: the first poll here is a direct call (no vtable), and the drop an inline check
+ * of the waiter; only a wait that must suspend goes out of line (edo__await_pending). */
 static inline __attribute__((always_inline)) ssize_t sock_op(edo_io *io, uint32_t dir,
                                                              edo__sock_op_fn op, void *ctx)
 {

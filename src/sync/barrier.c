@@ -124,6 +124,7 @@ int edo_barrier_wait(edo_barrier *b)
         return -EPERM;
     edo_barrier_wait_future f;
     edo_barrier_wait_future_init(&f, b);
+    /* Not edo__coro_run: a cut-short wait reads the round's state before the drop resets it. */
     int rc = edo_await(&f.base, NULL);
     if (rc == 0) {
         rc = f.result;

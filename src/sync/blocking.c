@@ -6,6 +6,7 @@
 #include <errno.h>
 
 #include "core/runtime.h"
+#include "coro/coro.h"
 #include "edo/sync.h"
 #include "platform/thread.h"
 
@@ -13,7 +14,7 @@
  * between polls; then drops it. -EDEADLK (nothing polled) on a thread the runtime needs. */
 static int wait_blocking(edo_future *f, void **out, uint64_t timeout_ns)
 {
-    if (edo__worker_current() || edo__in_coroutine()) {
+    if (edo__worker_current() || edo__coro_running()) {
         edo_future_drop(f);
         return -EDEADLK;
     }

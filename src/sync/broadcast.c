@@ -98,7 +98,7 @@ int edo_broadcast_send(edo_broadcast *b, const void *msg)
     }
     memcpy(b->ring + (size_t)(b->tail % b->capacity) * b->msg_size, msg, b->msg_size);
     b->tail++;
-    bool waiters = b->waiting.head != NULL;
+    bool waiters = !edo__list_is_empty(&b->waiting);
     edo__spin_unlock(&b->lock);
     if (waiters)
         edo__waitlist_wake(&b->waiting, &b->lock, &b->tail, false);
@@ -255,15 +255,10 @@ int edo_broadcast_recv(edo_broadcast_receiver *rx, void *msg, uint64_t *missed)
 {
     if (!rx || !msg)
         return -EINVAL;
-    if (!edo__coro_running())
-        return -EPERM;
     edo_broadcast_recv_future f;
     edo_broadcast_recv_future_init(&f, rx, msg);
-    int rc = edo_await(&f.base, NULL);
-    edo_future_drop(&f.base);
-    if (rc < 0)
-        return rc;
-    if (f.result == -EOVERFLOW && missed)
+    int rc = edo__coro_run(&f.base, NULL, &f.result);
+    if (rc == -EOVERFLOW && missed) /* (only the future's result is -EOVERFLOW) */
         *missed = f.missed;
-    return f.result;
+    return rc;
 }

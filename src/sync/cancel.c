@@ -10,22 +10,30 @@
 #include "coro/coro.h"
 #include "edo/coro.h"
 #include "edo/sync.h"
+#include "platform/list.h"
 #include "platform/spinlock.h"
 
 typedef struct waiter {
-    struct waiter *next, *prev;
+    edo__list_node link;
     edo_waker waker;
     bool queued;
 } waiter;
 
+/* Both lists take new members at the front (cancel wakes and visits the newest first). */
 struct edo_cancel_token {
     edo__spinlock lock;
     _Atomic bool cancelled;
     _Atomic unsigned refs; /* the owner's, and one per child */
     struct edo_cancel_token *parent;
-    struct edo_cancel_token *first_child, *next_sibling, *prev_sibling;
-    waiter *waiters;
+    edo__list children;   /* of sibling links */
+    edo__list_node sibling; /* in the parent's children */
+    edo__list waiters;    /* of waiter links */
 };
+
+static edo_cancel_token *token_of(edo__list_node *n)
+{
+    return edo__list_entry(n, edo_cancel_token, sibling);
+}
 
 static void token_ref(edo_cancel_token *t)
 {
@@ -38,12 +46,7 @@ static void token_unref(edo_cancel_token *t)
         edo_cancel_token *parent = t->parent;
         if (parent) { /* leave the parent's list; then the parent loses this child's reference */
             edo__spin_lock(&parent->lock);
-            if (t->prev_sibling)
-                t->prev_sibling->next_sibling = t->next_sibling;
-            else
-                parent->first_child = t->next_sibling;
-            if (t->next_sibling)
-                t->next_sibling->prev_sibling = t->prev_sibling;
+            edo__list_remove(&parent->children, &t->sibling);
             edo__spin_unlock(&parent->lock);
         }
         free(t);
@@ -65,10 +68,7 @@ int edo_cancel_token_new(edo_cancel_token **out, edo_cancel_token *parent)
         token_ref(parent);
         t->parent = parent;
         edo__spin_lock(&parent->lock);
-        t->next_sibling = parent->first_child;
-        if (parent->first_child)
-            parent->first_child->prev_sibling = t;
-        parent->first_child = t;
+        edo__list_push_front(&parent->children, &t->sibling);
         /* Under the parent's lock: a cancel of the parent either sees this child or set the
          * flag first. */
         if (atomic_load_explicit(&parent->cancelled, memory_order_acquire))
@@ -96,21 +96,25 @@ void edo_cancel(edo_cancel_token *t)
     atomic_store_explicit(&t->cancelled, true, memory_order_release);
     /* Wake the waiters under the lock: a waiter's drop takes it too, so none can go away
      * meanwhile; and a wake only queues a task, it runs nothing here. */
-    for (waiter *w = t->waiters; w; w = w->next) {
+    edo__list_for_each(n, &t->waiters) {
+        waiter *w = edo__list_entry(n, waiter, link);
         w->queued = false;
         edo_waker_wake(&w->waker);
     }
-    t->waiters = NULL;
+    t->waiters = (edo__list){NULL, NULL}; /* the nodes' links are stale: `queued` says */
     edo__spin_unlock(&t->lock);
     /* Then the children, one at a time (referenced while visited; a child born from now on
      * starts cancelled), outside this token's lock. */
     for (;;) {
         edo__spin_lock(&t->lock);
-        edo_cancel_token *c = t->first_child;
-        while (c && atomic_load_explicit(&c->cancelled, memory_order_acquire))
-            c = c->next_sibling;
-        if (c)
-            token_ref(c);
+        edo_cancel_token *c = NULL;
+        edo__list_for_each(n, &t->children) {
+            if (!atomic_load_explicit(&token_of(n)->cancelled, memory_order_acquire)) {
+                c = token_of(n);
+                token_ref(c);
+                break;
+            }
+        }
         edo__spin_unlock(&t->lock);
         if (!c)
             return;
@@ -153,11 +157,7 @@ static edo_poll cancel_poll(edo_future *self, edo_context *cx, void **out)
     }
     if (!s->w.queued) {
         s->w.waker = edo_waker_clone(cx->waker);
-        s->w.prev = NULL;
-        s->w.next = t->waiters;
-        if (t->waiters)
-            t->waiters->prev = &s->w;
-        t->waiters = &s->w;
+        edo__list_push_front(&t->waiters, &s->w.link);
         s->w.queued = true;
     } else if (!edo_waker_will_wake(&s->w.waker, cx->waker)) {
         edo_waker_drop(&s->w.waker);
@@ -175,12 +175,7 @@ static void cancel_drop(edo_future *self)
         return;
     edo__spin_lock(&t->lock);
     if (s->w.queued) {
-        if (s->w.prev)
-            s->w.prev->next = s->w.next;
-        else
-            t->waiters = s->w.next;
-        if (s->w.next)
-            s->w.next->prev = s->w.prev;
+        edo__list_remove(&t->waiters, &s->w.link);
         s->w.queued = false;
     }
     edo_waker w = s->w.waker;
@@ -204,11 +199,7 @@ int edo_cancel_token_wait(edo_cancel_token *t)
 {
     if (!t)
         return -EINVAL;
-    if (!edo__coro_running())
-        return -EPERM;
     edo_cancel_future f;
     edo_cancel_future_init(&f, t);
-    int rc = edo_await(&f.base, NULL);
-    edo_future_drop(&f.base);
-    return rc < 0 ? rc : f.result;
+    return edo__coro_run(&f.base, NULL, &f.result);
 }

@@ -456,11 +456,9 @@ ssize_t edo_chan_recv_many(edo_chan *ch, void **msgs, size_t max)
         edo_chan_recv_future f;
         edo_chan_recv_future_init(&f, ch);
         void *first = NULL;
-        int rc = edo_await(&f.base, &first);
+        int rc = edo__coro_run(&f.base, &first, &f.result);
         if (rc < 0)
             return rc;
-        if (f.result < 0)
-            return f.result;
         msgs[0] = first;
         if (max == 1)
             return 1;

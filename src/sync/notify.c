@@ -85,7 +85,8 @@ void edo_notify_one(edo_notify *n)
 /* Whether the head waiter queued before notify_all call number `upto`. */
 static bool queued_before(edo_notify *n, uint64_t upto)
 {
-    return n->queue.head && waiter_of(n->queue.head)->generation < upto;
+    edo__waitq_node *head = edo__waitq_head(&n->queue);
+    return head && waiter_of(head)->generation < upto;
 }
 
 void edo_notify_all(edo_notify *n)
@@ -192,11 +193,7 @@ int edo_notify_wait(edo_notify *n)
 {
     if (!n)
         return -EINVAL;
-    if (!edo__coro_running())
-        return -EPERM;
     edo_notify_future f;
     edo_notify_future_init(&f, n);
-    int rc = edo_await(&f.base, NULL);
-    edo_future_drop(&f.base);
-    return rc < 0 ? rc : f.result;
+    return edo__coro_run(&f.base, NULL, &f.result);
 }

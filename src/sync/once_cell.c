@@ -203,6 +203,7 @@ int edo_once_cell_get_or_init(edo_once_cell *c, int (*init)(void *arg, void **va
         return -EPERM;
     edo_once_cell_future f;
     edo_once_cell_future_init(&f, c);
+    /* Not edo__coro_run: the turn is used (init, set) between the wait and the drop. */
     int rc = edo_await(&f.base, NULL);
     if (rc == 0 && f.result == EDO_ONCE_CELL_YOUR_TURN) {
         void *v = NULL;

@@ -194,11 +194,8 @@ int edo_oneshot_recv(edo_oneshot *o, void **value)
     edo_oneshot_recv_future f;
     edo_oneshot_recv_future_init(&f, o);
     void *got = NULL;
-    rc = edo_await(&f.base, &got);
-    edo_future_drop(&f.base);
-    if (rc < 0)
-        return rc;
-    if (f.result == 0 && value)
+    rc = edo__coro_run(&f.base, &got, &f.result);
+    if (rc == 0 && value)
         *value = got;
-    return f.result;
+    return rc;
 }

@@ -105,7 +105,7 @@ static void add_permits_locked(edo_semaphore *s, size_t n)
     uint64_t st = atomic_load_explicit(&s->state, memory_order_relaxed), next;
     do {
         next = st + permits_word(n);
-        if (!s->queue.head)
+        if (edo__list_is_empty(&s->queue))
             next &= ~(uint64_t)WAITERS;
     } while (!atomic_compare_exchange_weak_explicit(&s->state, &st, next, memory_order_release,
                                                     memory_order_relaxed));
@@ -117,8 +117,8 @@ static void release_locked_and_unlock(edo_semaphore *s, size_t n)
     edo_waker wake[WAKE_BATCH];
     unsigned nwake = 0;
     for (;;) {
-        while (n > 0 && s->queue.head && nwake < WAKE_BATCH) {
-            waiter *w = waiter_of(s->queue.head);
+        while (n > 0 && !edo__list_is_empty(&s->queue) && nwake < WAKE_BATCH) {
+            waiter *w = waiter_of(edo__waitq_head(&s->queue));
             size_t k = n < w->needed ? n : w->needed;
             w->needed -= k;
             w->given += k;
@@ -129,7 +129,7 @@ static void release_locked_and_unlock(edo_semaphore *s, size_t n)
                 wake[nwake++] = edo__waitq_take_waker(&w->node);
             }
         }
-        bool more = n > 0 && s->queue.head;
+        bool more = n > 0 && !edo__list_is_empty(&s->queue);
         if (!more) {
             add_permits_locked(s, n);
             n = 0;
@@ -233,7 +233,8 @@ static edo_poll first_poll(edo_semaphore_acquire_future *f, acquire_state *a, ed
             return EDO_READY;
         }
         size_t have = permits_of(st);
-        if (!s->queue.head && have >= a->n) { /* released meanwhile, and nobody is before us */
+        /* released meanwhile, and nobody is before us */
+        if (edo__list_is_empty(&s->queue) && have >= a->n) {
             if (atomic_compare_exchange_weak_explicit(&s->state, &st, st - permits_word(a->n),
                                                       memory_order_acquire,
                                                       memory_order_acquire)) {
@@ -245,7 +246,7 @@ static edo_poll first_poll(edo_semaphore_acquire_future *f, acquire_state *a, ed
             continue;
         }
         /* Queue: take what is free now only if nobody is before us. */
-        k = s->queue.head ? 0 : have;
+        k = edo__list_is_empty(&s->queue) ? have : 0;
         next = (st - permits_word(k)) | WAITERS;
         if (atomic_compare_exchange_weak_explicit(&s->state, &st, next, memory_order_acquire,
                                                   memory_order_acquire))
@@ -331,11 +332,8 @@ int edo_semaphore_acquire(edo_semaphore *s, size_t n)
         return rc;
     edo_semaphore_acquire_future f;
     edo_semaphore_acquire_future_init(&f, s, n);
-    rc = edo_await(&f.base, NULL);
-    if (rc == 0)
-        rc = f.result;
-    edo_future_drop(&f.base); /* cancelled or timed out: gives back what it was given */
-    return rc;
+    /* cancelled or timed out: the drop gives back what it was given */
+    return edo__coro_run(&f.base, NULL, &f.result);
 }
 
 /* ---- the mutex --------------------------------------------------------------------------------- */

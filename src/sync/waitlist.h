@@ -60,7 +60,7 @@ static inline void edo__waitlist_leave(edo__waitlist *l, edo__spinlock *lock, ed
 
 static inline edo__waitnode *edo__waitlist_head(const edo__waitlist *l)
 {
-    return (edo__waitnode *)(void *)l->head;
+    return (edo__waitnode *)(void *)edo__waitq_head(l); /* the node is the waiter's first field */
 }
 
 /* Takes `lock` and wakes, in batches (unlocking around each batch), every waiter whose `seen`
@@ -73,7 +73,7 @@ static inline void edo__waitlist_wake(edo__waitlist *l, edo__spinlock *lock,
         edo__spin_lock(lock);
         edo_waker batch[EDO__WAKE_BATCH];
         unsigned k = 0;
-        while (k < EDO__WAKE_BATCH && l->head && (all || edo__waitlist_head(l)->seen < *counter))
+        while (k < EDO__WAKE_BATCH && !edo__list_is_empty(l) && (all || edo__waitlist_head(l)->seen < *counter))
             batch[k++] = edo__waitlist_remove(l, edo__waitlist_head(l));
         bool more = k == EDO__WAKE_BATCH;
         edo__spin_unlock(lock);

@@ -1,58 +1,52 @@
 /* An intrusive FIFO of waiters for the primitives that keep their queue under their own lock
  * (semaphore, notify, barrier, once-cell): each node lives inside its waiting future, so waiting
- * allocates nothing. Every function here runs under the owner's lock. */
+ * allocates nothing. Every function here runs under the owner's lock. The list is
+ * platform/list.h; this adds the waker each node carries. */
 #ifndef EDO_SYNC_WAITQ_H
 #define EDO_SYNC_WAITQ_H
 
 #include <stddef.h>
 
 #include "edo/future.h"
+#include "platform/list.h"
 #include "platform/spinlock.h"
 
 typedef struct edo__waitq_node {
-    struct edo__waitq_node *next, *prev;
+    edo__list_node link;
     edo_waker waker;
     int state; /* the owner's */
 } edo__waitq_node;
 
-typedef struct edo__waitq {
-    edo__waitq_node *head, *tail;
-} edo__waitq;
+typedef edo__list edo__waitq;
+
+static inline edo__waitq_node *edo__waitq_node_of(edo__list_node *l)
+{
+    return l ? edo__list_entry(l, edo__waitq_node, link) : NULL;
+}
+
+/* The first waiter (NULL when empty), left queued. */
+static inline edo__waitq_node *edo__waitq_head(const edo__waitq *q)
+{
+    return edo__waitq_node_of(q->head);
+}
 
 /* Appends `n`, which will be woken through `waker` (cloned). */
 static inline void edo__waitq_push(edo__waitq *q, edo__waitq_node *n, const edo_waker *waker)
 {
     n->waker = edo_waker_clone(waker);
-    n->next = NULL;
-    n->prev = q->tail;
-    if (q->tail)
-        q->tail->next = n;
-    else
-        q->head = n;
-    q->tail = n;
+    edo__list_push_back(q, &n->link);
 }
 
 /* Unlinks `n`, which is in `q`. */
 static inline void edo__waitq_remove(edo__waitq *q, edo__waitq_node *n)
 {
-    if (n->prev)
-        n->prev->next = n->next;
-    else
-        q->head = n->next;
-    if (n->next)
-        n->next->prev = n->prev;
-    else
-        q->tail = n->prev;
-    n->next = n->prev = NULL;
+    edo__list_remove(q, &n->link);
 }
 
 /* Unlinks and returns the head (NULL when empty). */
 static inline edo__waitq_node *edo__waitq_pop(edo__waitq *q)
 {
-    edo__waitq_node *n = q->head;
-    if (n)
-        edo__waitq_remove(q, n);
-    return n;
+    return edo__waitq_node_of(edo__list_pop_front(q));
 }
 
 /* A queued waiter polled again: keeps its stored waker current. */
@@ -86,7 +80,7 @@ static inline void edo__waitq_wake_all_and_unlock(edo__waitq *q, edo__spinlock *
             w->state = state;
             wake[k++] = edo__waitq_take_waker(w);
         }
-        bool last = !q->head;
+        bool last = edo__list_is_empty(q);
         if (last)
             edo__spin_unlock(lock);
         for (unsigned i = 0; i < k; i++)

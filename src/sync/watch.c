@@ -266,11 +266,7 @@ int edo_watch_changed(edo_watch_receiver *rx, void *value)
 {
     if (!rx)
         return -EINVAL;
-    if (!edo__coro_running())
-        return -EPERM;
     edo_watch_changed_future f;
     edo_watch_changed_future_init(&f, rx, value);
-    int rc = edo_await(&f.base, NULL);
-    edo_future_drop(&f.base);
-    return rc < 0 ? rc : f.result;
+    return edo__coro_run(&f.base, NULL, &f.result);
 }

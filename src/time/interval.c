@@ -3,6 +3,7 @@
  * the interval, so a tick future dropped before its tick takes nothing away. */
 #include <errno.h>
 
+#include "coro/coro.h"
 #include "edo/coro.h"
 #include "time/timers.h"
 
@@ -123,13 +124,10 @@ int edo_interval_tick(edo_interval *iv, edo_instant *tick)
         return -EINVAL;
     edo_interval_tick_future f;
     edo_interval_tick_future_init(&f, iv);
-    int rc = edo_await(&f.base, NULL);
-    edo_future_drop(&f.base);
-    if (rc < 0)
-        return rc;
-    if (f.result == 0 && tick)
+    int rc = edo__coro_run(&f.base, NULL, &f.result);
+    if (rc == 0 && tick)
         *tick = f.tick;
-    return f.result;
+    return rc;
 }
 
 int edo_interval_reset_at(edo_interval *iv, edo_instant when)

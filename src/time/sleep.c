@@ -1,6 +1,7 @@
 /* Sleeping: the sleep future and its coroutine form. */
 #include <errno.h>
 
+#include "coro/coro.h"
 #include "edo/coro.h"
 #include "time/timers.h"
 
@@ -52,9 +53,7 @@ void edo_sleep_future_reset(edo_sleep_future *s, edo_instant deadline)
 
 static int sleep_on(edo_sleep_future *s)
 {
-    int rc = edo_await(&s->base, NULL);
-    edo_future_drop(&s->base);
-    return rc < 0 ? rc : s->result;
+    return edo__coro_run(&s->base, NULL, &s->result);
 }
 
 int edo_sleep_until(edo_instant deadline)

@@ -32,6 +32,9 @@ static unsigned place(const edo__wheel *w, uint64_t tick)
     return level * EDO__WHEEL_SLOTS + slot;
 }
 
+/* Not platform/list.h: the links are edo_timer_entry's own typed fields in the public
+ * edo/time.h (kept: ABI, and timers.c reads them), and a slot is a bare head pointer (a tail
+ * would double the slot arrays). */
 void edo__wheel_insert(edo__wheel *w, edo_timer_entry *e)
 {
     unsigned where = place(w, e->tick_);
