@@ -380,15 +380,16 @@ static inline bool spawnable(const edo_future *future, size_t size)
            size <= EDO_MAX_FUTURE_SIZE;
 }
 
-int edo__spawn(edo_runtime *rt, edo_future *future, size_t size, edo_task **out, bool pinned)
+/* Spawns on `rt` from the calling thread, whose worker of `rt` is `w` (NULL: not one). Inlined
+ * into the spawning calls: spawning from a task is a hot path (chained_spawn). */
+static inline __attribute__((always_inline)) int spawn_on(edo_runtime *rt, edo__worker *w,
+                                                          edo_future *future, size_t size,
+                                                          edo_task **out, bool pinned)
 {
     if (!rt || !spawnable(future, size))
         return -EINVAL;
     if (atomic_load_explicit(&rt->shutdown, memory_order_relaxed))
         return -ESHUTDOWN;
-    edo__worker *w = edo__worker_current();
-    if (w && w->rt != rt)
-        w = NULL;
     if (pinned && (!w || rt->config.flavor != EDO_RUNTIME_MULTI_THREAD))
         return -EPERM;
     uint64_t id = w ? edo__worker_next_id(w)
@@ -411,6 +412,14 @@ int edo__spawn(edo_runtime *rt, edo_future *future, size_t size, edo_task **out,
     return 0;
 }
 
+int edo__spawn(edo_runtime *rt, edo_future *future, size_t size, edo_task **out, bool pinned)
+{
+    edo__worker *w = edo__worker_current();
+    if (w && w->rt != rt)
+        w = NULL;
+    return spawn_on(rt, w, future, size, out, pinned);
+}
+
 int edo_runtime_spawn_future(edo_runtime *rt, edo_future *future, size_t size, edo_task **out)
 {
     return edo__spawn(rt, future, size, out, false);
@@ -426,10 +435,11 @@ int edo_spawn_future_local(edo_future *future, size_t size, edo_task **out)
 
 int edo_spawn_future(edo_future *future, size_t size, edo_task **out)
 {
-    edo_runtime *rt = edo_runtime_current();
+    edo__worker *w = edo__worker_current();
+    edo_runtime *rt = w ? w->rt : edo__runtime_entered();
     if (!rt)
         return spawnable(future, size) ? -EPERM : -EINVAL;
-    return edo_runtime_spawn_future(rt, future, size, out);
+    return spawn_on(rt, w, future, size, out, false);
 }
 
 /* ---- edo_main ------------------------------------------------------------------------------ */
