@@ -386,7 +386,7 @@ int edo_notify_wait(edo_notify *n);
 typedef struct edo_notify_future {
     edo_future base;
     int result;
-    uint64_t private_[8];
+    uint64_t private_[7];
 } edo_notify_future;
 /* Prepares `f` to wait on `n`. NULL f: no-op. Never suspends; thread-safe (for distinct `f`). */
 void edo_notify_future_init(edo_notify_future *f, edo_notify *n);

@@ -11,11 +11,19 @@
 #define EDO_ALLOC_USE_MALLOC 1 /* so ASan sees every task's lifetime */
 #endif
 
-/* Blocks are whole cache lines, cache-line aligned: a task's state word is written by every
- * worker that wakes or runs it, and a neighbour sharing its line would make two unrelated
- * tasks on two workers fight over it (false sharing cost a third of the yield benchmark). */
+/* Blocks are whole cache lines, cache-line aligned, up to 128 bytes and from 256 on: a task's
+ * state word is written by every worker that wakes or runs it, and a neighbour sharing its line
+ * would make two unrelated tasks on two workers fight over it (false sharing cost a third of the
+ * yield benchmark when the smallest tasks shared lines). Between 128 and 256 bytes blocks go by
+ * half lines (160, 192, 224): a task there is larger than a header and a small future, its state
+ * word shares a line at most with the tail of the previous task's future, and a task parked on a
+ * notify (152 bytes) then takes 160 bytes of memory instead of 192. */
 #define GRANULE 64u
-#define NCLASSES 16u /* block sizes 64, 128, ... 1024 */
+#define MAX_BLOCK 1024u
+static const uint16_t class_size[] = {64, 128, 160, 192, 224, 256, 320, 384, 448, 512, 576, 640, 704, 768, 832, 896, 960, 1024};
+#define NCLASSES (sizeof class_size / sizeof *class_size)
+/* The class of a size, by its number of 32-byte units. */
+static const uint8_t class_of_units[MAX_BLOCK / 32 + 1] = {0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15, 16, 16, 17, 17};
 #define MALLOC_CLASS NCLASSES
 #define MAG_SIZE 64u
 #define SLAB_SIZE (64u * 1024u)
@@ -161,7 +169,7 @@ static bool refill(class_cache *cc, uint32_t c)
                 d->empty = cc->loaded->next;
         }
         if (cc->loaded)
-            carve(d, cc->loaded, (size_t)(c + 1) * GRANULE);
+            carve(d, cc->loaded, class_size[c]);
     }
     edo__spin_unlock(&d->lock);
     if (!cc->loaded) {
@@ -169,7 +177,7 @@ static bool refill(class_cache *cc, uint32_t c)
         if (!cc->loaded)
             return false;
         edo__spin_lock(&d->lock);
-        carve(d, cc->loaded, (size_t)(c + 1) * GRANULE);
+        carve(d, cc->loaded, class_size[c]);
         edo__spin_unlock(&d->lock);
     }
     return cc->loaded->count > 0;
@@ -177,11 +185,11 @@ static bool refill(class_cache *cc, uint32_t c)
 
 void *edo__block_alloc(size_t size, uint32_t *size_class)
 {
-    if (size == 0 || size > NCLASSES * GRANULE) {
+    if (size == 0 || size > MAX_BLOCK) {
         *size_class = MALLOC_CLASS;
         return malloc(size ? size : 1);
     }
-    uint32_t c = (uint32_t)((size + GRANULE - 1) / GRANULE - 1);
+    uint32_t c = class_of_units[(size + 31) / 32];
     *size_class = c;
     class_cache *cc = &caches[c];
     if (!cache_registered)

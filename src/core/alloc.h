@@ -18,7 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Returns a block of at least `size` bytes (64-byte aligned, except from malloc: 16) and its class in *size_class,
+/* Returns a block of at least `size` bytes (aligned to 64 bytes, or 32 between 128 and 256; from
+ * malloc, beyond 1 KiB: 16) and its class in *size_class,
  * or NULL. Thread-safe. */
 void *edo__block_alloc(size_t size, uint32_t *size_class);
 /* Returns a block to its class. Thread-safe. */

@@ -107,6 +107,7 @@ static void release_resources(edo_runtime *rt)
         if (rt->workers[i].parker)
             edo__parker_unref(rt->workers[i].parker);
         free(rt->workers[i].io_events);
+        free(rt->workers[i].owned.slots);
         edo__stack_cache_flush(&rt->workers[i]);
     }
     edo__stack_pool_destroy(&rt->stacks);

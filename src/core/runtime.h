@@ -30,10 +30,12 @@
 #define EDO__YIELD_WAIT_NS 1000000u /* longest a yielded task waits on a worker that never runs
                                        dry (see unstarve_yielders) */
 
-/* A worker's list of the tasks it polled first and that have not completed (owned.c). */
+/* A worker's table of the tasks it polled first and that have not completed (owned.c): a
+ * growable array of slots, each a task or (low bit set) the index of the next free slot. */
 typedef struct edo__owned_list {
     _Alignas(EDO__CACHE_LINE) edo__spinlock lock;
-    edo__list tasks; /* of edo__task.owned links */
+    uintptr_t *slots;
+    uint32_t cap, free; /* free: the first free slot, or cap when none */
     size_t count;
 } edo__owned_list;
 

@@ -151,7 +151,7 @@ edo__task *edo__task_new(struct edo_runtime *rt, const edo_future *future, size_
     edo__task *t = edo__block_alloc(offsetof(edo__task, future) + size, &size_class);
     if (!t)
         return NULL;
-    t->size_class = size_class;
+    t->size_class = (uint16_t)size_class;
     uint64_t refs = with_handle ? 3 : 2; /* scheduler + notification (+ handle) */
     atomic_init(&t->state, refs * EDO__REF_ONE | EDO__NOTIFIED |
                                (with_handle ? EDO__JOIN_INTEREST : 0u) |
@@ -159,7 +159,7 @@ edo__task *edo__task_new(struct edo_runtime *rt, const edo_future *future, size_
     t->rt = rt;
     atomic_init(&t->next, NULL);
     t->owner = EDO__NO_OWNER;
-    t->owned = (edo__list_node){NULL, NULL};
+    t->owned_slot = 0;
     t->id = id;
     t->join_waker = EDO_WAKER_EMPTY;
     t->locals = NULL;

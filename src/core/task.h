@@ -54,7 +54,7 @@ enum {
 };
 #define EDO__REF_SHIFT 10
 #define EDO__REF_ONE ((uint64_t)1 << EDO__REF_SHIFT)
-#define EDO__NO_OWNER UINT32_MAX
+#define EDO__NO_OWNER UINT16_MAX
 #define EDO__REF_COUNT(s) ((s) >> EDO__REF_SHIFT)
 
 typedef struct edo__task edo__task;
@@ -63,10 +63,10 @@ struct edo__task {
     _Atomic uint64_t state;
     struct edo_runtime *rt;
     edo__task *_Atomic next;           /* link in the global or blocking queue */
-    edo__list_node owned; /* link in the owned list, under its lock */
     uint64_t id;
-    uint32_t owner;      /* index of the worker whose owned list has it, or EDO__NO_OWNER */
-    uint32_t size_class; /* of the block the task lives in (alloc.h) */
+    uint32_t owned_slot; /* its slot in the owner's owned table, under that table's lock */
+    uint16_t owner;      /* index of the worker whose owned table has it, or EDO__NO_OWNER */
+    uint16_t size_class; /* of the block the task lives in (alloc.h) */
     edo_waker join_waker; /* see JOIN_WAKER */
     union {
         struct edo__task_locals *locals; /* until completion: task-local values */
