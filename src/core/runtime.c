@@ -234,7 +234,7 @@ static size_t drain_queues(edo_runtime *rt)
     return ran;
 }
 
-/* Cancels what is left: tasks idle in the owned lists, and tasks in queues. Cancelling runs
+/* Cancels what is left: tasks idle in the owned tables, and tasks in queues. Cancelling runs
  * drop functions, which may wake or abort other tasks, so it repeats until nothing is left. A
  * spawn or wake from a plain thread may still be on its way to the global queue: it waits for
  * those (they are counted) and drains again. Gives up at `deadline` (ns, edo__clock_ns) when

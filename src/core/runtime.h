@@ -163,7 +163,7 @@ unsigned edo__worker_run_some(edo__worker *w, unsigned max);
 void edo__worker_park(edo__worker *w, edo__signal *sig);
 uint64_t edo__worker_next_id(edo__worker *w);
 
-/* ---- owned lists (owned.c) ---- */
+/* ---- owned tables (owned.c) ---- */
 void edo__owned_insert(struct edo__worker *w, edo__task *t);
 /* Takes `t` off its list, if it is on one. */
 void edo__owned_remove(edo__task *t);

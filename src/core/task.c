@@ -186,7 +186,7 @@ static void drop_unclaimed_output(edo__task *t)
  * reference; `self_woken`: the drop woke the task itself. */
 static void drop_deferred(edo__task *t, bool self_woken)
 {
-    /* A task cancelled before any worker polled it is on no owned list; it lives on now, so
+    /* A task cancelled before any worker polled it is on no owned table; it lives on now, so
      * shutdown must find it. */
     if (t->owner == EDO__NO_OWNER && !edo__task_is_pinned(t))
         edo__owned_insert(&t->rt->workers[0], t);
@@ -205,7 +205,7 @@ static void drop_deferred(edo__task *t, bool self_woken)
         edo__schedule(t, false);
 }
 
-/* Publishes completion, hands the output to the handle (or wakes it), leaves the owned list and
+/* Publishes completion, hands the output to the handle (or wakes it), leaves the owned table and
  * drops the run's and the scheduler's references. The caller is the task's poller. */
 static void complete(edo__task *t, void *output, bool cancelled)
 {
