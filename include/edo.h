@@ -4,6 +4,12 @@
  * coroutines and stackless futures), a blocking pool, and the building blocks for network
  * programs. Start with edo/runtime.h (building a runtime), edo/coro.h (coroutines: straight-line
  * code), edo/task.h (spawning and joining) and edo/future.h (writing futures), edo/time.h (sleeps, timeouts, deadlines). docs/ARCHITECTURE.md explains how the pieces fit.
+ *
+ * Naming: one word for each idea, everywhere.
+ *  - Predicates (questions that cannot fail) return bool and read as questions: `_is_`, `_has_`,
+ *    `in_`, `will_` (edo_task_is_finished, edo_in_coroutine); a NULL argument answers false.
+ *    A question with a third answer returns int 1, 0 or a negative errno, as every call that
+ *    can fail (edo_watch_has_changed: -EPIPE once the sender closed).
  */
 #ifndef EDO_H
 #define EDO_H

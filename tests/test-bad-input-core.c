@@ -146,7 +146,7 @@ static void handle_calls(void)
     CHECK_EQ(edo_task_poll_join(NULL, &cx, NULL, NULL), EDO_READY);
     CHECK(out == (void *)1);
     CHECK_EQ(edo_task_abort(NULL), -EINVAL);
-    CHECK_EQ(edo_task_is_finished(NULL), -EINVAL);
+    CHECK_EQ(edo_task_is_finished(NULL), false);
     CHECK_EQ(edo_task_id(NULL), 0);
     edo_task_free(NULL);
     CHECK_EQ(edo_task_current_id(), edo_in_coroutine() ? edo_task_current_id() : 0);

@@ -381,7 +381,7 @@ static void cancel_calls(void)
     CHECK_EQ(edo_cancel_token_new(NULL, t), -EINVAL);
     CHECK_EQ(edo_cancel_token_new(&child, t), 0);
     edo_cancel(NULL);
-    CHECK_EQ(edo_cancel_token_is_cancelled(NULL), -EINVAL);
+    CHECK_EQ(edo_cancel_token_is_cancelled(NULL), false);
     CHECK_EQ(edo_cancel_token_wait(NULL), -EINVAL);
     edo_waker nw;
     edo_context cx = noop_cx(&nw);
@@ -899,7 +899,7 @@ static void await_calls(void)
     CHECK_EQ(edo_await(&pollless, &out), -EINVAL);
     CHECK(out == (void *)1);
     int in = edo_in_coroutine();
-    CHECK_EQ(edo_coro_cancelled(), in ? 0 : -EPERM);
+    CHECK_EQ(edo_coro_is_cancelled(), false);
     CHECK_EQ(edo_yield(), in ? 0 : -EPERM);
     edo_yield_future y;
     edo_yield_future_init(&y);

@@ -465,9 +465,9 @@ void edo_cancel_token_free(edo_cancel_token *t);
 /* Cancels `t` and every token below it, waking their waiters. Repeating it, or NULL, is a
  * no-op. Never suspends; thread-safe. */
 void edo_cancel(edo_cancel_token *t);
-/* 1 when `t` has been cancelled (directly or through an ancestor), 0 when not, -EINVAL for
+/* True when `t` has been cancelled (directly or through an ancestor); false when not, and for
  * NULL. Never suspends. */
-int edo_cancel_token_is_cancelled(const edo_cancel_token *t);
+bool edo_cancel_token_is_cancelled(const edo_cancel_token *t);
 /* Inside a coroutine: waits until `t` is cancelled. Returns 0, -EINVAL (t NULL), -EPERM,
  * -ECANCELED (the task was aborted), -ETIMEDOUT. Suspends. */
 int edo_cancel_token_wait(edo_cancel_token *t);

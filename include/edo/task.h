@@ -26,6 +26,7 @@
 #ifndef EDO_TASK_H
 #define EDO_TASK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -104,9 +105,9 @@ edo_poll edo_task_poll_join(edo_task *task, edo_context *cx, int *rc, void **out
  * Returns 0, or -EINVAL for NULL. Never suspends; thread-safe. */
 int edo_task_abort(edo_task *task);
 
-/* 1 when the task has finished (completed or cancelled), 0 when not, -EINVAL for NULL.
+/* True when the task has finished (completed or cancelled); false when not, and for NULL.
  * Never suspends; thread-safe. */
-int edo_task_is_finished(const edo_task *task);
+bool edo_task_is_finished(const edo_task *task);
 
 /* The task's id: unique within its runtime, never 0. Returns 0 for NULL. */
 uint64_t edo_task_id(const edo_task *task);

@@ -81,10 +81,10 @@ int edo_cancel_token_new(edo_cancel_token **out, edo_cancel_token *parent)
 
 void edo_cancel_token_free(edo_cancel_token *t) { token_unref(t); }
 
-int edo_cancel_token_is_cancelled(const edo_cancel_token *t)
+bool edo_cancel_token_is_cancelled(const edo_cancel_token *t)
 {
     if (!t)
-        return -EINVAL;
+        return false;
     return atomic_load_explicit(&((edo_cancel_token *)t)->cancelled, memory_order_acquire);
 }
 
