@@ -10,6 +10,9 @@
  *    `in_`, `will_` (edo_task_is_finished, edo_in_coroutine); a NULL argument answers false.
  *    A question with a third answer returns int 1, 0 or a negative errno, as every call that
  *    can fail (edo_watch_has_changed: -EPIPE once the sender closed).
+ *  - Time: a function takes a duration (nanoseconds from now); the twin that takes an instant
+ *    (edo_instant) ends in `_at`, whether it waits until then or places something there
+ *    (edo_sleep / edo_sleep_at, edo_timeout / edo_timeout_at); see edo/time.h.
  */
 #ifndef EDO_H
 #define EDO_H

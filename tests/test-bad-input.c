@@ -638,26 +638,26 @@ TEST(time_durations_saturate)
 static void sleep_calls(void)
 {
     edo_sleep_future_init(NULL, 1);
-    edo_sleep_future_init_until(NULL, 1);
-    edo_sleep_future_reset(NULL, 1);
+    edo_sleep_future_init_at(NULL, 1);
+    edo_sleep_future_reset_at(NULL, 1);
     if (!edo_in_coroutine()) {
         CHECK_EQ(edo_sleep(0), -EPERM);
-        CHECK_EQ(edo_sleep_until(0), -EPERM);
+        CHECK_EQ(edo_sleep_at(0), -EPERM);
         return;
     }
     CHECK_EQ(edo_sleep(0), 0);
-    CHECK_EQ(edo_sleep_until(0), 0); /* long past */
+    CHECK_EQ(edo_sleep_at(0), 0); /* long past */
     /* Durations and instants at the end of time never come: the deadline cuts them short. */
     edo_instant saved;
     CHECK_EQ(edo_deadline_push(edo_after(EDO_MSEC(2)), &saved), 0);
     CHECK_EQ(edo_sleep(UINT64_MAX), -ETIMEDOUT);
     CHECK_EQ(edo_sleep(UINT64_MAX - 1), -ETIMEDOUT);
-    CHECK_EQ(edo_sleep_until(EDO_INSTANT_NEVER), -ETIMEDOUT);
-    CHECK_EQ(edo_sleep_until(EDO_INSTANT_NEVER - 1), -ETIMEDOUT); /* a timer armed far out */
+    CHECK_EQ(edo_sleep_at(EDO_INSTANT_NEVER), -ETIMEDOUT);
+    CHECK_EQ(edo_sleep_at(EDO_INSTANT_NEVER - 1), -ETIMEDOUT); /* a timer armed far out */
     CHECK_EQ(edo_deadline_pop(saved), 0);
     edo_sleep_future s;
     edo_sleep_future_init(&s, UINT64_MAX);
-    edo_sleep_future_reset(&s, 0); /* pending again, due at once */
+    edo_sleep_future_reset_at(&s, 0); /* pending again, due at once */
     CHECK_EQ(edo_await(&s.base, NULL), 0);
     CHECK_EQ(s.result, 0);
     edo_future_drop(&s.base);
@@ -811,7 +811,7 @@ TEST(time_interval_bad_input)
 static void *sleep_to_the_end(void *arg)
 {
     (void)arg;
-    return (void *)(intptr_t)edo_sleep_until(EDO_INSTANT_NEVER - 1);
+    return (void *)(intptr_t)edo_sleep_at(EDO_INSTANT_NEVER - 1);
 }
 
 /* The paused clock moved as far as it goes: it stops at the last instant, firing every timer

@@ -105,7 +105,7 @@ static void *select_forever(void *arg)
     edo_chan_recv_future a;
     edo_chan_recv_future_init(&a, ch);
     edo_sleep_future never;
-    edo_sleep_future_init_until(&never, EDO_INSTANT_NEVER);
+    edo_sleep_future_init_at(&never, EDO_INSTANT_NEVER);
     edo_future *both[] = {&a.base, &never.base};
     int rc = edo_select(both, 2, EDO_SELECT_FAIR, NULL);
     edo_future_drop(&a.base);

@@ -142,7 +142,7 @@ static void *sleep_off_tick(void *arg)
     CHECK(woke - start >= EDO_USEC(1500));
     CHECK(woke - start < EDO_USEC(1500) + EDO_MSEC(1));
     CHECK_EQ(edo_sleep(0), 0);                  /* due now: no wait */
-    CHECK_EQ(edo_sleep_until(start), 0);        /* in the past: no wait */
+    CHECK_EQ(edo_sleep_at(start), 0);        /* in the past: no wait */
     CHECK_EQ(edo_now(), woke);
     return NULL;
 }
@@ -157,7 +157,7 @@ TEST(sleep_rounds_up_never_down)
 TEST(sleep_outside_a_coroutine_is_refused)
 {
     CHECK_EQ(edo_sleep(1), -EPERM);
-    CHECK_EQ(edo_sleep_until(0), -EPERM);
+    CHECK_EQ(edo_sleep_at(0), -EPERM);
     /* The future form polled with no runtime at hand completes with -EPERM. */
     edo_sleep_future s;
     edo_sleep_future_init(&s, EDO_SEC(10));
@@ -205,7 +205,7 @@ static void block_on_sleep(edo_runtime_flavor flavor)
     edo_runtime *rt = new_rt(flavor, 2);
     edo_sleep_future s;
     edo_instant start = edo_now();
-    edo_sleep_future_init_until(&s, start + EDO_MSEC(20));
+    edo_sleep_future_init_at(&s, start + EDO_MSEC(20));
     CHECK_EQ(edo_block_on(rt, &s.base, NULL), 0);
     CHECK_EQ(s.result, 0);
     CHECK(edo_now() >= start + EDO_MSEC(20));
@@ -232,7 +232,7 @@ static edo_poll twice_poll(edo_future *f, edo_context *cx, void **out)
         if (edo_future_poll(&tf->sleep.base, cx, NULL) == EDO_PENDING)
             return EDO_PENDING;
         tf->woke[tf->stage++] = edo_now();
-        edo_sleep_future_reset(&tf->sleep, edo_after(EDO_MSEC(500)));
+        edo_sleep_future_reset_at(&tf->sleep, edo_after(EDO_MSEC(500)));
     }
     return EDO_READY;
 }
@@ -318,7 +318,7 @@ static void *cancel_after_firing(void *arg)
     /* And dropping one that was never polled, or already completed. */
     edo_sleep_future_init(&s, EDO_MSEC(10));
     edo_future_drop(&s.base);
-    edo_sleep_future_init_until(&s, edo_now());
+    edo_sleep_future_init_at(&s, edo_now());
     CHECK_EQ(edo_future_poll(&s.base, &cx, NULL), EDO_READY);
     edo_future_drop(&s.base);
     return NULL;
@@ -507,7 +507,7 @@ static void *deadline_cases(void *arg)
     void *out = NULL;
     CHECK_EQ(edo_await(&ready.base, &out), 0);
     CHECK_EQ((intptr_t)out, 5);
-    CHECK_EQ(edo_sleep_until(0), 0); /* a sleep already due does not wait either */
+    CHECK_EQ(edo_sleep_at(0), 0); /* a sleep already due does not wait either */
     CHECK_EQ(edo_deadline_pop(saved), 0);
     CHECK_EQ(edo_yield(), 0);
 
@@ -1028,7 +1028,7 @@ typedef struct {
 static void *wait_for_all(void *arg)
 {
     million_wait *m = arg;
-    CHECK_EQ(edo_sleep_until(m->until), 0);
+    CHECK_EQ(edo_sleep_at(m->until), 0);
     while (atomic_load(m->done) < m->n)
         CHECK_EQ(edo_yield(), 0);
     return NULL;
@@ -1045,7 +1045,7 @@ TEST(million_timers)
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         checked_sleep c = {.base = {&checked_vtable}, .late_ms_total = &late, .done = &done};
         /* Deadlines off the tick grid, up to ~3 hours: every level below the top. */
-        edo_sleep_future_init_until(&c.sleep, start + 1 + x % EDO_SEC(10000));
+        edo_sleep_future_init_at(&c.sleep, start + 1 + x % EDO_SEC(10000));
         CHECK_EQ(edo_runtime_spawn_future(rt, &c.base, sizeof c, NULL), 0);
     }
     million_wait m = {&done, n, start + EDO_SEC(10000) + EDO_MSEC(2)};

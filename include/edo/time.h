@@ -25,8 +25,9 @@
  * sleep, and cancelling one is O(1) from any thread.
  *
  * Names: a relative form takes a duration; its absolute twin takes an edo_instant and ends in
- * `_until` when it waits until then (edo_sleep_until) and in `_at` when it places something at
- * that instant (edo_timeout_at, edo_interval_init_at, edo_interval_reset_at), as in Tokio.
+ * `_at` (edo_sleep_at, edo_timeout_at, edo_interval_init_at, edo_interval_reset_at;
+ * edo_sleep_future_reset_at has only that form). `_after` is a duration where the plain name
+ * means something else (edo_interval_reset_after).
  *
  * Durations and instants (the rule for every function of edo that takes one):
  *  - A duration is a count of nanoseconds from now. 0 means now: no wait (a sleep of 0 is ready
@@ -112,7 +113,7 @@ typedef struct edo_timer_entry {
 int edo_sleep(uint64_t duration);
 /* Like edo_sleep(), until `deadline` (already past: returns 0 at once without suspending;
  * EDO_INSTANT_NEVER: until the task is aborted or its deadline). */
-int edo_sleep_until(edo_instant deadline);
+int edo_sleep_at(edo_instant deadline);
 
 /* A future that is ready once its deadline has passed. Its output is NULL; `result` reads 0,
  * or -EPERM when it was polled outside a runtime (it then completes at once).
@@ -133,11 +134,11 @@ typedef struct edo_sleep_future {
  * no-op (as for the two functions below). Never suspends. */
 void edo_sleep_future_init(edo_sleep_future *s, uint64_t duration);
 /* Prepares `s` to complete at `deadline` (EDO_INSTANT_NEVER: never). Never suspends. */
-void edo_sleep_future_init_until(edo_sleep_future *s, edo_instant deadline);
+void edo_sleep_future_init_at(edo_sleep_future *s, edo_instant deadline);
 /* Moves `s`'s deadline to `deadline`, pending again even if it had completed; cancels the timer
  * it had (so the next poll arms a new one). `s` may be polled again afterwards. For idle
  * timeouts that are pushed back on every event. Never suspends; not thread-safe for one `s`. */
-void edo_sleep_future_reset(edo_sleep_future *s, edo_instant deadline);
+void edo_sleep_future_reset_at(edo_sleep_future *s, edo_instant deadline);
 
 /* ---------------------------------------------------------------------------------------------
  * Timeouts
