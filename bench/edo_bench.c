@@ -112,7 +112,7 @@ static double spawn_many(edo_runtime *rt, long n)
     countdown_reset(n);
     double t0 = now_ns();
     spawner_task s = {{&spawner_vtable}, n};
-    check(edo_runtime_spawn_future(rt, &s.base, sizeof s, NULL), "spawn");
+    check(edo_spawn_future_on(rt, &s.base, sizeof s, NULL), "spawn");
     countdown_wait();
     return now_ns() - t0;
 }
@@ -124,7 +124,7 @@ static double spawn_many_remote(edo_runtime *rt, long n)
     double t0 = now_ns();
     for (long i = 0; i < n; i++) {
         edo_future hit = {&hit_vtable};
-        check(edo_runtime_spawn_future(rt, &hit, sizeof hit, NULL), "spawn");
+        check(edo_spawn_future_on(rt, &hit, sizeof hit, NULL), "spawn");
     }
     countdown_wait();
     return now_ns() - t0;
@@ -160,7 +160,7 @@ static double yield_many(edo_runtime *rt, long n)
     for (int i = 0; i < YIELD_TASKS; i++) {
         yielder_task t = {{&yielder_vtable}, {{NULL}, 0}, per_task};
         edo_yield_future_init(&t.y);
-        check(edo_runtime_spawn_future(rt, &t.base, sizeof t, NULL), "spawn");
+        check(edo_spawn_future_on(rt, &t.base, sizeof t, NULL), "spawn");
     }
     countdown_wait();
     return now_ns() - t0;
@@ -191,7 +191,7 @@ static double chained_spawn(edo_runtime *rt, long n)
     countdown_reset(1);
     double t0 = now_ns();
     chain_task c = {{&chain_vtable}, n - 1};
-    check(edo_runtime_spawn_future(rt, &c.base, sizeof c, NULL), "spawn");
+    check(edo_spawn_future_on(rt, &c.base, sizeof c, NULL), "spawn");
     countdown_wait();
     return now_ns() - t0;
 }
@@ -364,7 +364,7 @@ static long idle_task_memory(edo_runtime *rt, long n)
     for (long i = 0; i < n; i++) {
         idle_task t = {.base = {&idle_vtable}, .polled = &polled};
         edo_notify_future_init(&t.wait, idle_notify);
-        check(edo_runtime_spawn_future(rt, &t.base, sizeof t, NULL), "spawn");
+        check(edo_spawn_future_on(rt, &t.base, sizeof t, NULL), "spawn");
     }
     while (atomic_load_explicit(&polled, memory_order_acquire) < n)
         usleep(1000);

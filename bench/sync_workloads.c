@@ -219,9 +219,9 @@ static void future_pair(edo_runtime *rt, edo_oneshot *first, long rounds, edo_ta
 {
     ponger_task po = {{&ponger_vtable}, {{NULL}, 0, NULL}};
     edo_oneshot_recv_future_init(&po.inbox, first);
-    must(edo_runtime_spawn_future(rt, &po.base, sizeof po, NULL), "spawn");
+    must(edo_spawn_future_on(rt, &po.base, sizeof po, NULL), "spawn");
     pinger_task pi = {{&pinger_vtable}, first, rounds, false, {{NULL}, 0, NULL}};
-    must(edo_runtime_spawn_future(rt, &pi.base, sizeof pi, pinger), "spawn");
+    must(edo_spawn_future_on(rt, &pi.base, sizeof pi, pinger), "spawn");
 }
 
 double ping_pong_pairs(edo_runtime *rt, long n)

@@ -166,7 +166,7 @@ static sleep_stats overshoot(edo_runtime *rt, long n, bool coro)
         } else {
             sleeper s = {.base = {&sleeper_vtable}, .run = &run, .index = i,
                          .asked = sleep_asked(i)};
-            must(edo_runtime_spawn_future(rt, &s.base, sizeof s, NULL), "spawn");
+            must(edo_spawn_future_on(rt, &s.base, sizeof s, NULL), "spawn");
         }
     }
     pthread_mutex_lock(&run.lock);

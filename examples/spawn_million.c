@@ -76,7 +76,7 @@ int main(void)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     edo_task *t;
-    rc = edo_runtime_spawn_future(rt, &root->base, sizeof *root, &t);
+    rc = edo_spawn_future_on(rt, &root->base, sizeof *root, &t);
     if (rc == 0)
         rc = edo_task_join(t, NULL);
     clock_gettime(CLOCK_MONOTONIC, &t1);

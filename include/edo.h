@@ -13,6 +13,11 @@
  *  - Time: a function takes a duration (nanoseconds from now); the twin that takes an instant
  *    (edo_instant) ends in `_at`, whether it waits until then or places something there
  *    (edo_sleep / edo_sleep_at, edo_timeout / edo_timeout_at); see edo/time.h.
+ *  - Spawning: every call that starts a task begins with `edo_spawn`, then what it runs
+ *    (nothing: a coroutine; `_future`; `_blocking`: the blocking pool), then how: `_on` a given
+ *    runtime (as Tokio's Builder::spawn_on; edo_io_register_on), `_with` options (and a runtime,
+ *    NULL: the current one), `_local` pinned to the calling worker. A join set's are
+ *    edo_join_set_spawn and edo_join_set_spawn_future.
  */
 #ifndef EDO_H
 #define EDO_H

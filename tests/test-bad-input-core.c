@@ -66,15 +66,15 @@ static void spawn_future_calls(void)
     for (size_t i = 0; i < 3; i++) { /* checked before -EPERM */
         CHECK_EQ(edo_spawn_future(bad[i], sizeof(edo_future), &t), -EINVAL);
         CHECK_EQ(edo_spawn_future_local(bad[i], sizeof(edo_future), &t), -EINVAL);
-        CHECK_EQ(edo_runtime_spawn_future(rt, bad[i], sizeof(edo_future), &t), -EINVAL);
+        CHECK_EQ(edo_spawn_future_on(rt, bad[i], sizeof(edo_future), &t), -EINVAL);
     }
     for (size_t i = 0; i < sizeof bad_sizes / sizeof bad_sizes[0]; i++) {
         CHECK_EQ(edo_spawn_future(&ok, bad_sizes[i], &t), -EINVAL);
         CHECK_EQ(edo_spawn_future(&ok, bad_sizes[i], NULL), -EINVAL);
         CHECK_EQ(edo_spawn_future_local(&ok, bad_sizes[i], &t), -EINVAL);
-        CHECK_EQ(edo_runtime_spawn_future(rt, &ok, bad_sizes[i], &t), -EINVAL);
+        CHECK_EQ(edo_spawn_future_on(rt, &ok, bad_sizes[i], &t), -EINVAL);
     }
-    CHECK_EQ(edo_runtime_spawn_future(NULL, &ok, sizeof ok, &t), -EINVAL);
+    CHECK_EQ(edo_spawn_future_on(NULL, &ok, sizeof ok, &t), -EINVAL);
     CHECK(t == before);
     if (!rt) {
         CHECK_EQ(edo_spawn_future(&ok, sizeof ok, &t), -EPERM);
@@ -472,7 +472,7 @@ static void runtime_new_calls(void)
                                .thread_name = "a-name-longer-than-ten"};
     CHECK_EQ(edo_runtime_new(&rt, &edge), 0);
     edo_task *t;
-    CHECK_EQ(edo_runtime_spawn_blocking(rt, return_arg, (void *)8, &t), 0);
+    CHECK_EQ(edo_spawn_blocking_on(rt, return_arg, (void *)8, &t), 0);
     void *out = NULL;
     CHECK_EQ(edo_task_join(t, &out), 0);
     CHECK(out == (void *)8);
@@ -512,9 +512,9 @@ static void handle_after_shutdown_calls(void)
         edo_runtime_free(rt);
         edo_task *t = (edo_task *)&t;
         edo_future ok = {&ready_vtable};
-        CHECK_EQ(edo_runtime_spawn_future(h, &ok, sizeof ok, &t), -ESHUTDOWN);
+        CHECK_EQ(edo_spawn_future_on(h, &ok, sizeof ok, &t), -ESHUTDOWN);
         CHECK_EQ(edo_spawn_with(h, NULL, return_arg, NULL, &t), -ESHUTDOWN);
-        CHECK_EQ(edo_runtime_spawn_blocking(h, return_arg, NULL, &t), -ESHUTDOWN);
+        CHECK_EQ(edo_spawn_blocking_on(h, return_arg, NULL, &t), -ESHUTDOWN);
         edo_blocking_options o = {count_drop, count_drop};
         CHECK_EQ(edo_spawn_blocking_with(h, &o, return_arg, NULL, &t), -ESHUTDOWN);
         CHECK_EQ(atomic_load(&drops), 0); /* arg still ours */
@@ -609,7 +609,7 @@ static void shutdown_from_inside_calls(void)
         CHECK_EQ(edo_spawn_with(rt, NULL, shut_own_coro, NULL, &t), 0); /* a task */
         CHECK_EQ(edo_task_join(t, NULL), 0);
         edo_task_free(t);
-        CHECK_EQ(edo_runtime_spawn_blocking(rt, shut_own_coro, NULL, &t), 0); /* the pool */
+        CHECK_EQ(edo_spawn_blocking_on(rt, shut_own_coro, NULL, &t), 0); /* the pool */
         CHECK_EQ(edo_task_join(t, NULL), 0);
         edo_task_free(t);
         if (!edo_in_coroutine()) { /* edo_block_on's future */
@@ -687,8 +687,8 @@ static void blocking_pool_calls(void)
     edo_task *const before = t;
     edo_blocking_options o = {count_drop, count_drop}, none = {NULL, NULL};
     CHECK_EQ(edo_spawn_blocking(NULL, NULL, &t), -EINVAL); /* before -EPERM */
-    CHECK_EQ(edo_runtime_spawn_blocking(NULL, return_arg, NULL, &t), -EINVAL);
-    CHECK_EQ(edo_runtime_spawn_blocking(rt, NULL, NULL, &t), -EINVAL);
+    CHECK_EQ(edo_spawn_blocking_on(NULL, return_arg, NULL, &t), -EINVAL);
+    CHECK_EQ(edo_spawn_blocking_on(rt, NULL, NULL, &t), -EINVAL);
     CHECK_EQ(edo_spawn_blocking_with(NULL, &o, NULL, NULL, &t), -EINVAL);
     CHECK_EQ(edo_spawn_blocking_with(rt, NULL, NULL, NULL, &t), -EINVAL);
     CHECK(t == before);

@@ -265,7 +265,7 @@ static void abort_at(int kind)
     cancel_arg c = {&g, 0, 0, 0, kind, NULL};
     if (kind == 2) {
         gate_future gf = gate_future_new(&g, NULL);
-        CHECK_EQ(edo_runtime_spawn_future(rt, &gf.base, sizeof gf, &c.other), 0);
+        CHECK_EQ(edo_spawn_future_on(rt, &gf.base, sizeof gf, &c.other), 0);
     }
     edo_task *t;
     CHECK_EQ(edo_spawn_with(rt, NULL, cancellable, &c, &t), 0);

@@ -247,7 +247,7 @@ TEST(sleep_future_reset_in_a_future_task)
     twice_future tf = {.base = {&twice_vtable}, .woke = woke};
     edo_sleep_future_init(&tf.sleep, EDO_MSEC(100));
     edo_task *t;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &tf.base, sizeof tf, &t), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &tf.base, sizeof tf, &t), 0);
     CHECK_EQ(edo_task_join(t, NULL), 0);
     edo_task_free(t);
     CHECK_EQ(woke[1] - woke[0], EDO_MSEC(500));
@@ -281,7 +281,7 @@ static void *abort_sleeper_then_pass_its_deadline(void *arg)
     counted_sleep c = {.base = {&counted_vtable}, .polls = &polls};
     edo_sleep_future_init(&c.sleep, EDO_MSEC(50));
     edo_task *t;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &c.base, sizeof c, &t), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &c.base, sizeof c, &t), 0);
     CHECK_EQ(edo_yield(), 0); /* it runs once and arms its timer */
     CHECK_EQ(atomic_load(&polls), 1);
     edo_task_abort(t); /* cancel before firing: the timer leaves the wheel */
@@ -387,7 +387,7 @@ TEST(cross_worker_cancel_race)
              * move into the task. */
             CHECK_EQ(edo_timeout_future_init(&g.timeout, &g.inner.base, EDO_MSEC(1 + i % 3)),
                      0);
-            CHECK_EQ(edo_runtime_spawn_future(rt, &g.base, sizeof g, &t[i]), 0);
+            CHECK_EQ(edo_spawn_future_on(rt, &g.base, sizeof g, &t[i]), 0);
         }
         usleep((useconds_t)(500 + (r % 5) * 400));
         for (int i = 0; i < N; i++) {
@@ -667,7 +667,7 @@ TEST(interval_missed_tick_policies_future_task)
         stall_task t = {.it = {.base = {&stall_task_vtable}}, .rt = rt, .c = &c};
         CHECK_EQ(edo_interval_init(&t.it.iv, EDO_MSEC(10), policies[k]), 0);
         edo_task *task;
-        CHECK_EQ(edo_runtime_spawn_future(rt, &t.it.base, sizeof t, &task), 0);
+        CHECK_EQ(edo_spawn_future_on(rt, &t.it.base, sizeof t, &task), 0);
         CHECK_EQ(edo_task_join(task, NULL), 0);
         edo_task_free(task);
         edo_runtime_free(rt);
@@ -800,7 +800,7 @@ static void *reset_wakes_the_waiter(void *arg)
     reset_task t = {.it = {.base = {&reset_task_vtable}}, .got = got};
     CHECK_EQ(edo_interval_init(&t.it.iv, EDO_MSEC(10), EDO_MISSED_TICK_SKIP), 0);
     edo_task *task;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &t.it.base, sizeof t, &task), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &t.it.base, sizeof t, &task), 0);
     CHECK_EQ(edo_sleep(EDO_SEC(1)), 0); /* long past the new tick */
     CHECK_EQ(edo_task_is_finished(task), 1); /* not stranded by the reset */
     CHECK_EQ(edo_task_join(task, NULL), 0);
@@ -1046,7 +1046,7 @@ TEST(million_timers)
         checked_sleep c = {.base = {&checked_vtable}, .late_ms_total = &late, .done = &done};
         /* Deadlines off the tick grid, up to ~3 hours: every level below the top. */
         edo_sleep_future_init_at(&c.sleep, start + 1 + x % EDO_SEC(10000));
-        CHECK_EQ(edo_runtime_spawn_future(rt, &c.base, sizeof c, NULL), 0);
+        CHECK_EQ(edo_spawn_future_on(rt, &c.base, sizeof c, NULL), 0);
     }
     million_wait m = {&done, n, start + EDO_SEC(10000) + EDO_MSEC(2)};
     run_on(rt, wait_for_all, &m);

@@ -12,7 +12,7 @@
  *     edo_runtime *rt;
  *     edo_runtime_config cfg = { .worker_threads = 4, .thread_name = "api" };
  *     if (edo_runtime_new(&rt, &cfg) < 0) abort();
- *     edo_runtime_spawn_future(rt, &job.base, sizeof job, NULL);
+ *     edo_spawn_future_on(rt, &job.base, sizeof job, NULL);
  *     edo_block_on(rt, &main_future.base, &out);
  *     edo_runtime_free(rt);     // cancels what is left and frees it
  *
@@ -200,7 +200,7 @@ int edo_spawn_blocking(void *(*fn)(void *arg), void *arg, edo_task **out);
 
 /* Like edo_spawn_blocking(), on runtime `rt` from any thread; -EINVAL also for a NULL rt, and
  * -ESHUTDOWN through a handle (edo_runtime_ref) once the runtime was shut down. */
-int edo_runtime_spawn_blocking(edo_runtime *rt, void *(*fn)(void *arg), void *arg, edo_task **out);
+int edo_spawn_blocking_on(edo_runtime *rt, void *(*fn)(void *arg), void *arg, edo_task **out);
 
 /* Who frees a blocking call's argument and output (edo_spawn_blocking_with). Zero fields: no one
  * (as with edo_spawn_blocking). */

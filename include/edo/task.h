@@ -14,7 +14,7 @@
  *     ...
  *     adder a = { { &adder_vt }, 2, 3 };
  *     edo_task *t;
- *     if (edo_runtime_spawn_future(rt, &a.base, sizeof a, &t) == 0) {
+ *     if (edo_spawn_future_on(rt, &a.base, sizeof a, &t) == 0) {
  *         void *sum;
  *         if (edo_task_join(t, &sum) == 0)            // waits; sum == (void *)5
  *             printf("%d\n", (int)(intptr_t)sum);
@@ -55,7 +55,7 @@ typedef struct edo_task edo_task;
  * Returns 0, or
  *   -EINVAL    future, its vtable or its poll function is NULL, or size < sizeof(edo_future),
  *              or size > EDO_MAX_FUTURE_SIZE (bad arguments are checked before -EPERM);
- *   -EPERM     the calling thread is not in a runtime (use edo_runtime_spawn_future);
+ *   -EPERM     the calling thread is not in a runtime (use edo_spawn_future_on);
  *   -ESHUTDOWN the runtime is shutting down;
  *   -ENOMEM    out of memory.
  * On failure the future has not been moved: the caller still owns it, and *out holds no
@@ -65,7 +65,7 @@ int edo_spawn_future(edo_future *future, size_t size, edo_task **out);
 /* Like edo_spawn_future(), on runtime `rt`, from any thread (this is how a plain thread hands
  * work to a runtime). Returns the same errors, with -EINVAL also for a NULL rt, and -ESHUTDOWN
  * through a handle (edo_runtime_ref) once the runtime was shut down. */
-int edo_runtime_spawn_future(edo_runtime *rt, edo_future *future, size_t size, edo_task **out);
+int edo_spawn_future_on(edo_runtime *rt, edo_future *future, size_t size, edo_task **out);
 
 /* Like edo_spawn_future(), but the task is pinned to the calling worker thread: it is never
  * stolen, and every poll runs on this thread (see edo_spawn_local in edo/coro.h). Must be

@@ -420,7 +420,7 @@ int edo__spawn(edo_runtime *rt, edo_future *future, size_t size, edo_task **out,
     return spawn_on(rt, w, future, size, out, pinned);
 }
 
-int edo_runtime_spawn_future(edo_runtime *rt, edo_future *future, size_t size, edo_task **out)
+int edo_spawn_future_on(edo_runtime *rt, edo_future *future, size_t size, edo_task **out)
 {
     return edo__spawn(rt, future, size, out, false);
 }
