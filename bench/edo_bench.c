@@ -338,7 +338,7 @@ typedef struct {
     edo_future base;
     _Atomic long *polled;
     bool counted;
-    edo_notify_future wait;
+    edo_notify_wait_future wait;
 } idle_task;
 
 static edo_poll idle_poll(edo_future *f, edo_context *cx, void **out)
@@ -363,7 +363,7 @@ static long idle_task_memory(edo_runtime *rt, long n)
     long before = rss_bytes();
     for (long i = 0; i < n; i++) {
         idle_task t = {.base = {&idle_vtable}, .polled = &polled};
-        edo_notify_future_init(&t.wait, idle_notify);
+        edo_notify_wait_future_init(&t.wait, idle_notify);
         check(edo_spawn_future_on(rt, &t.base, sizeof t, NULL), "spawn");
     }
     while (atomic_load_explicit(&polled, memory_order_acquire) < n)

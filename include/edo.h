@@ -18,6 +18,11 @@
  *    runtime (as Tokio's Builder::spawn_on; edo_io_register_on), `_with` options (and a runtime,
  *    NULL: the current one), `_local` pinned to the calling worker. A join set's are
  *    edo_join_set_spawn and edo_join_set_spawn_future.
+ *  - Futures: the future form of a call is the type `<call>_future`, prepared by
+ *    `<call>_future_init` (edo_notify_wait: edo_notify_wait_future, edo_rwlock_read_lock:
+ *    edo_rwlock_read_lock_future_init); a future that waits for something else is named for it
+ *    (edo_sleep_future, edo_timeout_future, edo_once_cell_future). Released with
+ *    edo_future_drop.
  */
 #ifndef EDO_H
 #define EDO_H

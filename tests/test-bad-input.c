@@ -220,12 +220,12 @@ static void rwlock_calls(void)
     CHECK_EQ(edo_rwlock_try_write_lock(rw), 0);
     CHECK_EQ(edo_rwlock_write_unlock(rw), 0);
 
-    edo_rwlock_read_future_init(NULL, rw);
-    edo_rwlock_write_future_init(NULL, rw);
+    edo_rwlock_read_lock_future_init(NULL, rw);
+    edo_rwlock_write_lock_future_init(NULL, rw);
     edo_semaphore_acquire_future f;
-    edo_rwlock_read_future_init(&f, NULL);
+    edo_rwlock_read_lock_future_init(&f, NULL);
     CHECK_EQ(ready_result(&f.base, &f.result), -EINVAL);
-    edo_rwlock_write_future_init(&f, NULL);
+    edo_rwlock_write_lock_future_init(&f, NULL);
     CHECK_EQ(ready_result(&f.base, &f.result), -EINVAL);
     edo_rwlock_free(rw);
     edo_rwlock_free(NULL);
@@ -317,9 +317,9 @@ static void notify_calls(void)
     edo_notify_one(NULL);
     edo_notify_all(NULL);
     CHECK_EQ(edo_notify_wait(NULL), -EINVAL);
-    edo_notify_future_init(NULL, n);
-    edo_notify_future f;
-    edo_notify_future_init(&f, NULL);
+    edo_notify_wait_future_init(NULL, n);
+    edo_notify_wait_future f;
+    edo_notify_wait_future_init(&f, NULL);
     CHECK_EQ(ready_result(&f.base, &f.result), -EINVAL);
     edo_notify_free(n);
     edo_notify_free(NULL);
@@ -385,11 +385,11 @@ static void cancel_calls(void)
     CHECK_EQ(edo_cancel_token_wait(NULL), -EINVAL);
     edo_waker nw;
     edo_context cx = noop_cx(&nw);
-    edo_cancel_future_init(NULL, t);
-    edo_cancel_future f;
-    edo_cancel_future_init(&f, NULL);
+    edo_cancel_token_wait_future_init(NULL, t);
+    edo_cancel_token_wait_future f;
+    edo_cancel_token_wait_future_init(&f, NULL);
     CHECK_EQ(ready_result(&f.base, &f.result), -EINVAL);
-    edo_cancel_future_init(&f, child);
+    edo_cancel_token_wait_future_init(&f, child);
     CHECK_EQ(edo_future_poll(&f.base, &cx, NULL), EDO_PENDING);
     edo_cancel(t);
     edo_cancel(t); /* again: a no-op */

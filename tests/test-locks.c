@@ -257,7 +257,7 @@ static void *cancel_queued_writer(void *arg)
 
     /* And dropping the future. */
     edo_semaphore_acquire_future f;
-    edo_rwlock_write_future_init(&f, l.rw);
+    edo_rwlock_write_lock_future_init(&f, l.rw);
     edo_waker nw;
     edo_context cx = noop_cx(&nw);
     CHECK_EQ(edo_future_poll(&f.base, &cx, NULL), EDO_PENDING);
@@ -332,11 +332,11 @@ TEST(rwlock_future_form_and_bad_input)
     edo_waker nw;
     edo_context cx = noop_cx(&nw);
     edo_semaphore_acquire_future r, w;
-    edo_rwlock_read_future_init(&r, rw);
+    edo_rwlock_read_lock_future_init(&r, rw);
     CHECK_EQ(edo_future_poll(&r.base, &cx, NULL), EDO_READY);
     CHECK_EQ(r.result, 0);
     edo_future_drop(&r.base); /* completed: the read lock stays ours */
-    edo_rwlock_write_future_init(&w, rw);
+    edo_rwlock_write_lock_future_init(&w, rw);
     CHECK_EQ(edo_future_poll(&w.base, &cx, NULL), EDO_PENDING);
     CHECK_EQ(edo_rwlock_read_unlock(rw), 0);
     CHECK_EQ(edo_future_poll(&w.base, &cx, NULL), EDO_READY);
@@ -344,11 +344,11 @@ TEST(rwlock_future_form_and_bad_input)
     edo_future_drop(&w.base);
     CHECK_EQ(edo_rwlock_try_read_lock(rw), -EAGAIN);
     CHECK_EQ(edo_rwlock_write_unlock(rw), 0);
-    edo_rwlock_read_future_init(&r, NULL);
+    edo_rwlock_read_lock_future_init(&r, NULL);
     CHECK_EQ(edo_future_poll(&r.base, &cx, NULL), EDO_READY);
     CHECK_EQ(r.result, -EINVAL);
     edo_future_drop(&r.base);
-    edo_rwlock_write_future_init(&w, NULL);
+    edo_rwlock_write_lock_future_init(&w, NULL);
     CHECK_EQ(edo_future_poll(&w.base, &cx, NULL), EDO_READY);
     CHECK_EQ(w.result, -EINVAL);
     edo_future_drop(&w.base);

@@ -359,7 +359,7 @@ static void *notify_cases(void *arg)
 TEST(notify_one_all_and_cancellation) { run_paused(notify_cases, NULL); }
 
 /* Polls a notify future once by hand, with a waker that does nothing. */
-static edo_poll poll_noop(edo_notify_future *f)
+static edo_poll poll_noop(edo_notify_wait_future *f)
 {
     edo_waker noop = edo_waker_noop();
     edo_context cx;
@@ -373,12 +373,12 @@ TEST(notify_all_counts_waiters_from_their_initialisation)
 {
     edo_notify *n;
     CHECK_EQ(edo_notify_new(&n), 0);
-    edo_notify_future queued, fresh, late;
-    edo_notify_future_init(&queued, n);
+    edo_notify_wait_future queued, fresh, late;
+    edo_notify_wait_future_init(&queued, n);
     CHECK_EQ(poll_noop(&queued), EDO_PENDING);
-    edo_notify_future_init(&fresh, n); /* a waiter, not polled yet */
+    edo_notify_wait_future_init(&fresh, n); /* a waiter, not polled yet */
     edo_notify_all(n);
-    edo_notify_future_init(&late, n); /* after the call: not its waiter */
+    edo_notify_wait_future_init(&late, n); /* after the call: not its waiter */
     CHECK_EQ(poll_noop(&queued), EDO_READY);
     CHECK_EQ(queued.result, 0);
     CHECK_EQ(poll_noop(&fresh), EDO_READY); /* at its first poll */
@@ -391,10 +391,10 @@ TEST(notify_all_counts_waiters_from_their_initialisation)
     edo_future_drop(&fresh.base);
     edo_future_drop(&late.base);
     /* A waiter dropped before its first poll leaves nothing behind. */
-    edo_notify_future_init(&fresh, n);
+    edo_notify_wait_future_init(&fresh, n);
     edo_notify_all(n);
     edo_future_drop(&fresh.base);
-    edo_notify_future_init(&late, n);
+    edo_notify_wait_future_init(&late, n);
     CHECK_EQ(poll_noop(&late), EDO_PENDING);
     edo_future_drop(&late.base);
     edo_notify_free(n);
@@ -406,24 +406,24 @@ TEST(notify_one_stores_a_permit_for_unpolled_waiters)
 {
     edo_notify *n;
     CHECK_EQ(edo_notify_new(&n), 0);
-    edo_notify_future a, b, c;
-    edo_notify_future_init(&a, n);
+    edo_notify_wait_future a, b, c;
+    edo_notify_wait_future_init(&a, n);
     edo_notify_one(n);
     edo_notify_one(n); /* still one permit */
-    edo_notify_future_init(&b, n);
+    edo_notify_wait_future_init(&b, n);
     CHECK_EQ(poll_noop(&b), EDO_READY); /* polled first: takes it */
     CHECK_EQ(poll_noop(&a), EDO_PENDING);
     edo_notify_one(n); /* a is queued now: chosen, nothing stored */
     CHECK_EQ(poll_noop(&a), EDO_READY);
     edo_future_drop(&a.base);
     edo_future_drop(&b.base);
-    edo_notify_future_init(&a, n);
+    edo_notify_wait_future_init(&a, n);
     edo_notify_one(n);                                         /* stored */
     edo_notify_all(n);                                         /* completes a */
     CHECK_EQ(poll_noop(&a), EDO_READY); /* by notify_all */
-    edo_notify_future_init(&b, n);
+    edo_notify_wait_future_init(&b, n);
     CHECK_EQ(poll_noop(&b), EDO_READY); /* the permit was kept */
-    edo_notify_future_init(&c, n);
+    edo_notify_wait_future_init(&c, n);
     CHECK_EQ(poll_noop(&c), EDO_PENDING);
     edo_future_drop(&a.base);
     edo_future_drop(&b.base);
@@ -452,8 +452,8 @@ static void *check_then_wait(void *arg)
     CHECK_EQ(edo_notify_new(&c.n), 0);
     edo_task *setter;
     CHECK_EQ(edo_spawn(set_and_notify_all, &c, &setter), 0);
-    edo_notify_future w;
-    edo_notify_future_init(&w, c.n);
+    edo_notify_wait_future w;
+    edo_notify_wait_future_init(&w, c.n);
     CHECK_EQ(c.flag, 0);         /* checked: not yet */
     CHECK_EQ(edo_yield(), 0);    /* the setter runs here */
     CHECK_EQ(c.flag, 1);
@@ -482,8 +482,8 @@ typedef struct {
 static void *init_then_wait(void *arg)
 {
     crowd *c = arg;
-    edo_notify_future w;
-    edo_notify_future_init(&w, c->n);
+    edo_notify_wait_future w;
+    edo_notify_wait_future_init(&w, c->n);
     atomic_fetch_add(&c->ready, 1);
     while (!atomic_load(&c->go))
         CHECK_EQ(edo_yield(), 0);
@@ -523,9 +523,9 @@ TEST(notify_bad_input)
     edo_notify_one(NULL);
     edo_notify_all(NULL);
     edo_notify_free(NULL);
-    edo_notify_future_init(NULL, NULL);
-    edo_notify_future f;
-    edo_notify_future_init(&f, NULL);
+    edo_notify_wait_future_init(NULL, NULL);
+    edo_notify_wait_future f;
+    edo_notify_wait_future_init(&f, NULL);
     CHECK_EQ(poll_noop(&f), EDO_READY);
     CHECK_EQ(f.result, -EINVAL);
     edo_future_drop(&f.base);
@@ -854,8 +854,8 @@ static void *token_cases(void *arg)
     CHECK_EQ(edo_chan_new(&ch, 1, NULL), 0);
     edo_chan_recv_future recv;
     edo_chan_recv_future_init(&recv, ch);
-    edo_cancel_future stop;
-    edo_cancel_future_init(&stop, other);
+    edo_cancel_token_wait_future stop;
+    edo_cancel_token_wait_future_init(&stop, other);
     edo_future *either[] = {&recv.base, &stop.base};
     edo_cancel(root);
     CHECK_EQ(edo_select(either, 2, EDO_SELECT_BIASED, NULL), 1);

@@ -164,8 +164,8 @@ int edo_rwlock_write_downgrade(edo_rwlock *rw);
 /* The future forms of the read and write locks: acquire futures of the lock's semaphore
  * (result 0: the lock is yours; -EINVAL for a NULL rw). Dropping one before it is ready takes
  * nothing and passes on what it had been given. */
-void edo_rwlock_read_future_init(edo_semaphore_acquire_future *f, edo_rwlock *rw);
-void edo_rwlock_write_future_init(edo_semaphore_acquire_future *f, edo_rwlock *rw);
+void edo_rwlock_read_lock_future_init(edo_semaphore_acquire_future *f, edo_rwlock *rw);
+void edo_rwlock_write_lock_future_init(edo_semaphore_acquire_future *f, edo_rwlock *rw);
 
 /* ---------------------------------------------------------------------------------------------
  * Owned permits: permits of a semaphore held as a value that can move between tasks.
@@ -337,7 +337,7 @@ int edo_once_cell_future_set(edo_once_cell_future *f, void *value);
 /* ---------------------------------------------------------------------------------------------
  * Notify: wake one waiting task, or all of them.
  *
- * A waiter is a wait: an edo_notify_wait call, or an edo_notify_future from its initialisation
+ * A waiter is a wait: an edo_notify_wait call, or an edo_notify_wait_future from its initialisation
  * until it completes or is dropped. What counts:
  *  - notify_all completes every waiter that exists when it is called: the queued ones, and also
  *    those initialised but not polled yet (they complete at their first poll). A waiter
@@ -351,8 +351,8 @@ int edo_once_cell_future_set(edo_once_cell_future *f, void *value);
  * So no wake-up is lost when a task becomes a waiter before it checks what it waits for:
  *
  *     for (;;) {                                      // in a coroutine
- *         edo_notify_future w;
- *         edo_notify_future_init(&w, changed);        // a waiter from here on
+ *         edo_notify_wait_future w;
+ *         edo_notify_wait_future_init(&w, changed);        // a waiter from here on
  *         bool done = condition_holds();
  *         int rc = done ? 0 : edo_await(&w.base, NULL); // a notify_all since init: at once
  *         edo_future_drop(&w.base);
@@ -381,15 +381,15 @@ void edo_notify_all(edo_notify *n);
 int edo_notify_wait(edo_notify *n);
 
 /* The future form of edo_notify_wait: ready with `result` 0 once notified, or -EINVAL (a NULL
- * notify). It is a waiter from edo_notify_future_init on: a notify_all between init and the
+ * notify). It is a waiter from edo_notify_wait_future_init on: a notify_all between init and the
  * first poll completes it. Must not move once polled; drop it when done or to stop waiting. */
-typedef struct edo_notify_future {
+typedef struct edo_notify_wait_future {
     edo_future base;
     int result;
     uint64_t private_[8];
-} edo_notify_future;
+} edo_notify_wait_future;
 /* Prepares `f` to wait on `n`. NULL f: no-op. Never suspends; thread-safe (for distinct `f`). */
-void edo_notify_future_init(edo_notify_future *f, edo_notify *n);
+void edo_notify_wait_future_init(edo_notify_wait_future *f, edo_notify *n);
 
 /* ---------------------------------------------------------------------------------------------
  * Oneshot channel: one value from one sender to one receiver.
@@ -443,13 +443,14 @@ void edo_oneshot_recv_future_init(edo_oneshot_recv_future *f, edo_oneshot *o);
  *
  * Cancelling a token cancels every token below it; a token made under a cancelled parent starts
  * cancelled. Tasks check edo_cancel_token_is_cancelled between steps, or wait for it (alone, or
- * next to their real work with edo_select and edo_cancel_future). Unlike edo_task_abort, which
- * stops a task at its next suspension, a token asks: the task decides where to stop.
+ * next to their real work with edo_select and edo_cancel_token_wait_future). Unlike
+ * edo_task_abort, which stops a task at its next suspension, a token asks: the task decides
+ * where to stop.
  *
  *     edo_cancel_token *job;
  *     edo_cancel_token_new(&job, server_token);       // cancelled with the whole server
  *     ...
- *     edo_cancel_future stop;  edo_cancel_future_init(&stop, job);
+ *     edo_cancel_token_wait_future stop;  edo_cancel_token_wait_future_init(&stop, job);
  *     edo_future *either[] = {&read.base, &stop.base};
  *     if (edo_select(either, 2, EDO_SELECT_BIASED, &out) == 1) ... // told to stop
  * ------------------------------------------------------------------------------------------- */
@@ -474,12 +475,12 @@ int edo_cancel_token_wait(edo_cancel_token *t);
 
 /* A future ready once its token is cancelled (for edo_select), with `result` 0; or at its first
  * poll with `result` -EINVAL for a NULL token. Must not move once polled; drop it when done. */
-typedef struct edo_cancel_future {
+typedef struct edo_cancel_token_wait_future {
     edo_future base;
     int result;
     uint64_t private_[8];
-} edo_cancel_future;
-void edo_cancel_future_init(edo_cancel_future *f, edo_cancel_token *t);
+} edo_cancel_token_wait_future;
+void edo_cancel_token_wait_future_init(edo_cancel_token_wait_future *f, edo_cancel_token *t);
 
 /* ---------------------------------------------------------------------------------------------
  * mpsc channel: many senders, one receiver, FIFO, bounded or unbounded.

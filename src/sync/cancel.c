@@ -130,15 +130,18 @@ typedef struct wait_state {
     waiter w;
 } wait_state;
 
-_Static_assert(sizeof(wait_state) <= sizeof(((edo_cancel_future *)0)->private_),
-               "edo_cancel_future.private_ is too small");
+_Static_assert(sizeof(wait_state) <= sizeof(((edo_cancel_token_wait_future *)0)->private_),
+               "edo_cancel_token_wait_future.private_ is too small");
 
-static wait_state *state_of(edo_cancel_future *f) { return (wait_state *)(void *)f->private_; }
+static wait_state *state_of(edo_cancel_token_wait_future *f)
+{
+    return (wait_state *)(void *)f->private_;
+}
 
 static edo_poll cancel_poll(edo_future *self, edo_context *cx, void **out)
 {
     (void)out;
-    edo_cancel_future *f = (edo_cancel_future *)self;
+    edo_cancel_token_wait_future *f = (edo_cancel_token_wait_future *)self;
     wait_state *s = state_of(f);
     edo_cancel_token *t = s->t;
     if (!t) {
@@ -169,7 +172,7 @@ static edo_poll cancel_poll(edo_future *self, edo_context *cx, void **out)
 
 static void cancel_drop(edo_future *self)
 {
-    wait_state *s = state_of((edo_cancel_future *)self);
+    wait_state *s = state_of((edo_cancel_token_wait_future *)self);
     edo_cancel_token *t = s->t;
     if (!t)
         return;
@@ -186,7 +189,7 @@ static void cancel_drop(edo_future *self)
 
 static const edo_future_vtable cancel_vtable = {cancel_poll, cancel_drop};
 
-void edo_cancel_future_init(edo_cancel_future *f, edo_cancel_token *t)
+void edo_cancel_token_wait_future_init(edo_cancel_token_wait_future *f, edo_cancel_token *t)
 {
     if (!f)
         return;
@@ -199,7 +202,7 @@ int edo_cancel_token_wait(edo_cancel_token *t)
 {
     if (!t)
         return -EINVAL;
-    edo_cancel_future f;
-    edo_cancel_future_init(&f, t);
+    edo_cancel_token_wait_future f;
+    edo_cancel_token_wait_future_init(&f, t);
     return edo__coro_run(&f.base, NULL, &f.result);
 }

@@ -84,12 +84,12 @@ int edo_rwlock_write_downgrade(edo_rwlock *rw)
     return edo__semaphore_release_upto(rw->sem, rw->max - 1, rw->max);
 }
 
-void edo_rwlock_read_future_init(edo_semaphore_acquire_future *f, edo_rwlock *rw)
+void edo_rwlock_read_lock_future_init(edo_semaphore_acquire_future *f, edo_rwlock *rw)
 {
     edo_semaphore_acquire_future_init(f, rw ? rw->sem : NULL, 1);
 }
 
-void edo_rwlock_write_future_init(edo_semaphore_acquire_future *f, edo_rwlock *rw)
+void edo_rwlock_write_lock_future_init(edo_semaphore_acquire_future *f, edo_rwlock *rw)
 {
     edo_semaphore_acquire_future_init(f, rw ? rw->sem : NULL, rw ? rw->max : 1);
 }
