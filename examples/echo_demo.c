@@ -120,7 +120,7 @@ static void *demo(void *arg)
         return NULL;
     }
     load l = {0};
-    edo_tcp_listener_addr(lis, &l.server);
+    edo_tcp_listener_local_addr(lis, &l.server);
     char where[EDO_SOCKADDR_TEXT];
     edo_sockaddr_format(&l.server, where, sizeof where);
     printf("echo server on %s; %d connections, %d-byte messages, %d s\n", where,

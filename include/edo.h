@@ -23,6 +23,12 @@
  *    edo_rwlock_read_lock_future_init); a future that waits for something else is named for it
  *    (edo_sleep_future, edo_timeout_future, edo_once_cell_future). Released with
  *    edo_future_drop.
+ *  - Lifetimes: what edo allocates is made by `_new` and released by `_free` (`_ref` / `_unref`
+ *    for a shared handle); a caller-owned struct is prepared by `_init` and released by `_drop`
+ *    (futures, wakers, edo_interval, edo_io_waiter); `_close` ends a socket, one side of a
+ *    channel, or a semaphore's acquires; `_register` / `_deregister` an fd with the reactor.
+ *  - One name for one thing: an object's functions share its prefix (edo_cancel_token_cancel);
+ *    a socket's own address is `_local_addr`, its peer's `_peer_addr`, listeners included.
  */
 #ifndef EDO_H
 #define EDO_H

@@ -380,7 +380,7 @@ static void cancel_calls(void)
     edo_cancel_token *child;
     CHECK_EQ(edo_cancel_token_new(NULL, t), -EINVAL);
     CHECK_EQ(edo_cancel_token_new(&child, t), 0);
-    edo_cancel(NULL);
+    edo_cancel_token_cancel(NULL);
     CHECK_EQ(edo_cancel_token_is_cancelled(NULL), false);
     CHECK_EQ(edo_cancel_token_wait(NULL), -EINVAL);
     edo_waker nw;
@@ -391,8 +391,8 @@ static void cancel_calls(void)
     CHECK_EQ(ready_result(&f.base, &f.result), -EINVAL);
     edo_cancel_token_wait_future_init(&f, child);
     CHECK_EQ(edo_future_poll(&f.base, &cx, NULL), EDO_PENDING);
-    edo_cancel(t);
-    edo_cancel(t); /* again: a no-op */
+    edo_cancel_token_cancel(t);
+    edo_cancel_token_cancel(t); /* again: a no-op */
     CHECK_EQ(ready_result(&f.base, &f.result), 0);
     CHECK_EQ(edo_cancel_token_is_cancelled(child), 1);
     edo_cancel_token_free(t); /* the child keeps it */
@@ -768,7 +768,7 @@ static void interval_calls(void)
     CHECK_EQ(edo_interval_reset(NULL), -EINVAL);
     CHECK_EQ(edo_interval_reset_at(NULL, 0), -EINVAL);
     CHECK_EQ(edo_interval_reset_after(NULL, 0), -EINVAL);
-    edo_interval_destroy(NULL);
+    edo_interval_drop(NULL);
     edo_interval_tick_future_init(NULL, &iv);
     edo_interval_tick_future f;
     edo_interval_tick_future_init(&f, NULL);
@@ -792,14 +792,14 @@ static void interval_calls(void)
         CHECK_EQ(edo_interval_reset_at(&iv, 0), 0); /* long past: at once */
         CHECK_EQ(edo_interval_tick(&iv, &tick), 0);
         CHECK(tick == 0);
-        edo_interval_destroy(&iv);
+        edo_interval_drop(&iv);
     }
     CHECK_EQ(edo_interval_init_at(&iv, EDO_INSTANT_NEVER, 1, EDO_MISSED_TICK_SKIP), 0);
     edo_instant saved;
     CHECK_EQ(edo_deadline_push(edo_after(EDO_MSEC(2)), &saved), 0);
     CHECK_EQ(edo_interval_tick(&iv, &tick), -ETIMEDOUT); /* never starts */
     CHECK_EQ(edo_deadline_pop(saved), 0);
-    edo_interval_destroy(&iv);
+    edo_interval_drop(&iv);
 }
 
 TEST(time_interval_bad_input)

@@ -24,7 +24,7 @@ static void *chosen_source(void *arg)
     edo_tcp_listener *l;
     edo_sockaddr addr, local, seen;
     CHECK_EQ(edo_tcp_listen(&l, "127.0.0.1:0", NULL), 0);
-    CHECK_EQ(edo_tcp_listener_addr(l, &addr), 0);
+    CHECK_EQ(edo_tcp_listener_local_addr(l, &addr), 0);
     /* All of 127/8 is this machine's on Linux: a source other than the default one. */
     CHECK_EQ(edo_sockaddr_parse(&local, "127.0.0.2:0"), 0);
     edo_tcp_connect_options o = {.local = &local, .nodelay = true, .recv_buffer = 256 * 1024,
@@ -103,7 +103,7 @@ static void *future_form(void *arg)
     edo_tcp_listener *l;
     edo_sockaddr addr, local, seen;
     CHECK_EQ(edo_tcp_listen(&l, "127.0.0.1:0", NULL), 0);
-    CHECK_EQ(edo_tcp_listener_addr(l, &addr), 0);
+    CHECK_EQ(edo_tcp_listener_local_addr(l, &addr), 0);
     CHECK_EQ(edo_sockaddr_parse(&local, "127.0.0.3:0"), 0);
     edo_tcp_connect_options o = {.local = &local, .nodelay = true};
     edo_socket_future f;

@@ -45,7 +45,7 @@ static void *tcp_connection(void *arg)
     edo_tcp_listener *l;
     edo_sockaddr addr;
     CHECK_EQ(edo_tcp_listen(&l, "127.0.0.1:0", NULL), 0);
-    CHECK_EQ(edo_tcp_listener_addr(l, &addr), 0);
+    CHECK_EQ(edo_tcp_listener_local_addr(l, &addr), 0);
     int fd = socket(AF_INET, SOCK_STREAM, 0); /* blocking, as another library would make it */
     CHECK(fd >= 0);
     CHECK_EQ(connect(fd, &addr.u.sa, addr.len), 0); /* loopback: the handshake is immediate */

@@ -835,7 +835,7 @@ static void *token_cases(void *arg)
     edo_task *t;
     CHECK_EQ(edo_spawn(wait_token, b, &t), 0);
     CHECK_EQ(edo_yield(), 0);
-    edo_cancel(a); /* a and everything below it; not the root, not a's sibling */
+    edo_cancel_token_cancel(a); /* a and everything below it; not the root, not a's sibling */
     void *rc;
     CHECK_EQ(edo_task_join(t, &rc), 0);
     CHECK_EQ((intptr_t)rc, 0);
@@ -857,7 +857,7 @@ static void *token_cases(void *arg)
     edo_cancel_token_wait_future stop;
     edo_cancel_token_wait_future_init(&stop, other);
     edo_future *either[] = {&recv.base, &stop.base};
-    edo_cancel(root);
+    edo_cancel_token_cancel(root);
     CHECK_EQ(edo_select(either, 2, EDO_SELECT_BIASED, NULL), 1);
     edo_future_drop(&recv.base);
     edo_future_drop(&stop.base);
@@ -870,7 +870,7 @@ static void *token_cases(void *arg)
     CHECK_EQ(edo_deadline_push(edo_after(EDO_MSEC(5)), &saved), 0);
     CHECK_EQ(edo_cancel_token_wait(fresh), -ETIMEDOUT);
     edo_deadline_pop(saved);
-    edo_cancel(fresh);
+    edo_cancel_token_cancel(fresh);
     /* Freed in any order: a child keeps its parent alive. */
     edo_cancel_token_free(root);
     edo_cancel_token_free(a);
@@ -902,7 +902,7 @@ TEST(cancel_token_race)
         }
         if (round % 2)
             usleep(200);
-        edo_cancel(root);
+        edo_cancel_token_cancel(root);
         for (int i = 0; i < 16; i++) {
             void *rc;
             CHECK_EQ(edo_task_join(t[i], &rc), 0);

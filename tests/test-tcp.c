@@ -15,7 +15,7 @@ static edo_tcp_listener *listen_any(const char *where, edo_sockaddr *addr)
 {
     edo_tcp_listener *l;
     CHECK_EQ(edo_tcp_listen(&l, where, NULL), 0);
-    CHECK_EQ(edo_tcp_listener_addr(l, addr), 0);
+    CHECK_EQ(edo_tcp_listener_local_addr(l, addr), 0);
     return l;
 }
 
@@ -184,7 +184,7 @@ static void *in_use(void *arg)
     edo_tcp_listener *a, *b;
     CHECK_EQ(edo_tcp_listen(&a, "127.0.0.1:0", &shared), 0);
     edo_sockaddr aaddr;
-    CHECK_EQ(edo_tcp_listener_addr(a, &aaddr), 0);
+    CHECK_EQ(edo_tcp_listener_local_addr(a, &aaddr), 0);
     CHECK(edo_sockaddr_format(&aaddr, text, sizeof text) > 0);
     CHECK_EQ(edo_tcp_listen(&b, text, &shared), 0);
     edo_tcp_listener_close(a);
@@ -413,7 +413,7 @@ static edo_tcp_listener *full_listener(edo_sockaddr *addr, edo_tcp **fillers, in
     edo_tcp_listen_options opt = {.backlog = 1};
     edo_tcp_listener *l;
     CHECK_EQ(edo_tcp_listen(&l, "127.0.0.1:0", &opt), 0);
-    CHECK_EQ(edo_tcp_listener_addr(l, addr), 0);
+    CHECK_EQ(edo_tcp_listener_local_addr(l, addr), 0);
     *nfill = 0;
     for (int tries = 0;; tries++) {
         CHECK(tries < 50 && *nfill < 8);
@@ -482,7 +482,7 @@ static void *close_under_reader(void *arg)
     edo_tcp_listener *l; /* opened before the close, so that it does not take the freed fd */
     edo_sockaddr addr;
     CHECK_EQ(edo_tcp_listen(&l, "127.0.0.1:0", NULL), 0);
-    CHECK_EQ(edo_tcp_listener_addr(l, &addr), 0);
+    CHECK_EQ(edo_tcp_listener_local_addr(l, &addr), 0);
     blocked b = {.kind = 1, .c = c};
     edo_task *t;
     CHECK_EQ(edo_spawn(block_somewhere, &b, &t), 0);

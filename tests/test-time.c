@@ -591,7 +591,7 @@ static void *stall_in_a_coroutine(void *arg)
         c->ticks[i] = due - start;
         CHECK(edo_now() >= due);
     }
-    edo_interval_destroy(&iv);
+    edo_interval_drop(&iv);
     return NULL;
 }
 
@@ -618,7 +618,7 @@ static void interval_task_drop(edo_future *f)
     interval_task *t = (interval_task *)f;
     if (t->waiting)
         edo_future_drop(&t->tick.base);
-    edo_interval_destroy(&t->iv);
+    edo_interval_drop(&t->iv);
 }
 
 /* The same in a future task, with tick futures, on an interval started by its first wait. */
@@ -693,7 +693,7 @@ static void *late_ticks(void *arg)
         CHECK_EQ(edo_interval_tick(&iv, &due), 0);
         c->ticks[i] = due - start;
     }
-    edo_interval_destroy(&iv);
+    edo_interval_drop(&iv);
     return NULL;
 }
 
@@ -753,7 +753,7 @@ static void *resets(void *arg)
     CHECK_EQ(edo_interval_reset(NULL), -EINVAL);
     CHECK_EQ(edo_interval_reset_at(NULL, 0), -EINVAL);
     CHECK_EQ(edo_interval_reset_after(NULL, 0), -EINVAL);
-    edo_interval_destroy(&iv);
+    edo_interval_drop(&iv);
     return NULL;
 }
 
@@ -840,7 +840,7 @@ static void *select_ticks(void *arg)
         }
     }
     edo_future_drop(&nap.base);
-    edo_interval_destroy(&iv);
+    edo_interval_drop(&iv);
     return NULL;
 }
 
@@ -895,7 +895,7 @@ static void *drop_pending_tick(void *arg)
     edo_future_drop(&tick.base);
     CHECK_EQ(edo_interval_tick(&iv, &due), 0);
     CHECK_EQ(due - start, EDO_MSEC(30));
-    edo_interval_destroy(&iv);
+    edo_interval_drop(&iv);
     return NULL;
 }
 
@@ -917,7 +917,7 @@ static void *tick_under_deadline(void *arg)
     CHECK_EQ(edo_interval_tick(&iv, &due), 0);
     CHECK_EQ(due - start, EDO_MSEC(10));
     CHECK_EQ(edo_now() - start, EDO_MSEC(10));
-    edo_interval_destroy(&iv);
+    edo_interval_drop(&iv);
     return NULL;
 }
 
@@ -943,7 +943,7 @@ TEST(interval_bad_input)
     CHECK_EQ(edo_interval_init_at(&iv, 0, 0, EDO_MISSED_TICK_BURST), -EINVAL);
     CHECK_EQ(edo_interval_init_at(&iv, 0, 1, (edo_missed_tick)3), -EINVAL);
     CHECK_EQ(edo_interval_tick(NULL, NULL), -EINVAL);
-    edo_interval_destroy(NULL);
+    edo_interval_drop(NULL);
     edo_interval_tick_future_init(NULL, &iv);
     edo_waker noop = edo_waker_noop();
     edo_context cx;
@@ -961,7 +961,7 @@ TEST(interval_bad_input)
     CHECK_EQ(tick.result, -EPERM);
     edo_future_drop(&tick.base);
     run_paused(first_tick_inside, &iv);
-    edo_interval_destroy(&iv);
+    edo_interval_drop(&iv);
 }
 
 /* ---- the paused clock and the blocking pool ------------------------------------------------------ */

@@ -303,7 +303,7 @@ static inline void tcp_pair(edo_tcp **client, edo_tcp **server)
     edo_tcp_listener *l;
     edo_sockaddr addr;
     CHECK_EQ(edo_tcp_listen(&l, "127.0.0.1:0", NULL), 0);
-    CHECK_EQ(edo_tcp_listener_addr(l, &addr), 0);
+    CHECK_EQ(edo_tcp_listener_local_addr(l, &addr), 0);
     CHECK_EQ(edo_tcp_connect_addr(client, &addr), 0);
     CHECK_EQ(edo_tcp_accept(l, server, NULL), 0);
     edo_tcp_listener_close(l);

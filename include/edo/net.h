@@ -130,7 +130,7 @@ int edo_tcp_listen(edo_tcp_listener **out, const char *addr,
  * -ETIMEDOUT, -EBADF (listener closed meanwhile), -EPERM (not in a coroutine). Suspends. */
 int edo_tcp_accept(edo_tcp_listener *l, edo_tcp **out, edo_sockaddr *peer);
 /* The address the listener is bound to (useful after binding port 0). Returns 0 or -errno. */
-int edo_tcp_listener_addr(const edo_tcp_listener *l, edo_sockaddr *out);
+int edo_tcp_listener_local_addr(const edo_tcp_listener *l, edo_sockaddr *out);
 /* The listening socket's file descriptor (for options edo does not wrap, such as
  * TCP_DEFER_ACCEPT), or -EINVAL for NULL. Do not close it. Never suspends; any thread. */
 int edo_tcp_listener_fd(const edo_tcp_listener *l);

@@ -465,7 +465,7 @@ int edo_cancel_token_new(edo_cancel_token **out, edo_cancel_token *parent);
 void edo_cancel_token_free(edo_cancel_token *t);
 /* Cancels `t` and every token below it, waking their waiters. Repeating it, or NULL, is a
  * no-op. Never suspends; thread-safe. */
-void edo_cancel(edo_cancel_token *t);
+void edo_cancel_token_cancel(edo_cancel_token *t);
 /* True when `t` has been cancelled (directly or through an ancestor); false when not, and for
  * NULL. Never suspends. */
 bool edo_cancel_token_is_cancelled(const edo_cancel_token *t);

@@ -222,7 +222,7 @@ int edo_timeout_at(edo_instant deadline, int (*fn)(void *arg), void *arg);
  *         else
  *             break;
  *     }
- *     edo_interval_destroy(&iv);
+ *     edo_interval_drop(&iv);
  *
  * An interval belongs to one task at a time: its functions are not thread-safe for one `iv`,
  * and at most one wait (coroutine call or tick future) may be in progress on it.
@@ -249,9 +249,9 @@ typedef enum edo_missed_tick {
     EDO_MISSED_TICK_DELAY,
 } edo_missed_tick;
 
-/* Ticks every `period` (a period past the end of time: one tick, then never). Initialise with edo_interval_init*, release with edo_interval_destroy;
- * the fields are the interval's (read `period` and `missed` freely; change them only through
- * edo_interval_init*). Must not move while a wait on it is in progress. */
+/* Ticks every `period` (a period past the end of time: one tick, then never). Initialise with
+ * edo_interval_init*, release with edo_interval_drop; the fields are the interval's (read
+ * `period` and `missed` freely; change them only through edo_interval_init*). Must not move while a wait on it is in progress. */
 typedef struct edo_interval {
     edo_sleep_future sleep; /* waits for the next tick; its deadline is that tick's */
     uint64_t period;
@@ -310,7 +310,7 @@ int edo_interval_reset_after(edo_interval *iv, uint64_t delay);
 
 /* Cancels the interval's timer. Call it before `iv`'s memory goes, with no wait in progress; it
  * may be initialised again afterwards. NULL is a no-op. Never suspends. */
-void edo_interval_destroy(edo_interval *iv);
+void edo_interval_drop(edo_interval *iv);
 
 /* ---------------------------------------------------------------------------------------------
  * The paused clock (tests)

@@ -68,7 +68,7 @@ int edo_tcp_accept(edo_tcp_listener *l, edo_tcp **out, edo_sockaddr *peer)
     return edo__sock_accept(listener_io(l), (edo_io **)out, peer);
 }
 
-int edo_tcp_listener_addr(const edo_tcp_listener *l, edo_sockaddr *out)
+int edo_tcp_listener_local_addr(const edo_tcp_listener *l, edo_sockaddr *out)
 {
     return edo__sock_local_addr(listener_io(l), out);
 }

@@ -88,7 +88,7 @@ bool edo_cancel_token_is_cancelled(const edo_cancel_token *t)
     return atomic_load_explicit(&((edo_cancel_token *)t)->cancelled, memory_order_acquire);
 }
 
-void edo_cancel(edo_cancel_token *t)
+void edo_cancel_token_cancel(edo_cancel_token *t)
 {
     if (!t || atomic_load_explicit(&t->cancelled, memory_order_acquire))
         return; /* done before: its children were cancelled then, or were born cancelled */
@@ -118,7 +118,7 @@ void edo_cancel(edo_cancel_token *t)
         edo__spin_unlock(&t->lock);
         if (!c)
             return;
-        edo_cancel(c);
+        edo_cancel_token_cancel(c);
         token_unref(c);
     }
 }

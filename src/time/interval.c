@@ -150,7 +150,7 @@ int edo_interval_reset(edo_interval *iv)
     return edo_interval_reset_at(iv, edo_after(iv->period));
 }
 
-void edo_interval_destroy(edo_interval *iv)
+void edo_interval_drop(edo_interval *iv)
 {
     if (iv)
         edo_future_drop(&iv->sleep.base);
