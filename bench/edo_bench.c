@@ -303,7 +303,7 @@ static double coro_switch(edo_runtime *rt, long n)
     (void)rt;
     edo_runtime *one;
     edo_runtime_config cfg = {.flavor = EDO_RUNTIME_CURRENT_THREAD};
-    check(edo_runtime_new(&one, &cfg), "runtime");
+    check(edo_runtime_new(&cfg, &one), "runtime");
     edo_task *t;
     double t0 = now_ns();
     check(edo_spawn_with(one, NULL, self_yielder, (void *)(intptr_t)n, &t), "spawn");
@@ -474,7 +474,7 @@ int main(int argc, char **argv)
 
     edo_runtime *rt;
     edo_runtime_config cfg = {.worker_threads = workers};
-    check(edo_runtime_new(&rt, &cfg), "runtime");
+    check(edo_runtime_new(&cfg, &rt), "runtime");
     int status = EXIT_UNKNOWN_WORKLOAD;
     if (strcmp(name, "idle_task_memory") == 0) {
         printf("bench=%s peer=edo bytes_per_task=%ld\n", name, idle_task_memory(rt, n));

@@ -46,7 +46,7 @@ static double contend(edo_runtime *rt, long n, void *(*body)(void *))
 {
     contended c = {.rounds = n / CONTENDING_TASKS};
     must(edo_mutex_new(&c.mutex), "mutex");
-    must(edo_semaphore_new(&c.sem, CONTENDED_PERMITS), "semaphore");
+    must(edo_semaphore_new(CONTENDED_PERMITS, &c.sem), "semaphore");
     edo_task *t[CONTENDING_TASKS];
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
@@ -318,7 +318,7 @@ double mpsc(edo_runtime *rt, long n)
 {
     long per = n / MPSC_PRODUCERS;
     edo_chan *ch;
-    must(edo_chan_new(&ch, MPSC_CAPACITY, NULL), "chan");
+    must(edo_chan_new(MPSC_CAPACITY, NULL, &ch), "chan");
     for (int i = 1; i < MPSC_PRODUCERS; i++)
         edo_chan_sender_add(ch);
     mpsc_side producer = {ch, per}, consumer = {ch, 0};

@@ -63,7 +63,7 @@ static const edo_future_vtable root_vtable = {root_poll, NULL};
 int main(void)
 {
     edo_runtime *rt;
-    int rc = edo_runtime_new(&rt, NULL);
+    int rc = edo_runtime_new(NULL, &rt);
     if (rc < 0) {
         fprintf(stderr, "runtime: %s\n", edo_strerror(rc));
         return 1;

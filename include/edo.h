@@ -6,6 +6,10 @@
  * code), edo/task.h (spawning and joining) and edo/future.h (writing futures), edo/time.h (sleeps, timeouts, deadlines). docs/ARCHITECTURE.md explains how the pieces fit.
  *
  * Naming: one word for each idea, everywhere.
+ *  - Parameters: the object acted on first, then the inputs, then the out-parameters last, for
+ *    constructors too: edo_semaphore_new(permits, &s), edo_tcp_connect("host:80", &c),
+ *    edo_spawn(fn, arg, &task), edo_task_join(task, &out). An out buffer goes with its length
+ *    (edo_resolve(name, addrs, max)).
  *  - Predicates (questions that cannot fail) return bool and read as questions: `_is_`, `_has_`,
  *    `in_`, `will_` (edo_task_is_finished, edo_in_coroutine); a NULL argument answers false.
  *    A question with a third answer returns int 1, 0 or a negative errno, as every call that

@@ -268,8 +268,8 @@ static void join_set_calls(void)
     edo_join_set *set;
     edo_join_result r = {99, 99, (void *)1};
     uint64_t id = 99;
-    CHECK_EQ(edo_join_set_new(NULL, count_drop), -EINVAL);
-    CHECK_EQ(edo_join_set_new(&set, count_drop), 0);
+    CHECK_EQ(edo_join_set_new(count_drop, NULL), -EINVAL);
+    CHECK_EQ(edo_join_set_new(count_drop, &set), 0);
     edo_join_set_free(NULL);
     CHECK_EQ(edo_join_set_add(NULL, NULL), -EINVAL);
     CHECK_EQ(edo_join_set_add(set, NULL), -EINVAL);
@@ -383,7 +383,7 @@ static void freed_set_calls(void)
 {
     atomic_store(&drops, 0);
     freed_use u = {0};
-    CHECK_EQ(edo_join_set_new(&u.set, count_drop), 0);
+    CHECK_EQ(edo_join_set_new(count_drop, &u.set), 0);
     CHECK_EQ(edo_join_set_spawn(u.set, use_freed_set, &u, NULL), 0);
     while (!atomic_load(&u.started))
         edo_yield();
@@ -457,9 +457,9 @@ static void runtime_new_calls(void)
         {.start_paused = true},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        CHECK_EQ(edo_runtime_new(NULL, &bad[i]), -EINVAL);
+        CHECK_EQ(edo_runtime_new(&bad[i], NULL), -EINVAL);
         rt = (edo_runtime *)&rt;
-        CHECK_EQ(edo_runtime_new(&rt, &bad[i]), -EINVAL);
+        CHECK_EQ(edo_runtime_new(&bad[i], &rt), -EINVAL);
         CHECK(rt == NULL);
     }
     /* The bounds themselves, and keep-alive at the end of time (idle threads wait for the
@@ -470,7 +470,7 @@ static void runtime_new_calls(void)
                                .global_queue_interval = 1u << 20,
                                .coro_stack_size = EDO_MIN_STACK_SIZE,
                                .thread_name = "a-name-longer-than-ten"};
-    CHECK_EQ(edo_runtime_new(&rt, &edge), 0);
+    CHECK_EQ(edo_runtime_new(&edge, &rt), 0);
     edo_task *t;
     CHECK_EQ(edo_spawn_blocking_on(rt, return_arg, (void *)8, &t), 0);
     void *out = NULL;
@@ -480,7 +480,7 @@ static void runtime_new_calls(void)
     CHECK_EQ(edo_runtime_worker_count(rt), 0);
     edo_runtime_free(rt);
     edge = (edo_runtime_config){.worker_threads = 1, .coro_stack_size = EDO_MAX_STACK_SIZE};
-    CHECK_EQ(edo_runtime_new(&rt, &edge), 0);
+    CHECK_EQ(edo_runtime_new(&edge, &rt), 0);
     CHECK_EQ(edo_runtime_worker_count(rt), 1);
     edo_runtime_free(rt);
 }
@@ -603,7 +603,7 @@ static void shutdown_from_inside_calls(void)
                                   .on_thread_start = shut_own_hook,
                                   .on_thread_stop = shut_own_hook};
         edo_runtime *rt;
-        CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+        CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
         atomic_store(&hook_rc, -EDEADLK);
         edo_task *t;
         CHECK_EQ(edo_spawn_with(rt, NULL, shut_own_coro, NULL, &t), 0); /* a task */

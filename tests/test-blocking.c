@@ -171,7 +171,7 @@ static edo_runtime *pool_rt(unsigned max_blocking_threads, hooks *h)
                               .max_blocking_threads = max_blocking_threads,
                               .on_thread_start = hook_start, .on_thread_stop = hook_stop,
                               .hook_arg = h};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     return rt;
 }
 
@@ -224,7 +224,7 @@ TEST(max_blocking_threads_short_calls)
 {
     edo_runtime *rt;
     edo_runtime_config cfg = {.worker_threads = 2, .max_blocking_threads = 2};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     enum { CALLS = 30 };
     cap_state c;
     memset(&c, 0, sizeof c);
@@ -282,7 +282,7 @@ TEST(keep_alive_retires_idle_threads)
                               .blocking_keep_alive_ns = 50 * 1000000ull,
                               .on_thread_start = hook_start, .on_thread_stop = hook_stop,
                               .hook_arg = &h};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     enum { N = 3 };
     rendezvous r = {0, N};
     edo_task *t[N];
@@ -333,7 +333,7 @@ static edo_runtime *one_pool_thread(void)
 {
     edo_runtime *rt;
     edo_runtime_config cfg = {.worker_threads = 1, .max_blocking_threads = 1};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     return rt;
 }
 
@@ -419,7 +419,7 @@ static edo_runtime *shutdown_rt(shutdown_state *s)
     edo_runtime *rt;
     edo_runtime_config cfg = {.worker_threads = 1, .max_blocking_threads = 1,
                               .on_thread_stop = shutdown_stop_hook, .hook_arg = s};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     return rt;
 }
 
@@ -484,7 +484,7 @@ TEST(shutdown_with_calls_queued_current_thread)
 {
     edo_runtime *rt;
     edo_runtime_config cfg = {.flavor = EDO_RUNTIME_CURRENT_THREAD, .max_blocking_threads = 1};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     _Atomic long ran = 0;
     enum { N = 50 };
     edo_task *t[N];

@@ -10,7 +10,7 @@ static void *select_cases(void *arg)
 {
     (void)arg;
     edo_chan *ch;
-    CHECK_EQ(edo_chan_new(&ch, 4, NULL), 0);
+    CHECK_EQ(edo_chan_new(4, NULL, &ch), 0);
     /* The timer wins when nothing is sent. */
     edo_sleep_future timer;
     edo_chan_recv_future recv;
@@ -117,7 +117,7 @@ TEST(abort_while_selecting)
 {
     edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
     edo_chan *ch;
-    CHECK_EQ(edo_chan_new(&ch, 1, NULL), 0);
+    CHECK_EQ(edo_chan_new(1, NULL, &ch), 0);
     edo_task *t;
     CHECK_EQ(edo_spawn_with(rt, NULL, select_forever, ch, &t), 0);
     usleep(5000);

@@ -208,7 +208,7 @@ TEST(migrates_under_stealing)
 {
     edo_runtime *rt;
     edo_runtime_config cfg = {.worker_threads = 2, .on_thread_start = mark_thread};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     _Atomic int migrations = 0;
     enum { N = 64 };
     edo_task *t[N];
@@ -398,7 +398,7 @@ TEST(million_live_coroutines)
     long n = SCALE(1000000L, 50000L, 4000L); /* TSan counts each coroutine as a thread (8128 max) */
     edo_runtime *rt;
     edo_runtime_config cfg = {.worker_threads = 2, .coro_stack_size = 16 * 1024};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     gate g;
     gate_init(&g);
     for (long i = 0; i < n; i++)
@@ -454,7 +454,7 @@ TEST(bad_input)
     CHECK(t == NULL);
     edo_runtime_config cfg = {.coro_stack_size = 1};
     edo_runtime *bad;
-    CHECK_EQ(edo_runtime_new(&bad, &cfg), -EINVAL);
+    CHECK_EQ(edo_runtime_new(&cfg, &bad), -EINVAL);
     edo_runtime_free(rt);
 }
 

@@ -72,7 +72,7 @@ static void remote_spawn_not_starved(unsigned interval)
 {
     edo_runtime *rt;
     edo_runtime_config cfg = {.worker_threads = 1, .global_queue_interval = interval};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     unsigned expect = interval ? interval : 61; /* the documented default */
     busy_state s;
     memset(&s, 0, sizeof s);
@@ -300,7 +300,7 @@ static void *reader(void *arg)
 {
     event_probe *e = arg;
     edo_unix *u;
-    CHECK_EQ(edo_unix_from_fd(&u, e->fd), 0);
+    CHECK_EQ(edo_unix_from_fd(e->fd, &u), 0);
     char c;
     atomic_store(&e->waiting, 1);
     CHECK_EQ(edo_unix_read(u, &c, 1), 1);

@@ -25,7 +25,7 @@ TEST(config_out_of_range)
     do {                                                                                       \
         memset(&cfg, 0, sizeof cfg);                                                           \
         cfg.field = value;                                                                     \
-        CHECK_EQ(edo_runtime_new(&rt, &cfg), -EINVAL);                                         \
+        CHECK_EQ(edo_runtime_new(&cfg, &rt), -EINVAL);                                         \
     } while (0)
     REJECTS(worker_threads, EDO_MAX_WORKER_THREADS + 1);
     REJECTS(worker_threads, UINT_MAX);
@@ -39,10 +39,10 @@ TEST(config_out_of_range)
     memset(&cfg, 0, sizeof cfg);
     cfg.flavor = EDO_RUNTIME_CURRENT_THREAD;
     cfg.worker_threads = EDO_MAX_WORKER_THREADS + 1;
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), -EINVAL);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), -EINVAL);
 #undef REJECTS
     memset(&cfg, 0, sizeof cfg);
-    CHECK_EQ(edo_runtime_new(NULL, &cfg), -EINVAL);
+    CHECK_EQ(edo_runtime_new(&cfg, NULL), -EINVAL);
     CHECK_EQ(edo_runtime_new(NULL, NULL), -EINVAL);
 
     /* The limits themselves are accepted. */
@@ -50,7 +50,7 @@ TEST(config_out_of_range)
     cfg.worker_threads = 1;
     cfg.max_blocking_threads = EDO_MAX_BLOCKING_THREADS;
     cfg.global_queue_interval = 1u << 20;
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     _Atomic long n = 0;
     count_future c = count_new(&n, (void *)3);
     edo_task *t;
@@ -65,7 +65,7 @@ TEST(config_out_of_range)
 TEST(config_defaults_and_worker_count)
 {
     edo_runtime *rt;
-    CHECK_EQ(edo_runtime_new(&rt, NULL), 0); /* NULL: all defaults */
+    CHECK_EQ(edo_runtime_new(NULL, &rt), 0); /* NULL: all defaults */
     CHECK_EQ(edo_runtime_worker_count(rt), cpus());
     _Atomic long n = 0;
     count_future c = count_new(&n, (void *)4);
@@ -79,7 +79,7 @@ TEST(config_defaults_and_worker_count)
 
     edo_runtime_config zero;
     memset(&zero, 0, sizeof zero);
-    CHECK_EQ(edo_runtime_new(&rt, &zero), 0);
+    CHECK_EQ(edo_runtime_new(&zero, &rt), 0);
     CHECK_EQ(edo_runtime_worker_count(rt), cpus());
     edo_runtime_free(rt);
 
@@ -141,7 +141,7 @@ TEST(thread_names)
 {
     edo_runtime *rt;
     edo_runtime_config cfg = {.worker_threads = 3, .thread_name = "abcdefghijklmnop"};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     /* The prefix is cut to 10 characters. Threads name themselves as they start. */
     WAIT_UNTIL(threads_named("abcdefghij") == 3);
     CHECK_EQ(threads_named("abcdefghijk"), 0);
@@ -239,7 +239,7 @@ TEST(thread_hooks_once_per_thread)
     edo_runtime *rt;
     edo_runtime_config cfg = {.worker_threads = 3, .on_thread_start = on_start,
                               .on_thread_stop = on_stop, .hook_arg = &h};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     WAIT_UNTIL(atomic_load(&h.starts) == 3);
     edo_future f = {&hook_state_vtable};
     edo_task *t;
@@ -269,7 +269,7 @@ TEST(thread_hooks_once_per_thread)
     /* Current-thread: the thread in edo_block_on is not a runtime thread; pool threads are. */
     memset(&h, 0, sizeof h);
     cfg.flavor = EDO_RUNTIME_CURRENT_THREAD;
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     edo_future f2 = {&hook_state_vtable};
     CHECK_EQ(edo_block_on(rt, &f2, &out), 0);
     CHECK_EQ(atomic_load(&h.starts), 0);

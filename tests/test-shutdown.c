@@ -370,7 +370,7 @@ static edo_runtime *behind_rt(edo_task **call)
     memset(&behind, 0, sizeof behind);
     edo_runtime *rt;
     edo_runtime_config cfg = {.worker_threads = 1, .on_thread_stop = behind_stop_hook};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     behind_job *j = calloc(1, sizeof *j);
     CHECK_EQ(edo_spawn_blocking_with(rt, &behind_options, behind_fn, j, call), 0);
     WAIT_UNTIL(atomic_load(&behind.running));
@@ -445,7 +445,7 @@ static void *waits_for_call(void *arg)
     (void)arg;
     int slot = 0;
     edo_join_set *set;
-    CHECK_EQ(edo_join_set_new(&set, NULL), 0);
+    CHECK_EQ(edo_join_set_new(NULL, &set), 0);
     edo_task *t;
     CHECK_EQ(edo_spawn_blocking(slot_writer, &slot, &t), 0);
     CHECK_EQ(edo_join_set_add(set, t), 0);

@@ -31,7 +31,7 @@ static void *fifo(void *arg)
 {
     (void)arg;
     edo_semaphore *s;
-    CHECK_EQ(edo_semaphore_new(&s, 0), 0);
+    CHECK_EQ(edo_semaphore_new(0, &s), 0);
     enum { N = 6 };
     static const size_t want[N] = {1, 3, 1, 2, 1, 1};
     int log[N];
@@ -72,7 +72,7 @@ static void *cancel_keeps_permits(void *arg)
 {
     (void)arg;
     edo_semaphore *s;
-    CHECK_EQ(edo_semaphore_new(&s, 0), 0);
+    CHECK_EQ(edo_semaphore_new(0, &s), 0);
     edo_task *big, *small;
     CHECK_EQ(edo_spawn(acquire_three, s, &big), 0);
     CHECK_EQ(edo_yield(), 0);
@@ -113,7 +113,7 @@ static void *close_wakes_waiters(void *arg)
 {
     (void)arg;
     edo_semaphore *s;
-    CHECK_EQ(edo_semaphore_new(&s, 1), 0);
+    CHECK_EQ(edo_semaphore_new(1, &s), 0);
     edo_task *h[3];
     for (int i = 0; i < 3; i++)
         CHECK_EQ(edo_spawn(acquire_three, s, &h[i]), 0);
@@ -217,7 +217,7 @@ TEST(randomized_stress)
 {
     edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
     stress st = {.seed = 12345};
-    CHECK_EQ(edo_semaphore_new(&st.s, 8), 0);
+    CHECK_EQ(edo_semaphore_new(8, &st.s), 0);
     enum { N = 64 };
     edo_task *h[N];
     for (int i = 0; i < N; i++)
@@ -239,7 +239,7 @@ TEST(randomized_stress)
 TEST(future_form_and_bad_input)
 {
     edo_semaphore *s;
-    CHECK_EQ(edo_semaphore_new(&s, 2), 0);
+    CHECK_EQ(edo_semaphore_new(2, &s), 0);
     edo_waker noop = edo_waker_noop();
     edo_context cx = {&noop, NULL};
     edo_semaphore_acquire_future a, b;
@@ -264,8 +264,8 @@ TEST(future_form_and_bad_input)
     CHECK_EQ(edo_semaphore_available(s), 3);
 
     edo_semaphore *bad;
-    CHECK_EQ(edo_semaphore_new(NULL, 1), -EINVAL);
-    CHECK_EQ(edo_semaphore_new(&bad, EDO_SEMAPHORE_MAX_PERMITS + 1), -EINVAL);
+    CHECK_EQ(edo_semaphore_new(1, NULL), -EINVAL);
+    CHECK_EQ(edo_semaphore_new(EDO_SEMAPHORE_MAX_PERMITS + 1, &bad), -EINVAL);
     CHECK_EQ(edo_semaphore_acquire(s, 1), -EPERM); /* not in a coroutine */
     CHECK_EQ(edo_semaphore_acquire(NULL, 1), -EINVAL);
     CHECK_EQ(edo_semaphore_try_acquire(s, 0), -EINVAL);
@@ -681,7 +681,7 @@ static void *chan_cases(void *arg)
 {
     (void)arg;
     edo_chan *ch;
-    CHECK_EQ(edo_chan_new(&ch, 2, count_unreceived), 0);
+    CHECK_EQ(edo_chan_new(2, count_unreceived, &ch), 0);
     CHECK_EQ(edo_chan_send(ch, (void *)1), 0);
     CHECK_EQ(edo_chan_try_send(ch, (void *)2), 0);
     CHECK_EQ(edo_chan_try_send(ch, (void *)9), -EAGAIN); /* full */
@@ -730,7 +730,7 @@ static void *chan_cases(void *arg)
     /* The receiver gone: sends fail and keep their message; a sender waiting for room too;
      * what was queued reaches on_unreceived when the channel is freed. */
     atomic_store(&unreceived_count, 0);
-    CHECK_EQ(edo_chan_new(&ch, 1, count_unreceived), 0);
+    CHECK_EQ(edo_chan_new(1, count_unreceived, &ch), 0);
     CHECK_EQ(edo_chan_send(ch, (void *)1), 0);
     edo_chan_sender_add(ch);
     CHECK_EQ(edo_spawn(send_one, ch, &t), 0);
@@ -747,7 +747,7 @@ static void *chan_cases(void *arg)
     CHECK_EQ(atomic_load(&unreceived_count), 1);
 
     /* Unbounded: never full. */
-    CHECK_EQ(edo_chan_new(&ch, 0, NULL), 0);
+    CHECK_EQ(edo_chan_new(0, NULL, &ch), 0);
     for (long i = 0; i < 1000; i++)
         CHECK_EQ(edo_chan_try_send(ch, (void *)i), 0);
     for (long i = 0; i < 1000; i++) {
@@ -756,7 +756,7 @@ static void *chan_cases(void *arg)
     }
     edo_chan_sender_close(ch);
     edo_chan_receiver_close(ch);
-    CHECK_EQ(edo_chan_new(NULL, 1, NULL), -EINVAL);
+    CHECK_EQ(edo_chan_new(1, NULL, NULL), -EINVAL);
     CHECK_EQ(edo_chan_send(NULL, NULL), -EINVAL);
     CHECK_EQ(edo_chan_recv(NULL, &m), -EINVAL);
     return NULL;
@@ -786,7 +786,7 @@ TEST(chan_producers_race)
     enum { P = 4 };
     const long count = SCALE(50000, 10000, 2000);
     edo_chan *ch;
-    CHECK_EQ(edo_chan_new(&ch, 16, NULL), 0);
+    CHECK_EQ(edo_chan_new(16, NULL, &ch), 0);
     producer p[P];
     edo_task *t[P];
     for (int i = 0; i < P; i++) {
@@ -828,10 +828,10 @@ static void *token_cases(void *arg)
 {
     (void)arg;
     edo_cancel_token *root, *a, *b, *other;
-    CHECK_EQ(edo_cancel_token_new(&root, NULL), 0);
-    CHECK_EQ(edo_cancel_token_new(&a, root), 0);
-    CHECK_EQ(edo_cancel_token_new(&b, a), 0);
-    CHECK_EQ(edo_cancel_token_new(&other, root), 0);
+    CHECK_EQ(edo_cancel_token_new(NULL, &root), 0);
+    CHECK_EQ(edo_cancel_token_new(root, &a), 0);
+    CHECK_EQ(edo_cancel_token_new(a, &b), 0);
+    CHECK_EQ(edo_cancel_token_new(root, &other), 0);
     edo_task *t;
     CHECK_EQ(edo_spawn(wait_token, b, &t), 0);
     CHECK_EQ(edo_yield(), 0);
@@ -846,12 +846,12 @@ static void *token_cases(void *arg)
     CHECK_EQ(edo_cancel_token_is_cancelled(other), 0);
     /* Born under a cancelled parent: cancelled. Waiting on a cancelled token returns at once. */
     edo_cancel_token *late;
-    CHECK_EQ(edo_cancel_token_new(&late, a), 0);
+    CHECK_EQ(edo_cancel_token_new(a, &late), 0);
     CHECK_EQ(edo_cancel_token_is_cancelled(late), 1);
     CHECK_EQ(edo_cancel_token_wait(late), 0);
     /* In a select: the token beats a receive that never completes. */
     edo_chan *ch;
-    CHECK_EQ(edo_chan_new(&ch, 1, NULL), 0);
+    CHECK_EQ(edo_chan_new(1, NULL, &ch), 0);
     edo_chan_recv_future recv;
     edo_chan_recv_future_init(&recv, ch);
     edo_cancel_token_wait_future stop;
@@ -865,7 +865,7 @@ static void *token_cases(void *arg)
     edo_chan_receiver_close(ch);
     /* A wait cut short leaves no waiter behind. */
     edo_cancel_token *fresh;
-    CHECK_EQ(edo_cancel_token_new(&fresh, NULL), 0);
+    CHECK_EQ(edo_cancel_token_new(NULL, &fresh), 0);
     edo_instant saved;
     CHECK_EQ(edo_deadline_push(edo_after(EDO_MSEC(5)), &saved), 0);
     CHECK_EQ(edo_cancel_token_wait(fresh), -ETIMEDOUT);
@@ -892,12 +892,12 @@ TEST(cancel_token_race)
     edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
     for (int round = 0; round < SCALE(20, 10, 5); round++) {
         edo_cancel_token *root, *mid[4], *leaf[16];
-        CHECK_EQ(edo_cancel_token_new(&root, NULL), 0);
+        CHECK_EQ(edo_cancel_token_new(NULL, &root), 0);
         for (int i = 0; i < 4; i++)
-            CHECK_EQ(edo_cancel_token_new(&mid[i], root), 0);
+            CHECK_EQ(edo_cancel_token_new(root, &mid[i]), 0);
         edo_task *t[16];
         for (int i = 0; i < 16; i++) {
-            CHECK_EQ(edo_cancel_token_new(&leaf[i], mid[i % 4]), 0);
+            CHECK_EQ(edo_cancel_token_new(mid[i % 4], &leaf[i]), 0);
             CHECK_EQ(edo_spawn_with(rt, NULL, wait_token, leaf[i], &t[i]), 0);
         }
         if (round % 2)

@@ -10,7 +10,7 @@ static edo_runtime *paused_rt(void)
 {
     edo_runtime *rt;
     edo_runtime_config cfg = {.flavor = EDO_RUNTIME_CURRENT_THREAD, .start_paused = true};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     return rt;
 }
 
@@ -65,7 +65,7 @@ TEST(paused_clock_bad_input)
 {
     edo_runtime *rt;
     edo_runtime_config cfg = {.flavor = EDO_RUNTIME_MULTI_THREAD, .start_paused = true};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), -EINVAL);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), -EINVAL);
     rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 1);
     CHECK_EQ(edo_time_pause(rt), -ENOTSUP);
     CHECK_EQ(edo_time_advance(rt, 1), -EINVAL);

@@ -153,7 +153,7 @@ void *edo_task_local_get(const edo_task_local *key);
  * Join sets: many tasks, their results taken as they finish.
  *
  *     edo_join_set *set;
- *     edo_join_set_new(&set, free);                   // unclaimed outputs go to free()
+ *     edo_join_set_new(free, &set);                   // unclaimed outputs go to free()
  *     for (int i = 0; i < n; i++)
  *         edo_join_set_spawn(set, fetch, urls[i], NULL);
  *     edo_join_result r;
@@ -188,7 +188,7 @@ typedef struct edo_join_result {
 /* Creates an empty set. `drop_output` (may be NULL) is called with the output of each task that
  * completed but whose result was never taken, and with each non-NULL value that a cancelled
  * coroutine returned and nobody took. Returns 0, -EINVAL (out NULL), -ENOMEM. */
-int edo_join_set_new(edo_join_set **out, void (*drop_output)(void *output));
+int edo_join_set_new(void (*drop_output)(void *output), edo_join_set **out);
 
 /* Aborts every task still in the set and frees it (what completes afterwards is dropped with
  * drop_output). Does not wait. NULL is a no-op, and so is a set already freed (see above) and

@@ -18,7 +18,7 @@ int edo_scope(int (*body)(edo_join_set *set, void *arg), void *arg,
     if (edo_coro_is_cancelled())
         return -ECANCELED;
     edo_join_set *set;
-    int rc = edo__join_set_new_scoped(&set, drop_output);
+    int rc = edo__join_set_new_scoped(drop_output, &set);
     if (rc < 0)
         return rc;
     edo__coro_shield(true);

@@ -54,7 +54,7 @@ static void token_unref(edo_cancel_token *t)
     }
 }
 
-int edo_cancel_token_new(edo_cancel_token **out, edo_cancel_token *parent)
+int edo_cancel_token_new(edo_cancel_token *parent, edo_cancel_token **out)
 {
     if (!out)
         return -EINVAL;
