@@ -3,7 +3,8 @@
  * edo is an async runtime for C11: a work-stealing scheduler that runs tasks (stackful
  * coroutines and stackless futures), a blocking pool, and the building blocks for network
  * programs. Start with edo/runtime.h (building a runtime), edo/coro.h (coroutines: straight-line
- * code), edo/task.h (spawning and joining) and edo/future.h (writing futures), edo/time.h (sleeps, timeouts, deadlines). docs/ARCHITECTURE.md explains how the pieces fit.
+ * code), edo/task.h (spawning and joining) and edo/future.h (writing futures), edo/time.h
+ * (sleeps, timeouts, deadlines). docs/ARCHITECTURE.md explains how the pieces fit.
  *
  * Naming: one word for each idea, everywhere.
  *  - Parameters: the object acted on first, then the inputs, then the out-parameters last, for
@@ -33,6 +34,10 @@
  *    channel, or a semaphore's acquires; `_register` / `_deregister` an fd with the reactor.
  *  - One name for one thing: an object's functions share its prefix (edo_cancel_token_cancel);
  *    a socket's own address is `_local_addr`, its peer's `_peer_addr`, listeners included.
+ *  - `_try_` before the verb: never waits, -EAGAIN where it would (edo_chan_try_recv); the one
+ *    other use is Tokio's: edo_try_join ends at the first failure. `_blocking` after the verb:
+ *    parks the calling plain thread (edo_chan_recv_blocking); edo_spawn_blocking runs fn on the
+ *    blocking pool.
  */
 #ifndef EDO_H
 #define EDO_H
