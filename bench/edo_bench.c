@@ -112,7 +112,7 @@ static double spawn_many(edo_runtime *rt, long n)
     countdown_reset(n);
     double t0 = now_ns();
     spawner_task s = {{&spawner_vtable}, n};
-    check(edo_runtime_spawn_future(rt, &s.base, sizeof s, NULL), "spawn");
+    check(edo_spawn_future_on(rt, &s.base, sizeof s, NULL), "spawn");
     countdown_wait();
     return now_ns() - t0;
 }
@@ -124,7 +124,7 @@ static double spawn_many_remote(edo_runtime *rt, long n)
     double t0 = now_ns();
     for (long i = 0; i < n; i++) {
         edo_future hit = {&hit_vtable};
-        check(edo_runtime_spawn_future(rt, &hit, sizeof hit, NULL), "spawn");
+        check(edo_spawn_future_on(rt, &hit, sizeof hit, NULL), "spawn");
     }
     countdown_wait();
     return now_ns() - t0;
@@ -160,7 +160,7 @@ static double yield_many(edo_runtime *rt, long n)
     for (int i = 0; i < YIELD_TASKS; i++) {
         yielder_task t = {{&yielder_vtable}, {{NULL}, 0}, per_task};
         edo_yield_future_init(&t.y);
-        check(edo_runtime_spawn_future(rt, &t.base, sizeof t, NULL), "spawn");
+        check(edo_spawn_future_on(rt, &t.base, sizeof t, NULL), "spawn");
     }
     countdown_wait();
     return now_ns() - t0;
@@ -191,7 +191,7 @@ static double chained_spawn(edo_runtime *rt, long n)
     countdown_reset(1);
     double t0 = now_ns();
     chain_task c = {{&chain_vtable}, n - 1};
-    check(edo_runtime_spawn_future(rt, &c.base, sizeof c, NULL), "spawn");
+    check(edo_spawn_future_on(rt, &c.base, sizeof c, NULL), "spawn");
     countdown_wait();
     return now_ns() - t0;
 }
@@ -303,7 +303,7 @@ static double coro_switch(edo_runtime *rt, long n)
     (void)rt;
     edo_runtime *one;
     edo_runtime_config cfg = {.flavor = EDO_RUNTIME_CURRENT_THREAD};
-    check(edo_runtime_new(&one, &cfg), "runtime");
+    check(edo_runtime_new(&cfg, &one), "runtime");
     edo_task *t;
     double t0 = now_ns();
     check(edo_spawn_with(one, NULL, self_yielder, (void *)(intptr_t)n, &t), "spawn");
@@ -338,7 +338,7 @@ typedef struct {
     edo_future base;
     _Atomic long *polled;
     bool counted;
-    edo_notify_future wait;
+    edo_notify_wait_future wait;
 } idle_task;
 
 static edo_poll idle_poll(edo_future *f, edo_context *cx, void **out)
@@ -363,8 +363,8 @@ static long idle_task_memory(edo_runtime *rt, long n)
     long before = rss_bytes();
     for (long i = 0; i < n; i++) {
         idle_task t = {.base = {&idle_vtable}, .polled = &polled};
-        edo_notify_future_init(&t.wait, idle_notify);
-        check(edo_runtime_spawn_future(rt, &t.base, sizeof t, NULL), "spawn");
+        edo_notify_wait_future_init(&t.wait, idle_notify);
+        check(edo_spawn_future_on(rt, &t.base, sizeof t, NULL), "spawn");
     }
     while (atomic_load_explicit(&polled, memory_order_acquire) < n)
         usleep(1000);
@@ -474,7 +474,7 @@ int main(int argc, char **argv)
 
     edo_runtime *rt;
     edo_runtime_config cfg = {.worker_threads = workers};
-    check(edo_runtime_new(&rt, &cfg), "runtime");
+    check(edo_runtime_new(&cfg, &rt), "runtime");
     int status = EXIT_UNKNOWN_WORKLOAD;
     if (strcmp(name, "idle_task_memory") == 0) {
         printf("bench=%s peer=edo bytes_per_task=%ld\n", name, idle_task_memory(rt, n));

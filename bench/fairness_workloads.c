@@ -195,7 +195,7 @@ static void *spawner_main(void *arg)
             must(edo_spawn_with(r->rt, NULL, tiny_coro, r, NULL), "spawn");
         } else {
             tiny_task t = {{&tiny_vtable}, r};
-            must(edo_runtime_spawn_future(r->rt, &t.base, sizeof t, NULL), "spawn");
+            must(edo_spawn_future_on(r->rt, &t.base, sizeof t, NULL), "spawn");
         }
     }
     return NULL;
@@ -219,7 +219,7 @@ static fairness_stats run_fairness(edo_runtime *rt, unsigned workers, long n, bo
             must(edo_spawn_with(rt, NULL, busy_coro, &r, &busy[w]), "spawn");
         } else {
             busy_task b = {.base = {&busy_vtable}, .run = &r};
-            must(edo_runtime_spawn_future(rt, &b.base, sizeof b, &busy[w]), "spawn");
+            must(edo_spawn_future_on(rt, &b.base, sizeof b, &busy[w]), "spawn");
         }
     }
     while (atomic_load_explicit(&r.busy_started, memory_order_relaxed) < workers)
@@ -229,7 +229,7 @@ static fairness_stats run_fairness(edo_runtime *rt, unsigned workers, long n, bo
         must(edo_spawn_with(rt, NULL, sleeper_coro, &r, NULL), "spawn");
     } else {
         sleeper_task s = {.base = {&sleeper_vtable}, .run = &r};
-        must(edo_runtime_spawn_future(rt, &s.base, sizeof s, NULL), "spawn");
+        must(edo_spawn_future_on(rt, &s.base, sizeof s, NULL), "spawn");
     }
     pthread_t spawner;
     if (pthread_create(&spawner, NULL, spawner_main, &r) != 0)

@@ -46,7 +46,7 @@ static double contend(edo_runtime *rt, long n, void *(*body)(void *))
 {
     contended c = {.rounds = n / CONTENDING_TASKS};
     must(edo_mutex_new(&c.mutex), "mutex");
-    must(edo_semaphore_new(&c.sem, CONTENDED_PERMITS), "semaphore");
+    must(edo_semaphore_new(CONTENDED_PERMITS, &c.sem), "semaphore");
     edo_task *t[CONTENDING_TASKS];
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
@@ -219,9 +219,9 @@ static void future_pair(edo_runtime *rt, edo_oneshot *first, long rounds, edo_ta
 {
     ponger_task po = {{&ponger_vtable}, {{NULL}, 0, NULL}};
     edo_oneshot_recv_future_init(&po.inbox, first);
-    must(edo_runtime_spawn_future(rt, &po.base, sizeof po, NULL), "spawn");
+    must(edo_spawn_future_on(rt, &po.base, sizeof po, NULL), "spawn");
     pinger_task pi = {{&pinger_vtable}, first, rounds, false, {{NULL}, 0, NULL}};
-    must(edo_runtime_spawn_future(rt, &pi.base, sizeof pi, pinger), "spawn");
+    must(edo_spawn_future_on(rt, &pi.base, sizeof pi, pinger), "spawn");
 }
 
 double ping_pong_pairs(edo_runtime *rt, long n)
@@ -318,7 +318,7 @@ double mpsc(edo_runtime *rt, long n)
 {
     long per = n / MPSC_PRODUCERS;
     edo_chan *ch;
-    must(edo_chan_new(&ch, MPSC_CAPACITY, NULL), "chan");
+    must(edo_chan_new(MPSC_CAPACITY, NULL, &ch), "chan");
     for (int i = 1; i < MPSC_PRODUCERS; i++)
         edo_chan_sender_add(ch);
     mpsc_side producer = {ch, per}, consumer = {ch, 0};

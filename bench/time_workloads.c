@@ -112,7 +112,7 @@ static edo_poll sleeper_poll(edo_future *f, edo_context *cx, void **out)
     sleeper *s = (sleeper *)f;
     if (s->before == 0) {
         s->before = edo_now();
-        edo_sleep_future_init_until(&s->sleep, s->before + s->asked);
+        edo_sleep_future_init_at(&s->sleep, s->before + s->asked);
     }
     if (edo_future_poll(&s->sleep.base, cx, NULL) == EDO_PENDING)
         return EDO_PENDING;
@@ -145,7 +145,7 @@ static void *coro_sleeper(void *arg)
     coro_sleep *c = arg;
     uint64_t asked = sleep_asked(c->index);
     edo_instant before = edo_now();
-    must(edo_sleep_until(before + asked), "sleep");
+    must(edo_sleep_at(before + asked), "sleep");
     woke(c->run, c->index, asked, edo_now() - before);
     return NULL;
 }
@@ -166,7 +166,7 @@ static sleep_stats overshoot(edo_runtime *rt, long n, bool coro)
         } else {
             sleeper s = {.base = {&sleeper_vtable}, .run = &run, .index = i,
                          .asked = sleep_asked(i)};
-            must(edo_runtime_spawn_future(rt, &s.base, sizeof s, NULL), "spawn");
+            must(edo_spawn_future_on(rt, &s.base, sizeof s, NULL), "spawn");
         }
     }
     pthread_mutex_lock(&run.lock);

@@ -16,7 +16,7 @@ double timeout_cancel(edo_runtime *rt, long n);
 /* sleep_overshoot: `n` tasks spawned from this thread each sleep 1 + splitmix64(i) % 1000 ms
  * and record how much later than asked they woke. */
 sleep_stats sleep_overshoot(edo_runtime *rt, long n);
-/* coro_sleep_overshoot: the same with coroutines (edo_sleep_until). */
+/* coro_sleep_overshoot: the same with coroutines (edo_sleep_at). */
 sleep_stats coro_sleep_overshoot(edo_runtime *rt, long n);
 
 #endif

@@ -13,7 +13,7 @@ static void *background(void *arg)
     /* Each tick suspends; abort makes the wait return -ECANCELED and the loop end. */
     while (edo_interval_tick(&every, NULL) == 0)
         printf("background: tick %d\n", ++ticks);
-    edo_interval_destroy(&every);
+    edo_interval_drop(&every);
     printf("background: stopped after %d ticks\n", ticks);
     return NULL;
 }

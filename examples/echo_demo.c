@@ -72,7 +72,7 @@ static void *run_client(void *arg)
     client *c = arg;
     load *l = c->l;
     edo_tcp *conn;
-    if (edo_tcp_connect_addr(&conn, &l->server) < 0)
+    if (edo_tcp_connect_addr(&l->server, &conn) < 0)
         return NULL;
     edo_tcp_set_nodelay(conn, true);
     char msg[MESSAGE], got[MESSAGE];
@@ -114,13 +114,13 @@ static void *demo(void *arg)
 {
     options *o = arg;
     edo_tcp_listener *lis;
-    int rc = edo_tcp_listen(&lis, "127.0.0.1:0", NULL);
+    int rc = edo_tcp_listen("127.0.0.1:0", NULL, &lis);
     if (rc < 0) {
         fprintf(stderr, "echo_demo: listen: %s\n", edo_strerror(rc));
         return NULL;
     }
     load l = {0};
-    edo_tcp_listener_addr(lis, &l.server);
+    edo_tcp_listener_local_addr(lis, &l.server);
     char where[EDO_SOCKADDR_TEXT];
     edo_sockaddr_format(&l.server, where, sizeof where);
     printf("echo server on %s; %d connections, %d-byte messages, %d s\n", where,
@@ -189,7 +189,7 @@ int main(int argc, char **argv)
     }
     edo_runtime *rt;
     edo_runtime_config cfg = {.worker_threads = workers};
-    if (edo_runtime_new(&rt, &cfg) < 0)
+    if (edo_runtime_new(&cfg, &rt) < 0)
         return 1;
     edo_task *t;
     int rc = edo_spawn_with(rt, NULL, demo, &o, &t);

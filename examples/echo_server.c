@@ -163,7 +163,7 @@ static void *accept_loop(void *arg)
 {
     server *srv = arg;
     edo_tcp_listener *lis;
-    int rc = edo_tcp_listen(&lis, srv->addr, NULL);
+    int rc = edo_tcp_listen(srv->addr, NULL, &lis);
     if (rc < 0) {
         fprintf(stderr, "echo_server: listen on %s: %s\n", srv->addr, edo_strerror(rc));
         return NULL;
@@ -212,7 +212,7 @@ int main(int argc, char **argv)
     }
     edo_runtime *rt;
     edo_runtime_config cfg = {.worker_threads = workers};
-    int rc = edo_runtime_new(&rt, &cfg);
+    int rc = edo_runtime_new(&cfg, &rt);
     if (rc < 0) {
         fprintf(stderr, "echo_server: %s\n", edo_strerror(rc));
         return 1;

@@ -63,7 +63,7 @@ static const edo_future_vtable root_vtable = {root_poll, NULL};
 int main(void)
 {
     edo_runtime *rt;
-    int rc = edo_runtime_new(&rt, NULL);
+    int rc = edo_runtime_new(NULL, &rt);
     if (rc < 0) {
         fprintf(stderr, "runtime: %s\n", edo_strerror(rc));
         return 1;
@@ -76,7 +76,7 @@ int main(void)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     edo_task *t;
-    rc = edo_runtime_spawn_future(rt, &root->base, sizeof *root, &t);
+    rc = edo_spawn_future_on(rt, &root->base, sizeof *root, &t);
     if (rc == 0)
         rc = edo_task_join(t, NULL);
     clock_gettime(CLOCK_MONOTONIC, &t1);

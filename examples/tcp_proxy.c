@@ -39,7 +39,7 @@ static const char *target;
 static void *proxy(void *arg)
 {
     edo_tcp *client = arg, *server;
-    if (edo_tcp_connect(&server, target) == 0) {
+    if (edo_tcp_connect(target, &server) == 0) {
         /* Reading one socket in one task while another task writes it is fine. */
         pipe_dir back = {server, client};
         edo_task *t;
@@ -58,7 +58,7 @@ static void *proxy(void *arg)
 static void *serve(void *arg)
 {
     edo_tcp_listener *lis;
-    int rc = edo_tcp_listen(&lis, arg, NULL);
+    int rc = edo_tcp_listen(arg, NULL, &lis);
     if (rc < 0) {
         fprintf(stderr, "tcp_proxy: listen: %s\n", edo_strerror(rc));
         return NULL;

@@ -10,7 +10,7 @@
 static void *echo(void *arg)
 {
     edo_udp *u;
-    int rc = edo_udp_bind(&u, arg);
+    int rc = edo_udp_bind(arg, &u);
     if (rc < 0) {
         fprintf(stderr, "udp_echo: bind: %s\n", edo_strerror(rc));
         return NULL;

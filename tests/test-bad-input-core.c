@@ -66,15 +66,15 @@ static void spawn_future_calls(void)
     for (size_t i = 0; i < 3; i++) { /* checked before -EPERM */
         CHECK_EQ(edo_spawn_future(bad[i], sizeof(edo_future), &t), -EINVAL);
         CHECK_EQ(edo_spawn_future_local(bad[i], sizeof(edo_future), &t), -EINVAL);
-        CHECK_EQ(edo_runtime_spawn_future(rt, bad[i], sizeof(edo_future), &t), -EINVAL);
+        CHECK_EQ(edo_spawn_future_on(rt, bad[i], sizeof(edo_future), &t), -EINVAL);
     }
     for (size_t i = 0; i < sizeof bad_sizes / sizeof bad_sizes[0]; i++) {
         CHECK_EQ(edo_spawn_future(&ok, bad_sizes[i], &t), -EINVAL);
         CHECK_EQ(edo_spawn_future(&ok, bad_sizes[i], NULL), -EINVAL);
         CHECK_EQ(edo_spawn_future_local(&ok, bad_sizes[i], &t), -EINVAL);
-        CHECK_EQ(edo_runtime_spawn_future(rt, &ok, bad_sizes[i], &t), -EINVAL);
+        CHECK_EQ(edo_spawn_future_on(rt, &ok, bad_sizes[i], &t), -EINVAL);
     }
-    CHECK_EQ(edo_runtime_spawn_future(NULL, &ok, sizeof ok, &t), -EINVAL);
+    CHECK_EQ(edo_spawn_future_on(NULL, &ok, sizeof ok, &t), -EINVAL);
     CHECK(t == before);
     if (!rt) {
         CHECK_EQ(edo_spawn_future(&ok, sizeof ok, &t), -EPERM);
@@ -146,7 +146,7 @@ static void handle_calls(void)
     CHECK_EQ(edo_task_poll_join(NULL, &cx, NULL, NULL), EDO_READY);
     CHECK(out == (void *)1);
     CHECK_EQ(edo_task_abort(NULL), -EINVAL);
-    CHECK_EQ(edo_task_is_finished(NULL), -EINVAL);
+    CHECK_EQ(edo_task_is_finished(NULL), false);
     CHECK_EQ(edo_task_id(NULL), 0);
     edo_task_free(NULL);
     CHECK_EQ(edo_task_current_id(), edo_in_coroutine() ? edo_task_current_id() : 0);
@@ -268,8 +268,8 @@ static void join_set_calls(void)
     edo_join_set *set;
     edo_join_result r = {99, 99, (void *)1};
     uint64_t id = 99;
-    CHECK_EQ(edo_join_set_new(NULL, count_drop), -EINVAL);
-    CHECK_EQ(edo_join_set_new(&set, count_drop), 0);
+    CHECK_EQ(edo_join_set_new(count_drop, NULL), -EINVAL);
+    CHECK_EQ(edo_join_set_new(count_drop, &set), 0);
     edo_join_set_free(NULL);
     CHECK_EQ(edo_join_set_add(NULL, NULL), -EINVAL);
     CHECK_EQ(edo_join_set_add(set, NULL), -EINVAL);
@@ -383,7 +383,7 @@ static void freed_set_calls(void)
 {
     atomic_store(&drops, 0);
     freed_use u = {0};
-    CHECK_EQ(edo_join_set_new(&u.set, count_drop), 0);
+    CHECK_EQ(edo_join_set_new(count_drop, &u.set), 0);
     CHECK_EQ(edo_join_set_spawn(u.set, use_freed_set, &u, NULL), 0);
     while (!atomic_load(&u.started))
         edo_yield();
@@ -457,9 +457,9 @@ static void runtime_new_calls(void)
         {.start_paused = true},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        CHECK_EQ(edo_runtime_new(NULL, &bad[i]), -EINVAL);
+        CHECK_EQ(edo_runtime_new(&bad[i], NULL), -EINVAL);
         rt = (edo_runtime *)&rt;
-        CHECK_EQ(edo_runtime_new(&rt, &bad[i]), -EINVAL);
+        CHECK_EQ(edo_runtime_new(&bad[i], &rt), -EINVAL);
         CHECK(rt == NULL);
     }
     /* The bounds themselves, and keep-alive at the end of time (idle threads wait for the
@@ -470,9 +470,9 @@ static void runtime_new_calls(void)
                                .global_queue_interval = 1u << 20,
                                .coro_stack_size = EDO_MIN_STACK_SIZE,
                                .thread_name = "a-name-longer-than-ten"};
-    CHECK_EQ(edo_runtime_new(&rt, &edge), 0);
+    CHECK_EQ(edo_runtime_new(&edge, &rt), 0);
     edo_task *t;
-    CHECK_EQ(edo_runtime_spawn_blocking(rt, return_arg, (void *)8, &t), 0);
+    CHECK_EQ(edo_spawn_blocking_on(rt, return_arg, (void *)8, &t), 0);
     void *out = NULL;
     CHECK_EQ(edo_task_join(t, &out), 0);
     CHECK(out == (void *)8);
@@ -480,7 +480,7 @@ static void runtime_new_calls(void)
     CHECK_EQ(edo_runtime_worker_count(rt), 0);
     edo_runtime_free(rt);
     edge = (edo_runtime_config){.worker_threads = 1, .coro_stack_size = EDO_MAX_STACK_SIZE};
-    CHECK_EQ(edo_runtime_new(&rt, &edge), 0);
+    CHECK_EQ(edo_runtime_new(&edge, &rt), 0);
     CHECK_EQ(edo_runtime_worker_count(rt), 1);
     edo_runtime_free(rt);
 }
@@ -512,9 +512,9 @@ static void handle_after_shutdown_calls(void)
         edo_runtime_free(rt);
         edo_task *t = (edo_task *)&t;
         edo_future ok = {&ready_vtable};
-        CHECK_EQ(edo_runtime_spawn_future(h, &ok, sizeof ok, &t), -ESHUTDOWN);
+        CHECK_EQ(edo_spawn_future_on(h, &ok, sizeof ok, &t), -ESHUTDOWN);
         CHECK_EQ(edo_spawn_with(h, NULL, return_arg, NULL, &t), -ESHUTDOWN);
-        CHECK_EQ(edo_runtime_spawn_blocking(h, return_arg, NULL, &t), -ESHUTDOWN);
+        CHECK_EQ(edo_spawn_blocking_on(h, return_arg, NULL, &t), -ESHUTDOWN);
         edo_blocking_options o = {count_drop, count_drop};
         CHECK_EQ(edo_spawn_blocking_with(h, &o, return_arg, NULL, &t), -ESHUTDOWN);
         CHECK_EQ(atomic_load(&drops), 0); /* arg still ours */
@@ -603,13 +603,13 @@ static void shutdown_from_inside_calls(void)
                                   .on_thread_start = shut_own_hook,
                                   .on_thread_stop = shut_own_hook};
         edo_runtime *rt;
-        CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+        CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
         atomic_store(&hook_rc, -EDEADLK);
         edo_task *t;
         CHECK_EQ(edo_spawn_with(rt, NULL, shut_own_coro, NULL, &t), 0); /* a task */
         CHECK_EQ(edo_task_join(t, NULL), 0);
         edo_task_free(t);
-        CHECK_EQ(edo_runtime_spawn_blocking(rt, shut_own_coro, NULL, &t), 0); /* the pool */
+        CHECK_EQ(edo_spawn_blocking_on(rt, shut_own_coro, NULL, &t), 0); /* the pool */
         CHECK_EQ(edo_task_join(t, NULL), 0);
         edo_task_free(t);
         if (!edo_in_coroutine()) { /* edo_block_on's future */
@@ -687,8 +687,8 @@ static void blocking_pool_calls(void)
     edo_task *const before = t;
     edo_blocking_options o = {count_drop, count_drop}, none = {NULL, NULL};
     CHECK_EQ(edo_spawn_blocking(NULL, NULL, &t), -EINVAL); /* before -EPERM */
-    CHECK_EQ(edo_runtime_spawn_blocking(NULL, return_arg, NULL, &t), -EINVAL);
-    CHECK_EQ(edo_runtime_spawn_blocking(rt, NULL, NULL, &t), -EINVAL);
+    CHECK_EQ(edo_spawn_blocking_on(NULL, return_arg, NULL, &t), -EINVAL);
+    CHECK_EQ(edo_spawn_blocking_on(rt, NULL, NULL, &t), -EINVAL);
     CHECK_EQ(edo_spawn_blocking_with(NULL, &o, NULL, NULL, &t), -EINVAL);
     CHECK_EQ(edo_spawn_blocking_with(rt, NULL, NULL, NULL, &t), -EINVAL);
     CHECK(t == before);

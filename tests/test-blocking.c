@@ -1,4 +1,4 @@
-/* The blocking pool: edo_spawn_blocking and edo_runtime_spawn_blocking. */
+/* The blocking pool: edo_spawn_blocking and edo_spawn_blocking_on. */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,7 +19,7 @@ TEST(output_joins_like_a_task)
     for (int flavor = 0; flavor < 2; flavor++) {
         edo_runtime *rt = new_rt((edo_runtime_flavor)flavor, 2);
         edo_task *t;
-        CHECK_EQ(edo_runtime_spawn_blocking(rt, times_three, (void *)14, &t), 0);
+        CHECK_EQ(edo_spawn_blocking_on(rt, times_three, (void *)14, &t), 0);
         CHECK(edo_task_id(t) != 0);
         void *out = NULL;
         CHECK_EQ(edo_task_join(t, &out), 0);
@@ -30,7 +30,7 @@ TEST(output_joins_like_a_task)
 
         /* Detached: runs all the same. */
         _Atomic long n = 0;
-        CHECK_EQ(edo_runtime_spawn_blocking(rt, inc_fn, &n, NULL), 0);
+        CHECK_EQ(edo_spawn_blocking_on(rt, inc_fn, &n, NULL), 0);
         WAIT_UNTIL(atomic_load(&n) == 1);
         edo_runtime_free(rt);
     }
@@ -80,7 +80,7 @@ TEST(spawn_blocking_from_task)
         edo_runtime *rt = new_rt((edo_runtime_flavor)flavor, 2);
         spawn_blocking_future f = {{&spawn_blocking_vtable}, NULL, pthread_self()};
         edo_task *t;
-        CHECK_EQ(edo_runtime_spawn_future(rt, &f.base, sizeof f, &t), 0);
+        CHECK_EQ(edo_spawn_future_on(rt, &f.base, sizeof f, &t), 0);
         void *out = NULL;
         CHECK_EQ(edo_task_join(t, &out), 0);
         CHECK_EQ((intptr_t)out, 1);
@@ -114,7 +114,7 @@ TEST(blocking_fn_can_spawn)
         edo_runtime *rt = new_rt((edo_runtime_flavor)flavor, 2);
         _Atomic long n = 0;
         edo_task *t;
-        CHECK_EQ(edo_runtime_spawn_blocking(rt, spawning_fn, &n, &t), 0);
+        CHECK_EQ(edo_spawn_blocking_on(rt, spawning_fn, &n, &t), 0);
         CHECK_EQ(edo_task_join(t, NULL), 0);
         edo_task_free(t);
         /* On a current-thread runtime the spawned task runs while someone drives. */
@@ -171,7 +171,7 @@ static edo_runtime *pool_rt(unsigned max_blocking_threads, hooks *h)
                               .max_blocking_threads = max_blocking_threads,
                               .on_thread_start = hook_start, .on_thread_stop = hook_stop,
                               .hook_arg = h};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     return rt;
 }
 
@@ -185,7 +185,7 @@ TEST(max_blocking_threads_respected)
     memset(&c, 0, sizeof c);
     edo_task *t[CALLS];
     for (int i = 0; i < CALLS; i++)
-        CHECK_EQ(edo_runtime_spawn_blocking(rt, ticket_fn, &c, &t[i]), 0);
+        CHECK_EQ(edo_spawn_blocking_on(rt, ticket_fn, &c, &t[i]), 0);
     /* Two run, the rest queue; each release lets exactly one more start. */
     for (int k = 0; k <= CALLS; k++) {
         int want = 2 + k < CALLS ? 2 + k : CALLS;
@@ -224,13 +224,13 @@ TEST(max_blocking_threads_short_calls)
 {
     edo_runtime *rt;
     edo_runtime_config cfg = {.worker_threads = 2, .max_blocking_threads = 2};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     enum { CALLS = 30 };
     cap_state c;
     memset(&c, 0, sizeof c);
     edo_task *t[CALLS];
     for (int i = 0; i < CALLS; i++)
-        CHECK_EQ(edo_runtime_spawn_blocking(rt, short_fn, &c, &t[i]), 0);
+        CHECK_EQ(edo_spawn_blocking_on(rt, short_fn, &c, &t[i]), 0);
     for (int i = 0; i < CALLS; i++) {
         CHECK_EQ(edo_task_join(t[i], NULL), 0);
         edo_task_free(t[i]);
@@ -247,7 +247,7 @@ TEST(idle_thread_is_reused)
     edo_runtime *rt = pool_rt(1, &h);
     for (int i = 0; i < 10; i++) {
         edo_task *t;
-        CHECK_EQ(edo_runtime_spawn_blocking(rt, times_three, (void *)(intptr_t)i, &t), 0);
+        CHECK_EQ(edo_spawn_blocking_on(rt, times_three, (void *)(intptr_t)i, &t), 0);
         void *out;
         CHECK_EQ(edo_task_join(t, &out), 0);
         CHECK_EQ((intptr_t)out, 3 * i);
@@ -282,12 +282,12 @@ TEST(keep_alive_retires_idle_threads)
                               .blocking_keep_alive_ns = 50 * 1000000ull,
                               .on_thread_start = hook_start, .on_thread_stop = hook_stop,
                               .hook_arg = &h};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     enum { N = 3 };
     rendezvous r = {0, N};
     edo_task *t[N];
     for (int i = 0; i < N; i++)
-        CHECK_EQ(edo_runtime_spawn_blocking(rt, rendezvous_fn, &r, &t[i]), 0);
+        CHECK_EQ(edo_spawn_blocking_on(rt, rendezvous_fn, &r, &t[i]), 0);
     for (int i = 0; i < N; i++) {
         CHECK_EQ(edo_task_join(t[i], NULL), 0);
         edo_task_free(t[i]);
@@ -299,7 +299,7 @@ TEST(keep_alive_retires_idle_threads)
 
     /* The pool starts a thread again for new work. */
     edo_task *again;
-    CHECK_EQ(edo_runtime_spawn_blocking(rt, times_three, (void *)5, &again), 0);
+    CHECK_EQ(edo_spawn_blocking_on(rt, times_three, (void *)5, &again), 0);
     void *out;
     CHECK_EQ(edo_task_join(again, &out), 0);
     CHECK_EQ((intptr_t)out, 15);
@@ -333,7 +333,7 @@ static edo_runtime *one_pool_thread(void)
 {
     edo_runtime *rt;
     edo_runtime_config cfg = {.worker_threads = 1, .max_blocking_threads = 1};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     return rt;
 }
 
@@ -342,7 +342,7 @@ static edo_task *hold_pool(edo_runtime *rt, hold_state *h)
 {
     memset(h, 0, sizeof *h);
     edo_task *running;
-    CHECK_EQ(edo_runtime_spawn_blocking(rt, hold_fn, h, &running), 0);
+    CHECK_EQ(edo_spawn_blocking_on(rt, hold_fn, h, &running), 0);
     WAIT_UNTIL(atomic_load(&h->running));
     return running;
 }
@@ -353,7 +353,7 @@ TEST(abort_queued_call_cancels_it)
     hold_state h;
     edo_task *queued, *running = hold_pool(rt, &h);
     _Atomic long ran = 0;
-    CHECK_EQ(edo_runtime_spawn_blocking(rt, inc_fn, &ran, &queued), 0); /* waits: cap is 1 */
+    CHECK_EQ(edo_spawn_blocking_on(rt, inc_fn, &ran, &queued), 0); /* waits: cap is 1 */
     CHECK_EQ(edo_task_abort(queued), 0);
     /* The running one cannot be interrupted: aborting it lets it finish with its output. */
     CHECK_EQ(edo_task_abort(running), 0);
@@ -370,7 +370,7 @@ TEST(abort_queued_call_cancels_it)
 
     /* The pool goes on with later calls. */
     edo_task *later;
-    CHECK_EQ(edo_runtime_spawn_blocking(rt, inc_fn, &ran, &later), 0);
+    CHECK_EQ(edo_spawn_blocking_on(rt, inc_fn, &ran, &later), 0);
     CHECK_EQ(edo_task_join(later, NULL), 0);
     CHECK_EQ(atomic_load(&ran), 1);
     edo_task_free(later);
@@ -419,7 +419,7 @@ static edo_runtime *shutdown_rt(shutdown_state *s)
     edo_runtime *rt;
     edo_runtime_config cfg = {.worker_threads = 1, .max_blocking_threads = 1,
                               .on_thread_stop = shutdown_stop_hook, .hook_arg = s};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     return rt;
 }
 
@@ -430,10 +430,10 @@ TEST(shutdown_waits_for_running_call)
     memset(&s, 0, sizeof s);
     edo_runtime *rt = shutdown_rt(&s);
     edo_task *running, *queued[2];
-    CHECK_EQ(edo_runtime_spawn_blocking(rt, shutdown_hold_fn, &s.h, &running), 0);
+    CHECK_EQ(edo_spawn_blocking_on(rt, shutdown_hold_fn, &s.h, &running), 0);
     WAIT_UNTIL(atomic_load(&s.h.running));
     for (int i = 0; i < 2; i++)
-        CHECK_EQ(edo_runtime_spawn_blocking(rt, queued_fn, &s, &queued[i]), 0);
+        CHECK_EQ(edo_spawn_blocking_on(rt, queued_fn, &s, &queued[i]), 0);
     edo_runtime_free(rt);
     CHECK_EQ(atomic_load(&s.h.done), 1);
     void *out = NULL;
@@ -461,10 +461,10 @@ TEST(shutdown_cancels_queued_calls)
     s.strict = 1;
     edo_runtime *rt = shutdown_rt(&s);
     edo_task *running, *queued[2];
-    CHECK_EQ(edo_runtime_spawn_blocking(rt, shutdown_hold_fn, &s.h, &running), 0);
+    CHECK_EQ(edo_spawn_blocking_on(rt, shutdown_hold_fn, &s.h, &running), 0);
     WAIT_UNTIL(atomic_load(&s.h.running));
     for (int i = 0; i < 2; i++)
-        CHECK_EQ(edo_runtime_spawn_blocking(rt, queued_fn, &s, &queued[i]), 0);
+        CHECK_EQ(edo_spawn_blocking_on(rt, queued_fn, &s, &queued[i]), 0);
     edo_runtime_free(rt);
     CHECK_EQ(atomic_load(&s.h.done), 1);
     CHECK_EQ(edo_task_join(running, NULL), 0);
@@ -484,12 +484,12 @@ TEST(shutdown_with_calls_queued_current_thread)
 {
     edo_runtime *rt;
     edo_runtime_config cfg = {.flavor = EDO_RUNTIME_CURRENT_THREAD, .max_blocking_threads = 1};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     _Atomic long ran = 0;
     enum { N = 50 };
     edo_task *t[N];
     for (int i = 0; i < N; i++)
-        CHECK_EQ(edo_runtime_spawn_blocking(rt, inc_fn, &ran, i % 2 ? &t[i / 2] : NULL), 0);
+        CHECK_EQ(edo_spawn_blocking_on(rt, inc_fn, &ran, i % 2 ? &t[i / 2] : NULL), 0);
     edo_runtime_free(rt);
     long joined_ok = 0;
     for (int i = 0; i < N / 2; i++) {
@@ -614,7 +614,7 @@ TEST(owned_call_output_has_one_owner)
     CHECK_EQ(edo_spawn_blocking_with(rt, &owned, fill_job, job_new(NULL), NULL), 0);
     WAIT_UNTIL(atomic_load(&outputs_dropped) == 3);
     WAIT_UNTIL(atomic_load(&args_dropped) == 4);
-    /* options NULL: like edo_runtime_spawn_blocking */
+    /* options NULL: like edo_spawn_blocking_on */
     CHECK_EQ(edo_spawn_blocking_with(rt, NULL, times_three, (void *)2, &t), 0);
     CHECK_EQ(edo_task_join(t, &out), 0);
     CHECK_EQ((intptr_t)out, 6);
@@ -667,8 +667,8 @@ TEST(blocking_bad_input)
     edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 1);
     edo_task *t = NULL;
     _Atomic long n = 0;
-    CHECK_EQ(edo_runtime_spawn_blocking(NULL, inc_fn, &n, &t), -EINVAL);
-    CHECK_EQ(edo_runtime_spawn_blocking(rt, NULL, &n, &t), -EINVAL);
+    CHECK_EQ(edo_spawn_blocking_on(NULL, inc_fn, &n, &t), -EINVAL);
+    CHECK_EQ(edo_spawn_blocking_on(rt, NULL, &n, &t), -EINVAL);
     CHECK_EQ(edo_spawn_blocking(NULL, &n, &t), -EINVAL);
     CHECK_EQ(edo_spawn_blocking(inc_fn, &n, &t), -EPERM); /* a plain thread */
     CHECK_EQ(edo_spawn_blocking(inc_fn, &n, NULL), -EPERM);

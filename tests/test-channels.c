@@ -37,7 +37,7 @@ static void *watch_basics(void *arg)
     (void)arg;
     versioned v = ver(0), got;
     edo_watch *w;
-    CHECK_EQ(edo_watch_new(&w, &v, sizeof v), 0);
+    CHECK_EQ(edo_watch_new(&v, sizeof v, &w), 0);
     CHECK_EQ(edo_watch_receiver_count(w), 0);
     v = ver(1);
     CHECK_EQ(edo_watch_send(w, &v), -EPIPE); /* nobody listens: not stored */
@@ -102,7 +102,7 @@ static void *watch_close_cases(void *arg)
     (void)arg;
     versioned v = ver(0);
     edo_watch *w;
-    CHECK_EQ(edo_watch_new(&w, &v, sizeof v), 0);
+    CHECK_EQ(edo_watch_new(&v, sizeof v, &w), 0);
     watcher wt[2] = {{0}, {0}};
     edo_task *t[2];
     for (int i = 0; i < 2; i++) {
@@ -140,7 +140,7 @@ static void *watch_cancel_cases(void *arg)
     versioned v = ver(0), got;
     edo_watch *w;
     edo_watch_receiver *rx;
-    CHECK_EQ(edo_watch_new(&w, &v, sizeof v), 0);
+    CHECK_EQ(edo_watch_new(&v, sizeof v, &w), 0);
     CHECK_EQ(edo_watch_subscribe(w, &rx), 0);
     /* A deadline cuts the wait short; the change that comes later is still reported. */
     edo_instant saved;
@@ -251,7 +251,7 @@ TEST(watch_multi_worker_race)
 {
     versioned v = ver(0);
     watch_race_state st = {.last = SCALE(20000, 5000, 1000)};
-    CHECK_EQ(edo_watch_new(&st.w, &v, sizeof v), 0);
+    CHECK_EQ(edo_watch_new(&v, sizeof v, &st.w), 0);
     for (int i = 0; i < 4; i++)
         CHECK_EQ(edo_watch_subscribe(st.w, &st.rx[i]), 0);
     run_coro(EDO_RUNTIME_MULTI_THREAD, 2, watch_race_main, &st);
@@ -262,11 +262,11 @@ TEST(watch_bad_input)
     versioned v = ver(0);
     edo_watch *w;
     edo_watch_receiver *rx;
-    CHECK_EQ(edo_watch_new(NULL, &v, sizeof v), -EINVAL);
-    CHECK_EQ(edo_watch_new(&w, NULL, sizeof v), -EINVAL);
-    CHECK_EQ(edo_watch_new(&w, &v, 0), -EINVAL);
-    CHECK_EQ(edo_watch_new(&w, &v, EDO_WATCH_MAX_SIZE + 1), -EINVAL);
-    CHECK_EQ(edo_watch_new(&w, &v, sizeof v), 0);
+    CHECK_EQ(edo_watch_new(&v, sizeof v, NULL), -EINVAL);
+    CHECK_EQ(edo_watch_new(NULL, sizeof v, &w), -EINVAL);
+    CHECK_EQ(edo_watch_new(&v, 0, &w), -EINVAL);
+    CHECK_EQ(edo_watch_new(&v, EDO_WATCH_MAX_SIZE + 1, &w), -EINVAL);
+    CHECK_EQ(edo_watch_new(&v, sizeof v, &w), 0);
     CHECK_EQ(edo_watch_send(NULL, &v), -EINVAL);
     CHECK_EQ(edo_watch_send(w, NULL), -EINVAL);
     CHECK_EQ(edo_watch_send_modify(w, NULL, NULL), -EINVAL);
@@ -315,7 +315,7 @@ static void *broadcast_order_cases(void *arg)
 {
     (void)arg;
     edo_broadcast *b;
-    CHECK_EQ(edo_broadcast_new(&b, 8, sizeof(int)), 0);
+    CHECK_EQ(edo_broadcast_new(8, sizeof(int), &b), 0);
     int m = -1;
     CHECK_EQ(edo_broadcast_send(b, &m), -EPIPE); /* no receiver: nothing stored */
     enum { R = 3 };
@@ -371,7 +371,7 @@ TEST(broadcast_lag_count_exact)
 {
     edo_broadcast *b;
     edo_broadcast_receiver *slow, *fast;
-    CHECK_EQ(edo_broadcast_new(&b, 4, sizeof(int)), 0);
+    CHECK_EQ(edo_broadcast_new(4, sizeof(int), &b), 0);
     CHECK_EQ(edo_broadcast_subscribe(b, &slow), 0);
     CHECK_EQ(edo_broadcast_subscribe(b, &fast), 0);
     int m;
@@ -417,7 +417,7 @@ static void *broadcast_cancel_cases(void *arg)
     (void)arg;
     edo_broadcast *b;
     edo_broadcast_receiver *rx;
-    CHECK_EQ(edo_broadcast_new(&b, 4, sizeof(int)), 0);
+    CHECK_EQ(edo_broadcast_new(4, sizeof(int), &b), 0);
     CHECK_EQ(edo_broadcast_subscribe(b, &rx), 0);
     int m = 0;
     edo_instant saved;
@@ -512,7 +512,7 @@ TEST(broadcast_randomized_stress)
 {
     edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
     bc_stress st = {.per_sender = SCALE(20000, 5000, 1500)};
-    CHECK_EQ(edo_broadcast_new(&st.b, 8, sizeof(tagged)), 0);
+    CHECK_EQ(edo_broadcast_new(8, sizeof(tagged), &st.b), 0);
     enum { R = 4 };
     edo_task *r[R], *s[2];
     for (int i = 0; i < R; i++) {
@@ -543,12 +543,12 @@ TEST(broadcast_bad_input)
     edo_broadcast *b;
     edo_broadcast_receiver *rx;
     int m = 0;
-    CHECK_EQ(edo_broadcast_new(NULL, 4, 4), -EINVAL);
-    CHECK_EQ(edo_broadcast_new(&b, 0, 4), -EINVAL);
-    CHECK_EQ(edo_broadcast_new(&b, 4, 0), -EINVAL);
-    CHECK_EQ(edo_broadcast_new(&b, SIZE_MAX / 2, 4), -EINVAL); /* the ring would overflow */
-    CHECK_EQ(edo_broadcast_new(&b, EDO_BROADCAST_MAX_BYTES / 4 + 1, 4), -EINVAL);
-    CHECK_EQ(edo_broadcast_new(&b, 4, sizeof m), 0);
+    CHECK_EQ(edo_broadcast_new(4, 4, NULL), -EINVAL);
+    CHECK_EQ(edo_broadcast_new(0, 4, &b), -EINVAL);
+    CHECK_EQ(edo_broadcast_new(4, 0, &b), -EINVAL);
+    CHECK_EQ(edo_broadcast_new(SIZE_MAX / 2, 4, &b), -EINVAL); /* the ring would overflow */
+    CHECK_EQ(edo_broadcast_new(EDO_BROADCAST_MAX_BYTES / 4 + 1, 4, &b), -EINVAL);
+    CHECK_EQ(edo_broadcast_new(4, sizeof m, &b), 0);
     CHECK_EQ(edo_broadcast_send(NULL, &m), -EINVAL);
     CHECK_EQ(edo_broadcast_send(b, NULL), -EINVAL);
     CHECK_EQ(edo_broadcast_subscribe(NULL, &rx), -EINVAL);
@@ -618,11 +618,11 @@ typedef struct {
 static void feeds_new(feeds *f, size_t capacity)
 {
     versioned v = ver(0);
-    CHECK_EQ(edo_chan_new(&f->ch, capacity, NULL), 0);
+    CHECK_EQ(edo_chan_new(capacity, NULL, &f->ch), 0);
     CHECK_EQ(edo_oneshot_new(&f->o), 0);
-    CHECK_EQ(edo_broadcast_new(&f->b, 4, sizeof(int)), 0);
+    CHECK_EQ(edo_broadcast_new(4, sizeof(int), &f->b), 0);
     CHECK_EQ(edo_broadcast_subscribe(f->b, &f->brx), 0);
-    CHECK_EQ(edo_watch_new(&f->w, &v, sizeof v), 0);
+    CHECK_EQ(edo_watch_new(&v, sizeof v, &f->w), 0);
     CHECK_EQ(edo_watch_subscribe(f->w, &f->wrx), 0);
 }
 
@@ -677,7 +677,7 @@ static void threads_and_tasks(edo_runtime_flavor flavor)
     edo_runtime *rt = new_rt(flavor, 2);
     /* thread -> coroutine */
     edo_chan *ch;
-    CHECK_EQ(edo_chan_new(&ch, 2, NULL), 0);
+    CHECK_EQ(edo_chan_new(2, NULL, &ch), 0);
     pthread_t th;
     CHECK_EQ(pthread_create(&th, NULL, thread_feeds, ch), 0);
     run_on(rt, coro_consumes, ch);
@@ -725,7 +725,7 @@ static void *close_them(void *arg)
 TEST(blocking_close_wakes_thread)
 {
     closing c = {.done = 0};
-    CHECK_EQ(edo_chan_new(&c.ch, 0, NULL), 0);
+    CHECK_EQ(edo_chan_new(0, NULL, &c.ch), 0);
     CHECK_EQ(edo_oneshot_new(&c.o), 0);
     pthread_t th;
     CHECK_EQ(pthread_create(&th, NULL, blocked_until_closed, &c), 0);
@@ -791,7 +791,7 @@ TEST(blocking_deadlock_timeout_and_bad_input)
     CHECK_EQ(m, 2);
     /* The semaphore's: a timed-out acquire holds nothing. */
     edo_semaphore *s;
-    CHECK_EQ(edo_semaphore_new(&s, 1), 0);
+    CHECK_EQ(edo_semaphore_new(1, &s), 0);
     CHECK_EQ(edo_semaphore_acquire_blocking(s, 2, EDO_MSEC(1)), -ETIMEDOUT);
     CHECK_EQ(edo_semaphore_available(s), 1);
     CHECK_EQ(edo_semaphore_acquire_blocking(s, 1, EDO_WAIT_FOREVER), 0);

@@ -10,7 +10,7 @@ static void *select_cases(void *arg)
 {
     (void)arg;
     edo_chan *ch;
-    CHECK_EQ(edo_chan_new(&ch, 4, NULL), 0);
+    CHECK_EQ(edo_chan_new(4, NULL, &ch), 0);
     /* The timer wins when nothing is sent. */
     edo_sleep_future timer;
     edo_chan_recv_future recv;
@@ -105,7 +105,7 @@ static void *select_forever(void *arg)
     edo_chan_recv_future a;
     edo_chan_recv_future_init(&a, ch);
     edo_sleep_future never;
-    edo_sleep_future_init_until(&never, EDO_INSTANT_NEVER);
+    edo_sleep_future_init_at(&never, EDO_INSTANT_NEVER);
     edo_future *both[] = {&a.base, &never.base};
     int rc = edo_select(both, 2, EDO_SELECT_FAIR, NULL);
     edo_future_drop(&a.base);
@@ -117,7 +117,7 @@ TEST(abort_while_selecting)
 {
     edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
     edo_chan *ch;
-    CHECK_EQ(edo_chan_new(&ch, 1, NULL), 0);
+    CHECK_EQ(edo_chan_new(1, NULL, &ch), 0);
     edo_task *t;
     CHECK_EQ(edo_spawn_with(rt, NULL, select_forever, ch, &t), 0);
     usleep(5000);

@@ -23,14 +23,14 @@ static void *chosen_source(void *arg)
     (void)arg;
     edo_tcp_listener *l;
     edo_sockaddr addr, local, seen;
-    CHECK_EQ(edo_tcp_listen(&l, "127.0.0.1:0", NULL), 0);
-    CHECK_EQ(edo_tcp_listener_addr(l, &addr), 0);
+    CHECK_EQ(edo_tcp_listen("127.0.0.1:0", NULL, &l), 0);
+    CHECK_EQ(edo_tcp_listener_local_addr(l, &addr), 0);
     /* All of 127/8 is this machine's on Linux: a source other than the default one. */
-    CHECK_EQ(edo_sockaddr_parse(&local, "127.0.0.2:0"), 0);
+    CHECK_EQ(edo_sockaddr_parse("127.0.0.2:0", &local), 0);
     edo_tcp_connect_options o = {.local = &local, .nodelay = true, .recv_buffer = 256 * 1024,
                                  .send_buffer = 128 * 1024};
     edo_tcp *c, *s;
-    CHECK_EQ(edo_tcp_connect_with(&c, &addr, &o), 0);
+    CHECK_EQ(edo_tcp_connect_with(&addr, &o, &c), 0);
     CHECK_EQ(edo_tcp_accept(l, &s, &seen), 0);
     CHECK_EQ(seen.u.in.sin_addr.s_addr, htonl(0x7f000002));
     CHECK_EQ(int_option(c, IPPROTO_TCP, TCP_NODELAY), 1);
@@ -45,7 +45,7 @@ static void *chosen_source(void *arg)
     CHECK_EQ(edo_tcp_local_addr(c, &bound), 0);
     edo_tcp_connect_options same = {.local = &bound};
     edo_tcp *again;
-    CHECK_EQ(edo_tcp_connect_with(&again, &addr, &same), -EADDRINUSE);
+    CHECK_EQ(edo_tcp_connect_with(&addr, &same, &again), -EADDRINUSE);
     edo_tcp_close(c);
     edo_tcp_close(s);
     edo_tcp_listener_close(l);
@@ -59,17 +59,17 @@ static void *bad_options(void *arg)
     (void)arg;
     edo_sockaddr addr, v6, elsewhere;
     edo_tcp *c;
-    CHECK_EQ(edo_sockaddr_parse(&addr, "127.0.0.1:9"), 0);
-    CHECK_EQ(edo_sockaddr_parse(&v6, "[::1]:0"), 0);
-    CHECK_EQ(edo_sockaddr_parse(&elsewhere, "192.0.2.1:0"), 0); /* TEST-NET-1: not ours */
+    CHECK_EQ(edo_sockaddr_parse("127.0.0.1:9", &addr), 0);
+    CHECK_EQ(edo_sockaddr_parse("[::1]:0", &v6), 0);
+    CHECK_EQ(edo_sockaddr_parse("192.0.2.1:0", &elsewhere), 0); /* TEST-NET-1: not ours */
     edo_tcp_connect_options negative = {.recv_buffer = -1};
     edo_tcp_connect_options family = {.local = &v6};
     edo_tcp_connect_options foreign = {.local = &elsewhere};
-    CHECK_EQ(edo_tcp_connect_with(NULL, &addr, NULL), -EINVAL);
-    CHECK_EQ(edo_tcp_connect_with(&c, NULL, NULL), -EINVAL);
-    CHECK_EQ(edo_tcp_connect_with(&c, &addr, &negative), -EINVAL);
-    CHECK_EQ(edo_tcp_connect_with(&c, &addr, &family), -EINVAL);
-    CHECK_EQ(edo_tcp_connect_with(&c, &addr, &foreign), -EADDRNOTAVAIL);
+    CHECK_EQ(edo_tcp_connect_with(&addr, NULL, NULL), -EINVAL);
+    CHECK_EQ(edo_tcp_connect_with(NULL, NULL, &c), -EINVAL);
+    CHECK_EQ(edo_tcp_connect_with(&addr, &negative, &c), -EINVAL);
+    CHECK_EQ(edo_tcp_connect_with(&addr, &family, &c), -EINVAL);
+    CHECK_EQ(edo_tcp_connect_with(&addr, &foreign, &c), -EADDRNOTAVAIL);
 
     edo_socket_future f;
     edo_tcp_connect_with_future_init(&f, &addr, &family);
@@ -89,11 +89,11 @@ TEST(bad_options_are_refused) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, bad_option
 TEST(outside_a_coroutine)
 {
     edo_sockaddr addr;
-    CHECK_EQ(edo_sockaddr_parse(&addr, "127.0.0.1:9"), 0);
+    CHECK_EQ(edo_sockaddr_parse("127.0.0.1:9", &addr), 0);
     edo_tcp *c;
     edo_tcp_connect_options negative = {.send_buffer = -5};
-    CHECK_EQ(edo_tcp_connect_with(&c, &addr, NULL), -EPERM);
-    CHECK_EQ(edo_tcp_connect_with(&c, &addr, &negative), -EINVAL); /* checked first */
+    CHECK_EQ(edo_tcp_connect_with(&addr, NULL, &c), -EPERM);
+    CHECK_EQ(edo_tcp_connect_with(&addr, &negative, &c), -EINVAL); /* checked first */
 }
 
 /* The future form (awaited here; a future task polls it the same way). */
@@ -102,9 +102,9 @@ static void *future_form(void *arg)
     (void)arg;
     edo_tcp_listener *l;
     edo_sockaddr addr, local, seen;
-    CHECK_EQ(edo_tcp_listen(&l, "127.0.0.1:0", NULL), 0);
-    CHECK_EQ(edo_tcp_listener_addr(l, &addr), 0);
-    CHECK_EQ(edo_sockaddr_parse(&local, "127.0.0.3:0"), 0);
+    CHECK_EQ(edo_tcp_listen("127.0.0.1:0", NULL, &l), 0);
+    CHECK_EQ(edo_tcp_listener_local_addr(l, &addr), 0);
+    CHECK_EQ(edo_sockaddr_parse("127.0.0.3:0", &local), 0);
     edo_tcp_connect_options o = {.local = &local, .nodelay = true};
     edo_socket_future f;
     edo_tcp_connect_with_future_init(&f, &addr, &o);

@@ -72,13 +72,13 @@ static void remote_spawn_not_starved(unsigned interval)
 {
     edo_runtime *rt;
     edo_runtime_config cfg = {.worker_threads = 1, .global_queue_interval = interval};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     unsigned expect = interval ? interval : 61; /* the documented default */
     busy_state s;
     memset(&s, 0, sizeof s);
     busy_future b = {{&busy_vtable}, &s};
     edo_task *bt;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &b.base, sizeof b, &bt), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &b.base, sizeof b, &bt), 0);
     WAIT_UNTIL(atomic_load(&s.polls) > 5);
 
     long worst = 0;
@@ -91,7 +91,7 @@ static void remote_spawn_not_starved(unsigned interval)
         _Atomic long ran_at = -1;
         probe_future p = {{&probe_vtable}, &s.polls, &ran_at};
         edo_task *pt;
-        CHECK_EQ(edo_runtime_spawn_future(rt, &p.base, sizeof p, &pt), 0);
+        CHECK_EQ(edo_spawn_future_on(rt, &p.base, sizeof p, &pt), 0);
         atomic_store(&s.resume, 1);
         WAIT_UNTIL(atomic_load(&ran_at) >= 0); /* starvation fails here, after 20 s */
         CHECK_EQ(edo_task_join(pt, NULL), 0);
@@ -170,8 +170,8 @@ TEST(fairness_pingpong_does_not_starve_queue)
     atomic_store(&p.remote_ran_at, -1);
     edo_task *a, *b;
     pingpong_future fa = {{&pingpong_vtable}, &p, 0}, fb = {{&pingpong_vtable}, &p, 1};
-    CHECK_EQ(edo_runtime_spawn_future(rt, &fa.base, sizeof fa, &a), 0);
-    CHECK_EQ(edo_runtime_spawn_future(rt, &fb.base, sizeof fb, &b), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &fa.base, sizeof fa, &a), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &fb.base, sizeof fb, &b), 0);
 
     WAIT_UNTIL(atomic_load(&p.third_ran_at) >= 0);
     long waited = atomic_load(&p.third_ran_at) - atomic_load(&p.spawned_at);
@@ -184,7 +184,7 @@ TEST(fairness_pingpong_does_not_starve_queue)
     /* A remote task gets through too. */
     probe_future pr = {{&probe_vtable}, &p.polls, &p.remote_ran_at};
     edo_task *rt_task;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &pr.base, sizeof pr, &rt_task), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &pr.base, sizeof pr, &rt_task), 0);
     WAIT_UNTIL(atomic_load(&p.remote_ran_at) >= 0);
     CHECK_EQ(edo_task_join(rt_task, NULL), 0);
     edo_task_free(rt_task);
@@ -247,7 +247,7 @@ static void rig_start(busy_rig *r, edo_runtime_flavor flavor, bool coro)
         CHECK_EQ(edo_spawn_with(r->rt, NULL, busy_coro, &r->busy, &r->busy_task), 0);
     } else {
         busy_future b = {{&busy_vtable}, &r->busy};
-        CHECK_EQ(edo_runtime_spawn_future(r->rt, &b.base, sizeof b, &r->busy_task), 0);
+        CHECK_EQ(edo_spawn_future_on(r->rt, &b.base, sizeof b, &r->busy_task), 0);
     }
     WAIT_UNTIL(atomic_load(&r->busy.polls) > 3);
 }
@@ -300,7 +300,7 @@ static void *reader(void *arg)
 {
     event_probe *e = arg;
     edo_unix *u;
-    CHECK_EQ(edo_unix_from_fd(&u, e->fd), 0);
+    CHECK_EQ(edo_unix_from_fd(e->fd, &u), 0);
     char c;
     atomic_store(&e->waiting, 1);
     CHECK_EQ(edo_unix_read(u, &c, 1), 1);
@@ -341,7 +341,7 @@ static void served_before_next_yield(edo_runtime_flavor flavor, bool coro, enum 
         edo_task *probe = NULL;
         if (ev == REMOTE_SPAWN) {
             probe_future p = {{&probe_vtable}, &r.busy.polls, &e.ran_at};
-            CHECK_EQ(edo_runtime_spawn_future(r.rt, &p.base, sizeof p, &probe), 0);
+            CHECK_EQ(edo_spawn_future_on(r.rt, &p.base, sizeof p, &probe), 0);
         } else if (ev == TIMER) {
             while (now_s() < paused_at + (double)(sleep_ms + 2) / 1000) /* due by then */
                 sched_yield();
@@ -421,8 +421,8 @@ static edo_runtime *relay_start(relay *r, bool quick, edo_task **a, edo_task **b
     r->quick = quick;
     pthread_mutex_init(&r->lock, NULL);
     relay_future fa = {{&relay_vtable}, r, 0}, fb = {{&relay_vtable}, r, 1};
-    CHECK_EQ(edo_runtime_spawn_future(rt, &fa.base, sizeof fa, a), 0);
-    CHECK_EQ(edo_runtime_spawn_future(rt, &fb.base, sizeof fb, b), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &fa.base, sizeof fa, a), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &fb.base, sizeof fb, b), 0);
     return rt;
 }
 
@@ -458,7 +458,7 @@ TEST(long_polls_shorten_the_maintenance_interval)
         _Atomic long ran_at = -1;
         probe_future p = {{&probe_vtable}, &r.s.polls, &ran_at};
         edo_task *pt;
-        CHECK_EQ(edo_runtime_spawn_future(rt, &p.base, sizeof p, &pt), 0);
+        CHECK_EQ(edo_spawn_future_on(rt, &p.base, sizeof p, &pt), 0);
         atomic_store(&r.s.resume, 1);
         WAIT_UNTIL(atomic_load(&ran_at) >= 0);
         CHECK_EQ(edo_task_join(pt, NULL), 0);
@@ -505,7 +505,7 @@ TEST(yield_on_a_worker_that_never_runs_dry)
     long start = atomic_load(&r.s.polls);
     yielder_future y = {{&yielder_vtable}, YIELDS, &r.s.polls, &done_at};
     edo_task *yt;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &y.base, sizeof y, &yt), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &y.base, sizeof y, &yt), 0);
     WAIT_UNTIL(atomic_load(&done_at) >= 0);
     long took = atomic_load(&done_at) - start;
     fprintf(stderr, "  %d yields took %ld polls of the busy pair\n", YIELDS, took);

@@ -44,20 +44,20 @@ static void *tcp_connection(void *arg)
     (void)arg;
     edo_tcp_listener *l;
     edo_sockaddr addr;
-    CHECK_EQ(edo_tcp_listen(&l, "127.0.0.1:0", NULL), 0);
-    CHECK_EQ(edo_tcp_listener_addr(l, &addr), 0);
+    CHECK_EQ(edo_tcp_listen("127.0.0.1:0", NULL, &l), 0);
+    CHECK_EQ(edo_tcp_listener_local_addr(l, &addr), 0);
     int fd = socket(AF_INET, SOCK_STREAM, 0); /* blocking, as another library would make it */
     CHECK(fd >= 0);
     CHECK_EQ(connect(fd, &addr.u.sa, addr.len), 0); /* loopback: the handshake is immediate */
     edo_tcp *server, *client;
     CHECK_EQ(edo_tcp_accept(l, &server, NULL), 0);
-    CHECK_EQ(edo_tcp_from_fd(&client, fd), 0);
+    CHECK_EQ(edo_tcp_from_fd(fd, &client), 0);
     CHECK(nonblocking(fd));
     CHECK_EQ(edo_tcp_fd(client), fd);
     tcp_say(client, server, "from a plain socket");
     tcp_say(server, client, "and back");
     edo_tcp *twice;
-    CHECK_EQ(edo_tcp_from_fd(&twice, fd), -EEXIST);
+    CHECK_EQ(edo_tcp_from_fd(fd, &twice), -EEXIST);
     edo_tcp_close(client);
     edo_tcp_close(server);
     edo_tcp_listener_close(l);
@@ -73,11 +73,11 @@ static void *tcp_listener(void *arg)
     int fd = plain_inet(SOCK_STREAM, &addr);
     CHECK_EQ(listen(fd, 16), 0);
     edo_tcp_listener *l;
-    CHECK_EQ(edo_tcp_listener_from_fd(&l, fd), 0);
+    CHECK_EQ(edo_tcp_listener_from_fd(fd, &l), 0);
     CHECK_EQ(edo_tcp_listener_fd(l), fd);
     CHECK(nonblocking(fd));
     edo_tcp *client, *server;
-    CHECK_EQ(edo_tcp_connect_addr(&client, &addr), 0);
+    CHECK_EQ(edo_tcp_connect_addr(&addr, &client), 0);
     CHECK_EQ(edo_tcp_accept(l, &server, NULL), 0);
     tcp_say(client, server, "through an inherited listener");
     edo_tcp_close(client);
@@ -94,8 +94,8 @@ static void *unix_pair_and_listener(void *arg)
     int sv[2];
     CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     edo_unix *a, *b;
-    CHECK_EQ(edo_unix_from_fd(&a, sv[0]), 0);
-    CHECK_EQ(edo_unix_from_fd(&b, sv[1]), 0);
+    CHECK_EQ(edo_unix_from_fd(sv[0], &a), 0);
+    CHECK_EQ(edo_unix_from_fd(sv[1], &b), 0);
     CHECK_EQ(edo_unix_write_all(a, "pair", 4), 0);
     char buf[8];
     CHECK_EQ(edo_unix_read(b, buf, sizeof buf), 4);
@@ -113,8 +113,8 @@ static void *unix_pair_and_listener(void *arg)
     CHECK_EQ(bind(fd, (struct sockaddr *)&un, len), 0);
     CHECK_EQ(listen(fd, 4), 0);
     edo_unix_listener *l;
-    CHECK_EQ(edo_unix_listener_from_fd(&l, fd), 0);
-    CHECK_EQ(edo_unix_connect(&a, name), 0);
+    CHECK_EQ(edo_unix_listener_from_fd(fd, &l), 0);
+    CHECK_EQ(edo_unix_connect(name, &a), 0);
     CHECK_EQ(edo_unix_accept(l, &b), 0);
     CHECK_EQ(edo_unix_write_all(b, "listener", 8), 0);
     CHECK_EQ(edo_unix_read(a, buf, sizeof buf), 8);
@@ -131,8 +131,8 @@ static void *udp(void *arg)
     (void)arg;
     edo_sockaddr a_addr, b_addr;
     edo_udp *a, *b;
-    CHECK_EQ(edo_udp_from_fd(&a, plain_inet(SOCK_DGRAM, &a_addr)), 0);
-    CHECK_EQ(edo_udp_bind(&b, "127.0.0.1:0"), 0);
+    CHECK_EQ(edo_udp_from_fd(plain_inet(SOCK_DGRAM, &a_addr), &a), 0);
+    CHECK_EQ(edo_udp_bind("127.0.0.1:0", &b), 0);
     CHECK_EQ(edo_udp_local_addr(b, &b_addr), 0);
     char buf[8];
     ssize_t n;
@@ -143,8 +143,8 @@ static void *udp(void *arg)
 
     int sv[2];
     CHECK_EQ(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
-    CHECK_EQ(edo_udp_from_fd(&a, sv[0]), 0);
-    CHECK_EQ(edo_udp_from_fd(&b, sv[1]), 0);
+    CHECK_EQ(edo_udp_from_fd(sv[0], &a), 0);
+    CHECK_EQ(edo_udp_from_fd(sv[1], &b), 0);
     CHECK_EQ(edo_udp_send(a, "unix", 4), 4); /* Unix datagrams are not dropped */
     CHECK_EQ(edo_udp_recv(b, buf, sizeof buf), 4);
     edo_udp_close(a);
@@ -164,37 +164,37 @@ static void *refusals(void *arg)
     edo_unix_listener *ul;
     edo_udp *d;
     edo_sockaddr addr;
-    CHECK_EQ(edo_tcp_from_fd(NULL, 0), -EINVAL);
-    CHECK_EQ(edo_tcp_from_fd(&c, -1), -EINVAL);
+    CHECK_EQ(edo_tcp_from_fd(0, NULL), -EINVAL);
+    CHECK_EQ(edo_tcp_from_fd(-1, &c), -EINVAL);
 
     int dgram = plain_inet(SOCK_DGRAM, &addr);
-    CHECK_EQ(edo_tcp_from_fd(&c, dgram), -EINVAL);
-    CHECK_EQ(edo_tcp_listener_from_fd(&l, dgram), -EINVAL);
-    CHECK_EQ(edo_unix_from_fd(&u, dgram), -EINVAL);
+    CHECK_EQ(edo_tcp_from_fd(dgram, &c), -EINVAL);
+    CHECK_EQ(edo_tcp_listener_from_fd(dgram, &l), -EINVAL);
+    CHECK_EQ(edo_unix_from_fd(dgram, &u), -EINVAL);
     CHECK(!nonblocking(dgram));
 
     int stream = plain_inet(SOCK_STREAM, &addr);
-    CHECK_EQ(edo_tcp_from_fd(&c, stream), -ENOTCONN); /* bound, never connected */
-    CHECK_EQ(edo_tcp_listener_from_fd(&l, stream), -EINVAL); /* not listening */
-    CHECK_EQ(edo_udp_from_fd(&d, stream), -EINVAL);
+    CHECK_EQ(edo_tcp_from_fd(stream, &c), -ENOTCONN); /* bound, never connected */
+    CHECK_EQ(edo_tcp_listener_from_fd(stream, &l), -EINVAL); /* not listening */
+    CHECK_EQ(edo_udp_from_fd(stream, &d), -EINVAL);
     CHECK_EQ(listen(stream, 1), 0);
-    CHECK_EQ(edo_tcp_from_fd(&c, stream), -EINVAL); /* a listener is not a connection */
-    CHECK_EQ(edo_unix_listener_from_fd(&ul, stream), -EINVAL); /* TCP, not Unix */
+    CHECK_EQ(edo_tcp_from_fd(stream, &c), -EINVAL); /* a listener is not a connection */
+    CHECK_EQ(edo_unix_listener_from_fd(stream, &ul), -EINVAL); /* TCP, not Unix */
     CHECK(!nonblocking(stream));
 
     int sv[2];
     CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    CHECK_EQ(edo_tcp_from_fd(&c, sv[0]), -EINVAL); /* Unix, not TCP */
-    CHECK_EQ(edo_unix_listener_from_fd(&ul, sv[0]), -EINVAL);
+    CHECK_EQ(edo_tcp_from_fd(sv[0], &c), -EINVAL); /* Unix, not TCP */
+    CHECK_EQ(edo_unix_listener_from_fd(sv[0], &ul), -EINVAL);
 
     int pipe_fds[2];
     CHECK_EQ(pipe(pipe_fds), 0);
-    CHECK_EQ(edo_tcp_from_fd(&c, pipe_fds[0]), -ENOTSOCK);
-    CHECK_EQ(edo_udp_from_fd(&d, pipe_fds[0]), -ENOTSOCK);
+    CHECK_EQ(edo_tcp_from_fd(pipe_fds[0], &c), -ENOTSOCK);
+    CHECK_EQ(edo_udp_from_fd(pipe_fds[0], &d), -ENOTSOCK);
     CHECK(!nonblocking(pipe_fds[0]));
     int unused = 1000; /* far above what this test opens */
     CHECK(fcntl(unused, F_GETFD) < 0);
-    CHECK_EQ(edo_tcp_from_fd(&c, unused), -EBADF);
+    CHECK_EQ(edo_tcp_from_fd(unused, &c), -EBADF);
 
     /* All still usable by their owner. */
     CHECK_EQ(write(sv[0], "x", 1), 1);
@@ -217,8 +217,8 @@ TEST(outside_a_runtime)
     CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     edo_unix *u;
     edo_udp *d;
-    CHECK_EQ(edo_unix_from_fd(&u, sv[0]), -EPERM);
-    CHECK_EQ(edo_udp_from_fd(&d, sv[0]), -EPERM);
+    CHECK_EQ(edo_unix_from_fd(sv[0], &u), -EPERM);
+    CHECK_EQ(edo_udp_from_fd(sv[0], &d), -EPERM);
     CHECK(!nonblocking(sv[0]));
     close(sv[0]);
     close(sv[1]);

@@ -76,7 +76,7 @@ static void pipe_wakes_reader(edo_runtime_flavor flavor)
     int fds[2];
     nonblocking_pipe(fds);
     reader r = {.fd = fds[0]};
-    CHECK_EQ(edo_io_register_on(rt, &r.io, fds[0]), 0);
+    CHECK_EQ(edo_io_register_on(rt, fds[0], &r.io), 0);
     CHECK_EQ(edo_io_fd(r.io), fds[0]);
     edo_task *t;
     CHECK_EQ(edo_spawn_with(rt, NULL, read_message, &r, &t), 0);
@@ -123,7 +123,7 @@ TEST(many_waiters_one_fd)
     int fds[2];
     nonblocking_pipe(fds);
     crowd c = {0};
-    CHECK_EQ(edo_io_register_on(rt, &c.io, fds[0]), 0);
+    CHECK_EQ(edo_io_register_on(rt, fds[0], &c.io), 0);
     forget_readable(c.io);
     enum { N = 50 };
     edo_task *t[N];
@@ -151,7 +151,7 @@ TEST(stale_clear_keeps_readiness)
     int sv[2];
     CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
     edo_io *io;
-    CHECK_EQ(edo_io_register_on(rt, &io, sv[0]), 0);
+    CHECK_EQ(edo_io_register_on(rt, sv[0], &io), 0);
     edo_waker noop = edo_waker_noop();
     edo_context cx = {&noop, NULL};
     edo_io_waiter w;
@@ -194,7 +194,7 @@ TEST(deregister_while_waiting_and_slot_reuse)
     int fds[2];
     nonblocking_pipe(fds);
     lone_waiter l = {0};
-    CHECK_EQ(edo_io_register_on(rt, &l.io, fds[0]), 0);
+    CHECK_EQ(edo_io_register_on(rt, fds[0], &l.io), 0);
     forget_readable(l.io);
     edo_io_event ev;
     edo_task *t;
@@ -212,7 +212,7 @@ TEST(deregister_while_waiting_and_slot_reuse)
      * the old one sees the change. */
     nonblocking_pipe(fds);
     edo_io *again;
-    CHECK_EQ(edo_io_register_on(rt, &again, fds[0]), 0);
+    CHECK_EQ(edo_io_register_on(rt, fds[0], &again), 0);
     CHECK(again == old);
     edo_io_waiter stale;
     edo_io_waiter_init(&stale);
@@ -248,7 +248,7 @@ static int run_lone_waiter(void *(*fn)(void *), bool abort_it)
     int fds[2];
     nonblocking_pipe(fds);
     lone_waiter l = {0};
-    CHECK_EQ(edo_io_register_on(rt, &l.io, fds[0]), 0);
+    CHECK_EQ(edo_io_register_on(rt, fds[0], &l.io), 0);
     edo_task *t;
     CHECK_EQ(edo_spawn_with(rt, NULL, fn, &l, &t), 0);
     if (abort_it) {
@@ -287,24 +287,24 @@ TEST(register_bad_input)
 {
     edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 1);
     edo_io *io;
-    CHECK_EQ(edo_io_register_on(rt, NULL, 0), -EINVAL);
-    CHECK_EQ(edo_io_register_on(rt, &io, -1), -EINVAL);
-    CHECK_EQ(edo_io_register_on(NULL, &io, 0), -EINVAL);
-    CHECK_EQ(edo_io_register(&io, 0), -EPERM); /* not in a runtime */
+    CHECK_EQ(edo_io_register_on(rt, 0, NULL), -EINVAL);
+    CHECK_EQ(edo_io_register_on(rt, -1, &io), -EINVAL);
+    CHECK_EQ(edo_io_register_on(NULL, 0, &io), -EINVAL);
+    CHECK_EQ(edo_io_register(0, &io), -EPERM); /* not in a runtime */
     int fds[2];
     nonblocking_pipe(fds);
     close(fds[1]);
     int unused = 1000; /* far above what this test opens (epoll's own fd comes first) */
     CHECK(fcntl(unused, F_GETFD) < 0);
-    CHECK_EQ(edo_io_register_on(rt, &io, unused), -EBADF); /* not an open fd */
-    CHECK_EQ(edo_io_register_on(rt, &io, fds[0]), 0);
+    CHECK_EQ(edo_io_register_on(rt, unused, &io), -EBADF); /* not an open fd */
+    CHECK_EQ(edo_io_register_on(rt, fds[0], &io), 0);
     edo_io *twice;
-    CHECK_EQ(edo_io_register_on(rt, &twice, fds[0]), -EEXIST);
+    CHECK_EQ(edo_io_register_on(rt, fds[0], &twice), -EEXIST);
     edo_io_deregister(io);
     close(fds[0]);
     int file = open("/proc/self/status", O_RDONLY | O_NONBLOCK);
     CHECK(file >= 0);
-    CHECK_EQ(edo_io_register_on(rt, &io, file), -EPERM); /* epoll cannot watch files */
+    CHECK_EQ(edo_io_register_on(rt, file, &io), -EPERM); /* epoll cannot watch files */
     close(file);
     edo_io_event ev;
     CHECK_EQ(edo_io_ready(NULL, EDO_READABLE, &ev), -EINVAL);
@@ -322,7 +322,7 @@ static void *stale_hangup(void *arg)
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     CHECK(fd >= 0);
     edo_io *io;
-    CHECK_EQ(edo_io_register(&io, fd), 0);
+    CHECK_EQ(edo_io_register(fd, &io), 0);
     edo_io_event ev;
     CHECK_EQ(edo_io_ready(io, EDO_READABLE, &ev), 0); /* optimistic start */
     if (!(ev.ready & (EDO_READ_CLOSED | EDO_WRITE_CLOSED))) {

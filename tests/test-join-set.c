@@ -21,7 +21,7 @@ static void *finish_order(void *arg)
 {
     (void)arg;
     edo_join_set *set;
-    CHECK_EQ(edo_join_set_new(&set, NULL), 0);
+    CHECK_EQ(edo_join_set_new(NULL, &set), 0);
     edo_join_result r;
     CHECK_EQ(edo_join_set_try_next(set, &r), -ECHILD);
     CHECK_EQ(edo_join_set_next(set, &r), -ECHILD);
@@ -56,7 +56,7 @@ static void *abort_and_shutdown(void *arg)
 {
     (void)arg;
     edo_join_set *set;
-    CHECK_EQ(edo_join_set_new(&set, NULL), 0);
+    CHECK_EQ(edo_join_set_new(NULL, &set), 0);
     for (int i = 0; i < 4; i++)
         CHECK_EQ(edo_join_set_spawn(set, sleeper, (void *)(intptr_t)3600000, NULL), 0);
     CHECK_EQ(edo_join_set_spawn(set, instant, (void *)7, NULL), 0);
@@ -108,7 +108,7 @@ static void *free_with_results(void *arg)
     (void)arg;
     atomic_store(&outputs_dropped, 0);
     edo_join_set *set;
-    CHECK_EQ(edo_join_set_new(&set, count_drop), 0);
+    CHECK_EQ(edo_join_set_new(count_drop, &set), 0);
     for (int i = 0; i < 3; i++)
         CHECK_EQ(edo_join_set_spawn(set, heap_output, NULL, NULL), 0);
     edo_task *t;
@@ -129,7 +129,7 @@ static void *free_with_results(void *arg)
     gate_destroy(&g);
 
     /* Spent handles and bad input. */
-    CHECK_EQ(edo_join_set_new(&set, NULL), 0);
+    CHECK_EQ(edo_join_set_new(NULL, &set), 0);
     CHECK_EQ(edo_spawn(instant, NULL, &t), 0);
     CHECK_EQ(edo_task_join(t, NULL), 0);
     CHECK_EQ(edo_join_set_add(set, t), -EINVAL); /* already joined: freed by the set */
@@ -165,7 +165,7 @@ static void *cancelled_outputs(void *arg)
     (void)arg;
     atomic_store(&outputs_dropped, 0);
     edo_join_set *set;
-    CHECK_EQ(edo_join_set_new(&set, count_drop), 0);
+    CHECK_EQ(edo_join_set_new(count_drop, &set), 0);
     CHECK_EQ(edo_join_set_spawn(set, heap_output_even_cancelled, NULL, NULL), 0);
     CHECK_EQ(edo_sleep(EDO_MSEC(1)), 0);
     CHECK_EQ(edo_join_set_abort_all(set), 0);
@@ -208,7 +208,7 @@ static void *next_deadline(void *arg)
 {
     (void)arg;
     edo_join_set *set;
-    CHECK_EQ(edo_join_set_new(&set, NULL), 0);
+    CHECK_EQ(edo_join_set_new(NULL, &set), 0);
     CHECK_EQ(edo_join_set_spawn(set, sleeper, (void *)(intptr_t)100, NULL), 0);
     CHECK_EQ(edo_timeout(EDO_MSEC(50), next_in_time, set), -ETIMEDOUT);
     CHECK_EQ(edo_join_set_len(set), 1u);
@@ -226,7 +226,7 @@ TEST(join_set_future_form_outside_coroutine)
 {
     edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
     edo_join_set *set;
-    CHECK_EQ(edo_join_set_new(&set, NULL), 0);
+    CHECK_EQ(edo_join_set_new(NULL, &set), 0);
     CHECK_EQ(edo_join_set_spawn(set, instant, NULL, NULL), -EPERM); /* not in a runtime */
     for (intptr_t i = 1; i <= 3; i++) {
         edo_task *t;
@@ -269,7 +269,7 @@ static void *many_tasks(void *arg)
     (void)arg;
     enum { N = 600 };
     edo_join_set *set;
-    CHECK_EQ(edo_join_set_new(&set, NULL), 0);
+    CHECK_EQ(edo_join_set_new(NULL, &set), 0);
     for (intptr_t i = 1; i <= N; i++)
         CHECK_EQ(edo_join_set_spawn(set, yielder, (void *)i, NULL), 0);
     static unsigned char seen[N + 1];
@@ -330,7 +330,7 @@ static void *unwinding_parent(void *arg)
     (void)arg;
     int slot = 0; /* the child writes here */
     edo_join_set *set;
-    CHECK_EQ(edo_join_set_new(&set, free), 0);
+    CHECK_EQ(edo_join_set_new(free, &set), 0);
     edo_task *t;
     CHECK_EQ(edo_spawn_blocking(slow_writer, &slot, &t), 0);
     CHECK_EQ(edo_join_set_add(set, t), 0);
@@ -400,7 +400,7 @@ static void *parent_of_futures(void *arg)
 {
     (void)arg;
     edo_join_set *set;
-    CHECK_EQ(edo_join_set_new(&set, NULL), 0);
+    CHECK_EQ(edo_join_set_new(NULL, &set), 0);
     for (int i = 0; i < 8; i++) {
         edo_future f = {&never_vtable};
         atomic_fetch_add(&gate_children_live, 1);
@@ -657,7 +657,7 @@ static void *shutdown_parent(void *arg)
 {
     family *fam = arg;
     edo_join_set *set;
-    CHECK_EQ(edo_join_set_new(&set, NULL), 0);
+    CHECK_EQ(edo_join_set_new(NULL, &set), 0);
     for (int i = 0; i < 8; i++) {
         atomic_fetch_add(&fam->live, 1);
         if (edo_join_set_spawn(set, counted_child, fam, NULL) < 0)

@@ -98,7 +98,7 @@ static void *many_readers(void *arg)
 {
     size_t cap = (size_t)(uintptr_t)arg;
     lockers l = {0};
-    CHECK_EQ(edo_rwlock_new(&l.rw, cap), 0);
+    CHECK_EQ(edo_rwlock_new(cap, &l.rw), 0);
     enum { N = 10 };
     locker k[N];
     edo_task *h[N];
@@ -127,7 +127,7 @@ static void *writer_excludes_fifo(void *arg)
 {
     (void)arg;
     lockers l = {0};
-    CHECK_EQ(edo_rwlock_new(&l.rw, 0), 0);
+    CHECK_EQ(edo_rwlock_new(0, &l.rw), 0);
     CHECK_EQ(edo_rwlock_write_lock(l.rw), 0);
     CHECK_EQ(edo_rwlock_try_read_lock(l.rw), -EAGAIN);
     CHECK_EQ(edo_rwlock_try_write_lock(l.rw), -EAGAIN);
@@ -197,7 +197,7 @@ static void *writer_not_starved(void *arg)
 {
     (void)arg;
     stream s = {0};
-    CHECK_EQ(edo_rwlock_new(&s.rw, 0), 0);
+    CHECK_EQ(edo_rwlock_new(0, &s.rw), 0);
     edo_task *st;
     CHECK_EQ(edo_spawn(reader_stream, &s, &st), 0);
     CHECK_EQ(edo_sleep(EDO_USEC(10500)), 0); /* between two readers' arrivals */
@@ -233,7 +233,7 @@ static void *cancel_queued_writer(void *arg)
 {
     (void)arg;
     lockers l = {0};
-    CHECK_EQ(edo_rwlock_new(&l.rw, 4), 0);
+    CHECK_EQ(edo_rwlock_new(4, &l.rw), 0);
     CHECK_EQ(edo_rwlock_read_lock(l.rw), 0);
     locker w = {&l, 9, 1, 0}, r[2] = {{&l, 0, 0, 0}, {&l, 1, 0, 0}};
     edo_task *hw, *hr[2];
@@ -257,7 +257,7 @@ static void *cancel_queued_writer(void *arg)
 
     /* And dropping the future. */
     edo_semaphore_acquire_future f;
-    edo_rwlock_write_future_init(&f, l.rw);
+    edo_rwlock_write_lock_future_init(&f, l.rw);
     edo_waker nw;
     edo_context cx = noop_cx(&nw);
     CHECK_EQ(edo_future_poll(&f.base, &cx, NULL), EDO_PENDING);
@@ -283,7 +283,7 @@ static void *downgrade(void *arg)
 {
     (void)arg;
     lockers l = {0};
-    CHECK_EQ(edo_rwlock_new(&l.rw, 0), 0);
+    CHECK_EQ(edo_rwlock_new(0, &l.rw), 0);
     CHECK_EQ(edo_rwlock_write_lock(l.rw), 0);
     enum { N = 4 };
     locker k[N] = {{&l, 0, 0, 1}, {&l, 1, 0, 1}, {&l, 2, 1, 1}, {&l, 3, 0, 1}};
@@ -306,7 +306,7 @@ static void *downgrade(void *arg)
     edo_rwlock_free(l.rw);
 
     /* With one reader at most, a downgrade hands nothing on. */
-    CHECK_EQ(edo_rwlock_new(&l.rw, 1), 0);
+    CHECK_EQ(edo_rwlock_new(1, &l.rw), 0);
     CHECK_EQ(edo_rwlock_write_lock(l.rw), 0);
     CHECK_EQ(edo_rwlock_write_downgrade(l.rw), 0);
     CHECK_EQ(edo_rwlock_try_read_lock(l.rw), -EAGAIN);
@@ -322,9 +322,9 @@ TEST(rwlock_downgrade) { run_paused(downgrade, NULL); }
 TEST(rwlock_future_form_and_bad_input)
 {
     edo_rwlock *rw;
-    CHECK_EQ(edo_rwlock_new(NULL, 0), -EINVAL);
-    CHECK_EQ(edo_rwlock_new(&rw, EDO_SEMAPHORE_MAX_PERMITS + 1), -EINVAL);
-    CHECK_EQ(edo_rwlock_new(&rw, 0), 0);
+    CHECK_EQ(edo_rwlock_new(0, NULL), -EINVAL);
+    CHECK_EQ(edo_rwlock_new(EDO_SEMAPHORE_MAX_PERMITS + 1, &rw), -EINVAL);
+    CHECK_EQ(edo_rwlock_new(0, &rw), 0);
     CHECK_EQ(edo_rwlock_read_lock(rw), -EPERM); /* not in a coroutine */
     CHECK_EQ(edo_rwlock_write_lock(rw), -EPERM);
     /* (NULL handles and unlocks of a lock not held: test-bad-input.c.) */
@@ -332,11 +332,11 @@ TEST(rwlock_future_form_and_bad_input)
     edo_waker nw;
     edo_context cx = noop_cx(&nw);
     edo_semaphore_acquire_future r, w;
-    edo_rwlock_read_future_init(&r, rw);
+    edo_rwlock_read_lock_future_init(&r, rw);
     CHECK_EQ(edo_future_poll(&r.base, &cx, NULL), EDO_READY);
     CHECK_EQ(r.result, 0);
     edo_future_drop(&r.base); /* completed: the read lock stays ours */
-    edo_rwlock_write_future_init(&w, rw);
+    edo_rwlock_write_lock_future_init(&w, rw);
     CHECK_EQ(edo_future_poll(&w.base, &cx, NULL), EDO_PENDING);
     CHECK_EQ(edo_rwlock_read_unlock(rw), 0);
     CHECK_EQ(edo_future_poll(&w.base, &cx, NULL), EDO_READY);
@@ -344,11 +344,11 @@ TEST(rwlock_future_form_and_bad_input)
     edo_future_drop(&w.base);
     CHECK_EQ(edo_rwlock_try_read_lock(rw), -EAGAIN);
     CHECK_EQ(edo_rwlock_write_unlock(rw), 0);
-    edo_rwlock_read_future_init(&r, NULL);
+    edo_rwlock_read_lock_future_init(&r, NULL);
     CHECK_EQ(edo_future_poll(&r.base, &cx, NULL), EDO_READY);
     CHECK_EQ(r.result, -EINVAL);
     edo_future_drop(&r.base);
-    edo_rwlock_write_future_init(&w, NULL);
+    edo_rwlock_write_lock_future_init(&w, NULL);
     CHECK_EQ(edo_future_poll(&w.base, &cx, NULL), EDO_READY);
     CHECK_EQ(w.result, -EINVAL);
     edo_future_drop(&w.base);
@@ -382,7 +382,7 @@ TEST(rwlock_stress)
     rw_stress *st = calloc(1, sizeof *st);
     CHECK(st != NULL);
     atomic_init(&st->seed, 42);
-    CHECK_EQ(edo_rwlock_new(&st->l.rw, 3), 0);
+    CHECK_EQ(edo_rwlock_new(3, &st->l.rw), 0);
     enum { N = 32 };
     edo_task *h[N];
     for (int i = 0; i < N; i++)
@@ -432,7 +432,7 @@ static void *outlives_creator(void *arg)
 {
     (void)arg;
     edo_semaphore *s;
-    CHECK_EQ(edo_semaphore_new(&s, 3), 0);
+    CHECK_EQ(edo_semaphore_new(3, &s), 0);
     edo_permit mine, moved;
     CHECK_EQ(edo_semaphore_acquire_owned(s, 1, &mine), 0);
     CHECK_EQ(edo_semaphore_try_acquire_owned(s, 2, &moved), 0);
@@ -462,8 +462,8 @@ TEST(permit_outlives_semaphore_free) { run_paused(outlives_creator, NULL); }
 TEST(permit_split_merge_release_forget)
 {
     edo_semaphore *s, *other;
-    CHECK_EQ(edo_semaphore_new(&s, 10), 0);
-    CHECK_EQ(edo_semaphore_new(&other, 1), 0);
+    CHECK_EQ(edo_semaphore_new(10, &s), 0);
+    CHECK_EQ(edo_semaphore_new(1, &other), 0);
     edo_permit p, q, r, o;
     CHECK_EQ(edo_semaphore_try_acquire_owned(s, 6, &p), 0);
     CHECK_EQ(edo_semaphore_try_acquire_owned(s, 5, &q), -EAGAIN);
@@ -511,7 +511,7 @@ static void *owned_timeouts(void *arg)
 {
     (void)arg;
     edo_semaphore *s;
-    CHECK_EQ(edo_semaphore_new(&s, 1), 0);
+    CHECK_EQ(edo_semaphore_new(1, &s), 0);
     edo_permit p = {s, 99}; /* garbage in *out is overwritten */
     edo_instant saved;
     CHECK_EQ(edo_deadline_push(edo_after(EDO_MSEC(5)), &saved), 0);
@@ -536,7 +536,7 @@ TEST(permit_cancelled_owned_acquire) { run_paused(owned_timeouts, NULL); }
 TEST(permit_future_form_and_bad_input)
 {
     edo_semaphore *s;
-    CHECK_EQ(edo_semaphore_new(&s, 3), 0);
+    CHECK_EQ(edo_semaphore_new(3, &s), 0);
     edo_waker nw;
     edo_context cx = noop_cx(&nw);
     edo_semaphore_acquire_owned_future a, b;
@@ -570,7 +570,7 @@ TEST(permit_future_form_and_bad_input)
     edo_permit_release(&keep); /* the last reference */
 
     /* Bad input: a clear error, nothing taken, no reference left behind. */
-    CHECK_EQ(edo_semaphore_new(&s, 1), 0);
+    CHECK_EQ(edo_semaphore_new(1, &s), 0);
     CHECK_EQ(edo_semaphore_acquire_owned(s, 1, &p), -EPERM); /* not in a coroutine */
     CHECK(p.sem == NULL);
     CHECK_EQ(edo_semaphore_acquire_owned(NULL, 1, &p), -EINVAL);
@@ -626,7 +626,7 @@ static void rounds_run_and_check(edo_runtime *rt, size_t n, int nrounds)
     CHECK(r != NULL);
     r->n = n;
     r->rounds = nrounds;
-    CHECK_EQ(edo_barrier_new(&r->b, n), 0);
+    CHECK_EQ(edo_barrier_new(n, &r->b), 0);
     edo_task *h[8];
     for (size_t i = 0; i < n; i++)
         CHECK_EQ(edo_spawn_with(rt, NULL, run_rounds, r, &h[i]), 0);
@@ -676,7 +676,7 @@ static void *cancel_withdraws(void *arg)
 {
     (void)arg;
     edo_barrier *b;
-    CHECK_EQ(edo_barrier_new(&b, 3), 0);
+    CHECK_EQ(edo_barrier_new(3, &b), 0);
     barrier_waiter a = {b, -1, 0}, x = {b, -1, 0}, c = {b, -1, 0};
     edo_task *ha, *hx, *hc;
     CHECK_EQ(edo_spawn(wait_and_record, &a, &ha), 0);
@@ -700,7 +700,7 @@ static void *cancel_withdraws(void *arg)
 
     /* Released, then aborted before it ran: it passed. */
     edo_barrier_free(b);
-    CHECK_EQ(edo_barrier_new(&b, 2), 0);
+    CHECK_EQ(edo_barrier_new(2, &b), 0);
     a = (barrier_waiter){b, -1, 0};
     CHECK_EQ(edo_spawn(wait_and_record, &a, &ha), 0);
     yield_n(1);
@@ -732,10 +732,10 @@ TEST(barrier_cancel_withdraws_arrival) { run_paused(cancel_withdraws, NULL); }
 TEST(barrier_future_form_and_bad_input)
 {
     edo_barrier *b;
-    CHECK_EQ(edo_barrier_new(NULL, 2), -EINVAL);
-    CHECK_EQ(edo_barrier_new(&b, 0), -EINVAL);
+    CHECK_EQ(edo_barrier_new(2, NULL), -EINVAL);
+    CHECK_EQ(edo_barrier_new(0, &b), -EINVAL);
     CHECK_EQ(edo_barrier_wait(NULL), -EINVAL);
-    CHECK_EQ(edo_barrier_new(&b, 2), 0);
+    CHECK_EQ(edo_barrier_new(2, &b), 0);
     CHECK_EQ(edo_barrier_wait(b), -EPERM); /* not in a coroutine: no arrival */
     edo_waker nw;
     edo_context cx = noop_cx(&nw);

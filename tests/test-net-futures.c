@@ -148,7 +148,7 @@ static void *unix_futures(void *arg)
     char path[64];
     snprintf(path, sizeof path, "@edo-net-futures-%d", (int)getpid());
     edo_unix_listener *l;
-    CHECK_EQ(edo_unix_listen(&l, path, 0), 0);
+    CHECK_EQ(edo_unix_listen(path, 0, &l), 0);
     edo_socket_future f;
     edo_unix_connect_future_init(&f, path);
     CHECK_EQ(edo_await(&f.base, NULL), 0);

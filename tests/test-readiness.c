@@ -171,9 +171,9 @@ static void *unix_ready(void *arg)
     char path[64];
     snprintf(path, sizeof path, "@edo-ready-%d", (int)getpid());
     edo_unix_listener *l;
-    CHECK_EQ(edo_unix_listen(&l, path, 0), 0);
+    CHECK_EQ(edo_unix_listen(path, 0, &l), 0);
     edo_unix *c, *s;
-    CHECK_EQ(edo_unix_connect(&c, path), 0);
+    CHECK_EQ(edo_unix_connect(path, &c), 0);
     CHECK_EQ(edo_unix_accept(l, &s), 0);
     edo_unix_listener_close(l);
     char buf[16];
@@ -196,8 +196,8 @@ static void *udp_ready(void *arg)
     (void)arg;
     edo_udp *a, *b;
     edo_sockaddr aa, ba, from;
-    CHECK_EQ(edo_udp_bind(&a, "127.0.0.1:0"), 0);
-    CHECK_EQ(edo_udp_bind(&b, "127.0.0.1:0"), 0);
+    CHECK_EQ(edo_udp_bind("127.0.0.1:0", &a), 0);
+    CHECK_EQ(edo_udp_bind("127.0.0.1:0", &b), 0);
     CHECK_EQ(edo_udp_local_addr(a, &aa), 0);
     CHECK_EQ(edo_udp_local_addr(b, &ba), 0);
     char buf[32];
@@ -300,7 +300,7 @@ static void *future_ready(void *arg)
     CHECK_EQ(bad.result, -EINVAL);
     edo_future_drop(&bad.base);
     edo_udp *u;
-    CHECK_EQ(edo_udp_bind(&u, "127.0.0.1:0"), 0);
+    CHECK_EQ(edo_udp_bind("127.0.0.1:0", &u), 0);
     edo_udp_ready_future_init(&bad, u, EDO_WRITABLE);
     CHECK_EQ(edo_future_poll(&bad.base, &cx, NULL), EDO_READY);
     CHECK(bad.result & EDO_WRITABLE);
@@ -321,7 +321,7 @@ static void *io_try_ready(void *arg)
     int p[2];
     CHECK_EQ(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
     edo_io *io;
-    CHECK_EQ(edo_io_register(&io, p[0]), 0);
+    CHECK_EQ(edo_io_register(p[0], &io), 0);
     edo_io_event ev;
     CHECK_EQ(edo_io_try_ready(io, EDO_READABLE, &ev), (int)EDO_READABLE); /* optimistic */
     CHECK_EQ(ev.ready, EDO_READABLE);

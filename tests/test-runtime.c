@@ -25,7 +25,7 @@ TEST(config_out_of_range)
     do {                                                                                       \
         memset(&cfg, 0, sizeof cfg);                                                           \
         cfg.field = value;                                                                     \
-        CHECK_EQ(edo_runtime_new(&rt, &cfg), -EINVAL);                                         \
+        CHECK_EQ(edo_runtime_new(&cfg, &rt), -EINVAL);                                         \
     } while (0)
     REJECTS(worker_threads, EDO_MAX_WORKER_THREADS + 1);
     REJECTS(worker_threads, UINT_MAX);
@@ -39,10 +39,10 @@ TEST(config_out_of_range)
     memset(&cfg, 0, sizeof cfg);
     cfg.flavor = EDO_RUNTIME_CURRENT_THREAD;
     cfg.worker_threads = EDO_MAX_WORKER_THREADS + 1;
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), -EINVAL);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), -EINVAL);
 #undef REJECTS
     memset(&cfg, 0, sizeof cfg);
-    CHECK_EQ(edo_runtime_new(NULL, &cfg), -EINVAL);
+    CHECK_EQ(edo_runtime_new(&cfg, NULL), -EINVAL);
     CHECK_EQ(edo_runtime_new(NULL, NULL), -EINVAL);
 
     /* The limits themselves are accepted. */
@@ -50,11 +50,11 @@ TEST(config_out_of_range)
     cfg.worker_threads = 1;
     cfg.max_blocking_threads = EDO_MAX_BLOCKING_THREADS;
     cfg.global_queue_interval = 1u << 20;
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     _Atomic long n = 0;
     count_future c = count_new(&n, (void *)3);
     edo_task *t;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &c.base, sizeof c, &t), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &c.base, sizeof c, &t), 0);
     void *out;
     CHECK_EQ(edo_task_join(t, &out), 0);
     CHECK_EQ((intptr_t)out, 3);
@@ -65,12 +65,12 @@ TEST(config_out_of_range)
 TEST(config_defaults_and_worker_count)
 {
     edo_runtime *rt;
-    CHECK_EQ(edo_runtime_new(&rt, NULL), 0); /* NULL: all defaults */
+    CHECK_EQ(edo_runtime_new(NULL, &rt), 0); /* NULL: all defaults */
     CHECK_EQ(edo_runtime_worker_count(rt), cpus());
     _Atomic long n = 0;
     count_future c = count_new(&n, (void *)4);
     edo_task *t;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &c.base, sizeof c, &t), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &c.base, sizeof c, &t), 0);
     void *out;
     CHECK_EQ(edo_task_join(t, &out), 0);
     CHECK_EQ((intptr_t)out, 4);
@@ -79,7 +79,7 @@ TEST(config_defaults_and_worker_count)
 
     edo_runtime_config zero;
     memset(&zero, 0, sizeof zero);
-    CHECK_EQ(edo_runtime_new(&rt, &zero), 0);
+    CHECK_EQ(edo_runtime_new(&zero, &rt), 0);
     CHECK_EQ(edo_runtime_worker_count(rt), cpus());
     edo_runtime_free(rt);
 
@@ -141,14 +141,14 @@ TEST(thread_names)
 {
     edo_runtime *rt;
     edo_runtime_config cfg = {.worker_threads = 3, .thread_name = "abcdefghijklmnop"};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     /* The prefix is cut to 10 characters. Threads name themselves as they start. */
     WAIT_UNTIL(threads_named("abcdefghij") == 3);
     CHECK_EQ(threads_named("abcdefghijk"), 0);
 
     edo_future f = {&name_vtable};
     edo_task *t;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &f, sizeof f, &t), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &f, sizeof f, &t), 0);
     char *name = NULL;
     CHECK_EQ(edo_task_join(t, (void **)&name), 0);
     edo_task_free(t);
@@ -158,7 +158,7 @@ TEST(thread_names)
     CHECK(strlen(name) <= 15);
     free(name);
 
-    CHECK_EQ(edo_runtime_spawn_blocking(rt, name_fn, NULL, &t), 0);
+    CHECK_EQ(edo_spawn_blocking_on(rt, name_fn, NULL, &t), 0);
     CHECK_EQ(edo_task_join(t, (void **)&name), 0);
     edo_task_free(t);
     fprintf(stderr, "  blocking thread: \"%s\"\n", name);
@@ -174,7 +174,7 @@ TEST(thread_names)
     /* The default prefix. */
     rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
     edo_future f2 = {&name_vtable};
-    CHECK_EQ(edo_runtime_spawn_future(rt, &f2, sizeof f2, &t), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &f2, sizeof f2, &t), 0);
     CHECK_EQ(edo_task_join(t, (void **)&name), 0);
     edo_task_free(t);
     CHECK(strncmp(name, "edo", 3) == 0);
@@ -239,11 +239,11 @@ TEST(thread_hooks_once_per_thread)
     edo_runtime *rt;
     edo_runtime_config cfg = {.worker_threads = 3, .on_thread_start = on_start,
                               .on_thread_stop = on_stop, .hook_arg = &h};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     WAIT_UNTIL(atomic_load(&h.starts) == 3);
     edo_future f = {&hook_state_vtable};
     edo_task *t;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &f, sizeof f, &t), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &f, sizeof f, &t), 0);
     void *out;
     CHECK_EQ(edo_task_join(t, &out), 0);
     CHECK_EQ((intptr_t)out, 1); /* tasks run after the start hook */
@@ -253,7 +253,7 @@ TEST(thread_hooks_once_per_thread)
     rendezvous r = {0, POOL};
     edo_task *bt[POOL];
     for (int i = 0; i < POOL; i++)
-        CHECK_EQ(edo_runtime_spawn_blocking(rt, rendezvous_fn, &r, &bt[i]), 0);
+        CHECK_EQ(edo_spawn_blocking_on(rt, rendezvous_fn, &r, &bt[i]), 0);
     for (int i = 0; i < POOL; i++) {
         CHECK_EQ(edo_task_join(bt[i], &out), 0);
         CHECK_EQ((intptr_t)out, 1);
@@ -269,12 +269,12 @@ TEST(thread_hooks_once_per_thread)
     /* Current-thread: the thread in edo_block_on is not a runtime thread; pool threads are. */
     memset(&h, 0, sizeof h);
     cfg.flavor = EDO_RUNTIME_CURRENT_THREAD;
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     edo_future f2 = {&hook_state_vtable};
     CHECK_EQ(edo_block_on(rt, &f2, &out), 0);
     CHECK_EQ(atomic_load(&h.starts), 0);
     rendezvous r1 = {0, 1};
-    CHECK_EQ(edo_runtime_spawn_blocking(rt, rendezvous_fn, &r1, &bt[0]), 0);
+    CHECK_EQ(edo_spawn_blocking_on(rt, rendezvous_fn, &r1, &bt[0]), 0);
     CHECK_EQ(edo_task_join(bt[0], &out), 0);
     CHECK_EQ((intptr_t)out, 1);
     edo_task_free(bt[0]);
@@ -385,10 +385,10 @@ TEST(block_on_deadlk_inside_task)
         gate_init(&g);
         gate_future gf = gate_future_new(&g, NULL);
         deadlk_state st = {other, NULL, 1, 1, 1, 1, 0, 1};
-        CHECK_EQ(edo_runtime_spawn_future(other, &gf.base, sizeof gf, &st.pending), 0);
+        CHECK_EQ(edo_spawn_future_on(other, &gf.base, sizeof gf, &st.pending), 0);
         deadlk_future d = {{&deadlk_vtable}, &st};
         edo_task *t;
-        CHECK_EQ(edo_runtime_spawn_future(rt, &d.base, sizeof d, &t), 0);
+        CHECK_EQ(edo_spawn_future_on(rt, &d.base, sizeof d, &t), 0);
         CHECK_EQ(edo_task_join(t, NULL), 0);
         edo_task_free(t);
         check_deadlk(&st);
@@ -411,7 +411,7 @@ TEST(block_on_deadlk_nested)
         gate_init(&g);
         gate_future gf = gate_future_new(&g, NULL);
         deadlk_state st = {other, NULL, 1, 1, 1, 1, 0, 0}; /* edo_main: its own test below */
-        CHECK_EQ(edo_runtime_spawn_future(other, &gf.base, sizeof gf, &st.pending), 0);
+        CHECK_EQ(edo_spawn_future_on(other, &gf.base, sizeof gf, &st.pending), 0);
         deadlk_future d = {{&deadlk_vtable}, &st};
         CHECK_EQ(edo_block_on(rt, &d.base, NULL), 0);
         check_deadlk(&st);
@@ -465,7 +465,7 @@ TEST(block_on_current_thread_drives_tasks)
     _Atomic long ran = 0;
     for (int i = 0; i < N; i++) {
         count_future c = count_new(&ran, NULL);
-        CHECK_EQ(edo_runtime_spawn_future(rt, &c.base, sizeof c, &handles[i]), 0);
+        CHECK_EQ(edo_spawn_future_on(rt, &c.base, sizeof c, &handles[i]), 0);
     }
     CHECK_EQ(atomic_load(&ran), 0); /* no threads: nothing runs until someone drives */
     CHECK_EQ(edo_task_is_finished(handles[0]), 0);
@@ -523,7 +523,7 @@ TEST(block_on_second_thread_joins_current_thread)
         gate_init(&mg);
         gate_future tf = gate_future_new(&tg, (void *)12);
         edo_task *t;
-        CHECK_EQ(edo_runtime_spawn_future(rt, &tf.base, sizeof tf, &t), 0);
+        CHECK_EQ(edo_spawn_future_on(rt, &tf.base, sizeof tf, &t), 0);
         _Atomic int driving = 0;
         joiner_arg ja = {t, &tg, &mg, &driving, 1, NULL};
         pthread_t th;
@@ -680,7 +680,7 @@ TEST(edo_main_deadlk_inside_runtime)
         rc_task[flavor] = 1;
         main_in_poll_future f = {{&main_in_poll_vtable}, &rc_task[flavor]};
         edo_task *t;
-        CHECK_EQ(edo_runtime_spawn_future(rt, &f.base, sizeof f, &t), 0);
+        CHECK_EQ(edo_spawn_future_on(rt, &f.base, sizeof f, &t), 0);
         CHECK_EQ(edo_task_join(t, NULL), 0);
         edo_task_free(t);
         /* in a future polled by edo_block_on */
@@ -730,7 +730,7 @@ static void *spawn_through_handle(void *arg)
     while (!atomic_load(&s->stop)) {
         count_future c = count_new(NULL, (void *)1);
         edo_task **out = s->ntasks < 64 ? &s->tasks[s->ntasks] : NULL;
-        int rc = edo_runtime_spawn_future(s->handle, &c.base, sizeof c, out);
+        int rc = edo_spawn_future_on(s->handle, &c.base, sizeof c, out);
         CHECK(rc == 0 || rc == -ESHUTDOWN);
         if (rc == 0) {
             s->ok++;
@@ -760,7 +760,7 @@ TEST(handle_outlives_runtime)
         atomic_store(&s.stop, 1);
         CHECK_EQ(pthread_join(th, NULL), 0);
         count_future c = count_new(NULL, NULL);
-        CHECK_EQ(edo_runtime_spawn_future(s.handle, &c.base, sizeof c, NULL), -ESHUTDOWN);
+        CHECK_EQ(edo_spawn_future_on(s.handle, &c.base, sizeof c, NULL), -ESHUTDOWN);
         CHECK_EQ(edo_block_on(s.handle, &c.base, NULL), -ESHUTDOWN);
         CHECK_EQ(edo_runtime_worker_count(s.handle), flavor == EDO_RUNTIME_MULTI_THREAD ? 2 : 0);
         for (int i = 0; i < s.ntasks; i++) {

@@ -90,7 +90,7 @@ TEST(million_spawn_join_from_task)
     spawner_future root = {{&spawner_vtable}, s};
     double t0 = now_s();
     edo_task *t;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &root.base, sizeof root, &t), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &root.base, sizeof root, &t), 0);
     void *out = NULL;
     CHECK_EQ(edo_task_join(t, &out), 0);
     CHECK_EQ((intptr_t)out, MANY_TASKS);
@@ -107,7 +107,7 @@ TEST(million_detached_from_plain_thread)
     double t0 = now_s();
     for (long i = 0; i < MANY_TASKS; i++) {
         count_future c = count_new(&ran, NULL);
-        CHECK_EQ(edo_runtime_spawn_future(rt, &c.base, sizeof c, NULL), 0);
+        CHECK_EQ(edo_spawn_future_on(rt, &c.base, sizeof c, NULL), 0);
     }
     WAIT_UNTIL(atomic_load(&ran) >= MANY_TASKS);
     fprintf(stderr, "  %ld detached tasks ran in %.2f s\n", MANY_TASKS, now_s() - t0);
@@ -129,7 +129,7 @@ TEST(many_tasks_current_thread)
     _Atomic long ran = 0;
     for (long i = 0; i < MANY_TASKS_CURRENT; i++) {
         count_future c = count_new(&ran, NULL);
-        CHECK_EQ(edo_runtime_spawn_future(rt, &c.base, sizeof c, NULL), 0);
+        CHECK_EQ(edo_spawn_future_on(rt, &c.base, sizeof c, NULL), 0);
     }
     CHECK_EQ(atomic_load(&ran), 0); /* nobody drives a current-thread runtime yet */
     spawner_state *s2 = spawner_new(1);
@@ -225,7 +225,7 @@ static void wakes_from_many_threads(edo_runtime_flavor flavor)
         atomic_store(&boxes[i].polls, 0);
         atomic_store(&boxes[i].done, 0);
         ticket_future tf = {{&ticket_vtable}, &boxes[i]};
-        CHECK_EQ(edo_runtime_spawn_future(rt, &tf.base, sizeof tf, &handles[i]), 0);
+        CHECK_EQ(edo_spawn_future_on(rt, &tf.base, sizeof tf, &handles[i]), 0);
     }
     _Atomic int go = 0;
     pthread_t th[WAKE_THREADS];

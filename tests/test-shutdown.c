@@ -98,13 +98,13 @@ static int spawn_pending(edo_runtime *rt, pending_set *s, edo_task **handles)
     int nh = 0;
     for (int i = 0; i < IDLE_TASKS; i++) {
         pending_future p = {{&pending_vtable}, s, i, 0, NULL};
-        CHECK_EQ(edo_runtime_spawn_future(rt, &p.base, sizeof p, i % 2 ? &handles[nh] : NULL),
+        CHECK_EQ(edo_spawn_future_on(rt, &p.base, sizeof p, i % 2 ? &handles[nh] : NULL),
                  0);
         nh += i % 2;
     }
     for (int c = 0; c < CHAINS; c++) {
         pending_future p = {{&pending_vtable}, s, IDLE_TASKS + c * CHAIN_LEN, CHAIN_LEN - 1, NULL};
-        CHECK_EQ(edo_runtime_spawn_future(rt, &p.base, sizeof p, &handles[nh++]), 0);
+        CHECK_EQ(edo_spawn_future_on(rt, &p.base, sizeof p, &handles[nh++]), 0);
     }
     return nh;
 }
@@ -166,7 +166,7 @@ TEST(shutdown_drops_pending_current_thread)
     /* These are queued and never polled: nobody drives any more. */
     for (int i = PENDING_TOTAL; i < total; i++) {
         pending_future p = {{&pending_vtable}, s, i, 0, NULL};
-        CHECK_EQ(edo_runtime_spawn_future(rt, &p.base, sizeof p, i % 3 ? NULL : &handles[nh]),
+        CHECK_EQ(edo_spawn_future_on(rt, &p.base, sizeof p, i % 3 ? NULL : &handles[nh]),
                  0);
         nh += i % 3 ? 0 : 1;
     }
@@ -212,8 +212,8 @@ static void drop_probe_drop(edo_future *f)
 {
     drop_probe *p = ((drop_probe_future *)f)->p;
     count_future c = count_new(&p->never_ran, NULL);
-    p->rc_spawn = edo_runtime_spawn_future(p->rt, &c.base, sizeof c, NULL);
-    p->rc_blocking = edo_runtime_spawn_blocking(p->rt, inc_fn, &p->never_ran, NULL);
+    p->rc_spawn = edo_spawn_future_on(p->rt, &c.base, sizeof c, NULL);
+    p->rc_blocking = edo_spawn_blocking_on(p->rt, inc_fn, &p->never_ran, NULL);
     count_future c2 = count_new(&p->never_ran, NULL);
     p->rc_block_on = edo_block_on(p->rt, &c2.base, NULL);
     gate_open(p->other);
@@ -229,11 +229,11 @@ static void drop_acts_during_shutdown(edo_runtime_flavor flavor)
     gate_init(&g);
     gate_future gf = gate_future_new(&g, NULL);
     edo_task *gt, *victim, *probe_task;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &gf.base, sizeof gf, &gt), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &gf.base, sizeof gf, &gt), 0);
     gate g2;
     gate_init(&g2);
     gate_future gf2 = gate_future_new(&g2, NULL);
-    CHECK_EQ(edo_runtime_spawn_future(rt, &gf2.base, sizeof gf2, &victim), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &gf2.base, sizeof gf2, &victim), 0);
     drop_probe p;
     memset(&p, 0, sizeof p);
     p.rt = rt;
@@ -241,7 +241,7 @@ static void drop_acts_during_shutdown(edo_runtime_flavor flavor)
     p.abort_me = victim;
     p.rc_spawn = p.rc_blocking = p.rc_block_on = 1;
     drop_probe_future df = {{&drop_probe_vtable}, &p};
-    CHECK_EQ(edo_runtime_spawn_future(rt, &df.base, sizeof df, &probe_task), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &df.base, sizeof df, &probe_task), 0);
     if (flavor == EDO_RUNTIME_MULTI_THREAD)
         WAIT_UNTIL(gate_has_waiter(&g) && gate_has_waiter(&g2));
     edo_runtime_free(rt);
@@ -300,7 +300,7 @@ static void spawn_future_in_drop(edo_runtime_flavor flavor)
     edo_runtime *rt = new_rt(flavor, 2);
     spawn_in_drop_state st = {0, 1, 1};
     spawn_in_drop_future f = {{&spawn_in_drop_vtable}, &st};
-    CHECK_EQ(edo_runtime_spawn_future(rt, &f.base, sizeof f, NULL), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &f.base, sizeof f, NULL), 0);
     edo_runtime_free(rt);
     fprintf(stderr, "  edo_spawn_future in a drop run by edo_runtime_free: %d (%s)\n", st.rc,
             edo_strerror(st.rc));
@@ -370,7 +370,7 @@ static edo_runtime *behind_rt(edo_task **call)
     memset(&behind, 0, sizeof behind);
     edo_runtime *rt;
     edo_runtime_config cfg = {.worker_threads = 1, .on_thread_stop = behind_stop_hook};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     behind_job *j = calloc(1, sizeof *j);
     CHECK_EQ(edo_spawn_blocking_with(rt, &behind_options, behind_fn, j, call), 0);
     WAIT_UNTIL(atomic_load(&behind.running));
@@ -396,8 +396,8 @@ TEST(shutdown_timeout_leaves_blocking_call_behind)
     shutdown_leaving_call(rt);
     /* The handle still works: it refuses, it does not crash. */
     count_future c = count_new(NULL, NULL);
-    CHECK_EQ(edo_runtime_spawn_future(handle, &c.base, sizeof c, NULL), -ESHUTDOWN);
-    CHECK_EQ(edo_runtime_spawn_blocking(handle, behind_fn, NULL, NULL), -ESHUTDOWN);
+    CHECK_EQ(edo_spawn_future_on(handle, &c.base, sizeof c, NULL), -ESHUTDOWN);
+    CHECK_EQ(edo_spawn_blocking_on(handle, behind_fn, NULL, NULL), -ESHUTDOWN);
     CHECK_EQ(edo_block_on(handle, &c.base, NULL), -ESHUTDOWN);
     CHECK_EQ(edo_runtime_worker_count(handle), 1);
     edo_runtime_unref(handle);
@@ -445,7 +445,7 @@ static void *waits_for_call(void *arg)
     (void)arg;
     int slot = 0;
     edo_join_set *set;
-    CHECK_EQ(edo_join_set_new(&set, NULL), 0);
+    CHECK_EQ(edo_join_set_new(NULL, &set), 0);
     edo_task *t;
     CHECK_EQ(edo_spawn_blocking(slot_writer, &slot, &t), 0);
     CHECK_EQ(edo_join_set_add(set, t), 0);
@@ -494,7 +494,7 @@ TEST(shutdown_timeout_in_time)
         gate g;
         gate_init(&g);
         gate_future gf = gate_future_new(&g, NULL);
-        CHECK_EQ(edo_runtime_spawn_future(rt, &gf.base, sizeof gf, NULL), 0);
+        CHECK_EQ(edo_spawn_future_on(rt, &gf.base, sizeof gf, NULL), 0);
         CHECK_EQ(edo_runtime_shutdown_timeout(rt, 0), 0);
         CHECK_EQ(atomic_load(&g.dropped), 1);
         gate_destroy(&g);
@@ -505,11 +505,11 @@ TEST(shutdown_timeout_in_time)
         gate_init(&g);
         gate_future gf = gate_future_new(&g, NULL);
         edo_task *t;
-        CHECK_EQ(edo_runtime_spawn_future(rt, &gf.base, sizeof gf, &t), 0);
+        CHECK_EQ(edo_spawn_future_on(rt, &gf.base, sizeof gf, &t), 0);
         /* A pool thread whose call is done exits in time. */
         _Atomic long n = 0;
         edo_task *call;
-        CHECK_EQ(edo_runtime_spawn_blocking(rt, inc_fn, &n, &call), 0);
+        CHECK_EQ(edo_spawn_blocking_on(rt, inc_fn, &n, &call), 0);
         CHECK_EQ(edo_task_join(call, NULL), 0);
         edo_task_free(call);
         CHECK_EQ(edo_runtime_shutdown_timeout(rt, flavor ? EDO_SEC(30) : EDO_WAIT_FOREVER), 0);

@@ -108,7 +108,7 @@ static void storm_start(storm *st, edo_runtime *rt, int nthreads, int abort_by_t
     st->nthreads = nthreads;
     st->s.nclones = nthreads + 1;
     shared_future f = {{&shared_vtable}, &st->s};
-    CHECK_EQ(edo_runtime_spawn_future(rt, &f.base, sizeof f, &st->task), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &f.base, sizeof f, &st->task), 0);
     for (int i = 0; i < nthreads; i++) {
         st->w[i] = (waking_thread){&st->s, i, &st->stop, 0, &st->abort_go,
                                    i == 0 && abort_by_thread ? st->task : NULL};
@@ -335,7 +335,7 @@ static void abort_yielding(edo_runtime_flavor flavor)
             atomic_store(&boxes[i].polls, 0);
             atomic_store(&boxes[i].dropped, 0);
             forever_yield_future f = {{&forever_yield_vtable}, &boxes[i]};
-            CHECK_EQ(edo_runtime_spawn_future(rt, &f.base, sizeof f, &tasks[i]), 0);
+            CHECK_EQ(edo_spawn_future_on(rt, &f.base, sizeof f, &tasks[i]), 0);
         }
         _Atomic int stop = 0;
         yield_poker pk[2] = {{boxes, tasks, &stop, YIELDERS / 2}, {boxes, tasks, &stop, -1}};
@@ -447,7 +447,7 @@ TEST(join_waker_handoff_race)
         gate_future gf = gate_future_new(&g, (void *)55);
         static joiner j;
         memset(&j, 0, sizeof j);
-        CHECK_EQ(edo_runtime_spawn_future(rt, &gf.base, sizeof gf, &j.task), 0);
+        CHECK_EQ(edo_spawn_future_on(rt, &gf.base, sizeof gf, &j.task), 0);
         j.switches = round % 13;
         j.free_at = round % 5 == 4 ? round % 7 : -1;
         pthread_t th;
@@ -488,7 +488,7 @@ TEST(handle_free_completion_race)
     for (round = 0; round < rounds && now_s() < stop; round++) {
         count_future c = count_new(&ran, NULL);
         edo_task *t;
-        CHECK_EQ(edo_runtime_spawn_future(rt, &c.base, sizeof c, &t), 0);
+        CHECK_EQ(edo_spawn_future_on(rt, &c.base, sizeof c, &t), 0);
         if (round % 3 == 0) {
             /* register a waker first, so the completer has one to hand back */
             counting_waker cw = {0, 0};
@@ -549,10 +549,10 @@ static void *spawner_main(void *arg)
     for (int i = 0; i < a->per_thread; i++) {
         if (i % 3 == 0) {
             yielder y = {{&yielder_vtable}, a->ran, i % 5};
-            CHECK_EQ(edo_runtime_spawn_future(a->rt, &y.base, sizeof y, &keep[nkeep++]), 0);
+            CHECK_EQ(edo_spawn_future_on(a->rt, &y.base, sizeof y, &keep[nkeep++]), 0);
         } else {
             count_future c = count_new(a->ran, NULL);
-            CHECK_EQ(edo_runtime_spawn_future(a->rt, &c.base, sizeof c, NULL), 0);
+            CHECK_EQ(edo_spawn_future_on(a->rt, &c.base, sizeof c, NULL), 0);
         }
         if (nkeep == 16 || i == a->per_thread - 1) {
             for (int k = 0; k < nkeep; k++) {
@@ -665,7 +665,7 @@ static void remote_push_vs_park(unsigned workers)
     for (long i = 0; i < n && now_s() < stop; i++) {
         push_delay(i);
         opener_future o = {{&opener_vtable}, NULL, &ran};
-        CHECK_EQ(edo_runtime_spawn_future(rt, &o.base, sizeof o, NULL), 0);
+        CHECK_EQ(edo_spawn_future_on(rt, &o.base, sizeof o, NULL), 0);
         WAIT_UNTIL(atomic_load(&ran) == i + 1);
     }
     watchdog_stop(&wd);
@@ -692,7 +692,7 @@ static void *feeder_main(void *arg)
         WAIT_UNTIL(atomic_load(d->round) >= i);
         push_delay(i);
         opener_future o = {{&opener_vtable}, &d->gates[i % 2], &d->ran};
-        CHECK_EQ(edo_runtime_spawn_future(d->rt, &o.base, sizeof o, NULL), 0);
+        CHECK_EQ(edo_spawn_future_on(d->rt, &o.base, sizeof o, NULL), 0);
         WAIT_UNTIL(atomic_load(&d->ran) == i + 1);
     }
     return NULL;
@@ -784,19 +784,19 @@ TEST(runtime_create_free_stress)
         for (int i = 0; i < CF_GATES; i++) {
             gate_init(&gates[i]);
             gate_future gf = gate_future_new(&gates[i], NULL);
-            CHECK_EQ(edo_runtime_spawn_future(rt, &gf.base, sizeof gf, i % 2 ? &handles[nh++] : NULL),
+            CHECK_EQ(edo_spawn_future_on(rt, &gf.base, sizeof gf, i % 2 ? &handles[nh++] : NULL),
                      0);
         }
         for (int i = 0; i < CF_COUNTS; i++) {
             count_future c = count_new(&ran, (void *)1);
-            CHECK_EQ(edo_runtime_spawn_future(rt, &c.base, sizeof c, &handles[nh++]), 0);
+            CHECK_EQ(edo_spawn_future_on(rt, &c.base, sizeof c, &handles[nh++]), 0);
         }
         for (int i = 0; i < CF_YIELDERS; i++) {
             edo_future sp = {&spinner_vtable};
-            CHECK_EQ(edo_runtime_spawn_future(rt, &sp, sizeof sp, NULL), 0);
+            CHECK_EQ(edo_spawn_future_on(rt, &sp, sizeof sp, NULL), 0);
         }
         for (int i = 0; i < CF_BLOCKING; i++)
-            CHECK_EQ(edo_runtime_spawn_blocking(rt, blocking_inc, &blocking_ran, &handles[nh++]),
+            CHECK_EQ(edo_spawn_blocking_on(rt, blocking_inc, &blocking_ran, &handles[nh++]),
                      0);
 
         /* On a multi-thread runtime, wake the gate tasks from another thread throughout. */

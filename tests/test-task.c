@@ -10,7 +10,7 @@ static void spawn_join_output(edo_runtime_flavor flavor)
     _Atomic long n = 0;
     count_future c = count_new(&n, (void *)(intptr_t)42);
     edo_task *t;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &c.base, sizeof c, &t), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &c.base, sizeof c, &t), 0);
     CHECK(edo_task_id(t) != 0);
     void *out = NULL;
     CHECK_EQ(edo_task_join(t, &out), 0);
@@ -33,7 +33,7 @@ TEST(task_ids_are_unique)
     static uint64_t ids[N];
     for (int i = 0; i < N; i++) {
         count_future c = count_new(NULL, NULL);
-        CHECK_EQ(edo_runtime_spawn_future(rt, &c.base, sizeof c, &tasks[i]), 0);
+        CHECK_EQ(edo_spawn_future_on(rt, &c.base, sizeof c, &tasks[i]), 0);
         ids[i] = edo_task_id(tasks[i]);
     }
     for (int i = 0; i < N; i++) {
@@ -53,7 +53,7 @@ static void wake_idle_then_open(edo_runtime_flavor flavor)
     gate_init(&g);
     gate_future gf = gate_future_new(&g, (void *)7);
     edo_task *t;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &gf.base, sizeof gf, &t), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &gf.base, sizeof gf, &t), 0);
     if (flavor == EDO_RUNTIME_MULTI_THREAD) {
         WAIT_UNTIL(gate_has_waiter(&g));
         gate_poke(&g); /* spurious wake: polled again, still pending */
@@ -105,7 +105,7 @@ TEST(wake_while_running_repolls)
     _Atomic int running = 0, release = 0;
     hold_future h = {{&hold_vtable}, &running, &release, &g, 0};
     edo_task *t;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &h.base, sizeof h, &t), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &h.base, sizeof h, &t), 0);
     WAIT_UNTIL(atomic_load(&running));
     gate_open(&g); /* wakes the task while its first poll is still running */
     atomic_store(&release, 1);
@@ -142,7 +142,7 @@ TEST(wake_by_value_while_running)
     edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
     self_wake_future s = {{&self_wake_vtable}, 1000};
     edo_task *t;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &s.base, sizeof s, &t), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &s.base, sizeof s, &t), 0);
     void *out;
     CHECK_EQ(edo_task_join(t, &out), 0);
     CHECK_EQ((intptr_t)out, 1);
@@ -157,7 +157,7 @@ TEST(wake_after_completion_is_harmless)
     gate_init(&g);
     gate_future gf = gate_future_new(&g, NULL);
     edo_task *t;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &gf.base, sizeof gf, &t), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &gf.base, sizeof gf, &t), 0);
     WAIT_UNTIL(gate_has_waiter(&g));
     pthread_mutex_lock(&g.lock);
     edo_waker kept = edo_waker_clone(&g.waker); /* outlives the task */
@@ -180,7 +180,7 @@ static void abort_idle(edo_runtime_flavor flavor)
     gate_init(&g);
     gate_future gf = gate_future_new(&g, NULL);
     edo_task *t;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &gf.base, sizeof gf, &t), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &gf.base, sizeof gf, &t), 0);
     if (flavor == EDO_RUNTIME_MULTI_THREAD)
         WAIT_UNTIL(gate_has_waiter(&g));
     CHECK_EQ(edo_task_abort(t), 0);
@@ -204,7 +204,7 @@ TEST(abort_queued_never_polls)
     gate_init(&g);
     gate_future gf = gate_future_new(&g, NULL);
     edo_task *t;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &gf.base, sizeof gf, &t), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &gf.base, sizeof gf, &t), 0);
     CHECK_EQ(edo_task_abort(t), 0);
     CHECK_EQ(edo_task_join(t, NULL), -ECANCELED);
     CHECK_EQ(atomic_load(&g.polls), 0);
@@ -222,7 +222,7 @@ TEST(abort_running)
     _Atomic int running = 0, release = 0;
     hold_future h = {{&hold_vtable}, &running, &release, &g, 0};
     edo_task *t;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &h.base, sizeof h, &t), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &h.base, sizeof h, &t), 0);
     WAIT_UNTIL(atomic_load(&running));
     CHECK_EQ(edo_task_abort(t), 0); /* while its poll is in progress */
     CHECK_EQ(edo_task_is_finished(t), 0);
@@ -253,7 +253,7 @@ TEST(abort_during_completing_poll_keeps_output)
     _Atomic int running = 0, release = 0;
     hold_future h = {{&malloc_when_released_vtable}, &running, &release, NULL, 0};
     edo_task *t;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &h.base, sizeof h, &t), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &h.base, sizeof h, &t), 0);
     WAIT_UNTIL(atomic_load(&running));
     CHECK_EQ(edo_task_abort(t), 0);
     atomic_store(&release, 1);
@@ -270,7 +270,7 @@ TEST(abort_after_completion_keeps_output)
     edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
     count_future c = count_new(NULL, (void *)5);
     edo_task *t;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &c.base, sizeof c, &t), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &c.base, sizeof c, &t), 0);
     WAIT_UNTIL(edo_task_is_finished(t) == 1);
     CHECK_EQ(edo_task_abort(t), 0);
     void *out;
@@ -287,14 +287,14 @@ TEST(free_handle_task_runs_on)
     gate_init(&g);
     gate_future gf = gate_future_new(&g, NULL);
     edo_task *t;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &gf.base, sizeof gf, &t), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &gf.base, sizeof gf, &t), 0);
     WAIT_UNTIL(gate_has_waiter(&g));
     edo_task_free(t); /* detaches */
     gate_open(&g);
     WAIT_UNTIL(atomic_load(&g.dropped) == 1); /* it completed */
     _Atomic long n = 0;
     count_future c = count_new(&n, NULL);
-    CHECK_EQ(edo_runtime_spawn_future(rt, &c.base, sizeof c, NULL), 0); /* detached spawn */
+    CHECK_EQ(edo_spawn_future_on(rt, &c.base, sizeof c, NULL), 0); /* detached spawn */
     WAIT_UNTIL(atomic_load(&n) == 1);
     edo_runtime_free(rt);
     gate_destroy(&g);
@@ -333,7 +333,7 @@ static void join_from_future(edo_runtime_flavor flavor)
     edo_runtime *rt = new_rt(flavor, 2);
     parent_future p = {{&parent_vtable}, NULL, 0};
     edo_task *t;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &p.base, sizeof p, &t), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &p.base, sizeof p, &t), 0);
     void *out;
     CHECK_EQ(edo_task_join(t, &out), 0);
     CHECK_EQ((intptr_t)out, 12);
@@ -360,17 +360,17 @@ TEST(bad_input)
     count_future c = count_new(NULL, NULL);
     edo_future no_poll = {NULL};
     edo_task *t = NULL;
-    CHECK_EQ(edo_runtime_spawn_future(NULL, &c.base, sizeof c, &t), -EINVAL);
-    CHECK_EQ(edo_runtime_spawn_future(rt, NULL, sizeof c, &t), -EINVAL);
-    CHECK_EQ(edo_runtime_spawn_future(rt, &no_poll, sizeof no_poll, &t), -EINVAL);
-    CHECK_EQ(edo_runtime_spawn_future(rt, &c.base, 0, &t), -EINVAL);
-    CHECK_EQ(edo_runtime_spawn_future(rt, &c.base, 1, &t), -EINVAL);
+    CHECK_EQ(edo_spawn_future_on(NULL, &c.base, sizeof c, &t), -EINVAL);
+    CHECK_EQ(edo_spawn_future_on(rt, NULL, sizeof c, &t), -EINVAL);
+    CHECK_EQ(edo_spawn_future_on(rt, &no_poll, sizeof no_poll, &t), -EINVAL);
+    CHECK_EQ(edo_spawn_future_on(rt, &c.base, 0, &t), -EINVAL);
+    CHECK_EQ(edo_spawn_future_on(rt, &c.base, 1, &t), -EINVAL);
     CHECK_EQ(edo_spawn_future(&c.base, sizeof c, &t), -EPERM); /* not inside a runtime */
     CHECK_EQ(edo_spawn_future(NULL, sizeof c, &t), -EINVAL);
     CHECK(t == NULL);
     CHECK_EQ(edo_task_join(NULL, NULL), -EINVAL);
     CHECK_EQ(edo_task_abort(NULL), -EINVAL);
-    CHECK_EQ(edo_task_is_finished(NULL), -EINVAL);
+    CHECK_EQ(edo_task_is_finished(NULL), false);
     CHECK_EQ(edo_task_id(NULL), 0);
     edo_task_free(NULL);
     int rc;
@@ -402,7 +402,7 @@ TEST(current_task_id)
     edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
     edo_future f = {&id_vtable};
     edo_task *t;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &f, sizeof f, &t), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &f, sizeof f, &t), 0);
     void *out;
     CHECK_EQ(edo_task_join(t, &out), 0);
     CHECK_EQ((uintptr_t)out, edo_task_id(t));
@@ -430,7 +430,7 @@ static void *spawn_opener(void *arg)
     opener_arg *a = arg;
     WAIT_UNTIL(gate_has_waiter(a->g));
     gate_future opener = {{&open_vtable}, a->g, NULL};
-    CHECK_EQ(edo_runtime_spawn_future(a->rt, &opener.base, sizeof opener, NULL), 0);
+    CHECK_EQ(edo_spawn_future_on(a->rt, &opener.base, sizeof opener, NULL), 0);
     return NULL;
 }
 

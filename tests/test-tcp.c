@@ -14,8 +14,8 @@
 static edo_tcp_listener *listen_any(const char *where, edo_sockaddr *addr)
 {
     edo_tcp_listener *l;
-    CHECK_EQ(edo_tcp_listen(&l, where, NULL), 0);
-    CHECK_EQ(edo_tcp_listener_addr(l, addr), 0);
+    CHECK_EQ(edo_tcp_listen(where, NULL, &l), 0);
+    CHECK_EQ(edo_tcp_listener_local_addr(l, addr), 0);
     return l;
 }
 
@@ -59,7 +59,7 @@ static void *accept_n(void *arg)
 static void echo_once(const edo_sockaddr *addr, const char *msg)
 {
     edo_tcp *c;
-    CHECK_EQ(edo_tcp_connect_addr(&c, addr), 0);
+    CHECK_EQ(edo_tcp_connect_addr(addr, &c), 0);
     size_t len = strlen(msg);
     CHECK_EQ(edo_tcp_write_all(c, msg, len), 0);
     char got[256];
@@ -97,7 +97,7 @@ static void *ipv6_if_available(void *arg)
 {
     (void)arg;
     edo_tcp_listener *l;
-    int rc = edo_tcp_listen(&l, "[::1]:0", NULL);
+    int rc = edo_tcp_listen("[::1]:0", NULL, &l);
     if (rc == -EADDRNOTAVAIL || rc == -EAFNOSUPPORT)
         return NULL; /* no IPv6 loopback on this machine */
     CHECK_EQ(rc, 0);
@@ -142,7 +142,7 @@ static void *connect_by_name(void *arg)
     char name[64];
     snprintf(name, sizeof name, "localhost:%u", ntohs(addr.u.in.sin_port));
     edo_tcp *c;
-    CHECK_EQ(edo_tcp_connect(&c, name), 0);
+    CHECK_EQ(edo_tcp_connect(name, &c), 0);
     CHECK_EQ(edo_tcp_write_all(c, "x", 1), 0);
     char b;
     CHECK_EQ(edo_tcp_read(c, &b, 1), 1);
@@ -164,7 +164,7 @@ static void *refused(void *arg)
     edo_tcp_listener *l = listen_any("127.0.0.1:0", &addr);
     edo_tcp_listener_close(l); /* nobody listens there now */
     edo_tcp *c;
-    CHECK_EQ(edo_tcp_connect_addr(&c, &addr), -ECONNREFUSED);
+    CHECK_EQ(edo_tcp_connect_addr(&addr, &c), -ECONNREFUSED);
     return NULL;
 }
 
@@ -178,15 +178,15 @@ static void *in_use(void *arg)
     char text[EDO_SOCKADDR_TEXT];
     CHECK(edo_sockaddr_format(&addr, text, sizeof text) > 0);
     edo_tcp_listener *again;
-    CHECK_EQ(edo_tcp_listen(&again, text, NULL), -EADDRINUSE);
+    CHECK_EQ(edo_tcp_listen(text, NULL, &again), -EADDRINUSE);
     /* With SO_REUSEPORT on both, two listeners share the port. */
     edo_tcp_listen_options shared = {.reuse_port = true};
     edo_tcp_listener *a, *b;
-    CHECK_EQ(edo_tcp_listen(&a, "127.0.0.1:0", &shared), 0);
+    CHECK_EQ(edo_tcp_listen("127.0.0.1:0", &shared, &a), 0);
     edo_sockaddr aaddr;
-    CHECK_EQ(edo_tcp_listener_addr(a, &aaddr), 0);
+    CHECK_EQ(edo_tcp_listener_local_addr(a, &aaddr), 0);
     CHECK(edo_sockaddr_format(&aaddr, text, sizeof text) > 0);
-    CHECK_EQ(edo_tcp_listen(&b, text, &shared), 0);
+    CHECK_EQ(edo_tcp_listen(text, &shared, &b), 0);
     edo_tcp_listener_close(a);
     edo_tcp_listener_close(b);
     edo_tcp_listener_close(l);
@@ -395,7 +395,7 @@ static void *block_somewhere(void *arg)
         b->rc = (int)edo_tcp_read(b->c, buf, sizeof buf);
         break;
     default:
-        b->rc = edo_tcp_connect_addr(&out, &b->addr);
+        b->rc = edo_tcp_connect_addr(&b->addr, &out);
         break;
     }
     if (out)
@@ -412,14 +412,14 @@ static edo_tcp_listener *full_listener(edo_sockaddr *addr, edo_tcp **fillers, in
 {
     edo_tcp_listen_options opt = {.backlog = 1};
     edo_tcp_listener *l;
-    CHECK_EQ(edo_tcp_listen(&l, "127.0.0.1:0", &opt), 0);
-    CHECK_EQ(edo_tcp_listener_addr(l, addr), 0);
+    CHECK_EQ(edo_tcp_listen("127.0.0.1:0", &opt, &l), 0);
+    CHECK_EQ(edo_tcp_listener_local_addr(l, addr), 0);
     *nfill = 0;
     for (int tries = 0;; tries++) {
         CHECK(tries < 50 && *nfill < 8);
         edo_instant saved;
         edo_deadline_push(edo_after(EDO_MSEC(50)), &saved);
-        int rc = edo_tcp_connect_addr(&fillers[*nfill], addr);
+        int rc = edo_tcp_connect_addr(addr, &fillers[*nfill]);
         edo_deadline_pop(saved);
         if (rc == 0)
             (*nfill)++;
@@ -481,8 +481,8 @@ static void *close_under_reader(void *arg)
     tcp_pair(&c, &s);
     edo_tcp_listener *l; /* opened before the close, so that it does not take the freed fd */
     edo_sockaddr addr;
-    CHECK_EQ(edo_tcp_listen(&l, "127.0.0.1:0", NULL), 0);
-    CHECK_EQ(edo_tcp_listener_addr(l, &addr), 0);
+    CHECK_EQ(edo_tcp_listen("127.0.0.1:0", NULL, &l), 0);
+    CHECK_EQ(edo_tcp_listener_local_addr(l, &addr), 0);
     blocked b = {.kind = 1, .c = c};
     edo_task *t;
     CHECK_EQ(edo_spawn(block_somewhere, &b, &t), 0);
@@ -496,7 +496,7 @@ static void *close_under_reader(void *arg)
     CHECK_EQ(b.rc, -EBADF);
     edo_task_free(t);
     edo_tcp *c2, *s2;
-    CHECK_EQ(edo_tcp_connect_addr(&c2, &addr), 0);
+    CHECK_EQ(edo_tcp_connect_addr(&addr, &c2), 0);
     CHECK_EQ(edo_tcp_fd(c2), fd);        /* the lowest free descriptor: the one just closed */
     CHECK((uintptr_t)c2 == slot);        /* and its registration slot (a new generation) */
     CHECK_EQ(edo_tcp_accept(l, &s2, NULL), 0);
@@ -649,7 +649,7 @@ static void *fleet_client(void *arg)
     fleet *f = arg;
     edo_tcp *c;
     CHECK_EQ(edo_semaphore_acquire(f->handshakes, 1), 0); /* the acceptor gives it back */
-    CHECK_EQ(edo_tcp_connect_addr(&c, &f->addr), 0);
+    CHECK_EQ(edo_tcp_connect_addr(&f->addr, &c), 0);
     atomic_fetch_add(&f->connected, 1);
     /* Hold the connection until every client is connected, then echo once. */
     while (atomic_load(&f->connected) < f->total)
@@ -671,7 +671,7 @@ static void *many_connections(void *arg)
 {
     fleet *f = arg;
     edo_tcp_listener *l = listen_any("127.0.0.1:0", &f->addr);
-    CHECK_EQ(edo_semaphore_new(&f->handshakes, HANDSHAKES), 0);
+    CHECK_EQ(edo_semaphore_new(HANDSHAKES, &f->handshakes), 0);
     acceptor a = {l, f->total, f->handshakes};
     edo_task *server;
     CHECK_EQ(edo_spawn(accept_n, &a, &server), 0);
@@ -745,11 +745,11 @@ TEST(sockaddr_parse_and_format)
 {
     edo_sockaddr a;
     char text[EDO_SOCKADDR_TEXT];
-    CHECK_EQ(edo_sockaddr_parse(&a, "127.0.0.1:8080"), 0);
+    CHECK_EQ(edo_sockaddr_parse("127.0.0.1:8080", &a), 0);
     CHECK_EQ(a.u.sa.sa_family, AF_INET);
     CHECK_EQ(edo_sockaddr_format(&a, text, sizeof text), 14);
     CHECK(strcmp(text, "127.0.0.1:8080") == 0);
-    CHECK_EQ(edo_sockaddr_parse(&a, "[::1]:443"), 0);
+    CHECK_EQ(edo_sockaddr_parse("[::1]:443", &a), 0);
     CHECK_EQ(a.u.sa.sa_family, AF_INET6);
     CHECK(edo_sockaddr_format(&a, text, sizeof text) > 0);
     CHECK(strcmp(text, "[::1]:443") == 0);
@@ -757,8 +757,8 @@ TEST(sockaddr_parse_and_format)
     static const char *bad[] = {"", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "1.2.3.4:-1",
                                 "::1:80", "[::1]80", "localhost:80", ":80x"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        CHECK_EQ(edo_sockaddr_parse(&a, bad[i]), -EINVAL);
-    CHECK_EQ(edo_sockaddr_parse(NULL, "1.2.3.4:5"), -EINVAL);
+        CHECK_EQ(edo_sockaddr_parse(bad[i], &a), -EINVAL);
+    CHECK_EQ(edo_sockaddr_parse("1.2.3.4:5", NULL), -EINVAL);
     CHECK_EQ(edo_sockaddr_format(NULL, text, sizeof text), -EINVAL);
 }
 
@@ -785,11 +785,11 @@ TEST(tcp_bad_input)
     edo_tcp_listener *l;
     edo_sockaddr a;
     char buf[4];
-    CHECK_EQ(edo_tcp_listen(&l, "127.0.0.1:0", NULL), -EPERM); /* not in a runtime */
-    CHECK_EQ(edo_tcp_listen(NULL, "127.0.0.1:0", NULL), -EINVAL);
-    CHECK_EQ(edo_tcp_connect(&c, "127.0.0.1:1"), -EPERM);
-    CHECK_EQ(edo_tcp_connect(NULL, "127.0.0.1:1"), -EINVAL);
-    CHECK_EQ(edo_tcp_connect_addr(&c, NULL), -EINVAL);
+    CHECK_EQ(edo_tcp_listen("127.0.0.1:0", NULL, &l), -EPERM); /* not in a runtime */
+    CHECK_EQ(edo_tcp_listen("127.0.0.1:0", NULL, NULL), -EINVAL);
+    CHECK_EQ(edo_tcp_connect("127.0.0.1:1", &c), -EPERM);
+    CHECK_EQ(edo_tcp_connect("127.0.0.1:1", NULL), -EINVAL);
+    CHECK_EQ(edo_tcp_connect_addr(NULL, &c), -EINVAL);
     CHECK_EQ(edo_tcp_accept(NULL, &c, NULL), -EINVAL);
     CHECK_EQ(edo_tcp_read(NULL, buf, 4), -EINVAL);
     CHECK_EQ(edo_tcp_write(NULL, buf, 4), -EINVAL);

@@ -10,7 +10,7 @@ static edo_runtime *paused_rt(void)
 {
     edo_runtime *rt;
     edo_runtime_config cfg = {.flavor = EDO_RUNTIME_CURRENT_THREAD, .start_paused = true};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     return rt;
 }
 
@@ -65,7 +65,7 @@ TEST(paused_clock_bad_input)
 {
     edo_runtime *rt;
     edo_runtime_config cfg = {.flavor = EDO_RUNTIME_MULTI_THREAD, .start_paused = true};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), -EINVAL);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), -EINVAL);
     rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 1);
     CHECK_EQ(edo_time_pause(rt), -ENOTSUP);
     CHECK_EQ(edo_time_advance(rt, 1), -EINVAL);
@@ -142,7 +142,7 @@ static void *sleep_off_tick(void *arg)
     CHECK(woke - start >= EDO_USEC(1500));
     CHECK(woke - start < EDO_USEC(1500) + EDO_MSEC(1));
     CHECK_EQ(edo_sleep(0), 0);                  /* due now: no wait */
-    CHECK_EQ(edo_sleep_until(start), 0);        /* in the past: no wait */
+    CHECK_EQ(edo_sleep_at(start), 0);        /* in the past: no wait */
     CHECK_EQ(edo_now(), woke);
     return NULL;
 }
@@ -157,7 +157,7 @@ TEST(sleep_rounds_up_never_down)
 TEST(sleep_outside_a_coroutine_is_refused)
 {
     CHECK_EQ(edo_sleep(1), -EPERM);
-    CHECK_EQ(edo_sleep_until(0), -EPERM);
+    CHECK_EQ(edo_sleep_at(0), -EPERM);
     /* The future form polled with no runtime at hand completes with -EPERM. */
     edo_sleep_future s;
     edo_sleep_future_init(&s, EDO_SEC(10));
@@ -205,7 +205,7 @@ static void block_on_sleep(edo_runtime_flavor flavor)
     edo_runtime *rt = new_rt(flavor, 2);
     edo_sleep_future s;
     edo_instant start = edo_now();
-    edo_sleep_future_init_until(&s, start + EDO_MSEC(20));
+    edo_sleep_future_init_at(&s, start + EDO_MSEC(20));
     CHECK_EQ(edo_block_on(rt, &s.base, NULL), 0);
     CHECK_EQ(s.result, 0);
     CHECK(edo_now() >= start + EDO_MSEC(20));
@@ -232,7 +232,7 @@ static edo_poll twice_poll(edo_future *f, edo_context *cx, void **out)
         if (edo_future_poll(&tf->sleep.base, cx, NULL) == EDO_PENDING)
             return EDO_PENDING;
         tf->woke[tf->stage++] = edo_now();
-        edo_sleep_future_reset(&tf->sleep, edo_after(EDO_MSEC(500)));
+        edo_sleep_future_reset_at(&tf->sleep, edo_after(EDO_MSEC(500)));
     }
     return EDO_READY;
 }
@@ -247,7 +247,7 @@ TEST(sleep_future_reset_in_a_future_task)
     twice_future tf = {.base = {&twice_vtable}, .woke = woke};
     edo_sleep_future_init(&tf.sleep, EDO_MSEC(100));
     edo_task *t;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &tf.base, sizeof tf, &t), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &tf.base, sizeof tf, &t), 0);
     CHECK_EQ(edo_task_join(t, NULL), 0);
     edo_task_free(t);
     CHECK_EQ(woke[1] - woke[0], EDO_MSEC(500));
@@ -281,7 +281,7 @@ static void *abort_sleeper_then_pass_its_deadline(void *arg)
     counted_sleep c = {.base = {&counted_vtable}, .polls = &polls};
     edo_sleep_future_init(&c.sleep, EDO_MSEC(50));
     edo_task *t;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &c.base, sizeof c, &t), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &c.base, sizeof c, &t), 0);
     CHECK_EQ(edo_yield(), 0); /* it runs once and arms its timer */
     CHECK_EQ(atomic_load(&polls), 1);
     edo_task_abort(t); /* cancel before firing: the timer leaves the wheel */
@@ -318,7 +318,7 @@ static void *cancel_after_firing(void *arg)
     /* And dropping one that was never polled, or already completed. */
     edo_sleep_future_init(&s, EDO_MSEC(10));
     edo_future_drop(&s.base);
-    edo_sleep_future_init_until(&s, edo_now());
+    edo_sleep_future_init_at(&s, edo_now());
     CHECK_EQ(edo_future_poll(&s.base, &cx, NULL), EDO_READY);
     edo_future_drop(&s.base);
     return NULL;
@@ -387,7 +387,7 @@ TEST(cross_worker_cancel_race)
              * move into the task. */
             CHECK_EQ(edo_timeout_future_init(&g.timeout, &g.inner.base, EDO_MSEC(1 + i % 3)),
                      0);
-            CHECK_EQ(edo_runtime_spawn_future(rt, &g.base, sizeof g, &t[i]), 0);
+            CHECK_EQ(edo_spawn_future_on(rt, &g.base, sizeof g, &t[i]), 0);
         }
         usleep((useconds_t)(500 + (r % 5) * 400));
         for (int i = 0; i < N; i++) {
@@ -507,7 +507,7 @@ static void *deadline_cases(void *arg)
     void *out = NULL;
     CHECK_EQ(edo_await(&ready.base, &out), 0);
     CHECK_EQ((intptr_t)out, 5);
-    CHECK_EQ(edo_sleep_until(0), 0); /* a sleep already due does not wait either */
+    CHECK_EQ(edo_sleep_at(0), 0); /* a sleep already due does not wait either */
     CHECK_EQ(edo_deadline_pop(saved), 0);
     CHECK_EQ(edo_yield(), 0);
 
@@ -591,7 +591,7 @@ static void *stall_in_a_coroutine(void *arg)
         c->ticks[i] = due - start;
         CHECK(edo_now() >= due);
     }
-    edo_interval_destroy(&iv);
+    edo_interval_drop(&iv);
     return NULL;
 }
 
@@ -618,7 +618,7 @@ static void interval_task_drop(edo_future *f)
     interval_task *t = (interval_task *)f;
     if (t->waiting)
         edo_future_drop(&t->tick.base);
-    edo_interval_destroy(&t->iv);
+    edo_interval_drop(&t->iv);
 }
 
 /* The same in a future task, with tick futures, on an interval started by its first wait. */
@@ -667,7 +667,7 @@ TEST(interval_missed_tick_policies_future_task)
         stall_task t = {.it = {.base = {&stall_task_vtable}}, .rt = rt, .c = &c};
         CHECK_EQ(edo_interval_init(&t.it.iv, EDO_MSEC(10), policies[k]), 0);
         edo_task *task;
-        CHECK_EQ(edo_runtime_spawn_future(rt, &t.it.base, sizeof t, &task), 0);
+        CHECK_EQ(edo_spawn_future_on(rt, &t.it.base, sizeof t, &task), 0);
         CHECK_EQ(edo_task_join(task, NULL), 0);
         edo_task_free(task);
         edo_runtime_free(rt);
@@ -693,7 +693,7 @@ static void *late_ticks(void *arg)
         CHECK_EQ(edo_interval_tick(&iv, &due), 0);
         c->ticks[i] = due - start;
     }
-    edo_interval_destroy(&iv);
+    edo_interval_drop(&iv);
     return NULL;
 }
 
@@ -753,7 +753,7 @@ static void *resets(void *arg)
     CHECK_EQ(edo_interval_reset(NULL), -EINVAL);
     CHECK_EQ(edo_interval_reset_at(NULL, 0), -EINVAL);
     CHECK_EQ(edo_interval_reset_after(NULL, 0), -EINVAL);
-    edo_interval_destroy(&iv);
+    edo_interval_drop(&iv);
     return NULL;
 }
 
@@ -800,7 +800,7 @@ static void *reset_wakes_the_waiter(void *arg)
     reset_task t = {.it = {.base = {&reset_task_vtable}}, .got = got};
     CHECK_EQ(edo_interval_init(&t.it.iv, EDO_MSEC(10), EDO_MISSED_TICK_SKIP), 0);
     edo_task *task;
-    CHECK_EQ(edo_runtime_spawn_future(rt, &t.it.base, sizeof t, &task), 0);
+    CHECK_EQ(edo_spawn_future_on(rt, &t.it.base, sizeof t, &task), 0);
     CHECK_EQ(edo_sleep(EDO_SEC(1)), 0); /* long past the new tick */
     CHECK_EQ(edo_task_is_finished(task), 1); /* not stranded by the reset */
     CHECK_EQ(edo_task_join(task, NULL), 0);
@@ -840,7 +840,7 @@ static void *select_ticks(void *arg)
         }
     }
     edo_future_drop(&nap.base);
-    edo_interval_destroy(&iv);
+    edo_interval_drop(&iv);
     return NULL;
 }
 
@@ -895,7 +895,7 @@ static void *drop_pending_tick(void *arg)
     edo_future_drop(&tick.base);
     CHECK_EQ(edo_interval_tick(&iv, &due), 0);
     CHECK_EQ(due - start, EDO_MSEC(30));
-    edo_interval_destroy(&iv);
+    edo_interval_drop(&iv);
     return NULL;
 }
 
@@ -917,7 +917,7 @@ static void *tick_under_deadline(void *arg)
     CHECK_EQ(edo_interval_tick(&iv, &due), 0);
     CHECK_EQ(due - start, EDO_MSEC(10));
     CHECK_EQ(edo_now() - start, EDO_MSEC(10));
-    edo_interval_destroy(&iv);
+    edo_interval_drop(&iv);
     return NULL;
 }
 
@@ -943,7 +943,7 @@ TEST(interval_bad_input)
     CHECK_EQ(edo_interval_init_at(&iv, 0, 0, EDO_MISSED_TICK_BURST), -EINVAL);
     CHECK_EQ(edo_interval_init_at(&iv, 0, 1, (edo_missed_tick)3), -EINVAL);
     CHECK_EQ(edo_interval_tick(NULL, NULL), -EINVAL);
-    edo_interval_destroy(NULL);
+    edo_interval_drop(NULL);
     edo_interval_tick_future_init(NULL, &iv);
     edo_waker noop = edo_waker_noop();
     edo_context cx;
@@ -961,7 +961,7 @@ TEST(interval_bad_input)
     CHECK_EQ(tick.result, -EPERM);
     edo_future_drop(&tick.base);
     run_paused(first_tick_inside, &iv);
-    edo_interval_destroy(&iv);
+    edo_interval_drop(&iv);
 }
 
 /* ---- the paused clock and the blocking pool ------------------------------------------------------ */
@@ -1028,7 +1028,7 @@ typedef struct {
 static void *wait_for_all(void *arg)
 {
     million_wait *m = arg;
-    CHECK_EQ(edo_sleep_until(m->until), 0);
+    CHECK_EQ(edo_sleep_at(m->until), 0);
     while (atomic_load(m->done) < m->n)
         CHECK_EQ(edo_yield(), 0);
     return NULL;
@@ -1045,8 +1045,8 @@ TEST(million_timers)
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         checked_sleep c = {.base = {&checked_vtable}, .late_ms_total = &late, .done = &done};
         /* Deadlines off the tick grid, up to ~3 hours: every level below the top. */
-        edo_sleep_future_init_until(&c.sleep, start + 1 + x % EDO_SEC(10000));
-        CHECK_EQ(edo_runtime_spawn_future(rt, &c.base, sizeof c, NULL), 0);
+        edo_sleep_future_init_at(&c.sleep, start + 1 + x % EDO_SEC(10000));
+        CHECK_EQ(edo_spawn_future_on(rt, &c.base, sizeof c, NULL), 0);
     }
     million_wait m = {&done, n, start + EDO_SEC(10000) + EDO_MSEC(2)};
     run_on(rt, wait_for_all, &m);

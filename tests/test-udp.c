@@ -12,7 +12,7 @@
 static edo_udp *bind_any(edo_sockaddr *addr)
 {
     edo_udp *u;
-    CHECK_EQ(edo_udp_bind(&u, "127.0.0.1:0"), 0);
+    CHECK_EQ(edo_udp_bind("127.0.0.1:0", &u), 0);
     CHECK_EQ(edo_udp_local_addr(u, addr), 0);
     return u;
 }
@@ -212,14 +212,14 @@ static void *multicast(void *arg)
 {
     (void)arg;
     edo_udp *u;
-    CHECK_EQ(edo_udp_bind(&u, "0.0.0.0:0"), 0);
+    CHECK_EQ(edo_udp_bind("0.0.0.0:0", &u), 0);
     CHECK_EQ(edo_udp_set_broadcast(u, true), 0);
     CHECK_EQ(edo_udp_set_multicast_loop(u, true), 0);
     CHECK_EQ(edo_udp_set_multicast_ttl(u, 1), 0);
     CHECK_EQ(edo_udp_set_multicast_ttl(u, 256), -EINVAL);
     edo_sockaddr group, unicast;
-    CHECK_EQ(edo_sockaddr_parse(&group, "239.255.42.99:0"), 0);
-    CHECK_EQ(edo_sockaddr_parse(&unicast, "10.0.0.1:0"), 0);
+    CHECK_EQ(edo_sockaddr_parse("239.255.42.99:0", &group), 0);
+    CHECK_EQ(edo_sockaddr_parse("10.0.0.1:0", &unicast), 0);
     CHECK_EQ(edo_udp_join_multicast(u, &unicast, 0), -EINVAL);
     int rc = edo_udp_join_multicast(u, &group, 0);
     if (rc == -ENODEV) { /* no multicast route on this machine */
@@ -246,9 +246,9 @@ TEST(udp_bad_input)
     edo_udp *u;
     edo_sockaddr a;
     char buf[4];
-    CHECK_EQ(edo_udp_bind(&u, "127.0.0.1:0"), -EPERM); /* not in a runtime */
-    CHECK_EQ(edo_udp_bind(NULL, "127.0.0.1:0"), -EINVAL);
-    CHECK_EQ(edo_udp_bind_addr(&u, NULL), -EINVAL);
+    CHECK_EQ(edo_udp_bind("127.0.0.1:0", &u), -EPERM); /* not in a runtime */
+    CHECK_EQ(edo_udp_bind("127.0.0.1:0", NULL), -EINVAL);
+    CHECK_EQ(edo_udp_bind_addr(NULL, &u), -EINVAL);
     CHECK_EQ(edo_udp_send_to(NULL, buf, 1, &a), -EINVAL);
     CHECK_EQ(edo_udp_recv(NULL, buf, 1), -EINVAL);
     CHECK_EQ(edo_udp_connect(NULL, &a), -EINVAL);

@@ -26,7 +26,7 @@ static void *stream_echo(void *arg)
 {
     const char *path = arg;
     edo_unix_listener *l;
-    CHECK_EQ(edo_unix_listen(&l, path, 0), 0);
+    CHECK_EQ(edo_unix_listen(path, 0, &l), 0);
     int type = 0;
     socklen_t len = sizeof type;
     CHECK_EQ(getsockopt(edo_unix_listener_fd(l), SOL_SOCKET, SO_TYPE, &type, &len), 0);
@@ -34,7 +34,7 @@ static void *stream_echo(void *arg)
     edo_task *server;
     CHECK_EQ(edo_spawn(echo_one, l, &server), 0);
     edo_unix *c;
-    CHECK_EQ(edo_unix_connect(&c, path), 0);
+    CHECK_EQ(edo_unix_connect(path, &c), 0);
     CHECK_EQ(edo_unix_write_all(c, "over unix", 9), 0);
     char buf[16];
     size_t have = 0;
@@ -51,7 +51,7 @@ static void *stream_echo(void *arg)
     edo_unix_close(c);
     edo_unix_listener *again;
     if (path[0] != '@')
-        CHECK_EQ(edo_unix_listen(&again, path, 0), -EADDRINUSE); /* the file is still there */
+        CHECK_EQ(edo_unix_listen(path, 0, &again), -EADDRINUSE); /* the file is still there */
     edo_unix_listener_close(l);
     return NULL;
 }
@@ -76,10 +76,10 @@ static void *connect_errors(void *arg)
 {
     (void)arg;
     edo_unix *c;
-    CHECK_EQ(edo_unix_connect(&c, "/tmp/edo-no-such-socket"), -ENOENT);
+    CHECK_EQ(edo_unix_connect("/tmp/edo-no-such-socket", &c), -ENOENT);
     char name[64];
     snprintf(name, sizeof name, "@edo-nobody-%d", (int)getpid());
-    CHECK_EQ(edo_unix_connect(&c, name), -ECONNREFUSED);
+    CHECK_EQ(edo_unix_connect(name, &c), -ECONNREFUSED);
     return NULL;
 }
 
@@ -92,11 +92,11 @@ static void *datagrams(void *arg)
     snprintf(a_name, sizeof a_name, "@edo-dg-a-%d", (int)getpid());
     snprintf(b_name, sizeof b_name, "@edo-dg-b-%d", (int)getpid());
     edo_udp *a, *b, *anon;
-    CHECK_EQ(edo_unix_datagram_bind(&a, a_name), 0);
-    CHECK_EQ(edo_unix_datagram_bind(&b, b_name), 0);
-    CHECK_EQ(edo_unix_datagram_bind(&anon, NULL), 0);
+    CHECK_EQ(edo_unix_datagram_bind(a_name, &a), 0);
+    CHECK_EQ(edo_unix_datagram_bind(b_name, &b), 0);
+    CHECK_EQ(edo_unix_datagram_bind(NULL, &anon), 0);
     edo_sockaddr b_addr, from;
-    CHECK_EQ(edo_sockaddr_unix(&b_addr, b_name), 0);
+    CHECK_EQ(edo_sockaddr_unix(b_name, &b_addr), 0);
     CHECK_EQ(edo_udp_send_to(a, "hi b", 4, &b_addr), 4);
     char buf[16];
     CHECK_EQ(edo_udp_recv_from(b, buf, sizeof buf, &from), 4);
@@ -201,18 +201,18 @@ TEST(unix_address_errors)
     char long_path[200];
     memset(long_path, 'x', sizeof long_path - 1);
     long_path[sizeof long_path - 1] = '\0';
-    CHECK_EQ(edo_sockaddr_unix(&a, long_path), -ENAMETOOLONG);
-    CHECK_EQ(edo_sockaddr_unix(&a, ""), -EINVAL);
-    CHECK_EQ(edo_sockaddr_unix(NULL, "/tmp/x"), -EINVAL);
-    CHECK_EQ(edo_sockaddr_unix(&a, "/tmp/x.sock"), 0);
+    CHECK_EQ(edo_sockaddr_unix(long_path, &a), -ENAMETOOLONG);
+    CHECK_EQ(edo_sockaddr_unix("", &a), -EINVAL);
+    CHECK_EQ(edo_sockaddr_unix("/tmp/x", NULL), -EINVAL);
+    CHECK_EQ(edo_sockaddr_unix("/tmp/x.sock", &a), 0);
     char text[EDO_SOCKADDR_TEXT];
     CHECK(edo_sockaddr_format(&a, text, sizeof text) > 0);
     CHECK(strcmp(text, "/tmp/x.sock") == 0);
     edo_unix_listener *l;
     edo_unix *c;
-    CHECK_EQ(edo_unix_listen(&l, "/tmp/x.sock", 0), -EPERM); /* not in a runtime */
-    CHECK_EQ(edo_unix_listen(NULL, "/tmp/x.sock", 0), -EINVAL);
-    CHECK_EQ(edo_unix_connect(&c, "/tmp/x.sock"), -EPERM);
+    CHECK_EQ(edo_unix_listen("/tmp/x.sock", 0, &l), -EPERM); /* not in a runtime */
+    CHECK_EQ(edo_unix_listen("/tmp/x.sock", 0, NULL), -EINVAL);
+    CHECK_EQ(edo_unix_connect("/tmp/x.sock", &c), -EPERM);
     CHECK_EQ(edo_unix_close(NULL), -EINVAL);
     CHECK_EQ(edo_unix_listener_close(NULL), -EINVAL);
     CHECK_EQ(edo_unix_listener_fd(NULL), -EINVAL);

@@ -18,7 +18,7 @@ static inline edo_runtime *new_rt(edo_runtime_flavor flavor, unsigned workers)
 {
     edo_runtime *rt;
     edo_runtime_config cfg = {.flavor = flavor, .worker_threads = workers};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     return rt;
 }
 
@@ -38,7 +38,7 @@ static inline void *run_paused(void *(*fn)(void *), void *arg)
 {
     edo_runtime *rt;
     edo_runtime_config cfg = {.flavor = EDO_RUNTIME_CURRENT_THREAD, .start_paused = true};
-    CHECK_EQ(edo_runtime_new(&rt, &cfg), 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     void *out = run_on(rt, fn, arg);
     edo_runtime_free(rt);
     return out;
@@ -302,9 +302,9 @@ static inline void tcp_pair(edo_tcp **client, edo_tcp **server)
 {
     edo_tcp_listener *l;
     edo_sockaddr addr;
-    CHECK_EQ(edo_tcp_listen(&l, "127.0.0.1:0", NULL), 0);
-    CHECK_EQ(edo_tcp_listener_addr(l, &addr), 0);
-    CHECK_EQ(edo_tcp_connect_addr(client, &addr), 0);
+    CHECK_EQ(edo_tcp_listen("127.0.0.1:0", NULL, &l), 0);
+    CHECK_EQ(edo_tcp_listener_local_addr(l, &addr), 0);
+    CHECK_EQ(edo_tcp_connect_addr(&addr, client), 0);
     CHECK_EQ(edo_tcp_accept(l, server, NULL), 0);
     edo_tcp_listener_close(l);
 }

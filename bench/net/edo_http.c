@@ -41,7 +41,7 @@ out:
 static void *listen_and_serve(void *addr)
 {
     edo_tcp_listener *lis;
-    int rc = edo_tcp_listen(&lis, addr, NULL);
+    int rc = edo_tcp_listen(addr, NULL, &lis);
     if (rc == 0)
         fprintf(stderr, "edo_http: listening on %s\n", (char *)addr);
     while (rc == 0) {
@@ -69,7 +69,7 @@ int main(int argc, char **argv)
     http_responses(); /* built before any worker reads it */
     edo_runtime *rt;
     edo_task *t;
-    if (edo_runtime_new(&rt, &cfg) < 0)
+    if (edo_runtime_new(&cfg, &rt) < 0)
         return 1;
     if (edo_spawn_with(rt, NULL, listen_and_serve, addr, &t) == 0) {
         edo_task_join(t, NULL);

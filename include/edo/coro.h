@@ -49,6 +49,7 @@
 #ifndef EDO_CORO_H
 #define EDO_CORO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "edo/future.h"
@@ -119,12 +120,12 @@ int edo_await(edo_future *future, void **out);
  * Returns 0, -EPERM outside a coroutine, -ECANCELED once the task is aborted. Suspends. */
 int edo_yield(void);
 
-/* 1 when the caller runs in a coroutine, 0 otherwise. Never suspends. */
-int edo_in_coroutine(void);
+/* True when the caller runs in a coroutine. Never suspends. */
+bool edo_in_coroutine(void);
 
-/* 1 when the calling coroutine's task has been aborted (its suspending calls now fail with
- * -ECANCELED), 0 when not, -EPERM outside a coroutine. Never suspends. */
-int edo_coro_cancelled(void);
+/* True when the calling coroutine's task has been aborted (its suspending calls now fail with
+ * -ECANCELED); false when not, and outside a coroutine. Never suspends. */
+bool edo_coro_is_cancelled(void);
 
 /* ---------------------------------------------------------------------------------------------
  * Scopes: structured concurrency. The tasks a coroutine starts in a scope end before the scope

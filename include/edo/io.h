@@ -5,7 +5,7 @@
  * ready, try the operation, and when it would block clear the readiness and wait again.
  *
  *     edo_io *io;
- *     edo_io_register(&io, fd);                  // fd in non-blocking mode
+ *     edo_io_register(fd, &io);                  // fd in non-blocking mode
  *     for (;;) {
  *         edo_io_event ev;
  *         if ((rc = edo_io_ready(io, EDO_READABLE, &ev)) < 0)   // suspends until readable
@@ -73,9 +73,9 @@ typedef struct edo_io_waiter {
  *   or the error epoll_ctl gave (-EPERM for a regular file, which epoll cannot watch; -EEXIST
  *   when fd is registered already; -EBADF).
  * Never suspends; thread-safe. */
-int edo_io_register(edo_io **out, int fd);
+int edo_io_register(int fd, edo_io **out);
 /* Like edo_io_register, with runtime `rt` (from any thread). */
-int edo_io_register_on(edo_runtime *rt, edo_io **out, int fd);
+int edo_io_register_on(edo_runtime *rt, int fd, edo_io **out);
 /* Removes the registration (the fd stays open: close it afterwards). Waiters still waiting are
  * woken and their waits fail with -EBADF, and so do waits that start afterwards until the
  * registration's memory is reused by a new registration (from then on `io` names that one: do

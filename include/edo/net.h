@@ -20,7 +20,7 @@
  *
  *     static int app(void *arg) {
  *         edo_tcp_listener *lis;
- *         int rc = edo_tcp_listen(&lis, "127.0.0.1:8080", NULL);
+ *         int rc = edo_tcp_listen("127.0.0.1:8080", NULL, &lis);
  *         for (edo_tcp *conn; rc == 0 && (rc = edo_tcp_accept(lis, &conn, NULL)) == 0;)
  *             edo_spawn_detached(serve, conn);
  *         return rc;
@@ -70,7 +70,7 @@ typedef struct edo_sockaddr {
 /* Parses a numeric "ip:port": "127.0.0.1:80", "[::1]:80", "0.0.0.0:0". Returns 0, or -EINVAL
  * (NULL argument, malformed text, port out of range, or a host name: use edo_resolve).
  * Never suspends. */
-int edo_sockaddr_parse(edo_sockaddr *out, const char *text);
+int edo_sockaddr_parse(const char *text, edo_sockaddr *out);
 /* Writes `a` as "ip:port" ("[ip6]:port"; a Unix socket's path, with '@' for an abstract name)
  * into buf (at least EDO_SOCKADDR_TEXT bytes is always enough). Returns the text's length, or
  * -EINVAL (bad argument or unknown family), -ENOSPC (buf too small). Never suspends. */
@@ -79,7 +79,7 @@ int edo_sockaddr_format(const edo_sockaddr *a, char *buf, size_t len);
 /* Builds a Unix socket address from `path`; a leading '@' names a socket in Linux's abstract
  * namespace (no file; "@name"). Returns 0, or -EINVAL (NULL, empty) or -ENAMETOOLONG (longer than
  * sun_path holds). Never suspends. */
-int edo_sockaddr_unix(edo_sockaddr *out, const char *path);
+int edo_sockaddr_unix(const char *path, edo_sockaddr *out);
 
 /* Resolves "host:port" ("localhost:80", "example.com:443", "[::1]:80") into at most `max`
  * addresses, IPv4 and IPv6 both, in the order the system's resolver prefers. Numeric addresses
@@ -123,14 +123,14 @@ typedef struct edo_tcp_listen_options {
  * address that binds wins). `options` may be NULL. Returns 0 with the listener in *out, or
  * -EINVAL, -EADDRINUSE, -EACCES, -EMFILE, -EPERM (not in a runtime), or what edo_resolve returns.
  * Suspends only to resolve a host name. Thread-safe. */
-int edo_tcp_listen(edo_tcp_listener **out, const char *addr,
-                   const edo_tcp_listen_options *options);
+int edo_tcp_listen(const char *addr, const edo_tcp_listen_options *options,
+                   edo_tcp_listener **out);
 /* Waits for a connection and stores it in *out (and its peer's address in *peer, when not
  * NULL). Returns 0, or -EMFILE/-ENFILE (out of fds: the connection stays queued), -ECANCELED,
  * -ETIMEDOUT, -EBADF (listener closed meanwhile), -EPERM (not in a coroutine). Suspends. */
 int edo_tcp_accept(edo_tcp_listener *l, edo_tcp **out, edo_sockaddr *peer);
 /* The address the listener is bound to (useful after binding port 0). Returns 0 or -errno. */
-int edo_tcp_listener_addr(const edo_tcp_listener *l, edo_sockaddr *out);
+int edo_tcp_listener_local_addr(const edo_tcp_listener *l, edo_sockaddr *out);
 /* The listening socket's file descriptor (for options edo does not wrap, such as
  * TCP_DEFER_ACCEPT), or -EINVAL for NULL. Do not close it. Never suspends; any thread. */
 int edo_tcp_listener_fd(const edo_tcp_listener *l);
@@ -142,15 +142,15 @@ int edo_tcp_listener_close(edo_tcp_listener *l);
  * a listening TCP socket), -EBADF, -ENOTSOCK, -EEXIST (registered already), -EPERM (not in a
  * runtime), -ENOMEM; on failure the fd is left as it was, still the caller's. Never suspends.
  * Thread-safe. */
-int edo_tcp_listener_from_fd(edo_tcp_listener **out, int fd);
+int edo_tcp_listener_from_fd(int fd, edo_tcp_listener **out);
 
 /* Connects to "host:port", trying each resolved address in turn. Returns 0 with the connection
  * in *out, or -ECONNREFUSED, -ENETUNREACH, -EHOSTUNREACH, -ETIMEDOUT (the coroutine's deadline, or
  * the system's), -ECANCELED, -EINVAL, -EPERM (not in a coroutine), or what edo_resolve returns.
  * Suspends. */
-int edo_tcp_connect(edo_tcp **out, const char *addr);
+int edo_tcp_connect(const char *addr, edo_tcp **out);
 /* Connects to `addr`. Same results. Suspends. */
-int edo_tcp_connect_addr(edo_tcp **out, const edo_sockaddr *addr);
+int edo_tcp_connect_addr(const edo_sockaddr *addr, edo_tcp **out);
 
 /* What to set on a socket before it connects (Tokio's TcpSocket); zero fields mean the default. */
 typedef struct edo_tcp_connect_options {
@@ -169,14 +169,14 @@ typedef struct edo_tcp_connect_options {
  * Returns 0, or -EINVAL (NULL out or addr, a negative buffer size, a local address of another
  * family), -EADDRINUSE (`local` is taken), -EADDRNOTAVAIL (`local` is not this machine's), and
  * the results of edo_tcp_connect. Suspends. */
-int edo_tcp_connect_with(edo_tcp **out, const edo_sockaddr *addr,
-                         const edo_tcp_connect_options *options);
+int edo_tcp_connect_with(const edo_sockaddr *addr, const edo_tcp_connect_options *options,
+                         edo_tcp **out);
 /* Takes over `fd`, a connected TCP socket made elsewhere (by another library, or inherited): as
  * edo_tcp_listener_from_fd, and edo_tcp_close closes it. Returns 0, or -EINVAL (not a TCP stream
  * socket, or a listening one), -ENOTCONN (not connected, or still connecting: finish the
  * connect first), and the other errors of edo_tcp_listener_from_fd; on failure the fd is left as
  * it was. Never suspends. Thread-safe. */
-int edo_tcp_from_fd(edo_tcp **out, int fd);
+int edo_tcp_from_fd(int fd, edo_tcp **out);
 
 /* Reads at most `len` bytes; waits until some are there. Returns how many (0: the peer closed
  * its side, or len was 0), or -ECONNRESET, -ECANCELED, -ETIMEDOUT, -EBADF (closed meanwhile),
@@ -260,7 +260,7 @@ typedef struct edo_unix_listener edo_unix_listener;
 /* Listens on `path` (a file is created; it must not exist yet: -EADDRINUSE). `backlog` 0 means
  * 1024. Returns 0, -EINVAL, -ENAMETOOLONG, -EADDRINUSE, -EACCES, -EPERM (not in a runtime).
  * Never suspends. */
-int edo_unix_listen(edo_unix_listener **out, const char *path, int backlog);
+int edo_unix_listen(const char *path, int backlog, edo_unix_listener **out);
 /* Waits for a connection. Same results as edo_tcp_accept. Suspends. */
 int edo_unix_accept(edo_unix_listener *l, edo_unix **out);
 /* Closes the listener (its file, if any, stays: unlink it when done). Returns 0 or -EINVAL. */
@@ -271,8 +271,8 @@ int edo_unix_listener_fd(const edo_unix_listener *l);
 /* Take over a listening (edo_unix_listener_from_fd) or connected (edo_unix_from_fd: one end of a
  * socketpair, say) Unix stream socket made elsewhere, as the TCP forms do, with the same results
  * (-EINVAL for a socket that is not a Unix stream socket in that role). Never suspend. */
-int edo_unix_listener_from_fd(edo_unix_listener **out, int fd);
-int edo_unix_from_fd(edo_unix **out, int fd);
+int edo_unix_listener_from_fd(int fd, edo_unix_listener **out);
+int edo_unix_from_fd(int fd, edo_unix **out);
 /* Two connected Unix stream sockets (socketpair): what one writes the other reads. Returns 0, or
  * -EINVAL (NULL), -EMFILE, -ENFILE, -ENOMEM, -EPERM (not in a runtime). Never suspends. */
 int edo_unix_pair(edo_unix **a, edo_unix **b);
@@ -290,7 +290,7 @@ int edo_unix_peer_cred(const edo_unix *c, edo_unix_cred *out);
 /* Connects to `path`. Returns 0, -ENOENT (no such socket), -ECONNREFUSED, -EAGAIN (the
  * listener's backlog is full: Unix sockets do not queue the attempt), -ECANCELED, -ETIMEDOUT,
  * -EINVAL, -EPERM (not in a coroutine). Suspends. */
-int edo_unix_connect(edo_unix **out, const char *path);
+int edo_unix_connect(const char *path, edo_unix **out);
 /* As edo_tcp_read, edo_tcp_peek, edo_tcp_readv, edo_tcp_write, edo_tcp_writev,
  * edo_tcp_write_all, edo_tcp_shutdown, edo_tcp_close: the same results, and they suspend. */
 ssize_t edo_unix_read(edo_unix *c, void *buf, size_t len);
@@ -323,17 +323,17 @@ typedef struct edo_udp edo_udp;
 /* A UDP socket bound to `addr` ("ip:port", "0.0.0.0:0" for any port; a host name is resolved).
  * Returns 0, -EINVAL, -EADDRINUSE, -EACCES, -EPERM (not in a runtime; a name outside a
  * coroutine), or what edo_resolve returns. Suspends only to resolve a name. */
-int edo_udp_bind(edo_udp **out, const char *addr);
+int edo_udp_bind(const char *addr, edo_udp **out);
 /* A datagram socket bound to `addr` (any family: IPv4, IPv6, Unix). Never suspends. */
-int edo_udp_bind_addr(edo_udp **out, const edo_sockaddr *addr);
+int edo_udp_bind_addr(const edo_sockaddr *addr, edo_udp **out);
 /* A Unix datagram socket bound to `path` ("@name": abstract), or unbound when path is NULL
  * (it can send, and receive replies only on an abstract or autobound address). Never suspends. */
-int edo_unix_datagram_bind(edo_udp **out, const char *path);
+int edo_unix_datagram_bind(const char *path, edo_udp **out);
 /* Takes over `fd`, a datagram socket (UDP or Unix) made elsewhere: as edo_tcp_listener_from_fd,
  * and edo_udp_close closes it. Returns 0, or -EINVAL (not a UDP or Unix datagram socket), -EBADF,
  * -ENOTSOCK, -EEXIST, -EPERM (not in a runtime), -ENOMEM; on failure the fd is left as it was.
  * Never suspends. Thread-safe. */
-int edo_udp_from_fd(edo_udp **out, int fd);
+int edo_udp_from_fd(int fd, edo_udp **out);
 /* Two connected Unix datagram sockets (socketpair): each sends to the other with edo_udp_send.
  * Same results as edo_unix_pair. Never suspends. */
 int edo_unix_datagram_pair(edo_udp **a, edo_udp **b);

@@ -11,8 +11,8 @@
  *
  *     edo_runtime *rt;
  *     edo_runtime_config cfg = { .worker_threads = 4, .thread_name = "api" };
- *     if (edo_runtime_new(&rt, &cfg) < 0) abort();
- *     edo_runtime_spawn_future(rt, &job.base, sizeof job, NULL);
+ *     if (edo_runtime_new(&cfg, &rt) < 0) abort();
+ *     edo_spawn_future_on(rt, &job.base, sizeof job, NULL);
  *     edo_block_on(rt, &main_future.base, &out);
  *     edo_runtime_free(rt);     // cancels what is left and frees it
  *
@@ -85,7 +85,7 @@ typedef struct edo_runtime_config {
  *   -ENOMEM  out of memory;
  *   -EAGAIN  a thread could not be created.
  * Thread-safe. */
-int edo_runtime_new(edo_runtime **out, const edo_runtime_config *config);
+int edo_runtime_new(const edo_runtime_config *config, edo_runtime **out);
 
 /* Shuts `rt` down and releases the owner's reference: stops the workers, cancels every task
  * still alive (dropping each future on the calling thread, so nothing leaks), waits for
@@ -200,7 +200,7 @@ int edo_spawn_blocking(void *(*fn)(void *arg), void *arg, edo_task **out);
 
 /* Like edo_spawn_blocking(), on runtime `rt` from any thread; -EINVAL also for a NULL rt, and
  * -ESHUTDOWN through a handle (edo_runtime_ref) once the runtime was shut down. */
-int edo_runtime_spawn_blocking(edo_runtime *rt, void *(*fn)(void *arg), void *arg, edo_task **out);
+int edo_spawn_blocking_on(edo_runtime *rt, void *(*fn)(void *arg), void *arg, edo_task **out);
 
 /* Who frees a blocking call's argument and output (edo_spawn_blocking_with). Zero fields: no one
  * (as with edo_spawn_blocking). */

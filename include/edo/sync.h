@@ -46,7 +46,7 @@ typedef struct edo_semaphore edo_semaphore;
 /* Creates a semaphore with `permits` permits (0 is allowed: permits come with releases).
  * Returns 0, -EINVAL (out NULL, permits above EDO_SEMAPHORE_MAX_PERMITS), -ENOMEM.
  * Thread-safe. */
-int edo_semaphore_new(edo_semaphore **out, size_t permits);
+int edo_semaphore_new(size_t permits, edo_semaphore **out);
 /* Drops the creator's reference to `s`: its memory goes now, or when the last owned permit
  * (edo_permit) and owned acquire future holding it are done. No task may be waiting on it with
  * a plain acquire. NULL is a no-op. Thread-safe. */
@@ -131,7 +131,7 @@ typedef struct edo_rwlock edo_rwlock;
 /* Creates a lock admitting at most `max_readers` readers at once (0: the default; further
  * readers wait). Returns 0, -EINVAL (out NULL, max_readers above EDO_SEMAPHORE_MAX_PERMITS),
  * -ENOMEM. Thread-safe. */
-int edo_rwlock_new(edo_rwlock **out, size_t max_readers);
+int edo_rwlock_new(size_t max_readers, edo_rwlock **out);
 /* Frees `rw`; it must be unlocked with nobody waiting. NULL is a no-op. */
 void edo_rwlock_free(edo_rwlock *rw);
 /* Inside a coroutine: takes a read lock, waiting while a writer holds the lock or waits before
@@ -164,8 +164,8 @@ int edo_rwlock_write_downgrade(edo_rwlock *rw);
 /* The future forms of the read and write locks: acquire futures of the lock's semaphore
  * (result 0: the lock is yours; -EINVAL for a NULL rw). Dropping one before it is ready takes
  * nothing and passes on what it had been given. */
-void edo_rwlock_read_future_init(edo_semaphore_acquire_future *f, edo_rwlock *rw);
-void edo_rwlock_write_future_init(edo_semaphore_acquire_future *f, edo_rwlock *rw);
+void edo_rwlock_read_lock_future_init(edo_semaphore_acquire_future *f, edo_rwlock *rw);
+void edo_rwlock_write_lock_future_init(edo_semaphore_acquire_future *f, edo_rwlock *rw);
 
 /* ---------------------------------------------------------------------------------------------
  * Owned permits: permits of a semaphore held as a value that can move between tasks.
@@ -252,7 +252,7 @@ typedef struct edo_barrier edo_barrier;
 
 /* Creates a barrier for rounds of `n` tasks (n 1: every wait leads at once). Returns 0,
  * -EINVAL (out NULL, n 0), -ENOMEM. Thread-safe. */
-int edo_barrier_new(edo_barrier **out, size_t n);
+int edo_barrier_new(size_t n, edo_barrier **out);
 /* Frees `b`; nobody may be waiting. NULL is a no-op. */
 void edo_barrier_free(edo_barrier *b);
 /* Inside a coroutine: arrives and waits until `n` tasks have arrived in this round. Returns
@@ -337,7 +337,7 @@ int edo_once_cell_future_set(edo_once_cell_future *f, void *value);
 /* ---------------------------------------------------------------------------------------------
  * Notify: wake one waiting task, or all of them.
  *
- * A waiter is a wait: an edo_notify_wait call, or an edo_notify_future from its initialisation
+ * A waiter is a wait: an edo_notify_wait call, or an edo_notify_wait_future from its initialisation
  * until it completes or is dropped. What counts:
  *  - notify_all completes every waiter that exists when it is called: the queued ones, and also
  *    those initialised but not polled yet (they complete at their first poll). A waiter
@@ -351,8 +351,8 @@ int edo_once_cell_future_set(edo_once_cell_future *f, void *value);
  * So no wake-up is lost when a task becomes a waiter before it checks what it waits for:
  *
  *     for (;;) {                                      // in a coroutine
- *         edo_notify_future w;
- *         edo_notify_future_init(&w, changed);        // a waiter from here on
+ *         edo_notify_wait_future w;
+ *         edo_notify_wait_future_init(&w, changed);        // a waiter from here on
  *         bool done = condition_holds();
  *         int rc = done ? 0 : edo_await(&w.base, NULL); // a notify_all since init: at once
  *         edo_future_drop(&w.base);
@@ -381,15 +381,15 @@ void edo_notify_all(edo_notify *n);
 int edo_notify_wait(edo_notify *n);
 
 /* The future form of edo_notify_wait: ready with `result` 0 once notified, or -EINVAL (a NULL
- * notify). It is a waiter from edo_notify_future_init on: a notify_all between init and the
+ * notify). It is a waiter from edo_notify_wait_future_init on: a notify_all between init and the
  * first poll completes it. Must not move once polled; drop it when done or to stop waiting. */
-typedef struct edo_notify_future {
+typedef struct edo_notify_wait_future {
     edo_future base;
     int result;
     uint64_t private_[7];
-} edo_notify_future;
+} edo_notify_wait_future;
 /* Prepares `f` to wait on `n`. NULL f: no-op. Never suspends; thread-safe (for distinct `f`). */
-void edo_notify_future_init(edo_notify_future *f, edo_notify *n);
+void edo_notify_wait_future_init(edo_notify_wait_future *f, edo_notify *n);
 
 /* ---------------------------------------------------------------------------------------------
  * Oneshot channel: one value from one sender to one receiver.
@@ -443,13 +443,14 @@ void edo_oneshot_recv_future_init(edo_oneshot_recv_future *f, edo_oneshot *o);
  *
  * Cancelling a token cancels every token below it; a token made under a cancelled parent starts
  * cancelled. Tasks check edo_cancel_token_is_cancelled between steps, or wait for it (alone, or
- * next to their real work with edo_select and edo_cancel_future). Unlike edo_task_abort, which
- * stops a task at its next suspension, a token asks: the task decides where to stop.
+ * next to their real work with edo_select and edo_cancel_token_wait_future). Unlike
+ * edo_task_abort, which stops a task at its next suspension, a token asks: the task decides
+ * where to stop.
  *
  *     edo_cancel_token *job;
- *     edo_cancel_token_new(&job, server_token);       // cancelled with the whole server
+ *     edo_cancel_token_new(server_token, &job);       // cancelled with the whole server
  *     ...
- *     edo_cancel_future stop;  edo_cancel_future_init(&stop, job);
+ *     edo_cancel_token_wait_future stop;  edo_cancel_token_wait_future_init(&stop, job);
  *     edo_future *either[] = {&read.base, &stop.base};
  *     if (edo_select(either, 2, EDO_SELECT_BIASED, &out) == 1) ... // told to stop
  * ------------------------------------------------------------------------------------------- */
@@ -458,28 +459,28 @@ typedef struct edo_cancel_token edo_cancel_token;
 
 /* Creates a token under `parent` (NULL: a root). Returns 0, -EINVAL (out NULL), -ENOMEM.
  * Thread-safe. */
-int edo_cancel_token_new(edo_cancel_token **out, edo_cancel_token *parent);
+int edo_cancel_token_new(edo_cancel_token *parent, edo_cancel_token **out);
 /* Releases the caller's token. Its children stay valid (and still follow the token's own
  * parent, which lives as long as any of them). Nobody may wait on it. NULL is a no-op. */
 void edo_cancel_token_free(edo_cancel_token *t);
 /* Cancels `t` and every token below it, waking their waiters. Repeating it, or NULL, is a
  * no-op. Never suspends; thread-safe. */
-void edo_cancel(edo_cancel_token *t);
-/* 1 when `t` has been cancelled (directly or through an ancestor), 0 when not, -EINVAL for
+void edo_cancel_token_cancel(edo_cancel_token *t);
+/* True when `t` has been cancelled (directly or through an ancestor); false when not, and for
  * NULL. Never suspends. */
-int edo_cancel_token_is_cancelled(const edo_cancel_token *t);
+bool edo_cancel_token_is_cancelled(const edo_cancel_token *t);
 /* Inside a coroutine: waits until `t` is cancelled. Returns 0, -EINVAL (t NULL), -EPERM,
  * -ECANCELED (the task was aborted), -ETIMEDOUT. Suspends. */
 int edo_cancel_token_wait(edo_cancel_token *t);
 
 /* A future ready once its token is cancelled (for edo_select), with `result` 0; or at its first
  * poll with `result` -EINVAL for a NULL token. Must not move once polled; drop it when done. */
-typedef struct edo_cancel_future {
+typedef struct edo_cancel_token_wait_future {
     edo_future base;
     int result;
     uint64_t private_[8];
-} edo_cancel_future;
-void edo_cancel_future_init(edo_cancel_future *f, edo_cancel_token *t);
+} edo_cancel_token_wait_future;
+void edo_cancel_token_wait_future_init(edo_cancel_token_wait_future *f, edo_cancel_token *t);
 
 /* ---------------------------------------------------------------------------------------------
  * mpsc channel: many senders, one receiver, FIFO, bounded or unbounded.
@@ -509,7 +510,7 @@ typedef struct edo_chan edo_chan;
  * Each side is ended once (every sender by edo_chan_sender_close, the receiver by
  * edo_chan_receiver_close); a side used after it ended is not caught. The functions below
  * return -EINVAL for a NULL channel or out-pointer; those returning void do nothing for NULL. */
-int edo_chan_new(edo_chan **out, size_t capacity, void (*on_unreceived)(void *msg));
+int edo_chan_new(size_t capacity, void (*on_unreceived)(void *msg), edo_chan **out);
 /* Adds a sender (the caller passes the channel to another producer, which closes it when done).
  * Never suspends; thread-safe. */
 void edo_chan_sender_add(edo_chan *ch);
@@ -589,7 +590,7 @@ void edo_chan_send_future_init(edo_chan_send_future *f, edo_chan *ch, void *msg)
  * receiver is used by one task at a time (clone it for another).
  *
  *     edo_watch *cfg;
- *     edo_watch_new(&cfg, &initial_config, sizeof(config));
+ *     edo_watch_new(&initial_config, sizeof(config), &cfg);
  *     edo_watch_receiver *rx;
  *     edo_watch_subscribe(cfg, &rx);           // hand rx to a task
  *     ...                                      // in that task:
@@ -612,7 +613,7 @@ typedef struct edo_watch_receiver edo_watch_receiver;
 /* Creates a channel holding a copy of the `size` bytes at `initial`, with no receiver yet.
  * Returns 0, -EINVAL (out or initial NULL, size 0 or above EDO_WATCH_MAX_SIZE), -ENOMEM.
  * Thread-safe. */
-int edo_watch_new(edo_watch **out, const void *initial, size_t size);
+int edo_watch_new(const void *initial, size_t size, edo_watch **out);
 /* Stores a copy of `value` (the channel's size in bytes) as the new value and wakes the
  * receivers waiting for a change. Returns 0, -EPIPE (no receiver left: nothing stored, like a
  * send on a channel nobody listens to), -EINVAL (w or value NULL). Never suspends;
@@ -682,7 +683,7 @@ void edo_watch_changed_future_init(edo_watch_changed_future *f, edo_watch_receiv
  * frees itself when every side has ended. A receiver is used by one task at a time.
  *
  *     edo_broadcast *events;
- *     edo_broadcast_new(&events, 64, sizeof(event));
+ *     edo_broadcast_new(64, sizeof(event), &events);
  *     edo_broadcast_receiver *rx;
  *     edo_broadcast_subscribe(events, &rx);
  *     ... sender: edo_broadcast_send(events, &ev) ... edo_broadcast_sender_close(events);
@@ -705,7 +706,7 @@ typedef struct edo_broadcast_receiver edo_broadcast_receiver;
 /* Creates a channel of `capacity` messages of `msg_size` bytes each, with one sender and no
  * receiver. Returns 0, -EINVAL (out NULL, capacity or msg_size 0, or the ring above
  * EDO_BROADCAST_MAX_BYTES), -ENOMEM. Thread-safe. */
-int edo_broadcast_new(edo_broadcast **out, size_t capacity, size_t msg_size);
+int edo_broadcast_new(size_t capacity, size_t msg_size, edo_broadcast **out);
 /* Adds a sender (to hand to another producer, which closes it when done). NULL is a no-op.
  * Never suspends; thread-safe. */
 void edo_broadcast_sender_add(edo_broadcast *b);

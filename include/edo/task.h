@@ -14,7 +14,7 @@
  *     ...
  *     adder a = { { &adder_vt }, 2, 3 };
  *     edo_task *t;
- *     if (edo_runtime_spawn_future(rt, &a.base, sizeof a, &t) == 0) {
+ *     if (edo_spawn_future_on(rt, &a.base, sizeof a, &t) == 0) {
  *         void *sum;
  *         if (edo_task_join(t, &sum) == 0)            // waits; sum == (void *)5
  *             printf("%d\n", (int)(intptr_t)sum);
@@ -26,6 +26,7 @@
 #ifndef EDO_TASK_H
 #define EDO_TASK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,7 +55,7 @@ typedef struct edo_task edo_task;
  * Returns 0, or
  *   -EINVAL    future, its vtable or its poll function is NULL, or size < sizeof(edo_future),
  *              or size > EDO_MAX_FUTURE_SIZE (bad arguments are checked before -EPERM);
- *   -EPERM     the calling thread is not in a runtime (use edo_runtime_spawn_future);
+ *   -EPERM     the calling thread is not in a runtime (use edo_spawn_future_on);
  *   -ESHUTDOWN the runtime is shutting down;
  *   -ENOMEM    out of memory.
  * On failure the future has not been moved: the caller still owns it, and *out holds no
@@ -64,7 +65,7 @@ int edo_spawn_future(edo_future *future, size_t size, edo_task **out);
 /* Like edo_spawn_future(), on runtime `rt`, from any thread (this is how a plain thread hands
  * work to a runtime). Returns the same errors, with -EINVAL also for a NULL rt, and -ESHUTDOWN
  * through a handle (edo_runtime_ref) once the runtime was shut down. */
-int edo_runtime_spawn_future(edo_runtime *rt, edo_future *future, size_t size, edo_task **out);
+int edo_spawn_future_on(edo_runtime *rt, edo_future *future, size_t size, edo_task **out);
 
 /* Like edo_spawn_future(), but the task is pinned to the calling worker thread: it is never
  * stolen, and every poll runs on this thread (see edo_spawn_local in edo/coro.h). Must be
@@ -104,9 +105,9 @@ edo_poll edo_task_poll_join(edo_task *task, edo_context *cx, int *rc, void **out
  * Returns 0, or -EINVAL for NULL. Never suspends; thread-safe. */
 int edo_task_abort(edo_task *task);
 
-/* 1 when the task has finished (completed or cancelled), 0 when not, -EINVAL for NULL.
+/* True when the task has finished (completed or cancelled); false when not, and for NULL.
  * Never suspends; thread-safe. */
-int edo_task_is_finished(const edo_task *task);
+bool edo_task_is_finished(const edo_task *task);
 
 /* The task's id: unique within its runtime, never 0. Returns 0 for NULL. */
 uint64_t edo_task_id(const edo_task *task);
@@ -152,7 +153,7 @@ void *edo_task_local_get(const edo_task_local *key);
  * Join sets: many tasks, their results taken as they finish.
  *
  *     edo_join_set *set;
- *     edo_join_set_new(&set, free);                   // unclaimed outputs go to free()
+ *     edo_join_set_new(free, &set);                   // unclaimed outputs go to free()
  *     for (int i = 0; i < n; i++)
  *         edo_join_set_spawn(set, fetch, urls[i], NULL);
  *     edo_join_result r;
@@ -187,7 +188,7 @@ typedef struct edo_join_result {
 /* Creates an empty set. `drop_output` (may be NULL) is called with the output of each task that
  * completed but whose result was never taken, and with each non-NULL value that a cancelled
  * coroutine returned and nobody took. Returns 0, -EINVAL (out NULL), -ENOMEM. */
-int edo_join_set_new(edo_join_set **out, void (*drop_output)(void *output));
+int edo_join_set_new(void (*drop_output)(void *output), edo_join_set **out);
 
 /* Aborts every task still in the set and frees it (what completes afterwards is dropped with
  * drop_output). Does not wait. NULL is a no-op, and so is a set already freed (see above) and

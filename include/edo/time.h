@@ -25,8 +25,9 @@
  * sleep, and cancelling one is O(1) from any thread.
  *
  * Names: a relative form takes a duration; its absolute twin takes an edo_instant and ends in
- * `_until` when it waits until then (edo_sleep_until) and in `_at` when it places something at
- * that instant (edo_timeout_at, edo_interval_init_at, edo_interval_reset_at), as in Tokio.
+ * `_at` (edo_sleep_at, edo_timeout_at, edo_interval_init_at, edo_interval_reset_at;
+ * edo_sleep_future_reset_at has only that form). `_after` is a duration where the plain name
+ * means something else (edo_interval_reset_after).
  *
  * Durations and instants (the rule for every function of edo that takes one):
  *  - A duration is a count of nanoseconds from now. 0 means now: no wait (a sleep of 0 is ready
@@ -112,7 +113,7 @@ typedef struct edo_timer_entry {
 int edo_sleep(uint64_t duration);
 /* Like edo_sleep(), until `deadline` (already past: returns 0 at once without suspending;
  * EDO_INSTANT_NEVER: until the task is aborted or its deadline). */
-int edo_sleep_until(edo_instant deadline);
+int edo_sleep_at(edo_instant deadline);
 
 /* A future that is ready once its deadline has passed. Its output is NULL; `result` reads 0,
  * or -EPERM when it was polled outside a runtime (it then completes at once).
@@ -133,11 +134,11 @@ typedef struct edo_sleep_future {
  * no-op (as for the two functions below). Never suspends. */
 void edo_sleep_future_init(edo_sleep_future *s, uint64_t duration);
 /* Prepares `s` to complete at `deadline` (EDO_INSTANT_NEVER: never). Never suspends. */
-void edo_sleep_future_init_until(edo_sleep_future *s, edo_instant deadline);
+void edo_sleep_future_init_at(edo_sleep_future *s, edo_instant deadline);
 /* Moves `s`'s deadline to `deadline`, pending again even if it had completed; cancels the timer
  * it had (so the next poll arms a new one). `s` may be polled again afterwards. For idle
  * timeouts that are pushed back on every event. Never suspends; not thread-safe for one `s`. */
-void edo_sleep_future_reset(edo_sleep_future *s, edo_instant deadline);
+void edo_sleep_future_reset_at(edo_sleep_future *s, edo_instant deadline);
 
 /* ---------------------------------------------------------------------------------------------
  * Timeouts
@@ -221,7 +222,7 @@ int edo_timeout_at(edo_instant deadline, int (*fn)(void *arg), void *arg);
  *         else
  *             break;
  *     }
- *     edo_interval_destroy(&iv);
+ *     edo_interval_drop(&iv);
  *
  * An interval belongs to one task at a time: its functions are not thread-safe for one `iv`,
  * and at most one wait (coroutine call or tick future) may be in progress on it.
@@ -248,9 +249,9 @@ typedef enum edo_missed_tick {
     EDO_MISSED_TICK_DELAY,
 } edo_missed_tick;
 
-/* Ticks every `period` (a period past the end of time: one tick, then never). Initialise with edo_interval_init*, release with edo_interval_destroy;
- * the fields are the interval's (read `period` and `missed` freely; change them only through
- * edo_interval_init*). Must not move while a wait on it is in progress. */
+/* Ticks every `period` (a period past the end of time: one tick, then never). Initialise with
+ * edo_interval_init*, release with edo_interval_drop; the fields are the interval's (read
+ * `period` and `missed` freely; change them only through edo_interval_init*). Must not move while a wait on it is in progress. */
 typedef struct edo_interval {
     edo_sleep_future sleep; /* waits for the next tick; its deadline is that tick's */
     uint64_t period;
@@ -309,7 +310,7 @@ int edo_interval_reset_after(edo_interval *iv, uint64_t delay);
 
 /* Cancels the interval's timer. Call it before `iv`'s memory goes, with no wait in progress; it
  * may be initialised again afterwards. NULL is a no-op. Never suspends. */
-void edo_interval_destroy(edo_interval *iv);
+void edo_interval_drop(edo_interval *iv);
 
 /* ---------------------------------------------------------------------------------------------
  * The paused clock (tests)

@@ -223,7 +223,7 @@ int edo_spawn_blocking_with(edo_runtime *rt, const edo_blocking_options *options
     return edo__spawn(rt, &call.base, sizeof call, out, false);
 }
 
-int edo_runtime_spawn_blocking(edo_runtime *rt, void *(*fn)(void *), void *arg, edo_task **out)
+int edo_spawn_blocking_on(edo_runtime *rt, void *(*fn)(void *), void *arg, edo_task **out)
 {
     return rt ? edo_spawn_blocking_with(rt, NULL, fn, arg, out) : -EINVAL;
 }

@@ -4,17 +4,17 @@
 
 #include "core/runtime.h"
 
-int edo_io_register_on(edo_runtime *rt, edo_io **out, int fd)
+int edo_io_register_on(edo_runtime *rt, int fd, edo_io **out)
 {
     if (!rt || !out || fd < 0)
         return -EINVAL;
     return edo__io_register(&rt->io, out, fd);
 }
 
-int edo_io_register(edo_io **out, int fd)
+int edo_io_register(int fd, edo_io **out)
 {
     edo_runtime *rt = edo_runtime_current();
     if (!rt)
         return out && fd >= 0 ? -EPERM : -EINVAL;
-    return edo_io_register_on(rt, out, fd);
+    return edo_io_register_on(rt, fd, out);
 }

@@ -179,7 +179,7 @@ static void entry_wake_by_ref(const void *data)
 
 /* ---- the set -------------------------------------------------------------------------------- */
 
-int edo_join_set_new(edo_join_set **out, void (*drop_output)(void *))
+int edo_join_set_new(void (*drop_output)(void *), edo_join_set **out)
 {
     if (!out)
         return -EINVAL;
@@ -448,9 +448,9 @@ void edo_join_set_free(edo_join_set *set)
         set_free(set);
 }
 
-int edo__join_set_new_scoped(edo_join_set **out, void (*drop_output)(void *))
+int edo__join_set_new_scoped(void (*drop_output)(void *), edo_join_set **out)
 {
-    int rc = edo_join_set_new(out, drop_output);
+    int rc = edo_join_set_new(drop_output, out);
     if (rc == 0)
         (*out)->scoped = true;
     return rc;

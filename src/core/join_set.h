@@ -16,7 +16,7 @@ int edo__join_set_drain(edo_join_set *set);
 
 /* A scope's set (scope.c): edo_join_set_free() on it does nothing (the scope's body must not
  * free it); edo__join_set_free_scoped() frees it. */
-int edo__join_set_new_scoped(edo_join_set **out, void (*drop_output)(void *output));
+int edo__join_set_new_scoped(void (*drop_output)(void *output), edo_join_set **out);
 void edo__join_set_free_scoped(edo_join_set *set);
 
 #endif /* EDO_CORE_JOIN_SET_H */

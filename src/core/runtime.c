@@ -139,7 +139,7 @@ static void stop_workers(edo_runtime *rt)
             pthread_join(rt->workers[i].thread, NULL);
 }
 
-int edo_runtime_new(edo_runtime **out, const edo_runtime_config *config)
+int edo_runtime_new(const edo_runtime_config *config, edo_runtime **out)
 {
     if (!out)
         return -EINVAL;
@@ -421,7 +421,7 @@ int edo__spawn(edo_runtime *rt, edo_future *future, size_t size, edo_task **out,
     return spawn_on(rt, w, future, size, out, pinned);
 }
 
-int edo_runtime_spawn_future(edo_runtime *rt, edo_future *future, size_t size, edo_task **out)
+int edo_spawn_future_on(edo_runtime *rt, edo_future *future, size_t size, edo_task **out)
 {
     return edo__spawn(rt, future, size, out, false);
 }
@@ -452,7 +452,7 @@ int edo_main(int (*fn)(void *arg), void *arg)
     if (edo_runtime_current())
         return -EDEADLK;
     edo_runtime *rt;
-    int rc = edo_runtime_new(&rt, NULL);
+    int rc = edo_runtime_new(NULL, &rt);
     if (rc < 0)
         return rc;
     edo_runtime *outer = edo__runtime_entered();

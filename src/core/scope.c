@@ -15,22 +15,22 @@ int edo_scope(int (*body)(edo_join_set *set, void *arg), void *arg,
         return -EINVAL;
     if (!edo__coro_running())
         return -EPERM;
-    if (edo_coro_cancelled() > 0)
+    if (edo_coro_is_cancelled())
         return -ECANCELED;
     edo_join_set *set;
-    int rc = edo__join_set_new_scoped(&set, drop_output);
+    int rc = edo__join_set_new_scoped(drop_output, &set);
     if (rc < 0)
         return rc;
     edo__coro_shield(true);
     rc = body(set, arg);
-    if (rc >= 0 && edo_coro_cancelled() == 0) {
+    if (rc >= 0 && !edo_coro_is_cancelled()) {
         int wait_rc = edo__join_set_wait(set);
         if (wait_rc < 0)
             rc = wait_rc;
     }
     edo__join_set_drain(set); /* aborts what still runs and waits for it to end */
     edo__join_set_free_scoped(set);
-    bool cancelled = edo_coro_cancelled() > 0;
+    bool cancelled = edo_coro_is_cancelled();
     edo__coro_shield(false); /* an abort deferred by the scope takes effect here */
     return cancelled ? -ECANCELED : rc;
 }

@@ -448,11 +448,11 @@ int edo_task_abort(edo_task *task)
     return 0;
 }
 
-int edo_task_is_finished(const edo_task *task)
+bool edo_task_is_finished(const edo_task *task)
 {
     if (!task)
-        return -EINVAL;
-    return (load_state(task_of(task)) & EDO__COMPLETE) ? 1 : 0;
+        return false;
+    return (load_state(task_of(task)) & EDO__COMPLETE) != 0;
 }
 
 uint64_t edo_task_id(const edo_task *task) { return task ? task_of(task)->id : 0; }

@@ -412,12 +412,12 @@ int edo__coro_run(edo_future *future, void **out, const int *result)
     return result ? *result : 0;
 }
 
-int edo_in_coroutine(void) { return coro_current() != NULL; }
+bool edo_in_coroutine(void) { return coro_current() != NULL; }
 
-int edo_coro_cancelled(void)
+bool edo_coro_is_cancelled(void)
 {
     edo__coro *co = coro_current();
-    return co ? co->cancelled : -EPERM;
+    return co && co->cancelled;
 }
 
 edo__coro *edo__coro_running(void) { return coro_current(); }

@@ -82,7 +82,7 @@ static int lookup(const char *host, const char *port, int flags, edo_sockaddr *o
     return n ? (int)n : -ENOENT;
 }
 
-int edo_sockaddr_parse(edo_sockaddr *out, const char *text)
+int edo_sockaddr_parse(const char *text, edo_sockaddr *out)
 {
     if (!out || !text)
         return -EINVAL;

@@ -317,6 +317,6 @@ void edo_tcp_connect_future_init(edo_socket_future *f, const edo_sockaddr *addr)
 void edo_unix_connect_future_init(edo_socket_future *f, const char *path)
 {
     state *st = init(f, NULL, CONNECT, EDO_WRITABLE, edo__sock_connect_result);
-    st->error = path ? edo_sockaddr_unix(&st->addr, path) : -EINVAL;
+    st->error = path ? edo_sockaddr_unix(path, &st->addr) : -EINVAL;
     st->has_addr = st->error == 0;
 }

@@ -13,7 +13,7 @@
 
 int edo__sock_adopt(edo_runtime *rt, edo_io **out, int fd)
 {
-    int rc = edo_io_register_on(rt, out, fd);
+    int rc = edo_io_register_on(rt, fd, out);
     if (rc < 0)
         close(fd);
     return rc;
@@ -57,7 +57,7 @@ int edo__sock_from_fd(edo_io **out, int fd, int type, unsigned families, edo__so
         return -errno;
     if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
         return -errno;
-    int rc = edo_io_register_on(rt, out, fd);
+    int rc = edo_io_register_on(rt, fd, out);
     if (rc < 0 && !(flags & O_NONBLOCK))
         fcntl(fd, F_SETFL, flags); /* the caller gets it back as it was */
     return rc;

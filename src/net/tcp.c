@@ -49,8 +49,8 @@ static int attempt_listen(const edo_sockaddr *a, void *ctx)
                             o && o->reuse_port, &l->io);
 }
 
-int edo_tcp_listen(edo_tcp_listener **out, const char *addr,
-                   const edo_tcp_listen_options *options)
+int edo_tcp_listen(const char *addr, const edo_tcp_listen_options *options,
+                   edo_tcp_listener **out)
 {
     if (!out || !addr)
         return -EINVAL;
@@ -68,18 +68,18 @@ int edo_tcp_accept(edo_tcp_listener *l, edo_tcp **out, edo_sockaddr *peer)
     return edo__sock_accept(listener_io(l), (edo_io **)out, peer);
 }
 
-int edo_tcp_listener_addr(const edo_tcp_listener *l, edo_sockaddr *out)
+int edo_tcp_listener_local_addr(const edo_tcp_listener *l, edo_sockaddr *out)
 {
     return edo__sock_local_addr(listener_io(l), out);
 }
 
-int edo_tcp_listener_from_fd(edo_tcp_listener **out, int fd)
+int edo_tcp_listener_from_fd(int fd, edo_tcp_listener **out)
 {
     return edo__sock_from_fd((edo_io **)out, fd, SOCK_STREAM, EDO__FAMILY_INET,
                              EDO__SOCK_LISTENING);
 }
 
-int edo_tcp_from_fd(edo_tcp **out, int fd)
+int edo_tcp_from_fd(int fd, edo_tcp **out)
 {
     return edo__sock_from_fd((edo_io **)out, fd, SOCK_STREAM, EDO__FAMILY_INET,
                              EDO__SOCK_CONNECTED);
@@ -91,8 +91,8 @@ int edo_tcp_listener_close(edo_tcp_listener *l) { return edo__sock_close(listene
 
 /* ---- connecting ---------------------------------------------------------------------------- */
 
-int edo_tcp_connect_with(edo_tcp **out, const edo_sockaddr *addr,
-                         const edo_tcp_connect_options *options)
+int edo_tcp_connect_with(const edo_sockaddr *addr, const edo_tcp_connect_options *options,
+                         edo_tcp **out)
 {
     if (!out || !addr)
         return -EINVAL;
@@ -108,17 +108,17 @@ int edo_tcp_connect_with(edo_tcp **out, const edo_sockaddr *addr,
     return rc;
 }
 
-int edo_tcp_connect_addr(edo_tcp **out, const edo_sockaddr *addr)
+int edo_tcp_connect_addr(const edo_sockaddr *addr, edo_tcp **out)
 {
-    return edo_tcp_connect_with(out, addr, NULL);
+    return edo_tcp_connect_with(addr, NULL, out);
 }
 
 static int attempt_connect(const edo_sockaddr *a, void *ctx)
 {
-    return edo_tcp_connect_addr(ctx, a);
+    return edo_tcp_connect_addr(a, ctx);
 }
 
-int edo_tcp_connect(edo_tcp **out, const char *addr)
+int edo_tcp_connect(const char *addr, edo_tcp **out)
 {
     if (!out || !addr)
         return -EINVAL;

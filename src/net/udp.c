@@ -10,7 +10,7 @@
 
 static edo_io *io_of(const edo_udp *u) { return (edo_io *)u; }
 
-int edo_udp_bind_addr(edo_udp **out, const edo_sockaddr *addr)
+int edo_udp_bind_addr(const edo_sockaddr *addr, edo_udp **out)
 {
     if (!out || !addr)
         return -EINVAL;
@@ -28,29 +28,29 @@ int edo_udp_bind_addr(edo_udp **out, const edo_sockaddr *addr)
     return edo__sock_adopt(rt, (edo_io **)out, fd);
 }
 
-int edo_udp_from_fd(edo_udp **out, int fd)
+int edo_udp_from_fd(int fd, edo_udp **out)
 {
     return edo__sock_from_fd((edo_io **)out, fd, SOCK_DGRAM, EDO__FAMILY_INET | EDO__FAMILY_UNIX,
                              EDO__SOCK_ANY);
 }
 
-int edo_udp_bind(edo_udp **out, const char *addr)
+int edo_udp_bind(const char *addr, edo_udp **out)
 {
     if (!out || !addr)
         return -EINVAL;
     edo_sockaddr a;
     int n = edo_resolve(addr, &a, 1);
-    return n < 0 ? n : edo_udp_bind_addr(out, &a);
+    return n < 0 ? n : edo_udp_bind_addr(&a, out);
 }
 
-int edo_unix_datagram_bind(edo_udp **out, const char *path)
+int edo_unix_datagram_bind(const char *path, edo_udp **out)
 {
     if (!out)
         return -EINVAL;
     if (path) {
         edo_sockaddr a;
-        int rc = edo_sockaddr_unix(&a, path);
-        return rc < 0 ? rc : edo_udp_bind_addr(out, &a);
+        int rc = edo_sockaddr_unix(path, &a);
+        return rc < 0 ? rc : edo_udp_bind_addr(&a, out);
     }
     edo_runtime *rt = edo_runtime_current();
     if (!rt)

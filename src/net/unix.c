@@ -9,7 +9,7 @@
 
 static edo_io *io_of(const edo_unix *c) { return (edo_io *)c; }
 
-int edo_sockaddr_unix(edo_sockaddr *out, const char *path)
+int edo_sockaddr_unix(const char *path, edo_sockaddr *out)
 {
     if (!out || !path || !path[0])
         return -EINVAL;
@@ -28,12 +28,12 @@ int edo_sockaddr_unix(edo_sockaddr *out, const char *path)
     return 0;
 }
 
-int edo_unix_listen(edo_unix_listener **out, const char *path, int backlog)
+int edo_unix_listen(const char *path, int backlog, edo_unix_listener **out)
 {
     if (!out)
         return -EINVAL;
     edo_sockaddr addr;
-    int rc = edo_sockaddr_unix(&addr, path);
+    int rc = edo_sockaddr_unix(path, &addr);
     if (rc < 0)
         return rc;
     edo_runtime *rt = edo_runtime_current();
@@ -51,13 +51,13 @@ int edo_unix_listener_close(edo_unix_listener *l) { return edo__sock_close((edo_
 
 int edo_unix_listener_fd(const edo_unix_listener *l) { return edo_io_fd((const edo_io *)l); }
 
-int edo_unix_listener_from_fd(edo_unix_listener **out, int fd)
+int edo_unix_listener_from_fd(int fd, edo_unix_listener **out)
 {
     return edo__sock_from_fd((edo_io **)out, fd, SOCK_STREAM, EDO__FAMILY_UNIX,
                              EDO__SOCK_LISTENING);
 }
 
-int edo_unix_from_fd(edo_unix **out, int fd)
+int edo_unix_from_fd(int fd, edo_unix **out)
 {
     return edo__sock_from_fd((edo_io **)out, fd, SOCK_STREAM, EDO__FAMILY_UNIX,
                              EDO__SOCK_CONNECTED);
@@ -89,12 +89,12 @@ int edo_unix_peer_cred(const edo_unix *c, edo_unix_cred *out)
 #endif
 }
 
-int edo_unix_connect(edo_unix **out, const char *path)
+int edo_unix_connect(const char *path, edo_unix **out)
 {
     if (!out)
         return -EINVAL;
     edo_sockaddr addr;
-    int rc = edo_sockaddr_unix(&addr, path);
+    int rc = edo_sockaddr_unix(path, &addr);
     if (rc < 0)
         return rc;
     if (!edo__coro_running())

@@ -32,7 +32,7 @@ typedef struct wait_state {
 _Static_assert(sizeof(wait_state) <= sizeof(((edo_barrier_wait_future *)0)->private_),
                "edo_barrier_wait_future.private_ is too small");
 
-int edo_barrier_new(edo_barrier **out, size_t n)
+int edo_barrier_new(size_t n, edo_barrier **out)
 {
     if (!out || n == 0)
         return -EINVAL;

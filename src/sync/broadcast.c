@@ -38,7 +38,7 @@ typedef struct recv_state {
 _Static_assert(sizeof(recv_state) <= sizeof(((edo_broadcast_recv_future *)0)->private_),
                "edo_broadcast_recv_future.private_ is too small");
 
-int edo_broadcast_new(edo_broadcast **out, size_t capacity, size_t msg_size)
+int edo_broadcast_new(size_t capacity, size_t msg_size, edo_broadcast **out)
 {
     if (!out || capacity == 0 || msg_size == 0 || capacity > EDO_BROADCAST_MAX_BYTES / msg_size)
         return -EINVAL;

@@ -54,7 +54,7 @@ static void token_unref(edo_cancel_token *t)
     }
 }
 
-int edo_cancel_token_new(edo_cancel_token **out, edo_cancel_token *parent)
+int edo_cancel_token_new(edo_cancel_token *parent, edo_cancel_token **out)
 {
     if (!out)
         return -EINVAL;
@@ -81,14 +81,14 @@ int edo_cancel_token_new(edo_cancel_token **out, edo_cancel_token *parent)
 
 void edo_cancel_token_free(edo_cancel_token *t) { token_unref(t); }
 
-int edo_cancel_token_is_cancelled(const edo_cancel_token *t)
+bool edo_cancel_token_is_cancelled(const edo_cancel_token *t)
 {
     if (!t)
-        return -EINVAL;
+        return false;
     return atomic_load_explicit(&((edo_cancel_token *)t)->cancelled, memory_order_acquire);
 }
 
-void edo_cancel(edo_cancel_token *t)
+void edo_cancel_token_cancel(edo_cancel_token *t)
 {
     if (!t || atomic_load_explicit(&t->cancelled, memory_order_acquire))
         return; /* done before: its children were cancelled then, or were born cancelled */
@@ -118,7 +118,7 @@ void edo_cancel(edo_cancel_token *t)
         edo__spin_unlock(&t->lock);
         if (!c)
             return;
-        edo_cancel(c);
+        edo_cancel_token_cancel(c);
         token_unref(c);
     }
 }
@@ -130,15 +130,18 @@ typedef struct wait_state {
     waiter w;
 } wait_state;
 
-_Static_assert(sizeof(wait_state) <= sizeof(((edo_cancel_future *)0)->private_),
-               "edo_cancel_future.private_ is too small");
+_Static_assert(sizeof(wait_state) <= sizeof(((edo_cancel_token_wait_future *)0)->private_),
+               "edo_cancel_token_wait_future.private_ is too small");
 
-static wait_state *state_of(edo_cancel_future *f) { return (wait_state *)(void *)f->private_; }
+static wait_state *state_of(edo_cancel_token_wait_future *f)
+{
+    return (wait_state *)(void *)f->private_;
+}
 
 static edo_poll cancel_poll(edo_future *self, edo_context *cx, void **out)
 {
     (void)out;
-    edo_cancel_future *f = (edo_cancel_future *)self;
+    edo_cancel_token_wait_future *f = (edo_cancel_token_wait_future *)self;
     wait_state *s = state_of(f);
     edo_cancel_token *t = s->t;
     if (!t) {
@@ -169,7 +172,7 @@ static edo_poll cancel_poll(edo_future *self, edo_context *cx, void **out)
 
 static void cancel_drop(edo_future *self)
 {
-    wait_state *s = state_of((edo_cancel_future *)self);
+    wait_state *s = state_of((edo_cancel_token_wait_future *)self);
     edo_cancel_token *t = s->t;
     if (!t)
         return;
@@ -186,7 +189,7 @@ static void cancel_drop(edo_future *self)
 
 static const edo_future_vtable cancel_vtable = {cancel_poll, cancel_drop};
 
-void edo_cancel_future_init(edo_cancel_future *f, edo_cancel_token *t)
+void edo_cancel_token_wait_future_init(edo_cancel_token_wait_future *f, edo_cancel_token *t)
 {
     if (!f)
         return;
@@ -199,7 +202,7 @@ int edo_cancel_token_wait(edo_cancel_token *t)
 {
     if (!t)
         return -EINVAL;
-    edo_cancel_future f;
-    edo_cancel_future_init(&f, t);
+    edo_cancel_token_wait_future f;
+    edo_cancel_token_wait_future_init(&f, t);
     return edo__coro_run(&f.base, NULL, &f.result);
 }

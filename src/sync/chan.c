@@ -39,7 +39,7 @@ struct edo_chan {
     void (*on_unreceived)(void *msg);
 };
 
-int edo_chan_new(edo_chan **out, size_t capacity, void (*on_unreceived)(void *msg))
+int edo_chan_new(size_t capacity, void (*on_unreceived)(void *msg), edo_chan **out)
 {
     if (!out || capacity > EDO_CHAN_MAX_CAPACITY)
         return -EINVAL;
@@ -52,7 +52,7 @@ int edo_chan_new(edo_chan **out, size_t capacity, void (*on_unreceived)(void *ms
     bool ok = ch != NULL;
     if (ok && capacity) {
         ch->slots = malloc(size * sizeof *ch->slots);
-        ok = ch->slots && edo_semaphore_new(&ch->room, capacity) == 0;
+        ok = ch->slots && edo_semaphore_new(capacity, &ch->room) == 0;
         for (size_t i = 0; ok && i < size; i++)
             atomic_init(&ch->slots[i].seq, i);
         ch->mask = size - 1;

@@ -41,8 +41,8 @@ typedef struct wait_state {
     waiter w;
 } wait_state;
 
-_Static_assert(sizeof(wait_state) <= sizeof(((edo_notify_future *)0)->private_),
-               "edo_notify_future.private_ is too small");
+_Static_assert(sizeof(wait_state) <= sizeof(((edo_notify_wait_future *)0)->private_),
+               "edo_notify_wait_future.private_ is too small");
 
 int edo_notify_new(edo_notify **out)
 {
@@ -116,12 +116,12 @@ void edo_notify_all(edo_notify *n)
     }
 }
 
-static wait_state *state_of(edo_notify_future *f) { return (wait_state *)(void *)f->private_; }
+static wait_state *state_of(edo_notify_wait_future *f) { return (wait_state *)(void *)f->private_; }
 
 static edo_poll wait_poll(edo_future *self, edo_context *cx, void **out)
 {
     (void)out;
-    edo_notify_future *f = (edo_notify_future *)self;
+    edo_notify_wait_future *f = (edo_notify_wait_future *)self;
     wait_state *s = state_of(f);
     if (!s->n) {
         f->result = -EINVAL;
@@ -158,7 +158,7 @@ static edo_poll wait_poll(edo_future *self, edo_context *cx, void **out)
 
 static void wait_drop(edo_future *self)
 {
-    wait_state *s = state_of((edo_notify_future *)self);
+    wait_state *s = state_of((edo_notify_wait_future *)self);
     edo_notify *n = s->n;
     if (!n || s->w.node.state == IDLE || s->w.node.state == FINISHED)
         return;
@@ -177,7 +177,7 @@ static void wait_drop(edo_future *self)
 
 static const edo_future_vtable wait_vtable = {wait_poll, wait_drop};
 
-void edo_notify_future_init(edo_notify_future *f, edo_notify *n)
+void edo_notify_wait_future_init(edo_notify_wait_future *f, edo_notify *n)
 {
     if (!f)
         return;
@@ -193,7 +193,7 @@ int edo_notify_wait(edo_notify *n)
 {
     if (!n)
         return -EINVAL;
-    edo_notify_future f;
-    edo_notify_future_init(&f, n);
+    edo_notify_wait_future f;
+    edo_notify_wait_future_init(&f, n);
     return edo__coro_run(&f.base, NULL, &f.result);
 }

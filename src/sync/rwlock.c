@@ -17,7 +17,7 @@ struct edo_rwlock {
     size_t max; /* R */
 };
 
-int edo_rwlock_new(edo_rwlock **out, size_t max_readers)
+int edo_rwlock_new(size_t max_readers, edo_rwlock **out)
 {
     if (!out || max_readers > EDO_SEMAPHORE_MAX_PERMITS)
         return -EINVAL;
@@ -26,7 +26,7 @@ int edo_rwlock_new(edo_rwlock **out, size_t max_readers)
     edo_rwlock *rw = malloc(sizeof *rw);
     if (!rw)
         return -ENOMEM;
-    int rc = edo_semaphore_new(&rw->sem, max_readers);
+    int rc = edo_semaphore_new(max_readers, &rw->sem);
     if (rc < 0) {
         free(rw);
         return rc;
@@ -84,12 +84,12 @@ int edo_rwlock_write_downgrade(edo_rwlock *rw)
     return edo__semaphore_release_upto(rw->sem, rw->max - 1, rw->max);
 }
 
-void edo_rwlock_read_future_init(edo_semaphore_acquire_future *f, edo_rwlock *rw)
+void edo_rwlock_read_lock_future_init(edo_semaphore_acquire_future *f, edo_rwlock *rw)
 {
     edo_semaphore_acquire_future_init(f, rw ? rw->sem : NULL, 1);
 }
 
-void edo_rwlock_write_future_init(edo_semaphore_acquire_future *f, edo_rwlock *rw)
+void edo_rwlock_write_lock_future_init(edo_semaphore_acquire_future *f, edo_rwlock *rw)
 {
     edo_semaphore_acquire_future_init(f, rw ? rw->sem : NULL, rw ? rw->max : 1);
 }

@@ -48,7 +48,7 @@ struct edo_semaphore {
     edo__waitq queue;
 };
 
-int edo_semaphore_new(edo_semaphore **out, size_t permits)
+int edo_semaphore_new(size_t permits, edo_semaphore **out)
 {
     if (!out || permits > EDO_SEMAPHORE_MAX_PERMITS)
         return -EINVAL;
@@ -340,7 +340,7 @@ int edo_semaphore_acquire(edo_semaphore *s, size_t n)
 
 static edo_semaphore *sem_of(edo_mutex *m) { return (edo_semaphore *)m; }
 
-int edo_mutex_new(edo_mutex **out) { return edo_semaphore_new((edo_semaphore **)out, 1); }
+int edo_mutex_new(edo_mutex **out) { return edo_semaphore_new(1, (edo_semaphore **)out); }
 
 void edo_mutex_free(edo_mutex *m) { edo_semaphore_free(sem_of(m)); }
 

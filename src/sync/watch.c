@@ -35,7 +35,7 @@ typedef struct changed_state {
 _Static_assert(sizeof(changed_state) <= sizeof(((edo_watch_changed_future *)0)->private_),
                "edo_watch_changed_future.private_ is too small");
 
-int edo_watch_new(edo_watch **out, const void *initial, size_t size)
+int edo_watch_new(const void *initial, size_t size, edo_watch **out)
 {
     if (!out || !initial || size == 0 || size > EDO_WATCH_MAX_SIZE)
         return -EINVAL;

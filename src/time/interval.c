@@ -18,7 +18,7 @@ static int init(edo_interval *iv, edo_instant start, uint64_t period, edo_missed
         (missed != EDO_MISSED_TICK_SKIP && missed != EDO_MISSED_TICK_BURST &&
          missed != EDO_MISSED_TICK_DELAY))
         return -EINVAL;
-    edo_sleep_future_init_until(&iv->sleep, start);
+    edo_sleep_future_init_at(&iv->sleep, start);
     iv->period = period;
     iv->missed = missed;
     iv->unstarted_ = unstarted;
@@ -63,7 +63,7 @@ static edo_instant next_tick(const edo_interval *iv, edo_instant due, edo_instan
 static void reschedule(edo_interval *iv, edo_instant when)
 {
     edo_waker waiter = edo__timer_disarm(&iv->sleep.entry);
-    edo_sleep_future_reset(&iv->sleep, when);
+    edo_sleep_future_reset_at(&iv->sleep, when);
     iv->unstarted_ = 0;
     edo_waker_wake(&waiter);
 }
@@ -78,7 +78,7 @@ static edo_poll tick_poll(edo_future *self, edo_context *cx, void **out)
         return EDO_READY;
     }
     if (iv->unstarted_) /* the first tick of edo_interval_init is due at the first wait */
-        edo_sleep_future_reset(&iv->sleep, edo_now());
+        edo_sleep_future_reset_at(&iv->sleep, edo_now());
     if (edo_future_poll(&iv->sleep.base, cx, NULL) == EDO_PENDING) {
         f->waiting_ = 1;
         return EDO_PENDING;
@@ -93,7 +93,7 @@ static edo_poll tick_poll(edo_future *self, edo_context *cx, void **out)
     f->tick = due;
     f->result = 0;
     iv->unstarted_ = 0;
-    edo_sleep_future_reset(&iv->sleep, next_tick(iv, due, edo_now()));
+    edo_sleep_future_reset_at(&iv->sleep, next_tick(iv, due, edo_now()));
     return EDO_READY;
 }
 
@@ -150,7 +150,7 @@ int edo_interval_reset(edo_interval *iv)
     return edo_interval_reset_at(iv, edo_after(iv->period));
 }
 
-void edo_interval_destroy(edo_interval *iv)
+void edo_interval_drop(edo_interval *iv)
 {
     if (iv)
         edo_future_drop(&iv->sleep.base);

@@ -30,7 +30,7 @@ static void init(edo_sleep_future *s, edo_instant deadline, uint64_t after)
     s->result = 0;
 }
 
-void edo_sleep_future_init_until(edo_sleep_future *s, edo_instant deadline)
+void edo_sleep_future_init_at(edo_sleep_future *s, edo_instant deadline)
 {
     if (s)
         init(s, deadline, 0);
@@ -42,7 +42,7 @@ void edo_sleep_future_init(edo_sleep_future *s, uint64_t duration)
         init(s, 0, duration);
 }
 
-void edo_sleep_future_reset(edo_sleep_future *s, edo_instant deadline)
+void edo_sleep_future_reset_at(edo_sleep_future *s, edo_instant deadline)
 {
     if (!s)
         return;
@@ -56,10 +56,10 @@ static int sleep_on(edo_sleep_future *s)
     return edo__coro_run(&s->base, NULL, &s->result);
 }
 
-int edo_sleep_until(edo_instant deadline)
+int edo_sleep_at(edo_instant deadline)
 {
     edo_sleep_future s;
-    edo_sleep_future_init_until(&s, deadline);
+    edo_sleep_future_init_at(&s, deadline);
     return sleep_on(&s);
 }
 

@@ -23,7 +23,7 @@ int main(void)
 {
     edo_runtime *rt;
     edo_runtime_config cfg = {.worker_threads = 2};
-    if (edo_runtime_new(&rt, &cfg) < 0)
+    if (edo_runtime_new(&cfg, &rt) < 0)
         return 1;
     edo_task *t;
     void *out = NULL;
