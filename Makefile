@@ -63,7 +63,7 @@ install: build
 
 format:
 	clang-format -i include/*.h include/edo/*.h src/*/*.c src/*/*.h tests/*.c tests/*.h \
-		examples/*.c bench/*.c
+		tests/*/test-*.c examples/*.c bench/*.c
 
 clean:
 	rm -rf build

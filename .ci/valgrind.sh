@@ -20,7 +20,9 @@ cmake --build build/valgrind -j"$(nproc)" --target test-context test-coro test-t
 failed=0
 ran=0
 for file in test-context test-coro test-task; do
-    for name in $(sed -n 's/^TEST(\([a-z0-9_]*\)).*/\1/p' "tests/$file.c"); do
+    src=(tests/*/"$file.c") # tests/<module>/test-<area>.c
+    [ -f "${src[0]}" ] || { echo "valgrind: no source for $file" >&2; exit 1; }
+    for name in $(sed -n 's/^TEST(\([a-z0-9_]*\)).*/\1/p' "${src[0]}"); do
         case "$skip" in *" $name "*) continue ;; esac
         ran=$((ran + 1))
         if ! valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
