@@ -81,22 +81,27 @@ int edo_io_register_on(edo_runtime *rt, int fd, edo_io **out);
  * registration's memory is reused by a new registration (from then on `io` names that one: do
  * not use a handle after deregistering it). NULL is a no-op. Never suspends; thread-safe. */
 void edo_io_deregister(edo_io *io);
-/* The registered file descriptor. */
+/* The registered file descriptor, or -EINVAL for NULL. */
 int edo_io_fd(const edo_io *io);
 
 /* Inside a coroutine: waits until `io` is ready for one of `interest` (EDO_READABLE and/or
  * EDO_WRITABLE), or that direction is closed (EDO_READ_CLOSED / EDO_WRITE_CLOSED), or the fd is
  * in error, and describes the readiness in *ev.
- * Returns 0, or -EINVAL (bad arguments), -EPERM (not in a coroutine), -ECANCELED (task aborted),
+ * Returns 0, or -EINVAL (NULL io or ev, or neither EDO_READABLE nor EDO_WRITABLE in interest;
+ * other bits are ignored), -EPERM (not in a coroutine), -ECANCELED (task aborted),
  * -ETIMEDOUT (the coroutine's deadline), -EBADF (deregistered meanwhile). Suspends. */
 int edo_io_ready(edo_io *io, uint32_t interest, edo_io_event *ev);
 /* The future form: EDO_READY with *ev filled when ready (or -EBADF in *rc after deregistration;
  * *rc is 0 otherwise), else EDO_PENDING with cx's waker queued on `waiter`. Call
- * edo_io_waiter_drop when the waiting future is dropped. Never suspends. */
+ * edo_io_waiter_drop when the waiting future is dropped. Bad arguments (NULL io, waiter, cx, ev
+ * or rc, or no direction in interest, as edo_io_ready) give EDO_READY at once with -EINVAL in *rc
+ * (where rc is not NULL) and no ready bits in *ev (where ev is not NULL). Never suspends. */
 edo_poll edo_io_poll_ready(edo_io *io, uint32_t interest, edo_io_waiter *waiter, edo_context *cx,
                            edo_io_event *ev, int *rc);
+/* Prepares `waiter` (not on any list). NULL is a no-op. */
 void edo_io_waiter_init(edo_io_waiter *waiter);
-/* Takes `waiter` off `io`'s wait list if it is on it. Never suspends; thread-safe. */
+/* Takes `waiter` off `io`'s wait list if it is on it. NULL io or waiter is a no-op. Never
+ * suspends; thread-safe. */
 void edo_io_waiter_drop(edo_io *io, edo_io_waiter *waiter);
 /* Without waiting: the readiness `io` has now for `interest` (the bits a wait would report), and
  * *ev describing it, for an operation tried at once and edo_io_clear_ready when it would block.
@@ -106,8 +111,8 @@ void edo_io_waiter_drop(edo_io *io, edo_io_waiter *waiter);
 int edo_io_try_ready(edo_io *io, uint32_t interest, edo_io_event *ev);
 /* The operation `ev` announced would block: forget that readiness (all of ev.ready: a wait
  * reports only its own direction's bits, that direction's closed bit and the error bit, all stale
- * if the operation would block), unless an event arrived since `ev` was reported. Never
- * suspends; thread-safe. */
+ * if the operation would block), unless an event arrived since `ev` was reported. NULL io is a
+ * no-op. Never suspends; thread-safe. */
 void edo_io_clear_ready(edo_io *io, edo_io_event ev);
 
 #ifdef __cplusplus

@@ -68,12 +68,14 @@ typedef struct edo_sockaddr {
 #define EDO_SOCKADDR_TEXT 112
 
 /* Parses a numeric "ip:port": "127.0.0.1:80", "[::1]:80", "0.0.0.0:0". Returns 0, or -EINVAL
- * (NULL argument, malformed text, port out of range, or a host name: use edo_resolve).
+ * (NULL argument, malformed text, a port that is not 1 to 5 decimal digits up to 65535 (no sign,
+ * no blanks), or a host name: use edo_resolve).
  * Never suspends. */
 int edo_sockaddr_parse(const char *text, edo_sockaddr *out);
 /* Writes `a` as "ip:port" ("[ip6]:port"; a Unix socket's path, with '@' for an abstract name)
  * into buf (at least EDO_SOCKADDR_TEXT bytes is always enough). Returns the text's length, or
- * -EINVAL (bad argument or unknown family), -ENOSPC (buf too small). Never suspends. */
+ * -EINVAL (NULL a or buf, a->len larger than the union, unknown family), -ENOSPC (buf too small:
+ * len 0 included). Never suspends. */
 int edo_sockaddr_format(const edo_sockaddr *a, char *buf, size_t len);
 
 /* Builds a Unix socket address from `path`; a leading '@' names a socket in Linux's abstract
@@ -84,8 +86,10 @@ int edo_sockaddr_unix(const char *path, edo_sockaddr *out);
 /* Resolves "host:port" ("localhost:80", "example.com:443", "[::1]:80") into at most `max`
  * addresses, IPv4 and IPv6 both, in the order the system's resolver prefers. Numeric addresses
  * return at once; names are looked up on the blocking pool (getaddrinfo), so the coroutine
- * suspends meanwhile. Returns how many addresses were stored (at least 1), or
- *   -EINVAL     bad argument, or no ":port";
+ * suspends meanwhile. At most 64 addresses are stored whatever `max` is. Returns how many
+ * addresses were stored (at least 1), or
+ *   -EINVAL     NULL host_port or out, max 0 or above INT_MAX, a host over 255 bytes, no ":port"
+ *               or a port as edo_sockaddr_parse refuses;
  *   -ENOENT     no such host (or no address for it);
  *   -EAGAIN     the resolver failed temporarily;
  *   -ENOMEM, -EPERM (a name outside a coroutine), -ECANCELED, -ETIMEDOUT.
@@ -96,7 +100,8 @@ int edo_resolve(const char *host_port, edo_sockaddr *out, size_t max);
  * edo_resolve returns (-EPERM when a name must be looked up outside a runtime). A name is looked
  * up on the blocking pool from the first poll; dropping the future early lets that lookup finish
  * on its own (its results are discarded). `out` must outlive the future; host_port is copied
- * (-EINVAL when longer than 271 bytes). */
+ * (-EINVAL when longer than 271 bytes). Bad arguments complete at the first poll with -EINVAL;
+ * a NULL f is a no-op. */
 typedef struct edo_resolve_future {
     edo_future base;
     int result;
@@ -121,7 +126,7 @@ typedef struct edo_tcp_listen_options {
 
 /* Binds and listens on `addr` ("ip:port", or "host:port", resolved with edo_resolve: the first
  * address that binds wins). `options` may be NULL. Returns 0 with the listener in *out, or
- * -EINVAL, -EADDRINUSE, -EACCES, -EMFILE, -EPERM (not in a runtime), or what edo_resolve returns.
+ * -EINVAL (NULL addr or out, a negative backlog), -EADDRINUSE, -EACCES, -EMFILE, -EPERM (not in a runtime), or what edo_resolve returns.
  * Suspends only to resolve a host name. Thread-safe. */
 int edo_tcp_listen(const char *addr, const edo_tcp_listen_options *options,
                    edo_tcp_listener **out);
@@ -149,7 +154,8 @@ int edo_tcp_listener_from_fd(int fd, edo_tcp_listener **out);
  * the system's), -ECANCELED, -EINVAL, -EPERM (not in a coroutine), or what edo_resolve returns.
  * Suspends. */
 int edo_tcp_connect(const char *addr, edo_tcp **out);
-/* Connects to `addr`. Same results. Suspends. */
+/* Connects to `addr`. Same results; -EINVAL for NULL, an address that is not IPv4 or IPv6, or
+ * one whose len is too short for its family or larger than the union. Suspends. */
 int edo_tcp_connect_addr(const edo_sockaddr *addr, edo_tcp **out);
 
 /* What to set on a socket before it connects (Tokio's TcpSocket); zero fields mean the default. */
@@ -166,8 +172,8 @@ typedef struct edo_tcp_connect_options {
 } edo_tcp_connect_options;
 
 /* Connects to `addr` from a socket set up by `options` (may be NULL: as edo_tcp_connect_addr).
- * Returns 0, or -EINVAL (NULL out or addr, a negative buffer size, a local address of another
- * family), -EADDRINUSE (`local` is taken), -EADDRNOTAVAIL (`local` is not this machine's), and
+ * Returns 0, or -EINVAL (NULL out, an addr edo_tcp_connect_addr refuses, a negative buffer size,
+ * a local address of another family), -EADDRINUSE (`local` is taken), -EADDRNOTAVAIL (`local` is not this machine's), and
  * the results of edo_tcp_connect. Suspends. */
 int edo_tcp_connect_with(const edo_sockaddr *addr, const edo_tcp_connect_options *options,
                          edo_tcp **out);
@@ -180,18 +186,23 @@ int edo_tcp_from_fd(int fd, edo_tcp **out);
 
 /* Reads at most `len` bytes; waits until some are there. Returns how many (0: the peer closed
  * its side, or len was 0), or -ECONNRESET, -ECANCELED, -ETIMEDOUT, -EBADF (closed meanwhile),
- * -EINVAL, -EPERM (not in a coroutine), or another -errno from recv. Suspends. */
+ * -EINVAL (NULL socket, NULL buf with len > 0, len above SSIZE_MAX), -EPERM (not in a
+ * coroutine), or another -errno from recv. Suspends. */
 ssize_t edo_tcp_read(edo_tcp *c, void *buf, size_t len);
 /* Like edo_tcp_read, but leaves the bytes queued (MSG_PEEK). Suspends. */
 ssize_t edo_tcp_peek(edo_tcp *c, void *buf, size_t len);
-/* Scatter read into `iovcnt` buffers. Same results. Suspends. */
+/* Scatter read into `iovcnt` buffers. Same results; -EINVAL for a NULL iov or iovcnt outside 1
+ * to IOV_MAX (and the kernel's -EINVAL when the lengths add up beyond SSIZE_MAX, -EFAULT for a
+ * NULL base with a nonzero length). Suspends. */
 ssize_t edo_tcp_readv(edo_tcp *c, const struct iovec *iov, int iovcnt);
 /* Writes at most `len` bytes; waits until some fit. Returns how many, or -EPIPE / -ECONNRESET
- * (the peer is gone), -ECANCELED, -ETIMEDOUT, -EBADF, -EINVAL, -EPERM. Suspends. */
+ * (the peer is gone), -ECANCELED, -ETIMEDOUT, -EBADF, -EINVAL (as for edo_tcp_read), -EPERM.
+ * Suspends. */
 ssize_t edo_tcp_write(edo_tcp *c, const void *buf, size_t len);
-/* Gather write. Same results. Suspends. */
+/* Gather write. Same results, and -EINVAL as edo_tcp_readv. Suspends. */
 ssize_t edo_tcp_writev(edo_tcp *c, const struct iovec *iov, int iovcnt);
-/* Writes all `len` bytes. Returns 0, or the first error (bytes before it were sent; on
+/* Writes all `len` bytes. Returns 0, or -EINVAL as edo_tcp_write (nothing sent), or the first
+ * error (bytes before it were sent; on
  * -ECANCELED or -ETIMEDOUT how many is unknown: treat the stream as broken). Suspends. */
 int edo_tcp_write_all(edo_tcp *c, const void *buf, size_t len);
 /* Readiness waits and tries, for code that wants to hold no buffer while it waits (a server
@@ -221,7 +232,8 @@ int edo_tcp_ready(edo_tcp *c, uint32_t interest);
  *   -EAGAIN      nothing can move now: the socket's readiness is forgotten, so that
  *                edo_tcp_ready waits for the next edge (no system call is made while the socket
  *                is known not to be ready);
- *   -EINVAL      NULL socket, NULL buffer with len > 0, NULL iov or iovcnt <= 0;
+ *   -EINVAL      NULL socket, NULL buffer with len > 0, len above SSIZE_MAX, NULL iov or
+ *                iovcnt outside 1 to IOV_MAX;
  *   -EBADF       the socket was closed;
  *   -ECONNRESET, -EPIPE (writes), or another -errno from recv/send.
  * Never suspends; callable from any thread (a coroutine, a future's poll, a plain thread). Two
@@ -230,21 +242,23 @@ ssize_t edo_tcp_try_read(edo_tcp *c, void *buf, size_t len);
 ssize_t edo_tcp_try_write(edo_tcp *c, const void *buf, size_t len);
 ssize_t edo_tcp_try_readv(edo_tcp *c, const struct iovec *iov, int iovcnt);
 ssize_t edo_tcp_try_writev(edo_tcp *c, const struct iovec *iov, int iovcnt);
-/* shutdown(2): SHUT_RD, SHUT_WR (the peer reads end-of-stream) or SHUT_RDWR. Returns 0 or
- * -errno (-ENOTCONN). Never suspends. */
+/* shutdown(2): SHUT_RD, SHUT_WR (the peer reads end-of-stream) or SHUT_RDWR. Returns 0, or
+ * -EINVAL (NULL, another `how`), or -errno (-ENOTCONN). Never suspends. */
 int edo_tcp_shutdown(edo_tcp *c, int how);
 /* Closes the connection and frees `c`. Returns 0, or -EINVAL for NULL. Never suspends. */
 int edo_tcp_close(edo_tcp *c);
 
-/* Options and addresses: 0 or -errno; never suspend. */
+/* Options and addresses: 0 or -errno (-EINVAL for a NULL socket or out); never suspend. */
 int edo_tcp_set_nodelay(edo_tcp *c, bool on);
-/* SO_KEEPALIVE; with `idle_s` > 0 also the idle time before the first probe (TCP_KEEPIDLE). */
+/* SO_KEEPALIVE; with `idle_s` > 0 also the idle time before the first probe (TCP_KEEPIDLE).
+ * -EINVAL (and nothing set) for `idle_s` below 0 or above 32767 (Linux's largest). */
 int edo_tcp_set_keepalive(edo_tcp *c, bool on, int idle_s);
 /* SO_LINGER: `seconds` >= 0 turns it on (0: close resets the connection), < 0 turns it off. */
 int edo_tcp_set_linger(edo_tcp *c, int seconds);
 int edo_tcp_local_addr(const edo_tcp *c, edo_sockaddr *out);
 int edo_tcp_peer_addr(const edo_tcp *c, edo_sockaddr *out);
-/* The socket's file descriptor (for options edo does not wrap). Do not close it. */
+/* The socket's file descriptor (for options edo does not wrap), or -EINVAL for NULL. Do not
+ * close it. */
 int edo_tcp_fd(const edo_tcp *c);
 
 /* ---------------------------------------------------------------------------------------------
@@ -258,7 +272,7 @@ typedef struct edo_unix edo_unix;
 typedef struct edo_unix_listener edo_unix_listener;
 
 /* Listens on `path` (a file is created; it must not exist yet: -EADDRINUSE). `backlog` 0 means
- * 1024. Returns 0, -EINVAL, -ENAMETOOLONG, -EADDRINUSE, -EACCES, -EPERM (not in a runtime).
+ * 1024. Returns 0, -EINVAL (NULL or empty path, NULL out, a negative backlog), -ENAMETOOLONG, -EADDRINUSE, -EACCES, -EPERM (not in a runtime).
  * Never suspends. */
 int edo_unix_listen(const char *path, int backlog, edo_unix_listener **out);
 /* Waits for a connection. Same results as edo_tcp_accept. Suspends. */
@@ -292,7 +306,8 @@ int edo_unix_peer_cred(const edo_unix *c, edo_unix_cred *out);
  * -EINVAL, -EPERM (not in a coroutine). Suspends. */
 int edo_unix_connect(const char *path, edo_unix **out);
 /* As edo_tcp_read, edo_tcp_peek, edo_tcp_readv, edo_tcp_write, edo_tcp_writev,
- * edo_tcp_write_all, edo_tcp_shutdown, edo_tcp_close: the same results, and they suspend. */
+ * edo_tcp_write_all, edo_tcp_shutdown, edo_tcp_close: the same results (-EINVAL for the same bad
+ * arguments), and they suspend. */
 ssize_t edo_unix_read(edo_unix *c, void *buf, size_t len);
 ssize_t edo_unix_peek(edo_unix *c, void *buf, size_t len);
 ssize_t edo_unix_readv(edo_unix *c, const struct iovec *iov, int iovcnt);
@@ -308,6 +323,7 @@ ssize_t edo_unix_try_readv(edo_unix *c, const struct iovec *iov, int iovcnt);
 ssize_t edo_unix_try_writev(edo_unix *c, const struct iovec *iov, int iovcnt);
 int edo_unix_shutdown(edo_unix *c, int how);
 int edo_unix_close(edo_unix *c);
+/* The socket's file descriptor, or -EINVAL for NULL. Do not close it. */
 int edo_unix_fd(const edo_unix *c);
 
 /* ---------------------------------------------------------------------------------------------
@@ -324,7 +340,9 @@ typedef struct edo_udp edo_udp;
  * Returns 0, -EINVAL, -EADDRINUSE, -EACCES, -EPERM (not in a runtime; a name outside a
  * coroutine), or what edo_resolve returns. Suspends only to resolve a name. */
 int edo_udp_bind(const char *addr, edo_udp **out);
-/* A datagram socket bound to `addr` (any family: IPv4, IPv6, Unix). Never suspends. */
+/* A datagram socket bound to `addr` (any family: IPv4, IPv6, Unix). Returns 0, or -EINVAL (NULL
+ * out or addr, another family, a len too short for the family or larger than the union), and the
+ * results of edo_udp_bind. Never suspends. */
 int edo_udp_bind_addr(const edo_sockaddr *addr, edo_udp **out);
 /* A Unix datagram socket bound to `path` ("@name": abstract), or unbound when path is NULL
  * (it can send, and receive replies only on an abstract or autobound address). Never suspends. */
@@ -338,11 +356,14 @@ int edo_udp_from_fd(int fd, edo_udp **out);
  * Same results as edo_unix_pair. Never suspends. */
 int edo_unix_datagram_pair(edo_udp **a, edo_udp **b);
 /* Sets the default peer (send/recv then need no address, and datagrams from others are
- * dropped by the kernel). Returns 0 or -errno. Never suspends. */
+ * dropped by the kernel). Returns 0, or -EINVAL (NULL, or a peer edo_udp_bind_addr would refuse
+ * as an address), or -errno. Never suspends. */
 int edo_udp_connect(edo_udp *u, const edo_sockaddr *peer);
 /* Sends one datagram to `to`; waits while the send buffer is full. Returns the bytes sent, or
  * -EMSGSIZE, -ECONNREFUSED (a previous datagram was refused by a connected peer), -ECANCELED,
- * -ETIMEDOUT, -EINVAL, -EPERM (not in a coroutine), or another -errno. Suspends. */
+ * -ETIMEDOUT, -EINVAL (NULL u or to, NULL buf with len > 0, len above SSIZE_MAX; the kernel's for
+ * a malformed `to`), -EAFNOSUPPORT (a `to` of another family), -EPERM (not in a coroutine), or
+ * another -errno. Suspends. */
 ssize_t edo_udp_send_to(edo_udp *u, const void *buf, size_t len, const edo_sockaddr *to);
 /* Receives one datagram, storing its sender in *from (may be NULL). Returns its length (0 for
  * an empty datagram), or the errors of edo_udp_send_to. Suspends. */
@@ -375,6 +396,7 @@ int edo_udp_local_addr(const edo_udp *u, edo_sockaddr *out);
 int edo_udp_peer_addr(const edo_udp *u, edo_sockaddr *out);
 /* Closes the socket (not the file of a bound Unix socket: unlink it). Returns 0 or -EINVAL. */
 int edo_udp_close(edo_udp *u);
+/* The socket's file descriptor, or -EINVAL for NULL. Do not close it. */
 int edo_udp_fd(const edo_udp *u);
 
 /* ---------------------------------------------------------------------------------------------
@@ -406,8 +428,10 @@ typedef struct edo_socket_future {
 
 /* The results and errors are those of the coroutine calls (edo_tcp_read, edo_tcp_peek,
  * edo_tcp_write, ...), less -EPERM, -ECANCELED and -ETIMEDOUT: a future is cancelled by dropping
- * it, and bounded with edo_timeout_future_init. Bad arguments complete at the first poll with
- * -EINVAL; a transfer of 0 bytes completes at once with 0. */
+ * it, and bounded with edo_timeout_future_init. Bad arguments (those the coroutine calls refuse:
+ * a NULL socket, a NULL buffer with len > 0, len above SSIZE_MAX, iovcnt outside 1 to IOV_MAX, an
+ * address of the wrong family) complete at the first poll with -EINVAL; a transfer of 0 bytes
+ * completes at once with 0. A NULL f is a no-op (for every *_future_init). */
 void edo_tcp_read_future_init(edo_socket_future *f, edo_tcp *c, void *buf, size_t len);
 /* Like the read future, leaving the bytes queued (MSG_PEEK). */
 void edo_tcp_peek_future_init(edo_socket_future *f, edo_tcp *c, void *buf, size_t len);
@@ -416,7 +440,7 @@ void edo_tcp_write_future_init(edo_socket_future *f, edo_tcp *c, const void *buf
  * much was sent before it is not reported: treat the stream as broken). Dropped before it is
  * ready, an unknown part of the buffer has been sent. */
 void edo_tcp_write_all_future_init(edo_socket_future *f, edo_tcp *c, const void *buf, size_t len);
-/* Scatter/gather: -EINVAL for a NULL iov or iovcnt <= 0. `iov` (the array, and the buffers it
+/* Scatter/gather: -EINVAL for a NULL iov or iovcnt outside 1 to IOV_MAX. `iov` (the array, and the buffers it
  * points to) must outlive the future. */
 void edo_tcp_readv_future_init(edo_socket_future *f, edo_tcp *c, const struct iovec *iov,
                                int iovcnt);

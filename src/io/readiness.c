@@ -77,7 +77,8 @@ static void wake_waiters(edo_io *io, uint32_t ready, bool all)
 
 void edo_io_waiter_init(edo_io_waiter *w)
 {
-    memset(w, 0, sizeof *w);
+    if (w)
+        memset(w, 0, sizeof *w);
 }
 
 void edo_io_waiter_drop(edo_io *io, edo_io_waiter *w)
@@ -100,8 +101,8 @@ static inline uint32_t answer(uint64_t s, uint32_t interest)
     return ready_of(s) & bits_for(interest);
 }
 
-edo_poll edo_io_poll_ready(edo_io *io, uint32_t interest, edo_io_waiter *w, edo_context *cx,
-                           edo_io_event *ev, int *rc)
+edo_poll edo__io_poll_ready(edo_io *io, uint32_t interest, edo_io_waiter *w, edo_context *cx,
+                            edo_io_event *ev, int *rc)
 {
     uint64_t s = atomic_load_explicit(&io->state, memory_order_acquire);
     if (!w->generation_)
@@ -144,6 +145,22 @@ edo_poll edo_io_poll_ready(edo_io *io, uint32_t interest, edo_io_waiter *w, edo_
     return EDO_READY;
 }
 
+edo_poll edo_io_poll_ready(edo_io *io, uint32_t interest, edo_io_waiter *w, edo_context *cx,
+                           edo_io_event *ev, int *rc)
+{
+    /* Checked here, once per public call; the sockets' loop calls edo__io_poll_ready. */
+    if (__builtin_expect(!io || !w || !cx || !ev || !rc ||
+                             !(interest & (EDO_READABLE | EDO_WRITABLE)),
+                         0)) {
+        if (ev)
+            *ev = (edo_io_event){0, 0};
+        if (rc)
+            *rc = -EINVAL;
+        return EDO_READY;
+    }
+    return edo__io_poll_ready(io, interest, w, cx, ev, rc);
+}
+
 int edo_io_try_ready(edo_io *io, uint32_t interest, edo_io_event *ev)
 {
     if (!io || !ev || !(interest & (EDO_READABLE | EDO_WRITABLE)))
@@ -157,6 +174,12 @@ int edo_io_try_ready(edo_io *io, uint32_t interest, edo_io_event *ev)
 }
 
 void edo_io_clear_ready(edo_io *io, edo_io_event ev)
+{
+    if (io)
+        edo__io_clear_ready(io, ev);
+}
+
+void edo__io_clear_ready(edo_io *io, edo_io_event ev)
 {
     uint64_t clear = ev.ready;
     uint64_t cur = atomic_load_explicit(&io->state, memory_order_acquire);
@@ -236,7 +259,7 @@ static edo_poll ready_poll(edo_future *self, edo_context *cx, void **out)
 {
     (void)out;
     ready_future *f = (ready_future *)self;
-    return edo_io_poll_ready(f->io, f->interest, &f->waiter, cx, f->ev, &f->rc);
+    return edo__io_poll_ready(f->io, f->interest, &f->waiter, cx, f->ev, &f->rc);
 }
 
 static void ready_drop(edo_future *self)

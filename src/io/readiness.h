@@ -31,6 +31,12 @@ static inline uint32_t edo__io_generation(struct edo_io *io)
     return (uint32_t)(atomic_load_explicit(&io->state, memory_order_relaxed) >> 32);
 }
 
+/* edo_io_poll_ready and edo_io_clear_ready without their argument checks, for the sockets' own
+ * loop (net/sock.c), whose arguments are never NULL: the checks stay at the public entries. */
+edo_poll edo__io_poll_ready(edo_io *io, uint32_t interest, edo_io_waiter *w, edo_context *cx,
+                            edo_io_event *ev, int *rc);
+void edo__io_clear_ready(edo_io *io, edo_io_event ev);
+
 /* Whether `w` is on its registration's wait list (a quick look, for skipping the drop). */
 static inline bool edo__io_waiter_linked(const edo_io_waiter *w)
 {

@@ -1,6 +1,7 @@
 /* Socket addresses: parsing and printing "ip:port", and resolving "host:port". */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -11,6 +12,9 @@
 #include "coro/coro.h"
 #include "edo/coro.h"
 #include "edo/net.h"
+
+/* The most addresses one resolution stores (a resolver returns a handful). */
+#define EDO__RESOLVE_MAX 64
 
 /* Splits "host:port" / "[v6]:port" into host (without brackets) and port text. */
 static int split_host_port(const char *text, char *host, size_t host_len, const char **port)
@@ -35,9 +39,15 @@ static int split_host_port(const char *text, char *host, size_t host_len, const 
     memcpy(host, start, n);
     host[n] = '\0';
     *port = colon + 1;
-    char *stop;
-    long value = strtol(*port, &stop, 10);
-    if (**port == '\0' || *stop != '\0' || value < 0 || value > 65535)
+    /* Digits only (strtol would take a sign or leading blanks), 1 to 5 of them. */
+    long value = 0;
+    size_t digits = 0;
+    for (const char *p = *port; *p; p++, digits++) {
+        if (*p < '0' || *p > '9' || digits == 5)
+            return -EINVAL;
+        value = value * 10 + (*p - '0');
+    }
+    if (digits == 0 || value > 65535)
         return -EINVAL;
     return 0;
 }
@@ -95,7 +105,7 @@ int edo_sockaddr_parse(const char *text, edo_sockaddr *out)
 
 int edo_sockaddr_format(const edo_sockaddr *a, char *buf, size_t len)
 {
-    if (!a || !buf)
+    if (!a || !buf || a->len > sizeof a->u)
         return -EINVAL;
     char ip[INET6_ADDRSTRLEN];
     int n;
@@ -112,6 +122,8 @@ int edo_sockaddr_format(const edo_sockaddr *a, char *buf, size_t len)
         size_t path_len = a->len > offsetof(struct sockaddr_un, sun_path)
                               ? a->len - offsetof(struct sockaddr_un, sun_path)
                               : 0;
+        if (path_len > sizeof a->u.un.sun_path)
+            path_len = sizeof a->u.un.sun_path; /* the union's padding is no path */
         const char *path = a->u.un.sun_path;
         if (path_len > 0 && path[0] == '\0') /* abstract: shown as @name */
             n = snprintf(buf, len, "@%.*s", (int)(path_len - 1), path + 1);
@@ -161,8 +173,10 @@ static void *resolve_blocking(void *arg)
 static int resolve_start(const char *host_port, edo_sockaddr *out, size_t max, bool coroutine,
                          resolve_job **job, edo_task **call)
 {
-    if (!host_port || !out || max == 0)
-        return -EINVAL;
+    if (!host_port || !out || max == 0 || max > INT_MAX)
+        return -EINVAL; /* the count is returned as an int */
+    if (max > EDO__RESOLVE_MAX)
+        max = EDO__RESOLVE_MAX; /* the job's copy stays small whatever room the caller has */
     char host[256];
     const char *port;
     int rc = split_host_port(host_port, host, sizeof host, &port);
@@ -278,6 +292,8 @@ static const edo_future_vtable resolve_vtable = {resolve_poll, resolve_drop};
 void edo_resolve_future_init(edo_resolve_future *f, const char *host_port, edo_sockaddr *out,
                              size_t max)
 {
+    if (!f)
+        return;
     memset(f, 0, sizeof *f);
     f->base.vtable = &resolve_vtable;
     resolve_state *st = resolve_state_of(f);

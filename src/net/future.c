@@ -1,6 +1,7 @@
 /* The future forms of the socket operations: one future type whose private state says which
  * operation it runs (see edo/net.h). */
 #include <errno.h>
+#include <limits.h>
 #include <stdalign.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -129,8 +130,10 @@ static state *init(edo_socket_future *f, edo_io *io, enum kind kind, uint32_t di
 static void transfer_init(edo_socket_future *f, edo_io *io, bool send, bool datagram, void *buf,
                           size_t len, edo_sockaddr *addr)
 {
+    if (!f)
+        return;
     state *st = init(f, io, TRANSFER, send ? EDO_WRITABLE : EDO_READABLE, edo__sock_do_transfer);
-    if (!buf && len)
+    if ((!buf && len) || len > SSIZE_MAX)
         st->error = -EINVAL;
     st->transfer = (edo__transfer){.send = send, .datagram = datagram, .buf = buf, .len = len,
                                    .addr = send ? NULL : addr};
@@ -144,6 +147,8 @@ static void transfer_init(edo_socket_future *f, edo_io *io, bool send, bool data
 static void peek_init(edo_socket_future *f, edo_io *io, bool datagram, void *buf, size_t len,
                       edo_sockaddr *from)
 {
+    if (!f)
+        return;
     transfer_init(f, io, false, datagram, buf, len, from);
     state_of(f)->transfer.flags = MSG_PEEK;
 }
@@ -152,8 +157,10 @@ static void peek_init(edo_socket_future *f, edo_io *io, bool datagram, void *buf
 static void vector_init(edo_socket_future *f, edo_io *io, bool send, const struct iovec *iov,
                         int iovcnt)
 {
+    if (!f)
+        return;
     state *st = init(f, io, TRANSFER, send ? EDO_WRITABLE : EDO_READABLE, edo__sock_do_transfer);
-    if (!iov || iovcnt <= 0)
+    if (!iov || iovcnt <= 0 || iovcnt > IOV_MAX)
         st->error = -EINVAL;
     st->transfer = (edo__transfer){.send = send, .iov = iov, .iovcnt = iovcnt};
 }
@@ -161,6 +168,8 @@ static void vector_init(edo_socket_future *f, edo_io *io, bool send, const struc
 /* A send of the whole buffer: transfers again until it is gone. */
 static void write_all_init(edo_socket_future *f, edo_io *io, const void *buf, size_t len)
 {
+    if (!f)
+        return;
     transfer_init(f, io, true, false, (void *)buf, len, NULL);
     state_of(f)->all = true;
 }
@@ -256,6 +265,8 @@ void edo_udp_send_to_future_init(edo_socket_future *f, edo_udp *u, const void *b
 
 static void accept_init(edo_socket_future *f, edo_io *listener, edo_sockaddr *peer)
 {
+    if (!f)
+        return;
     state *st = init(f, listener, ACCEPT, EDO_READABLE, edo__sock_do_accept);
     st->accept = (edo__accept){peer, -1};
 }
@@ -275,6 +286,8 @@ void edo_unix_accept_future_init(edo_socket_future *f, edo_unix_listener *l)
 /* A readiness wait: no operation, the ready bits are the result. */
 static void ready_init(edo_socket_future *f, edo_io *io, uint32_t interest)
 {
+    if (!f)
+        return;
     state *st = init(f, io, READY, interest, NULL);
     if (!edo__interest_valid(interest))
         st->error = -EINVAL;
@@ -298,8 +311,10 @@ void edo_udp_ready_future_init(edo_socket_future *f, edo_udp *u, uint32_t intere
 void edo_tcp_connect_with_future_init(edo_socket_future *f, const edo_sockaddr *addr,
                                      const edo_tcp_connect_options *options)
 {
+    if (!f)
+        return;
     state *st = init(f, NULL, CONNECT, EDO_WRITABLE, edo__sock_connect_result);
-    if (!addr) {
+    if (edo__sockaddr_check(addr, EDO__FAMILY_INET) < 0) {
         st->error = -EINVAL;
         return;
     }
@@ -316,6 +331,8 @@ void edo_tcp_connect_future_init(edo_socket_future *f, const edo_sockaddr *addr)
 
 void edo_unix_connect_future_init(edo_socket_future *f, const char *path)
 {
+    if (!f)
+        return;
     state *st = init(f, NULL, CONNECT, EDO_WRITABLE, edo__sock_connect_result);
     st->error = path ? edo_sockaddr_unix(path, &st->addr) : -EINVAL;
     st->has_addr = st->error == 0;

@@ -134,6 +134,8 @@ static int set_up_connect(int fd, const edo_tcp_connect_options *o)
 
 int edo__connect_options_check(const edo_sockaddr *addr, const edo_tcp_connect_options *o)
 {
+    if (edo__sockaddr_check(addr, EDO__FAMILY_INET) < 0)
+        return -EINVAL; /* TCP: an IPv4 or IPv6 address */
     if (!o)
         return 0;
     if (o->send_buffer < 0 || o->recv_buffer < 0)

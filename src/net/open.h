@@ -27,7 +27,6 @@ int edo__sock_adopt(edo_runtime *rt, edo_io **out, int fd);
  * On failure the fd is left as it was. Returns 0, -EINVAL (NULL out, negative fd, another kind of
  * socket), -EBADF, -ENOTSOCK, -ENOTCONN (a stream not connected yet), -EEXIST (registered
  * already), -EPERM (not in a runtime), -ENOMEM. */
-enum { EDO__FAMILY_INET = 1, EDO__FAMILY_UNIX = 2 };
 typedef enum { EDO__SOCK_ANY, EDO__SOCK_LISTENING, EDO__SOCK_CONNECTED } edo__sock_role;
 int edo__sock_from_fd(edo_io **out, int fd, int type, unsigned families, edo__sock_role role);
 /* Two connected Unix sockets of `type`, registered with the current runtime: 0, -EINVAL,
@@ -35,7 +34,8 @@ int edo__sock_from_fd(edo_io **out, int fd, int type, unsigned families, edo__so
 int edo__sock_pair(int type, edo_io **a, edo_io **b);
 /* Deregisters and closes: 0, or -EINVAL for NULL (what every *_close returns). */
 int edo__sock_close(edo_io *io);
-/* -EINVAL when `options` (may be NULL) cannot serve a connect to `addr`, else 0. */
+/* -EINVAL when `addr` is not an IPv4 or IPv6 address (edo__sockaddr_check) or `options` (may be
+ * NULL) cannot serve a connect to it, else 0. */
 int edo__connect_options_check(const edo_sockaddr *addr, const edo_tcp_connect_options *options);
 /* A new socket of `type` for addr's family, set up by `options` (may be NULL; checked already),
  * connecting to `addr` and registered with `rt`: the outcome comes with its first writable edge

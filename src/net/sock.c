@@ -2,7 +2,10 @@
 #include "net/sock.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include "coro/coro.h"
 
@@ -12,7 +15,7 @@
 static inline void forget_drained(edo_io *io, uint32_t dir, edo_io_event ev)
 {
     ev.ready &= dir;
-    edo_io_clear_ready(io, ev);
+    edo__io_clear_ready(io, ev);
 }
 
 edo_poll edo__sock_poll(edo__sock_wait *w, edo_context *cx, ssize_t *result)
@@ -20,7 +23,7 @@ edo_poll edo__sock_poll(edo__sock_wait *w, edo_context *cx, ssize_t *result)
     for (;;) {
         edo_io_event ev;
         int rc;
-        if (edo_io_poll_ready(w->io, w->dir, &w->waiter, cx, &ev, &rc) == EDO_PENDING)
+        if (edo__io_poll_ready(w->io, w->dir, &w->waiter, cx, &ev, &rc) == EDO_PENDING)
             return EDO_PENDING;
         if (rc < 0) {
             *result = rc;
@@ -40,7 +43,7 @@ edo_poll edo__sock_poll(edo__sock_wait *w, edo_context *cx, ssize_t *result)
             *result = n;
             return EDO_READY;
         }
-        edo_io_clear_ready(w->io, ev); /* would block: whatever was seen is stale */
+        edo__io_clear_ready(w->io, ev); /* would block: whatever was seen is stale */
     }
 }
 
@@ -53,7 +56,7 @@ ssize_t edo__sock_try(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx)
     bool drained = false;
     ssize_t n = op(io->fd, ctx, &drained);
     if (n == -EAGAIN)
-        edo_io_clear_ready(io, ev);
+        edo__io_clear_ready(io, ev);
     else if (drained)
         forget_drained(io, dir, ev);
     return n;
@@ -181,7 +184,9 @@ ssize_t edo__sock_do_transfer(int fd, void *arg, bool *drained)
 
 ssize_t edo__sock_transfer(edo_io *io, edo__transfer *x)
 {
-    if (!io || (x->iov ? x->iovcnt <= 0 : (!x->buf && x->len)))
+    /* The public entry of every transfer: one check here, none in the loop. */
+    if (!io || (x->iov ? x->iovcnt <= 0 || x->iovcnt > IOV_MAX
+                       : (!x->buf && x->len) || x->len > SSIZE_MAX))
         return -EINVAL;
     if (edo__transfer_is_empty(x))
         return 0;
@@ -193,7 +198,7 @@ ssize_t edo__sock_transfer(edo_io *io, edo__transfer *x)
 
 int edo__sock_send_all(edo_io *io, const void *buf, size_t len)
 {
-    if (!io || (!buf && len))
+    if (!io || (!buf && len) || len > SSIZE_MAX)
         return -EINVAL;
     const char *p = buf;
     while (len > 0) {
@@ -221,4 +226,24 @@ int edo__sock_set_int(const edo_io *io, int level, int name, int value)
     if (!io)
         return -EINVAL;
     return setsockopt(io->fd, level, name, &value, sizeof value) < 0 ? -errno : 0;
+}
+
+/* ---- addresses ----------------------------------------------------------------------------- */
+
+int edo__sockaddr_check(const edo_sockaddr *a, unsigned families)
+{
+    if (!a || a->len > sizeof a->u)
+        return -EINVAL;
+    switch (a->u.sa.sa_family) {
+    case AF_INET:
+        return families & EDO__FAMILY_INET && a->len >= sizeof a->u.in ? 0 : -EINVAL;
+    case AF_INET6:
+        return families & EDO__FAMILY_INET && a->len >= sizeof a->u.in6 ? 0 : -EINVAL;
+    case AF_UNIX:
+        return families & EDO__FAMILY_UNIX && a->len >= offsetof(struct sockaddr_un, sun_path)
+                   ? 0
+                   : -EINVAL;
+    default:
+        return -EINVAL;
+    }
 }

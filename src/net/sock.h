@@ -90,6 +90,11 @@ int edo__sock_send_all(edo_io *io, const void *buf, size_t len);
 int edo__sock_shutdown(edo_io *io, int how);
 /* setsockopt of an int. */
 int edo__sock_set_int(const edo_io *io, int level, int name, int value);
+/* The families of addresses a call accepts. */
+enum { EDO__FAMILY_INET = 1, EDO__FAMILY_UNIX = 2 };
+/* 0 when `a` is an address of one of `families` (EDO__FAMILY_INET: IPv4 or IPv6) whose length
+ * covers its family's fields and fits edo_sockaddr; -EINVAL otherwise (NULL included). */
+int edo__sockaddr_check(const edo_sockaddr *a, unsigned families);
 /* getsockname and getpeername into an edo_sockaddr. */
 int edo__sock_local_addr(const edo_io *io, edo_sockaddr *out);
 int edo__sock_peer_addr(const edo_io *io, edo_sockaddr *out);

@@ -52,7 +52,7 @@ static int attempt_listen(const edo_sockaddr *a, void *ctx)
 int edo_tcp_listen(const char *addr, const edo_tcp_listen_options *options,
                    edo_tcp_listener **out)
 {
-    if (!out || !addr)
+    if (!out || !addr || (options && options->backlog < 0))
         return -EINVAL;
     listen_attempt l = {edo_runtime_current(), options, NULL};
     if (!l.rt)
@@ -196,6 +196,10 @@ int edo_tcp_set_nodelay(edo_tcp *c, bool on) { return set_int(c, IPPROTO_TCP, TC
 
 int edo_tcp_set_keepalive(edo_tcp *c, bool on, int idle_s)
 {
+    /* Checked before anything is set: a failure changes nothing. 32767 is Linux's largest
+     * TCP_KEEPIDLE. */
+    if (!c || idle_s < 0 || idle_s > 32767)
+        return -EINVAL;
     int rc = set_int(c, SOL_SOCKET, SO_KEEPALIVE, on);
     if (rc == 0 && on && idle_s > 0)
         rc = set_int(c, IPPROTO_TCP, TCP_KEEPIDLE, idle_s);

@@ -12,7 +12,7 @@ static edo_io *io_of(const edo_udp *u) { return (edo_io *)u; }
 
 int edo_udp_bind_addr(const edo_sockaddr *addr, edo_udp **out)
 {
-    if (!out || !addr)
+    if (!out || edo__sockaddr_check(addr, EDO__FAMILY_INET | EDO__FAMILY_UNIX) < 0)
         return -EINVAL;
     edo_runtime *rt = edo_runtime_current();
     if (!rt)
@@ -61,7 +61,7 @@ int edo_unix_datagram_bind(const char *path, edo_udp **out)
 
 int edo_udp_connect(edo_udp *u, const edo_sockaddr *peer)
 {
-    if (!u || !peer)
+    if (!u || edo__sockaddr_check(peer, EDO__FAMILY_INET | EDO__FAMILY_UNIX) < 0)
         return -EINVAL;
     return connect(io_of(u)->fd, &peer->u.sa, peer->len) < 0 ? -errno : 0;
 }

@@ -30,7 +30,7 @@ int edo_sockaddr_unix(const char *path, edo_sockaddr *out)
 
 int edo_unix_listen(const char *path, int backlog, edo_unix_listener **out)
 {
-    if (!out)
+    if (!out || backlog < 0)
         return -EINVAL;
     edo_sockaddr addr;
     int rc = edo_sockaddr_unix(path, &addr);
