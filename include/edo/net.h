@@ -345,7 +345,9 @@ int edo_udp_bind(const char *addr, edo_udp **out);
  * results of edo_udp_bind. Never suspends. */
 int edo_udp_bind_addr(const edo_sockaddr *addr, edo_udp **out);
 /* A Unix datagram socket bound to `path` ("@name": abstract), or unbound when path is NULL
- * (it can send, and receive replies only on an abstract or autobound address). Never suspends. */
+ * (it can send, and receive replies only on an abstract or autobound address). Returns 0, or
+ * -EINVAL (NULL out, empty path), -ENAMETOOLONG, and the results of edo_udp_bind_addr. Never
+ * suspends. */
 int edo_unix_datagram_bind(const char *path, edo_udp **out);
 /* Takes over `fd`, a datagram socket (UDP or Unix) made elsewhere: as edo_tcp_listener_from_fd,
  * and edo_udp_close closes it. Returns 0, or -EINVAL (not a UDP or Unix datagram socket), -EBADF,
@@ -381,7 +383,7 @@ int edo_udp_ready(edo_udp *u, uint32_t interest);
  * connected peer; `from` may be NULL. Never suspends. */
 ssize_t edo_udp_try_send_to(edo_udp *u, const void *buf, size_t len, const edo_sockaddr *to);
 ssize_t edo_udp_try_recv_from(edo_udp *u, void *buf, size_t len, edo_sockaddr *from);
-/* SO_BROADCAST. */
+/* SO_BROADCAST. 0 or -errno (-EINVAL for NULL). */
 int edo_udp_set_broadcast(edo_udp *u, bool on);
 /* Joins (leaves) multicast `group` (an IPv4 or IPv6 address; its port is ignored) on interface
  * `ifindex` (0: the system's choice). Returns 0 or -errno (-EINVAL: not a multicast address).
@@ -389,7 +391,7 @@ int edo_udp_set_broadcast(edo_udp *u, bool on);
 int edo_udp_join_multicast(edo_udp *u, const edo_sockaddr *group, unsigned ifindex);
 int edo_udp_leave_multicast(edo_udp *u, const edo_sockaddr *group, unsigned ifindex);
 /* Whether this host receives its own multicast datagrams (default on), and their TTL / hop
- * limit (default 1). */
+ * limit (default 1; -EINVAL outside 0 to 255). 0 or -errno (-EINVAL for NULL). */
 int edo_udp_set_multicast_loop(edo_udp *u, bool on);
 int edo_udp_set_multicast_ttl(edo_udp *u, int ttl);
 int edo_udp_local_addr(const edo_udp *u, edo_sockaddr *out);
