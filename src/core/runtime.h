@@ -20,7 +20,7 @@
 
 #define EDO__CACHE_LINE 64
 #define EDO__COOP_BUDGET 128u
-#define EDO__MAX_LIFO_POLLS 3u
+#define EDO__MAX_LIFO_POLLS 16u /* run-next polls in a row (see ARCHITECTURE.md) */
 #define EDO__SPIN_ROUNDS 256u /* polls of the queues before a worker sleeps */
 #define EDO__ID_BLOCK 256u /* task ids a worker reserves at a time */
 #define EDO__MAINTENANCE_TARGET_NS 200000u /* how often a busy worker looks at timers, I/O and
