@@ -126,23 +126,19 @@ bool edo__local_push_overflow(edo__local_queue *q, edo__task *t, uint32_t head,
                                                  edo__lq_pack(head + half, head + half),
                                                  memory_order_acq_rel, memory_order_acquire))
         return false;
-    /* The claimed slots are ours now: link them (oldest first), then `t`, into two lists. */
-    edo__task *first[2] = {NULL, NULL}, *last[2] = {NULL, NULL};
+    /* The claimed slots are ours now: each task (oldest first), then `t`, joins its part. */
+    edo__task_fifo part[2] = {{NULL, NULL}, {NULL, NULL}};
     size_t n[2] = {0, 0};
     for (uint32_t i = 0; i <= half; i++) {
         edo__task *next = i < half ? edo__lq_load(q, head + i) : t;
         int fresh = edo__task_never_ran(next);
-        if (last[fresh])
-            edo__task_set_next(last[fresh], next);
-        else
-            first[fresh] = next;
-        last[fresh] = next;
+        edo__fifo_push(&part[fresh], next);
         n[fresh]++;
     }
     if (n[0])
-        edo__inject_push_batch(&overflow->started, first[0], last[0], n[0]);
+        edo__inject_push_batch(&overflow->started, part[0].head, part[0].tail, n[0]);
     if (n[1])
-        edo__inject_push_batch(&overflow->fresh, first[1], last[1], n[1]);
+        edo__inject_push_batch(&overflow->fresh, part[1].head, part[1].tail, n[1]);
     return true;
 }
 
