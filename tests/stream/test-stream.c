@@ -50,7 +50,8 @@ static edo_poll scripted_write(edo_stream *s, edo_stream_waiter *w, edo_context 
     for (int i = 0; i < iovcnt && n < t->chunk; i++) {
         size_t take = iov[i].iov_len < t->chunk - n ? iov[i].iov_len : t->chunk - n;
         CHECK(t->nwritten + take <= sizeof t->written);
-        memcpy(t->written + t->nwritten, iov[i].iov_base, take);
+        if (take > 0)
+            memcpy(t->written + t->nwritten, iov[i].iov_base, take);
         t->nwritten += take;
         n += take;
     }
