@@ -26,25 +26,25 @@ static void die(const char *what, int rc)
 
 /* ---- the server ---------------------------------------------------------------------------- */
 
-static _Atomic long parked; /* connections whose coroutine reached its first readiness wait */
+#define BUF_SIZE 4096
 
-/* One read and its echo, with the buffer on this frame: a page of stack is touched only when
- * bytes come, not while the connection waits. */
-static __attribute__((noinline)) ssize_t echo_some(edo_stream *s)
-{
-    char buf[4096];
-    ssize_t n = edo_stream_read(s, buf, sizeof buf);
-    if (n > 0 && edo_stream_write_all(s, buf, (size_t)n) < 0)
-        return -1;
-    return n;
-}
+static _Atomic long parked; /* connections whose coroutine started */
 
+/* Waits for bytes holding nothing, and takes a buffer only for the burst that came: an idle
+ * connection costs its coroutine's first stack page, its task and its registration. */
 static void *serve(void *arg)
 {
     edo_stream *s = arg;
     atomic_fetch_add_explicit(&parked, 1, memory_order_release);
-    while (edo_stream_ready(s, EDO_READABLE) > 0 && echo_some(s) > 0)
-        ;
+    while (edo_stream_ready(s, EDO_READABLE) > 0) {
+        char *buf = malloc(BUF_SIZE);
+        ssize_t n = buf ? edo_stream_read(s, buf, BUF_SIZE) : -ENOMEM;
+        if (n > 0 && edo_stream_write_all(s, buf, (size_t)n) < 0)
+            n = -1;
+        free(buf);
+        if (n <= 0)
+            break;
+    }
     edo_stream_close(s);
     return NULL;
 }
@@ -118,7 +118,8 @@ long idle_conn_memory(edo_runtime *rt, long n, long (*rss)(void))
     char ok;
     if (read(from_child, &ok, 1) != 1)
         die("the client", -EPIPE);
-    /* Counted before their first wait: but for the last few, all are parked in it. */
+    /* The client has had every echo: each coroutine is back in its readiness wait, but for the
+     * last few, which are on their way there. */
     while (atomic_load_explicit(&parked, memory_order_acquire) < n)
         usleep(1000);
     long after = rss();
@@ -138,9 +139,11 @@ int idle_conn_client(const char *port_s, const char *n_s)
     int *fds = malloc((size_t)n * sizeof *fds);
     if (!fds)
         return 1;
-    for (long i = 0; i < n; i++) {
+    for (long i = 0; i < n; i++) { /* each connection echoes once, then idles */
+        char c = 'x';
         fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&sa, sizeof sa) < 0) {
+        if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&sa, sizeof sa) < 0 ||
+            write(fds[i], &c, 1) != 1 || read(fds[i], &c, 1) != 1) {
             perror("idle_conn_client");
             return 1;
         }

@@ -8,9 +8,11 @@
 #
 # Memory rows print bytes_per_task=MEDIAN instead (RSS growth per task parked
 # on a Notify), and the same ratio; idle_conn_memory prints bytes_per_conn
-# (RSS growth per idle echo connection, 10,000 of them, the clients in another
-# process: edo's coroutines wait in edo_stream_ready before taking a buffer,
-# Tokio's tasks are tokio-echo's, parked in a read into their 4 KiB buffer). Rows with several fields print the median
+# (RSS growth per idle echo connection, 10,000 of them, each echoed once, the
+# clients in another process: edo's coroutines wait in edo_stream_ready and
+# take a buffer only for a burst, Tokio's tasks are tokio-echo's, parked in a
+# read into their 4 KiB buffer; bench/net/run.sh measures echo_server's styles
+# from outside). Rows with several fields print the median
 # of each, and one ratio (tokio / edo) for each field they are compared on:
 #
 #   bench=NAME peer=edo p50_us=MEDIAN p99_us=MEDIAN max_us=MEDIAN wall_ms=MEDIAN

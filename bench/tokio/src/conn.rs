@@ -1,6 +1,7 @@
 //! idle_conn_memory: RSS growth per idle echo connection, the Tokio side of
 //! edo's bench/conn_workloads.c. Each connection is served by a task shaped as
-//! tokio-echo's (a 4 KiB buffer, read, write_all), parked in its first read;
+//! tokio-echo's (a 4 KiB buffer, read, write_all), parked in a read after one
+//! echo;
 //! the clients are this program re-run as `idle_conn_client` in a process of
 //! its own, so only the server's side is measured.
 
@@ -53,7 +54,8 @@ pub fn idle_conn_memory(rt: &Runtime, n: usize, rss: fn() -> usize) -> usize {
         .expect("the client's stdout")
         .read_exact(&mut ok)
         .expect("the client connects");
-    // Counted before their first read: but for the last few, all are parked.
+    // The client has had every echo: each task is back in its read, but for
+    // the last few, which are on their way there.
     while parked.load(Ordering::Acquire) < n {
         thread::sleep(Duration::from_millis(1));
     }
@@ -63,8 +65,9 @@ pub fn idle_conn_memory(rt: &Runtime, n: usize, rss: fn() -> usize) -> usize {
     after.saturating_sub(before) / n
 }
 
-/// The client process: `n` connections to 127.0.0.1:`port`, held open until
-/// stdin closes; says "1" on stdout once all are connected.
+/// The client process: `n` connections to 127.0.0.1:`port`, each echoing one
+/// byte, held open until stdin closes; says "1" on stdout once all are
+/// connected.
 pub fn idle_conn_client(port: &str, n: &str) -> i32 {
     let (port, n): (u16, usize) = match (port.parse(), n.parse()) {
         (Ok(p), Ok(n)) => (p, n),
@@ -72,7 +75,14 @@ pub fn idle_conn_client(port: &str, n: &str) -> i32 {
     };
     let mut conns = Vec::with_capacity(n);
     for _ in 0..n {
-        match StdTcpStream::connect((Ipv4Addr::LOCALHOST, port)) {
+        // Each connection echoes once, then idles.
+        let mut byte = [b'x'];
+        let echoed = StdTcpStream::connect((Ipv4Addr::LOCALHOST, port)).and_then(|mut c| {
+            c.write_all(&byte)?;
+            c.read_exact(&mut byte)?;
+            Ok(c)
+        });
+        match echoed {
             Ok(c) => conns.push(c),
             Err(e) => {
                 eprintln!("idle_conn_client: {}", e);
