@@ -43,6 +43,7 @@
 
 #include "edo/io.h"
 #include "edo/runtime.h"
+#include "edo/stream.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -221,9 +222,10 @@ int edo_tcp_write_all(edo_tcp *c, const void *buf, size_t len);
  * Waits until `c` is ready for `interest` (EDO_READABLE and/or EDO_WRITABLE) and returns the
  * ready bits (edo/io.h: the asked directions, EDO_READ_CLOSED / EDO_WRITE_CLOSED, EDO_IO_ERROR),
  * or -EINVAL (NULL, no direction or an unknown bit), -ECANCELED, -ETIMEDOUT (the coroutine's
- * deadline), -EBADF (closed meanwhile), -EPERM (not in a coroutine). Readiness may be stale (a new
- * socket starts out ready both ways): the try that follows then returns -EAGAIN, and the next
- * wait waits for a new edge. A ready wait takes a unit of the cooperative budget, so a loop of
+ * deadline), -EBADF (closed meanwhile), -EPERM (not in a coroutine). A new socket's readiness is
+ * not taken on trust here: its first wait asks the kernel, so an idle connection waits (holding
+ * nothing) rather than waking at once. Readiness may still be stale (another task took the
+ * bytes): the try that follows then returns -EAGAIN, and the next wait waits for a new edge. A ready wait takes a unit of the cooperative budget, so a loop of
  * waits and tries on a busy socket still lets other tasks run. Suspends; any number of tasks may
  * wait on one socket at once (all are woken by an edge in their direction). */
 int edo_tcp_ready(edo_tcp *c, uint32_t interest);
@@ -260,6 +262,13 @@ int edo_tcp_peer_addr(const edo_tcp *c, edo_sockaddr *out);
 /* The socket's file descriptor (for options edo does not wrap), or -EINVAL for NULL. Do not
  * close it. */
 int edo_tcp_fd(const edo_tcp *c);
+/* The connection as a byte stream (edo/stream.h), for code written once for every stream: the
+ * same connection, not a copy. No allocation and the same lifetime: edo_stream_close closes the
+ * connection (as edo_tcp_close does; call one of them, once). A stream read or write is one
+ * recv or send on the reactor, as edo_tcp_read and edo_tcp_write; edo_stream_ready waits for
+ * readiness as edo_tcp_ready; edo_stream_shutdown is shutdown(SHUT_WR); edo_stream_raw_fd
+ * gives the socket. Returns NULL for NULL. Never suspends; thread-safe. */
+edo_stream *edo_tcp_stream(edo_tcp *c);
 
 /* ---------------------------------------------------------------------------------------------
  * Unix domain sockets (stream)
@@ -325,6 +334,8 @@ int edo_unix_shutdown(edo_unix *c, int how);
 int edo_unix_close(edo_unix *c);
 /* The socket's file descriptor, or -EINVAL for NULL. Do not close it. */
 int edo_unix_fd(const edo_unix *c);
+/* The connection as a byte stream: as edo_tcp_stream. */
+edo_stream *edo_unix_stream(edo_unix *c);
 
 /* ---------------------------------------------------------------------------------------------
  * Datagram sockets: UDP, and Unix datagram sockets
