@@ -20,8 +20,9 @@
  * Memory is reclaimed, not only grown: when a buffer is the only user of its allocation (every
  * piece split off and every slice frozen from it has been dropped), the bytes it consumed at the
  * front become spare room again (reserve moves the unread bytes to the start when that is cheap:
- * there are no more of them than consumed bytes). So a buffer used as a reader's window, filled
- * at the back and consumed at the front, keeps one allocation of a steady size.
+ * they are no more than the consumed bytes, or than half the allocation). So a buffer used as a
+ * reader's window, filled at the back and consumed at the front, keeps one allocation of a
+ * steady size.
  *
  * Sizes: a buffer or slice holds at most EDO_BYTES_MAX bytes; a size past it is -EINVAL, never an
  * overflow. Every call that allocates returns -ENOMEM when the allocation fails, the buffer then
@@ -85,7 +86,8 @@ size_t edo_bytes_spare_len(const edo_bytes *b);
 
 /* Makes room for at least `additional` more bytes after the readable ones: reclaims the
  * consumed front when `b` is the only user of its allocation and that is enough (moving the
- * readable bytes to the start when they are no more than the consumed ones), otherwise moves
+ * readable bytes to the start when they are no more than the consumed ones or than half the
+ * allocation), otherwise moves
  * them to a new allocation (at least twice the old size). Returns 0, -EINVAL (NULL b, len +
  * additional above EDO_BYTES_MAX) or -ENOMEM (nothing changed). */
 int edo_bytes_reserve(edo_bytes *b, size_t additional);
