@@ -315,14 +315,15 @@ static edo_poll reader_poll_read(edo_stream *s, edo_stream_waiter *w, edo_contex
 }
 
 static const edo_stream_vtable reader_vtable = {
-    reader_poll_read,
-    edo__wrapper_poll_write,
-    edo__wrapper_poll_flush,
-    edo__wrapper_poll_shutdown,
-    edo__wrapper_poll_ready,
-    edo__wrapper_drop_waiter,
-    edo__wrapper_raw_fd_write_side, /* reading the fd would skip the buffered bytes */
-    edo__buffered_close,
+    .poll_read = reader_poll_read,
+    .poll_write = edo__wrapper_poll_write,
+    .poll_flush = edo__wrapper_poll_flush,
+    .poll_shutdown = edo__wrapper_poll_shutdown,
+    .poll_ready = edo__wrapper_poll_ready,
+    .drop_waiter = edo__wrapper_drop_waiter,
+    /* reading the fd would skip the buffered bytes */
+    .raw_fd = edo__wrapper_raw_fd_write_side,
+    .close = edo__buffered_close,
 };
 
 int edo_buf_reader_new(edo_stream *inner, size_t capacity, edo_buf_reader **out)

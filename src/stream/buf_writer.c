@@ -84,14 +84,15 @@ static edo_poll writer_poll_shutdown(edo_stream *s, edo_stream_waiter *w, edo_co
 }
 
 static const edo_stream_vtable writer_vtable = {
-    edo__wrapper_poll_read,
-    writer_poll_write,
-    writer_poll_flush,
-    writer_poll_shutdown,
-    edo__wrapper_poll_ready,
-    edo__wrapper_drop_waiter,
-    edo__wrapper_raw_fd_read_side, /* writing the fd would overtake the buffered bytes */
-    edo__buffered_close,
+    .poll_read = edo__wrapper_poll_read,
+    .poll_write = writer_poll_write,
+    .poll_flush = writer_poll_flush,
+    .poll_shutdown = writer_poll_shutdown,
+    .poll_ready = edo__wrapper_poll_ready,
+    .drop_waiter = edo__wrapper_drop_waiter,
+    /* writing the fd would overtake the buffered bytes */
+    .raw_fd = edo__wrapper_raw_fd_read_side,
+    .close = edo__buffered_close,
 };
 
 int edo_buf_writer_new(edo_stream *inner, size_t capacity, edo_buf_writer **out)

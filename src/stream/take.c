@@ -47,14 +47,15 @@ static int take_close(edo_stream *s)
 }
 
 static const edo_stream_vtable take_vtable = {
-    take_poll_read,
-    edo__wrapper_poll_write,
-    edo__wrapper_poll_flush,
-    edo__wrapper_poll_shutdown,
-    take_poll_ready,
-    edo__wrapper_drop_waiter,
-    edo__wrapper_raw_fd_write_side, /* reading the fd directly would read past the limit */
-    take_close,
+    .poll_read = take_poll_read,
+    .poll_write = edo__wrapper_poll_write,
+    .poll_flush = edo__wrapper_poll_flush,
+    .poll_shutdown = edo__wrapper_poll_shutdown,
+    .poll_ready = take_poll_ready,
+    .drop_waiter = edo__wrapper_drop_waiter,
+    /* reading the fd directly would read past the limit */
+    .raw_fd = edo__wrapper_raw_fd_write_side,
+    .close = take_close,
 };
 
 int edo_stream_take_new(edo_stream *inner, uint64_t limit, edo_stream_take **out)

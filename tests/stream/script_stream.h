@@ -117,8 +117,12 @@ static inline int script_close(edo_stream *s)
 }
 
 static const edo_stream_vtable script_vtable = {
-    script_poll_read, script_poll_write, script_poll_flush, script_poll_shutdown,
-    NULL,             script_drop_waiter, NULL,             script_close,
+    .poll_read = script_poll_read,
+    .poll_write = script_poll_write,
+    .poll_flush = script_poll_flush,
+    .poll_shutdown = script_poll_shutdown,
+    .drop_waiter = script_drop_waiter,
+    .close = script_close,
 };
 
 /* A script stream over `chunks` (which must outlive it). Drop with script_drop. */
