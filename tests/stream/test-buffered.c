@@ -215,6 +215,30 @@ static void aborted_read_line(void)
 }
 TEST(aborted_read_line_loses_nothing) { in_coroutine(aborted_read_line); }
 
+/* A deadline that passes while next_line waits for the rest of a line: -ETIMEDOUT, and the
+ * part read is still there for the next call (the clock is paused: no real wait). */
+static void deadline_mid_line(void)
+{
+    edo_stream *a, *b;
+    CHECK_EQ(edo_duplex_new(64, &a, &b), 0);
+    edo_buf_reader *r;
+    CHECK_EQ(edo_buf_reader_new(a, 0, &r), 0);
+    CHECK_EQ(edo_stream_write_all(b, "half a", 6), 0);
+    const char *line;
+    size_t len;
+    edo_instant saved;
+    CHECK_EQ(edo_deadline_push(edo_after(EDO_MSEC(10)), &saved), 0);
+    CHECK_EQ(edo_buf_reader_next_line(r, 100, &line, &len), -ETIMEDOUT);
+    CHECK_EQ(edo_deadline_pop(saved), 0);
+    CHECK(line == NULL && len == 0);
+    CHECK_EQ(edo_stream_write_all(b, " line\n", 6), 0);
+    CHECK_EQ(edo_buf_reader_next_line(r, 100, &line, &len), 1);
+    CHECK(len == 11 && memcmp(line, "half a line", 11) == 0);
+    CHECK_EQ(edo_stream_close(edo_buf_reader_stream(r)), 0);
+    CHECK_EQ(edo_stream_close(b), 0);
+}
+TEST(deadline_mid_line_loses_nothing) { in_coroutine(deadline_mid_line); }
+
 static void reader_as_a_stream(void)
 {
     const char *chunks[] = {"0123456789", "abcdefghijklmnopqrstuvwxyz", "tail", NULL};
