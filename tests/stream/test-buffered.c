@@ -1,11 +1,21 @@
 /* The buffered reader and writer (edo/buffered.h): over a scripted stream, whose reads split
  * exactly where a test says (lines across reads, a delimiter at a read boundary, a line over the
- * limit, the end mid-line, cancellation mid-line), and over a duplex pair between two tasks. */
+ * limit, the end mid-line, cancellation mid-line), and between two tasks over a duplex pair,
+ * TCP, a Unix socket pair and a pipe. */
 #include <string.h>
 
 #include "harness.h"
 #include "script_stream.h"
 #include "util.h"
+
+/* Two ends of a TCP connection on the loopback, as streams. */
+static void tcp_streams(edo_stream **a, edo_stream **b)
+{
+    edo_tcp *client, *server;
+    tcp_pair(&client, &server);
+    *a = edo_tcp_stream(server);
+    *b = edo_tcp_stream(client);
+}
 
 static edo_buf_reader *reader_over(script_stream *ss, size_t capacity)
 {
@@ -216,11 +226,9 @@ static void aborted_read_line(void)
 TEST(aborted_read_line_loses_nothing) { in_coroutine(aborted_read_line); }
 
 /* A deadline that passes while next_line waits for the rest of a line: -ETIMEDOUT, and the
- * part read is still there for the next call (the clock is paused: no real wait). */
-static void deadline_mid_line(void)
+ * part read is still there for the next call. Over a duplex pair and over TCP. */
+static void deadline_mid_line(edo_stream *a, edo_stream *b)
 {
-    edo_stream *a, *b;
-    CHECK_EQ(edo_duplex_new(64, &a, &b), 0);
     edo_buf_reader *r;
     CHECK_EQ(edo_buf_reader_new(a, 0, &r), 0);
     CHECK_EQ(edo_stream_write_all(b, "half a", 6), 0);
@@ -237,7 +245,24 @@ static void deadline_mid_line(void)
     CHECK_EQ(edo_stream_close(edo_buf_reader_stream(r)), 0);
     CHECK_EQ(edo_stream_close(b), 0);
 }
-TEST(deadline_mid_line_loses_nothing) { in_coroutine(deadline_mid_line); }
+
+static void deadline_over_duplex(void)
+{
+    edo_stream *a, *b;
+    CHECK_EQ(edo_duplex_new(64, &a, &b), 0);
+    deadline_mid_line(a, b); /* the clock is paused: no real wait */
+}
+TEST(deadline_mid_line_over_duplex) { in_coroutine(deadline_over_duplex); }
+
+static void *deadline_over_tcp(void *arg)
+{
+    (void)arg;
+    edo_stream *a, *b;
+    tcp_streams(&a, &b);
+    deadline_mid_line(a, b); /* 10 ms of real time */
+    return NULL;
+}
+TEST(deadline_mid_line_over_tcp) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, deadline_over_tcp, NULL); }
 
 static void reader_as_a_stream(void)
 {
@@ -361,7 +386,8 @@ TEST(pending_buffered_write_takes_nothing)
 }
 
 /* Lines of every length from 0 to 299, 20,000 of them, from a buffered writer in one task to a
- * buffered reader in another, through a small duplex pair, on four workers. */
+ * buffered reader in another, on four workers, over each kind of stream: a small duplex pair,
+ * TCP, a Unix socket pair, a pipe. */
 #define PAIR_LINES 20000
 
 static void make_line(unsigned i, char *buf, size_t *len)
@@ -384,20 +410,18 @@ static void *write_lines(void *arg)
         line[n++] = '\n';
         CHECK_EQ(edo_stream_write_all(s, line, n), 0);
     }
-    CHECK_EQ(edo_stream_shutdown(s), 0);
+    CHECK_EQ(edo_stream_shutdown(s), 0); /* flushes, then the reader reads the end */
     CHECK_EQ(edo_stream_close(s), 0);
     return NULL;
 }
 
-static void *lines_through_duplex(void *arg)
+/* Reads the lines write_lines writes, from `in`, in a buffered reader of 256 bytes. */
+static void read_lines(edo_stream *in, edo_stream *out)
 {
-    (void)arg;
-    edo_stream *a, *b;
-    CHECK_EQ(edo_duplex_new(1000, &a, &b), 0);
     edo_task *t;
-    CHECK_EQ(edo_spawn(write_lines, b, &t), 0);
+    CHECK_EQ(edo_spawn(write_lines, out, &t), 0);
     edo_buf_reader *r;
-    CHECK_EQ(edo_buf_reader_new(a, 256, &r), 0);
+    CHECK_EQ(edo_buf_reader_new(in, 256, &r), 0);
     char want[300];
     const char *line;
     size_t len;
@@ -414,9 +438,47 @@ static void *lines_through_duplex(void *arg)
     CHECK_EQ(edo_task_join(t, NULL), 0);
     edo_task_free(t);
     CHECK_EQ(edo_stream_close(edo_buf_reader_stream(r)), 0);
+}
+
+static void *lines_over_duplex(void *arg)
+{
+    (void)arg;
+    edo_stream *a, *b;
+    CHECK_EQ(edo_duplex_new(1000, &a, &b), 0);
+    read_lines(a, b);
     return NULL;
 }
-TEST(lines_through_duplex) { run_coro(EDO_RUNTIME_MULTI_THREAD, 4, lines_through_duplex, NULL); }
+TEST(lines_over_duplex) { run_coro(EDO_RUNTIME_MULTI_THREAD, 4, lines_over_duplex, NULL); }
+
+static void *lines_over_tcp(void *arg)
+{
+    (void)arg;
+    edo_stream *a, *b;
+    tcp_streams(&a, &b);
+    read_lines(a, b);
+    return NULL;
+}
+TEST(lines_over_tcp) { run_coro(EDO_RUNTIME_MULTI_THREAD, 4, lines_over_tcp, NULL); }
+
+static void *lines_over_unix(void *arg)
+{
+    (void)arg;
+    edo_unix *x, *y;
+    CHECK_EQ(edo_unix_pair(&x, &y), 0);
+    read_lines(edo_unix_stream(x), edo_unix_stream(y));
+    return NULL;
+}
+TEST(lines_over_unix) { run_coro(EDO_RUNTIME_MULTI_THREAD, 4, lines_over_unix, NULL); }
+
+static void *lines_over_pipe(void *arg)
+{
+    (void)arg;
+    edo_stream *r, *w;
+    CHECK_EQ(edo_pipe_new(&r, &w), 0);
+    read_lines(r, w);
+    return NULL;
+}
+TEST(lines_over_pipe) { run_coro(EDO_RUNTIME_MULTI_THREAD, 4, lines_over_pipe, NULL); }
 
 static void bad_input(void)
 {
