@@ -78,11 +78,12 @@ void edo_bytes_drop(edo_bytes *b);
 
 /* The readable bytes: a pointer to the first (possibly NULL when there is none) and their
  * count. The pointer stays valid until the next call that changes `b` (reserve, append, commit,
- * advance, split_to, unsplit, freeze, clear, drop). NULL b: NULL and 0. */
-const uint8_t *edo_bytes_data(const edo_bytes *b);
-size_t edo_bytes_len(const edo_bytes *b);
+ * advance, split_to, unsplit, freeze, clear, drop). NULL b: NULL and 0. Inline: a parser asks
+ * for every byte. */
+static inline const uint8_t *edo_bytes_data(const edo_bytes *b) { return b ? b->ptr_ : NULL; }
+static inline size_t edo_bytes_len(const edo_bytes *b) { return b ? b->len_ : 0; }
 /* How many bytes may be written after the readable ones without allocating. NULL: 0. */
-size_t edo_bytes_spare_len(const edo_bytes *b);
+static inline size_t edo_bytes_spare_len(const edo_bytes *b) { return b ? b->cap_ - b->len_ : 0; }
 
 /* Makes room for at least `additional` more bytes after the readable ones: reclaims the
  * consumed front when `b` is the only user of its allocation and that is enough (moving the
@@ -140,8 +141,11 @@ void edo_bytes_slice_drop(edo_bytes_slice *s);
 int edo_bytes_slice_copy(const void *data, size_t len, edo_bytes_slice *out);
 /* The slice's bytes (NULL when empty) and their count; valid until the slice is dropped. NULL
  * s: NULL and 0. */
-const uint8_t *edo_bytes_slice_data(const edo_bytes_slice *s);
-size_t edo_bytes_slice_len(const edo_bytes_slice *s);
+static inline const uint8_t *edo_bytes_slice_data(const edo_bytes_slice *s)
+{
+    return s ? s->ptr_ : NULL;
+}
+static inline size_t edo_bytes_slice_len(const edo_bytes_slice *s) { return s ? s->len_ : 0; }
 /* Another reference to the same bytes, in O(1): `out` is overwritten; both are dropped
  * separately. Returns 0, or -EINVAL (NULL s or out). */
 int edo_bytes_slice_clone(const edo_bytes_slice *s, edo_bytes_slice *out);

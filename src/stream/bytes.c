@@ -70,21 +70,6 @@ void edo_bytes_drop(edo_bytes *b)
     *b = (edo_bytes)EDO_BYTES_INIT;
 }
 
-const uint8_t *edo_bytes_data(const edo_bytes *b)
-{
-    return b != NULL ? b->ptr_ : NULL;
-}
-
-size_t edo_bytes_len(const edo_bytes *b)
-{
-    return b != NULL ? b->len_ : 0;
-}
-
-size_t edo_bytes_spare_len(const edo_bytes *b)
-{
-    return b != NULL ? b->cap_ - b->len_ : 0;
-}
-
 /* Moves the readable bytes to a new block of at least `want` bytes, twice the old view when
  * that is more, and lets go of the old block. */
 static int move_to_new_block(edo_bytes *b, size_t want)
@@ -287,16 +272,6 @@ int edo_bytes_slice_copy(const void *data, size_t len, edo_bytes_slice *out)
     memcpy(blk->data, data, len);
     *out = (edo_bytes_slice){blk->data, len, blk};
     return 0;
-}
-
-const uint8_t *edo_bytes_slice_data(const edo_bytes_slice *s)
-{
-    return s != NULL ? s->ptr_ : NULL;
-}
-
-size_t edo_bytes_slice_len(const edo_bytes_slice *s)
-{
-    return s != NULL ? s->len_ : 0;
 }
 
 int edo_bytes_slice_clone(const edo_bytes_slice *s, edo_bytes_slice *out)
