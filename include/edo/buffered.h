@@ -55,7 +55,8 @@ extern "C" {
  * unconsumed bytes). The buffer grows past the capacity only to hold one record that is longer
  * (read_until and its kind: up to their `limit`), and keeps that size afterwards.
  * As a stream: reads return buffered bytes first; a read of at least `capacity` bytes into an
- * empty buffer goes straight to inner. raw_fd: the write side is inner's, the read side has none
+ * empty buffer goes straight to inner. edo_stream_ready answers EDO_READABLE at once while bytes
+ * wait in the buffer (else it asks inner). raw_fd: the write side is inner's, the read side has none
  * (-ENOTSUP: bytes may wait in the buffer).
  * ------------------------------------------------------------------------------------------- */
 
@@ -140,7 +141,9 @@ void edo_buf_reader_next_line_future_init(edo_buf_reader_future *f, edo_buf_read
  * does not first writes the buffer out to inner, then is copied (or, when it is at least the
  * capacity, written straight to inner). Flush writes the buffer out, then flushes inner;
  * shutdown flushes, then shuts inner down. Bytes still buffered when the writer is closed are
- * dropped (as any stream's close: flush or shut down first). raw_fd: the read side is inner's,
+ * dropped (as any stream's close: flush or shut down first). edo_stream_ready answers
+ * EDO_WRITABLE at once while the buffer has room (else it asks inner). raw_fd: the read side is
+ * inner's,
  * the write side has none (-ENOTSUP). Reads go to inner.
  * ------------------------------------------------------------------------------------------- */
 

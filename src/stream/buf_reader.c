@@ -314,12 +314,23 @@ static edo_poll reader_poll_read(edo_stream *s, edo_stream_waiter *w, edo_contex
     return EDO_READY;
 }
 
+/* Bytes waiting in the buffer make the reader readable, whatever inner says. */
+static edo_poll reader_poll_ready(edo_stream *s, edo_stream_waiter *w, edo_context *cx,
+                                  uint32_t interest, ssize_t *result)
+{
+    if ((interest & EDO_READABLE) && edo_bytes_len(&((edo_buf_reader *)s)->b.buf) > 0) {
+        *result = EDO_READABLE;
+        return EDO_READY;
+    }
+    return edo__wrapper_poll_ready(s, w, cx, interest, result);
+}
+
 static const edo_stream_vtable reader_vtable = {
     .poll_read = reader_poll_read,
     .poll_write = edo__wrapper_poll_write,
     .poll_flush = edo__wrapper_poll_flush,
     .poll_shutdown = edo__wrapper_poll_shutdown,
-    .poll_ready = edo__wrapper_poll_ready,
+    .poll_ready = reader_poll_ready,
     .drop_waiter = edo__wrapper_drop_waiter,
     /* reading the fd would skip the buffered bytes */
     .raw_fd = edo__wrapper_raw_fd_write_side,

@@ -83,12 +83,24 @@ static edo_poll writer_poll_shutdown(edo_stream *s, edo_stream_waiter *w, edo_co
     return drain_then(s, w, cx, result, edo__wrapper_poll_shutdown);
 }
 
+/* Room in the buffer makes the writer writable, whatever inner says. */
+static edo_poll writer_poll_ready(edo_stream *s, edo_stream_waiter *w, edo_context *cx,
+                                  uint32_t interest, ssize_t *result)
+{
+    edo_buf_writer *bw = (edo_buf_writer *)s;
+    if ((interest & EDO_WRITABLE) && edo_bytes_len(&bw->b.buf) < bw->b.capacity) {
+        *result = EDO_WRITABLE;
+        return EDO_READY;
+    }
+    return edo__wrapper_poll_ready(s, w, cx, interest, result);
+}
+
 static const edo_stream_vtable writer_vtable = {
     .poll_read = edo__wrapper_poll_read,
     .poll_write = writer_poll_write,
     .poll_flush = writer_poll_flush,
     .poll_shutdown = writer_poll_shutdown,
-    .poll_ready = edo__wrapper_poll_ready,
+    .poll_ready = writer_poll_ready,
     .drop_waiter = edo__wrapper_drop_waiter,
     /* writing the fd would overtake the buffered bytes */
     .raw_fd = edo__wrapper_raw_fd_read_side,
