@@ -56,8 +56,8 @@ extern "C" {
  * (read_until and its kind: up to their `limit`), and keeps that size afterwards.
  * As a stream: reads return buffered bytes first; a read of at least `capacity` bytes into an
  * empty buffer goes straight to inner. edo_stream_ready answers EDO_READABLE at once while bytes
- * wait in the buffer (else it asks inner). raw_fd: the write side is inner's, the read side has none
- * (-ENOTSUP: bytes may wait in the buffer).
+ * wait in the buffer (else it asks inner). raw_fd: the write side is inner's, the read side has
+ * none (-ENOTSUP: bytes may wait in the buffer).
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct edo_buf_reader edo_buf_reader;
