@@ -82,6 +82,9 @@ void edo_bytes_drop(edo_bytes *b);
  * for every byte. */
 static inline const uint8_t *edo_bytes_data(const edo_bytes *b) { return b ? b->ptr_ : NULL; }
 static inline size_t edo_bytes_len(const edo_bytes *b) { return b ? b->len_ : 0; }
+/* The readable bytes, to change in place (unmasking, decoding): they are this buffer's alone,
+ * never shared with another buffer or a slice. Valid as edo_bytes_data's. */
+static inline uint8_t *edo_bytes_data_mut(edo_bytes *b) { return b ? b->ptr_ : NULL; }
 /* How many bytes may be written after the readable ones without allocating. NULL: 0. */
 static inline size_t edo_bytes_spare_len(const edo_bytes *b) { return b ? b->cap_ - b->len_ : 0; }
 

@@ -493,6 +493,74 @@ static void *lines_over_pipe(void *arg)
 }
 TEST(lines_over_pipe) { run_coro(EDO_RUNTIME_MULTI_THREAD, 4, lines_over_pipe, NULL); }
 
+/* The future form in a future task: it counts the lines write_lines sends through a duplex
+ * pair, waiting through real wake-ups (the duplex wakes the task when the writer wrote). */
+typedef struct count_lines {
+    edo_future base;
+    edo_buf_reader *r;
+    edo_buf_reader_future next; /* the line being waited for, when `waiting` */
+    bool waiting;
+    long lines, bad;
+} count_lines;
+
+static edo_poll count_lines_poll(edo_future *self, edo_context *cx, void **out)
+{
+    count_lines *c = (count_lines *)self;
+    char want[300];
+    for (;;) {
+        if (!c->waiting) {
+            edo_buf_reader_next_line_future_init(&c->next, c->r, 301);
+            c->waiting = true;
+        }
+        if (edo_future_poll(&c->next.base, cx, NULL) == EDO_PENDING)
+            return EDO_PENDING;
+        ssize_t rc = c->next.result;
+        size_t n;
+        make_line((unsigned)c->lines, want, &n);
+        if (rc == 1 && (c->next.len != n || memcmp(c->next.data, want, n) != 0))
+            c->bad++;
+        edo_future_drop(&c->next.base);
+        c->waiting = false;
+        if (rc != 1) { /* the end (0) or an error: the count, or what went wrong */
+            *out = (void *)(intptr_t)(rc < 0 ? rc : c->bad ? -1000 : c->lines);
+            return EDO_READY;
+        }
+        c->lines++;
+    }
+}
+
+static void count_lines_drop(edo_future *self)
+{
+    count_lines *c = (count_lines *)self;
+    if (c->waiting)
+        edo_future_drop(&c->next.base);
+    /* the reader is the test's, closed by it */
+}
+
+static const edo_future_vtable count_lines_vtable = {count_lines_poll, count_lines_drop};
+
+static void *lines_in_future_task(void *arg)
+{
+    (void)arg;
+    edo_stream *a, *b;
+    CHECK_EQ(edo_duplex_new(1000, &a, &b), 0);
+    edo_buf_reader *r;
+    CHECK_EQ(edo_buf_reader_new(a, 256, &r), 0);
+    count_lines c = {.base = {&count_lines_vtable}, .r = r}; /* moved into the task */
+    edo_task *reader, *writer;
+    CHECK_EQ(edo_spawn_future(&c.base, sizeof c, &reader), 0);
+    CHECK_EQ(edo_spawn(write_lines, b, &writer), 0);
+    void *lines = NULL;
+    CHECK_EQ(edo_task_join(reader, &lines), 0);
+    CHECK_EQ((intptr_t)lines, PAIR_LINES);
+    CHECK_EQ(edo_task_join(writer, NULL), 0);
+    edo_task_free(reader);
+    edo_task_free(writer);
+    CHECK_EQ(edo_stream_close(edo_buf_reader_stream(r)), 0);
+    return NULL;
+}
+TEST(lines_in_a_future_task) { run_coro(EDO_RUNTIME_MULTI_THREAD, 4, lines_in_future_task, NULL); }
+
 static void bad_input(void)
 {
     const char *chunks[] = {"abc\n", NULL};
