@@ -36,6 +36,7 @@ use tokio::runtime::{Builder, Handle, Runtime};
 
 mod conn;
 mod echo_conn;
+mod lines;
 
 const DEFAULT_OPS: usize = 1_000_000;
 const DEFAULT_WORKERS: usize = 2;
@@ -83,6 +84,7 @@ const WORKLOADS: &[&str] = &[
     "ping_pong_pairs",
     "mpsc",
     "fairness",
+    "lines",
 ];
 
 struct Args {
@@ -629,6 +631,7 @@ fn main() {
         "fairness" => FAIRNESS_TASKS,
         "ping_pong_pairs" => PAIRS_HOPS,
         "idle_conn_memory" => IDLE_CONNS,
+        "lines" => lines::LINES_DEFAULT_OPS,
         _ => DEFAULT_OPS,
     };
     let n = args.ops.unwrap_or(default_ops);
@@ -674,6 +677,10 @@ fn main() {
         "mpsc" => {
             mpsc_bounded(&rt, warm);
             report_time(name, mpsc_bounded(&rt, n), (n / MPSC_PRODUCERS) * MPSC_PRODUCERS);
+        }
+        "lines" => {
+            lines::lines(&rt, warm);
+            report_time(name, lines::lines(&rt, n), n);
         }
         "ping_pong" => {
             ping_pong(&rt, warm);
