@@ -3,6 +3,7 @@
  * allocator (core/alloc.h): one is typically made on one worker and freed on another, which
  * the general-purpose allocator pays for with a lock and cache misses per channel. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,9 +20,18 @@ struct edo_oneshot {
      * word must not overlap the lock that other threads write atomically. */
     void *value;
     edo_waker rx_waker;
-    bool sent, tx_done, rx_done;
+    /* SENT, TX_DONE, RX_DONE: changed under the lock only, atomic so that a receiver may glance
+     * at them without it (edo_oneshot_recv: nothing sent yet, so wait without a first try). */
+    _Atomic uint32_t flags;
     uint32_t size_class; /* of the block it lives in */
 };
+
+enum { SENT = 1u, TX_DONE = 2u, RX_DONE = 4u };
+
+static uint32_t flags_of(const edo_oneshot *o)
+{
+    return atomic_load_explicit(&o->flags, memory_order_relaxed);
+}
 
 int edo_oneshot_new(edo_oneshot **out)
 {
@@ -37,11 +47,12 @@ int edo_oneshot_new(edo_oneshot **out)
     return 0;
 }
 
-/* Ends one side (under the lock, which this releases); frees the channel after the last. */
-static void end_side_and_unlock(edo_oneshot *o, bool *side)
+/* Ends a side: stores `flags` (the side's done bit among them) and releases the lock; frees
+ * the channel once both sides have ended. */
+static void end_side_and_unlock(edo_oneshot *o, uint32_t flags)
 {
-    *side = true;
-    bool last = o->tx_done && o->rx_done;
+    atomic_store_explicit(&o->flags, flags, memory_order_relaxed);
+    bool last = (flags & (TX_DONE | RX_DONE)) == (TX_DONE | RX_DONE);
     edo_waker w = EDO_WAKER_EMPTY;
     if (last) {
         w = o->rx_waker;
@@ -58,22 +69,23 @@ static void end_side_and_unlock(edo_oneshot *o, bool *side)
 static int finish_send(edo_oneshot *o, bool with_value, void *value)
 {
     edo__spin_lock(&o->lock);
-    if (o->tx_done) {
+    uint32_t f = flags_of(o);
+    if (f & TX_DONE) {
         edo__spin_unlock(&o->lock);
         return -EINVAL;
     }
     int rc = 0;
     if (with_value) {
-        if (o->rx_done) {
+        if (f & RX_DONE) {
             rc = -EPIPE; /* nobody will receive it: it stays the caller's */
         } else {
             o->value = value;
-            o->sent = true;
+            f |= SENT;
         }
     }
     edo_waker w = o->rx_waker;
     o->rx_waker = EDO_WAKER_EMPTY;
-    end_side_and_unlock(o, &o->tx_done);
+    end_side_and_unlock(o, f | TX_DONE);
     edo_waker_wake(&w);
     return rc;
 }
@@ -96,17 +108,17 @@ void edo_oneshot_sender_close(edo_oneshot *o)
 static int try_take(edo_oneshot *o, void **value, const edo_waker *waker)
 {
     edo__spin_lock(&o->lock);
-    if (o->rx_done) {
+    uint32_t f = flags_of(o);
+    if (f & RX_DONE) {
         edo__spin_unlock(&o->lock);
         return -EINVAL;
     }
-    if (o->sent || o->tx_done) {
-        int rc = o->sent ? 0 : -EPIPE;
-        if (value && o->sent)
+    if (f & (SENT | TX_DONE)) {
+        int rc = (f & SENT) ? 0 : -EPIPE;
+        if (value && (f & SENT))
             *value = o->value;
-        o->sent = false;
         o->value = NULL;
-        end_side_and_unlock(o, &o->rx_done);
+        end_side_and_unlock(o, (f & ~SENT) | RX_DONE);
         return rc;
     }
     if (waker && !edo_waker_will_wake(&o->rx_waker, waker)) {
@@ -132,12 +144,12 @@ void *edo_oneshot_receiver_close(edo_oneshot *o)
     if (!o)
         return NULL;
     edo__spin_lock(&o->lock);
-    void *unreceived = o->sent ? o->value : NULL;
-    o->sent = false;
+    uint32_t f = flags_of(o);
+    void *unreceived = (f & SENT) ? o->value : NULL;
     o->value = NULL;
     edo_waker w = o->rx_waker;
     o->rx_waker = EDO_WAKER_EMPTY;
-    end_side_and_unlock(o, &o->rx_done);
+    end_side_and_unlock(o, (f & ~SENT) | RX_DONE);
     edo_waker_drop(&w);
     return unreceived;
 }
@@ -188,13 +200,17 @@ int edo_oneshot_recv(edo_oneshot *o, void **value)
         return -EINVAL;
     if (!edo__coro_running())
         return -EPERM;
-    int rc = try_take(o, value, NULL); /* already sent: no future, no waker */
-    if (rc != -EAGAIN)
-        return rc;
+    /* Already sent (or closed): taken without a future. The glance needs no lock: the channel
+     * lives while this side is open, and the wait below looks again under the lock. */
+    if (flags_of(o) & (SENT | TX_DONE)) {
+        int rc = try_take(o, value, NULL);
+        if (rc != -EAGAIN)
+            return rc;
+    }
     edo_oneshot_recv_future f;
     edo_oneshot_recv_future_init(&f, o);
     void *got = NULL;
-    rc = edo__coro_run(&f.base, &got, &f.result);
+    int rc = edo__coro_run(&f.base, &got, &f.result);
     if (rc == 0 && value)
         *value = got;
     return rc;
