@@ -1,0 +1,124 @@
+/* The splice path of a copy: when both streams hand out socket or pipe fds, the bytes go from
+ * the reader's fd into a pipe and from the pipe into the writer's fd with splice(2), so they
+ * are never copied through user memory and the copy holds no buffer.
+ *
+ * splice needs a pipe on one side, so a copy has a pipe of its own (two fds for the copy's
+ * life). The pipe is filled only when it is empty: then a splice into it that would block can
+ * only mean the reader has nothing (a pipe with room left may still refuse a socket's next
+ * fragment, and that would be mistaken for a drained reader and lose its readiness). The
+ * readiness waits are the streams' own (poll_raw_io), so an edge is never lost between a try
+ * and the wait. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "stream/copy.h"
+
+/* What one splice into the pipe asks for: more than a pipe holds (64 KiB by default), so each
+ * fills the pipe when the reader has that much. */
+#define SPLICE_CHUNK ((size_t)1 << 20)
+
+static _Atomic uint64_t spliced_bytes;
+
+uint64_t edo__copy_spliced_bytes(void)
+{
+    return atomic_load_explicit(&spliced_bytes, memory_order_relaxed);
+}
+
+/* Whether splice(2) takes `fd`: sockets and pipes always do. */
+static bool fd_can_splice(int fd)
+{
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode));
+}
+
+static bool stream_can_splice(const edo_stream *s, bool write)
+{
+    const edo_stream_vtable *vt = s->vtable;
+    return vt->raw_fd && vt->poll_raw_io && fd_can_splice(vt->raw_fd(s, write));
+}
+
+bool edo__copy_splice_start(edo__copy *c)
+{
+    if (!stream_can_splice(c->from, false) || !stream_can_splice(c->to, true)) return false;
+    int p[2];
+    if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0)
+        return false; /* out of fds: the buffer path still works */
+    c->pipe_out = p[0];
+    c->pipe_in = p[1];
+    return true;
+}
+
+static ssize_t splice_result(ssize_t n)
+{
+    return n < 0 ? -errno : n;
+}
+
+/* reader's fd -> pipe (empty, so -EAGAIN means the reader has nothing). */
+static ssize_t splice_in(int fd, void *ctx, bool *drained)
+{
+    (void)drained; /* a short splice may be the pipe's limit, not the reader's */
+    edo__copy *c = ctx;
+    return splice_result(
+        splice(fd, NULL, c->pipe_in, NULL, SPLICE_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK));
+}
+
+/* pipe (holding in_pipe bytes) -> writer's fd: -EAGAIN means the writer is full. */
+static ssize_t splice_out(int fd, void *ctx, bool *drained)
+{
+    edo__copy *c = ctx;
+    ssize_t n = splice_result(
+        splice(c->pipe_out, NULL, fd, NULL, c->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK));
+    *drained = n >= 0 && (size_t)n < c->in_pipe; /* the writer took less: its buffer is full */
+    return n;
+}
+
+edo_poll edo__copy_move_spliced(edo__copy *c, edo_context *cx, int *result)
+{
+    ssize_t n;
+    for (;;) {
+        if (c->in_pipe == 0) {
+            if (c->reader_ended) {
+                *result = 0;
+                return EDO_READY;
+            }
+            if (!edo_coop_proceed(cx)) return EDO_PENDING;
+            if (c->from->vtable->poll_raw_io(c->from, &c->reading, cx, false, splice_in, c, &n) ==
+                EDO_PENDING)
+                return EDO_PENDING;
+            edo_stream_waiter_drop(c->from, &c->reading);
+            if (n <= 0) {
+                if (n < 0) {
+                    *result = (int)n;
+                    return EDO_READY;
+                }
+                c->reader_ended = true;
+                continue;
+            }
+            c->in_pipe = (size_t)n;
+        }
+        if (c->to->vtable->poll_raw_io(c->to, &c->writing, cx, true, splice_out, c, &n) ==
+            EDO_PENDING)
+            return EDO_PENDING;
+        edo_stream_waiter_drop(c->to, &c->writing);
+        if (n <= 0) {
+            *result = n < 0 ? (int)n : -EIO;
+            return EDO_READY;
+        }
+        c->in_pipe -= (size_t)n;
+        c->copied += (uint64_t)n;
+    }
+}
+
+void edo__copy_splice_release(edo__copy *c)
+{
+    if (c->pipe_in < 0) return;
+    /* Counted once per copy, not per splice: one shared line written by every worker. */
+    atomic_fetch_add_explicit(&spliced_bytes, c->copied, memory_order_relaxed);
+    close(c->pipe_in);
+    close(c->pipe_out);
+    c->pipe_in = c->pipe_out = -1;
+    c->in_pipe = 0;
+}
