@@ -56,5 +56,7 @@
 #include "edo/io.h"
 #include "edo/net.h"
 #include "edo/sync.h"
+#include "edo/stream.h"
+#include "edo/duplex.h"
 
 #endif /* EDO_H */
