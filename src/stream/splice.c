@@ -27,11 +27,18 @@ uint64_t edo__copy_spliced_bytes(void)
     return atomic_load_explicit(&spliced_bytes, memory_order_relaxed);
 }
 
-/* Whether splice(2) takes `fd`: sockets and pipes always do. */
+/* Whether splice(2) takes `fd` without blocking the thread: pipes always do (SPLICE_F_NONBLOCK
+ * covers the pipe side); sockets when in O_NONBLOCK mode (a socket's splice waits by its own
+ * flags, and a stream over an adopted socket may keep it blocking, using MSG_DONTWAIT). */
 static bool fd_can_splice(int fd)
 {
     struct stat st;
-    return fd >= 0 && fstat(fd, &st) == 0 && (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode));
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return false;
+    if (S_ISFIFO(st.st_mode))
+        return true;
+    int flags = S_ISSOCK(st.st_mode) ? fcntl(fd, F_GETFL) : -1;
+    return flags >= 0 && (flags & O_NONBLOCK);
 }
 
 static bool stream_can_splice(const edo_stream *s, bool write)
