@@ -1,10 +1,8 @@
 /* The in-memory duplex pair (edo/duplex.h): two directions, each a ring buffer of at most
  * max_buffered bytes, under one spinlock for the pair (only the two ends ever contend for it).
  *
- * Who waits: a direction remembers at most one reading and one writing waiter (the caller's
- * edo_stream_waiter; the waker is kept in the waiter, not here, so an idle pair holds none).
- * Waking takes the waiter off every slot and moves its waker out under the lock, and wakes it
- * after unlocking; from then on the pair no longer touches the waiter. A readiness wait for
+ * Who waits: a direction remembers at most one reading and one writing waiter (stream/wait.h:
+ * the waker is kept in the caller's waiter, so an idle pair holds none). A readiness wait for
  * both directions sits in two slots with one waker. */
 #include <errno.h>
 #include <limits.h>
@@ -16,18 +14,7 @@
 #include "edo/duplex.h"
 #include "edo/io.h"
 #include "platform/spinlock.h"
-
-/* What edo_stream_waiter holds for a pair. */
-typedef struct duplex_waiter {
-    edo_waker waker;
-} duplex_waiter;
-
-_Static_assert(sizeof(duplex_waiter) <= sizeof(edo_stream_waiter), "edo_stream_waiter too small");
-
-static duplex_waiter *waiter_of(edo_stream_waiter *w)
-{
-    return (duplex_waiter *)(void *)w;
-}
+#include "stream/wait.h"
 
 /* The bytes one end wrote and the other has not read yet. */
 typedef struct direction {
@@ -54,42 +41,20 @@ typedef struct duplex {
     end ends[2];
 } duplex;
 
-static end *end_of(edo_stream *s)
-{
-    return (end *)s;
-}
-static direction *in_of(end *e)
-{
-    return &e->pair->dir[1 - e->side];
-}
-static direction *out_of(end *e)
-{
-    return &e->pair->dir[e->side];
-}
+static end *end_of(edo_stream *s) { return (end *)s; }
+static direction *in_of(end *e) { return &e->pair->dir[1 - e->side]; }
+static direction *out_of(end *e) { return &e->pair->dir[e->side]; }
 
 /* ---- waiters (under the lock) -------------------------------------------------------------- */
-
-/* Remembers `w` in `slot` with cx's waker; the waker `w` held before, when it named another
- * task, goes to *old (to drop after unlocking). -EBUSY: another waiter is in the slot. */
-static int enqueue(edo_stream_waiter **slot, edo_stream_waiter *w, edo_context *cx, edo_waker *old)
-{
-    if (*slot && *slot != w) return -EBUSY;
-    *slot = w;
-    duplex_waiter *dw = waiter_of(w);
-    const edo_waker *want = edo_context_waker(cx);
-    if (!edo_waker_will_wake(&dw->waker, want)) {
-        *old = dw->waker;
-        dw->waker = edo_waker_clone(want);
-    }
-    return 0;
-}
 
 /* Takes `w` off every slot of the pair. */
 static void unlink_waiter(duplex *d, const edo_stream_waiter *w)
 {
     for (int i = 0; i < 2; i++) {
-        if (d->dir[i].reader == w) d->dir[i].reader = NULL;
-        if (d->dir[i].writer == w) d->dir[i].writer = NULL;
+        if (d->dir[i].reader == w)
+            d->dir[i].reader = NULL;
+        if (d->dir[i].writer == w)
+            d->dir[i].writer = NULL;
     }
 }
 
@@ -97,12 +62,9 @@ static void unlink_waiter(duplex *d, const edo_stream_waiter *w)
 static edo_waker take_waiter(duplex *d, edo_stream_waiter *const *slot)
 {
     edo_stream_waiter *w = *slot;
-    if (!w) return EDO_WAKER_EMPTY;
-    unlink_waiter(d, w);
-    duplex_waiter *dw = waiter_of(w);
-    edo_waker waker = dw->waker;
-    dw->waker = EDO_WAKER_EMPTY;
-    return waker;
+    if (w)
+        unlink_waiter(d, w);
+    return edo__stream_wait_take(w);
 }
 
 static void duplex_drop_waiter(edo_stream *s, edo_stream_waiter *w)
@@ -111,7 +73,7 @@ static void duplex_drop_waiter(edo_stream *s, edo_stream_waiter *w)
     edo__spin_lock(&d->lock);
     unlink_waiter(d, w);
     edo__spin_unlock(&d->lock);
-    edo_waker_drop(&waiter_of(w)->waker); /* ours alone now */
+    edo__stream_wait_drop(w); /* ours alone now */
 }
 
 /* ---- the ring (under the lock) ------------------------------------------------------------- */
@@ -125,7 +87,8 @@ static size_t ring_take(direction *dir, size_t capacity, char *buf, size_t len)
     memcpy(buf + first, dir->data, n - first);
     dir->head = (dir->head + n) % capacity;
     dir->len -= n;
-    if (dir->len == 0) dir->head = 0; /* keeps the next writes contiguous */
+    if (dir->len == 0)
+        dir->head = 0; /* keeps the next writes contiguous */
     return n;
 }
 
@@ -138,8 +101,8 @@ static size_t ring_put(direction *dir, size_t capacity, const struct iovec *iov,
         size_t left = iov[i].iov_len;
         while (left > 0 && dir->len < capacity) {
             size_t tail = (dir->head + dir->len) % capacity;
-            size_t room =
-                tail >= dir->head && dir->len < capacity ? capacity - tail : dir->head - tail;
+            size_t room = tail >= dir->head && dir->len < capacity ? capacity - tail
+                                                                   : dir->head - tail;
             size_t n = left < room ? left : room;
             memcpy(dir->data + tail, p, n);
             dir->len += n;
@@ -170,7 +133,7 @@ static edo_poll duplex_poll_read(edo_stream *s, edo_stream_waiter *w, edo_contex
     } else if (in->write_closed) {
         *result = 0;
     } else {
-        int rc = enqueue(&in->reader, w, cx, &old);
+        int rc = edo__stream_wait_enqueue(&in->reader, w, cx, &old);
         if (rc < 0)
             *result = rc;
         else
@@ -186,9 +149,11 @@ static edo_poll duplex_poll_read(edo_stream *s, edo_stream_waiter *w, edo_contex
  * it sets `data`, so the look without the lock is its own earlier store. */
 static int ensure_buffer(duplex *d, direction *out)
 {
-    if (out->data) return 0;
+    if (out->data)
+        return 0;
     char *data = malloc(d->capacity);
-    if (!data) return -ENOMEM;
+    if (!data)
+        return -ENOMEM;
     edo__spin_lock(&d->lock);
     out->data = data;
     edo__spin_unlock(&d->lock);
@@ -201,7 +166,8 @@ static edo_poll duplex_poll_write(edo_stream *s, edo_stream_waiter *w, edo_conte
     end *e = end_of(s);
     duplex *d = e->pair;
     direction *out = out_of(e);
-    if (!edo_coop_proceed(cx)) return EDO_PENDING;
+    if (!edo_coop_proceed(cx))
+        return EDO_PENDING;
     int rc = ensure_buffer(d, out);
     if (rc < 0) {
         *result = rc;
@@ -214,8 +180,9 @@ static edo_poll duplex_poll_write(edo_stream *s, edo_stream_waiter *w, edo_conte
         *result = -EPIPE;
     } else if (out->len < d->capacity) {
         *result = (ssize_t)ring_put(out, d->capacity, iov, iovcnt);
-        if (*result > 0) wake = take_waiter(d, &out->reader);
-    } else if ((rc = enqueue(&out->writer, w, cx, &old)) < 0) {
+        if (*result > 0)
+            wake = take_waiter(d, &out->reader);
+    } else if ((rc = edo__stream_wait_enqueue(&out->writer, w, cx, &old)) < 0) {
         *result = rc;
     } else {
         poll = EDO_PENDING;
@@ -258,8 +225,10 @@ static edo_poll duplex_poll_ready(edo_stream *s, edo_stream_waiter *w, edo_conte
     int rc = 0;
     edo__spin_lock(&d->lock);
     if (interest & EDO_READABLE) {
-        if (in->len > 0) ready |= EDO_READABLE;
-        if (in->write_closed) ready |= EDO_READABLE | EDO_READ_CLOSED;
+        if (in->len > 0)
+            ready |= EDO_READABLE;
+        if (in->write_closed)
+            ready |= EDO_READABLE | EDO_READ_CLOSED;
     }
     if (interest & EDO_WRITABLE) {
         if (out->write_closed || out->read_closed)
@@ -268,13 +237,17 @@ static edo_poll duplex_poll_ready(edo_stream *s, edo_stream_waiter *w, edo_conte
             ready |= EDO_WRITABLE;
     }
     if (!ready) {
-        if (interest & EDO_READABLE) rc = enqueue(&in->reader, w, cx, &old);
-        if (rc == 0 && (interest & EDO_WRITABLE)) rc = enqueue(&out->writer, w, cx, &old);
-        if (rc < 0) unlink_waiter(d, w);
+        if (interest & EDO_READABLE)
+            rc = edo__stream_wait_enqueue(&in->reader, w, cx, &old);
+        if (rc == 0 && (interest & EDO_WRITABLE))
+            rc = edo__stream_wait_enqueue(&out->writer, w, cx, &old);
+        if (rc < 0)
+            unlink_waiter(d, w);
     }
     edo__spin_unlock(&d->lock);
     edo_waker_drop(&old);
-    if (!ready && rc == 0) return EDO_PENDING;
+    if (!ready && rc == 0)
+        return EDO_PENDING;
     *result = rc < 0 ? rc : (ssize_t)ready;
     return EDO_READY;
 }
@@ -311,9 +284,11 @@ static const edo_stream_vtable duplex_vtable = {
 
 int edo_duplex_new(size_t max_buffered, edo_stream **a, edo_stream **b)
 {
-    if (!a || !b || max_buffered == 0 || max_buffered > SSIZE_MAX) return -EINVAL;
+    if (!a || !b || max_buffered == 0 || max_buffered > SSIZE_MAX)
+        return -EINVAL;
     duplex *d = calloc(1, sizeof *d);
-    if (!d) return -ENOMEM;
+    if (!d)
+        return -ENOMEM;
     edo__spin_init(&d->lock);
     d->capacity = max_buffered;
     atomic_init(&d->open_ends, 2);

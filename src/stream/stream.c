@@ -28,20 +28,20 @@ _Static_assert(sizeof(op_state) <= sizeof(((edo_stream_future *)0)->private_),
                "edo_stream_future.private_ is too small");
 _Static_assert(alignof(op_state) <= alignof(uint64_t), "edo_stream_future.private_ misaligned");
 
-static op_state *state_of(edo_stream_future *f)
-{
-    return (op_state *)(void *)f->private_;
-}
+static op_state *state_of(edo_stream_future *f) { return (op_state *)(void *)f->private_; }
 
 void edo_stream_waiter_init(edo_stream_waiter *w)
 {
-    if (w) memset(w, 0, sizeof *w);
+    if (w)
+        memset(w, 0, sizeof *w);
 }
 
 void edo_stream_waiter_drop(edo_stream *s, edo_stream_waiter *w)
 {
-    if (!s || !w) return;
-    if (s->vtable && s->vtable->drop_waiter) s->vtable->drop_waiter(s, w);
+    if (!s || !w)
+        return;
+    if (s->vtable && s->vtable->drop_waiter)
+        s->vtable->drop_waiter(s, w);
     memset(w, 0, sizeof *w);
 }
 
@@ -52,16 +52,14 @@ static bool stream_valid(const edo_stream *s)
     return s && s->vtable && s->vtable->poll_read && s->vtable->poll_write && s->vtable->close;
 }
 
-static bool buffer_valid(const void *buf, size_t len)
-{
-    return (buf || !len) && len <= SSIZE_MAX;
-}
+static bool buffer_valid(const void *buf, size_t len) { return (buf || !len) && len <= SSIZE_MAX; }
 
 /* The bytes `iov` holds, or -EINVAL (a NULL array or buffer, a count outside 1 to IOV_MAX, a
  * total above SSIZE_MAX). */
 static ssize_t iov_total(const struct iovec *iov, int iovcnt)
 {
-    if (!iov || iovcnt <= 0 || iovcnt > IOV_MAX) return -EINVAL;
+    if (!iov || iovcnt <= 0 || iovcnt > IOV_MAX)
+        return -EINVAL;
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++) {
         if (!buffer_valid(iov[i].iov_base, iov[i].iov_len) ||
@@ -83,11 +81,13 @@ static edo_poll poll_write_buffer(edo_stream_future *f, edo_context *cx, const v
 }
 
 /* Writes until the whole buffer is gone: each completed write releases the waiter for the next. */
-static edo_poll poll_write_all(edo_stream_future *f, op_state *st, edo_context *cx, ssize_t *result)
+static edo_poll poll_write_all(edo_stream_future *f, op_state *st, edo_context *cx,
+                               ssize_t *result)
 {
     while (st->len > 0) {
         ssize_t n;
-        if (poll_write_buffer(f, cx, st->buf, st->len, &n) == EDO_PENDING) return EDO_PENDING;
+        if (poll_write_buffer(f, cx, st->buf, st->len, &n) == EDO_PENDING)
+            return EDO_PENDING;
         edo_stream_waiter_drop(f->stream_, &f->waiter_);
         if (n <= 0) { /* 0 for a non-empty buffer would loop for ever: the stream is broken */
             *result = n < 0 ? n : -EIO;
@@ -108,10 +108,12 @@ static edo_poll poll_op(edo_stream_future *f, op_state *st, edo_context *cx, ssi
     const edo_stream_vtable *vt = s->vtable;
     switch (st->op) {
     case OP_READ:
-        if (st->len == 0) break;
+        if (st->len == 0)
+            break;
         return vt->poll_read(s, &f->waiter_, cx, (void *)st->buf, st->len, result);
     case OP_WRITE:
-        if (st->len == 0) break;
+        if (st->len == 0)
+            break;
         return poll_write_buffer(f, cx, st->buf, st->len, result);
     case OP_WRITEV:
         if (st->len == 0) /* the total, checked at init */
@@ -120,7 +122,8 @@ static edo_poll poll_op(edo_stream_future *f, op_state *st, edo_context *cx, ssi
     case OP_WRITE_ALL:
         return poll_write_all(f, st, cx, result);
     case OP_FLUSH:
-        if (!vt->poll_flush) break; /* nothing is ever buffered */
+        if (!vt->poll_flush)
+            break; /* nothing is ever buffered */
         return vt->poll_flush(s, &f->waiter_, cx, result);
     case OP_SHUTDOWN:
         if (!vt->poll_shutdown) {
@@ -149,7 +152,8 @@ static edo_poll stream_future_poll(edo_future *self, edo_context *cx, void **out
         return EDO_READY;
     }
     ssize_t result;
-    if (poll_op(f, st, cx, &result) == EDO_PENDING) return EDO_PENDING;
+    if (poll_op(f, st, cx, &result) == EDO_PENDING)
+        return EDO_PENDING;
     edo_stream_waiter_drop(f->stream_, &f->waiter_);
     f->result = result;
     return EDO_READY;
@@ -158,7 +162,8 @@ static edo_poll stream_future_poll(edo_future *self, edo_context *cx, void **out
 static void stream_future_drop(edo_future *self)
 {
     edo_stream_future *f = (edo_stream_future *)self;
-    if (!state_of(f)->error) edo_stream_waiter_drop(f->stream_, &f->waiter_);
+    if (!state_of(f)->error)
+        edo_stream_waiter_drop(f->stream_, &f->waiter_);
 }
 
 static const edo_future_vtable stream_future_vtable = {stream_future_poll, stream_future_drop};
@@ -178,9 +183,11 @@ static op_state *init(edo_stream_future *f, edo_stream *s, enum op op)
 static void buffer_init(edo_stream_future *f, edo_stream *s, enum op op, const void *buf,
                         size_t len)
 {
-    if (!f) return;
+    if (!f)
+        return;
     op_state *st = init(f, s, op);
-    if (!buffer_valid(buf, len)) st->error = -EINVAL;
+    if (!buffer_valid(buf, len))
+        st->error = -EINVAL;
     st->buf = buf;
     st->len = len;
 }
@@ -190,7 +197,8 @@ void edo_stream_read_future_init(edo_stream_future *f, edo_stream *s, void *buf,
     buffer_init(f, s, OP_READ, buf, len);
 }
 
-void edo_stream_write_future_init(edo_stream_future *f, edo_stream *s, const void *buf, size_t len)
+void edo_stream_write_future_init(edo_stream_future *f, edo_stream *s, const void *buf,
+                                  size_t len)
 {
     buffer_init(f, s, OP_WRITE, buf, len);
 }
@@ -204,10 +212,12 @@ void edo_stream_write_all_future_init(edo_stream_future *f, edo_stream *s, const
 void edo_stream_writev_future_init(edo_stream_future *f, edo_stream *s, const struct iovec *iov,
                                    int iovcnt)
 {
-    if (!f) return;
+    if (!f)
+        return;
     op_state *st = init(f, s, OP_WRITEV);
     ssize_t total = iov_total(iov, iovcnt);
-    if (total < 0) st->error = (int)total;
+    if (total < 0)
+        st->error = (int)total;
     st->iov = iov;
     st->iovcnt = iovcnt;
     st->len = total < 0 ? 0 : (size_t)total;
@@ -215,20 +225,24 @@ void edo_stream_writev_future_init(edo_stream_future *f, edo_stream *s, const st
 
 void edo_stream_flush_future_init(edo_stream_future *f, edo_stream *s)
 {
-    if (f) init(f, s, OP_FLUSH);
+    if (f)
+        init(f, s, OP_FLUSH);
 }
 
 void edo_stream_shutdown_future_init(edo_stream_future *f, edo_stream *s)
 {
-    if (f) init(f, s, OP_SHUTDOWN);
+    if (f)
+        init(f, s, OP_SHUTDOWN);
 }
 
 void edo_stream_ready_future_init(edo_stream_future *f, edo_stream *s, uint32_t interest)
 {
-    if (!f) return;
+    if (!f)
+        return;
     op_state *st = init(f, s, OP_READY);
     const uint32_t both = EDO_READABLE | EDO_WRITABLE;
-    if (!(interest & both) || (interest & ~both)) st->error = -EINVAL;
+    if (!(interest & both) || (interest & ~both))
+        st->error = -EINVAL;
     st->interest = interest;
 }
 
@@ -239,8 +253,10 @@ void edo_stream_ready_future_init(edo_stream_future *f, edo_stream *s, uint32_t 
 static ssize_t run(edo_stream_future *f, bool empty)
 {
     int error = state_of(f)->error;
-    if (error) return error;
-    if (empty) return 0;
+    if (error)
+        return error;
+    if (empty)
+        return 0;
     int rc = edo__coro_run(&f->base, NULL, NULL);
     return rc < 0 ? rc : f->result;
 }
@@ -296,12 +312,14 @@ int edo_stream_ready(edo_stream *s, uint32_t interest)
 
 int edo_stream_close(edo_stream *s)
 {
-    if (!stream_valid(s)) return -EINVAL;
+    if (!stream_valid(s))
+        return -EINVAL;
     return s->vtable->close(s);
 }
 
 int edo_stream_raw_fd(const edo_stream *s, bool write)
 {
-    if (!stream_valid(s)) return -EINVAL;
+    if (!stream_valid(s))
+        return -EINVAL;
     return s->vtable->raw_fd ? s->vtable->raw_fd(s, write) : -ENOTSUP;
 }
