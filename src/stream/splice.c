@@ -33,10 +33,8 @@ uint64_t edo__copy_spliced_bytes(void)
 static bool fd_can_splice(int fd)
 {
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0)
-        return false;
-    if (S_ISFIFO(st.st_mode))
-        return true;
+    if (fd < 0 || fstat(fd, &st) < 0) return false;
+    if (S_ISFIFO(st.st_mode)) return true;
     int flags = S_ISSOCK(st.st_mode) ? fcntl(fd, F_GETFL) : -1;
     return flags >= 0 && (flags & O_NONBLOCK);
 }

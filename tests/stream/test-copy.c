@@ -2,17 +2,19 @@
  * path), on test streams that count what a copy asks of them, and on kernel fds (the splice
  * path: TCP, Unix, pipes). */
 #include <limits.h>
+#include <sys/socket.h>
 #include <string.h>
 
 #include "edo.h"
 #include "edo/duplex.h"
+#include "edo/fd_stream.h"
 #include "edo/stream_copy.h"
 #include "harness.h"
 #include "stream/copy.h"
 #include "stream/stream_test.h"
 #include "util.h"
 
-/* ---- test streams ---------------------------------------------------------------------------
+/* ---- test streams ------------------------------------------------------------------------
  * A source gives `limit` pattern bytes (byte k is k % 251) in reads of at most `chunk`, then the
  * end of stream or `error`; a sink takes every write (checking the pattern), counting bytes,
  * flushes and shutdowns, or fails every write with `error`. Neither ever waits. */
@@ -126,7 +128,7 @@ static edo_poll poll_future(edo_future *f)
     return edo_future_poll(f, &cx, NULL);
 }
 
-/* ---- bad input ----------------------------------------------------------------------------- */
+/* ---- bad input ------------------------------------------------------------------------------- */
 
 static void *bad_input_body(void *arg)
 {
@@ -259,8 +261,7 @@ TEST(backpressure_bounds_what_is_read)
     CHECK_EQ(edo_stream_close(peer), 0);
 }
 
-/* ---- the buffer path in a runtime: duplex pairs ------------------------------------------------
- */
+/* ---- the buffer path in a runtime: duplex pairs ---------------------------------------------- */
 
 typedef struct pattern {
     edo_stream *s;
@@ -318,26 +319,33 @@ static void *join(edo_task *t)
     return out;
 }
 
-/* writer -> (a | a') -copy-> (b | b') -> reader, across worker threads. */
+/* writer -> in_w ~ in_r -copy-> out_w ~ out_r -> reader: everything arrives in order, the count
+ * is exact, and the copy spliced every byte or none (`splices`). Closes the four streams. */
+static void copy_through(edo_stream *in_r, edo_stream *in_w, edo_stream *out_r, edo_stream *out_w,
+                         size_t total, bool splices)
+{
+    pattern w = {in_w, total, 11, true}, r = {out_r, total, 11, false};
+    edo_task *tw = spawn(write_pattern, &w), *tr = spawn(read_pattern, &r);
+    uint64_t spliced = edo__copy_spliced_bytes(), copied = 0;
+    CHECK_EQ(edo_stream_copy(in_r, out_w, &copied), 0);
+    CHECK_EQ(copied, total);
+    CHECK_EQ(edo__copy_spliced_bytes() - spliced, splices ? total : 0);
+    CHECK_EQ(edo_stream_shutdown(out_w), 0); /* copy does not pass the end on by itself */
+    join(tw);
+    CHECK_EQ((size_t)join(tr), total);
+    edo_stream *all[] = {in_r, in_w, out_r, out_w};
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(edo_stream_close(all[i]), 0);
+}
+
+/* The buffer path across worker threads, through small duplex buffers. */
 static void *copy_between_duplexes(void *arg)
 {
     (void)arg;
     edo_stream *a, *a2, *b, *b2;
     CHECK_EQ(edo_duplex_new(1000, &a, &a2), 0);
     CHECK_EQ(edo_duplex_new(3000, &b, &b2), 0);
-    size_t total = SCALE(4 << 20, 1 << 20, 256 << 10);
-    pattern w = {a, total, 3, true}, r = {b2, total, 3, false};
-    edo_task *tw = spawn(write_pattern, &w), *tr = spawn(read_pattern, &r);
-    uint64_t copied = 0;
-    CHECK_EQ(edo_stream_copy(a2, b, &copied), 0);
-    CHECK_EQ(copied, total);
-    CHECK_EQ(edo_stream_shutdown(b), 0); /* copy does not pass the end on by itself */
-    join(tw);
-    CHECK_EQ((size_t)join(tr), total);
-    CHECK_EQ(edo_stream_close(a), 0);
-    CHECK_EQ(edo_stream_close(a2), 0);
-    CHECK_EQ(edo_stream_close(b), 0);
-    CHECK_EQ(edo_stream_close(b2), 0);
+    copy_through(a2, a, b2, b, SCALE(4 << 20, 1 << 20, 256 << 10), false);
     return NULL;
 }
 
@@ -372,8 +380,7 @@ TEST(deadline)
     run_paused(copy_with_deadline, NULL);
 }
 
-/* ---- copy_bidirectional ------------------------------------------------------------------------
- */
+/* ---- copy_bidirectional ---------------------------------------------------------------------- */
 
 typedef struct relay {
     edo_stream *a, *b;
@@ -478,8 +485,7 @@ TEST(error_while_other_direction_waits)
     run_coro(EDO_RUNTIME_MULTI_THREAD, 2, error_while_other_waits_body, NULL);
 }
 
-/* ---- split -------------------------------------------------------------------------------------
- */
+/* ---- split ----------------------------------------------------------------------------------- */
 
 static void *split_rules_body(void *arg)
 {
@@ -553,4 +559,165 @@ static void *split_concurrent_body(void *arg)
 TEST(split_halves_in_two_tasks)
 {
     run_coro(EDO_RUNTIME_MULTI_THREAD, 4, split_concurrent_body, NULL);
+}
+
+/* ---- the splice path: TCP, Unix, pipes ------------------------------------------------- */
+
+/* Two connected streams of a kind. */
+typedef enum { TCP, UNIX_STREAM, PIPE } fd_kind;
+
+static void connect_kind(fd_kind kind, edo_stream **a, edo_stream **b)
+{
+    if (kind == PIPE) { /* a reads what b writes */
+        CHECK_EQ(edo_pipe_new(a, b), 0);
+    } else if (kind == UNIX_STREAM) {
+        edo_unix *x, *y;
+        CHECK_EQ(edo_unix_pair(&x, &y), 0);
+        *a = edo_unix_stream(x);
+        *b = edo_unix_stream(y);
+    } else {
+        edo_tcp_listener *l;
+        CHECK_EQ(edo_tcp_listen("127.0.0.1:0", NULL, &l), 0);
+        edo_sockaddr addr;
+        edo_tcp *client, *server;
+        CHECK_EQ(edo_tcp_listener_local_addr(l, &addr), 0);
+        CHECK_EQ(edo_tcp_connect_addr(&addr, &client), 0);
+        CHECK_EQ(edo_tcp_accept(l, &server, NULL), 0);
+        CHECK_EQ(edo_tcp_listener_close(l), 0);
+        *a = edo_tcp_stream(client);
+        *b = edo_tcp_stream(server);
+    }
+}
+
+/* On kernel fds every byte goes by splice. */
+static void *splice_copy_body(void *arg)
+{
+    fd_kind kind = (fd_kind)(intptr_t)arg;
+    edo_stream *in_r, *in_w, *out_r, *out_w;
+    connect_kind(kind, &in_r, &in_w);
+    connect_kind(kind, &out_r, &out_w);
+    copy_through(in_r, in_w, out_r, out_w, SCALE(16 << 20, 4 << 20, 1 << 20), true);
+    return NULL;
+}
+
+TEST(splice_tcp)
+{
+    run_coro(EDO_RUNTIME_MULTI_THREAD, 2, splice_copy_body, (void *)TCP);
+}
+TEST(splice_unix)
+{
+    run_coro(EDO_RUNTIME_MULTI_THREAD, 2, splice_copy_body, (void *)UNIX_STREAM);
+}
+TEST(splice_pipe)
+{
+    run_coro(EDO_RUNTIME_MULTI_THREAD, 2, splice_copy_body, (void *)PIPE);
+}
+
+/* A proxy between two TCP connections: half-close passes through by splice, both counts exact. */
+static void *splice_proxy_body(void *arg)
+{
+    (void)arg;
+    edo_stream *client, *a, *b, *server;
+    connect_kind(TCP, &client, &a);
+    connect_kind(TCP, &b, &server);
+    relay rl = {a, b, 0, 0, 1};
+    uint64_t spliced = edo__copy_spliced_bytes();
+    edo_task *t = spawn(run_relay, &rl);
+    size_t up = SCALE(8 << 20, 2 << 20, 512 << 10), down = SCALE(3 << 20, 1 << 20, 256 << 10);
+    pattern cw = {client, up, 2, true}, sr = {server, up, 2, false};
+    edo_task *tw = spawn(write_pattern, &cw);
+    CHECK_EQ((size_t)read_pattern(&sr), up); /* ... and the end: the client's half-close */
+    join(tw);
+    pattern sw = {server, down, 4, true}, cr = {client, down, 4, false};
+    tw = spawn(write_pattern, &sw);
+    CHECK_EQ((size_t)read_pattern(&cr), down);
+    join(tw);
+    join(t);
+    CHECK_EQ(rl.rc, 0);
+    CHECK_EQ(rl.a_to_b, up);
+    CHECK_EQ(rl.b_to_a, down);
+    CHECK_EQ(edo__copy_spliced_bytes() - spliced, up + down);
+    edo_stream *all[] = {client, a, b, server};
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(edo_stream_close(all[i]), 0);
+    return NULL;
+}
+
+TEST(splice_proxy_half_close)
+{
+    run_coro(EDO_RUNTIME_MULTI_THREAD, 2, splice_proxy_body, NULL);
+}
+
+/* A reset on one side ends the proxy at once, though the other side is idle. */
+static void *splice_reset_body(void *arg)
+{
+    (void)arg;
+    edo_stream *client, *a, *b, *server;
+    connect_kind(TCP, &client, &a);
+    connect_kind(TCP, &b, &server);
+    relay rl = {a, b, 0, 0, 1};
+    edo_task *t = spawn(run_relay, &rl);
+    CHECK_EQ(edo_stream_write_all(client, "abc", 3), 0);
+    char buf[3];
+    read_exact(server, buf, 3);
+    struct linger now = {.l_onoff = 1, .l_linger = 0}; /* close with a reset */
+    int fd = edo_stream_raw_fd(server, false);
+    CHECK_EQ(setsockopt(fd, SOL_SOCKET, SO_LINGER, &now, sizeof now), 0);
+    CHECK_EQ(edo_stream_close(server), 0);
+    join(t); /* the client stays silent: only the reset ends the relay */
+    CHECK_EQ(rl.rc, -ECONNRESET);
+    CHECK_EQ(rl.a_to_b, 3);
+    CHECK_EQ(edo_stream_close(client), 0);
+    CHECK_EQ(edo_stream_close(a), 0);
+    CHECK_EQ(edo_stream_close(b), 0);
+    return NULL;
+}
+
+TEST(splice_reset_ends_both)
+{
+    run_coro(EDO_RUNTIME_MULTI_THREAD, 2, splice_reset_body, NULL);
+}
+
+/* A copy from a socket to a duplex cannot splice: the buffer path, the same bytes. */
+static void *mixed_body(void *arg)
+{
+    (void)arg;
+    edo_stream *in_r, *in_w, *d, *d2;
+    connect_kind(TCP, &in_r, &in_w);
+    CHECK_EQ(edo_duplex_new(4096, &d, &d2), 0);
+    copy_through(in_r, in_w, d2, d, SCALE(1 << 20, 256 << 10, 64 << 10), false);
+    return NULL;
+}
+
+TEST(socket_to_duplex_uses_the_buffer)
+{
+    run_coro(EDO_RUNTIME_MULTI_THREAD, 2, mixed_body, NULL);
+}
+
+/* Split halves of a TCP connection in two tasks against a splice echo (copy of a stream into
+ * itself): the halves pass raw_fd and poll_raw_io through, so even the echo splices. */
+static void *split_tcp_body(void *arg)
+{
+    (void)arg;
+    edo_stream *x, *y, *r, *w;
+    connect_kind(TCP, &x, &y);
+    CHECK_EQ(edo_stream_split(x, &r, &w), 0);
+    size_t total = SCALE(4 << 20, 1 << 20, 256 << 10);
+    uint64_t spliced = edo__copy_spliced_bytes();
+    edo_task *echo = spawn(echo_copy, y);
+    pattern pw = {w, total, 6, true}, pr = {r, total, 6, false};
+    edo_task *tw = spawn(write_pattern, &pw), *tr = spawn(read_pattern, &pr);
+    join(tw);
+    CHECK_EQ((size_t)join(tr), total);
+    CHECK_EQ((size_t)join(echo), total);
+    CHECK_EQ(edo__copy_spliced_bytes() - spliced, total);
+    CHECK_EQ(edo_stream_close(r), 0);
+    CHECK_EQ(edo_stream_close(w), 0);
+    CHECK_EQ(edo_stream_close(y), 0);
+    return NULL;
+}
+
+TEST(split_tcp_halves_in_two_tasks)
+{
+    run_coro(EDO_RUNTIME_MULTI_THREAD, 4, split_tcp_body, NULL);
 }
