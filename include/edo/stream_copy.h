@@ -15,6 +15,9 @@
  * poll_raw_io: TCP and Unix connections, pipes) and those fds are sockets or pipes, a copy moves
  * the bytes with splice(2) through a pipe of its own: the data goes from one socket's buffers to
  * the other's without being copied through user memory, and the copy holds no buffer at all.
+ * splice has no MSG_NOSIGNAL, so a thread that splices into a socket keeps SIGPIPE blocked from
+ * then on (a write to a peer that has gone gives -EPIPE there, as edo's own writes do, instead
+ * of killing the process).
  * Otherwise (an in-memory duplex, TLS, a buffered stream, a user's stream) it reads into a buffer
  * of EDO_STREAM_COPY_BUFFER bytes, taken at the first byte and released when the copy ends, and
  * writes it out. Either way a copy never holds more than that buffer (or pipe): when the writer

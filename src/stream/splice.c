@@ -10,8 +10,10 @@
  * and the wait. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "stream/copy.h"
@@ -70,12 +72,44 @@ static ssize_t splice_in(int fd, void *ctx, bool *drained)
         splice(fd, NULL, c->pipe_in, NULL, SPLICE_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK));
 }
 
+/* splice(2) has no MSG_NOSIGNAL: a splice into a socket whose peer has gone raises SIGPIPE,
+ * which kills the process by default. So the first splice out on a thread blocks SIGPIPE in
+ * that thread for good (one system call per thread, where blocking and unblocking around each
+ * splice would cost two per splice), and a SIGPIPE raised meanwhile is taken back when the
+ * splice reports EPIPE: the copy sees -EPIPE, as a socket's write with MSG_NOSIGNAL gives. Read
+ * within one poll, never across a suspension, so the thread-local is safe for coroutines. */
+static _Thread_local bool sigpipe_blocked;
+
+static void block_sigpipe(void)
+{
+    if (sigpipe_blocked)
+        return;
+    sigset_t pipe_only;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, NULL);
+    sigpipe_blocked = true;
+}
+
+static void take_back_sigpipe(void)
+{
+    sigset_t pipe_only;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    static const struct timespec no_wait = {0, 0};
+    while (sigtimedwait(&pipe_only, NULL, &no_wait) < 0 && errno == EINTR)
+        ;
+}
+
 /* pipe (holding in_pipe bytes) -> writer's fd: -EAGAIN means the writer is full. */
 static ssize_t splice_out(int fd, void *ctx, bool *drained)
 {
     edo__copy *c = ctx;
+    block_sigpipe();
     ssize_t n = splice_result(
         splice(c->pipe_out, NULL, fd, NULL, c->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK));
+    if (n == -EPIPE)
+        take_back_sigpipe();
     *drained = n >= 0 && (size_t)n < c->in_pipe; /* the writer took less: its buffer is full */
     return n;
 }

@@ -721,3 +721,37 @@ TEST(split_tcp_halves_in_two_tasks)
 {
     run_coro(EDO_RUNTIME_MULTI_THREAD, 4, split_tcp_body, NULL);
 }
+
+/* Splicing into a socket whose peer has gone: -EPIPE (or the peer's reset), not a SIGPIPE that
+ * kills the process (splice has no MSG_NOSIGNAL). */
+static void *feed(void *arg)
+{
+    edo_stream *s = arg;
+    static const char block[4096];
+    while (edo_stream_write_all(s, block, sizeof block) == 0)
+        ;
+    return NULL; /* the copy ended and its reader closed: -EPIPE */
+}
+
+static void *splice_to_gone_peer_body(void *arg)
+{
+    (void)arg;
+    edo_stream *in_r, *in_w, *out_r, *out_w;
+    connect_kind(PIPE, &in_r, &in_w);
+    connect_kind(TCP, &out_r, &out_w);
+    CHECK_EQ(edo_stream_close(out_r), 0); /* the peer has gone */
+    edo_task *t = spawn(feed, in_w);
+    uint64_t copied;
+    int rc = edo_stream_copy(in_r, out_w, &copied);
+    CHECK(rc == -EPIPE || rc == -ECONNRESET);
+    CHECK_EQ(edo_stream_close(in_r), 0); /* ends the feeder */
+    join(t);
+    CHECK_EQ(edo_stream_close(in_w), 0);
+    CHECK_EQ(edo_stream_close(out_w), 0);
+    return NULL;
+}
+
+TEST(splice_to_a_gone_peer_is_epipe)
+{
+    run_coro(EDO_RUNTIME_MULTI_THREAD, 2, splice_to_gone_peer_body, NULL);
+}
