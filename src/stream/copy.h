@@ -68,6 +68,11 @@ bool edo__copy_splice_start(edo__copy *c);
 edo_poll edo__copy_move_spliced(edo__copy *c, edo_context *cx, int *result);
 /* Closes the pipe. */
 void edo__copy_splice_release(edo__copy *c);
+/* A pipe for the splice path (pipe_pool.c): fds[0] reads, fds[1] writes, both non-blocking;
+ * an empty one from the pool, or a new one. Returns 0, or -1 with errno set (out of fds). */
+int edo__pipe_take(int fds[2]);
+/* Gives a pipe back: to the pool when `empty` and the pool has room, else closed. */
+void edo__pipe_give_back(const int fds[2], bool empty);
 /* Bytes moved by splice by every copy in the process so far (for tests and diagnostics). */
 uint64_t edo__copy_spliced_bytes(void);
 

@@ -3,10 +3,10 @@
  * are never copied through user memory and the copy holds no buffer.
  *
  * splice needs a pipe on one side, so a copy has a pipe of its own (two fds for the copy's
- * life). The pipe is filled only when it is empty: then a splice into it that would block can
- * only mean the reader has nothing (a pipe with room left may still refuse a socket's next
- * fragment, and that would be mistaken for a drained reader and lose its readiness). The
- * readiness waits are the streams' own (poll_raw_io), so an edge is never lost between a try
+ * life, from a pool: pipe_pool.c). The pipe is filled only when it is empty: then a splice into it
+ * that would block can only mean the reader has nothing (a pipe with room left may still refuse a
+ * socket's next fragment, and that would be mistaken for a drained reader and lose its readiness).
+ * The readiness waits are the streams' own (poll_raw_io), so an edge is never lost between a try
  * and the wait. */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,8 +51,7 @@ bool edo__copy_splice_start(edo__copy *c)
 {
     if (!stream_can_splice(c->from, false) || !stream_can_splice(c->to, true)) return false;
     int p[2];
-    if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0)
-        return false; /* out of fds: the buffer path still works */
+    if (edo__pipe_take(p) < 0) return false; /* out of fds: the buffer path still works */
     c->pipe_out = p[0];
     c->pipe_in = p[1];
     return true;
@@ -82,8 +81,7 @@ static _Thread_local bool sigpipe_blocked;
 
 static void block_sigpipe(void)
 {
-    if (sigpipe_blocked)
-        return;
+    if (sigpipe_blocked) return;
     sigset_t pipe_only;
     sigemptyset(&pipe_only);
     sigaddset(&pipe_only, SIGPIPE);
@@ -108,8 +106,7 @@ static ssize_t splice_out(int fd, void *ctx, bool *drained)
     block_sigpipe();
     ssize_t n = splice_result(
         splice(c->pipe_out, NULL, fd, NULL, c->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK));
-    if (n == -EPIPE)
-        take_back_sigpipe();
+    if (n == -EPIPE) take_back_sigpipe();
     *drained = n >= 0 && (size_t)n < c->in_pipe; /* the writer took less: its buffer is full */
     return n;
 }
@@ -156,8 +153,7 @@ void edo__copy_splice_release(edo__copy *c)
     if (c->pipe_in < 0) return;
     /* Counted once per copy, not per splice: one shared line written by every worker. */
     atomic_fetch_add_explicit(&spliced_bytes, c->copied, memory_order_relaxed);
-    close(c->pipe_in);
-    close(c->pipe_out);
+    edo__pipe_give_back((int[2]){c->pipe_out, c->pipe_in}, c->in_pipe == 0);
     c->pipe_in = c->pipe_out = -1;
     c->in_pipe = 0;
 }

@@ -2,7 +2,9 @@
  * path), on test streams that count what a copy asks of them, and on kernel fds (the splice
  * path: TCP, Unix, pipes). */
 #include <limits.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "edo.h"
@@ -754,4 +756,20 @@ static void *splice_to_gone_peer_body(void *arg)
 TEST(splice_to_a_gone_peer_is_epipe)
 {
     run_coro(EDO_RUNTIME_MULTI_THREAD, 2, splice_to_gone_peer_body, NULL);
+}
+
+/* The splice path's pipes are reused: one given back empty comes out again; one given back
+ * holding bytes is closed (its bytes must not reach the next copy). */
+TEST(pipe_pool)
+{
+    int p[2], q[2];
+    CHECK_EQ(edo__pipe_take(p), 0);
+    edo__pipe_give_back(p, true);
+    CHECK_EQ(edo__pipe_take(q), 0);
+    CHECK_EQ(q[0], p[0]);
+    CHECK_EQ(q[1], p[1]);
+    CHECK_EQ(write(q[1], "x", 1), 1);
+    edo__pipe_give_back(q, false);
+    CHECK_EQ(fcntl(q[0], F_GETFD), -1); /* closed */
+    CHECK_EQ(fcntl(q[1], F_GETFD), -1);
 }
