@@ -18,7 +18,7 @@
 
 #include "stream/copy.h"
 
-/* What one splice into the pipe asks for: more than a pipe holds (64 KiB by default), so each
+/* What one splice into the pipe asks for: more than a pipe holds (256 KiB, pipe_pool.c), so each
  * fills the pipe when the reader has that much. */
 #define SPLICE_CHUNK ((size_t)1 << 20)
 
