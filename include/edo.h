@@ -59,5 +59,8 @@
 #include "edo/stream.h"
 #include "edo/duplex.h"
 #include "edo/fd_stream.h"
+#include "edo/bytes.h"
+#include "edo/stream_util.h"
+#include "edo/buffered.h"
 
 #endif /* EDO_H */
