@@ -14,14 +14,15 @@
  * writes the others' to the client. A client that falls behind by more than the channel holds
  * is told how many messages it missed instead of slowing everybody down.
  *
- * Lines are split by the small line reader below; a line longer than MAX_LINE goes out in
- * pieces of MAX_LINE bytes. */
+ * Lines come from a buffered reader (edo/buffered.h) over the read half; a line longer than
+ * MAX_LINE ends the session with a last word to its client. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "edo.h"
+#include "edo/buffered.h"
 #include "edo/stream_copy.h"
 
 #define MAX_LINE 1024
@@ -35,43 +36,6 @@ typedef struct message {
 
 static edo_broadcast *room;
 static atomic_uint_fast64_t last_id;
-
-/* ---- lines ----------------------------------------------------------------------------------- */
-
-typedef struct line_reader {
-    edo_stream *s;
-    size_t start, end; /* buf[start, end): read, not yet returned */
-    char buf[MAX_LINE];
-} line_reader;
-
-/* The next line, without its "\n" (or "\r\n"): *line points into the reader's buffer, valid
- * until the next call. Returns 1, 0 at the end of the stream, or -errno. */
-static int read_line(line_reader *r, const char **line, size_t *len)
-{
-    for (;;) {
-        char *nl = memchr(r->buf + r->start, '\n', r->end - r->start);
-        size_t take = nl ? (size_t)(nl - (r->buf + r->start)) : r->end - r->start;
-        if (nl || (r->start == 0 && r->end == sizeof r->buf)) { /* a line, or a full piece */
-            *line = r->buf + r->start;
-            *len = take > 0 && nl && (*line)[take - 1] == '\r' ? take - 1 : take;
-            r->start += take + (nl ? 1 : 0);
-            return 1;
-        }
-        memmove(r->buf, r->buf + r->start, take); /* keep the partial line, make room */
-        r->start = 0;
-        r->end = take;
-        ssize_t n = edo_stream_read(r->s, r->buf + r->end, sizeof r->buf - r->end);
-        if (n < 0) return (int)n;
-        if (n == 0) {
-            if (r->end == 0) return 0;
-            *line = r->buf; /* a last line without its newline */
-            *len = r->end;
-            r->end = 0;
-            return 1;
-        }
-        r->end += (size_t)n;
-    }
-}
 
 /* ---- a client -------------------------------------------------------------------------------- */
 
@@ -91,7 +55,8 @@ static void *deliver(void *arg)
     uint64_t missed;
     for (;;) {
         int rc = edo_broadcast_recv(c->rx, &m, &missed), n;
-        if (rc == 0 && m.from == c->id) continue;
+        if (rc == 0 && m.from == c->id)
+            continue;
         if (rc == 0)
             n = snprintf(out, sizeof out, "%llu: %.*s\n", (unsigned long long)m.from, (int)m.len,
                          m.text);
@@ -99,7 +64,8 @@ static void *deliver(void *arg)
             n = snprintf(out, sizeof out, "(missed %llu messages)\n", (unsigned long long)missed);
         else
             break;
-        if (edo_stream_write_all(c->writer, out, (size_t)n) < 0) break;
+        if (edo_stream_write_all(c->writer, out, (size_t)n) < 0)
+            break;
     }
     return NULL;
 }
@@ -112,18 +78,26 @@ static void chat(client *c)
     if (edo_stream_write_all(c->writer, hello, (size_t)n) < 0 ||
         edo_spawn(deliver, c, &delivery) < 0)
         return;
-    line_reader lines = {.s = c->reader};
-    const char *line = NULL;
-    size_t len = 0;
-    message m = {.from = c->id};
-    while (read_line(&lines, &line, &len) > 0) {
-        m.len = (uint32_t)len;
-        memcpy(m.text, line, len);
-        edo_broadcast_send(room, &m); /* -EPIPE only without receivers: we are one */
+    edo_buf_reader *lines;
+    int rc = edo_buf_reader_new(c->reader, 0, &lines);
+    if (rc == 0) {
+        c->reader = edo_buf_reader_stream(lines); /* owns the read half now */
+        const char *line;
+        size_t len;
+        message m = {.from = c->id};
+        while ((rc = edo_buf_reader_next_line(lines, MAX_LINE + 1, &line, &len)) == 1) {
+            m.len = (uint32_t)len;
+            memcpy(m.text, line, len);
+            edo_broadcast_send(room, &m); /* -EPIPE only without receivers: we are one */
+        }
     }
-    edo_task_abort(delivery); /* the client left: stop writing to it */
+    edo_task_abort(delivery); /* the client left (or must): stop writing to it */
     edo_task_join(delivery, NULL);
     edo_task_free(delivery);
+    if (rc == -EMSGSIZE) { /* the write half is the session's again */
+        static const char too_long[] = "line too long: goodbye\n";
+        edo_stream_write_all(c->writer, too_long, sizeof too_long - 1);
+    }
 }
 
 static void *session(void *arg)
@@ -160,8 +134,10 @@ static void *serve(void *arg)
         fflush(stdout);
     }
     for (edo_tcp *c; (rc = edo_tcp_accept(lis, &c, NULL)) == 0 || rc == -EMFILE;) {
-        if (rc == 0 && edo_spawn_detached(session, c) < 0) edo_tcp_close(c);
-        if (rc == -EMFILE) edo_sleep(EDO_MSEC(10));
+        if (rc == 0 && edo_spawn_detached(session, c) < 0)
+            edo_tcp_close(c);
+        if (rc == -EMFILE)
+            edo_sleep(EDO_MSEC(10));
     }
     edo_tcp_listener_close(lis);
     return NULL;

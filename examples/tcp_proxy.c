@@ -37,8 +37,10 @@ static void *serve(void *arg)
         return NULL;
     }
     for (edo_tcp *c; (rc = edo_tcp_accept(lis, &c, NULL)) == 0 || rc == -EMFILE;) {
-        if (rc == 0 && edo_spawn_detached(proxy, c) < 0) edo_tcp_close(c);
-        if (rc == -EMFILE) edo_sleep(EDO_MSEC(10));
+        if (rc == 0 && edo_spawn_detached(proxy, c) < 0)
+            edo_tcp_close(c);
+        if (rc == -EMFILE)
+            edo_sleep(EDO_MSEC(10));
     }
     edo_tcp_listener_close(lis);
     return NULL;

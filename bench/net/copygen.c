@@ -63,7 +63,8 @@ static void die(const char *what)
 static void watch(int ep, conn *c)
 {
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) die("epoll_ctl");
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+        die("epoll_ctl");
 }
 
 static void drop(conn *c)
@@ -84,13 +85,16 @@ static bool echo(conn *c)
         if (c->in_pipe == 0) {
             ssize_t n =
                 splice(c->fd, NULL, c->pipe_in, NULL, 1 << 20, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-            if (n == 0) return false;
-            if (n < 0) return errno == EAGAIN;
+            if (n == 0)
+                return false;
+            if (n < 0)
+                return errno == EAGAIN;
             c->in_pipe = (size_t)n;
         }
         ssize_t n =
             splice(c->pipe_out, NULL, c->fd, NULL, c->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-        if (n < 0) return errno == EAGAIN;
+        if (n < 0)
+            return errno == EAGAIN;
         c->in_pipe -= (size_t)n;
     }
 }
@@ -102,7 +106,8 @@ static _Noreturn void serve(int port)
     setsockopt(lis, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(lis, (struct sockaddr *)&a, sizeof a) < 0 || listen(lis, 1024) < 0) die("listen");
+    if (bind(lis, (struct sockaddr *)&a, sizeof a) < 0 || listen(lis, 1024) < 0)
+        die("listen");
     int ep = epoll_create1(EPOLL_CLOEXEC);
     conn listener = {.fd = lis, .pipe_in = -1, .pipe_out = -1};
     struct epoll_event lev = {.events = EPOLLIN, .data.ptr = &listener};
@@ -117,7 +122,8 @@ static _Noreturn void serve(int port)
                 while ((fd = accept4(lis, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
                     conn *nc = calloc(1, sizeof *nc);
                     int p[2];
-                    if (!nc || pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0) die("accept");
+                    if (!nc || pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0)
+                        die("accept");
                     *nc = (conn){.fd = fd, .pipe_out = p[0], .pipe_in = p[1]};
                     watch(ep, nc);
                 }
@@ -134,11 +140,13 @@ static void pump(conn *c, uint64_t *received)
 {
     while (send(c->fd, block, BLOCK, MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
         ;
-    if (errno != EAGAIN) die("send");
+    if (errno != EAGAIN)
+        die("send");
     ssize_t n;
     while ((n = recv(c->fd, sink, sizeof sink, MSG_TRUNC | MSG_DONTWAIT)) > 0)
         *received += (uint64_t)n;
-    if (n == 0 || errno != EAGAIN) die("recv");
+    if (n == 0 || errno != EAGAIN)
+        die("recv");
 }
 
 static int client(int port, int conns, double seconds)
@@ -149,7 +157,8 @@ static int client(int port, int conns, double seconds)
     conn *all = calloc((size_t)conns, sizeof *all);
     for (int i = 0; i < conns; i++) {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) die("connect");
+        if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
+            die("connect");
         fcntl(fd, F_SETFL, O_NONBLOCK);
         all[i] = (conn){.fd = fd, .pipe_in = -1, .pipe_out = -1};
     }
@@ -187,7 +196,8 @@ int main(int argc, char **argv)
             port = -1;
     }
     memset(block, 'x', sizeof block);
-    if (serve_port > 0) serve(serve_port);
+    if (serve_port > 0)
+        serve(serve_port);
     if (port <= 0 || conns < 1 || conns > MAX_CONNS || seconds <= 0) {
         fprintf(stderr, "usage: copygen --serve PORT | --port P [--connections C] [--seconds S]\n");
         return 2;

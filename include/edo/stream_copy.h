@@ -102,7 +102,8 @@ void edo_stream_copy_bidirectional_future_init(edo_stream_copy_bidirectional_fut
                                                edo_stream *a, edo_stream *b);
 
 /* Splits `s` into two streams: *read_half reads `s` (its writes fail with -EBADF) and
- * *write_half writes, flushes and shuts down `s` (its reads fail with -EBADF), each its own
+ * *write_half writes, flushes and shuts down `s` (its reads fail with -EBADF; so do readiness
+ * waits for the other half's direction; raw_fd gives -ENOTSUP for it), each its own
  * edo_stream that one task may use while another task uses the other: the stream contract's
  * one read and one write in flight, made explicit. Each half is closed with edo_stream_close;
  * `s` is closed with the second of the two closes (which returns s's close error; the first

@@ -80,12 +80,14 @@ edo_poll edo__copy_poll(edo__copy *c, edo_context *cx, int *result)
                             : edo__copy_move_buffered(c, cx, &rc) == EDO_PENDING)
             return EDO_PENDING;
         release_transport(c); /* the buffer or pipe is not needed past the end */
-        if (rc < 0) break;
+        if (rc < 0)
+            break;
         c->phase = c->shut_down_writer ? EDO__COPY_CLOSING : EDO__COPY_FLUSHING;
         /* fall through */
     case EDO__COPY_FLUSHING:
     case EDO__COPY_CLOSING:
-        if (poll_finish_writer(c, cx, &rc) == EDO_PENDING) return EDO_PENDING;
+        if (poll_finish_writer(c, cx, &rc) == EDO_PENDING)
+            return EDO_PENDING;
         break;
     case EDO__COPY_DONE:
         *result = c->result;
@@ -127,7 +129,8 @@ static const edo_future_vtable copy_future_vtable = {copy_future_poll, copy_futu
 
 void edo_stream_copy_future_init(edo_stream_copy_future *f, edo_stream *from, edo_stream *to)
 {
-    if (!f) return;
+    if (!f)
+        return;
     memset(f, 0, sizeof *f);
     f->base.vtable = &copy_future_vtable;
     edo__copy_init(edo__copy_of(&f->state_), from, to, false);
@@ -137,7 +140,8 @@ int edo_stream_copy(edo_stream *from, edo_stream *to, uint64_t *copied)
 {
     if (copied) *copied = 0;
     int rc = edo__copy_check(from, to);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     edo_stream_copy_future f;
     edo_stream_copy_future_init(&f, from, to);
     rc = edo__coro_run(&f.base, NULL, &f.result);

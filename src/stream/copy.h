@@ -3,8 +3,8 @@
  * public copies are made of it: edo_stream_copy is one, edo_stream_copy_bidirectional two,
  * polled by one future so that one task carries both directions.
  *
- * The bytes go through a buffer (buffer.c), or with splice(2) through a pipe when both streams
- * hand out socket or pipe fds (splice.c). The state lives in the caller's future (the public
+ * The bytes go through a buffer (copy_buffer.c), or with splice(2) through a pipe when both streams
+ * hand out socket or pipe fds (copy_splice.c). The state lives in the caller's future (the public
  * edo_stream_copy_state); nothing is allocated until the first byte is read. */
 #ifndef EDO_STREAM_COPY_INTERNAL_H
 #define EDO_STREAM_COPY_INTERNAL_H
@@ -55,13 +55,13 @@ void edo__copy_drop(edo__copy *c);
 /* The copy's state inside a public edo_stream_copy_state. */
 edo__copy *edo__copy_of(edo_stream_copy_state *s);
 
-/* The buffer path (buffer.c): moves bytes until the reader's end of stream (READY, *result 0)
+/* The buffer path (copy_buffer.c): moves bytes until the reader's end of stream (READY, *result 0)
  * or an error (READY, *result < 0). */
 edo_poll edo__copy_move_buffered(edo__copy *c, edo_context *cx, int *result);
 /* Releases the buffer. */
 void edo__copy_buffer_release(edo__copy *c);
 
-/* The splice path (splice.c). Whether both streams can splice (socket or pipe fds with
+/* The splice path (copy_splice.c). Whether both streams can splice (socket or pipe fds with
  * poll_raw_io); if so, opens the copy's pipe: true when the copy will splice. */
 bool edo__copy_splice_start(edo__copy *c);
 /* Moves bytes with splice until the reader's end of stream or an error, as the buffer path. */

@@ -30,7 +30,8 @@ static edo_poll bidirectional_poll(edo_future *self, edo_context *cx, void **out
         f->result = ab_rc < 0 ? ab_rc : ba_rc;
         return EDO_READY;
     }
-    if (ab_done == EDO_PENDING || ba_done == EDO_PENDING) return EDO_PENDING;
+    if (ab_done == EDO_PENDING || ba_done == EDO_PENDING)
+        return EDO_PENDING;
     f->result = 0;
     return EDO_READY;
 }
@@ -47,7 +48,8 @@ static const edo_future_vtable bidirectional_vtable = {bidirectional_poll, bidir
 void edo_stream_copy_bidirectional_future_init(edo_stream_copy_bidirectional_future *f,
                                                edo_stream *a, edo_stream *b)
 {
-    if (!f) return;
+    if (!f)
+        return;
     memset(f, 0, sizeof *f);
     f->base.vtable = &bidirectional_vtable;
     bool ok = check(a, b) == 0; /* else both copies complete at once with -EINVAL */
@@ -60,7 +62,8 @@ int edo_stream_copy_bidirectional(edo_stream *a, edo_stream *b, uint64_t *a_to_b
     if (a_to_b) *a_to_b = 0;
     if (b_to_a) *b_to_a = 0;
     int rc = check(a, b);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     edo_stream_copy_bidirectional_future f;
     edo_stream_copy_bidirectional_future_init(&f, a, b);
     rc = edo__coro_run(&f.base, NULL, &f.result);

@@ -43,7 +43,8 @@ static void read_budget(void)
     long soft = -1;
     FILE *f = fopen("/proc/sys/fs/pipe-user-pages-soft", "re");
     if (f) {
-        if (fscanf(f, "%ld", &soft) != 1) soft = -1;
+        if (fscanf(f, "%ld", &soft) != 1)
+            soft = -1;
         fclose(f);
     }
     /* unreadable: enlarge nothing; 0: the limit is off */
@@ -55,7 +56,8 @@ static void read_budget(void)
 /* Enlarges a new pipe when the budget allows (else it keeps the default size). */
 static void enlarge(int write_fd)
 {
-    if (atomic_load_explicit(&big_pages_left, memory_order_relaxed) == LONG_MIN) read_budget();
+    if (atomic_load_explicit(&big_pages_left, memory_order_relaxed) == LONG_MIN)
+        read_budget();
     long pages = big_pipe_pages();
     if (atomic_fetch_sub(&big_pages_left, pages) < pages ||
         fcntl(write_fd, F_SETPIPE_SZ, BIG_PIPE) < 0)
@@ -72,8 +74,10 @@ int edo__pipe_take(int fds[2])
         fds[1] = pool[pooled][1];
     }
     edo__spin_unlock(&lock);
-    if (found) return 0;
-    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) return -1;
+    if (found)
+        return 0;
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
+        return -1;
     enlarge(fds[1]);
     return 0;
 }
@@ -89,7 +93,8 @@ void edo__pipe_give_back(const int fds[2], bool empty)
             pooled++;
         }
         edo__spin_unlock(&lock);
-        if (kept) return;
+        if (kept)
+            return;
     }
     if (fcntl(fds[1], F_GETPIPE_SZ) == BIG_PIPE)
         atomic_fetch_add(&big_pages_left, big_pipe_pages());

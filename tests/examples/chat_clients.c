@@ -24,7 +24,8 @@ static pid_t server = -1;
 static void fail(const char *what, const char *detail)
 {
     fprintf(stderr, "chat_clients: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
-    if (server > 0) kill(server, SIGKILL);
+    if (server > 0)
+        kill(server, SIGKILL);
     exit(1);
 }
 
@@ -41,7 +42,8 @@ static const char *next_line(client *c, char *line, size_t cap)
         char *nl = memchr(c->buf, '\n', c->len);
         if (nl) {
             size_t n = (size_t)(nl - c->buf);
-            if (n >= cap) fail("line too long", NULL);
+            if (n >= cap)
+                fail("line too long", NULL);
             memcpy(line, c->buf, n);
             line[n] = 0;
             memmove(c->buf, nl + 1, c->len - n - 1);
@@ -49,7 +51,8 @@ static const char *next_line(client *c, char *line, size_t cap)
             return line;
         }
         ssize_t r = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
-        if (r <= 0) fail("read", r == 0 ? "connection closed" : "timed out or failed");
+        if (r <= 0)
+            fail("read", r == 0 ? "connection closed" : "timed out or failed");
         c->len += (size_t)r;
     }
 }
@@ -67,7 +70,8 @@ static void expect(client *c, const char *want)
 static void say(client *c, const char *text)
 {
     size_t n = strlen(text);
-    if (send(c->fd, text, n, MSG_NOSIGNAL) != (ssize_t)n) fail("send", text);
+    if (send(c->fd, text, n, MSG_NOSIGNAL) != (ssize_t)n)
+        fail("send", text);
 }
 
 static void connect_to(client *c, int port)
@@ -77,7 +81,8 @@ static void connect_to(client *c, int port)
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct timeval tv = {.tv_sec = 30};
     setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(c->fd, (struct sockaddr *)&a, sizeof a) < 0) fail("connect", NULL);
+    if (connect(c->fd, (struct sockaddr *)&a, sizeof a) < 0)
+        fail("connect", NULL);
     c->len = 0;
 }
 
@@ -85,9 +90,11 @@ static void connect_to(client *c, int port)
 static int start(const char *path)
 {
     int out[2];
-    if (pipe(out) < 0) fail("pipe", NULL);
+    if (pipe(out) < 0)
+        fail("pipe", NULL);
     server = fork();
-    if (server < 0) fail("fork", NULL);
+    if (server < 0)
+        fail("fork", NULL);
     if (server == 0) {
         dup2(out[1], 1);
         close(out[0]);
@@ -133,6 +140,18 @@ int main(int argc, char **argv)
     close(c[0].fd); /* a client leaves; the others go on */
     say(&c[1], "bye\n");
     expect(&c[2], "2: bye");
+    static char long_line[3000]; /* over the server's 1024 bytes: the session ends */
+    memset(long_line, 'z', sizeof long_line - 2);
+    long_line[sizeof long_line - 2] = '\n';
+    say(&c[2], long_line);
+    expect(&c[2], "line too long: goodbye");
+    char rest;
+    if (recv(c[2].fd, &rest, 1, 0) > 0) /* the end (or a reset: the rest was left unread) */
+        fail("the session did not end", NULL);
+    connect_to(&c[0], port);
+    expect(&c[0], "welcome 4");
+    say(&c[0], "hi\n");
+    expect(&c[1], "4: hi"); /* nothing of the long line came first */
     kill(server, SIGTERM);
     waitpid(server, NULL, 0);
     puts("chat_clients: ok");

@@ -17,11 +17,14 @@ static edo_poll flush_while_reading(edo__copy *c, edo_context *cx, int *result)
 {
     const edo_stream_vtable *vt = c->to->vtable;
     ssize_t r = 0;
-    if (!c->unflushed || !vt->poll_flush) return EDO_PENDING;
-    if (vt->poll_flush(c->to, &c->writing, cx, &r) == EDO_PENDING) return EDO_PENDING;
+    if (!c->unflushed || !vt->poll_flush)
+        return EDO_PENDING;
+    if (vt->poll_flush(c->to, &c->writing, cx, &r) == EDO_PENDING)
+        return EDO_PENDING;
     edo_stream_waiter_drop(c->to, &c->writing);
     c->unflushed = false;
-    if (r >= 0) return EDO_PENDING;
+    if (r >= 0)
+        return EDO_PENDING;
     *result = (int)r;
     return EDO_READY;
 }
@@ -40,7 +43,8 @@ edo_poll edo__copy_move_buffered(edo__copy *c, edo_context *cx, int *result)
                 return EDO_READY;
             }
             /* A reader that is always ready would keep this poll forever: take the budget. */
-            if (!edo_coop_proceed(cx)) return EDO_PENDING;
+            if (!edo_coop_proceed(cx))
+                return EDO_PENDING;
             if (c->from->vtable->poll_read(c->from, &c->reading, cx, c->buf, EDO_STREAM_COPY_BUFFER,
                                            &n) == EDO_PENDING)
                 return flush_while_reading(c, cx, result);

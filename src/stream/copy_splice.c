@@ -35,8 +35,10 @@ uint64_t edo__copy_spliced_bytes(void)
 static bool fd_can_splice(int fd)
 {
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) return false;
-    if (S_ISFIFO(st.st_mode)) return true;
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return false;
+    if (S_ISFIFO(st.st_mode))
+        return true;
     int flags = S_ISSOCK(st.st_mode) ? fcntl(fd, F_GETFL) : -1;
     return flags >= 0 && (flags & O_NONBLOCK);
 }
@@ -49,7 +51,8 @@ static bool stream_can_splice(const edo_stream *s, bool write)
 
 bool edo__copy_splice_start(edo__copy *c)
 {
-    if (!stream_can_splice(c->from, false) || !stream_can_splice(c->to, true)) return false;
+    if (!stream_can_splice(c->from, false) || !stream_can_splice(c->to, true))
+        return false;
     int p[2];
     if (edo__pipe_take(p) < 0) return false; /* out of fds: the buffer path still works */
     c->pipe_out = p[0];
@@ -81,7 +84,8 @@ static _Thread_local bool sigpipe_blocked;
 
 static void block_sigpipe(void)
 {
-    if (sigpipe_blocked) return;
+    if (sigpipe_blocked)
+        return;
     sigset_t pipe_only;
     sigemptyset(&pipe_only);
     sigaddset(&pipe_only, SIGPIPE);
@@ -106,7 +110,8 @@ static ssize_t splice_out(int fd, void *ctx, bool *drained)
     block_sigpipe();
     ssize_t n = splice_result(
         splice(c->pipe_out, NULL, fd, NULL, c->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK));
-    if (n == -EPIPE) take_back_sigpipe();
+    if (n == -EPIPE)
+        take_back_sigpipe();
     *drained = n >= 0 && (size_t)n < c->in_pipe; /* the writer took less: its buffer is full */
     return n;
 }
@@ -120,7 +125,8 @@ edo_poll edo__copy_move_spliced(edo__copy *c, edo_context *cx, int *result)
                 *result = 0;
                 return EDO_READY;
             }
-            if (!edo_coop_proceed(cx)) return EDO_PENDING;
+            if (!edo_coop_proceed(cx))
+                return EDO_PENDING;
             if (c->from->vtable->poll_raw_io(c->from, &c->reading, cx, false, splice_in, c, &n) ==
                 EDO_PENDING)
                 return EDO_PENDING;
@@ -150,7 +156,8 @@ edo_poll edo__copy_move_spliced(edo__copy *c, edo_context *cx, int *result)
 
 void edo__copy_splice_release(edo__copy *c)
 {
-    if (c->pipe_in < 0) return;
+    if (c->pipe_in < 0)
+        return;
     /* Counted once per copy, not per splice: one shared line written by every worker. */
     atomic_fetch_add_explicit(&spliced_bytes, c->copied, memory_order_relaxed);
     edo__pipe_give_back((int[2]){c->pipe_out, c->pipe_in}, c->in_pipe == 0);
