@@ -42,6 +42,23 @@ void edo__copy_init(edo__copy *c, edo_stream *from, edo_stream *to, bool shut_do
     }
 }
 
+ssize_t edo__copy_read_done(edo__copy *c, ssize_t n)
+{
+    edo_stream_waiter_drop(c->from, &c->reading);
+    if (n == 0)
+        c->reader_ended = true;
+    return n;
+}
+
+ssize_t edo__copy_write_done(edo__copy *c, ssize_t n)
+{
+    edo_stream_waiter_drop(c->to, &c->writing);
+    if (n <= 0)
+        return n < 0 ? n : -EIO;
+    c->copied += (uint64_t)n;
+    return n;
+}
+
 /* The writer's last step: a flush, or a shutdown (which flushes first). NULL poll_flush: the
  * stream buffers nothing; NULL poll_shutdown: it cannot be shut down (-ENOTSUP). */
 static edo_poll poll_finish_writer(edo__copy *c, edo_context *cx, int *result)

@@ -55,6 +55,15 @@ void edo__copy_drop(edo__copy *c);
 /* The copy's state inside a public edo_stream_copy_state. */
 edo__copy *edo__copy_of(edo_stream_copy_state *s);
 
+/* What both paths do when a read (or a splice from the reader) completed with `n`: releases
+ * the reading waiter; returns n (> 0), 0 at the end of the stream (reader_ended is set), or the
+ * error. */
+ssize_t edo__copy_read_done(edo__copy *c, ssize_t n);
+/* ... and when a write (or a splice to the writer) completed with `n`: releases the writing
+ * waiter and counts the bytes; returns n (> 0) or the error (-EIO for 0: a non-empty write that
+ * took nothing, a broken stream). */
+ssize_t edo__copy_write_done(edo__copy *c, ssize_t n);
+
 /* The buffer path (copy_buffer.c): moves bytes until the reader's end of stream (READY, *result 0)
  * or an error (READY, *result < 0). */
 edo_poll edo__copy_move_buffered(edo__copy *c, edo_context *cx, int *result);

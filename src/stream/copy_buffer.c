@@ -48,14 +48,11 @@ edo_poll edo__copy_move_buffered(edo__copy *c, edo_context *cx, int *result)
             if (c->from->vtable->poll_read(c->from, &c->reading, cx, c->buf, EDO_STREAM_COPY_BUFFER,
                                            &n) == EDO_PENDING)
                 return flush_while_reading(c, cx, result);
-            edo_stream_waiter_drop(c->from, &c->reading);
-            if (n <= 0) {
-                if (n < 0) {
-                    *result = (int)n;
-                    return EDO_READY;
-                }
-                c->reader_ended = true;
-                continue;
+            if ((n = edo__copy_read_done(c, n)) <= 0) {
+                if (n == 0)
+                    continue; /* the end: done once the buffer is out */
+                *result = (int)n;
+                return EDO_READY;
             }
             c->pos = 0;
             c->end = (size_t)n;
@@ -63,13 +60,11 @@ edo_poll edo__copy_move_buffered(edo__copy *c, edo_context *cx, int *result)
         struct iovec v = {c->buf + c->pos, c->end - c->pos};
         if (c->to->vtable->poll_write(c->to, &c->writing, cx, &v, 1, &n) == EDO_PENDING)
             return EDO_PENDING;
-        edo_stream_waiter_drop(c->to, &c->writing);
-        if (n <= 0) {
-            *result = n < 0 ? (int)n : -EIO; /* 0 for a non-empty write: a broken stream */
+        if ((n = edo__copy_write_done(c, n)) < 0) {
+            *result = (int)n;
             return EDO_READY;
         }
         c->pos += (size_t)n;
-        c->copied += (uint64_t)n;
         c->unflushed = true;
     }
 }

@@ -130,27 +130,22 @@ edo_poll edo__copy_move_spliced(edo__copy *c, edo_context *cx, int *result)
             if (c->from->vtable->poll_raw_io(c->from, &c->reading, cx, false, splice_in, c, &n) ==
                 EDO_PENDING)
                 return EDO_PENDING;
-            edo_stream_waiter_drop(c->from, &c->reading);
-            if (n <= 0) {
-                if (n < 0) {
-                    *result = (int)n;
-                    return EDO_READY;
-                }
-                c->reader_ended = true;
-                continue;
+            if ((n = edo__copy_read_done(c, n)) <= 0) {
+                if (n == 0)
+                    continue;
+                *result = (int)n;
+                return EDO_READY;
             }
             c->in_pipe = (size_t)n;
         }
         if (c->to->vtable->poll_raw_io(c->to, &c->writing, cx, true, splice_out, c, &n) ==
             EDO_PENDING)
             return EDO_PENDING;
-        edo_stream_waiter_drop(c->to, &c->writing);
-        if (n <= 0) {
-            *result = n < 0 ? (int)n : -EIO;
+        if ((n = edo__copy_write_done(c, n)) < 0) {
+            *result = (int)n;
             return EDO_READY;
         }
         c->in_pipe -= (size_t)n;
-        c->copied += (uint64_t)n;
     }
 }
 
