@@ -774,3 +774,44 @@ TEST(pipe_pool)
     CHECK_EQ(fcntl(q[0], F_GETFD), -1); /* closed */
     CHECK_EQ(fcntl(q[1], F_GETFD), -1);
 }
+
+/* Aborting the task in a copy ends the copy with -ECANCELED; what was written is counted. */
+typedef struct copy_job {
+    edo_stream *from, *to;
+    uint64_t copied;
+    int rc;
+} copy_job;
+
+static void *run_copy(void *arg)
+{
+    copy_job *j = arg;
+    j->rc = edo_stream_copy(j->from, j->to, &j->copied);
+    return NULL;
+}
+
+static void *abort_body(void *arg)
+{
+    (void)arg;
+    edo_stream *a, *a2;
+    CHECK_EQ(edo_duplex_new(100, &a, &a2), 0);
+    test_stream sink = sink_new(0);
+    copy_job j = {a2, &sink.base, 0, 1};
+    edo_task *t = spawn(run_copy, &j);
+    const uint8_t first[5] = {0, 1, 2, 3, 4};
+    CHECK_EQ(edo_stream_write_all(a, first, sizeof first), 0);
+    while (sink.taken < 5) /* one thread: the copy runs while this one yields */
+        CHECK_EQ(edo_yield(), 0);
+    edo_task_abort(t);
+    CHECK_EQ(edo_task_join(t, NULL), -ECANCELED);
+    edo_task_free(t);
+    CHECK_EQ(j.rc, -ECANCELED);
+    CHECK_EQ(j.copied, 5);
+    CHECK_EQ(edo_stream_write_all(a, first, 1), 0);
+    char c;
+    CHECK_EQ(edo_stream_read(a2, &c, 1), 1); /* the copy's read is gone: a new reader reads */
+    CHECK_EQ(edo_stream_close(a), 0);
+    CHECK_EQ(edo_stream_close(a2), 0);
+    return NULL;
+}
+
+TEST(abort_ends_a_copy) { run_paused(abort_body, NULL); }
