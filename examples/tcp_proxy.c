@@ -5,7 +5,7 @@
  * Each connection is one coroutine in edo_stream_copy_bidirectional: the bytes move with
  * splice(2) from one socket to the other without passing through the proxy's memory, and a
  * side that ends (a half close) is passed on to the other side, which may still answer. The
- * proxy of bench=copy (bench/net/copy.sh). */
+ * proxy of bench=copy (bench/net/copy.sh); tests/examples/proxy_check.c tests it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +35,13 @@ static void *serve(void *arg)
     if (rc < 0) {
         fprintf(stderr, "tcp_proxy: listen: %s\n", edo_strerror(rc));
         return NULL;
+    }
+    edo_sockaddr addr;
+    char text[EDO_SOCKADDR_TEXT];
+    if (edo_tcp_listener_local_addr(lis, &addr) == 0 &&
+        edo_sockaddr_format(&addr, text, sizeof text) >= 0) {
+        printf("tcp_proxy: listening on %s\n", text); /* the port, when asked for port 0 */
+        fflush(stdout);
     }
     for (edo_tcp *c; (rc = edo_tcp_accept(lis, &c, NULL)) == 0 || rc == -EMFILE;) {
         if (rc == 0 && edo_spawn_detached(proxy, c) < 0)

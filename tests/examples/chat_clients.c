@@ -8,26 +8,9 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <netinet/in.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#include <arpa/inet.h>
 
-static pid_t server = -1;
-
-static void fail(const char *what, const char *detail)
-{
-    fprintf(stderr, "chat_clients: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
-    if (server > 0)
-        kill(server, SIGKILL);
-    exit(1);
-}
+#include "example_server.h"
 
 typedef struct client {
     int fd;
@@ -76,39 +59,8 @@ static void say(client *c, const char *text)
 
 static void connect_to(client *c, int port)
 {
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {.tv_sec = 30};
-    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(c->fd, (struct sockaddr *)&a, sizeof a) < 0)
-        fail("connect", NULL);
+    c->fd = connect_loopback(port);
     c->len = 0;
-}
-
-/* Starts the server; returns the port it printed. */
-static int start(const char *path)
-{
-    int out[2];
-    if (pipe(out) < 0)
-        fail("pipe", NULL);
-    server = fork();
-    if (server < 0)
-        fail("fork", NULL);
-    if (server == 0) {
-        dup2(out[1], 1);
-        close(out[0]);
-        execl(path, path, "--port", "0", "--workers", "2", (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    FILE *f = fdopen(out[0], "r");
-    char line[256];
-    int port = 0;
-    if (!f || !fgets(line, sizeof line, f) ||
-        sscanf(line, "chat_server: listening on 127.0.0.1:%d", &port) != 1)
-        fail("the server did not say where it listens", NULL);
-    return port;
 }
 
 int main(int argc, char **argv)
@@ -117,7 +69,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: chat_clients PATH-TO-chat_server\n");
         return 2;
     }
-    int port = start(argv[1]);
+    char *server[] = {argv[1], "--port", "0", "--workers", "2", NULL};
+    int port = start_example(server);
     static client c[3];
     char want[64];
     for (int i = 0; i < 3; i++) {
@@ -152,8 +105,7 @@ int main(int argc, char **argv)
     expect(&c[0], "welcome 4");
     say(&c[0], "hi\n");
     expect(&c[1], "4: hi"); /* nothing of the long line came first */
-    kill(server, SIGTERM);
-    waitpid(server, NULL, 0);
+    stop_example();
     puts("chat_clients: ok");
     return 0;
 }
