@@ -93,7 +93,7 @@ edo_poll edo__copy_poll(edo__copy *c, edo_context *cx, int *result)
         c->phase = EDO__COPY_MOVING;
         /* fall through */
     case EDO__COPY_MOVING:
-        if (c->pipe_in >= 0 ? edo__copy_move_spliced(c, cx, &rc) == EDO_PENDING
+        if (c->splicing ? edo__copy_move_spliced(c, cx, &rc) == EDO_PENDING
                             : edo__copy_move_buffered(c, cx, &rc) == EDO_PENDING)
             return EDO_PENDING;
         release_transport(c); /* the buffer or pipe is not needed past the end */

@@ -31,12 +31,14 @@ typedef struct edo__copy {
     /* buffer path: bytes [pos, end) of buf were read and not yet written */
     char *buf;
     size_t pos, end;
-    /* splice path: the pipe's read and write ends (-1: no pipe), `in_pipe` bytes in it */
+    /* splice path: the pipe's read and write ends (-1: no pipe, the copy waits for its reader
+     * or has not started), `in_pipe` bytes in it */
     int pipe_out, pipe_in;
     size_t in_pipe;
     int result;            /* when DONE; before the first poll, an argument error */
     uint8_t phase;         /* edo__copy_phase */
     bool shut_down_writer; /* at the end: shut `to` down (else only flush it) */
+    bool splicing;         /* the splice path was chosen (and its bytes not counted yet) */
     bool reader_ended;     /* `from` gave end of stream */
     bool unflushed;        /* bytes were written since the last flush */
 } edo__copy;
@@ -71,11 +73,11 @@ edo_poll edo__copy_move_buffered(edo__copy *c, edo_context *cx, int *result);
 void edo__copy_buffer_release(edo__copy *c);
 
 /* The splice path (copy_splice.c). Whether both streams can splice (socket or pipe fds with
- * poll_raw_io); if so, opens the copy's pipe: true when the copy will splice. */
+ * poll_raw_io): true (and `splicing` set) when the copy will splice. */
 bool edo__copy_splice_start(edo__copy *c);
 /* Moves bytes with splice until the reader's end of stream or an error, as the buffer path. */
 edo_poll edo__copy_move_spliced(edo__copy *c, edo_context *cx, int *result);
-/* Closes the pipe. */
+/* Gives the pipe back and counts the spliced bytes. */
 void edo__copy_splice_release(edo__copy *c);
 /* A pipe for the splice path (pipe_pool.c): fds[0] reads, fds[1] writes, both non-blocking;
  * an empty one from the pool, or a new one. Returns 0, or -1 with errno set (out of fds). */

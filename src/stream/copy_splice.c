@@ -2,11 +2,14 @@
  * the reader's fd into a pipe and from the pipe into the writer's fd with splice(2), so they
  * are never copied through user memory and the copy holds no buffer.
  *
- * splice needs a pipe on one side, so a copy has a pipe of its own (two fds for the copy's
- * life, from a pool: pipe_pool.c). The pipe is filled only when it is empty: then a splice into it
- * that would block can only mean the reader has nothing (a pipe with room left may still refuse a
- * socket's next fragment, and that would be mistaken for a drained reader and lose its readiness).
- * The readiness waits are the streams' own (poll_raw_io), so an edge is never lost between a try
+ * splice needs a pipe on one side. A copy holds one only while its reader has bytes: it takes
+ * an empty pipe from the pool (pipe_pool.c) before splicing in, and gives it back as soon as the
+ * reader has nothing more (the pipe is empty then), so an idle proxied connection holds no pipe:
+ * 10,000 idle connections cost no fds beyond their sockets, where a pipe per copy would cost four
+ * per connection. The pipe is filled only when it is empty: then a splice into it that would
+ * block can only mean the reader has nothing (a pipe with room left may still refuse a socket's
+ * next fragment, and that would be mistaken for a drained reader and lose its readiness). The
+ * readiness waits are the streams' own (poll_raw_io), so an edge is never lost between a try
  * and the wait. */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,13 +54,24 @@ static bool stream_can_splice(const edo_stream *s, bool write)
 
 bool edo__copy_splice_start(edo__copy *c)
 {
-    if (!stream_can_splice(c->from, false) || !stream_can_splice(c->to, true))
-        return false;
-    int p[2];
-    if (edo__pipe_take(p) < 0) return false; /* out of fds: the buffer path still works */
-    c->pipe_out = p[0];
-    c->pipe_in = p[1];
-    return true;
+    c->splicing = stream_can_splice(c->from, false) && stream_can_splice(c->to, true);
+    return c->splicing;
+}
+
+/* Counts a copy's spliced bytes once, not per splice: one shared line written by every worker. */
+static void count_spliced(edo__copy *c)
+{
+    atomic_fetch_add_explicit(&spliced_bytes, c->copied, memory_order_relaxed);
+    c->splicing = false;
+}
+
+/* Gives the pipe back to the pool: at the end, and whenever the reader has nothing (the pipe
+ * is empty then), so a copy that waits holds no pipe. */
+static void put_pipe(edo__copy *c)
+{
+    edo__pipe_give_back((int[2]){c->pipe_out, c->pipe_in}, c->in_pipe == 0);
+    c->pipe_in = c->pipe_out = -1;
+    c->in_pipe = 0;
 }
 
 static ssize_t splice_result(ssize_t n)
@@ -127,9 +141,20 @@ edo_poll edo__copy_move_spliced(edo__copy *c, edo_context *cx, int *result)
             }
             if (!edo_coop_proceed(cx))
                 return EDO_PENDING;
+            int p[2];
+            if (c->pipe_in < 0 && edo__pipe_take(p) < 0) { /* out of fds: the buffer still works */
+                count_spliced(c);
+                return edo__copy_move_buffered(c, cx, result);
+            }
+            if (c->pipe_in < 0) {
+                c->pipe_out = p[0];
+                c->pipe_in = p[1];
+            }
             if (c->from->vtable->poll_raw_io(c->from, &c->reading, cx, false, splice_in, c, &n) ==
-                EDO_PENDING)
+                EDO_PENDING) {
+                put_pipe(c);
                 return EDO_PENDING;
+            }
             if ((n = edo__copy_read_done(c, n)) <= 0) {
                 if (n == 0)
                     continue;
@@ -151,11 +176,8 @@ edo_poll edo__copy_move_spliced(edo__copy *c, edo_context *cx, int *result)
 
 void edo__copy_splice_release(edo__copy *c)
 {
-    if (c->pipe_in < 0)
-        return;
-    /* Counted once per copy, not per splice: one shared line written by every worker. */
-    atomic_fetch_add_explicit(&spliced_bytes, c->copied, memory_order_relaxed);
-    edo__pipe_give_back((int[2]){c->pipe_out, c->pipe_in}, c->in_pipe == 0);
-    c->pipe_in = c->pipe_out = -1;
-    c->in_pipe = 0;
+    if (c->pipe_in >= 0)
+        put_pipe(c); /* closed instead when bytes were left in it (an error half-way) */
+    if (c->splicing)
+        count_spliced(c);
 }

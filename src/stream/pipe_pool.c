@@ -10,10 +10,12 @@
  *
  * Reused: making a pipe and closing it costs three system calls and, measured on this machine,
  * 17-24 µs (pipe2 allocates an inode and two files, the close frees them after an RCU grace
- * period), against microseconds for the splices of a short proxied connection. So a copy takes
- * an empty pipe from the pool and gives it back empty when it ends; a pipe that still holds bytes
- * (a copy that failed half-way) is closed instead. The pool holds at most POOL_PIPES pipes (two
- * fds each) for the process's life; a burst of copies beyond that makes and closes its own. */
+ * period), against microseconds for the splices of a short proxied connection, and a copy takes
+ * and gives back its pipe each time its reader runs dry (copy_splice.c). So pipes given back
+ * empty wait here for the next taker; a pipe that still holds bytes (a copy that failed
+ * half-way) is closed instead. The pool keeps up to POOL_PIPES pipes (two fds each) for the
+ * process's life: as many as were busy at once, at most; past that, copies make and close their
+ * own. */
 #include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -23,7 +25,7 @@
 #include "platform/spinlock.h"
 #include "stream/copy.h"
 
-#define POOL_PIPES 64
+#define POOL_PIPES 1024
 #define BIG_PIPE (256 * 1024)
 
 static edo__spinlock lock; /* static: zero, unlocked */

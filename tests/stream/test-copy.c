@@ -815,3 +815,36 @@ static void *abort_body(void *arg)
 }
 
 TEST(abort_ends_a_copy) { run_paused(abort_body, NULL); }
+
+/* A splice copy whose reader has nothing holds no pipe (an idle proxied connection costs no
+ * fds beyond its sockets); once bytes come it takes one again and moves them. */
+static void *idle_copy_body(void *arg)
+{
+    (void)arg;
+    edo_stream *in_r, *in_w, *out_r, *out_w;
+    connect_kind(TCP, &in_r, &in_w);
+    connect_kind(TCP, &out_r, &out_w);
+    edo_stream_copy_future f;
+    edo_stream_copy_future_init(&f, in_r, out_w);
+    CHECK_EQ(poll_future(&f.base), EDO_PENDING); /* nothing to read yet */
+    edo__copy *c = edo__copy_of(&f.state_);
+    CHECK(c->splicing);
+    CHECK_EQ(c->pipe_in, -1);
+    CHECK_EQ(edo_stream_write_all(in_w, "hello", 5), 0);
+    CHECK_EQ(edo_stream_shutdown(in_w), 0);
+    uint64_t spliced = edo__copy_spliced_bytes();
+    CHECK_EQ(edo_await(&f.base, NULL), 0);
+    CHECK_EQ(f.result, 0);
+    CHECK_EQ(f.copied, 5);
+    edo_future_drop(&f.base);
+    CHECK_EQ(edo__copy_spliced_bytes() - spliced, 5);
+    char buf[5];
+    read_exact(out_r, buf, 5);
+    CHECK(memcmp(buf, "hello", 5) == 0);
+    edo_stream *all[] = {in_r, in_w, out_r, out_w};
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(edo_stream_close(all[i]), 0);
+    return NULL;
+}
+
+TEST(idle_splice_copy_holds_no_pipe) { run_paused(idle_copy_body, NULL); }
