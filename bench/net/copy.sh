@@ -106,9 +106,9 @@ run_one() {
     proxy_port=$(free_port)
     case $peer in
     edo) "${PROXY_CPU[@]}" build/release/examples/tcp_proxy --listen "127.0.0.1:$proxy_port" \
-        --to "127.0.0.1:$echo_port" --workers 1 2>>"$LOG" & ;;
+        --to "127.0.0.1:$echo_port" --workers 1 >>"$LOG" 2>&1 & ;;
     tokio) "${PROXY_CPU[@]}" "$TOKIO_PROXY" --port "$proxy_port" --to "127.0.0.1:$echo_port" \
-        --workers 1 2>>"$LOG" & ;;
+        --workers 1 >>"$LOG" 2>&1 & ;;
     esac
     PROXY_PID=$!
     wait_listen "$proxy_port" "$PROXY_PID" || { warn "$peer proxy did not start: $(tail -3 "$LOG")"; stop; return 1; }
