@@ -152,6 +152,23 @@ int edo_stream_shutdown(edo_stream *s);
  * returns the ready bits, or -errno (-ENOTSUP: the stream cannot tell). For a connection that
  * is idle most of the time: wait here, then read into a buffer taken only now. */
 int edo_stream_ready(edo_stream *s, uint32_t interest);
+/* One read (write) without waiting, for code that waits with edo_stream_ready and takes a
+ * buffer only once bytes are there:
+ *
+ *     while (edo_stream_ready(s, EDO_READABLE) > 0) {     // holds nothing while idle
+ *         char *buf = malloc(4096);
+ *         ssize_t n = edo_stream_try_read(s, buf, 4096);
+ *         ...                                            // -EAGAIN: stale readiness, wait again
+ *         free(buf);
+ *     }
+ *
+ * Returns what edo_stream_read (edo_stream_write) would, or -EAGAIN where it would wait; the
+ * same -EINVAL checks, and 0 for len 0. Never suspends; callable from any thread, in a
+ * coroutine or not (one read and one write at once, as always). A stream reading through the
+ * blocking pool starts its pool read on a try that finds nothing, and a later call gets the
+ * bytes. */
+ssize_t edo_stream_try_read(edo_stream *s, void *buf, size_t len);
+ssize_t edo_stream_try_write(edo_stream *s, const void *buf, size_t len);
 /* Closes the stream at once (see the vtable's close: no flush). Returns 0, -EINVAL for NULL, or
  * the error closing gave (the stream is released either way). Never suspends; no operation may
  * be in flight. */
