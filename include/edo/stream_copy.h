@@ -13,9 +13,11 @@
  *
  * How the bytes move. When both streams hand out a kernel fd (the vtable's raw_fd and
  * poll_raw_io: TCP and Unix connections, pipes) and those fds are sockets or pipes, a copy moves
- * the bytes with splice(2) through a pipe of its own: the data goes from one socket's buffers to
- * the other's without being copied through user memory, and the copy holds no buffer at all.
- * splice has no MSG_NOSIGNAL, so a thread that splices into a socket keeps SIGPIPE blocked from
+ * the bytes with splice(2) through a pipe: the data goes from one socket's buffers to the
+ * other's without being copied through user memory, and the copy holds no buffer at all. The
+ * pipe (256 KiB where the per-user pipe limit allows) comes from a pool while the reader has
+ * bytes and goes back when it has none, so a copy that waits holds no pipe and no extra fd; the
+ * pool keeps up to 1024 empty pipes for the process's life. splice has no MSG_NOSIGNAL, so a thread that splices into a socket keeps SIGPIPE blocked from
  * then on (a write to a peer that has gone gives -EPIPE there, as edo's own writes do, instead
  * of killing the process).
  * Otherwise (an in-memory duplex, TLS, a buffered stream, a user's stream) it reads into a buffer
