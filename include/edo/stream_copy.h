@@ -21,8 +21,8 @@
  * then on (a write to a peer that has gone gives -EPIPE there, as edo's own writes do, instead
  * of killing the process).
  * Otherwise (an in-memory duplex, TLS, a buffered stream, a user's stream) it reads into a buffer
- * of EDO_STREAM_COPY_BUFFER bytes, taken at the first byte and released when the copy ends, and
- * writes it out. Either way a copy never holds more than that buffer (or pipe): when the writer
+ * of EDO_STREAM_COPY_BUFFER bytes and writes it out; the buffer is released whenever the reader
+ * has nothing, so a copy that waits holds none. Either way a copy never holds more than that buffer (or pipe): when the writer
  * stops taking bytes, the copy stops reading (backpressure).
  *
  * Dropping a copy that has not finished (a timeout, an abort) loses the bytes it had read but

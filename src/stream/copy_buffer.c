@@ -2,8 +2,10 @@
  * again, until the reader's end of stream. For streams whose bytes do not sit in a kernel fd
  * (an in-memory duplex, TLS, a buffered stream) or whose fds cannot splice.
  *
- * The buffer is taken at the first read, not when the copy is made, and freed as soon as the
- * reader ends. While a read waits, the writer is flushed if anything was written since the last
+ * The buffer is taken when there is something to read and freed whenever the reader has
+ * nothing (the buffer is empty then) and at its end, so a copy that waits holds no buffer: a
+ * proxy of 10,000 idle TLS connections would otherwise hold 640 MB of them. malloc and free of
+ * a 32 KiB block cost a fraction of the read that follows each wake. While a read waits, the writer is flushed if anything was written since the last
  * flush: the reader may be waiting for an answer to what a buffering writer still holds (the
  * deadlock Tokio's copy avoids the same way). */
 #include <errno.h>
@@ -46,8 +48,10 @@ edo_poll edo__copy_move_buffered(edo__copy *c, edo_context *cx, int *result)
             if (!edo_coop_proceed(cx))
                 return EDO_PENDING;
             if (c->from->vtable->poll_read(c->from, &c->reading, cx, c->buf, EDO_STREAM_COPY_BUFFER,
-                                           &n) == EDO_PENDING)
+                                           &n) == EDO_PENDING) {
+                edo__copy_buffer_release(c); /* empty: a copy that waits holds no buffer */
                 return flush_while_reading(c, cx, result);
+            }
             if ((n = edo__copy_read_done(c, n)) <= 0) {
                 if (n == 0)
                     continue; /* the end: done once the buffer is out */

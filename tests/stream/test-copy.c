@@ -232,9 +232,9 @@ TEST(read_error_is_returned)
     edo_future_drop(&f.base);
 }
 
-/* Backpressure: a writer that takes nothing more makes the copy wait, holding at most one buffer
- * of bytes read and not written, however often it is polled; each byte the peer reads lets the
- * copy move one more. */
+/* A copy waiting for its reader holds no buffer. Backpressure: a writer that takes nothing more
+ * makes the copy wait, holding at most one buffer of bytes read and not written, however often
+ * it is polled; each byte the peer reads lets the copy move one more. */
 TEST(backpressure_bounds_what_is_read)
 {
     test_stream src = source_new(UINT64_MAX, 100000, 0);
@@ -242,6 +242,10 @@ TEST(backpressure_bounds_what_is_read)
     const size_t cap = 4096;
     CHECK_EQ(edo_duplex_new(cap, &in, &peer), 0);
     edo_stream_copy_future f;
+    edo_stream_copy_future_init(&f, peer, in); /* the peer has written nothing: the copy waits */
+    CHECK_EQ(poll_future(&f.base), EDO_PENDING);
+    CHECK(edo__copy_of(&f.state_)->buf == NULL); /* ... holding no buffer */
+    edo_future_drop(&f.base);
     edo_stream_copy_future_init(&f, &src.base, in);
     for (int i = 0; i < 5; i++) {
         CHECK_EQ(poll_future(&f.base), EDO_PENDING);
