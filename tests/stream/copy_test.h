@@ -76,6 +76,13 @@ static inline void *join(edo_task *t)
     return out;
 }
 
+/* Closes the `n` streams, each without error. */
+static inline void close_all(edo_stream *const *s, int n)
+{
+    for (int i = 0; i < n; i++)
+        CHECK_EQ(edo_stream_close(s[i]), 0);
+}
+
 /* writer -> in_w ~ in_r -copy-> out_w ~ out_r -> reader: everything arrives in order, the count
  * is exact, and the copy spliced every byte or none (`splices`). Closes the four streams. */
 static inline void copy_through(edo_stream *in_r, edo_stream *in_w, edo_stream *out_r,
@@ -90,9 +97,7 @@ static inline void copy_through(edo_stream *in_r, edo_stream *in_w, edo_stream *
     CHECK_EQ(edo_stream_shutdown(out_w), 0); /* copy does not pass the end on by itself */
     join(tw);
     CHECK_EQ((size_t)join(tr), total);
-    edo_stream *all[] = {in_r, in_w, out_r, out_w};
-    for (int i = 0; i < 4; i++)
-        CHECK_EQ(edo_stream_close(all[i]), 0);
+    close_all((edo_stream *[]){in_r, in_w, out_r, out_w}, 4);
 }
 
 typedef struct relay {
@@ -106,6 +111,31 @@ static inline void *run_relay(void *arg)
     relay *r = arg;
     r->rc = edo_stream_copy_bidirectional(r->a, r->b, &r->a_to_b, &r->b_to_a);
     return NULL;
+}
+
+/* client ~ a <-relay-> b ~ server. The client sends `up` bytes and shuts down: the server reads
+ * them and the end while the relay still runs the other way; only after the server has sent
+ * `down` bytes and shut down too does the relay end, with 0 and each side's count exact. Closes
+ * the four streams. */
+static inline void relay_half_close(edo_stream *client, edo_stream *a, edo_stream *b,
+                                    edo_stream *server, size_t up, size_t down)
+{
+    relay r = {a, b, 0, 0, 1};
+    edo_task *t = spawn(run_relay, &r);
+    pattern cw = {client, up, 1, true}, sr = {server, up, 1, false};
+    edo_task *tw = spawn(write_pattern, &cw);
+    CHECK_EQ((size_t)read_pattern(&sr), up); /* ... then the end of stream: half-closed */
+    join(tw);
+    CHECK(!edo_task_is_finished(t)); /* still relaying the other way */
+    pattern sw = {server, down, 9, true}, cr = {client, down, 9, false};
+    tw = spawn(write_pattern, &sw);
+    CHECK_EQ((size_t)read_pattern(&cr), down);
+    join(tw);
+    join(t);
+    CHECK_EQ(r.rc, 0);
+    CHECK_EQ(r.a_to_b, up);
+    CHECK_EQ(r.b_to_a, down);
+    close_all((edo_stream *[]){client, a, b, server}, 4);
 }
 
 /* Echoes a stream into itself with a copy (one read and one write at once), then passes the

@@ -61,33 +61,17 @@ TEST(splice_pipe)
     run_coro(EDO_RUNTIME_MULTI_THREAD, 2, splice_copy_body, (void *)PIPE);
 }
 
-/* A proxy between two TCP connections: half-close passes through by splice, both counts exact. */
+/* A proxy between two TCP connections: the half-close passes through by splice. */
 static void *splice_proxy_body(void *arg)
 {
     (void)arg;
     edo_stream *client, *a, *b, *server;
     connect_kind(TCP, &client, &a);
     connect_kind(TCP, &b, &server);
-    relay rl = {a, b, 0, 0, 1};
     uint64_t spliced = edo__copy_spliced_bytes();
-    edo_task *t = spawn(run_relay, &rl);
     size_t up = SCALE(8 << 20, 2 << 20, 512 << 10), down = SCALE(3 << 20, 1 << 20, 256 << 10);
-    pattern cw = {client, up, 2, true}, sr = {server, up, 2, false};
-    edo_task *tw = spawn(write_pattern, &cw);
-    CHECK_EQ((size_t)read_pattern(&sr), up); /* ... and the end: the client's half-close */
-    join(tw);
-    pattern sw = {server, down, 4, true}, cr = {client, down, 4, false};
-    tw = spawn(write_pattern, &sw);
-    CHECK_EQ((size_t)read_pattern(&cr), down);
-    join(tw);
-    join(t);
-    CHECK_EQ(rl.rc, 0);
-    CHECK_EQ(rl.a_to_b, up);
-    CHECK_EQ(rl.b_to_a, down);
+    relay_half_close(client, a, b, server, up, down);
     CHECK_EQ(edo__copy_spliced_bytes() - spliced, up + down);
-    edo_stream *all[] = {client, a, b, server};
-    for (int i = 0; i < 4; i++)
-        CHECK_EQ(edo_stream_close(all[i]), 0);
     return NULL;
 }
 
@@ -115,9 +99,7 @@ static void *splice_reset_body(void *arg)
     join(t); /* the client stays silent: only the reset ends the relay */
     CHECK_EQ(rl.rc, -ECONNRESET);
     CHECK_EQ(rl.a_to_b, 3);
-    CHECK_EQ(edo_stream_close(client), 0);
-    CHECK_EQ(edo_stream_close(a), 0);
-    CHECK_EQ(edo_stream_close(b), 0);
+    close_all((edo_stream *[]){client, a, b}, 3);
     return NULL;
 }
 
@@ -159,9 +141,7 @@ static void *split_tcp_body(void *arg)
     CHECK_EQ((size_t)join(tr), total);
     CHECK_EQ((size_t)join(echo), total);
     CHECK_EQ(edo__copy_spliced_bytes() - spliced, total);
-    CHECK_EQ(edo_stream_close(r), 0);
-    CHECK_EQ(edo_stream_close(w), 0);
-    CHECK_EQ(edo_stream_close(y), 0);
+    close_all((edo_stream *[]){r, w, y}, 3);
     return NULL;
 }
 
@@ -194,8 +174,7 @@ static void *splice_to_gone_peer_body(void *arg)
     CHECK(rc == -EPIPE || rc == -ECONNRESET);
     CHECK_EQ(edo_stream_close(in_r), 0); /* ends the feeder */
     join(t);
-    CHECK_EQ(edo_stream_close(in_w), 0);
-    CHECK_EQ(edo_stream_close(out_w), 0);
+    close_all((edo_stream *[]){in_w, out_w}, 2);
     return NULL;
 }
 
@@ -245,9 +224,7 @@ static void *idle_copy_body(void *arg)
     char buf[5];
     read_exact(out_r, buf, 5);
     CHECK(memcmp(buf, "hello", 5) == 0);
-    edo_stream *all[] = {in_r, in_w, out_r, out_w};
-    for (int i = 0; i < 4; i++)
-        CHECK_EQ(edo_stream_close(all[i]), 0);
+    close_all((edo_stream *[]){in_r, in_w, out_r, out_w}, 4);
     return NULL;
 }
 

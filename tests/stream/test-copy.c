@@ -297,35 +297,15 @@ TEST(deadline)
 
 /* ---- copy_bidirectional ---------------------------------------------------------------------- */
 
-/* client | a  <-relay->  b | server. The client sends and shuts down: the server reads the end
- * while the relay goes on the other way, and only after the server answers and shuts down does
- * the relay end; each side's byte count is exact. */
+/* The half-close passes through the relay, over duplex pairs (the buffer path). */
 static void *half_close_body(void *arg)
 {
     (void)arg;
     edo_stream *client, *a, *b, *server;
     CHECK_EQ(edo_duplex_new(512, &client, &a), 0);
     CHECK_EQ(edo_duplex_new(512, &b, &server), 0);
-    relay r = {a, b, 0, 0, 1};
-    edo_task *t = spawn(run_relay, &r);
-    size_t up = SCALE(300000, 100000, 30000), down = SCALE(200000, 70000, 20000);
-    pattern cw = {client, up, 1, true}, sr = {server, up, 1, false};
-    edo_task *tw = spawn(write_pattern, &cw);
-    CHECK_EQ((size_t)read_pattern(&sr), up); /* ... then the end of stream: half-closed */
-    join(tw);
-    CHECK(!edo_task_is_finished(t)); /* still relaying the other way */
-    pattern sw = {server, down, 9, true}, cr = {client, down, 9, false};
-    tw = spawn(write_pattern, &sw);
-    CHECK_EQ((size_t)read_pattern(&cr), down);
-    join(tw);
-    join(t);
-    CHECK_EQ(r.rc, 0);
-    CHECK_EQ(r.a_to_b, up);
-    CHECK_EQ(r.b_to_a, down);
-    CHECK_EQ(edo_stream_close(client), 0);
-    CHECK_EQ(edo_stream_close(a), 0);
-    CHECK_EQ(edo_stream_close(b), 0);
-    CHECK_EQ(edo_stream_close(server), 0);
+    relay_half_close(client, a, b, server, SCALE(300000, 100000, 30000),
+                     SCALE(200000, 70000, 20000));
     return NULL;
 }
 
@@ -376,9 +356,7 @@ static void *error_while_other_waits_body(void *arg)
     CHECK_EQ(r.rc, -EPIPE);
     CHECK_EQ(r.a_to_b, 0);
     CHECK_EQ(r.b_to_a, 0);
-    CHECK_EQ(edo_stream_close(client), 0);
-    CHECK_EQ(edo_stream_close(a), 0);
-    CHECK_EQ(edo_stream_close(b), 0);
+    close_all((edo_stream *[]){client, a, b}, 3);
     return NULL;
 }
 
@@ -443,9 +421,7 @@ static void *split_concurrent_body(void *arg)
     join(tw);
     CHECK_EQ((size_t)join(tr), total);
     CHECK_EQ((size_t)join(echo), total);
-    CHECK_EQ(edo_stream_close(w), 0);
-    CHECK_EQ(edo_stream_close(r), 0);
-    CHECK_EQ(edo_stream_close(y), 0);
+    close_all((edo_stream *[]){w, r, y}, 3);
     return NULL;
 }
 
