@@ -7,8 +7,10 @@
 #   make test-valgrind  coroutine, switch and task tests under valgrind memcheck
 #   make test-gdb    gdb unwinds a coroutine's stack (installs gdb via apt if missing)
 #   make test-aarch64  cross-built for AArch64, run under qemu-user (installs both via apt if missing)
-#   make bench       edo vs Tokio side by side (installs Rust/Tokio from Debian via apt if missing)
+#   make bench       edo vs Tokio side by side (installs Rust/Tokio from Debian via apt if missing);
+#                    bench=copy too (bench/net/copy.sh)
 #   make bench-net   edo's TCP echo/HTTP servers vs Tokio, Go and raw epoll (bench/net/run.sh)
+#   make bench-copy  a copy_bidirectional proxy, edo's against Tokio's (bench/net/copy.sh)
 #   make install     install headers, libraries, CMake package and pkg-config (PREFIX=/usr/local;
 #                    README.md, Installing)
 #   make format      clang-format the sources
@@ -18,7 +20,7 @@ PREFIX ?= /usr/local
 CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
 CMAKE ?= cmake
 
-.PHONY: all build demo test test-asan test-tsan test-valgrind test-gdb test-aarch64 bench bench-net install format clean
+.PHONY: all build demo test test-asan test-tsan test-valgrind test-gdb test-aarch64 bench bench-net bench-copy install format clean
 
 all: build
 
@@ -54,9 +56,13 @@ test-gdb:
 
 bench:
 	bench/run.sh
+	bench/net/copy.sh
 
 bench-net:
 	bench/net/run.sh
+
+bench-copy:
+	bench/net/copy.sh
 
 install: build
 	$(CMAKE) --install build/release

@@ -448,10 +448,10 @@ static long default_ops(const char *name)
         return 1000; /* tiny tasks */
     if (strstr(name, "ping_pong_pairs"))
         return 8000000; /* hops */
-    if (strcmp(name, "idle_conn_memory") == 0)
-        return 10000; /* connections */
     if (strcmp(name, "lines") == 0)
         return LINES_DEFAULT_OPS; /* 80-byte lines: 1 GiB */
+    if (strcmp(name, "idle_conn_memory") == 0)
+        return 10000; /* connections */
     return 1000000;
 }
 

@@ -57,6 +57,12 @@ typedef struct edo_stream_waiter {
     uint64_t private_[8];
 } edo_stream_waiter;
 
+/* One try of a system call on a stream's fd for poll_raw_io: returns a result >= 0, or -errno
+ * (-EAGAIN: it would block). Sets *drained (initially false) when the result shows the fd has no
+ * more to give or take for now (a short read), so the next try waits for an edge first; leave
+ * it false when unsure (a splice into a pipe may be short for the pipe's sake). */
+typedef ssize_t (*edo_stream_raw_op)(int fd, void *ctx, bool *drained);
+
 /* What a stream implements. Every poll function receives the caller's waiter and context: on
  * EDO_PENDING it has arranged for cx's waker to be woken when the operation can make progress;
  * on EDO_READY it has stored its result (bytes moved, 0, or -errno) in *result. A poll function
@@ -92,6 +98,15 @@ typedef struct edo_stream_vtable {
      * the read side, true: the write side), or -ENOTSUP when the bytes do not go straight to an
      * fd (TLS, in-memory, buffered). NULL: -ENOTSUP. */
     int (*raw_fd)(const edo_stream *s, bool write);
+    /* Runs `op` on the fd raw_fd gives for the same side, under the stream's own readiness
+     * (for splice(2), sendfile(2): bytes the stream does not move itself): tries op while that
+     * side is ready; when op returns -EAGAIN, forgets the readiness and waits for the next edge,
+     * as the stream's own reads and writes do (so an edge that lands meanwhile is never lost).
+     * *result: op's result (>= 0) or -errno. Counts as the side's one operation in flight. NULL
+     * (or raw_fd not an fd): the bytes do not go straight to an fd; callers use read and write.
+     * A pending poll_raw_io is forgotten by drop_waiter like any other. */
+    edo_poll (*poll_raw_io)(edo_stream *s, edo_stream_waiter *w, edo_context *cx, bool write,
+                            edo_stream_raw_op op, void *ctx, ssize_t *result);
     /* Releases the stream and everything it owns (closing its fds) without waiting: no flush,
      * no close_notify (use edo_stream_shutdown first for a clean end). Returns 0 or the error of
      * closing (the stream is released either way). Called once, with no operation in flight. */

@@ -66,6 +66,14 @@ static int socket_raw_fd(const edo_stream *s, bool write)
     return io_of(s)->fd;
 }
 
+/* A system call of the caller's (splice) under the socket's readiness, as its own transfers. */
+static edo_poll socket_poll_raw_io(edo_stream *s, edo_stream_waiter *w, edo_context *cx,
+                                   bool write, edo_stream_raw_op op, void *ctx, ssize_t *result)
+{
+    return edo__sock_poll_op(io_of(s), write ? EDO_WRITABLE : EDO_READABLE, op, ctx,
+                             io_waiter_of(w), cx, result);
+}
+
 static int socket_close(edo_stream *s) { return edo__sock_close(io_of(s)); }
 
 const edo_stream_vtable edo__socket_stream_vtable = {
@@ -75,6 +83,7 @@ const edo_stream_vtable edo__socket_stream_vtable = {
     .poll_ready = socket_poll_ready,
     .drop_waiter = socket_drop_waiter,
     .raw_fd = socket_raw_fd,
+    .poll_raw_io = socket_poll_raw_io,
     .close = socket_close,
 };
 

@@ -199,6 +199,21 @@ static int fd_raw_fd(const edo_stream *s, bool write)
     return atomic_load_explicit(&f->io, memory_order_acquire) ? f->fd : -EBADF;
 }
 
+/* A system call of the caller's (splice) under the fd's readiness, as its own reads and
+ * writes: refused as they are once the fd is gone or its write half shut down. */
+static edo_poll fd_poll_raw_io(edo_stream *s, edo_stream_waiter *w, edo_context *cx, bool write,
+                               edo_stream_raw_op op, void *ctx, ssize_t *result)
+{
+    fd_stream *f = fd_of(s);
+    edo_io *io = io_now(f);
+    if (!io || (write && atomic_load_explicit(&f->write_shut, memory_order_relaxed))) {
+        *result = write ? -EPIPE : -EBADF;
+        return EDO_READY;
+    }
+    return edo__sock_poll_op(io, write ? EDO_WRITABLE : EDO_READABLE, op, ctx, io_waiter_of(w),
+                             cx, result);
+}
+
 static int fd_close(edo_stream *s)
 {
     fd_stream *f = fd_of(s);
@@ -216,6 +231,7 @@ static const edo_stream_vtable fd_vtable = {
     .poll_ready = fd_poll_ready,
     .drop_waiter = fd_drop_waiter,
     .raw_fd = fd_raw_fd,
+    .poll_raw_io = fd_poll_raw_io,
     .close = fd_close,
 };
 

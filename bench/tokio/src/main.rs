@@ -630,8 +630,8 @@ fn main() {
         "sleep_overshoot" => SLEEP_TASKS,
         "fairness" => FAIRNESS_TASKS,
         "ping_pong_pairs" => PAIRS_HOPS,
-        "idle_conn_memory" => IDLE_CONNS,
         "lines" => lines::LINES_DEFAULT_OPS,
+        "idle_conn_memory" => IDLE_CONNS,
         _ => DEFAULT_OPS,
     };
     let n = args.ops.unwrap_or(default_ops);
