@@ -263,19 +263,26 @@ static edo_poll file_poll_read(edo_stream *s, edo_stream_waiter *w, edo_context 
 
 /* ---- writing ------------------------------------------------------------------------------- */
 
-/* Under the lock, a write call in flight: puts `w` in the writer slot and unlocks. EDO_PENDING,
- * or EDO_READY with -EBUSY in *result (another task writes). */
-static edo_poll wait_write(file_stream *fs, edo_stream_waiter *w, edo_context *cx,
-                           ssize_t *result)
+/* Under the lock, a call in flight: puts `w` in `slot` and unlocks. EDO_PENDING, or EDO_READY
+ * with -EBUSY in *result (another task waits there). */
+static edo_poll wait_in(file_stream *fs, edo_stream_waiter **slot, edo_stream_waiter *w,
+                        edo_context *cx, ssize_t *result)
 {
     edo_waker old = EDO_WAKER_EMPTY;
-    int rc = edo__stream_wait_enqueue(&fs->writer, w, cx, &old);
+    int rc = edo__stream_wait_enqueue(slot, w, cx, &old);
     edo__spin_unlock(&fs->lock);
     edo_waker_drop(&old);
     if (rc == 0)
         return EDO_PENDING;
     *result = rc;
     return EDO_READY;
+}
+
+/* Under the lock, a write call in flight: waits for it in the writer slot (see wait_in). */
+static edo_poll wait_write(file_stream *fs, edo_stream_waiter *w, edo_context *cx,
+                           ssize_t *result)
+{
+    return wait_in(fs, &fs->writer, w, cx, result);
 }
 
 /* Under the lock: the failure of the last write call, reported once. */
@@ -400,6 +407,44 @@ static int file_close(edo_stream *s)
         destroy(fs);
     return 0;
 }
+
+/* ---- for edo/fs.h's files ------------------------------------------------------------------ */
+
+edo_poll edo__file_stream_poll_settle(edo_stream *s, edo_stream_waiter *w, edo_context *cx,
+                                      bool discard, ssize_t *result)
+{
+    file_stream *fs = file_of(s);
+    edo__spin_lock(&fs->lock);
+    if (fs->writing)
+        return wait_write(fs, w, cx, result);
+    if (discard && fs->reading) /* an abandoned read: its bytes are about to be kept */
+        return wait_in(fs, &fs->reader, w, cx, result);
+    unlink_waiter(fs, w);
+    ssize_t rc = take_write_error(fs);
+    char *spent = NULL;
+    if (rc == 0 && discard) {
+        rc = fs->kept ? (ssize_t)(fs->kept_len - fs->kept_pos) : 0;
+        spent = fs->kept;
+        fs->kept = NULL;
+        fs->has_end = false; /* an end or error found before the seek is stale after it */
+    }
+    edo__spin_unlock(&fs->lock);
+    free(spent);
+    *result = rc;
+    return EDO_READY;
+}
+
+int edo__file_stream_fd(edo_stream *s) { return file_of(s)->fd; }
+
+void edo__file_stream_hold(edo_stream *s)
+{
+    file_stream *fs = file_of(s);
+    edo__spin_lock(&fs->lock);
+    fs->refs++;
+    edo__spin_unlock(&fs->lock);
+}
+
+void edo__file_stream_release(edo_stream *s) { file_close(s); }
 
 static const edo_stream_vtable file_vtable = {
     .poll_read = file_poll_read,
