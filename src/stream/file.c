@@ -1,6 +1,7 @@
 /* The blocking-pool kind of fd stream: regular files (epoll refuses them: a file is always
  * "ready", and its reads block on the disk), devices epoll cannot watch, and terminals for
- * stdio. One pool call per operation, as Tokio's File and Stdin do:
+ * stdio. One pool job per operation, as Tokio's File and Stdin do (but batched: jobs queued at
+ * once by the runtime's tasks share pool hops, core/batch.h):
  *  - A read starts a pool call that reads into a buffer of the stream's own (never the caller's:
  *    the caller may give up and free it) and waits for it. A read abandoned meanwhile (its
  *    future dropped, its coroutine cut by a deadline) leaves the call running; the bytes it
@@ -16,9 +17,11 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "edo/runtime.h"
+#include "core/batch.h"
 #include "platform/spinlock.h"
 #include "stream/wait.h"
 #include "stream/fd.h"
@@ -30,6 +33,8 @@
 typedef struct file_stream {
     edo_stream base;
     int fd;
+    bool alone; /* not a regular file (a terminal may block for ever): pool calls of its own,
+                   never holding up the batched queue */
     edo__spinlock lock;
     unsigned refs; /* the stream while open, and each pool call in flight */
     /* reading */
@@ -46,6 +51,7 @@ typedef struct file_stream {
 } file_stream;
 
 typedef struct call {
+    edo__batch_job job; /* first: the core's batched queue runs it */
     file_stream *fs;
     bool write, ran;
     char *buf;
@@ -90,9 +96,8 @@ static void destroy(file_stream *fs)
     free(fs);
 }
 
-static void *run_call(void *arg)
+static void run_call(call *c)
 {
-    call *c = arg;
     c->ran = true;
     if (!c->write) {
         do
@@ -100,7 +105,7 @@ static void *run_call(void *arg)
         while (c->result < 0 && errno == EINTR);
         if (c->result < 0)
             c->result = -errno;
-        return NULL;
+        return;
     }
     size_t done = 0; /* a write call writes everything it took, or fails */
     c->result = 0;
@@ -113,14 +118,12 @@ static void *run_call(void *arg)
         }
         done += (size_t)n;
     }
-    return NULL;
 }
 
 /* The end of a call, on its pool thread (or instead of it, when it was cancelled before it
  * started: the runtime shut down): publishes what it did and wakes whoever waits. */
-static void finish_call(void *arg)
+static void finish_call(call *c)
 {
-    call *c = arg;
     file_stream *fs = c->fs;
     ssize_t result = c->ran ? c->result : -ECANCELED;
     edo_waker wake;
@@ -152,12 +155,22 @@ static void finish_call(void *arg)
         destroy(fs);
 }
 
+/* The call on a pool thread (batched with the runtime's other small blocking jobs), or instead
+ * of it when the pool shut down first. */
+static void run_job(edo__batch_job *job, bool cancelled)
+{
+    call *c = (call *)job;
+    if (!cancelled)
+        run_call(c);
+    finish_call(c);
+}
+
 /* Hands `c` to the pool (the stream's reference taken by the caller goes with it). On failure
  * undoes what the caller marked: returns the error. */
 static int start_call(file_stream *fs, call *c)
 {
-    edo_blocking_options o = {.drop_arg = finish_call};
-    int rc = edo_spawn_blocking_with(NULL, &o, run_call, c, NULL);
+    c->job.run = run_job;
+    int rc = edo__batch_submit(NULL, &c->job, fs->alone);
     if (rc == 0)
         return 0;
     edo__spin_lock(&fs->lock);
@@ -463,6 +476,8 @@ int edo__file_stream_open(int fd, edo_stream **out)
         return -ENOMEM;
     fs->base.vtable = &file_vtable;
     fs->fd = fd;
+    struct stat st;
+    fs->alone = fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
     edo__spin_init(&fs->lock);
     fs->refs = 1;
     *out = &fs->base;
