@@ -83,6 +83,10 @@ PAIRS=(
     "fairness             fairness"
     "coro_fairness        fairness"
     "lines                lines"
+    "fs_read_small        fs_read_small"
+    "fs_read_small_sync   -"
+    "fs_write_fsync       fs_write_fsync"
+    "read_dir             read_dir"
 )
 
 # Every field a result line may carry after bench= and peer=, with the printf

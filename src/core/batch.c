@@ -6,6 +6,7 @@
 
 #include "core/runtime.h"
 #include "edo/error.h"
+#include "platform/thread.h"
 
 /* The argument of a pool call: a drainer (job NULL) or a job alone. */
 typedef struct pool_call {
@@ -19,6 +20,7 @@ void edo__batch_init(edo__batch_queue *q)
     edo__spin_init(&q->lock);
     q->head = q->tail = NULL;
     q->queued = q->drainers = 0;
+    q->taken_ns = q->job_ns = 0;
 }
 
 /* Under the lock: the next queued job, or NULL. */
@@ -42,9 +44,15 @@ static void *drain(void *arg)
     pool_call *d = arg;
     edo__batch_queue *q = &d->rt->batch;
     d->ran = true;
+    uint64_t last = 0; /* when the previous job started */
     for (;;) {
+        uint64_t now = edo__clock_ns();
         edo__spin_lock(&q->lock);
+        if (last)
+            q->job_ns = (q->job_ns * 7 + (now - last)) / 8;
+        last = now;
         edo__batch_job *job = pop(q);
+        q->taken_ns = now;
         if (!job) {
             q->drainers--;
             edo__spin_unlock(&q->lock);
@@ -118,6 +126,7 @@ int edo__batch_submit(edo_runtime *rt, edo__batch_job *job, bool alone)
     if (alone)
         return start_call(rt, job);
     edo__batch_queue *q = &rt->batch;
+    uint64_t now = edo__clock_ns();
     edo__spin_lock(&q->lock);
     if (q->tail)
         q->tail->next = job;
@@ -125,10 +134,17 @@ int edo__batch_submit(edo_runtime *rt, edo__batch_job *job, bool alone)
         q->head = job;
     q->tail = job;
     q->queued++;
-    bool start = q->drainers == 0 || (q->drainers < EDO__BATCH_MAX_DRAINERS &&
-                                      q->queued > q->drainers * EDO__BATCH_PER_DRAINER);
-    if (start)
+    bool slow = q->job_ns > EDO__BATCH_SLOW_NS;
+    bool piling = slow ? q->drainers < EDO__BATCH_MAX_SLOW && q->queued > 0
+                       : q->drainers < EDO__BATCH_MAX_DRAINERS &&
+                             q->queued > q->drainers * EDO__BATCH_PER_DRAINER;
+    bool stuck = q->drainers < EDO__BATCH_MAX_SLOW && q->queued > 1 &&
+                 now - q->taken_ns > EDO__BATCH_STALL_NS;
+    bool start = q->drainers == 0 || piling || stuck;
+    if (start) {
         q->drainers++;
+        q->taken_ns = now; /* one more per stall period, not one per job queued meanwhile */
+    }
     edo__spin_unlock(&q->lock);
     if (!start)
         return 0;

@@ -5,20 +5,28 @@
  * Why: a pool hop (queue the call, wake a pool thread, run, wake the task back) costs several
  * microseconds, more than the system call of a small file operation. Here the first job of a
  * burst starts a drainer (one blocking-pool call) that runs queued jobs until the queue is
- * empty; jobs queued meanwhile ride along. More drainers start, up to EDO__BATCH_MAX_DRAINERS,
- * while jobs pile up faster than the drainers take them, so one slow job does not hold up the
- * whole queue for long. A job known to take long (an fsync) asks for a call of its own. */
+ * empty; jobs queued meanwhile ride along. More drainers start while jobs pile up faster than
+ * the drainers take them: up to EDO__BATCH_MAX_DRAINERS while jobs are quick (the page cache:
+ * more threads than cores would not help), and up to EDO__BATCH_MAX_SLOW, one per waiting job,
+ * while they are slow (each blocks in the kernel: a journal commit, a disk), as many as Tokio
+ * would use, so slow jobs never queue behind each other. Also when no drainer took a job for
+ * EDO__BATCH_STALL_NS while jobs wait (every drainer stuck). A job known to take long (an
+ * fsync) asks for a call of its own. */
 #ifndef EDO_CORE_BATCH_H
 #define EDO_CORE_BATCH_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "platform/spinlock.h"
 
 struct edo_runtime;
 
-#define EDO__BATCH_MAX_DRAINERS 4u /* pool threads draining one runtime's queue at once */
+#define EDO__BATCH_MAX_DRAINERS 4u /* drainers started because jobs pile up */
 #define EDO__BATCH_PER_DRAINER 8u  /* queued jobs per drainer before another one starts */
+#define EDO__BATCH_MAX_SLOW 64u    /* drainers for slow jobs, or when the others are stuck */
+#define EDO__BATCH_SLOW_NS 50000u  /* a mean job time above this: the jobs are slow */
+#define EDO__BATCH_STALL_NS 200000u /* no job taken for this long while jobs wait: stuck */
 
 typedef struct edo__batch_job {
     struct edo__batch_job *next;
@@ -34,6 +42,8 @@ typedef struct edo__batch_queue {
     edo__batch_job *head, *tail;
     unsigned queued;   /* jobs waiting for a drainer */
     unsigned drainers; /* drainer calls spawned and not yet ended */
+    uint64_t taken_ns; /* when a drainer last took a job (or started) */
+    uint64_t job_ns;   /* a moving mean of how long jobs take */
 } edo__batch_queue;
 
 void edo__batch_init(edo__batch_queue *q);
