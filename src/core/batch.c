@@ -3,17 +3,20 @@
 #include "core/batch.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 #include "core/runtime.h"
 #include "edo/error.h"
 #include "platform/thread.h"
 
-/* The argument of a pool call: a drainer (job NULL) or a job alone. */
+/* The argument of a pool call: a drainer, the watch, or a job alone. */
 typedef struct pool_call {
     edo_runtime *rt;
-    edo__batch_job *job;
+    edo__batch_job *job; /* a job alone; NULL for a drainer or the watch */
     bool ran;
 } pool_call;
+
+static int start_call(edo_runtime *rt, edo__batch_job *job, bool watch);
 
 void edo__batch_init(edo__batch_queue *q)
 {
@@ -21,6 +24,7 @@ void edo__batch_init(edo__batch_queue *q)
     q->head = q->tail = NULL;
     q->queued = q->drainers = 0;
     q->taken_ns = q->job_ns = 0;
+    q->watching = false;
 }
 
 /* Under the lock: the next queued job, or NULL. */
@@ -87,6 +91,54 @@ static void drainer_end(void *arg)
     }
 }
 
+/* The watch: while jobs wait, looks every EDO__BATCH_WATCH_NS whether the drainers still take
+ * them, and starts one more when none did for that long. Without it, a job that blocks until
+ * another job runs (opening a FIFO waits for its other end) would wait for ever behind it when
+ * no later submit notices the stall. */
+static void *watch(void *arg)
+{
+    pool_call *w = arg;
+    edo__batch_queue *q = &w->rt->batch;
+    w->ran = true;
+    for (;;) {
+        struct timespec period = {0, EDO__BATCH_WATCH_NS};
+        nanosleep(&period, NULL);
+        uint64_t now = edo__clock_ns();
+        edo__spin_lock(&q->lock);
+        bool start = q->head && q->drainers < EDO__BATCH_MAX_SLOW &&
+                     now - q->taken_ns > EDO__BATCH_WATCH_NS;
+        if (start) {
+            q->drainers++;
+            q->taken_ns = now;
+        }
+        bool done = !q->head;
+        if (done)
+            q->watching = false;
+        edo__spin_unlock(&q->lock);
+        if (done)
+            return NULL;
+        if (start && start_call(w->rt, NULL, false) < 0) { /* the pool is closing */
+            edo__spin_lock(&q->lock);
+            q->drainers--; /* others are there: they were stuck, not gone */
+            q->watching = false;
+            edo__spin_unlock(&q->lock);
+            return NULL;
+        }
+    }
+}
+
+static void watch_end(void *arg)
+{
+    pool_call *w = arg;
+    if (!w->ran) { /* cancelled before it ran: the pool is shutting down */
+        edo__batch_queue *q = &w->rt->batch;
+        edo__spin_lock(&q->lock);
+        q->watching = false;
+        edo__spin_unlock(&q->lock);
+    }
+    free(w);
+}
+
 /* A job alone: its pool call runs it, or cancels it when the call never ran. */
 static void *run_alone(void *arg)
 {
@@ -104,15 +156,15 @@ static void run_alone_end(void *arg)
     free(c);
 }
 
-/* Spawns the pool call of a drainer (job NULL) or of a job alone. */
-static int start_call(edo_runtime *rt, edo__batch_job *job)
+/* Spawns the pool call of a drainer (job NULL), the watch, or a job alone. */
+static int start_call(edo_runtime *rt, edo__batch_job *job, bool is_watch)
 {
     pool_call *c = malloc(sizeof *c);
     if (!c)
         return -ENOMEM;
     *c = (pool_call){rt, job, false};
-    edo_blocking_options o = {.drop_arg = job ? run_alone_end : drainer_end};
-    int rc = edo_spawn_blocking_with(rt, &o, job ? run_alone : drain, c, NULL);
+    edo_blocking_options o = {.drop_arg = job ? run_alone_end : is_watch ? watch_end : drainer_end};
+    int rc = edo_spawn_blocking_with(rt, &o, job ? run_alone : is_watch ? watch : drain, c, NULL);
     if (rc < 0)
         free(c);
     return rc;
@@ -124,7 +176,7 @@ int edo__batch_submit(edo_runtime *rt, edo__batch_job *job, bool alone)
         return -EPERM;
     job->next = NULL;
     if (alone)
-        return start_call(rt, job);
+        return start_call(rt, job, false);
     edo__batch_queue *q = &rt->batch;
     uint64_t now = edo__clock_ns();
     edo__spin_lock(&q->lock);
@@ -145,10 +197,18 @@ int edo__batch_submit(edo_runtime *rt, edo__batch_job *job, bool alone)
         q->drainers++;
         q->taken_ns = now; /* one more per stall period, not one per job queued meanwhile */
     }
+    bool start_watch = !start && !q->watching; /* the job waits behind running ones */
+    if (start_watch)
+        q->watching = true;
     edo__spin_unlock(&q->lock);
+    if (start_watch && start_call(rt, NULL, true) < 0) {
+        edo__spin_lock(&q->lock); /* no watch (out of memory, shutting down): the next try */
+        q->watching = false;
+        edo__spin_unlock(&q->lock);
+    }
     if (!start)
         return 0;
-    int rc = start_call(rt, NULL);
+    int rc = start_call(rt, NULL, false);
     if (rc == 0)
         return 0;
     /* No drainer: take the job back unless a drainer already has it (then it runs). The jobs

@@ -10,8 +10,9 @@
  * more threads than cores would not help), and up to EDO__BATCH_MAX_SLOW, one per waiting job,
  * while they are slow (each blocks in the kernel: a journal commit, a disk), as many as Tokio
  * would use, so slow jobs never queue behind each other. Also when no drainer took a job for
- * EDO__BATCH_STALL_NS while jobs wait (every drainer stuck). A job known to take long (an
- * fsync) asks for a call of its own. */
+ * EDO__BATCH_STALL_NS while jobs wait (every drainer stuck), noticed by the next submit or,
+ * while jobs wait, by a watch that looks every millisecond. A job known to take long (an fsync)
+ * asks for a call of its own. */
 #ifndef EDO_CORE_BATCH_H
 #define EDO_CORE_BATCH_H
 
@@ -27,6 +28,7 @@ struct edo_runtime;
 #define EDO__BATCH_MAX_SLOW 64u    /* drainers for slow jobs, or when the others are stuck */
 #define EDO__BATCH_SLOW_NS 50000u  /* a mean job time above this: the jobs are slow */
 #define EDO__BATCH_STALL_NS 200000u /* no job taken for this long while jobs wait: stuck */
+#define EDO__BATCH_WATCH_NS 1000000 /* the watch's period (see batch.c) */
 
 typedef struct edo__batch_job {
     struct edo__batch_job *next;
@@ -44,6 +46,7 @@ typedef struct edo__batch_queue {
     unsigned drainers; /* drainer calls spawned and not yet ended */
     uint64_t taken_ns; /* when a drainer last took a job (or started) */
     uint64_t job_ns;   /* a moving mean of how long jobs take */
+    bool watching;     /* the watch runs (batch.c) */
 } edo__batch_queue;
 
 void edo__batch_init(edo__batch_queue *q);

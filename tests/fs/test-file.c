@@ -207,3 +207,41 @@ static void abandoned_file_calls(fs_dir *d)
     }
 }
 TEST(abandoned_file_calls) { fs_run(abandoned_file_calls); }
+
+/* Opening a FIFO waits for its other end: two tasks open the two ends at once, and neither open
+ * may queue for ever behind the other in the batched pool queue. */
+typedef struct fifo_end {
+    const char *path;
+    bool write;
+} fifo_end;
+
+static void *open_fifo_end(void *arg)
+{
+    fifo_end *e = arg;
+    edo_open_options o = {.read = !e->write, .write = e->write};
+    edo_file *f;
+    CHECK_EQ(edo_file_open(e->path, &o, &f), 0);
+    char c = 'x';
+    if (e->write)
+        CHECK_EQ(edo_stream_write_all(edo_file_stream(f), &c, 1), 0);
+    else
+        CHECK_EQ(edo_stream_read(edo_file_stream(f), &c, 1), 1);
+    CHECK_EQ(edo_stream_flush(edo_file_stream(f)), 0);
+    CHECK_EQ(edo_file_close(f), 0);
+    return NULL;
+}
+
+static void fifo_ends(fs_dir *d)
+{
+    const char *p = fs_path(d, 0, "fifo");
+    CHECK_EQ(mkfifo(p, 0600), 0);
+    fifo_end r = {p, false}, w = {p, true};
+    edo_task *tr, *tw;
+    CHECK_EQ(edo_spawn(open_fifo_end, &r, &tr), 0);
+    CHECK_EQ(edo_spawn(open_fifo_end, &w, &tw), 0);
+    CHECK_EQ(edo_task_join(tr, NULL), 0);
+    CHECK_EQ(edo_task_join(tw, NULL), 0);
+    edo_task_free(tr);
+    edo_task_free(tw);
+}
+TEST(fifo_ends) { fs_run(fifo_ends); }
