@@ -20,9 +20,10 @@
  * Linux has no readiness for files (epoll refuses them: a disk read always "blocks"), so the
  * system calls run on the runtime's blocking pool, as Tokio's tokio::fs does, with two
  * differences that make small operations cheap (docs/fs.md):
- *  - Calls are batched: the calls the tasks of a runtime queue go to a shared queue that a few
- *    pool threads drain, several calls per pool hop, instead of one hop (a thread wake-up and a
- *    task wake-up) per call. Calls that may take long (sync_all, sync_data, copy, remove_dir_all,
+ *  - Calls are batched: the calls the tasks of a runtime queue go to a shared queue that pool
+ *    threads drain, several calls per pool hop, instead of one hop (a thread wake-up and a task
+ *    wake-up) per call; while calls are slow (blocked in the kernel) each gets a thread of its
+ *    own, as in Tokio. Calls that may take long (sync_all, sync_data, copy, remove_dir_all,
  *    large writes) get a pool call of their own, so they never hold up the queue.
  *  - Whole-file helpers are one call: edo_fs_read opens, sizes, reads and closes in one hop;
  *    edo_fs_write opens, writes and closes in one.
