@@ -134,9 +134,8 @@ typedef struct op_call {
     edo_stream *stream; /* held for the call */
     uint64_t offset;    /* pread, pwrite: where; set_len: the length */
     size_t len;
-    char *buf;          /* pread: the bytes read (malloc'd); pwrite: a copy, in the block */
+    char *buf;          /* pread: the bytes read; pwrite: a copy of the bytes (edo__io_buffer) */
     edo_metadata meta;
-    char data[];
 } op_call;
 
 static ssize_t op_work(edo__fs_call *c)
@@ -183,8 +182,7 @@ static void op_deliver(edo__fs_call *c, void *const *outs)
 static void op_release(edo__fs_call *c)
 {
     op_call *oc = (op_call *)c;
-    if (oc->op == OP_PREAD)
-        free(oc->buf);
+    free(oc->buf);
     edo__file_stream_release(oc->stream);
 }
 
@@ -230,19 +228,21 @@ static ssize_t seek_now(file_future *f, ssize_t unread)
 /* Settled: the call's block for the operation (the data copy of a pwrite inside it). */
 static edo__fs_call *new_op_call(file_future *f)
 {
-    size_t extra = f->op == OP_PWRITE ? f->len : 0;
-    op_call *oc = (op_call *)edo__fs_call_new(sizeof *oc + extra, &op_ops);
+    op_call *oc = (op_call *)edo__fs_call_new(sizeof *oc, &op_ops);
     if (!oc)
         return NULL;
     oc->op = f->op;
     oc->offset = f->offset;
     oc->len = f->len;
-    if (f->op == OP_PREAD && !(oc->buf = malloc(f->len ? f->len : 1))) {
+    /* Page-aligned, so that a file opened with O_DIRECT takes them. */
+    bool transfer = f->op == OP_PREAD || f->op == OP_PWRITE;
+    if (transfer && !(oc->buf = edo__io_buffer(f->len))) {
         free(oc);
         return NULL;
     }
     if (f->op == OP_PWRITE) {
-        oc->buf = memcpy(oc->data, f->src, f->len);
+        if (f->len)
+            memcpy(oc->buf, f->src, f->len);
         oc->call.alone = f->len >= BIG_WRITE;
     }
     oc->call.alone |= f->op == OP_SYNC_ALL || f->op == OP_SYNC_DATA;

@@ -43,6 +43,10 @@ int edo__file_stream_fd(edo_stream *s);
 void edo__file_stream_hold(edo_stream *s);
 void edo__file_stream_release(edo_stream *s);
 
+/* A buffer for a pool transfer of `len` bytes, aligned for O_DIRECT (whose transfers must start
+ * at a block-aligned address): free() it. NULL when out of memory. */
+void *edo__io_buffer(size_t len);
+
 /* Whether preadv2/pwritev2 take RWF_NOWAIT on `fd` (a pipe on Linux 5.x and later): tried with
  * an empty transfer. */
 bool edo__fd_nowait_works(int fd, bool write);

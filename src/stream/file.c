@@ -29,6 +29,7 @@
 #define READ_MAX ((size_t)64 * 1024)  /* bytes one pool call reads at most */
 #define WRITE_MAX ((size_t)64 * 1024) /* bytes one write takes at most */
 #define READ_AHEAD ((size_t)4096)     /* what a readiness wait reads, to know it is readable */
+#define IO_ALIGN ((size_t)4096)       /* buffers fit O_DIRECT: page-aligned */
 
 typedef struct file_stream {
     edo_stream base;
@@ -188,7 +189,7 @@ static int start_call(file_stream *fs, call *c)
 static call *new_call(file_stream *fs, bool write, size_t len)
 {
     call *c = calloc(1, sizeof *c);
-    char *buf = malloc(len);
+    char *buf = edo__io_buffer(len);
     if (!c || !buf) {
         free(c);
         free(buf);
@@ -419,6 +420,12 @@ static int file_close(edo_stream *s)
     if (last)
         destroy(fs);
     return 0;
+}
+
+void *edo__io_buffer(size_t len)
+{
+    size_t size = len > SIZE_MAX - IO_ALIGN ? 0 : (len + IO_ALIGN - 1) / IO_ALIGN * IO_ALIGN;
+    return size ? aligned_alloc(IO_ALIGN, size) : len ? NULL : aligned_alloc(IO_ALIGN, IO_ALIGN);
 }
 
 /* ---- for edo/fs.h's files ------------------------------------------------------------------ */

@@ -245,3 +245,30 @@ static void fifo_ends(fs_dir *d)
     edo_task_free(tw);
 }
 TEST(fifo_ends) { fs_run(fifo_ends); }
+
+/* O_DIRECT passes through, and the pool's buffers are aligned as it needs (where the file
+ * system takes O_DIRECT at all: tmpfs refuses it at open). */
+static void direct_io(fs_dir *d)
+{
+    const char *p = fs_path(d, 0, "direct");
+    edo_open_options o = {.read = true, .write = true, .create = true, .custom_flags = O_DIRECT};
+    edo_file *f;
+    int rc = edo_file_open(p, &o, &f);
+    if (rc == -EINVAL) {
+        fprintf(stderr, "SKIPPED: O_DIRECT refused by the file system of %s\n", d->root);
+        return;
+    }
+    CHECK_EQ(rc, 0);
+    static char block[8192];
+    memset(block, 'd', sizeof block);
+    CHECK_EQ(edo_stream_write_all(edo_file_stream(f), block, sizeof block), 0);
+    CHECK_EQ(edo_file_sync_all(f), 0);
+    CHECK_EQ(edo_file_pwrite(f, block, 4096, 8192), 4096);
+    char back[4096];
+    CHECK_EQ(edo_file_pread(f, back, sizeof back, 4096), 4096);
+    CHECK(memcmp(back, block, sizeof back) == 0);
+    CHECK_EQ(edo_file_seek(f, 0, SEEK_SET, NULL), 0);
+    CHECK_EQ(edo_stream_read(edo_file_stream(f), back, sizeof back), 4096);
+    CHECK_EQ(edo_file_close(f), 0);
+}
+TEST(direct_io) { fs_run(direct_io); }
