@@ -292,7 +292,7 @@ edo_stream *edo_file_stream(edo_file *f);
  * at most 64 KiB per call). Waits for a write going out first. Reads into a buffer of the
  * call's own, copied to `buf` on completion, so an abandoned pread never writes to `buf`.
  * -EINVAL: f NULL, buf NULL with len > 0, len above SSIZE_MAX, offset above INT64_MAX. -EBADF:
- * not open for reading. len 0: 0 at once. */
+ * not open for reading. len 0: 0 (after waiting for a write going out). */
 ssize_t edo_file_pread(edo_file *f, void *buf, size_t len, uint64_t offset);
 
 /* Writes all `len` bytes at `offset`, leaving the file's offset alone (but on a file opened with
