@@ -1,12 +1,15 @@
 /* Whole files and paths (edo/fs.h): every call against a temporary directory, with its errors,
  * and the batching of many small calls from many tasks at once. */
 #include <errno.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/batch.h"
 #include "edo/fs.h"
 #include "fs/fs_test.h"
 
@@ -377,3 +380,50 @@ static void many_tasks(fs_dir *d)
     }
 }
 TEST(many_tasks) { fs_run(many_tasks); }
+
+/* A call abandoned while still queued never runs: with one pool thread held by a job that waits
+ * on a flag, a removal is queued behind it and dropped; once the pool is free the file is still
+ * there. */
+static _Atomic bool release_pool;
+
+static void hold_pool(edo__batch_job *job, bool cancelled)
+{
+    (void)job;
+    (void)cancelled;
+    double deadline = now_s() + 60;
+    while (!atomic_load(&release_pool)) {
+        CHECK(now_s() < deadline);
+        sched_yield();
+    }
+}
+
+static void *queued_then_dropped(void *arg)
+{
+    fs_dir *d = arg;
+    const char *p = fs_path(d, 0, "kept");
+    CHECK_EQ(edo_fs_write(p, "x", 1), 0);
+    static edo__batch_job holder = {.run = hold_pool};
+    CHECK_EQ(edo__batch_submit(NULL, &holder, false), 0);
+    edo_fs_future f;
+    edo_fs_remove_file_future_init(&f, p);
+    edo_context cx;
+    edo_context_init(&cx, NULL, NULL);
+    CHECK(edo_future_poll(&f.base, &cx, NULL) == EDO_PENDING); /* queued behind the holder */
+    edo_future_drop(&f.base);
+    atomic_store(&release_pool, true);
+    CHECK_EQ(edo_fs_try_exists(p), 1); /* queued after the removal: it ran after it */
+    return NULL;
+}
+
+TEST(queued_call_dropped_never_runs)
+{
+    edo_runtime *rt;
+    edo_runtime_config cfg = {.worker_threads = 2, .max_blocking_threads = 1};
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
+    fs_dir d;
+    fs_dir_make(&d);
+    run_on(rt, queued_then_dropped, &d);
+    CHECK_EQ(unlink(fs_path(&d, 0, "kept")), 0);
+    CHECK_EQ(rmdir(d.root), 0);
+    edo_runtime_free(rt);
+}
