@@ -118,6 +118,8 @@ static ssize_t copy_fds(int in, int out)
             continue;
         if (n < 0)
             return -errno;
+        if (n == 0 && total == 0)
+            break; /* procfs and sysfs files say "empty" here while read(2) gives bytes */
         if (n == 0)
             return (ssize_t)total;
         total += (size_t)n;

@@ -119,6 +119,12 @@ static void copy(fs_dir *d)
         free(data);
         CHECK_EQ(edo_fs_remove_file(shm), 0);
     }
+    /* A procfs file (copy_file_range says it is empty) and an empty file. */
+    CHECK(edo_fs_copy("/proc/self/status", b) > 0);
+    CHECK_EQ(edo_fs_write(a, NULL, 0), 0);
+    CHECK_EQ(edo_fs_copy(a, b), 0);
+    CHECK_EQ(edo_fs_metadata(b, &m), 0);
+    CHECK_EQ(m.len, 0);
     free(bytes);
 }
 TEST(copy) { fs_run(copy); }
