@@ -41,6 +41,28 @@ static edo__batch_job *pop(edo__batch_queue *q)
     return job;
 }
 
+/* Under the lock, after a drainer left: with none left, the queued jobs will never run: takes
+ * them all (for cancel_all, after unlocking). */
+static edo__batch_job *take_orphans(edo__batch_queue *q)
+{
+    if (q->drainers > 0)
+        return NULL;
+    edo__batch_job *orphans = q->head;
+    q->head = q->tail = NULL;
+    q->queued = 0;
+    return orphans;
+}
+
+/* Tells each of `jobs` that it will never run. */
+static void cancel_all(edo__batch_job *jobs)
+{
+    while (jobs) {
+        edo__batch_job *next = jobs->next;
+        jobs->run(jobs, true);
+        jobs = next;
+    }
+}
+
 /* A drainer's pool call: runs jobs until none is queued, then ends (under the lock, so a job
  * queued at that moment either is seen here or finds no drainer and starts one). */
 static void *drain(void *arg)
@@ -76,19 +98,12 @@ static void drainer_end(void *arg)
     edo__batch_job *orphans = NULL;
     if (!d->ran) {
         edo__spin_lock(&q->lock);
-        if (--q->drainers == 0) {
-            orphans = q->head;
-            q->head = q->tail = NULL;
-            q->queued = 0;
-        }
+        q->drainers--;
+        orphans = take_orphans(q);
         edo__spin_unlock(&q->lock);
     }
     free(d);
-    while (orphans) {
-        edo__batch_job *next = orphans->next;
-        orphans->run(orphans, true);
-        orphans = next;
-    }
+    cancel_all(orphans);
 }
 
 /* The watch: while jobs wait, looks every EDO__BATCH_WATCH_NS whether the drainers still take
@@ -119,9 +134,11 @@ static void *watch(void *arg)
             return NULL;
         if (start && start_call(w->rt, NULL, false) < 0) { /* the pool is closing */
             edo__spin_lock(&q->lock);
-            q->drainers--; /* others are there: they were stuck, not gone */
+            q->drainers--;
             q->watching = false;
+            edo__batch_job *orphans = take_orphans(q);
             edo__spin_unlock(&q->lock);
+            cancel_all(orphans);
             return NULL;
         }
     }
@@ -213,7 +230,6 @@ int edo__batch_submit(edo_runtime *rt, edo__batch_job *job, bool alone)
         return 0;
     /* No drainer: take the job back unless a drainer already has it (then it runs). The jobs
      * of others stay queued for the drainers there are; with none, they are cancelled. */
-    edo__batch_job *orphans = NULL;
     bool mine = false;
     edo__spin_lock(&q->lock);
     q->drainers--;
@@ -227,16 +243,8 @@ int edo__batch_submit(edo_runtime *rt, edo__batch_job *job, bool alone)
             break;
         }
     }
-    if (q->drainers == 0) {
-        orphans = q->head;
-        q->head = q->tail = NULL;
-        q->queued = 0;
-    }
+    edo__batch_job *orphans = take_orphans(q);
     edo__spin_unlock(&q->lock);
-    while (orphans) {
-        edo__batch_job *next = orphans->next;
-        orphans->run(orphans, true);
-        orphans = next;
-    }
+    cancel_all(orphans);
     return mine ? rc : 0;
 }
