@@ -115,6 +115,7 @@ static void *watch(void *arg)
     pool_call *w = arg;
     edo__batch_queue *q = &w->rt->batch;
     w->ran = true;
+    unsigned idle = 0; /* periods in a row without a job waiting */
     for (;;) {
         struct timespec period = {0, EDO__BATCH_WATCH_NS};
         nanosleep(&period, NULL);
@@ -126,7 +127,9 @@ static void *watch(void *arg)
             q->drainers++;
             q->taken_ns = now;
         }
-        bool done = !q->head;
+        /* Stays a few idle periods: jobs come in bursts, and restarting it costs a pool hop. */
+        idle = q->head ? 0 : idle + 1;
+        bool done = idle >= EDO__BATCH_WATCH_LINGER;
         if (done)
             q->watching = false;
         edo__spin_unlock(&q->lock);

@@ -29,6 +29,7 @@ struct edo_runtime;
 #define EDO__BATCH_SLOW_NS 50000u  /* a mean job time above this: the jobs are slow */
 #define EDO__BATCH_STALL_NS 200000u /* no job taken for this long while jobs wait: stuck */
 #define EDO__BATCH_WATCH_NS 1000000 /* the watch's period (see batch.c) */
+#define EDO__BATCH_WATCH_LINGER 10u /* idle periods before the watch ends */
 
 typedef struct edo__batch_job {
     struct edo__batch_job *next;
