@@ -129,7 +129,8 @@ static void *watch(void *arg)
         }
         /* Stays a few idle periods: jobs come in bursts, and restarting it costs a pool hop. */
         idle = q->head ? 0 : idle + 1;
-        bool done = idle >= EDO__BATCH_WATCH_LINGER;
+        bool done = idle >= EDO__BATCH_WATCH_LINGER ||
+                    (idle && atomic_load_explicit(&w->rt->shutdown, memory_order_relaxed));
         if (done)
             q->watching = false;
         edo__spin_unlock(&q->lock);
