@@ -326,7 +326,8 @@ int edo_file_set_len(edo_file *f, uint64_t len);
 int edo_file_metadata(edo_file *f, edo_metadata *out);
 
 /* Future forms of the calls above, which wait for a write going out first (then a pool call;
- * seek moves the offset without one). `result` as the coroutine call returns. Other fields are private. NULL f: no-op. */
+ * seek moves the offset without one). `result` as the coroutine call returns. Other fields are
+ * private. NULL f: no-op. */
 typedef struct edo_file_future {
     edo_future base;
     ssize_t result;

@@ -190,7 +190,10 @@ static int path_run(path_op op, const char *a, const char *b, void *out, uint32_
 
 /* ---- the calls ----------------------------------------------------------------------------- */
 
-int edo_fs_rename(const char *from, const char *to) { return path_run(OP_RENAME, from, to, NULL, 0); }
+int edo_fs_rename(const char *from, const char *to)
+{
+    return path_run(OP_RENAME, from, to, NULL, 0);
+}
 void edo_fs_rename_future_init(edo_fs_future *f, const char *from, const char *to)
 {
     path_init(f, OP_RENAME, from, to, NULL, 0);
