@@ -433,3 +433,31 @@ TEST(queued_call_dropped_never_runs)
     CHECK_EQ(rmdir(d.root), 0);
     edo_runtime_free(rt);
 }
+
+/* On a current-thread runtime whose clock is paused: calls complete (the clock does not jump
+ * past a deadline while the pool works), and a deadline still cuts a call that waits. */
+static void *on_current_thread(void *arg)
+{
+    fs_dir *d = arg;
+    const char *p = fs_path(d, 0, "f");
+    edo_instant saved;
+    edo_deadline_push(edo_after(EDO_SEC(3600)), &saved);
+    for (int i = 0; i < 20; i++) {
+        CHECK_EQ(edo_fs_write(p, "abc", 3), 0);
+        char *text;
+        CHECK_EQ(edo_fs_read_to_string(p, &text, NULL), 0);
+        CHECK(strcmp(text, "abc") == 0);
+        free(text);
+    }
+    edo_deadline_pop(saved);
+    CHECK_EQ(edo_fs_remove_file(p), 0);
+    return NULL;
+}
+
+TEST(current_thread_paused_clock)
+{
+    fs_dir d;
+    fs_dir_make(&d);
+    run_paused(on_current_thread, &d);
+    CHECK_EQ(rmdir(d.root), 0);
+}
