@@ -23,6 +23,7 @@
 #include "coro/context.h" /* internal: the bare switch benchmark */
 #include "conn_workloads.h"
 #include "fairness_workloads.h"
+#include "fs_workloads.h"
 #include "stream_workloads.h"
 #include "sync_workloads.h"
 #include "time_workloads.h"
@@ -419,6 +420,10 @@ static const struct {
     {"coro_ping_pong_pairs", coro_ping_pong_pairs, ping_pong_pairs_hops},
     {"mpsc", mpsc, NULL},
     {"lines", lines, NULL},
+    {"fs_read_small", fs_read_small, NULL},
+    {"fs_read_small_sync", fs_read_small_sync, NULL},
+    {"fs_write_fsync", fs_write_fsync, NULL},
+    {"read_dir", read_dir, NULL},
 };
 
 /* The lateness workloads: they print their own fields and run no warm-up. */
@@ -452,6 +457,12 @@ static long default_ops(const char *name)
         return LINES_DEFAULT_OPS; /* 80-byte lines: 1 GiB */
     if (strcmp(name, "idle_conn_memory") == 0)
         return 10000; /* connections */
+    if (strncmp(name, "fs_read_small", 13) == 0)
+        return FS_SMALL_DEFAULT_OPS; /* files of 4 KiB */
+    if (strcmp(name, "fs_write_fsync") == 0)
+        return FS_FSYNC_DEFAULT_OPS;
+    if (strcmp(name, "read_dir") == 0)
+        return FS_DIR_DEFAULT_OPS; /* entries */
     return 1000000;
 }
 

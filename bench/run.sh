@@ -33,6 +33,13 @@
 #   lines   1 GiB of 80-byte lines written by one task into an in-memory duplex
 #       pair of 64 KiB, read by another through a buffered reader of 8 KiB (edo:
 #       edo_buf_reader_next_line; Tokio: BufReader::lines); ns per line.
+#   fs_read_small   10,000 files of 4 KiB read whole (edo_fs_read / tokio::fs::read)
+#       by 64 tasks at once; ns per file. fs_read_small_sync: the same files read
+#       by one plain thread with open/fstat/read/close, no runtime (the limit).
+#   fs_write_fsync  2,000 files of 4 KiB each created, written, fsync'd and
+#       closed by 64 tasks at once; ns per file.
+#   read_dir        a directory of 100,000 files listed; ns per entry.
+#   The files live in $TMPDIR/edo-bench-fs/ (made on first use, then kept).
 # The coro_* rows run edo's coroutine tasks against the same Tokio workload.
 #
 # Environment:
@@ -82,6 +89,10 @@ PAIRS=(
     "fairness             fairness"
     "coro_fairness        fairness"
     "lines                lines"
+    "fs_read_small        fs_read_small"
+    "fs_read_small_sync   -"
+    "fs_write_fsync       fs_write_fsync"
+    "read_dir             read_dir"
 )
 
 # Every field a result line may carry after bench= and peer=, with the printf

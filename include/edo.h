@@ -59,6 +59,7 @@
 #include "edo/stream.h"
 #include "edo/duplex.h"
 #include "edo/fd_stream.h"
+#include "edo/fs.h"
 #include "edo/bytes.h"
 #include "edo/stream_util.h"
 #include "edo/buffered.h"

@@ -160,6 +160,7 @@ int edo_runtime_new(const edo_runtime_config *config, edo_runtime **out)
     pthread_mutex_init(&rt->driver_lock, NULL);
     edo__blocking_init(&rt->blocking, rt->config.max_blocking_threads,
                        rt->config.blocking_keep_alive_ns);
+    edo__batch_init(&rt->batch);
     edo__stack_pool_init(&rt->stacks, rt->config.coro_stack_size);
     atomic_init(&rt->next_id, 1);
     atomic_init(&rt->refs, 1); /* the owner's */

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "edo/runtime.h"
+#include "core/batch.h"
 #include "core/idle.h"
 #include "core/park.h"
 #include "core/queue.h"
@@ -100,6 +101,7 @@ struct edo_runtime {
     edo__idle idle;
     bool tune_interval; /* global_queue_interval was left to the runtime: tune it per worker */
     edo__blocking_pool blocking;
+    edo__batch_queue batch; /* small blocking jobs run several per pool call (batch.c) */
     edo__stack_pool stacks;
     edo__park park; /* who sleeps in the drivers (park.c) */
     edo__timers timers;

@@ -29,6 +29,24 @@ int edo__fd_stream_open(int fd, edo__fd_mode mode, int restore_flags, edo_stream
  * one pool call per operation. Returns 0 or -ENOMEM (the fd is left open then). */
 int edo__file_stream_open(int fd, edo_stream **out);
 
+/* For edo/fs.h's files, which are blocking-pool streams: */
+/* Waits until no write call of `s` (a blocking-pool stream) is in flight, then *result is the
+ * failure of the last one (reported once), or 0. With `discard` it also waits for a read call
+ * in flight, and drops the bytes read ahead: *result is then their count. -EBUSY when another
+ * task waits on the same side. */
+edo_poll edo__file_stream_poll_settle(edo_stream *s, edo_stream_waiter *w, edo_context *cx,
+                                      bool discard, ssize_t *result);
+/* The fd of a blocking-pool stream. */
+int edo__file_stream_fd(edo_stream *s);
+/* Keeps the stream's fd open (and the stream's memory) until the matching release, for a pool
+ * call that uses the fd after the stream may have been closed. */
+void edo__file_stream_hold(edo_stream *s);
+void edo__file_stream_release(edo_stream *s);
+
+/* A buffer for a pool transfer of `len` bytes, aligned for O_DIRECT (whose transfers must start
+ * at a block-aligned address): free() it. NULL when out of memory. */
+void *edo__io_buffer(size_t len);
+
 /* Whether preadv2/pwritev2 take RWF_NOWAIT on `fd` (a pipe on Linux 5.x and later): tried with
  * an empty transfer. */
 bool edo__fd_nowait_works(int fd, bool write);

@@ -1,6 +1,7 @@
 /* The blocking-pool kind of fd stream: regular files (epoll refuses them: a file is always
  * "ready", and its reads block on the disk), devices epoll cannot watch, and terminals for
- * stdio. One pool call per operation, as Tokio's File and Stdin do:
+ * stdio. One pool job per operation, as Tokio's File and Stdin do (but batched: jobs queued at
+ * once by the runtime's tasks share pool hops, core/batch.h):
  *  - A read starts a pool call that reads into a buffer of the stream's own (never the caller's:
  *    the caller may give up and free it) and waits for it. A read abandoned meanwhile (its
  *    future dropped, its coroutine cut by a deadline) leaves the call running; the bytes it
@@ -16,9 +17,11 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "edo/runtime.h"
+#include "core/batch.h"
 #include "platform/spinlock.h"
 #include "stream/wait.h"
 #include "stream/fd.h"
@@ -26,10 +29,13 @@
 #define READ_MAX ((size_t)64 * 1024)  /* bytes one pool call reads at most */
 #define WRITE_MAX ((size_t)64 * 1024) /* bytes one write takes at most */
 #define READ_AHEAD ((size_t)4096)     /* what a readiness wait reads, to know it is readable */
+#define IO_ALIGN ((size_t)4096)       /* buffers fit O_DIRECT: page-aligned */
 
 typedef struct file_stream {
     edo_stream base;
     int fd;
+    bool alone; /* not a regular file (a terminal may block for ever): pool calls of its own,
+                   never holding up the batched queue */
     edo__spinlock lock;
     unsigned refs; /* the stream while open, and each pool call in flight */
     /* reading */
@@ -46,6 +52,7 @@ typedef struct file_stream {
 } file_stream;
 
 typedef struct call {
+    edo__batch_job job; /* first: the core's batched queue runs it */
     file_stream *fs;
     bool write, ran;
     char *buf;
@@ -90,9 +97,8 @@ static void destroy(file_stream *fs)
     free(fs);
 }
 
-static void *run_call(void *arg)
+static void run_call(call *c)
 {
-    call *c = arg;
     c->ran = true;
     if (!c->write) {
         do
@@ -100,7 +106,7 @@ static void *run_call(void *arg)
         while (c->result < 0 && errno == EINTR);
         if (c->result < 0)
             c->result = -errno;
-        return NULL;
+        return;
     }
     size_t done = 0; /* a write call writes everything it took, or fails */
     c->result = 0;
@@ -113,14 +119,12 @@ static void *run_call(void *arg)
         }
         done += (size_t)n;
     }
-    return NULL;
 }
 
 /* The end of a call, on its pool thread (or instead of it, when it was cancelled before it
  * started: the runtime shut down): publishes what it did and wakes whoever waits. */
-static void finish_call(void *arg)
+static void finish_call(call *c)
 {
-    call *c = arg;
     file_stream *fs = c->fs;
     ssize_t result = c->ran ? c->result : -ECANCELED;
     edo_waker wake;
@@ -152,12 +156,22 @@ static void finish_call(void *arg)
         destroy(fs);
 }
 
+/* The call on a pool thread (batched with the runtime's other small blocking jobs), or instead
+ * of it when the pool shut down first. */
+static void run_job(edo__batch_job *job, bool cancelled)
+{
+    call *c = (call *)job;
+    if (!cancelled)
+        run_call(c);
+    finish_call(c);
+}
+
 /* Hands `c` to the pool (the stream's reference taken by the caller goes with it). On failure
  * undoes what the caller marked: returns the error. */
 static int start_call(file_stream *fs, call *c)
 {
-    edo_blocking_options o = {.drop_arg = finish_call};
-    int rc = edo_spawn_blocking_with(NULL, &o, run_call, c, NULL);
+    c->job.run = run_job;
+    int rc = edo__batch_submit(NULL, &c->job, fs->alone);
     if (rc == 0)
         return 0;
     edo__spin_lock(&fs->lock);
@@ -175,7 +189,7 @@ static int start_call(file_stream *fs, call *c)
 static call *new_call(file_stream *fs, bool write, size_t len)
 {
     call *c = calloc(1, sizeof *c);
-    char *buf = malloc(len);
+    char *buf = edo__io_buffer(len);
     if (!c || !buf) {
         free(c);
         free(buf);
@@ -263,19 +277,26 @@ static edo_poll file_poll_read(edo_stream *s, edo_stream_waiter *w, edo_context 
 
 /* ---- writing ------------------------------------------------------------------------------- */
 
-/* Under the lock, a write call in flight: puts `w` in the writer slot and unlocks. EDO_PENDING,
- * or EDO_READY with -EBUSY in *result (another task writes). */
-static edo_poll wait_write(file_stream *fs, edo_stream_waiter *w, edo_context *cx,
-                           ssize_t *result)
+/* Under the lock, a call in flight: puts `w` in `slot` and unlocks. EDO_PENDING, or EDO_READY
+ * with -EBUSY in *result (another task waits there). */
+static edo_poll wait_in(file_stream *fs, edo_stream_waiter **slot, edo_stream_waiter *w,
+                        edo_context *cx, ssize_t *result)
 {
     edo_waker old = EDO_WAKER_EMPTY;
-    int rc = edo__stream_wait_enqueue(&fs->writer, w, cx, &old);
+    int rc = edo__stream_wait_enqueue(slot, w, cx, &old);
     edo__spin_unlock(&fs->lock);
     edo_waker_drop(&old);
     if (rc == 0)
         return EDO_PENDING;
     *result = rc;
     return EDO_READY;
+}
+
+/* Under the lock, a write call in flight: waits for it in the writer slot (see wait_in). */
+static edo_poll wait_write(file_stream *fs, edo_stream_waiter *w, edo_context *cx,
+                           ssize_t *result)
+{
+    return wait_in(fs, &fs->writer, w, cx, result);
 }
 
 /* Under the lock: the failure of the last write call, reported once. */
@@ -401,6 +422,50 @@ static int file_close(edo_stream *s)
     return 0;
 }
 
+void *edo__io_buffer(size_t len)
+{
+    size_t size = len > SIZE_MAX - IO_ALIGN ? 0 : (len + IO_ALIGN - 1) / IO_ALIGN * IO_ALIGN;
+    return size ? aligned_alloc(IO_ALIGN, size) : len ? NULL : aligned_alloc(IO_ALIGN, IO_ALIGN);
+}
+
+/* ---- for edo/fs.h's files ------------------------------------------------------------------ */
+
+edo_poll edo__file_stream_poll_settle(edo_stream *s, edo_stream_waiter *w, edo_context *cx,
+                                      bool discard, ssize_t *result)
+{
+    file_stream *fs = file_of(s);
+    edo__spin_lock(&fs->lock);
+    if (fs->writing)
+        return wait_write(fs, w, cx, result);
+    if (discard && fs->reading) /* an abandoned read: its bytes are about to be kept */
+        return wait_in(fs, &fs->reader, w, cx, result);
+    unlink_waiter(fs, w);
+    ssize_t rc = take_write_error(fs);
+    char *spent = NULL;
+    if (rc == 0 && discard) {
+        rc = fs->kept ? (ssize_t)(fs->kept_len - fs->kept_pos) : 0;
+        spent = fs->kept;
+        fs->kept = NULL;
+        fs->has_end = false; /* an end or error found before the seek is stale after it */
+    }
+    edo__spin_unlock(&fs->lock);
+    free(spent);
+    *result = rc;
+    return EDO_READY;
+}
+
+int edo__file_stream_fd(edo_stream *s) { return file_of(s)->fd; }
+
+void edo__file_stream_hold(edo_stream *s)
+{
+    file_stream *fs = file_of(s);
+    edo__spin_lock(&fs->lock);
+    fs->refs++;
+    edo__spin_unlock(&fs->lock);
+}
+
+void edo__file_stream_release(edo_stream *s) { file_close(s); }
+
 static const edo_stream_vtable file_vtable = {
     .poll_read = file_poll_read,
     .poll_write = file_poll_write,
@@ -418,6 +483,8 @@ int edo__file_stream_open(int fd, edo_stream **out)
         return -ENOMEM;
     fs->base.vtable = &file_vtable;
     fs->fd = fd;
+    struct stat st;
+    fs->alone = fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
     edo__spin_init(&fs->lock);
     fs->refs = 1;
     *out = &fs->base;

@@ -36,6 +36,7 @@ use tokio::runtime::{Builder, Handle, Runtime};
 
 mod conn;
 mod echo_conn;
+mod files;
 mod lines;
 
 const DEFAULT_OPS: usize = 1_000_000;
@@ -85,6 +86,9 @@ const WORKLOADS: &[&str] = &[
     "mpsc",
     "fairness",
     "lines",
+    "fs_read_small",
+    "fs_write_fsync",
+    "read_dir",
 ];
 
 struct Args {
@@ -632,6 +636,9 @@ fn main() {
         "ping_pong_pairs" => PAIRS_HOPS,
         "lines" => lines::LINES_DEFAULT_OPS,
         "idle_conn_memory" => IDLE_CONNS,
+        "fs_read_small" => files::SMALL_DEFAULT_OPS,
+        "fs_write_fsync" => files::FSYNC_DEFAULT_OPS,
+        "read_dir" => files::DIR_DEFAULT_OPS,
         _ => DEFAULT_OPS,
     };
     let n = args.ops.unwrap_or(default_ops);
@@ -681,6 +688,18 @@ fn main() {
         "lines" => {
             lines::lines(&rt, warm);
             report_time(name, lines::lines(&rt, n), n);
+        }
+        "fs_read_small" => {
+            files::read_small(&rt, warm);
+            report_time(name, files::read_small(&rt, n), n);
+        }
+        "fs_write_fsync" => {
+            files::write_fsync(&rt, warm);
+            report_time(name, files::write_fsync(&rt, n), n);
+        }
+        "read_dir" => {
+            files::read_dir(&rt, warm);
+            report_time(name, files::read_dir(&rt, n), n);
         }
         "ping_pong" => {
             ping_pong(&rt, warm);

@@ -1,0 +1,434 @@
+/* Open files: an edo_file is a blocking-pool stream (src/stream/file.c) — so reading and
+ * writing at the offset, cancel safety and every stream utility come with it — plus the calls
+ * only files have. Each of those first settles the stream (waits for a write still going out,
+ * and reports its failure), then runs its own pool call, which holds the stream so that the fd
+ * stays open under it even if the file is closed meanwhile. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "coro/coro.h"
+#include "fs/call.h"
+#include "fs/fs.h"
+#include "stream/fd.h"
+
+#define PREAD_MAX ((size_t)64 * 1024)
+#define BIG_WRITE ((size_t)1 << 20) /* a pwrite this large gets a pool call of its own */
+
+static edo_stream *stream_of(edo_file *f) { return (edo_stream *)(void *)f; }
+
+edo_stream *edo_file_stream(edo_file *f) { return f ? stream_of(f) : NULL; }
+
+int edo_file_close(edo_file *f) { return f ? edo_stream_close(stream_of(f)) : -EINVAL; }
+
+/* ---- opening ------------------------------------------------------------------------------- */
+
+typedef struct open_call {
+    edo__fs_call call;
+    int flags;
+    mode_t mode;
+    edo_stream *stream; /* made on the pool thread; ours until delivered */
+    char path[];
+} open_call;
+
+static ssize_t open_work(edo__fs_call *c)
+{
+    open_call *oc = (open_call *)c;
+    int fd = open(oc->path, oc->flags, oc->mode);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    int rc = fstat(fd, &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? -EISDIR : 0;
+    if (rc == 0)
+        rc = edo__file_stream_open(fd, &oc->stream);
+    if (rc < 0)
+        close(fd);
+    return rc;
+}
+
+static void open_deliver(edo__fs_call *c, void *const *outs)
+{
+    open_call *oc = (open_call *)c;
+    *(edo_file **)outs[0] = (edo_file *)(void *)oc->stream;
+    oc->stream = NULL;
+}
+
+static void open_release(edo__fs_call *c)
+{
+    open_call *oc = (open_call *)c;
+    if (oc->stream)
+        edo_stream_close(oc->stream);
+}
+
+static const edo__fs_ops open_ops = {open_work, open_deliver, open_release};
+
+/* open(2)'s flags for `o`, or -EINVAL. */
+static int open_flags(const edo_open_options *o)
+{
+    static const edo_open_options read_only = {.read = true};
+    if (!o)
+        o = &read_only;
+    bool write = o->write || o->append;
+    if (((o->truncate || o->create || o->create_new) && !write) || o->mode > 07777)
+        return -EINVAL;
+    int flags = (o->read || !write) ? (write ? O_RDWR : O_RDONLY) : O_WRONLY;
+    if (o->append)
+        flags |= O_APPEND;
+    if (o->create_new)
+        flags |= O_CREAT | O_EXCL;
+    else {
+        if (o->create)
+            flags |= O_CREAT;
+        if (o->truncate)
+            flags |= O_TRUNC;
+    }
+    int ours = O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND;
+    return flags | (o->custom_flags & ~ours) | O_CLOEXEC;
+}
+
+void edo_file_open_future_init(edo_fs_future *f, const char *path,
+                               const edo_open_options *options, edo_file **out)
+{
+    if (!f)
+        return;
+    int flags = open_flags(options);
+    if (!path || !out || flags < 0) {
+        edo__fs_future_fail(f, -EINVAL);
+        return;
+    }
+    size_t len = strlen(path) + 1;
+    open_call *oc = (open_call *)edo__fs_call_new(sizeof *oc + len, &open_ops);
+    if (oc) {
+        memcpy(oc->path, path, len);
+        oc->flags = flags;
+        oc->mode = options && options->mode ? (mode_t)options->mode : 0666;
+    }
+    edo__fs_future_init(f, oc ? &oc->call : NULL, 0, out, NULL, NULL);
+}
+
+int edo_file_open(const char *path, const edo_open_options *options, edo_file **out)
+{
+    edo_fs_future f;
+    edo_file_open_future_init(&f, path, options, out);
+    return (int)edo__fs_run(&f);
+}
+
+int edo_file_create(const char *path, edo_file **out)
+{
+    edo_open_options o = {.write = true, .create = true, .truncate = true};
+    return edo_file_open(path, &o, out);
+}
+
+/* ---- the calls on an open file ------------------------------------------------------------- */
+
+typedef enum file_op { OP_PREAD, OP_PWRITE, OP_SEEK, OP_SYNC_ALL, OP_SYNC_DATA, OP_SET_LEN,
+                       OP_METADATA } file_op;
+
+typedef struct op_call {
+    edo__fs_call call;
+    file_op op;
+    edo_stream *stream; /* held for the call */
+    uint64_t offset;    /* pread, pwrite: where; set_len: the length */
+    size_t len;
+    char *buf;          /* pread: the bytes read; pwrite: a copy of the bytes (edo__io_buffer) */
+    edo_metadata meta;
+} op_call;
+
+static ssize_t op_work(edo__fs_call *c)
+{
+    op_call *oc = (op_call *)c;
+    int fd = edo__file_stream_fd(oc->stream);
+    ssize_t n;
+    switch (oc->op) {
+    case OP_PREAD:
+        do
+            n = pread(fd, oc->buf, oc->len, (off_t)oc->offset);
+        while (n < 0 && errno == EINTR);
+        return n < 0 ? -errno : n;
+    case OP_PWRITE: {
+        size_t done = 0;
+        while (done < oc->len) {
+            n = pwrite(fd, oc->buf + done, oc->len - done, (off_t)(oc->offset + done));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                return done ? (ssize_t)done : n < 0 ? -errno : -EIO;
+            done += (size_t)n;
+        }
+        return (ssize_t)done;
+    }
+    case OP_SYNC_ALL: return fsync(fd) < 0 ? -errno : 0;
+    case OP_SYNC_DATA: return fdatasync(fd) < 0 ? -errno : 0;
+    case OP_SET_LEN: return ftruncate(fd, (off_t)oc->offset) < 0 ? -errno : 0;
+    case OP_METADATA: return edo__fs_stat(fd, "", AT_EMPTY_PATH, &oc->meta);
+    case OP_SEEK: break; /* never a pool call */
+    }
+    return -EINVAL;
+}
+
+static void op_deliver(edo__fs_call *c, void *const *outs)
+{
+    op_call *oc = (op_call *)c;
+    if (oc->op == OP_PREAD && oc->call.result > 0)
+        memcpy(outs[0], oc->buf, (size_t)oc->call.result);
+    else if (oc->op == OP_METADATA)
+        *(edo_metadata *)outs[0] = oc->meta;
+}
+
+static void op_release(edo__fs_call *c)
+{
+    op_call *oc = (op_call *)c;
+    free(oc->buf);
+    edo__file_stream_release(oc->stream);
+}
+
+static const edo__fs_ops op_ops = {op_work, op_deliver, op_release};
+
+/* What edo_file_future.private_ holds: the settle wait on the stream, then the pool call. */
+typedef struct file_future {
+    edo_future base;
+    ssize_t result;
+    edo_stream_waiter waiter;
+    edo_fs_future call;  /* the pool call, once settled */
+    edo_file *file;
+    file_op op;
+    int error;           /* bad arguments: ready at once with this */
+    bool settled;
+    bool has_call;       /* `call` was initialised */
+    int whence;          /* seek */
+    int64_t seek_offset;
+    uint64_t offset;     /* pread, pwrite: where; set_len: the length */
+    size_t len;
+    const void *src;     /* pwrite */
+    void *out;           /* pread: buf; seek: pos; metadata: out */
+} file_future;
+
+_Static_assert(sizeof(file_future) <= sizeof(edo_file_future), "edo_file_future too small");
+
+/* seek, once settled: lseek on the worker (it never waits for the disk), counting SEEK_CUR
+ * from where the reader is, `unread` bytes before the fd's offset. */
+static ssize_t seek_now(file_future *f, ssize_t unread)
+{
+    int fd = edo__file_stream_fd(stream_of(f->file));
+    int64_t off = f->seek_offset;
+    if (f->whence == SEEK_CUR)
+        off -= unread;
+    off_t pos = lseek(fd, (off_t)off, f->whence);
+    if (pos < 0)
+        return -errno;
+    if (f->out)
+        *(uint64_t *)f->out = (uint64_t)pos;
+    return 0;
+}
+
+/* Settled: the call's block for the operation (the data copy of a pwrite inside it). */
+static edo__fs_call *new_op_call(file_future *f)
+{
+    op_call *oc = (op_call *)edo__fs_call_new(sizeof *oc, &op_ops);
+    if (!oc)
+        return NULL;
+    oc->op = f->op;
+    oc->offset = f->offset;
+    oc->len = f->len;
+    /* Page-aligned, so that a file opened with O_DIRECT takes them. */
+    bool transfer = f->op == OP_PREAD || f->op == OP_PWRITE;
+    if (transfer && !(oc->buf = edo__io_buffer(f->len))) {
+        free(oc);
+        return NULL;
+    }
+    if (f->op == OP_PWRITE) {
+        if (f->len)
+            memcpy(oc->buf, f->src, f->len);
+        oc->call.alone = f->len >= BIG_WRITE;
+    }
+    oc->call.alone |= f->op == OP_SYNC_ALL || f->op == OP_SYNC_DATA;
+    oc->stream = stream_of(f->file);
+    edo__file_stream_hold(oc->stream);
+    return &oc->call;
+}
+
+static edo_poll file_future_poll(edo_future *self, edo_context *cx, void **out)
+{
+    (void)out;
+    file_future *f = (file_future *)self;
+    if (f->error) {
+        f->result = f->error;
+        return EDO_READY;
+    }
+    if (!f->settled) {
+        ssize_t rc;
+        edo_stream *s = stream_of(f->file);
+        if (edo__file_stream_poll_settle(s, &f->waiter, cx, f->op == OP_SEEK, &rc) == EDO_PENDING)
+            return EDO_PENDING;
+        edo_stream_waiter_drop(s, &f->waiter);
+        f->settled = true;
+        if (rc < 0 || f->op == OP_SEEK) {
+            f->result = rc < 0 ? rc : seek_now(f, rc);
+            f->error = (int)f->result; /* a later poll answers the same */
+            return EDO_READY;
+        }
+        edo__fs_future_init(&f->call, new_op_call(f), 0, f->out, NULL, NULL);
+        f->has_call = true;
+    }
+    if (edo_future_poll(&f->call.base, cx, NULL) == EDO_PENDING)
+        return EDO_PENDING;
+    f->result = f->call.result;
+    return EDO_READY;
+}
+
+static void file_future_drop(edo_future *self)
+{
+    file_future *f = (file_future *)self;
+    if (f->file && !f->settled)
+        edo_stream_waiter_drop(stream_of(f->file), &f->waiter);
+    if (f->has_call)
+        edo_future_drop(&f->call.base);
+    f->has_call = false;
+    f->settled = true;
+}
+
+static const edo_future_vtable file_future_vtable = {file_future_poll, file_future_drop};
+
+static void file_future_init(edo_file_future *pub, edo_file *file, file_op op, int error)
+{
+    file_future *f = (file_future *)(void *)pub;
+    *f = (file_future){.base = {&file_future_vtable}, .file = file, .op = op,
+                       .error = !file ? -EINVAL : error};
+    edo_stream_waiter_init(&f->waiter);
+}
+
+static ssize_t file_run(edo_file_future *pub)
+{
+    file_future *f = (file_future *)(void *)pub;
+    if (f->error)
+        return f->error;
+    int rc = edo__coro_run(&f->base, NULL, NULL);
+    return rc < 0 ? rc : f->result;
+}
+
+/* The checks every transfer makes: -EINVAL or 0. */
+static int transfer_error(const void *buf, size_t len, uint64_t offset)
+{
+    return (!buf && len) || len > SSIZE_MAX || offset > INT64_MAX ? -EINVAL : 0;
+}
+
+void edo_file_pread_future_init(edo_file_future *f, edo_file *file, void *buf, size_t len,
+                                uint64_t offset)
+{
+    if (!f)
+        return;
+    file_future_init(f, file, OP_PREAD, transfer_error(buf, len, offset));
+    file_future *ff = (file_future *)(void *)f;
+    ff->out = buf;
+    ff->len = len < PREAD_MAX ? len : PREAD_MAX;
+    ff->offset = offset;
+}
+
+void edo_file_pwrite_future_init(edo_file_future *f, edo_file *file, const void *buf, size_t len,
+                                 uint64_t offset)
+{
+    if (!f)
+        return;
+    int error = transfer_error(buf, len, offset);
+    if (!error && offset + len > INT64_MAX)
+        error = -EINVAL; /* past the largest file offset */
+    file_future_init(f, file, OP_PWRITE, error);
+    file_future *ff = (file_future *)(void *)f;
+    ff->src = buf;
+    ff->len = len;
+    ff->offset = offset;
+}
+
+void edo_file_seek_future_init(edo_file_future *f, edo_file *file, int64_t offset, int whence,
+                               uint64_t *pos)
+{
+    if (!f)
+        return;
+    bool bad = whence != SEEK_SET && whence != SEEK_CUR && whence != SEEK_END;
+    file_future_init(f, file, OP_SEEK, bad ? -EINVAL : 0);
+    file_future *ff = (file_future *)(void *)f;
+    ff->whence = whence;
+    ff->seek_offset = offset;
+    ff->out = pos;
+}
+
+void edo_file_sync_all_future_init(edo_file_future *f, edo_file *file)
+{
+    if (f)
+        file_future_init(f, file, OP_SYNC_ALL, 0);
+}
+
+void edo_file_sync_data_future_init(edo_file_future *f, edo_file *file)
+{
+    if (f)
+        file_future_init(f, file, OP_SYNC_DATA, 0);
+}
+
+void edo_file_set_len_future_init(edo_file_future *f, edo_file *file, uint64_t len)
+{
+    if (!f)
+        return;
+    file_future_init(f, file, OP_SET_LEN, len > INT64_MAX ? -EINVAL : 0);
+    ((file_future *)(void *)f)->offset = len;
+}
+
+void edo_file_metadata_future_init(edo_file_future *f, edo_file *file, edo_metadata *out)
+{
+    if (!f)
+        return;
+    file_future_init(f, file, OP_METADATA, out ? 0 : -EINVAL);
+    ((file_future *)(void *)f)->out = out;
+}
+
+ssize_t edo_file_pread(edo_file *f, void *buf, size_t len, uint64_t offset)
+{
+    edo_file_future ff;
+    edo_file_pread_future_init(&ff, f, buf, len, offset);
+    return file_run(&ff);
+}
+
+ssize_t edo_file_pwrite(edo_file *f, const void *buf, size_t len, uint64_t offset)
+{
+    edo_file_future ff;
+    edo_file_pwrite_future_init(&ff, f, buf, len, offset);
+    return file_run(&ff);
+}
+
+int edo_file_seek(edo_file *f, int64_t offset, int whence, uint64_t *pos)
+{
+    edo_file_future ff;
+    edo_file_seek_future_init(&ff, f, offset, whence, pos);
+    return (int)file_run(&ff);
+}
+
+int edo_file_sync_all(edo_file *f)
+{
+    edo_file_future ff;
+    edo_file_sync_all_future_init(&ff, f);
+    return (int)file_run(&ff);
+}
+
+int edo_file_sync_data(edo_file *f)
+{
+    edo_file_future ff;
+    edo_file_sync_data_future_init(&ff, f);
+    return (int)file_run(&ff);
+}
+
+int edo_file_set_len(edo_file *f, uint64_t len)
+{
+    edo_file_future ff;
+    edo_file_set_len_future_init(&ff, f, len);
+    return (int)file_run(&ff);
+}
+
+int edo_file_metadata(edo_file *f, edo_metadata *out)
+{
+    edo_file_future ff;
+    edo_file_metadata_future_init(&ff, f, out);
+    return (int)file_run(&ff);
+}

@@ -1,0 +1,18 @@
+/* What the files of src/fs share besides the calls (call.h). */
+#ifndef EDO_FS_FS_H
+#define EDO_FS_FS_H
+
+#include <sys/stat.h>
+
+#include "edo/fs.h"
+
+/* The metadata of `path` relative to `dirfd` (AT_FDCWD; "" with AT_EMPTY_PATH: dirfd itself),
+ * with `flags` AT_SYMLINK_NOFOLLOW or 0: 0 or -errno. Blocking. */
+int edo__fs_stat(int dirfd, const char *path, int flags, edo_metadata *out);
+/* The edo_file_type of a st_mode's S_IFMT bits. */
+edo_file_type edo__fs_type_of_mode(mode_t mode);
+
+/* Removes the tree under the directory `fd` (owned: closed), not following links. Blocking. */
+int edo__fs_remove_tree(int fd);
+
+#endif
