@@ -107,14 +107,21 @@ static void expect_exit_0(server *s)
     fclose(s->log);
 }
 
+/* Starts the server and opens one connection that has echoed `hello`. */
+static int start_with_connection(server *s, const char *path, const char *grace_ms)
+{
+    start(s, path, grace_ms);
+    int conn = dial(s->port);
+    if (conn < 0)
+        FAIL("connect: %s", strerror(-conn));
+    echo_once(conn, "hello");
+    return conn;
+}
+
 static void sigterm_finishes_open_connections(const char *path)
 {
     server s;
-    start(&s, path, "60000");
-    int conn = dial(s.port);
-    if (conn < 0)
-        FAIL("connect: %s", strerror(-conn));
-    echo_once(conn, "before");
+    int conn = start_with_connection(&s, path, "60000");
     kill(s.pid, SIGTERM);
     char line[256];
     expect_line(&s, "echo_server: shutting down, 1 connections open", line, sizeof line);
@@ -131,11 +138,7 @@ static void sigterm_finishes_open_connections(const char *path)
 static void sigint_cuts_at_the_deadline(const char *path)
 {
     server s;
-    start(&s, path, "100");
-    int conn = dial(s.port);
-    if (conn < 0)
-        FAIL("connect: %s", strerror(-conn));
-    echo_once(conn, "hello");
+    int conn = start_with_connection(&s, path, "100");
     kill(s.pid, SIGINT);
     char buf[8];
     ssize_t n = read(conn, buf, sizeof buf); /* blocks until the server cuts it */
