@@ -7,7 +7,8 @@
  * `bench=idle_task_memory peer=edo bytes_per_task=B`, for timer lateness
  * `bench=sleep_overshoot peer=edo p50_us=X p99_us=Y max_us=M wall_ms=Z`, and for fairness
  * `bench=fairness peer=edo all_ran_ms=A late_max_ms=L`. Exit status 2: unknown workload.
- * Every timed workload runs a warm-up round of a tenth of its size first.
+ * Every timed workload runs a warm-up round of a tenth of its size first. The signal rows
+ * print the median latency of one delivery as ns_per_op.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -22,6 +23,7 @@
 #include "edo.h"
 #include "coro/context.h" /* internal: the bare switch benchmark */
 #include "fairness_workloads.h"
+#include "signal_workloads.h"
 #include "sync_workloads.h"
 #include "time_workloads.h"
 
@@ -445,6 +447,8 @@ static long default_ops(const char *name)
         return 1000; /* tiny tasks */
     if (strstr(name, "ping_pong_pairs"))
         return 8000000; /* hops */
+    if (strstr(name, "signal"))
+        return 10000; /* deliveries */
     return 1000000;
 }
 
@@ -488,6 +492,13 @@ int main(int argc, char **argv)
     if (strcmp(name, "fairness") == 0 || strcmp(name, "coro_fairness") == 0) {
         report_fairness(name, name[0] == 'c' ? coro_fairness(rt, workers, n)
                                              : fairness(rt, workers, n));
+        status = 0;
+    }
+    if (strcmp(name, "signal") == 0 || strcmp(name, "signal_unblocked_main") == 0) {
+        bool block = strcmp(name, "signal") == 0;
+        signal_latency(rt, n / 10 > 0 ? n / 10 : 1, block); /* warm-up */
+        printf("bench=%s peer=edo ns_per_op=%.1f ops=%ld\n", name, signal_latency(rt, n, block),
+               n);
         status = 0;
     }
     if (strcmp(name, "idle_coro_memory") == 0) {

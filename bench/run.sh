@@ -25,6 +25,10 @@
 #       and over; meanwhile a plain thread spawns 1,000 tiny tasks (all_ran_ms:
 #       until the last has run) and a task sleeps 1 ms twenty times (late_max_ms:
 #       the worst lateness). A side not done after 60 s prints 60000 (the cap).
+#   signal, signal_unblocked_main   a task sends SIGUSR1 to its own process and
+#       waits for its listener to wake, 10,000 times; ns_per_op is the median
+#       latency of one delivery. signal: main blocks the signal as edo/signal.h
+#       advises (signalfd); signal_unblocked_main: it does not (edo's handler).
 # The coro_* rows run edo's coroutine tasks against the same Tokio workload.
 #
 # Environment:
@@ -72,6 +76,8 @@ PAIRS=(
     "mpsc                 mpsc"
     "fairness             fairness"
     "coro_fairness        fairness"
+    "signal               signal"
+    "signal_unblocked_main signal"
 )
 
 # Every field a result line may carry after bench= and peer=, with the printf

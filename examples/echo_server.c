@@ -272,6 +272,9 @@ int main(int argc, char **argv)
             }
         }
     }
+    /* Before any thread starts (they inherit it): SIGINT and SIGTERM then come to the
+     * listeners through edo's signalfd, never to a handler in this thread. */
+    edo_signal_block_in_this_thread();
     edo_runtime *rt;
     edo_runtime_config cfg = {.worker_threads = workers};
     int rc = edo_runtime_new(&cfg, &rt);

@@ -87,7 +87,11 @@ typedef struct edo_signal_recv_future {
     edo_future base;
     int result;
     edo_signal *sig;
-    edo_io_waiter waiter_; /* private */
+    /* private: */
+    edo_io_waiter io_waiter_;                    /* for the edge that calls for a drain */
+    struct edo_signal_recv_future *next_, *prev_; /* among the signal's waiting receives */
+    edo_waker waker_;
+    int linked_;
 } edo_signal_recv_future;
 /* Prepares `f` to receive from `sig`. NULL f: no-op. Never suspends. */
 void edo_signal_recv_future_init(edo_signal_recv_future *f, edo_signal *sig);

@@ -151,12 +151,12 @@ static uint64_t read_signalfd_locked(void)
     return got;
 }
 
-void edo__sighub_drain(void)
+uint64_t edo__sighub_drain(void)
 {
     pthread_mutex_lock(&hub.lock);
     if (!hub.ready) {
         pthread_mutex_unlock(&hub.lock);
-        return;
+        return 0;
     }
     uint64_t got = read_signalfd_locked();
     char sink[64];
@@ -164,10 +164,11 @@ void edo__sighub_drain(void)
         ;
     /* After the pipe is empty: a handler that runs from here on writes a new byte. */
     got |= atomic_exchange_explicit(&hub.pending, 0, memory_order_acquire);
-    for (int signo = 1; got; signo++, got >>= 1)
-        if (got & 1)
+    for (int signo = 1; signo <= MAX_SIGNO; signo++)
+        if (got & bit(signo))
             atomic_fetch_add_explicit(&hub.count[signo], 1, memory_order_release);
     pthread_mutex_unlock(&hub.lock);
+    return got;
 }
 
 uint64_t edo__sighub_count(int signo)

@@ -34,8 +34,10 @@ int edo__sighub_watch(int signo);
 /* The descriptor that becomes readable when a watched signal arrives (-1 before the first
  * edo__sighub_watch). Never closed. Register a dup() of it, each with its own epoll edges. */
 int edo__sighub_fd(void);
-/* Reads every delivery waiting in the signalfd and the pipe into the counts. Thread-safe. */
-void edo__sighub_drain(void);
+/* Reads every delivery waiting in the signalfd and the pipe into the counts, and returns the
+ * signals whose count it moved (bit signo-1): their waiters are the caller's to wake, since
+ * another reactor's edge for the same delivery may be lost once the fd is empty. Thread-safe. */
+uint64_t edo__sighub_drain(void);
 /* How many delivery batches of `signo` the hub has seen (grows by one per drain that found it). */
 uint64_t edo__sighub_count(int signo);
 

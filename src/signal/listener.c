@@ -1,9 +1,12 @@
 /* Signal listeners: a count to compare with the hub's, and a wait on the hub's descriptor.
  *
  * Every runtime with listeners has one "pump": a dup() of the hub's descriptor registered with
- * its reactor, shared by the runtime's listeners (each waits on it with its own io waiter, and
- * one edge wakes them all). A woken listener drains the hub and compares counts; the drain is
- * serialised, so whichever listener read a delivery has counted it before another one looks. */
+ * its reactor, shared by the runtime's listeners (each waits on it with its own io waiter). An
+ * edge only says "drain the hub": whoever drains wakes every receive waiting for the signals
+ * it found, on any runtime, because once the descriptor is empty another reactor may drop its
+ * edge for the same delivery (epoll checks readiness again before it reports an event). A
+ * receive queues on its signal's list before its last look at the count, and a drain moves
+ * the count before it wakes the list, so no delivery falls between the two. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -31,6 +34,8 @@ struct edo_signal {
     pump *pump;
     _Atomic uint64_t seen; /* the hub's count at the last receive (or at creation) */
 };
+
+static void drain_and_wake(void);
 
 static pthread_mutex_t pumps_lock = PTHREAD_MUTEX_INITIALIZER;
 static pump *pumps;
@@ -97,7 +102,7 @@ int edo_signal_listen_on(edo_runtime *rt, int signo, edo_signal **out)
     }
     sig->signo = signo;
     /* Deliveries that came before the listener are not its: count them now, then start. */
-    edo__sighub_drain();
+    drain_and_wake();
     atomic_init(&sig->seen, edo__sighub_count(signo));
     *out = sig;
     return 0;
@@ -133,53 +138,135 @@ static bool take_delivery(edo_signal *sig)
                                                    memory_order_relaxed);
 }
 
+/* The receives waiting for each signal, under one lock (a wait list changes once per wait). */
+static pthread_mutex_t waiting_lock = PTHREAD_MUTEX_INITIALIZER;
+static edo_signal_recv_future *waiting[65];
+
+static void unqueue_locked(edo_signal_recv_future *f)
+{
+    if (f->prev_)
+        f->prev_->next_ = f->next_;
+    else
+        waiting[f->sig->signo] = f->next_;
+    if (f->next_)
+        f->next_->prev_ = f->prev_;
+    f->next_ = f->prev_ = NULL;
+    f->linked_ = 0;
+}
+
+/* Puts `f` on its signal's list with the waker of `cx` (or refreshes the waker). */
+static void queue(edo_signal_recv_future *f, edo_context *cx)
+{
+    pthread_mutex_lock(&waiting_lock);
+    if (!edo_waker_will_wake(&f->waker_, cx->waker)) {
+        edo_waker_drop(&f->waker_);
+        f->waker_ = edo_waker_clone(cx->waker);
+    }
+    if (!f->linked_) {
+        f->linked_ = 1;
+        f->prev_ = NULL;
+        f->next_ = waiting[f->sig->signo];
+        if (f->next_)
+            f->next_->prev_ = f;
+        waiting[f->sig->signo] = f;
+    }
+    pthread_mutex_unlock(&waiting_lock);
+}
+
+static void unqueue(edo_signal_recv_future *f)
+{
+    pthread_mutex_lock(&waiting_lock);
+    if (f->linked_)
+        unqueue_locked(f);
+    edo_waker waker = f->waker_;
+    f->waker_ = EDO_WAKER_EMPTY;
+    pthread_mutex_unlock(&waiting_lock);
+    edo_waker_drop(&waker);
+}
+
+#define WAKE_BATCH 32
+
+/* Drains the hub and wakes the receives waiting for what it found, in batches outside the
+ * lock. A woken receive is off the list: it queues again if it has to wait on. */
+static void drain_and_wake(void)
+{
+    uint64_t found = edo__sighub_drain();
+    for (int signo = 1; found; signo++, found >>= 1) {
+        if (!(found & 1))
+            continue;
+        for (;;) {
+            edo_waker batch[WAKE_BATCH];
+            size_t n = 0;
+            pthread_mutex_lock(&waiting_lock);
+            edo_signal_recv_future *f;
+            while (n < WAKE_BATCH && (f = waiting[signo])) {
+                unqueue_locked(f);
+                batch[n++] = f->waker_;
+                f->waker_ = EDO_WAKER_EMPTY;
+            }
+            pthread_mutex_unlock(&waiting_lock);
+            for (size_t i = 0; i < n; i++)
+                edo_waker_wake(&batch[i]);
+            if (n < WAKE_BATCH)
+                break;
+        }
+    }
+}
+
 int edo_signal_try_recv(edo_signal *sig)
 {
     if (!sig)
         return -EINVAL;
-    edo__sighub_drain();
+    drain_and_wake();
     return take_delivery(sig) ? 0 : -EAGAIN;
+}
+
+/* Off both wait lists. */
+static void stop_waiting(edo_signal_recv_future *f)
+{
+    if (f->sig) {
+        edo_io_waiter_drop(f->sig->pump->io, &f->io_waiter_);
+        unqueue(f);
+    }
+}
+
+static edo_poll finish(edo_signal_recv_future *f, int result)
+{
+    stop_waiting(f);
+    f->result = result;
+    return EDO_READY;
 }
 
 static edo_poll recv_poll(edo_future *self, edo_context *cx, void **out)
 {
     edo_signal_recv_future *f = (edo_signal_recv_future *)self;
     *out = NULL;
-    if (!f->sig) {
-        f->result = -EINVAL;
-        return EDO_READY;
-    }
+    if (!f->sig)
+        return finish(f, -EINVAL);
     edo_io *io = f->sig->pump->io;
     for (;;) {
-        /* Drain only when the descriptor says there is something: a listener woken by another
+        /* Drain only when the descriptor says there is something: a receive woken by another
          * one's drain finds its count moved without a system call. */
         edo_io_event ev;
         int ready = edo_io_try_ready(io, EDO_READABLE, &ev);
         if (ready > 0)
-            edo__sighub_drain();
-        if (take_delivery(f->sig)) {
-            edo_io_waiter_drop(io, &f->waiter_);
-            f->result = 0;
-            return EDO_READY;
-        }
+            drain_and_wake();
+        if (take_delivery(f->sig))
+            return finish(f, 0);
         if (ready > 0)
             edo_io_clear_ready(io, ev);
+        queue(f, cx);
+        if (take_delivery(f->sig)) /* a drain between the first look and the queueing */
+            return finish(f, 0);
         int rc = 0;
-        if (edo_io_poll_ready(io, EDO_READABLE, &f->waiter_, cx, &ev, &rc) == EDO_PENDING)
+        if (edo_io_poll_ready(io, EDO_READABLE, &f->io_waiter_, cx, &ev, &rc) == EDO_PENDING)
             return EDO_PENDING;
-        if (rc < 0) {
-            f->result = rc;
-            return EDO_READY;
-        }
+        if (rc < 0)
+            return finish(f, rc);
     }
 }
 
-static void recv_drop(edo_future *self)
-{
-    edo_signal_recv_future *f = (edo_signal_recv_future *)self;
-    if (f->sig)
-        edo_io_waiter_drop(f->sig->pump->io, &f->waiter_);
-}
+static void recv_drop(edo_future *self) { stop_waiting((edo_signal_recv_future *)self); }
 
 static const edo_future_vtable recv_vtable = {recv_poll, recv_drop};
 
@@ -190,7 +277,10 @@ void edo_signal_recv_future_init(edo_signal_recv_future *f, edo_signal *sig)
     f->base.vtable = &recv_vtable;
     f->result = 0;
     f->sig = sig;
-    edo_io_waiter_init(&f->waiter_);
+    edo_io_waiter_init(&f->io_waiter_);
+    f->next_ = f->prev_ = NULL;
+    f->waker_ = EDO_WAKER_EMPTY;
+    f->linked_ = 0;
 }
 
 int edo_signal_recv(edo_signal *sig)
