@@ -59,7 +59,9 @@ typedef struct edo_signal edo_signal;
  *            SIGKILL, SIGSTOP, the fault signals SIGSEGV, SIGBUS, SIGILL, SIGFPE, or the C
  *            library's reserved real-time signals (32 and 33 with glibc);
  *   -EPERM   the calling thread is not in a runtime;
- *   -ENOMEM, -EMFILE, -ENFILE  out of memory or descriptors.
+ *   -ENOMEM, -EMFILE, -ENFILE, -ENOSPC  out of memory, descriptors or epoll watches (the
+ *            first listener of a process makes a pipe, a signalfd and an epoll set; the first
+ *            of a runtime registers a descriptor with its reactor).
  * Never suspends; thread-safe. */
 int edo_signal_listen(int signo, edo_signal **out);
 /* Like edo_signal_listen, on runtime `rt` (from any thread). -EINVAL also for a NULL rt. */

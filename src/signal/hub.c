@@ -29,6 +29,7 @@ static struct {
     _Atomic uint64_t handled; /* bit signo-1: the handler is installed */
     _Atomic uint64_t pending; /* bit signo-1: set by the handler, taken by the drain */
     _Atomic uint64_t count[MAX_SIGNO + 1];
+    void (*_Atomic on_drain)(uint64_t found);
 } hub = {.lock = PTHREAD_MUTEX_INITIALIZER, .sfd = -1, .pipe_r = -1, .pipe_w = -1,
          .watch_fd = -1};
 
@@ -168,7 +169,15 @@ uint64_t edo__sighub_drain(void)
         if (got & bit(signo))
             atomic_fetch_add_explicit(&hub.count[signo], 1, memory_order_release);
     pthread_mutex_unlock(&hub.lock);
+    void (*hook)(uint64_t) = atomic_load_explicit(&hub.on_drain, memory_order_acquire);
+    if (got && hook)
+        hook(got);
     return got;
+}
+
+void edo__sighub_on_drain(void (*hook)(uint64_t found))
+{
+    atomic_store_explicit(&hub.on_drain, hook, memory_order_release);
 }
 
 uint64_t edo__sighub_count(int signo)

@@ -13,10 +13,12 @@
  * one it saw last, so a burst of deliveries is one wake-up, and a signal that arrives while no
  * one waits is still seen by every listener created before it.
  *
- * The process module (pidfd fallback) learns of every SIGCHLD through a listener of its own:
- * edo_signal_listen_on(rt, SIGCHLD, ...) before the spawn, then reap with waitpid(WNOHANG) after
- * each edo_signal_recv. Children inherit the signal mask of the thread that spawns them: a spawn
- * from a runtime thread must give the child an empty mask (POSIX_SPAWN_SETSIGMASK). */
+ * Other modules may use the hub directly: the process module's SIGCHLD fallback watches a copy
+ * of edo__sighub_fd() and drains at each edge (edo__sighub_watch(SIGCHLD) first, then
+ * edo__sighub_count(SIGCHLD) tells it a batch came). Any drain wakes the listeners' waiting
+ * receives through the hook, so draining elsewhere never strands a listener. Children inherit
+ * the signal mask of the thread that spawns them: a spawn from a runtime thread must give the
+ * child an empty mask (POSIX_SPAWN_SETSIGMASK). */
 #ifndef EDO_SIGNAL_HUB_H
 #define EDO_SIGNAL_HUB_H
 
@@ -34,10 +36,15 @@ int edo__sighub_watch(int signo);
 /* The descriptor that becomes readable when a watched signal arrives (-1 before the first
  * edo__sighub_watch). Never closed. Register a dup() of it, each with its own epoll edges. */
 int edo__sighub_fd(void);
-/* Reads every delivery waiting in the signalfd and the pipe into the counts, and returns the
- * signals whose count it moved (bit signo-1): their waiters are the caller's to wake, since
- * another reactor's edge for the same delivery may be lost once the fd is empty. Thread-safe. */
+/* Reads every delivery waiting in the signalfd and the pipe into the counts, then calls the
+ * hook set with edo__sighub_on_drain with the signals whose count it moved (bit signo-1), if
+ * any, and returns them. Whoever drains (a listener, the process module's SIGCHLD watch) thus
+ * wakes every waiter: another reactor's edge for the same delivery may be dropped once the
+ * descriptor is empty. Thread-safe. */
 uint64_t edo__sighub_drain(void);
+/* Sets the hook every drain that found something calls (outside the hub's lock), once for the
+ * process: the listeners' (listener.c). */
+void edo__sighub_on_drain(void (*hook)(uint64_t found));
 /* How many delivery batches of `signo` the hub has seen (grows by one per drain that found it). */
 uint64_t edo__sighub_count(int signo);
 

@@ -2,8 +2,9 @@
  *
  * Every runtime with listeners has one "pump": a dup() of the hub's descriptor registered with
  * its reactor, shared by the runtime's listeners (each waits on it with its own io waiter). An
- * edge only says "drain the hub": whoever drains wakes every receive waiting for the signals
- * it found, on any runtime, because once the descriptor is empty another reactor may drop its
+ * edge only says "drain the hub": whoever drains (here, or the process module's SIGCHLD watch)
+ * wakes every receive waiting for the signals it found, on any runtime (the hub calls
+ * wake_waiting), because once the descriptor is empty another reactor may drop its
  * edge for the same delivery (epoll checks readiness again before it reports an event). A
  * receive queues on its signal's list before its last look at the count, and a drain moves
  * the count before it wakes the list, so no delivery falls between the two. */
@@ -35,7 +36,7 @@ struct edo_signal {
     _Atomic uint64_t seen; /* the hub's count at the last receive (or at creation) */
 };
 
-static void drain_and_wake(void);
+static void wake_waiting(uint64_t found);
 
 static pthread_mutex_t pumps_lock = PTHREAD_MUTEX_INITIALIZER;
 static pump *pumps;
@@ -90,6 +91,7 @@ int edo_signal_listen_on(edo_runtime *rt, int signo, edo_signal **out)
 {
     if (!rt || !out || !edo__sighub_can_watch(signo))
         return -EINVAL;
+    edo__sighub_on_drain(wake_waiting); /* before the first drain that could find something */
     int rc = edo__sighub_watch(signo);
     if (rc < 0)
         return rc;
@@ -102,7 +104,7 @@ int edo_signal_listen_on(edo_runtime *rt, int signo, edo_signal **out)
     }
     sig->signo = signo;
     /* Deliveries that came before the listener are not its: count them now, then start. */
-    drain_and_wake();
+    edo__sighub_drain();
     atomic_init(&sig->seen, edo__sighub_count(signo));
     *out = sig;
     return 0;
@@ -157,9 +159,10 @@ static void unqueue_locked(edo_signal_recv_future *f)
 /* Puts `f` on its signal's list with the waker of `cx` (or refreshes the waker). */
 static void queue(edo_signal_recv_future *f, edo_context *cx)
 {
+    edo_waker old = EDO_WAKER_EMPTY;
     pthread_mutex_lock(&waiting_lock);
     if (!edo_waker_will_wake(&f->waker_, cx->waker)) {
-        edo_waker_drop(&f->waker_);
+        old = f->waker_;
         f->waker_ = edo_waker_clone(cx->waker);
     }
     if (!f->linked_) {
@@ -171,6 +174,7 @@ static void queue(edo_signal_recv_future *f, edo_context *cx)
         waiting[f->sig->signo] = f;
     }
     pthread_mutex_unlock(&waiting_lock);
+    edo_waker_drop(&old); /* outside the lock: it may free a task */
 }
 
 static void unqueue(edo_signal_recv_future *f)
@@ -186,11 +190,10 @@ static void unqueue(edo_signal_recv_future *f)
 
 #define WAKE_BATCH 32
 
-/* Drains the hub and wakes the receives waiting for what it found, in batches outside the
- * lock. A woken receive is off the list: it queues again if it has to wait on. */
-static void drain_and_wake(void)
+/* The hub's drain hook: wakes the receives waiting for the signals a drain found, in batches
+ * outside the lock. A woken receive is off the list: it queues again if it has to wait on. */
+static void wake_waiting(uint64_t found)
 {
-    uint64_t found = edo__sighub_drain();
     for (int signo = 1; found; signo++, found >>= 1) {
         if (!(found & 1))
             continue;
@@ -217,7 +220,7 @@ int edo_signal_try_recv(edo_signal *sig)
 {
     if (!sig)
         return -EINVAL;
-    drain_and_wake();
+    edo__sighub_drain();
     return take_delivery(sig) ? 0 : -EAGAIN;
 }
 
@@ -250,7 +253,7 @@ static edo_poll recv_poll(edo_future *self, edo_context *cx, void **out)
         edo_io_event ev;
         int ready = edo_io_try_ready(io, EDO_READABLE, &ev);
         if (ready > 0)
-            drain_and_wake();
+            edo__sighub_drain();
         if (take_delivery(f->sig))
             return finish(f, 0);
         if (ready > 0)

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "signal/hub.h" /* internal: draining as another module would */
 #include "util.h"
 
 #define LISTENERS 100
@@ -262,6 +263,49 @@ static inline void case_two_runtimes(void)
     edo_signal_free(s2);
     edo_runtime_free(rt1);
     edo_runtime_free(rt2);
+}
+
+/* ---- another module draining the hub (as the process module's SIGCHLD watch does) ---- */
+
+static atomic_bool stop_draining;
+
+static void *drain_in_a_loop(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&stop_draining)) {
+        edo__sighub_drain();
+        sched_yield();
+    }
+    return NULL;
+}
+
+static void *drained_elsewhere_body(void *arg)
+{
+    (void)arg;
+    edo_signal *sig;
+    CHECK_EQ(edo_signal_listen(SIGUSR2, &sig), 0);
+    edo_task *t;
+    CHECK_EQ(edo_spawn(recv_one, sig, &t), 0);
+    for (int i = 0; i < 100; i++)
+        edo_yield(); /* time for the receive to start waiting (it passes either way) */
+    pthread_t drainer;
+    CHECK_EQ(pthread_create(&drainer, NULL, drain_in_a_loop, NULL), 0);
+    /* The drainer most likely empties the descriptor before the runtime's reactor looks, and
+     * epoll then drops the edge: the waiting receive must be woken by the drainer's drain. */
+    send_signal(SIGUSR2);
+    void *out;
+    CHECK_EQ(edo_task_join(t, &out), 0);
+    CHECK_EQ((intptr_t)out, 0);
+    atomic_store(&stop_draining, true);
+    pthread_join(drainer, NULL);
+    edo_task_free(t);
+    edo_signal_free(sig);
+    return NULL;
+}
+
+static inline void case_drained_elsewhere(void)
+{
+    run_coro(EDO_RUNTIME_MULTI_THREAD, 2, drained_elsewhere_body, NULL);
 }
 
 /* ---- SIGPIPE in a runtime thread: EPIPE, and the process lives ---- */

@@ -73,6 +73,12 @@ TEST(two_runtimes_handler)
     case_two_runtimes();
 }
 
+TEST(drained_elsewhere)
+{
+    block_in_main();
+    case_drained_elsewhere();
+}
+
 TEST(sigpipe_ignored) { case_sigpipe_ignored(); }
 
 /* Runtime threads block the usual signals from their start. */
