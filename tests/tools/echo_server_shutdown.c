@@ -6,6 +6,7 @@
  *    still served until the client closes it, and then the server exits 0.
  * 2. SIGINT with a connection that never closes: the server cuts it at its grace deadline
  *    (the client sees the end of the stream) and exits 0.
+ * Both for each of the server's styles (read, ready, future).
  * Every wait is bounded (socket timeouts, 60 s), so a broken server fails instead of hanging. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,9 +22,12 @@
 
 extern char **environ;
 
+static const char *style = "read"; /* the server's --style in the case running */
+
 #define FAIL(...)                                                                              \
     do {                                                                                       \
-        fprintf(stderr, "echo_server_shutdown: " __VA_ARGS__);                                 \
+        fprintf(stderr, "echo_server_shutdown (--style %s): ", style);                         \
+        fprintf(stderr, __VA_ARGS__);                                                          \
         fputc('\n', stderr);                                                                   \
         exit(1);                                                                               \
     } while (0)
@@ -52,8 +56,8 @@ static void start(server *s, const char *path, const char *grace_ms)
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
     posix_spawn_file_actions_addclose(&fa, fds[0]);
-    char *argv[] = {(char *)path, "--port", "0", "--workers", "2", "--grace-ms",
-                    (char *)grace_ms, NULL};
+    char *argv[] = {(char *)path, "--port",      "0",              "--workers", "2",
+                    "--grace-ms",  (char *)grace_ms, "--style", (char *)style, NULL};
     int rc = posix_spawn(&s->pid, path, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0)
@@ -156,7 +160,11 @@ int main(int argc, char **argv)
     if (argc != 2)
         FAIL("usage: echo_server_shutdown PATH-TO-echo_server");
     signal(SIGPIPE, SIG_IGN);
-    sigterm_finishes_open_connections(argv[1]);
-    sigint_cuts_at_the_deadline(argv[1]);
+    const char *styles[] = {"read", "ready", "future"};
+    for (size_t i = 0; i < sizeof styles / sizeof styles[0]; i++) {
+        style = styles[i];
+        sigterm_finishes_open_connections(argv[1]);
+        sigint_cuts_at_the_deadline(argv[1]);
+    }
     return 0;
 }
