@@ -7,7 +7,8 @@
  * `bench=idle_task_memory peer=edo bytes_per_task=B` (idle_conn_memory: bytes_per_conn=B),
  * for timer lateness `bench=sleep_overshoot peer=edo p50_us=X p99_us=Y max_us=M wall_ms=Z`,
  * and for fairness `bench=fairness peer=edo all_ran_ms=A late_max_ms=L`. Exit status 2: unknown workload.
- * Every timed workload runs a warm-up round of a tenth of its size first.
+ * Every timed workload runs a warm-up round of a tenth of its size first. The signal rows
+ * print the median latency of one delivery as ns_per_op.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,6 +26,7 @@
 #include "fairness_workloads.h"
 #include "fs_workloads.h"
 #include "stream_workloads.h"
+#include "signal_workloads.h"
 #include "sync_workloads.h"
 #include "time_workloads.h"
 
@@ -463,6 +465,8 @@ static long default_ops(const char *name)
         return FS_FSYNC_DEFAULT_OPS;
     if (strcmp(name, "read_dir") == 0)
         return FS_DIR_DEFAULT_OPS; /* entries */
+    if (strstr(name, "signal"))
+        return 10000; /* deliveries */
     return 1000000;
 }
 
@@ -512,6 +516,13 @@ int main(int argc, char **argv)
     }
     if (strcmp(name, "idle_conn_memory") == 0) {
         printf("bench=%s peer=edo bytes_per_conn=%ld\n", name, idle_conn_memory(rt, n, rss_bytes));
+        status = 0;
+    }
+    if (strcmp(name, "signal") == 0 || strcmp(name, "signal_unblocked_main") == 0) {
+        bool block = strcmp(name, "signal") == 0;
+        signal_latency(rt, n / 10 > 0 ? n / 10 : 1, block); /* warm-up */
+        printf("bench=%s peer=edo ns_per_op=%.1f ops=%ld\n", name, signal_latency(rt, n, block),
+               n);
         status = 0;
     }
     if (strcmp(name, "idle_coro_memory") == 0) {

@@ -40,6 +40,10 @@
 #       closed by 64 tasks at once; ns per file.
 #   read_dir        a directory of 100,000 files listed; ns per entry.
 #   The files live in $TMPDIR/edo-bench-fs/ (made on first use, then kept).
+#   signal, signal_unblocked_main   a task sends SIGUSR1 to its own process and
+#       waits for its listener to wake, 10,000 times; ns_per_op is the median
+#       latency of one delivery. signal: main blocks the signal as edo/signal.h
+#       advises (signalfd); signal_unblocked_main: it does not (edo's handler).
 # The coro_* rows run edo's coroutine tasks against the same Tokio workload.
 #
 # Environment:
@@ -93,6 +97,8 @@ PAIRS=(
     "fs_read_small_sync   -"
     "fs_write_fsync       fs_write_fsync"
     "read_dir             read_dir"
+    "signal               signal"
+    "signal_unblocked_main signal"
 )
 
 # Every field a result line may carry after bench= and peer=, with the printf

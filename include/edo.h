@@ -63,5 +63,6 @@
 #include "edo/bytes.h"
 #include "edo/stream_util.h"
 #include "edo/buffered.h"
+#include "edo/signal.h"
 
 #endif /* EDO_H */

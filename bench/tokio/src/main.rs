@@ -66,6 +66,10 @@ const FAIRNESS_CAP: Duration = Duration::from_secs(60);
 const PAIRS_HOPS: usize = 8_000_000;
 /// idle_conn_memory: connections unless --ops says otherwise.
 const IDLE_CONNS: usize = 10_000;
+/// signal: deliveries to time unless --ops says otherwise.
+const SIGNAL_DELIVERIES: usize = 10_000;
+/// SIGUSR1 on x86-64 and aarch64 Linux (edo's platforms).
+const SIGUSR1: i32 = 10;
 
 const EXIT_UNKNOWN_WORKLOAD: i32 = 2;
 const EXIT_USAGE: i32 = 64;
@@ -89,6 +93,7 @@ const WORKLOADS: &[&str] = &[
     "fs_read_small",
     "fs_write_fsync",
     "read_dir",
+    "signal",
 ];
 
 struct Args {
@@ -613,6 +618,34 @@ fn idle_task_memory(rt: &Runtime, n: usize) -> usize {
     after.saturating_sub(before) / n
 }
 
+extern "C" {
+    fn kill(pid: i32, sig: i32) -> i32;
+    fn getpid() -> i32;
+}
+
+/// signal: a task listens for SIGUSR1, then `n` times sends it to its own
+/// process and waits for the listener to be woken; the median latency in ns.
+fn signal_latency(rt: &Runtime, n: usize) -> f64 {
+    use tokio::signal::unix::{signal, SignalKind};
+    let task = rt.spawn(async move {
+        let mut sig = signal(SignalKind::user_defined1()).expect("signal");
+        let mut latency = Vec::with_capacity(n);
+        for _ in 0..n {
+            let start = Instant::now();
+            // SAFETY: plain libc calls with valid arguments.
+            if unsafe { kill(getpid(), SIGUSR1) } != 0 {
+                panic!("kill failed");
+            }
+            sig.recv().await.expect("signal stream ended");
+            latency.push(start.elapsed().as_nanos() as f64);
+        }
+        latency
+    });
+    let mut latency = rt.block_on(task).expect("signal task");
+    latency.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    latency[n / 2]
+}
+
 fn report_time(name: &str, elapsed: Duration, ops: usize) {
     let ns = elapsed.as_nanos() as f64 / ops as f64;
     println!("bench={} peer=tokio ns_per_op={:.1} ops={}", name, ns, ops);
@@ -639,6 +672,7 @@ fn main() {
         "fs_read_small" => files::SMALL_DEFAULT_OPS,
         "fs_write_fsync" => files::FSYNC_DEFAULT_OPS,
         "read_dir" => files::DIR_DEFAULT_OPS,
+        "signal" => SIGNAL_DELIVERIES,
         _ => DEFAULT_OPS,
     };
     let n = args.ops.unwrap_or(default_ops);
@@ -740,6 +774,15 @@ fn main() {
             println!(
                 "bench={} peer=tokio all_ran_ms={:.1} late_max_ms={:.2}",
                 name, f.all_ran_ms, f.late_max_ms
+            );
+        }
+        "signal" => {
+            signal_latency(&rt, warm);
+            println!(
+                "bench={} peer=tokio ns_per_op={:.1} ops={}",
+                name,
+                signal_latency(&rt, n),
+                n
             );
         }
         _ => unreachable!(),
