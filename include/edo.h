@@ -59,5 +59,6 @@
 #include "edo/stream.h"
 #include "edo/duplex.h"
 #include "edo/fd_stream.h"
+#include "edo/process.h"
 
 #endif /* EDO_H */
