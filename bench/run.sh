@@ -26,6 +26,8 @@
 #       until the last has run) and a task sleeps 1 ms twenty times (late_max_ms:
 #       the worst lateness). A side not done after 60 s prints 60000 (the cap).
 # The coro_* rows run edo's coroutine tasks against the same Tokio workload.
+#   process   spawn /bin/true and wait for it, 1,000 times, 32 at a time
+#       (tokio::process); ns per child.
 #
 # Environment:
 #   RUNS=5            runs per (workload, peer), each its own process
@@ -72,6 +74,7 @@ PAIRS=(
     "mpsc                 mpsc"
     "fairness             fairness"
     "coro_fairness        fairness"
+    "process              process"
 )
 
 # Every field a result line may carry after bench= and peer=, with the printf

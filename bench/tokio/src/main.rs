@@ -76,6 +76,7 @@ const WORKLOADS: &[&str] = &[
     "ping_pong_pairs",
     "mpsc",
     "fairness",
+    "process",
 ];
 
 struct Args {
@@ -305,6 +306,35 @@ fn mpsc_bounded(rt: &Runtime, n: usize) -> Duration {
         .unwrap()
     });
     assert_eq!(got, per * MPSC_PRODUCERS);
+    start.elapsed()
+}
+
+/// process: children in flight at once.
+const PROCESS_CONCURRENCY: usize = 32;
+/// process: children spawned unless --ops says otherwise.
+const PROCESS_CHILDREN: usize = 1_000;
+
+/// process: PROCESS_CONCURRENCY tasks each keep one Command for /bin/true and spawn and wait
+/// for children from it until n have run.
+fn process_spawn(rt: &Runtime, n: usize) -> Duration {
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    rt.block_on(async move {
+        let mut tasks = Vec::with_capacity(PROCESS_CONCURRENCY);
+        for _ in 0..PROCESS_CONCURRENCY {
+            let next = next.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut cmd = tokio::process::Command::new("/bin/true");
+                while next.fetch_add(1, Ordering::Relaxed) < n {
+                    let status = cmd.spawn().expect("spawn").wait().await.expect("wait");
+                    assert!(status.success());
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
     start.elapsed()
 }
 
@@ -616,6 +646,7 @@ fn main() {
         "sleep_overshoot" => SLEEP_TASKS,
         "fairness" => FAIRNESS_TASKS,
         "ping_pong_pairs" => PAIRS_HOPS,
+        "process" => PROCESS_CHILDREN,
         _ => DEFAULT_OPS,
     };
     let n = args.ops.unwrap_or(default_ops);
@@ -652,6 +683,10 @@ fn main() {
         "timeout_cancel" => {
             timeout_cancel(&rt, warm);
             report_time(name, timeout_cancel(&rt, n), n);
+        }
+        "process" => {
+            process_spawn(&rt, warm);
+            report_time(name, process_spawn(&rt, n), n);
         }
         "mpsc" => {
             mpsc_bounded(&rt, warm);
