@@ -1,7 +1,7 @@
 /* An echo server: a task per connection, written in one of three styles.
  *
- *   echo_server [--port P] [--workers W] [--style read|ready|future]
- *       (defaults: 7878, one worker per CPU, read)
+ *   echo_server [--port P] [--workers W] [--style read|ready|future] [--grace-ms G]
+ *       (defaults: 7878 (0: any free port), one worker per CPU, read, 5000)
  *
  *   read    a coroutine per connection, straight-line code: read into a stack buffer, write
  *           it back. The simplest; an idle connection keeps the stack pages it touched (two,
@@ -11,7 +11,9 @@
  *   future  the same loop as a future task (a poll function and a small struct): an idle
  *           connection holds a few hundred bytes.
  *
- * Runs until killed. The benchmarks drive it with an external load generator. */
+ * SIGINT or SIGTERM shuts it down gracefully: it stops accepting (new connections are refused),
+ * lets the open connections finish for up to G milliseconds, aborts those still open then, and
+ * exits 0. The benchmarks drive it with an external load generator. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,70 +132,130 @@ static void echo_drop(edo_future *self)
 
 static const edo_future_vtable echo_vtable = {echo_poll, echo_drop};
 
-static int spawn_echo_task(edo_tcp *conn)
+static int spawn_echo_task(edo_tcp *conn, edo_join_set *conns)
 {
     edo_tcp_set_nodelay(conn, true);
     echo_task e = {.base = {&echo_vtable}, .conn = conn};
     next_step(&e); /* a wait for readability: not polled yet, so it may move with the struct */
-    return edo_spawn_future(&e.base, sizeof e, NULL);
+    return edo_join_set_spawn_future(conns, &e.base, sizeof e, NULL);
 }
 
 /* Starts the task that serves `conn` in the chosen style. */
 typedef enum { STYLE_READ, STYLE_READY, STYLE_FUTURE } style;
 
-static int serve_in_style(style st, edo_tcp *conn)
+static int serve_in_style(style st, edo_tcp *conn, edo_join_set *conns)
 {
     switch (st) {
     case STYLE_READY:
-        return edo_spawn_detached(serve_ready, conn);
+        return edo_join_set_spawn(conns, serve_ready, conn, NULL);
     case STYLE_FUTURE:
-        return spawn_echo_task(conn);
+        return spawn_echo_task(conn, conns);
     default:
-        return edo_spawn_detached(serve, conn);
+        return edo_join_set_spawn(conns, serve, conn, NULL);
     }
 }
 
 typedef struct server {
     char addr[32];
     style style;
+    uint64_t grace_ns;
+    edo_tcp_listener *lis;
+    edo_join_set *conns; /* the connections' tasks, to wait for at shutdown */
+    edo_signal *sigint, *sigterm;
 } server;
 
-/* Listens and accepts forever, a task for each connection. */
+/* Waits for a connection or for SIGINT / SIGTERM. Returns 1 for a signal, else accept's result
+ * (0 with the connection in *conn). */
+static int accept_or_signal(server *srv, edo_tcp **conn)
+{
+    edo_signal_recv_future on_int, on_term;
+    edo_socket_future acc;
+    edo_signal_recv_future_init(&on_int, srv->sigint);
+    edo_signal_recv_future_init(&on_term, srv->sigterm);
+    edo_tcp_accept_future_init(&acc, srv->lis, NULL);
+    edo_future *any[] = {&on_int.base, &on_term.base, &acc.base};
+    int which = edo_select(any, 3, EDO_SELECT_BIASED, NULL);
+    int rc = which < 0 ? which : which < 2 ? 1 : (int)acc.result;
+    if (which == 2 && rc == 0)
+        *conn = acc.socket;
+    edo_future_drop(&on_int.base);
+    edo_future_drop(&on_term.base);
+    edo_future_drop(&acc.base);
+    return rc;
+}
+
+/* Stops accepting, gives the open connections the grace period, then aborts the rest. */
+static void shut_down(server *srv)
+{
+    edo_tcp_listener_close(srv->lis);
+    srv->lis = NULL;
+    fprintf(stderr, "echo_server: shutting down, %zu connections open\n",
+            edo_join_set_len(srv->conns));
+    edo_instant saved;
+    edo_join_result r;
+    int rc = edo_deadline_push(edo_now() + srv->grace_ns, &saved);
+    while (rc == 0 && (rc = edo_join_set_next(srv->conns, &r)) == 0)
+        ;
+    edo_deadline_pop(saved);
+    size_t left = edo_join_set_len(srv->conns);
+    edo_join_set_shutdown(srv->conns);
+    fprintf(stderr, "echo_server: done (%zu connections cut at the deadline)\n", left);
+}
+
+/* Listens and accepts until SIGINT or SIGTERM, a task for each connection. Outputs NULL after
+ * a graceful shutdown, non-NULL on a failure. */
 static void *accept_loop(void *arg)
 {
     server *srv = arg;
-    edo_tcp_listener *lis;
-    int rc = edo_tcp_listen(srv->addr, NULL, &lis);
-    if (rc < 0) {
+    /* Listening for the signals before the port opens: one that comes after the "listening"
+     * line is never missed. */
+    int rc = edo_signal_listen(SIGINT, &srv->sigint);
+    if (rc == 0 && (rc = edo_signal_listen(SIGTERM, &srv->sigterm)) == 0 &&
+        (rc = edo_join_set_new(NULL, &srv->conns)) == 0)
+        rc = edo_tcp_listen(srv->addr, NULL, &srv->lis);
+    edo_sockaddr local;
+    char name[EDO_SOCKADDR_TEXT] = "?";
+    if (rc == 0 && edo_tcp_listener_local_addr(srv->lis, &local) == 0)
+        edo_sockaddr_format(&local, name, sizeof name);
+    if (rc < 0)
         fprintf(stderr, "echo_server: listen on %s: %s\n", srv->addr, edo_strerror(rc));
-        return NULL;
-    }
-    fprintf(stderr, "echo_server: listening on %s\n", srv->addr);
-    for (;;) {
-        edo_tcp *conn;
-        rc = edo_tcp_accept(lis, &conn, NULL);
+    else
+        fprintf(stderr, "echo_server: listening on %s\n", name);
+    while (rc == 0) {
+        edo_tcp *conn = NULL;
+        edo_join_result done;
+        rc = accept_or_signal(srv, &conn);
         if (rc == -EMFILE || rc == -ENFILE) {
             edo_sleep(EDO_MSEC(10)); /* out of fds: let some connections finish */
-            continue;
+            rc = 0;
+        } else if (rc == 0) {
+            if (serve_in_style(srv->style, conn, srv->conns) < 0)
+                edo_tcp_close(conn);
+            while (edo_join_set_try_next(srv->conns, &done) == 0)
+                ; /* forget the connections that ended */
         }
-        if (rc < 0)
-            break;
-        if (serve_in_style(srv->style, conn) < 0)
-            edo_tcp_close(conn);
     }
-    fprintf(stderr, "echo_server: accept: %s\n", edo_strerror(rc));
-    edo_tcp_listener_close(lis);
-    return NULL;
+    if (rc == 1)
+        shut_down(srv);
+    else if (srv->lis)
+        fprintf(stderr, "echo_server: accept: %s\n", edo_strerror(rc));
+    edo_tcp_listener_close(srv->lis);
+    edo_join_set_free(srv->conns);
+    edo_signal_free(srv->sigint);
+    edo_signal_free(srv->sigterm);
+    return rc == 1 ? NULL : srv;
 }
 
 int main(int argc, char **argv)
 {
     int port = 7878;
     unsigned workers = 0;
-    server srv = {.style = STYLE_READ};
+    server srv = {.style = STYLE_READ, .grace_ns = EDO_MSEC(5000)};
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--port") == 0) {
             port = atoi(argv[i + 1]);
+        } else if (strcmp(argv[i], "--grace-ms") == 0) {
+            srv.grace_ns = EDO_MSEC((uint64_t)atoll(argv[i + 1]));
         } else if (strcmp(argv[i], "--workers") == 0) {
             workers = (unsigned)atoi(argv[i + 1]);
         } else if (strcmp(argv[i], "--style") == 0) {
@@ -219,10 +281,11 @@ int main(int argc, char **argv)
     }
     snprintf(srv.addr, sizeof srv.addr, "0.0.0.0:%d", port);
     edo_task *t;
+    void *failed = &srv;
     if (edo_spawn_with(rt, NULL, accept_loop, &srv, &t) == 0) {
-        edo_task_join(t, NULL);
+        edo_task_join(t, &failed);
         edo_task_free(t);
     }
     edo_runtime_free(rt);
-    return 1;
+    return failed ? 1 : 0;
 }

@@ -60,5 +60,6 @@
 #include "edo/duplex.h"
 #include "edo/fd_stream.h"
 #include "edo/process.h"
+#include "edo/signal.h"
 
 #endif /* EDO_H */

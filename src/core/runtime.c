@@ -7,6 +7,7 @@
 #include "core/runtime.h"
 #include "edo/error.h"
 #include "platform/sanitizers.h"
+#include "platform/sigmask.h"
 #include "platform/thread.h"
 
 #define DEFAULT_MAX_BLOCKING 512u
@@ -47,6 +48,7 @@ void edo__thread_enter(edo_runtime *rt, const char *kind, unsigned index)
     snprintf(name, sizeof name, "%s-%s%u", rt->thread_name, kind, index);
     edo__thread_set_name(name);
     edo__overflow_thread_init();
+    edo__sigmask_block_runtime(); /* before the user's hook: it may start threads, which inherit */
     edo__runtime_set_entered(rt);
     if (rt->config.on_thread_start)
         rt->config.on_thread_start(rt->config.hook_arg);
