@@ -22,13 +22,13 @@
  * held until the child has executed its program (or failed to), which is also how a missing
  * program is reported by the spawn itself (-ENOENT) rather than as a child that exits 127. The
  * exit is watched through a pidfd (CLONE_PIDFD, Linux 5.3 and later) registered with the
- * runtime's reactor, and reaped with waitid(P_PIDFD); on a kernel without pidfds, a SIGCHLD
- * handler wakes the waiters instead (installed at the first spawn that needs it; a handler the
- * program had is still called).
+ * runtime's reactor, and reaped with waitid(P_PIDFD); on a kernel without pidfds, SIGCHLD
+ * wakes the waiters instead, through edo/signal.h's machinery (from the first spawn that needs
+ * it, edo then handles SIGCHLD for the rest of the process, as edo_signal_listen says).
  *
  * The child starts with: every signal the parent handled back at its default action, SIGPIPE
- * at its default action too (the runtime ignores it for its own writes), an empty signal mask
- * (the parent's blocked signals are not inherited), the parent's file descriptors that are not
+ * at its default action too (whatever the parent did with it), an empty signal mask (the
+ * signals the runtime's threads block are not inherited), the parent's file descriptors that are not
  * close-on-exec (all of edo's are), and the standard streams the command names.
  *
  * No zombie is left: a child is reaped when it is waited for; an edo_child freed before its

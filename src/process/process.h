@@ -1,6 +1,6 @@
 /* What the parts of the process module share: the command (command.c), the child and its exit
  * watch (child.c), reaping children nobody waits for (orphan.c) and the SIGCHLD fallback
- * (sigchld.c). */
+ * through the signal module (sigchld.c). */
 #ifndef EDO_PROCESS_PROCESS_H
 #define EDO_PROCESS_PROCESS_H
 
@@ -84,11 +84,11 @@ void edo__process_force_sigchld(bool on);
 /* Records that the kernel refused pidfds: every later spawn uses the fallback. */
 void edo__process_pidfd_missing(void);
 
-/* The SIGCHLD fallback: a new close-on-exec, non-blocking descriptor that turns readable at
- * every SIGCHLD the process receives from then on (the handler is installed at the first
- * call), or -errno. */
+/* The SIGCHLD fallback: a new close-on-exec descriptor that turns readable at every SIGCHLD
+ * the process receives from then on (the signal hub watches SIGCHLD from the first call), or
+ * -errno. */
 int edo__sigchld_watch(void);
-/* Empties a descriptor edo__sigchld_watch gave (after it was seen readable). */
+/* Takes what made a descriptor edo__sigchld_watch gave readable (after it was seen so). */
 void edo__sigchld_drain(int fd);
 
 #endif

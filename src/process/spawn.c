@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -19,8 +20,13 @@
 #include <unistd.h>
 
 #include "edo/fd_stream.h"
+#include "platform/sanitizers.h"
 #include "process/process.h"
 #include "stream/fd.h"
+
+#ifdef EDO_TSAN
+#include <dlfcn.h>
+#endif
 
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
@@ -219,6 +225,28 @@ static int plan_program(const edo_command *c, plan *p, char **scratch)
     return 0;
 }
 
+typedef int (*clone_fn)(int (*fn)(void *), void *stack, int flags, void *arg, ...);
+
+/* libc's clone. ThreadSanitizer intercepts clone as a fork, and its hook in the child resets
+ * the sanitizer's bookkeeping, which a CLONE_VM child shares with the parent (every later report
+ * is nonsense): under it, clone is looked up in libc itself. */
+static clone_fn libc_clone(void)
+{
+#ifdef EDO_TSAN
+    static _Atomic(clone_fn) found;
+    clone_fn fn = atomic_load_explicit(&found, memory_order_acquire);
+    if (!fn) {
+        void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+        fn = libc ? (clone_fn)dlsym(libc, "clone") : NULL;
+        fn = fn ? fn : clone;
+        atomic_store_explicit(&found, fn, memory_order_release);
+    }
+    return fn;
+#else
+    return clone;
+#endif
+}
+
 /* Starts the child; returns its pid and, with `want_pidfd`, its pidfd; or -errno. */
 static pid_t start(plan *p, bool want_pidfd, int *pidfd)
 {
@@ -229,7 +257,7 @@ static pid_t start(plan *p, bool want_pidfd, int *pidfd)
      * them: every signal is blocked across the clone (the child unblocks them before exec). */
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (want_pidfd ? CLONE_PIDFD : 0);
-    pid_t pid = clone(child_main, stack + sizeof stack, flags, p, pidfd);
+    pid_t pid = libc_clone()(child_main, stack + sizeof stack, flags, p, pidfd);
     int err = pid < 0 ? errno : 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return pid < 0 ? -err : pid;
