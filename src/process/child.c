@@ -2,9 +2,9 @@
  * futures and their coroutine calls.
  *
  * Waiting is the socket operation loop (net/sock.h) with waitid as the operation: try to reap
- * without blocking, and when the child still runs, wait for the exit watch to turn readable. A
- * pidfd turns readable when its process ends; in the SIGCHLD fallback the watch is a copy of a
- * pipe that the signal handler writes to, and every child tries again at each SIGCHLD. Reaping
+ * without blocking, and when the child still runs, wait for its pidfd to turn readable, which
+ * it does when the process ends. Without a pidfd (sigchld.c) every waiting child tries again
+ * at each SIGCHLD. Reaping
  * happens under the child's lock, and so does signalling: while the lock is held the pid cannot
  * be reaped and reused, so a signal never reaches a stranger. */
 #include <errno.h>
@@ -19,22 +19,20 @@
 #include "net/sock.h"
 #include "process/process.h"
 
-int edo__child_new(pid_t pid, int exit_fd, bool pidfd, edo_child **out)
+int edo__child_new(pid_t pid, int pidfd, edo_child **out)
 {
     edo_child *c = calloc(1, sizeof *c);
-    if (!c) {
-        close(exit_fd);
-        return -ENOMEM;
-    }
-    int rc = edo_io_register(exit_fd, &c->io);
+    int rc = c ? 0 : -ENOMEM;
+    if (rc == 0 && pidfd >= 0)
+        rc = edo_io_register(pidfd, &c->io);
     if (rc < 0) {
-        close(exit_fd);
+        if (pidfd >= 0)
+            close(pidfd);
         free(c);
         return rc;
     }
     c->pid = pid;
-    c->exit_fd = exit_fd;
-    c->pidfd = pidfd;
+    c->exit_fd = pidfd;
     pthread_mutex_init(&c->lock, NULL);
     *out = c;
     return 0;
@@ -43,7 +41,8 @@ int edo__child_new(pid_t pid, int exit_fd, bool pidfd, edo_child **out)
 void edo__child_release(edo_child *c)
 {
     edo_io_deregister(c->io);
-    close(c->exit_fd);
+    if (c->exit_fd >= 0)
+        close(c->exit_fd);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
@@ -64,7 +63,7 @@ int edo__child_try_reap(edo_child *c)
         info.si_pid = 0;
         int r;
         do
-            r = c->pidfd ? waitid(P_PIDFD, (id_t)c->exit_fd, &info, WEXITED | WNOHANG)
+            r = c->exit_fd >= 0 ? waitid(P_PIDFD, (id_t)c->exit_fd, &info, WEXITED | WNOHANG)
                          : waitid(P_PID, (id_t)c->pid, &info, WEXITED | WNOHANG);
         while (r < 0 && errno == EINTR);
         if (r < 0)
@@ -83,15 +82,14 @@ int edo__child_try_reap(edo_child *c)
 /* The operation of a wait, for the socket loop. */
 static ssize_t reap_op(int fd, void *ctx, bool *drained)
 {
-    (void)drained;
-    edo_child *c = ctx;
-    if (!c->pidfd)
-        edo__sigchld_drain(fd); /* before trying: a SIGCHLD after this makes it readable again */
-    return edo__child_try_reap(c);
+    (void)fd, (void)drained;
+    return edo__child_try_reap(ctx);
 }
 
 edo_poll edo__child_poll_reap(edo_child *c, edo_io_waiter *waiter, edo_context *cx, int *rc)
 {
+    if (!c->io)
+        return edo__sigchld_poll_reap(c, waiter, cx, rc);
     ssize_t n;
     if (edo__sock_poll_op(c->io, EDO_READABLE, reap_op, c, waiter, cx, &n) == EDO_PENDING)
         return EDO_PENDING;
@@ -101,7 +99,9 @@ edo_poll edo__child_poll_reap(edo_child *c, edo_io_waiter *waiter, edo_context *
 
 void edo__child_forget_waiter(edo_child *c, edo_io_waiter *waiter)
 {
-    if (c->io && edo__io_waiter_linked(waiter))
+    if (!c->io)
+        edo__sigchld_forget(waiter);
+    else if (edo__io_waiter_linked(waiter))
         edo_io_waiter_drop(c->io, waiter);
 }
 
@@ -127,12 +127,15 @@ int edo_child_try_wait(edo_child *c, edo_exit_status *status)
 
 pid_t edo_child_pid(const edo_child *c) { return c ? c->pid : -EINVAL; }
 
+/* Under the lock: a wait (which closes stdin) may run in another task at the same time. */
 static edo_stream *take(edo_child *c, int which)
 {
     if (!c)
         return NULL;
+    pthread_mutex_lock(&c->lock);
     edo_stream *s = c->stdio[which];
     c->stdio[which] = NULL;
+    pthread_mutex_unlock(&c->lock);
     return s;
 }
 

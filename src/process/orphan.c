@@ -14,7 +14,7 @@ static edo_child *pending;
 static atomic_bool have_pending; /* read without the lock at every spawn */
 
 /* Puts `c` on the pending list. Its registration goes first: the runtime it belongs to may be
- * gone by the time a spawn reaps it. */
+ * gone by the time a spawn reaps it (a pidfd still reaps without one). */
 static void park(edo_child *c)
 {
     edo_io_deregister(c->io);

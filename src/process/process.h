@@ -35,10 +35,9 @@ struct edo_command {
 
 struct edo_child {
     pid_t pid;
-    int exit_fd;   /* the pidfd; in the SIGCHLD fallback, a copy of the SIGCHLD pipe's reader */
-    bool pidfd;
+    int exit_fd;   /* the pidfd; -1 in the SIGCHLD fallback */
     bool kill_on_drop;
-    edo_io *io;    /* exit_fd's registration: readable when the child may have ended */
+    edo_io *io;    /* the pidfd's registration: readable once the child has ended */
     pthread_mutex_t lock; /* reaping and signalling: the pid stays ours while it is held */
     bool reaped;
     edo_exit_status status;
@@ -54,9 +53,10 @@ int edo__command_envp(const edo_command *c, char ***envp, char ***owned);
  * process's, else a default. */
 const char *edo__command_search_path(const edo_command *c);
 
-/* A child of `pid` whose exit is watched through `exit_fd` (a pidfd when `pidfd`), registered
- * with the current runtime. Takes exit_fd (closed on failure too). Returns 0 or -errno. */
-int edo__child_new(pid_t pid, int exit_fd, bool pidfd, edo_child **out);
+/* A child of `pid` whose exit is watched through `pidfd`, registered with the current runtime,
+ * or (pidfd -1) through the SIGCHLD fallback. Takes pidfd (closed on failure too). Returns 0 or
+ * -errno. */
+int edo__child_new(pid_t pid, int pidfd, edo_child **out);
 /* One try at reaping `c` (waitid with WNOHANG, under its lock): 0 when it has ended (its status
  * stored), -EAGAIN while it runs, -ECHILD. */
 int edo__child_try_reap(edo_child *c);
@@ -84,11 +84,13 @@ void edo__process_force_sigchld(bool on);
 /* Records that the kernel refused pidfds: every later spawn uses the fallback. */
 void edo__process_pidfd_missing(void);
 
-/* The SIGCHLD fallback: a new close-on-exec descriptor that turns readable at every SIGCHLD
- * the process receives from then on (the signal hub watches SIGCHLD from the first call), or
- * -errno. */
+/* The SIGCHLD fallback: starts the process's watch of SIGCHLD (once; the signal hub watches
+ * SIGCHLD from then on). Returns 0 or -errno. */
 int edo__sigchld_watch(void);
-/* Takes what made a descriptor edo__sigchld_watch gave readable (after it was seen so). */
-void edo__sigchld_drain(int fd);
+/* edo__child_poll_reap for a child without a pidfd: tries to reap it, and while it runs queues
+ * `w` to be woken at the next SIGCHLD. */
+edo_poll edo__sigchld_poll_reap(edo_child *c, edo_io_waiter *w, edo_context *cx, int *rc);
+/* Takes `w` off the SIGCHLD wait list, when it is on it. */
+void edo__sigchld_forget(edo_io_waiter *w);
 
 #endif

@@ -263,13 +263,22 @@ static pid_t start(plan *p, bool want_pidfd, int *pidfd)
     return pid < 0 ? -err : pid;
 }
 
-/* The exit watch for a child: its pidfd, or a SIGCHLD watch. Takes pidfd. */
-static int exit_watch(pid_t pid, int pidfd, edo_child **out)
+/* Starts the child with a pidfd, or (a kernel without them, or the fallback forced) with the
+ * SIGCHLD watch running first. */
+static int start_child(plan *p, pid_t *pid, int *pidfd)
 {
-    if (pidfd >= 0)
-        return edo__child_new(pid, pidfd, true, out);
-    int fd = edo__sigchld_watch();
-    return fd < 0 ? fd : edo__child_new(pid, fd, false, out);
+    bool want_pidfd = edo__process_use_pidfd();
+    if (want_pidfd) {
+        *pid = start(p, true, pidfd);
+        if (*pid != -EINVAL)
+            return *pid < 0 ? *pid : 0;
+        edo__process_pidfd_missing(); /* a kernel before CLONE_PIDFD */
+    }
+    int rc = edo__sigchld_watch();
+    if (rc < 0)
+        return rc;
+    *pid = start(p, false, pidfd);
+    return *pid < 0 ? *pid : 0;
 }
 
 /* Kills and reaps a child that cannot be handed out. */
@@ -315,14 +324,7 @@ int edo_command_spawn(edo_command *c, edo_child **out)
     int pidfd = -1;
     if (rc == 0) {
         memcpy(p.stdio_fd, s.child_fd, sizeof p.stdio_fd);
-        bool want_pidfd = edo__process_use_pidfd();
-        pid = start(&p, want_pidfd, &pidfd);
-        if (pid == -EINVAL && want_pidfd) {
-            edo__process_pidfd_missing(); /* a kernel before CLONE_PIDFD */
-            pid = start(&p, false, &pidfd);
-        }
-        if (pid < 0)
-            rc = pid;
+        rc = start_child(&p, &pid, &pidfd);
     }
     close_all(s.close_fd, 4);
     free(owned_env);
@@ -336,7 +338,7 @@ int edo_command_spawn(edo_command *c, edo_child **out)
         rc = -p.error;
     }
     edo_child *child = NULL;
-    if (rc == 0 && (rc = exit_watch(pid, pidfd, &child)) < 0)
+    if (rc == 0 && (rc = edo__child_new(pid, pidfd, &child)) < 0)
         discard(pid);
     if (rc == 0) {
         child->kill_on_drop = c->kill_on_drop;

@@ -288,16 +288,18 @@ static void many_children(void)
         CHECK_EQ(edo_spawn(one_child, &m, NULL), 0);
     while (atomic_load(&m.done) < MANY)
         CHECK_EQ(edo_sleep(EDO_MSEC(1)), 0);
-    /* The unwaited ones are reaped in the background: give it up to 60 s. */
-    int zombies, left;
-    for (int i = 0; (left = count_children(&zombies)) > 0; i++) {
+    /* The unwaited ones are reaped in the background (and their pidfds closed just after):
+     * give it up to 60 s. */
+    int zombies, left, fds;
+    for (int i = 0; (left = count_children(&zombies)) > 0 || (fds = count_fds()) != fds_before;
+         i++) {
         CHECK(i < 6000);
         CHECK_EQ(edo_sleep(EDO_MSEC(10)), 0);
     }
     CHECK_EQ(left, 0);
     CHECK_EQ(zombies, 0);
+    CHECK_EQ(fds, fds_before);
     edo_command_free(m.cmd);
-    CHECK_EQ(count_fds(), fds_before);
 }
 
 static void *many_children_coro(void *arg)
