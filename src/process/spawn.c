@@ -163,6 +163,19 @@ static void close_all(int *fds, int n)
         }
 }
 
+/* `fd` moved above 2 (closing the original) when it is a standard stream's number, which
+ * happens when the process runs with 0, 1 or 2 closed: in the child, setting up one standard
+ * stream must not overwrite the source of another. Returns the fd, or -errno (fd closed). */
+static int above_stdio(int fd)
+{
+    if (fd < 0 || fd > 2)
+        return fd;
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    int err = errno;
+    close(fd);
+    return moved < 0 ? -err : moved;
+}
+
 static int setup_stdio(const edo_command *c, stdio_setup *s)
 {
     for (int i = 0; i < 4; i++)
@@ -172,11 +185,17 @@ static int setup_stdio(const edo_command *c, stdio_setup *s)
         case EDO_STDIO_INHERIT:
             break;
         case EDO_STDIO_FD:
-            s->child_fd[i] = c->stdio_fd[i];
+            s->child_fd[i] = c->stdio_fd[i]; /* above 2 already (command.c) */
             break;
         case EDO_STDIO_NULL:
-            if (s->close_fd[3] < 0 && (s->close_fd[3] = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
-                return -errno;
+            if (s->close_fd[3] < 0) {
+                int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (fd < 0)
+                    return -errno;
+                if ((fd = above_stdio(fd)) < 0)
+                    return fd;
+                s->close_fd[3] = fd;
+            }
             s->child_fd[i] = s->close_fd[3];
             break;
         case EDO_STDIO_PIPE: {
@@ -187,8 +206,11 @@ static int setup_stdio(const edo_command *c, stdio_setup *s)
              * open file description, so the two flags do not meet). */
             int mine = i == 0 ? fds[1] : fds[0], theirs = i == 0 ? fds[0] : fds[1];
             s->parent_fd[i] = mine;
+            if ((theirs = above_stdio(theirs)) < 0)
+                return theirs;
             s->child_fd[i] = s->close_fd[i] = theirs;
-            if (fcntl(mine, F_SETFL, O_NONBLOCK | (i == 0 ? O_WRONLY : O_RDONLY)) < 0)
+            int flags = fcntl(mine, F_GETFL);
+            if (flags < 0 || fcntl(mine, F_SETFL, flags | O_NONBLOCK) < 0)
                 return -errno;
             break;
         }

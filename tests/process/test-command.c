@@ -336,3 +336,41 @@ TEST(signal_state_of_the_child)
     pthread_sigmask(SIG_BLOCK, &usr2, NULL);
     run_coro(EDO_RUNTIME_MULTI_THREAD, 2, signal_state, NULL);
 }
+
+/* With the process's own 0, 1 and 2 closed, new pipes and /dev/null get those numbers: the
+ * child's streams must still come out right. */
+static void *closed_stdio(void *arg)
+{
+    (void)arg;
+    edo_command *c = shell("read x; echo \"out $x\"; echo err >&2");
+    CHECK_EQ(edo_command_stdin(c, EDO_STDIO_PIPE, -1), 0);
+    CHECK_EQ(edo_command_stdout(c, EDO_STDIO_PIPE, -1), 0);
+    CHECK_EQ(edo_command_stderr(c, EDO_STDIO_NULL, -1), 0);
+    edo_child *child;
+    CHECK_EQ(edo_command_spawn(c, &child), 0);
+    edo_stream *in = edo_child_take_stdin(child);
+    CHECK_EQ(edo_stream_write_all(in, "x\n", 2), 0);
+    edo_stream_close(in);
+    edo_output out;
+    CHECK_EQ(edo_child_output(child, &out), 0);
+    CHECK(edo_exit_status_is_success(out.status));
+    CHECK(strcmp(out.out, "out x\n") == 0);
+    CHECK_EQ(out.err_len, 0);
+    edo_output_drop(&out);
+    edo_child_free(child);
+    edo_command_free(c);
+    return NULL;
+}
+TEST(closed_standard_streams_of_the_parent)
+{
+    int saved[3];
+    for (int i = 0; i < 3; i++) {
+        CHECK((saved[i] = fcntl(i, F_DUPFD_CLOEXEC, 10)) >= 0);
+        close(i);
+    }
+    run_coro(EDO_RUNTIME_MULTI_THREAD, 2, closed_stdio, NULL);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(dup2(saved[i], i), i);
+        close(saved[i]);
+    }
+}
