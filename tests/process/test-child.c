@@ -312,6 +312,8 @@ TEST(a_thousand_children) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, many_children_
 
 /* ---- the SIGCHLD fallback, forced ----------------------------------------------------------- */
 
+static void *freed(void *arg);
+
 static void *fallback(void *arg)
 {
     (void)arg;
@@ -319,7 +321,9 @@ static void *fallback(void *arg)
     CHECK(!edo__process_use_pidfd());
     exit_codes(NULL);
     signals(NULL);
+    deadlines(NULL); /* waits abandoned while queued for the next SIGCHLD */
     large_output(NULL);
+    freed(NULL); /* orphans */
     many_children();
     edo__process_force_sigchld(false);
     return NULL;
