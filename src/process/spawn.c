@@ -6,8 +6,8 @@
  *
  * The child runs on a small stack of the caller's frame and shares the parent's memory while
  * the rest of the process goes on, so it touches nothing but its stack and the plan, and makes
- * raw system calls only: no libc state (the sanitizers' interceptors included) is used in a
- * process that is about to be replaced. */
+ * raw system calls only (syscall(2)): no libc function with state or a lock, and none that a
+ * sanitizer intercepts, runs in a process that is about to be replaced. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -57,8 +57,9 @@ typedef struct kernel_sigaction {
     unsigned long handler, rest[3];
 } kernel_sigaction;
 
-/* A raw system call that returns -errno (the libc wrapper would write errno, a thread-local of
- * the parent's thread). */
+/* A raw system call that returns -errno. syscall(2) sets errno on failure: in the child that
+ * is the parent thread's (the child runs with its thread pointer), which the parent, suspended
+ * meanwhile, reads only when the clone itself failed. */
 #define RAW(...) raw_syscall(__VA_ARGS__)
 NO_SANITIZE static long raw_syscall(long nr, long a, long b, long c, long d)
 {
@@ -108,7 +109,7 @@ NO_SANITIZE static int child_main(void *arg)
     plan *p = arg;
     long rc = 0;
     /* Handlers are the parent's code: none may run in the child. SIGPIPE goes back to its
-     * default too (the runtime ignores it for its own sake, not the program's). */
+     * default too, whatever the parent did with it: programs expect the default. */
     for (long sig = 1; sig < 65; sig++) {
         kernel_sigaction old, dfl = {0, {0, 0, 0}};
         if (sig == SIGKILL || sig == SIGSTOP || RAW(SYS_rt_sigaction, sig, 0, (long)&old, 8) < 0)
