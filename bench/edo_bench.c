@@ -27,6 +27,7 @@
 #include "fs_workloads.h"
 #include "stream_workloads.h"
 #include "signal_workloads.h"
+#include "process_workloads.h"
 #include "sync_workloads.h"
 #include "time_workloads.h"
 
@@ -426,6 +427,7 @@ static const struct {
     {"fs_read_small_sync", fs_read_small_sync, NULL},
     {"fs_write_fsync", fs_write_fsync, NULL},
     {"read_dir", read_dir, NULL},
+    {"process", process_spawn, NULL},
 };
 
 /* The lateness workloads: they print their own fields and run no warm-up. */
@@ -467,6 +469,8 @@ static long default_ops(const char *name)
         return FS_DIR_DEFAULT_OPS; /* entries */
     if (strstr(name, "signal"))
         return 10000; /* deliveries */
+    if (strcmp(name, "process") == 0)
+        return 1000; /* children */
     return 1000000;
 }
 

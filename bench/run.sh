@@ -45,6 +45,8 @@
 #       latency of one delivery. signal: main blocks the signal as edo/signal.h
 #       advises (signalfd); signal_unblocked_main: it does not (edo's handler).
 # The coro_* rows run edo's coroutine tasks against the same Tokio workload.
+#   process   spawn /bin/true and wait for it, 1,000 times, 32 at a time
+#       (tokio::process); ns per child.
 #
 # Environment:
 #   RUNS=5            runs per (workload, peer), each its own process
@@ -99,6 +101,7 @@ PAIRS=(
     "read_dir             read_dir"
     "signal               signal"
     "signal_unblocked_main signal"
+    "process              process"
 )
 
 # Every field a result line may carry after bench= and peer=, with the printf

@@ -63,6 +63,7 @@
 #include "edo/bytes.h"
 #include "edo/stream_util.h"
 #include "edo/buffered.h"
+#include "edo/process.h"
 #include "edo/signal.h"
 
 #endif /* EDO_H */

@@ -94,6 +94,7 @@ const WORKLOADS: &[&str] = &[
     "fs_write_fsync",
     "read_dir",
     "signal",
+    "process",
 ];
 
 struct Args {
@@ -323,6 +324,35 @@ fn mpsc_bounded(rt: &Runtime, n: usize) -> Duration {
         .unwrap()
     });
     assert_eq!(got, per * MPSC_PRODUCERS);
+    start.elapsed()
+}
+
+/// process: children in flight at once.
+const PROCESS_CONCURRENCY: usize = 32;
+/// process: children spawned unless --ops says otherwise.
+const PROCESS_CHILDREN: usize = 1_000;
+
+/// process: PROCESS_CONCURRENCY tasks each keep one Command for /bin/true and spawn and wait
+/// for children from it until n have run.
+fn process_spawn(rt: &Runtime, n: usize) -> Duration {
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    rt.block_on(async move {
+        let mut tasks = Vec::with_capacity(PROCESS_CONCURRENCY);
+        for _ in 0..PROCESS_CONCURRENCY {
+            let next = next.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut cmd = tokio::process::Command::new("/bin/true");
+                while next.fetch_add(1, Ordering::Relaxed) < n {
+                    let status = cmd.spawn().expect("spawn").wait().await.expect("wait");
+                    assert!(status.success());
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
     start.elapsed()
 }
 
@@ -673,6 +703,7 @@ fn main() {
         "fs_write_fsync" => files::FSYNC_DEFAULT_OPS,
         "read_dir" => files::DIR_DEFAULT_OPS,
         "signal" => SIGNAL_DELIVERIES,
+        "process" => PROCESS_CHILDREN,
         _ => DEFAULT_OPS,
     };
     let n = args.ops.unwrap_or(default_ops);
@@ -714,6 +745,10 @@ fn main() {
         "timeout_cancel" => {
             timeout_cancel(&rt, warm);
             report_time(name, timeout_cancel(&rt, n), n);
+        }
+        "process" => {
+            process_spawn(&rt, warm);
+            report_time(name, process_spawn(&rt, n), n);
         }
         "mpsc" => {
             mpsc_bounded(&rt, warm);
