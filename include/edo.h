@@ -56,5 +56,6 @@
 #include "edo/io.h"
 #include "edo/net.h"
 #include "edo/sync.h"
+#include "edo/tls.h"
 
 #endif /* EDO_H */
