@@ -56,6 +56,8 @@
 #include "edo/io.h"
 #include "edo/net.h"
 #include "edo/sync.h"
+#include "edo/stream.h"
+#include "edo/duplex.h"
 #include "edo/tls.h"
 
 #endif /* EDO_H */

@@ -39,6 +39,7 @@
 #include <sys/uio.h>
 
 #include "edo/future.h"
+#include "edo/io.h" /* EDO_READABLE, EDO_WRITABLE */
 
 #ifdef __cplusplus
 extern "C" {
