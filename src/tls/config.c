@@ -3,6 +3,7 @@
  * while they live). */
 #include <errno.h>
 #include <openssl/err.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,8 +111,13 @@ static int load_identity(SSL_CTX *ctx, const edo_tls_options *o)
     const char *key = o->key_file ? o->key_file : o->cert_file;
     if (!SSL_CTX_use_certificate_chain_file(ctx, o->cert_file))
         return load_error(o->cert_file, false);
-    if (!SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM))
-        return load_error(key, false);
+    if (!SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM)) {
+        unsigned long e = ERR_peek_last_error();
+        bool mismatch = ERR_GET_LIB(e) == ERR_LIB_X509 &&
+                        (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH ||
+                         ERR_GET_REASON(e) == X509_R_KEY_TYPE_MISMATCH);
+        return mismatch ? -EKEYREJECTED : load_error(key, false);
+    }
     return SSL_CTX_check_private_key(ctx) ? 0 : -EKEYREJECTED;
 }
 
