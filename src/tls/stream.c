@@ -25,13 +25,21 @@ static edo_poll read_wait(edo__tls *t, edo_stream_waiter *w, edo_context *cx)
     return EDO_PENDING;
 }
 
-static edo_poll read_done(edo__tls *t, edo_stream_waiter *w, ssize_t value, ssize_t *result)
+/* The operation of `w` is over (done, or its waiter dropped): what it held goes. */
+static void forget(edo__tls *t, edo_stream_waiter *w)
 {
-    edo__tls_release(t, w);
     if (t->read_op == w) {
         t->read_op = NULL;
         edo_waker_drop(&t->reader);
     }
+    if (t->write_op == w)
+        t->write_op = NULL;
+    edo__tls_release(t, w);
+}
+
+static edo_poll op_done(edo__tls *t, edo_stream_waiter *w, ssize_t value, ssize_t *result)
+{
+    forget(t, w);
     *result = value;
     return EDO_READY;
 }
@@ -63,26 +71,28 @@ static edo_poll read_feed(edo__tls *t, edo_stream_waiter *w, edo_context *cx, bo
     return edo__tls_pull(t, w, cx, err);
 }
 
+/* A read, or with `peek` a wait until a read would not wait (SSL_peek: the record is decrypted
+ * and kept for the read). */
 static edo_poll read_locked(edo__tls *t, edo_stream_waiter *w, edo_context *cx, void *buf,
-                            size_t len, ssize_t *result)
+                            size_t len, bool peek, ssize_t *result)
 {
     if (t->handshake != HS_DONE)
-        return read_done(t, w, t->read_error ? t->read_error : -ENOTCONN, result);
+        return op_done(t, w, t->read_error ? t->read_error : -ENOTCONN, result);
     if (t->read_op && t->read_op != w)
-        return read_done(t, w, -EBUSY, result);
+        return op_done(t, w, -EBUSY, result);
     if (!edo_coop_proceed(cx))
         return EDO_PENDING; /* nothing registered: the budget woke us already */
     for (;;) {
         if (t->read_error)
-            return read_done(t, w, t->read_error, result);
+            return op_done(t, w, t->read_error, result);
         size_t got;
         ERR_clear_error();
-        if (SSL_read_ex(t->ssl, buf, len, &got))
-            return read_done(t, w, (ssize_t)got, result);
+        if (peek ? SSL_peek_ex(t->ssl, buf, len, &got) : SSL_read_ex(t->ssl, buf, len, &got))
+            return op_done(t, w, (ssize_t)got, result);
         int e = SSL_get_error(t->ssl, 0);
         if (e == SSL_ERROR_ZERO_RETURN) {
             ERR_clear_error();
-            return read_done(t, w, 0, result); /* close_notify: the clean end */
+            return op_done(t, w, 0, result); /* close_notify: the clean end */
         }
         if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
             t->read_error = edo__tls_fail(t, e);
@@ -101,21 +111,12 @@ static edo_poll tls_poll_read(edo_stream *s, edo_stream_waiter *w, edo_context *
 {
     edo__tls *t = (edo__tls *)s;
     pthread_mutex_lock(&t->lock);
-    edo_poll p = read_locked(t, w, cx, buf, len, result);
+    edo_poll p = read_locked(t, w, cx, buf, len, false, result);
     pthread_mutex_unlock(&t->lock);
     return p;
 }
 
 /* ---- the write side: write, flush, shutdown ------------------------------------------------ */
-
-static edo_poll write_done(edo__tls *t, edo_stream_waiter *w, ssize_t value, ssize_t *result)
-{
-    edo__tls_release(t, w);
-    if (t->write_op == w)
-        t->write_op = NULL;
-    *result = value;
-    return EDO_READY;
-}
 
 static edo_poll write_wait(edo__tls *t, edo_stream_waiter *w)
 {
@@ -164,37 +165,45 @@ static ssize_t seal(edo__tls *t, const struct iovec *iov, int iovcnt)
     return sealed;
 }
 
+/* Pushes records out until the pair has room for a whole one: EDO_READY with *err 0 or the
+ * error, or EDO_PENDING. */
+static edo_poll make_room(edo__tls *t, edo_stream_waiter *w, edo_context *cx, int *err)
+{
+    *err = 0;
+    BIO *ssl_bio = SSL_get_wbio(t->ssl);
+    while (*err == 0 && BIO_ctrl_get_write_guarantee(ssl_bio) < EDO__TLS_RECORD_ROOM)
+        if (edo__tls_push(t, w, cx, err) == EDO_PENDING)
+            return EDO_PENDING;
+    return EDO_READY;
+}
+
 static edo_poll write_locked(edo__tls *t, edo_stream_waiter *w, edo_context *cx,
                              const struct iovec *iov, int iovcnt, ssize_t *result)
 {
     int rc = write_check(t, w);
     if (rc < 0)
-        return write_done(t, w, rc, result);
+        return op_done(t, w, rc, result);
     if (t->shutdown_sent)
-        return write_done(t, w, -EPIPE, result);
+        return op_done(t, w, -EPIPE, result);
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)
         total += iov[i].iov_len;
     if (total == 0)
-        return write_done(t, w, 0, result);
+        return op_done(t, w, 0, result);
     if (!edo_coop_proceed(cx))
         return EDO_PENDING;
-    BIO *ssl_bio = SSL_get_wbio(t->ssl);
-    while (BIO_ctrl_get_write_guarantee(ssl_bio) < EDO__TLS_RECORD_ROOM) {
-        int err;
-        if (edo__tls_push(t, w, cx, &err) == EDO_PENDING)
-            return write_wait(t, w); /* nothing sealed yet: cancelling loses nothing */
-        if (err < 0)
-            return write_done(t, w, err, result);
-    }
+    if (make_room(t, w, cx, &rc) == EDO_PENDING)
+        return write_wait(t, w); /* nothing sealed yet: cancelling loses nothing */
+    if (rc < 0)
+        return op_done(t, w, rc, result);
     if (t->write_error)
-        return write_done(t, w, t->write_error, result);
+        return op_done(t, w, t->write_error, result);
     ssize_t sealed = seal(t, iov, iovcnt);
     /* Send what was sealed now if the inner stream takes it; if not, it goes with the next
      * write, flush, shutdown, or a read that waits for the peer (edo__tls_release). */
     int err;
     edo__tls_push(t, w, cx, &err);
-    return write_done(t, w, err < 0 ? err : sealed, result);
+    return op_done(t, w, err < 0 ? err : sealed, result);
 }
 
 static edo_poll tls_poll_write(edo_stream *s, edo_stream_waiter *w, edo_context *cx,
@@ -212,10 +221,10 @@ static edo_poll flush_locked(edo__tls *t, edo_stream_waiter *w, edo_context *cx,
 {
     int err = write_check(t, w);
     if (err < 0)
-        return write_done(t, w, err, result);
+        return op_done(t, w, err, result);
     if (edo__tls_push(t, w, cx, &err) == EDO_PENDING)
         return write_wait(t, w);
-    return write_done(t, w, err, result);
+    return op_done(t, w, err, result);
 }
 
 /* Seals close_notify (once), sends it with whatever waits, then shuts down the inner stream's
@@ -225,27 +234,27 @@ static edo_poll shutdown_locked(edo__tls *t, edo_stream_waiter *w, edo_context *
 {
     int err = write_check(t, w);
     if (err < 0)
-        return write_done(t, w, err, result);
+        return op_done(t, w, err, result);
     if (t->write_shut)
-        return write_done(t, w, 0, result);
+        return op_done(t, w, 0, result);
     if (!t->shutdown_sent) {
         /* Room first: close_notify then always fits in the pair. */
         if (edo__tls_push(t, w, cx, &err) == EDO_PENDING)
             return write_wait(t, w);
         if (err < 0)
-            return write_done(t, w, err, result);
+            return op_done(t, w, err, result);
         ERR_clear_error();
         int rc = SSL_shutdown(t->ssl);
         if (rc < 0) {
             t->write_error = edo__tls_fail(t, SSL_get_error(t->ssl, rc));
-            return write_done(t, w, t->write_error, result);
+            return op_done(t, w, t->write_error, result);
         }
         t->shutdown_sent = true;
     }
     if (edo__tls_push(t, w, cx, &err) == EDO_PENDING)
         return write_wait(t, w);
     if (err < 0)
-        return write_done(t, w, err, result);
+        return op_done(t, w, err, result);
     if (t->inner->vtable->poll_shutdown) {
         ssize_t rc;
         if (t->inner->vtable->poll_shutdown(t->inner, &t->inner_write, cx, &rc) == EDO_PENDING) {
@@ -255,10 +264,10 @@ static edo_poll shutdown_locked(edo__tls *t, edo_stream_waiter *w, edo_context *
         edo_stream_waiter_drop(t->inner, &t->inner_write);
         t->wr_owner = NULL;
         if (rc < 0)
-            return write_done(t, w, rc, result);
+            return op_done(t, w, rc, result);
     }
     t->write_shut = true;
-    return write_done(t, w, 0, result);
+    return op_done(t, w, 0, result);
 }
 
 /* flush and shutdown, under the lock */
@@ -287,19 +296,53 @@ static edo_poll tls_poll_shutdown(edo_stream *s, edo_stream_waiter *w, edo_conte
     return locked(s, w, cx, result, shutdown_locked);
 }
 
+/* ---- readiness ----------------------------------------------------------------------------- */
+
+/* Readable: a read would not wait (plaintext decrypted, the end, or an error to report).
+ * Writable: a write would seal at once (the pair has room for a record, or the write would
+ * fail at once). Each side waits as its operation does, and counts as one (-EBUSY beside
+ * another read, or another write-side operation). */
+static edo_poll ready_locked(edo__tls *t, edo_stream_waiter *w, edo_context *cx,
+                             uint32_t interest, ssize_t *result)
+{
+    ssize_t bits = 0;
+    if (interest & EDO_WRITABLE) {
+        int err = write_check(t, w);
+        if (err == -EBUSY || err == -ENOTCONN)
+            return op_done(t, w, err, result);
+        if (err < 0 || t->shutdown_sent || make_room(t, w, cx, &err) == EDO_READY)
+            bits |= EDO_WRITABLE;
+        else
+            t->write_op = w;
+    }
+    if (interest & EDO_READABLE) {
+        char byte;
+        ssize_t r;
+        if (read_locked(t, w, cx, &byte, 1, true, &r) == EDO_READY)
+            bits = r == -EBUSY || r == -ENOTCONN ? r : bits | EDO_READABLE;
+    }
+    if (bits == 0)
+        return EDO_PENDING;
+    return op_done(t, w, bits, result);
+}
+
+static edo_poll tls_poll_ready(edo_stream *s, edo_stream_waiter *w, edo_context *cx,
+                               uint32_t interest, ssize_t *result)
+{
+    edo__tls *t = (edo__tls *)s;
+    pthread_mutex_lock(&t->lock);
+    edo_poll p = ready_locked(t, w, cx, interest, result);
+    pthread_mutex_unlock(&t->lock);
+    return p;
+}
+
 /* ---- abandoning, closing ------------------------------------------------------------------- */
 
 static void tls_drop_waiter(edo_stream *s, edo_stream_waiter *w)
 {
     edo__tls *t = (edo__tls *)s;
     pthread_mutex_lock(&t->lock);
-    if (t->read_op == w) {
-        t->read_op = NULL;
-        edo_waker_drop(&t->reader);
-    }
-    if (t->write_op == w)
-        t->write_op = NULL;
-    edo__tls_release(t, w);
+    forget(t, w);
     pthread_mutex_unlock(&t->lock);
 }
 
@@ -310,6 +353,7 @@ static const edo_stream_vtable tls_vtable = {
     .poll_write = tls_poll_write,
     .poll_flush = tls_poll_flush,
     .poll_shutdown = tls_poll_shutdown,
+    .poll_ready = tls_poll_ready,
     .drop_waiter = tls_drop_waiter,
     .close = tls_close,
 };

@@ -13,7 +13,7 @@
 
 static char cert_dir[256];
 
-static void remove_cert_dir(void)
+static inline void remove_cert_dir(void)
 {
     char cmd[320];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", cert_dir);
@@ -27,7 +27,7 @@ static void remove_cert_dir(void)
  *   rogue.pem/.key     CN=localhost, same SAN, issued by another CA nobody trusts
  *   other.pem/.key     CN=other.example, SAN DNS:other.example, issued by the CA
  *   garbage.pem        not PEM at all */
-static const char *certs(void)
+static inline const char *certs(void)
 {
     if (cert_dir[0])
         return cert_dir;
@@ -62,7 +62,7 @@ static const char *certs(void)
 
 /* The path of `name` in the certificate directory, kept for the whole process (one slot per
  * name: configurations built later may still point at it). */
-static const char *cert(const char *name)
+static inline const char *cert(const char *name)
 {
     static char names[16][64], paths[16][320];
     size_t len = strlen(name);
@@ -78,7 +78,7 @@ static const char *cert(const char *name)
     abort();
 }
 
-static edo_tls_config *make_config(const edo_tls_options *o)
+static inline edo_tls_config *make_config(const edo_tls_options *o)
 {
     edo_tls_config *cfg;
     char err[256];
@@ -91,7 +91,7 @@ static edo_tls_config *make_config(const edo_tls_options *o)
 }
 
 /* A client trusting the test CA, offering `alpn` (NULL: no ALPN). */
-static edo_tls_config *client_config(const char *alpn)
+static inline edo_tls_config *client_config(const char *alpn)
 {
     const char *protos[] = {"h2", alpn};
     return make_config(&(edo_tls_options){
@@ -99,7 +99,7 @@ static edo_tls_config *client_config(const char *alpn)
 }
 
 /* A server with the certificate `name` (server, rogue, other), ALPN `alpn` (NULL: none). */
-static edo_tls_config *server_config(const char *name, const char *alpn)
+static inline edo_tls_config *server_config(const char *name, const char *alpn)
 {
     char pem[64], key[64];
     snprintf(pem, sizeof pem, "%s.pem", name);
@@ -121,7 +121,7 @@ typedef struct accept_job {
     int rc;
 } accept_job;
 
-static void *accept_task(void *arg)
+static inline void *accept_task(void *arg)
 {
     accept_job *j = arg;
     j->rc = edo_tls_accept(j->inner, j->config, &j->tls);
@@ -133,7 +133,7 @@ static void *accept_task(void *arg)
 /* In a coroutine: the server accepts over `server_inner` in a task of its own while this
  * coroutine connects over `client_inner` for `name`. Returns the client's result; the server's
  * is in *server_rc. A side that fails has its inner stream closed. */
-static int tls_pair(edo_stream *client_inner, edo_tls_config *ccfg, const char *name,
+static inline int tls_pair(edo_stream *client_inner, edo_tls_config *ccfg, const char *name,
                     edo_stream *server_inner, edo_tls_config *scfg, edo_stream **client,
                     edo_stream **server, int *server_rc)
 {
@@ -158,7 +158,7 @@ typedef struct session {
 
 /* In a coroutine: a session over a duplex pair buffering `capacity` bytes each way, both
  * sides offering ALPN `alpn` (NULL: none). */
-static session session_open(size_t capacity, const char *alpn)
+static inline session session_open(size_t capacity, const char *alpn)
 {
     session s = {client_config(alpn), server_config("server", alpn), NULL, NULL};
     edo_stream *a, *b;
@@ -170,7 +170,7 @@ static session session_open(size_t capacity, const char *alpn)
 }
 
 /* Closes what is left open (a test may have closed a side itself: NULL). */
-static void session_close(session *s)
+static inline void session_close(session *s)
 {
     if (s->client)
         CHECK_EQ(edo_stream_close(s->client), 0);
@@ -181,7 +181,7 @@ static void session_close(session *s)
 }
 
 /* Reads until `len` bytes came or the stream ended: the count, or the error. */
-static ssize_t read_full(edo_stream *s, void *buf, size_t len)
+static inline ssize_t read_full(edo_stream *s, void *buf, size_t len)
 {
     size_t got = 0;
     while (got < len) {
