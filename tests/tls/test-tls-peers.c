@@ -271,14 +271,25 @@ TEST(server_for_openssl_s_client)
     edo_tls_config_free(s.config);
 }
 
+/* curl fetching https://localhost:PORT/hello from edo's HTTPS responder, trusting `ca`: its
+ * exit status, its output in out. */
+static int curl(serve *s, const char *ca, char *out, size_t cap)
+{
+    s->config = server_config("server", "http/1.1");
+    s->http = true;
+    char *argv[] = {"timeout", "30", "curl", "--silent", "--show-error", "--cacert",
+                    (char *)cert(ca), "--resolve", "localhost:PORT:127.0.0.1",
+                    "https://localhost:PORT/hello", NULL};
+    int status = serve_client(s, argv, NULL, out, cap);
+    edo_tls_config_free(s->config);
+    return status;
+}
+
 TEST(server_for_curl)
 {
-    serve s = {.config = server_config("server", "http/1.1"), .http = true};
-    char *argv[] = {"timeout", "30", "curl", "--silent", "--show-error", "--cacert",
-                    (char *)cert("ca.pem"), "--resolve", "localhost:PORT:127.0.0.1",
-                    "https://localhost:PORT/hello", NULL};
+    serve s = {0};
     char out[4096];
-    int status = serve_client(&s, argv, NULL, out, sizeof out);
+    int status = curl(&s, "ca.pem", out, sizeof out);
     if (status != 0)
         fprintf(stderr, "curl said:\n%s\n", out);
     CHECK_EQ(status, 0);
@@ -287,19 +298,14 @@ TEST(server_for_curl)
     CHECK(strncmp(s.request, "GET /hello HTTP/1.1\r\n", 21) == 0);
     CHECK(strcmp(s.alpn, "http/1.1") == 0); /* curl offered h2 too */
     CHECK(strcmp(s.sni, "localhost") == 0);
-    edo_tls_config_free(s.config);
 }
 
 TEST(server_refused_by_curl)
 {
     /* Without the test CA, curl cannot trust edo's certificate: it refuses (exit 60), and the
      * server's handshake fails on curl's alert. */
-    serve s = {.config = server_config("server", "http/1.1"), .http = true};
-    char *argv[] = {"timeout", "30", "curl", "--silent", "--show-error", "--cacert",
-                    (char *)cert("rogue-ca.pem"), "--resolve", "localhost:PORT:127.0.0.1",
-                    "https://localhost:PORT/hello", NULL};
+    serve s = {0};
     char out[4096];
-    CHECK_EQ(serve_client(&s, argv, NULL, out, sizeof out), 60);
+    CHECK_EQ(curl(&s, "rogue-ca.pem", out, sizeof out), 60);
     CHECK_EQ(s.accept_rc, -EPROTO);
-    edo_tls_config_free(s.config);
 }
