@@ -9,9 +9,9 @@
  *     edo_tls_config *cfg;                         // once, shared by every connection
  *     edo_tls_config_new(&(edo_tls_options){.alpn = (const char *[]){"http/1.1"},
  *                                           .alpn_count = 1}, &cfg);
- *     edo_tcp *tcp;  edo_stream *raw, *tls;
+ *     edo_tcp *tcp;
  *     edo_tcp_connect("example.org:443", &tcp);
- *     edo_tcp_stream(tcp, &raw);                   // see edo/net.h
+ *     edo_stream *raw = edo_tcp_stream(tcp), *tls;  // see edo/net.h
  *     if (edo_tls_connect(raw, cfg, "example.org", &tls) < 0) edo_stream_close(raw);
  *     edo_stream_write_all(tls, req, strlen(req));
  *     edo_stream_read(tls, buf, sizeof buf);
@@ -49,6 +49,11 @@
  * The next write, a flush, a shutdown, or a read that has to wait for the peer pushes them out;
  * call edo_stream_flush when they must leave now. writev seals each buffer into records of its
  * own (gather small pieces into one buffer first).
+ *
+ * Readiness (edo_stream_ready): readable once a read would not wait (a record is decrypted and
+ * kept for the read, or the end or an error is there to report), writable once a write could
+ * seal a record at once. A readiness wait counts as the read (and/or the write) in flight.
+ * raw_fd: -ENOTSUP (the bytes on the fd are ciphertext).
  */
 #ifndef EDO_TLS_H
 #define EDO_TLS_H
@@ -197,7 +202,7 @@ int edo_tls_alpn_selected(edo_stream *tls, char *buf, size_t len);
 int edo_tls_peer_verified(edo_stream *tls);
 /* Copies the peer certificate's subject (RFC 2253, "CN=localhost,O=Example") into buf and
  * returns its length; -ENOENT when the peer sent no certificate (or before the handshake);
- * -ENOSPC when it does not fit; -EINVAL (also: buf NULL or len 0). */
+ * -ENOSPC when it does not fit; -ENOMEM; -EINVAL (also: buf NULL or len 0). */
 int edo_tls_peer_subject(edo_stream *tls, char *buf, size_t len);
 /* Copies the server name a client asked for with SNI (on a server stream) or the one it was
  * made for (client) into buf; returns its length, -ENOENT when there is none, -ENOSPC, -EINVAL
