@@ -143,8 +143,8 @@ void edo_tls_config_free(edo_tls_config *cfg);
  * with SNI and checked against the server's certificate (an IP address literal is checked
  * against the certificate's IP addresses and is not sent). No I/O: run edo_tls_handshake next
  * (until it succeeds, reads and writes return -ENOTCONN). On success the stream owns `inner`.
- * Returns 0, -EINVAL (NULL inner, config or out; a server config; server_name NULL or empty
- * while verification is on, or longer than 255 bytes), -ENOMEM, -ENOTSUP. Never suspends. */
+ * Returns 0, -EINVAL (NULL inner, config or out; a server config; server_name empty or longer
+ * than 255 bytes, or NULL while verification is on), -ENOMEM, -ENOTSUP. Never suspends. */
 int edo_tls_client_new(edo_stream *inner, const edo_tls_config *config, const char *server_name,
                        edo_stream **out);
 /* Wraps `inner` in a server TLS stream; as edo_tls_client_new (-EINVAL for a client config). */

@@ -210,7 +210,10 @@ static void *serve_one(void *arg)
     else
         snprintf(reply, sizeof reply, "PONG %s", s->request);
     CHECK_EQ(edo_stream_write_all(tls, reply, strlen(reply)), 0);
-    CHECK_EQ(edo_stream_shutdown(tls), 0); /* close_notify */
+    /* close_notify. The client may already have gone (curl closes once it has the whole
+     * response): then the inner stream's shutdown says so. */
+    int rc = edo_stream_shutdown(tls);
+    CHECK(rc == 0 || rc == -ENOTCONN || rc == -EPIPE || rc == -ECONNRESET);
     s->end = edo_stream_read(tls, text, sizeof text);
     CHECK_EQ(edo_stream_close(tls), 0);
     edo_deadline_pop(saved);
@@ -267,7 +270,8 @@ TEST(server_for_openssl_s_client)
     CHECK_EQ(s.accept_rc, 0);
     CHECK(strcmp(s.alpn, "http/1.1") == 0);
     CHECK(strcmp(s.sni, "localhost") == 0);
-    CHECK(s.end == 0 || s.end == -ECONNABORTED); /* s_client may just close after ours */
+    /* s_client answers close_notify, or just closes (maybe resetting the connection) */
+    CHECK(s.end == 0 || s.end == -ECONNABORTED || s.end == -ECONNRESET);
     edo_tls_config_free(s.config);
 }
 

@@ -338,6 +338,12 @@ static void *failure_body(void *arg)
     CHECK_EQ(edo_task_join(task, NULL), 0);
     edo_task_free(task);
     CHECK_EQ(job.rc, f->server_rc);
+    if (f->server_rc == 0 && f->server.verify_client) {
+        char subject[64];
+        CHECK_EQ(edo_tls_peer_verified(job.tls), 1);
+        CHECK(edo_tls_peer_subject(job.tls, subject, sizeof subject) > 0);
+        CHECK(strcmp(subject, "CN=edo client") == 0);
+    }
     if (f->server_rc == 0) {
         CHECK_EQ(edo_stream_close(job.tls), 0);
         CHECK_EQ(verified, !f->client.dangerously_skip_verification);
@@ -422,6 +428,41 @@ static void *truncation_body(void *arg)
 }
 
 TEST(truncation_is_an_error) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, truncation_body, NULL); }
+
+/* A request larger than the pipe, then the response: the request's last record is still in
+ * the client's stream when its write returns (the pipe was full), and the read that waits for
+ * the response must send it, or both sides wait forever. */
+static void *request_server(void *arg)
+{
+    edo_stream *server = arg;
+    static char request[5000];
+    CHECK_EQ(read_full(server, request, sizeof request), (ssize_t)sizeof request);
+    CHECK_EQ(edo_stream_write_all(server, "done", 4), 0);
+    CHECK_EQ(edo_stream_flush(server), 0);
+    return NULL;
+}
+
+static void *request_body(void *arg)
+{
+    (void)arg;
+    session ss = session_open(100, NULL);
+    edo_task *t;
+    CHECK_EQ(edo_spawn(request_server, ss.server, &t), 0);
+    static char request[5000];
+    CHECK_EQ(edo_stream_write_all(ss.client, request, sizeof request), 0); /* no flush */
+    char reply[4];
+    CHECK_EQ(read_full(ss.client, reply, sizeof reply), 4);
+    CHECK(memcmp(reply, "done", 4) == 0);
+    CHECK_EQ(edo_task_join(t, NULL), 0);
+    edo_task_free(t);
+    session_close(&ss);
+    return NULL;
+}
+
+TEST(read_sends_what_a_write_left)
+{
+    run_coro(EDO_RUNTIME_CURRENT_THREAD, 1, request_body, NULL);
+}
 
 /* ---- a large transfer, both ways at once, the read and the write of each stream in two
  * tasks on two workers ---- */
