@@ -4,9 +4,9 @@
  *   edo-bench WORKLOAD [--workers N] [--ops N]
  *
  * Prints one line: `bench=WORKLOAD peer=edo ns_per_op=X ops=N`, for memory
- * `bench=idle_task_memory peer=edo bytes_per_task=B`, for timer lateness
- * `bench=sleep_overshoot peer=edo p50_us=X p99_us=Y max_us=M wall_ms=Z`, and for fairness
- * `bench=fairness peer=edo all_ran_ms=A late_max_ms=L`. Exit status 2: unknown workload.
+ * `bench=idle_task_memory peer=edo bytes_per_task=B` (idle_conn_memory: bytes_per_conn=B),
+ * for timer lateness `bench=sleep_overshoot peer=edo p50_us=X p99_us=Y max_us=M wall_ms=Z`,
+ * and for fairness `bench=fairness peer=edo all_ran_ms=A late_max_ms=L`. Exit status 2: unknown workload.
  * Every timed workload runs a warm-up round of a tenth of its size first.
  */
 #include <pthread.h>
@@ -21,6 +21,7 @@
 
 #include "edo.h"
 #include "coro/context.h" /* internal: the bare switch benchmark */
+#include "conn_workloads.h"
 #include "fairness_workloads.h"
 #include "sync_workloads.h"
 #include "time_workloads.h"
@@ -445,6 +446,8 @@ static long default_ops(const char *name)
         return 1000; /* tiny tasks */
     if (strstr(name, "ping_pong_pairs"))
         return 8000000; /* hops */
+    if (strcmp(name, "idle_conn_memory") == 0)
+        return 10000; /* connections */
     return 1000000;
 }
 
@@ -455,6 +458,8 @@ int main(int argc, char **argv)
         return 64;
     }
     const char *name = argv[1];
+    if (strcmp(name, "idle_conn_client") == 0) /* idle_conn_memory's other process */
+        return argc == 4 ? idle_conn_client(argv[2], argv[3]) : 64;
     unsigned workers = 2;
     long n = default_ops(name);
     for (int i = 2; i + 1 < argc; i += 2) {
@@ -488,6 +493,10 @@ int main(int argc, char **argv)
     if (strcmp(name, "fairness") == 0 || strcmp(name, "coro_fairness") == 0) {
         report_fairness(name, name[0] == 'c' ? coro_fairness(rt, workers, n)
                                              : fairness(rt, workers, n));
+        status = 0;
+    }
+    if (strcmp(name, "idle_conn_memory") == 0) {
+        printf("bench=%s peer=edo bytes_per_conn=%ld\n", name, idle_conn_memory(rt, n, rss_bytes));
         status = 0;
     }
     if (strcmp(name, "idle_coro_memory") == 0) {

@@ -7,7 +7,12 @@
 #   bench=NAME ratio=R            R = tokio / edo; above 1 means edo is faster
 #
 # Memory rows print bytes_per_task=MEDIAN instead (RSS growth per task parked
-# on a Notify), and the same ratio. Rows with several fields print the median
+# on a Notify), and the same ratio; idle_conn_memory prints bytes_per_conn
+# (RSS growth per idle echo connection, 10,000 of them, each echoed once, the
+# clients in another process: edo's coroutines wait in edo_stream_ready and
+# take a buffer only for a burst, Tokio's tasks are tokio-echo's, parked in a
+# read into their 4 KiB buffer; bench/net/run.sh measures echo_server's styles
+# from outside). Rows with several fields print the median
 # of each, and one ratio (tokio / edo) for each field they are compared on:
 #
 #   bench=NAME peer=edo p50_us=MEDIAN p99_us=MEDIAN max_us=MEDIAN wall_ms=MEDIAN
@@ -55,6 +60,7 @@ PAIRS=(
     "yield_many           yield_many"
     "chained_spawn        chained_spawn"
     "idle_task_memory     idle_task_memory"
+    "idle_conn_memory     idle_conn_memory"
     "coro_yield_many      yield_many"
     "coro_spawn_many      spawn_many"
     "coro_chained_spawn   chained_spawn"
@@ -78,13 +84,13 @@ PAIRS=(
 # format its median is printed in. ops is a count, the same in every run.
 declare -A FIELD_FORMAT=(
     [ns_per_op]=%.1f [ops]=%s
-    [bytes_per_task]=%.0f
+    [bytes_per_task]=%.0f [bytes_per_conn]=%.0f
     [p50_us]=%.0f [p99_us]=%.0f [max_us]=%.0f [wall_ms]=%.1f
     [all_ran_ms]=%.1f [late_max_ms]=%.2f
 )
 # The fields the two peers are compared on, and the name of each one's ratio;
 # each kind of line has at least one of these.
-declare -A RATIO_NAME=([ns_per_op]=ratio [bytes_per_task]=ratio
+declare -A RATIO_NAME=([ns_per_op]=ratio [bytes_per_task]=ratio [bytes_per_conn]=ratio
     [p99_us]=ratio_p99 [max_us]=ratio_max
     [all_ran_ms]=ratio_all_ran [late_max_ms]=ratio_late)
 

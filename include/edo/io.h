@@ -22,7 +22,9 @@
  * Readiness is remembered per registration with a tick that counts the events delivered: clearing
  * it with an event that is no longer the latest does nothing, so an edge that lands between the
  * operation and the clear is never lost. A new registration starts out ready in both directions
- * (the first operation is simply tried), so a fresh socket costs no wait for its first event.
+ * (the first operation is simply tried), so a fresh socket costs no wait for its first event;
+ * the first event replaces that assumption with what the kernel reports (epoll reports an fd's
+ * state when it is registered).
  * A registration's slot is recycled with a new generation, so a late event for a closed fd never
  * wakes the owner of the registration that reuses it.
  */

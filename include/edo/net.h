@@ -222,9 +222,10 @@ int edo_tcp_write_all(edo_tcp *c, const void *buf, size_t len);
  * Waits until `c` is ready for `interest` (EDO_READABLE and/or EDO_WRITABLE) and returns the
  * ready bits (edo/io.h: the asked directions, EDO_READ_CLOSED / EDO_WRITE_CLOSED, EDO_IO_ERROR),
  * or -EINVAL (NULL, no direction or an unknown bit), -ECANCELED, -ETIMEDOUT (the coroutine's
- * deadline), -EBADF (closed meanwhile), -EPERM (not in a coroutine). Readiness may be stale (a new
- * socket starts out ready both ways): the try that follows then returns -EAGAIN, and the next
- * wait waits for a new edge. A ready wait takes a unit of the cooperative budget, so a loop of
+ * deadline), -EBADF (closed meanwhile), -EPERM (not in a coroutine). A new socket's readiness is
+ * not taken on trust here: its first wait asks the kernel, so an idle connection waits (holding
+ * nothing) rather than waking at once. Readiness may still be stale (another task took the
+ * bytes): the try that follows then returns -EAGAIN, and the next wait waits for a new edge. A ready wait takes a unit of the cooperative budget, so a loop of
  * waits and tries on a busy socket still lets other tasks run. Suspends; any number of tasks may
  * wait on one socket at once (all are woken by an edge in their direction). */
 int edo_tcp_ready(edo_tcp *c, uint32_t interest);

@@ -16,6 +16,8 @@
 /* A deregistered slot: waits that start on it fail with -EBADF (until the slot is reused). */
 #define DEAD 0x8000u
 #define WAKE_BATCH 32
+/* What a new registration assumes (edo__io_readiness_open). */
+#define ASSUMED_BITS (EDO_READABLE | EDO_WRITABLE)
 
 static inline uint32_t gen_of(uint64_t s) { return (uint32_t)(s >> GEN_SHIFT); }
 
@@ -198,11 +200,17 @@ static void set_ready(edo_io *io, uint32_t gen, uint32_t bits)
     do {
         if (gen_of(cur) != gen)
             return; /* a late event for a registration that is gone */
-        next = ((cur | bits) & ~TICK_MASK) | ((cur + TICK_ONE) & TICK_MASK);
+        /* The first event replaces the readiness assumed at registration: the backend reports
+         * an fd's whole state when it is registered (and each event carries all of it), so a
+         * direction it leaves out is not ready, and a readiness wait must not hear otherwise. */
+        uint64_t kept = (cur & TICK_MASK) ? cur : cur & ~(uint64_t)ASSUMED_BITS;
+        next = ((kept | bits) & ~TICK_MASK) | ((cur + TICK_ONE) & TICK_MASK);
     } while (!atomic_compare_exchange_weak_explicit(&io->state, &cur, next, memory_order_acq_rel,
                                                     memory_order_acquire));
     wake_waiters(io, bits, false);
 }
+
+bool edo__io_event_is_assumed(edo_io_event ev) { return (ev.state_ & TICK_MASK) == 0; }
 
 /* ---- generations --------------------------------------------------------------------------- */
 
@@ -213,7 +221,7 @@ uint32_t edo__io_readiness_open(struct edo_io *io)
     if (gen == 0)
         gen = 1;
     atomic_store_explicit(&io->state,
-                          ((uint64_t)gen << GEN_SHIFT) | EDO_READABLE | EDO_WRITABLE,
+                          ((uint64_t)gen << GEN_SHIFT) | ASSUMED_BITS,
                           memory_order_release);
     edo__spin_lock(&io->lock); /* a late set_ready of the previous generation may walk it */
     io->waiters = NULL;

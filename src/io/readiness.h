@@ -37,6 +37,13 @@ edo_poll edo__io_poll_ready(edo_io *io, uint32_t interest, edo_io_waiter *w, edo
                             edo_io_event *ev, int *rc);
 void edo__io_clear_ready(edo_io *io, edo_io_event ev);
 
+/* Whether `ev` comes from a registration's assumed first readiness (both directions, before
+ * the backend reported anything: see edo__io_readiness_open), not from an event. Right for an
+ * operation, which is simply tried; a readiness wait must confirm it (readiness waits only:
+ * after 65,536 events the count wraps and an event's readiness looks assumed too, which a
+ * confirmation then finds true). */
+bool edo__io_event_is_assumed(edo_io_event ev);
+
 /* Whether `w` is on its registration's wait list (a quick look, for skipping the drop). */
 static inline bool edo__io_waiter_linked(const edo_io_waiter *w)
 {

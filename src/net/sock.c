@@ -3,11 +3,13 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include "coro/coro.h"
+#include "io/readiness.h"
 
 /* The operation drained the kernel buffer (filled it, for a write): forget this direction's
  * readiness but keep the closed bits, whose edge will not come again. A later edge bumps the
@@ -16,6 +18,35 @@ static inline void forget_drained(edo_io *io, uint32_t dir, edo_io_event ev)
 {
     ev.ready &= dir;
     edo__io_clear_ready(io, ev);
+}
+
+/* A readiness wait found only the registration's assumed first readiness (io/readiness.h): asks
+ * the kernel (poll(2), no wait) and forgets the assumed directions it does not confirm, so that
+ * a wait for them waits for their event (epoll reports an fd's state when it is registered, so
+ * none is missed). Returns whether a bit the wait reports is left. Once per registration: the
+ * first event ends the assumption. */
+static bool confirm_assumed(edo_io *io, edo_io_event *ev)
+{
+    struct pollfd p = {.fd = io->fd, .events = POLLIN | POLLOUT};
+    int n;
+    do
+        n = poll(&p, 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return true; /* cannot tell: let the operation that follows find out */
+    uint32_t real = 0;
+    if (p.revents & (POLLIN | POLLHUP | POLLERR))
+        real |= EDO_READABLE;
+    if (p.revents & (POLLOUT | POLLHUP | POLLERR))
+        real |= EDO_WRITABLE;
+    uint32_t stale = ev->ready & (EDO_READABLE | EDO_WRITABLE) & ~real;
+    if (stale) {
+        edo_io_event forget = *ev;
+        forget.ready = stale;
+        edo__io_clear_ready(io, forget);
+        ev->ready &= ~stale;
+    }
+    return ev->ready != 0;
 }
 
 /* The loop of edo__sock_poll, with the waiter anywhere (inlined into both entries). */
@@ -35,6 +66,8 @@ poll_op(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx, edo_io_waiter *
         if (!edo_coop_proceed(cx))
             return EDO_PENDING; /* budget spent: it queued us again, behind the others */
         if (__builtin_expect(!op, 0)) { /* a readiness wait */
+            if (edo__io_event_is_assumed(ev) && !confirm_assumed(io, &ev))
+                continue; /* nothing real yet: wait for the event */
             *result = ev.ready;
             return EDO_READY;
         }

@@ -2,7 +2,7 @@
  * stdin/stdout on pipes. Each kind gives two connected streams (what `a` writes `b` reads, and
  * back); the body checks an echo round trip, a large transfer under backpressure, half-close,
  * that a read cancelled mid-way (a dropped future, a coroutine cut by its deadline) loses
- * nothing, the future forms, readiness waits, and bad input.
+ * nothing, the future forms, readiness waits (also on an idle stream), and bad input.
  *
  * TLS runs the same body over TCP and over the duplex pair (edo's client and server, the
  * test CA's certificates: tests/tls/tls_test.h).
@@ -349,6 +349,23 @@ static void futures_and_readiness(edo_stream *a, edo_stream *b)
     edo_future_drop(&w.base);
 }
 
+/* ---- an idle stream ------------------------------------------------------------------------ */
+
+static int ready_to_read(void *arg) { return edo_stream_ready(arg, EDO_READABLE); }
+
+/* A new stream with nothing to read: a readiness wait waits (so an idle connection holds no
+ * buffer), and wakes when bytes come. */
+static void idle_wait(edo_stream *a, edo_stream *b)
+{
+    CHECK_EQ(edo_timeout(EDO_MSEC(5), ready_to_read, b), -ETIMEDOUT);
+    CHECK_EQ(edo_stream_write_all(a, "wake", 4), 0);
+    int rc = edo_stream_ready(b, EDO_READABLE);
+    CHECK(rc > 0 && (rc & EDO_READABLE) && !(rc & EDO_READ_CLOSED));
+    char buf[4];
+    read_exact(b, buf, 4);
+    CHECK(memcmp(buf, "wake", 4) == 0);
+}
+
 /* ---- bad input ----------------------------------------------------------------------------- */
 
 static void bad_input(edo_stream *a, edo_stream *b)
@@ -375,7 +392,7 @@ static void *run_kind(void *arg)
 {
     const kind *k = arg;
     const body_fn bodies[] = {echo, large_transfer, half_close, cancelled_reads,
-                              futures_and_readiness, bad_input};
+                              futures_and_readiness, idle_wait, bad_input};
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
         edo_stream *a, *b;
         CHECK_EQ(k->connect(&a, &b), 0);

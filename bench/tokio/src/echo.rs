@@ -5,22 +5,9 @@
 #[path = "server.rs"]
 mod server;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-async fn echo(mut conn: TcpStream) {
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = match conn.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        if conn.write_all(&buf[..n]).await.is_err() {
-            return;
-        }
-    }
-}
+#[path = "echo_conn.rs"]
+mod echo_conn;
 
 fn main() {
-    server::run("tokio-echo", echo);
+    server::run("tokio-echo", echo_conn::echo);
 }

@@ -5,6 +5,7 @@
 //! Each run prints exactly one line on stdout, in the same format as edo-bench:
 //!   bench=WORKLOAD peer=tokio ns_per_op=X ops=N
 //!   bench=idle_task_memory peer=tokio bytes_per_task=B
+//!   bench=idle_conn_memory peer=tokio bytes_per_conn=B
 //!   bench=sleep_overshoot peer=tokio p50_us=X p99_us=Y max_us=M wall_ms=Z
 //!   bench=fairness peer=tokio all_ran_ms=A late_max_ms=L
 //!
@@ -33,6 +34,9 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::{Builder, Handle, Runtime};
 
+mod conn;
+mod echo_conn;
+
 const DEFAULT_OPS: usize = 1_000_000;
 const DEFAULT_WORKERS: usize = 2;
 /// yield_many runs this many tasks (Tokio's bench: 200 tasks x 1000 yields;
@@ -58,6 +62,8 @@ const FAIRNESS_CAP: Duration = Duration::from_secs(60);
 /// ping_pong_pairs: hops (one oneshot send and the wake it causes) unless
 /// --ops says otherwise.
 const PAIRS_HOPS: usize = 8_000_000;
+/// idle_conn_memory: connections unless --ops says otherwise.
+const IDLE_CONNS: usize = 10_000;
 
 const EXIT_UNKNOWN_WORKLOAD: i32 = 2;
 const EXIT_USAGE: i32 = 64;
@@ -68,6 +74,7 @@ const WORKLOADS: &[&str] = &[
     "yield_many",
     "chained_spawn",
     "idle_task_memory",
+    "idle_conn_memory",
     "timeout_cancel",
     "sleep_overshoot",
     "mutex_contended",
@@ -606,6 +613,11 @@ fn report_time(name: &str, elapsed: Duration, ops: usize) {
 }
 
 fn main() {
+    let argv: Vec<String> = env::args().collect();
+    if argv.len() == 4 && argv[1] == "idle_conn_client" {
+        // idle_conn_memory's other process.
+        process::exit(conn::idle_conn_client(&argv[2], &argv[3]));
+    }
     let args = parse_args();
     if !WORKLOADS.contains(&args.workload.as_str()) {
         eprintln!("tokio-bench: unknown workload {}", args.workload);
@@ -616,6 +628,7 @@ fn main() {
         "sleep_overshoot" => SLEEP_TASKS,
         "fairness" => FAIRNESS_TASKS,
         "ping_pong_pairs" => PAIRS_HOPS,
+        "idle_conn_memory" => IDLE_CONNS,
         _ => DEFAULT_OPS,
     };
     let n = args.ops.unwrap_or(default_ops);
@@ -647,6 +660,11 @@ fn main() {
             let per_task = idle_task_memory(&rt, n);
             println!("bench={} peer=tokio bytes_per_task={}", name, per_task);
             // Skip tearing down a million tasks; the number is out.
+            process::exit(0);
+        }
+        "idle_conn_memory" => {
+            let per_conn = conn::idle_conn_memory(&rt, n, rss_bytes);
+            println!("bench={} peer=tokio bytes_per_conn={}", name, per_conn);
             process::exit(0);
         }
         "timeout_cancel" => {
