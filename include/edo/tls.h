@@ -47,8 +47,8 @@
  * Writes: a write returns once its bytes are sealed into TLS records; the last records may still
  * sit in the stream (at most about 16 KiB) when the inner stream was not writable right then.
  * The next write, a flush, a shutdown, or a read that has to wait for the peer pushes them out;
- * call edo_stream_flush when they must leave now. writev seals each buffer into records of its
- * own (gather small pieces into one buffer first).
+ * call edo_stream_flush when they must leave now. writev copies neighbouring buffers smaller
+ * than 1 KiB together into one record; larger ones are sealed in place.
  *
  * Readiness (edo_stream_ready): readable once a read would not wait (a record is decrypted and
  * kept for the read, or the end or an error is there to report), writable once a write could

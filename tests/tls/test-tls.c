@@ -464,6 +464,67 @@ TEST(read_sends_what_a_write_left)
     run_coro(EDO_RUNTIME_CURRENT_THREAD, 1, request_body, NULL);
 }
 
+/* writev over pieces of every size, empty ones included: small neighbours are gathered into
+ * one record, large ones sealed in place; every byte arrives once, in order. */
+enum { PIECES = 300 };
+
+static void *gathered_reader(void *arg)
+{
+    edo_stream *server = arg;
+    size_t total = 0;
+    for (int i = 0; i < PIECES; i++)
+        total += (size_t)(i % 50 == 7 ? 40000 : (i * 37) % 1500);
+    char *got = malloc(total);
+    CHECK_EQ(read_full(server, got, total), (ssize_t)total);
+    for (size_t k = 0; k < total; k++)
+        CHECK_EQ((unsigned char)got[k], (k * 13 + k / 509) % 256);
+    free(got);
+    return NULL;
+}
+
+static void *writev_body(void *arg)
+{
+    (void)arg;
+    session ss = session_open(4096, NULL);
+    edo_task *t;
+    CHECK_EQ(edo_spawn(gathered_reader, ss.server, &t), 0);
+    struct iovec iov[PIECES];
+    size_t total = 0;
+    for (int i = 0; i < PIECES; i++)
+        total += iov[i].iov_len = (size_t)(i % 50 == 7 ? 40000 : (i * 37) % 1500);
+    char *data = malloc(total), *p = data;
+    for (size_t k = 0; k < total; k++)
+        data[k] = (char)((k * 13 + k / 509) % 256);
+    for (int i = 0; i < PIECES; i++) {
+        iov[i].iov_base = p;
+        p += iov[i].iov_len;
+    }
+    int first = 0;
+    while (first < PIECES) {
+        ssize_t n = edo_stream_writev(ss.client, iov + first, PIECES - first);
+        CHECK(n > 0);
+        for (size_t left = (size_t)n; left > 0 || (first < PIECES && !iov[first].iov_len);) {
+            size_t take = left < iov[first].iov_len ? left : iov[first].iov_len;
+            iov[first].iov_base = (char *)iov[first].iov_base + take;
+            iov[first].iov_len -= take;
+            left -= take;
+            if (iov[first].iov_len == 0)
+                first++;
+        }
+    }
+    CHECK_EQ(edo_stream_flush(ss.client), 0);
+    CHECK_EQ(edo_task_join(t, NULL), 0);
+    edo_task_free(t);
+    free(data);
+    session_close(&ss);
+    return NULL;
+}
+
+TEST(writev_gathers_small_pieces)
+{
+    run_coro(EDO_RUNTIME_MULTI_THREAD, 2, writev_body, NULL);
+}
+
 /* ---- a large transfer, both ways at once, the read and the write of each stream in two
  * tasks on two workers ---- */
 
