@@ -1,8 +1,7 @@
 /* bench=tls_transfer: bulk bytes through one TLS connection on loopback (edo's client writes,
  * edo's server reads), against the same transfer on plain TCP streams in the same run. Prints
  * throughput and the process's CPU time per GiB for each, and the ratio of TLS's CPU per GiB
- * to plain TCP's. The certificate is a throw-away self-signed one made with the openssl
- * command in a temporary directory.
+ * to plain TCP's (the certificate: tls_bench.h).
  *
  *   tls_transfer [MiB]        (default 1024)
  */
@@ -12,6 +11,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+
+#include "tls_bench.h"
 
 enum { CHUNK = 64 * 1024 };
 
@@ -118,28 +119,11 @@ static int measure(run *r, double *wall, double *cpu)
 int main(int argc, char **argv)
 {
     size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 1024;
-    char dir[] = "/tmp/edo-tls-bench.XXXXXX", cmd[512], pem[64], key[64];
-    if (!edo_tls_is_available() || !mkdtemp(dir)) {
-        fprintf(stderr, "tls_transfer: no TLS in this build\n");
-        return 1;
-    }
-    snprintf(pem, sizeof pem, "%s/cert.pem", dir);
-    snprintf(key, sizeof key, "%s/key.pem", dir);
-    snprintf(cmd, sizeof cmd,
-             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
-             "-subj /CN=localhost -addext subjectAltName=DNS:localhost -keyout %s -out %s "
-             "2>/dev/null",
-             key, pem);
     run tls = {.tls = true, .total = mib << 20}, plain = {.total = mib << 20};
-    int rc = system(cmd) != 0 ||
-             edo_tls_config_new(&(edo_tls_options){.ca_file = pem}, &tls.client) < 0 ||
-             edo_tls_config_new(&(edo_tls_options){.role = EDO_TLS_SERVER, .cert_file = pem,
-                                                   .key_file = key},
-                                &tls.server) < 0;
+    int rc = tls_bench_configs(&tls.client, &tls.server);
     double tls_wall = 0, tls_cpu = 0, plain_wall = 0, plain_cpu = 0;
     rc = rc || measure(&plain, &plain_wall, &plain_cpu) || measure(&tls, &tls_wall, &tls_cpu);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0 || rc) {
+    if (rc) {
         fprintf(stderr, "tls_transfer: failed\n");
         return 1;
     }
