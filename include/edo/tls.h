@@ -45,7 +45,7 @@
  * not thread-safe: edo holds a lock around each OpenSSL call, never across a wait.
  *
  * Writes: a write returns once its bytes are sealed into TLS records; the last records may still
- * sit in the stream (at most about 16 KiB) when the inner stream was not writable right then.
+ * sit in the stream (up to about 32 KiB) when the inner stream was not writable right then.
  * The next write, a flush, a shutdown, or a read that has to wait for the peer pushes them out;
  * call edo_stream_flush when they must leave now. writev copies neighbouring buffers smaller
  * than 1 KiB together into one record; larger ones are sealed in place.

@@ -1,6 +1,6 @@
-/* The TLS engine: moves records between the BIO pair and the inner stream with the inner
- * stream's poll functions, and turns OpenSSL's failures into error codes and words. Every
- * function here runs with the stream's lock held (see tls.h). */
+/* The TLS engine: moves records between the stream's queues (bio.c) and the inner stream with
+ * the inner stream's poll functions, and turns OpenSSL's failures into error codes and words.
+ * Every function here runs with the stream's lock held (see tls.h). */
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
@@ -9,7 +9,7 @@
 
 #include "tls/tls.h"
 
-size_t edo__tls_pending_out(const edo__tls *t) { return BIO_ctrl_pending(t->net_bio); }
+size_t edo__tls_pending_out(const edo__tls *t) { return edo__tls_queue_len(&t->out); }
 
 static void drop_inner_write(edo__tls *t)
 {
@@ -26,9 +26,7 @@ edo_poll edo__tls_push(edo__tls *t, edo_stream_waiter *w, edo_context *cx, int *
             *err = t->write_error;
             break;
         }
-        char *records;
-        int n = BIO_nread0(t->net_bio, &records); /* the contiguous part: > 0, as some wait */
-        struct iovec iov = {records, (size_t)n};
+        struct iovec iov = {t->out.buf + t->out.start, edo__tls_pending_out(t)};
         ssize_t written;
         if (t->inner->vtable->poll_write(t->inner, &t->inner_write, cx, &iov, 1, &written) ==
             EDO_PENDING) {
@@ -41,7 +39,7 @@ edo_poll edo__tls_push(edo__tls *t, edo_stream_waiter *w, edo_context *cx, int *
             *err = (int)written;
             break;
         }
-        BIO_nread(t->net_bio, &records, (int)written);
+        edo__tls_queue_consume(&t->out, (size_t)written);
     }
     if (t->wr_owner == w)
         drop_inner_write(t);
@@ -50,34 +48,30 @@ edo_poll edo__tls_push(edo__tls *t, edo_stream_waiter *w, edo_context *cx, int *
 
 edo_poll edo__tls_pull(edo__tls *t, edo_stream_waiter *w, edo_context *cx, int *err)
 {
-    *err = 0;
-    char *room;
-    int n = BIO_nwrite0(t->net_bio, &room);
-    if (n <= 0) {
-        /* The session asked for more, yet the pair is full of bytes it has not taken: it
-         * cannot happen while the pair holds a whole record (the session takes records whole),
-         * but a loop must not spin on it. */
-        snprintf(t->last_error, sizeof t->last_error, "TLS input buffer full");
-        *err = -ENOBUFS;
+    /* A whole record fits, so that one read of the inner stream can bring one. */
+    size_t room;
+    char *at = edo__tls_queue_room(&t->in, EDO__TLS_RECORD_WIRE, &room);
+    if (!at) {
+        *err = -ENOMEM;
         return EDO_READY;
     }
+    *err = 0;
     ssize_t got;
-    if (t->inner->vtable->poll_read(t->inner, &t->inner_read, cx, room, (size_t)n, &got) ==
-        EDO_PENDING) {
-        t->rd_owner = w;
-        return EDO_PENDING;
-    }
-    edo_stream_waiter_drop(t->inner, &t->inner_read);
-    t->rd_owner = NULL;
-    if (got < 0) {
-        *err = (int)got;
-    } else if (got == 0) {
-        t->inner_eof = true;
-        BIO_shutdown_wr(t->net_bio); /* the session now reads the end, not "try again" */
+    edo_poll p = t->inner->vtable->poll_read(t->inner, &t->inner_read, cx, at, room, &got);
+    if (p == EDO_READY) {
+        edo_stream_waiter_drop(t->inner, &t->inner_read);
+        t->rd_owner = NULL;
+        if (got > 0)
+            t->in.end += (size_t)got;
+        else if (got == 0)
+            t->inner_eof = true; /* once `in` is drained, the session reads the end */
+        else
+            *err = (int)got;
     } else {
-        BIO_nwrite(t->net_bio, &room, (int)got);
+        t->rd_owner = w;
     }
-    return EDO_READY;
+    edo__tls_queue_consume(&t->in, 0); /* nothing came: the buffer goes back while we wait */
+    return p;
 }
 
 void edo__tls_release(edo__tls *t, edo_stream_waiter *w)
@@ -90,12 +84,10 @@ void edo__tls_release(edo__tls *t, edo_stream_waiter *w)
         return;
     bool writer = !t->wr_owner_is_reader;
     drop_inner_write(t);
-    /* A write that leaves records behind (its inner write not ready) or that held the inner
-     * write while a read needed it: the waiting read pushes them now. */
-    if (writer && (t->reader_needs_write || edo__tls_pending_out(t) > 0)) {
-        t->reader_needs_write = false;
+    /* A write that leaves records behind (its inner write not ready): a waiting read pushes
+     * them now. */
+    if (writer && edo__tls_pending_out(t) > 0)
         edo_waker_wake_by_ref(&t->reader);
-    }
 }
 
 void edo__tls_error_text(char *buf, size_t len, const char *fallback)

@@ -29,11 +29,11 @@ static edo_poll handshake_end(edo__tls *t, int rc, int *result)
 
 /* Our flight goes out before we wait for the peer's: EDO_READY with *result set to carry on
  * (0) or fail. */
-static edo_poll handshake_step(edo__tls *t, edo_context *cx, int ssl_error, int *result)
+static edo_poll handshake_step(edo__tls *t, edo_context *cx, int *result)
 {
     if (edo__tls_push(t, &handshake_owner, cx, result) == EDO_PENDING)
         return EDO_PENDING;
-    if (*result < 0 || ssl_error == SSL_ERROR_WANT_WRITE)
+    if (*result < 0)
         return EDO_READY;
     return edo__tls_pull(t, &handshake_owner, cx, result);
 }
@@ -51,14 +51,14 @@ static edo_poll handshake_locked(edo__tls *t, edo_context *cx, int *result)
             return handshake_end(t, err, result);
         }
         int e = SSL_get_error(t->ssl, rc);
-        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+        if (e != SSL_ERROR_WANT_READ) { /* never WANT_WRITE: `out` takes every record */
             err = edo__tls_fail(t, e);
             /* The alert that tells the peer why goes out if the inner stream takes it now. */
             int ignored;
             edo__tls_push(t, &handshake_owner, cx, &ignored);
             return handshake_end(t, err, result);
         }
-        if (handshake_step(t, cx, e, &err) == EDO_PENDING)
+        if (handshake_step(t, cx, &err) == EDO_PENDING)
             return EDO_PENDING;
         if (err < 0)
             return handshake_end(t, err, result);

@@ -44,29 +44,14 @@ static edo_poll op_done(edo__tls *t, edo_stream_waiter *w, ssize_t value, ssize_
     return EDO_READY;
 }
 
-/* The session needs the peer's bytes (`want_write` false) or room for its own (true: an alert
- * or a key update to send): pushes records out if the inner write is free (or this read's
- * already), then reads from the inner stream. EDO_READY with *err set to try the session again
- * (0) or to fail. */
-static edo_poll read_feed(edo__tls *t, edo_stream_waiter *w, edo_context *cx, bool want_write,
-                          int *err)
+/* The session needs the peer's bytes: first pushes out records that wait (if the inner write
+ * is free, or this read's already), then reads from the inner stream. EDO_READY with *err set
+ * to try the session again (0) or to fail. */
+static edo_poll read_feed(edo__tls *t, edo_stream_waiter *w, edo_context *cx, int *err)
 {
-    *err = 0;
-    bool may_push = !t->write_op && (!t->wr_owner || t->wr_owner == w);
-    if (want_write || edo__tls_pending_out(t) > 0) {
-        if (may_push) {
-            int push_err;
-            edo_poll p = edo__tls_push(t, w, cx, &push_err);
-            if (p == EDO_PENDING)
-                t->wr_owner_is_reader = true;
-            if (want_write) {
-                *err = push_err;
-                return p;
-            }
-        } else if (want_write) {
-            t->reader_needs_write = true; /* the write-side operation's release wakes us */
-            return EDO_PENDING;
-        }
+    if (edo__tls_pending_out(t) > 0 && !t->write_op && (!t->wr_owner || t->wr_owner == w)) {
+        if (edo__tls_push(t, w, cx, err) == EDO_PENDING)
+            t->wr_owner_is_reader = true; /* its failure is the write side's to report */
     }
     return edo__tls_pull(t, w, cx, err);
 }
@@ -94,12 +79,12 @@ static edo_poll read_locked(edo__tls *t, edo_stream_waiter *w, edo_context *cx, 
             ERR_clear_error();
             return op_done(t, w, 0, result); /* close_notify: the clean end */
         }
-        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+        if (e != SSL_ERROR_WANT_READ) { /* never WANT_WRITE: `out` takes every record */
             t->read_error = edo__tls_fail(t, e);
             continue;
         }
         int err;
-        if (read_feed(t, w, cx, e == SSL_ERROR_WANT_WRITE, &err) == EDO_PENDING)
+        if (read_feed(t, w, cx, &err) == EDO_PENDING)
             return read_wait(t, w, cx);
         if (err < 0)
             t->read_error = err;
@@ -181,15 +166,14 @@ static size_t next_chunk(const cursor *c, char *gather, const char **p)
     return n;
 }
 
-/* Seals plaintext into records while the pair has room for a whole one; returns the count. */
+/* Seals plaintext into records while little waits in `out`; returns the count. */
 static ssize_t seal(edo__tls *t, const struct iovec *iov, int iovcnt)
 {
-    BIO *ssl_bio = SSL_get_wbio(t->ssl);
     cursor c = {iov, iovcnt, 0, 0};
     cursor_skip(&c, 0); /* past empty pieces */
     char gather[GATHER];
     ssize_t sealed = 0;
-    while (c.i < c.cnt && BIO_ctrl_get_write_guarantee(ssl_bio) >= EDO__TLS_RECORD_ROOM) {
+    while (c.i < c.cnt && edo__tls_pending_out(t) < EDO__TLS_OUT_HIGH) {
         const char *p;
         size_t chunk = next_chunk(&c, gather, &p), n;
         ERR_clear_error();
@@ -203,16 +187,14 @@ static ssize_t seal(edo__tls *t, const struct iovec *iov, int iovcnt)
     return sealed;
 }
 
-/* Pushes records out until the pair has room for a whole one: EDO_READY with *err 0 or the
- * error, or EDO_PENDING. */
+/* Pushes records out until a write may seal more: EDO_READY with *err 0 or the error, or
+ * EDO_PENDING. */
 static edo_poll make_room(edo__tls *t, edo_stream_waiter *w, edo_context *cx, int *err)
 {
     *err = 0;
-    BIO *ssl_bio = SSL_get_wbio(t->ssl);
-    while (*err == 0 && BIO_ctrl_get_write_guarantee(ssl_bio) < EDO__TLS_RECORD_ROOM)
-        if (edo__tls_push(t, w, cx, err) == EDO_PENDING)
-            return EDO_PENDING;
-    return EDO_READY;
+    if (edo__tls_pending_out(t) < EDO__TLS_OUT_HIGH)
+        return EDO_READY;
+    return edo__tls_push(t, w, cx, err);
 }
 
 static edo_poll write_locked(edo__tls *t, edo_stream_waiter *w, edo_context *cx,
@@ -276,11 +258,8 @@ static edo_poll shutdown_locked(edo__tls *t, edo_stream_waiter *w, edo_context *
     if (t->write_shut)
         return op_done(t, w, 0, result);
     if (!t->shutdown_sent) {
-        /* Room first: close_notify then always fits in the pair. */
-        if (edo__tls_push(t, w, cx, &err) == EDO_PENDING)
-            return write_wait(t, w);
-        if (err < 0)
-            return op_done(t, w, err, result);
+        if (t->write_error)
+            return op_done(t, w, t->write_error, result);
         ERR_clear_error();
         int rc = SSL_shutdown(t->ssl);
         if (rc < 0) {
@@ -337,8 +316,8 @@ static edo_poll tls_poll_shutdown(edo_stream *s, edo_stream_waiter *w, edo_conte
 /* ---- readiness ----------------------------------------------------------------------------- */
 
 /* Readable: a read would not wait (plaintext decrypted, the end, or an error to report).
- * Writable: a write would seal at once (the pair has room for a record, or the write would
- * fail at once). Each side waits as its operation does, and counts as one (-EBUSY beside
+ * Writable: a write would seal at once (little waits to go out, or the write would fail at
+ * once). Each side waits as its operation does, and counts as one (-EBUSY beside
  * another read, or another write-side operation). */
 static edo_poll ready_locked(edo__tls *t, edo_stream_waiter *w, edo_context *cx,
                              uint32_t interest, ssize_t *result)
@@ -441,12 +420,11 @@ int edo__tls_new(edo_stream *inner, edo_tls_config *config, const char *server_n
     pthread_mutex_init(&t->lock, NULL);
     edo_stream_waiter_init(&t->inner_read);
     edo_stream_waiter_init(&t->inner_write);
-    BIO *ssl_bio = NULL;
     t->ssl = SSL_new(config->ctx);
-    if (!t->ssl || !BIO_new_bio_pair(&ssl_bio, EDO__TLS_OUT_BUFFER, &t->net_bio,
-                                     EDO__TLS_IN_BUFFER))
+    BIO *bio = t->ssl ? edo__tls_bio_new(t) : NULL;
+    if (!bio)
         goto fail;
-    SSL_set_bio(t->ssl, ssl_bio, ssl_bio);
+    SSL_set_bio(t->ssl, bio, bio); /* the session owns it from here */
     if (config->role == EDO_TLS_SERVER) {
         SSL_set_accept_state(t->ssl);
     } else {
@@ -466,8 +444,8 @@ fail:
 int edo__tls_free(edo__tls *t, bool keep_inner)
 {
     int rc = keep_inner ? 0 : edo_stream_close(t->inner);
-    SSL_free(t->ssl); /* and the session's half of the pair */
-    BIO_free(t->net_bio);
+    SSL_free(t->ssl); /* and its BIO */
+    edo__tls_queues_free(t);
     edo_waker_drop(&t->reader);
     edo_tls_config_free(t->config);
     free(t->server_name);
