@@ -13,7 +13,7 @@
 /* ---- reading ------------------------------------------------------------------------------- */
 
 /* A read that has to wait: remembered, with its waker, for a write that leaves records behind
- * or frees the inner write the read needs. */
+ * (the read sends them). */
 static edo_poll read_wait(edo__tls *t, edo_stream_waiter *w, edo_context *cx)
 {
     t->read_op = w;
