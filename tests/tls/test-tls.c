@@ -386,6 +386,13 @@ TEST(untrusted_certificate)
                              .client = {.dangerously_skip_verification = true}, .words = ""});
 }
 
+TEST(expired_certificate)
+{
+    expect_failure((failure){.server_cert = "expired", .name = "localhost",
+                             .client_rc = -EKEYREJECTED, .server_rc = -EPROTO,
+                             .words = "certificate has expired"});
+}
+
 TEST(alpn_mismatch)
 {
     const char *h2[] = {"h2"}, *http[] = {"http/1.1"};

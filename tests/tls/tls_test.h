@@ -26,6 +26,7 @@ static inline void remove_cert_dir(void)
  *   client.pem/.key    CN=edo client, issued by the CA (mutual TLS)
  *   rogue.pem/.key     CN=localhost, same SAN, issued by another CA nobody trusts
  *   other.pem/.key     CN=other.example, SAN DNS:other.example, issued by the CA
+ *   expired.pem/.key   as server.pem, but it expired yesterday
  *   garbage.pem        not PEM at all */
 static inline const char *certs(void)
 {
@@ -44,12 +45,13 @@ static inline const char *certs(void)
              "leaf() { key $1.key; openssl req -new -key $1.key -out $1.csr -subj \"/CN=$2\"; "
              "printf 'subjectAltName=%%s\\n' \"$3\" > $1.ext; "
              "openssl x509 -req -in $1.csr -CA $4.pem -CAkey $4.key -CAcreateserial "
-             "-out $1.pem -days 2 -extfile $1.ext; }\n"
+             "-out $1.pem -days ${5:-2} -extfile $1.ext; }\n"
              "ca ca 'edo test CA'; ca rogue-ca 'rogue CA'\n"
              "leaf server localhost DNS:localhost,IP:127.0.0.1 ca\n"
              "leaf client 'edo client' DNS:client.example ca\n"
              "leaf rogue localhost DNS:localhost,IP:127.0.0.1 rogue-ca\n"
              "leaf other other.example DNS:other.example ca\n"
+             "leaf expired localhost DNS:localhost,IP:127.0.0.1 ca -1\n"
              "echo 'not a certificate' > garbage.pem\n",
              cert_dir);
     if (system(cmd) != 0) {
