@@ -1,4 +1,5 @@
-/* An echo server: a task per connection, written in one of three styles.
+/* An echo server: a task per connection, written in one of three styles, each against edo_stream
+ * (edo/stream.h), so the same code would serve a Unix connection, a pipe or a TLS session.
  *
  *   echo_server [--port P] [--workers W] [--style read|ready|future]
  *       (defaults: 7878, one worker per CPU, read)
@@ -24,14 +25,13 @@
 
 static void *serve(void *arg)
 {
-    edo_tcp *conn = arg;
+    edo_stream *s = arg;
     char buf[BUF_SIZE];
     ssize_t n;
-    edo_tcp_set_nodelay(conn, true);
-    while ((n = edo_tcp_read(conn, buf, sizeof buf)) > 0)
-        if (edo_tcp_write_all(conn, buf, (size_t)n) < 0)
+    while ((n = edo_stream_read(s, buf, sizeof buf)) > 0)
+        if (edo_stream_write_all(s, buf, (size_t)n) < 0)
             break;
-    edo_tcp_close(conn);
+    edo_stream_close(s);
     return NULL;
 }
 
@@ -39,19 +39,18 @@ static void *serve(void *arg)
 
 static void *serve_ready(void *arg)
 {
-    edo_tcp *conn = arg;
-    edo_tcp_set_nodelay(conn, true);
-    while (edo_tcp_ready(conn, EDO_READABLE) >= 0) {
+    edo_stream *s = arg;
+    while (edo_stream_ready(s, EDO_READABLE) >= 0) {
         char *buf = malloc(BUF_SIZE);
         if (!buf)
             break;
-        ssize_t n = edo_tcp_try_read(conn, buf, BUF_SIZE);
-        int rc = n > 0 ? edo_tcp_write_all(conn, buf, (size_t)n) : n == -EAGAIN ? 0 : -1;
+        ssize_t n = edo_stream_try_read(s, buf, BUF_SIZE);
+        int rc = n > 0 ? edo_stream_write_all(s, buf, (size_t)n) : n == -EAGAIN ? 0 : -1;
         free(buf);
         if (rc < 0)
             break;
     }
-    edo_tcp_close(conn);
+    edo_stream_close(s);
     return NULL;
 }
 
@@ -59,8 +58,8 @@ static void *serve_ready(void *arg)
 
 typedef struct echo_task {
     edo_future base;
-    edo_tcp *conn;
-    edo_socket_future op; /* the wait or write in progress */
+    edo_stream *conn;
+    edo_stream_future op; /* the wait or write in progress */
     bool writing;
     char *buf;            /* while writing: the bytes read, from `done` to `len` still to go */
     size_t done, len;
@@ -70,9 +69,9 @@ typedef struct echo_task {
 static void next_step(echo_task *e)
 {
     if (e->writing)
-        edo_tcp_write_future_init(&e->op, e->conn, e->buf + e->done, e->len - e->done);
+        edo_stream_write_future_init(&e->op, e->conn, e->buf + e->done, e->len - e->done);
     else
-        edo_tcp_ready_future_init(&e->op, e->conn, EDO_READABLE);
+        edo_stream_ready_future_init(&e->op, e->conn, EDO_READABLE);
 }
 
 static edo_poll echo_poll(edo_future *self, edo_context *cx, void **out)
@@ -95,7 +94,7 @@ static edo_poll echo_poll(edo_future *self, edo_context *cx, void **out)
         } else {
             if (!e->buf && !(e->buf = malloc(BUF_SIZE)))
                 break;
-            ssize_t n = edo_tcp_try_read(e->conn, e->buf, BUF_SIZE);
+            ssize_t n = edo_stream_try_read(e->conn, e->buf, BUF_SIZE);
             if (n == 0 || (n < 0 && n != -EAGAIN))
                 break;
             if (n > 0) {
@@ -112,7 +111,7 @@ static edo_poll echo_poll(edo_future *self, edo_context *cx, void **out)
     *out = NULL;
     free(e->buf);
     e->buf = NULL;
-    edo_tcp_close(e->conn);
+    edo_stream_close(e->conn);
     e->conn = NULL;
     return EDO_READY;
 }
@@ -125,14 +124,13 @@ static void echo_drop(edo_future *self)
         return;
     edo_future_drop(&e->op.base);
     free(e->buf);
-    edo_tcp_close(e->conn);
+    edo_stream_close(e->conn);
 }
 
 static const edo_future_vtable echo_vtable = {echo_poll, echo_drop};
 
-static int spawn_echo_task(edo_tcp *conn)
+static int spawn_echo_task(edo_stream *conn)
 {
-    edo_tcp_set_nodelay(conn, true);
     echo_task e = {.base = {&echo_vtable}, .conn = conn};
     next_step(&e); /* a wait for readability: not polled yet, so it may move with the struct */
     return edo_spawn_future(&e.base, sizeof e, NULL);
@@ -143,13 +141,15 @@ typedef enum { STYLE_READ, STYLE_READY, STYLE_FUTURE } style;
 
 static int serve_in_style(style st, edo_tcp *conn)
 {
+    edo_tcp_set_nodelay(conn, true);
+    edo_stream *s = edo_tcp_stream(conn); /* the same connection, as a byte stream */
     switch (st) {
     case STYLE_READY:
-        return edo_spawn_detached(serve_ready, conn);
+        return edo_spawn_detached(serve_ready, s);
     case STYLE_FUTURE:
-        return spawn_echo_task(conn);
+        return spawn_echo_task(s);
     default:
-        return edo_spawn_detached(serve, conn);
+        return edo_spawn_detached(serve, s);
     }
 }
 

@@ -110,11 +110,14 @@ void edo_stream_waiter_drop(edo_stream *s, edo_stream_waiter *w);
 
 /* ---------------------------------------------------------------------------------------------
  * Coroutine calls. Each suspends the calling coroutine until done, and returns, besides the
- * errors it names: -EINVAL (NULL stream, a stream without a vtable, a NULL buffer with len > 0,
- * len above SSIZE_MAX, iovcnt outside 1 to IOV_MAX; checked first), -EPERM (not in a
- * coroutine), -ECANCELED (the task was aborted), -ETIMEDOUT (the coroutine's deadline, see
- * edo/time.h). Cancel-safe as the rules above say. Thread-safe as the stream is: one read and
- * one write at once.
+ * errors it names: -EINVAL (NULL stream, a stream without a vtable or without poll_read,
+ * poll_write or close, a NULL buffer with len > 0, len above SSIZE_MAX, iovcnt outside 1 to
+ * IOV_MAX, an iovec with a NULL base and a length, iovec lengths adding up beyond SSIZE_MAX, an
+ * interest naming no direction or another bit; checked first, nothing reaches the stream),
+ * -EPERM (not in a coroutine), -ECANCELED (the task was aborted), -ETIMEDOUT (the coroutine's
+ * deadline, see edo/time.h). An operation with nothing to move (len 0, iovecs of no bytes)
+ * returns 0 at once, without touching the stream (in a coroutine or not). Cancel-safe as the
+ * rules above say. Thread-safe as the stream is: one read and one write at once.
  * ------------------------------------------------------------------------------------------- */
 
 /* Reads up to `len` bytes: returns the count, 0 at end of stream (and for len 0), or -errno. */
@@ -125,17 +128,38 @@ ssize_t edo_stream_write(edo_stream *s, const void *buf, size_t len);
 /* Writes some of the buffers in order (gathered into one system call where the stream allows). */
 ssize_t edo_stream_writev(edo_stream *s, const struct iovec *iov, int iovcnt);
 /* Writes all `len` bytes, as many writes as it takes: 0, or the first error (then an unknown
- * part was written: treat the stream as broken). */
+ * part was written: treat the stream as broken), -EIO when a write moved nothing (a broken
+ * implementation: it would loop for ever). */
 int edo_stream_write_all(edo_stream *s, const void *buf, size_t len);
 /* Pushes out what the stream buffers: 0 or -errno. */
 int edo_stream_flush(edo_stream *s);
-/* Flushes, then shuts down the write half: the peer reads end of stream. 0 or -errno. Reading
- * stays possible; shutting down twice returns 0. */
+/* Flushes, then shuts down the write half: the peer reads end of stream. 0 or -errno (-ENOTSUP:
+ * the stream has no write half to shut). Reading stays possible; later writes fail with -EPIPE;
+ * shutting down twice returns 0. */
 int edo_stream_shutdown(edo_stream *s);
 /* Waits until reading or writing (`interest`: EDO_READABLE and/or EDO_WRITABLE) may proceed:
- * returns the ready bits, or -errno (-ENOTSUP: the stream cannot tell). For a connection that
- * is idle most of the time: wait here, then read into a buffer taken only now. */
+ * returns the ready bits (with EDO_READ_CLOSED, EDO_WRITE_CLOSED or EDO_IO_ERROR where they
+ * hold: the operation would then end the stream or fail at once), or -errno (-ENOTSUP: the
+ * stream cannot tell). For a connection that is idle most of the time: wait here, then read
+ * into a buffer taken only now (edo_stream_try_read). */
 int edo_stream_ready(edo_stream *s, uint32_t interest);
+/* One read (write) without waiting, for code that waits with edo_stream_ready and takes a
+ * buffer only once bytes are there:
+ *
+ *     while (edo_stream_ready(s, EDO_READABLE) > 0) {     // holds nothing while idle
+ *         char *buf = malloc(4096);
+ *         ssize_t n = edo_stream_try_read(s, buf, 4096);
+ *         ...                                            // -EAGAIN: stale readiness, wait again
+ *         free(buf);
+ *     }
+ *
+ * Returns what edo_stream_read (edo_stream_write) would, or -EAGAIN where it would wait; the
+ * same -EINVAL checks, and 0 for len 0. Never suspends; callable from any thread, in a
+ * coroutine or not (one read and one write at once, as always). A stream reading through the
+ * blocking pool starts its pool read on a try that finds nothing, and a later call gets the
+ * bytes. */
+ssize_t edo_stream_try_read(edo_stream *s, void *buf, size_t len);
+ssize_t edo_stream_try_write(edo_stream *s, const void *buf, size_t len);
 /* Closes the stream at once (see the vtable's close: no flush). Returns 0, -EINVAL for NULL, or
  * the error closing gave (the stream is released either way). Never suspends; no operation may
  * be in flight. */

@@ -16,7 +16,8 @@ enum op { OP_READ, OP_WRITE, OP_WRITEV, OP_WRITE_ALL, OP_FLUSH, OP_SHUTDOWN, OP_
  * future itself are never kept (a future may be moved until its first poll). */
 typedef struct op_state {
     enum op op;
-    int error; /* bad arguments: ready at once with this */
+    int error;     /* bad arguments: ready at once with this */
+    bool released; /* completed: the stream has let go of the waiter */
     uint32_t interest;
     int iovcnt;
     const struct iovec *iov;
@@ -142,6 +143,15 @@ static edo_poll poll_op(edo_stream_future *f, op_state *st, edo_context *cx, ssi
     return EDO_READY;
 }
 
+/* Lets the stream forget the waiter, once: at completion, or at the drop of a future that
+ * never completed. (No reset for reuse: the future is done with it.) */
+static void release(edo_stream_future *f, op_state *st)
+{
+    if (f->stream_->vtable->drop_waiter)
+        f->stream_->vtable->drop_waiter(f->stream_, &f->waiter_);
+    st->released = true;
+}
+
 static edo_poll stream_future_poll(edo_future *self, edo_context *cx, void **out)
 {
     (void)out;
@@ -154,7 +164,7 @@ static edo_poll stream_future_poll(edo_future *self, edo_context *cx, void **out
     ssize_t result;
     if (poll_op(f, st, cx, &result) == EDO_PENDING)
         return EDO_PENDING;
-    edo_stream_waiter_drop(f->stream_, &f->waiter_);
+    release(f, st);
     f->result = result;
     return EDO_READY;
 }
@@ -162,8 +172,9 @@ static edo_poll stream_future_poll(edo_future *self, edo_context *cx, void **out
 static void stream_future_drop(edo_future *self)
 {
     edo_stream_future *f = (edo_stream_future *)self;
-    if (!state_of(f)->error)
-        edo_stream_waiter_drop(f->stream_, &f->waiter_);
+    op_state *st = state_of(f);
+    if (!st->error && !st->released)
+        release(f, st);
 }
 
 static const edo_future_vtable stream_future_vtable = {stream_future_poll, stream_future_drop};
@@ -249,7 +260,10 @@ void edo_stream_ready_future_init(edo_stream_future *f, edo_stream *s, uint32_t 
 /* ---- coroutine calls: the future, awaited on this frame ------------------------------------ */
 
 /* Runs `f` (just initialised) to completion in the calling coroutine. Bad arguments come back
- * first, without a wait; so does an operation with nothing to move (as a zero-length read). */
+ * first, without a wait; so does an operation with nothing to move (as a zero-length read).
+ * edo__coro_run's steps, with the first poll a direct call on the coroutine's context, as the
+ * sockets' own calls do (net/sock.c): a read or write that can proceed at once (most do) then
+ * costs no await; only a wait that must suspend goes through edo__await_pending. */
 static ssize_t run(edo_stream_future *f, bool empty)
 {
     int error = state_of(f)->error;
@@ -257,7 +271,15 @@ static ssize_t run(edo_stream_future *f, bool empty)
         return error;
     if (empty)
         return 0;
-    int rc = edo__coro_run(&f->base, NULL, NULL);
+    edo__coro *co = edo__coro_running();
+    if (!co)
+        return -EPERM;
+    if (co->cancelled)
+        return -ECANCELED;
+    int rc = 0;
+    if (stream_future_poll(&f->base, co->cx, NULL) == EDO_PENDING)
+        rc = edo__await_pending(&f->base, NULL);
+    stream_future_drop(&f->base);
     return rc < 0 ? rc : f->result;
 }
 
@@ -308,6 +330,40 @@ int edo_stream_ready(edo_stream *s, uint32_t interest)
     edo_stream_future f;
     edo_stream_ready_future_init(&f, s, interest);
     return (int)run(&f, false);
+}
+
+/* ---- tries: one poll, no wait ------------------------------------------------------------- */
+
+/* Polls `f` (just initialised) once with a waker that does nothing and no budget, and drops it:
+ * its result, or -EAGAIN when it would have waited (dropping a pending read or write moves no
+ * byte). */
+static ssize_t try_once(edo_stream_future *f, bool empty)
+{
+    int error = state_of(f)->error;
+    if (error)
+        return error;
+    if (empty)
+        return 0;
+    edo_waker noop = edo_waker_noop();
+    edo_context cx;
+    edo_context_init(&cx, &noop, NULL);
+    ssize_t rc = edo_future_poll(&f->base, &cx, NULL) == EDO_READY ? f->result : -EAGAIN;
+    edo_future_drop(&f->base);
+    return rc;
+}
+
+ssize_t edo_stream_try_read(edo_stream *s, void *buf, size_t len)
+{
+    edo_stream_future f;
+    edo_stream_read_future_init(&f, s, buf, len);
+    return try_once(&f, len == 0);
+}
+
+ssize_t edo_stream_try_write(edo_stream *s, const void *buf, size_t len)
+{
+    edo_stream_future f;
+    edo_stream_write_future_init(&f, s, buf, len);
+    return try_once(&f, len == 0);
 }
 
 int edo_stream_close(edo_stream *s)

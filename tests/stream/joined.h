@@ -5,6 +5,7 @@
 #ifndef EDO_TEST_STREAM_JOINED_H
 #define EDO_TEST_STREAM_JOINED_H
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -15,7 +16,8 @@ typedef struct joined {
     edo_stream base;
     edo_stream *in, *out;
     int close_at_shutdown; /* an fd shutdown closes too (stdout's fd 1), or -1 */
-    edo_stream_waiter *reading, *writing;
+    /* Set by each side's polls, read by either side's drop: atomic. */
+    edo_stream_waiter *_Atomic reading, *_Atomic writing;
 } joined;
 
 static edo_poll joined_read(edo_stream *s, edo_stream_waiter *w, edo_context *cx, void *buf,
@@ -105,7 +107,10 @@ static inline edo_stream *joined_new(edo_stream *in, edo_stream *out, int close_
 {
     joined *j = calloc(1, sizeof *j);
     CHECK(j);
-    *j = (joined){{&joined_vtable}, in, out, close_at_shutdown, NULL, NULL};
+    j->base.vtable = &joined_vtable;
+    j->in = in;
+    j->out = out;
+    j->close_at_shutdown = close_at_shutdown;
     return &j->base;
 }
 

@@ -58,6 +58,22 @@ TEST(bounded_without_a_runtime)
     CHECK_EQ(edo_stream_close(b), 0);
 }
 
+TEST(tries)
+{
+    edo_stream *a, *b;
+    CHECK_EQ(edo_duplex_new(3, &a, &b), 0);
+    char buf[4];
+    CHECK_EQ(edo_stream_try_read(b, buf, sizeof buf), -EAGAIN);
+    CHECK_EQ(edo_stream_try_write(a, "abcd", 4), 3);
+    CHECK_EQ(edo_stream_try_write(a, "d", 1), -EAGAIN); /* full */
+    CHECK_EQ(edo_stream_try_read(b, buf, sizeof buf), 3);
+    CHECK(memcmp(buf, "abc", 3) == 0);
+    CHECK_EQ(edo_stream_close(a), 0);
+    CHECK_EQ(edo_stream_try_read(b, buf, sizeof buf), 0); /* the end */
+    CHECK_EQ(edo_stream_try_write(b, "x", 1), -EPIPE);
+    CHECK_EQ(edo_stream_close(b), 0);
+}
+
 TEST(second_reader_is_busy)
 {
     edo_stream *a, *b;

@@ -139,6 +139,8 @@ static void *bad_input(void *arg)
     CHECK_EQ(edo_stream_shutdown(NULL), -EINVAL);
     CHECK_EQ(edo_stream_close(NULL), -EINVAL);
     CHECK_EQ(edo_stream_raw_fd(NULL, true), -EINVAL);
+    CHECK_EQ(edo_stream_try_read(NULL, buf, 1), -EINVAL);
+    CHECK_EQ(edo_stream_try_write(&t.base, NULL, 1), -EINVAL);
     CHECK_EQ(t.nwritten, 0); /* nothing reached the stream */
     CHECK_EQ(t.pos, 0);
     /* Zero-length operations complete at once, touching nothing. */
