@@ -36,6 +36,18 @@ install(FILES ${PROJECT_BINARY_DIR}/edoConfig.cmake ${PROJECT_BINARY_DIR}/edoCon
 # The directories the linker searches without being told: CMake puts no RPATH for them either.
 set(EDO_SYSTEM_LIB_DIRS ${CMAKE_PLATFORM_IMPLICIT_LINK_DIRECTORIES} ${CMAKE_C_IMPLICIT_LINK_DIRECTORIES})
 list(REMOVE_DUPLICATES EDO_SYSTEM_LIB_DIRS)
+# What the static library needs from OpenSSL when edo has TLS: for edo-static.pc (-lssl
+# -lcrypto, with -L where OpenSSL is not in a system directory) and for a fully static link
+# (pkg-config --static edo: OpenSSL's own private libraries too).
+if(EDO_WITH_TLS)
+  list(JOIN EDO_OPENSSL_LDFLAGS " " EDO_PC_TLS_LIBS)
+  list(JOIN EDO_OPENSSL_STATIC_LDFLAGS " " EDO_PC_TLS_STATIC_LIBS)
+  string(APPEND EDO_PC_TLS_LIBS " ")
+  string(APPEND EDO_PC_TLS_STATIC_LIBS " ")
+else()
+  set(EDO_PC_TLS_LIBS "")
+  set(EDO_PC_TLS_STATIC_LIBS "")
+endif()
 set(EDO_ARCHIVE_NAME ${CMAKE_STATIC_LIBRARY_PREFIX}edo${CMAKE_STATIC_LIBRARY_SUFFIX})
 configure_file(cmake/pkgconfig.cmake.in ${PROJECT_BINARY_DIR}/edo-pkgconfig-install.cmake @ONLY)
 install(SCRIPT ${PROJECT_BINARY_DIR}/edo-pkgconfig-install.cmake)

@@ -19,6 +19,9 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+# pkg-config answers for the target, never with the build machine's libraries: OpenSSL (for
+# TLS) only where the target's is installed (libssl-dev:arm64), else edo is built without TLS.
+set(ENV{PKG_CONFIG_LIBDIR} "/usr/lib/${EDO_AARCH64_PREFIX}/pkgconfig")
 
 if(NOT EDO_QEMU_AARCH64)
   find_program(EDO_QEMU_AARCH64 NAMES qemu-aarch64 qemu-aarch64-static)

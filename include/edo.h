@@ -65,5 +65,6 @@
 #include "edo/buffered.h"
 #include "edo/process.h"
 #include "edo/signal.h"
+#include "edo/tls.h"
 
 #endif /* EDO_H */

@@ -40,7 +40,10 @@ extern "C" {
  *   -EPIPE      the other end (of a channel or socket) is closed;
  *   -ECHILD     nothing to wait for (an empty join set);
  *   -ENOENT     no such host name (also: no such file or directory);
- *   -EOVERFLOW  a broadcast receiver fell behind and missed messages.
+ *   -EOVERFLOW  a broadcast receiver fell behind and missed messages;
+ *   -EKEYREJECTED  a TLS peer's certificate failed verification (edo/tls.h);
+ *   -ECONNABORTED  a TLS peer closed the connection without close_notify (also: the local
+ *               system aborted a connection).
  * A code the C library does not know (and INT_MIN) gives "Unknown error".
  *
  * The string is static: never NULL, never to be freed, and the same for the same code on every

@@ -33,6 +33,9 @@ static const char *edo_text(int code)
     case ECHILD: return "Nothing to wait for (no tasks, or no child processes)";
     case ENOENT: return "No such file, directory or host name";
     case EOVERFLOW: return "Value too large, or a broadcast receiver missed messages";
+    case EKEYREJECTED: return "Key rejected (a TLS peer's certificate failed verification)";
+    case ECONNABORTED:
+        return "Connection aborted (a TLS peer closed without close_notify: maybe truncated)";
     default: return NULL;
     }
 }

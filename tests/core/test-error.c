@@ -26,7 +26,7 @@ static const struct {
     {EPERM, "outside a runtime"}, {ECANCELED, "aborted"},     {ESHUTDOWN, "runtime"},
     {EALREADY, "result"},         {EDEADLK, "blocking wait"}, {ETIMEDOUT, "deadline"},
     {EPIPE, "other end"},         {ECHILD, "Nothing to wait"}, {ENOENT, "host name"},
-    {EOVERFLOW, "broadcast"},
+    {EOVERFLOW, "broadcast"},     {EKEYREJECTED, "certificate"}, {ECONNABORTED, "close_notify"},
 };
 #define NOWN (sizeof own / sizeof *own)
 

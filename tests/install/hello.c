@@ -1,5 +1,6 @@
 /* The program tests/install/run.sh builds against an installed edo, out of tree, and runs:
- * edo_main, four coroutines spawned and joined, their results summed and printed. */
+ * edo_main, four coroutines spawned and joined, their results summed and printed; and, where
+ * edo has TLS, a TLS configuration made and freed (so the link needs OpenSSL's libraries). */
 #include <edo.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +24,12 @@ static int app(void *unused) {
             return 1;
         sum += (intptr_t)out;
         edo_task_free(tasks[i]);
+    }
+    edo_tls_config *tls;
+    if (edo_tls_is_available()) {
+        if (edo_tls_config_new(&(edo_tls_options){.role = EDO_TLS_CLIENT}, &tls) < 0)
+            return 1;
+        edo_tls_config_free(tls);
     }
     printf("edo %s: 0+1+4+9 = %d\n", EDO_VERSION_STRING, (int)sum);
     return sum == 14 ? 0 : 1;

@@ -4,8 +4,11 @@
  * that a read cancelled mid-way (a dropped future, a coroutine cut by its deadline) loses
  * nothing, the future forms, readiness waits (also on an idle stream), and bad input.
  *
- * Adding a kind (TLS): write its connect function, add an entry to `kinds` below (under its
- * build option) and a TEST line that runs it, as the others. */
+ * TLS runs the same body over TCP and over the duplex pair (edo's client and server, the
+ * test CA's certificates: tests/tls/tls_test.h).
+ *
+ * Adding a kind: write its connect function, add an entry to `kinds` below (under its build
+ * option) and a TEST line that runs it, as the others. */
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@
 #include "harness.h"
 #include "stream/joined.h"
 #include "stream/stream_test.h"
+#include "tls/tls_test.h"
 #include "util.h"
 
 typedef struct kind {
@@ -114,12 +118,48 @@ static void stdio_cleanup(void)
     close(saved_stdout);
 }
 
+/* TLS over two connected streams: edo's client (verifying "localhost") and server. The
+ * configurations live until the kind's cleanup. */
+static edo_tls_config *tls_client_config, *tls_server_config;
+
+static int tls_over(int (*inner)(edo_stream **a, edo_stream **b), edo_stream **a,
+                    edo_stream **b)
+{
+    edo_stream *x, *y;
+    int rc = inner(&x, &y), server_rc;
+    if (rc < 0)
+        return rc;
+    tls_client_config = client_config(NULL);
+    tls_server_config = server_config("server", NULL);
+    rc = tls_pair(x, tls_client_config, "localhost", y, tls_server_config, a, b, &server_rc);
+    CHECK_EQ(server_rc, rc); /* a failure on one side is one on both, here */
+    return rc;
+}
+
+static int tls_tcp_connect(edo_stream **a, edo_stream **b)
+{
+    return tls_over(tcp_connect, a, b);
+}
+
+static int tls_duplex_connect(edo_stream **a, edo_stream **b)
+{
+    return tls_over(duplex_connect, a, b);
+}
+
+static void tls_cleanup(void)
+{
+    edo_tls_config_free(tls_client_config);
+    edo_tls_config_free(tls_server_config);
+}
+
 static const kind kinds[] = {
     {"tcp", tcp_connect, NULL},
     {"unix", unix_connect, NULL},
     {"duplex", duplex_connect, NULL},
     {"pipe", pipe_connect, NULL},
     {"stdio", stdio_connect, stdio_cleanup},
+    {"tls", tls_tcp_connect, tls_cleanup},
+    {"tls_duplex", tls_duplex_connect, tls_cleanup},
 };
 
 static const kind *kind_named(const char *name)
@@ -386,3 +426,16 @@ TEST(unix) { test_kind("unix"); }
 TEST(duplex) { test_kind("duplex"); }
 TEST(pipe) { test_kind("pipe"); }
 TEST(stdio) { test_kind("stdio"); }
+
+/* A build without TLS (EDO_WITH_TLS=OFF) has no TLS kind: the calls say so. */
+static void test_tls_kind(const char *name)
+{
+    edo_tls_config *cfg;
+    if (edo_tls_is_available())
+        test_kind(name);
+    else
+        CHECK_EQ(edo_tls_config_new(&(edo_tls_options){0}, &cfg), -ENOTSUP);
+}
+
+TEST(tls) { test_tls_kind("tls"); }
+TEST(tls_duplex) { test_tls_kind("tls_duplex"); }
