@@ -58,5 +58,6 @@
 #include "edo/sync.h"
 #include "edo/stream.h"
 #include "edo/duplex.h"
+#include "edo/bytes.h"
 
 #endif /* EDO_H */
