@@ -59,5 +59,7 @@
 #include "edo/stream.h"
 #include "edo/duplex.h"
 #include "edo/bytes.h"
+#include "edo/codec.h"
+#include "edo/resp.h"
 
 #endif /* EDO_H */

@@ -1,0 +1,148 @@
+/* The RESP2 codec: the scanner finds a whole frame (resp_scan.c), the frame's bytes are split
+ * off the input without copying, and the builder (resp_build.c) points the values into them.
+ * A frame keeps its room for values from one decode to the next, so a connection decoding
+ * requests of a steady shape allocates nothing per request. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/resp.h"
+
+typedef struct codec_state {
+    edo__resp_limits limits;
+    edo__resp_scan scan;
+    int error;       /* sticky: RESP cannot find the next frame after a bad one */
+    const char *why; /* its message for the peer */
+} codec_state;
+
+_Static_assert(sizeof(codec_state) <= sizeof(((edo_resp_codec *)0)->private_),
+               "edo_resp_codec.private_ is too small");
+
+static codec_state *state_of(edo_resp_codec *c) { return (codec_state *)(void *)c->private_; }
+
+void edo_resp_frame_init(edo_resp_frame *f)
+{
+    if (f)
+        *f = (edo_resp_frame){0};
+}
+
+/* Releases the frame's hold on the input, keeping its room for values (frame_clear). */
+static void frame_clear(edo_codec *c, void *frame)
+{
+    (void)c;
+    edo_resp_frame *f = frame;
+    edo_bytes_drop(&f->bytes_);
+    f->value = (edo_resp_value){0};
+}
+
+void edo_resp_frame_drop(edo_resp_frame *f)
+{
+    if (!f)
+        return;
+    edo_bytes_drop(&f->bytes_);
+    free(f->values_);
+    free(f->text_);
+    *f = (edo_resp_frame){0};
+}
+
+/* Makes *buf hold at least `want` items of `size` bytes; a buffer far larger than needed (kept
+ * from one huge frame) is given back. Returns 0 or -ENOMEM (the old buffer kept). */
+static int fit(void **buf, size_t *cap, size_t want, size_t size)
+{
+    if (want <= *cap && !(*cap > 1024 && want < *cap / 8))
+        return 0;
+    void *p = realloc(*buf, (want ? want : 1) * size);
+    if (!p)
+        return want <= *cap ? 0 : -ENOMEM;
+    *buf = p;
+    *cap = want;
+    return 0;
+}
+
+static int fail(codec_state *st, int error, const char *why)
+{
+    st->error = error;
+    st->why = why;
+    return error;
+}
+
+static int resp_decode(edo_codec *codec, edo_bytes *src, void *frame)
+{
+    codec_state *st = state_of((edo_resp_codec *)codec);
+    edo_resp_frame *f = frame;
+    if (st->error)
+        return st->error;
+    for (;;) {
+        const char *why = NULL;
+        int rc = edo__resp_scan_step(&st->scan, &st->limits, edo_bytes_data(src),
+                                     edo_bytes_len(src), &why);
+        if (rc < 0)
+            return fail(st, rc, why);
+        if (rc == EDO__RESP_MORE)
+            return 0;
+        if (rc == EDO__RESP_EMPTY) {
+            edo_bytes_advance(src, st->scan.offset); /* blank inline lines: skipped */
+            st->scan = (edo__resp_scan){0};
+            continue;
+        }
+        const edo__resp_scan *s = &st->scan;
+        if (fit((void **)&f->values_, &f->values_cap_, s->values, sizeof(edo_resp_value)) < 0)
+            return -ENOMEM; /* nothing consumed: the same frame decodes once memory is back */
+        if (s->is_inline &&
+            fit((void **)&f->text_, &f->text_cap_, s->inline_bytes + s->inline_args, 1) < 0)
+            return -ENOMEM;
+        edo_bytes_drop(&f->bytes_);
+        edo_bytes_split_to(src, s->offset, &f->bytes_);
+        /* The builder reads the bytes it was shown: they are the frame's now, unchanged. */
+        edo__resp_build(s, edo_bytes_data(&f->bytes_), s->offset, f->values_, f->text_);
+        f->value = f->values_[0];
+        st->scan = (edo__resp_scan){0};
+        return 1;
+    }
+}
+
+static int resp_decode_eof(edo_codec *codec, edo_bytes *src, void *frame)
+{
+    codec_state *st = state_of((edo_resp_codec *)codec);
+    int rc = resp_decode(codec, src, frame);
+    if (rc != 0)
+        return rc;
+    if (edo_bytes_len(src) > 0)
+        return fail(st, -EPROTO, "Protocol error: the stream ended inside a frame");
+    return 0;
+}
+
+static int resp_encode(edo_codec *codec, const void *frame, edo_bytes *dst)
+{
+    (void)codec;
+    return edo_resp_encode(frame, dst);
+}
+
+static const edo_codec_vtable resp_vtable = {resp_decode, resp_decode_eof, resp_encode,
+                                             frame_clear};
+
+int edo_resp_codec_init(edo_resp_codec *c, const edo_resp_config *config)
+{
+    edo_resp_config cfg = config ? *config : (edo_resp_config){0};
+    if (!c || cfg.max_bulk_len > EDO_RESP_DEFAULT_MAX_BULK ||
+        cfg.max_elements > ((size_t)1 << 31) || cfg.max_line_len > EDO_BYTES_MAX ||
+        cfg.max_frame_len > EDO_BYTES_MAX)
+        return -EINVAL;
+    memset(c, 0, sizeof *c);
+    c->base.vtable = &resp_vtable;
+    codec_state *st = state_of(c);
+    st->limits = (edo__resp_limits){
+        .max_bulk_len = cfg.max_bulk_len ? cfg.max_bulk_len : EDO_RESP_DEFAULT_MAX_BULK,
+        .max_elements = cfg.max_elements ? cfg.max_elements : EDO_RESP_DEFAULT_MAX_ELEMENTS,
+        .max_line_len = cfg.max_line_len ? cfg.max_line_len : EDO_RESP_DEFAULT_MAX_LINE,
+        .max_frame_len = cfg.max_frame_len ? cfg.max_frame_len : EDO_RESP_DEFAULT_MAX_FRAME,
+        .max_depth = EDO_RESP_MAX_DEPTH,
+        .inline_commands = cfg.inline_commands,
+    };
+    return 0;
+}
+
+const char *edo_resp_codec_error(const edo_resp_codec *c)
+{
+    return c ? ((const codec_state *)(const void *)c->private_)->why : NULL;
+}

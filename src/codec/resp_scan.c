@@ -1,0 +1,193 @@
+/* The RESP2 scanner: finds where the frame at the front of a buffer ends, checking every limit as
+ * soon as the header that announces a size is read, before a byte of it is buffered or a value
+ * allocated (a "$1073741824" header is refused on its own line). It remembers the offset of the
+ * last whole item and the items still expected in each open array, so the bytes of a large frame
+ * are looked at once however many reads bring them; only an item cut in half is scanned again.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "codec/resp.h"
+
+int edo__resp_parse_int(const uint8_t *p, size_t len, int64_t *out)
+{
+    bool negative = len > 0 && p[0] == '-';
+    size_t i = negative ? 1 : 0;
+    if (i == len || len - i > 19)
+        return -EPROTO;
+    uint64_t v = 0;
+    for (; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -EPROTO;
+        v = v * 10 + (uint64_t)(p[i] - '0');
+    }
+    /* 19 digits cannot overflow a uint64_t; the int64_t range is checked here. */
+    if (v > (uint64_t)INT64_MAX + (negative ? 1u : 0u))
+        return -EPROTO;
+    *out = negative ? (int64_t)(0 - v) : (int64_t)v;
+    return 0;
+}
+
+/* Finds the "\r\n" that ends the line starting at `from`: returns 1 and its offset in *end,
+ * EDO__RESP_MORE when the line is not all there, or an error (a line longer than the limit, a
+ * '\r' not followed by '\n'). */
+static int find_crlf(const uint8_t *p, size_t len, size_t from, size_t max_line, size_t *end,
+                     const char **why)
+{
+    /* The line's bytes, then its '\r'. */
+    size_t window = len - from;
+    if (window > max_line + 1)
+        window = max_line + 1;
+    const uint8_t *cr = window ? memchr(p + from, '\r', window) : NULL;
+    if (!cr) {
+        if (window == max_line + 1) {
+            *why = "Protocol error: too big line";
+            return -EMSGSIZE;
+        }
+        return EDO__RESP_MORE;
+    }
+    size_t at = (size_t)(cr - p);
+    if (at + 1 == len)
+        return EDO__RESP_MORE;
+    if (p[at + 1] != '\n') {
+        *why = "Protocol error: a line must end in CRLF";
+        return -EPROTO;
+    }
+    *end = at;
+    return 1;
+}
+
+/* Scans one item at s->offset. Returns 1 when it was whole (s is updated: offset past it, an
+ * array opened), EDO__RESP_MORE, or an error. */
+static int scan_item(edo__resp_scan *s, const edo__resp_limits *lim, const uint8_t *p,
+                     size_t len, int64_t *opens, const char **why)
+{
+    size_t start = s->offset;
+    if (start >= len)
+        return EDO__RESP_MORE;
+    size_t end;
+    int rc = find_crlf(p, len, start + 1, lim->max_line_len, &end, why);
+    if (rc != 1)
+        return rc;
+    const uint8_t *line = p + start + 1;
+    size_t line_len = end - start - 1;
+    size_t next = end + 2;
+    if (next > lim->max_frame_len) {
+        *why = "Protocol error: frame too big";
+        return -EMSGSIZE;
+    }
+    int64_t n;
+    switch (p[start]) {
+    case '+':
+    case '-':
+        break;
+    case ':':
+        if (edo__resp_parse_int(line, line_len, &n) < 0) {
+            *why = "Protocol error: invalid integer";
+            return -EPROTO;
+        }
+        break;
+    case '$':
+        if (edo__resp_parse_int(line, line_len, &n) < 0 || n < -1) {
+            *why = "Protocol error: invalid bulk length";
+            return -EPROTO;
+        }
+        if (n > 0 && (uint64_t)n > lim->max_bulk_len) {
+            *why = "Protocol error: invalid bulk length";
+            return -EMSGSIZE;
+        }
+        if (n >= 0) {
+            /* The string and its CRLF; the frame limit bounds what a peer can make us buffer. */
+            if ((uint64_t)n + 2 > lim->max_frame_len - next) {
+                *why = "Protocol error: frame too big";
+                return -EMSGSIZE;
+            }
+            size_t data_end = next + (size_t)n;
+            if (len < data_end + 2)
+                return EDO__RESP_MORE;
+            if (p[data_end] != '\r' || p[data_end + 1] != '\n') {
+                *why = "Protocol error: bulk string not followed by CRLF";
+                return -EPROTO;
+            }
+            next = data_end + 2;
+        }
+        break;
+    case '*':
+        if (edo__resp_parse_int(line, line_len, &n) < 0 || n < -1) {
+            *why = "Protocol error: invalid multibulk length";
+            return -EPROTO;
+        }
+        /* The array and its items (a nested array's own slot is counted twice: harmless). */
+        if (n > 0 && (s->values >= lim->max_elements ||
+                      (uint64_t)n > lim->max_elements - s->values - 1)) {
+            *why = "Protocol error: invalid multibulk length";
+            return -EMSGSIZE;
+        }
+        if (n > 0 && s->depth == lim->max_depth) {
+            *why = "Protocol error: arrays nested too deep";
+            return -EPROTO;
+        }
+        if (n > 0)
+            *opens = n;
+        break;
+    default:
+        *why = "Protocol error: unexpected type byte";
+        return -EPROTO;
+    }
+    s->offset = next;
+    s->values++;
+    return 1;
+}
+
+static int scan_inline(edo__resp_scan *s, const edo__resp_limits *lim, const uint8_t *p,
+                       size_t len, const char **why)
+{
+    size_t window = len > lim->max_line_len + 2 ? lim->max_line_len + 2 : len;
+    const uint8_t *nl = memchr(p, '\n', window);
+    if (!nl) {
+        if (window == lim->max_line_len + 2) {
+            *why = "Protocol error: too big inline request";
+            return -EMSGSIZE;
+        }
+        return EDO__RESP_MORE;
+    }
+    size_t line_len = (size_t)(nl - p);
+    size_t bytes = 0;
+    int words = edo__resp_split_inline(p, line_len, &bytes, NULL, NULL);
+    if (words < 0) {
+        *why = "Protocol error: unbalanced quotes in request";
+        return -EPROTO;
+    }
+    if ((size_t)words >= lim->max_elements) {
+        *why = "Protocol error: too many arguments";
+        return -EMSGSIZE;
+    }
+    s->offset = line_len + 1;
+    s->is_inline = true;
+    s->inline_args = (size_t)words;
+    s->inline_bytes = bytes;
+    s->values = (size_t)words + 1;
+    return words == 0 ? EDO__RESP_EMPTY : EDO__RESP_FRAME;
+}
+
+int edo__resp_scan_step(edo__resp_scan *s, const edo__resp_limits *lim, const uint8_t *p,
+                        size_t len, const char **why)
+{
+    if (s->offset == 0 && len > 0 && lim->inline_commands && p[0] != '*')
+        return scan_inline(s, lim, p, len, why);
+    for (;;) {
+        /* Close the arrays whose items are all there; the frame ends with the root. */
+        while (s->depth > 0 && s->remaining[s->depth - 1] == 0)
+            s->depth--;
+        if (s->values > 0 && s->depth == 0)
+            return EDO__RESP_FRAME;
+        int64_t opens = 0;
+        int rc = scan_item(s, lim, p, len, &opens, why);
+        if (rc != 1)
+            return rc;
+        if (s->depth > 0)
+            s->remaining[s->depth - 1]--; /* one more item of the array around it */
+        if (opens > 0)
+            s->remaining[s->depth++] = opens;
+    }
+}
