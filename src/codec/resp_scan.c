@@ -80,6 +80,11 @@ static int scan_item(edo__resp_scan *s, const edo__resp_limits *lim, const uint8
     switch (p[start]) {
     case '+':
     case '-':
+        /* A lone '\n' would make the value impossible to send back (or to pass on). */
+        if (line_len > 0 && memchr(line, '\n', line_len)) {
+            *why = "Protocol error: a line must end in CRLF";
+            return -EPROTO;
+        }
         break;
     case ':':
         if (edo__resp_parse_int(line, line_len, &n) < 0) {

@@ -196,6 +196,7 @@ TEST(malformed)
         ":12a\r\n",        /* not an integer */
         ":99999999999999999999\r\n", /* beyond int64 */
         "+OK\rX",          /* CR without LF */
+        "+a\nb\r\n",      /* LF inside a line */
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         edo_resp_codec c;
