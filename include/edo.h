@@ -58,6 +58,7 @@
 #include "edo/sync.h"
 #include "edo/stream.h"
 #include "edo/duplex.h"
+#include "edo/fd_stream.h"
 #include "edo/bytes.h"
 #include "edo/codec.h"
 #include "edo/resp.h"

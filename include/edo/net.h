@@ -43,6 +43,7 @@
 
 #include "edo/io.h"
 #include "edo/runtime.h"
+#include "edo/stream.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -260,6 +261,13 @@ int edo_tcp_peer_addr(const edo_tcp *c, edo_sockaddr *out);
 /* The socket's file descriptor (for options edo does not wrap), or -EINVAL for NULL. Do not
  * close it. */
 int edo_tcp_fd(const edo_tcp *c);
+/* The connection as a byte stream (edo/stream.h), for code written once for every stream: the
+ * same connection, not a copy. No allocation and the same lifetime: edo_stream_close closes the
+ * connection (as edo_tcp_close does; call one of them, once). A stream read or write is one
+ * recv or send on the reactor, as edo_tcp_read and edo_tcp_write; edo_stream_ready waits for
+ * readiness as edo_tcp_ready; edo_stream_shutdown is shutdown(SHUT_WR); edo_stream_raw_fd
+ * gives the socket. Returns NULL for NULL. Never suspends; thread-safe. */
+edo_stream *edo_tcp_stream(edo_tcp *c);
 
 /* ---------------------------------------------------------------------------------------------
  * Unix domain sockets (stream)
@@ -325,6 +333,8 @@ int edo_unix_shutdown(edo_unix *c, int how);
 int edo_unix_close(edo_unix *c);
 /* The socket's file descriptor, or -EINVAL for NULL. Do not close it. */
 int edo_unix_fd(const edo_unix *c);
+/* The connection as a byte stream: as edo_tcp_stream. */
+edo_stream *edo_unix_stream(edo_unix *c);
 
 /* ---------------------------------------------------------------------------------------------
  * Datagram sockets: UDP, and Unix datagram sockets

@@ -42,6 +42,7 @@ struct edo_io *edo__io_slab_take(edo__io_slab *s)
             fresh[i].fd = -1;
             edo__spin_init(&fresh[i].lock);
             fresh[i].waiters = NULL;
+            fresh[i].stream.vtable = NULL;
         }
         /* Published whole: a dispatcher may look a slot up without the owner's lock. */
         atomic_store_explicit(&s->pages[page], fresh, memory_order_release);
@@ -52,6 +53,7 @@ struct edo_io *edo__io_slab_take(edo__io_slab *s)
 void edo__io_slab_put(edo__io_slab *s, struct edo_io *io)
 {
     io->fd = -1;
+    io->stream.vtable = NULL; /* the next user sets its own */
     io->next_free = s->free;
     s->free = io;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "edo/io.h"
+#include "edo/stream.h"
 #include "platform/spinlock.h"
 
 #define EDO__IO_PAGE_SLOTS 256u
@@ -28,7 +29,12 @@ struct edo_io {
     edo_io_waiter *waiters;
     struct edo_io *next_free;
     struct edo__io_driver *driver; /* it is registered with */
+    /* The fd as a byte stream, for the layers above that hand one out (a connected socket is
+     * an edo_stream with no allocation: edo_tcp_stream); their vtable, set when they register
+     * it, or NULL. Within the cache line: the slot stays 64 bytes. */
+    edo_stream stream;
 };
+_Static_assert(sizeof(struct edo_io) == 64, "a registration is one cache line");
 
 /* The slots; its owner serialises take and put (lookups need no lock). */
 typedef struct edo__io_slab {

@@ -11,9 +11,18 @@
 
 #include "net/open.h"
 
-int edo__sock_adopt(edo_runtime *rt, edo_io **out, int fd)
+/* Registers a socket; a stream socket's registration is also its edo_stream (net/stream.c). */
+static int register_socket(edo_runtime *rt, int fd, edo_io **out)
 {
     int rc = edo_io_register_on(rt, fd, out);
+    if (rc == 0)
+        (*out)->stream.vtable = &edo__socket_stream_vtable;
+    return rc;
+}
+
+int edo__sock_adopt(edo_runtime *rt, edo_io **out, int fd)
+{
+    int rc = register_socket(rt, fd, out);
     if (rc < 0)
         close(fd);
     return rc;
@@ -57,7 +66,7 @@ int edo__sock_from_fd(edo_io **out, int fd, int type, unsigned families, edo__so
         return -errno;
     if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
         return -errno;
-    int rc = edo_io_register_on(rt, fd, out);
+    int rc = register_socket(rt, fd, out);
     if (rc < 0 && !(flags & O_NONBLOCK))
         fcntl(fd, F_SETFL, flags); /* the caller gets it back as it was */
     return rc;

@@ -20,6 +20,10 @@ typedef struct edo__accept {
     int fd;             /* the accepted socket */
 } edo__accept;
 
+/* A connected stream socket's vtable as an edo_stream (net/socket_stream.c): every socket's
+ * registration carries it, and edo_tcp_stream hands the registration out as the stream. */
+extern const edo_stream_vtable edo__socket_stream_vtable;
+
 /* Registers an fd the caller made (closing it on failure). */
 int edo__sock_adopt(edo_runtime *rt, edo_io **out, int fd);
 /* Takes over a socket made elsewhere: checks it is of `type` (SOCK_STREAM, SOCK_DGRAM), of one

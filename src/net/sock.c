@@ -18,12 +18,15 @@ static inline void forget_drained(edo_io *io, uint32_t dir, edo_io_event ev)
     edo__io_clear_ready(io, ev);
 }
 
-edo_poll edo__sock_poll(edo__sock_wait *w, edo_context *cx, ssize_t *result)
+/* The loop of edo__sock_poll, with the waiter anywhere (inlined into both entries). */
+static inline __attribute__((always_inline)) edo_poll
+poll_op(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx, edo_io_waiter *waiter,
+        edo_context *cx, ssize_t *result)
 {
     for (;;) {
         edo_io_event ev;
         int rc;
-        if (edo__io_poll_ready(w->io, w->dir, &w->waiter, cx, &ev, &rc) == EDO_PENDING)
+        if (edo__io_poll_ready(io, dir, waiter, cx, &ev, &rc) == EDO_PENDING)
             return EDO_PENDING;
         if (rc < 0) {
             *result = rc;
@@ -31,20 +34,31 @@ edo_poll edo__sock_poll(edo__sock_wait *w, edo_context *cx, ssize_t *result)
         }
         if (!edo_coop_proceed(cx))
             return EDO_PENDING; /* budget spent: it queued us again, behind the others */
-        if (__builtin_expect(!w->op, 0)) { /* a readiness wait */
+        if (__builtin_expect(!op, 0)) { /* a readiness wait */
             *result = ev.ready;
             return EDO_READY;
         }
         bool drained = false;
-        ssize_t n = w->op(w->io->fd, w->ctx, &drained);
+        ssize_t n = op(io->fd, ctx, &drained);
         if (n != -EAGAIN) {
             if (drained)
-                forget_drained(w->io, w->dir, ev);
+                forget_drained(io, dir, ev);
             *result = n;
             return EDO_READY;
         }
-        edo__io_clear_ready(w->io, ev); /* would block: whatever was seen is stale */
+        edo__io_clear_ready(io, ev); /* would block: whatever was seen is stale */
     }
+}
+
+edo_poll edo__sock_poll(edo__sock_wait *w, edo_context *cx, ssize_t *result)
+{
+    return poll_op(w->io, w->dir, w->op, w->ctx, &w->waiter, cx, result);
+}
+
+edo_poll edo__sock_poll_op(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx,
+                           edo_io_waiter *waiter, edo_context *cx, ssize_t *result)
+{
+    return poll_op(io, dir, op, ctx, waiter, cx, result);
 }
 
 ssize_t edo__sock_try(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx)

@@ -32,6 +32,10 @@ typedef struct edo__sock_wait {
  * bits), or the wait's error (-EBADF), in *result; or EDO_PENDING with cx's waker registered (or
  * the cooperative budget spent). Never suspends. */
 edo_poll edo__sock_poll(edo__sock_wait *w, edo_context *cx, ssize_t *result);
+/* edo__sock_poll with its parts apart: the waiter lives where the caller keeps it (a stream's
+ * waiter), the operation's context may be rebuilt at each poll. */
+edo_poll edo__sock_poll_op(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx,
+                           edo_io_waiter *waiter, edo_context *cx, ssize_t *result);
 /* Leaves the registration's wait list. */
 void edo__sock_wait_drop(edo__sock_wait *w);
 

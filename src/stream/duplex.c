@@ -1,10 +1,8 @@
 /* The in-memory duplex pair (edo/duplex.h): two directions, each a ring buffer of at most
  * max_buffered bytes, under one spinlock for the pair (only the two ends ever contend for it).
  *
- * Who waits: a direction remembers at most one reading and one writing waiter (the caller's
- * edo_stream_waiter; the waker is kept in the waiter, not here, so an idle pair holds none).
- * Waking takes the waiter off every slot and moves its waker out under the lock, and wakes it
- * after unlocking; from then on the pair no longer touches the waiter. A readiness wait for
+ * Who waits: a direction remembers at most one reading and one writing waiter (stream/wait.h:
+ * the waker is kept in the caller's waiter, so an idle pair holds none). A readiness wait for
  * both directions sits in two slots with one waker. */
 #include <errno.h>
 #include <limits.h>
@@ -16,15 +14,7 @@
 #include "edo/duplex.h"
 #include "edo/io.h"
 #include "platform/spinlock.h"
-
-/* What edo_stream_waiter holds for a pair. */
-typedef struct duplex_waiter {
-    edo_waker waker;
-} duplex_waiter;
-
-_Static_assert(sizeof(duplex_waiter) <= sizeof(edo_stream_waiter), "edo_stream_waiter too small");
-
-static duplex_waiter *waiter_of(edo_stream_waiter *w) { return (duplex_waiter *)(void *)w; }
+#include "stream/wait.h"
 
 /* The bytes one end wrote and the other has not read yet. */
 typedef struct direction {
@@ -57,23 +47,6 @@ static direction *out_of(end *e) { return &e->pair->dir[e->side]; }
 
 /* ---- waiters (under the lock) -------------------------------------------------------------- */
 
-/* Remembers `w` in `slot` with cx's waker; the waker `w` held before, when it named another
- * task, goes to *old (to drop after unlocking). -EBUSY: another waiter is in the slot. */
-static int enqueue(edo_stream_waiter **slot, edo_stream_waiter *w, edo_context *cx,
-                   edo_waker *old)
-{
-    if (*slot && *slot != w)
-        return -EBUSY;
-    *slot = w;
-    duplex_waiter *dw = waiter_of(w);
-    const edo_waker *want = edo_context_waker(cx);
-    if (!edo_waker_will_wake(&dw->waker, want)) {
-        *old = dw->waker;
-        dw->waker = edo_waker_clone(want);
-    }
-    return 0;
-}
-
 /* Takes `w` off every slot of the pair. */
 static void unlink_waiter(duplex *d, const edo_stream_waiter *w)
 {
@@ -89,13 +62,9 @@ static void unlink_waiter(duplex *d, const edo_stream_waiter *w)
 static edo_waker take_waiter(duplex *d, edo_stream_waiter *const *slot)
 {
     edo_stream_waiter *w = *slot;
-    if (!w)
-        return EDO_WAKER_EMPTY;
-    unlink_waiter(d, w);
-    duplex_waiter *dw = waiter_of(w);
-    edo_waker waker = dw->waker;
-    dw->waker = EDO_WAKER_EMPTY;
-    return waker;
+    if (w)
+        unlink_waiter(d, w);
+    return edo__stream_wait_take(w);
 }
 
 static void duplex_drop_waiter(edo_stream *s, edo_stream_waiter *w)
@@ -104,7 +73,7 @@ static void duplex_drop_waiter(edo_stream *s, edo_stream_waiter *w)
     edo__spin_lock(&d->lock);
     unlink_waiter(d, w);
     edo__spin_unlock(&d->lock);
-    edo_waker_drop(&waiter_of(w)->waker); /* ours alone now */
+    edo__stream_wait_drop(w); /* ours alone now */
 }
 
 /* ---- the ring (under the lock) ------------------------------------------------------------- */
@@ -164,7 +133,7 @@ static edo_poll duplex_poll_read(edo_stream *s, edo_stream_waiter *w, edo_contex
     } else if (in->write_closed) {
         *result = 0;
     } else {
-        int rc = enqueue(&in->reader, w, cx, &old);
+        int rc = edo__stream_wait_enqueue(&in->reader, w, cx, &old);
         if (rc < 0)
             *result = rc;
         else
@@ -213,7 +182,7 @@ static edo_poll duplex_poll_write(edo_stream *s, edo_stream_waiter *w, edo_conte
         *result = (ssize_t)ring_put(out, d->capacity, iov, iovcnt);
         if (*result > 0)
             wake = take_waiter(d, &out->reader);
-    } else if ((rc = enqueue(&out->writer, w, cx, &old)) < 0) {
+    } else if ((rc = edo__stream_wait_enqueue(&out->writer, w, cx, &old)) < 0) {
         *result = rc;
     } else {
         poll = EDO_PENDING;
@@ -269,9 +238,9 @@ static edo_poll duplex_poll_ready(edo_stream *s, edo_stream_waiter *w, edo_conte
     }
     if (!ready) {
         if (interest & EDO_READABLE)
-            rc = enqueue(&in->reader, w, cx, &old);
+            rc = edo__stream_wait_enqueue(&in->reader, w, cx, &old);
         if (rc == 0 && (interest & EDO_WRITABLE))
-            rc = enqueue(&out->writer, w, cx, &old);
+            rc = edo__stream_wait_enqueue(&out->writer, w, cx, &old);
         if (rc < 0)
             unlink_waiter(d, w);
     }

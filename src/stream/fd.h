@@ -1,0 +1,42 @@
+/* Streams over file descriptors, as the kinds see each other: the reactor kind (fd.c: pipes,
+ * sockets, ttys and other fds epoll watches) and the blocking-pool kind (file.c: regular files,
+ * and terminals for stdio), which edo_stream_from_fd, edo_pipe_new and the stdio streams build
+ * on. */
+#ifndef EDO_STREAM_FD_H
+#define EDO_STREAM_FD_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "edo/stream.h"
+
+/* How the reactor kind moves bytes without blocking. */
+typedef enum edo__fd_mode {
+    EDO__FD_PLAIN,  /* read/write on an fd in O_NONBLOCK mode */
+    EDO__FD_SOCKET, /* recv/send with MSG_DONTWAIT | MSG_NOSIGNAL: the fd's flags stay */
+    EDO__FD_NOWAIT, /* preadv2/pwritev2 with RWF_NOWAIT (pipes, Linux 5.x and later): the flags
+                       stay, for descriptions shared with other processes (stdio) */
+} edo__fd_mode;
+
+/* A stream over `fd` (the stream owns it and closes it) through the current runtime's reactor.
+ * `restore_flags`: the fd's status flags to put back at close (-1: leave them). Returns 0, or
+ * the errors of edo_io_register (-EPERM for an fd epoll cannot watch, or not in a runtime),
+ * -ENOMEM; on failure the fd is left open and as it was. */
+int edo__fd_stream_open(int fd, edo__fd_mode mode, int restore_flags, edo_stream **out);
+
+/* A stream over `fd` (owned, closed at close) whose reads and writes run on the blocking pool,
+ * one pool call per operation. Returns 0 or -ENOMEM (the fd is left open then). */
+int edo__file_stream_open(int fd, edo_stream **out);
+
+/* Whether preadv2/pwritev2 take RWF_NOWAIT on `fd` (a pipe on Linux 5.x and later): tried with
+ * an empty transfer. */
+bool edo__fd_nowait_works(int fd, bool write);
+
+/* writev(2) (or pwritev2 with `rwf` flags) without letting a broken pipe raise SIGPIPE: the
+ * signal is blocked in the calling thread for the call and a SIGPIPE it raised is taken back,
+ * so the caller sees -EPIPE as a socket's MSG_NOSIGNAL gives. Returns the count or -errno
+ * (EINTR retried). */
+ssize_t edo__fd_writev(int fd, const struct iovec *iov, int iovcnt, int rwf);
+
+#endif
