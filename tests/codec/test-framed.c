@@ -297,11 +297,26 @@ static void *upper_server(void *arg)
 
 #define LINES 2000
 
+/* The two ends of a connection of the kind the test runs on. */
+typedef void (*make_pair)(edo_stream **client, edo_stream **server);
+
+static void duplex_streams(edo_stream **client, edo_stream **server)
+{
+    CHECK_EQ(edo_duplex_new(1024, client, server), 0);
+}
+
+static void tcp_streams(edo_stream **client, edo_stream **server)
+{
+    edo_tcp *c, *s;
+    tcp_pair(&c, &s);
+    *client = edo_tcp_stream(c);
+    *server = edo_tcp_stream(s);
+}
+
 static void *line_client(void *arg)
 {
-    (void)arg;
     edo_stream *a, *b;
-    CHECK_EQ(edo_duplex_new(1024, &a, &b), 0);
+    (*(const make_pair *)arg)(&a, &b);
     edo_task *server;
     CHECK_EQ(edo_spawn(upper_server, b, &server), 0);
     edo_lines_codec lines;
@@ -333,4 +348,14 @@ static void *line_client(void *arg)
     return NULL;
 }
 
-TEST(line_server_over_duplex) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, line_client, NULL); }
+TEST(line_server_over_duplex)
+{
+    static const make_pair kind = duplex_streams;
+    run_coro(EDO_RUNTIME_MULTI_THREAD, 2, line_client, (void *)&kind);
+}
+
+TEST(line_server_over_tcp)
+{
+    static const make_pair kind = tcp_streams;
+    run_coro(EDO_RUNTIME_MULTI_THREAD, 2, line_client, (void *)&kind);
+}
