@@ -59,8 +59,9 @@ static int lines_decode(edo_codec *codec, edo_bytes *src, void *frame)
             return take_line(src, at + 1, at + 1 - line_len, frame);
         }
         if (len >= limit) {
-            /* No '\n' within the limit: refuse the line now and drop it as it comes. */
-            edo_bytes_advance(src, len);
+            /* No '\n' within the limit: refuse the line now, drop what was searched, and the
+             * rest of the line as it comes (its end may already be buffered). */
+            edo_bytes_advance(src, limit);
             c->discarding_ = true;
             c->scanned_ = 0;
             return -EMSGSIZE;
