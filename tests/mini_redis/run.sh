@@ -230,4 +230,10 @@ benchmark)
     exit 1
     ;;
 esac
+# A sanitizer build's server reports what it found on stderr as it runs.
+if grep -q "Sanitizer" "$log"; then
+    echo "FAILED: the server's sanitizer reported:"
+    cat "$log"
+    exit 1
+fi
 echo "ok: $case_name"
