@@ -15,6 +15,7 @@
 /* How far the scanner got into the frame at the front of the buffer. */
 typedef struct edo__resp_scan {
     size_t offset;   /* bytes of whole items scanned so far */
+    size_t searched; /* bytes after them searched for a line end in vain */
     size_t values;   /* values in them (each array counts itself and its items) */
     uint32_t depth;  /* arrays open at `offset` */
     bool is_inline;  /* the frame is an inline command (its length is in `offset` once done) */

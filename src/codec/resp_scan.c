@@ -30,16 +30,19 @@ int edo__resp_parse_int(const uint8_t *p, size_t len, int64_t *out)
 
 /* Finds the "\r\n" that ends the line starting at `from`: returns 1 and its offset in *end,
  * EDO__RESP_MORE when the line is not all there, or an error (a line longer than the limit, a
- * '\r' not followed by '\n'). */
-static int find_crlf(const uint8_t *p, size_t len, size_t from, size_t max_line, size_t *end,
-                     const char **why)
+ * '\r' not followed by '\n'). *searched: how many bytes of the line are known to hold no '\r'
+ * (kept between calls, so a long line arriving byte by byte is searched once). */
+static int find_crlf(const uint8_t *p, size_t len, size_t from, size_t max_line,
+                     size_t *searched, size_t *end, const char **why)
 {
     /* The line's bytes, then its '\r'. */
     size_t window = len - from;
     if (window > max_line + 1)
         window = max_line + 1;
-    const uint8_t *cr = window ? memchr(p + from, '\r', window) : NULL;
+    const uint8_t *cr =
+        window > *searched ? memchr(p + from + *searched, '\r', window - *searched) : NULL;
     if (!cr) {
+        *searched = window;
         if (window == max_line + 1) {
             *why = "Protocol error: too big line";
             return -EMSGSIZE;
@@ -47,6 +50,7 @@ static int find_crlf(const uint8_t *p, size_t len, size_t from, size_t max_line,
         return EDO__RESP_MORE;
     }
     size_t at = (size_t)(cr - p);
+    *searched = at - from;
     if (at + 1 == len)
         return EDO__RESP_MORE;
     if (p[at + 1] != '\n') {
@@ -66,7 +70,7 @@ static int scan_item(edo__resp_scan *s, const edo__resp_limits *lim, const uint8
     if (start >= len)
         return EDO__RESP_MORE;
     size_t end;
-    int rc = find_crlf(p, len, start + 1, lim->max_line_len, &end, why);
+    int rc = find_crlf(p, len, start + 1, lim->max_line_len, &s->searched, &end, why);
     if (rc != 1)
         return rc;
     const uint8_t *line = p + start + 1;
@@ -140,6 +144,7 @@ static int scan_item(edo__resp_scan *s, const edo__resp_limits *lim, const uint8
         return -EPROTO;
     }
     s->offset = next;
+    s->searched = 0;
     s->values++;
     return 1;
 }
@@ -148,8 +153,10 @@ static int scan_inline(edo__resp_scan *s, const edo__resp_limits *lim, const uin
                        size_t len, const char **why)
 {
     size_t window = len > lim->max_line_len + 2 ? lim->max_line_len + 2 : len;
-    const uint8_t *nl = memchr(p, '\n', window);
+    const uint8_t *nl =
+        window > s->searched ? memchr(p + s->searched, '\n', window - s->searched) : NULL;
     if (!nl) {
+        s->searched = window;
         if (window == lim->max_line_len + 2) {
             *why = "Protocol error: too big inline request";
             return -EMSGSIZE;

@@ -232,3 +232,27 @@ TEST(encode_helpers)
     CHECK(memcmp(edo_bytes_data(&out), want, sizeof want - 1) == 0);
     edo_bytes_drop(&out);
 }
+
+/* A 60,000-byte line arriving a byte at a time: the search for its end resumes where the last
+ * call stopped (a CR found as the last byte, then its LF, included). */
+TEST(long_line_byte_by_byte)
+{
+    enum { N = 60000 };
+    static char wire[N + 3];
+    wire[0] = '+';
+    memset(wire + 1, 'x', N);
+    memcpy(wire + 1 + N, "\r\n", 2);
+    edo_resp_codec c;
+    CHECK_EQ(edo_resp_codec_init(&c, NULL), 0);
+    edo_resp_frame f;
+    edo_resp_frame_init(&f);
+    decode_bytewise(&c, wire, sizeof wire, &f);
+    CHECK(f.value.type == EDO_RESP_SIMPLE && f.value.len == N);
+    /* The same as an inline command. */
+    edo_resp_codec s = server_codec();
+    wire[0] = 'x';
+    wire[N + 1] = '\n';
+    decode_bytewise(&s, wire, N + 2, &f);
+    CHECK(f.value.type == EDO_RESP_ARRAY && f.value.len == 1 && f.value.items[0].len == N + 1);
+    edo_resp_frame_drop(&f);
+}
