@@ -156,6 +156,32 @@ TEST(cancelled_next_loses_nothing)
     edo_stream_close(b);
 }
 
+/* A coroutine's next cut by its deadline (paused clock): nothing read is lost. */
+static void next_under_deadline(void)
+{
+    edo_stream *a, *b;
+    CHECK_EQ(edo_duplex_new(64, &a, &b), 0);
+    edo_lines_codec lines;
+    CHECK_EQ(edo_lines_codec_init(&lines, 0), 0);
+    edo_framed fr;
+    CHECK_EQ(edo_framed_init(&fr, b, &lines.base, NULL), 0);
+    edo_bytes line = EDO_BYTES_INIT;
+    CHECK_EQ(edo_stream_write_all(a, "hel", 3), 0);
+    edo_instant saved;
+    CHECK_EQ(edo_deadline_push(edo_after(EDO_MSEC(10)), &saved), 0);
+    CHECK_EQ(edo_framed_next(&fr, &line), -ETIMEDOUT);
+    CHECK_EQ(edo_deadline_pop(saved), 0);
+    CHECK_EQ(edo_stream_write_all(a, "lo\n", 3), 0);
+    CHECK_EQ(edo_framed_next(&fr, &line), 1);
+    check_frame(&line, "hello");
+    edo_bytes_drop(&line);
+    edo_framed_drop(&fr);
+    edo_stream_close(a);
+    edo_stream_close(b);
+}
+
+TEST(next_cut_by_deadline_loses_nothing) { in_coroutine(next_under_deadline); }
+
 /* A send above the high-water mark waits until the peer has read enough; the frame is not
  * lost while it waits. */
 TEST(send_backpressure)
