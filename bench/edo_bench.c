@@ -22,6 +22,7 @@
 #include "edo.h"
 #include "coro/context.h" /* internal: the bare switch benchmark */
 #include "fairness_workloads.h"
+#include "stream_workloads.h"
 #include "sync_workloads.h"
 #include "time_workloads.h"
 
@@ -416,6 +417,7 @@ static const struct {
     {"ping_pong_pairs", ping_pong_pairs, ping_pong_pairs_hops},
     {"coro_ping_pong_pairs", coro_ping_pong_pairs, ping_pong_pairs_hops},
     {"mpsc", mpsc, NULL},
+    {"lines", lines, NULL},
 };
 
 /* The lateness workloads: they print their own fields and run no warm-up. */
@@ -445,6 +447,8 @@ static long default_ops(const char *name)
         return 1000; /* tiny tasks */
     if (strstr(name, "ping_pong_pairs"))
         return 8000000; /* hops */
+    if (strcmp(name, "lines") == 0)
+        return LINES_DEFAULT_OPS; /* 80-byte lines: 1 GiB */
     return 1000000;
 }
 

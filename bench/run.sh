@@ -25,6 +25,9 @@
 #       and over; meanwhile a plain thread spawns 1,000 tiny tasks (all_ran_ms:
 #       until the last has run) and a task sleeps 1 ms twenty times (late_max_ms:
 #       the worst lateness). A side not done after 60 s prints 60000 (the cap).
+#   lines   1 GiB of 80-byte lines written by one task into an in-memory duplex
+#       pair of 64 KiB, read by another through a buffered reader of 8 KiB (edo:
+#       edo_buf_reader_next_line; Tokio: BufReader::lines); ns per line.
 # The coro_* rows run edo's coroutine tasks against the same Tokio workload.
 #
 # Environment:
@@ -72,6 +75,7 @@ PAIRS=(
     "mpsc                 mpsc"
     "fairness             fairness"
     "coro_fairness        fairness"
+    "lines                lines"
 )
 
 # Every field a result line may carry after bench= and peer=, with the printf

@@ -60,6 +60,8 @@
 #include "edo/duplex.h"
 #include "edo/fd_stream.h"
 #include "edo/bytes.h"
+#include "edo/stream_util.h"
+#include "edo/buffered.h"
 #include "edo/codec.h"
 #include "edo/resp.h"
 

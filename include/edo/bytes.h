@@ -20,8 +20,9 @@
  * Memory is reclaimed, not only grown: when a buffer is the only user of its allocation (every
  * piece split off and every slice frozen from it has been dropped), the bytes it consumed at the
  * front become spare room again (reserve moves the unread bytes to the start when that is cheap:
- * there are no more of them than consumed bytes). So a buffer used as a reader's window, filled
- * at the back and consumed at the front, keeps one allocation of a steady size.
+ * they are no more than the consumed bytes, or than half the allocation). So a buffer used as a
+ * reader's window, filled at the back and consumed at the front, keeps one allocation of a
+ * steady size.
  *
  * Sizes: a buffer or slice holds at most EDO_BYTES_MAX bytes; a size past it is -EINVAL, never an
  * overflow. Every call that allocates returns -ENOMEM when the allocation fails, the buffer then
@@ -77,15 +78,20 @@ void edo_bytes_drop(edo_bytes *b);
 
 /* The readable bytes: a pointer to the first (possibly NULL when there is none) and their
  * count. The pointer stays valid until the next call that changes `b` (reserve, append, commit,
- * advance, split_to, unsplit, freeze, clear, drop). NULL b: NULL and 0. */
-const uint8_t *edo_bytes_data(const edo_bytes *b);
-size_t edo_bytes_len(const edo_bytes *b);
+ * advance, split_to, unsplit, freeze, clear, drop). NULL b: NULL and 0. Inline: a parser asks
+ * for every byte. */
+static inline const uint8_t *edo_bytes_data(const edo_bytes *b) { return b ? b->ptr_ : NULL; }
+static inline size_t edo_bytes_len(const edo_bytes *b) { return b ? b->len_ : 0; }
+/* The readable bytes, to change in place (unmasking, decoding): they are this buffer's alone,
+ * never shared with another buffer or a slice. Valid as edo_bytes_data's. */
+static inline uint8_t *edo_bytes_data_mut(edo_bytes *b) { return b ? b->ptr_ : NULL; }
 /* How many bytes may be written after the readable ones without allocating. NULL: 0. */
-size_t edo_bytes_spare_len(const edo_bytes *b);
+static inline size_t edo_bytes_spare_len(const edo_bytes *b) { return b ? b->cap_ - b->len_ : 0; }
 
 /* Makes room for at least `additional` more bytes after the readable ones: reclaims the
  * consumed front when `b` is the only user of its allocation and that is enough (moving the
- * readable bytes to the start when they are no more than the consumed ones), otherwise moves
+ * readable bytes to the start when they are no more than the consumed ones or than half the
+ * allocation), otherwise moves
  * them to a new allocation (at least twice the old size). Returns 0, -EINVAL (NULL b, len +
  * additional above EDO_BYTES_MAX) or -ENOMEM (nothing changed). */
 int edo_bytes_reserve(edo_bytes *b, size_t additional);
@@ -138,8 +144,11 @@ void edo_bytes_slice_drop(edo_bytes_slice *s);
 int edo_bytes_slice_copy(const void *data, size_t len, edo_bytes_slice *out);
 /* The slice's bytes (NULL when empty) and their count; valid until the slice is dropped. NULL
  * s: NULL and 0. */
-const uint8_t *edo_bytes_slice_data(const edo_bytes_slice *s);
-size_t edo_bytes_slice_len(const edo_bytes_slice *s);
+static inline const uint8_t *edo_bytes_slice_data(const edo_bytes_slice *s)
+{
+    return s ? s->ptr_ : NULL;
+}
+static inline size_t edo_bytes_slice_len(const edo_bytes_slice *s) { return s ? s->len_ : 0; }
 /* Another reference to the same bytes, in O(1): `out` is overwritten; both are dropped
  * separately. Returns 0, or -EINVAL (NULL s or out). */
 int edo_bytes_slice_clone(const edo_bytes_slice *s, edo_bytes_slice *out);

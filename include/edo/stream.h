@@ -2,8 +2,9 @@
  *
  * A program written against edo_stream works unchanged on a TCP or Unix connection, a pipe,
  * stdin/stdout/stderr, an in-memory duplex pair, a TLS session and (later) a file. The utilities
- * built on it (edo/stream_util.h: read_exact, write_all, buffered reading, copy, split, ...) and
- * the codecs (edo/codec.h) take any edo_stream.
+ * built on it (edo/stream_util.h: read_exact, read_to_end, a byte limit; edo/buffered.h: the
+ * buffered reader and writer, lines; edo/stream_copy.h: copy, split) and the codecs
+ * (edo/codec.h) take any edo_stream.
  *
  *     static void echo(void *arg) {               // a coroutine; `arg` is any edo_stream
  *         edo_stream *s = arg;

@@ -70,21 +70,6 @@ void edo_bytes_drop(edo_bytes *b)
     *b = (edo_bytes)EDO_BYTES_INIT;
 }
 
-const uint8_t *edo_bytes_data(const edo_bytes *b)
-{
-    return b != NULL ? b->ptr_ : NULL;
-}
-
-size_t edo_bytes_len(const edo_bytes *b)
-{
-    return b != NULL ? b->len_ : 0;
-}
-
-size_t edo_bytes_spare_len(const edo_bytes *b)
-{
-    return b != NULL ? b->cap_ - b->len_ : 0;
-}
-
 /* Moves the readable bytes to a new block of at least `want` bytes, twice the old view when
  * that is more, and lets go of the old block. */
 static int move_to_new_block(edo_bytes *b, size_t want)
@@ -125,15 +110,16 @@ int edo_bytes_reserve(edo_bytes *b, size_t additional)
     edo__bytes_block *blk = b->block_;
     if (blk != NULL && is_unique(blk)) {
         /* The whole block is ours: first the room after the view (a piece split off the back
-         * and since dropped), then the consumed front, when moving the readable bytes there
-         * costs no more than the bytes already consumed (so the moves stay amortised). */
+         * and since dropped), then the consumed front. Moving the readable bytes there is
+         * cheaper than a new block whenever it gives enough room; it stays amortised O(1) per
+         * byte because it happens only when they are no more than the consumed bytes or half
+         * the block, so at least half the block is spare after it. */
         size_t off = (size_t)(b->ptr_ - blk->data);
         b->cap_ = blk->size - off;
         if (b->cap_ - b->len_ >= additional)
             return 0;
-        if (blk->size - b->len_ >= additional && off >= b->len_) {
-            if (b->len_ > 0)
-                memcpy(blk->data, b->ptr_, b->len_); /* off >= len: no overlap */
+        if (blk->size - b->len_ >= additional && (off >= b->len_ || b->len_ <= blk->size / 2)) {
+            memmove(blk->data, b->ptr_, b->len_);
             b->ptr_ = blk->data;
             b->cap_ = blk->size;
             return 0;
@@ -286,16 +272,6 @@ int edo_bytes_slice_copy(const void *data, size_t len, edo_bytes_slice *out)
     memcpy(blk->data, data, len);
     *out = (edo_bytes_slice){blk->data, len, blk};
     return 0;
-}
-
-const uint8_t *edo_bytes_slice_data(const edo_bytes_slice *s)
-{
-    return s != NULL ? s->ptr_ : NULL;
-}
-
-size_t edo_bytes_slice_len(const edo_bytes_slice *s)
-{
-    return s != NULL ? s->len_ : 0;
 }
 
 int edo_bytes_slice_clone(const edo_bytes_slice *s, edo_bytes_slice *out)

@@ -33,6 +33,8 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::{Builder, Handle, Runtime};
 
+mod lines;
+
 const DEFAULT_OPS: usize = 1_000_000;
 const DEFAULT_WORKERS: usize = 2;
 /// yield_many runs this many tasks (Tokio's bench: 200 tasks x 1000 yields;
@@ -76,6 +78,7 @@ const WORKLOADS: &[&str] = &[
     "ping_pong_pairs",
     "mpsc",
     "fairness",
+    "lines",
 ];
 
 struct Args {
@@ -616,6 +619,7 @@ fn main() {
         "sleep_overshoot" => SLEEP_TASKS,
         "fairness" => FAIRNESS_TASKS,
         "ping_pong_pairs" => PAIRS_HOPS,
+        "lines" => lines::LINES_DEFAULT_OPS,
         _ => DEFAULT_OPS,
     };
     let n = args.ops.unwrap_or(default_ops);
@@ -656,6 +660,10 @@ fn main() {
         "mpsc" => {
             mpsc_bounded(&rt, warm);
             report_time(name, mpsc_bounded(&rt, n), (n / MPSC_PRODUCERS) * MPSC_PRODUCERS);
+        }
+        "lines" => {
+            lines::lines(&rt, warm);
+            report_time(name, lines::lines(&rt, n), n);
         }
         "ping_pong" => {
             ping_pong(&rt, warm);
