@@ -39,18 +39,15 @@ static int reply_not_integer(edo_bytes *out)
     return edo_resp_append_error(out, text, sizeof text - 1);
 }
 
-/* An argument as an int64, as redis parses them. */
+/* An argument as an int64, as redis parses them (RESP strings are NUL-terminated). */
 static bool arg_int(const edo_resp_value *v, int64_t *out)
 {
-    if (v->len == 0 || v->len > 20)
+    if (v->len == 0 || v->len > 20 || v->str[0] == ' ' || v->str[0] == '+')
         return false;
-    char buf[21];
-    memcpy(buf, v->str, v->len);
-    buf[v->len] = '\0';
     char *end;
     errno = 0;
-    long long n = strtoll(buf, &end, 10);
-    if (errno || *end || buf[0] == ' ' || buf[0] == '+')
+    long long n = strtoll(v->str, &end, 10);
+    if (errno || end != v->str + v->len)
         return false;
     *out = n;
     return true;

@@ -63,8 +63,9 @@ typedef enum edo_resp_type {
     EDO_RESP_NULL_ARRAY, /* *-1 */
 } edo_resp_type;
 
-/* One value. Strings (simple, error, bulk) are `len` bytes at `str`, not NUL-terminated, and
- * point into the frame (valid until it is cleared or dropped); an array's `len` items are at
+/* One value. Strings (simple, error, bulk) are `len` bytes at `str`, in the frame (valid until
+ * it is cleared or dropped), followed by a NUL (str[len] == '\0', written over the CR of their
+ * CRLF): a string without NUL bytes in it is also a C string. An array's `len` items are at
  * `items`. */
 typedef struct edo_resp_value {
     edo_resp_type type;

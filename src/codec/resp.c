@@ -93,8 +93,9 @@ static int resp_decode(edo_codec *codec, edo_bytes *src, void *frame)
             return -ENOMEM;
         edo_bytes_drop(&f->bytes_);
         edo_bytes_split_to(src, s->offset, &f->bytes_);
-        /* The builder reads the bytes it was shown: they are the frame's now, unchanged. */
-        edo__resp_build(s, edo_bytes_data(&f->bytes_), s->offset, f->values_, f->text_);
+        /* The builder reads the bytes the scanner checked: they are the frame's now (its own
+         * to write: strings get their NULs there). */
+        edo__resp_build(s, edo_bytes_data_mut(&f->bytes_), s->offset, f->values_, f->text_);
         f->value = f->values_[0];
         st->scan = (edo__resp_scan){0};
         return 1;

@@ -44,10 +44,11 @@ typedef struct edo__resp_limits {
 int edo__resp_scan_step(edo__resp_scan *s, const edo__resp_limits *lim, const uint8_t *p,
                         size_t len, const char **why);
 
-/* Builds the values of a frame the scanner reported whole, `len` bytes at `p`, into `values` (room for the scanner's count; values[0] is the root).
+/* Builds the values of a frame the scanner reported whole, `len` bytes at `p` (the CR after
+ * each string becomes a NUL), into `values` (room for the scanner's count; values[0] is the root).
  * An inline command's arguments are copied, unescaped, into `text` (room for inline_bytes plus
  * one NUL per argument). */
-void edo__resp_build(const edo__resp_scan *s, const uint8_t *p, size_t len, edo_resp_value *values,
+void edo__resp_build(const edo__resp_scan *s, uint8_t *p, size_t len, edo_resp_value *values,
                      char *text);
 
 /* Splits an inline command line as redis does: words separated by blanks; "double quoted"

@@ -96,12 +96,12 @@ int edo__resp_split_inline(const uint8_t *p, size_t len, size_t *bytes, char *ou
 }
 
 /* Builds the item at p[*at] into *v; an array's items go to the next free slots (*free_slot). */
-static void build_item(const uint8_t *p, size_t len, size_t *at, edo_resp_value *v,
+static void build_item(uint8_t *p, size_t len, size_t *at, edo_resp_value *v,
                        edo_resp_value *values, size_t *free_slot)
 {
     uint8_t type = p[*at];
     const uint8_t *line = p + *at + 1;
-    const uint8_t *cr = memchr(line, '\r', len - *at - 1);
+    uint8_t *cr = memchr(line, '\r', len - *at - 1);
     size_t line_len = (size_t)(cr - line);
     size_t next = (size_t)(cr - p) + 2;
     int64_t n = 0;
@@ -110,6 +110,7 @@ static void build_item(const uint8_t *p, size_t len, size_t *at, edo_resp_value 
     switch (type) {
     case '+':
     case '-':
+        *cr = '\0'; /* the CR: every string is also NUL-terminated */
         *v = (edo_resp_value){.type = type == '+' ? EDO_RESP_SIMPLE : EDO_RESP_ERROR,
                               .len = line_len,
                               .str = (const char *)line};
@@ -124,7 +125,9 @@ static void build_item(const uint8_t *p, size_t len, size_t *at, edo_resp_value 
         }
         *v = (edo_resp_value){.type = EDO_RESP_BULK, .len = (size_t)n,
                               .str = (const char *)p + next};
-        next += (size_t)n + 2;
+        next += (size_t)n;
+        p[next] = '\0';
+        next += 2;
         break;
     default: /* '*' */
         if (n < 0) {
@@ -141,7 +144,7 @@ static void build_item(const uint8_t *p, size_t len, size_t *at, edo_resp_value 
     *at = next;
 }
 
-void edo__resp_build(const edo__resp_scan *s, const uint8_t *p, size_t len, edo_resp_value *values,
+void edo__resp_build(const edo__resp_scan *s, uint8_t *p, size_t len, edo_resp_value *values,
                      char *text)
 {
     if (s->is_inline) {

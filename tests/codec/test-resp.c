@@ -83,6 +83,9 @@ TEST(every_type_split_at_every_byte)
     CHECK(nested->type == EDO_RESP_ARRAY && nested->len == 2);
     CHECK(nested->items[0].type == EDO_RESP_ARRAY && nested->items[0].len == 0);
     CHECK(nested->items[1].type == EDO_RESP_BULK && nested->items[1].len == 0);
+    /* Every string is NUL-terminated too. */
+    CHECK(strcmp(v->items[0].str, "OK") == 0 && strcmp(v->items[1].str, "ERR no") == 0);
+    CHECK(v->items[3].str[5] == '\0' && nested->items[1].str[0] == '\0');
     /* Encoding it gives the same bytes back. */
     edo_bytes out = EDO_BYTES_INIT;
     CHECK_EQ(edo_codec_encode(&c.base, &f.value, &out), 0);
@@ -128,6 +131,7 @@ TEST(inline_commands)
     CHECK(str_is(&f.value.items[1], "a bA\n"));
     CHECK(str_is(&f.value.items[2], "it's"));
     CHECK(str_is(&f.value.items[3], ""));
+    CHECK(strcmp(f.value.items[2].str, "it's") == 0);
     CHECK_EQ(edo_bytes_len(&in), 0);
     /* A quote closed inside a word, or never closed: malformed, and for good. */
     put(&in, "get \"a\"b\r\n");
