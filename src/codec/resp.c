@@ -82,7 +82,7 @@ static int resp_decode(edo_codec *codec, edo_bytes *src, void *frame)
             return 0;
         if (rc == EDO__RESP_EMPTY) {
             edo_bytes_advance(src, st->scan.offset); /* blank inline lines: skipped */
-            st->scan = (edo__resp_scan){0};
+            edo__resp_scan_reset(&st->scan);
             continue;
         }
         const edo__resp_scan *s = &st->scan;
@@ -97,7 +97,7 @@ static int resp_decode(edo_codec *codec, edo_bytes *src, void *frame)
          * to write: strings get their NULs there). */
         edo__resp_build(s, edo_bytes_data_mut(&f->bytes_), s->offset, f->values_, f->text_);
         f->value = f->values_[0];
-        st->scan = (edo__resp_scan){0};
+        edo__resp_scan_reset(&st->scan);
         return 1;
     }
 }

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "edo/resp.h"
 
@@ -60,8 +61,15 @@ void edo__resp_build(const edo__resp_scan *s, uint8_t *p, size_t len, edo_resp_v
 int edo__resp_split_inline(const uint8_t *p, size_t len, size_t *bytes, char *out,
                            edo_resp_value *args);
 
-/* Parses a RESP integer line (an optional '-' and 1 to 19 digits, no sign for the lengths):
- * returns 0 and *out, or -EPROTO. */
-int edo__resp_parse_int(const uint8_t *p, size_t len, int64_t *out);
+/* Reads a number line from p[from]: an optional '-', 1 to 19 digits, CRLF. Returns 1 with the
+ * value in *out and the offset past the CRLF in *next, EDO__RESP_MORE (not all there yet), or
+ * -EPROTO. */
+int edo__resp_int_line(const uint8_t *p, size_t len, size_t from, int64_t *out, size_t *next);
+
+/* Makes `s` ready for the next frame. */
+static inline void edo__resp_scan_reset(edo__resp_scan *s)
+{
+    memset(s, 0, offsetof(edo__resp_scan, remaining)); /* `remaining` is written before read */
+}
 
 #endif

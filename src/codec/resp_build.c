@@ -101,16 +101,19 @@ static void build_item(uint8_t *p, size_t len, size_t *at, edo_resp_value *v,
 {
     uint8_t type = p[*at];
     const uint8_t *line = p + *at + 1;
-    uint8_t *cr = memchr(line, '\r', len - *at - 1);
-    size_t line_len = (size_t)(cr - line);
-    size_t next = (size_t)(cr - p) + 2;
+    size_t next = 0, line_len = 0;
     int64_t n = 0;
-    if (type == ':' || type == '$' || type == '*')
-        edo__resp_parse_int(line, line_len, &n);
+    if (type == '+' || type == '-') {
+        uint8_t *cr = memchr(line, '\r', len - *at - 1);
+        line_len = (size_t)(cr - line);
+        next = (size_t)(cr - p) + 2;
+        *cr = '\0'; /* the CR: every string is also NUL-terminated */
+    } else {
+        edo__resp_int_line(p, len, *at + 1, &n, &next);
+    }
     switch (type) {
     case '+':
     case '-':
-        *cr = '\0'; /* the CR: every string is also NUL-terminated */
         *v = (edo_resp_value){.type = type == '+' ? EDO_RESP_SIMPLE : EDO_RESP_ERROR,
                               .len = line_len,
                               .str = (const char *)line};

@@ -9,23 +9,27 @@
 
 #include "codec/resp.h"
 
-int edo__resp_parse_int(const uint8_t *p, size_t len, int64_t *out)
+int edo__resp_int_line(const uint8_t *p, size_t len, size_t from, int64_t *out, size_t *next)
 {
-    bool negative = len > 0 && p[0] == '-';
-    size_t i = negative ? 1 : 0;
-    if (i == len || len - i > 19)
-        return -EPROTO;
+    size_t i = from;
+    bool negative = i < len && p[i] == '-';
+    if (negative)
+        i++;
+    size_t first = i;
     uint64_t v = 0;
-    for (; i < len; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return -EPROTO;
+    for (; i < len && p[i] >= '0' && p[i] <= '9'; i++) {
+        if (i - first == 19)
+            return -EPROTO; /* 19 digits cannot overflow a uint64_t; 20 are refused */
         v = v * 10 + (uint64_t)(p[i] - '0');
     }
-    /* 19 digits cannot overflow a uint64_t; the int64_t range is checked here. */
-    if (v > (uint64_t)INT64_MAX + (negative ? 1u : 0u))
+    if (i == len || (i + 1 == len && p[i] == '\r'))
+        return EDO__RESP_MORE;
+    if (i == first || p[i] != '\r' || p[i + 1] != '\n' ||
+        v > (uint64_t)INT64_MAX + (negative ? 1u : 0u))
         return -EPROTO;
     *out = negative ? (int64_t)(0 - v) : (int64_t)v;
-    return 0;
+    *next = i + 2;
+    return 1;
 }
 
 /* Finds the "\r\n" that ends the line starting at `from`: returns 1 and its offset in *end,
@@ -61,87 +65,92 @@ static int find_crlf(const uint8_t *p, size_t len, size_t from, size_t max_line,
     return 1;
 }
 
-/* Scans one item at s->offset. Returns 1 when it was whole (s is updated: offset past it, an
- * array opened), EDO__RESP_MORE, or an error. */
+/* A simple string or error line starting at `from`: 1 and *next past its CRLF, MORE, or an
+ * error. */
+static int text_line(edo__resp_scan *s, const edo__resp_limits *lim, const uint8_t *p,
+                     size_t len, size_t from, size_t *next, const char **why)
+{
+    size_t end;
+    int rc = find_crlf(p, len, from, lim->max_line_len, &s->searched, &end, why);
+    if (rc != 1)
+        return rc;
+    /* A lone '\n' would make the value impossible to send back (or to pass on). */
+    if (end > from && memchr(p + from, '\n', end - from)) {
+        *why = "Protocol error: a line must end in CRLF";
+        return -EPROTO;
+    }
+    *next = end + 2;
+    return 1;
+}
+
+/* Scans one item at s->offset. Returns 1 when it was whole (s is updated: offset past it; an
+ * array's count in *opens), EDO__RESP_MORE, or an error. Number lines are read digit by digit
+ * (they are short, and a number must be all digits anyway). */
 static int scan_item(edo__resp_scan *s, const edo__resp_limits *lim, const uint8_t *p,
                      size_t len, int64_t *opens, const char **why)
 {
     size_t start = s->offset;
     if (start >= len)
         return EDO__RESP_MORE;
-    size_t end;
-    int rc = find_crlf(p, len, start + 1, lim->max_line_len, &s->searched, &end, why);
-    if (rc != 1)
-        return rc;
-    const uint8_t *line = p + start + 1;
-    size_t line_len = end - start - 1;
-    size_t next = end + 2;
-    if (next > lim->max_frame_len) {
-        *why = "Protocol error: frame too big";
-        return -EMSGSIZE;
-    }
-    int64_t n;
-    switch (p[start]) {
+    uint8_t type = p[start];
+    size_t next;
+    int64_t n = 0;
+    int rc;
+    switch (type) {
     case '+':
     case '-':
-        /* A lone '\n' would make the value impossible to send back (or to pass on). */
-        if (line_len > 0 && memchr(line, '\n', line_len)) {
-            *why = "Protocol error: a line must end in CRLF";
-            return -EPROTO;
-        }
+        rc = text_line(s, lim, p, len, start + 1, &next, why);
         break;
     case ':':
-        if (edo__resp_parse_int(line, line_len, &n) < 0) {
-            *why = "Protocol error: invalid integer";
-            return -EPROTO;
-        }
-        break;
     case '$':
-        if (edo__resp_parse_int(line, line_len, &n) < 0 || n < -1) {
-            *why = "Protocol error: invalid bulk length";
-            return -EPROTO;
-        }
-        if (n > 0 && (uint64_t)n > lim->max_bulk_len) {
-            *why = "Protocol error: invalid bulk length";
-            return -EMSGSIZE;
-        }
-        if (n >= 0) {
-            /* The string and its CRLF; the frame limit bounds what a peer can make us buffer. */
-            if ((uint64_t)n + 2 > lim->max_frame_len - next) {
-                *why = "Protocol error: frame too big";
-                return -EMSGSIZE;
-            }
-            size_t data_end = next + (size_t)n;
-            if (len < data_end + 2)
-                return EDO__RESP_MORE;
-            if (p[data_end] != '\r' || p[data_end + 1] != '\n') {
-                *why = "Protocol error: bulk string not followed by CRLF";
-                return -EPROTO;
-            }
-            next = data_end + 2;
-        }
-        break;
     case '*':
-        if (edo__resp_parse_int(line, line_len, &n) < 0 || n < -1) {
-            *why = "Protocol error: invalid multibulk length";
-            return -EPROTO;
-        }
-        /* The array and its items (a nested array's own slot is counted twice: harmless). */
-        if (n > 0 && (s->values >= lim->max_elements ||
-                      (uint64_t)n > lim->max_elements - s->values - 1)) {
-            *why = "Protocol error: invalid multibulk length";
-            return -EMSGSIZE;
-        }
-        if (n > 0 && s->depth == lim->max_depth) {
-            *why = "Protocol error: arrays nested too deep";
-            return -EPROTO;
-        }
-        if (n > 0)
-            *opens = n;
+        rc = edo__resp_int_line(p, len, start + 1, &n, &next);
+        if (rc == -EPROTO || (rc == 1 && type != ':' && n < -1))
+            *why = type == ':'   ? "Protocol error: invalid integer"
+                   : type == '$' ? "Protocol error: invalid bulk length"
+                                 : "Protocol error: invalid multibulk length";
+        if (rc == 1 && type != ':' && n < -1)
+            rc = -EPROTO;
         break;
     default:
         *why = "Protocol error: unexpected type byte";
         return -EPROTO;
+    }
+    if (rc != 1)
+        return rc;
+    if (next > lim->max_frame_len) {
+        *why = "Protocol error: frame too big";
+        return -EMSGSIZE;
+    }
+    if (type == '$' && n >= 0) {
+        if ((uint64_t)n > lim->max_bulk_len) {
+            *why = "Protocol error: invalid bulk length";
+            return -EMSGSIZE;
+        }
+        /* The string and its CRLF; the frame limit bounds what a peer can make us buffer. */
+        if ((uint64_t)n + 2 > lim->max_frame_len - next) {
+            *why = "Protocol error: frame too big";
+            return -EMSGSIZE;
+        }
+        size_t data_end = next + (size_t)n;
+        if (len < data_end + 2)
+            return EDO__RESP_MORE;
+        if (p[data_end] != '\r' || p[data_end + 1] != '\n') {
+            *why = "Protocol error: bulk string not followed by CRLF";
+            return -EPROTO;
+        }
+        next = data_end + 2;
+    } else if (type == '*' && n > 0) {
+        /* The array and its items (a nested array's own slot is counted twice: harmless). */
+        if (s->values >= lim->max_elements || (uint64_t)n > lim->max_elements - s->values - 1) {
+            *why = "Protocol error: invalid multibulk length";
+            return -EMSGSIZE;
+        }
+        if (s->depth == lim->max_depth) {
+            *why = "Protocol error: arrays nested too deep";
+            return -EPROTO;
+        }
+        *opens = n;
     }
     s->offset = next;
     s->searched = 0;
