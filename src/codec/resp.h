@@ -7,6 +7,8 @@
 #ifndef EDO_CODEC_RESP_H
 #define EDO_CODEC_RESP_H
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -64,7 +66,26 @@ int edo__resp_split_inline(const uint8_t *p, size_t len, size_t *bytes, char *ou
 /* Reads a number line from p[from]: an optional '-', 1 to 19 digits, CRLF. Returns 1 with the
  * value in *out and the offset past the CRLF in *next, EDO__RESP_MORE (not all there yet), or
  * -EPROTO. */
-int edo__resp_int_line(const uint8_t *p, size_t len, size_t from, int64_t *out, size_t *next);
+static inline int edo__resp_int_line(const uint8_t *p, size_t len, size_t from, int64_t *out,
+                                     size_t *next)
+{
+    const uint8_t *c = p + from, *end = p + len;
+    bool negative = c < end && *c == '-';
+    c += negative;
+    const uint8_t *first = c;
+    /* 19 digits cannot overflow a uint64_t; a 20th is refused below (it is not a CR). */
+    const uint8_t *stop = end - c > 19 ? c + 19 : end;
+    uint64_t v = 0;
+    while (c < stop && (unsigned)(*c - '0') < 10)
+        v = v * 10 + (uint64_t)(*c++ - '0');
+    if (c == end || (c + 1 == end && *c == '\r'))
+        return EDO__RESP_MORE;
+    if (c == first || c[0] != '\r' || c[1] != '\n' || v > (uint64_t)INT64_MAX + negative)
+        return -EPROTO;
+    *out = negative ? (int64_t)(0 - v) : (int64_t)v;
+    *next = (size_t)(c - p) + 2;
+    return 1;
+}
 
 /* Makes `s` ready for the next frame. */
 static inline void edo__resp_scan_reset(edo__resp_scan *s)

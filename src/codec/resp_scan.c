@@ -9,29 +9,6 @@
 
 #include "codec/resp.h"
 
-int edo__resp_int_line(const uint8_t *p, size_t len, size_t from, int64_t *out, size_t *next)
-{
-    size_t i = from;
-    bool negative = i < len && p[i] == '-';
-    if (negative)
-        i++;
-    size_t first = i;
-    uint64_t v = 0;
-    for (; i < len && p[i] >= '0' && p[i] <= '9'; i++) {
-        if (i - first == 19)
-            return -EPROTO; /* 19 digits cannot overflow a uint64_t; 20 are refused */
-        v = v * 10 + (uint64_t)(p[i] - '0');
-    }
-    if (i == len || (i + 1 == len && p[i] == '\r'))
-        return EDO__RESP_MORE;
-    if (i == first || p[i] != '\r' || p[i + 1] != '\n' ||
-        v > (uint64_t)INT64_MAX + (negative ? 1u : 0u))
-        return -EPROTO;
-    *out = negative ? (int64_t)(0 - v) : (int64_t)v;
-    *next = i + 2;
-    return 1;
-}
-
 /* Finds the "\r\n" that ends the line starting at `from`: returns 1 and its offset in *end,
  * EDO__RESP_MORE when the line is not all there, or an error (a line longer than the limit, a
  * '\r' not followed by '\n'). *searched: how many bytes of the line are known to hold no '\r'
