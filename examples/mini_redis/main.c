@@ -77,7 +77,7 @@ static void *accept_loop(void *arg)
 int main(int argc, char **argv)
 {
     options opt = {.port = 6379, .workers = 0, .bind = "127.0.0.1"};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* options come in pairs: --name value */
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(argv[i], "--port") == 0 && v) {
             opt.port = atoi(v);
@@ -89,7 +89,6 @@ int main(int argc, char **argv)
             fprintf(stderr, "usage: mini_redis [--port P] [--workers W] [--bind ADDR]\n");
             return 2;
         }
-        i++;
     }
     if (opt.port <= 0 || opt.port > 65535) {
         fprintf(stderr, "mini_redis: --port must be 1 to 65535\n");

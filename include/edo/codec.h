@@ -118,8 +118,8 @@ typedef struct edo_lines_codec {
  * or -EINVAL (NULL c, max_length above EDO_BYTES_MAX - 2). Nothing to release. Never suspends. */
 int edo_lines_codec_init(edo_lines_codec *c, size_t max_length);
 
-/* Encoding a line that holds a '\n' is -EINVAL (the peer would read two lines), a line longer
- * than max_length -EMSGSIZE. */
+/* Encoding a line that holds a '\n' is -EINVAL (the peer would read two lines), as is NULL
+ * data with a length; a line longer than max_length is -EMSGSIZE. */
 
 /* ---------------------------------------------------------------------------------------------
  * Length-delimited: each frame is a header holding its length, then the bytes. The header is
@@ -162,7 +162,7 @@ int edo_length_delimited_codec_init(edo_length_delimited_codec *c,
                                     const edo_length_delimited_config *config);
 
 /* Encoding a payload above max_frame_length, or one whose length (less the adjustment) does
- * not fit the field or is negative, is -EMSGSIZE. */
+ * not fit the field or is negative, is -EMSGSIZE; NULL data with a length is -EINVAL. */
 
 /* ---------------------------------------------------------------------------------------------
  * The framed adapter: a codec on a stream. Frames are read into a read buffer and decoded from
@@ -173,7 +173,9 @@ int edo_length_delimited_codec_init(edo_length_delimited_codec *c,
  * caller-owned struct (edo_framed_init / edo_framed_drop) that must not move while an
  * operation is in progress. One reading operation (next) and one writing one (send, flush,
  * close) may run at once, from two tasks; two of either kind at once are the caller's mistake.
- * With `flush_before_read`, next also writes: then only one operation at a time.
+ * With `flush_before_read`, next also writes: then only one operation at a time. (The codec
+ * then decodes and encodes at once: the codecs here allow that; a codec of your own whose
+ * encode and decode share state must too, or be used one operation at a time.)
  *
  * Cancel safety: the bytes read are the framed's, not the operation's: a next() dropped while it
  * waits (its future dropped, a coroutine deadline, an abort) loses nothing, and the next call

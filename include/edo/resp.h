@@ -134,7 +134,8 @@ int edo_resp_append_error(edo_bytes *dst, const char *text, size_t len);
 int edo_resp_append_integer(edo_bytes *dst, int64_t n);
 int edo_resp_append_bulk(edo_bytes *dst, const void *data, size_t len);
 int edo_resp_append_null(edo_bytes *dst);
-/* An array's header: its `count` items are appended after it, one call each. */
+/* An array's header: its `count` items are appended after it, one call each (-EINVAL also
+ * for a count above EDO_BYTES_MAX). */
 int edo_resp_append_array(edo_bytes *dst, size_t count);
 
 #ifdef __cplusplus
