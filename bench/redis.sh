@@ -17,6 +17,14 @@
 # with 2 workers gets both CPUs of a 2-CPU machine and so shares one with the client: its
 # numbers there say what a second worker adds when the cores are not free.
 #
+# Measured (2026-12-06, the shared 2-CPU machine under a load average of 10-13 from other
+# work, so ops/s swing by tens of percent between runs; CPU per request holds better), RUNS=3,
+# medians, mini_redis on 1 worker against redis-server 7.0.15:
+#   -P 1:  ops/s 1.04x (SET) and 1.18x (GET); CPU per request 16.7 us against 18.8 us (1.13x less)
+#   -P 16: ops/s 1.08x (SET) and 0.93x (GET); CPU per request 1.55 us against 1.65 us (1.06x less)
+#   2 workers: 2.2-4.1x redis-server's ops/s. An earlier run of the same script: 1 worker
+#   0.58-0.93x ops/s and 0.94x (-P 1) / 1.24x (-P 16) CPU per request; 2 workers 1.08-1.65x.
+#
 # Environment: RUNS=3, REQUESTS=200000, CLIENTS=50, MINI_REDIS=path (default
 # build/release/examples/mini_redis, built when missing). Installs redis-server and
 # redis-tools with apt when missing.
