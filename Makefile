@@ -9,6 +9,9 @@
 #   make test-aarch64  cross-built for AArch64, run under qemu-user (installs both via apt if missing)
 #   make bench       edo vs Tokio side by side (installs Rust/Tokio from Debian via apt if missing)
 #   make bench-net   edo's TCP echo/HTTP servers vs Tokio, Go and raw epoll (bench/net/run.sh)
+#   make bench-redis examples/mini_redis vs redis-server with redis-benchmark (bench/redis.sh)
+#   make fuzz        the lines, length-delimited and RESP decoders under libFuzzer, 60 s
+#                    (.ci/fuzz.sh; FUZZ_SECONDS=N for longer)
 #   make install     install headers, libraries, CMake package and pkg-config (PREFIX=/usr/local;
 #                    README.md, Installing)
 #   make format      clang-format the sources
@@ -18,7 +21,7 @@ PREFIX ?= /usr/local
 CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
 CMAKE ?= cmake
 
-.PHONY: all build demo test test-asan test-tsan test-valgrind test-gdb test-aarch64 bench bench-net install format clean
+.PHONY: all build demo test test-asan test-tsan test-valgrind test-gdb test-aarch64 bench bench-net bench-redis fuzz install format clean
 
 all: build
 
@@ -57,6 +60,12 @@ bench:
 
 bench-net:
 	bench/net/run.sh
+
+bench-redis:
+	bench/redis.sh
+
+fuzz:
+	.ci/fuzz.sh
 
 install: build
 	$(CMAKE) --install build/release
