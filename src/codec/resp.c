@@ -66,12 +66,44 @@ static int fail(codec_state *st, int error, const char *why)
     return error;
 }
 
+/* Gives the frame the first `len` bytes of src (its values already point there), and NUL-
+ * terminates its strings over their CRs. */
+static void take_frame(edo_resp_frame *f, edo_bytes *src, size_t len, size_t used, bool is_inline)
+{
+    edo_bytes_drop(&f->bytes_);
+    edo_bytes_split_to(src, len, &f->bytes_); /* the same memory, now the frame's own */
+    f->value = f->values_[0];
+    if (is_inline)
+        return; /* its words are copies, NUL-terminated already */
+    uint8_t *mine = edo_bytes_data_mut(&f->bytes_);
+    const char *base = (const char *)mine;
+    for (size_t i = 0; i < used; i++) {
+        const edo_resp_value *v = &f->values_[i];
+        if (v->type == EDO_RESP_SIMPLE || v->type == EDO_RESP_ERROR || v->type == EDO_RESP_BULK)
+            mine[(size_t)(v->str - base) + v->len] = '\0';
+    }
+}
+
 static int resp_decode(edo_codec *codec, edo_bytes *src, void *frame)
 {
     codec_state *st = state_of((edo_resp_codec *)codec);
     edo_resp_frame *f = frame;
     if (st->error)
         return st->error;
+    const uint8_t *data = edo_bytes_data(src);
+    size_t len = edo_bytes_len(src);
+    /* One pass when a whole frame is there and the frame has room from earlier decodes (the
+     * usual case for a server): build straight away. Only at a frame's start, before the
+     * scanner has looked at it, so a frame arriving slowly is still looked at once. */
+    if (st->scan.offset == 0 && st->scan.searched == 0 && len > 0 && f->values_cap_ > 0 &&
+        (data[0] == '*' || !st->limits.inline_commands)) {
+        size_t frame_len, used;
+        if (edo__resp_build(&st->limits, data, len, f->values_, f->values_cap_, &frame_len,
+                            &used)) {
+            take_frame(f, src, frame_len, used, false);
+            return 1;
+        }
+    }
     for (;;) {
         const char *why = NULL;
         int rc = edo__resp_scan_step(&st->scan, &st->limits, edo_bytes_data(src),
@@ -91,12 +123,14 @@ static int resp_decode(edo_codec *codec, edo_bytes *src, void *frame)
         if (s->is_inline &&
             fit((void **)&f->text_, &f->text_cap_, s->inline_bytes + s->inline_args, 1) < 0)
             return -ENOMEM;
-        edo_bytes_drop(&f->bytes_);
-        edo_bytes_split_to(src, s->offset, &f->bytes_);
-        /* The builder reads the bytes the scanner checked: they are the frame's now (its own
-         * to write: strings get their NULs there). */
-        edo__resp_build(s, edo_bytes_data_mut(&f->bytes_), s->offset, f->values_, f->text_);
-        f->value = f->values_[0];
+        /* The scanner has checked the frame: building it cannot fail now. */
+        size_t frame_len = s->offset, used = s->values;
+        if (s->is_inline)
+            edo__resp_build_inline(s, edo_bytes_data(src), frame_len, f->values_, f->text_);
+        else
+            edo__resp_build(&st->limits, edo_bytes_data(src), frame_len, f->values_, used,
+                            &frame_len, &used);
+        take_frame(f, src, frame_len, used, s->is_inline);
         edo__resp_scan_reset(&st->scan);
         return 1;
     }

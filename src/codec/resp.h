@@ -47,12 +47,18 @@ typedef struct edo__resp_limits {
 int edo__resp_scan_step(edo__resp_scan *s, const edo__resp_limits *lim, const uint8_t *p,
                         size_t len, const char **why);
 
-/* Builds the values of a frame the scanner reported whole, `len` bytes at `p` (the CR after
- * each string becomes a NUL), into `values` (room for the scanner's count; values[0] is the root).
- * An inline command's arguments are copied, unescaped, into `text` (room for inline_bytes plus
- * one NUL per argument). */
-void edo__resp_build(const edo__resp_scan *s, uint8_t *p, size_t len, edo_resp_value *values,
-                     char *text);
+/* Builds the values of the RESP frame at the front of `len` bytes at `p` into `values` (room for
+ * `room`; values[0] is the root, an array's items in consecutive slots), checking all the
+ * scanner checks. Returns true with the frame's length and the slots used, or false when the
+ * frame is not all there, breaks a rule or a limit, or needs more room: then the scanner (which
+ * keeps its place, and names errors) takes over. Writes only to `values`. */
+bool edo__resp_build(const edo__resp_limits *lim, const uint8_t *p, size_t len,
+                     edo_resp_value *values, size_t room, size_t *frame_len, size_t *used);
+/* Builds an inline command the scanner reported whole (`len` bytes at `p`, its '\n' included):
+ * an array of its words, copied unescaped into `text` (room for the scanner's inline_bytes
+ * plus one NUL per word). */
+void edo__resp_build_inline(const edo__resp_scan *s, const uint8_t *p, size_t len,
+                            edo_resp_value *values, char *text);
 
 /* Splits an inline command line as redis does: words separated by blanks; "double quoted"
  * with \n \r \t \b \a and \xHH escapes (a backslash before any other byte stands for that

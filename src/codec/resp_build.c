@@ -95,22 +95,40 @@ int edo__resp_split_inline(const uint8_t *p, size_t len, size_t *bytes, char *ou
     return (int)words;
 }
 
-/* Builds the item at p[*at] into *v; an array's items go to the next free slots (*free_slot). */
-static void build_item(uint8_t *p, size_t len, size_t *at, edo_resp_value *v,
-                       edo_resp_value *values, size_t *free_slot)
+/* Where the builder writes: the values array and the first free slot in it. */
+typedef struct slots {
+    edo_resp_value *values;
+    size_t used, room;
+} slots;
+
+/* Builds the item at p[*at] into *v (an array's items go to the next free slots) and moves *at
+ * past it. Checks everything the scanner checks, so it can also run on bytes nobody scanned:
+ * returns false when the item is not whole, not well formed, over a limit, or when the slots
+ * run out (the scanner then says which, or waits). */
+static bool build_item(const uint8_t *p, size_t len, size_t *at, edo_resp_value *v, slots *sl,
+                       unsigned depth, const edo__resp_limits *lim)
 {
     uint8_t type = p[*at];
     const uint8_t *line = p + *at + 1;
     size_t next = 0, line_len = 0;
     int64_t n = 0;
     if (type == '+' || type == '-') {
-        uint8_t *cr = memchr(line, '\r', len - *at - 1);
+        size_t window = len - *at - 1;
+        const uint8_t *cr = memchr(line, '\r', window < lim->max_line_len + 1 ? window
+                                                                             : lim->max_line_len + 1);
+        if (!cr || (size_t)(cr - p) + 1 >= len || cr[1] != '\n')
+            return false;
         line_len = (size_t)(cr - line);
+        if (line_len && memchr(line, '\n', line_len))
+            return false;
         next = (size_t)(cr - p) + 2;
-        *cr = '\0'; /* the CR: every string is also NUL-terminated */
-    } else {
-        edo__resp_int_line(p, len, *at + 1, &n, &next);
+    } else if (type != ':' && type != '$' && type != '*') {
+        return false;
+    } else if (edo__resp_int_line(p, len, *at + 1, &n, &next) != 1) {
+        return false;
     }
+    if (next > lim->max_frame_len)
+        return false;
     switch (type) {
     case '+':
     case '-':
@@ -122,42 +140,58 @@ static void build_item(uint8_t *p, size_t len, size_t *at, edo_resp_value *v,
         *v = (edo_resp_value){.type = EDO_RESP_INTEGER, .integer = n};
         break;
     case '$':
-        if (n < 0) {
+        if (n < -1 || (n > 0 && (uint64_t)n > lim->max_bulk_len))
+            return false;
+        if (n == -1) {
             *v = (edo_resp_value){.type = EDO_RESP_NULL};
             break;
         }
+        if ((size_t)n + 2 > len - next || (size_t)n + 2 > lim->max_frame_len - next ||
+            p[next + (size_t)n] != '\r' || p[next + (size_t)n + 1] != '\n')
+            return false;
         *v = (edo_resp_value){.type = EDO_RESP_BULK, .len = (size_t)n,
                               .str = (const char *)p + next};
-        next += (size_t)n;
-        p[next] = '\0';
-        next += 2;
+        next += (size_t)n + 2;
         break;
     default: /* '*' */
-        if (n < 0) {
+        if (n < -1 || (n > 0 && ((uint64_t)n > sl->room - sl->used || depth == lim->max_depth)))
+            return false;
+        if (n == -1) {
             *v = (edo_resp_value){.type = EDO_RESP_NULL_ARRAY};
             break;
         }
-        *v = (edo_resp_value){.type = EDO_RESP_ARRAY, .len = (size_t)n, .items = values + *free_slot};
-        *free_slot += (size_t)n;
+        *v = (edo_resp_value){.type = EDO_RESP_ARRAY, .len = (size_t)n,
+                              .items = sl->values + sl->used};
+        sl->used += (size_t)n;
         *at = next;
         for (size_t i = 0; i < (size_t)n; i++)
-            build_item(p, len, at, &v->items[i], values, free_slot);
-        return;
+            if (*at >= len || !build_item(p, len, at, &v->items[i], sl, depth + 1, lim))
+                return false;
+        return true;
     }
     *at = next;
+    return true;
 }
 
-void edo__resp_build(const edo__resp_scan *s, uint8_t *p, size_t len, edo_resp_value *values,
-                     char *text)
+bool edo__resp_build(const edo__resp_limits *lim, const uint8_t *p, size_t len,
+                     edo_resp_value *values, size_t room, size_t *frame_len, size_t *used)
 {
-    if (s->is_inline) {
-        size_t bytes;
-        size_t line_len = len - 1; /* without its '\n' */
-        values[0] = (edo_resp_value){.type = EDO_RESP_ARRAY, .len = s->inline_args,
-                                     .items = values + 1};
-        edo__resp_split_inline(p, line_len, &bytes, text, values + 1);
-        return;
-    }
-    size_t at = 0, free_slot = 1;
-    build_item(p, len, &at, &values[0], values, &free_slot);
+    if (len == 0 || room == 0)
+        return false;
+    slots sl = {values, 1, room < lim->max_elements ? room : lim->max_elements};
+    size_t at = 0;
+    if (!build_item(p, len, &at, &values[0], &sl, 0, lim))
+        return false;
+    *frame_len = at;
+    *used = sl.used;
+    return true;
+}
+
+void edo__resp_build_inline(const edo__resp_scan *s, const uint8_t *p, size_t len,
+                            edo_resp_value *values, char *text)
+{
+    size_t bytes;
+    values[0] = (edo_resp_value){.type = EDO_RESP_ARRAY, .len = s->inline_args,
+                                 .items = values + 1};
+    edo__resp_split_inline(p, len - 1 /* without its '\n' */, &bytes, text, values + 1);
 }

@@ -260,3 +260,35 @@ TEST(long_line_byte_by_byte)
     CHECK(f.value.type == EDO_RESP_ARRAY && f.value.len == 1 && f.value.items[0].len == N + 1);
     edo_resp_frame_drop(&f);
 }
+
+/* A frame decoded into a frame with room already (one pass, no scan) gives what the scanner's
+ * path gives; a bad frame there still gets the scanner's error. */
+TEST(one_pass_matches_scanner)
+{
+    static const char one[] = "*4\r\n+OK\r\n:-42\r\n*2\r\n$2\r\nhi\r\n$-1\r\n*-1\r\n";
+    edo_resp_codec c;
+    CHECK_EQ(edo_resp_codec_init(&c, NULL), 0);
+    edo_bytes in = EDO_BYTES_INIT;
+    put(&in, one);
+    put(&in, one);
+    put(&in, "*2\r\n$3\r\nabcd\r\n");
+    edo_resp_frame f;
+    edo_resp_frame_init(&f);
+    edo_bytes first = EDO_BYTES_INIT, second = EDO_BYTES_INIT;
+    CHECK_EQ(edo_codec_decode(&c.base, &in, &f), 1); /* scanned: the frame gets its room */
+    CHECK_EQ(edo_resp_encode(&f.value, &first), 0);
+    CHECK_EQ(edo_codec_decode(&c.base, &in, &f), 1); /* one pass */
+    CHECK_EQ(edo_resp_encode(&f.value, &second), 0);
+    CHECK_EQ(edo_bytes_len(&first), sizeof one - 1);
+    CHECK_EQ(edo_bytes_len(&second), sizeof one - 1);
+    CHECK(memcmp(edo_bytes_data(&first), one, sizeof one - 1) == 0);
+    CHECK(memcmp(edo_bytes_data(&second), one, sizeof one - 1) == 0);
+    CHECK(strcmp(f.value.items[2].items[0].str, "hi") == 0); /* NUL-terminated on this path too */
+    CHECK_EQ(edo_codec_decode(&c.base, &in, &f), -EPROTO);
+    CHECK(strcmp(edo_resp_codec_error(&c), "Protocol error: bulk string not followed by CRLF") ==
+          0);
+    edo_bytes_drop(&first);
+    edo_bytes_drop(&second);
+    edo_resp_frame_drop(&f);
+    edo_bytes_drop(&in);
+}
