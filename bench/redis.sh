@@ -17,13 +17,15 @@
 # with 2 workers gets both CPUs of a 2-CPU machine and so shares one with the client: its
 # numbers there say what a second worker adds when the cores are not free.
 #
-# Measured (2026-12-06, the shared 2-CPU machine under a load average of 10-13 from other
-# work, so ops/s swing by tens of percent between runs; CPU per request holds better), RUNS=3,
-# medians, mini_redis on 1 worker against redis-server 7.0.15:
-#   -P 1:  ops/s 1.04x (SET) and 1.18x (GET); CPU per request 16.7 us against 18.8 us (1.13x less)
-#   -P 16: ops/s 1.08x (SET) and 0.93x (GET); CPU per request 1.55 us against 1.65 us (1.06x less)
-#   2 workers: 2.2-4.1x redis-server's ops/s. An earlier run of the same script: 1 worker
-#   0.58-0.93x ops/s and 0.94x (-P 1) / 1.24x (-P 16) CPU per request; 2 workers 1.08-1.65x.
+# Measured (2026-12-06, on the shared 2-CPU machine while others worked on it: load average
+# 3-4 for this run, 10-13 for earlier ones, so ops/s swing by tens of percent between runs; CPU
+# per request holds better), RUNS=3, medians, against redis-server 7.0.15:
+#   mini_redis, 1 worker   -P 1:  1.06x (SET) and 1.07x (GET) the ops/s; 18.8 us of CPU per
+#                                 request against 20.0 us (1.06x less)
+#                          -P 16: 1.62x and 1.38x the ops/s; 1.35 us against 2.18 us (1.61x less)
+#   mini_redis, 2 workers  1.19x (-P 1) and 1.38-2.32x (-P 16) the ops/s
+# Under the heavier load, before the RESP decoder's one-pass path, 1 worker ranged 0.56-1.30x
+# the ops/s at 0.94-1.24x less CPU per request.
 #
 # Environment: RUNS=3, REQUESTS=200000, CLIENTS=50, MINI_REDIS=path (default
 # build/release/examples/mini_redis, built when missing). Installs redis-server and
