@@ -25,7 +25,7 @@
 #                          -P 16: 1.62x and 1.38x the ops/s; 1.35 us against 2.18 us (1.61x less)
 #   mini_redis, 2 workers  1.19x (-P 1) and 1.38-2.32x (-P 16) the ops/s
 # Under the heavier load, before the RESP decoder's one-pass path, 1 worker ranged 0.56-1.30x
-# the ops/s at 0.94-1.24x less CPU per request.
+# the ops/s, with redis-server's CPU per request over mini_redis's 0.94-1.24 (below 1: more CPU).
 #
 # Environment: RUNS=3, REQUESTS=200000, CLIENTS=50, MINI_REDIS=path (default
 # build/release/examples/mini_redis, built when missing). Installs redis-server and
