@@ -11,6 +11,9 @@
 #                    bench=copy too (bench/net/copy.sh)
 #   make bench-net   edo's TCP echo/HTTP servers vs Tokio, Go and raw epoll (bench/net/run.sh)
 #   make bench-copy  a copy_bidirectional proxy, edo's against Tokio's (bench/net/copy.sh)
+#   make bench-redis examples/mini_redis vs redis-server with redis-benchmark (bench/redis.sh)
+#   make fuzz        the lines, length-delimited and RESP decoders under libFuzzer, 60 s
+#                    (.ci/fuzz.sh; FUZZ_SECONDS=N for longer)
 #   make install     install headers, libraries, CMake package and pkg-config (PREFIX=/usr/local;
 #                    README.md, Installing)
 #   make format      clang-format the sources
@@ -20,7 +23,7 @@ PREFIX ?= /usr/local
 CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
 CMAKE ?= cmake
 
-.PHONY: all build demo test test-asan test-tsan test-valgrind test-gdb test-aarch64 bench bench-net bench-copy install format clean
+.PHONY: all build demo test test-asan test-tsan test-valgrind test-gdb test-aarch64 bench bench-net bench-copy bench-redis fuzz install format clean
 
 all: build
 
@@ -63,6 +66,12 @@ bench-net:
 
 bench-copy:
 	bench/net/copy.sh
+
+bench-redis:
+	bench/redis.sh
+
+fuzz:
+	.ci/fuzz.sh
 
 install: build
 	$(CMAKE) --install build/release

@@ -66,5 +66,7 @@
 #include "edo/process.h"
 #include "edo/signal.h"
 #include "edo/tls.h"
+#include "edo/codec.h"
+#include "edo/resp.h"
 
 #endif /* EDO_H */
