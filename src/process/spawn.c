@@ -46,7 +46,8 @@ typedef struct plan {
     pid_t pgid;
     uid_t uid;
     gid_t gid;
-    int error; /* the child's errno when it failed; 0 once it executed the program */
+    int error;    /* the child's errno when it failed; 0 once it executed the program */
+    int error_fd; /* -1; or, where a child does not share memory, a pipe to write it into */
 } plan;
 
 #define NO_SANITIZE __attribute__((no_sanitize_address, no_sanitize_thread, noinline))
@@ -142,6 +143,8 @@ NO_SANITIZE static int child_main(void *arg)
         rc = exec_searched(p);
 fail:
     p->error = (int)-rc;
+    if (p->error_fd >= 0)
+        RAW(SYS_write, p->error_fd, (long)&p->error, sizeof p->error, 0);
     RAW(SYS_exit_group, 127, 0, 0, 0);
     return 127;
 }
@@ -270,20 +273,72 @@ static clone_fn libc_clone(void)
 #endif
 }
 
+/* Clones with every signal blocked: no handler may run on the child's stack, in the parent's
+ * memory, before it has reset them (the child unblocks them before exec). */
+static pid_t clone_blocked(int (*fn)(void *), char *stack_top, int flags, void *arg, int *pidfd)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = libc_clone()(fn, stack_top, flags, arg, pidfd);
+    int err = pid < 0 ? errno : 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return pid < 0 ? -err : pid;
+}
+
+NO_SANITIZE static int probe_child(void *arg)
+{
+    *(volatile int *)arg = 1;
+    RAW(SYS_exit_group, 0, 0, 0, 0);
+    return 0;
+}
+
+/* Whether a CLONE_VM | CLONE_VFORK child really shares the parent's memory and runs before the
+ * parent goes on. On Linux it does; qemu-user (the AArch64 CI) runs it as a plain fork, with a
+ * copy of the memory, and the child's errno must then come back through a pipe. Asked once, by
+ * a child that only writes a flag. */
+static bool clone_shares_memory(void)
+{
+    static _Atomic int answer; /* 0: not asked yet, 1: shared, 2: copied */
+    int a = atomic_load_explicit(&answer, memory_order_relaxed);
+    if (a == 0) {
+        char stack[1024] __attribute__((aligned(64)));
+        volatile int touched = 0;
+        pid_t pid = clone_blocked(probe_child, stack + sizeof stack,
+                                  CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)&touched, NULL);
+        while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        a = pid < 0 || touched ? 1 : 2; /* a failed clone will fail again, and say why */
+        atomic_store_explicit(&answer, a, memory_order_relaxed);
+    }
+    return a == 1;
+}
+
 /* Starts the child; returns its pid and, with `want_pidfd`, its pidfd; or -errno. */
 static pid_t start(plan *p, bool want_pidfd, int *pidfd)
 {
     char stack[4096] __attribute__((aligned(64)));
-    sigset_t all, old;
-    sigfillset(&all);
-    /* No handler may run on the child's stack, in the parent's memory, before it has reset
-     * them: every signal is blocked across the clone (the child unblocks them before exec). */
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int error_pipe[2] = {-1, -1};
+    p->error_fd = -1;
+    if (!clone_shares_memory()) {
+        if (pipe2(error_pipe, O_CLOEXEC) < 0)
+            return -errno;
+        p->error_fd = error_pipe[1];
+    }
     int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (want_pidfd ? CLONE_PIDFD : 0);
-    pid_t pid = libc_clone()(child_main, stack + sizeof stack, flags, p, pidfd);
-    int err = pid < 0 ? errno : 0;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return pid < 0 ? -err : pid;
+    pid_t pid = clone_blocked(child_main, stack + sizeof stack, flags, p, pidfd);
+    if (error_pipe[0] >= 0) {
+        /* The child's copy wrote its errno, or exec closed the pipe: end of file. */
+        close(error_pipe[1]);
+        int err = 0;
+        ssize_t n = 0;
+        while (pid > 0 && (n = read(error_pipe[0], &err, sizeof err)) < 0 && errno == EINTR)
+            ;
+        if (pid > 0 && n == (ssize_t)sizeof err)
+            p->error = err;
+        close(error_pipe[0]);
+    }
+    return pid;
 }
 
 /* Starts the child with a pidfd, or (a kernel without them, or the fallback forced) with the

@@ -17,6 +17,7 @@
 
 #include "edo/duplex.h"
 #include "edo/fd_stream.h"
+#include "stream/fd.h"
 #include "harness.h"
 #include "stream/joined.h"
 #include "stream/stream_test.h"
@@ -100,8 +101,12 @@ static int stdio_connect(edo_stream **a, edo_stream **b)
     edo_stream *in, *out, *peer_in, *peer_out;
     CHECK_EQ(edo_stdin_open(&in), 0);
     CHECK_EQ(edo_stdout_open(&out), 0);
-    CHECK(edo_stream_raw_fd(in, false) >= 0); /* pipes: the reactor kind, not the pool */
-    CHECK(edo_stream_raw_fd(out, true) >= 0);
+    /* Pipes: the reactor kind, not the pool, where the kernel takes RWF_NOWAIT on a pipe
+     * (not under qemu-user, which the AArch64 CI runs on: there the pool serves them). */
+    if (edo__fd_nowait_works(STDIN_FILENO, false)) {
+        CHECK(edo_stream_raw_fd(in, false) >= 0);
+        CHECK(edo_stream_raw_fd(out, true) >= 0);
+    }
     CHECK_EQ(edo_stream_from_fd(from_stdout[0], &peer_in), 0);
     CHECK_EQ(edo_stream_from_fd(to_stdin[1], &peer_out), 0);
     /* stdout's shutdown closes its duplicate; the reader sees the end once fd 1 goes too. */
