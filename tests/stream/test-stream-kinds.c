@@ -101,12 +101,8 @@ static int stdio_connect(edo_stream **a, edo_stream **b)
     edo_stream *in, *out, *peer_in, *peer_out;
     CHECK_EQ(edo_stdin_open(&in), 0);
     CHECK_EQ(edo_stdout_open(&out), 0);
-    /* Pipes: the reactor kind, not the pool, where the kernel takes RWF_NOWAIT on a pipe
-     * (not under qemu-user, which the AArch64 CI runs on: there the pool serves them). */
-    if (edo__fd_nowait_works(STDIN_FILENO, false)) {
-        CHECK(edo_stream_raw_fd(in, false) >= 0);
-        CHECK(edo_stream_raw_fd(out, true) >= 0);
-    }
+    CHECK(edo_stream_raw_fd(in, false) >= 0); /* pipes: the reactor kind, not the pool */
+    CHECK(edo_stream_raw_fd(out, true) >= 0);
     CHECK_EQ(edo_stream_from_fd(from_stdout[0], &peer_in), 0);
     CHECK_EQ(edo_stream_from_fd(to_stdin[1], &peer_out), 0);
     /* stdout's shutdown closes its duplicate; the reader sees the end once fd 1 goes too. */
@@ -430,7 +426,27 @@ TEST(tcp) { test_kind("tcp"); }
 TEST(unix) { test_kind("unix"); }
 TEST(duplex) { test_kind("duplex"); }
 TEST(pipe) { test_kind("pipe"); }
-TEST(stdio) { test_kind("stdio"); }
+/* stdio over pipes is the reactor kind where the kernel takes RWF_NOWAIT on a pipe; where it
+ * does not (qemu-user, which the AArch64 CI runs on) stdio is served by the blocking pool, whose
+ * operations test-fd-stream covers, and whose readiness and tries this body's cases need. */
+static bool pipes_take_nowait(void)
+{
+    int fds[2];
+    CHECK_EQ(pipe2(fds, O_CLOEXEC), 0);
+    bool works = edo__fd_nowait_works(fds[0], false);
+    close(fds[0]);
+    close(fds[1]);
+    return works;
+}
+
+TEST(stdio)
+{
+    if (!pipes_take_nowait()) {
+        printf("SKIPPED: this kernel (or emulator) does not take RWF_NOWAIT on pipes\n");
+        return;
+    }
+    test_kind("stdio");
+}
 
 /* A build without TLS (EDO_WITH_TLS=OFF) has no TLS kind: the calls say so. */
 static void test_tls_kind(const char *name)
