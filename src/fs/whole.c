@@ -90,19 +90,6 @@ static ssize_t read_all(int fd, char **data, size_t *len)
     return 0;
 }
 
-static ssize_t write_all(int fd, const char *data, size_t len)
-{
-    size_t done = 0;
-    while (done < len) {
-        struct iovec rest = {(void *)(data + done), len - done};
-        ssize_t n = edo__fd_writev(fd, &rest, 1, 0);
-        if (n <= 0)
-            return n < 0 ? n : -EIO;
-        done += (size_t)n;
-    }
-    return 0;
-}
-
 /* Copies `in` to `out` by copy_file_range, else through a buffer: the count or -errno. */
 static ssize_t copy_fds(int in, int out)
 {
@@ -130,7 +117,7 @@ static ssize_t copy_fds(int in, int out)
     ssize_t rc = 0;
     for (;;) {
         ssize_t n = read_full(in, buf, COPY_BUFFER);
-        if (n <= 0 || (rc = write_all(out, buf, (size_t)n)) < 0) {
+        if (n <= 0 || (rc = edo__fd_write_all(out, buf, (size_t)n)) < 0) {
             rc = n < 0 ? n : rc;
             break;
         }
@@ -175,7 +162,7 @@ static ssize_t whole_work(edo__fs_call *c)
         int fd = open(w->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
         if (fd < 0)
             return -errno;
-        ssize_t rc = write_all(fd, w->src, w->len);
+        ssize_t rc = edo__fd_write_all(fd, w->src, w->len);
         if (close(fd) < 0 && rc == 0 && errno != EINTR)
             rc = -errno; /* NFS reports a failed write-back here */
         return rc;

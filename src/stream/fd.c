@@ -107,6 +107,19 @@ ssize_t edo__fd_writev(int fd, const struct iovec *iov, int iovcnt, int rwf)
     return err ? -err : n;
 }
 
+ssize_t edo__fd_write_all(int fd, const void *data, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        struct iovec rest = {(char *)data + done, len - done};
+        ssize_t n = edo__fd_writev(fd, &rest, 1, 0);
+        if (n <= 0)
+            return n < 0 ? n : -EIO;
+        done += (size_t)n;
+    }
+    return 0;
+}
+
 bool edo__fd_nowait_works(int fd, bool write)
 {
     char byte;

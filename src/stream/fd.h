@@ -56,5 +56,8 @@ bool edo__fd_nowait_works(int fd, bool write);
  * so the caller sees -EPIPE as a socket's MSG_NOSIGNAL gives. Returns the count or -errno
  * (EINTR retried). */
 ssize_t edo__fd_writev(int fd, const struct iovec *iov, int iovcnt, int rwf);
+/* Writes all `len` bytes to the blocking `fd` (edo__fd_writev until done): 0, or the first
+ * error (-EIO for a write of 0 bytes). For pool threads. */
+ssize_t edo__fd_write_all(int fd, const void *data, size_t len);
 
 #endif

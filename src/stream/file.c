@@ -108,17 +108,7 @@ static void run_call(call *c)
             c->result = -errno;
         return;
     }
-    size_t done = 0; /* a write call writes everything it took, or fails */
-    c->result = 0;
-    while (done < c->len) {
-        struct iovec rest = {c->buf + done, c->len - done};
-        ssize_t n = edo__fd_writev(c->fs->fd, &rest, 1, 0);
-        if (n <= 0) {
-            c->result = n < 0 ? n : -EIO;
-            break;
-        }
-        done += (size_t)n;
-    }
+    c->result = edo__fd_write_all(c->fs->fd, c->buf, c->len); /* all it took, or fails */
 }
 
 /* The end of a call, on its pool thread (or instead of it, when it was cancelled before it

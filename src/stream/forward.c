@@ -8,11 +8,6 @@
 
 static edo_stream *inner_of(edo_stream *s) { return ((edo__stream_wrapper *)s)->inner; }
 
-bool edo__stream_is_valid(const edo_stream *s)
-{
-    return s && s->vtable && s->vtable->poll_read && s->vtable->poll_write && s->vtable->close;
-}
-
 edo_poll edo__wrapper_poll_read(edo_stream *s, edo_stream_waiter *w, edo_context *cx, void *buf,
                                 size_t len, ssize_t *result)
 {

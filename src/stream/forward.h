@@ -7,14 +7,12 @@
 
 #include "edo/bytes.h"
 #include "edo/stream.h"
+#include "stream/valid.h"
 
 typedef struct edo__stream_wrapper {
     edo_stream base;
     edo_stream *inner; /* owned: closed with the wrapper */
 } edo__stream_wrapper;
-
-/* A stream that may be used: a vtable with the entries every stream has. */
-bool edo__stream_is_valid(const edo_stream *s);
 
 /* inner's entries, for a wrapper `s`. */
 edo_poll edo__wrapper_poll_read(edo_stream *s, edo_stream_waiter *w, edo_context *cx, void *buf,

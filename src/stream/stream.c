@@ -9,6 +9,7 @@
 
 #include "coro/coro.h"
 #include "edo/stream.h"
+#include "stream/valid.h"
 
 enum op { OP_READ, OP_WRITE, OP_WRITEV, OP_WRITE_ALL, OP_FLUSH, OP_SHUTDOWN, OP_READY };
 
@@ -48,7 +49,7 @@ void edo_stream_waiter_drop(edo_stream *s, edo_stream_waiter *w)
 
 /* ---- argument checks, shared by both forms ------------------------------------------------- */
 
-static bool stream_valid(const edo_stream *s)
+bool edo__stream_is_valid(const edo_stream *s)
 {
     return s && s->vtable && s->vtable->poll_read && s->vtable->poll_write && s->vtable->close;
 }
@@ -187,7 +188,7 @@ static op_state *init(edo_stream_future *f, edo_stream *s, enum op op)
     f->stream_ = s;
     op_state *st = state_of(f);
     st->op = op;
-    st->error = stream_valid(s) ? 0 : -EINVAL;
+    st->error = edo__stream_is_valid(s) ? 0 : -EINVAL;
     return st;
 }
 
@@ -368,14 +369,14 @@ ssize_t edo_stream_try_write(edo_stream *s, const void *buf, size_t len)
 
 int edo_stream_close(edo_stream *s)
 {
-    if (!stream_valid(s))
+    if (!edo__stream_is_valid(s))
         return -EINVAL;
     return s->vtable->close(s);
 }
 
 int edo_stream_raw_fd(const edo_stream *s, bool write)
 {
-    if (!stream_valid(s))
+    if (!edo__stream_is_valid(s))
         return -EINVAL;
     return s->vtable->raw_fd ? s->vtable->raw_fd(s, write) : -ENOTSUP;
 }
