@@ -94,6 +94,15 @@ static shard *lock_shard(store *st, uint64_t hash)
 
 static entry **bucket_of(shard *sh, uint64_t hash) { return &sh->buckets[(hash >> 16) & sh->mask]; }
 
+/* Takes the entry `*link` points at out of its chain and frees it. */
+static void unlink_entry(shard *sh, entry **link)
+{
+    entry *e = *link;
+    *link = e->next;
+    sh->count--;
+    free(e);
+}
+
 static bool is_expired(const entry *e, int64_t now)
 {
     return e->expire_at != 0 && e->expire_at <= now;
@@ -112,9 +121,7 @@ static entry **find(shard *sh, uint64_t hash, const char *key, size_t klen)
                 if (now < 0)
                     now = store_now_ms();
                 if (is_expired(e, now)) {
-                    *link = e->next;
-                    sh->count--;
-                    free(e);
+                    unlink_entry(sh, link);
                     continue;
                 }
             }
@@ -206,11 +213,8 @@ int store_del(store *st, const char *key, size_t klen)
     shard *sh = lock_shard(st, h);
     entry **link = find(sh, h, key, klen);
     entry *e = *link;
-    if (e) {
-        *link = e->next;
-        sh->count--;
-        free(e);
-    }
+    if (e)
+        unlink_entry(sh, link);
     pthread_mutex_unlock(&sh->lock);
     return e != NULL;
 }
@@ -273,13 +277,10 @@ int store_expire(store *st, const char *key, size_t klen, int64_t expire_at)
     entry **link = find(sh, h, key, klen);
     entry *e = *link;
     if (e) {
-        if (expire_at <= store_now_ms()) {
-            *link = e->next;
-            sh->count--;
-            free(e);
-        } else {
+        if (expire_at <= store_now_ms())
+            unlink_entry(sh, link);
+        else
             e->expire_at = expire_at;
-        }
     }
     pthread_mutex_unlock(&sh->lock);
     return e != NULL;
@@ -307,9 +308,7 @@ size_t store_sweep_shard(store *st, size_t index, size_t buckets)
         for (entry **link = &sh->buckets[b]; *link;) {
             entry *e = *link;
             if (is_expired(e, now)) {
-                *link = e->next;
-                sh->count--;
-                free(e);
+                unlink_entry(sh, link);
                 removed++;
             } else {
                 link = &e->next;
