@@ -407,7 +407,7 @@ static inline __attribute__((always_inline)) int spawn_on(edo_runtime *rt, edo__
         edo__owned_insert(w, t); /* its home answers for it from the start */
     if (out)
         *out = (edo_task *)t;
-    if (!edo__spawn_schedule(t)) {
+    if (!edo__spawn_schedule(w, t)) {
         if (out)
             *out = NULL;
         edo__task_free_unspawned(t);

@@ -154,8 +154,9 @@ static inline void edo__task_cancel_queued(edo__task *t)
     edo__task_abort(t);
     edo__task_run_detached(t);
 }
-/* Queues a newly spawned task; false (nothing queued) when the runtime is shutting down. */
-bool edo__spawn_schedule(edo__task *t);
+/* Queues a newly spawned task; `w` is the calling thread's worker of the task's runtime, or NULL
+ * (not one). False (nothing queued) when the runtime is shutting down. */
+bool edo__spawn_schedule(struct edo__worker *w, edo__task *t);
 /* Spawns `future` on `rt`; `pinned`: a local task of the calling worker (see task.h). */
 int edo__spawn(edo_runtime *rt, edo_future *future, size_t size, edo_task **out, bool pinned);
 void *edo__worker_main(void *arg);

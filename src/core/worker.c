@@ -144,9 +144,8 @@ static inline edo__task *pop_pinned(edo__worker *w)
     return edo__inject_pop_batch(&w->pinned, &t, 1) == 1 ? t : NULL;
 }
 
-bool edo__spawn_schedule(edo__task *t)
+bool edo__spawn_schedule(edo__worker *w, edo__task *t)
 {
-    edo__worker *w = local_worker(t->rt);
     if (!w || edo__blocking_is_task(t))
         return schedule_remote(t->rt, t, true);
     /* A worker spawning while shutdown begins: its queues are drained after it stops. */
