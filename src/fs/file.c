@@ -44,7 +44,7 @@ static ssize_t open_work(edo__fs_call *c)
     struct stat st;
     int rc = fstat(fd, &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? -EISDIR : 0;
     if (rc == 0)
-        rc = edo__file_stream_open(fd, &oc->stream);
+        rc = edo__file_stream_open(fd, st.st_mode, &oc->stream);
     if (rc < 0)
         close(fd);
     return rc;

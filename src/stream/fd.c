@@ -303,9 +303,9 @@ int edo_stream_from_fd(int fd, edo_stream **out)
     if (S_ISSOCK(st.st_mode))
         return edo__fd_stream_open(fd, EDO__FD_SOCKET, -1, out);
     if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
-        return edo__file_stream_open(fd, out);
+        return edo__file_stream_open(fd, st.st_mode, out);
     int rc = open_nonblocking(fd, out);
     if (rc == -EPERM) /* a character device epoll cannot watch (/dev/null, /dev/zero) */
-        rc = edo__file_stream_open(fd, out);
+        rc = edo__file_stream_open(fd, st.st_mode, out);
     return rc;
 }

@@ -466,15 +466,14 @@ static const edo_stream_vtable file_vtable = {
     .close = file_close,
 };
 
-int edo__file_stream_open(int fd, edo_stream **out)
+int edo__file_stream_open(int fd, mode_t mode, edo_stream **out)
 {
     file_stream *fs = calloc(1, sizeof *fs);
     if (!fs)
         return -ENOMEM;
     fs->base.vtable = &file_vtable;
     fs->fd = fd;
-    struct stat st;
-    fs->alone = fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
+    fs->alone = !(S_ISREG(mode) || S_ISBLK(mode));
     edo__spin_init(&fs->lock);
     fs->refs = 1;
     *out = &fs->base;

@@ -35,7 +35,7 @@ static int open_stdio(int fd, bool write, edo_stream **out)
     else if (S_ISFIFO(st.st_mode) && edo__fd_nowait_works(dup, write))
         rc = edo__fd_stream_open(dup, EDO__FD_NOWAIT, -1, out);
     else
-        rc = edo__file_stream_open(dup, out);
+        rc = edo__file_stream_open(dup, st.st_mode, out);
     if (rc < 0)
         close(dup);
     return rc;

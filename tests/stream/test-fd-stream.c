@@ -103,7 +103,7 @@ static void *abandoned_pool_read(void *arg)
     int fds[2];
     CHECK_EQ(pipe2(fds, O_CLOEXEC), 0);
     edo_stream *r;
-    CHECK_EQ(edo__file_stream_open(fds[0], &r), 0);
+    CHECK_EQ(edo__file_stream_open(fds[0], S_IFIFO, &r), 0);
     char buf[16];
     edo_stream_future f;
     edo_stream_read_future_init(&f, r, buf, sizeof buf);
@@ -171,7 +171,7 @@ static void *no_sigpipe(void *arg)
     int fds[2];
     CHECK_EQ(pipe2(fds, O_CLOEXEC), 0);
     close(fds[0]);
-    CHECK_EQ(edo__file_stream_open(fds[1], &w), 0);
+    CHECK_EQ(edo__file_stream_open(fds[1], S_IFIFO, &w), 0);
     CHECK_EQ(edo_stream_write(w, "x", 1), 1); /* taken; the pool call fails... */
     CHECK_EQ(edo_stream_flush(w), -EPIPE);    /* ...and says so here */
     CHECK_EQ(edo_stream_flush(w), 0);         /* once */
