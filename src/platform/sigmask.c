@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #if defined(__linux__)
 #define HAVE_SIGNALFD 1
@@ -46,9 +47,40 @@ void edo__sigmask_runtime_set(sigset_t *set)
         sigaddset(set, usual[i]);
 }
 
+/* Whether this thread blocks SIGPIPE for good (the runtime set includes it in both ways). */
+static _Thread_local bool sigpipe_blocked;
+
 void edo__sigmask_block_runtime(void)
 {
     sigset_t set;
     edo__sigmask_runtime_set(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    sigpipe_blocked = true;
+}
+
+bool edo__sigpipe_is_blocked(void) { return sigpipe_blocked; }
+
+static void sigpipe_only(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGPIPE);
+}
+
+void edo__sigpipe_block_thread(void)
+{
+    if (sigpipe_blocked)
+        return;
+    sigset_t set;
+    sigpipe_only(&set);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    sigpipe_blocked = true;
+}
+
+void edo__sigpipe_take_back(void)
+{
+    sigset_t set;
+    sigpipe_only(&set);
+    static const struct timespec no_wait = {0, 0};
+    while (sigtimedwait(&set, NULL, &no_wait) < 0 && errno == EINTR)
+        ;
 }

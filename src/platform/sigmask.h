@@ -25,4 +25,13 @@ void edo__sigmask_runtime_set(sigset_t *set);
 /* Blocks that set in the calling thread (a runtime thread, at its start). */
 void edo__sigmask_block_runtime(void);
 
+/* SIGPIPE for writes that have no MSG_NOSIGNAL (pipes, splice): whether the calling thread
+ * blocks it for good (a runtime thread from its start, any other from edo__sigpipe_block_thread),
+ * so that such a write needs no mask change around it; blocking it for good in the calling thread
+ * (one system call per thread); and taking back the SIGPIPE a write that failed with EPIPE left
+ * pending on the thread while it was blocked. Never suspend. */
+bool edo__sigpipe_is_blocked(void);
+void edo__sigpipe_block_thread(void);
+void edo__sigpipe_take_back(void);
+
 #endif

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "platform/sigmask.h"
 #include "stream/copy.h"
 
 /* What one splice into the pipe asks for: more than a pipe holds (256 KiB, pipe_pool.c), so each
@@ -90,42 +91,20 @@ static ssize_t splice_in(int fd, void *ctx, bool *drained)
 
 /* splice(2) has no MSG_NOSIGNAL: a splice into a socket whose peer has gone raises SIGPIPE,
  * which kills the process by default. So the first splice out on a thread blocks SIGPIPE in
- * that thread for good (one system call per thread, where blocking and unblocking around each
- * splice would cost two per splice), and a SIGPIPE raised meanwhile is taken back when the
- * splice reports EPIPE: the copy sees -EPIPE, as a socket's write with MSG_NOSIGNAL gives. Read
- * within one poll, never across a suspension, so the thread-local is safe for coroutines. */
-static _Thread_local bool sigpipe_blocked;
-
-static void block_sigpipe(void)
-{
-    if (sigpipe_blocked)
-        return;
-    sigset_t pipe_only;
-    sigemptyset(&pipe_only);
-    sigaddset(&pipe_only, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_only, NULL);
-    sigpipe_blocked = true;
-}
-
-static void take_back_sigpipe(void)
-{
-    sigset_t pipe_only;
-    sigemptyset(&pipe_only);
-    sigaddset(&pipe_only, SIGPIPE);
-    static const struct timespec no_wait = {0, 0};
-    while (sigtimedwait(&pipe_only, NULL, &no_wait) < 0 && errno == EINTR)
-        ;
-}
+ * that thread for good (a runtime thread has it blocked already; blocking and unblocking around
+ * each splice would cost two system calls per splice), and a SIGPIPE raised meanwhile is taken
+ * back when the splice reports EPIPE: the copy sees -EPIPE, as a socket's write with
+ * MSG_NOSIGNAL gives (platform/sigmask.h). */
 
 /* pipe (holding in_pipe bytes) -> writer's fd: -EAGAIN means the writer is full. */
 static ssize_t splice_out(int fd, void *ctx, bool *drained)
 {
     edo__copy *c = ctx;
-    block_sigpipe();
+    edo__sigpipe_block_thread();
     ssize_t n = splice_result(
         splice(c->pipe_out, NULL, fd, NULL, c->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK));
     if (n == -EPIPE)
-        take_back_sigpipe();
+        edo__sigpipe_take_back();
     *drained = n >= 0 && (size_t)n < c->in_pipe; /* the writer took less: its buffer is full */
     return n;
 }

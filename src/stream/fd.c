@@ -17,6 +17,7 @@
 #include "edo/fd_stream.h"
 #include "io/readiness.h"
 #include "net/sock.h"
+#include "platform/sigmask.h"
 #include "stream/fd.h"
 
 typedef struct fd_stream {
@@ -88,22 +89,23 @@ static ssize_t do_write(int fd, void *ctx, bool *drained)
 
 ssize_t edo__fd_writev(int fd, const struct iovec *iov, int iovcnt, int rwf)
 {
+    /* A runtime thread blocks SIGPIPE for good; any other gets it blocked for this call only. */
+    bool guard = !edo__sigpipe_is_blocked();
     sigset_t pipe_only, old;
-    sigemptyset(&pipe_only);
-    sigaddset(&pipe_only, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    if (guard) {
+        sigemptyset(&pipe_only);
+        sigaddset(&pipe_only, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    }
     ssize_t n;
     do
         n = rwf ? pwritev2(fd, iov, iovcnt, -1, rwf) : writev(fd, iov, iovcnt);
     while (n < 0 && errno == EINTR);
     int err = n < 0 ? errno : 0;
-    if (err == EPIPE) {
-        /* Take back the SIGPIPE this write raised (still pending: it is blocked). */
-        static const struct timespec no_wait = {0, 0};
-        while (sigtimedwait(&pipe_only, NULL, &no_wait) < 0 && errno == EINTR)
-            ;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err == EPIPE)
+        edo__sigpipe_take_back(); /* the SIGPIPE this write raised, still pending: blocked */
+    if (guard)
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
     return err ? -err : n;
 }
 

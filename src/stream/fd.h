@@ -53,7 +53,8 @@ void *edo__io_buffer(size_t len);
 bool edo__fd_nowait_works(int fd, bool write);
 
 /* writev(2) (or pwritev2 with `rwf` flags) without letting a broken pipe raise SIGPIPE: the
- * signal is blocked in the calling thread for the call and a SIGPIPE it raised is taken back,
+ * signal is blocked in the calling thread for the call (a runtime thread blocks it for good:
+ * no mask change there) and a SIGPIPE it raised is taken back,
  * so the caller sees -EPIPE as a socket's MSG_NOSIGNAL gives. Returns the count or -errno
  * (EINTR retried). */
 ssize_t edo__fd_writev(int fd, const struct iovec *iov, int iovcnt, int rwf);
