@@ -2,9 +2,11 @@
  * module's hub (signal/hub.h), the one place the process learns of signals, and the switch
  * that forces the fallback for its tests.
  *
- * One watch for the whole process: a thread waits on a copy of the hub's descriptor, and at
- * each SIGCHLD drains the hub, counts a generation and wakes every child waiting for its exit,
- * which then tries to reap itself. One descriptor, not one per waiting child: the hub's
+ * One watch for the whole process: a thread waits on a copy of the hub's descriptor and drains
+ * the hub at each edge. Whichever drain finds a SIGCHLD (this thread's, or a signal listener's,
+ * which empties the descriptor before this thread's edge comes) calls the hook set here: it
+ * counts a generation and wakes every child waiting for its exit, which then tries to reap
+ * itself. One descriptor, not one per waiting child: the hub's
  * descriptor is an epoll set, and the kernel refuses a 501st registration of copies of one
  * nested epoll set (its limit on wake-up paths), so a copy per child would fail a spawn with
  * -EINVAL at 500 children. A thread rather than a reactor registration, because children of
@@ -85,6 +87,13 @@ static void wake_all(void)
     pthread_mutex_unlock(&watch.lock);
 }
 
+/* The hub's drain hook (any drain's, outside the hub's lock). */
+static void on_drain(uint64_t found)
+{
+    if (found & ((uint64_t)1 << (SIGCHLD - 1)))
+        wake_all();
+}
+
 static void *watch_main(void *arg)
 {
     (void)arg;
@@ -94,14 +103,14 @@ static void *watch_main(void *arg)
     for (;;) {
         if (poll(&p, 1, -1) < 0)
             continue; /* EINTR */
-        edo__sighub_drain();
-        wake_all();
+        edo__sighub_drain(); /* a SIGCHLD found wakes the children through on_drain */
     }
     return NULL;
 }
 
 static void start_watch(void)
 {
+    edo__sighub_on_drain(on_drain); /* before the first drain that could find a SIGCHLD */
     int rc = edo__sighub_watch(SIGCHLD);
     if (rc == 0 && (watch.fd = fcntl(edo__sighub_fd(), F_DUPFD_CLOEXEC, 0)) < 0)
         rc = -errno;

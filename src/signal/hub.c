@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -18,6 +19,9 @@
 
 #define MAX_SIGNO 64
 
+/* Modules told of every drain: the listeners and the process module's SIGCHLD watch. */
+#define MAX_DRAIN_HOOKS 4
+
 static struct {
     pthread_mutex_t lock; /* setting up, watching, draining */
     bool ready;
@@ -29,7 +33,7 @@ static struct {
     _Atomic uint64_t handled; /* bit signo-1: the handler is installed */
     _Atomic uint64_t pending; /* bit signo-1: set by the handler, taken by the drain */
     _Atomic uint64_t count[MAX_SIGNO + 1];
-    void (*_Atomic on_drain)(uint64_t found);
+    void (*_Atomic on_drain[MAX_DRAIN_HOOKS])(uint64_t found);
 } hub = {.lock = PTHREAD_MUTEX_INITIALIZER, .sfd = -1, .pipe_r = -1, .pipe_w = -1,
          .watch_fd = -1};
 
@@ -169,15 +173,24 @@ uint64_t edo__sighub_drain(void)
         if (got & bit(signo))
             atomic_fetch_add_explicit(&hub.count[signo], 1, memory_order_release);
     pthread_mutex_unlock(&hub.lock);
-    void (*hook)(uint64_t) = atomic_load_explicit(&hub.on_drain, memory_order_acquire);
-    if (got && hook)
-        hook(got);
+    for (int i = 0; got && i < MAX_DRAIN_HOOKS; i++) {
+        void (*hook)(uint64_t) = atomic_load_explicit(&hub.on_drain[i], memory_order_acquire);
+        if (hook)
+            hook(got);
+    }
     return got;
 }
 
 void edo__sighub_on_drain(void (*hook)(uint64_t found))
 {
-    atomic_store_explicit(&hub.on_drain, hook, memory_order_release);
+    for (int i = 0; i < MAX_DRAIN_HOOKS; i++) {
+        void (*seen)(uint64_t) = NULL;
+        if (atomic_compare_exchange_strong_explicit(&hub.on_drain[i], &seen, hook,
+                                                    memory_order_acq_rel, memory_order_acquire) ||
+            seen == hook)
+            return; /* set here, or set already */
+    }
+    abort(); /* more hooks than edo's own modules set: a bug */
 }
 
 uint64_t edo__sighub_count(int signo)

@@ -16,7 +16,8 @@
  * Other modules may use the hub directly: the process module's SIGCHLD fallback watches a copy
  * of edo__sighub_fd() and drains at each edge (edo__sighub_watch(SIGCHLD) first, then
  * edo__sighub_count(SIGCHLD) tells it a batch came). Any drain wakes the listeners' waiting
- * receives through the hook, so draining elsewhere never strands a listener. Children inherit
+ * receives and the waiting children through the hooks, so draining elsewhere never strands a
+ * waiter. Children inherit
  * the signal mask of the thread that spawns them: a spawn from a runtime thread must give the
  * child an empty mask (POSIX_SPAWN_SETSIGMASK). */
 #ifndef EDO_SIGNAL_HUB_H
@@ -42,8 +43,9 @@ int edo__sighub_fd(void);
  * wakes every waiter: another reactor's edge for the same delivery may be dropped once the
  * descriptor is empty. Thread-safe. */
 uint64_t edo__sighub_drain(void);
-/* Sets the hook every drain that found something calls (outside the hub's lock), once for the
- * process: the listeners' (listener.c). */
+/* Adds a hook that every drain that found something calls (outside the hub's lock); adding the
+ * same hook again does nothing. edo's modules add theirs: the listeners' (listener.c) and the
+ * SIGCHLD watch's (process/sigchld.c). Thread-safe. */
 void edo__sighub_on_drain(void (*hook)(uint64_t found));
 /* How many delivery batches of `signo` the hub has seen (grows by one per drain that found it). */
 uint64_t edo__sighub_count(int signo);
