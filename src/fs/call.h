@@ -53,6 +53,9 @@ edo_poll edo__fs_call_poll(edo__fs_call *c, edo_context *cx);
 /* Drops a reference; the last one releases and frees the call. */
 void edo__fs_call_unref(edo__fs_call *c);
 
+/* A write this large gets a pool call of its own (`alone`) rather than a place in a batch. */
+#define EDO__FS_BIG_WRITE ((size_t)1 << 20)
+
 /* Makes `f` a future over `c` (owned by the future from here on; NULL: `error`, else -ENOMEM,
  * at the first poll), delivering to `outs` (up to EDO__FS_OUTS pointers, the rest NULL). */
 #define EDO__FS_OUTS 3

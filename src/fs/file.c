@@ -17,7 +17,6 @@
 #include "stream/fd.h"
 
 #define PREAD_MAX ((size_t)64 * 1024)
-#define BIG_WRITE ((size_t)1 << 20) /* a pwrite this large gets a pool call of its own */
 
 static edo_stream *stream_of(edo_file *f) { return (edo_stream *)(void *)f; }
 
@@ -243,7 +242,7 @@ static edo__fs_call *new_op_call(file_future *f)
     if (f->op == OP_PWRITE) {
         if (f->len)
             memcpy(oc->buf, f->src, f->len);
-        oc->call.alone = f->len >= BIG_WRITE;
+        oc->call.alone = f->len >= EDO__FS_BIG_WRITE;
     }
     oc->call.alone |= f->op == OP_SYNC_ALL || f->op == OP_SYNC_DATA;
     oc->stream = stream_of(f->file);

@@ -12,7 +12,6 @@
 #include "fs/fs.h"
 #include "stream/fd.h"
 
-#define BIG_WRITE ((size_t)1 << 20) /* a write this large gets a pool call of its own */
 #define COPY_CHUNK ((size_t)1 << 30) /* bytes per copy_file_range call */
 #define COPY_BUFFER ((size_t)128 * 1024)
 
@@ -297,7 +296,7 @@ void edo_fs_write_future_init(edo_fs_future *f, const char *path, const void *da
             memcpy(copy, data, len);
         w->src = copy;
         w->len = len;
-        w->call.alone = len >= BIG_WRITE;
+        w->call.alone = len >= EDO__FS_BIG_WRITE;
     }
     edo__fs_future_init(f, w ? &w->call : NULL, 0, NULL, NULL, NULL);
 }
