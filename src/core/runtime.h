@@ -54,7 +54,7 @@ typedef struct edo__worker {
     uint64_t yielders_since; /* when a maintenance first found yielded tasks waiting (0: none) */
     /* Maintenance (timers, I/O, the global queue) comes every `maintenance_interval` polls,
      * tuned so that it comes about every EDO__MAINTENANCE_TARGET_NS whatever a poll costs. */
-    uint32_t since_maintenance;    /* polls since the last maintenance */
+    uint32_t maintenance_tick;     /* `tick` at the last maintenance */
     uint32_t global_turn;          /* the maintenance's single pop alternates between the
                                       global queue's parts */
     uint32_t maintenance_interval;

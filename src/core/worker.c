@@ -179,13 +179,19 @@ static edo__task *pop_global_batch(edo__worker *w)
  * than many polls). The mean follows a longer poll at once (one long batch is enough to check
  * the timers after every poll) and a shorter one slowly (one fast batch does not stretch the
  * interval back). */
+/* A smoothed mean that follows a larger sample at once and a smaller one by an eighth. */
+static inline uint64_t smooth(uint64_t mean, uint64_t sample)
+{
+    return sample >= mean ? sample : mean - mean / 8 + sample / 8;
+}
+
 static void tune_interval(edo__worker *w, uint64_t now, uint32_t polls)
 {
     uint64_t start = w->batch_start;
     if (start == 0 || polls == 0 || now <= start)
         return; /* idled since (the batch would time the sleep too), or nothing ran */
     uint64_t sample = (now - start) / polls;
-    w->poll_ns = sample >= w->poll_ns ? sample : w->poll_ns - w->poll_ns / 8 + sample / 8;
+    w->poll_ns = smooth(w->poll_ns, sample);
     uint64_t poll_ns = w->poll_ns ? w->poll_ns : 1;
     uint64_t interval = EDO__MAINTENANCE_TARGET_NS / poll_ns;
     uint64_t affordable = EDO__MAINTENANCE_SHARE * w->maintenance_ns / poll_ns;
@@ -220,6 +226,12 @@ static void unstarve_yielders(edo__worker *w, uint64_t now)
 /* Expired timers and I/O events (their tasks land in the queues), and the interval until the
  * next maintenance. Tuning reads the clock twice, so that the time maintenance takes is known
  * and not counted as polling. */
+/* Polls since the last maintenance (unsigned: right across the tick's wrap). */
+static inline uint32_t polls_since_maintenance(const edo__worker *w)
+{
+    return w->tick - w->maintenance_tick;
+}
+
 static void maintenance(edo__worker *w)
 {
     bool tune = w->rt->tune_interval;
@@ -230,16 +242,13 @@ static void maintenance(edo__worker *w)
     else
         w->yielders_since = 0;
     if (tune)
-        tune_interval(w, start, w->since_maintenance);
-    w->since_maintenance = 0;
+        tune_interval(w, start, polls_since_maintenance(w));
+    w->maintenance_tick = w->tick;
     edo__timers_fire(w->rt, w);
     edo__park_poll_io(w);
     if (tune) {
         uint64_t end = edo__clock_ns();
-        uint64_t took = end - start;
-        w->maintenance_ns = took >= w->maintenance_ns
-                                ? took
-                                : w->maintenance_ns - w->maintenance_ns / 8 + took / 8;
+        w->maintenance_ns = smooth(w->maintenance_ns, end - start);
         w->batch_start = end;
     }
 }
@@ -272,7 +281,7 @@ static edo__task *next_task(edo__worker *w)
 {
     edo_runtime *rt = w->rt;
     edo__task *t;
-    if (w->since_maintenance >= w->maintenance_interval) {
+    if (polls_since_maintenance(w) >= w->maintenance_interval) {
         /* Maintenance first (what it wakes lands in the queues below), then one task from
          * the global queue, so none waits behind a busy local queue. */
         maintenance(w);
@@ -354,7 +363,6 @@ static inline __attribute__((always_inline)) void run_task(edo__worker *w, edo__
     w->lifo_enabled = true;
     for (;;) {
         w->tick++;
-        w->since_maintenance++;
         if (t->owner == EDO__NO_OWNER) /* first poll: this worker answers for it at shutdown */
             edo__owned_insert(w, t);
         edo__run_result again = edo__task_run(t, &budget);
@@ -365,7 +373,7 @@ static inline __attribute__((always_inline)) void run_task(edo__worker *w, edo__
         t = w->lifo;
         /* Maintenance is due (long polls): the run-next task stays in its slot and runs right
          * after it. */
-        if (!t || w->since_maintenance >= w->maintenance_interval)
+        if (!t || polls_since_maintenance(w) >= w->maintenance_interval)
             break;
         w->lifo = NULL;
         if (budget == 0 || ++lifo_polls > EDO__MAX_LIFO_POLLS ||
