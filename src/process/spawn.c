@@ -253,6 +253,11 @@ static int plan_program(const edo_command *c, plan *p, char **scratch)
 
 typedef int (*clone_fn)(int (*fn)(void *), void *stack, int flags, void *arg, ...);
 
+/* The stack a child runs on, in the parent's frame until it executes or exits (the probe's
+ * too: syscall(2) under a sanitizer needs more than a few hundred bytes, and a child that ran
+ * off its stack would write into the parent's frame below it). */
+#define CHILD_STACK 4096
+
 /* libc's clone. ThreadSanitizer intercepts clone as a fork, and its hook in the child resets
  * the sanitizer's bookkeeping, which a CLONE_VM child shares with the parent (every later report
  * is nonsense): under it, clone is looked up in libc itself. */
@@ -302,7 +307,7 @@ static bool clone_shares_memory(void)
     static _Atomic int answer; /* 0: not asked yet, 1: shared, 2: copied */
     int a = atomic_load_explicit(&answer, memory_order_relaxed);
     if (a == 0) {
-        char stack[1024] __attribute__((aligned(64)));
+        char stack[CHILD_STACK] __attribute__((aligned(64)));
         volatile int touched = 0;
         pid_t pid = clone_blocked(probe_child, stack + sizeof stack,
                                   CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)&touched, NULL);
@@ -317,7 +322,7 @@ static bool clone_shares_memory(void)
 /* Starts the child; returns its pid and, with `want_pidfd`, its pidfd; or -errno. */
 static pid_t start(plan *p, bool want_pidfd, int *pidfd)
 {
-    char stack[4096] __attribute__((aligned(64)));
+    char stack[CHILD_STACK] __attribute__((aligned(64)));
     int error_pipe[2] = {-1, -1};
     p->error_fd = -1;
     if (!clone_shares_memory()) {
