@@ -9,6 +9,7 @@
 
 #include "codec/codec_internal.h"
 #include "coro/coro.h"
+#include "stream/vtable.h"
 
 enum op { NEXT, SEND, FLUSH, CLOSE };
 /* How far a writing operation got: writing the buffer out, flushing the stream, shutting down. */
@@ -53,36 +54,23 @@ static void op_done(edo_framed_future *fut)
 static edo_poll write_out(edo_framed_future *fut, edo_context *cx, int *err)
 {
     edo_framed *f = fut->framed_;
-    edo_stream *s = f->stream_;
-    while (edo_bytes_len(&f->write_buf_) > 0) {
-        struct iovec iov = {(void *)edo_bytes_data(&f->write_buf_), edo_bytes_len(&f->write_buf_)};
-        ssize_t n;
-        if (s->vtable->poll_write(s, &fut->waiter_, cx, &iov, 1, &n) == EDO_PENDING)
-            return EDO_PENDING;
-        op_done(fut);
-        if (n <= 0) {
-            *err = n < 0 ? (int)n : -EPIPE; /* a write of nothing would never end */
-            return EDO_READY;
-        }
-        edo_bytes_advance(&f->write_buf_, (size_t)n);
-    }
-    *err = 0;
-    return EDO_READY;
+    const void *data = edo_bytes_data(&f->write_buf_);
+    size_t before = edo_bytes_len(&f->write_buf_), left = before;
+    ssize_t r = 0;
+    edo_poll p = edo__stream_poll_write_all(f->stream_, &fut->waiter_, cx, &data, &left, -EPIPE, &r);
+    edo_bytes_advance(&f->write_buf_, before - left);
+    *err = (int)r;
+    return p;
 }
 
-/* A stream poll that may be missing from the vtable (flush: nothing to do; shutdown: not
- * supported). */
+/* The stream's flush, or its shutdown. */
 static edo_poll stream_step(edo_framed_future *fut, edo_context *cx, bool shutdown, int *err)
 {
     edo_stream *s = fut->framed_->stream_;
-    edo_poll (*poll)(edo_stream *, edo_stream_waiter *, edo_context *, ssize_t *) =
-        shutdown ? s->vtable->poll_shutdown : s->vtable->poll_flush;
-    if (!poll) {
-        *err = shutdown ? -ENOTSUP : 0;
-        return EDO_READY;
-    }
     ssize_t r;
-    if (poll(s, &fut->waiter_, cx, &r) == EDO_PENDING)
+    edo_poll p = shutdown ? edo__stream_poll_shutdown(s, &fut->waiter_, cx, &r)
+                          : edo__stream_poll_flush(s, &fut->waiter_, cx, &r);
+    if (p == EDO_PENDING)
         return EDO_PENDING;
     op_done(fut);
     *err = (int)r;

@@ -15,21 +15,11 @@ struct edo_buf_writer {
  * gone from the buffer, the rest stays). */
 static edo_poll drain(edo_buf_writer *bw, edo_stream_waiter *w, edo_context *cx, ssize_t *result)
 {
-    edo_stream *in = bw->b.w.inner;
-    while (edo_bytes_len(&bw->b.buf) > 0) {
-        struct iovec iov = {(void *)edo_bytes_data(&bw->b.buf), edo_bytes_len(&bw->b.buf)};
-        ssize_t n;
-        if (in->vtable->poll_write(in, w, cx, &iov, 1, &n) == EDO_PENDING)
-            return EDO_PENDING;
-        edo_stream_waiter_drop(in, w);
-        if (n <= 0) { /* 0 for a non-empty buffer would loop for ever: inner is broken */
-            *result = n < 0 ? n : -EIO;
-            return EDO_READY;
-        }
-        edo_bytes_advance(&bw->b.buf, (size_t)n);
-    }
-    *result = 0;
-    return EDO_READY;
+    const void *data = edo_bytes_data(&bw->b.buf);
+    size_t before = edo_bytes_len(&bw->b.buf), left = before;
+    edo_poll p = edo__stream_poll_write_all(bw->b.w.inner, w, cx, &data, &left, -EIO, result);
+    edo_bytes_advance(&bw->b.buf, before - left);
+    return p;
 }
 
 static edo_poll writer_poll_write(edo_stream *s, edo_stream_waiter *w, edo_context *cx,

@@ -7,6 +7,7 @@
 
 #include "coro/coro.h"
 #include "stream/copy.h"
+#include "stream/vtable.h"
 
 _Static_assert(sizeof(edo__copy) <= sizeof(((edo_stream_copy_state *)0)->private_),
                "edo_stream_copy_state.private_ is too small");
@@ -59,20 +60,15 @@ ssize_t edo__copy_write_done(edo__copy *c, ssize_t n)
     return n;
 }
 
-/* The writer's last step: a flush, or a shutdown (which flushes first). NULL poll_flush: the
- * stream buffers nothing; NULL poll_shutdown: it cannot be shut down (-ENOTSUP). */
+/* The writer's last step: a flush, or a shutdown (which flushes first). */
 static edo_poll poll_finish_writer(edo__copy *c, edo_context *cx, int *result)
 {
-    const edo_stream_vtable *vt = c->to->vtable;
     ssize_t r = 0;
-    if (c->phase == EDO__COPY_CLOSING) {
-        if (!vt->poll_shutdown)
-            r = -ENOTSUP;
-        else if (vt->poll_shutdown(c->to, &c->writing, cx, &r) == EDO_PENDING)
-            return EDO_PENDING;
-    } else if (vt->poll_flush && vt->poll_flush(c->to, &c->writing, cx, &r) == EDO_PENDING) {
+    edo_poll p = c->phase == EDO__COPY_CLOSING
+                     ? edo__stream_poll_shutdown(c->to, &c->writing, cx, &r)
+                     : edo__stream_poll_flush(c->to, &c->writing, cx, &r);
+    if (p == EDO_PENDING)
         return EDO_PENDING;
-    }
     edo_stream_waiter_drop(c->to, &c->writing);
     *result = (int)r;
     return EDO_READY;

@@ -25,31 +25,19 @@ edo_poll edo__wrapper_poll_write(edo_stream *s, edo_stream_waiter *w, edo_contex
 edo_poll edo__wrapper_poll_flush(edo_stream *s, edo_stream_waiter *w, edo_context *cx,
                                  ssize_t *result)
 {
-    edo_stream *in = inner_of(s);
-    if (in->vtable->poll_flush)
-        return in->vtable->poll_flush(in, w, cx, result);
-    *result = 0;
-    return EDO_READY;
+    return edo__stream_poll_flush(inner_of(s), w, cx, result);
 }
 
 edo_poll edo__wrapper_poll_shutdown(edo_stream *s, edo_stream_waiter *w, edo_context *cx,
                                     ssize_t *result)
 {
-    edo_stream *in = inner_of(s);
-    if (in->vtable->poll_shutdown)
-        return in->vtable->poll_shutdown(in, w, cx, result);
-    *result = -ENOTSUP;
-    return EDO_READY;
+    return edo__stream_poll_shutdown(inner_of(s), w, cx, result);
 }
 
 edo_poll edo__wrapper_poll_ready(edo_stream *s, edo_stream_waiter *w, edo_context *cx,
                                  uint32_t interest, ssize_t *result)
 {
-    edo_stream *in = inner_of(s);
-    if (in->vtable->poll_ready)
-        return in->vtable->poll_ready(in, w, cx, interest, result);
-    *result = -ENOTSUP;
-    return EDO_READY;
+    return edo__stream_poll_ready(inner_of(s), w, cx, interest, result);
 }
 
 void edo__wrapper_drop_waiter(edo_stream *s, edo_stream_waiter *w)

@@ -7,7 +7,7 @@
 
 #include "edo/bytes.h"
 #include "edo/stream.h"
-#include "stream/valid.h"
+#include "stream/vtable.h"
 
 typedef struct edo__stream_wrapper {
     edo_stream base;

@@ -58,11 +58,7 @@ static edo_poll half_ready(edo_stream *s, edo_stream_waiter *w, edo_context *cx,
     edo_stream *in = inner_of(s);
     if (!(interest & own))
         return wrong_half(result);
-    if (!in->vtable->poll_ready) {
-        *result = -ENOTSUP;
-        return EDO_READY;
-    }
-    return in->vtable->poll_ready(in, w, cx, interest & own, result);
+    return edo__stream_poll_ready(in, w, cx, interest & own, result);
 }
 
 static edo_poll read_half_ready(edo_stream *s, edo_stream_waiter *w, edo_context *cx,
@@ -83,11 +79,7 @@ static edo_poll half_raw_io(edo_stream *s, edo_stream_waiter *w, edo_context *cx
     edo_stream *in = inner_of(s);
     if (write != own)
         return wrong_half(result);
-    if (!in->vtable->poll_raw_io) {
-        *result = -ENOTSUP;
-        return EDO_READY;
-    }
-    return in->vtable->poll_raw_io(in, w, cx, write, op, ctx, result);
+    return edo__stream_poll_raw_io(in, w, cx, write, op, ctx, result);
 }
 
 static edo_poll read_half_raw_io(edo_stream *s, edo_stream_waiter *w, edo_context *cx, bool write,

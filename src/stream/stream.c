@@ -9,7 +9,7 @@
 
 #include "coro/coro.h"
 #include "edo/stream.h"
-#include "stream/valid.h"
+#include "stream/vtable.h"
 
 enum op { OP_READ, OP_WRITE, OP_WRITEV, OP_WRITE_ALL, OP_FLUSH, OP_SHUTDOWN, OP_READY };
 
@@ -82,24 +82,22 @@ static edo_poll poll_write_buffer(edo_stream_future *f, edo_context *cx, const v
     return f->stream_->vtable->poll_write(f->stream_, &f->waiter_, cx, &one, 1, result);
 }
 
-/* Writes until the whole buffer is gone: each completed write releases the waiter for the next. */
-static edo_poll poll_write_all(edo_stream_future *f, op_state *st, edo_context *cx,
-                               ssize_t *result)
+edo_poll edo__stream_poll_write_all(edo_stream *s, edo_stream_waiter *w, edo_context *cx,
+                                    const void **buf, size_t *len, ssize_t zero_error,
+                                    ssize_t *result)
 {
-    while (st->len > 0) {
+    while (*len > 0) {
+        struct iovec one = {(void *)*buf, *len};
         ssize_t n;
-        if (poll_write_buffer(f, cx, st->buf, st->len, &n) == EDO_PENDING)
+        if (s->vtable->poll_write(s, w, cx, &one, 1, &n) == EDO_PENDING)
             return EDO_PENDING;
-        edo_stream_waiter_drop(f->stream_, &f->waiter_);
-        if (n <= 0) { /* 0 for a non-empty buffer would loop for ever: the stream is broken */
-            *result = n < 0 ? n : -EIO;
-            return EDO_READY;
-        }
-        st->buf = (const char *)st->buf + n;
-        st->len -= (size_t)n;
+        edo_stream_waiter_drop(s, w);
+        if (n <= 0)
+            return edo__stream_ready_with(result, n < 0 ? n : zero_error);
+        *buf = (const char *)*buf + n;
+        *len -= (size_t)n;
     }
-    *result = 0;
-    return EDO_READY;
+    return edo__stream_ready_with(result, 0);
 }
 
 /* Polls the operation, or completes it at once when there is nothing to move or the stream
@@ -122,23 +120,13 @@ static edo_poll poll_op(edo_stream_future *f, op_state *st, edo_context *cx, ssi
             break;
         return vt->poll_write(s, &f->waiter_, cx, st->iov, st->iovcnt, result);
     case OP_WRITE_ALL:
-        return poll_write_all(f, st, cx, result);
+        return edo__stream_poll_write_all(s, &f->waiter_, cx, &st->buf, &st->len, -EIO, result);
     case OP_FLUSH:
-        if (!vt->poll_flush)
-            break; /* nothing is ever buffered */
-        return vt->poll_flush(s, &f->waiter_, cx, result);
+        return edo__stream_poll_flush(s, &f->waiter_, cx, result);
     case OP_SHUTDOWN:
-        if (!vt->poll_shutdown) {
-            *result = -ENOTSUP;
-            return EDO_READY;
-        }
-        return vt->poll_shutdown(s, &f->waiter_, cx, result);
+        return edo__stream_poll_shutdown(s, &f->waiter_, cx, result);
     case OP_READY:
-        if (!vt->poll_ready) {
-            *result = -ENOTSUP;
-            return EDO_READY;
-        }
-        return vt->poll_ready(s, &f->waiter_, cx, st->interest, result);
+        return edo__stream_poll_ready(s, &f->waiter_, cx, st->interest, result);
     }
     *result = 0;
     return EDO_READY;
