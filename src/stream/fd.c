@@ -46,21 +46,25 @@ typedef struct transfer {
     size_t len; /* bytes asked for */
 } transfer;
 
+/* A socket given by fd moves bytes as the socket streams do (MSG_DONTWAIT: the fd's own
+ * O_NONBLOCK flag is left as its owner set it). */
+static ssize_t socket_transfer(int fd, transfer *t, bool send, bool *drained)
+{
+    edo__transfer x = {.send = send, .flags = MSG_DONTWAIT, .buf = t->buf, .len = t->len,
+                       .iov = t->iov, .iovcnt = t->iovcnt};
+    return edo__sock_do_transfer(fd, &x, drained);
+}
+
 static ssize_t do_read(int fd, void *ctx, bool *drained)
 {
     transfer *t = ctx;
+    if (t->f->mode == EDO__FD_SOCKET)
+        return socket_transfer(fd, t, false, drained);
     ssize_t n;
     do {
-        switch (t->f->mode) {
-        case EDO__FD_SOCKET:
-            n = recv(fd, t->buf, t->len, MSG_DONTWAIT);
-            break;
-        case EDO__FD_NOWAIT:
-            n = preadv2(fd, &(struct iovec){t->buf, t->len}, 1, -1, RWF_NOWAIT);
-            break;
-        default:
-            n = read(fd, t->buf, t->len);
-        }
+        n = t->f->mode == EDO__FD_NOWAIT
+                ? preadv2(fd, &(struct iovec){t->buf, t->len}, 1, -1, RWF_NOWAIT)
+                : read(fd, t->buf, t->len);
     } while (n < 0 && errno == EINTR);
     if (n < 0)
         return errno == EWOULDBLOCK ? -EAGAIN : -errno;
@@ -71,16 +75,9 @@ static ssize_t do_read(int fd, void *ctx, bool *drained)
 static ssize_t do_write(int fd, void *ctx, bool *drained)
 {
     transfer *t = ctx;
-    ssize_t n;
-    if (t->f->mode == EDO__FD_SOCKET) {
-        struct msghdr msg = {.msg_iov = (struct iovec *)t->iov, .msg_iovlen = (size_t)t->iovcnt};
-        do
-            n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-        while (n < 0 && errno == EINTR);
-        n = n < 0 ? -errno : n;
-    } else {
-        n = edo__fd_writev(fd, t->iov, t->iovcnt, t->f->mode == EDO__FD_NOWAIT ? RWF_NOWAIT : 0);
-    }
+    if (t->f->mode == EDO__FD_SOCKET)
+        return socket_transfer(fd, t, true, drained);
+    ssize_t n = edo__fd_writev(fd, t->iov, t->iovcnt, t->f->mode == EDO__FD_NOWAIT ? RWF_NOWAIT : 0);
     if (n < 0)
         return n == -EWOULDBLOCK ? -EAGAIN : n;
     *drained = (size_t)n < t->len; /* a short write filled the buffer */
