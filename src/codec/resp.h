@@ -69,6 +69,14 @@ void edo__resp_build_inline(const edo__resp_scan *s, const uint8_t *p, size_t le
 int edo__resp_split_inline(const uint8_t *p, size_t len, size_t *bytes, char *out,
                            edo_resp_value *args);
 
+/* A simple string or error line starting at p[from]: 1 with the offset of its '\r' in *end,
+ * EDO__RESP_MORE when it is not all there, or -EMSGSIZE (longer than `max_line`) / -EPROTO (a
+ * '\r' not followed by '\n', or a lone '\n' inside) with *why set to a message for the peer.
+ * *searched: how many bytes of the line are known to hold no '\r' (0 at first; kept between
+ * calls, so a line arriving byte by byte is searched once). */
+int edo__resp_text_line(const uint8_t *p, size_t len, size_t from, size_t max_line,
+                        size_t *searched, size_t *end, const char **why);
+
 /* Reads a number line from p[from]: an optional '-', 1 to 19 digits, CRLF. Returns 1 with the
  * value in *out and the offset past the CRLF in *next, EDO__RESP_MORE (not all there yet), or
  * -EPROTO. */

@@ -113,15 +113,12 @@ static bool build_item(const uint8_t *p, size_t len, size_t *at, edo_resp_value 
     size_t next = 0, line_len = 0;
     int64_t n = 0;
     if (type == '+' || type == '-') {
-        size_t window = len - *at - 1;
-        const uint8_t *cr = memchr(line, '\r', window < lim->max_line_len + 1 ? window
-                                                                             : lim->max_line_len + 1);
-        if (!cr || (size_t)(cr - p) + 1 >= len || cr[1] != '\n')
+        size_t searched = 0, cr;
+        const char *why;
+        if (edo__resp_text_line(p, len, *at + 1, lim->max_line_len, &searched, &cr, &why) != 1)
             return false;
-        line_len = (size_t)(cr - line);
-        if (line_len && memchr(line, '\n', line_len))
-            return false;
-        next = (size_t)(cr - p) + 2;
+        line_len = cr - (*at + 1);
+        next = cr + 2;
     } else if (type != ':' && type != '$' && type != '*') {
         return false;
     } else if (edo__resp_int_line(p, len, *at + 1, &n, &next) != 1) {

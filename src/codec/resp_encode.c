@@ -6,11 +6,13 @@
 
 #include "edo/resp.h"
 
+static uint64_t magnitude(int64_t n) { return n < 0 ? (uint64_t)0 - (uint64_t)n : (uint64_t)n; }
+
 /* Writes `n` in decimal at `out` (room for 20 bytes): returns the length. */
 static size_t format_int(int64_t n, char *out)
 {
     char tmp[20];
-    uint64_t v = n < 0 ? (uint64_t)0 - (uint64_t)n : (uint64_t)n;
+    uint64_t v = magnitude(n);
     size_t len = 0;
     do {
         tmp[len++] = (char)('0' + v % 10);
@@ -24,11 +26,15 @@ static size_t format_int(int64_t n, char *out)
     return at;
 }
 
-/* The bytes of a decimal number's text. */
+/* The bytes of a decimal number's text (counted: the sizing pass writes nothing). */
 static size_t int_len(int64_t n)
 {
-    char tmp[20];
-    return format_int(n, tmp);
+    size_t len = n < 0;
+    uint64_t v = magnitude(n);
+    do
+        len++;
+    while (v /= 10);
+    return len;
 }
 
 /* A type byte, a line ("text\r\n"). */

@@ -42,21 +42,17 @@ static int find_crlf(const uint8_t *p, size_t len, size_t from, size_t max_line,
     return 1;
 }
 
-/* A simple string or error line starting at `from`: 1 and *next past its CRLF, MORE, or an
- * error. */
-static int text_line(edo__resp_scan *s, const edo__resp_limits *lim, const uint8_t *p,
-                     size_t len, size_t from, size_t *next, const char **why)
+int edo__resp_text_line(const uint8_t *p, size_t len, size_t from, size_t max_line,
+                        size_t *searched, size_t *end, const char **why)
 {
-    size_t end;
-    int rc = find_crlf(p, len, from, lim->max_line_len, &s->searched, &end, why);
+    int rc = find_crlf(p, len, from, max_line, searched, end, why);
     if (rc != 1)
         return rc;
     /* A lone '\n' would make the value impossible to send back (or to pass on). */
-    if (end > from && memchr(p + from, '\n', end - from)) {
+    if (*end > from && memchr(p + from, '\n', *end - from)) {
         *why = "Protocol error: a line must end in CRLF";
         return -EPROTO;
     }
-    *next = end + 2;
     return 1;
 }
 
@@ -70,13 +66,14 @@ static int scan_item(edo__resp_scan *s, const edo__resp_limits *lim, const uint8
     if (start >= len)
         return EDO__RESP_MORE;
     uint8_t type = p[start];
-    size_t next;
+    size_t next = 0;
     int64_t n = 0;
     int rc;
     switch (type) {
     case '+':
     case '-':
-        rc = text_line(s, lim, p, len, start + 1, &next, why);
+        rc = edo__resp_text_line(p, len, start + 1, lim->max_line_len, &s->searched, &next, why);
+        next += rc == 1 ? 2 : 0; /* from its '\r' to past its CRLF */
         break;
     case ':':
     case '$':
