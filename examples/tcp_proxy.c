@@ -28,6 +28,9 @@ static void *proxy(void *arg)
     return NULL;
 }
 
+/* Out of fds, for the process (-EMFILE) or the system (-ENFILE): not fatal, connections end. */
+static bool out_of_fds(int rc) { return rc == -EMFILE || rc == -ENFILE; }
+
 static void *serve(void *arg)
 {
     edo_tcp_listener *lis;
@@ -43,11 +46,11 @@ static void *serve(void *arg)
         printf("tcp_proxy: listening on %s\n", text); /* the port, when asked for port 0 */
         fflush(stdout);
     }
-    for (edo_tcp *c; (rc = edo_tcp_accept(lis, &c, NULL)) == 0 || rc == -EMFILE;) {
+    for (edo_tcp *c; (rc = edo_tcp_accept(lis, &c, NULL)) == 0 || out_of_fds(rc);) {
         if (rc == 0 && edo_spawn_detached(proxy, c) < 0)
             edo_tcp_close(c);
-        if (rc == -EMFILE)
-            edo_sleep(EDO_MSEC(10));
+        if (rc < 0)
+            edo_sleep(EDO_MSEC(10)); /* out of fds: let some connections finish */
     }
     edo_tcp_listener_close(lis);
     return NULL;
