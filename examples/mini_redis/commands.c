@@ -39,18 +39,10 @@ static int reply_not_integer(edo_bytes *out)
     return edo_resp_append_error(out, text, sizeof text - 1);
 }
 
-/* An argument as an int64, as redis parses them (RESP strings are NUL-terminated). */
+/* An argument as an int64, parsed as the values INCRBY adds to. */
 static bool arg_int(const edo_resp_value *v, int64_t *out)
 {
-    if (v->len == 0 || v->len > 20 || v->str[0] == ' ' || v->str[0] == '+')
-        return false;
-    char *end;
-    errno = 0;
-    long long n = strtoll(v->str, &end, 10);
-    if (errno || end != v->str + v->len)
-        return false;
-    *out = n;
-    return true;
+    return store_parse_int(v->str, v->len, out);
 }
 
 static bool arg_is(const edo_resp_value *v, const char *word)

@@ -228,8 +228,7 @@ int store_exists(store *st, const char *key, size_t klen)
     return found;
 }
 
-/* Parses a whole value as a decimal int64 as redis does (no spaces, no '+', no leading zero). */
-static bool parse_int(const char *s, size_t len, int64_t *out)
+bool store_parse_int(const char *s, size_t len, int64_t *out)
 {
     if (len == 0 || len > 20 || (len > 1 && s[0] == '0') || (len > 1 && s[0] == '-' && s[1] == '0'))
         return false;
@@ -252,7 +251,7 @@ int store_incr(store *st, const char *key, size_t klen, int64_t delta, int64_t *
     entry **link = find(sh, h, key, klen);
     int64_t v = 0;
     int rc = 0;
-    if (*link && !parse_int((*link)->data + (*link)->klen, (*link)->vlen, &v))
+    if (*link && !store_parse_int((*link)->data + (*link)->klen, (*link)->vlen, &v))
         rc = -EINVAL;
     else if ((delta > 0 && v > INT64_MAX - delta) || (delta < 0 && v < INT64_MIN - delta))
         rc = -ERANGE;

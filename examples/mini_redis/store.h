@@ -20,6 +20,10 @@ typedef struct store store;
 int64_t store_now_ms(void);
 
 /* A store of `shards` shards (a power of two). Returns 0, -EINVAL, -ENOMEM. */
+/* Parses `len` bytes as a decimal int64 as redis does (no spaces, no '+', no leading zero, no
+ * "-0"): values for INCRBY, and every integer argument. */
+bool store_parse_int(const char *s, size_t len, int64_t *out);
+
 int store_new(size_t shards, store **out);
 void store_free(store *st);
 
