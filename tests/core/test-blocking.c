@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/runtime.h"
 #include "harness.h"
 #include "util.h"
 
@@ -305,6 +306,15 @@ static void *meet_fn(void *arg)
     return (void *)0;
 }
 
+/* How many pool threads wait for work and were not signalled for a call yet. */
+static unsigned idle_threads(edo_runtime *rt)
+{
+    pthread_mutex_lock(&rt->blocking.lock);
+    unsigned n = rt->blocking.nidle;
+    pthread_mutex_unlock(&rt->blocking.lock);
+    return n;
+}
+
 /* Calls pushed one right after the other while one thread is idle: the idle thread takes the
  * first, and each of the others gets a thread of its own at once, even before the idle one
  * has woken up (counting on it twice would queue a call behind another: calls that wait for
@@ -314,12 +324,13 @@ TEST(calls_pushed_together_each_get_a_thread)
     hooks h = {0, 0};
     edo_runtime *rt = pool_rt(64, &h);
     for (int round = 0; round < 20; round++) {
-        /* One idle thread (the default keep-alive is 10 s): the one the last round left,
-         * or a first one. */
+        /* At least one idle thread (the default keep-alive is 10 s): those the last round
+         * left, or a first one, once it waits for work again. */
         edo_task *warm;
         CHECK_EQ(edo_spawn_blocking_on(rt, times_three, (void *)1, &warm), 0);
         CHECK_EQ(edo_task_join(warm, NULL), 0);
         edo_task_free(warm);
+        WAIT_UNTIL(idle_threads(rt) >= 1);
         int before = atomic_load(&h.starts);
         enum { N = 4 };
         rendezvous m = {0, N};
