@@ -52,7 +52,7 @@ int edo__blocking_init(edo__blocking_pool *p, unsigned max_threads, uint64_t kee
     pthread_cond_init(&p->all_gone, &attr);
     pthread_condattr_destroy(&attr);
     p->head = p->tail = NULL;
-    p->nthreads = p->nidle = p->nrunning = p->nexiting = p->next_index = 0;
+    p->nthreads = p->nidle = p->nnotified = p->nrunning = p->nexiting = p->next_index = 0;
     p->max_threads = max_threads;
     p->keep_alive_ns = keep_alive_ns;
     p->shutdown = p->closed = false;
@@ -114,9 +114,13 @@ static void *pool_thread_main(void *arg)
         deadline_after(&deadline, p->keep_alive_ns);
         p->nidle++;
         int rc = pthread_cond_timedwait(&p->work, &p->lock, &deadline);
-        p->nidle--;
-        if (rc == ETIMEDOUT && !p->head && !p->shutdown)
-            break; /* idle long enough: retire */
+        if (p->nnotified > 0) {
+            p->nnotified--; /* the push that woke a thread took it off the idle count */
+        } else {
+            p->nidle--;
+            if (rc == ETIMEDOUT && !p->head && !p->shutdown)
+                break; /* idle long enough: retire */
+        }
     }
     /* No longer counted as able to take work, but shutdown still waits for us. */
     p->nthreads--;
@@ -153,20 +157,39 @@ void edo__blocking_push(edo_runtime *rt, edo__task *t)
     else
         p->head = t;
     p->tail = t;
-    if (p->nidle > 0) {
-        pthread_cond_signal(&p->work);
-    } else if (p->nthreads < p->max_threads && !p->shutdown) {
-        pthread_t thread;
-        /* If no thread can be started the call waits for the next one that can (or for
-         * shutdown, which cancels it). The owner's reference is held here (the pool is open),
-         * so dropping the thread's again on failure never frees the runtime. */
+    /* An idle thread is taken off the idle count now, not when it wakes up: a call pushed
+     * before it has woken must not count on the same thread (it would queue behind this one,
+     * two slow calls one after the other, instead of starting a thread of its own). */
+    bool wake = p->nidle > 0, start = !wake && p->nthreads < p->max_threads;
+    if (wake) {
+        p->nidle--;
+        p->nnotified++;
+    }
+    if (start) {
+        p->nthreads++; /* counted now, so the next push does not start one for this call */
+        /* The owner's reference is held here (the pool is open), so dropping the thread's
+         * again on failure never frees the runtime. */
         edo_runtime_ref(rt);
-        if (edo__thread_start(&thread, pool_thread_main, rt, 1) == 0)
-            p->nthreads++;
-        else
-            edo_runtime_unref(rt);
     }
     pthread_mutex_unlock(&p->lock);
+    /* Outside the lock: a woken thread does not block on it at once, and starting a thread
+     * (a clone and a stack) holds up no other push meanwhile. The pool outlives this call:
+     * whoever pushes holds the runtime. */
+    if (wake)
+        pthread_cond_signal(&p->work);
+    if (!start)
+        return;
+    pthread_t thread;
+    if (edo__thread_start(&thread, pool_thread_main, rt, 1) == 0)
+        return;
+    /* No thread: the call waits for the next one that can start (or for shutdown, which
+     * cancels it). */
+    pthread_mutex_lock(&p->lock);
+    p->nthreads--;
+    if (p->nthreads == 0 && p->nexiting == 0)
+        pthread_cond_broadcast(&p->all_gone); /* a shutdown may be waiting for it */
+    pthread_mutex_unlock(&p->lock);
+    edo_runtime_unref(rt);
 }
 
 void edo__blocking_close(edo_runtime *rt)

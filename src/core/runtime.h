@@ -83,6 +83,7 @@ typedef struct edo__blocking_pool {
     pthread_cond_t all_gone; /* signalled when the last thread exits after shutdown */
     edo__task *head, *tail;
     unsigned nthreads, nidle, max_threads;
+    unsigned nnotified;  /* idle threads signalled for a pushed call and not yet awake */
     unsigned nrunning;   /* threads running a call */
     unsigned nexiting;   /* retired or stopping threads still running their exit path */
     unsigned next_index; /* names threads b0, b1, ... */

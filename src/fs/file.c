@@ -105,6 +105,10 @@ void edo_file_open_future_init(edo_fs_future *f, const char *path,
         memcpy(oc->path, path, len);
         oc->flags = flags;
         oc->mode = options && options->mode ? (mode_t)options->mode : 0666;
+        /* Creating or truncating may wait for the disk (a truncate frees blocks: a journal
+         * commit, a discard), for milliseconds: a pool call of its own, like an fsync, never
+         * a batch's jobs waiting behind it, however quick the jobs around it were so far. */
+        oc->call.alone = (flags & (O_CREAT | O_TRUNC)) != 0;
     }
     edo__fs_future_init(f, oc ? &oc->call : NULL, 0, out, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/runtime.h"
 #include "harness.h"
 #include "util.h"
 
@@ -274,6 +275,73 @@ static void *rendezvous_fn(void *arg)
     return (void *)1;
 }
 
+/* Spawns `n` (at most 8) calls of fn(arg) on rt's pool one right after the other, joins them
+ * all, and returns how many output 1. */
+static int spawn_all_and_join(edo_runtime *rt, void *(*fn)(void *), void *arg, int n)
+{
+    edo_task *t[8];
+    CHECK(n <= 8);
+    for (int i = 0; i < n; i++)
+        CHECK_EQ(edo_spawn_blocking_on(rt, fn, arg, &t[i]), 0);
+    int ones = 0;
+    for (int i = 0; i < n; i++) {
+        void *out = NULL;
+        CHECK_EQ(edo_task_join(t[i], &out), 0);
+        ones += (intptr_t)out == 1;
+        edo_task_free(t[i]);
+    }
+    return ones;
+}
+
+/* Returns 1 once `n` calls are inside at once, 0 if they never are within 10 s. */
+static void *meet_fn(void *arg)
+{
+    rendezvous *m = arg;
+    atomic_fetch_add(&m->arrived, 1);
+    for (double until = now_s() + 10.0; now_s() < until;) {
+        if (atomic_load(&m->arrived) >= m->n)
+            return (void *)1;
+        usleep(100);
+    }
+    return (void *)0;
+}
+
+/* How many pool threads wait for work and were not signalled for a call yet. */
+static unsigned idle_threads(edo_runtime *rt)
+{
+    pthread_mutex_lock(&rt->blocking.lock);
+    unsigned n = rt->blocking.nidle;
+    pthread_mutex_unlock(&rt->blocking.lock);
+    return n;
+}
+
+/* Calls pushed one right after the other while one thread is idle: the idle thread takes the
+ * first, and each of the others gets a thread of its own at once, even before the idle one
+ * has woken up (counting on it twice would queue a call behind another: calls that wait for
+ * each other, like these, would never meet). */
+TEST(calls_pushed_together_each_get_a_thread)
+{
+    hooks h = {0, 0};
+    edo_runtime *rt = pool_rt(64, &h);
+    for (int round = 0; round < 20; round++) {
+        /* At least one idle thread (the default keep-alive is 10 s): those the last round
+         * left, or a first one, once it waits for work again. */
+        edo_task *warm;
+        CHECK_EQ(edo_spawn_blocking_on(rt, times_three, (void *)1, &warm), 0);
+        CHECK_EQ(edo_task_join(warm, NULL), 0);
+        edo_task_free(warm);
+        WAIT_UNTIL(idle_threads(rt) >= 1);
+        int before = atomic_load(&h.starts);
+        enum { N = 4 };
+        rendezvous m = {0, N};
+        CHECK_EQ(spawn_all_and_join(rt, meet_fn, &m, N), N); /* they all met */
+        /* The idle threads were reused: never more started than the calls needed. */
+        CHECK(atomic_load(&h.starts) - before <= N - 1);
+    }
+    edo_runtime_free(rt);
+    CHECK_EQ(atomic_load(&h.stops), atomic_load(&h.starts));
+}
+
 TEST(keep_alive_retires_idle_threads)
 {
     hooks h = {0, 0};
@@ -285,13 +353,7 @@ TEST(keep_alive_retires_idle_threads)
     CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
     enum { N = 3 };
     rendezvous r = {0, N};
-    edo_task *t[N];
-    for (int i = 0; i < N; i++)
-        CHECK_EQ(edo_spawn_blocking_on(rt, rendezvous_fn, &r, &t[i]), 0);
-    for (int i = 0; i < N; i++) {
-        CHECK_EQ(edo_task_join(t[i], NULL), 0);
-        edo_task_free(t[i]);
-    }
+    CHECK_EQ(spawn_all_and_join(rt, rendezvous_fn, &r, N), N);
     CHECK_EQ(atomic_load(&h.starts), N);
     double t0 = now_s();
     WAIT_UNTIL(atomic_load(&h.stops) == N); /* idle for 50 ms: all retire */
