@@ -170,7 +170,7 @@ int edo_runtime_worker_count(const edo_runtime *rt);
 /* A snapshot of what a runtime holds, for monitoring (a soak test watching for leaked tasks,
  * a server's status line). Each figure is read on its own, not all at one instant. */
 typedef struct edo_runtime_metrics {
-    unsigned workers;      /* worker threads (1 for a current-thread runtime: its driver) */
+    unsigned workers;      /* worker threads, as edo_runtime_worker_count (0: current-thread) */
     size_t live_tasks;     /* tasks (futures and coroutines) that have been polled at least once
                               and have not completed: what a leak of tasks makes grow. Tasks
                               spawned but still waiting for their first poll, and calls on the

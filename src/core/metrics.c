@@ -44,7 +44,7 @@ int edo_runtime_metrics_get(edo_runtime *rt, edo_runtime_metrics *out)
     int rc = -ESHUTDOWN;
     if (!atomic_load_explicit(&rt->shutdown, memory_order_seq_cst)) {
         *out = (edo_runtime_metrics){
-            .workers = rt->nworkers,
+            .workers = (unsigned)edo_runtime_worker_count(rt),
             .live_tasks = live_tasks(rt),
             .blocking_threads = blocking_threads(rt),
         };

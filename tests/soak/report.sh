@@ -103,6 +103,7 @@ set key inside top left horizontal
 set lmargin 10
 set rmargin 10
 set xrange [0:*]
+set autoscale xfix
 set arrow from ${seconds}, graph 0 to ${seconds}, graph 1 nohead dashtype 2
 set ylabel "RSS (MiB)"
 plot "$out/samples.tsv" using 1:(\$2/1024) skip 1 with lines title "echo_server", \
