@@ -46,6 +46,7 @@
 #define PERIOD 251               /* pattern byte k is k % PERIOD (prime: shifts show) */
 #define MAX_CHUNK (256 * 1024)   /* longest piece of pattern one request or value takes */
 #define KEYS 4                   /* per session, plus a counter */
+#define KEY_SETS 8               /* a slot's sessions take turns over this many sets of keys */
 #define KEY_TTL_MS "60000"       /* a minute: sessions take seconds (a slow one up to ~10) */
 #define KEY_TTL_DIGITS "5"
 #define SMALL_VALUE 2048
@@ -173,7 +174,7 @@ static void bulk(buf *b, size_t start, size_t len)
 static void key_arg(buf *b, const conn *c, int k)
 {
     char key[32];
-    int n = snprintf(key, sizeof key, "soak:%d:%u:%d", c->slot, (unsigned)c->gen, k);
+    int n = snprintf(key, sizeof key, "soak:%d:%u:%d", c->slot, (unsigned)(c->gen % KEY_SETS), k);
     buf_number(b, '$', n);
     buf_append(b, key, (size_t)n);
     buf_append(b, "\r\n", 2);
@@ -210,10 +211,13 @@ static void cmd_get(conn *c, int k)
     expect_value(c, &c->keys[k]);
 }
 
-/* A session starts by setting its keys and its counter. Its keys are its own (named for the
- * slot and the session): a session cut short may still have requests in the server's hands,
- * which must not touch its successor's keys. Every SET expires in a minute, longer than a
- * session lasts, so the server holds a bounded number of keys however long the soak runs. */
+/* A session starts by setting its keys and its counter. Its keys are not its predecessor's:
+ * a session cut short may still have requests in the server's hands, which must not touch its
+ * successor's keys, so a slot's sessions take turns over KEY_SETS sets of keys (a cut
+ * session's last requests would have to wait in the server for 7 whole sessions to collide).
+ * So the server holds at most slots x KEY_SETS x 5 keys, however fast the sessions come: its
+ * live data does not follow the throughput, and its RSS can be judged flat. Every SET also
+ * expires in a minute (longer than a session lasts), which keeps the sweeper busy. */
 static void resp_reset(conn *c)
 {
     for (int k = 0; k < KEYS; k++)
