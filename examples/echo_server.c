@@ -14,7 +14,8 @@
  *
  * SIGINT or SIGTERM shuts it down gracefully: it stops accepting (new connections are refused),
  * lets the open connections finish for up to G milliseconds, aborts those still open then, and
- * exits 0. The benchmarks drive it with an external load generator. */
+ * exits 0. SIGUSR1 prints a status line (live tasks, open connections) on stderr (the soak test,
+ * tests/soak.sh, samples it). The benchmarks drive it with an external load generator. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,26 +162,28 @@ typedef struct server {
     uint64_t grace_ns;
     edo_tcp_listener *lis;
     edo_join_set *conns; /* the connections' tasks, to wait for at shutdown */
-    edo_signal *sigint, *sigterm;
+    edo_signal *sigint, *sigterm, *sigusr1;
 } server;
 
-/* Waits for a connection or for SIGINT / SIGTERM. Returns 1 for a signal, else accept's result
- * (0 with the connection in *conn). */
+enum { GOT_STOP = 1, GOT_STATUS = 2 };
+
+/* Waits for a connection or for a signal. Returns GOT_STOP (SIGINT, SIGTERM), GOT_STATUS
+ * (SIGUSR1), else accept's result (0 with the connection in *conn). */
 static int accept_or_signal(server *srv, edo_tcp **conn)
 {
-    edo_signal_recv_future on_int, on_term;
+    edo_signal_recv_future on_int, on_term, on_usr1;
     edo_socket_future acc;
     edo_signal_recv_future_init(&on_int, srv->sigint);
     edo_signal_recv_future_init(&on_term, srv->sigterm);
+    edo_signal_recv_future_init(&on_usr1, srv->sigusr1);
     edo_tcp_accept_future_init(&acc, srv->lis, NULL);
-    edo_future *any[] = {&on_int.base, &on_term.base, &acc.base};
-    int which = edo_select(any, 3, EDO_SELECT_BIASED, NULL);
-    int rc = which < 0 ? which : which < 2 ? 1 : (int)acc.result;
-    if (which == 2 && rc == 0)
+    edo_future *any[] = {&on_int.base, &on_term.base, &on_usr1.base, &acc.base};
+    int which = edo_select(any, 4, EDO_SELECT_BIASED, NULL);
+    int rc = which < 0 ? which : which < 2 ? GOT_STOP : which == 2 ? GOT_STATUS : (int)acc.result;
+    if (which == 3 && rc == 0)
         *conn = acc.socket;
-    edo_future_drop(&on_int.base);
-    edo_future_drop(&on_term.base);
-    edo_future_drop(&acc.base);
+    for (size_t i = 0; i < 4; i++)
+        edo_future_drop(any[i]); /* an accept dropped before it was ready takes nothing */
     return rc;
 }
 
@@ -211,6 +214,7 @@ static void *accept_loop(void *arg)
      * line is never missed. */
     int rc = edo_signal_listen(SIGINT, &srv->sigint);
     if (rc == 0 && (rc = edo_signal_listen(SIGTERM, &srv->sigterm)) == 0 &&
+        (rc = edo_signal_listen(SIGUSR1, &srv->sigusr1)) == 0 &&
         (rc = edo_join_set_new(NULL, &srv->conns)) == 0)
         rc = edo_tcp_listen(srv->addr, NULL, &srv->lis);
     edo_sockaddr local;
@@ -228,6 +232,14 @@ static void *accept_loop(void *arg)
         if (rc == -EMFILE || rc == -ENFILE) {
             edo_sleep(EDO_MSEC(10)); /* out of fds: let some connections finish */
             rc = 0;
+        } else if (rc == GOT_STATUS) {
+            while (edo_join_set_try_next(srv->conns, &done) == 0)
+                ; /* count only the connections still open */
+            edo_runtime_metrics m = {0};
+            edo_runtime_metrics_get(edo_runtime_current(), &m);
+            fprintf(stderr, "echo_server: status live_tasks=%zu connections=%zu\n", m.live_tasks,
+                    edo_join_set_len(srv->conns));
+            rc = 0;
         } else if (rc == 0) {
             if (serve_in_style(srv->style, conn, srv->conns) < 0)
                 edo_tcp_close(conn);
@@ -235,7 +247,7 @@ static void *accept_loop(void *arg)
                 ; /* forget the connections that ended */
         }
     }
-    if (rc == 1)
+    if (rc == GOT_STOP)
         shut_down(srv);
     else if (srv->lis)
         fprintf(stderr, "echo_server: accept: %s\n", edo_strerror(rc));
@@ -243,7 +255,8 @@ static void *accept_loop(void *arg)
     edo_join_set_free(srv->conns);
     edo_signal_free(srv->sigint);
     edo_signal_free(srv->sigterm);
-    return rc == 1 ? NULL : srv;
+    edo_signal_free(srv->sigusr1);
+    return rc == GOT_STOP ? NULL : srv;
 }
 
 int main(int argc, char **argv)

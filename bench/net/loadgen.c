@@ -2,6 +2,7 @@
  * for every server (edo, Tokio, Go, raw epoll).
  *
  *   loadgen --port P [--host 127.0.0.1] [--connections C] [--depth D] [--seconds S] [--size N]
+ *           [--progress 1]
  *   loadgen --port P --idle N
  *
  * Load mode: opens C connections (at most 256 connecting at once), then for S seconds each keeps
@@ -13,7 +14,10 @@
  *
  *   rps=X p50_us=Y p99_us=Z p999_us=W requests=N
  *
- * (requests: how many completed in the S seconds; rps = requests / S.)
+ * (requests: how many completed in the S seconds; rps = requests / S.) With --progress 1 it
+ * also prints, on stderr, a line each second while it measures (tests/soak.sh plots them):
+ *
+ *   progress t=SECONDS requests=N      (N: completed since the previous line)
  *
  * Idle mode: opens N connections, makes one N-byte round trip on each (so that the server has
  * set up everything a connection needs), prints "idle=N" and holds them until SIGTERM or
@@ -67,8 +71,9 @@ static struct {
     unsigned char *pattern; /* PERIOD + the longest write */
     int connecting, ready;  /* connects in flight; connections up */
     int next;               /* the next connection to open */
-    bool measuring;
+    bool measuring, progress;
     uint64_t requests;
+    uint64_t next_report, reported; /* --progress: when the next line is due; requests then */
     uint64_t *hist;
 } g;
 
@@ -217,6 +222,17 @@ static double percentile(double q)
     return HIST_US;
 }
 
+/* --progress: a line for each second that has passed since the last. */
+static void report_progress(uint64_t t, uint64_t start)
+{
+    for (; t >= g.next_report; g.next_report += 1000000000u) {
+        fprintf(stderr, "progress t=%llu requests=%llu\n",
+                (unsigned long long)((g.next_report - start) / 1000000000u),
+                (unsigned long long)(g.requests - g.reported));
+        g.reported = g.requests;
+    }
+}
+
 /* Runs the loop until `until` (ns) or, when 0, until stop_fd says so or every connection is
  * ready (idle mode waits for the signal after that). */
 static void loop(uint64_t until, int stop_fd)
@@ -229,7 +245,12 @@ static void loop(uint64_t until, int stop_fd)
             uint64_t t = now_ns();
             if (t >= until)
                 return;
-            timeout = (int)((until - t) / 1000000) + 1;
+            uint64_t wake = until;
+            if (g.progress && g.measuring) {
+                report_progress(t, until - (uint64_t)g.seconds * 1000000000u);
+                wake = g.next_report < until ? g.next_report : until;
+            }
+            timeout = (int)((wake - t) / 1000000) + 1;
         } else if (stop_fd < 0 && g.ready == g.connections) {
             return;
         }
@@ -257,7 +278,7 @@ static void loop(uint64_t until, int stop_fd)
 static void usage(void)
 {
     fprintf(stderr, "usage: loadgen --port P [--host IP] [--connections C] [--depth D] "
-                    "[--seconds S] [--size N]\n"
+                    "[--seconds S] [--size N] [--progress 1]\n"
                     "       loadgen --port P [--host IP] --idle N\n");
     exit(2);
 }
@@ -288,6 +309,8 @@ int main(int argc, char **argv)
             g.size = (size_t)atol(v);
         else if (strcmp(k, "--idle") == 0)
             g.idle = atoi(v);
+        else if (strcmp(k, "--progress") == 0)
+            g.progress = atoi(v) != 0;
         else
             usage();
     }
@@ -349,6 +372,7 @@ int main(int argc, char **argv)
     loop(0, -1); /* every connection is up */
     uint64_t start = now_ns();
     g.measuring = true;
+    g.next_report = start + 1000000000u;
     for (int i = 0; i < g.connections; i++)
         send_requests(&g.conns[i], (uint64_t)g.depth, start);
     loop(start + (uint64_t)g.seconds * 1000000000u, -1);

@@ -167,6 +167,24 @@ edo_runtime *edo_runtime_current(void);
  * shutdown; -EINVAL for NULL. Never suspends; thread-safe. */
 int edo_runtime_worker_count(const edo_runtime *rt);
 
+/* A snapshot of what a runtime holds, for monitoring (a soak test watching for leaked tasks,
+ * a server's status line). Each figure is read on its own, not all at one instant. */
+typedef struct edo_runtime_metrics {
+    unsigned workers;      /* worker threads, as edo_runtime_worker_count (0: current-thread) */
+    size_t live_tasks;     /* tasks (futures and coroutines) that have been polled at least once
+                              and have not completed: what a leak of tasks makes grow. Tasks
+                              spawned but still waiting for their first poll, and calls on the
+                              blocking pool, are not counted */
+    unsigned blocking_threads; /* blocking-pool threads alive, busy or idle */
+} edo_runtime_metrics;
+
+/* Fills *out with a snapshot of `rt`'s metrics. Returns 0, or
+ *   -EINVAL     rt or out is NULL;
+ *   -ESHUTDOWN  rt is shutting down or was shut down (a handle): *out is left alone.
+ * Takes each worker's task-table lock briefly, one after the other (cheap: call it every
+ * second, not every poll). Never suspends; thread-safe, from any thread. */
+int edo_runtime_metrics_get(edo_runtime *rt, edo_runtime_metrics *out);
+
 /* Runs `fn(arg)` with a default multi-thread runtime that the calling thread is in for the
  * whole call (so edo_spawn_future() and edo_spawn_blocking() work, and edo_task_join() waits
  * for tasks), then shuts the runtime down and returns what fn returned. The runtime is

@@ -235,6 +235,26 @@ benchmark)
     [ "$(echo "$out" | grep -c "requests per second")" -eq 4 ] || { echo FAILED; exit 1; }
     expect PONG cli ping
     ;;
+shutdown)
+    # SIGUSR1: a status line. SIGTERM with a subscriber and an idle client connected: both are
+    # closed, everything is freed (an ASan build's LeakSanitizer checks it), and it exits 0.
+    redis-cli -p "$port" subscribe news >/dev/null &
+    sub=$!
+    exec 3<>"/dev/tcp/127.0.0.1/$port"
+    expect OK cli set k v   # a key to count
+    kill -USR1 "$pid"
+    for _ in $(seq 200); do grep -q "status" "$log" && break; sleep 0.05; done
+    grep -q "status live_tasks=[0-9]* connections=[0-9]* keys=1" "$log" ||
+        { echo "FAILED: no status line:"; cat "$log"; exit 1; }
+    kill -TERM "$pid"
+    rc=0
+    wait "$pid" || rc=$?
+    pid=
+    exec 3>&-
+    wait "$sub" 2>/dev/null || true
+    [ "$rc" -eq 0 ] && grep -q "mini_redis: stopped" "$log" ||
+        { echo "FAILED: exit status $rc after SIGTERM:"; cat "$log"; exit 1; }
+    ;;
 *)
     echo "no such case: $case_name"
     exit 1
