@@ -12,6 +12,8 @@
 #   make bench-net   edo's TCP echo/HTTP servers vs Tokio, Go and raw epoll (bench/net/run.sh)
 #   make bench-copy  a copy_bidirectional proxy, edo's against Tokio's (bench/net/copy.sh)
 #   make bench-redis examples/mini_redis vs redis-server with redis-benchmark (bench/redis.sh)
+#   make models      the spin models of the run queue and the task state word, and their
+#                    broken variants (.ci/models.sh; installs spin via apt if missing)
 #   make fuzz        the lines, length-delimited and RESP decoders under libFuzzer, 60 s
 #                    (.ci/fuzz.sh; FUZZ_SECONDS=N for longer)
 #   make install     install headers, libraries, CMake package and pkg-config (PREFIX=/usr/local;
@@ -23,7 +25,7 @@ PREFIX ?= /usr/local
 CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
 CMAKE ?= cmake
 
-.PHONY: all build demo test test-asan test-tsan test-valgrind test-gdb test-aarch64 bench bench-net bench-copy bench-redis fuzz install format clean
+.PHONY: all build demo test test-asan test-tsan test-valgrind test-gdb test-aarch64 bench bench-net bench-copy bench-redis models fuzz install format clean
 
 all: build
 
@@ -69,6 +71,9 @@ bench-copy:
 
 bench-redis:
 	bench/redis.sh
+
+models:
+	.ci/models.sh
 
 fuzz:
 	.ci/fuzz.sh
