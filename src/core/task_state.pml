@@ -152,10 +152,15 @@ inline wake(t, s, next, ok, sched, prev)
     fi
 }
 
-/* waker_wake_by_ref: the caller keeps its reference; a new one goes with the notification. */
+/* waker_wake_by_ref: the caller keeps its reference; a new one goes with the notification.
+ * Finding NOTIFIED, it returns: the pending notification must answer this wake too, so the
+ * wake counts as one (`woken`) whichever way it ends. */
 inline wake_by_ref(t, s, next, ok, sched)
 {
-    load(t, s);
+    d_step {
+        TOUCH(t); s = st[t];
+        if :: HAS(s, NOTIFIED) && !HAS(s, COMPLETE) -> woken[t] = true :: else fi
+    };
     do
     :: true ->
         if
@@ -170,7 +175,8 @@ inline wake_by_ref(t, s, next, ok, sched)
             TOUCH(t);
             if
             :: st[t] == s -> st[t] = next; ok = true; woken[t] = true
-            :: else -> s = st[t]; ok = false
+            :: else -> s = st[t]; ok = false;
+                if :: HAS(s, NOTIFIED) && !HAS(s, COMPLETE) -> woken[t] = true :: else fi
             fi
         };
         if :: ok -> break :: else fi
