@@ -14,6 +14,8 @@
 #   make bench-redis examples/mini_redis vs redis-server with redis-benchmark (bench/redis.sh)
 #   make soak        tests/soak.sh: echo_server and mini_redis under load and faults, 10 minutes
 #                    (SOAK_SECONDS=N, SOAK_ASAN=1, SOAK_PUBLISH=1: docs/soak.md; not in CI)
+#   make models      the spin models of the run queue and the task state word, and their
+#                    broken variants (.ci/models.sh; installs spin via apt if missing)
 #   make fuzz        the lines, length-delimited and RESP decoders under libFuzzer, 60 s
 #                    (.ci/fuzz.sh; FUZZ_SECONDS=N for longer)
 #   make install     install headers, libraries, CMake package and pkg-config (PREFIX=/usr/local;
@@ -25,7 +27,7 @@ PREFIX ?= /usr/local
 CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
 CMAKE ?= cmake
 
-.PHONY: all build demo test test-asan test-tsan test-valgrind test-gdb test-aarch64 bench bench-net bench-copy bench-redis soak fuzz install format clean
+.PHONY: all build demo test test-asan test-tsan test-valgrind test-gdb test-aarch64 bench bench-net bench-copy bench-redis soak models fuzz install format clean
 
 all: build
 
@@ -74,6 +76,9 @@ bench-redis:
 
 soak:
 	JOBS=$(JOBS) tests/soak.sh
+
+models:
+	.ci/models.sh
 
 fuzz:
 	.ci/fuzz.sh

@@ -14,6 +14,7 @@ void edo__inject_init(edo__inject *q)
     q->head = &q->stub;
 }
 
+/* Modelled in queue.pml (link_batch, inject_push_batch, inject_pop): keep in step. */
 static void link_batch(edo__inject *q, edo__task *first, edo__task *last)
 {
     edo__task_set_next(last, NULL);
@@ -116,7 +117,7 @@ uint32_t edo__local_free(edo__local_queue *q) { return EDO__LOCAL_CAP - edo__loc
 
 /* Moves the oldest half of a full ring, plus `t`, to the global queue, each task to its part.
  * Returns false when a stealer is active or the owner raced with one; the caller then retries
- * the push. */
+ * the push. Modelled in queue.pml (push_overflow): keep in step. */
 bool edo__local_push_overflow(edo__local_queue *q, edo__task *t, uint32_t head,
                               edo__global_queue *overflow)
 {
@@ -142,6 +143,7 @@ bool edo__local_push_overflow(edo__local_queue *q, edo__task *t, uint32_t head,
     return true;
 }
 
+/* Modelled in queue.pml (steal_into, steal_release): keep in step. */
 edo__task *edo__local_steal_into(edo__local_queue *victim, edo__local_queue *dst)
 {
     uint32_t dst_tail = atomic_load_explicit(&dst->tail, memory_order_relaxed);

@@ -13,6 +13,9 @@
  * links a task (or a batch) with one atomic exchange on the tail and one store, taking no lock,
  * so plain threads spawning and waking never wait for workers. Consumers take turns under a
  * spinlock. Counts of pushed and popped tasks give a lock-free length and "is it empty?".
+ *
+ * The ring's push, pop, overflow and steal, the run-next slot and the inject queue are modelled
+ * in queue.pml (spin; docs/models.md): keep the two in step.
  */
 #ifndef EDO_CORE_QUEUE_H
 #define EDO_CORE_QUEUE_H
@@ -115,7 +118,8 @@ uint32_t edo__local_free(edo__local_queue *q);
 bool edo__local_push_overflow(edo__local_queue *q, edo__task *t, uint32_t head,
                               edo__global_queue *overflow);
 
-/* Owner only. Full ring: half the ring and `t` go to `overflow`, and it returns true. */
+/* Owner only. Full ring: half the ring and `t` go to `overflow`, and it returns true.
+ * Modelled in queue.pml (push_back): keep in step. */
 static inline bool edo__local_push_back(edo__local_queue *q, edo__task *t,
                                         edo__global_queue *overflow)
 {
@@ -138,7 +142,7 @@ static inline bool edo__local_push_back(edo__local_queue *q, edo__task *t,
     }
 }
 
-/* Owner only. */
+/* Owner only. Modelled in queue.pml (local_pop): keep in step. */
 static inline edo__task *edo__local_pop(edo__local_queue *q)
 {
     uint64_t h = atomic_load_explicit(&q->head, memory_order_acquire);

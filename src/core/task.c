@@ -1,5 +1,9 @@
 /* Task lifecycle: the state-word transitions, the task's waker, running a poll, completing,
- * and the handle side (join, abort, free). The rules are in task.h. */
+ * and the handle side (join, abort, free). The rules are in task.h.
+ *
+ * Every transition of the state word here is modelled in task_state.pml (spin;
+ * docs/models.md), one atomic step per atomic operation, each under the name of the function
+ * it mirrors: keep the two in step. */
 #include "core/task.h"
 
 #include <stdlib.h>
@@ -88,7 +92,8 @@ static edo_waker waker_clone(const void *data)
     return (edo_waker){&task_waker_vtable, data};
 }
 
-/* Consumes the waker's reference: it becomes the notification's, or is dropped. */
+/* Consumes the waker's reference: it becomes the notification's, or is dropped. Modelled in
+ * task_state.pml (wake): keep in step. */
 static void waker_wake(const void *data)
 {
     edo__task *t = (edo__task *)data;
@@ -118,6 +123,7 @@ static void waker_wake(const void *data)
         task_dealloc(t, next);
 }
 
+/* Modelled in task_state.pml (wake_by_ref): keep in step. */
 static void waker_wake_by_ref(const void *data)
 {
     edo__task *t = (edo__task *)data;
@@ -206,7 +212,8 @@ static void drop_deferred(edo__task *t, bool self_woken)
 }
 
 /* Publishes completion, hands the output to the handle (or wakes it), leaves the owned table and
- * drops the run's and the scheduler's references. The caller is the task's poller. */
+ * drops the run's and the scheduler's references. The caller is the task's poller. Modelled in
+ * task_state.pml (complete): keep in step. */
 static void complete(edo__task *t, void *output, bool cancelled)
 {
     /* Dropping runs user code (a cancelled coroutine unwinds): it runs as this task. */
@@ -251,7 +258,8 @@ static void complete(edo__task *t, void *output, bool cancelled)
     ref_dec_n(t, 2);
 }
 
-/* Claims the task for a poll. Returns its state after the claim. */
+/* Claims the task for a poll. Returns its state after the claim. Modelled in task_state.pml
+ * (worker, with poll_begin and poll_end): keep in step. */
 static uint64_t transition_to_running(edo__task *t)
 {
     uint64_t s = load_state(t), next;
@@ -351,6 +359,7 @@ bool edo__task_current_abort_requested(void)
     return t && (load_state(t) & EDO__CANCELLED);
 }
 
+/* Modelled in task_state.pml (abort): keep in step. */
 void edo__task_abort(edo__task *t)
 {
     uint64_t s = load_state(t), next;
@@ -388,7 +397,8 @@ static edo_poll take_result(edo__task *t, uint64_t s, int *rc, void **out)
 }
 
 /* Stores a clone of `w` in the (handle-owned) waker field and hands the field to the task.
- * Returns false when the task completed first; the field is then the handle's again. */
+ * Returns false when the task completed first; the field is then the handle's again. Modelled,
+ * with edo_task_poll_join, in task_state.pml (poll_join): keep in step. */
 static bool set_join_waker(edo__task *t, const edo_waker *w)
 {
     edo_waker_drop(&t->join_waker);
@@ -457,6 +467,7 @@ bool edo_task_is_finished(const edo_task *task)
 
 uint64_t edo_task_id(const edo_task *task) { return task ? task_of(task)->id : 0; }
 
+/* Modelled in task_state.pml (task_free): keep in step. */
 void edo_task_free(edo_task *task)
 {
     if (!task)

@@ -104,6 +104,7 @@ static bool schedule_remote(edo_runtime *rt, edo__task *t, bool check_shutdown)
     return ok;
 }
 
+/* The run-next slot's part is modelled in queue.pml (worker): keep in step. */
 static void schedule_local(edo__worker *w, edo__task *t, bool is_yield)
 {
     if (edo__task_is_pinned(t)) {
