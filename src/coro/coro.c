@@ -59,8 +59,8 @@ __attribute__((noinline)) static void coro_set_current(edo__coro *co) { current_
  * `out` receives the coroutine's result when it finishes. Only the poller's side runs this
  * (coro_poll, coro_drop), and its own frame never suspends: it reads and writes the
  * thread-local directly. */
-static inline __attribute__((always_inline)) int enter(edo__coro *co, edo__context *ctx,
-                                                       edo_context *cx, void **out, int value)
+static inline __attribute__((always_inline)) int enter(edo__coro *co, edo_context *cx,
+                                                       void **out, int value)
 {
     co->outer = current_coro;
     current_coro = co;
@@ -69,19 +69,19 @@ static inline __attribute__((always_inline)) int enter(edo__coro *co, edo__conte
 #if defined(EDO_ASAN) || defined(EDO_TSAN)
 #ifdef EDO_ASAN
     void *fake = NULL;
-    __sanitizer_start_switch_fiber(&fake, co->stack_lo, co->stack_size);
+    __sanitizer_start_switch_fiber(&fake, co->stack->stack_lo, co->stack->stack_size);
 #endif
 #ifdef EDO_TSAN
-    co->caller_tsan_fiber = __tsan_get_current_fiber();
-    __tsan_switch_to_fiber(co->tsan_fiber, 0);
+    co->stack->caller_tsan_fiber = __tsan_get_current_fiber();
+    __tsan_switch_to_fiber(co->stack->tsan_fiber, 0);
 #endif
-    int result = edo__context_transfer(&co->caller, ctx, value);
+    int result = edo__context_transfer(&co->caller, &co->ctx, value);
 #ifdef EDO_ASAN
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
     return result;
 #else
-    return edo__context_transfer(&co->caller, ctx, value);
+    return edo__context_transfer(&co->caller, &co->ctx, value);
 #endif
 }
 
@@ -89,7 +89,8 @@ static inline __attribute__((always_inline)) int enter(edo__coro *co, edo__conte
 static void arrived(edo__coro *co, void *fake_stack)
 {
 #ifdef EDO_ASAN
-    __sanitizer_finish_switch_fiber(fake_stack, &co->caller_stack_lo, &co->caller_stack_size);
+    __sanitizer_finish_switch_fiber(fake_stack, &co->stack->caller_stack_lo,
+                                    &co->stack->caller_stack_size);
 #else
     (void)co, (void)fake_stack;
 #endif
@@ -102,17 +103,18 @@ static inline __attribute__((always_inline)) int leave(edo__coro *co, edo_poll r
     coro_set_current(co->outer);
 #if defined(EDO_ASAN) || defined(EDO_TSAN)
 #ifdef EDO_ASAN
-    __sanitizer_start_switch_fiber(result == EDO_READY ? NULL : &co->asan_fake_stack,
-                                   co->caller_stack_lo, co->caller_stack_size);
+    edo__stack *st = co->stack;
+    __sanitizer_start_switch_fiber(result == EDO_READY ? NULL : &st->asan_fake_stack,
+                                   st->caller_stack_lo, st->caller_stack_size);
 #endif
 #ifdef EDO_TSAN
-    __tsan_switch_to_fiber(co->caller_tsan_fiber, 0);
+    __tsan_switch_to_fiber(co->stack->caller_tsan_fiber, 0);
 #endif
-    int value = edo__context_transfer(co->ctx, &co->caller, (int)result);
-    arrived(co, co->asan_fake_stack);
+    int value = edo__context_transfer(&co->ctx, &co->caller, (int)result);
+    arrived(co, co->stack->asan_fake_stack);
     return value;
 #else
-    return edo__context_transfer(co->ctx, &co->caller, (int)result);
+    return edo__context_transfer(&co->ctx, &co->caller, (int)result);
 #endif
 }
 
@@ -120,9 +122,8 @@ static void coro_entry(void *arg)
 {
     edo__coro *co = arg;
     arrived(co, NULL);
-    co->started = true;
-    void *result = co->fn(co->arg);
-    co->result = result;
+    void *result = co->stack->fn(co->stack->arg);
+    co->stack->result = result;
     co->finished = true;
     *co->out = result;
     leave(co, EDO_READY);
@@ -133,84 +134,78 @@ static void coro_entry(void *arg)
 
 /* The stack is bound at the first poll, not at spawn: a burst of spawns then costs only tasks,
  * and a coroutine that runs to its end without suspending hands its stack straight to the next
- * one (no fresh pages to fault in). */
+ * one (no fresh pages to fault in). Until then the coroutine's state holds what spawning asked
+ * for (co.spawn). */
 typedef struct coro_future {
     edo_future base;
-    edo__coro *co; /* NULL until first polled */
-    union {
-        size_t stack_size; /* until first polled; 0: the runtime's default */
-        /* From then on, the coroutine while suspended. It is kept here rather than in the
-         * control block because the poll reads the task anyway: the switch into the coroutine
-         * then waits for one cache line (its stack's) instead of two in a row. */
-        edo__context ctx;
-    };
-    edo_runtime *rt;
-    void *(*fn)(void *);
-    void *arg;
+    edo__coro co;
 } coro_future;
+/* One cache line with the task's vtable pointer: the line a poll reads anyway (task.h: the
+ * future follows a header of one line, and tasks are line-aligned blocks). */
+_Static_assert(sizeof(coro_future) <= 64, "a coroutine's hot state fits its task's second line");
 
-static edo__coro *start(coro_future *f)
+/* Binds a stack to a coroutine that has not run yet; false when none is to be had. */
+static bool start(edo__coro *co)
 {
-    edo__coro *co = edo__coro_alloc(f->rt, f->stack_size);
-    if (!co)
-        return NULL;
-    co->fn = f->fn;
-    co->arg = f->arg;
-    co->result = NULL;
-    co->cx = NULL;
-    co->started = co->finished = co->cancelled = false;
-    co->deadline = EDO_INSTANT_NEVER;
-    co->asan_fake_stack = NULL;
-    edo__context_make(&f->ctx, co, coro_entry, co); /* the stack ends below the block */
-    co->ctx = &f->ctx;
+    edo__stack *st = edo__stack_alloc(co->spawn.rt, co->spawn.stack_size);
+    if (!st)
+        return false;
+    st->fn = co->spawn.fn;
+    st->arg = co->spawn.arg;
+    st->result = NULL;
+    st->deadline = EDO_INSTANT_NEVER;
+    st->asan_fake_stack = NULL;
 #ifdef EDO_TSAN
-    co->tsan_fiber = __tsan_create_fiber(0);
+    st->tsan_fiber = __tsan_create_fiber(0);
 #endif
-    f->co = co;
-    return co;
+    co->cx = NULL;
+    co->out = NULL;
+    co->outer = NULL;
+    co->finished = co->cancelled = co->timed = false;
+    co->shield_depth = 0;
+    edo__context_make(&co->ctx, st, coro_entry, co); /* the stack ends below the block */
+    co->stack = st;
+    return true;
 }
 
 /* The first poll: binds a stack, then enters. */
-__attribute__((noinline)) static edo_poll first_poll(coro_future *f, edo_context *cx, void **out)
+__attribute__((noinline)) static edo_poll first_poll(edo__coro *co, edo_context *cx, void **out)
 {
-    edo__coro *co = start(f);
-    if (!co) {
+    if (!start(co)) {
         /* No stack to be had: try again later rather than fail a task that was accepted. */
         edo_waker_wake_by_ref(cx->waker);
         return EDO_PENDING;
     }
-    return (edo_poll)enter(co, &f->ctx, cx, out, 0);
+    return (edo_poll)enter(co, cx, out, 0);
 }
 
 /* A poll of a shielded coroutine: an abort of its task (which did not drop it) is told to the
  * coroutine here, once. */
-__attribute__((noinline)) static edo_poll shielded_poll(coro_future *f, edo__coro *co,
-                                                        edo_context *cx, void **out)
+__attribute__((noinline)) static edo_poll shielded_poll(edo__coro *co, edo_context *cx,
+                                                        void **out)
 {
     int value = 0;
     if (!co->cancelled && edo__task_current_abort_requested()) {
         co->cancelled = true;
         value = -ECANCELED;
     }
-    return (edo_poll)enter(co, &f->ctx, cx, out, value);
+    return (edo_poll)enter(co, cx, out, value);
 }
 
 static edo_poll coro_poll(edo_future *self, edo_context *cx, void **out)
 {
-    coro_future *f = (coro_future *)self;
-    edo__coro *co = f->co;
-    if (!co)
-        return first_poll(f, cx, out);
+    edo__coro *co = &((coro_future *)self)->co;
+    if (__builtin_expect(!co->stack, 0))
+        return first_poll(co, cx, out);
     if (__builtin_expect(co->shield_depth != 0, 0))
-        return shielded_poll(f, co, cx, out);
-    return (edo_poll)enter(co, &f->ctx, cx, out, 0);
+        return shielded_poll(co, cx, out);
+    return (edo_poll)enter(co, cx, out, 0);
 }
 
 static void coro_drop(edo_future *self)
 {
-    coro_future *f = (coro_future *)self;
-    edo__coro *co = f->co ? f->co : start(f); /* never ran: it still runs, to clean up */
-    if (!co)
+    edo__coro *co = &((coro_future *)self)->co;
+    if (!co->stack && !start(co)) /* never ran: it still runs, to clean up */
         return; /* no stack even for cleanup: fn cannot run */
     if (!co->finished) {
         /* Cancel: every suspending call now returns at once, so this runs it to its end, except
@@ -221,15 +216,15 @@ static void coro_drop(edo_future *self)
         edo_waker waker = edo__task_current_waker();
         edo_context cx = {&waker, NULL};
         void *out;
-        while (enter(co, &f->ctx, &cx, &out, -ECANCELED) != EDO_READY)
+        while (enter(co, &cx, &out, -ECANCELED) != EDO_READY)
             if (co->shield_depth != 0)
                 return; /* not dropped: the task is shielded now */
         edo__task_set_cancelled_output(out); /* what it returned anyway is not lost */
     }
 #ifdef EDO_TSAN
-    __tsan_destroy_fiber(co->tsan_fiber);
+    __tsan_destroy_fiber(co->stack->tsan_fiber);
 #endif
-    edo__coro_release(co);
+    edo__stack_release(co->stack);
 }
 
 static const edo_future_vtable coro_vtable = {coro_poll, coro_drop};
@@ -246,7 +241,7 @@ static int spawn_coro(edo_runtime *rt, const edo_spawn_options *options, void *(
         return -EINVAL;
     if (!rt && !(rt = edo_runtime_current()))
         return -EPERM;
-    coro_future f = {{&coro_vtable}, NULL, {stack_size}, rt, fn, arg};
+    coro_future f = {{&coro_vtable}, {.spawn = {stack_size, rt, fn, arg}}};
     return edo__spawn(rt, &f.base, sizeof f, out, pinned);
 }
 
@@ -279,7 +274,7 @@ static inline __attribute__((always_inline)) int suspend(edo__coro *co)
 static int await_until(edo__coro *co, edo_future *future, void **out)
 {
     edo_timer_entry deadline;
-    edo__timer_init(&deadline, co->deadline, 0);
+    edo__timer_init(&deadline, co->stack->deadline, 0);
     int rc;
     for (;;) {
         int due = edo__timer_poll(&deadline, co->cx);
@@ -308,7 +303,7 @@ static inline __attribute__((always_inline)) int await_pending(edo__coro *co, ed
                                                                void **out)
 {
     for (;;) {
-        if (co->deadline != EDO_INSTANT_NEVER)
+        if (co->timed)
             return await_until(co, future, out);
         if (suspend(co) < 0 || co->cancelled)
             return -ECANCELED;
@@ -356,7 +351,7 @@ int edo_yield(void)
         return -EPERM;
     if (co->cancelled)
         return -ECANCELED;
-    if (co->deadline != EDO_INSTANT_NEVER && edo_now() >= co->deadline)
+    if (co->timed && edo_now() >= co->stack->deadline)
         return -ETIMEDOUT;
     edo_waker_wake_by_ref(co->cx->waker);
     return suspend(co); /* a tail call: resumed straight in our caller */
