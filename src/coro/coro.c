@@ -75,13 +75,13 @@ static inline __attribute__((always_inline)) int enter(edo__coro *co, edo_contex
     co->stack->caller_tsan_fiber = __tsan_get_current_fiber();
     __tsan_switch_to_fiber(co->stack->tsan_fiber, 0);
 #endif
-    int result = edo__context_transfer(&co->caller, &co->ctx, value);
+    int result = edo__context_resume(&co->caller, &co->ctx, value);
 #ifdef EDO_ASAN
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
     return result;
 #else
-    return edo__context_transfer(&co->caller, &co->ctx, value);
+    return edo__context_resume(&co->caller, &co->ctx, value);
 #endif
 }
 
@@ -110,11 +110,11 @@ static inline __attribute__((always_inline)) int leave(edo__coro *co, edo_poll r
 #ifdef EDO_TSAN
     __tsan_switch_to_fiber(co->stack->caller_tsan_fiber, 0);
 #endif
-    int value = edo__context_transfer(&co->ctx, &co->caller, (int)result);
+    int value = edo__context_suspend(&co->ctx, &co->caller, (int)result);
     arrived(co, co->stack->asan_fake_stack);
     return value;
 #else
-    return edo__context_transfer(&co->ctx, &co->caller, (int)result);
+    return edo__context_suspend(&co->ctx, &co->caller, (int)result);
 #endif
 }
 
