@@ -262,16 +262,17 @@ int edo_spawn_local(const edo_spawn_options *options, void *(*fn)(void *), void 
     return spawn_coro(NULL, options, fn, arg, out, true);
 }
 
-/* Suspends the calling coroutine until its task is polled again. Returns 0, or -ECANCELED when
- * it is resumed to be cancelled. */
+/* Not inlined: without sanitizers it ends in a tail call of the switch, so the coroutine is
+ * resumed straight in its caller (the waits inlined from coro.h). */
+int edo__coro_suspend(edo__coro *co) { return leave(co, EDO_PENDING); }
+
 static inline __attribute__((always_inline)) int suspend(edo__coro *co)
 {
     return leave(co, EDO_PENDING);
 }
 
-/* edo_await's wait under a deadline: `future` was polled and is pending. A timer entry on this
- * frame wakes the task at the deadline. */
-static int await_until(edo__coro *co, edo_future *future, void **out)
+/* A timer entry on this frame wakes the task at the deadline. */
+int edo__coro_await_until(edo__coro *co, edo_future *future, void **out)
 {
     edo_timer_entry deadline;
     edo__timer_init(&deadline, co->stack->deadline, 0);
@@ -298,50 +299,11 @@ static int await_until(edo__coro *co, edo_future *future, void **out)
     return rc;
 }
 
-/* The rest of a wait whose future was just polled and is pending: suspend, poll, repeat. */
-static inline __attribute__((always_inline)) int await_pending(edo__coro *co, edo_future *future,
-                                                               void **out)
-{
-    for (;;) {
-        if (co->timed)
-            return await_until(co, future, out);
-        if (suspend(co) < 0 || co->cancelled)
-            return -ECANCELED;
-        void *o = NULL;
-        if (future->vtable->poll(future, co->cx, &o) == EDO_READY) {
-            if (out)
-                *out = o;
-            return 0;
-        }
-    }
-}
-
-/* edo_await's body, inlined into edo__coro_run too: a resumed coroutine returns through one
- * frame fewer (each return after a switch is a misprediction: the CPU's return stack holds the
- * poller's frames, not the coroutine's). */
-static inline __attribute__((always_inline)) int await_future(edo_future *future, void **out)
-{
-    if (!future || !future->vtable || !future->vtable->poll)
-        return -EINVAL;
-    edo__coro *co = coro_current();
-    if (!co)
-        return -EPERM;
-    if (co->cancelled)
-        return -ECANCELED;
-    void *o = NULL;
-    if (future->vtable->poll(future, co->cx, &o) == EDO_READY) {
-        if (out)
-            *out = o;
-        return 0;
-    }
-    return await_pending(co, future, out);
-}
-
-int edo_await(edo_future *future, void **out) { return await_future(future, out); }
+int edo_await(edo_future *future, void **out) { return edo__coro_await(future, out); }
 
 int edo__await_pending(edo_future *future, void **out)
 {
-    return await_pending(coro_current(), future, out);
+    return edo__coro_await_pending(coro_current(), future, out);
 }
 
 int edo_yield(void)
@@ -403,15 +365,6 @@ int edo__await_shielded(edo_future *future, void **out)
     return 0;
 }
 
-int edo__coro_run(edo_future *future, void **out, const int *result)
-{
-    int rc = await_future(future, out);
-    edo_future_drop(future); /* after any wait: an unfinished one is withdrawn by its drop */
-    if (rc < 0)
-        return rc;
-    return result ? *result : 0;
-}
-
 bool edo_in_coroutine(void) { return coro_current() != NULL; }
 
 bool edo_coro_is_cancelled(void)
@@ -420,4 +373,4 @@ bool edo_coro_is_cancelled(void)
     return co && co->cancelled;
 }
 
-edo__coro *edo__coro_running(void) { return coro_current(); }
+__attribute__((noinline)) edo__coro *edo__coro_running(void) { return current_coro; }

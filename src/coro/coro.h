@@ -2,6 +2,7 @@
 #ifndef EDO_CORO_CORO_H
 #define EDO_CORO_CORO_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -112,15 +113,76 @@ int edo__await_shielded(edo_future *future, void **out);
 /* edo_await for a future the calling coroutine has just polled, with its current context
  * (co->cx), and found pending: the wait goes on from there (same results as edo_await). */
 int edo__await_pending(edo_future *future, void **out);
+/* The coroutine running on this thread, or NULL: the one in-coroutine check inside edo. */
+edo__coro *edo__coro_running(void);
+/* Suspends `co`, the calling coroutine, until its task is polled again. Returns 0, or
+ * -ECANCELED when it is resumed to be cancelled. Without sanitizers it is resumed straight in
+ * its caller (it ends in a tail call of the switch). */
+int edo__coro_suspend(edo__coro *co);
+/* The rest of a wait under a deadline (co->timed): `future` was polled and is pending. Same
+ * results as edo_await. */
+int edo__coro_await_until(edo__coro *co, edo_future *future, void **out);
+
+/* The waits below are inlined into the calls that wait (a channel's receive, a sleep, ...), so
+ * that a resumed coroutine goes on in that call's own frame: each frame it has to return
+ * through after a switch is a mispredicted return (the CPU's return-address stack holds the
+ * poller's calls, not the coroutine's). */
+
+/* The rest of a wait whose future `co` (the calling coroutine) has just polled, with its
+ * current context (co->cx), and found pending: suspend, poll, repeat. Same results as
+ * edo_await. */
+static inline __attribute__((always_inline)) int edo__coro_await_pending(edo__coro *co,
+                                                                         edo_future *future,
+                                                                         void **out)
+{
+    for (;;) {
+        if (co->timed)
+            return edo__coro_await_until(co, future, out);
+        if (edo__coro_suspend(co) < 0 || co->cancelled)
+            return -ECANCELED;
+        void *o = NULL;
+        if (future->vtable->poll(future, co->cx, &o) == EDO_READY) {
+            if (out)
+                *out = o;
+            return 0;
+        }
+    }
+}
+
+/* edo_await's body (edo/coro.h). */
+static inline __attribute__((always_inline)) int edo__coro_await(edo_future *future, void **out)
+{
+    if (!future || !future->vtable || !future->vtable->poll)
+        return -EINVAL;
+    edo__coro *co = edo__coro_running();
+    if (!co)
+        return -EPERM;
+    if (co->cancelled)
+        return -ECANCELED;
+    void *o = NULL;
+    if (future->vtable->poll(future, co->cx, &o) == EDO_READY) {
+        if (out)
+            *out = o;
+        return 0;
+    }
+    return edo__coro_await_pending(co, future, out);
+}
+
 /* The coroutine form of a call whose future the caller has just built on its frame: awaits
  * `future` (edo_await: -EPERM outside a coroutine, -ECANCELED, -ETIMEDOUT), drops it (also when
  * it was never polled), and returns the wait's error, else `*result` (the future's own result
  * field; 0 when `result` is NULL). `out`: the future's output, as for edo_await. The caller
  * checks its arguments first (-EINVAL before -EPERM), and checks edo__coro_running() itself
  * only where something must not happen outside a coroutine before the wait (a fast path). */
-int edo__coro_run(edo_future *future, void **out, const int *result);
-/* The coroutine running on this thread, or NULL: the one in-coroutine check inside edo. */
-edo__coro *edo__coro_running(void);
+static inline __attribute__((always_inline)) int edo__coro_run(edo_future *future, void **out,
+                                                               const int *result)
+{
+    int rc = edo__coro_await(future, out);
+    edo_future_drop(future); /* after any wait: an unfinished one is withdrawn by its drop */
+    if (rc < 0)
+        return rc;
+    return result ? *result : 0;
+}
 /* Sets the deadline of the coroutine's suspending calls (EDO_INSTANT_NEVER: none). */
 static inline void edo__coro_set_deadline(edo__coro *co, uint64_t deadline)
 {
