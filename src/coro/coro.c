@@ -46,14 +46,15 @@ __attribute__((noinline)) static void coro_set_current(edo__coro *co) { current_
 
 /* ---- switching --------------------------------------------------------------------------- */
 
-/* The two directions of a switch carry a value (edo__context_transfer): into the coroutine, what
- * the suspending call returns (0, or -ECANCELED when the coroutine is being cancelled); back to
- * the poller, the poll's result (EDO_PENDING, or EDO_READY when the coroutine has finished).
- * Without sanitizers both directions end in a tail call of the switch, so a poll resumes the
- * coroutine right in the code that called edo_yield, and a suspension returns right into the
- * poll's caller, without running through frames whose returns the CPU would mispredict.
- * Everything a direction must do is therefore done before its switch: the thread-local current
- * coroutine is set by the poller and restored by the coroutine as it leaves. */
+/* The two directions of a switch carry a value (edo__context_resume, edo__context_suspend): into
+ * the coroutine, what the suspending call returns (0, or -ECANCELED when the coroutine is being
+ * cancelled); back to the poller, the poll's result (EDO_PENDING, or EDO_READY when the
+ * coroutine has finished). Without sanitizers both directions end in a tail call of the switch,
+ * so a poll resumes the coroutine right in the code that called edo_yield, and a suspension
+ * returns right into the poll's caller, without running through frames whose returns the CPU
+ * would mispredict. Everything a direction must do is therefore done before its switch: the
+ * thread-local current coroutine is set by the poller and restored by the coroutine as it
+ * leaves. */
 
 /* From the poller into the coroutine; returns the poll's result when it suspends or finishes.
  * `out` receives the coroutine's result when it finishes. Only the poller's side runs this
