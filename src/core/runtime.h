@@ -71,7 +71,7 @@ typedef struct edo__worker {
     edo__owned_list owned;
     edo__inject pinned; /* tasks only this worker may run; any thread pushes */
     edo__io_ready *io_events; /* [EDO__IO_EVENTS]: what edo__io_wait took, to dispatch */
-    edo__coro *stack_cache; /* coroutine stacks at hand (default size) */
+    edo__stack *stack_cache; /* coroutine stacks at hand (default size) */
     unsigned nstack_cache;
 } edo__worker;
 

@@ -26,6 +26,13 @@ void edo__context_switch(edo__context *from, edo__context *to);
  * CPU's return-address stack (which holds the other side's calls: each such pop would be a
  * mispredicted return). */
 int edo__context_transfer(edo__context *from, edo__context *to, int value);
+/* edo__context_transfer for the two directions of a coroutine's switch: resume from its poller
+ * into it, suspend from it back to its poller. The same switch, but on x86-64 each is its own
+ * copy of the code: the indirect jump that ends a switch then has one usual target per copy
+ * (the poll's return point; the coroutine's suspension point), where one shared jump would
+ * alternate between the two and leave its prediction to the branch history. */
+int edo__context_resume(edo__context *from, edo__context *to, int value);
+int edo__context_suspend(edo__context *from, edo__context *to, int value);
 
 /* Prepares *ctx so that the first switch to it calls entry(arg) on the stack whose highest
  * address is `stack_top` (exclusive). `entry` must never return: it ends by switching away for

@@ -6,12 +6,19 @@
  *  96: d8 d9    112: d10 d11  128: d12 d13  144: d14 d15  160: fpcr    168: (pad) */
 
 /* int edo__context_transfer(edo__context *from [x0], edo__context *to [x1], int value [w2])
- * edo__context_switch is the same code, its value unused. */
+ * edo__context_switch, edo__context_resume and edo__context_suspend are the same code (on
+ * x86-64 the last two are copies, for the branch predictors; see context.h). */
+    .globl edo__context_resume
+    .type edo__context_resume, %function
+    .globl edo__context_suspend
+    .type edo__context_suspend, %function
     .globl edo__context_transfer
     .type edo__context_transfer, %function
     .globl edo__context_switch
     .type edo__context_switch, %function
     .p2align 4
+edo__context_resume:
+edo__context_suspend:
 edo__context_transfer:
 edo__context_switch:
     .cfi_startproc
@@ -57,6 +64,8 @@ edo__context_switch:
     .cfi_endproc
     .size edo__context_transfer, .-edo__context_transfer
     .size edo__context_switch, .-edo__context_switch
+    .size edo__context_resume, .-edo__context_resume
+    .size edo__context_suspend, .-edo__context_suspend
 
 /* First entry of a new context: edo__context_make left entry in x19 and its argument in x20.
  * The return address is undefined so debuggers end a coroutine's backtrace here. */

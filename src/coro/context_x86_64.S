@@ -2,14 +2,11 @@
     .text
 
 /* int edo__context_transfer(edo__context *from [rdi], edo__context *to [rsi], int value [edx])
- * edo__context_switch is the same code, its value unused. */
-    .globl edo__context_transfer
-    .type edo__context_transfer, @function
-    .globl edo__context_switch
-    .type edo__context_switch, @function
-    .p2align 4
-edo__context_transfer:
-edo__context_switch:
+ * edo__context_switch is the same code, its value unused. edo__context_resume and
+ * edo__context_suspend are copies of it too (see context.h): each copy's final indirect jump
+ * has its own entry in the CPU's branch predictors, so the two directions of a coroutine's
+ * switch do not share one jump whose target alternates between the poller and the coroutine. */
+.macro EDO_SWITCH_BODY
     .cfi_startproc
     pushq %rbp
     .cfi_adjust_cfa_offset 8
@@ -65,8 +62,32 @@ edo__context_switch:
     fldcw 4(%rsp)
     jmp 1b
     .cfi_endproc
+.endm
+
+    .globl edo__context_transfer
+    .type edo__context_transfer, @function
+    .globl edo__context_switch
+    .type edo__context_switch, @function
+    .p2align 4
+edo__context_transfer:
+edo__context_switch:
+    EDO_SWITCH_BODY
     .size edo__context_transfer, .-edo__context_transfer
     .size edo__context_switch, .-edo__context_switch
+
+    .globl edo__context_resume
+    .type edo__context_resume, @function
+    .p2align 4
+edo__context_resume:
+    EDO_SWITCH_BODY
+    .size edo__context_resume, .-edo__context_resume
+
+    .globl edo__context_suspend
+    .type edo__context_suspend, @function
+    .p2align 4
+edo__context_suspend:
+    EDO_SWITCH_BODY
+    .size edo__context_suspend, .-edo__context_suspend
 
 /* First entry of a new context: edo__context_make left entry in r12 and its argument in r13.
  * The return address is undefined so debuggers end a coroutine's backtrace here. */

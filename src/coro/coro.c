@@ -46,21 +46,22 @@ __attribute__((noinline)) static void coro_set_current(edo__coro *co) { current_
 
 /* ---- switching --------------------------------------------------------------------------- */
 
-/* The two directions of a switch carry a value (edo__context_transfer): into the coroutine, what
- * the suspending call returns (0, or -ECANCELED when the coroutine is being cancelled); back to
- * the poller, the poll's result (EDO_PENDING, or EDO_READY when the coroutine has finished).
- * Without sanitizers both directions end in a tail call of the switch, so a poll resumes the
- * coroutine right in the code that called edo_yield, and a suspension returns right into the
- * poll's caller, without running through frames whose returns the CPU would mispredict.
- * Everything a direction must do is therefore done before its switch: the thread-local current
- * coroutine is set by the poller and restored by the coroutine as it leaves. */
+/* The two directions of a switch carry a value (edo__context_resume, edo__context_suspend): into
+ * the coroutine, what the suspending call returns (0, or -ECANCELED when the coroutine is being
+ * cancelled); back to the poller, the poll's result (EDO_PENDING, or EDO_READY when the
+ * coroutine has finished). Without sanitizers both directions end in a tail call of the switch,
+ * so a poll resumes the coroutine right in the code that called edo_yield, and a suspension
+ * returns right into the poll's caller, without running through frames whose returns the CPU
+ * would mispredict. Everything a direction must do is therefore done before its switch: the
+ * thread-local current coroutine is set by the poller and restored by the coroutine as it
+ * leaves. */
 
 /* From the poller into the coroutine; returns the poll's result when it suspends or finishes.
  * `out` receives the coroutine's result when it finishes. Only the poller's side runs this
  * (coro_poll, coro_drop), and its own frame never suspends: it reads and writes the
  * thread-local directly. */
-static inline __attribute__((always_inline)) int enter(edo__coro *co, edo__context *ctx,
-                                                       edo_context *cx, void **out, int value)
+static inline __attribute__((always_inline)) int enter(edo__coro *co, edo_context *cx,
+                                                       void **out, int value)
 {
     co->outer = current_coro;
     current_coro = co;
@@ -69,19 +70,19 @@ static inline __attribute__((always_inline)) int enter(edo__coro *co, edo__conte
 #if defined(EDO_ASAN) || defined(EDO_TSAN)
 #ifdef EDO_ASAN
     void *fake = NULL;
-    __sanitizer_start_switch_fiber(&fake, co->stack_lo, co->stack_size);
+    __sanitizer_start_switch_fiber(&fake, co->stack->stack_lo, co->stack->stack_size);
 #endif
 #ifdef EDO_TSAN
-    co->caller_tsan_fiber = __tsan_get_current_fiber();
-    __tsan_switch_to_fiber(co->tsan_fiber, 0);
+    co->stack->caller_tsan_fiber = __tsan_get_current_fiber();
+    __tsan_switch_to_fiber(co->stack->tsan_fiber, 0);
 #endif
-    int result = edo__context_transfer(&co->caller, ctx, value);
+    int result = edo__context_resume(&co->caller, &co->ctx, value);
 #ifdef EDO_ASAN
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
     return result;
 #else
-    return edo__context_transfer(&co->caller, ctx, value);
+    return edo__context_resume(&co->caller, &co->ctx, value);
 #endif
 }
 
@@ -89,7 +90,8 @@ static inline __attribute__((always_inline)) int enter(edo__coro *co, edo__conte
 static void arrived(edo__coro *co, void *fake_stack)
 {
 #ifdef EDO_ASAN
-    __sanitizer_finish_switch_fiber(fake_stack, &co->caller_stack_lo, &co->caller_stack_size);
+    __sanitizer_finish_switch_fiber(fake_stack, &co->stack->caller_stack_lo,
+                                    &co->stack->caller_stack_size);
 #else
     (void)co, (void)fake_stack;
 #endif
@@ -102,17 +104,18 @@ static inline __attribute__((always_inline)) int leave(edo__coro *co, edo_poll r
     coro_set_current(co->outer);
 #if defined(EDO_ASAN) || defined(EDO_TSAN)
 #ifdef EDO_ASAN
-    __sanitizer_start_switch_fiber(result == EDO_READY ? NULL : &co->asan_fake_stack,
-                                   co->caller_stack_lo, co->caller_stack_size);
+    edo__stack *st = co->stack;
+    __sanitizer_start_switch_fiber(result == EDO_READY ? NULL : &st->asan_fake_stack,
+                                   st->caller_stack_lo, st->caller_stack_size);
 #endif
 #ifdef EDO_TSAN
-    __tsan_switch_to_fiber(co->caller_tsan_fiber, 0);
+    __tsan_switch_to_fiber(co->stack->caller_tsan_fiber, 0);
 #endif
-    int value = edo__context_transfer(co->ctx, &co->caller, (int)result);
-    arrived(co, co->asan_fake_stack);
+    int value = edo__context_suspend(&co->ctx, &co->caller, (int)result);
+    arrived(co, co->stack->asan_fake_stack);
     return value;
 #else
-    return edo__context_transfer(co->ctx, &co->caller, (int)result);
+    return edo__context_suspend(&co->ctx, &co->caller, (int)result);
 #endif
 }
 
@@ -120,9 +123,8 @@ static void coro_entry(void *arg)
 {
     edo__coro *co = arg;
     arrived(co, NULL);
-    co->started = true;
-    void *result = co->fn(co->arg);
-    co->result = result;
+    void *result = co->stack->fn(co->stack->arg);
+    co->stack->result = result;
     co->finished = true;
     *co->out = result;
     leave(co, EDO_READY);
@@ -133,84 +135,78 @@ static void coro_entry(void *arg)
 
 /* The stack is bound at the first poll, not at spawn: a burst of spawns then costs only tasks,
  * and a coroutine that runs to its end without suspending hands its stack straight to the next
- * one (no fresh pages to fault in). */
+ * one (no fresh pages to fault in). Until then the coroutine's state holds what spawning asked
+ * for (co.spawn). */
 typedef struct coro_future {
     edo_future base;
-    edo__coro *co; /* NULL until first polled */
-    union {
-        size_t stack_size; /* until first polled; 0: the runtime's default */
-        /* From then on, the coroutine while suspended. It is kept here rather than in the
-         * control block because the poll reads the task anyway: the switch into the coroutine
-         * then waits for one cache line (its stack's) instead of two in a row. */
-        edo__context ctx;
-    };
-    edo_runtime *rt;
-    void *(*fn)(void *);
-    void *arg;
+    edo__coro co;
 } coro_future;
+/* One cache line with the task's vtable pointer: the line a poll reads anyway (task.h: the
+ * future follows a header of one line, and tasks are line-aligned blocks). */
+_Static_assert(sizeof(coro_future) <= 64, "a coroutine's hot state fits its task's second line");
 
-static edo__coro *start(coro_future *f)
+/* Binds a stack to a coroutine that has not run yet; false when none is to be had. */
+static bool start(edo__coro *co)
 {
-    edo__coro *co = edo__coro_alloc(f->rt, f->stack_size);
-    if (!co)
-        return NULL;
-    co->fn = f->fn;
-    co->arg = f->arg;
-    co->result = NULL;
-    co->cx = NULL;
-    co->started = co->finished = co->cancelled = false;
-    co->deadline = EDO_INSTANT_NEVER;
-    co->asan_fake_stack = NULL;
-    edo__context_make(&f->ctx, co, coro_entry, co); /* the stack ends below the block */
-    co->ctx = &f->ctx;
+    edo__stack *st = edo__stack_alloc(co->spawn.rt, co->spawn.stack_size);
+    if (!st)
+        return false;
+    st->fn = co->spawn.fn;
+    st->arg = co->spawn.arg;
+    st->result = NULL;
+    st->deadline = EDO_INSTANT_NEVER;
+    st->asan_fake_stack = NULL;
 #ifdef EDO_TSAN
-    co->tsan_fiber = __tsan_create_fiber(0);
+    st->tsan_fiber = __tsan_create_fiber(0);
 #endif
-    f->co = co;
-    return co;
+    co->cx = NULL;
+    co->out = NULL;
+    co->outer = NULL;
+    co->finished = co->cancelled = co->timed = false;
+    co->shield_depth = 0;
+    edo__context_make(&co->ctx, st, coro_entry, co); /* the stack ends below the block */
+    co->stack = st;
+    return true;
 }
 
 /* The first poll: binds a stack, then enters. */
-__attribute__((noinline)) static edo_poll first_poll(coro_future *f, edo_context *cx, void **out)
+__attribute__((noinline)) static edo_poll first_poll(edo__coro *co, edo_context *cx, void **out)
 {
-    edo__coro *co = start(f);
-    if (!co) {
+    if (!start(co)) {
         /* No stack to be had: try again later rather than fail a task that was accepted. */
         edo_waker_wake_by_ref(cx->waker);
         return EDO_PENDING;
     }
-    return (edo_poll)enter(co, &f->ctx, cx, out, 0);
+    return (edo_poll)enter(co, cx, out, 0);
 }
 
 /* A poll of a shielded coroutine: an abort of its task (which did not drop it) is told to the
  * coroutine here, once. */
-__attribute__((noinline)) static edo_poll shielded_poll(coro_future *f, edo__coro *co,
-                                                        edo_context *cx, void **out)
+__attribute__((noinline)) static edo_poll shielded_poll(edo__coro *co, edo_context *cx,
+                                                        void **out)
 {
     int value = 0;
     if (!co->cancelled && edo__task_current_abort_requested()) {
         co->cancelled = true;
         value = -ECANCELED;
     }
-    return (edo_poll)enter(co, &f->ctx, cx, out, value);
+    return (edo_poll)enter(co, cx, out, value);
 }
 
 static edo_poll coro_poll(edo_future *self, edo_context *cx, void **out)
 {
-    coro_future *f = (coro_future *)self;
-    edo__coro *co = f->co;
-    if (!co)
-        return first_poll(f, cx, out);
+    edo__coro *co = &((coro_future *)self)->co;
+    if (__builtin_expect(!co->stack, 0))
+        return first_poll(co, cx, out);
     if (__builtin_expect(co->shield_depth != 0, 0))
-        return shielded_poll(f, co, cx, out);
-    return (edo_poll)enter(co, &f->ctx, cx, out, 0);
+        return shielded_poll(co, cx, out);
+    return (edo_poll)enter(co, cx, out, 0);
 }
 
 static void coro_drop(edo_future *self)
 {
-    coro_future *f = (coro_future *)self;
-    edo__coro *co = f->co ? f->co : start(f); /* never ran: it still runs, to clean up */
-    if (!co)
+    edo__coro *co = &((coro_future *)self)->co;
+    if (!co->stack && !start(co)) /* never ran: it still runs, to clean up */
         return; /* no stack even for cleanup: fn cannot run */
     if (!co->finished) {
         /* Cancel: every suspending call now returns at once, so this runs it to its end, except
@@ -221,15 +217,15 @@ static void coro_drop(edo_future *self)
         edo_waker waker = edo__task_current_waker();
         edo_context cx = {&waker, NULL};
         void *out;
-        while (enter(co, &f->ctx, &cx, &out, -ECANCELED) != EDO_READY)
+        while (enter(co, &cx, &out, -ECANCELED) != EDO_READY)
             if (co->shield_depth != 0)
                 return; /* not dropped: the task is shielded now */
         edo__task_set_cancelled_output(out); /* what it returned anyway is not lost */
     }
 #ifdef EDO_TSAN
-    __tsan_destroy_fiber(co->tsan_fiber);
+    __tsan_destroy_fiber(co->stack->tsan_fiber);
 #endif
-    edo__coro_release(co);
+    edo__stack_release(co->stack);
 }
 
 static const edo_future_vtable coro_vtable = {coro_poll, coro_drop};
@@ -246,7 +242,7 @@ static int spawn_coro(edo_runtime *rt, const edo_spawn_options *options, void *(
         return -EINVAL;
     if (!rt && !(rt = edo_runtime_current()))
         return -EPERM;
-    coro_future f = {{&coro_vtable}, NULL, {stack_size}, rt, fn, arg};
+    coro_future f = {{&coro_vtable}, {.spawn = {stack_size, rt, fn, arg}}};
     return edo__spawn(rt, &f.base, sizeof f, out, pinned);
 }
 
@@ -267,19 +263,20 @@ int edo_spawn_local(const edo_spawn_options *options, void *(*fn)(void *), void 
     return spawn_coro(NULL, options, fn, arg, out, true);
 }
 
-/* Suspends the calling coroutine until its task is polled again. Returns 0, or -ECANCELED when
- * it is resumed to be cancelled. */
+/* Not inlined: without sanitizers it ends in a tail call of the switch, so the coroutine is
+ * resumed straight in its caller (the waits inlined from coro.h). */
+int edo__coro_suspend(edo__coro *co) { return leave(co, EDO_PENDING); }
+
 static inline __attribute__((always_inline)) int suspend(edo__coro *co)
 {
     return leave(co, EDO_PENDING);
 }
 
-/* edo_await's wait under a deadline: `future` was polled and is pending. A timer entry on this
- * frame wakes the task at the deadline. */
-static int await_until(edo__coro *co, edo_future *future, void **out)
+/* A timer entry on this frame wakes the task at the deadline. */
+int edo__coro_await_until(edo__coro *co, edo_future *future, void **out)
 {
     edo_timer_entry deadline;
-    edo__timer_init(&deadline, co->deadline, 0);
+    edo__timer_init(&deadline, co->stack->deadline, 0);
     int rc;
     for (;;) {
         int due = edo__timer_poll(&deadline, co->cx);
@@ -303,50 +300,11 @@ static int await_until(edo__coro *co, edo_future *future, void **out)
     return rc;
 }
 
-/* The rest of a wait whose future was just polled and is pending: suspend, poll, repeat. */
-static inline __attribute__((always_inline)) int await_pending(edo__coro *co, edo_future *future,
-                                                               void **out)
-{
-    for (;;) {
-        if (co->deadline != EDO_INSTANT_NEVER)
-            return await_until(co, future, out);
-        if (suspend(co) < 0 || co->cancelled)
-            return -ECANCELED;
-        void *o = NULL;
-        if (future->vtable->poll(future, co->cx, &o) == EDO_READY) {
-            if (out)
-                *out = o;
-            return 0;
-        }
-    }
-}
-
-/* edo_await's body, inlined into edo__coro_run too: a resumed coroutine returns through one
- * frame fewer (each return after a switch is a misprediction: the CPU's return stack holds the
- * poller's frames, not the coroutine's). */
-static inline __attribute__((always_inline)) int await_future(edo_future *future, void **out)
-{
-    if (!future || !future->vtable || !future->vtable->poll)
-        return -EINVAL;
-    edo__coro *co = coro_current();
-    if (!co)
-        return -EPERM;
-    if (co->cancelled)
-        return -ECANCELED;
-    void *o = NULL;
-    if (future->vtable->poll(future, co->cx, &o) == EDO_READY) {
-        if (out)
-            *out = o;
-        return 0;
-    }
-    return await_pending(co, future, out);
-}
-
-int edo_await(edo_future *future, void **out) { return await_future(future, out); }
+int edo_await(edo_future *future, void **out) { return edo__coro_await(future, out); }
 
 int edo__await_pending(edo_future *future, void **out)
 {
-    return await_pending(coro_current(), future, out);
+    return edo__coro_await_pending(coro_current(), future, out);
 }
 
 int edo_yield(void)
@@ -356,7 +314,7 @@ int edo_yield(void)
         return -EPERM;
     if (co->cancelled)
         return -ECANCELED;
-    if (co->deadline != EDO_INSTANT_NEVER && edo_now() >= co->deadline)
+    if (co->timed && edo_now() >= co->stack->deadline)
         return -ETIMEDOUT;
     edo_waker_wake_by_ref(co->cx->waker);
     return suspend(co); /* a tail call: resumed straight in our caller */
@@ -408,15 +366,6 @@ int edo__await_shielded(edo_future *future, void **out)
     return 0;
 }
 
-int edo__coro_run(edo_future *future, void **out, const int *result)
-{
-    int rc = await_future(future, out);
-    edo_future_drop(future); /* after any wait: an unfinished one is withdrawn by its drop */
-    if (rc < 0)
-        return rc;
-    return result ? *result : 0;
-}
-
 bool edo_in_coroutine(void) { return coro_current() != NULL; }
 
 bool edo_coro_is_cancelled(void)
@@ -425,4 +374,4 @@ bool edo_coro_is_cancelled(void)
     return co && co->cancelled;
 }
 
-edo__coro *edo__coro_running(void) { return coro_current(); }
+__attribute__((noinline)) edo__coro *edo__coro_running(void) { return current_coro; }

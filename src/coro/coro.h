@@ -2,6 +2,7 @@
 #ifndef EDO_CORO_CORO_H
 #define EDO_CORO_CORO_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -9,24 +10,19 @@
 
 #include "coro/context.h"
 #include "edo/future.h"
+#include "edo/time.h"
 
 struct edo_runtime;
 
-/* Lives near the top of its stack slot: [guard page][stack ...][edo__coro][colour gap], the slot
- * a page larger than the stack asked for (see stack.c). */
-typedef struct edo__coro {
-    /* touched by every resume and suspension: the first cache line */
-    edo__context *ctx;   /* the coroutine, while suspended (in its task: see coro.c) */
-    edo__context caller; /* the poller that resumed it (changes with every resume) */
-    edo_context *cx;     /* the current poll's context: its waker wakes the task */
-    void **out;          /* the current poll's output: the result goes there at the end */
-    struct edo__coro *outer; /* the coroutine current on the poller's thread before (or NULL) */
-    bool started, finished, cancelled;
-    uint16_t shield_depth; /* open shields (edo__coro_shield): aborts are deferred meanwhile */
-    uint64_t deadline; /* suspending calls fail with -ETIMEDOUT from then on (edo/time.h) */
+/* A coroutine's stack slot and the coroutine's cold state, in one block near the top of the
+ * slot: [guard page][stack ...][edo__stack][colour gap], the slot a page larger than the stack
+ * asked for (see stack.c). Touched at the start and end of a coroutine, by deadlines and by the
+ * sanitizers, not by an ordinary resume or suspension (that is edo__coro's part). */
+typedef struct edo__stack {
     void *(*fn)(void *);
     void *arg;
     void *result;
+    uint64_t deadline; /* suspending calls fail with -ETIMEDOUT from then on (edo/time.h) */
     /* the mapping */
     struct edo_runtime *rt;
     char *map;          /* lowest address (the guard page, when guarded) */
@@ -35,13 +31,42 @@ typedef struct edo__coro {
     size_t stack_size;  /* as requested (page multiple): at least this much is usable */
     bool guarded;
     bool chunked;       /* part of a pool chunk (else a mapping of its own) */
-    struct edo__coro *next_free; /* in a pool */
+    struct edo__stack *next_free; /* in a pool */
     /* sanitizers */
     void *asan_fake_stack;
     const void *caller_stack_lo;
     size_t caller_stack_size;
     void *tsan_fiber, *caller_tsan_fiber;
     unsigned valgrind_id;
+} edo__stack;
+
+/* A coroutine as every resume and suspension sees it. It lives in its task (coro.c's future),
+ * in the cache line that the task's poll reads anyway for the future's vtable, so a resume and
+ * a suspension touch the task and the coroutine's own stack frames and nothing else (before,
+ * this state sat in its own line beside the stack: one more line to wait for on every switch,
+ * and one more to move between cores when a coroutine is woken on another worker). */
+typedef struct edo__coro {
+    edo__context ctx; /* the coroutine, while suspended */
+    union {
+        /* once bound to a stack (from the first poll on) */
+        struct {
+            edo__context caller;     /* the poller that resumed it (changes every resume) */
+            edo_context *cx;         /* the current poll's context: its waker wakes the task */
+            void **out;              /* the current poll's output: the result goes there */
+            struct edo__coro *outer; /* current on the poller's thread before (or NULL) */
+        };
+        /* until the first poll: what spawning asked for */
+        struct {
+            size_t stack_size; /* 0: the runtime's default */
+            struct edo_runtime *rt;
+            void *(*fn)(void *);
+            void *arg;
+        } spawn;
+    };
+    edo__stack *stack; /* NULL until the first poll binds one */
+    bool finished, cancelled;
+    bool timed;            /* stack->deadline is not EDO_INSTANT_NEVER (a check without the line) */
+    uint16_t shield_depth; /* open shields (edo__coro_shield): aborts are deferred meanwhile */
 } edo__coro;
 
 typedef struct edo__chunk {
@@ -53,7 +78,7 @@ typedef struct edo__chunk {
 typedef struct edo__stack_pool {
     size_t stack_size; /* usable bytes, page multiple */
     pthread_mutex_t lock;
-    edo__coro *free;
+    edo__stack *free;
     size_t nfree;
     edo__chunk *chunks; /* every mapping, unmapped with the pool */
 } edo__stack_pool;
@@ -62,10 +87,10 @@ void edo__stack_pool_init(edo__stack_pool *p, size_t stack_size);
 /* Unmaps every pooled stack. */
 void edo__stack_pool_destroy(edo__stack_pool *p);
 
-/* A coroutine with a stack of `stack_size` usable bytes (0: the pool's), or NULL. */
-edo__coro *edo__coro_alloc(struct edo_runtime *rt, size_t stack_size);
-/* Returns the coroutine's stack to a pool (or to the system). */
-void edo__coro_release(edo__coro *co);
+/* A stack of `stack_size` usable bytes (0: the pool's), or NULL. */
+edo__stack *edo__stack_alloc(struct edo_runtime *rt, size_t stack_size);
+/* Returns a stack to a pool (or to the system). */
+void edo__stack_release(edo__stack *st);
 /* `size` rounded up to whole pages. */
 size_t edo__stack_round(size_t size);
 /* Cooperative budget for a coroutine whose calls keep completing without waiting: takes one
@@ -88,15 +113,82 @@ int edo__await_shielded(edo_future *future, void **out);
 /* edo_await for a future the calling coroutine has just polled, with its current context
  * (co->cx), and found pending: the wait goes on from there (same results as edo_await). */
 int edo__await_pending(edo_future *future, void **out);
+/* The coroutine running on this thread, or NULL: the one in-coroutine check inside edo. */
+edo__coro *edo__coro_running(void);
+/* Suspends `co`, the calling coroutine, until its task is polled again. Returns 0, or
+ * -ECANCELED when it is resumed to be cancelled. Without sanitizers it is resumed straight in
+ * its caller (it ends in a tail call of the switch). */
+int edo__coro_suspend(edo__coro *co);
+/* The rest of a wait under a deadline (co->timed): `future` was polled and is pending. Same
+ * results as edo_await. */
+int edo__coro_await_until(edo__coro *co, edo_future *future, void **out);
+
+/* The waits below are inlined into the calls that wait (a channel's receive, a sleep, ...), so
+ * that a resumed coroutine goes on in that call's own frame: each frame it has to return
+ * through after a switch is a mispredicted return (the CPU's return-address stack holds the
+ * poller's calls, not the coroutine's). */
+
+/* The rest of a wait whose future `co` (the calling coroutine) has just polled, with its
+ * current context (co->cx), and found pending: suspend, poll, repeat. Same results as
+ * edo_await. */
+static inline __attribute__((always_inline)) int edo__coro_await_pending(edo__coro *co,
+                                                                         edo_future *future,
+                                                                         void **out)
+{
+    for (;;) {
+        if (co->timed)
+            return edo__coro_await_until(co, future, out);
+        if (edo__coro_suspend(co) < 0 || co->cancelled)
+            return -ECANCELED;
+        void *o = NULL;
+        if (future->vtable->poll(future, co->cx, &o) == EDO_READY) {
+            if (out)
+                *out = o;
+            return 0;
+        }
+    }
+}
+
+/* edo_await's body (edo/coro.h). */
+static inline __attribute__((always_inline)) int edo__coro_await(edo_future *future, void **out)
+{
+    if (!future || !future->vtable || !future->vtable->poll)
+        return -EINVAL;
+    edo__coro *co = edo__coro_running();
+    if (!co)
+        return -EPERM;
+    if (co->cancelled)
+        return -ECANCELED;
+    void *o = NULL;
+    if (future->vtable->poll(future, co->cx, &o) == EDO_READY) {
+        if (out)
+            *out = o;
+        return 0;
+    }
+    return edo__coro_await_pending(co, future, out);
+}
+
 /* The coroutine form of a call whose future the caller has just built on its frame: awaits
  * `future` (edo_await: -EPERM outside a coroutine, -ECANCELED, -ETIMEDOUT), drops it (also when
  * it was never polled), and returns the wait's error, else `*result` (the future's own result
  * field; 0 when `result` is NULL). `out`: the future's output, as for edo_await. The caller
  * checks its arguments first (-EINVAL before -EPERM), and checks edo__coro_running() itself
  * only where something must not happen outside a coroutine before the wait (a fast path). */
-int edo__coro_run(edo_future *future, void **out, const int *result);
-/* The coroutine running on this thread, or NULL: the one in-coroutine check inside edo. */
-edo__coro *edo__coro_running(void);
+static inline __attribute__((always_inline)) int edo__coro_run(edo_future *future, void **out,
+                                                               const int *result)
+{
+    int rc = edo__coro_await(future, out);
+    edo_future_drop(future); /* after any wait: an unfinished one is withdrawn by its drop */
+    if (rc < 0)
+        return rc;
+    return result ? *result : 0;
+}
+/* Sets the deadline of the coroutine's suspending calls (EDO_INSTANT_NEVER: none). */
+static inline void edo__coro_set_deadline(edo__coro *co, uint64_t deadline)
+{
+    co->stack->deadline = deadline;
+    co->timed = deadline != EDO_INSTANT_NEVER;
+}
 /* Stack overflow reporting (overflow.c): a runtime thread gets an alternate signal stack, and
  * the process a fault handler that recognises a coroutine's guard page. */
 void edo__overflow_thread_init(void);

@@ -37,10 +37,11 @@ static void write_num(unsigned long v, int base)
 static void on_fault(int sig, siginfo_t *info, void *uctx)
 {
     edo__coro *co = edo__coro_running();
+    const edo__stack *st = co ? co->stack : NULL;
     char *addr = info->si_addr;
-    if (co && co->guarded && addr >= co->map && addr < co->stack_lo) {
+    if (st && st->guarded && addr >= st->map && addr < st->stack_lo) {
         write_str("edo: coroutine stack overflow: a stack of ");
-        write_num(co->stack_size, 10);
+        write_num(st->stack_size, 10);
         write_str(" bytes ran into its guard page at 0x");
         write_num((unsigned long)addr, 16);
         write_str(". Spawn it with a larger stack (edo_spawn_with), or move large locals to the "

@@ -69,7 +69,7 @@ static size_t slot_size(size_t stack_size) { return page + stack_size + page; }
 
 /* Sets up the control block of the stack slot at `slot`: a guard page at the bottom (made
  * inaccessible while the budget allows), the block near the top. */
-static edo__coro *init_slot(char *slot, size_t stack_size, bool chunked)
+static edo__stack *init_slot(char *slot, size_t stack_size, bool chunked)
 {
     bool guarded = atomic_fetch_add_explicit(&guarded_stacks, 1, memory_order_relaxed) <
                    guard_budget;
@@ -82,19 +82,19 @@ static edo__coro *init_slot(char *slot, size_t stack_size, bool chunked)
      * decides some of the index bits of a virtually indexed cache). */
     unsigned n = atomic_fetch_add_explicit(&next_color, 1, memory_order_relaxed);
     size_t color = (n * 2654435761u >> 16) % STACK_COLORS * COLOR_STEP;
-    uintptr_t top = ((uintptr_t)(slot + total) - sizeof(edo__coro) - color) & ~(uintptr_t)63;
-    edo__coro *co = (edo__coro *)top;
-    memset(co, 0, sizeof *co);
-    co->map = slot;
-    co->map_size = total;
-    co->stack_lo = slot + page;
-    co->stack_size = stack_size;
-    co->guarded = guarded;
-    co->chunked = chunked;
+    uintptr_t top = ((uintptr_t)(slot + total) - sizeof(edo__stack) - color) & ~(uintptr_t)63;
+    edo__stack *st = (edo__stack *)top;
+    memset(st, 0, sizeof *st);
+    st->map = slot;
+    st->map_size = total;
+    st->stack_lo = slot + page;
+    st->stack_size = stack_size;
+    st->guarded = guarded;
+    st->chunked = chunked;
 #ifdef EDO_HAVE_VALGRIND
-    co->valgrind_id = VALGRIND_STACK_REGISTER(co->stack_lo, (char *)co);
+    st->valgrind_id = VALGRIND_STACK_REGISTER(st->stack_lo, (char *)st);
 #endif
-    return co;
+    return st;
 }
 
 static char *map_region(size_t size)
@@ -108,32 +108,32 @@ static char *map_region(size_t size)
 }
 
 /* Forgets a stack's guard and valgrind registration (its memory is unmapped by the caller). */
-static void retire(edo__coro *co)
+static void retire(edo__stack *st)
 {
-    if (co->guarded)
+    if (st->guarded)
         atomic_fetch_sub_explicit(&guarded_stacks, 1, memory_order_relaxed);
 #ifdef EDO_HAVE_VALGRIND
-    VALGRIND_STACK_DEREGISTER(co->valgrind_id);
+    VALGRIND_STACK_DEREGISTER(st->valgrind_id);
 #endif
 }
 
 /* A stack of a size other than the pool's: a mapping of its own, unmapped on release. */
-static edo__coro *map_single(size_t stack_size)
+static edo__stack *map_single(size_t stack_size)
 {
     char *map = map_region(slot_size(stack_size));
     return map ? init_slot(map, stack_size, false) : NULL;
 }
 
-static void unmap_single(edo__coro *co)
+static void unmap_single(edo__stack *st)
 {
-    retire(co);
-    munmap(co->map, co->map_size);
+    retire(st);
+    munmap(st->map, st->map_size);
 }
 
 /* Pool stacks come CHUNK_STACKS to a mapping (one system call, and no unmapping until the
  * runtime goes: unmapping costs TLB shootdowns on every core and contends with page faults).
  * Returns one stack and puts the others in the pool. Pool lock held. */
-static edo__coro *map_chunk(edo__stack_pool *p)
+static edo__stack *map_chunk(edo__stack_pool *p)
 {
     size_t slot = slot_size(p->stack_size);
     char *map = map_region(CHUNK_STACKS * slot);
@@ -148,9 +148,9 @@ static edo__coro *map_chunk(edo__stack_pool *p)
     c->next = p->chunks;
     p->chunks = c;
     for (unsigned i = 1; i < CHUNK_STACKS; i++) {
-        edo__coro *co = init_slot(map + i * slot, p->stack_size, true);
-        co->next_free = p->free;
-        p->free = co;
+        edo__stack *st = init_slot(map + i * slot, p->stack_size, true);
+        st->next_free = p->free;
+        p->free = st;
         p->nfree++;
     }
     return init_slot(map, p->stack_size, true);
@@ -167,8 +167,8 @@ void edo__stack_pool_init(edo__stack_pool *p, size_t stack_size)
 
 void edo__stack_pool_destroy(edo__stack_pool *p)
 {
-    for (edo__coro *co = p->free; co; co = co->next_free)
-        retire(co);
+    for (edo__stack *st = p->free; st; st = st->next_free)
+        retire(st);
     size_t size = CHUNK_STACKS * slot_size(p->stack_size);
     while (p->chunks) {
         edo__chunk *c = p->chunks;
@@ -185,55 +185,55 @@ static edo__worker *owner_worker(edo_runtime *rt)
     return w && w->rt == rt ? w : NULL;
 }
 
-edo__coro *edo__coro_alloc(edo_runtime *rt, size_t stack_size)
+edo__stack *edo__stack_alloc(edo_runtime *rt, size_t stack_size)
 {
     edo__stack_pool *p = &rt->stacks;
     stack_size = stack_size ? edo__stack_round(stack_size) : p->stack_size;
-    edo__coro *co = NULL;
+    edo__stack *st = NULL;
     if (stack_size == p->stack_size) {
         edo__worker *w = owner_worker(rt);
         if (w && w->stack_cache) {
-            co = w->stack_cache;
-            w->stack_cache = co->next_free;
+            st = w->stack_cache;
+            w->stack_cache = st->next_free;
             w->nstack_cache--;
         } else {
             pthread_mutex_lock(&p->lock);
-            if ((co = p->free)) {
-                p->free = co->next_free;
+            if ((st = p->free)) {
+                p->free = st->next_free;
                 p->nfree--;
             } else {
-                co = map_chunk(p);
+                st = map_chunk(p);
             }
             pthread_mutex_unlock(&p->lock);
         }
     } else {
-        co = map_single(stack_size);
+        st = map_single(stack_size);
     }
-    if (!co)
+    if (!st)
         return NULL;
-    co->rt = rt;
-    co->next_free = NULL;
-    return co;
+    st->rt = rt;
+    st->next_free = NULL;
+    return st;
 }
 
-void edo__coro_release(edo__coro *co)
+void edo__stack_release(edo__stack *st)
 {
-    edo_runtime *rt = co->rt;
+    edo_runtime *rt = st->rt;
     edo__stack_pool *p = &rt->stacks;
-    if (!co->chunked) {
-        unmap_single(co);
+    if (!st->chunked) {
+        unmap_single(st);
         return;
     }
     edo__worker *w = owner_worker(rt);
     if (w && w->nstack_cache < WORKER_CACHE_MAX) {
-        co->next_free = w->stack_cache;
-        w->stack_cache = co;
+        st->next_free = w->stack_cache;
+        w->stack_cache = st;
         w->nstack_cache++;
         return;
     }
     pthread_mutex_lock(&p->lock);
-    co->next_free = p->free;
-    p->free = co;
+    st->next_free = p->free;
+    p->free = st;
     p->nfree++;
     pthread_mutex_unlock(&p->lock);
 }
@@ -243,10 +243,10 @@ void edo__stack_cache_flush(edo__worker *w)
     /* The stacks belong to the pool's chunks: hand them back so they are retired with it. */
     edo__stack_pool *p = &w->rt->stacks;
     while (w->stack_cache) {
-        edo__coro *co = w->stack_cache;
-        w->stack_cache = co->next_free;
-        co->next_free = p->free;
-        p->free = co;
+        edo__stack *st = w->stack_cache;
+        w->stack_cache = st->next_free;
+        st->next_free = p->free;
+        p->free = st;
         p->nfree++;
     }
     w->nstack_cache = 0;

@@ -11,9 +11,9 @@ int edo_deadline_push(edo_instant deadline, edo_instant *saved)
     edo__coro *co = edo__coro_running();
     if (!co)
         return -EPERM;
-    *saved = co->deadline;
-    if (deadline < co->deadline)
-        co->deadline = deadline;
+    *saved = co->stack->deadline;
+    if (deadline < co->stack->deadline)
+        edo__coro_set_deadline(co, deadline);
     return 0;
 }
 
@@ -22,14 +22,14 @@ int edo_deadline_pop(edo_instant saved)
     edo__coro *co = edo__coro_running();
     if (!co)
         return -EPERM;
-    co->deadline = saved;
+    edo__coro_set_deadline(co, saved);
     return 0;
 }
 
 edo_instant edo_deadline(void)
 {
     edo__coro *co = edo__coro_running();
-    return co ? co->deadline : EDO_INSTANT_NEVER;
+    return co ? co->stack->deadline : EDO_INSTANT_NEVER;
 }
 
 int edo_timeout_at(edo_instant deadline, int (*fn)(void *arg), void *arg)
