@@ -10,6 +10,7 @@
 #
 #   .ci/alloc-fail.sh [case-pattern]     e.g. .ci/alloc-fail.sh 'core\.'
 #   ALLOC_FAIL_MAX=N    give up on a case after N runs (default 2000)
+#   ALLOC_FAIL_EVERY=K  fail every Kth allocation after the Nth too (EDO_FAIL_ALLOC_EVERY)
 #   ALLOC_FAIL_BUILD    build directory (default build/alloc-fail)
 #   JOBS                cases run at once (default: the number of CPUs)
 set -euo pipefail
@@ -41,7 +42,7 @@ run_case() {
     while ((n <= MAX)); do
         log=$row.$n.log
         rc=0
-        EDO_FAIL_ALLOC_AT=$n ASAN_OPTIONS=detect_leaks=1 \
+        EDO_FAIL_ALLOC_AT=$n EDO_FAIL_ALLOC_EVERY=${ALLOC_FAIL_EVERY:-0} ASAN_OPTIONS=detect_leaks=1 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
             timeout "$TIMEOUT" "$BUILD/tests/$exe" "$name" >"$log" 2>&1 || rc=$?
         summary=$(grep -o 'edo-fault-alloc: [0-9]* allocations, [0-9]* failed' "$log" || true)
@@ -82,7 +83,7 @@ run_case() {
     printf '%s\t%s\t%s\t%s\n' "${exe#test-alloc-}.$name" "$runs" "$sites" "$outcome" >"$row.row"
 }
 export -f run_case
-export BUILD MAX TIMEOUT LOGS
+export BUILD MAX TIMEOUT LOGS ALLOC_FAIL_EVERY
 
 cases=()
 for src in "${sources[@]}"; do

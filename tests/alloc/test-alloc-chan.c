@@ -43,6 +43,17 @@ static void mpsc(size_t capacity, bool stop_early)
     if (!ALLOC_OK(edo_chan_new(capacity, free, &ch)))
         return;
     edo_chan_sender_add(ch);
+    /* Unbounded: more messages queued at once than its first ring holds (16), so it grows. */
+    int queued = 0;
+    for (int i = 0; capacity == 0 && i < 20; i++) {
+        int *msg = malloc(sizeof *msg);
+        CHECK(msg);
+        *msg = i % MESSAGES;
+        if (ALLOC_OK(edo_chan_try_send(ch, msg)))
+            queued++;
+        else
+            free(msg);
+    }
     producer p[2] = {{ch, 0}, {ch, 0}};
     edo_task *t[2];
     int n = 0;
@@ -66,7 +77,7 @@ static void mpsc(size_t capacity, bool stop_early)
         edo_task_free(t[i]);
     }
     if (!stop_early)
-        CHECK_EQ(received, p[0].sent + p[1].sent);
+        CHECK_EQ(received, queued + p[0].sent + p[1].sent);
 }
 
 static void *mpsc_body(void *unused)
