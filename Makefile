@@ -7,6 +7,8 @@
 #   make test-valgrind  coroutine, switch and task tests under valgrind memcheck
 #   make test-gdb    gdb unwinds a coroutine's stack (installs gdb via apt if missing)
 #   make test-aarch64  cross-built for AArch64, run under qemu-user (installs both via apt if missing)
+#   make test-alloc-fail  the allocation-failure runs: tests/alloc/ with edo's 1st, 2nd, ...
+#                    allocation failing, under ASan (.ci/alloc-fail.sh; docs/reliability.md)
 #   make bench       edo vs Tokio side by side (installs Rust/Tokio from Debian via apt if missing);
 #                    bench=copy too (bench/net/copy.sh)
 #   make bench-net   edo's TCP echo/HTTP servers vs Tokio, Go and raw epoll (bench/net/run.sh)
@@ -27,7 +29,7 @@ PREFIX ?= /usr/local
 CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
 CMAKE ?= cmake
 
-.PHONY: all build demo test test-asan test-tsan test-valgrind test-gdb test-aarch64 bench bench-net bench-copy bench-redis soak models fuzz install format clean
+.PHONY: all build demo test test-asan test-tsan test-valgrind test-gdb test-aarch64 test-alloc-fail bench bench-net bench-copy bench-redis soak models fuzz install format clean
 
 all: build
 
@@ -60,6 +62,9 @@ test-valgrind:
 
 test-gdb:
 	.ci/gdb.sh
+
+test-alloc-fail:
+	JOBS=$(JOBS) .ci/alloc-fail.sh
 
 bench:
 	bench/run.sh

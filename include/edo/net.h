@@ -127,12 +127,15 @@ typedef struct edo_tcp_listen_options {
 
 /* Binds and listens on `addr` ("ip:port", or "host:port", resolved with edo_resolve: the first
  * address that binds wins). `options` may be NULL. Returns 0 with the listener in *out, or
- * -EINVAL (NULL addr or out, a negative backlog), -EADDRINUSE, -EACCES, -EMFILE, -EPERM (not in a runtime), or what edo_resolve returns.
+ * -EINVAL (NULL addr or out, a negative backlog), -EADDRINUSE, -EACCES, -EMFILE, -EPERM (not in
+ * a runtime), -ENOMEM (no memory to register the socket with the reactor), or what edo_resolve
+ * returns.
  * Suspends only to resolve a host name. Thread-safe. */
 int edo_tcp_listen(const char *addr, const edo_tcp_listen_options *options,
                    edo_tcp_listener **out);
 /* Waits for a connection and stores it in *out (and its peer's address in *peer, when not
- * NULL). Returns 0, or -EMFILE/-ENFILE (out of fds: the connection stays queued), -ECANCELED,
+ * NULL). Returns 0, or -EMFILE/-ENFILE (out of fds: the connection stays queued), -ENOMEM (no
+ * memory to register the connection: it was taken and closed, its peer sees the end), -ECANCELED,
  * -ETIMEDOUT, -EBADF (listener closed meanwhile), -EPERM (not in a coroutine). Suspends. */
 int edo_tcp_accept(edo_tcp_listener *l, edo_tcp **out, edo_sockaddr *peer);
 /* The address the listener is bound to (useful after binding port 0). Returns 0 or -errno. */
@@ -152,8 +155,8 @@ int edo_tcp_listener_from_fd(int fd, edo_tcp_listener **out);
 
 /* Connects to "host:port", trying each resolved address in turn. Returns 0 with the connection
  * in *out, or -ECONNREFUSED, -ENETUNREACH, -EHOSTUNREACH, -ETIMEDOUT (the coroutine's deadline, or
- * the system's), -ECANCELED, -EINVAL, -EPERM (not in a coroutine), or what edo_resolve returns.
- * Suspends. */
+ * the system's), -ECANCELED, -EINVAL, -EPERM (not in a coroutine), -ENOMEM (no memory to register
+ * the socket), or what edo_resolve returns. Suspends. */
 int edo_tcp_connect(const char *addr, edo_tcp **out);
 /* Connects to `addr`. Same results; -EINVAL for NULL, an address that is not IPv4 or IPv6, or
  * one whose len is too short for its family or larger than the union. Suspends. */

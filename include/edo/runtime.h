@@ -154,7 +154,9 @@ void edo_runtime_unref(edo_runtime *rt);
  *   -EINVAL   rt or future (or its vtable, or its poll function) is NULL (checked first);
  *   -EDEADLK  called from a worker thread of any runtime (a task or coroutine included), or
  *             from inside another edo_block_on on this thread;
- *   -ESHUTDOWN rt is shutting down, or was shut down (a handle).
+ *   -ESHUTDOWN rt is shutting down, or was shut down (a handle);
+ *   -ENOMEM   a current-thread runtime: no memory for the waker the calling thread waits with
+ *             (the future was not polled; the call may be made again).
  * *out is written only with 0. Blocks the calling thread. */
 int edo_block_on(edo_runtime *rt, edo_future *future, void **out);
 

@@ -522,16 +522,18 @@ void edo_chan_sender_close(edo_chan *ch);
 void edo_chan_receiver_close(edo_chan *ch);
 
 /* Inside a coroutine: sends `msg`, waiting for room. Returns 0, -EPIPE (the receiver closed; msg
- * stays yours), -ECANCELED, -ETIMEDOUT (not sent), -EINVAL, -EPERM. Suspends. */
+ * stays yours), -ECANCELED, -ETIMEDOUT (not sent), -EINVAL, -EPERM, -ENOMEM (an unbounded
+ * channel whose ring could not grow: not sent, msg stays yours). Suspends. */
 int edo_chan_send(edo_chan *ch, void *msg);
-/* Sends if there is room now: 0, -EAGAIN (full), -EPIPE, -EINVAL. Never suspends. */
+/* Sends if there is room now: 0, -EAGAIN (full), -EPIPE, -EINVAL, -ENOMEM (as edo_chan_send).
+ * Never suspends. */
 int edo_chan_try_send(edo_chan *ch, void *msg);
 /* Inside a coroutine: claims room for one message (waiting for it); the claim is then used by
  * edo_chan_send_reserved (which never waits or fails for lack of room) or given back by
  * edo_chan_unreserve. Returns 0, -EPIPE, -ECANCELED, -ETIMEDOUT, -EINVAL, -EPERM. Suspends. */
 int edo_chan_reserve(edo_chan *ch);
 /* Sends with a claim from edo_chan_reserve: 0, or -EPIPE (the receiver closed; the claim is
- * given back, msg stays yours), -EINVAL (ch NULL). Without a claim (a misuse, not caught) the
+ * given back, msg stays yours), -EINVAL (ch NULL), -ENOMEM (unbounded, as edo_chan_send). Without a claim (a misuse, not caught) the
  * send may have to wait for the receiver to make room. Never suspends; thread-safe. */
 int edo_chan_send_reserved(edo_chan *ch, void *msg);
 /* Gives back a claim from edo_chan_reserve, unused. With no claim outstanding it does nothing

@@ -85,7 +85,9 @@ int edo_spawn_future_local(edo_future *future, size_t size, edo_task **out);
  *   -EALREADY   this handle already returned the task's result once;
  *   -EDEADLK    called from a future task or edo_block_on's future (a worker would wait
  *               for itself): use edo_task_poll_join() there; or `task` is the calling task
- *               itself (a coroutine, or a blocking call, joining its own handle).
+ *               itself (a coroutine, or a blocking call, joining its own handle);
+ *   -ENOMEM     on a plain thread, a task of a current-thread runtime: no memory for the
+ *               waker to wait with (as edo_block_on); nothing was taken, join again.
  * With an error other than -ECANCELED, *out is not written. Thread-safe with respect to the
  * task; a handle is used by one thread at a time. */
 int edo_task_join(edo_task *task, void **out);

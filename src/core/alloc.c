@@ -7,8 +7,10 @@
 #include "platform/spinlock.h"
 
 #include "platform/sanitizers.h"
-#ifdef EDO_ASAN
+#if defined(EDO_ASAN)
 #define EDO_ALLOC_USE_MALLOC 1 /* so ASan sees every task's lifetime */
+#elif defined(EDO_FAULT_ALLOC)
+#define EDO_ALLOC_USE_MALLOC 1 /* so every task is an allocation that can fail */
 #endif
 
 /* Blocks are whole cache lines, cache-line aligned, up to 128 bytes and from 256 on: a task's

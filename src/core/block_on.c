@@ -41,14 +41,14 @@ static void wait_parked(edo_future *fut, void **out)
     edo__signal_unref(sig);
 }
 
-static void drive(edo_runtime *rt, edo_future *fut, void **out)
+/* Returns 0, or -ENOMEM (before polling) when there is no memory for the waker: waiting
+ * without driving would hang, as nothing else runs this runtime's tasks. */
+static int drive(edo_runtime *rt, edo_future *fut, void **out)
 {
     edo__worker *w = &rt->workers[0];
     edo__signal *sig = edo__signal_new(w->parker);
-    if (!sig) {
-        wait_parked(fut, out);
-        return;
-    }
+    if (!sig)
+        return -ENOMEM;
     edo__worker_set_current(w);
     edo__overflow_thread_init(); /* coroutines run on this thread while it drives */
     while (!poll_if_woken(sig, fut, out)) {
@@ -59,6 +59,7 @@ static void drive(edo_runtime *rt, edo_future *fut, void **out)
     edo__overflow_thread_exit();
     edo__worker_set_current(NULL);
     edo__signal_unref(sig);
+    return 0;
 }
 
 static bool try_take_driver(edo_runtime *rt, edo__signal *waiter)
@@ -100,24 +101,25 @@ static void release_driver(edo_runtime *rt)
     pthread_mutex_unlock(&rt->driver_lock);
 }
 
-static void block_on_current_thread(edo_runtime *rt, edo_future *fut, void **out)
+/* Returns 0, or -ENOMEM (the future not polled): without a waker of its own this thread could
+ * neither drive nor be told when the driver leaves. */
+static int block_on_current_thread(edo_runtime *rt, edo_future *fut, void **out)
 {
+    int rc;
     if (try_take_driver(rt, NULL)) {
-        drive(rt, fut, out);
+        rc = drive(rt, fut, out);
         release_driver(rt);
-        return;
+        return rc;
     }
     edo__signal *sig = edo__signal_new_own();
-    if (!sig) {
-        wait_parked(fut, out);
-        return;
-    }
+    if (!sig)
+        return -ENOMEM;
     for (;;) {
         if (try_take_driver(rt, sig)) {
             edo__signal_unref(sig);
-            drive(rt, fut, out);
+            rc = drive(rt, fut, out);
             release_driver(rt);
-            return;
+            return rc;
         }
         /* Registered as a waiter: the driver leaving, or our future's waker, wakes us. Poll
          * first, so the future has registered that waker before we sleep. */
@@ -132,6 +134,7 @@ static void block_on_current_thread(edo_runtime *rt, edo_future *fut, void **out
         atomic_store_explicit(&sig->woken, true, memory_order_relaxed); /* poll on next turn */
     }
     edo__signal_unref(sig);
+    return 0;
 }
 
 int edo_block_on(edo_runtime *rt, edo_future *future, void **out)
@@ -148,13 +151,14 @@ int edo_block_on(edo_runtime *rt, edo_future *future, void **out)
     edo_runtime *outer = edo__runtime_entered();
     edo__runtime_set_entered(rt);
     block_on_depth++;
+    int rc = 0;
     if (rt->config.flavor == EDO_RUNTIME_CURRENT_THREAD)
-        block_on_current_thread(rt, future, out);
+        rc = block_on_current_thread(rt, future, out);
     else
         wait_parked(future, out);
     block_on_depth--;
     edo__runtime_set_entered(outer);
-    return 0;
+    return rc;
 }
 
 /* ---- edo_task_join: block_on over the handle's poll form ---------------------------------- */

@@ -193,6 +193,7 @@ int edo_runtime_new(const edo_runtime_config *config, edo_runtime **out)
         w->parker = edo__parker_new();
         w->io_events = malloc(EDO__IO_EVENTS * sizeof(edo__io_ready));
         if (!w->parker || !w->io_events) {
+            rt->nworkers = i + 1; /* the workers after it were never set up (w->rt is NULL) */
             runtime_destroy(rt);
             return -ENOMEM;
         }
