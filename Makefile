@@ -12,8 +12,8 @@
 #   make bench-net   edo's TCP echo/HTTP servers vs Tokio, Go and raw epoll (bench/net/run.sh)
 #   make bench-copy  a copy_bidirectional proxy, edo's against Tokio's (bench/net/copy.sh)
 #   make bench-redis examples/mini_redis vs redis-server with redis-benchmark (bench/redis.sh)
-#   make fuzz        the lines, length-delimited and RESP decoders under libFuzzer, 60 s
-#                    (.ci/fuzz.sh; FUZZ_SECONDS=N for longer)
+#   make fuzz        every libFuzzer target (decoders, addresses, scheduler API), 20 s each
+#                    (.ci/fuzz.sh; FUZZ_SECONDS=N each for longer, FUZZ_TARGETS="addr sched")
 #   make install     install headers, libraries, CMake package and pkg-config (PREFIX=/usr/local;
 #                    README.md, Installing)
 #   make format      clang-format the sources
