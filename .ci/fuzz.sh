@@ -4,6 +4,8 @@
 # tests/fuzz/fuzz-*.c):
 #   lines, length-delimited, resp   the decoders, fed in pieces (only the codec sources);
 #   bytes                           edo_bytes and its slices against a model (bytes.c alone);
+#   framed                          edo_framed + RESP over a duplex pair, cut into random
+#                                   writes, against decoding all at once;
 #   addr                            address parsing and printing (edo/net.h);
 #   sched                           the scheduler's API from a byte string (the whole library).
 # A crash, a leak, an undefined behaviour, a hang (-timeout) or a broken invariant
@@ -21,7 +23,7 @@ if ! command -v clang >/dev/null; then
 fi
 
 each=${FUZZ_SECONDS:-20}
-read -r -a targets <<<"${FUZZ_TARGETS:-lines length-delimited resp bytes addr sched}"
+read -r -a targets <<<"${FUZZ_TARGETS:-lines length-delimited resp bytes framed addr sched}"
 out=build/fuzz
 mkdir -p "$out"
 flags=(-std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined

@@ -17,12 +17,7 @@
 #include <string.h>
 
 #include "edo/net.h"
-
-#define CHECK(cond)                                                                           \
-    do {                                                                                      \
-        if (!(cond))                                                                          \
-            abort();                                                                          \
-    } while (0)
+#include "check.h"
 
 /* The grammar of edo_sockaddr_parse, read independently: "a.b.c.d:port" or
  * "[ipv6(%zone)?]:port", port 1 to 5 digits up to 65535. Fills *a on success. */

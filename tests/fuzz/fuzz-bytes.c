@@ -12,12 +12,7 @@
 #include <string.h>
 
 #include "edo/bytes.h"
-
-#define CHECK(cond)                                                                           \
-    do {                                                                                      \
-        if (!(cond))                                                                          \
-            abort();                                                                          \
-    } while (0)
+#include "check.h"
 
 #define SLOTS 4
 #define MAX_MODEL 65536 /* bytes one model holds at most: inputs stay fast */

@@ -34,12 +34,7 @@
 #include "edo/sync.h"
 #include "edo/task.h"
 #include "edo/time.h"
-
-#define CHECK(cond)                                                                           \
-    do {                                                                                      \
-        if (!(cond))                                                                          \
-            abort();                                                                          \
-    } while (0)
+#include "check.h"
 
 #define MAX_OPS 64
 #define MAX_CHILDREN 24
