@@ -18,8 +18,8 @@
 #                    (SOAK_SECONDS=N, SOAK_ASAN=1, SOAK_PUBLISH=1: docs/soak.md; not in CI)
 #   make models      the spin models of the run queue and the task state word, and their
 #                    broken variants (.ci/models.sh; installs spin via apt if missing)
-#   make fuzz        the lines, length-delimited and RESP decoders under libFuzzer, 60 s
-#                    (.ci/fuzz.sh; FUZZ_SECONDS=N for longer)
+#   make fuzz        every libFuzzer target (decoders, addresses, scheduler API), 20 s each
+#                    (.ci/fuzz.sh; FUZZ_SECONDS=N each for longer, FUZZ_TARGETS="addr sched")
 #   make install     install headers, libraries, CMake package and pkg-config (PREFIX=/usr/local;
 #                    README.md, Installing)
 #   make format      clang-format the sources

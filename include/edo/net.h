@@ -68,12 +68,15 @@ typedef struct edo_sockaddr {
 /* Longest text edo_sockaddr_format writes, with its NUL. */
 #define EDO_SOCKADDR_TEXT 112
 
-/* Parses a numeric "ip:port": "127.0.0.1:80", "[::1]:80", "0.0.0.0:0". Returns 0, or -EINVAL
+/* Parses a numeric "ip:port": "127.0.0.1:80", "[::1]:80", "0.0.0.0:0", "[fe80::1%eth0]:80" (an
+ * IPv6 zone: an interface name or index). IPv4 is a plain dotted quad (no brackets, no "127.1",
+ * no hex or octal parts, no leading zeros), IPv6 is always bracketed. Returns 0, or -EINVAL
  * (NULL argument, malformed text, a port that is not 1 to 5 decimal digits up to 65535 (no sign,
- * no blanks), or a host name: use edo_resolve).
- * Never suspends. */
+ * no blanks), an unknown interface, or a host name: use edo_resolve); *out is written only
+ * with 0. Never suspends; thread-safe. */
 int edo_sockaddr_parse(const char *text, edo_sockaddr *out);
-/* Writes `a` as "ip:port" ("[ip6]:port"; a Unix socket's path, with '@' for an abstract name)
+/* Writes `a` as "ip:port" ("[ip6]:port", "[ip6%index]:port" with a zone; a Unix socket's path,
+ * with '@' for an abstract name: up to its first NUL byte)
  * into buf (at least EDO_SOCKADDR_TEXT bytes is always enough). Returns the text's length, or
  * -EINVAL (NULL a or buf, a->len larger than the union, unknown family), -ENOSPC (buf too small:
  * len 0 included). Never suspends. */

@@ -2,8 +2,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,15 +94,67 @@ static int lookup(const char *host, const char *port, int flags, edo_sockaddr *o
     return n ? (int)n : -ENOENT;
 }
 
+/* The zone after '%' in "fe80::1%eth0": an interface name, or its index in decimal (what
+ * edo_sockaddr_format prints). */
+static int parse_scope(const char *text, uint32_t *scope)
+{
+    size_t len = strlen(text);
+    if (len == 0 || len >= IF_NAMESIZE)
+        return -EINVAL;
+    if (strspn(text, "0123456789") == len) {
+        unsigned long long value = 0;
+        for (const char *p = text; *p; p++) {
+            value = value * 10 + (unsigned)(*p - '0');
+            if (value > UINT32_MAX)
+                return -EINVAL;
+        }
+        *scope = (uint32_t)value;
+        return 0;
+    }
+    unsigned index = if_nametoindex(text);
+    if (index == 0)
+        return -EINVAL;
+    *scope = index;
+    return 0;
+}
+
+/* Strict on purpose (inet_pton, not getaddrinfo's inet_aton): "127.1", "0x7f.0.0.1" and
+ * "010.0.0.1" (octal: 8.0.0.1) are refused rather than read in a way the writer may not mean,
+ * IPv4 is never bracketed and IPv6 always is, so every text names one address. */
 int edo_sockaddr_parse(const char *text, edo_sockaddr *out)
 {
     if (!out || !text)
         return -EINVAL;
-    char host[INET6_ADDRSTRLEN + 8];
+    char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 1];
     const char *port;
-    if (split_host_port(text, host, sizeof host, &port) < 0 || host[0] == '\0')
+    if (split_host_port(text, host, sizeof host, &port) < 0)
         return -EINVAL;
-    return lookup(host, port, AI_NUMERICHOST, out, 1) == 1 ? 0 : -EINVAL;
+    edo_sockaddr a;
+    memset(&a, 0, sizeof a);
+    uint16_t port_be = htons((uint16_t)strtoul(port, NULL, 10)); /* checked: 1 to 5 digits */
+    if (text[0] == '[') {
+        char *zone = strchr(host, '%');
+        uint32_t scope = 0;
+        if (zone) {
+            *zone++ = '\0';
+            if (parse_scope(zone, &scope) < 0)
+                return -EINVAL;
+        }
+        if (inet_pton(AF_INET6, host, &a.u.in6.sin6_addr) != 1)
+            return -EINVAL;
+        a.u.in6.sin6_family = AF_INET6;
+        a.u.in6.sin6_port = port_be;
+        a.u.in6.sin6_scope_id = scope;
+        a.len = sizeof a.u.in6;
+    } else {
+        if (inet_pton(AF_INET, host, &a.u.in.sin_addr) != 1)
+            return -EINVAL;
+        a.u.in.sin_family = AF_INET;
+        a.u.in.sin_port = port_be;
+        a.len = sizeof a.u.in;
+    }
+    *out = a;
+    return 0;
 }
 
 int edo_sockaddr_format(const edo_sockaddr *a, char *buf, size_t len)
@@ -116,7 +170,11 @@ int edo_sockaddr_format(const edo_sockaddr *a, char *buf, size_t len)
         break;
     case AF_INET6:
         inet_ntop(AF_INET6, &a->u.in6.sin6_addr, ip, sizeof ip);
-        n = snprintf(buf, len, "[%s]:%u", ip, ntohs(a->u.in6.sin6_port));
+        if (a->u.in6.sin6_scope_id) /* the zone by index: names change, and parse takes both */
+            n = snprintf(buf, len, "[%s%%%u]:%u", ip, (unsigned)a->u.in6.sin6_scope_id,
+                         ntohs(a->u.in6.sin6_port));
+        else
+            n = snprintf(buf, len, "[%s]:%u", ip, ntohs(a->u.in6.sin6_port));
         break;
     case AF_UNIX: {
         size_t path_len = a->len > offsetof(struct sockaddr_un, sun_path)

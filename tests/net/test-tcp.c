@@ -3,6 +3,7 @@
  * close, many readers on one socket, a reader and a writer task on one socket, closing under a
  * waiting reader, thousands of connections, options, address parsing and resolution, bad input. */
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -754,8 +755,19 @@ TEST(sockaddr_parse_and_format)
     CHECK(edo_sockaddr_format(&a, text, sizeof text) > 0);
     CHECK(strcmp(text, "[::1]:443") == 0);
     CHECK_EQ(edo_sockaddr_format(&a, text, 4), -ENOSPC);
+    /* A zone survives the round trip, printed by index. */
+    CHECK_EQ(edo_sockaddr_parse("[fe80::1%7]:80", &a), 0);
+    CHECK_EQ(a.u.in6.sin6_scope_id, 7u);
+    CHECK(edo_sockaddr_format(&a, text, sizeof text) > 0);
+    CHECK(strcmp(text, "[fe80::1%7]:80") == 0);
+    CHECK_EQ(edo_sockaddr_parse("[::1%lo]:80", &a), 0);
+    CHECK_EQ(a.u.in6.sin6_scope_id, if_nametoindex("lo"));
+    /* Only a dotted quad is IPv4 (inet_aton's forms would read "010" as octal 8), never in
+     * brackets; only a known interface is a zone. */
     static const char *bad[] = {"", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "1.2.3.4:-1",
-                                "::1:80", "[::1]80", "localhost:80", ":80x"};
+                                "::1:80", "[::1]80", "localhost:80", ":80x", "127.1:80", "3:13",
+                                "010.0.0.1:80", "0x7f.0.0.1:80", "[1.2.3.4]:80", "[::1%]:80",
+                                "[::1%no-such-if0]:80", "[::1%4294967296]:80", "1.2.3.4%1:80"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         CHECK_EQ(edo_sockaddr_parse(bad[i], &a), -EINVAL);
     CHECK_EQ(edo_sockaddr_parse("1.2.3.4:5", NULL), -EINVAL);
