@@ -2,8 +2,9 @@
  * backend under pressure: the default, the variable, the field over the variable, bad values,
  * a named io_uring that a seccomp filter hides failing the runtime's start (never falling back
  * to epoll in silence), and rings forced tiny (4 SQ and 8 CQ slots) while hundreds of fds get
- * events at once: the polls the kernel ends on a full CQ are armed again and no event is lost.
- * Tests on io_uring skip where the kernel has none. */
+ * events at once: the polls the kernel ends on a full CQ are armed again and no event is lost;
+ * the watcher's wait in the ring, ended by wakes from other threads and by timers. Tests on
+ * io_uring skip where the kernel has none. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/audit.h>
@@ -246,3 +247,38 @@ static void tiny_rings(edo_runtime_flavor flavor, unsigned workers)
 
 TEST(tiny_rings_many_events_current_thread) { tiny_rings(EDO_RUNTIME_CURRENT_THREAD, 0); }
 TEST(tiny_rings_many_events_multi_thread) { tiny_rings(EDO_RUNTIME_MULTI_THREAD, 3); }
+
+/* ---- the watcher waits in the ring -------------------------------------------------------- */
+
+static void *nothing(void *arg) { return arg; }
+
+static void *short_sleeps(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 20; i++)
+        CHECK_EQ(edo_sleep(EDO_MSEC(1)), 0);
+    return NULL;
+}
+
+/* With an fd registered, the worker with nothing to do waits in io_uring_enter (the next timer
+ * its timeout): a spawn from another thread must interrupt that wait (else the join below waits
+ * for ever), and a timer must end it. */
+TEST(ring_wait_woken_and_timed)
+{
+    if (!have_uring())
+        return;
+    edo_runtime *rt;
+    edo_runtime_config cfg = {.worker_threads = 1, .io_backend = EDO_IO_BACKEND_IO_URING};
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
+    int p[2];
+    CHECK_EQ(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    edo_io *idle;
+    CHECK_EQ(edo_io_register_on(rt, p[0], &idle), 0);
+    for (intptr_t i = 0; i < 1000; i++)
+        CHECK(run_on(rt, nothing, (void *)i) == (void *)i);
+    run_on(rt, short_sleeps, NULL);
+    edo_io_deregister(idle);
+    close(p[0]);
+    close(p[1]);
+    edo_runtime_free(rt);
+}
