@@ -11,7 +11,9 @@
  *  - `sq_lock`, the submission side and the table of watched fds: add, remove and the re-arms
  *    fill SQEs and submit them at once, under it (a removal must reach the kernel before the
  *    caller closes the fd: the poll holds a reference to the file, and a socket stays open,
- *    unseen by its peer, until the poll is gone);
+ *    unseen by its peer, until the poll is gone; it is gone once its cancellation ran as task
+ *    work on the thread that armed it, a moment later when that is another thread: see
+ *    docs/io-backends.md, Not yet done);
  *  - `cq_lock`, the completion side: one thread reaps at a time. A look that must not wait
  *    (EDO__IO_NO_WAIT) only tries it, and finds nothing when another thread reaps; a blocking
  *    wait takes it. The reaper takes sq_lock inside it (cq_lock, then sq_lock), once per batch.
