@@ -33,7 +33,12 @@ typedef struct edo__io_driver {
     _Atomic uint32_t registered; /* live registrations */
 } edo__io_driver;
 
-int edo__io_init(edo__io_driver *d, edo_runtime *owner, void (*on_active)(edo_runtime *owner));
+/* Prepares `d` with the backend `wanted` names (AUTO: the one EDO_IO_BACKEND names, else the
+ * default, epoll). A backend named either way is created at once, and its error returned
+ * (-ENOSYS, -EPERM: io_uring is missing or disabled; -EMFILE, -ENOMEM); -EINVAL when
+ * EDO_IO_BACKEND names no backend. On failure edo__io_destroy still releases `d`. */
+int edo__io_init(edo__io_driver *d, edo_runtime *owner, void (*on_active)(edo_runtime *owner),
+                 edo_io_backend wanted);
 void edo__io_destroy(edo__io_driver *d);
 
 /* True when the backend has something to watch (then parking waits in it). */
