@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "io/uring/completions.h"
 #include "platform/thread.h"
 
 int edo__io_init(edo__io_driver *d, edo_runtime *owner, void (*on_active)(edo_runtime *owner))
@@ -14,11 +16,20 @@ int edo__io_init(edo__io_driver *d, edo_runtime *owner, void (*on_active)(edo_ru
     d->backend = NULL;
     pthread_mutex_init(&d->lock, NULL);
     atomic_init(&d->registered, 0);
+    const char *want = getenv("EDO_IO_BACKEND");
+    d->cring_wanted = want && strcmp(want, "uring") == 0;
+    pthread_mutex_init(&d->cring_lock, NULL);
+    atomic_init(&d->cring, NULL);
+    d->cring_error = 0;
     return edo__io_slab_init(&d->slab);
 }
 
 void edo__io_destroy(edo__io_driver *d)
 {
+    edo__cring *c = atomic_load_explicit(&d->cring, memory_order_acquire);
+    if (c) /* first: it waits for the kernel, and deregisters its eventfd */
+        edo__cring_destroy(c);
+    pthread_mutex_destroy(&d->cring_lock);
     edo__io_slab_destroy(&d->slab);
     if (d->backend)
         d->backend->ops->destroy(d->backend);
@@ -54,6 +65,35 @@ int edo__io_register(edo__io_driver *d, edo_io **out, int fd)
         d->on_active(d->owner);
     *out = io;
     return 0;
+}
+
+static int register_for_cring(void *ctx, int fd, edo_io **io)
+{
+    return edo__io_register(ctx, io, fd);
+}
+
+edo__cring *edo__io_cring(edo__io_driver *d)
+{
+    edo__cring *c = atomic_load_explicit(&d->cring, memory_order_acquire);
+    if (c || !d->cring_wanted)
+        return c;
+    pthread_mutex_lock(&d->cring_lock);
+    c = atomic_load_explicit(&d->cring, memory_order_acquire);
+    if (!c && d->cring_error == 0) {
+        int rc = edo__cring_create(&c, register_for_cring, d);
+        if (rc < 0)
+            d->cring_error = rc, c = NULL;
+        else
+            atomic_store_explicit(&d->cring, c, memory_order_release);
+    }
+    pthread_mutex_unlock(&d->cring_lock);
+    return c;
+}
+
+bool edo__io_completions_pending(edo__io_driver *d)
+{
+    edo__cring *c = atomic_load_explicit(&d->cring, memory_order_acquire);
+    return c && atomic_load_explicit(&c->inflight, memory_order_relaxed) > 0;
 }
 
 int edo_io_fd(const edo_io *io) { return io ? io->fd : -EINVAL; }
