@@ -293,7 +293,9 @@ static ssize_t op_ring(edo__fs_call *c, edo__cring *r, const int32_t *res)
             return res[0];
         }
     }
-    unsigned code = ring_opcode(r, oc->op);
+    /* Not a FIFO or a device: a read there consumes, and bytes the kernel read for a call
+     * since dropped would be lost (the pool says -ESPIPE at once). */
+    unsigned code = edo__file_stream_is_file(oc->stream) ? ring_opcode(r, oc->op) : 0;
     struct io_uring_sqe *sqe;
     if (!code || edo__fs_ring_sqe(c, r, 0, true, &sqe) < 0)
         return !res ? EDO__FS_POOL : oc->done ? (ssize_t)oc->done : -EBUSY; /* mid-pwrite the pool would write twice */

@@ -1,7 +1,6 @@
 /* Whole-file calls, each one pool call: read (open, fstat for the size, read, close), write
  * (open, write, close) and copy (copy_file_range, else read/write). Where the runtime has a
- * completion ring, read and write go through it instead (whole_ring): a read is a statx, then
- * one chain of linked SQEs (openat into a fixed-file slot, read, close), a write one chain. */
+ * completion ring, read and write go through it instead (whole_ring.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -12,27 +11,11 @@
 
 #include "fs/call.h"
 #include "fs/fs.h"
+#include "fs/whole.h"
 #include "stream/fd.h"
 
 #define COPY_CHUNK ((size_t)1 << 30) /* bytes per copy_file_range call */
 #define COPY_BUFFER ((size_t)128 * 1024)
-
-typedef enum whole_op { OP_READ, OP_READ_BYTES, OP_WRITE, OP_COPY } whole_op;
-
-typedef struct whole_call {
-    edo__fs_call call;
-    whole_op op;
-    char *data;     /* read: the bytes (malloc'd, NUL-terminated) */
-    const char *src; /* write: a copy of the bytes, in the call's block */
-    size_t len;
-    edo_bytes bytes; /* read_bytes: the bytes */
-    const char *to;  /* copy: into `paths` after the source */
-    /* Through the ring: the step, the fixed-file slot of the chain, the statx result. */
-    unsigned stage;
-    int slot;
-    struct statx stx;
-    char path[];
-} whole_call;
 
 /* read(2) until `len` bytes or the end: the count, or -errno. */
 static ssize_t read_full(int fd, char *buf, size_t len)
@@ -212,140 +195,7 @@ static void whole_release(edo__fs_call *c)
     edo_bytes_drop(&w->bytes);
 }
 
-/* ---- through the completion ring -------------------------------------------------------- */
-
-enum { STAGE_START, STAGE_STATX, STAGE_CHAIN };
-enum { CHAIN_OPEN, CHAIN_IO, CHAIN_CLOSE }; /* the SQE indexes of a chain */
-
-/* Queues openat into a fixed-file slot, then `io` (IORING_OP_READ or WRITE) on that slot of
- * `len` bytes at `buf`, then the slot's close: hard links, so that the close runs even after a
- * failed open or read (closing an empty slot fails harmlessly), and the file is closed exactly
- * once whatever happens. The open and the transfer may be cancelled, never the close. */
-static ssize_t queue_chain(whole_call *w, edo__cring *r, int flags, unsigned io, void *buf,
-                           size_t len)
-{
-    if (len > UINT32_MAX || edo__cring_reserve(r, 3) < 0 || (w->slot = edo__cring_slot_take(r)) < 0)
-        return EDO__FS_POOL;
-    struct io_uring_sqe *sqe;
-    edo__fs_ring_sqe(&w->call, r, CHAIN_OPEN, true, &sqe); /* reserved: cannot fail */
-    sqe->opcode = IORING_OP_OPENAT;
-    sqe->fd = AT_FDCWD;
-    sqe->addr = (uint64_t)(uintptr_t)w->path;
-    sqe->open_flags = (uint32_t)flags; /* no O_CLOEXEC: a fixed file is no descriptor */
-    sqe->len = 0666;
-    sqe->file_index = (uint32_t)w->slot + 1;
-    sqe->flags = IOSQE_IO_HARDLINK;
-    edo__fs_ring_sqe(&w->call, r, CHAIN_IO, true, &sqe);
-    sqe->opcode = (uint8_t)io;
-    sqe->fd = w->slot;
-    sqe->addr = (uint64_t)(uintptr_t)buf;
-    sqe->len = (uint32_t)len;
-    sqe->off = (uint64_t)-1; /* from the file's position, as read(2): a fresh open's is 0 */
-    sqe->flags = IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
-    edo__fs_ring_sqe(&w->call, r, CHAIN_CLOSE, false, &sqe);
-    sqe->opcode = IORING_OP_CLOSE;
-    sqe->file_index = (uint32_t)w->slot + 1;
-    w->stage = STAGE_CHAIN;
-    return EDO__FS_MORE;
-}
-
-/* What the kernel must have for these calls; else the pool does them. */
-static bool ring_can(edo__cring *r, bool read)
-{
-    return r->nslots && (r->ring.features & IORING_FEAT_RW_CUR_POS) &&
-           edo__cring_has_op(r, IORING_OP_OPENAT) && edo__cring_has_op(r, IORING_OP_CLOSE) &&
-           edo__cring_has_op(r, read ? IORING_OP_READ : IORING_OP_WRITE) &&
-           (!read || edo__cring_has_op(r, IORING_OP_STATX));
-}
-
-/* A read: the size from statx (a step alone: only a regular file with a size is read here;
- * a FIFO, a device or a procfs file, which says 0, goes to the pool before anything opens
- * it, so no byte is read twice or lost), then the chain into a buffer one byte larger than
- * that, so a read that fills it tells the file grew (then the pool reads it anew). A short
- * read of a regular file is its end. Errors of statx go to the pool too: its open gives the
- * error the caller expects, in the order it expects. */
-static ssize_t read_step(whole_call *w, edo__cring *r, const int32_t *res)
-{
-    if (w->stage == STAGE_START) {
-        struct io_uring_sqe *sqe;
-        if (!ring_can(r, true) || edo__fs_ring_sqe(&w->call, r, 0, true, &sqe) < 0)
-            return EDO__FS_POOL;
-        sqe->opcode = IORING_OP_STATX;
-        sqe->fd = AT_FDCWD;
-        sqe->addr = (uint64_t)(uintptr_t)w->path;
-        sqe->len = STATX_TYPE | STATX_SIZE;
-        sqe->statx_flags = AT_STATX_SYNC_AS_STAT;
-        sqe->off = (uint64_t)(uintptr_t)&w->stx;
-        w->stage = STAGE_STATX;
-        return EDO__FS_MORE;
-    }
-    if (w->stage == STAGE_STATX) {
-        if (res[0] < 0 || edo__fs_call_abandoned(&w->call))
-            return res[0] == -ECANCELED ? -ECANCELED : EDO__FS_POOL;
-        if (S_ISDIR(w->stx.stx_mode))
-            return -EISDIR;
-        if (!S_ISREG(w->stx.stx_mode) || w->stx.stx_size == 0 ||
-            w->stx.stx_size >= UINT32_MAX - 1 || !(w->data = malloc(w->stx.stx_size + 2)))
-            return EDO__FS_POOL;
-        ssize_t rc = queue_chain(w, r, O_RDONLY, IORING_OP_READ, w->data,
-                                 w->stx.stx_size + 1);
-        if (rc == EDO__FS_POOL) {
-            free(w->data);
-            w->data = NULL;
-        }
-        return rc;
-    }
-    edo__cring_slot_put(r, (unsigned)w->slot);
-    ssize_t rc = res[CHAIN_OPEN] < 0 ? res[CHAIN_OPEN] : res[CHAIN_IO];
-    if (rc >= 0 && (uint64_t)rc > w->stx.stx_size) /* it grew: read it all anew */
-        rc = EDO__FS_POOL;
-    if (rc < 0 || rc == EDO__FS_POOL) {
-        free(w->data);
-        w->data = NULL;
-        return rc;
-    }
-    w->len = (size_t)rc;
-    w->data[w->len] = '\0';
-    if (w->op == OP_READ_BYTES) {
-        rc = edo_bytes_append(&w->bytes, w->data, w->len);
-        free(w->data);
-        w->data = NULL;
-    }
-    return rc < 0 ? rc : 0;
-}
-
-/* A write: one chain (open with O_TRUNC, write, close). A short write goes to the pool, whose
- * open truncates again and writes it all; the close's error is the call's, as the pool's. */
-static ssize_t write_step(whole_call *w, edo__cring *r, const int32_t *res)
-{
-    if (w->stage == STAGE_START)
-        return ring_can(r, false) ? queue_chain(w, r, O_WRONLY | O_CREAT | O_TRUNC,
-                                                IORING_OP_WRITE, (void *)w->src, w->len)
-                                  : EDO__FS_POOL;
-    edo__cring_slot_put(r, (unsigned)w->slot);
-    if (res[CHAIN_OPEN] == -ENXIO) /* a FIFO without a reader, tried without blocking */
-        return edo__fs_call_abandoned(&w->call) ? -ECANCELED : EDO__FS_POOL;
-    if (res[CHAIN_OPEN] < 0)
-        return res[CHAIN_OPEN];
-    if (res[CHAIN_IO] < 0)
-        return res[CHAIN_IO];
-    if ((size_t)res[CHAIN_IO] < w->len)
-        return edo__fs_call_abandoned(&w->call) ? -ECANCELED : EDO__FS_POOL;
-    return res[CHAIN_CLOSE] < 0 && res[CHAIN_CLOSE] != -EINTR ? res[CHAIN_CLOSE] : 0;
-}
-
-static ssize_t whole_ring(edo__fs_call *c, edo__cring *r, const int32_t *res)
-{
-    whole_call *w = (whole_call *)c;
-    switch (w->op) {
-    case OP_READ:
-    case OP_READ_BYTES: return read_step(w, r, res);
-    case OP_WRITE: return write_step(w, r, res);
-    default: return EDO__FS_POOL;
-    }
-}
-
-static const edo__fs_ops whole_ops = {whole_work, whole_deliver, whole_release, whole_ring};
+static const edo__fs_ops whole_ops = {whole_work, whole_deliver, whole_release, edo__fs_whole_ring};
 
 /* A call for `op` on `path` (and `to`); `extra` more bytes in the block for a copy of data. */
 static whole_call *whole_new(whole_op op, const char *path, const char *to, size_t extra)

@@ -334,13 +334,22 @@ static void abandoned(fs_dir *d)
             CHECK(text == NULL);
         }
     }
-    /* A deadline cuts a coroutine's call: -ETIMEDOUT, and the file is still intact. */
+    /* A deadline cuts a coroutine's call that waits: -ETIMEDOUT, and the file is still
+     * intact. Through io_uring a read of a cached file may complete in its first poll, before
+     * the deadline is looked at (as Tokio's timeout polls the inner future first): then it
+     * has its bytes. */
     edo_instant saved;
     edo_deadline_push(edo_after(0), &saved);
     char *text = NULL;
-    CHECK_EQ(edo_fs_read_to_string(p, &text, NULL), -ETIMEDOUT);
+    int rc = edo_fs_read_to_string(p, &text, NULL);
     edo_deadline_pop(saved);
-    CHECK(text == NULL);
+    if (rc == 0) {
+        CHECK(strcmp(text, "x") == 0);
+        free(text);
+    } else {
+        CHECK_EQ(rc, -ETIMEDOUT);
+        CHECK(text == NULL);
+    }
 }
 TEST(abandoned) { fs_run(abandoned); }
 
