@@ -157,7 +157,6 @@ static void start(edo__fs_call *c)
     }
     c->ring = r;
     c->op.complete = ring_complete;
-    edo_io_waiter_init(&c->waiter);
     edo__spin_lock(&c->lock);
     c->refs++; /* the kernel's, until the last step's CQEs */
     edo__spin_unlock(&c->lock);
@@ -178,7 +177,6 @@ static bool call_done(void *arg)
 static void ring_cancel(edo__fs_call *c)
 {
     edo__cring *r = c->ring;
-    edo_io_waiter_drop(r->io, &c->waiter);
     if (call_done(c))
         return;
     edo__cring_lock(r);
@@ -220,9 +218,11 @@ static edo_poll future_poll(edo_future *self, edo_context *cx, void **out)
         f->submitted = true;
         start(c);
     }
-    /* Through the ring, a completion nobody reaps wakes this task through the eventfd. */
-    if (edo__fs_call_poll(c, cx) == EDO_PENDING &&
-        (!c->ring || edo__cring_wait(c->ring, &c->waiter, cx, call_done, c) == EDO_PENDING))
+    /* Through the ring: reap first (the completion may be there), then the waker left with
+     * the call is woken by whoever reaps it, the driver at the latest. */
+    if (c->ring && edo__fs_call_poll(c, cx) == EDO_PENDING)
+        edo__cring_reap(c->ring);
+    if (edo__fs_call_poll(c, cx) == EDO_PENDING)
         return EDO_PENDING;
     f->result = c->result; /* done: the pool no longer writes it */
     if (f->result >= 0 && c->ops->deliver) {

@@ -66,7 +66,6 @@ struct edo__fs_call {
     edo__cring_op op;
     edo__cring *ring;     /* NULL: the pool's call */
     edo_runtime *rt;      /* where the pool is, for a step that hands the call over */
-    edo_io_waiter waiter; /* the future's wait on the ring's eventfd */
     unsigned pending;     /* SQEs of the step whose CQE has not come (under the ring's lock) */
     unsigned cancellable; /* of those, a bit per index the future's drop may cancel */
     int32_t res[EDO__CRING_INDEXES];

@@ -20,7 +20,6 @@ typedef struct whole_call {
     /* Through the ring: the step, the fixed-file slot of the chain, the statx result. */
     unsigned stage;
     int slot;
-    size_t cap; /* read: the buffer's size less the NUL */
     struct statx stx;
     char path[];
 } whole_call;

@@ -1,25 +1,24 @@
 /* Whole-file read and write through the completion ring (see call.h for the steps).
  *
- * A read is, on a warm cache, one submission that completes inside io_uring_enter: a chain of
- * linked SQEs that opens the file into a fixed-file slot (no descriptor of ours), checks it is
- * no FIFO (IORING_OP_FADVISE fails with ESPIPE on one), reads up to FIRST_READ bytes and
- * closes the slot. The open is non-blocking (O_NONBLOCK), so that a terminal or a device with
- * nothing to give says EAGAIN instead of waiting in the kernel, and a regular file not in the
- * page cache says EAGAIN too (io_uring hands back a non-blocking file's EAGAIN). A short read
- * of a regular file is its end, and the call is done. Otherwise (the buffer filled, EAGAIN)
- * the careful way follows, as the pool does it: statx for the type and size, then, for a
- * regular file, a second chain that reads size + 1 bytes with a blocking open (reaching the
- * extra byte says the file grew: then the pool reads it anew); anything else goes to the pool
- * before a byte of it was read, so no byte of a FIFO or a terminal is lost.
+ * A read is two steps. First statx, for the type and the size: only a regular file with a size
+ * is read here. A FIFO, a device or a procfs file (which says 0) goes to the pool before
+ * anything opens it: even a non-blocking open of a FIFO counts as a reader, which lets a
+ * writer waiting for one go on and write into a pipe whose bytes vanish with our close. Then
+ * one chain of linked SQEs, which on a warm cache completes inside io_uring_enter: openat into
+ * a fixed-file slot (no descriptor of ours), a read of size + 1 bytes (reaching the extra byte
+ * says the file grew: then the pool reads it anew; a short read of a regular file is its end),
+ * and the slot's close. Errors of statx go to the pool too: its open gives the error the
+ * caller expects, in the order it expects. (io_uring runs statx on its workers, never inline:
+ * that hop is the price of never opening what must not be opened.)
  *
  * A write is one chain: open (O_CREAT | O_TRUNC, which io_uring always runs on its workers),
- * write, close. A short write goes to the pool, whose open truncates and writes it all again.
+ * write, close. A short write goes to the pool, whose open truncates and writes it all again;
+ * so does a FIFO without a reader (ENXIO), whose open(2) would wait for one.
  *
- * Links: the open is IO_LINK (when it fails, nothing is open, and the rest is cancelled); so is
- * the FIFO check; the transfer is IO_HARDLINK, so the close runs after a failed read too. Only
- * when the check failed, or the future's drop cancelled it, is the close cancelled with it:
- * then a step of its own closes the slot. The open and the transfer may be cancelled by a
- * drop, never the close: the file is closed exactly once. */
+ * Links: the open is IO_LINK (when it fails, nothing is open, and the rest is cancelled); the
+ * transfer is IO_HARDLINK, so the close runs after a failed or cancelled transfer too. A drop
+ * may cancel the open and the transfer, never the close: the file is closed exactly once, and
+ * the slot goes back to the free list only after that. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -27,17 +26,15 @@
 
 #include "fs/whole.h"
 
-#define FIRST_READ ((size_t)64 * 1024) /* what the first chain reads at most */
+enum { STAGE_START, STAGE_STATX, STAGE_CHAIN };
+enum { CHAIN_OPEN, CHAIN_IO, CHAIN_CLOSE }; /* the SQE indexes of a chain */
 
-enum { STAGE_START, STAGE_FIRST, STAGE_STATX, STAGE_CHAIN, STAGE_CLOSE };
-enum { CHAIN_OPEN, CHAIN_CHECK, CHAIN_IO, CHAIN_CLOSE }; /* the SQE indexes of a chain */
-
-/* Queues the chain on a free slot: open with `flags`, the FIFO check when `check`, `io`
- * (IORING_OP_READ or WRITE) of `len` bytes at `buf` from the file's start, the close. */
-static ssize_t queue_chain(whole_call *w, edo__cring *r, int flags, bool check, unsigned io,
-                           void *buf, size_t len)
+/* Queues the chain on a free slot: open with `flags`, `io` (IORING_OP_READ or WRITE) of `len`
+ * bytes at `buf` from the file's start, the close. */
+static ssize_t queue_chain(whole_call *w, edo__cring *r, int flags, unsigned io, void *buf,
+                           size_t len)
 {
-    if (len > UINT32_MAX || edo__cring_reserve(r, 4) < 0 ||
+    if (len > UINT32_MAX || edo__cring_reserve(r, 3) < 0 ||
         (w->slot = edo__cring_slot_take(r)) < 0)
         return EDO__FS_POOL;
     struct io_uring_sqe *sqe;
@@ -49,14 +46,6 @@ static ssize_t queue_chain(whole_call *w, edo__cring *r, int flags, bool check, 
     sqe->len = 0666;
     sqe->file_index = (uint32_t)w->slot + 1;
     sqe->flags = IOSQE_IO_LINK;
-    w->call.res[CHAIN_CHECK] = 0;
-    if (check) {
-        edo__fs_ring_sqe(&w->call, r, CHAIN_CHECK, false, &sqe);
-        sqe->opcode = IORING_OP_FADVISE;
-        sqe->fd = w->slot;
-        sqe->fadvise_advice = POSIX_FADV_NORMAL; /* what a fresh open has: no effect */
-        sqe->flags = IOSQE_FIXED_FILE | IOSQE_IO_LINK;
-    }
     edo__fs_ring_sqe(&w->call, r, CHAIN_IO, true, &sqe);
     sqe->opcode = (uint8_t)io;
     sqe->fd = w->slot;
@@ -67,28 +56,8 @@ static ssize_t queue_chain(whole_call *w, edo__cring *r, int flags, bool check, 
     edo__fs_ring_sqe(&w->call, r, CHAIN_CLOSE, false, &sqe);
     sqe->opcode = IORING_OP_CLOSE;
     sqe->file_index = (uint32_t)w->slot + 1;
-    w->stage = check ? STAGE_FIRST : STAGE_CHAIN;
+    w->stage = STAGE_CHAIN;
     return EDO__FS_MORE;
-}
-
-/* After a chain: gives the slot back, unless its close was cancelled with the chain while the
- * open had succeeded; then queues that close on its own, `then` being what the call returns
- * once it is done. Returns EDO__FS_MORE in that case, else 0. */
-static ssize_t settle_slot(whole_call *w, edo__cring *r, const int32_t *res, ssize_t then)
-{
-    struct io_uring_sqe *sqe;
-    if (res[CHAIN_OPEN] >= 0 && res[CHAIN_CLOSE] == -ECANCELED &&
-        edo__fs_ring_sqe(&w->call, r, 0, false, &sqe) == 0) {
-        sqe->opcode = IORING_OP_CLOSE;
-        sqe->file_index = (uint32_t)w->slot + 1;
-        w->stage = STAGE_CLOSE;
-        w->len = (size_t)then; /* kept for the close's step (EDO__FS_POOL or -errno) */
-        return EDO__FS_MORE;
-    }
-    /* Closed, never opened, or (the SQ full with the kernel taking nothing) left to the next
-     * open into the slot, which replaces the file and so closes it. */
-    edo__cring_slot_put(r, (unsigned)w->slot);
-    return 0;
 }
 
 /* What the kernel must have for these calls; else the pool does them. */
@@ -97,45 +66,12 @@ static bool ring_can(edo__cring *r, bool read)
     return r->nslots && (r->ring.features & IORING_FEAT_RW_CUR_POS) &&
            edo__cring_has_op(r, IORING_OP_OPENAT) && edo__cring_has_op(r, IORING_OP_CLOSE) &&
            edo__cring_has_op(r, read ? IORING_OP_READ : IORING_OP_WRITE) &&
-           (!read || (edo__cring_has_op(r, IORING_OP_STATX) &&
-                      edo__cring_has_op(r, IORING_OP_FADVISE)));
+           (!read || edo__cring_has_op(r, IORING_OP_STATX));
 }
 
-static ssize_t read_chain(whole_call *w, edo__cring *r, size_t cap, int flags, bool check)
-{
-    w->cap = cap;
-    if (!(w->data = malloc(cap + 1)))
-        return -ENOMEM;
-    ssize_t rc = queue_chain(w, r, flags, check, IORING_OP_READ, w->data, cap);
-    if (rc == EDO__FS_POOL) {
-        free(w->data);
-        w->data = NULL;
-    }
-    return rc;
-}
-
-/* The careful way: statx alone, before anything opens the file. */
-static ssize_t queue_statx(whole_call *w, edo__cring *r)
-{
-    struct io_uring_sqe *sqe;
-    if (edo__fs_call_abandoned(&w->call) || edo__fs_ring_sqe(&w->call, r, 0, true, &sqe) < 0)
-        return EDO__FS_POOL;
-    sqe->opcode = IORING_OP_STATX;
-    sqe->fd = AT_FDCWD;
-    sqe->addr = (uint64_t)(uintptr_t)w->path;
-    sqe->len = STATX_TYPE | STATX_SIZE;
-    sqe->statx_flags = AT_STATX_SYNC_AS_STAT;
-    sqe->off = (uint64_t)(uintptr_t)&w->stx;
-    w->stage = STAGE_STATX;
-    return EDO__FS_MORE;
-}
-
-/* The bytes read are the result: shrunk to fit, NUL after them (or moved into read_bytes'). */
+/* The bytes read are the result, NUL after them (or moved into read_bytes'). */
 static ssize_t read_done(whole_call *w, size_t n)
 {
-    char *fit = realloc(w->data, n + 1);
-    if (fit)
-        w->data = fit;
     w->len = n;
     w->data[n] = '\0';
     if (w->op != OP_READ_BYTES)
@@ -148,67 +84,62 @@ static ssize_t read_done(whole_call *w, size_t n)
 
 static ssize_t read_step(whole_call *w, edo__cring *r, const int32_t *res)
 {
+    struct io_uring_sqe *sqe;
     switch (w->stage) {
     case STAGE_START:
-        if (!ring_can(r, true))
+        if (!ring_can(r, true) || edo__fs_ring_sqe(&w->call, r, 0, true, &sqe) < 0)
             return EDO__FS_POOL;
-        return read_chain(w, r, FIRST_READ, O_RDONLY | O_NONBLOCK, true);
-    case STAGE_STATX:
+        sqe->opcode = IORING_OP_STATX;
+        sqe->fd = AT_FDCWD;
+        sqe->addr = (uint64_t)(uintptr_t)w->path;
+        sqe->len = STATX_TYPE | STATX_SIZE;
+        sqe->statx_flags = AT_STATX_SYNC_AS_STAT;
+        sqe->off = (uint64_t)(uintptr_t)&w->stx;
+        w->stage = STAGE_STATX;
+        return EDO__FS_MORE;
+    case STAGE_STATX: {
         if (res[0] == -ECANCELED)
             return -ECANCELED;
         if (res[0] < 0 || edo__fs_call_abandoned(&w->call))
-            return EDO__FS_POOL; /* its open gives the error as the caller expects it */
+            return EDO__FS_POOL;
         if (S_ISDIR(w->stx.stx_mode))
             return -EISDIR;
-        if (!S_ISREG(w->stx.stx_mode) || w->stx.stx_size == 0 || w->stx.stx_size >= UINT32_MAX - 1)
+        if (!S_ISREG(w->stx.stx_mode) || w->stx.stx_size == 0 ||
+            w->stx.stx_size >= UINT32_MAX - 1 || !(w->data = malloc(w->stx.stx_size + 2)))
             return EDO__FS_POOL;
-        return read_chain(w, r, w->stx.stx_size + 1, O_RDONLY, false);
-    case STAGE_CLOSE:
-        edo__cring_slot_put(r, (unsigned)w->slot);
-        return (ssize_t)w->len;
-    default:
-        break;
+        ssize_t rc = queue_chain(w, r, O_RDONLY, IORING_OP_READ, w->data, w->stx.stx_size + 1);
+        if (rc == EDO__FS_POOL) {
+            free(w->data);
+            w->data = NULL;
+        }
+        return rc;
     }
-    bool first = w->stage == STAGE_FIRST;
-    ssize_t got = res[CHAIN_OPEN] < 0    ? res[CHAIN_OPEN]
-                  : res[CHAIN_CHECK] < 0 ? res[CHAIN_CHECK]
-                                         : res[CHAIN_IO];
-    bool done = got >= 0 && (size_t)got < w->cap; /* a short read of a regular file: its end */
-    bool careful = first && (got == -EAGAIN || got >= 0); /* filled, or would have waited */
-    ssize_t then = done || careful ? EDO__FS_POOL /* unused unless abandoned */
-                   : got == -ESPIPE && first ? EDO__FS_POOL /* a FIFO: opened as open(2) does */
-                   : got >= 0                ? EDO__FS_POOL /* the careful read filled: it grew */
-                                             : got;
-    if (!done) {
-        free(w->data);
-        w->data = NULL;
+    default: break;
     }
-    if (settle_slot(w, r, res, then) == EDO__FS_MORE)
-        return EDO__FS_MORE;
-    return done ? read_done(w, (size_t)got) : careful ? queue_statx(w, r) : then;
+    edo__cring_slot_put(r, (unsigned)w->slot); /* its close came */
+    ssize_t got = res[CHAIN_OPEN] < 0 ? res[CHAIN_OPEN] : res[CHAIN_IO];
+    if (got >= 0 && (uint64_t)got <= w->stx.stx_size)
+        return read_done(w, (size_t)got);
+    free(w->data);
+    w->data = NULL;
+    return got < 0 ? got : EDO__FS_POOL; /* it grew: the pool reads it anew */
 }
 
-/* A write: one chain. A FIFO without a reader, opened without blocking, says ENXIO: the pool's
- * open waits for one. The close's error is the call's, as the pool's. */
+/* A write: one chain. The close's error is the call's, as the pool's. */
 static ssize_t write_step(whole_call *w, edo__cring *r, const int32_t *res)
 {
     if (w->stage == STAGE_START)
-        return ring_can(r, false) ? queue_chain(w, r, O_WRONLY | O_CREAT | O_TRUNC, false,
+        return ring_can(r, false) ? queue_chain(w, r, O_WRONLY | O_CREAT | O_TRUNC,
                                                 IORING_OP_WRITE, (void *)w->src, w->len)
                                   : EDO__FS_POOL;
-    if (w->stage == STAGE_CLOSE) {
-        edo__cring_slot_put(r, (unsigned)w->slot);
-        return (ssize_t)w->len;
-    }
-    ssize_t rc = res[CHAIN_OPEN] == -ENXIO                           ? EDO__FS_POOL
-                 : res[CHAIN_OPEN] < 0                              ? res[CHAIN_OPEN]
-                 : res[CHAIN_IO] < 0                                ? res[CHAIN_IO]
-                 : (size_t)res[CHAIN_IO] < w->len                   ? EDO__FS_POOL
-                 : res[CHAIN_CLOSE] < 0 && res[CHAIN_CLOSE] != -EINTR ? res[CHAIN_CLOSE]
-                                                                    : 0;
-    if (settle_slot(w, r, res, rc) == EDO__FS_MORE)
-        return EDO__FS_MORE;
-    return rc;
+    edo__cring_slot_put(r, (unsigned)w->slot); /* its close came */
+    if (res[CHAIN_OPEN] == -ENXIO)
+        return EDO__FS_POOL;
+    if (res[CHAIN_OPEN] < 0 || res[CHAIN_IO] < 0)
+        return res[CHAIN_OPEN] < 0 ? res[CHAIN_OPEN] : res[CHAIN_IO];
+    if ((size_t)res[CHAIN_IO] < w->len)
+        return EDO__FS_POOL;
+    return res[CHAIN_CLOSE] < 0 && res[CHAIN_CLOSE] != -EINTR ? res[CHAIN_CLOSE] : 0;
 }
 
 ssize_t edo__fs_whole_ring(edo__fs_call *c, edo__cring *r, const int32_t *res)

@@ -133,4 +133,7 @@ int edo__io_wait(edo__io_driver *d, edo__io_ready *events, int max, uint64_t dea
 void edo__io_dispatch(edo__io_driver *d, const edo__io_ready *events, int n)
 {
     edo__io_readiness_deliver(&d->slab, events, n);
+    edo__cring *c = atomic_load_explicit(&d->cring, memory_order_acquire);
+    if (c) /* completions nobody reaped: their eventfd may be what woke us */
+        edo__cring_on_dispatch(c);
 }

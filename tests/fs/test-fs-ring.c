@@ -302,9 +302,9 @@ TEST(many_at_once_tiny_ring)
     edo__cring_set_sizes(0, 0);
 }
 
-/* A whole-file read of a FIFO goes to the pool before a byte of it is read (the ring's check
- * finds the FIFO), and gets every byte a writer sends until it closes; a file larger than the
- * first read takes the careful way (statx, then a read of its size) and comes whole. */
+/* A whole-file read of a FIFO goes to the pool before anything opens it (statx says FIFO; even
+ * a non-blocking open would let the waiting writer go on and its bytes vanish), and gets every
+ * byte the writer sends; a file of 256 KiB comes whole, from the disk and from the cache. */
 static void *fifo_writer(void *arg)
 {
     int fd = open(arg, O_WRONLY | O_CLOEXEC); /* waits for the reader's open */

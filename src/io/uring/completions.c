@@ -49,6 +49,18 @@ static void register_slots(edo__cring *c)
         c->free_slots[i] = SLOTS - 1 - i; /* slot 0 handed out first */
 }
 
+/* Turns the eventfd's notifications on or off (sq_lock held, or before the ring is shared).
+ * Without the flag (older kernels) they stay on: correct, only dearer. */
+static void set_notify(edo__cring *c, bool on)
+{
+    unsigned *flags = c->ring.cq_flags;
+    if (!flags)
+        return;
+    unsigned f = __atomic_load_n(flags, __ATOMIC_RELAXED);
+    f = on ? f & ~IORING_CQ_EVENTFD_DISABLED : f | IORING_CQ_EVENTFD_DISABLED;
+    __atomic_store_n(flags, f, __ATOMIC_SEQ_CST);
+}
+
 int edo__cring_create(edo__cring **out, int (*reg)(void *ctx, int fd, edo_io **io), void *ctx)
 {
     edo__cring *c = calloc(1, sizeof *c);
@@ -83,6 +95,7 @@ int edo__cring_create(edo__cring **out, int (*reg)(void *ctx, int fd, edo_io **i
         return rc;
     }
     register_slots(c);
+    set_notify(c, c->notify = false);
     *out = c;
     return 0;
 }
@@ -155,8 +168,8 @@ int edo__cring_submit_unlock(edo__cring *c)
     int rc = edo__ring_submit(&c->ring);
     edo__spin_unlock(&c->sq_lock);
     if (rc < 0) {
-        /* Nothing taken now: a waiter's next look submits again (edo__cring_wait). Wake them
-         * so that one does. */
+        /* Nothing taken now: the driver's next look submits again (edo__cring_on_dispatch);
+         * wake it so that it does. */
         atomic_store_explicit(&c->unsubmitted, true, memory_order_relaxed);
         uint64_t one = 1;
         ssize_t w = write(c->eventfd, &one, sizeof one);
@@ -164,6 +177,17 @@ int edo__cring_submit_unlock(edo__cring *c)
         return rc;
     }
     edo__cring_reap(c);
+    /* What is still in flight must wake a parked worker when it completes: notifications on
+     * (then look again, as what completed before they were on counted nothing). Off again
+     * once nothing is in flight, so an inline completion wakes nobody. */
+    edo__spin_lock(&c->sq_lock);
+    bool want = atomic_load_explicit(&c->inflight, memory_order_relaxed) > 0;
+    bool turned_on = want && !c->notify;
+    if (want != c->notify)
+        set_notify(c, c->notify = want);
+    edo__spin_unlock(&c->sq_lock);
+    if (turned_on)
+        edo__cring_reap(c);
     return 0;
 }
 
@@ -221,29 +245,22 @@ void edo__cring_reap(edo__cring *c)
     }
 }
 
-edo_poll edo__cring_wait(edo__cring *c, edo_io_waiter *waiter, edo_context *cx,
-                         bool (*done)(void *arg), void *arg)
+void edo__cring_on_dispatch(edo__cring *c)
 {
-    for (;;) {
-        /* SQEs a failed submission left: they go now (or stay for the next look). */
-        if (atomic_load_explicit(&c->unsubmitted, memory_order_relaxed) &&
-            edo__spin_trylock(&c->sq_lock)) {
-            atomic_store_explicit(&c->unsubmitted, edo__ring_submit(&c->ring) < 0,
-                                  memory_order_relaxed);
-            edo__spin_unlock(&c->sq_lock);
-        }
-        edo__cring_reap(c);
-        if (done(arg))
-            return EDO_READY;
-        edo_io_event ev;
-        int rc;
-        if (edo_io_poll_ready(c->io, EDO_READABLE, waiter, cx, &ev, &rc) == EDO_PENDING)
-            return EDO_PENDING;
-        /* Readable: empty the counter, then clear the readiness seen, then reap again: a CQE
-         * posted after the read counts the eventfd up again, a new edge the clear keeps. */
+    edo_io_event ev;
+    if (edo_io_try_ready(c->io, EDO_READABLE, &ev) > 0) {
+        /* Empty the counter before clearing: a completion posted after the read counts it
+         * up again, a new edge the clear keeps. */
         uint64_t count;
         ssize_t n = read(c->eventfd, &count, sizeof count);
         (void)n;
         edo_io_clear_ready(c->io, ev);
     }
+    if (atomic_load_explicit(&c->unsubmitted, memory_order_relaxed) &&
+        edo__spin_trylock(&c->sq_lock)) { /* SQEs a failed submission left go now */
+        atomic_store_explicit(&c->unsubmitted, edo__ring_submit(&c->ring) < 0,
+                              memory_order_relaxed);
+        edo__spin_unlock(&c->sq_lock);
+    }
+    edo__cring_reap(c);
 }

@@ -14,11 +14,15 @@
  * Who reaps. A CQE is reaped, and its operation told, by
  *   1. the submitter, right after submitting: on a warm cache a file read, an openat or a
  *      statx completes inside io_uring_enter, so most operations finish without suspending;
- *   2. any future waiting on an operation, each time it is polled;
- *   3. when nobody polls: an eventfd registered with the ring (IORING_REGISTER_EVENTFD, every
- *      CQE counts it up) is watched by the driver like any fd, and each waiting future waits
- *      for it to be readable beside its own waker (edo__cring_wait), so whichever worker parks
- *      in the driver, on either backend, wakes for a completion and a waiting future reaps.
+ *   2. any future waiting on an operation, each time it is polled (edo__cring_reap);
+ *   3. the driver, after each of its waits (edo__cring_on_dispatch): an eventfd registered
+ *      with the ring (IORING_REGISTER_EVENTFD) is watched by the driver like any fd, so a
+ *      worker parked in the driver, on either backend, wakes for a completion nobody reaped,
+ *      and busy workers, which look into the driver now and then, reap too. A future only
+ *      leaves its waker with its operation, which `complete` wakes.
+ * The eventfd counts only while operations are in flight after their submitter's reap
+ * (IORING_CQ_EVENTFD_DISABLED otherwise): a completion its submitter reaps at once (the common
+ * case on a warm cache) then costs no wake-up of a parked worker.
  * Reaping uses a try-lock: a thread that finds another reaping leaves the CQEs to it, and the
  * reaper looks again after unlocking, so that a CQE posted while it held the lock is never
  * left behind.
@@ -76,6 +80,7 @@ typedef struct edo__cring {
     edo_io *io;               /* the eventfd, watched by the driver */
     _Atomic size_t inflight;  /* SQEs of operations whose CQE was not reaped yet */
     _Atomic bool unsubmitted; /* a submission took nothing: SQEs wait in the SQ */
+    bool notify; /* the eventfd counts completions (under sq_lock) */
     /* Fixed files (a sparse table registered at creation, where the kernel takes it): slots
      * handed out by edo__cring_slot_take, under sq_lock. 0 slots: none. */
     unsigned nslots;
@@ -128,11 +133,8 @@ void edo__cring_slot_put(edo__cring *c, unsigned slot);
 /* Reaps what the CQ holds (unless another thread is reaping: it takes them): each operation's
  * `complete` is called. Never blocks. */
 void edo__cring_reap(edo__cring *c);
-/* For a future that waits on an operation: reaps, then waits for the eventfd through
- * `waiter` (the future's, initialised with edo_io_waiter_init and dropped with
- * edo_io_waiter_drop(c->io, waiter)) so that a completion nobody reaps wakes cx's task.
- * `done(arg)` says whether the operation finished. EDO_READY once it has. */
-edo_poll edo__cring_wait(edo__cring *c, edo_io_waiter *waiter, edo_context *cx,
-                         bool (*done)(void *arg), void *arg);
+/* For the driver, after each wait in its backend: reaps, emptying the eventfd first when it
+ * was what woke the wait. Never blocks. */
+void edo__cring_on_dispatch(edo__cring *c);
 
 #endif
