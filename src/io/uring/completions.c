@@ -134,7 +134,7 @@ int edo__cring_sqe(edo__cring *c, edo__cring_op *op, unsigned index, struct io_u
     if (rc < 0)
         return rc;
     (*out)->user_data = (uint64_t)(uintptr_t)op | (index & INDEX_MASK);
-    atomic_fetch_add_explicit(&c->inflight, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->inflight, 1, memory_order_release);
     return 0;
 }
 
@@ -214,8 +214,8 @@ static void reap_locked(edo__cring *c)
             edo__ring_cq_advance(&c->ring, 1);
             if (data == TAG_IGNORE)
                 continue;
+            atomic_fetch_sub_explicit(&c->inflight, 1, memory_order_acq_rel);
             edo__cring_op *op = (edo__cring_op *)(uintptr_t)(data & ~INDEX_MASK);
-            atomic_fetch_sub_explicit(&c->inflight, 1, memory_order_relaxed);
             op->complete(op, (unsigned)(data & INDEX_MASK), res, flags);
         }
         if (!edo__ring_cq_overflowed(&c->ring))

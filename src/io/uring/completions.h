@@ -78,9 +78,14 @@ typedef struct edo__cring {
     edo__spinlock cq_lock; /* one reaper at a time */
     int eventfd;
     edo_io *io;               /* the eventfd, watched by the driver */
-    _Atomic size_t inflight;  /* SQEs of operations whose CQE was not reaped yet */
+    /* SQEs of operations whose CQE was not reaped yet. Counted up (release) with each SQE and
+     * down (acquire) before its record is touched by the reaper: the order the kernel gives
+     * between an SQE and its CQE, in a form ThreadSanitizer sees (it cannot follow the
+     * pointer through the kernel). */
+    _Atomic size_t inflight;
     _Atomic bool unsubmitted; /* a submission took nothing: SQEs wait in the SQ */
     bool notify; /* the eventfd counts completions (under sq_lock) */
+
     /* Fixed files (a sparse table registered at creation, where the kernel takes it): slots
      * handed out by edo__cring_slot_take, under sq_lock. 0 slots: none. */
     unsigned nslots;
