@@ -10,6 +10,8 @@
  * Every timed workload runs a warm-up round of a tenth of its size first. The signal rows
  * print the median latency of one delivery as ns_per_op.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -477,7 +479,7 @@ static long default_ops(const char *name)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: edo-bench WORKLOAD [--workers N] [--ops N]\n");
+        fprintf(stderr, "usage: edo-bench WORKLOAD [--workers N] [--ops N] [--idle-fd]\n");
         return 64;
     }
     const char *name = argv[1];
@@ -485,8 +487,15 @@ int main(int argc, char **argv)
         return argc == 4 ? idle_conn_client(argv[2], argv[3]) : 64;
     unsigned workers = 2;
     long n = default_ops(name);
-    for (int i = 2; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--workers") == 0)
+    bool idle_fd = false;
+    for (int i = 2; i < argc; i += 2) {
+        if (strcmp(argv[i], "--idle-fd") == 0) {
+            idle_fd = true;
+            i--; /* takes no value */
+        } else if (i + 1 == argc) {
+            fprintf(stderr, "edo-bench: %s needs a value\n", argv[i]);
+            return 64;
+        } else if (strcmp(argv[i], "--workers") == 0)
             workers = (unsigned)strtoul(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--ops") == 0)
             n = strtol(argv[i + 1], NULL, 10);
@@ -503,6 +512,15 @@ int main(int argc, char **argv)
     edo_runtime *rt;
     edo_runtime_config cfg = {.worker_threads = workers};
     check(edo_runtime_new(&cfg, &rt), "runtime");
+    /* --idle-fd: a pipe registered and never ready, so that a worker with nothing to run waits
+     * in the I/O backend (the one EDO_IO_BACKEND picks) rather than on its futex, and wakes
+     * and timers go through it; a runtime without fds never enters the backend. */
+    int idle_pipe[2] = {-1, -1};
+    edo_io *idle_io = NULL;
+    if (idle_fd) {
+        check(pipe2(idle_pipe, O_NONBLOCK | O_CLOEXEC) < 0 ? -errno : 0, "pipe");
+        check(edo_io_register_on(rt, idle_pipe[0], &idle_io), "register");
+    }
     int status = EXIT_UNKNOWN_WORKLOAD;
     if (strcmp(name, "idle_task_memory") == 0) {
         printf("bench=%s peer=edo bytes_per_task=%ld\n", name, idle_task_memory(rt, n));
@@ -545,6 +563,11 @@ int main(int argc, char **argv)
     if (status == EXIT_UNKNOWN_WORKLOAD)
         fprintf(stderr, "edo-bench: unknown workload %s\n", name);
     fflush(stdout);
+    if (idle_io) {
+        edo_io_deregister(idle_io);
+        close(idle_pipe[0]);
+        close(idle_pipe[1]);
+    }
     edo_runtime_free(rt);
     return status;
 }

@@ -1,4 +1,5 @@
-/* edo/io.h — readiness of file descriptors on the runtime's reactor (epoll, edge-triggered).
+/* edo/io.h — readiness of file descriptors on the runtime's reactor (edge-triggered, on epoll or
+ * io_uring: docs/io-backends.md).
  *
  * edo's sockets are built on this, and so can any C library that exposes its file descriptors
  * (libcurl's multi interface, c-ares, database clients): register the fd, wait until it is
@@ -72,13 +73,14 @@ typedef struct edo_io_waiter {
  *   -EINVAL  out is NULL or fd negative;
  *   -EPERM   the calling thread is not in a runtime;
  *   -ENOMEM  out of memory;
- *   or the error epoll_ctl gave (-EPERM for a regular file, which epoll cannot watch; -EEXIST
- *   when fd is registered already; -EBADF).
+ *   or the backend's error, the same on both (-EPERM for a regular file, a directory or a
+ *   device that cannot be polled; -EEXIST when fd is registered already; -EBADF).
  * Never suspends; thread-safe. */
 int edo_io_register(int fd, edo_io **out);
 /* Like edo_io_register, with runtime `rt` (from any thread). */
 int edo_io_register_on(edo_runtime *rt, int fd, edo_io **out);
-/* Removes the registration (the fd stays open: close it afterwards). Waiters still waiting are
+/* Removes the registration (the fd stays open: close it afterwards, not before: on io_uring
+ * the reactor's poll holds the file open until it is removed). Waiters still waiting are
  * woken and their waits fail with -EBADF, and so do waits that start afterwards until the
  * registration's memory is reused by a new registration (from then on `io` names that one: do
  * not use a handle after deregistering it). NULL is a no-op. Never suspends; thread-safe. */

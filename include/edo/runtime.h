@@ -46,6 +46,16 @@ typedef enum edo_runtime_flavor {
 #define EDO_MAX_WORKER_THREADS 1024
 #define EDO_MAX_BLOCKING_THREADS 65536
 
+/* Which event queue a runtime's I/O driver uses (edo_runtime_config.io_backend;
+ * docs/io-backends.md). */
+typedef enum edo_io_backend {
+    EDO_IO_BACKEND_AUTO = 0,     /* the EDO_IO_BACKEND environment variable when set ("epoll",
+                                    "uring" or "io_uring", "auto" or empty), else epoll */
+    EDO_IO_BACKEND_EPOLL = 1,    /* epoll: readiness, edge-triggered */
+    EDO_IO_BACKEND_IO_URING = 2, /* io_uring (Linux 5.13 or later, not disabled): readiness
+                                    through multishot polls in a ring */
+} edo_io_backend;
+
 /* Runtime configuration. Zero-initialise and set what you need: every zero field means the
  * default given beside it. */
 typedef struct edo_runtime_config {
@@ -74,6 +84,11 @@ typedef struct edo_runtime_config {
     void *hook_arg;
     bool start_paused;               /* current-thread only: the clock starts paused (tests; see
                                         edo/time.h); default false */
+    edo_io_backend io_backend;       /* the I/O event queue; default (AUTO): the one the
+                                        EDO_IO_BACKEND environment variable names, else epoll.
+                                        One named here or there is set up when the runtime
+                                        starts, and edo_runtime_new fails when the kernel
+                                        cannot give it: never a silent fallback */
 } edo_runtime_config;
 
 /* Creates a runtime and starts its worker threads. `config` may be NULL (all defaults).
@@ -81,8 +96,13 @@ typedef struct edo_runtime_config {
  *   -EINVAL  out is NULL, flavor unknown, worker_threads > EDO_MAX_WORKER_THREADS,
  *            max_blocking_threads > EDO_MAX_BLOCKING_THREADS, global_queue_interval > 1<<20,
  *            coro_stack_size outside [EDO_MIN_STACK_SIZE, EDO_MAX_STACK_SIZE], or
- *            start_paused on a multi-thread runtime;
+ *            start_paused on a multi-thread runtime, io_backend unknown, or (with io_backend
+ *            AUTO) an EDO_IO_BACKEND environment variable that names no backend;
+ *   -ENOSYS  the backend named (io_backend, or EDO_IO_BACKEND) is io_uring and the kernel has
+ *            none that fits (too old, or a seccomp filter hides it);
+ *   -EPERM   the same, io_uring disabled (/proc/sys/kernel/io_uring_disabled);
  *   -ENOMEM  out of memory;
+ *   -EMFILE, -ENFILE  no descriptor left for a named backend's event queue;
  *   -EAGAIN  a thread could not be created.
  * Thread-safe. */
 int edo_runtime_new(const edo_runtime_config *config, edo_runtime **out);
@@ -167,11 +187,17 @@ edo_runtime *edo_runtime_current(void);
  * shutdown; -EINVAL for NULL. Never suspends; thread-safe. */
 int edo_runtime_worker_count(const edo_runtime *rt);
 
+/* The name of the I/O event queue `rt` runs on: "epoll" or "io_uring" (what io_backend and
+ * EDO_IO_BACKEND chose; see docs/io-backends.md), also through a handle after the shutdown;
+ * NULL for NULL. A static string. Never suspends; thread-safe. */
+const char *edo_runtime_io_backend(const edo_runtime *rt);
+
 /* Runs `fn(arg)` with a default multi-thread runtime that the calling thread is in for the
  * whole call (so edo_spawn_future() and edo_spawn_blocking() work, and edo_task_join() waits
  * for tasks), then shuts the runtime down and returns what fn returned. The runtime is
  * edo_main's: fn must not shut it down (edo_runtime_free on it does nothing there). Returns
- * -ENOMEM or -EAGAIN when the runtime cannot be built, -EINVAL for a NULL fn (checked first),
+ * edo_runtime_new's error when the runtime cannot be built (-ENOMEM, -EAGAIN; -EINVAL,
+ * -ENOSYS, -EPERM for EDO_IO_BACKEND), -EINVAL for a NULL fn (checked first),
  * -EDEADLK when the calling thread is already in a runtime (a worker, a blocking-pool thread,
  * inside edo_block_on or edo_main). Blocks the calling thread. */
 int edo_main(int (*fn)(void *arg), void *arg);

@@ -42,6 +42,11 @@ int edo_runtime_worker_count(const edo_runtime *rt)
     return rt->config.flavor == EDO_RUNTIME_CURRENT_THREAD ? 0 : (int)rt->nworkers;
 }
 
+const char *edo_runtime_io_backend(const edo_runtime *rt)
+{
+    return rt ? rt->io.kind->name : NULL;
+}
+
 void edo__thread_enter(edo_runtime *rt, const char *kind, unsigned index)
 {
     char name[16];
@@ -75,6 +80,8 @@ static int validate_config(const edo_runtime_config *cfg)
         return -EINVAL;
     if (cfg->start_paused && cfg->flavor != EDO_RUNTIME_CURRENT_THREAD)
         return -EINVAL; /* only a current-thread runtime knows when all its tasks wait */
+    if ((unsigned)cfg->io_backend > EDO_IO_BACKEND_IO_URING)
+        return -EINVAL;
     return 0;
 }
 
@@ -173,12 +180,12 @@ int edo_runtime_new(const edo_runtime_config *config, edo_runtime **out)
     int timers_rc = edo__timers_init(rt, rt->nworkers, rt->config.start_paused,
                                      edo__park_wake_watcher);
     edo__park_init(&rt->park);
-    int io_rc = edo__io_init(&rt->io, rt, edo__park_wake_watcher);
+    int io_rc = edo__io_init(&rt->io, rt, edo__park_wake_watcher, rt->config.io_backend);
     rt->workers = aligned_zalloc(rt->nworkers * sizeof *rt->workers);
     if (!rt->workers || idle_rc < 0 || timers_rc < 0 || io_rc < 0) {
         rt->nworkers = 0;
         runtime_destroy(rt);
-        return -ENOMEM;
+        return io_rc < 0 ? io_rc : -ENOMEM;
     }
     for (unsigned i = 0; i < rt->nworkers; i++) {
         edo__worker *w = &rt->workers[i];

@@ -9,9 +9,8 @@
  * It never sees a registration, a waiter or a thread of the runtime.
  *
  * A backend is an object that begins with edo__io_backend (its operations and its waker), so
- * the driver calls it through a pointer: today the choice is made at compile time (epoll, the
- * only one), and choosing at run time (io_uring where the kernel allows it, else epoll) only
- * changes which `create` the driver calls.
+ * the driver calls it through a pointer: the runtime picks which `create` the driver calls
+ * (epoll.c, uring.c; edo_runtime_config.io_backend, EDO_IO_BACKEND).
  *
  * The same interface on paper for the others, to be sure it fits:
  *   kqueue: create = kqueue() and an EVFILT_USER event (EV_CLEAR) for the wake; add = one
@@ -22,7 +21,8 @@
  *     or a non-zero fflags with EV_EOF: EDO_IO_ERROR), so one fd may give two pairs with one
  *     token, which the driver simply applies in turn; the EVFILT_USER event is the wake pair;
  *     interrupt = kevent() with NOTE_TRIGGER.
- *   io_uring: create = io_uring_setup, the rings mapped, and an eventfd for the wake; add = a
+ *   io_uring (built: uring.c, which says how it meets the threading contract of `wait`):
+ *     create = io_uring_setup, the rings mapped, and an eventfd for the wake; add = a
  *     multishot IORING_OP_POLL_ADD (POLLIN | POLLOUT | POLLRDHUP | POLLPRI) with user_data =
  *     token; remove = IORING_OP_POLL_REMOVE by that user_data (so remove takes the token too);
  *     wait = io_uring_enter with min_complete 1 and the timeout as an extended argument, each
@@ -84,6 +84,10 @@ struct edo__io_backend {
 
 #ifdef __linux__
 extern const edo__io_backend_ops edo__io_epoll;
+extern const edo__io_backend_ops edo__io_uring;
+/* Ring sizes of the io_uring backends created from now on (0: the default, SQ 256 and CQ
+ * 4096): a knob for tests, which force tiny rings to fill them. Thread-safe. */
+void edo__io_uring_set_sizes(unsigned sq_entries, unsigned cq_entries);
 #endif
 
 #endif

@@ -8,20 +8,53 @@
 #include "io/uring/completions.h"
 #include "platform/thread.h"
 
-int edo__io_init(edo__io_driver *d, edo_runtime *owner, void (*on_active)(edo_runtime *owner))
+/* The backend asked for: `wanted`, or when that is AUTO, the EDO_IO_BACKEND environment
+ * variable. -EINVAL for a value that names none. */
+static int choose(edo_io_backend wanted, edo_io_backend *out)
+{
+    if (wanted != EDO_IO_BACKEND_AUTO) {
+        *out = wanted;
+        return 0;
+    }
+    const char *env = getenv("EDO_IO_BACKEND");
+    if (!env || !*env || strcmp(env, "auto") == 0)
+        *out = EDO_IO_BACKEND_AUTO;
+    else if (strcmp(env, "epoll") == 0)
+        *out = EDO_IO_BACKEND_EPOLL;
+    else if (strcmp(env, "uring") == 0 || strcmp(env, "io_uring") == 0)
+        *out = EDO_IO_BACKEND_IO_URING;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+int edo__io_init(edo__io_driver *d, edo_runtime *owner, void (*on_active)(edo_runtime *owner),
+                 edo_io_backend wanted)
 {
     d->owner = owner;
     d->on_active = on_active;
-    d->kind = &edo__io_epoll; /* the only backend so far */
     d->backend = NULL;
     pthread_mutex_init(&d->lock, NULL);
     atomic_init(&d->registered, 0);
-    const char *want = getenv("EDO_IO_BACKEND");
-    d->cring_wanted = want && strcmp(want, "uring") == 0;
+    edo_io_backend chosen = EDO_IO_BACKEND_AUTO;
+    int rc = choose(wanted, &chosen);
+    /* Auto is epoll: io_uring's readiness path is no faster than epoll's; it will become the
+     * default with the completion-based operations (docs/io-backends.md). */
+    d->kind = chosen == EDO_IO_BACKEND_IO_URING ? &edo__io_uring : &edo__io_epoll;
+    /* Files and other completion operations go through a ring where the runtime runs
+     * io_uring (made on first use: edo__io_cring). */
+    d->cring_wanted = d->kind == &edo__io_uring;
     pthread_mutex_init(&d->cring_lock, NULL);
     atomic_init(&d->cring, NULL);
     d->cring_error = 0;
-    return edo__io_slab_init(&d->slab);
+    if (rc == 0)
+        rc = edo__io_slab_init(&d->slab);
+    /* A backend asked for by name is made now, so that one the kernel cannot give fails the
+     * runtime's start, not its first socket (and never falls back to another in silence);
+     * the default is made with the first registration, so a runtime without fds has none. */
+    if (rc == 0 && chosen != EDO_IO_BACKEND_AUTO)
+        rc = d->kind->create(&d->backend);
+    return rc;
 }
 
 void edo__io_destroy(edo__io_driver *d)

@@ -39,7 +39,12 @@ typedef struct edo__io_driver {
     int cring_error;
 } edo__io_driver;
 
-int edo__io_init(edo__io_driver *d, edo_runtime *owner, void (*on_active)(edo_runtime *owner));
+/* Prepares `d` with the backend `wanted` names (AUTO: the one EDO_IO_BACKEND names, else the
+ * default, epoll). A backend named either way is created at once, and its error returned
+ * (-ENOSYS, -EPERM: io_uring is missing or disabled; -EMFILE, -ENOMEM); -EINVAL when
+ * EDO_IO_BACKEND names no backend. On failure edo__io_destroy still releases `d`. */
+int edo__io_init(edo__io_driver *d, edo_runtime *owner, void (*on_active)(edo_runtime *owner),
+                 edo_io_backend wanted);
 void edo__io_destroy(edo__io_driver *d);
 
 /* True when the backend has something to watch (then parking waits in it). */
@@ -49,9 +54,8 @@ static inline bool edo__io_active(edo__io_driver *d)
 }
 
 /* The completion ring of `d` (made on first use), or NULL where the runtime does not run the
- * io_uring backend or the ring cannot be made: then callers take the blocking pool. Which
- * backend runs is, until the backend is chosen at run time with a config field, what
- * EDO_IO_BACKEND says ("uring") when the driver is made. Thread-safe. */
+ * io_uring backend or the ring cannot be made: then callers take the blocking pool.
+ * Thread-safe. */
 struct edo__cring *edo__io_cring(edo__io_driver *d);
 
 /* Whether operations are in flight in `d`'s completion ring (a paused clock waits for them

@@ -187,6 +187,13 @@ int edo__ring_get_sqe(edo__ring *r, struct io_uring_sqe **out)
     return 0;
 }
 
+int edo__ring_cancel_sync(edo__ring *r, uint64_t user_data)
+{
+    struct io_uring_sync_cancel_reg reg = {.addr = user_data, .timeout = {-1, -1}};
+    int rc = sys_register(r->fd, IORING_REGISTER_SYNC_CANCEL, &reg, 1);
+    return rc < 0 ? rc : 0;
+}
+
 /* ---- both sides ------------------------------------------------------------------------- */
 
 int edo__ring_enter(edo__ring *r, unsigned to_submit, unsigned wait_nr, uint64_t timeout_ns)

@@ -101,6 +101,11 @@ unsigned edo__ring_publish(edo__ring *r);
  * (-EAGAIN, -EBUSY: resources; the SQEs stay queued for the next submission). */
 int edo__ring_submit(edo__ring *r);
 
+/* Cancels the requests submitted with `user_data` without an SQE (IORING_REGISTER_SYNC_CANCEL,
+ * Linux 6.0), waiting until they are gone: for when the SQ is full and the kernel takes
+ * nothing, and a cancellation cannot wait. 0, -ENOENT (none in flight), or -errno. */
+int edo__ring_cancel_sync(edo__ring *r, uint64_t user_data);
+
 /* ---- both sides ------------------------------------------------------------------------- */
 
 /* io_uring_enter: submits up to `to_submit` published SQEs and, with wait_nr > 0, waits until
