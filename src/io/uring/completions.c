@@ -16,12 +16,20 @@
 _Static_assert((EDO__CRING_INDEXES & (EDO__CRING_INDEXES - 1)) == 0, "indexes: a power of 2");
 _Static_assert(_Alignof(edo__cring_op) >= EDO__CRING_INDEXES, "index bits must be free");
 
-static _Atomic unsigned sq_size = 256, cq_size = 1024;
+/* The ring's shape for those made from now on (a CQ at least as large as the SQ). */
+static _Atomic(edo__ring_params *) sizes;
+static edo__ring_params default_sizes = {256, 1024, IORING_SETUP_SUBMIT_ALL};
+static edo__ring_params test_sizes;
 
 void edo__cring_set_sizes(unsigned sq_entries, unsigned cq_entries)
 {
-    atomic_store_explicit(&sq_size, sq_entries ? sq_entries : 256, memory_order_relaxed);
-    atomic_store_explicit(&cq_size, cq_entries ? cq_entries : 1024, memory_order_relaxed);
+    if (!sq_entries) {
+        atomic_store(&sizes, NULL);
+        return;
+    }
+    test_sizes = (edo__ring_params){sq_entries, cq_entries > sq_entries ? cq_entries : sq_entries,
+                                    IORING_SETUP_SUBMIT_ALL};
+    atomic_store(&sizes, &test_sizes);
 }
 
 static int sys_register(int fd, unsigned op, void *arg, unsigned nr)
@@ -66,12 +74,8 @@ int edo__cring_create(edo__cring **out, int (*reg)(void *ctx, int fd, edo_io **i
     edo__cring *c = calloc(1, sizeof *c);
     if (!c)
         return -ENOMEM;
-    edo__ring_params p = {.sq_entries = atomic_load_explicit(&sq_size, memory_order_relaxed),
-                          .cq_entries = atomic_load_explicit(&cq_size, memory_order_relaxed),
-                          .flags = IORING_SETUP_SUBMIT_ALL};
-    if (p.cq_entries < p.sq_entries)
-        p.cq_entries = p.sq_entries;
-    int rc = edo__ring_init(&c->ring, &p);
+    edo__ring_params *p = atomic_load(&sizes);
+    int rc = edo__ring_init(&c->ring, p ? p : &default_sizes);
     if (rc < 0) {
         free(c);
         return rc;
