@@ -18,3 +18,8 @@ int edo_io_register(int fd, edo_io **out)
         return out && fd >= 0 ? -EPERM : -EINVAL;
     return edo_io_register_on(rt, fd, out);
 }
+
+struct edo__cring *edo__runtime_cring(edo_runtime *rt)
+{
+    return rt ? edo__io_cring(&rt->io) : NULL;
+}

@@ -89,10 +89,11 @@ static uint64_t plan(edo_runtime *rt, edo__worker *w)
         return PARK_WATCH;
     uint64_t when = edo__timers_tick_time(t, due);
     if (edo__timers_paused(t)) {
-        /* Nothing to run: jump to the next deadline, unless a blocking call is in progress
-         * (it may yet wake a task that arms an earlier timer; look again in a while), or a
+        /* Nothing to run: jump to the next deadline, unless a blocking call or an operation
+         * in the completion ring is in progress (it may yet wake a task that arms an earlier
+         * timer; look again in a while), or a
          * socket has news (its task runs first, as time would not pass meanwhile). */
-        if (edo__blocking_busy(rt))
+        if (edo__blocking_busy(rt) || edo__io_completions_pending(&rt->io))
             return edo__clock_ns() + EDO__TICK_NS;
         if (edo__io_active(&rt->io)) {
             rt->park.advance_to = when;

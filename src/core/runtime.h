@@ -206,6 +206,11 @@ bool edo__blocking_busy(edo_runtime *rt);
  * since, on the calling thread, until none is left. Only the queues that any thread may pop
  * (the global and pinned queues: the only ones scheduling reaches without workers). */
 void edo__runtime_drain_late(edo_runtime *rt);
+
+/* `rt`'s completion ring (io/uring/completions.h), or NULL where it has none (NULL rt, another
+ * backend, no io_uring): operations then take the blocking pool. core/io.c. */
+struct edo__cring *edo__runtime_cring(edo_runtime *rt);
+
 void edo__thread_enter(edo_runtime *rt, const char *kind, unsigned index);
 void edo__thread_leave(edo_runtime *rt);
 

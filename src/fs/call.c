@@ -1,10 +1,12 @@
-/* File-system calls on the blocking pool, and the future that waits for one (see call.h). */
+/* File-system calls on the blocking pool or through the completion ring, and the future that
+ * waits for one (see call.h). */
 #include "fs/call.h"
 
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 
+#include "core/runtime.h"
 #include "coro/coro.h"
 
 typedef struct fs_future {
@@ -49,15 +51,9 @@ void edo__fs_call_unref(edo__fs_call *c)
     free(c);
 }
 
-/* The pool's side: does the work (unless nobody waits any more, or the pool is going away),
- * publishes the result and wakes the waiter. */
-static void run_job(edo__batch_job *job, bool cancelled)
+/* Publishes the result and wakes the waiter. */
+static void finish(edo__fs_call *c, ssize_t result)
 {
-    edo__fs_call *c = (edo__fs_call *)job;
-    edo__spin_lock(&c->lock);
-    bool abandoned = c->refs == 1; /* only the pool's reference is left */
-    edo__spin_unlock(&c->lock);
-    ssize_t result = cancelled || abandoned ? -ECANCELED : c->ops->work(c);
     edo__spin_lock(&c->lock);
     c->result = result;
     c->done = true;
@@ -65,6 +61,23 @@ static void run_job(edo__batch_job *job, bool cancelled)
     c->waker = EDO_WAKER_EMPTY;
     edo__spin_unlock(&c->lock);
     edo_waker_wake(&waker);
+}
+
+bool edo__fs_call_abandoned(edo__fs_call *c)
+{
+    edo__spin_lock(&c->lock);
+    bool abandoned = c->refs == 1; /* only the pool's or the kernel's reference is left */
+    edo__spin_unlock(&c->lock);
+    return abandoned;
+}
+
+/* The pool's side: does the work (unless nobody waits any more, or the pool is going away),
+ * publishes the result and wakes the waiter. */
+static void run_job(edo__batch_job *job, bool cancelled)
+{
+    edo__fs_call *c = (edo__fs_call *)job;
+    bool abandoned = edo__fs_call_abandoned(c);
+    finish(c, cancelled || abandoned ? -ECANCELED : c->ops->work(c));
     edo__fs_call_unref(c);
 }
 
@@ -74,15 +87,104 @@ int edo__fs_call_submit(edo__fs_call *c)
     edo__spin_lock(&c->lock);
     c->refs++;
     edo__spin_unlock(&c->lock);
-    int rc = edo__batch_submit(NULL, &c->job, c->alone);
+    int rc = edo__batch_submit(c->rt, &c->job, c->alone);
     if (rc < 0) {
         edo__spin_lock(&c->lock);
         c->refs--;
-        c->result = rc;
-        c->done = true;
         edo__spin_unlock(&c->lock);
+        finish(c, rc);
     }
     return rc;
+}
+
+/* ---- through the completion ring -------------------------------------------------------- */
+
+int edo__fs_ring_sqe(edo__fs_call *c, edo__cring *r, unsigned index, bool cancellable,
+                     struct io_uring_sqe **out)
+{
+    int rc = edo__cring_sqe(r, &c->op, index, out);
+    if (rc == 0) {
+        c->pending++;
+        c->cancellable |= cancellable ? 1u << index : 0;
+    }
+    return rc;
+}
+
+/* Runs the call's next step (the kernel's reference held): queues it, or ends the call, or
+ * hands it to the pool. */
+static void ring_advance(edo__fs_call *c, const int32_t *res)
+{
+    edo__cring *r = c->ring;
+    edo__cring_lock(r);
+    c->pending = c->cancellable = 0;
+    ssize_t rc = c->ops->ring(c, r, res);
+    if (rc == EDO__FS_MORE && c->pending) {
+        edo__cring_submit_unlock(r); /* the CQEs may be reaped, and the call freed, in here */
+        return;
+    }
+    edo__cring_unlock(r);
+    if (rc == EDO__FS_MORE)
+        rc = -EIO; /* a step that queued nothing would never end: cannot be, but never hang */
+    if (rc == EDO__FS_POOL && !edo__fs_call_abandoned(c))
+        edo__fs_call_submit(c);
+    else
+        finish(c, rc == EDO__FS_POOL ? -ECANCELED : rc);
+    edo__fs_call_unref(c); /* the kernel's */
+}
+
+static void ring_complete(edo__cring_op *op, unsigned index, int32_t res, uint32_t flags)
+{
+    (void)flags;
+    edo__fs_call *c = (edo__fs_call *)(void *)((char *)op - offsetof(edo__fs_call, op));
+    edo__cring_lock(c->ring);
+    c->res[index] = res;
+    c->cancellable &= ~(1u << index);
+    bool last = --c->pending == 0;
+    edo__cring_unlock(c->ring);
+    if (last)
+        ring_advance(c, c->res);
+}
+
+/* The future's first poll: through the ring where the call has a way and the runtime a ring,
+ * else to the pool. */
+static void start(edo__fs_call *c)
+{
+    c->rt = edo_runtime_current();
+    edo__cring *r = c->ops->ring ? edo__runtime_cring(c->rt) : NULL;
+    if (!r) {
+        edo__fs_call_submit(c);
+        return;
+    }
+    c->ring = r;
+    c->op.complete = ring_complete;
+    edo__spin_lock(&c->lock);
+    c->refs++; /* the kernel's, until the last step's CQEs */
+    edo__spin_unlock(&c->lock);
+    ring_advance(c, NULL);
+}
+
+static bool call_done(void *arg)
+{
+    edo__fs_call *c = arg;
+    edo__spin_lock(&c->lock);
+    bool done = c->done;
+    edo__spin_unlock(&c->lock);
+    return done;
+}
+
+/* The future lets go of a call still in the ring: the kernel is asked to stop the step's
+ * cancellable SQEs early; the call lives on until their CQEs come. */
+static void ring_cancel(edo__fs_call *c)
+{
+    edo__cring *r = c->ring;
+    if (call_done(c))
+        return;
+    edo__cring_lock(r);
+    for (unsigned i = 0; i < EDO__CRING_INDEXES; i++)
+        if (c->cancellable & 1u << i)
+            edo__cring_cancel(r, &c->op, i);
+    c->cancellable = 0;
+    edo__cring_submit_unlock(r);
 }
 
 edo_poll edo__fs_call_poll(edo__fs_call *c, edo_context *cx)
@@ -114,8 +216,12 @@ static edo_poll future_poll(edo_future *self, edo_context *cx, void **out)
     }
     if (!f->submitted) {
         f->submitted = true;
-        edo__fs_call_submit(c);
+        start(c);
     }
+    /* Through the ring: reap first (the completion may be there), then the waker left with
+     * the call is woken by whoever reaps it, the driver at the latest. */
+    if (c->ring && edo__fs_call_poll(c, cx) == EDO_PENDING)
+        edo__cring_reap(c->ring);
     if (edo__fs_call_poll(c, cx) == EDO_PENDING)
         return EDO_PENDING;
     f->result = c->result; /* done: the pool no longer writes it */
@@ -130,9 +236,19 @@ static edo_poll future_poll(edo_future *self, edo_context *cx, void **out)
 static void future_drop(edo_future *self)
 {
     fs_future *f = (fs_future *)self;
-    if (f->call)
-        edo__fs_call_unref(f->call);
+    edo__fs_call *c = f->call;
     f->call = NULL;
+    if (!c)
+        return;
+    if (f->submitted && c->ring)
+        ring_cancel(c);
+    /* Whoever finishes the call later must not wake a task that no longer waits. */
+    edo__spin_lock(&c->lock);
+    edo_waker waker = c->waker;
+    c->waker = EDO_WAKER_EMPTY;
+    edo__spin_unlock(&c->lock);
+    edo_waker_drop(&waker);
+    edo__fs_call_unref(c);
 }
 
 static const edo_future_vtable fs_future_vtable = {future_poll, future_drop};

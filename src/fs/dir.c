@@ -62,7 +62,7 @@ static void fill_release(edo__fs_call *c)
         close(fc->fd);
 }
 
-static const edo__fs_ops fill_ops = {fill_work, NULL, fill_release};
+static const edo__fs_ops fill_ops = {fill_work, NULL, fill_release, NULL}; /* getdents: no opcode */
 
 /* ---- the next entry ------------------------------------------------------------------------ */
 
@@ -217,7 +217,7 @@ static void open_release(edo__fs_call *c)
     edo_read_dir_close(((open_call *)c)->d);
 }
 
-static const edo__fs_ops open_ops = {open_work, open_deliver, open_release};
+static const edo__fs_ops open_ops = {open_work, open_deliver, open_release, NULL};
 
 void edo_read_dir_open_future_init(edo_fs_future *f, const char *path, edo_read_dir **out)
 {

@@ -1,8 +1,10 @@
 /* Open files: an edo_file is a blocking-pool stream (src/stream/file.c) — so reading and
  * writing at the offset, cancel safety and every stream utility come with it — plus the calls
  * only files have. Each of those first settles the stream (waits for a write still going out,
- * and reports its failure), then runs its own pool call, which holds the stream so that the fd
- * stays open under it even if the file is closed meanwhile. */
+ * and reports its failure), then runs its own call, which holds the stream so that the fd
+ * stays open under it even if the file is closed meanwhile. Where the runtime has a completion
+ * ring, pread, pwrite, sync_all, sync_data, set_len (IORING_OP_FTRUNCATE, newer kernels) and
+ * metadata go through it (op_ring), into and out of the call's own buffer as on the pool. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -31,6 +33,9 @@ typedef struct open_call {
     int flags;
     mode_t mode;
     edo_stream *stream; /* made on the pool thread; ours until delivered */
+    int fd;             /* through the ring: the fd openat gave */
+    unsigned stage;     /* through the ring: the step */
+    struct statx stx;   /* through the ring: the type */
     char path[];
 } open_call;
 
@@ -63,7 +68,71 @@ static void open_release(edo__fs_call *c)
         edo_stream_close(oc->stream);
 }
 
-static const edo__fs_ops open_ops = {open_work, open_deliver, open_release};
+/* Through the ring: statx of the path, openat, statx of the fd, then the stream is made here.
+ * Only what exists as a regular file (or does not exist yet) is opened in the ring: io_uring
+ * first tries an open without blocking, and for a FIFO that is not the same open (a reader's
+ * would not wait for a writer; a writer's fails with ENXIO), so FIFOs, devices, sockets and
+ * directories are opened by the pool, which opens them as open(2) does; so is a path whose
+ * statx fails otherwise than ENOENT, so that its error comes as open(2) gives it. The type
+ * is checked again on the fd, for a path replaced meanwhile. An fd opened for a future since
+ * dropped is closed at once. */
+static ssize_t open_ring(edo__fs_call *c, edo__cring *r, const int32_t *res)
+{
+    open_call *oc = (open_call *)c;
+    bool abandoned = edo__fs_call_abandoned(c);
+    struct io_uring_sqe *sqe;
+    switch (oc->stage) {
+    case 0:
+        if (!edo__cring_has_op(r, IORING_OP_OPENAT) || !edo__cring_has_op(r, IORING_OP_STATX) ||
+            edo__fs_ring_sqe(c, r, 0, true, &sqe) < 0)
+            return EDO__FS_POOL;
+        sqe->opcode = IORING_OP_STATX;
+        sqe->fd = AT_FDCWD;
+        sqe->addr = (uint64_t)(uintptr_t)oc->path;
+        sqe->len = STATX_TYPE;
+        sqe->statx_flags = AT_STATX_SYNC_AS_STAT;
+        sqe->off = (uint64_t)(uintptr_t)&oc->stx;
+        oc->stage = 1;
+        return EDO__FS_MORE;
+    case 1:
+        if (abandoned || (res[0] < 0 && res[0] != -ENOENT) ||
+            (res[0] == 0 && !S_ISREG(oc->stx.stx_mode)) || edo__fs_ring_sqe(c, r, 0, true, &sqe) < 0)
+            return EDO__FS_POOL;
+        sqe->opcode = IORING_OP_OPENAT;
+        sqe->fd = AT_FDCWD;
+        sqe->addr = (uint64_t)(uintptr_t)oc->path;
+        sqe->open_flags = (uint32_t)oc->flags;
+        sqe->len = oc->mode;
+        oc->stage = 2;
+        return EDO__FS_MORE;
+    case 2:
+        if (res[0] < 0)
+            return res[0] == -ENXIO || res[0] == -EISDIR ? EDO__FS_POOL : res[0];
+        oc->fd = res[0];
+        if (abandoned || edo__fs_ring_sqe(c, r, 0, false, &sqe) < 0) {
+            close(oc->fd);
+            return abandoned ? -ECANCELED : -EBUSY;
+        }
+        sqe->opcode = IORING_OP_STATX;
+        sqe->fd = oc->fd;
+        sqe->addr = (uint64_t)(uintptr_t)"";
+        sqe->len = STATX_TYPE;
+        sqe->statx_flags = AT_EMPTY_PATH;
+        sqe->off = (uint64_t)(uintptr_t)&oc->stx;
+        oc->stage = 3;
+        return EDO__FS_MORE;
+    default: {
+        int rc = res[0] < 0 ? res[0] : S_ISREG(oc->stx.stx_mode) ? 0 : EDO__FS_POOL;
+        if (rc == 0) /* if nobody takes it, open_release closes it */
+            rc = edo__file_stream_open(oc->fd, oc->stx.stx_mode, &oc->stream);
+        if (rc < 0)
+            close(oc->fd);
+        return rc;
+    }
+    }
+}
+
+static const edo__fs_ops open_ops = {open_work, open_deliver, open_release, open_ring};
 
 /* open(2)'s flags for `o`, or -EINVAL. */
 static int open_flags(const edo_open_options *o)
@@ -139,6 +208,8 @@ typedef struct op_call {
     size_t len;
     char *buf;          /* pread: the bytes read; pwrite: a copy of the bytes (edo__io_buffer) */
     edo_metadata meta;
+    size_t done;        /* pwrite through the ring: bytes written by the steps so far */
+    struct statx stx;   /* metadata through the ring */
 } op_call;
 
 static ssize_t op_work(edo__fs_call *c)
@@ -189,7 +260,73 @@ static void op_release(edo__fs_call *c)
     edo__file_stream_release(oc->stream);
 }
 
-static const edo__fs_ops op_ops = {op_work, op_deliver, op_release};
+/* The opcode for `op` where the kernel has it, else 0. */
+static unsigned ring_opcode(edo__cring *r, file_op op)
+{
+    unsigned code = op == OP_PREAD                       ? IORING_OP_READ
+                    : op == OP_PWRITE                    ? IORING_OP_WRITE
+                    : op == OP_SYNC_ALL || op == OP_SYNC_DATA ? IORING_OP_FSYNC
+                    : op == OP_METADATA                  ? IORING_OP_STATX
+#ifdef IORING_OP_FTRUNCATE
+                    : op == OP_SET_LEN ? IORING_OP_FTRUNCATE
+#endif
+                                       : 0;
+    return code && edo__cring_has_op(r, code) ? code : 0;
+}
+
+/* One SQE a step; a pwrite takes as many as it needs to write everything, as the pool's loop.
+ * A refused statx (a filter) goes to the pool, which falls back to fstat. */
+static ssize_t op_ring(edo__fs_call *c, edo__cring *r, const int32_t *res)
+{
+    op_call *oc = (op_call *)c;
+    if (res) {
+        if (oc->op == OP_METADATA && (res[0] == -ENOSYS || res[0] == -EPERM))
+            return edo__fs_call_abandoned(c) ? -ECANCELED : EDO__FS_POOL;
+        if (oc->op == OP_PWRITE) {
+            if (res[0] <= 0)
+                return oc->done ? (ssize_t)oc->done : res[0] < 0 ? res[0] : -EIO;
+            oc->done += (size_t)res[0];
+            if (oc->done == oc->len || edo__fs_call_abandoned(c))
+                return (ssize_t)oc->done;
+        } else if (res[0] < 0) {
+            return res[0];
+        } else if (oc->op == OP_METADATA) {
+            edo__fs_metadata_of_statx(&oc->stx, &oc->meta);
+            return 0;
+        } else {
+            return res[0];
+        }
+    }
+    /* Not a FIFO or a device: a read there consumes, and bytes the kernel read for a call
+     * since dropped would be lost (the pool says -ESPIPE at once). */
+    unsigned code = edo__file_stream_is_file(oc->stream) ? ring_opcode(r, oc->op) : 0;
+    struct io_uring_sqe *sqe;
+    if (!code || edo__fs_ring_sqe(c, r, 0, true, &sqe) < 0)
+        return !res ? EDO__FS_POOL : oc->done ? (ssize_t)oc->done : -EBUSY; /* mid-pwrite the pool would write twice */
+    sqe->opcode = (uint8_t)code;
+    sqe->fd = edo__file_stream_fd(oc->stream);
+    switch (oc->op) {
+    case OP_PREAD:
+    case OP_PWRITE:
+        sqe->addr = (uint64_t)(uintptr_t)(oc->buf + oc->done);
+        sqe->len = (uint32_t)((oc->len - oc->done) > UINT32_MAX / 2 ? UINT32_MAX / 2
+                                                                   : oc->len - oc->done);
+        sqe->off = oc->offset + oc->done;
+        break;
+    case OP_SYNC_DATA: sqe->fsync_flags = IORING_FSYNC_DATASYNC; break;
+    case OP_SET_LEN: sqe->off = oc->offset; break;
+    case OP_METADATA:
+        sqe->addr = (uint64_t)(uintptr_t)"";
+        sqe->len = EDO__FS_STATX_MASK;
+        sqe->statx_flags = EDO__FS_STATX_FLAGS | AT_EMPTY_PATH;
+        sqe->off = (uint64_t)(uintptr_t)&oc->stx;
+        break;
+    default: break;
+    }
+    return EDO__FS_MORE;
+}
+
+static const edo__fs_ops op_ops = {op_work, op_deliver, op_release, op_ring};
 
 /* What edo_file_future.private_ holds: the settle wait on the stream, then the pool call. */
 typedef struct file_future {

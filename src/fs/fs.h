@@ -9,6 +9,11 @@
 /* The metadata of `path` relative to `dirfd` (AT_FDCWD; "" with AT_EMPTY_PATH: dirfd itself),
  * with `flags` AT_SYMLINK_NOFOLLOW or 0: 0 or -errno. Blocking. */
 int edo__fs_stat(int dirfd, const char *path, int flags, edo_metadata *out);
+/* The metadata a statx (STATX_BASIC_STATS, maybe STATX_BTIME) found, as edo_metadata. */
+void edo__fs_metadata_of_statx(const struct statx *sx, edo_metadata *out);
+/* The metadata flags and mask every statx of these calls asks for. */
+#define EDO__FS_STATX_FLAGS AT_STATX_SYNC_AS_STAT
+#define EDO__FS_STATX_MASK (STATX_BASIC_STATS | STATX_BTIME)
 /* The edo_file_type of a st_mode's S_IFMT bits. */
 edo_file_type edo__fs_type_of_mode(mode_t mode);
 

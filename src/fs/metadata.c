@@ -46,31 +46,35 @@ static int from_stat(int dirfd, const char *path, int flags, edo_metadata *out)
     return 0;
 }
 
+void edo__fs_metadata_of_statx(const struct statx *sx, edo_metadata *out)
+{
+    *out = (edo_metadata){
+        .type = edo__fs_type_of_mode(sx->stx_mode),
+        .permissions = (uint32_t)(sx->stx_mode & 07777),
+        .len = sx->stx_size,
+        .blocks = sx->stx_blocks,
+        .dev = (uint64_t)makedev(sx->stx_dev_major, sx->stx_dev_minor),
+        .ino = sx->stx_ino,
+        .nlink = sx->stx_nlink,
+        .uid = sx->stx_uid,
+        .gid = sx->stx_gid,
+        .accessed_ns = ns_of(sx->stx_atime.tv_sec, sx->stx_atime.tv_nsec),
+        .modified_ns = ns_of(sx->stx_mtime.tv_sec, sx->stx_mtime.tv_nsec),
+        .changed_ns = ns_of(sx->stx_ctime.tv_sec, sx->stx_ctime.tv_nsec),
+        .created_ns = (sx->stx_mask & STATX_BTIME)
+                          ? ns_of(sx->stx_btime.tv_sec, sx->stx_btime.tv_nsec)
+                          : -1,
+    };
+}
+
 int edo__fs_stat(int dirfd, const char *path, int flags, edo_metadata *out)
 {
     struct statx sx;
-    if (statx(dirfd, path, flags | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_BTIME,
-              &sx) < 0) {
+    if (statx(dirfd, path, flags | EDO__FS_STATX_FLAGS, EDO__FS_STATX_MASK, &sx) < 0) {
         if (errno == ENOSYS || errno == EPERM)
             return from_stat(dirfd, path, flags, out);
         return -errno;
     }
-    *out = (edo_metadata){
-        .type = edo__fs_type_of_mode(sx.stx_mode),
-        .permissions = (uint32_t)(sx.stx_mode & 07777),
-        .len = sx.stx_size,
-        .blocks = sx.stx_blocks,
-        .dev = (uint64_t)makedev(sx.stx_dev_major, sx.stx_dev_minor),
-        .ino = sx.stx_ino,
-        .nlink = sx.stx_nlink,
-        .uid = sx.stx_uid,
-        .gid = sx.stx_gid,
-        .accessed_ns = ns_of(sx.stx_atime.tv_sec, sx.stx_atime.tv_nsec),
-        .modified_ns = ns_of(sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec),
-        .changed_ns = ns_of(sx.stx_ctime.tv_sec, sx.stx_ctime.tv_nsec),
-        .created_ns = (sx.stx_mask & STATX_BTIME)
-                          ? ns_of(sx.stx_btime.tv_sec, sx.stx_btime.tv_nsec)
-                          : -1,
-    };
+    edo__fs_metadata_of_statx(&sx, out);
     return 0;
 }

@@ -1,6 +1,10 @@
 /* The calls on paths that are one system call or a short walk: rename, remove, directories,
  * links, permissions, metadata, canonicalize, try_exists. One call struct serves them all: the
- * operation, one or two path copies, a number, and the result to deliver. */
+ * operation, one or two path copies, a number, and the result to deliver. Where the runtime
+ * has a completion ring, those with an opcode go through it (path_ring): rename, remove_file,
+ * create_dir, remove_dir, hard_link, symlink, metadata, symlink_metadata; the walks
+ * (create_dir_all, remove_dir_all, canonicalize), read_link, set_permissions and try_exists
+ * have none and stay on the pool. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -37,6 +41,7 @@ typedef struct path_call {
     const char *a, *b; /* into `paths` */
     char *text;        /* canonicalize, read_link: the result */
     edo_metadata meta; /* metadata: the result */
+    struct statx stx;  /* metadata through the ring: what the kernel writes */
     char paths[];
 } path_call;
 
@@ -152,7 +157,70 @@ static void path_deliver(edo__fs_call *c, void *const *outs)
 
 static void path_release(edo__fs_call *c) { free(((path_call *)c)->text); }
 
-static const edo__fs_ops path_ops = {path_work, path_deliver, path_release};
+/* The opcode of `op` where it has one the kernel supports, else 0 (IORING_OP_NOP). */
+static unsigned ring_opcode(edo__cring *r, path_op op)
+{
+    unsigned code = 0;
+    switch (op) {
+    case OP_RENAME: code = IORING_OP_RENAMEAT; break;
+    case OP_REMOVE_FILE:
+    case OP_REMOVE_DIR: code = IORING_OP_UNLINKAT; break;
+    case OP_CREATE_DIR: code = IORING_OP_MKDIRAT; break;
+    case OP_HARD_LINK: code = IORING_OP_LINKAT; break;
+    case OP_SYMLINK: code = IORING_OP_SYMLINKAT; break;
+    case OP_METADATA:
+    case OP_SYMLINK_METADATA: code = IORING_OP_STATX; break;
+    default: break;
+    }
+    return code && edo__cring_has_op(r, code) ? code : 0;
+}
+
+/* One SQE, then its result. What the pool's work adds to the bare system call is kept: a
+ * refused statx (ENOSYS, EPERM from a filter) and an unlink's EPERM (a directory, on some file
+ * systems) go to the pool, which tells them apart. */
+static ssize_t path_ring(edo__fs_call *c, edo__cring *r, const int32_t *res)
+{
+    path_call *p = (path_call *)c;
+    bool meta = p->op == OP_METADATA || p->op == OP_SYMLINK_METADATA;
+    if (res) {
+        if ((meta && (res[0] == -ENOSYS || res[0] == -EPERM)) ||
+            (p->op == OP_REMOVE_FILE && res[0] == -EPERM))
+            return edo__fs_call_abandoned(c) ? -ECANCELED : EDO__FS_POOL;
+        if (res[0] < 0)
+            return res[0];
+        if (meta)
+            edo__fs_metadata_of_statx(&p->stx, &p->meta);
+        return 0;
+    }
+    unsigned code = ring_opcode(r, p->op);
+    struct io_uring_sqe *sqe;
+    if (!code || edo__fs_ring_sqe(c, r, 0, true, &sqe) < 0)
+        return EDO__FS_POOL;
+    sqe->opcode = (uint8_t)code;
+    sqe->fd = AT_FDCWD;
+    sqe->addr = (uint64_t)(uintptr_t)p->a;
+    switch (p->op) {
+    case OP_RENAME:
+    case OP_HARD_LINK: /* old directory in fd, new one in len */
+        sqe->len = (uint32_t)AT_FDCWD;
+        sqe->addr2 = (uint64_t)(uintptr_t)p->b;
+        break;
+    case OP_SYMLINK: sqe->addr2 = (uint64_t)(uintptr_t)p->b; break;
+    case OP_REMOVE_DIR: sqe->unlink_flags = AT_REMOVEDIR; break;
+    case OP_CREATE_DIR: sqe->len = 0777; break;
+    case OP_METADATA:
+    case OP_SYMLINK_METADATA:
+        sqe->len = EDO__FS_STATX_MASK;
+        sqe->statx_flags =
+            EDO__FS_STATX_FLAGS | (p->op == OP_SYMLINK_METADATA ? AT_SYMLINK_NOFOLLOW : 0);
+        sqe->off = (uint64_t)(uintptr_t)&p->stx;
+        break;
+    default: break;
+    }
+    return EDO__FS_MORE;
+}
+
+static const edo__fs_ops path_ops = {path_work, path_deliver, path_release, path_ring};
 
 /* Prepares `f` for `op` on `a` (and `b` when the operation takes two paths), delivering to
  * `out` when the operation has a result. */

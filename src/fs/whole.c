@@ -1,5 +1,6 @@
 /* Whole-file calls, each one pool call: read (open, fstat for the size, read, close), write
- * (open, write, close) and copy (copy_file_range, else read/write). */
+ * (open, write, close) and copy (copy_file_range, else read/write). Where the runtime has a
+ * completion ring, read and write go through it instead (whole_ring.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,23 +11,11 @@
 
 #include "fs/call.h"
 #include "fs/fs.h"
+#include "fs/whole.h"
 #include "stream/fd.h"
 
 #define COPY_CHUNK ((size_t)1 << 30) /* bytes per copy_file_range call */
 #define COPY_BUFFER ((size_t)128 * 1024)
-
-typedef enum whole_op { OP_READ, OP_READ_BYTES, OP_WRITE, OP_COPY } whole_op;
-
-typedef struct whole_call {
-    edo__fs_call call;
-    whole_op op;
-    char *data;     /* read: the bytes (malloc'd, NUL-terminated) */
-    const char *src; /* write: a copy of the bytes, in the call's block */
-    size_t len;
-    edo_bytes bytes; /* read_bytes: the bytes */
-    const char *to;  /* copy: into `paths` after the source */
-    char path[];
-} whole_call;
 
 /* read(2) until `len` bytes or the end: the count, or -errno. */
 static ssize_t read_full(int fd, char *buf, size_t len)
@@ -206,7 +195,7 @@ static void whole_release(edo__fs_call *c)
     edo_bytes_drop(&w->bytes);
 }
 
-static const edo__fs_ops whole_ops = {whole_work, whole_deliver, whole_release};
+static const edo__fs_ops whole_ops = {whole_work, whole_deliver, whole_release, edo__fs_whole_ring};
 
 /* A call for `op` on `path` (and `to`); `extra` more bytes in the block for a copy of data. */
 static whole_call *whole_new(whole_op op, const char *path, const char *to, size_t extra)

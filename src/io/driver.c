@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/uring/completions.h"
 #include "platform/thread.h"
 
 /* The backend asked for: `wanted`, or when that is AUTO, the EDO_IO_BACKEND environment
@@ -40,6 +41,12 @@ int edo__io_init(edo__io_driver *d, edo_runtime *owner, void (*on_active)(edo_ru
     /* Auto is epoll: io_uring's readiness path is no faster than epoll's; it will become the
      * default with the completion-based operations (docs/io-backends.md). */
     d->kind = chosen == EDO_IO_BACKEND_IO_URING ? &edo__io_uring : &edo__io_epoll;
+    /* Files and other completion operations go through a ring where the runtime runs
+     * io_uring (made on first use: edo__io_cring). */
+    d->cring_wanted = d->kind == &edo__io_uring;
+    pthread_mutex_init(&d->cring_lock, NULL);
+    atomic_init(&d->cring, NULL);
+    d->cring_error = 0;
     if (rc == 0)
         rc = edo__io_slab_init(&d->slab);
     /* A backend asked for by name is made now, so that one the kernel cannot give fails the
@@ -52,6 +59,10 @@ int edo__io_init(edo__io_driver *d, edo_runtime *owner, void (*on_active)(edo_ru
 
 void edo__io_destroy(edo__io_driver *d)
 {
+    edo__cring *c = atomic_load_explicit(&d->cring, memory_order_acquire);
+    if (c) /* first: it waits for the kernel, and deregisters its eventfd */
+        edo__cring_destroy(c);
+    pthread_mutex_destroy(&d->cring_lock);
     edo__io_slab_destroy(&d->slab);
     if (d->backend)
         d->backend->ops->destroy(d->backend);
@@ -87,6 +98,35 @@ int edo__io_register(edo__io_driver *d, edo_io **out, int fd)
         d->on_active(d->owner);
     *out = io;
     return 0;
+}
+
+static int register_for_cring(void *ctx, int fd, edo_io **io)
+{
+    return edo__io_register(ctx, io, fd);
+}
+
+edo__cring *edo__io_cring(edo__io_driver *d)
+{
+    edo__cring *c = atomic_load_explicit(&d->cring, memory_order_acquire);
+    if (c || !d->cring_wanted)
+        return c;
+    pthread_mutex_lock(&d->cring_lock);
+    c = atomic_load_explicit(&d->cring, memory_order_acquire);
+    if (!c && d->cring_error == 0) {
+        int rc = edo__cring_create(&c, register_for_cring, d);
+        if (rc < 0)
+            d->cring_error = rc, c = NULL;
+        else
+            atomic_store_explicit(&d->cring, c, memory_order_release);
+    }
+    pthread_mutex_unlock(&d->cring_lock);
+    return c;
+}
+
+bool edo__io_completions_pending(edo__io_driver *d)
+{
+    edo__cring *c = atomic_load_explicit(&d->cring, memory_order_acquire);
+    return c && atomic_load_explicit(&c->inflight, memory_order_relaxed) > 0;
 }
 
 int edo_io_fd(const edo_io *io) { return io ? io->fd : -EINVAL; }
@@ -126,4 +166,7 @@ int edo__io_wait(edo__io_driver *d, edo__io_ready *events, int max, uint64_t dea
 void edo__io_dispatch(edo__io_driver *d, const edo__io_ready *events, int n)
 {
     edo__io_readiness_deliver(&d->slab, events, n);
+    edo__cring *c = atomic_load_explicit(&d->cring, memory_order_acquire);
+    if (c) /* completions nobody reaped: their eventfd may be what woke us */
+        edo__cring_on_dispatch(c);
 }

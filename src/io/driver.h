@@ -31,6 +31,12 @@ typedef struct edo__io_driver {
     pthread_mutex_t lock;            /* creation, the slab's growth and free list */
     edo__io_slab slab;
     _Atomic uint32_t registered; /* live registrations */
+    /* Completion-based operations (io/uring/completions.h), where the runtime runs io_uring:
+     * the ring, made on first use (under cring_lock); cring_error once that failed. */
+    bool cring_wanted;
+    pthread_mutex_t cring_lock;
+    struct edo__cring *_Atomic cring;
+    int cring_error;
 } edo__io_driver;
 
 /* Prepares `d` with the backend `wanted` names (AUTO: the one EDO_IO_BACKEND names, else the
@@ -46,6 +52,15 @@ static inline bool edo__io_active(edo__io_driver *d)
 {
     return atomic_load_explicit(&d->registered, memory_order_seq_cst) > 0;
 }
+
+/* The completion ring of `d` (made on first use), or NULL where the runtime does not run the
+ * io_uring backend or the ring cannot be made: then callers take the blocking pool.
+ * Thread-safe. */
+struct edo__cring *edo__io_cring(edo__io_driver *d);
+
+/* Whether operations are in flight in `d`'s completion ring (a paused clock waits for them
+ * as for the blocking pool's calls). */
+bool edo__io_completions_pending(edo__io_driver *d);
 
 /* Registers `fd` (edge-triggered, both directions): 0, or -ENOMEM, or the backend's error. */
 int edo__io_register(edo__io_driver *d, edo_io **out, int fd);

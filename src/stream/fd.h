@@ -39,6 +39,9 @@ edo_poll edo__file_stream_poll_settle(edo_stream *s, edo_stream_waiter *w, edo_c
                                       bool discard, ssize_t *result);
 /* The fd of a blocking-pool stream. */
 int edo__file_stream_fd(edo_stream *s);
+/* Whether the stream is a regular file or a block device (reads at an offset read what is
+ * there), not a FIFO, a terminal or another device (whose reads consume). */
+bool edo__file_stream_is_file(edo_stream *s);
 /* Keeps the stream's fd open (and the stream's memory) until the matching release, for a pool
  * call that uses the fd after the stream may have been closed. */
 void edo__file_stream_hold(edo_stream *s);

@@ -446,6 +446,8 @@ edo_poll edo__file_stream_poll_settle(edo_stream *s, edo_stream_waiter *w, edo_c
 
 int edo__file_stream_fd(edo_stream *s) { return file_of(s)->fd; }
 
+bool edo__file_stream_is_file(edo_stream *s) { return !file_of(s)->alone; }
+
 void edo__file_stream_hold(edo_stream *s)
 {
     file_stream *fs = file_of(s);

@@ -31,6 +31,8 @@ static void open_options(fs_dir *d)
     CHECK_EQ(edo_file_open(p, &ap, &f), 0);
     CHECK_EQ(edo_file_seek(f, 0, SEEK_SET, NULL), 0);
     CHECK_EQ(edo_stream_write_all(edo_file_stream(f), "ab", 2), 0);
+    /* close does not wait for the write going out: a read through the ring may come first. */
+    CHECK_EQ(edo_stream_flush(edo_file_stream(f)), 0);
     CHECK_EQ(edo_file_close(f), 0);
     char *text;
     CHECK_EQ(edo_fs_read_to_string(p, &text, NULL), 0);

@@ -334,13 +334,22 @@ static void abandoned(fs_dir *d)
             CHECK(text == NULL);
         }
     }
-    /* A deadline cuts a coroutine's call: -ETIMEDOUT, and the file is still intact. */
+    /* A deadline cuts a coroutine's call that waits: -ETIMEDOUT, and the file is still
+     * intact. Through io_uring a read of a cached file may complete in its first poll, before
+     * the deadline is looked at (as Tokio's timeout polls the inner future first): then it
+     * has its bytes. */
     edo_instant saved;
     edo_deadline_push(edo_after(0), &saved);
     char *text = NULL;
-    CHECK_EQ(edo_fs_read_to_string(p, &text, NULL), -ETIMEDOUT);
+    int rc = edo_fs_read_to_string(p, &text, NULL);
     edo_deadline_pop(saved);
-    CHECK(text == NULL);
+    if (rc == 0) {
+        CHECK(strcmp(text, "x") == 0);
+        free(text);
+    } else {
+        CHECK_EQ(rc, -ETIMEDOUT);
+        CHECK(text == NULL);
+    }
 }
 TEST(abandoned) { fs_run(abandoned); }
 
@@ -388,8 +397,9 @@ static void many_tasks(fs_dir *d)
 TEST(many_tasks) { fs_run(many_tasks); }
 
 /* A call abandoned while still queued never runs: with one pool thread held by a job that waits
- * on a flag, a removal is queued behind it and dropped; once the pool is free the file is still
- * there. */
+ * on a flag, a change of permissions (a call that stays on the pool with either I/O backend: it
+ * has no io_uring opcode) is queued behind it and dropped; once the pool is free, and a call
+ * queued after it has run, the file still has its permissions. */
 static _Atomic bool release_pool;
 
 static void hold_pool(edo__batch_job *job, bool cancelled)
@@ -408,16 +418,20 @@ static void *queued_then_dropped(void *arg)
     fs_dir *d = arg;
     const char *p = fs_path(d, 0, "kept");
     CHECK_EQ(edo_fs_write(p, "x", 1), 0);
+    CHECK_EQ(chmod(p, 0640), 0);
     static edo__batch_job holder = {.run = hold_pool};
     CHECK_EQ(edo__batch_submit(NULL, &holder, false), 0);
     edo_fs_future f;
-    edo_fs_remove_file_future_init(&f, p);
+    edo_fs_set_permissions_future_init(&f, p, 0600);
     edo_context cx;
     edo_context_init(&cx, NULL, NULL);
     CHECK(edo_future_poll(&f.base, &cx, NULL) == EDO_PENDING); /* queued behind the holder */
     edo_future_drop(&f.base);
     atomic_store(&release_pool, true);
-    CHECK_EQ(edo_fs_try_exists(p), 1); /* queued after the removal: it ran after it */
+    CHECK_EQ(edo_fs_try_exists(p), 1); /* queued after the dropped call: it ran after it */
+    struct stat st;
+    CHECK_EQ(stat(p, &st), 0);
+    CHECK_EQ(st.st_mode & 07777, 0640);
     return NULL;
 }
 

@@ -135,6 +135,7 @@ int edo__ring_init(edo__ring *r, const edo__ring_params *params)
         array[i] = i;
     r->cq_head = (unsigned *)(cq + p.cq_off.head);
     r->cq_tail = (unsigned *)(cq + p.cq_off.tail);
+    r->cq_flags = p.cq_off.flags ? (unsigned *)(cq + p.cq_off.flags) : NULL;
     r->cq_mask = *(unsigned *)(cq + p.cq_off.ring_mask);
     r->cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
     probe_ops(r);

@@ -64,6 +64,7 @@ typedef struct edo__ring {
 
     /* Completion side. The kernel moves cq_tail as it posts; we move cq_head as we reap. */
     unsigned *cq_head, *cq_tail;
+    unsigned *cq_flags; /* IORING_CQ_EVENTFD_DISABLED: ours to set; NULL on kernels without */
     unsigned cq_mask;
     struct io_uring_cqe *cqes;
 
