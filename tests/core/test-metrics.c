@@ -68,8 +68,12 @@ static void live_tasks_follow(edo_runtime_flavor flavor, unsigned workers)
         CHECK_EQ((uintptr_t)seen, TASKS + 1);
         CHECK_EQ(edo_semaphore_release(p.gate, TASKS), 0);
     } else {
-        wait_for_live(rt, TASKS); /* every task has been polled and waits at the gate */
+        /* A task counts as live from its first poll, a moment before its body bumps
+         * `started`: wait for both (bounded). */
+        for (long spins = 0; atomic_load(&p.started) < TASKS && spins < 100000000; spins++)
+            sched_yield();
         CHECK_EQ(atomic_load(&p.started), TASKS);
+        wait_for_live(rt, TASKS); /* every task has been polled and waits at the gate */
         CHECK_EQ(edo_semaphore_release(p.gate, TASKS), 0);
     }
     for (int i = 0; i < TASKS; i++) {
