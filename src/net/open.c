@@ -102,6 +102,16 @@ int edo__sock_close(edo_io *io)
     return 0;
 }
 
+int edo__sock_close_listener(edo_io *io)
+{
+    /* Shut down first: the listen queue closes now, even when the file outlives close() for a
+     * moment (an io_uring poll lets go of it only when its cancellation has run on the thread
+     * that armed it), so no connection is accepted after this returns. */
+    if (io)
+        shutdown(io->fd, SHUT_RDWR);
+    return edo__sock_close(io);
+}
+
 /* The outcome of a connect in progress, once the socket is writable. */
 ssize_t edo__sock_connect_result(int fd, void *ctx, bool *drained)
 {

@@ -38,6 +38,9 @@ int edo__sock_from_fd(edo_io **out, int fd, int type, unsigned families, edo__so
 int edo__sock_pair(int type, edo_io **a, edo_io **b);
 /* Deregisters and closes: 0, or -EINVAL for NULL (what every *_close returns). */
 int edo__sock_close(edo_io *io);
+/* A listener's close: the listen queue is shut down first, so no connection is taken after it
+ * returns, whichever backend watches the fd. Returns as edo__sock_close. */
+int edo__sock_close_listener(edo_io *io);
 /* -EINVAL when `addr` is not an IPv4 or IPv6 address (edo__sockaddr_check) or `options` (may be
  * NULL) cannot serve a connect to it, else 0. */
 int edo__connect_options_check(const edo_sockaddr *addr, const edo_tcp_connect_options *options);

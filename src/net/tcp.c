@@ -87,7 +87,10 @@ int edo_tcp_from_fd(int fd, edo_tcp **out)
 
 int edo_tcp_listener_fd(const edo_tcp_listener *l) { return edo_io_fd(listener_io(l)); }
 
-int edo_tcp_listener_close(edo_tcp_listener *l) { return edo__sock_close(listener_io(l)); }
+int edo_tcp_listener_close(edo_tcp_listener *l)
+{
+    return edo__sock_close_listener(listener_io(l));
+}
 
 /* ---- connecting ---------------------------------------------------------------------------- */
 

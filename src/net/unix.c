@@ -47,7 +47,10 @@ int edo_unix_accept(edo_unix_listener *l, edo_unix **out)
     return edo__sock_accept((edo_io *)l, (edo_io **)out, NULL);
 }
 
-int edo_unix_listener_close(edo_unix_listener *l) { return edo__sock_close((edo_io *)l); }
+int edo_unix_listener_close(edo_unix_listener *l)
+{
+    return edo__sock_close_listener((edo_io *)l);
+}
 
 int edo_unix_listener_fd(const edo_unix_listener *l) { return edo_io_fd((const edo_io *)l); }
 

@@ -171,6 +171,38 @@ static void *refused(void *arg)
 
 TEST(connection_refused) { run_coro(EDO_RUNTIME_MULTI_THREAD, 2, refused, NULL); }
 
+/* A listener opened by one task and closed by another (on whichever workers they run) refuses
+ * the next connection at once: on io_uring the fd may outlive its close for a moment (the
+ * poll's cancellation runs on the thread that armed it), and the close must not let it accept
+ * meanwhile. */
+static void *listen_for_other(void *arg)
+{
+    edo_sockaddr *addr = arg;
+    return listen_any("127.0.0.1:0", addr);
+}
+
+static void *refused_after_close_elsewhere(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 50; i++) {
+        edo_sockaddr addr;
+        edo_task *t;
+        CHECK_EQ(edo_spawn(listen_for_other, &addr, &t), 0);
+        void *l = NULL;
+        CHECK_EQ(edo_task_join(t, &l), 0);
+        edo_yield(); /* maybe onto the other worker */
+        CHECK_EQ(edo_tcp_listener_close(l), 0);
+        edo_tcp *c;
+        CHECK_EQ(edo_tcp_connect_addr(&addr, &c), -ECONNREFUSED);
+    }
+    return NULL;
+}
+
+TEST(refused_right_after_close_from_another_task)
+{
+    run_coro(EDO_RUNTIME_MULTI_THREAD, 2, refused_after_close_elsewhere, NULL);
+}
+
 static void *in_use(void *arg)
 {
     (void)arg;
