@@ -100,7 +100,8 @@ size_t edo__global_pop_batch(edo__global_queue *g, edo__task **out, size_t max, 
     if (fresh_first && max == 1 && edo__inject_pop_batch(&g->fresh, out, 1) == 1)
         return 1;
     size_t n = edo__inject_pop_batch(&g->started, out, max);
-    return n + edo__inject_pop_batch(&g->fresh, out + n, max - n);
+    size_t fresh = max - n < EDO__FRESH_BATCH ? max - n : EDO__FRESH_BATCH;
+    return n + edo__inject_pop_batch(&g->fresh, out + n, fresh);
 }
 
 /* ---- local ring (the owner's push and pop are inline, in queue.h) ------------------------ */

@@ -75,9 +75,18 @@ static inline bool edo__inject_is_empty(edo__inject *q) { return edo__inject_len
 void edo__global_init(edo__global_queue *g);
 /* Queues `t` in the part its history calls for. */
 void edo__global_push(edo__global_queue *g, edo__task *t);
-/* Pops up to `max` tasks into out[], tasks that ran before first; returns how many. With
- * `fresh_first`, a single task comes from the fresh part when it has one (the periodic pop
- * alternates so that neither part starves). */
+/* How many never-run tasks one batch takes at most. A never-run coroutine's first poll binds
+ * and faults in a stack (tens of microseconds on a loaded machine, twenty times a future's), and
+ * a task a timer wakes queues behind the batch in the ring: 128 first polls were milliseconds of
+ * lateness for every sleeper woken meanwhile. A small batch keeps that wait short; the lock is
+ * taken a little more often during a burst of remote spawns, against first polls that cost far
+ * more than the lock. */
+#define EDO__FRESH_BATCH 16u
+
+/* Pops up to `max` tasks into out[], tasks that ran before first, then at most
+ * EDO__FRESH_BATCH never-run ones; returns how many. With `fresh_first`, a single task comes
+ * from the fresh part when it has one (the periodic pop alternates so that neither part
+ * starves). */
 size_t edo__global_pop_batch(edo__global_queue *g, edo__task **out, size_t max, bool fresh_first);
 static inline size_t edo__global_len(edo__global_queue *g)
 {

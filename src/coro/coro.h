@@ -81,6 +81,7 @@ typedef struct edo__stack_pool {
     edo__stack *free;
     size_t nfree;
     edo__chunk *chunks; /* every mapping, unmapped with the pool */
+    unsigned carved;    /* slots of the newest chunk handed out so far (the rest are untouched) */
 } edo__stack_pool;
 
 void edo__stack_pool_init(edo__stack_pool *p, size_t stack_size);

@@ -132,28 +132,29 @@ static void unmap_single(edo__stack *st)
 
 /* Pool stacks come CHUNK_STACKS to a mapping (one system call, and no unmapping until the
  * runtime goes: unmapping costs TLB shootdowns on every core and contends with page faults).
- * Returns one stack and puts the others in the pool. Pool lock held. */
-static edo__stack *map_chunk(edo__stack_pool *p)
+ * A chunk's slots are carved out one at a time, as stacks are asked for, and each is set up
+ * (its guard's mprotect, its control block's page fault) by the thread that takes it, outside
+ * the pool's lock: setting up all of a new chunk's slots at once made one coroutine's first poll
+ * in CHUNK_STACKS pay for sixteen, with the lock held, while timer wake-ups waited behind it.
+ * Returns the untouched slot to set up, or NULL when no memory is to be had. Pool lock held. */
+static char *carve_slot(edo__stack_pool *p)
 {
     size_t slot = slot_size(p->stack_size);
-    char *map = map_region(CHUNK_STACKS * slot);
-    if (!map)
-        return NULL;
-    edo__chunk *c = malloc(sizeof *c);
-    if (!c) {
-        munmap(map, CHUNK_STACKS * slot);
-        return NULL;
+    if (!p->chunks || p->carved == CHUNK_STACKS) {
+        char *map = map_region(CHUNK_STACKS * slot);
+        if (!map)
+            return NULL;
+        edo__chunk *c = malloc(sizeof *c);
+        if (!c) {
+            munmap(map, CHUNK_STACKS * slot);
+            return NULL;
+        }
+        c->map = map;
+        c->next = p->chunks;
+        p->chunks = c;
+        p->carved = 0;
     }
-    c->map = map;
-    c->next = p->chunks;
-    p->chunks = c;
-    for (unsigned i = 1; i < CHUNK_STACKS; i++) {
-        edo__stack *st = init_slot(map + i * slot, p->stack_size, true);
-        st->next_free = p->free;
-        p->free = st;
-        p->nfree++;
-    }
-    return init_slot(map, p->stack_size, true);
+    return p->chunks->map + p->carved++ * slot;
 }
 
 void edo__stack_pool_init(edo__stack_pool *p, size_t stack_size)
@@ -163,6 +164,7 @@ void edo__stack_pool_init(edo__stack_pool *p, size_t stack_size)
     p->free = NULL;
     p->nfree = 0;
     p->chunks = NULL;
+    p->carved = 0;
 }
 
 void edo__stack_pool_destroy(edo__stack_pool *p)
@@ -197,14 +199,17 @@ edo__stack *edo__stack_alloc(edo_runtime *rt, size_t stack_size)
             w->stack_cache = st->next_free;
             w->nstack_cache--;
         } else {
+            char *slot = NULL;
             pthread_mutex_lock(&p->lock);
             if ((st = p->free)) {
                 p->free = st->next_free;
                 p->nfree--;
             } else {
-                st = map_chunk(p);
+                slot = carve_slot(p);
             }
             pthread_mutex_unlock(&p->lock);
+            if (slot)
+                st = init_slot(slot, p->stack_size, true);
         }
     } else {
         st = map_single(stack_size);

@@ -253,6 +253,42 @@ TEST(inject_batches)
     free(t);
 }
 
+/* A batch takes every task that ran before, in order, but at most EDO__FRESH_BATCH never-run
+ * ones: a timer's wake-up must not queue behind a long run of costly first polls. */
+TEST(global_batch_caps_never_run_tasks)
+{
+    const size_t fresh = 3 * EDO__FRESH_BATCH, started = 5;
+    edo__task *t = fake_tasks(fresh + started);
+    edo__task *out[EDO__LOCAL_CAP];
+    edo__global_queue gq;
+    edo__global_init(&gq);
+    for (size_t i = 0; i < fresh; i++) {
+        t[i].owner = EDO__NO_OWNER;
+        edo__global_push(&gq, &t[i]);
+    }
+    for (size_t i = fresh; i < fresh + started; i++)
+        edo__global_push(&gq, &t[i]);
+    CHECK_EQ(edo__global_len(&gq), fresh + started);
+    /* Started ones first, then a capped run of fresh ones, oldest first. */
+    size_t n = edo__global_pop_batch(&gq, out, EDO__LOCAL_CAP / 2, false);
+    CHECK_EQ(n, started + EDO__FRESH_BATCH);
+    for (size_t i = 0; i < started; i++)
+        CHECK_EQ(IDX(t, out[i]), (long)(fresh + i));
+    for (size_t i = 0; i < EDO__FRESH_BATCH; i++)
+        CHECK_EQ(IDX(t, out[started + i]), (long)i);
+    /* A smaller request than the cap is served in full; the rest stay queued, none lost. */
+    CHECK_EQ(edo__global_pop_batch(&gq, out, 3, false), 3);
+    CHECK_EQ(IDX(t, out[0]), (long)EDO__FRESH_BATCH);
+    size_t left = fresh - EDO__FRESH_BATCH - 3, got = 0;
+    while ((n = edo__global_pop_batch(&gq, out, EDO__LOCAL_CAP / 2, false)) > 0) {
+        CHECK(n <= EDO__FRESH_BATCH);
+        got += n;
+    }
+    CHECK_EQ(got, left);
+    CHECK(edo__global_is_empty(&gq));
+    free(t);
+}
+
 /* Plain threads push (singles and batches) while two consumers pop: every task comes out
  * exactly once, and each producer's tasks come out in the order it pushed them. */
 typedef struct {
