@@ -48,14 +48,17 @@
 #include "io/wakefd.h"
 #include "io/uring/ring.h"
 
-/* user_data of what is not an fd's poll: the wake's poll, and completions nobody reads (the
- * removals). An fd's poll never has these (its low half is an fd number). */
-#define TAG_WAKE UINT64_MAX
-#define TAG_IGNORE (UINT64_MAX - 1)
-#define POLL_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI) /* the same bits as poll(2)'s */
 /* In a reaped pair, before it is translated: the poll ended (no IORING_CQE_F_MORE). */
 #define ENDED (1ull << 63)
 #define SEQ_MASK 0x7fffffffu /* ENDED's bit is not a sequence bit */
+/* user_data of what is not an fd's poll: the wake's poll, and completions nobody reads (the
+ * removals). An fd's poll never has these: its low half is an fd number, never 0xffffffff or
+ * 0xfffffffe. Neither has ENDED's bit, which reap adds and translate takes off again (a tag
+ * with that bit was not recognised after it: the wake's poll, once ended, was never armed
+ * again, and a shutdown's wake-up could be lost). */
+#define TAG_WAKE (~ENDED)
+#define TAG_IGNORE (~ENDED - 1)
+#define POLL_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI) /* the same bits as poll(2)'s */
 
 /* Ring sizes (edo__io_uring_set_sizes): SQ 256, CQ 4096 by default. */
 static _Atomic unsigned sq_size = 256, cq_size = 4096;
