@@ -111,6 +111,10 @@ static int parse_scope(const char *text, uint32_t *scope)
         *scope = (uint32_t)value;
         return 0;
     }
+    /* No interface name holds ':', '/' or a blank; and the kernel reads "lo:junk" as "lo" (an
+     * alias), so such a zone would name an interface it does not spell. */
+    if (strpbrk(text, ":/ \t\n"))
+        return -EINVAL;
     unsigned index = if_nametoindex(text);
     if (index == 0)
         return -EINVAL;

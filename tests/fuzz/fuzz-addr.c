@@ -37,8 +37,9 @@ static bool reference_parse(const char *text, edo_sockaddr *a)
     char host[128];
     memset(a, 0, sizeof *a);
     if (text[0] == '[') {
-        if (host_len < 2 || text[host_len - 1] != ']' || host_len - 2 >= sizeof host)
-            return false;
+        if (host_len < 2 || text[host_len - 1] != ']' || host_len - 2 >= sizeof host ||
+            memchr(text, ']', host_len - 1))
+            return false; /* one ']', right before the port's ':' */
         memcpy(host, text + 1, host_len - 2);
         host[host_len - 2] = '\0';
         char *zone = strchr(host, '%');
@@ -53,7 +54,7 @@ static bool reference_parse(const char *text, edo_sockaddr *a)
                 if (s > UINT32_MAX)
                     return false;
                 scope = (uint32_t)s;
-            } else if ((scope = if_nametoindex(zone)) == 0) {
+            } else if (strpbrk(zone, ":/ \t\n") || (scope = if_nametoindex(zone)) == 0) {
                 return false;
             }
         }

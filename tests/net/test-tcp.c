@@ -799,7 +799,8 @@ TEST(sockaddr_parse_and_format)
     static const char *bad[] = {"", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "1.2.3.4:-1",
                                 "::1:80", "[::1]80", "localhost:80", ":80x", "127.1:80", "3:13",
                                 "010.0.0.1:80", "0x7f.0.0.1:80", "[1.2.3.4]:80", "[::1%]:80",
-                                "[::1%no-such-if0]:80", "[::1%4294967296]:80", "1.2.3.4%1:80"};
+                                "[::1%no-such-if0]:80", "[::1%4294967296]:80", "1.2.3.4%1:80",
+                                "[::1%lo:junk]:80", "[::%lo::%lo]]:0"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         CHECK_EQ(edo_sockaddr_parse(bad[i], &a), -EINVAL);
     CHECK_EQ(edo_sockaddr_parse("1.2.3.4:5", NULL), -EINVAL);
