@@ -88,6 +88,14 @@ static void deadline_after(struct timespec *ts, uint64_t ns)
 
 /* A thread of the pool; it holds a runtime reference (taken by whoever started it), since a
  * bounded shutdown may leave it running its call after the runtime's owner let go. */
+/* Under the lock, once a thread has left the counts: the last one gone lets a shutdown that
+ * waits for them go on. */
+static void note_thread_gone(edo__blocking_pool *p)
+{
+    if (p->nthreads == 0 && p->nexiting == 0)
+        pthread_cond_broadcast(&p->all_gone);
+}
+
 static void *pool_thread_main(void *arg)
 {
     edo_runtime *rt = arg;
@@ -134,8 +142,8 @@ static void *pool_thread_main(void *arg)
     edo__thread_leave(rt);
 
     pthread_mutex_lock(&p->lock);
-    if (--p->nexiting == 0 && p->nthreads == 0)
-        pthread_cond_broadcast(&p->all_gone);
+    p->nexiting--;
+    note_thread_gone(p);
     pthread_mutex_unlock(&p->lock);
     edo_runtime_unref(rt); /* the last thing: it may free the runtime */
     return NULL;
@@ -186,8 +194,7 @@ void edo__blocking_push(edo_runtime *rt, edo__task *t)
      * cancels it). */
     pthread_mutex_lock(&p->lock);
     p->nthreads--;
-    if (p->nthreads == 0 && p->nexiting == 0)
-        pthread_cond_broadcast(&p->all_gone); /* a shutdown may be waiting for it */
+    note_thread_gone(p); /* a shutdown may be waiting for it */
     pthread_mutex_unlock(&p->lock);
     edo_runtime_unref(rt);
 }
