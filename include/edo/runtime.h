@@ -104,6 +104,9 @@ typedef struct edo_runtime_config {
  *   -ENOMEM  out of memory;
  *   -EMFILE, -ENFILE  no descriptor left for a named backend's event queue;
  *   -EAGAIN  a thread could not be created.
+ * With the environment variable EDO_DEBUG set to anything but "" or "0", a runtime that
+ * started prints one line on stderr saying what it runs: its flavour, workers and I/O backend
+ * ("edo: runtime started: flavor=multi_thread workers=2 io_backend=io_uring").
  * Thread-safe. */
 int edo_runtime_new(const edo_runtime_config *config, edo_runtime **out);
 
@@ -198,6 +201,8 @@ typedef struct edo_runtime_metrics {
                               spawned but still waiting for their first poll, and calls on the
                               blocking pool, are not counted */
     unsigned blocking_threads; /* blocking-pool threads alive, busy or idle */
+    const char *io_backend;    /* the I/O event queue, as edo_runtime_io_backend ("epoll",
+                                  "io_uring"): a static string */
 } edo_runtime_metrics;
 
 /* Fills *out with a snapshot of `rt`'s metrics. Returns 0, or

@@ -47,6 +47,7 @@ int edo_runtime_metrics_get(edo_runtime *rt, edo_runtime_metrics *out)
             .workers = (unsigned)edo_runtime_worker_count(rt),
             .live_tasks = live_tasks(rt),
             .blocking_threads = blocking_threads(rt),
+            .io_backend = edo_runtime_io_backend(rt),
         };
         rc = 0;
     }

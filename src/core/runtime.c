@@ -47,6 +47,18 @@ const char *edo_runtime_io_backend(const edo_runtime *rt)
     return rt ? rt->io.kind->name : NULL;
 }
 
+/* The EDO_DEBUG line of a runtime that started (edo_runtime_new's header). */
+static void debug_line(const edo_runtime *rt)
+{
+    const char *v = getenv("EDO_DEBUG");
+    if (!v || !*v || strcmp(v, "0") == 0)
+        return;
+    bool multi = rt->config.flavor == EDO_RUNTIME_MULTI_THREAD;
+    fprintf(stderr, "edo: runtime started: flavor=%s workers=%d io_backend=%s\n",
+            multi ? "multi_thread" : "current_thread", edo_runtime_worker_count(rt),
+            edo_runtime_io_backend(rt));
+}
+
 void edo__thread_enter(edo_runtime *rt, const char *kind, unsigned index)
 {
     char name[16];
@@ -216,6 +228,7 @@ int edo_runtime_new(const edo_runtime_config *config, edo_runtime **out)
             w->started = true;
         }
     }
+    debug_line(rt);
     *out = rt;
     return 0;
 }

@@ -129,6 +129,66 @@ TEST(bad_values)
     restore_env();
 }
 
+/* The runtime says which backend it runs: in its metrics, and in the EDO_DEBUG line on stderr
+ * (read here from a child whose stderr is a pipe). */
+static int child_with_debug_line(int err_fd, const char *backend, const char *debug)
+{
+    if (dup2(err_fd, STDERR_FILENO) < 0 || setenv("EDO_DEBUG", debug, 1) < 0 ||
+        setenv("EDO_IO_BACKEND", backend, 1) < 0)
+        return 1;
+    edo_runtime *rt;
+    if (edo_runtime_new(NULL, &rt) != 0)
+        return 2;
+    edo_runtime_metrics m;
+    int rc = edo_runtime_metrics_get(rt, &m) == 0 &&
+                     strcmp(m.io_backend, edo_runtime_io_backend(rt)) == 0
+                 ? 0
+                 : 3;
+    edo_runtime_free(rt);
+    return rc;
+}
+
+/* Runs the child with EDO_DEBUG=`debug`: its line names `name`, or (NULL) there is none. */
+static void check_debug_line(const char *backend, const char *debug, const char *name)
+{
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        _exit(child_with_debug_line(p[1], backend, debug));
+    }
+    close(p[1]);
+    char out[512] = {0};
+    size_t len = 0;
+    for (ssize_t n; len < sizeof out - 1 && (n = read(p[0], out + len, sizeof out - 1 - len)) > 0;)
+        len += (size_t)n;
+    close(p[0]);
+    int status;
+    CHECK_EQ(waitpid(pid, &status, 0), pid);
+    CHECK(WIFEXITED(status));
+    CHECK_EQ(WEXITSTATUS(status), 0);
+    if (!name) {
+        CHECK_EQ(len, 0);
+        return;
+    }
+    char want[128];
+    snprintf(want, sizeof want, "edo: runtime started: flavor=multi_thread workers=");
+    CHECK(strstr(out, want) != NULL);
+    snprintf(want, sizeof want, "io_backend=%s\n", name);
+    CHECK(strstr(out, want) != NULL);
+}
+
+TEST(backend_in_metrics_and_debug_line)
+{
+    check_debug_line("epoll", "1", "epoll");
+    if (have_uring())
+        check_debug_line("uring", "yes", "io_uring");
+    check_debug_line("epoll", "0", NULL); /* "0" and "" say no: not a word */
+    check_debug_line("epoll", "", NULL);
+}
+
 /* In a child: hides io_uring_setup behind a seccomp filter (ENOSYS, as container runtimes'
  * default profiles do), then starts runtimes. Exit status 0 when they behave as they must,
  * else the step that did not. */
