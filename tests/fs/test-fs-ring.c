@@ -3,64 +3,20 @@
  * after free under ASan, no descriptor or record left behind, the data whole), and many calls
  * at once through a ring of two entries (the submission queue exhausted, the completion queue
  * overflowing) that lose nothing. A kernel without io_uring skips them. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/runtime.h"
 #include "edo/fs.h"
 #include "fs/fs_test.h"
 #include "io/uring/completions.h"
 
 #define BIG ((size_t)256 * 1024)
 
-static int open_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    CHECK(d != NULL);
-    int n = 0;
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-}
-
-/* A two-worker runtime on io_uring, or NULL (skipped) where the kernel gives no ring. */
-static edo_runtime *ring_runtime(void)
-{
-    edo_runtime_config cfg = {.flavor = EDO_RUNTIME_MULTI_THREAD, .worker_threads = 2,
-                              .io_backend = EDO_IO_BACKEND_IO_URING};
-    edo_runtime *rt;
-    int rc = edo_runtime_new(&cfg, &rt);
-    if (rc == -ENOSYS || rc == -EPERM) {
-        fprintf(stderr, "SKIPPED: no io_uring here (%d)\n", rc);
-        return NULL;
-    }
-    CHECK_EQ(rc, 0);
-    if (!edo__runtime_cring(rt)) {
-        fprintf(stderr, "SKIPPED: no io_uring completion ring here\n");
-        edo_runtime_free(rt);
-        return NULL;
-    }
-    return rt;
-}
-
-/* Runs body(d) in a coroutine on a ring runtime, then frees the runtime (which waits for every
- * CQE) and checks that no descriptor was left open. */
-static void ring_run(void (*body)(fs_dir *))
-{
-    int fds = open_fds();
-    edo_runtime *rt = ring_runtime();
-    if (!rt)
-        return;
-    void *arg[1] = {(void *)body};
-    run_on(rt, fs_body_trampoline, arg);
-    edo_runtime_free(rt);
-    CHECK_EQ(open_fds(), fds);
-}
+/* Runs body(d) on a two-worker ring runtime (fs_test.h). */
+static void ring_run(void (*body)(fs_dir *)) { fs_ring_run(EDO_RUNTIME_MULTI_THREAD, body); }
 
 /* A file of BIG bytes (byte i is i * 7), written out and dropped from the page cache, so that
  * a read of it waits for the disk (where the file system allows it: tmpfs keeps it). */
