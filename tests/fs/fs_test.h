@@ -51,6 +51,17 @@ static inline void fs_run(void (*body)(fs_dir *))
     run_coro(EDO_RUNTIME_MULTI_THREAD, 2, fs_body_trampoline, arg);
 }
 
+/* Reads `path` whole with edo_fs_read: it must hold exactly the n bytes at `expect`. */
+static inline void fs_check_contents(const char *path, const void *expect, size_t n)
+{
+    void *data;
+    size_t len;
+    CHECK_EQ(edo_fs_read(path, &data, &len), 0);
+    CHECK_EQ(len, n);
+    CHECK(memcmp(data, expect, n) == 0);
+    free(data);
+}
+
 /* How many descriptors the process has open (to see that none was left behind). */
 static inline int fs_open_fds(void)
 {

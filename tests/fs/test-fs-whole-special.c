@@ -93,12 +93,7 @@ static void same_as_plain(const char *path, size_t at_least)
         n = read_plain(path, expect, sizeof expect);
     }
     CHECK(n >= at_least);
-    void *data;
-    size_t len;
-    CHECK_EQ(edo_fs_read(path, &data, &len), 0);
-    CHECK_EQ(len, n);
-    CHECK(memcmp(data, expect, n) == 0);
-    free(data);
+    fs_check_contents(path, expect, n);
 }
 
 #define CHILD_ARGS 3000
