@@ -213,6 +213,8 @@ TEST(aborted_and_cut) { ring_run(aborted_and_cut); }
  * kernel, and every byte and every result arrives. */
 #define TASKS 64
 
+static unsigned tiny_sq; /* the SQ size the test set */
+
 typedef struct many_arg {
     fs_dir *d;
     int index;
@@ -255,14 +257,24 @@ static void many_at_once(fs_dir *d)
         edo_task_free(t[i]);
     }
     edo__cring *c = edo__runtime_cring(edo_runtime_current());
-    CHECK_EQ(c->ring.sq_entries, 2);
+    CHECK_EQ(c->ring.sq_entries, tiny_sq);
     CHECK_EQ(atomic_load(&c->inflight), 0);
     CHECK_EQ(c->nfree, c->nslots); /* every fixed-file slot given back */
 }
 
 TEST(many_at_once_tiny_ring)
 {
-    edo__cring_set_sizes(2, 2);
+    edo__cring_set_sizes(tiny_sq = 2, 2);
+    ring_run(many_at_once);
+    edo__cring_set_sizes(0, 0);
+}
+
+/* The same through rings of 8 entries: a whole-file read's chain (up to 5 SQEs: the open, the
+ * read, the read that finds the end, the two closes) fits, so reads go through the ring while
+ * the SQ is full and the CQ overflows (with 2 entries they take the pool). */
+TEST(many_at_once_ring_of_8)
+{
+    edo__cring_set_sizes(tiny_sq = 8, 8);
     ring_run(many_at_once);
     edo__cring_set_sizes(0, 0);
 }
