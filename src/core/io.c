@@ -21,5 +21,9 @@ int edo_io_register(int fd, edo_io **out)
 
 struct edo__cring *edo__runtime_cring(edo_runtime *rt)
 {
-    return rt ? edo__io_cring(&rt->io) : NULL;
+    if (!rt)
+        return NULL;
+    edo__worker *w = edo__worker_current(); /* a ring per worker: see edo__io_cring */
+    unsigned slot = w && w->rt == rt ? 1 + w->index % (EDO__IO_CRINGS - 1) : 0;
+    return edo__io_cring(&rt->io, slot);
 }

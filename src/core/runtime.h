@@ -207,8 +207,9 @@ bool edo__blocking_busy(edo_runtime *rt);
  * (the global and pinned queues: the only ones scheduling reaches without workers). */
 void edo__runtime_drain_late(edo_runtime *rt);
 
-/* `rt`'s completion ring (io/uring/completions.h), or NULL where it has none (NULL rt, another
- * backend, no io_uring): operations then take the blocking pool. core/io.c. */
+/* The completion ring (io/uring/completions.h) the calling thread submits to on `rt` (its
+ * worker's own, or the one of the threads that are not workers), or NULL where it has none
+ * (NULL rt, another backend, no io_uring): operations then take the blocking pool. core/io.c. */
 struct edo__cring *edo__runtime_cring(edo_runtime *rt);
 
 void edo__thread_enter(edo_runtime *rt, const char *kind, unsigned index);

@@ -68,14 +68,17 @@ static void open_release(edo__fs_call *c)
         edo_stream_close(oc->stream);
 }
 
-/* Through the ring: statx of the path, openat, statx of the fd, then the stream is made here.
- * Only what exists as a regular file (or does not exist yet) is opened in the ring: io_uring
- * first tries an open without blocking, and for a FIFO that is not the same open (a reader's
- * would not wait for a writer; a writer's fails with ENXIO), so FIFOs, devices, sockets and
- * directories are opened by the pool, which opens them as open(2) does; so is a path whose
- * statx fails otherwise than ENOENT, so that its error comes as open(2) gives it. The type
- * is checked again on the fd, for a path replaced meanwhile. An fd opened for a future since
- * dropped is closed at once. */
+/* Through the ring: the type check (fs.h: an O_PATH openat the kernel tries inline, and a
+ * statx of its descriptor), the openat (with the O_PATH descriptor's close in the same
+ * submission), a statx of the new fd, then the stream is made here. Only what exists as a
+ * regular file (or does not exist yet) is opened in the ring: io_uring first tries an open
+ * without blocking, and for a FIFO that is not the same open (a reader's would not wait for a
+ * writer; a writer's fails with ENXIO), so FIFOs, devices, sockets and directories are opened
+ * by the pool, which opens them as open(2) does; so is a path whose check fails otherwise than
+ * ENOENT, so that its error comes as open(2) gives it. The type is checked again on the fd,
+ * for a path replaced meanwhile. An fd opened for a future since dropped is closed at once.
+ * (Both statx calls are made here, not in the ring: io_uring runs IORING_OP_STATX on its
+ * workers, never inline, and these descriptors' inodes are in memory.) */
 static ssize_t open_ring(edo__fs_call *c, edo__cring *r, const int32_t *res)
 {
     open_call *oc = (open_call *)c;
@@ -83,46 +86,45 @@ static ssize_t open_ring(edo__fs_call *c, edo__cring *r, const int32_t *res)
     struct io_uring_sqe *sqe;
     switch (oc->stage) {
     case 0:
-        if (!edo__cring_has_op(r, IORING_OP_OPENAT) || !edo__cring_has_op(r, IORING_OP_STATX) ||
+        if (!edo__cring_has_op(r, IORING_OP_OPENAT) || !edo__cring_has_op(r, IORING_OP_CLOSE) ||
             edo__fs_ring_sqe(c, r, 0, true, &sqe) < 0)
             return EDO__FS_POOL;
-        sqe->opcode = IORING_OP_STATX;
-        sqe->fd = AT_FDCWD;
-        sqe->addr = (uint64_t)(uintptr_t)oc->path;
-        sqe->len = STATX_TYPE;
-        sqe->statx_flags = AT_STATX_SYNC_AS_STAT;
-        sqe->off = (uint64_t)(uintptr_t)&oc->stx;
+        edo__fs_sqe_open_path(sqe, oc->path);
         oc->stage = 1;
         return EDO__FS_MORE;
-    case 1:
-        if (abandoned || (res[0] < 0 && res[0] != -ENOENT) ||
-            (res[0] == 0 && !S_ISREG(oc->stx.stx_mode)) || edo__fs_ring_sqe(c, r, 0, true, &sqe) < 0)
-            return EDO__FS_POOL;
+    case 1: {
+        int path_fd = res[0], rc = path_fd == -ENOENT ? 0 : path_fd;
+        if (path_fd >= 0) {
+            rc = edo__fs_path_fd_statx(path_fd, STATX_TYPE, &oc->stx);
+            rc = rc == 0 && S_ISREG(oc->stx.stx_mode) ? 0 : EDO__FS_POOL;
+        }
+        if (rc == 0 && (abandoned || edo__cring_reserve(r, 2) < 0))
+            rc = EDO__FS_POOL;
+        if (rc < 0) {
+            if (path_fd >= 0)
+                close(path_fd);
+            return rc == -ECANCELED ? rc : EDO__FS_POOL;
+        }
+        edo__fs_ring_sqe(c, r, 0, true, &sqe); /* reserved: cannot fail */
         sqe->opcode = IORING_OP_OPENAT;
         sqe->fd = AT_FDCWD;
         sqe->addr = (uint64_t)(uintptr_t)oc->path;
         sqe->open_flags = (uint32_t)oc->flags;
         sqe->len = oc->mode;
+        if (path_fd >= 0) {
+            edo__fs_ring_sqe(c, r, 1, false, &sqe);
+            edo__fs_sqe_close_fd(sqe, path_fd);
+        }
         oc->stage = 2;
         return EDO__FS_MORE;
-    case 2:
+    }
+    default: {
         if (res[0] < 0)
             return res[0] == -ENXIO || res[0] == -EISDIR ? EDO__FS_POOL : res[0];
         oc->fd = res[0];
-        if (abandoned || edo__fs_ring_sqe(c, r, 0, false, &sqe) < 0) {
-            close(oc->fd);
-            return abandoned ? -ECANCELED : -EBUSY;
-        }
-        sqe->opcode = IORING_OP_STATX;
-        sqe->fd = oc->fd;
-        sqe->addr = (uint64_t)(uintptr_t)"";
-        sqe->len = STATX_TYPE;
-        sqe->statx_flags = AT_EMPTY_PATH;
-        sqe->off = (uint64_t)(uintptr_t)&oc->stx;
-        oc->stage = 3;
-        return EDO__FS_MORE;
-    default: {
-        int rc = res[0] < 0 ? res[0] : S_ISREG(oc->stx.stx_mode) ? 0 : EDO__FS_POOL;
+        int rc = abandoned ? -ECANCELED : edo__fs_path_fd_statx(oc->fd, STATX_TYPE, &oc->stx);
+        if (rc == 0 && !S_ISREG(oc->stx.stx_mode))
+            rc = EDO__FS_POOL;
         if (rc == 0) /* if nobody takes it, open_release closes it */
             rc = edo__file_stream_open(oc->fd, oc->stx.stx_mode, &oc->stream);
         if (rc < 0)

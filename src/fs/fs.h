@@ -2,6 +2,7 @@
 #ifndef EDO_FS_FS_H
 #define EDO_FS_FS_H
 
+#include <linux/io_uring.h>
 #include <sys/stat.h>
 
 #include "edo/fs.h"
@@ -16,6 +17,14 @@ void edo__fs_metadata_of_statx(const struct statx *sx, edo_metadata *out);
 #define EDO__FS_STATX_MASK (STATX_BASIC_STATS | STATX_BTIME)
 /* The edo_file_type of a st_mode's S_IFMT bits. */
 edo_file_type edo__fs_type_of_mode(mode_t mode);
+
+/* Through the completion ring, the type check before an open (ring_open.c): an SQE filled in
+ * as an openat of `path` with O_PATH (no FIFO's or device's open runs; tried inline by the
+ * kernel), the statx of the descriptor it gave (the inode is in memory: never waits; 0 or
+ * -errno), and an SQE filled in as the close of a plain descriptor. */
+void edo__fs_sqe_open_path(struct io_uring_sqe *sqe, const char *path);
+int edo__fs_path_fd_statx(int fd, unsigned mask, struct statx *out);
+void edo__fs_sqe_close_fd(struct io_uring_sqe *sqe, int fd);
 
 /* Removes the tree under the directory `fd` (owned: closed), not following links. Blocking. */
 int edo__fs_remove_tree(int fd);

@@ -17,10 +17,15 @@ typedef struct whole_call {
     size_t len;
     edo_bytes bytes; /* read_bytes: the bytes */
     const char *to;  /* copy: into `paths` after the source */
-    /* Through the ring: the step, the fixed-file slot of the chain, the statx result. */
+    /* Through the ring: the step, the fixed-file slot of the chain, the O_PATH descriptor of
+     * the type check and its statx, the first read's length, the byte of the read that
+     * confirms the end. */
     unsigned stage;
     int slot;
+    int path_fd;
     struct statx stx;
+    size_t cap;
+    char probe;
     char path[];
 } whole_call;
 

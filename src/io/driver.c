@@ -45,7 +45,8 @@ int edo__io_init(edo__io_driver *d, edo_runtime *owner, void (*on_active)(edo_ru
      * io_uring (made on first use: edo__io_cring). */
     d->cring_wanted = d->kind == &edo__io_uring;
     pthread_mutex_init(&d->cring_lock, NULL);
-    atomic_init(&d->cring, NULL);
+    for (unsigned i = 0; i < EDO__IO_CRINGS; i++)
+        atomic_init(&d->crings[i], NULL);
     d->cring_error = 0;
     if (rc == 0)
         rc = edo__io_slab_init(&d->slab);
@@ -59,9 +60,11 @@ int edo__io_init(edo__io_driver *d, edo_runtime *owner, void (*on_active)(edo_ru
 
 void edo__io_destroy(edo__io_driver *d)
 {
-    edo__cring *c = atomic_load_explicit(&d->cring, memory_order_acquire);
-    if (c) /* first: it waits for the kernel, and deregisters its eventfd */
-        edo__cring_destroy(c);
+    for (unsigned i = 0; i < EDO__IO_CRINGS; i++) {
+        edo__cring *c = atomic_load_explicit(&d->crings[i], memory_order_acquire);
+        if (c) /* first: it waits for the kernel, and deregisters its eventfd */
+            edo__cring_destroy(c);
+    }
     pthread_mutex_destroy(&d->cring_lock);
     edo__io_slab_destroy(&d->slab);
     if (d->backend)
@@ -105,19 +108,20 @@ static int register_for_cring(void *ctx, int fd, edo_io **io)
     return edo__io_register(ctx, io, fd);
 }
 
-edo__cring *edo__io_cring(edo__io_driver *d)
+edo__cring *edo__io_cring(edo__io_driver *d, unsigned slot)
 {
-    edo__cring *c = atomic_load_explicit(&d->cring, memory_order_acquire);
+    _Atomic(edo__cring *) *at = &d->crings[slot % EDO__IO_CRINGS];
+    edo__cring *c = atomic_load_explicit(at, memory_order_acquire);
     if (c || !d->cring_wanted)
         return c;
     pthread_mutex_lock(&d->cring_lock);
-    c = atomic_load_explicit(&d->cring, memory_order_acquire);
+    c = atomic_load_explicit(at, memory_order_acquire);
     if (!c && d->cring_error == 0) {
         int rc = edo__cring_create(&c, register_for_cring, d);
         if (rc < 0)
             d->cring_error = rc, c = NULL;
         else
-            atomic_store_explicit(&d->cring, c, memory_order_release);
+            atomic_store_explicit(at, c, memory_order_release);
     }
     pthread_mutex_unlock(&d->cring_lock);
     return c;
@@ -125,8 +129,12 @@ edo__cring *edo__io_cring(edo__io_driver *d)
 
 bool edo__io_completions_pending(edo__io_driver *d)
 {
-    edo__cring *c = atomic_load_explicit(&d->cring, memory_order_acquire);
-    return c && atomic_load_explicit(&c->inflight, memory_order_relaxed) > 0;
+    for (unsigned i = 0; i < EDO__IO_CRINGS; i++) {
+        edo__cring *c = atomic_load_explicit(&d->crings[i], memory_order_acquire);
+        if (c && atomic_load_explicit(&c->inflight, memory_order_relaxed) > 0)
+            return true;
+    }
+    return false;
 }
 
 int edo_io_fd(const edo_io *io) { return io ? io->fd : -EINVAL; }
@@ -166,7 +174,9 @@ int edo__io_wait(edo__io_driver *d, edo__io_ready *events, int max, uint64_t dea
 void edo__io_dispatch(edo__io_driver *d, const edo__io_ready *events, int n)
 {
     edo__io_readiness_deliver(&d->slab, events, n);
-    edo__cring *c = atomic_load_explicit(&d->cring, memory_order_acquire);
-    if (c) /* completions nobody reaped: their eventfd may be what woke us */
-        edo__cring_on_dispatch(c);
+    for (unsigned i = 0; i < EDO__IO_CRINGS; i++) {
+        edo__cring *c = atomic_load_explicit(&d->crings[i], memory_order_acquire);
+        if (c) /* completions nobody reaped: their eventfd may be what woke us */
+            edo__cring_on_dispatch(c);
+    }
 }

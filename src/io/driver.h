@@ -23,6 +23,10 @@
 
 #define EDO__IO_EVENTS 256 /* events taken per wait */
 
+/* Completion rings per driver: one for threads that are not workers, the rest shared out among
+ * the workers (edo__io_cring). */
+#define EDO__IO_CRINGS 8
+
 typedef struct edo__io_driver {
     edo_runtime *owner; /* opaque here: handed to on_active, and to the layers above */
     void (*on_active)(edo_runtime *owner); /* registrations went from none to some */
@@ -32,10 +36,10 @@ typedef struct edo__io_driver {
     edo__io_slab slab;
     _Atomic uint32_t registered; /* live registrations */
     /* Completion-based operations (io/uring/completions.h), where the runtime runs io_uring:
-     * the ring, made on first use (under cring_lock); cring_error once that failed. */
+     * the rings, each made on first use (under cring_lock); cring_error once one failed. */
     bool cring_wanted;
     pthread_mutex_t cring_lock;
-    struct edo__cring *_Atomic cring;
+    struct edo__cring *_Atomic crings[EDO__IO_CRINGS];
     int cring_error;
 } edo__io_driver;
 
@@ -53,10 +57,18 @@ static inline bool edo__io_active(edo__io_driver *d)
     return atomic_load_explicit(&d->registered, memory_order_seq_cst) > 0;
 }
 
-/* The completion ring of `d` (made on first use), or NULL where the runtime does not run the
- * io_uring backend or the ring cannot be made: then callers take the blocking pool.
- * Thread-safe. */
-struct edo__cring *edo__io_cring(edo__io_driver *d);
+/* The completion ring `slot` of `d` (made on first use; slot modulo EDO__IO_CRINGS), or NULL
+ * where the runtime does not run the io_uring backend or the ring cannot be made: then callers
+ * take the blocking pool. Thread-safe.
+ *
+ * Why several: io_uring runs the operations it can do at once (an openat, a read from the page
+ * cache) inside io_uring_enter, under the ring's own kernel mutex. Two workers submitting to
+ * one ring therefore take turns for all of that work, the second asleep on the mutex: a
+ * runtime would read files on one CPU at most. So each worker submits to a ring of its own
+ * (slot 1 + its index, the workers sharing out the slots beyond 7), and other threads to slot
+ * 0. Rings stay safe from any thread (a dropped future cancels on the ring its call went to,
+ * and the driver reaps them all after each wait). */
+struct edo__cring *edo__io_cring(edo__io_driver *d, unsigned slot);
 
 /* Whether operations are in flight in `d`'s completion ring (a paused clock waits for them
  * as for the blocking pool's calls). */

@@ -3,64 +3,20 @@
  * after free under ASan, no descriptor or record left behind, the data whole), and many calls
  * at once through a ring of two entries (the submission queue exhausted, the completion queue
  * overflowing) that lose nothing. A kernel without io_uring skips them. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/runtime.h"
 #include "edo/fs.h"
 #include "fs/fs_test.h"
 #include "io/uring/completions.h"
 
 #define BIG ((size_t)256 * 1024)
 
-static int open_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    CHECK(d != NULL);
-    int n = 0;
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-}
-
-/* A two-worker runtime on io_uring, or NULL (skipped) where the kernel gives no ring. */
-static edo_runtime *ring_runtime(void)
-{
-    edo_runtime_config cfg = {.flavor = EDO_RUNTIME_MULTI_THREAD, .worker_threads = 2,
-                              .io_backend = EDO_IO_BACKEND_IO_URING};
-    edo_runtime *rt;
-    int rc = edo_runtime_new(&cfg, &rt);
-    if (rc == -ENOSYS || rc == -EPERM) {
-        fprintf(stderr, "SKIPPED: no io_uring here (%d)\n", rc);
-        return NULL;
-    }
-    CHECK_EQ(rc, 0);
-    if (!edo__runtime_cring(rt)) {
-        fprintf(stderr, "SKIPPED: no io_uring completion ring here\n");
-        edo_runtime_free(rt);
-        return NULL;
-    }
-    return rt;
-}
-
-/* Runs body(d) in a coroutine on a ring runtime, then frees the runtime (which waits for every
- * CQE) and checks that no descriptor was left open. */
-static void ring_run(void (*body)(fs_dir *))
-{
-    int fds = open_fds();
-    edo_runtime *rt = ring_runtime();
-    if (!rt)
-        return;
-    void *arg[1] = {(void *)body};
-    run_on(rt, fs_body_trampoline, arg);
-    edo_runtime_free(rt);
-    CHECK_EQ(open_fds(), fds);
-}
+/* Runs body(d) on a two-worker ring runtime (fs_test.h). */
+static void ring_run(void (*body)(fs_dir *)) { fs_ring_run(EDO_RUNTIME_MULTI_THREAD, body); }
 
 /* A file of BIG bytes (byte i is i * 7), written out and dropped from the page cache, so that
  * a read of it waits for the disk (where the file system allows it: tmpfs keeps it). */
@@ -257,6 +213,8 @@ TEST(aborted_and_cut) { ring_run(aborted_and_cut); }
  * kernel, and every byte and every result arrives. */
 #define TASKS 64
 
+static unsigned tiny_sq; /* the SQ size the test set */
+
 typedef struct many_arg {
     fs_dir *d;
     int index;
@@ -299,14 +257,24 @@ static void many_at_once(fs_dir *d)
         edo_task_free(t[i]);
     }
     edo__cring *c = edo__runtime_cring(edo_runtime_current());
-    CHECK_EQ(c->ring.sq_entries, 2);
+    CHECK_EQ(c->ring.sq_entries, tiny_sq);
     CHECK_EQ(atomic_load(&c->inflight), 0);
     CHECK_EQ(c->nfree, c->nslots); /* every fixed-file slot given back */
 }
 
 TEST(many_at_once_tiny_ring)
 {
-    edo__cring_set_sizes(2, 2);
+    edo__cring_set_sizes(tiny_sq = 2, 2);
+    ring_run(many_at_once);
+    edo__cring_set_sizes(0, 0);
+}
+
+/* The same through rings of 8 entries: a whole-file read's chain (up to 5 SQEs: the open, the
+ * read, the read that finds the end, the two closes) fits, so reads go through the ring while
+ * the SQ is full and the CQ overflows (with 2 entries they take the pool). */
+TEST(many_at_once_ring_of_8)
+{
+    edo__cring_set_sizes(tiny_sq = 8, 8);
     ring_run(many_at_once);
     edo__cring_set_sizes(0, 0);
 }

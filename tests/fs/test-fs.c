@@ -89,12 +89,7 @@ static void copy(fs_dir *d)
     CHECK_EQ(edo_fs_write(a, bytes, n), 0);
     CHECK_EQ(edo_fs_set_permissions(a, 0640), 0);
     CHECK_EQ(edo_fs_copy(a, b), (ssize_t)n);
-    void *data;
-    size_t len;
-    CHECK_EQ(edo_fs_read(b, &data, &len), 0);
-    CHECK_EQ(len, n);
-    CHECK(memcmp(data, bytes, n) == 0);
-    free(data);
+    fs_check_contents(b, bytes, n);
     edo_metadata m;
     CHECK_EQ(edo_fs_metadata(b, &m), 0);
     CHECK_EQ(m.permissions, 0640);
@@ -114,9 +109,7 @@ static void copy(fs_dir *d)
     char shm[64];
     snprintf(shm, sizeof shm, "/dev/shm/edo-fs-copy-%d", (int)getpid());
     if (edo_fs_copy(a, shm) == 5) {
-        CHECK_EQ(edo_fs_read(shm, &data, &len), 0);
-        CHECK(len == 5 && memcmp(data, "short", 5) == 0);
-        free(data);
+        fs_check_contents(shm, "short", 5);
         CHECK_EQ(edo_fs_remove_file(shm), 0);
     }
     /* A procfs file (copy_file_range says it is empty) and an empty file. */

@@ -169,8 +169,15 @@ int edo__cring_cancel(edo__cring *c, edo__cring_op *op, unsigned index)
 
 int edo__cring_submit_unlock(edo__cring *c)
 {
-    int rc = edo__ring_submit(&c->ring);
+    /* The SQEs are published under the lock, the system call made outside it: on a warm cache
+     * the kernel runs the operations inside io_uring_enter (an openat, a read), and a thread
+     * that only wants to queue an SQE meanwhile must not spin for that long. The kernel takes
+     * what is published, whoever enters (ring.h). It is told to take all of it, not the count
+     * seen here: another thread's entry may have taken some of ours meanwhile, and a count
+     * gone stale would cut a later chain in two. What is published always ends a chain. */
+    unsigned pending = edo__ring_publish(&c->ring);
     edo__spin_unlock(&c->sq_lock);
+    int rc = pending ? edo__ring_enter(&c->ring, c->ring.sq_entries, 0, 0) : 0;
     if (rc < 0) {
         /* Nothing taken now: the driver's next look submits again (edo__cring_on_dispatch);
          * wake it so that it does. */

@@ -1,15 +1,18 @@
 /* The completion ring: operations submitted to io_uring as SQEs that carry a pointer to an
  * operation record, whose results come back as CQEs (read, write, openat, statx, fsync, ...),
- * beside the readiness the backend reports. One per I/O driver (so one per runtime), made on
- * first use, and only where the runtime runs the io_uring backend.
+ * beside the readiness the backend reports. The I/O driver keeps one per worker and one for
+ * the other threads (io/driver.h, edo__io_cring: inline work runs under a ring's kernel mutex,
+ * so workers sharing a ring would take turns), each made on first use, and only where the
+ * runtime runs the io_uring backend.
  *
- * Why one per runtime and not one per worker: an operation is started by whichever worker (or
- * block_on thread) polls its future, and finished by whichever thread reaps its CQE; a task
- * may migrate between the two. A ring per worker would need SINGLE_ISSUER to pay off, and that
- * ties every submission of the ring to one thread. So, as the readiness ring of io/uring.c,
- * this ring has no SINGLE_ISSUER, DEFER_TASKRUN or COOP_TASKRUN (with COOP_TASKRUN a
- * completion that runs as task work on a submitter asleep on its futex would wait for that
- * thread's next system call), and two locks: one for the submission side, one for reaping.
+ * Why each ring is still safe from any thread: an operation is started by whichever worker
+ * (or block_on thread) polls its future, and finished by whichever thread reaps its CQE; a
+ * task may migrate between the two, and a dropped future cancels on the ring its operation
+ * went to, from wherever it is dropped. So, as the readiness ring of io/uring.c, a ring has
+ * no SINGLE_ISSUER, DEFER_TASKRUN or COOP_TASKRUN (with COOP_TASKRUN a completion that runs
+ * as task work on a submitter asleep on its futex would wait for that thread's next system
+ * call), and two locks: one for the submission side (not held across io_uring_enter), one for
+ * reaping.
  *
  * Who reaps. A CQE is reaped, and its operation told, by
  *   1. the submitter, right after submitting: on a warm cache a file read, an openat or a
