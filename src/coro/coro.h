@@ -18,6 +18,13 @@ struct edo_runtime;
  * slot: [guard page][stack ...][edo__stack][colour gap], the slot a page larger than the stack
  * asked for (see stack.c). Touched at the start and end of a coroutine, by deadlines and by the
  * sanitizers, not by an ordinary resume or suspension (that is edo__coro's part). */
+/* How a stack's lowest page is kept from being written over (stack.c). */
+enum edo__guard {
+    EDO__GUARD_NONE,  /* no guard: past the mprotect budget */
+    EDO__GUARD_PAGE,  /* an mprotect'd page: a mapping of its own, counted in the budget */
+    EDO__GUARD_LIGHT, /* a lightweight guard region (madvise MADV_GUARD_INSTALL) */
+};
+
 typedef struct edo__stack {
     void *(*fn)(void *);
     void *arg;
@@ -29,7 +36,7 @@ typedef struct edo__stack {
     size_t map_size;
     char *stack_lo;     /* lowest usable byte */
     size_t stack_size;  /* as requested (page multiple): at least this much is usable */
-    bool guarded;
+    uint8_t guard;      /* enum edo__guard */
     bool chunked;       /* part of a pool chunk (else a mapping of its own) */
     struct edo__stack *next_free; /* in a pool */
     /* sanitizers */
