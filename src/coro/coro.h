@@ -14,10 +14,6 @@
 
 struct edo_runtime;
 
-/* A coroutine's stack slot and the coroutine's cold state, in one block near the top of the
- * slot: [guard page][stack ...][edo__stack][colour gap], the slot a page larger than the stack
- * asked for (see stack.c). Touched at the start and end of a coroutine, by deadlines and by the
- * sanitizers, not by an ordinary resume or suspension (that is edo__coro's part). */
 /* How a stack's lowest page is kept from being written over (stack.c). */
 enum edo__guard {
     EDO__GUARD_NONE,  /* no guard: past the mprotect budget */
@@ -25,6 +21,10 @@ enum edo__guard {
     EDO__GUARD_LIGHT, /* a lightweight guard region (madvise MADV_GUARD_INSTALL) */
 };
 
+/* A coroutine's stack slot and the coroutine's cold state, in one block near the top of the
+ * slot: [guard page][stack ...][edo__stack][colour gap], the slot a page larger than the stack
+ * asked for (see stack.c). Touched at the start and end of a coroutine, by deadlines and by the
+ * sanitizers, not by an ordinary resume or suspension (that is edo__coro's part). */
 typedef struct edo__stack {
     void *(*fn)(void *);
     void *arg;
