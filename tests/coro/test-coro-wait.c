@@ -46,59 +46,61 @@ TEST(spurious_wakes_poll_without_resuming)
     CHECK_EQ(r.polls_in_coroutine, 1);
 }
 
-static void *await_gate_value(void *arg)
+/* A coroutine on a two-worker runtime, waiting on a shut gate (util.h's await_gate). */
+typedef struct {
+    edo_runtime *rt;
+    gate g;
+    edo_task *t;
+} gate_waiter;
+
+static void waiter_start(gate_waiter *w)
 {
-    gate_future gf = gate_future_new(arg, (void *)9);
-    void *out = NULL;
-    int rc = edo_await(&gf.base, &out);
-    edo_future_drop(&gf.base);
-    return rc == 0 ? out : (void *)(intptr_t)rc;
+    w->rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
+    gate_init(&w->g);
+    CHECK_EQ(edo_spawn_with(w->rt, NULL, await_gate, &w->g, &w->t), 0);
+    WAIT_UNTIL(gate_has_waiter(&w->g));
+}
+
+/* Wakes the waiter with the gate still shut, and waits until its task has polled it again. */
+static void waiter_poke(gate_waiter *w)
+{
+    int polls = atomic_load(&w->g.polls);
+    gate_poke(&w->g);
+    WAIT_UNTIL(atomic_load(&w->g.polls) > polls);
+}
+
+/* Joins the waiter, expecting `rc` and `out` (the coroutine's output), and frees it all. The
+ * future was dropped once. */
+static void waiter_finish(gate_waiter *w, int rc, intptr_t out)
+{
+    void *got = NULL;
+    CHECK_EQ(edo_task_join(w->t, &got), rc);
+    CHECK_EQ((intptr_t)got, out);
+    CHECK_EQ(atomic_load(&w->g.dropped), 1);
+    edo_task_free(w->t);
+    edo_runtime_free(w->rt);
+    gate_destroy(&w->g);
 }
 
 /* Wakes from another thread that find the gate shut (pokes), then one that finds it open: the
- * output arrives once, the future is dropped once. */
+ * output arrives once. */
 TEST(pokes_from_another_thread_then_open)
 {
-    edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
-    gate g;
-    gate_init(&g);
-    edo_task *t;
-    CHECK_EQ(edo_spawn_with(rt, NULL, await_gate_value, &g, &t), 0);
-    WAIT_UNTIL(gate_has_waiter(&g));
-    for (int i = 0; i < 3; i++) {
-        int polls = atomic_load(&g.polls);
-        gate_poke(&g);
-        WAIT_UNTIL(atomic_load(&g.polls) > polls); /* polled again, still pending */
-    }
-    gate_open(&g);
-    void *out;
-    CHECK_EQ(edo_task_join(t, &out), 0);
-    CHECK_EQ((intptr_t)out, 9);
-    CHECK_EQ(atomic_load(&g.dropped), 1);
-    edo_task_free(t);
-    edo_runtime_free(rt);
-    gate_destroy(&g);
+    gate_waiter w;
+    waiter_start(&w);
+    for (int i = 0; i < 3; i++)
+        waiter_poke(&w);
+    gate_open(&w.g);
+    waiter_finish(&w, 0, 5);
 }
 
 /* Aborted while suspended in a wait that its poll has polled again since: the wait returns
- * -ECANCELED in the coroutine, which unwinds (dropping the future once). */
+ * -ECANCELED in the coroutine, which unwinds and returns that. */
 TEST(abort_after_a_poll_of_the_wait)
 {
-    edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
-    gate g;
-    gate_init(&g);
-    edo_task *t;
-    CHECK_EQ(edo_spawn_with(rt, NULL, await_gate_value, &g, &t), 0);
-    WAIT_UNTIL(gate_has_waiter(&g));
-    int polls = atomic_load(&g.polls);
-    gate_poke(&g);
-    WAIT_UNTIL(atomic_load(&g.polls) > polls);
-    CHECK_EQ(edo_task_abort(t), 0);
-    void *out = NULL;
-    CHECK_EQ(edo_task_join(t, &out), -ECANCELED);
-    CHECK_EQ((intptr_t)out, -ECANCELED); /* what the coroutine returned as it unwound */
-    CHECK_EQ(atomic_load(&g.dropped), 1);
-    edo_task_free(t);
-    edo_runtime_free(rt);
-    gate_destroy(&g);
+    gate_waiter w;
+    waiter_start(&w);
+    waiter_poke(&w);
+    CHECK_EQ(edo_task_abort(w.t), 0);
+    waiter_finish(&w, -ECANCELED, -ECANCELED);
 }
