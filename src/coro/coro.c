@@ -343,8 +343,8 @@ int edo_yield(void)
         return -ECANCELED;
     if (co->timed && edo_now() >= co->stack->deadline)
         return -ETIMEDOUT;
-    edo_waker_wake_by_ref(co->cx->waker);
-    return suspend(co); /* a tail call: resumed straight in our caller */
+    edo__task_wake_current(); /* co->cx's waker is its task's, and its task is being polled */
+    return suspend(co);       /* a tail call: resumed straight in our caller */
 }
 
 int edo__coro_coop(void)
