@@ -173,6 +173,17 @@ static inline gate_future gate_future_new(gate *g, void *value)
     return gf;
 }
 
+/* A coroutine body: awaits a gate_future on the gate `arg` (output 5) and returns the output,
+ * or the wait's error as a pointer-sized integer. */
+static inline void *await_gate(void *arg)
+{
+    gate_future gf = gate_future_new(arg, (void *)5);
+    void *out = NULL;
+    int rc = edo_await(&gf.base, &out);
+    edo_future_drop(&gf.base);
+    return rc == 0 ? out : (void *)(intptr_t)rc;
+}
+
 static inline double now_s(void)
 {
     struct timespec ts;

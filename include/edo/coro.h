@@ -105,7 +105,10 @@ int edo_spawn_local(const edo_spawn_options *options, void *(*fn)(void *arg), vo
 
 /* Inside a coroutine: waits until `future` is ready and stores its output in *out (`out` may
  * be NULL). The future is polled in place, so it must not move meanwhile; the caller still
- * owns it (and drops it if it has a drop function).
+ * owns it (and drops it if it has a drop function). Its first poll runs in the coroutine; once
+ * it has suspended, the task's poll polls the future from the worker (outside the coroutine:
+ * edo_in_coroutine() is false there) and resumes the coroutine only when it is ready, so a
+ * future's poll must not depend on running in a coroutine (none of edo's do).
  * Returns 0, or
  *   -EINVAL     future (or its vtable, or its poll function) is NULL (checked first);
  *   -EPERM      not called from a coroutine;

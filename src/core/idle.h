@@ -46,6 +46,13 @@ bool edo__idle_transition_to_parked(edo__idle *idle, unsigned index, bool search
  * block_on, or shutdown): takes it off the parked list if it is still there (then it counts as
  * unparked, not searching) and returns true; false when a notifier already took it off. */
 bool edo__idle_unpark_self(edo__idle *idle, unsigned index);
+/* Every worker is awake and none is searching: no one would steal work offered now. A hint
+ * (read without ordering); a worker that parks or starts searching changes it within moments. */
+static inline bool edo__idle_all_busy(edo__idle *idle)
+{
+    uint32_t s = atomic_load_explicit(&idle->state, memory_order_relaxed);
+    return s >> 16 == 0 && (s & 0xffffu) >= idle->nworkers; /* searching, unparked */
+}
 static inline bool edo__idle_is_sleeping(edo__idle *idle, unsigned index)
 {
     return atomic_load_explicit(&idle->sleeping[index], memory_order_acquire);

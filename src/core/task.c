@@ -353,6 +353,12 @@ edo_waker edo__task_current_waker(void)
     return t ? (edo_waker){&task_waker_vtable, t} : edo_waker_noop();
 }
 
+void edo__task_wake_current(void)
+{
+    if (current_task)
+        current_task_self_woken = true;
+}
+
 bool edo__task_current_abort_requested(void)
 {
     edo__task *t = current_task;

@@ -109,6 +109,9 @@ void edo__task_set_cancelled_output(void *output);
 edo_waker edo__task_current_waker(void);
 /* True when the task being polled on this thread has been aborted. */
 bool edo__task_current_abort_requested(void);
+/* The task being polled on this thread wakes itself (a yield): what its own waker's
+ * wake_by_ref does then, without the waker's two calls. Nothing outside a task's poll. */
+void edo__task_wake_current(void);
 
 /* Frees a task that edo__task_new made but that was never scheduled (a refused spawn). */
 void edo__task_free_unspawned(edo__task *t);

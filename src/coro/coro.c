@@ -66,7 +66,8 @@ static inline __attribute__((always_inline)) int enter(edo__coro *co, edo_contex
     co->outer = current_coro;
     current_coro = co;
     co->cx = cx;
-    co->out = out;
+    co->out = out; /* the end of any wait: `wait` shares its place */
+    co->waiting = false;
 #if defined(EDO_ASAN) || defined(EDO_TSAN)
 #ifdef EDO_ASAN
     void *fake = NULL;
@@ -162,7 +163,7 @@ static bool start(edo__coro *co)
     co->cx = NULL;
     co->out = NULL;
     co->outer = NULL;
-    co->finished = co->cancelled = co->timed = false;
+    co->finished = co->cancelled = co->timed = co->waiting = false;
     co->shield_depth = 0;
     edo__context_make(&co->ctx, st, coro_entry, co); /* the stack ends below the block */
     co->stack = st;
@@ -180,6 +181,18 @@ __attribute__((noinline)) static edo_poll first_poll(edo__coro *co, edo_context 
     return (edo_poll)enter(co, cx, out, 0);
 }
 
+/* The wait the coroutine is suspended in (edo__coro_await_pending), polled here on the poller's
+ * stack: false while its future is pending (the coroutine stays suspended); true once it is
+ * ready (its output is in the wait) or the coroutine has been cancelled meanwhile (it is
+ * resumed to see that). */
+static inline __attribute__((always_inline)) bool wait_done(edo__coro *co, edo_context *cx)
+{
+    if (co->cancelled)
+        return true;
+    edo__coro_wait *w = co->wait;
+    return w->future->vtable->poll(w->future, cx, &w->out) == EDO_READY;
+}
+
 /* A poll of a shielded coroutine: an abort of its task (which did not drop it) is told to the
  * coroutine here, once. */
 __attribute__((noinline)) static edo_poll shielded_poll(edo__coro *co, edo_context *cx,
@@ -190,7 +203,19 @@ __attribute__((noinline)) static edo_poll shielded_poll(edo__coro *co, edo_conte
         co->cancelled = true;
         value = -ECANCELED;
     }
+    if (value == 0 && co->waiting && !wait_done(co, cx))
+        return EDO_PENDING;
     return (edo_poll)enter(co, cx, out, value);
+}
+
+/* A poll of a coroutine suspended in a wait: resumes it only once the wait is done. Out of line,
+ * so that the other polls (a yield's) save no registers for the call of the future's poll. */
+__attribute__((noinline)) static edo_poll waiting_poll(edo__coro *co, edo_context *cx,
+                                                       void **out)
+{
+    if (!wait_done(co, cx))
+        return EDO_PENDING;
+    return (edo_poll)enter(co, cx, out, 0);
 }
 
 static edo_poll coro_poll(edo_future *self, edo_context *cx, void **out)
@@ -200,6 +225,8 @@ static edo_poll coro_poll(edo_future *self, edo_context *cx, void **out)
         return first_poll(co, cx, out);
     if (__builtin_expect(co->shield_depth != 0, 0))
         return shielded_poll(co, cx, out);
+    if (co->waiting)
+        return waiting_poll(co, cx, out);
     return (edo_poll)enter(co, cx, out, 0);
 }
 
@@ -316,8 +343,8 @@ int edo_yield(void)
         return -ECANCELED;
     if (co->timed && edo_now() >= co->stack->deadline)
         return -ETIMEDOUT;
-    edo_waker_wake_by_ref(co->cx->waker);
-    return suspend(co); /* a tail call: resumed straight in our caller */
+    edo__task_wake_current(); /* co->cx's waker is its task's, and its task is being polled */
+    return suspend(co);       /* a tail call: resumed straight in our caller */
 }
 
 int edo__coro_coop(void)

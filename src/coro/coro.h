@@ -14,6 +14,13 @@
 
 struct edo_runtime;
 
+/* How a stack's lowest page is kept from being written over (stack.c). */
+enum edo__guard {
+    EDO__GUARD_NONE,  /* no guard: past the mprotect budget */
+    EDO__GUARD_PAGE,  /* an mprotect'd page: a mapping of its own, counted in the budget */
+    EDO__GUARD_LIGHT, /* a lightweight guard region (madvise MADV_GUARD_INSTALL) */
+};
+
 /* A coroutine's stack slot and the coroutine's cold state, in one block near the top of the
  * slot: [guard page][stack ...][edo__stack][colour gap], the slot a page larger than the stack
  * asked for (see stack.c). Touched at the start and end of a coroutine, by deadlines and by the
@@ -29,7 +36,7 @@ typedef struct edo__stack {
     size_t map_size;
     char *stack_lo;     /* lowest usable byte */
     size_t stack_size;  /* as requested (page multiple): at least this much is usable */
-    bool guarded;
+    uint8_t guard;      /* enum edo__guard */
     bool chunked;       /* part of a pool chunk (else a mapping of its own) */
     struct edo__stack *next_free; /* in a pool */
     /* sanitizers */
@@ -39,6 +46,13 @@ typedef struct edo__stack {
     void *tsan_fiber, *caller_tsan_fiber;
     unsigned valgrind_id;
 } edo__stack;
+
+/* A wait that the poller finishes (edo__coro_await_pending): the future a suspended coroutine
+ * waits for, and where its output goes once it is ready. Lives in the waiting call's frame. */
+typedef struct edo__coro_wait {
+    edo_future *future;
+    void *out;
+} edo__coro_wait;
 
 /* A coroutine as every resume and suspension sees it. It lives in its task (coro.c's future),
  * in the cache line that the task's poll reads anyway for the future's vtable, so a resume and
@@ -52,7 +66,10 @@ typedef struct edo__coro {
         struct {
             edo__context caller;     /* the poller that resumed it (changes every resume) */
             edo_context *cx;         /* the current poll's context: its waker wakes the task */
-            void **out;              /* the current poll's output: the result goes there */
+            union {
+                void **out;           /* the current poll's output: the result goes there */
+                edo__coro_wait *wait; /* while suspended with `waiting` (out is unused then) */
+            };
             struct edo__coro *outer; /* current on the poller's thread before (or NULL) */
         };
         /* until the first poll: what spawning asked for */
@@ -66,6 +83,7 @@ typedef struct edo__coro {
     edo__stack *stack; /* NULL until the first poll binds one */
     bool finished, cancelled;
     bool timed;            /* stack->deadline is not EDO_INSTANT_NEVER (a check without the line) */
+    bool waiting;          /* suspended in `wait`: the poll polls its future before resuming */
     uint16_t shield_depth; /* open shields (edo__coro_shield): aborts are deferred meanwhile */
 } edo__coro;
 
@@ -130,24 +148,30 @@ int edo__coro_await_until(edo__coro *co, edo_future *future, void **out);
  * poller's calls, not the coroutine's). */
 
 /* The rest of a wait whose future `co` (the calling coroutine) has just polled, with its
- * current context (co->cx), and found pending: suspend, poll, repeat. Same results as
- * edo_await. */
+ * current context (co->cx), and found pending: suspend until it is ready. Same results as
+ * edo_await.
+ *
+ * The task's poll polls the future itself, on the worker's stack, and resumes the coroutine
+ * only once it is ready (coro.c, coro_poll), with the output already in `wait`: a wake-up that
+ * finds the future still pending costs no switch, and the future's poll (taking the message,
+ * freeing the channel, ...) runs on the worker's stack, which every poll keeps hot, not deeper
+ * into the coroutine's, whose lines are cold whenever the coroutine has waited a while. The
+ * coroutine resumed touches only the frames it suspended in. */
 static inline __attribute__((always_inline)) int edo__coro_await_pending(edo__coro *co,
                                                                          edo_future *future,
                                                                          void **out)
 {
-    for (;;) {
-        if (co->timed)
-            return edo__coro_await_until(co, future, out);
-        if (edo__coro_suspend(co) < 0 || co->cancelled)
-            return -ECANCELED;
-        void *o = NULL;
-        if (future->vtable->poll(future, co->cx, &o) == EDO_READY) {
-            if (out)
-                *out = o;
-            return 0;
-        }
-    }
+    if (co->timed)
+        return edo__coro_await_until(co, future, out);
+    edo__coro_wait wait = {future, NULL};
+    co->wait = &wait;
+    co->waiting = true;
+    /* Resumed with 0 only once the poll found the future ready; cancelled otherwise. */
+    if (edo__coro_suspend(co) < 0 || co->cancelled)
+        return -ECANCELED;
+    if (out)
+        *out = wait.out;
+    return 0;
 }
 
 /* edo_await's body (edo/coro.h). */

@@ -39,7 +39,7 @@ static void on_fault(int sig, siginfo_t *info, void *uctx)
     edo__coro *co = edo__coro_running();
     const edo__stack *st = co ? co->stack : NULL;
     char *addr = info->si_addr;
-    if (st && st->guarded && addr >= st->map && addr < st->stack_lo) {
+    if (st && st->guard != EDO__GUARD_NONE && addr >= st->map && addr < st->stack_lo) {
         write_str("edo: coroutine stack overflow: a stack of ");
         write_num(st->stack_size, 10);
         write_str(" bytes ran into its guard page at 0x");

@@ -42,16 +42,7 @@ TEST(yield_many_coroutines)
     edo_runtime_free(rt);
 }
 
-/* Await a future that another thread completes. */
-static void *await_gate(void *arg)
-{
-    gate_future gf = gate_future_new(arg, (void *)5);
-    void *out = NULL;
-    int rc = edo_await(&gf.base, &out);
-    edo_future_drop(&gf.base);
-    return rc == 0 ? out : (void *)(intptr_t)rc;
-}
-
+/* Await a future that another thread completes (util.h's await_gate). */
 TEST(await_woken_from_other_thread)
 {
     edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
