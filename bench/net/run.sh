@@ -44,6 +44,9 @@
 #       each the median over the rounds of the two runs' ratio in that round
 #       (runs of one round are seconds apart, so drift cancels out)
 #   bench=B vs=go ratio_cpu=X ratio_rps=Y   the same against Go (and vs=epoll)
+#   bench=B edo=edo-uring ratio_cpu=X ...    the same for edo on io_uring (peer
+#       edo-uring: edo's servers with EDO_IO_BACKEND=uring), against Tokio (and
+#       vs=go, vs=epoll, and vs=edo: edo on io_uring against edo on epoll)
 #   bench=idle_conn_memory peer=P bytes_per_conn=M
 #       growth of the server's VmRSS while it holds IDLE_CONNS idle
 #       connections, per connection (kernel socket buffers are not in RSS)
@@ -63,9 +66,10 @@
 #   RUNS=3            runs per (benchmark, server)
 #   DURATION=5        seconds of load per run (SECONDS=N works too)
 #   WORKERS=1         server worker threads (GOMAXPROCS for Go)
-#   PEERS="edo tokio go epoll"   servers to run (edo must be among them for
-#                                the ratios; edo-ready and edo-future, edo's
-#                                other echo styles, may be added for echo)
+#   PEERS="edo edo-uring tokio go epoll"   servers to run (edo or edo-uring
+#                                must be among them for the ratios; edo-ready
+#                                and edo-future, edo's other echo styles, may
+#                                be added for echo)
 #   BENCHES="echo_c50_d1 echo_c50_d16 echo_c500_d1 echo_c500_d16 http_c50
 #            idle_conn_memory"
 #   IDLE_CONNS=9000   idle connections (needs about that many fds on each side)
@@ -81,7 +85,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1 # the repo root
 [ "$DURATION" -gt 0 ] 2>/dev/null || DURATION=5
 RUNS=${RUNS:-3}
 WORKERS=${WORKERS:-1}
-PEERS=${PEERS:-edo tokio go epoll}
+PEERS=${PEERS:-edo edo-uring tokio go epoll}
 BENCHES=${BENCHES:-echo_c50_d1 echo_c50_d16 echo_c500_d1 echo_c500_d16 http_c50 idle_conn_memory}
 IDLE_CONNS=${IDLE_CONNS:-9000}
 PIN=${PIN:-1}
@@ -161,6 +165,8 @@ server_cmd() {
     echo/edo-ready) echo build/release/examples/echo_server --style ready ;;
     echo/edo-future) echo build/release/examples/echo_server --style future ;;
     http/edo) echo "$BIN/edo_http" ;;
+    echo/edo-uring) echo env EDO_IO_BACKEND=uring build/release/examples/echo_server ;;
+    http/edo-uring) echo env EDO_IO_BACKEND=uring "$BIN/edo_http" ;;
     echo/tokio) echo "$TOKIO_DIR/tokio-echo" ;;
     http/tokio) echo "$TOKIO_DIR/tokio-http" ;;
     echo/go) echo "$BIN/go-server" ;;
@@ -331,21 +337,22 @@ med() {
 # ratio NUM DEN: NUM / DEN with two decimals.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'; }
 
-# paired BENCH OTHER KEY INVERT: the median over the rounds in which both edo and OTHER ran of
-# edo's KEY / OTHER's (OTHER's / edo's when INVERT is 1, for costs).
+# paired BENCH MINE OTHER KEY INVERT: the median over the rounds in which both MINE (edo or
+# edo-uring) and OTHER ran of MINE's KEY / OTHER's (OTHER's / MINE's when INVERT is 1, for
+# costs).
 paired() {
     local line run a b vals=()
     declare -A mine=()
     while IFS= read -r line; do
-        [ -n "$line" ] && mine[$(field run "$line")]=$(field "$3" "$line")
-    done <<<"${RESULTS[$1/edo]:-}"
+        [ -n "$line" ] && mine[$(field run "$line")]=$(field "$4" "$line")
+    done <<<"${RESULTS[$1/$2]:-}"
     while IFS= read -r line; do
         [ -n "$line" ] || continue
         run=$(field run "$line")
         [ -n "${mine[$run]:-}" ] || continue
-        a=${mine[$run]} b=$(field "$3" "$line")
-        if [ "$4" = 1 ]; then vals+=("$(ratio "$b" "$a")"); else vals+=("$(ratio "$a" "$b")"); fi
-    done <<<"${RESULTS[$1/$2]:-}"
+        a=${mine[$run]} b=$(field "$4" "$line")
+        if [ "$5" = 1 ]; then vals+=("$(ratio "$b" "$a")"); else vals+=("$(ratio "$a" "$b")"); fi
+    done <<<"${RESULTS[$1/$3]:-}"
     printf '%.2f' "$(median "${vals[@]}")"
 }
 
@@ -366,13 +373,22 @@ report() {
                 "$(med "$bench" "$peer" user_us_per_req)"
         fi
     done
-    [ -n "${RESULTS[$bench/edo]:-}" ] || return 0
-    for other in tokio go epoll; do
-        [ -n "${RESULTS[$bench/$other]:-}" ] || continue
-        local vs="" 
-        [ $other = tokio ] || vs=" vs=$other"
+    [ -n "${RESULTS[$bench/edo]:-}" ] && ratios "$bench" edo
+    [ -n "${RESULTS[$bench/edo-uring]:-}" ] && ratios "$bench" edo-uring
+    return 0
+}
+
+# ratios BENCH MINE: MINE's (edo's or edo-uring's) ratios against the other servers.
+ratios() {
+    local bench=$1 mine=$2 other tag=""
+    [ "$mine" = edo ] || tag=" edo=$mine"
+    for other in tokio go epoll edo; do
+        [ "$other" != "$mine" ] && [ -n "${RESULTS[$bench/$other]:-}" ] || continue
+        local vs="$tag"
+        [ $other = tokio ] || vs="$tag vs=$other"
         if [ "$bench" = idle_conn_memory ]; then
-            echo "bench=$bench$vs ratio=$(ratio "$(med "$bench" $other bytes_per_conn)" "$(med "$bench" edo bytes_per_conn)")"
+            echo "bench=$bench$vs ratio=$(ratio "$(med "$bench" $other bytes_per_conn)" "$(med "$bench" "$mine" bytes_per_conn)")"
+            [ "$mine" = edo ] || continue
             local style
             for style in ready future; do
                 [ -n "${RESULTS[$bench/edo-$style]:-}" ] || continue
@@ -380,9 +396,9 @@ report() {
                     "$(med "$bench" "edo-$style" bytes_per_conn)")"
             done
         else
-            echo "bench=$bench$vs ratio_cpu=$(paired "$bench" $other cpu_us_per_req 1)" \
-                "ratio_user=$(paired "$bench" $other user_us_per_req 1)" \
-                "ratio_rps=$(paired "$bench" $other rps 0)"
+            echo "bench=$bench$vs ratio_cpu=$(paired "$bench" "$mine" $other cpu_us_per_req 1)" \
+                "ratio_user=$(paired "$bench" "$mine" $other user_us_per_req 1)" \
+                "ratio_rps=$(paired "$bench" "$mine" $other rps 0)"
         fi
     done
 }
