@@ -344,10 +344,19 @@ void edo_file_sync_all_future_init(edo_file_future *f, edo_file *file);
 void edo_file_sync_data_future_init(edo_file_future *f, edo_file *file);
 void edo_file_set_len_future_init(edo_file_future *f, edo_file *file, uint64_t len);
 void edo_file_metadata_future_init(edo_file_future *f, edo_file *file, edo_metadata *out);
+/* edo_file_close as a future: waits for a write going out, then closes; `result` is that
+ * write's failure, or 0. The file is closed when it completes, and also when it is dropped
+ * before (its descriptor then once the write is out); it is not to be used after init. */
+void edo_file_close_future_init(edo_file_future *f, edo_file *file);
 
-/* Closes the file at once (no flush: a write going out still goes out; call edo_file_sync_all
- * or edo_stream_flush first to see its failure). No operation may be in flight. Returns 0 or
- * -EINVAL (f NULL). Never suspends. */
+/* Closes the file. In a coroutine it first waits (suspends) for a write still going out, so
+ * that nothing issued after the close (a whole-file read of the path, a rename) overtakes it,
+ * and returns that write's failure (-ENOSPC, -EIO, ...) or 0; cancelled or cut by a deadline
+ * meanwhile (-ECANCELED, -ETIMEDOUT), it closes all the same, the descriptor once the write is
+ * out. Outside a coroutine it never suspends: it returns 0 at once and the descriptor is closed
+ * when the write is out (use the future form, edo_file_sync_all or edo_stream_flush to wait).
+ * Either way the file is closed and `f` must not be used again. No other operation may be in
+ * flight. -EINVAL: f NULL. */
 int edo_file_close(edo_file *f);
 
 #ifdef __cplusplus
