@@ -277,14 +277,17 @@ int edo_file_create(const char *path, edo_file **out);
 
 /* The file as a byte stream (edo/stream.h, edo/stream_util.h), reading and writing at the
  * file's offset. Every stream call works on it; each read and each write is one pool call
- * (up to 64 KiB). The stream belongs to the file: do not close it (edo_file_close does).
- * Cancel safety, as edo/stream.h asks:
- *  - a read abandoned while its pool call runs keeps the bytes that call read, for the next
+ * (up to 64 KiB), or, on an io_uring runtime, for a regular file or block device opened for
+ * reading alone or writing alone, one read or write in the completion ring (docs/fs.md). The
+ * stream belongs to the file: do not close it (edo_file_close does).
+ * Cancel safety, as edo/stream.h asks, the same on both paths:
+ *  - a read abandoned while its call runs keeps the bytes that call read, for the next
  *    read (the file's offset has moved past them);
- *  - a write copies its bytes (up to 64 KiB) and completes at once while a pool call writes
- *    them out; a write that is pending waits for the previous one and has copied nothing, so
+ *  - a write copies its bytes (up to 64 KiB) and completes at once while a call (pool or
+ *    ring) writes them out; a write that is pending waits for the previous one and has copied nothing, so
  *    dropping it writes nothing. A failure of a write going out (-ENOSPC, -EIO) is returned by
- *    the next write, flush, shutdown, or any edo_file call below.
+ *    the next write, flush, shutdown, or any edo_file call below (edo_file_close included, in
+ *    a coroutine).
  * NULL f: NULL. Never suspends. */
 edo_stream *edo_file_stream(edo_file *f);
 
