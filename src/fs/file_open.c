@@ -33,7 +33,7 @@ static ssize_t open_work(edo__fs_call *c)
     struct stat st;
     int rc = fstat(fd, &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? -EISDIR : 0;
     if (rc == 0)
-        rc = edo__file_stream_open(fd, st.st_mode, &oc->stream);
+        rc = edo__file_stream_open_flags(fd, st.st_mode, oc->flags, &oc->stream);
     if (rc < 0)
         close(fd);
     return rc;
@@ -111,7 +111,7 @@ static ssize_t open_ring(edo__fs_call *c, edo__cring *r, const int32_t *res)
         if (rc == 0 && !S_ISREG(oc->stx.stx_mode))
             rc = EDO__FS_POOL;
         if (rc == 0) /* if nobody takes it, open_release closes it */
-            rc = edo__file_stream_open(oc->fd, oc->stx.stx_mode, &oc->stream);
+            rc = edo__file_stream_open_flags(oc->fd, oc->stx.stx_mode, oc->flags, &oc->stream);
         if (rc < 0)
             close(oc->fd);
         return rc;

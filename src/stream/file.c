@@ -509,6 +509,11 @@ static const edo_stream_vtable file_vtable = {
 
 int edo__file_stream_open(int fd, mode_t mode, edo_stream **out)
 {
+    return edo__file_stream_open_flags(fd, mode, -1, out);
+}
+
+int edo__file_stream_open_flags(int fd, mode_t mode, int flags, edo_stream **out)
+{
     file_stream *fs = calloc(1, sizeof *fs);
     if (!fs)
         return -ENOMEM;
@@ -517,8 +522,9 @@ int edo__file_stream_open(int fd, mode_t mode, edo_stream **out)
     fs->alone = !(S_ISREG(mode) || S_ISBLK(mode));
     /* One access mode: a read and a write in flight at once through the ring would race on
      * the file position (file_ring.h). */
-    int flags = fs->alone ? -1 : fcntl(fd, F_GETFL);
-    fs->ringable = flags >= 0 && (flags & O_ACCMODE) != O_RDWR;
+    if (!fs->alone && flags < 0)
+        flags = fcntl(fd, F_GETFL);
+    fs->ringable = !fs->alone && flags >= 0 && (flags & O_ACCMODE) != O_RDWR;
     edo__spin_init(&fs->lock);
     fs->refs = 1;
     *out = &fs->base;
