@@ -16,9 +16,10 @@
 #define EDO__IOWQ_BOUNDED 64u
 
 /* Raises `c`'s bounded io-wq limit to EDO__IOWQ_BOUNDED (IORING_REGISTER_IOWQ_MAX_WORKERS, which
- * sets it for every thread submitting to the ring, now and later), unless a limit below the
- * kernel's default was set (a test holding operations in flight sets 1). Asks the kernel only
- * the first time this thread sees the ring. A kernel without the limit keeps its own. Never
+ * sets it for every thread submitting to the ring, now and later), unless this thread's io-wq
+ * already has a limit below the kernel's default (a test holding operations in flight sets 1;
+ * one set from another thread only is not seen). Asks the kernel only the first time this
+ * thread sees the ring. A kernel without the limit keeps its own. Never
  * blocks; thread-safe. (Here rather than in completions.c, which sets a ring up, as that file
  * is being reworked; the ring's creation is the place for it once that settles.) */
 void edo__iowq_widen(edo__cring *c);
