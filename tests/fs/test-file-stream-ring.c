@@ -287,3 +287,30 @@ static void close_after_write(fs_dir *d)
 
 TEST(close_waits_for_write_default_backend) { fs_run(close_after_write); }
 TEST(close_waits_for_write_ring) { fs_ring_run(EDO_RUNTIME_MULTI_THREAD, close_after_write); }
+
+/* ---- io-wq's bounded workers -------------------------------------------------------------- */
+
+/* A stream write through the ring widens its io-wq to 64 bounded workers (io/uring/iowq.h), so
+ * that punted writes do not queue behind fsyncs; the unbounded limit stays as it was. */
+static void widened(fs_dir *d)
+{
+    edo__cring *c = the_ring();
+    if (!can_block(c))
+        return;
+    unsigned before[2] = {0, 0};
+    CHECK(syscall(__NR_io_uring_register, c->ring.fd, IORING_REGISTER_IOWQ_MAX_WORKERS, before,
+                  2) == 0);
+    edo_file *f;
+    CHECK_EQ(edo_file_create(fs_path(d, 0, "w"), &f), 0);
+    CHECK_EQ(edo_stream_write_all(edo_file_stream(f), "bytes", 5), 0);
+    CHECK_EQ(edo_file_close(f), 0);
+    unsigned now[2] = {0, 0};
+    CHECK(syscall(__NR_io_uring_register, c->ring.fd, IORING_REGISTER_IOWQ_MAX_WORKERS, now,
+                  2) == 0);
+    CHECK_EQ(now[0], 64);
+    if (before[0]) /* this thread had an io-wq to ask: its unbounded limit did not move */
+        CHECK_EQ(now[1], before[1]);
+    fs_check_contents(fs_path(d, 0, "w"), "bytes", 5);
+}
+
+TEST(ring_iowq_widened) { fs_ring_run(EDO_RUNTIME_CURRENT_THREAD, widened); }
