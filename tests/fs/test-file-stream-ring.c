@@ -1,9 +1,10 @@
 /* An edo_file's stream through the completion ring (src/stream/file_ring.c) and on the pool:
  * byte-exact transfers of many sizes on both; on a ring runtime, a read dropped while the
  * kernel holds it keeps its bytes, a pending write dropped writes nothing, a close waits for
- * the write going out; a FIFO stays on the pool; and on both paths a close does not return
- * before the write going out is out. The ring cases hold operations in flight with
- * fs/ring_block.h (a kernel without io_uring, or without the worker limit, skips them). */
+ * the write going out; a FIFO stays on the pool; a stream write widens the ring's io-wq; and
+ * on both paths a close does not return before the write going out is out. The ring cases
+ * hold operations in flight with fs/ring_block.h (a kernel without io_uring, or without the
+ * worker limit, skips them). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
