@@ -277,14 +277,17 @@ int edo_file_create(const char *path, edo_file **out);
 
 /* The file as a byte stream (edo/stream.h, edo/stream_util.h), reading and writing at the
  * file's offset. Every stream call works on it; each read and each write is one pool call
- * (up to 64 KiB). The stream belongs to the file: do not close it (edo_file_close does).
- * Cancel safety, as edo/stream.h asks:
- *  - a read abandoned while its pool call runs keeps the bytes that call read, for the next
+ * (up to 64 KiB), or, on an io_uring runtime, for a regular file or block device opened for
+ * reading alone or writing alone, one read or write in the completion ring (docs/fs.md). The
+ * stream belongs to the file: do not close it (edo_file_close does).
+ * Cancel safety, as edo/stream.h asks, the same on both paths:
+ *  - a read abandoned while its call runs keeps the bytes that call read, for the next
  *    read (the file's offset has moved past them);
- *  - a write copies its bytes (up to 64 KiB) and completes at once while a pool call writes
- *    them out; a write that is pending waits for the previous one and has copied nothing, so
+ *  - a write copies its bytes (up to 64 KiB) and completes at once while a call (pool or
+ *    ring) writes them out; a write that is pending waits for the previous one and has copied nothing, so
  *    dropping it writes nothing. A failure of a write going out (-ENOSPC, -EIO) is returned by
- *    the next write, flush, shutdown, or any edo_file call below.
+ *    the next write, flush, shutdown, or any edo_file call below (edo_file_close included, in
+ *    a coroutine).
  * NULL f: NULL. Never suspends. */
 edo_stream *edo_file_stream(edo_file *f);
 
@@ -344,10 +347,19 @@ void edo_file_sync_all_future_init(edo_file_future *f, edo_file *file);
 void edo_file_sync_data_future_init(edo_file_future *f, edo_file *file);
 void edo_file_set_len_future_init(edo_file_future *f, edo_file *file, uint64_t len);
 void edo_file_metadata_future_init(edo_file_future *f, edo_file *file, edo_metadata *out);
+/* edo_file_close as a future: waits for a write going out, then closes; `result` is that
+ * write's failure, or 0. The file is closed when it completes, and also when it is dropped
+ * before (its descriptor then once the write is out); it is not to be used after init. */
+void edo_file_close_future_init(edo_file_future *f, edo_file *file);
 
-/* Closes the file at once (no flush: a write going out still goes out; call edo_file_sync_all
- * or edo_stream_flush first to see its failure). No operation may be in flight. Returns 0 or
- * -EINVAL (f NULL). Never suspends. */
+/* Closes the file. In a coroutine it first waits (suspends) for a write still going out, so
+ * that nothing issued after the close (a whole-file read of the path, a rename) overtakes it,
+ * and returns that write's failure (-ENOSPC, -EIO, ...) or 0; cancelled or cut by a deadline
+ * meanwhile (-ECANCELED, -ETIMEDOUT), it closes all the same, the descriptor once the write is
+ * out. Outside a coroutine it never suspends: it returns 0 at once and the descriptor is closed
+ * when the write is out (use the future form, edo_file_sync_all or edo_stream_flush to wait).
+ * Either way the file is closed and `f` must not be used again. No other operation may be in
+ * flight. -EINVAL: f NULL. */
 int edo_file_close(edo_file *f);
 
 #ifdef __cplusplus

@@ -26,9 +26,11 @@ typedef enum edo__fd_mode {
 int edo__fd_stream_open(int fd, edo__fd_mode mode, int restore_flags, edo_stream **out);
 
 /* A stream over `fd` (owned, closed at close) whose reads and writes run on the blocking pool,
- * one pool call per operation; `mode` is the fd's st_mode, which the caller has just read.
+ * one pool call per operation, or in the completion ring (stream/file_ring.h) where it may; `mode` is the fd's st_mode, which the caller has just read.
  * Returns 0 or -ENOMEM (the fd is left open then). */
 int edo__file_stream_open(int fd, mode_t mode, edo_stream **out);
+/* The same where the caller knows the fd's open(2) flags (`flags`; -1: asks fcntl). */
+int edo__file_stream_open_flags(int fd, mode_t mode, int flags, edo_stream **out);
 
 /* For edo/fs.h's files, which are blocking-pool streams: */
 /* Waits until no write call of `s` (a blocking-pool stream) is in flight, then *result is the

@@ -9,11 +9,16 @@
  *  - A write copies up to WRITE_MAX bytes into a buffer and completes at once; a pool call
  *    writes them out. The next write (or flush) waits for it, and a failure is reported by
  *    the next write, flush or shutdown.
+ * Through the completion ring instead of the pool (file_ring.h), where the runtime runs io_uring,
+ * for a regular file or block device opened for reading alone or writing alone: the same calls,
+ * buffers and rules, only the kernel does the transfer (on a warm cache inside the submitting
+ * io_uring_enter, so a read usually completes before its poll returns).
  * No raw fd (-ENOTSUP): bytes read ahead and writes still going out would be skipped or
  * overtaken by a splice on the fd.
  * Refcounted: each pool call in flight holds the stream, so closing while one runs closes the
  * fd only when it is done (it may still be inside read(2) on the fd). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +30,7 @@
 #include "platform/spinlock.h"
 #include "stream/wait.h"
 #include "stream/fd.h"
+#include "stream/file_ring.h"
 
 #define READ_MAX ((size_t)64 * 1024)  /* bytes one pool call reads at most */
 #define WRITE_MAX ((size_t)64 * 1024) /* bytes one write takes at most */
@@ -36,6 +42,7 @@ typedef struct file_stream {
     int fd;
     bool alone; /* not a regular file (a terminal may block for ever): pool calls of its own,
                    never holding up the batched queue */
+    bool ringable; /* a regular file or block device, not opened O_RDWR: see file_ring.h */
     edo__spinlock lock;
     unsigned refs; /* the stream while open, and each pool call in flight */
     /* reading */
@@ -58,6 +65,7 @@ typedef struct call {
     char *buf;
     size_t len;
     ssize_t result;
+    edo__file_ring_io rio; /* through the ring: the transfer (the kernel's until `finished`) */
 } call;
 
 static file_stream *file_of(edo_stream *s) { return (file_stream *)s; }
@@ -156,10 +164,37 @@ static void run_job(edo__batch_job *job, bool cancelled)
     finish_call(c);
 }
 
-/* Hands `c` to the pool (the stream's reference taken by the caller goes with it). On failure
- * undoes what the caller marked: returns the error. */
+/* The ring's word on `c` (on the reaping thread): its result, or the rest for the pool. */
+static void ring_finished(edo__file_ring_io *io, ssize_t result, bool to_pool)
+{
+    call *c = (call *)(void *)((char *)io - offsetof(call, rio));
+    if (to_pool) {
+        if (io->done) { /* a write carried on part way: the pool writes the rest */
+            memmove(c->buf, c->buf + io->done, c->len - io->done);
+            c->len -= io->done;
+        }
+        c->job.run = run_job;
+        result = edo__batch_submit(NULL, &c->job, c->fs->alone);
+        if (result == 0)
+            return;
+    }
+    c->ran = true;
+    c->result = result;
+    finish_call(c);
+}
+
+/* Hands `c` to the ring where it may go (file_ring.h), else to the pool (the stream's
+ * reference taken by the caller goes with it; the call may be finished before this returns).
+ * On failure undoes what the caller marked: returns the error. */
 static int start_call(file_stream *fs, call *c)
 {
+    edo__cring *r = fs->ringable && c->len ? edo__file_ring_pick(c->write) : NULL;
+    if (r) {
+        c->rio = (edo__file_ring_io){.ring = r, .fd = fs->fd, .write = c->write, .buf = c->buf,
+                                     .len = c->len, .finished = ring_finished};
+        if (edo__file_ring_start(&c->rio) == 0)
+            return 0;
+    }
     c->job.run = run_job;
     int rc = edo__batch_submit(NULL, &c->job, fs->alone);
     if (rc == 0)
@@ -212,35 +247,36 @@ static ssize_t take_read(file_stream *fs, void *buf, size_t len, char **spent)
     return (ssize_t)n;
 }
 
-/* Waits (with `w` in the reader slot) for a read call, starting one of `len` bytes when none
- * runs. Called with the lock held; returns with it released. Returns 0 (pending), or the error
- * starting the call gave. */
+/* Starts a read call of `len` bytes when none runs, and waits for it (with `w` in the reader
+ * slot) unless it finished at once (a ring read on a warm cache). Called with the lock held;
+ * returns with it released. Returns 0 (pending), 1 (readable now: poll again), or the error
+ * starting the call gave. The call starts before the waiter goes in, so that one finished at
+ * once wakes nobody. */
 static int wait_read(file_stream *fs, edo_stream_waiter *w, edo_context *cx, size_t len)
 {
-    edo_waker old = EDO_WAKER_EMPTY;
-    int rc = edo__stream_wait_enqueue(&fs->reader, w, cx, &old);
-    if (rc < 0) {
-        unlink_waiter(fs, w); /* a readiness wait may have taken the writer slot too */
-        edo__spin_unlock(&fs->lock);
-        return rc;
-    }
-    bool start = !fs->reading;
-    if (start) {
+    if (!fs->reading) {
         fs->reading = true;
         fs->refs++;
+        edo__spin_unlock(&fs->lock);
+        call *c = new_call(fs, false, len < READ_MAX ? len : READ_MAX);
+        int rc = c ? start_call(fs, c) : -ENOMEM;
+        edo__spin_lock(&fs->lock);
+        if (!c) {
+            fs->refs--;
+            fs->reading = false;
+        }
+        if (rc < 0 || readable(fs)) {
+            unlink_waiter(fs, w); /* a readiness wait may have taken the writer slot */
+            edo__spin_unlock(&fs->lock);
+            return rc < 0 ? rc : 1;
+        }
     }
+    edo_waker old = EDO_WAKER_EMPTY;
+    int rc = edo__stream_wait_enqueue(&fs->reader, w, cx, &old);
+    if (rc < 0)
+        unlink_waiter(fs, w);
     edo__spin_unlock(&fs->lock);
     edo_waker_drop(&old);
-    if (!start)
-        return 0;
-    call *c = new_call(fs, false, len < READ_MAX ? len : READ_MAX);
-    rc = c ? start_call(fs, c) : -ENOMEM;
-    if (!c) {
-        edo__spin_lock(&fs->lock);
-        fs->refs--;
-        fs->reading = false;
-        edo__spin_unlock(&fs->lock);
-    }
     return rc;
 }
 
@@ -250,15 +286,18 @@ static edo_poll file_poll_read(edo_stream *s, edo_stream_waiter *w, edo_context 
     file_stream *fs = file_of(s);
     if (!edo_coop_proceed(cx))
         return EDO_PENDING; /* budget spent: it queued us again, behind the others */
-    edo__spin_lock(&fs->lock);
-    if (readable(fs)) {
-        char *spent = NULL;
-        *result = take_read(fs, buf, len, &spent);
-        edo__spin_unlock(&fs->lock);
-        free(spent);
-        return EDO_READY;
-    }
-    int rc = wait_read(fs, w, cx, len);
+    int rc;
+    do { /* again when a call finished at once (another task may take its bytes meanwhile) */
+        edo__spin_lock(&fs->lock);
+        if (readable(fs)) {
+            char *spent = NULL;
+            *result = take_read(fs, buf, len, &spent);
+            edo__spin_unlock(&fs->lock);
+            free(spent);
+            return EDO_READY;
+        }
+        rc = wait_read(fs, w, cx, len);
+    } while (rc == 1);
     if (rc == 0)
         return EDO_PENDING;
     *result = rc;
@@ -395,7 +434,7 @@ static edo_poll file_poll_ready(edo_stream *s, edo_stream_waiter *w, edo_context
     edo_waker_drop(&old);
     if (rc == 0)
         return EDO_PENDING;
-    *result = rc;
+    *result = rc == 1 ? (ssize_t)EDO_READABLE : rc; /* 1: the read ahead finished at once */
     return EDO_READY;
 }
 
@@ -470,12 +509,22 @@ static const edo_stream_vtable file_vtable = {
 
 int edo__file_stream_open(int fd, mode_t mode, edo_stream **out)
 {
+    return edo__file_stream_open_flags(fd, mode, -1, out);
+}
+
+int edo__file_stream_open_flags(int fd, mode_t mode, int flags, edo_stream **out)
+{
     file_stream *fs = calloc(1, sizeof *fs);
     if (!fs)
         return -ENOMEM;
     fs->base.vtable = &file_vtable;
     fs->fd = fd;
     fs->alone = !(S_ISREG(mode) || S_ISBLK(mode));
+    /* One access mode: a read and a write in flight at once through the ring would race on
+     * the file position (file_ring.h). */
+    if (!fs->alone && flags < 0)
+        flags = fcntl(fd, F_GETFL);
+    fs->ringable = !fs->alone && flags >= 0 && (flags & O_ACCMODE) != O_RDWR;
     edo__spin_init(&fs->lock);
     fs->refs = 1;
     *out = &fs->base;
