@@ -1,17 +1,76 @@
 #include "time/wheel.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define SLOT_BITS 6
 #define SLOT_MASK (EDO__WHEEL_SLOTS - 1)
+#define NIL UINT32_MAX /* no record */
+/* 1024 records of 32 bytes: 32 KiB a chunk, two records a cache line. */
+#define CHUNK_BITS 10
+#define CHUNK_RECORDS (1u << CHUNK_BITS)
+#define MAX_CHUNKS ((NIL >> CHUNK_BITS) - 1) /* every index stays below NIL */
+
+struct edo__wheel_record {
+    uint64_t tick;
+    edo_timer_entry *entry; /* NULL: unused */
+    uint32_t next, prev;    /* neighbours in its slot's list (unused: next in the free list) */
+    uint32_t where;         /* level * EDO__WHEEL_SLOTS + slot */
+};
 
 static inline uint64_t slot_ticks(unsigned level) { return (uint64_t)1 << (SLOT_BITS * level); }
 static inline uint64_t level_ticks(unsigned level) { return slot_ticks(level + 1); }
 
+static inline edo__wheel_record *record(const edo__wheel *w, uint32_t index)
+{
+    return &w->chunks[index >> CHUNK_BITS][index & (CHUNK_RECORDS - 1)];
+}
+
 void edo__wheel_init(edo__wheel *w, uint64_t start_tick)
 {
     memset(w, 0, sizeof *w);
+    memset(w->slots, 0xff, sizeof w->slots); /* every slot NIL */
     w->elapsed = start_tick;
+    w->free_record = NIL;
+}
+
+void edo__wheel_destroy(edo__wheel *w)
+{
+    for (uint32_t i = 0; i < w->nchunks; i++)
+        free(w->chunks[i]);
+    free(w->chunks);
+    w->chunks = NULL;
+    w->nchunks = w->chunks_cap = 0;
+    w->free_record = NIL;
+}
+
+/* Adds a chunk of unused records. The chunks stay where they are: only the table of chunk
+ * pointers is reallocated, and records are named by index. */
+static int grow(edo__wheel *w)
+{
+    if (w->nchunks == MAX_CHUNKS)
+        return -ENOMEM;
+    if (w->nchunks == w->chunks_cap) {
+        uint32_t cap = w->chunks_cap ? w->chunks_cap * 2 : 8;
+        edo__wheel_record **chunks = realloc(w->chunks, cap * sizeof *chunks);
+        if (!chunks)
+            return -ENOMEM;
+        w->chunks = chunks;
+        w->chunks_cap = cap;
+    }
+    edo__wheel_record *chunk = aligned_alloc(64, CHUNK_RECORDS * sizeof *chunk);
+    if (!chunk)
+        return -ENOMEM;
+    uint32_t base = w->nchunks << CHUNK_BITS;
+    w->chunks[w->nchunks++] = chunk;
+    /* Threaded lowest index first, so the records fill the chunk in order. */
+    for (uint32_t i = 0; i < CHUNK_RECORDS; i++) {
+        chunk[i].entry = NULL;
+        chunk[i].next = i + 1 < CHUNK_RECORDS ? base + i + 1 : w->free_record;
+    }
+    w->free_record = base;
+    return 0;
 }
 
 /* Level and slot for `tick` seen from w->elapsed: the level of the highest bit in which the
@@ -32,37 +91,65 @@ static unsigned place(const edo__wheel *w, uint64_t tick)
     return level * EDO__WHEEL_SLOTS + slot;
 }
 
-/* Not platform/list.h: the links are edo_timer_entry's own typed fields in the public
- * edo/time.h (kept: ABI, and timers.c reads them), and a slot is a bare head pointer (a tail
- * would double the slot arrays). */
-void edo__wheel_insert(edo__wheel *w, edo_timer_entry *e)
+/* Puts record `index` at the head of the slot its tick belongs in now. */
+static void link(edo__wheel *w, uint32_t index, edo__wheel_record *r)
 {
-    unsigned where = place(w, e->tick_);
+    unsigned where = place(w, r->tick);
     unsigned level = where / EDO__WHEEL_SLOTS, slot = where % EDO__WHEEL_SLOTS;
-    edo_timer_entry **head = &w->slots[level][slot];
-    e->slot_ = where;
-    e->prev_ = NULL;
-    e->next_ = *head;
-    if (*head)
-        (*head)->prev_ = e;
-    *head = e;
+    uint32_t *head = &w->slots[level][slot];
+    r->where = where;
+    r->prev = NIL;
+    r->next = *head;
+    if (*head != NIL)
+        record(w, *head)->prev = index;
+    *head = index;
     w->occupied[level] |= (uint64_t)1 << slot;
+}
+
+static void unlink_record(edo__wheel *w, edo__wheel_record *r)
+{
+    unsigned level = r->where / EDO__WHEEL_SLOTS, slot = r->where % EDO__WHEEL_SLOTS;
+    if (r->prev != NIL)
+        record(w, r->prev)->next = r->next;
+    else
+        w->slots[level][slot] = r->next;
+    if (r->next != NIL)
+        record(w, r->next)->prev = r->prev;
+    if (w->slots[level][slot] == NIL)
+        w->occupied[level] &= ~((uint64_t)1 << slot);
+}
+
+/* Unlinks record `index` and puts it on the free list (last freed, first reused: still in cache). */
+static void release(edo__wheel *w, uint32_t index, edo__wheel_record *r)
+{
+    unlink_record(w, r);
+    r->entry = NULL;
+    r->next = w->free_record;
+    w->free_record = index;
+    w->count--;
+}
+
+int edo__wheel_insert(edo__wheel *w, edo_timer_entry *e)
+{
+    if (w->free_record == NIL) {
+        int rc = grow(w);
+        if (rc < 0)
+            return rc;
+    }
+    uint32_t index = w->free_record;
+    edo__wheel_record *r = record(w, index);
+    w->free_record = r->next;
+    r->tick = e->tick_;
+    r->entry = e;
+    link(w, index, r);
+    e->record_ = index;
     w->count++;
+    return 0;
 }
 
 void edo__wheel_remove(edo__wheel *w, edo_timer_entry *e)
 {
-    unsigned level = e->slot_ / EDO__WHEEL_SLOTS, slot = e->slot_ % EDO__WHEEL_SLOTS;
-    if (e->prev_)
-        e->prev_->next_ = e->next_;
-    else
-        w->slots[level][slot] = e->next_;
-    if (e->next_)
-        e->next_->prev_ = e->prev_;
-    if (!w->slots[level][slot])
-        w->occupied[level] &= ~((uint64_t)1 << slot);
-    e->next_ = e->prev_ = NULL;
-    w->count--;
+    release(w, e->record_, record(w, e->record_));
 }
 
 /* The tick at which level `level`'s first occupied slot comes due, and that slot. */
@@ -117,12 +204,16 @@ edo_timer_entry *edo__wheel_pop_expired(edo__wheel *w, uint64_t now)
         }
         w->elapsed = due;
         /* Fire what is due in this slot; move the rest down to the slots they now belong in. */
-        edo_timer_entry *e;
-        while ((e = w->slots[level][slot])) {
-            edo__wheel_remove(w, e);
-            if (e->tick_ <= now)
+        uint32_t index;
+        while ((index = w->slots[level][slot]) != NIL) {
+            edo__wheel_record *r = record(w, index);
+            if (r->tick <= now) {
+                edo_timer_entry *e = r->entry;
+                release(w, index, r);
                 return e;
-            edo__wheel_insert(w, e);
+            }
+            unlink_record(w, r);
+            link(w, index, r);
         }
     }
 }
