@@ -7,6 +7,7 @@
 #define SLOT_BITS 6
 #define SLOT_MASK (EDO__WHEEL_SLOTS - 1)
 #define NIL UINT32_MAX /* no record */
+#define EXPIRED (EDO__WHEEL_LEVELS * EDO__WHEEL_SLOTS) /* a record's `where` on w->expired */
 /* 1024 records of 32 bytes: 32 KiB a chunk, two records a cache line. */
 #define CHUNK_BITS 10
 #define CHUNK_RECORDS (1u << CHUNK_BITS)
@@ -16,7 +17,7 @@ struct edo__wheel_record {
     uint64_t tick;
     edo_timer_entry *entry; /* NULL: unused */
     uint32_t next, prev;    /* neighbours in its slot's list (unused: next in the free list) */
-    uint32_t where;         /* level * EDO__WHEEL_SLOTS + slot */
+    uint32_t where;         /* level * EDO__WHEEL_SLOTS + slot, or EXPIRED */
 };
 
 static inline uint64_t slot_ticks(unsigned level) { return (uint64_t)1 << (SLOT_BITS * level); }
@@ -33,6 +34,7 @@ void edo__wheel_init(edo__wheel *w, uint64_t start_tick)
     memset(w->slots, 0xff, sizeof w->slots); /* every slot NIL */
     w->elapsed = start_tick;
     w->free_record = NIL;
+    w->expired = NIL;
 }
 
 void edo__wheel_destroy(edo__wheel *w)
@@ -106,16 +108,32 @@ static void link(edo__wheel *w, uint32_t index, edo__wheel_record *r)
     w->occupied[level] |= (uint64_t)1 << slot;
 }
 
+/* Puts record `index` at the head of the expired list (its tick has passed). */
+static void link_expired(edo__wheel *w, uint32_t index, edo__wheel_record *r)
+{
+    r->where = EXPIRED;
+    r->prev = NIL;
+    r->next = w->expired;
+    if (w->expired != NIL)
+        record(w, w->expired)->prev = index;
+    w->expired = index;
+}
+
 static void unlink_record(edo__wheel *w, edo__wheel_record *r)
 {
-    unsigned level = r->where / EDO__WHEEL_SLOTS, slot = r->where % EDO__WHEEL_SLOTS;
-    if (r->prev != NIL)
-        record(w, r->prev)->next = r->next;
-    else
-        w->slots[level][slot] = r->next;
     if (r->next != NIL)
         record(w, r->next)->prev = r->prev;
-    if (w->slots[level][slot] == NIL)
+    if (r->prev != NIL) {
+        record(w, r->prev)->next = r->next;
+        return;
+    }
+    if (r->where == EXPIRED) {
+        w->expired = r->next;
+        return;
+    }
+    unsigned level = r->where / EDO__WHEEL_SLOTS, slot = r->where % EDO__WHEEL_SLOTS;
+    w->slots[level][slot] = r->next;
+    if (r->next == NIL)
         w->occupied[level] &= ~((uint64_t)1 << slot);
 }
 
@@ -189,12 +207,36 @@ static uint64_t next_due(const edo__wheel *w, unsigned *level_out, unsigned *slo
 uint64_t edo__wheel_next_due(const edo__wheel *w)
 {
     unsigned level, slot;
+    if (w->expired != NIL)
+        return w->elapsed; /* due already */
     return w->count ? next_due(w, &level, &slot) : EDO__WHEEL_NONE;
+}
+
+/* Empties the slot that came due at w->elapsed: its timers due by `now` go to the expired list,
+ * the others to the slots they now belong in. The slot's list is taken whole, so no record is
+ * unlinked from a neighbour: each record is read once (its successor prefetched meanwhile) and
+ * written where it goes. */
+static void empty_slot(edo__wheel *w, unsigned level, unsigned slot, uint64_t now)
+{
+    uint32_t index = w->slots[level][slot];
+    w->slots[level][slot] = NIL;
+    w->occupied[level] &= ~((uint64_t)1 << slot);
+    while (index != NIL) {
+        edo__wheel_record *r = record(w, index);
+        uint32_t next = r->next;
+        if (next != NIL)
+            __builtin_prefetch(record(w, next), 1);
+        if (r->tick <= now)
+            link_expired(w, index, r);
+        else
+            link(w, index, r);
+        index = next;
+    }
 }
 
 edo_timer_entry *edo__wheel_pop_expired(edo__wheel *w, uint64_t now)
 {
-    for (;;) {
+    while (w->expired == NIL) {
         unsigned level = 0, slot = 0;
         uint64_t due = w->count ? next_due(w, &level, &slot) : EDO__WHEEL_NONE;
         if (due > now) {
@@ -203,17 +245,13 @@ edo_timer_entry *edo__wheel_pop_expired(edo__wheel *w, uint64_t now)
             return NULL;
         }
         w->elapsed = due;
-        /* Fire what is due in this slot; move the rest down to the slots they now belong in. */
-        uint32_t index;
-        while ((index = w->slots[level][slot]) != NIL) {
-            edo__wheel_record *r = record(w, index);
-            if (r->tick <= now) {
-                edo_timer_entry *e = r->entry;
-                release(w, index, r);
-                return e;
-            }
-            unlink_record(w, r);
-            link(w, index, r);
-        }
+        empty_slot(w, level, slot, now);
     }
+    /* Left from an earlier call (the caller let go between batches), or just filled: either
+     * way due by a `now` that has been read, so due now. */
+    uint32_t index = w->expired;
+    edo__wheel_record *r = record(w, index);
+    edo_timer_entry *e = r->entry;
+    release(w, index, r);
+    return e;
 }

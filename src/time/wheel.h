@@ -40,6 +40,7 @@ typedef struct edo__wheel {
     edo__wheel_record **chunks; /* the records, a fixed number per chunk */
     uint32_t nchunks, chunks_cap;
     uint32_t free_record; /* the first unused record */
+    uint32_t expired;     /* the first record of the timers due, taken from their slots */
 } edo__wheel;
 
 void edo__wheel_init(edo__wheel *w, uint64_t start_tick);
@@ -53,9 +54,11 @@ void edo__wheel_remove(edo__wheel *w, edo_timer_entry *e);
 /* The tick at which the next slot comes due (its timers fire, or move down a level), or
  * EDO__WHEEL_NONE when the wheel is empty. Never later than the earliest timer's tick. */
 uint64_t edo__wheel_next_due(const edo__wheel *w);
-/* Advances the wheel towards `now` and returns one timer whose tick is at or before `now`,
- * removed from the wheel; NULL once none is left (the wheel then stands at `now`). Timers of
- * later ticks met on the way move to their new slots (their entries untouched). */
+/* Advances the wheel towards `now` and returns one timer whose tick is at or before `now` (or
+ * before the `now` of an earlier call: a slot that comes due is sorted at once, its due timers
+ * kept aside for the calls that follow), removed from the wheel; NULL once none is left (the
+ * wheel then stands at `now`). Timers of later ticks met on the way move to their new slots
+ * (their entries untouched). */
 edo_timer_entry *edo__wheel_pop_expired(edo__wheel *w, uint64_t now);
 
 #endif

@@ -255,3 +255,26 @@ TEST(entries_untouched_while_filed)
     free(copy);
     model_free(&m);
 }
+
+/* Timers whose slot came due wait aside until popped (the firing thread lets go of the wheel
+ * between batches): they can still be removed, and the next due tick says they are due. */
+TEST(removal_between_pops_of_a_due_slot)
+{
+    model m;
+    model_init(&m, 10, 0);
+    for (size_t i = 0; i < 10; i++)
+        add(&m, i, 70 + i % 2); /* one level-1 slot, due at tick 64, holds them all */
+    edo_timer_entry *e = edo__wheel_pop_expired(&m.wheel, 71);
+    CHECK(e != NULL);
+    m.live[e - m.entries] = false;
+    CHECK_EQ(edo__wheel_next_due(&m.wheel), m.wheel.elapsed); /* the rest are due already */
+    for (size_t i = 0; i < 10; i += 3)
+        if (m.live[i])
+            del(&m, i);
+    size_t left = m.wheel.count;
+    CHECK(left > 0 && left < 9);
+    CHECK_EQ(advance(&m, 71), left); /* exactly the ones not removed */
+    CHECK_EQ(m.wheel.count, 0);
+    CHECK_EQ(edo__wheel_next_due(&m.wheel), EDO__WHEEL_NONE);
+    model_free(&m);
+}
