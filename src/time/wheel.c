@@ -15,7 +15,7 @@
 
 struct edo__wheel_record {
     uint64_t tick;
-    edo_timer_entry *entry; /* NULL: unused */
+    edo_timer_entry *entry;
     uint32_t next, prev;    /* neighbours in its slot's list (unused: next in the free list) */
     uint32_t where;         /* level * EDO__WHEEL_SLOTS + slot, or EXPIRED */
 };
@@ -44,10 +44,12 @@ void edo__wheel_destroy(edo__wheel *w)
     free(w->chunks);
     w->chunks = NULL;
     w->nchunks = w->chunks_cap = 0;
+    w->fresh = 0;
     w->free_record = NIL;
 }
 
-/* Adds a chunk of unused records. The chunks stay where they are: only the table of chunk
+/* Adds a chunk of records never used (taken in order by edo__wheel_insert, not threaded on the
+ * free list: a record is first touched when it is filled). The chunks stay where they are: only the table of chunk
  * pointers is reallocated, and records are named by index. */
 static int grow(edo__wheel *w)
 {
@@ -64,14 +66,7 @@ static int grow(edo__wheel *w)
     edo__wheel_record *chunk = aligned_alloc(64, CHUNK_RECORDS * sizeof *chunk);
     if (!chunk)
         return -ENOMEM;
-    uint32_t base = w->nchunks << CHUNK_BITS;
     w->chunks[w->nchunks++] = chunk;
-    /* Threaded lowest index first, so the records fill the chunk in order. */
-    for (uint32_t i = 0; i < CHUNK_RECORDS; i++) {
-        chunk[i].entry = NULL;
-        chunk[i].next = i + 1 < CHUNK_RECORDS ? base + i + 1 : w->free_record;
-    }
-    w->free_record = base;
     return 0;
 }
 
@@ -141,7 +136,6 @@ static void unlink_record(edo__wheel *w, edo__wheel_record *r)
 static void release(edo__wheel *w, uint32_t index, edo__wheel_record *r)
 {
     unlink_record(w, r);
-    r->entry = NULL;
     r->next = w->free_record;
     w->free_record = index;
     w->count--;
@@ -149,14 +143,20 @@ static void release(edo__wheel *w, uint32_t index, edo__wheel_record *r)
 
 int edo__wheel_insert(edo__wheel *w, edo_timer_entry *e)
 {
-    if (w->free_record == NIL) {
-        int rc = grow(w);
-        if (rc < 0)
-            return rc;
-    }
     uint32_t index = w->free_record;
-    edo__wheel_record *r = record(w, index);
-    w->free_record = r->next;
+    edo__wheel_record *r;
+    if (index != NIL) {
+        r = record(w, index);
+        w->free_record = r->next;
+    } else {
+        if (w->fresh == w->nchunks << CHUNK_BITS) {
+            int rc = grow(w);
+            if (rc < 0)
+                return rc;
+        }
+        index = w->fresh++;
+        r = record(w, index);
+    }
     r->tick = e->tick_;
     r->entry = e;
     link(w, index, r);

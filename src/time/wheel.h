@@ -39,7 +39,8 @@ typedef struct edo__wheel {
     uint64_t count;
     edo__wheel_record **chunks; /* the records, a fixed number per chunk */
     uint32_t nchunks, chunks_cap;
-    uint32_t free_record; /* the first unused record */
+    uint32_t fresh;       /* records below this index have been used */
+    uint32_t free_record; /* the first record freed and not reused yet */
     uint32_t expired;     /* the first record of the timers due, taken from their slots */
 } edo__wheel;
 
