@@ -112,7 +112,9 @@ int edo_spawn_local(const edo_spawn_options *options, void *(*fn)(void *arg), vo
  * Returns 0, or
  *   -EINVAL     future (or its vtable, or its poll function) is NULL (checked first);
  *   -EPERM      not called from a coroutine;
- *   -ECANCELED  the task was aborted (the future may not have completed).
+ *   -ECANCELED  the task was aborted (the future may not have completed);
+ *   -ENOMEM     a deadline is set (edo_deadline_push) and there was no memory to file its
+ *               timer (the future may not have completed).
  * Suspends. */
 int edo_await(edo_future *future, void **out);
 

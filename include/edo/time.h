@@ -92,10 +92,9 @@ typedef struct edo_timer_entry {
     edo_instant deadline;
     uint64_t duration_; /* a relative deadline, fixed (deadline = now + duration_) when armed */
     uint64_t tick_;
-    struct edo_timer_entry *next_, *prev_;
     edo_waker waker_;
     void *wheel_;
-    uint32_t slot_;
+    uint32_t record_; /* its record in the wheel, which holds the links the wheel walks */
     uint32_t state_;
 } edo_timer_entry;
 
@@ -108,7 +107,8 @@ typedef struct edo_timer_entry {
  * Returns 0, or
  *   -ECANCELED  the task was aborted;
  *   -ETIMEDOUT  the coroutine's deadline (edo_deadline_push) came first;
- *   -EPERM      not called from a coroutine.
+ *   -EPERM      not called from a coroutine;
+ *   -ENOMEM     no memory to file the timer (nothing was armed).
  * Suspends. */
 int edo_sleep(uint64_t duration);
 /* Like edo_sleep(), until `deadline` (already past: returns 0 at once without suspending;
@@ -116,7 +116,8 @@ int edo_sleep(uint64_t duration);
 int edo_sleep_at(edo_instant deadline);
 
 /* A future that is ready once its deadline has passed. Its output is NULL; `result` reads 0,
- * or -EPERM when it was polled outside a runtime (it then completes at once).
+ * or -EPERM when it was polled outside a runtime, or -ENOMEM when there was no memory to file
+ * its timer (in both cases it completes at once, nothing armed).
  *
  *     edo_sleep_future s;
  *     edo_sleep_future_init(&s, EDO_MSEC(10));
@@ -147,7 +148,8 @@ void edo_sleep_future_reset_at(edo_sleep_future *s, edo_instant deadline);
 /* A future that completes when `inner` does, or at `deadline`, whichever comes first. It polls
  * `inner` first, so an inner future that is ready is never cut off by a passed deadline.
  * On completion `result` is 0 (and the output is inner's), -ETIMEDOUT (output NULL), or -EPERM
- * (polled outside a runtime while inner was pending: no timer could be armed).
+ * (polled outside a runtime while inner was pending: no timer could be armed), or -ENOMEM (no
+ * memory to file the timer while inner was pending).
  *
  * The timeout owns `inner`: dropping the timeout drops `inner` too (and cancels its timer).
  * It refers to `inner` by position relative to itself, so a struct holding both may be moved
@@ -274,14 +276,15 @@ int edo_interval_init_at(edo_interval *iv, edo_instant start, uint64_t period,
  *   -ECANCELED  the task was aborted;
  *   -ETIMEDOUT  the coroutine's deadline came first;
  *   -EINVAL     iv NULL;
- *   -EPERM      not called from a coroutine.
+ *   -EPERM      not called from a coroutine;
+ *   -ENOMEM     no memory to file the timer.
  * A wait that fails takes no tick: the tick stays due for the next one. Suspends. */
 int edo_interval_tick(edo_interval *iv, edo_instant *tick);
 
 /* The future form of edo_interval_tick, for future tasks and for edo_select / edo_join. Ready
  * when the interval's next tick is due; then `result` is 0 and `tick` the instant it was due
- * (the output is NULL). `result` may also read -EINVAL (a NULL interval) or -EPERM (polled
- * outside a runtime: no tick was taken).
+ * (the output is NULL). `result` may also read -EINVAL (a NULL interval), -EPERM (polled
+ * outside a runtime) or -ENOMEM (no memory to file the timer); no tick was taken then.
  *
  * The timer is the interval's, and the future only borrows it: dropping the future before it is
  * ready takes no tick (the tick stays due for the next wait) and cancels the timer, so the

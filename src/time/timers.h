@@ -87,7 +87,7 @@ enum { EDO__TIMER_IDLE = 0, EDO__TIMER_ARMED = 1, EDO__TIMER_FIRED = 2 };
 /* `after` nonzero: the deadline is `after` nanoseconds from when the timer is armed. */
 void edo__timer_init(edo_timer_entry *e, uint64_t deadline, uint64_t after);
 /* 1: the deadline has passed; 0: pending (cx's waker is woken when it passes); -EPERM: not in
- * a runtime, nothing armed. */
+ * a runtime, nothing armed; -ENOMEM: no memory to file the timer, nothing armed. */
 int edo__timer_poll(edo_timer_entry *e, edo_context *cx);
 /* Disarms `e` (from any thread); it may be polled again afterwards and re-arms. */
 void edo__timer_cancel(edo_timer_entry *e);
