@@ -218,11 +218,28 @@ __attribute__((noinline)) static edo_poll waiting_poll(edo__coro *co, edo_contex
     return (edo_poll)enter(co, cx, out, 0);
 }
 
+/* Asks for the lines of a suspended coroutine's stack that its resume touches: the saved
+ * registers at its stack pointer, the frames it suspended in just above (the wait that
+ * waiting_poll reads sits there), and the line below, where its first calls after the resume
+ * write. A coroutine that waited while ~1,000 others ran finds all of them evicted; asked for
+ * together here, before the wait's poll takes its lock (a locked instruction, which later loads
+ * wait for), their misses overlap instead of coming one after the other. */
+static inline __attribute__((always_inline)) void prefetch_stack(const edo__coro *co)
+{
+    const char *sp = co->ctx.sp;
+    __builtin_prefetch(sp - 64, 1);
+    __builtin_prefetch(sp, 1);
+    __builtin_prefetch(sp + 64, 1);
+    __builtin_prefetch(sp + 128, 1);
+    __builtin_prefetch(sp + 192, 1);
+}
+
 static edo_poll coro_poll(edo_future *self, edo_context *cx, void **out)
 {
     edo__coro *co = &((coro_future *)self)->co;
     if (__builtin_expect(!co->stack, 0))
         return first_poll(co, cx, out);
+    prefetch_stack(co);
     if (__builtin_expect(co->shield_depth != 0, 0))
         return shielded_poll(co, cx, out);
     if (co->waiting)
