@@ -60,7 +60,8 @@ static void end_side_and_unlock(edo_oneshot *o, uint32_t flags)
     }
     edo__spin_unlock(&o->lock);
     if (last) {
-        edo_waker_drop(&w);
+        if (w.vtable) /* usually empty: the send took it */
+            edo_waker_drop(&w);
         edo__block_free(o, o->size_class);
     }
 }
@@ -120,6 +121,12 @@ static int try_take(edo_oneshot *o, void **value, const edo_waker *waker)
         o->value = NULL;
         end_side_and_unlock(o, (f & ~SENT) | RX_DONE);
         return rc;
+    }
+    if (waker && !o->rx_waker.vtable) {
+        /* The first wait (the usual case): nothing to compare with or to release. */
+        o->rx_waker = edo_waker_clone(waker);
+        edo__spin_unlock(&o->lock);
+        return -EAGAIN;
     }
     if (waker && !edo_waker_will_wake(&o->rx_waker, waker)) {
         edo_waker old = o->rx_waker;
