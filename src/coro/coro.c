@@ -99,10 +99,10 @@ static void arrived(edo__coro *co, void *fake_stack)
 }
 
 /* From the coroutine back to its poller, with the poll's result: EDO_READY when the coroutine is
- * done and never resumes. Returns what the next resume passes in. */
-static inline __attribute__((always_inline)) int leave(edo__coro *co, edo_poll result)
+ * done and never resumes. Returns what the next resume passes in. The caller has restored the
+ * thread-local current coroutine (leave does both). */
+static inline __attribute__((always_inline)) int switch_out(edo__coro *co, edo_poll result)
 {
-    coro_set_current(co->outer);
 #if defined(EDO_ASAN) || defined(EDO_TSAN)
 #ifdef EDO_ASAN
     edo__stack *st = co->stack;
@@ -118,6 +118,12 @@ static inline __attribute__((always_inline)) int leave(edo__coro *co, edo_poll r
 #else
     return edo__context_suspend(&co->ctx, &co->caller, (int)result);
 #endif
+}
+
+static inline __attribute__((always_inline)) int leave(edo__coro *co, edo_poll result)
+{
+    coro_set_current(co->outer);
+    return switch_out(co, result);
 }
 
 static void coro_entry(void *arg)
@@ -309,7 +315,13 @@ int edo_spawn_local(const edo_spawn_options *options, void *(*fn)(void *), void 
 
 /* Not inlined: without sanitizers it ends in a tail call of the switch, so the coroutine is
  * resumed straight in its caller (the waits inlined from coro.h). */
-int edo__coro_suspend(edo__coro *co) { return leave(co, EDO_PENDING); }
+int edo__coro_suspend(edo__coro *co)
+{
+    /* The thread-local written directly, without coro_set_current's call: nothing in this
+     * frame has suspended yet, so its address is this thread's. */
+    current_coro = co->outer;
+    return switch_out(co, EDO_PENDING);
+}
 
 static inline __attribute__((always_inline)) int suspend(edo__coro *co)
 {
