@@ -301,7 +301,11 @@ static edo__task *next_task(edo__worker *w)
     /* Pinned and ring tasks take turns (odd ticks favour the pinned queue). */
     if ((w->tick & 1) && (t = pop_pinned(w)))
         return t;
-    if ((t = edo__local_pop(&w->queue)) || (t = pop_pinned(w)))
+    if ((t = edo__local_pop(&w->queue))) {
+        edo__local_prefetch_next(&w->queue);
+        return t;
+    }
+    if ((t = pop_pinned(w)))
         return t;
     if (!edo__fifo_is_empty(&w->resumed))
         return take_resumed(w);

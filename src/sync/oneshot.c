@@ -60,7 +60,8 @@ static void end_side_and_unlock(edo_oneshot *o, uint32_t flags)
     }
     edo__spin_unlock(&o->lock);
     if (last) {
-        edo_waker_drop(&w);
+        if (w.vtable) /* usually empty: the send took it */
+            edo_waker_drop(&w);
         edo__block_free(o, o->size_class);
     }
 }
@@ -120,6 +121,12 @@ static int try_take(edo_oneshot *o, void **value, const edo_waker *waker)
         o->value = NULL;
         end_side_and_unlock(o, (f & ~SENT) | RX_DONE);
         return rc;
+    }
+    if (waker && !o->rx_waker.vtable) {
+        /* The first wait (the usual case): nothing to compare with or to release. */
+        o->rx_waker = edo_waker_clone(waker);
+        edo__spin_unlock(&o->lock);
+        return -EAGAIN;
     }
     if (waker && !edo_waker_will_wake(&o->rx_waker, waker)) {
         edo_waker old = o->rx_waker;
@@ -198,7 +205,8 @@ int edo_oneshot_recv(edo_oneshot *o, void **value)
 {
     if (!o)
         return -EINVAL;
-    if (!edo__coro_running())
+    edo__coro *co = edo__coro_running();
+    if (!co)
         return -EPERM;
     /* Already sent (or closed): taken without a future. The glance needs no lock: the channel
      * lives while this side is open, and the wait below looks again under the lock. */
@@ -207,10 +215,22 @@ int edo_oneshot_recv(edo_oneshot *o, void **value)
         if (rc != -EAGAIN)
             return rc;
     }
-    edo_oneshot_recv_future f;
-    edo_oneshot_recv_future_init(&f, o);
+    if (co->cancelled)
+        return -ECANCELED;
+    /* The future's first poll, done here without its call: registers the coroutine's waker. */
     void *got = NULL;
-    int rc = edo__coro_run(&f.base, &got, &f.result);
+    int rc = try_take(o, &got, co->cx->waker);
+    if (rc == -EAGAIN) {
+        edo_oneshot_recv_future f;
+        edo_oneshot_recv_future_init(&f, o);
+        rc = edo__coro_await_pending(co, &f.base, &got);
+        if (rc < 0) {
+            edo_future_drop(&f.base); /* withdraws the waker; the receiver side stays open */
+            return rc;
+        }
+        /* Ready: the receiver side has ended and the future holds nothing to drop. */
+        rc = f.result;
+    }
     if (rc == 0 && value)
         *value = got;
     return rc;

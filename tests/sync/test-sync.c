@@ -601,6 +601,38 @@ static void *oneshot_cases(void *arg)
 
 TEST(oneshot_cases) { run_paused(oneshot_cases, NULL); }
 
+static void *recv_one(void *arg)
+{
+    void *v = NULL;
+    int rc = edo_oneshot_recv(arg, &v);
+    return rc < 0 ? (void *)(intptr_t)rc : v;
+}
+
+/* A receiving coroutine aborted in its wait withdraws its waker and leaves the receiver side
+ * open: the next receiver waits afresh and gets the value (ASan: no wake of the freed task). */
+static void *oneshot_abort_cases(void *arg)
+{
+    (void)arg;
+    edo_oneshot *o;
+    CHECK_EQ(edo_oneshot_new(&o), 0);
+    edo_task *t;
+    CHECK_EQ(edo_spawn(recv_one, o, &t), 0);
+    CHECK_EQ(edo_yield(), 0); /* it waits in the receive */
+    CHECK_EQ(edo_task_abort(t), 0);
+    CHECK_EQ(edo_task_join(t, NULL), -ECANCELED);
+    edo_task_free(t);
+    CHECK_EQ(edo_spawn(recv_one, o, &t), 0);
+    CHECK_EQ(edo_yield(), 0); /* the second receiver waits too */
+    CHECK_EQ(edo_oneshot_send(o, (void *)17), 0);
+    void *v = NULL;
+    CHECK_EQ(edo_task_join(t, &v), 0);
+    CHECK_EQ((intptr_t)v, 17);
+    edo_task_free(t);
+    return NULL;
+}
+
+TEST(oneshot_recv_aborted_keeps_channel) { run_paused(oneshot_abort_cases, NULL); }
+
 /* Pairs bounce oneshots back and forth across workers (a small ping_pong, under TSan too). */
 typedef struct {
     edo_oneshot *to_pong;
