@@ -149,7 +149,10 @@ static ssize_t read_step(whole_call *w, edo__cring *r, const int32_t *res)
     }
     edo__cring_slot_put(r, (unsigned)w->slot); /* its close came */
     ssize_t got = res[CHAIN_OPEN] < 0 ? res[CHAIN_OPEN] : res[CHAIN_IO];
-    bool whole = w->stx.stx_size ? (uint64_t)got <= w->stx.stx_size : res[CHAIN_END] == 0;
+    /* With a size, only exactly that many bytes are the whole file: fewer is a file that shrank
+     * or one that gives a page per read whatever its size (a sysfs binary file such as
+     * /sys/kernel/btf/vmlinux), more is one that grew; the pool reads those to their end. */
+    bool whole = w->stx.stx_size ? (uint64_t)got == w->stx.stx_size : res[CHAIN_END] == 0;
     if (got >= 0 && whole)
         return read_done(w, (size_t)got);
     free(w->data);

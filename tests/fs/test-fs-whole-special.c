@@ -120,6 +120,27 @@ static void procfs_whole(fs_dir *d)
 }
 TEST(procfs_whole) { fs_run(procfs_whole); }
 
+/* A sysfs binary file says its size but gives at most a page per read: a short first read is
+ * not its end. /sys/kernel/btf/vmlinux (megabytes, readable by all) where the kernel has it. */
+static void sysfs_paged(fs_dir *d)
+{
+    (void)d;
+    const char *path = "/sys/kernel/btf/vmlinux";
+    struct stat st;
+    if (stat(path, &st) < 0 || st.st_size <= 4096 || access(path, R_OK) < 0) {
+        fprintf(stderr, "%s: none here, skipped\n", path);
+        return;
+    }
+    size_t size = (size_t)st.st_size + 1;
+    char *expect = malloc(size);
+    CHECK(expect != NULL);
+    size_t n = read_plain(path, expect, size);
+    CHECK_EQ(n, (size_t)st.st_size);
+    fs_check_contents(path, expect, n);
+    free(expect);
+}
+TEST(sysfs_paged) { fs_run(sysfs_paged); }
+
 /* A plain thread appends to the file while the task reads it whole again and again: each
  * read is a run of the bytes written, never shorter than the one before, and the last, once
  * the appending is over, is all of it. Reads that find more than the size they first saw go
