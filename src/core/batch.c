@@ -136,6 +136,13 @@ static void *watch(void *arg)
         edo__spin_unlock(&q->lock);
         if (done)
             return NULL;
+        if (start && edo__blocking_full(w->rt)) {
+            /* A new drainer's call would wait for a thread, maybe this one (a pool of one):
+             * the watch drains the stalled jobs itself, as a drainer (counted above), and
+             * watches again once they ran. */
+            drain(w);
+            continue;
+        }
         if (start && start_call(w->rt, NULL, false) < 0) { /* the pool is closing */
             edo__spin_lock(&q->lock);
             q->drainers--;

@@ -263,6 +263,15 @@ int edo_spawn_blocking(void *(*fn)(void *), void *arg, edo_task **out)
     return edo_spawn_blocking_with(NULL, NULL, fn, arg, out);
 }
 
+bool edo__blocking_full(edo_runtime *rt)
+{
+    edo__blocking_pool *p = &rt->blocking;
+    pthread_mutex_lock(&p->lock);
+    bool full = p->nidle == 0 && p->nthreads >= p->max_threads;
+    pthread_mutex_unlock(&p->lock);
+    return full;
+}
+
 bool edo__blocking_busy(edo_runtime *rt)
 {
     edo__blocking_pool *p = &rt->blocking;

@@ -200,6 +200,8 @@ void edo__blocking_destroy(edo__blocking_pool *p);
 void (*edo__blocking_output_drop(const edo__task *t))(void *output);
 /* True while a blocking call is queued or running (the paused clock does not jump then). */
 bool edo__blocking_busy(edo_runtime *rt);
+/* True when a call spawned now would wait for a thread: none idle and no room for another. */
+bool edo__blocking_full(edo_runtime *rt);
 
 /* ---- runtime threads and shutdown (runtime.c) ---- */
 /* After a shutdown that left something behind: cancels (runs in cancel mode) the tasks queued

@@ -4,7 +4,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include <pthread.h>
+
 #include "core/batch.h"
+#include "core/runtime.h"
 #include "harness.h"
 #include "util.h"
 
@@ -89,6 +92,56 @@ TEST(blocked_jobs_get_drainers)
         CHECK_EQ(edo__batch_submit(rt, &jobs[i], false), 0);
     }
     WAIT_UNTIL(atomic_load(&arrived) == MEET);
+    edo_runtime_free(rt);
+}
+
+/* A pool of one thread, and the watch on it: a job queued then, whose drainer's call can only
+ * wait for that thread, must still run (the watch drains it; it used to wait for ever, the
+ * watch looking at it every period and starting drainers that could never run). */
+static _Atomic bool holding, release_holder;
+
+static void hold_run(edo__batch_job *job, bool cancelled)
+{
+    (void)job;
+    (void)cancelled;
+    atomic_store(&holding, true);
+    double deadline = now_s() + 60;
+    while (!atomic_load(&release_holder)) {
+        CHECK(now_s() < deadline);
+        sched_yield();
+    }
+}
+
+/* Whether the pool's one thread runs something that is not a drainer: the watch. */
+static bool watch_holds_the_thread(edo_runtime *rt)
+{
+    edo__batch_queue *q = &rt->batch;
+    edo__spin_lock(&q->lock);
+    bool no_drainer = q->drainers == 0 && q->watching;
+    edo__spin_unlock(&q->lock);
+    edo__blocking_pool *p = &rt->blocking;
+    pthread_mutex_lock(&p->lock);
+    bool busy = p->nthreads == 1 && p->nidle == 0 && !p->head;
+    pthread_mutex_unlock(&p->lock);
+    return no_drainer && busy;
+}
+
+TEST(watch_in_a_pool_of_one_drains)
+{
+    edo_runtime *rt;
+    edo_runtime_config cfg = {.worker_threads = 1, .max_blocking_threads = 1};
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
+    static edo__batch_job holder = {.run = hold_run};
+    static counted_job first, second;
+    first.job.run = second.job.run = counted_run;
+    CHECK_EQ(edo__batch_submit(rt, &holder, false), 0); /* the drainer takes the thread */
+    WAIT_UNTIL(atomic_load(&holding));
+    CHECK_EQ(edo__batch_submit(rt, &first.job, false), 0); /* queued; the watch's call waits */
+    atomic_store(&release_holder, true);
+    WAIT_UNTIL(atomic_load(&first.runs) == 1); /* the drainer ran it, then the watch came */
+    WAIT_UNTIL(watch_holds_the_thread(rt));
+    CHECK_EQ(edo__batch_submit(rt, &second.job, false), 0); /* its drainer can only queue */
+    WAIT_UNTIL(atomic_load(&second.runs) == 1);
     edo_runtime_free(rt);
 }
 
