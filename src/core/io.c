@@ -3,6 +3,7 @@
 #include <errno.h>
 
 #include "core/runtime.h"
+#include "io/uring/completions.h"
 
 int edo_io_register_on(edo_runtime *rt, int fd, edo_io **out)
 {
@@ -26,4 +27,31 @@ struct edo__cring *edo__runtime_cring(edo_runtime *rt)
     edo__worker *w = edo__worker_current(); /* a ring per worker: see edo__io_cring */
     unsigned slot = w && w->rt == rt ? 1 + w->index % (EDO__IO_CRINGS - 1) : 0;
     return edo__io_cring(&rt->io, slot);
+}
+
+bool edo__runtime_cring_defer(edo_runtime *rt, struct edo__cring *r)
+{
+    edo__worker *w = edo__worker_current();
+    if (!w || w->rt != rt || (w->unentered && w->unentered != r))
+        return false;
+    /* A worker with nothing else to run enters at once: deferring would only add latency.
+     * One with more tasks lets them publish theirs too, and enters for all of them. */
+    if (!w->flushing && !w->lifo && edo__local_len(&w->queue) == 0)
+        return false;
+    if (r != edo__runtime_cring(rt))
+        return false; /* a step run here for an operation another worker's ring holds */
+    w->unentered = r;
+    return true;
+}
+
+bool edo__worker_flush_io(edo__worker *w)
+{
+    edo__cring *r = w->unentered;
+    if (!r)
+        return false;
+    w->flushing = true;
+    edo__cring_flush(r);
+    w->flushing = false;
+    w->unentered = NULL; /* what the reaps published went in in the flush's later rounds */
+    return true;
 }

@@ -73,6 +73,10 @@ typedef struct edo__worker {
     edo__io_ready *io_events; /* [EDO__IO_EVENTS]: what edo__io_wait took, to dispatch */
     edo__stack *stack_cache; /* coroutine stacks at hand (default size) */
     unsigned nstack_cache;
+    /* The completion ring this worker published SQEs to without entering it (NULL: none), so
+     * that the SQEs of a turn's tasks go in together; entered by edo__worker_flush_io. */
+    struct edo__cring *unentered;
+    bool flushing; /* in edo__worker_flush_io: the steps its reaps run publish too */
 } edo__worker;
 
 /* Blocking pool: threads for blocking functions, started on demand up to a cap and retired
@@ -211,6 +215,15 @@ void edo__runtime_drain_late(edo_runtime *rt);
  * worker's own, or the one of the threads that are not workers), or NULL where it has none
  * (NULL rt, another backend, no io_uring): operations then take the blocking pool. core/io.c. */
 struct edo__cring *edo__runtime_cring(edo_runtime *rt);
+/* Whether the calling thread may publish SQEs to `r` without entering the ring
+ * (edo__cring_publish_unlock): only a worker of `rt`, on its own ring, with other tasks to
+ * run meanwhile (or while it flushes). Then the worker enters it later, at the latest when
+ * its queues run dry, at its next maintenance, before it parks and when it stops
+ * (edo__worker_flush_io). A thread that gets false enters at once. core/io.c. */
+bool edo__runtime_cring_defer(edo_runtime *rt, struct edo__cring *r);
+/* Enters the ring `w` published to without entering, and reaps (the tasks it completes are
+ * woken into w's queues). Returns whether it entered. core/io.c. */
+bool edo__worker_flush_io(edo__worker *w);
 
 void edo__thread_enter(edo_runtime *rt, const char *kind, unsigned index);
 void edo__thread_leave(edo_runtime *rt);
