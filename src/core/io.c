@@ -29,19 +29,22 @@ struct edo__cring *edo__runtime_cring(edo_runtime *rt)
     return edo__io_cring(&rt->io, slot);
 }
 
-bool edo__runtime_cring_defer(edo_runtime *rt, struct edo__cring *r)
+void edo__runtime_cring_submit_unlock(edo_runtime *rt, struct edo__cring *r)
 {
     edo__worker *w = edo__worker_current();
-    if (!w || w->rt != rt || (w->unentered && w->unentered != r))
-        return false;
-    /* A worker with nothing else to run enters at once: deferring would only add latency.
-     * One with more tasks lets them publish theirs too, and enters for all of them. */
-    if (!w->flushing && !w->lifo && edo__local_len(&w->queue) == 0)
-        return false;
-    if (r != edo__runtime_cring(rt))
-        return false; /* a step run here for an operation another worker's ring holds */
+    if (!w || w->rt != rt || (w->unentered && w->unentered != r) || r != edo__runtime_cring(rt)) {
+        edo__cring_submit_unlock(r); /* not a worker on its own ring: at once */
+        return;
+    }
+    edo__cring_publish_unlock(r);
     w->unentered = r;
-    return true;
+    /* A worker with more tasks to run lets them publish theirs too, and enters for all of
+     * them later; inside a flush, the flush's next round takes it. One with nothing else to
+     * run enters now (deferring would only add latency), through the flush all the same: the
+     * steps its reap runs then publish and go in together in the next round, not one entry
+     * each. */
+    if (!w->flushing && !w->lifo && edo__local_len(&w->queue) == 0)
+        edo__worker_flush_io(w);
 }
 
 bool edo__worker_flush_io(edo__worker *w)

@@ -215,12 +215,14 @@ void edo__runtime_drain_late(edo_runtime *rt);
  * worker's own, or the one of the threads that are not workers), or NULL where it has none
  * (NULL rt, another backend, no io_uring): operations then take the blocking pool. core/io.c. */
 struct edo__cring *edo__runtime_cring(edo_runtime *rt);
-/* Whether the calling thread may publish SQEs to `r` without entering the ring
- * (edo__cring_publish_unlock): only a worker of `rt`, on its own ring, with other tasks to
- * run meanwhile (or while it flushes). Then the worker enters it later, at the latest when
- * its queues run dry, at its next maintenance, before it parks and when it stops
- * (edo__worker_flush_io). A thread that gets false enters at once. core/io.c. */
-bool edo__runtime_cring_defer(edo_runtime *rt, struct edo__cring *r);
+/* Submits what the caller queued on `r` (locked: edo__cring_lock) and unlocks. A thread that
+ * is not a worker of `rt` on its own ring enters at once (edo__cring_submit_unlock). A worker
+ * with other tasks to run (or in edo__worker_flush_io) only publishes the SQEs
+ * (edo__cring_publish_unlock), and enters later for every task of its turn at once: when its
+ * queues run dry, at its next maintenance, before it parks and when it stops. A worker with
+ * nothing else to run enters now, through edo__worker_flush_io. The CQEs may be reaped, and
+ * their records freed, in here. core/io.c. */
+void edo__runtime_cring_submit_unlock(edo_runtime *rt, struct edo__cring *r);
 /* Enters the ring `w` published to without entering, and reaps (the tasks it completes are
  * woken into w's queues). Returns whether it entered. core/io.c. */
 bool edo__worker_flush_io(edo__worker *w);

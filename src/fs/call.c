@@ -119,13 +119,9 @@ static void ring_advance(edo__fs_call *c, const int32_t *res)
     c->pending = c->cancellable = 0;
     ssize_t rc = c->ops->ring(c, r, res);
     if (rc == EDO__FS_MORE && c->pending) {
-        /* A worker with more tasks to run enters later, once for all of them (see
-         * edo__runtime_cring_defer); else now, and the CQEs may be reaped, and the call
-         * freed, in here. */
-        if (edo__runtime_cring_defer(c->rt, r))
-            edo__cring_publish_unlock(r);
-        else
-            edo__cring_submit_unlock(r);
+        /* A worker enters once for the SQEs of every task of its turn (core/io.c); the CQEs
+         * may be reaped, and the call freed, in here. */
+        edo__runtime_cring_submit_unlock(c->rt, r);
         return;
     }
     edo__cring_unlock(r);

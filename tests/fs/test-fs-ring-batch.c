@@ -1,5 +1,5 @@
 /* SQEs published without entering the ring, to be entered once per worker turn for all the
- * tasks that ran in it (edo__runtime_cring_defer, edo__worker_flush_io): on a current-thread
+ * tasks that ran in it (edo__runtime_cring_submit_unlock, edo__worker_flush_io): on a current-thread
  * ring runtime, a read started while another task waits in the run-next slot is deferred (its
  * task suspends, the other task runs first), and entered when the worker has nothing else to
  * do, with no wake from outside; a read dropped between its publication and the entry is
