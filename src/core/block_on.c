@@ -56,6 +56,7 @@ static int drive(edo_runtime *rt, edo_future *fut, void **out)
             !atomic_load_explicit(&sig->woken, memory_order_acquire))
             edo__worker_park(w, sig);
     }
+    edo__worker_flush_io(w); /* what its tasks published: the kernel sees it now */
     edo__overflow_thread_exit();
     edo__worker_set_current(NULL);
     edo__signal_unref(sig);

@@ -3,6 +3,7 @@
 #include <errno.h>
 
 #include "core/runtime.h"
+#include "io/uring/completions.h"
 
 int edo_io_register_on(edo_runtime *rt, int fd, edo_io **out)
 {
@@ -26,4 +27,34 @@ struct edo__cring *edo__runtime_cring(edo_runtime *rt)
     edo__worker *w = edo__worker_current(); /* a ring per worker: see edo__io_cring */
     unsigned slot = w && w->rt == rt ? 1 + w->index % (EDO__IO_CRINGS - 1) : 0;
     return edo__io_cring(&rt->io, slot);
+}
+
+void edo__runtime_cring_submit_unlock(edo_runtime *rt, struct edo__cring *r)
+{
+    edo__worker *w = edo__worker_current();
+    if (!w || w->rt != rt || (w->unentered && w->unentered != r) || r != edo__runtime_cring(rt)) {
+        edo__cring_submit_unlock(r); /* not a worker on its own ring: at once */
+        return;
+    }
+    edo__cring_publish_unlock(r);
+    w->unentered = r;
+    /* A worker with more tasks to run lets them publish theirs too, and enters for all of
+     * them later; inside a flush, the flush's next round takes it. One with nothing else to
+     * run enters now (deferring would only add latency), through the flush all the same: the
+     * steps its reap runs then publish and go in together in the next round, not one entry
+     * each. */
+    if (!w->flushing && !w->lifo && edo__local_len(&w->queue) == 0)
+        edo__worker_flush_io(w);
+}
+
+bool edo__worker_flush_io(edo__worker *w)
+{
+    edo__cring *r = w->unentered;
+    if (!r)
+        return false;
+    w->flushing = true;
+    edo__cring_flush(r);
+    w->flushing = false;
+    w->unentered = NULL; /* what the reaps published went in in the flush's later rounds */
+    return true;
 }

@@ -73,6 +73,10 @@ typedef struct edo__worker {
     edo__io_ready *io_events; /* [EDO__IO_EVENTS]: what edo__io_wait took, to dispatch */
     edo__stack *stack_cache; /* coroutine stacks at hand (default size) */
     unsigned nstack_cache;
+    /* The completion ring this worker published SQEs to without entering it (NULL: none), so
+     * that the SQEs of a turn's tasks go in together; entered by edo__worker_flush_io. */
+    struct edo__cring *unentered;
+    bool flushing; /* in edo__worker_flush_io: the steps its reaps run publish too */
 } edo__worker;
 
 /* Blocking pool: threads for blocking functions, started on demand up to a cap and retired
@@ -213,6 +217,17 @@ void edo__runtime_drain_late(edo_runtime *rt);
  * worker's own, or the one of the threads that are not workers), or NULL where it has none
  * (NULL rt, another backend, no io_uring): operations then take the blocking pool. core/io.c. */
 struct edo__cring *edo__runtime_cring(edo_runtime *rt);
+/* Submits what the caller queued on `r` (locked: edo__cring_lock) and unlocks. A thread that
+ * is not a worker of `rt` on its own ring enters at once (edo__cring_submit_unlock). A worker
+ * with other tasks to run (or in edo__worker_flush_io) only publishes the SQEs
+ * (edo__cring_publish_unlock), and enters later for every task of its turn at once: when its
+ * queues run dry, at its next maintenance, before it parks and when it stops. A worker with
+ * nothing else to run enters now, through edo__worker_flush_io. The CQEs may be reaped, and
+ * their records freed, in here. core/io.c. */
+void edo__runtime_cring_submit_unlock(edo_runtime *rt, struct edo__cring *r);
+/* Enters the ring `w` published to without entering, and reaps (the tasks it completes are
+ * woken into w's queues). Returns whether it entered. core/io.c. */
+bool edo__worker_flush_io(edo__worker *w);
 
 void edo__thread_enter(edo_runtime *rt, const char *kind, unsigned index);
 void edo__thread_leave(edo_runtime *rt);

@@ -247,6 +247,7 @@ static void maintenance(edo__worker *w)
     w->maintenance_tick = w->tick;
     edo__timers_fire(w->rt, w);
     edo__park_poll_io(w);
+    edo__worker_flush_io(w); /* SQEs published this turn wait no longer than a maintenance */
     if (tune) {
         uint64_t end = edo__clock_ns();
         w->maintenance_ns = smooth(w->maintenance_ns, end - start);
@@ -427,6 +428,8 @@ static bool spin_for_work(edo__worker *w)
 void edo__worker_park(edo__worker *w, edo__signal *sig)
 {
     edo_runtime *rt = w->rt;
+    if (edo__worker_flush_io(w))
+        return; /* never sleep with SQEs the kernel has not seen; what they woke runs first */
     if (edo__timers_fire(rt, w) > 0)
         return; /* timers woke tasks: run them first */
     bool recheck = edo__idle_transition_to_parked(&rt->idle, w->index, w->searching);
@@ -446,6 +449,8 @@ unsigned edo__worker_run_some(edo__worker *w, unsigned max)
     unsigned ran = 0;
     while (ran < max && !atomic_load_explicit(&w->rt->shutdown, memory_order_relaxed)) {
         edo__task *t = next_task(w);
+        if (!t && edo__worker_flush_io(w)) /* the turn's SQEs go in together */
+            t = next_task(w);
         if (!t && !(t = resume_deferred(w))) {
             worker_idled(w);
             break;
@@ -464,6 +469,8 @@ void *edo__worker_main(void *arg)
     edo__worker_set_current(w);
     while (!atomic_load_explicit(&rt->shutdown, memory_order_acquire)) {
         edo__task *t = next_task(w);
+        if (!t && edo__worker_flush_io(w)) /* the turn's SQEs go in together */
+            t = next_task(w);
         if (!t)
             t = resume_deferred(w);
         if (!t)
@@ -480,6 +487,7 @@ void *edo__worker_main(void *arg)
         if (edo__io_active(&rt->io) || !spin_for_work(w))
             edo__worker_park(w, NULL);
     }
+    edo__worker_flush_io(w); /* what the last tasks published, before the ring goes */
     edo__worker_set_current(NULL);
     edo__thread_leave(rt);
     return NULL;

@@ -119,7 +119,9 @@ static void ring_advance(edo__fs_call *c, const int32_t *res)
     c->pending = c->cancellable = 0;
     ssize_t rc = c->ops->ring(c, r, res);
     if (rc == EDO__FS_MORE && c->pending) {
-        edo__cring_submit_unlock(r); /* the CQEs may be reaped, and the call freed, in here */
+        /* A worker enters once for the SQEs of every task of its turn (core/io.c); the CQEs
+         * may be reaped, and the call freed, in here. */
+        edo__runtime_cring_submit_unlock(c->rt, r);
         return;
     }
     edo__cring_unlock(r);

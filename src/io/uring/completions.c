@@ -167,16 +167,16 @@ int edo__cring_cancel(edo__cring *c, edo__cring_op *op, unsigned index)
     return 0;
 }
 
-int edo__cring_submit_unlock(edo__cring *c)
+/* Enters the ring with what is published (`pending` SQEs seen, or any), then reaps, and turns
+ * the eventfd's notifications on or off for what is still in flight. */
+static int enter_and_reap(edo__cring *c, unsigned pending)
 {
-    /* The SQEs are published under the lock, the system call made outside it: on a warm cache
-     * the kernel runs the operations inside io_uring_enter (an openat, a read), and a thread
-     * that only wants to queue an SQE meanwhile must not spin for that long. The kernel takes
-     * what is published, whoever enters (ring.h). It is told to take all of it, not the count
-     * seen here: another thread's entry may have taken some of ours meanwhile, and a count
-     * gone stale would cut a later chain in two. What is published always ends a chain. */
-    unsigned pending = edo__ring_publish(&c->ring);
-    edo__spin_unlock(&c->sq_lock);
+    /* The system call is made outside the lock: on a warm cache the kernel runs the
+     * operations inside io_uring_enter (an openat, a read), and a thread that only wants to
+     * queue an SQE meanwhile must not spin for that long. The kernel takes what is published,
+     * whoever enters (ring.h). It is told to take all of it, not the count seen here: another
+     * thread's entry may have taken some of ours meanwhile, and a count gone stale would cut
+     * a later chain in two. What is published always ends a chain. */
     int rc = pending ? edo__ring_enter(&c->ring, c->ring.sq_entries, 0, 0) : 0;
     if (rc < 0) {
         /* Nothing taken now: the driver's next look submits again (edo__cring_on_dispatch);
@@ -200,6 +200,35 @@ int edo__cring_submit_unlock(edo__cring *c)
     if (turned_on)
         edo__cring_reap(c);
     return 0;
+}
+
+int edo__cring_submit_unlock(edo__cring *c)
+{
+    unsigned pending = edo__ring_publish(&c->ring);
+    /* This entry takes what was published for a later one too: a flush has nothing left. */
+    atomic_store_explicit(&c->unentered, false, memory_order_relaxed);
+    edo__spin_unlock(&c->sq_lock);
+    return enter_and_reap(c, pending);
+}
+
+void edo__cring_publish_unlock(edo__cring *c)
+{
+    if (edo__ring_publish(&c->ring))
+        atomic_store_explicit(&c->unentered, true, memory_order_relaxed);
+    edo__spin_unlock(&c->sq_lock);
+}
+
+bool edo__cring_flush(edo__cring *c)
+{
+    bool entered = false;
+    /* The reap may run steps that publish again (the chain after a type check): each round
+     * takes all of them in one entry. A round publishes only for calls that completed in the
+     * one before, and every call has a bounded number of steps, so this ends. */
+    while (atomic_exchange_explicit(&c->unentered, false, memory_order_relaxed)) {
+        enter_and_reap(c, 1);
+        entered = true;
+    }
+    return entered;
 }
 
 int edo__cring_slot_take(edo__cring *c)

@@ -87,6 +87,7 @@ typedef struct edo__cring {
      * pointer through the kernel). */
     _Atomic size_t inflight;
     _Atomic bool unsubmitted; /* a submission took nothing: SQEs wait in the SQ */
+    _Atomic bool unentered;   /* SQEs published for a later entry (edo__cring_publish_unlock) */
     bool notify; /* the eventfd counts completions (under sq_lock) */
 
     /* Fixed files (a sparse table registered at creation, where the kernel takes it): slots
@@ -130,6 +131,15 @@ int edo__cring_cancel(edo__cring *c, edo__cring_op *op, unsigned index);
  * kernel's error when it took nothing (the SQEs stay queued and go with the next submission,
  * or the next wait's, so nothing is lost; the waiters are woken through the eventfd). */
 int edo__cring_submit_unlock(edo__cring *c);
+/* Publishes what was queued and unlocks, without entering: the SQEs wait in the SQ for the
+ * next entry, by anyone, so that the SQEs of many operations go in in one io_uring_enter.
+ * Whoever calls this owes the ring an edo__cring_flush soon (before it sleeps: until some
+ * thread enters, the kernel does not see them), or another entry. Never blocks. */
+void edo__cring_publish_unlock(edo__cring *c);
+/* Enters the ring if SQEs were published without an entry since the last flush, reaps what
+ * completed (whose steps may publish more: they go in too, in the next round), as
+ * edo__cring_submit_unlock does. Returns whether it entered. Never blocks; any thread. */
+bool edo__cring_flush(edo__cring *c);
 
 /* A free fixed-file slot (under the lock), or -ENFILE when all are taken or there are none. */
 int edo__cring_slot_take(edo__cring *c);
