@@ -177,9 +177,10 @@ static inline edo__task *edo__local_pop(edo__local_queue *q)
 static inline void edo__local_prefetch_next(edo__local_queue *q)
 {
     uint32_t real = edo__lq_real(atomic_load_explicit(&q->head, memory_order_relaxed));
-    const char *next = (const char *)edo__lq_load(q, real);
-    __builtin_prefetch(next);
-    __builtin_prefetch(next + 64);
+    /* As an integer: the slot may be NULL, and NULL + 64 as a pointer is undefined. */
+    uintptr_t next = (uintptr_t)edo__lq_load(q, real);
+    __builtin_prefetch((const void *)next);
+    __builtin_prefetch((const void *)(next + 64));
 }
 /* Steals half of `victim` into `dst` (owned by the caller) and returns one of the stolen tasks
  * to run now, or NULL. */
