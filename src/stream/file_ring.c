@@ -5,7 +5,6 @@
 
 #include "core/runtime.h"
 #include "edo/runtime.h"
-#include "io/uring/iowq.h"
 #include "stream/file_ring.h"
 
 /* The most one SQE transfers (its len is 32 bits; a stream's calls are 64 KiB anyway). */
@@ -17,7 +16,6 @@ edo__cring *edo__file_ring_pick(bool write)
     if (!r || !(r->ring.features & IORING_FEAT_RW_CUR_POS) ||
         !edo__cring_has_op(r, write ? IORING_OP_WRITE : IORING_OP_READ))
         return NULL;
-    edo__iowq_widen(r); /* a write punted to io-wq must not queue behind other files' fsyncs */
     return r;
 }
 

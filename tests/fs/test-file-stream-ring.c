@@ -291,8 +291,9 @@ TEST(close_waits_for_write_ring) { fs_ring_run(EDO_RUNTIME_MULTI_THREAD, close_a
 
 /* ---- io-wq's bounded workers -------------------------------------------------------------- */
 
-/* A stream write through the ring widens its io-wq to 64 bounded workers (io/uring/iowq.h), so
- * that punted writes do not queue behind fsyncs; the unbounded limit stays as it was. */
+/* A completion ring's io-wq has 64 bounded workers (widen_iowq in io/uring/completions.c), so
+ * that a stream's punted writes do not queue behind fsyncs; the unbounded limit stays as it
+ * was. */
 static void widened(fs_dir *d)
 {
     edo__cring *c = the_ring();
