@@ -86,8 +86,6 @@ static void deadline_after(struct timespec *ts, uint64_t ns)
     ts->tv_nsec = (long)(nsec % 1000000000u);
 }
 
-/* A thread of the pool; it holds a runtime reference (taken by whoever started it), since a
- * bounded shutdown may leave it running its call after the runtime's owner let go. */
 /* Under the lock, once a thread has left the counts: the last one gone lets a shutdown that
  * waits for them go on. */
 static void note_thread_gone(edo__blocking_pool *p)
@@ -96,6 +94,8 @@ static void note_thread_gone(edo__blocking_pool *p)
         pthread_cond_broadcast(&p->all_gone);
 }
 
+/* A thread of the pool; it holds a runtime reference (taken by whoever started it), since a
+ * bounded shutdown may leave it running its call after the runtime's owner let go. */
 static void *pool_thread_main(void *arg)
 {
     edo_runtime *rt = arg;
