@@ -20,19 +20,25 @@ int edo_io_register(int fd, edo_io **out)
     return edo_io_register_on(rt, fd, out);
 }
 
+/* The completion ring slot of worker `w`: a ring per worker (see edo__io_cring); slot 0 is
+ * the other threads'. */
+static unsigned worker_slot(const edo__worker *w) { return 1 + w->index % (EDO__IO_CRINGS - 1); }
+
 struct edo__cring *edo__runtime_cring(edo_runtime *rt)
 {
     if (!rt)
         return NULL;
-    edo__worker *w = edo__worker_current(); /* a ring per worker: see edo__io_cring */
-    unsigned slot = w && w->rt == rt ? 1 + w->index % (EDO__IO_CRINGS - 1) : 0;
-    return edo__io_cring(&rt->io, slot);
+    edo__worker *w = edo__worker_current();
+    return edo__io_cring(&rt->io, w && w->rt == rt ? worker_slot(w) : 0);
 }
 
 void edo__runtime_cring_submit_unlock(edo_runtime *rt, struct edo__cring *r)
 {
     edo__worker *w = edo__worker_current();
-    if (!w || w->rt != rt || (w->unentered && w->unentered != r) || r != edo__runtime_cring(rt)) {
+    /* Whether `r` is w's own ring: read, not made (edo__io_cring would make a missing one). */
+    bool own = w && w->rt == rt &&
+               r == atomic_load_explicit(&rt->io.crings[worker_slot(w)], memory_order_acquire);
+    if (!own || (w->unentered && w->unentered != r)) {
         edo__cring_submit_unlock(r); /* not a worker on its own ring: at once */
         return;
     }
