@@ -91,11 +91,7 @@ static ssize_t open_ring(edo__fs_call *c, edo__cring *r, const int32_t *res)
             return rc == -ECANCELED ? rc : EDO__FS_POOL;
         }
         edo__fs_ring_sqe(c, r, 0, true, &sqe); /* reserved: cannot fail */
-        sqe->opcode = IORING_OP_OPENAT;
-        sqe->fd = AT_FDCWD;
-        sqe->addr = (uint64_t)(uintptr_t)oc->path;
-        sqe->open_flags = (uint32_t)oc->flags;
-        sqe->len = oc->mode;
+        edo__fs_sqe_openat(sqe, oc->path, oc->flags, oc->mode);
         if (path_fd >= 0) {
             edo__fs_ring_sqe(c, r, 1, false, &sqe);
             edo__fs_sqe_close_fd(sqe, path_fd);

@@ -18,6 +18,8 @@ void edo__fs_metadata_of_statx(const struct statx *sx, edo_metadata *out);
 /* The edo_file_type of a st_mode's S_IFMT bits. */
 edo_file_type edo__fs_type_of_mode(mode_t mode);
 
+/* An SQE filled in as an openat(2) of `path` (relative to the working directory). */
+void edo__fs_sqe_openat(struct io_uring_sqe *sqe, const char *path, int flags, mode_t mode);
 /* Through the completion ring, the type check before an open (ring_open.c): an SQE filled in
  * as an openat of `path` with O_PATH (no FIFO's or device's open runs; tried inline by the
  * kernel), the statx of the descriptor it gave (the inode is in memory: never waits; 0 or

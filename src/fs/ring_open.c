@@ -1,4 +1,5 @@
-/* The type check before an open through the completion ring (see fs.h), without a thread hop.
+/* Filling in the SQEs of opens through the completion ring (see fs.h): the openat the opens
+ * share, and the type check before an open, without a thread hop.
  *
  * Why not statx first, as before: io_uring runs IORING_OP_STATX on its own workers, always
  * (it never tries it inline), so every read waited for a hop to another thread and back. An
@@ -16,12 +17,18 @@
 
 #include "fs/fs.h"
 
-void edo__fs_sqe_open_path(struct io_uring_sqe *sqe, const char *path)
+void edo__fs_sqe_openat(struct io_uring_sqe *sqe, const char *path, int flags, mode_t mode)
 {
     sqe->opcode = IORING_OP_OPENAT;
     sqe->fd = AT_FDCWD;
     sqe->addr = (uint64_t)(uintptr_t)path;
-    sqe->open_flags = O_PATH | O_CLOEXEC;
+    sqe->open_flags = (uint32_t)flags;
+    sqe->len = mode;
+}
+
+void edo__fs_sqe_open_path(struct io_uring_sqe *sqe, const char *path)
+{
+    edo__fs_sqe_openat(sqe, path, O_PATH | O_CLOEXEC, 0);
 }
 
 int edo__fs_path_fd_statx(int fd, unsigned mask, struct statx *out)

@@ -7,8 +7,9 @@
  * counts as a reader, which lets a writer waiting for one go on and write into a pipe whose
  * bytes vanish with our close). Then one chain of linked SQEs, which on a warm cache
  * completes inside io_uring_enter: openat into a fixed-file slot (no descriptor of ours), a
- * read of size + 1 bytes (reaching the extra byte says the file grew: then the pool reads it
- * anew; a short read of a regular file is its end), and the slot's close; the O_PATH
+ * read of size + 1 bytes (exactly size bytes is the whole file; the extra byte says it grew,
+ * fewer that it shrank or gives a page per read, as sysfs binary files do: then the pool
+ * reads it anew), and the slot's close; the O_PATH
  * descriptor's close goes in the same submission. A file that says its size is 0 (procfs,
  * sysfs, or empty) is read GUESS bytes at a time once, and a second read of one byte must
  * find the end (0); else the pool reads it to its end. An O_PATH open that fails with ENOENT
@@ -53,11 +54,7 @@ static ssize_t queue_chain(whole_call *w, edo__cring *r, int flags, unsigned io,
         return EDO__FS_POOL;
     struct io_uring_sqe *sqe;
     edo__fs_ring_sqe(&w->call, r, CHAIN_OPEN, true, &sqe); /* reserved: cannot fail */
-    sqe->opcode = IORING_OP_OPENAT;
-    sqe->fd = AT_FDCWD;
-    sqe->addr = (uint64_t)(uintptr_t)w->path;
-    sqe->open_flags = (uint32_t)flags; /* no O_CLOEXEC: a fixed file is no descriptor */
-    sqe->len = 0666;
+    edo__fs_sqe_openat(sqe, w->path, flags, 0666); /* no O_CLOEXEC: a fixed file is no fd */
     sqe->file_index = (uint32_t)w->slot + 1;
     sqe->flags = IOSQE_IO_LINK;
     for (unsigned i = 0; i <= probe; i++) {
