@@ -88,18 +88,23 @@ static unsigned place(const edo__wheel *w, uint64_t tick)
     return level * EDO__WHEEL_SLOTS + slot;
 }
 
-/* Puts record `index` at the head of the slot its tick belongs in now. */
-static void link(edo__wheel *w, uint32_t index, edo__wheel_record *r)
+/* Puts record `index` at the front of the list whose first index is at `head`. */
+static void push_front(edo__wheel *w, uint32_t *head, uint32_t index, edo__wheel_record *r)
 {
-    unsigned where = place(w, r->tick);
-    unsigned level = where / EDO__WHEEL_SLOTS, slot = where % EDO__WHEEL_SLOTS;
-    uint32_t *head = &w->slots[level][slot];
-    r->where = where;
     r->prev = NIL;
     r->next = *head;
     if (*head != NIL)
         record(w, *head)->prev = index;
     *head = index;
+}
+
+/* Puts record `index` at the head of the slot its tick belongs in now. */
+static void link(edo__wheel *w, uint32_t index, edo__wheel_record *r)
+{
+    unsigned where = place(w, r->tick);
+    unsigned level = where / EDO__WHEEL_SLOTS, slot = where % EDO__WHEEL_SLOTS;
+    r->where = where;
+    push_front(w, &w->slots[level][slot], index, r);
     w->occupied[level] |= (uint64_t)1 << slot;
 }
 
@@ -107,11 +112,7 @@ static void link(edo__wheel *w, uint32_t index, edo__wheel_record *r)
 static void link_expired(edo__wheel *w, uint32_t index, edo__wheel_record *r)
 {
     r->where = EXPIRED;
-    r->prev = NIL;
-    r->next = w->expired;
-    if (w->expired != NIL)
-        record(w, w->expired)->prev = index;
-    w->expired = index;
+    push_front(w, &w->expired, index, r);
 }
 
 static void unlink_record(edo__wheel *w, edo__wheel_record *r)
