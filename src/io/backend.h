@@ -24,7 +24,7 @@
  *   io_uring (built: uring.c, which says how it meets the threading contract of `wait`):
  *     create = io_uring_setup, the rings mapped, and an eventfd for the wake; add = a
  *     multishot IORING_OP_POLL_ADD (POLLIN | POLLOUT | POLLRDHUP | POLLPRI) with user_data =
- *     token; remove = IORING_OP_POLL_REMOVE by that user_data (so remove takes the token too);
+ *     token; remove = IORING_OP_ASYNC_CANCEL of that user_data (so remove takes the token too);
  *     wait = io_uring_enter with min_complete 1 and the timeout as an extended argument, each
  *     CQE one pair (its res holds the poll mask, mapped as epoll's); interrupt = a write to the
  *     eventfd, which a poll on it turns into the wake pair. Completion-based operations (read

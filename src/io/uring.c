@@ -106,6 +106,23 @@ static int queue_poll(uring_backend *b, int fd, uint64_t user_data)
     return 0;
 }
 
+/* Queues the cancellation of the poll armed under `user_data`. IORING_OP_ASYNC_CANCEL, not
+ * IORING_OP_POLL_REMOVE: a removal that finds the poll busy (its event's task work queued or
+ * running) gives up with -EALREADY and leaves the poll armed, holding its file for good (a
+ * closed pipe end that never reached its peer hung test-copy-splice); a cancellation marks the
+ * poll cancelled, and whoever runs it next ends it. */
+static int queue_cancel(uring_backend *b, uint64_t user_data)
+{
+    struct io_uring_sqe *sqe;
+    int rc = edo__ring_get_sqe(&b->ring, &sqe);
+    if (rc < 0)
+        return rc;
+    sqe->opcode = IORING_OP_ASYNC_CANCEL;
+    sqe->addr = user_data;
+    sqe->user_data = TAG_IGNORE;
+    return 0;
+}
+
 /* Hands what is queued to the kernel. When it takes nothing now (out of resources), the SQEs
  * stay queued, and the waiter is woken to submit them with its next wait. */
 static void submit(uring_backend *b)
@@ -249,11 +266,7 @@ static void backend_remove(edo__io_backend *base, int fd, uint64_t token)
     watch *w = fd >= 0 && (unsigned)fd < b->nwatches ? &b->watches[fd] : NULL;
     if (w && w->live && w->token == token) {
         w->live = false;
-        struct io_uring_sqe *sqe;
-        if (edo__ring_get_sqe(&b->ring, &sqe) == 0) {
-            sqe->opcode = IORING_OP_POLL_REMOVE;
-            sqe->addr = poll_data(fd, w->seq);
-            sqe->user_data = TAG_IGNORE;
+        if (queue_cancel(b, poll_data(fd, w->seq)) == 0) {
             submit(b);
         } else {
             /* The SQ is full and the kernel takes nothing: cancel without an SQE, waiting. */
@@ -333,12 +346,8 @@ static void resync(uring_backend *b)
     pthread_mutex_lock(&b->sq_lock);
     for (unsigned fd = 0; fd < b->nwatches; fd++) {
         watch *w = &b->watches[fd];
-        struct io_uring_sqe *sqe;
-        if (!w->live || edo__ring_get_sqe(&b->ring, &sqe) < 0)
+        if (!w->live || queue_cancel(b, poll_data((int)fd, w->seq)) < 0)
             continue;
-        sqe->opcode = IORING_OP_POLL_REMOVE;
-        sqe->addr = poll_data((int)fd, w->seq);
-        sqe->user_data = TAG_IGNORE;
         w->seq = (w->seq + 1) & SEQ_MASK;
         queue_poll(b, (int)fd, poll_data((int)fd, w->seq));
     }
