@@ -427,6 +427,8 @@ static const struct {
     {"lines", lines, NULL},
     {"fs_read_small", fs_read_small, NULL},
     {"fs_read_small_sync", fs_read_small_sync, NULL},
+    {"fs_metadata", fs_metadata, NULL},
+    {"fs_metadata_sync", fs_metadata_sync, NULL},
     {"fs_write_fsync", fs_write_fsync, NULL},
     {"read_dir", read_dir, NULL},
     {"process", process_spawn, NULL},
@@ -463,7 +465,7 @@ static long default_ops(const char *name)
         return LINES_DEFAULT_OPS; /* 80-byte lines: 1 GiB */
     if (strcmp(name, "idle_conn_memory") == 0)
         return 10000; /* connections */
-    if (strncmp(name, "fs_read_small", 13) == 0)
+    if (strncmp(name, "fs_read_small", 13) == 0 || strncmp(name, "fs_metadata", 11) == 0)
         return FS_SMALL_DEFAULT_OPS; /* files of 4 KiB */
     if (strcmp(name, "fs_write_fsync") == 0)
         return FS_FSYNC_DEFAULT_OPS;

@@ -67,6 +67,22 @@ static void *read_some(void *arg)
     return NULL;
 }
 
+static void *stat_some(void *arg)
+{
+    fs_job *job = arg;
+    char path[PATH_MAX + 32];
+    for (long i; (i = atomic_fetch_add(&job->next, 1)) < job->n;) {
+        snprintf(path, sizeof path, "%s/%ld", job->dir, i);
+        edo_metadata m;
+        must(edo_fs_metadata(path, &m), "fs_metadata");
+        if (m.len != FS_SMALL_SIZE || m.type != EDO_FILE_REGULAR) {
+            fprintf(stderr, "edo-bench: %s: %llu bytes\n", path, (unsigned long long)m.len);
+            exit(1);
+        }
+    }
+    return NULL;
+}
+
 static void *write_some(void *arg)
 {
     fs_job *job = arg;
@@ -97,39 +113,71 @@ static double run_concurrent(edo_runtime *rt, void *(*fn)(void *), fs_job *job)
     return clock_ns() - start;
 }
 
-double fs_read_small(edo_runtime *rt, long n)
+/* Runs `fn` in FS_CONCURRENCY coroutines over fs_read_small's n files (made if missing). */
+static double over_small_files(edo_runtime *rt, long n, void *(*fn)(void *))
 {
     char dir[PATH_MAX], name[32];
     snprintf(name, sizeof name, "small-%ld", n);
     ensure_files(name, n, FS_SMALL_SIZE, dir, sizeof dir);
     fs_job job = {dir, n, 0};
-    return run_concurrent(rt, read_some, &job);
+    return run_concurrent(rt, fn, &job);
 }
 
-double fs_read_small_sync(edo_runtime *rt, long n)
+/* Calls `one` on each of fs_read_small's n files from this plain thread: the nanoseconds. */
+static double over_small_files_sync(long n, void (*one)(const char *path))
 {
-    (void)rt;
     char dir[PATH_MAX], name[32], path[PATH_MAX + 32];
     snprintf(name, sizeof name, "small-%ld", n);
     ensure_files(name, n, FS_SMALL_SIZE, dir, sizeof dir);
     double start = clock_ns();
     for (long i = 0; i < n; i++) {
         snprintf(path, sizeof path, "%s/%ld", dir, i);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        struct stat st;
-        if (fd < 0 || fstat(fd, &st) < 0) {
-            fprintf(stderr, "edo-bench: %s: %s\n", path, strerror(errno));
-            exit(1);
-        }
-        char *buf = malloc((size_t)st.st_size + 1);
-        if (!buf || read(fd, buf, (size_t)st.st_size + 1) != st.st_size) {
-            fprintf(stderr, "edo-bench: reading %s\n", path);
-            exit(1);
-        }
-        free(buf);
-        close(fd);
+        one(path);
     }
     return clock_ns() - start;
+}
+
+static void read_one_sync(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        fprintf(stderr, "edo-bench: %s: %s\n", path, strerror(errno));
+        exit(1);
+    }
+    char *buf = malloc((size_t)st.st_size + 1);
+    if (!buf || read(fd, buf, (size_t)st.st_size + 1) != st.st_size) {
+        fprintf(stderr, "edo-bench: reading %s\n", path);
+        exit(1);
+    }
+    free(buf);
+    close(fd);
+}
+
+static void stat_one_sync(const char *path)
+{
+    struct statx sx;
+    if (statx(AT_FDCWD, path, AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_BTIME, &sx) < 0 ||
+        sx.stx_size != FS_SMALL_SIZE) {
+        fprintf(stderr, "edo-bench: %s: %s\n", path, strerror(errno));
+        exit(1);
+    }
+}
+
+double fs_read_small(edo_runtime *rt, long n) { return over_small_files(rt, n, read_some); }
+
+double fs_read_small_sync(edo_runtime *rt, long n)
+{
+    (void)rt;
+    return over_small_files_sync(n, read_one_sync);
+}
+
+double fs_metadata(edo_runtime *rt, long n) { return over_small_files(rt, n, stat_some); }
+
+double fs_metadata_sync(edo_runtime *rt, long n)
+{
+    (void)rt;
+    return over_small_files_sync(n, stat_one_sync);
 }
 
 double fs_write_fsync(edo_runtime *rt, long n)

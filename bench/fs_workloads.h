@@ -18,6 +18,10 @@ double fs_read_small(edo_runtime *rt, long n);
 /* fs_read_small_sync: the same files read by one plain thread with open/fstat/read/close, no
  * runtime: the limit. */
 double fs_read_small_sync(edo_runtime *rt, long n);
+/* fs_metadata: the metadata of fs_read_small's n files (edo_fs_metadata), 64 coroutines each
+ * taking the next file. fs_metadata_sync: the same by one plain thread with statx(2). */
+double fs_metadata(edo_runtime *rt, long n);
+double fs_metadata_sync(edo_runtime *rt, long n);
 /* fs_write_fsync: 64 coroutines write n files of 4 KiB (fsync/<i>, created or truncated:
  * edo_file_create, write_all, sync_all, close). */
 double fs_write_fsync(edo_runtime *rt, long n);

@@ -36,6 +36,9 @@
 #   fs_read_small   10,000 files of 4 KiB read whole (edo_fs_read / tokio::fs::read)
 #       by 64 tasks at once; ns per file. fs_read_small_sync: the same files read
 #       by one plain thread with open/fstat/read/close, no runtime (the limit).
+#   fs_metadata     the metadata of fs_read_small's files (edo_fs_metadata /
+#       tokio::fs::metadata) by 64 tasks at once; ns per file. fs_metadata_sync:
+#       statx(2) on each by one plain thread, no runtime (the limit).
 #   fs_write_fsync  2,000 files of 4 KiB each created, written, fsync'd and
 #       closed by 64 tasks at once; ns per file.
 #   read_dir        a directory of 100,000 files listed; ns per entry.
@@ -97,6 +100,8 @@ PAIRS=(
     "lines                lines"
     "fs_read_small        fs_read_small"
     "fs_read_small_sync   -"
+    "fs_metadata          fs_metadata"
+    "fs_metadata_sync     -"
     "fs_write_fsync       fs_write_fsync"
     "read_dir             read_dir"
     "signal               signal"

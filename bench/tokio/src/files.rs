@@ -1,4 +1,4 @@
-//! fs_read_small, fs_write_fsync, read_dir: the Tokio side of edo-bench's file-system workloads
+//! fs_read_small, fs_metadata, fs_write_fsync, read_dir: the Tokio side of edo-bench's file-system workloads
 //! (bench/fs_workloads.h), the same shapes over the same files (made here with std::fs when
 //! missing, in $TMPDIR/edo-bench-fs/ as edo-bench does): 64 tasks each taking the next file
 //! until all are done; read_dir lists a directory of n files with tokio::fs::read_dir.
@@ -78,6 +78,17 @@ pub fn read_small(rt: &Runtime, n: usize) -> Duration {
         async move {
             let data = tokio::fs::read(&path).await.unwrap();
             assert_eq!(data.len(), SMALL_SIZE);
+        }
+    })
+}
+
+pub fn metadata(rt: &Runtime, n: usize) -> Duration {
+    let dir = Arc::new(ensure_files(&format!("small-{}", n), n, SMALL_SIZE));
+    run_concurrent(rt, n, move |i| {
+        let path = dir.join(i.to_string());
+        async move {
+            let meta = tokio::fs::metadata(&path).await.unwrap();
+            assert!(meta.is_file() && meta.len() == SMALL_SIZE as u64);
         }
     })
 }

@@ -91,6 +91,7 @@ const WORKLOADS: &[&str] = &[
     "fairness",
     "lines",
     "fs_read_small",
+    "fs_metadata",
     "fs_write_fsync",
     "read_dir",
     "signal",
@@ -699,7 +700,7 @@ fn main() {
         "ping_pong_pairs" => PAIRS_HOPS,
         "lines" => lines::LINES_DEFAULT_OPS,
         "idle_conn_memory" => IDLE_CONNS,
-        "fs_read_small" => files::SMALL_DEFAULT_OPS,
+        "fs_read_small" | "fs_metadata" => files::SMALL_DEFAULT_OPS,
         "fs_write_fsync" => files::FSYNC_DEFAULT_OPS,
         "read_dir" => files::DIR_DEFAULT_OPS,
         "signal" => SIGNAL_DELIVERIES,
@@ -761,6 +762,10 @@ fn main() {
         "fs_read_small" => {
             files::read_small(&rt, warm);
             report_time(name, files::read_small(&rt, n), n);
+        }
+        "fs_metadata" => {
+            files::metadata(&rt, warm);
+            report_time(name, files::metadata(&rt, n), n);
         }
         "fs_write_fsync" => {
             files::write_fsync(&rt, warm);
