@@ -280,6 +280,8 @@ static edo__task *take_resumed(edo__worker *w)
     w->yielders_since = 0; /* the worker got to them */
     if (!edo__idle_all_busy(&w->rt->idle))
         refill_from_resumed(w, edo__local_free(&w->queue));
+    else
+        edo__fifo_prefetch_head(&w->resumed); /* the one that runs after `t` */
     return t;
 }
 
