@@ -140,14 +140,7 @@ static void coro_entry(void *arg)
 
 /* ---- the coroutine as a future --------------------------------------------------------- */
 
-/* The stack is bound at the first poll, not at spawn: a burst of spawns then costs only tasks,
- * and a coroutine that runs to its end without suspending hands its stack straight to the next
- * one (no fresh pages to fault in). Until then the coroutine's state holds what spawning asked
- * for (co.spawn). */
-typedef struct coro_future {
-    edo_future base;
-    edo__coro co;
-} coro_future;
+typedef edo__coro_future coro_future;
 /* One cache line with the task's vtable pointer: the line a poll reads anyway (task.h: the
  * future follows a header of one line, and tasks are line-aligned blocks). */
 _Static_assert(sizeof(coro_future) <= 64, "a coroutine's hot state fits its task's second line");
@@ -314,7 +307,7 @@ static void coro_drop(edo_future *self)
     edo__stack_release(co->stack);
 }
 
-static const edo_future_vtable coro_vtable = {coro_poll, coro_drop};
+const edo_future_vtable edo__coro_vtable = {coro_poll, coro_drop};
 
 /* ---- public API ------------------------------------------------------------------------ */
 
@@ -328,7 +321,7 @@ static int spawn_coro(edo_runtime *rt, const edo_spawn_options *options, void *(
         return -EINVAL;
     if (!rt && !(rt = edo_runtime_current()))
         return -EPERM;
-    coro_future f = {{&coro_vtable}, {.spawn = {stack_size, rt, fn, arg}}};
+    coro_future f = {{&edo__coro_vtable}, {.spawn = {stack_size, rt, fn, arg}}};
     return edo__spawn(rt, &f.base, sizeof f, out, pinned);
 }
 
