@@ -169,6 +169,15 @@ static inline edo__task *edo__local_pop(edo__local_queue *q)
             return edo__lq_load(q, real);
     }
 }
+/* Asks for a task's first two lines: its header, and its future's first line (a coroutine's
+ * stack pointer is there). `t` is an integer: it may be NULL or stale (a prefetch of any
+ * address is harmless, while NULL + 64 as a pointer would be undefined). */
+static inline void edo__task_prefetch(uintptr_t t)
+{
+    __builtin_prefetch((const void *)t);
+    __builtin_prefetch((const void *)(t + 64));
+}
+
 /* Owner only, right after an edo__local_pop: asks for the two lines of the task queued next
  * (its header, and its future's first line: a coroutine's stack pointer is there), so that
  * they are in the cache by the time it runs, after the run-next chain of the task just
@@ -177,10 +186,7 @@ static inline edo__task *edo__local_pop(edo__local_queue *q)
 static inline void edo__local_prefetch_next(edo__local_queue *q)
 {
     uint32_t real = edo__lq_real(atomic_load_explicit(&q->head, memory_order_relaxed));
-    /* As an integer: the slot may be NULL, and NULL + 64 as a pointer is undefined. */
-    uintptr_t next = (uintptr_t)edo__lq_load(q, real);
-    __builtin_prefetch((const void *)next);
-    __builtin_prefetch((const void *)(next + 64));
+    edo__task_prefetch((uintptr_t)edo__lq_load(q, real));
 }
 /* Steals half of `victim` into `dst` (owned by the caller) and returns one of the stolen tasks
  * to run now, or NULL. */
@@ -209,6 +215,14 @@ static inline edo__task *edo__fifo_pop(edo__task_fifo *f)
     if (t)
         f->head = edo__task_next(t);
     return t;
+}
+
+/* Asks for the lines of the task at the head of `f` (edo__task_prefetch), so that they are in
+ * the cache by the time it runs after the task just popped: in a round of yields, every task
+ * has waited while all the others ran, and its lines are cold. */
+static inline void edo__fifo_prefetch_head(const edo__task_fifo *f)
+{
+    edo__task_prefetch((uintptr_t)f->head);
 }
 
 /* Moves every task of `src` to the back of `dst`. */

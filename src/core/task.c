@@ -15,9 +15,7 @@
 #include "platform/tls.h"
 
 static _Thread_local EDO__TLS_HOT edo__task *current_task;
-/* Set when the task being polled on this thread wakes itself (a yield): the poller re-queues
- * it after the poll without a write to the shared state word. */
-static _Thread_local EDO__TLS_HOT bool current_task_self_woken;
+_Thread_local EDO__TLS_HOT bool edo__task_self_woken; /* task.h */
 /* What the drop of a cancelled task left as its output (edo__task_set_cancelled_output). */
 static _Thread_local void *cancelled_output;
 
@@ -98,7 +96,7 @@ static void waker_wake(const void *data)
 {
     edo__task *t = (edo__task *)data;
     if (t == current_task) {
-        current_task_self_woken = true;
+        edo__task_self_woken = true;
         edo__task_ref_dec(t); /* never the last: the poll holds one */
         return;
     }
@@ -128,7 +126,7 @@ static void waker_wake_by_ref(const void *data)
 {
     edo__task *t = (edo__task *)data;
     if (t == current_task) {
-        current_task_self_woken = true;
+        edo__task_self_woken = true;
         return;
     }
     uint64_t s = load_state(t), next;
@@ -218,9 +216,9 @@ static void complete(edo__task *t, void *output, bool cancelled)
 {
     /* Dropping runs user code (a cancelled coroutine unwinds): it runs as this task. */
     edo__task *outer = current_task;
-    bool outer_self_woken = current_task_self_woken;
+    bool outer_self_woken = edo__task_self_woken;
     current_task = t;
-    current_task_self_woken = false;
+    edo__task_self_woken = false;
     void *outer_cancelled_output = cancelled_output;
     cancelled_output = NULL;
     edo_future_drop(&t->future);
@@ -228,11 +226,11 @@ static void complete(edo__task *t, void *output, bool cancelled)
         output = cancelled_output; /* a cancelled coroutine may still return a value */
     cancelled_output = outer_cancelled_output;
     bool deferred = (load_state(t) & EDO__SHIELDED) != 0;
-    bool self_woken = current_task_self_woken;
+    bool self_woken = edo__task_self_woken;
     if (!deferred)
         edo__task_locals_destroy(t); /* after the drop: unwinding code may still use them */
     current_task = outer;
-    current_task_self_woken = outer_self_woken;
+    edo__task_self_woken = outer_self_woken;
     if (__builtin_expect(deferred, 0)) {
         drop_deferred(t, self_woken);
         return;
@@ -279,32 +277,40 @@ static uint64_t transition_to_running(edo__task *t)
     return next;
 }
 
+/* A claim that found nothing to poll (state `s`): the task finished elsewhere meanwhile (just
+ * drop the notification), or it was cancelled (complete it now). Out of line, so that the
+ * usual claim saves no registers for these calls. */
+__attribute__((noinline)) static bool nothing_to_poll(edo__task *t, uint64_t s)
+{
+    if (s & EDO__COMPLETE)
+        edo__task_ref_dec(t);
+    else
+        complete(t, NULL, true);
+    return false;
+}
+
 bool edo__task_poll_begin(edo__task *t, uint32_t *budget, edo__task_poll *p)
 {
     uint64_t s = transition_to_running(t);
-    if (s & EDO__COMPLETE) { /* finished elsewhere meanwhile: just drop the notification */
-        edo__task_ref_dec(t);
-        return false;
-    }
-    if ((s & (EDO__CANCELLED | EDO__SHIELDED)) == EDO__CANCELLED) {
-        complete(t, NULL, true);
-        return false;
-    }
+    if (__builtin_expect((s & EDO__COMPLETE) ||
+                             (s & (EDO__CANCELLED | EDO__SHIELDED)) == EDO__CANCELLED,
+                         0))
+        return nothing_to_poll(t, s);
     p->waker = (edo_waker){&task_waker_vtable, t};
     p->cx = (edo_context){&p->waker, budget};
     p->out = NULL;
     p->outer = current_task;
-    p->outer_self_woken = current_task_self_woken;
+    p->outer_self_woken = edo__task_self_woken;
     current_task = t;
-    current_task_self_woken = false;
+    edo__task_self_woken = false;
     return true;
 }
 
 edo__run_result edo__task_poll_end(edo__task *t, edo_poll result, edo__task_poll *p)
 {
-    bool self_woken = current_task_self_woken;
+    bool self_woken = edo__task_self_woken;
     current_task = p->outer;
-    current_task_self_woken = p->outer_self_woken;
+    edo__task_self_woken = p->outer_self_woken;
     if (result == EDO_READY) {
         complete(t, p->out, false);
         return EDO__RUN_DONE;
@@ -351,12 +357,6 @@ edo_waker edo__task_current_waker(void)
 {
     edo__task *t = current_task;
     return t ? (edo_waker){&task_waker_vtable, t} : edo_waker_noop();
-}
-
-void edo__task_wake_current(void)
-{
-    if (current_task)
-        current_task_self_woken = true;
 }
 
 bool edo__task_current_abort_requested(void)

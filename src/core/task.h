@@ -38,6 +38,7 @@
 
 #include "edo/future.h"
 #include "platform/list.h"
+#include "platform/tls.h"
 
 enum {
     EDO__RUNNING = 1u << 0,
@@ -109,9 +110,15 @@ void edo__task_set_cancelled_output(void *output);
 edo_waker edo__task_current_waker(void);
 /* True when the task being polled on this thread has been aborted. */
 bool edo__task_current_abort_requested(void);
+/* Set when the task being polled on this thread wakes itself (a yield): the poller re-queues
+ * it after the poll without a write to the shared state word. Saved and cleared by every poll
+ * (edo__task_poll_begin), read by its end; outside task.c only edo__task_wake_current sets it. */
+extern _Thread_local EDO__TLS_HOT bool edo__task_self_woken;
 /* The task being polled on this thread wakes itself (a yield): what its own waker's
- * wake_by_ref does then, without the waker's two calls. Nothing outside a task's poll. */
-void edo__task_wake_current(void);
+ * wake_by_ref does then, without the waker's two calls. Only during a task's poll: in the poll,
+ * or in a coroutine it resumed before that suspends (the thread-local's address is this
+ * thread's then). Inline, so that a yield makes no call for it (and saves no registers). */
+static inline void edo__task_wake_current(void) { edo__task_self_woken = true; }
 
 /* Frees a task that edo__task_new made but that was never scheduled (a refused spawn). */
 void edo__task_free_unspawned(edo__task *t);

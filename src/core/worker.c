@@ -30,6 +30,7 @@
 #include <stdlib.h>
 
 #include "core/runtime.h"
+#include "coro/coro.h"
 #include "platform/thread.h"
 #include "platform/tls.h"
 
@@ -280,6 +281,11 @@ static edo__task *take_resumed(edo__worker *w)
     w->yielders_since = 0; /* the worker got to them */
     if (!edo__idle_all_busy(&w->rt->idle))
         refill_from_resumed(w, edo__local_free(&w->queue));
+    else if (w->resumed.head) {
+        /* The one that runs after `t`: its task's lines, and a coroutine's stack lines. */
+        edo__fifo_prefetch_head(&w->resumed);
+        edo__coro_prefetch_resume(&w->resumed.head->future);
+    }
     return t;
 }
 

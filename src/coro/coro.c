@@ -66,8 +66,8 @@ static inline __attribute__((always_inline)) int enter(edo__coro *co, edo_contex
     co->outer = current_coro;
     current_coro = co;
     co->cx = cx;
-    co->out = out; /* the end of any wait: `wait` shares its place */
-    co->waiting = false;
+    co->out = out; /* the end of any wait: `wait` and `step` share these places */
+    co->waiting = EDO__CORO_NOT_WAITING;
 #if defined(EDO_ASAN) || defined(EDO_TSAN)
 #ifdef EDO_ASAN
     void *fake = NULL;
@@ -140,14 +140,7 @@ static void coro_entry(void *arg)
 
 /* ---- the coroutine as a future --------------------------------------------------------- */
 
-/* The stack is bound at the first poll, not at spawn: a burst of spawns then costs only tasks,
- * and a coroutine that runs to its end without suspending hands its stack straight to the next
- * one (no fresh pages to fault in). Until then the coroutine's state holds what spawning asked
- * for (co.spawn). */
-typedef struct coro_future {
-    edo_future base;
-    edo__coro co;
-} coro_future;
+typedef edo__coro_future coro_future;
 /* One cache line with the task's vtable pointer: the line a poll reads anyway (task.h: the
  * future follows a header of one line, and tasks are line-aligned blocks). */
 _Static_assert(sizeof(coro_future) <= 64, "a coroutine's hot state fits its task's second line");
@@ -169,7 +162,8 @@ static bool start(edo__coro *co)
     co->cx = NULL;
     co->out = NULL;
     co->outer = NULL;
-    co->finished = co->cancelled = co->timed = co->waiting = false;
+    co->finished = co->cancelled = co->timed = false;
+    co->waiting = EDO__CORO_NOT_WAITING;
     co->shield_depth = 0;
     edo__context_make(&co->ctx, st, coro_entry, co); /* the stack ends below the block */
     co->stack = st;
@@ -187,12 +181,35 @@ __attribute__((noinline)) static edo_poll first_poll(edo__coro *co, edo_context 
     return (edo_poll)enter(co, cx, out, 0);
 }
 
-/* The wait the coroutine is suspended in (edo__coro_await_pending), polled here on the poller's
- * stack: false while its future is pending (the coroutine stays suspended); true once it is
- * ready (its output is in the wait) or the coroutine has been cancelled meanwhile (it is
- * resumed to see that). */
-static inline __attribute__((always_inline)) bool wait_done(edo__coro *co, edo_context *cx)
+/* Tells the step of a coroutine suspended in edo__coro_wait_step that the wait is over for it
+ * (the coroutine is being cancelled), so it withdraws its waker. */
+static void withdraw_step(edo__coro *co)
 {
+    if (co->waiting == EDO__CORO_WAIT_STEP) {
+        co->waiting = EDO__CORO_NOT_WAITING;
+        (void)co->step.fn(co->step.arg, NULL, NULL);
+    }
+}
+
+/* The wait the coroutine is suspended in (edo__coro_await_pending, edo__coro_wait_step), taken
+ * a step further here on the poller's stack: false while it goes on (the coroutine stays
+ * suspended); true once it is over, with `*value` the value to resume it with: a future's
+ * wait is over once the future is ready (its output is in the wait; 0) or the coroutine has
+ * been cancelled (0: it sees `cancelled`); a step's once the step returns its result (the
+ * value), or the coroutine has been cancelled (-ECANCELED, the step withdrawn). */
+static inline __attribute__((always_inline)) bool wait_done(edo__coro *co, edo_context *cx,
+                                                            int *value)
+{
+    if (co->waiting == EDO__CORO_WAIT_STEP) {
+        if (co->cancelled) {
+            withdraw_step(co);
+            *value = -ECANCELED;
+            return true;
+        }
+        *value = co->step.fn(co->step.arg, cx, co->step.out);
+        return *value != -EAGAIN;
+    }
+    *value = 0;
     if (co->cancelled)
         return true;
     edo__coro_wait *w = co->wait;
@@ -209,14 +226,20 @@ __attribute__((noinline)) static edo_poll shielded_poll(edo__coro *co, edo_conte
         co->cancelled = true;
         value = -ECANCELED;
     }
-    if (value == 0 && co->waiting && !wait_done(co, cx))
-        return EDO_PENDING;
+    if (co->waiting) {
+        /* Cancelled (now or before): over at once, a step withdrawn. */
+        int done;
+        if (!wait_done(co, cx, &done))
+            return EDO_PENDING;
+        if (value == 0)
+            value = done;
+    }
     return (edo_poll)enter(co, cx, out, value);
 }
 
 /* Asks for the lines of a suspended coroutine's stack that its resume touches: the saved
- * registers at its stack pointer, the frames it suspended in just above (the wait that
- * waiting_poll reads sits there), and the line below, where its first calls after the resume
+ * registers at its stack pointer, the frames it resumes in just above (a future's wait,
+ * which waiting_poll reads, sits there), and the line below, where its first calls after the resume
  * write. A coroutine that waited while ~1,000 others ran finds all of them evicted; asked for
  * together here, before the wait's poll takes its lock (a locked instruction, which later loads
  * wait for), their misses overlap instead of coming one after the other. Waits only: a yield
@@ -237,9 +260,10 @@ __attribute__((noinline)) static edo_poll waiting_poll(edo__coro *co, edo_contex
                                                        void **out)
 {
     prefetch_stack(co);
-    if (!wait_done(co, cx))
+    int value;
+    if (!wait_done(co, cx, &value))
         return EDO_PENDING;
-    return (edo_poll)enter(co, cx, out, 0);
+    return (edo_poll)enter(co, cx, out, value);
 }
 
 static edo_poll coro_poll(edo_future *self, edo_context *cx, void **out)
@@ -268,9 +292,13 @@ static void coro_drop(edo_future *self)
         edo_waker waker = edo__task_current_waker();
         edo_context cx = {&waker, NULL};
         void *out;
-        while (enter(co, &cx, &out, -ECANCELED) != EDO_READY)
+        for (;;) {
+            withdraw_step(co); /* resumed in its caller: nothing there withdraws it */
+            if (enter(co, &cx, &out, -ECANCELED) == EDO_READY)
+                break;
             if (co->shield_depth != 0)
                 return; /* not dropped: the task is shielded now */
+        }
         edo__task_set_cancelled_output(out); /* what it returned anyway is not lost */
     }
 #ifdef EDO_TSAN
@@ -279,7 +307,7 @@ static void coro_drop(edo_future *self)
     edo__stack_release(co->stack);
 }
 
-static const edo_future_vtable coro_vtable = {coro_poll, coro_drop};
+const edo_future_vtable edo__coro_vtable = {coro_poll, coro_drop};
 
 /* ---- public API ------------------------------------------------------------------------ */
 
@@ -293,7 +321,7 @@ static int spawn_coro(edo_runtime *rt, const edo_spawn_options *options, void *(
         return -EINVAL;
     if (!rt && !(rt = edo_runtime_current()))
         return -EPERM;
-    coro_future f = {{&coro_vtable}, {.spawn = {stack_size, rt, fn, arg}}};
+    coro_future f = {{&edo__coro_vtable}, {.spawn = {stack_size, rt, fn, arg}}};
     return edo__spawn(rt, &f.base, sizeof f, out, pinned);
 }
 
@@ -321,6 +349,17 @@ int edo__coro_suspend(edo__coro *co)
     /* The thread-local written directly, without coro_set_current's call: nothing in this
      * frame has suspended yet, so its address is this thread's. */
     current_coro = co->outer;
+    return switch_out(co, EDO_PENDING);
+}
+
+/* Not inlined, for the same reason. `outer` is read before the step's fields take its place. */
+int edo__coro_wait_step(edo__coro *co, edo__coro_step_fn fn, void *arg, void **out)
+{
+    current_coro = co->outer;
+    co->step.fn = fn;
+    co->step.arg = arg;
+    co->step.out = out;
+    co->waiting = EDO__CORO_WAIT_STEP;
     return switch_out(co, EDO_PENDING);
 }
 
@@ -364,17 +403,36 @@ int edo__await_pending(edo_future *future, void **out)
     return edo__coro_await_pending(coro_current(), future, out);
 }
 
+/* The rest of a yield, once its checks have passed: the task wakes itself and the coroutine
+ * suspends. The thread-local is written directly: the frame has not suspended yet, so its
+ * address is this thread's (as in edo__coro_suspend). */
+static inline __attribute__((always_inline)) int yield_now(edo__coro *co)
+{
+    edo__task_wake_current(); /* co->cx's waker is its task's, and its task is being polled */
+    current_coro = co->outer;
+    return switch_out(co, EDO_PENDING); /* a tail call: resumed straight in our caller */
+}
+
+/* A yield of a coroutine with a deadline. Out of line (and tail-called), so that edo_yield's
+ * usual path makes no call and saves no registers. */
+__attribute__((noinline)) static int yield_timed(edo__coro *co)
+{
+    if (edo_now() >= co->stack->deadline)
+        return -ETIMEDOUT;
+    return yield_now(co);
+}
+
 int edo_yield(void)
 {
-    edo__coro *co = coro_current();
+    /* The thread-local read directly, without coro_current's call (see yield_now). */
+    edo__coro *co = current_coro;
     if (!co)
         return -EPERM;
     if (co->cancelled)
         return -ECANCELED;
-    if (co->timed && edo_now() >= co->stack->deadline)
-        return -ETIMEDOUT;
-    edo__task_wake_current(); /* co->cx's waker is its task's, and its task is being polled */
-    return suspend(co);       /* a tail call: resumed straight in our caller */
+    if (co->timed)
+        return yield_timed(co);
+    return yield_now(co);
 }
 
 int edo__coro_coop(void)

@@ -54,6 +54,21 @@ typedef struct edo__coro_wait {
     void *out;
 } edo__coro_wait;
 
+/* One step of a wait that keeps its state outside the waiting call's frame (a oneshot's
+ * receive: the channel). Called on the poller's side with `arg` and `out` as the waiting call
+ * gave them: returns -EAGAIN while the wait goes on (having registered cx's waker), else the
+ * wait's result (its output written to `out`), which the waiting call then returns. With `cx`
+ * NULL the coroutine is being cancelled: it withdraws the wait (the waker) and its result is
+ * ignored. */
+typedef int (*edo__coro_step_fn)(void *arg, edo_context *cx, void **out);
+
+/* What a suspended coroutine waits for (edo__coro.waiting). */
+enum edo__coro_waiting {
+    EDO__CORO_NOT_WAITING,  /* a yield, a wait of its own (deadlines, shields), or running */
+    EDO__CORO_WAIT_FUTURE,  /* edo__coro_await_pending: the future in `wait` */
+    EDO__CORO_WAIT_STEP,    /* edo__coro_wait_step: the step in `step` */
+};
+
 /* A coroutine as every resume and suspension sees it. It lives in its task (coro.c's future),
  * in the cache line that the task's poll reads anyway for the future's vtable, so a resume and
  * a suspension touch the task and the coroutine's own stack frames and nothing else (before,
@@ -64,13 +79,26 @@ typedef struct edo__coro {
     union {
         /* once bound to a stack (from the first poll on) */
         struct {
-            edo__context caller;     /* the poller that resumed it (changes every resume) */
-            edo_context *cx;         /* the current poll's context: its waker wakes the task */
+            edo__context caller; /* the poller that resumed it (changes every resume) */
             union {
-                void **out;           /* the current poll's output: the result goes there */
-                edo__coro_wait *wait; /* while suspended with `waiting` (out is unused then) */
+                struct {
+                    edo_context *cx; /* the current poll's context: its waker wakes the task */
+                    union {
+                        void **out;           /* the current poll's output: the result */
+                        edo__coro_wait *wait; /* while in EDO__CORO_WAIT_FUTURE */
+                    };
+                    struct edo__coro *outer; /* current on the poller's thread before */
+                };
+                /* While in EDO__CORO_WAIT_STEP: the wait's state is here, in the task, not in
+                 * the waiting call's frame, which is gone (edo__coro_wait_step). Written once
+                 * the suspension has read `outer`; read by the poll before the resume writes
+                 * the fields above again (all of them are set anew by every resume). */
+                struct {
+                    edo__coro_step_fn fn;
+                    void *arg;
+                    void **out;
+                } step;
             };
-            struct edo__coro *outer; /* current on the poller's thread before (or NULL) */
         };
         /* until the first poll: what spawning asked for */
         struct {
@@ -83,9 +111,38 @@ typedef struct edo__coro {
     edo__stack *stack; /* NULL until the first poll binds one */
     bool finished, cancelled;
     bool timed;            /* stack->deadline is not EDO_INSTANT_NEVER (a check without the line) */
-    bool waiting;          /* suspended in `wait`: the poll polls its future before resuming */
+    uint8_t waiting;       /* enum edo__coro_waiting: the poll ends the wait before resuming */
     uint16_t shield_depth; /* open shields (edo__coro_shield): aborts are deferred meanwhile */
 } edo__coro;
+
+/* A coroutine task's future: the vtable, then the coroutine. The stack is bound at the first
+ * poll, not at spawn: a burst of spawns then costs only tasks, and a coroutine that runs to its
+ * end without suspending hands its stack straight to the next one (no fresh pages to fault
+ * in). Until then the coroutine's state holds what spawning asked for (co.spawn). */
+typedef struct edo__coro_future {
+    edo_future base;
+    edo__coro co;
+} edo__coro_future;
+
+extern const edo_future_vtable edo__coro_vtable;
+
+/* Asks for the lines of a suspended coroutine's stack that its resume reads first (the saved
+ * registers at its stack pointer, which may straddle two lines), given its task's future;
+ * nothing for another future. For a task that runs soon: its scheduler calls
+ * this once the task is known to be next, so that these misses (a coroutine's stack is cold
+ * after ~1,000 others ran, and each stack is a page of its own: a TLB miss too) overlap the
+ * tasks before it instead of stalling the switch. Reads the future, whose line may still be
+ * on its way: the prefetches wait for it, not the caller. The task must be one the caller owns
+ * (queued in its private list): its future is neither freed nor written meanwhile. */
+static inline void edo__coro_prefetch_resume(const edo_future *f)
+{
+    if (f->vtable != &edo__coro_vtable)
+        return;
+    /* As an integer: NULL until the first poll, and NULL + 64 as a pointer is undefined. */
+    uintptr_t sp = (uintptr_t)((const edo__coro_future *)f)->co.ctx.sp;
+    __builtin_prefetch((const void *)sp, 1);
+    __builtin_prefetch((const void *)(sp + 64), 1);
+}
 
 typedef struct edo__chunk {
     char *map;
@@ -138,6 +195,18 @@ edo__coro *edo__coro_running(void);
  * -ECANCELED when it is resumed to be cancelled. Without sanitizers it is resumed straight in
  * its caller (it ends in a tail call of the switch). */
 int edo__coro_suspend(edo__coro *co);
+/* Suspends `co`, the calling coroutine, in a wait that the poller finishes by calling
+ * `fn(arg, cx, out)` (edo__coro_step_fn) whenever the task is woken; the caller has taken the
+ * wait's first step itself and got -EAGAIN. Returns the step's result once it is not -EAGAIN,
+ * or -ECANCELED when the coroutine is cancelled meanwhile (the step is told, to withdraw).
+ * Not for a coroutine with a deadline (co->timed: the caller waits for a future, through
+ * edo__coro_await_until).
+ *
+ * The wait's state lives in the task's hot state, not in the caller's frame, so the caller
+ * may (and should) tail-call this: the coroutine is then resumed straight in the caller's
+ * caller, without returning through a frame whose return the CPU mispredicts, and the poller's
+ * step reads nothing on the coroutine's stack (it writes the output where `out` points). */
+int edo__coro_wait_step(edo__coro *co, edo__coro_step_fn fn, void *arg, void **out);
 /* The rest of a wait under a deadline (co->timed): `future` was polled and is pending. Same
  * results as edo_await. */
 int edo__coro_await_until(edo__coro *co, edo_future *future, void **out);
@@ -165,7 +234,7 @@ static inline __attribute__((always_inline)) int edo__coro_await_pending(edo__co
         return edo__coro_await_until(co, future, out);
     edo__coro_wait wait = {future, NULL};
     co->wait = &wait;
-    co->waiting = true;
+    co->waiting = EDO__CORO_WAIT_FUTURE;
     /* Resumed with 0 only once the poll found the future ready; cancelled otherwise. */
     if (edo__coro_suspend(co) < 0 || co->cancelled)
         return -ECANCELED;

@@ -176,18 +176,21 @@ static edo_poll recv_poll(edo_future *self, edo_context *cx, void **out)
     return EDO_READY;
 }
 
-static void recv_drop(edo_future *self)
+/* Stops waiting (drops the receiver's waker); the receiver side stays open. */
+static void withdraw(edo_oneshot *o)
 {
-    edo_oneshot_recv_future *f = (edo_oneshot_recv_future *)self;
-    edo_oneshot *o = f->channel;
-    if (!o)
-        return;
-    /* Stop waiting; the receiver side stays open. */
     edo__spin_lock(&o->lock);
     edo_waker w = o->rx_waker;
     o->rx_waker = EDO_WAKER_EMPTY;
     edo__spin_unlock(&o->lock);
     edo_waker_drop(&w);
+}
+
+static void recv_drop(edo_future *self)
+{
+    edo_oneshot_recv_future *f = (edo_oneshot_recv_future *)self;
+    if (f->channel)
+        withdraw(f->channel);
 }
 
 static const edo_future_vtable recv_vtable = {recv_poll, recv_drop};
@@ -199,6 +202,36 @@ void edo_oneshot_recv_future_init(edo_oneshot_recv_future *f, edo_oneshot *o)
     f->base.vtable = &recv_vtable;
     f->result = 0;
     f->channel = o;
+}
+
+/* A coroutine's wait for the value, one step (edo__coro_wait_step): taken on the poller's
+ * side, which writes the value straight into the receiving call's `value`. */
+static int recv_step(void *arg, edo_context *cx, void **out)
+{
+    edo_oneshot *o = arg;
+    if (!cx) {
+        withdraw(o); /* cancelled: the receiver side stays open */
+        return -ECANCELED;
+    }
+    return try_take(o, out, cx->waker);
+}
+
+/* The wait of a coroutine with a deadline: for a future, under a timer (edo__coro_await_until).
+ * Out of line, so that edo_oneshot_recv's frame holds no future (its wait is a tail call). */
+__attribute__((noinline)) static int recv_until(edo__coro *co, edo_oneshot *o, void **value)
+{
+    edo_oneshot_recv_future f;
+    edo_oneshot_recv_future_init(&f, o);
+    void *got = NULL;
+    int rc = edo__coro_await_until(co, &f.base, &got);
+    if (rc < 0) {
+        edo_future_drop(&f.base); /* withdraws the waker; the receiver side stays open */
+        return rc;
+    }
+    /* Ready: the receiver side has ended and the future holds nothing to drop. */
+    if (f.result == 0 && value)
+        *value = got;
+    return f.result;
 }
 
 int edo_oneshot_recv(edo_oneshot *o, void **value)
@@ -217,21 +250,13 @@ int edo_oneshot_recv(edo_oneshot *o, void **value)
     }
     if (co->cancelled)
         return -ECANCELED;
-    /* The future's first poll, done here without its call: registers the coroutine's waker. */
-    void *got = NULL;
-    int rc = try_take(o, &got, co->cx->waker);
-    if (rc == -EAGAIN) {
-        edo_oneshot_recv_future f;
-        edo_oneshot_recv_future_init(&f, o);
-        rc = edo__coro_await_pending(co, &f.base, &got);
-        if (rc < 0) {
-            edo_future_drop(&f.base); /* withdraws the waker; the receiver side stays open */
-            return rc;
-        }
-        /* Ready: the receiver side has ended and the future holds nothing to drop. */
-        rc = f.result;
-    }
-    if (rc == 0 && value)
-        *value = got;
-    return rc;
+    /* The wait's first step, done here: registers the coroutine's waker. */
+    int rc = try_take(o, value, co->cx->waker);
+    if (rc != -EAGAIN)
+        return rc;
+    if (co->timed)
+        return recv_until(co, o, value);
+    /* A tail call: the value comes back through `value` and the coroutine is resumed straight
+     * in our caller. */
+    return edo__coro_wait_step(co, recv_step, o, value);
 }

@@ -104,3 +104,194 @@ TEST(abort_after_a_poll_of_the_wait)
     CHECK_EQ(edo_task_abort(w.t), 0);
     waiter_finish(&w, -ECANCELED, -ECANCELED);
 }
+
+/* ---- step waits (edo__coro_wait_step): a oneshot's receive ------------------------------- */
+
+/* A receive that waits: its state is in the task, and its step, taken by the poll, writes the
+ * value into the receiving call's `value` and resumes the coroutine in its caller with the
+ * result. On a current-thread runtime the receiver, spawned first, always waits before the
+ * sender runs. */
+typedef struct {
+    edo_oneshot *o;
+    void *got;
+    int rc;
+} receiver;
+
+static void *receive(void *arg)
+{
+    receiver *r = arg;
+    r->rc = edo_oneshot_recv(r->o, &r->got);
+    return (void *)(intptr_t)r->rc;
+}
+
+static void *send_42(void *arg)
+{
+    CHECK_EQ(edo_oneshot_send(arg, (void *)42), 0);
+    return NULL;
+}
+
+static void *close_sender(void *arg)
+{
+    edo_oneshot_sender_close(arg);
+    return NULL;
+}
+
+/* Spawns the receiver, then `sender` on the same channel, on a current-thread runtime, and
+ * joins both; returns the receiver's join result. */
+static int receive_then(receiver *r, void *(*sender)(void *))
+{
+    edo_runtime *rt = new_rt(EDO_RUNTIME_CURRENT_THREAD, 1);
+    CHECK_EQ(edo_oneshot_new(&r->o), 0);
+    r->got = NULL;
+    r->rc = 1;
+    edo_task *rx, *tx;
+    CHECK_EQ(edo_spawn_with(rt, NULL, receive, r, &rx), 0);
+    CHECK_EQ(edo_spawn_with(rt, NULL, sender, r->o, &tx), 0);
+    void *out = NULL;
+    int rc = edo_task_join(rx, &out);
+    CHECK_EQ((intptr_t)out, r->rc);
+    CHECK_EQ(edo_task_join(tx, NULL), 0);
+    edo_task_free(rx);
+    edo_task_free(tx);
+    edo_runtime_free(rt);
+    return rc;
+}
+
+TEST(step_wait_delivers_the_value)
+{
+    receiver r;
+    CHECK_EQ(receive_then(&r, send_42), 0);
+    CHECK_EQ(r.rc, 0);
+    CHECK_EQ((intptr_t)r.got, 42);
+}
+
+TEST(step_wait_sees_the_sender_close)
+{
+    receiver r;
+    CHECK_EQ(receive_then(&r, close_sender), 0);
+    CHECK_EQ(r.rc, -EPIPE);
+    CHECK(r.got == NULL);
+}
+
+/* Aborted while waiting: the receive returns -ECANCELED in the coroutine (whose caller goes on,
+ * closing the receiver side), the step having withdrawn the waker; the sender then finds the
+ * receiver gone. The abort comes from a coroutine on the same current-thread runtime, so the
+ * receiver is certainly waiting. */
+typedef struct {
+    edo_oneshot *o;
+    edo_task *receiver;
+    int send_rc;
+} aborter;
+
+static void *receive_then_close(void *arg)
+{
+    edo_oneshot *o = arg;
+    int rc = edo_oneshot_recv(o, NULL);
+    CHECK(edo_oneshot_receiver_close(o) == NULL);
+    return (void *)(intptr_t)rc;
+}
+
+static void *abort_then_send(void *arg)
+{
+    aborter *a = arg;
+    CHECK_EQ(edo_task_abort(a->receiver), 0);
+    CHECK_EQ(edo_yield(), 0); /* the abort drops the receiver meanwhile */
+    a->send_rc = edo_oneshot_send(a->o, (void *)7); /* frees the channel */
+    return NULL;
+}
+
+TEST(step_wait_aborted_withdraws)
+{
+    edo_runtime *rt = new_rt(EDO_RUNTIME_CURRENT_THREAD, 1);
+    aborter a = {NULL, NULL, 1};
+    CHECK_EQ(edo_oneshot_new(&a.o), 0);
+    CHECK_EQ(edo_spawn_with(rt, NULL, receive_then_close, a.o, &a.receiver), 0);
+    edo_task *t;
+    CHECK_EQ(edo_spawn_with(rt, NULL, abort_then_send, &a, &t), 0);
+    CHECK_EQ(edo_task_join(t, NULL), 0);
+    void *out = NULL;
+    CHECK_EQ(edo_task_join(a.receiver, &out), -ECANCELED);
+    CHECK_EQ((intptr_t)out, -ECANCELED); /* what the receive returned, delivered */
+    CHECK_EQ(a.send_rc, -EPIPE);
+    edo_task_free(t);
+    edo_task_free(a.receiver);
+    edo_runtime_free(rt);
+}
+
+/* Under a deadline the receive waits for a future instead (the timer needs the frame): it
+ * times out, the receiver side stays open, and a later receive gets the value. */
+static void *receive_under_deadline(void *arg)
+{
+    (void)arg;
+    edo_oneshot *o;
+    CHECK_EQ(edo_oneshot_new(&o), 0);
+    edo_instant saved;
+    CHECK_EQ(edo_deadline_push(edo_after(EDO_MSEC(10)), &saved), 0);
+    void *got = NULL;
+    CHECK_EQ(edo_oneshot_recv(o, &got), -ETIMEDOUT);
+    CHECK_EQ(edo_deadline_pop(saved), 0);
+    CHECK_EQ(edo_oneshot_send(o, (void *)9), 0);
+    CHECK_EQ(edo_oneshot_recv(o, &got), 0); /* frees the channel */
+    return got;
+}
+
+TEST(step_wait_not_used_under_a_deadline)
+{
+    CHECK_EQ((intptr_t)run_paused(receive_under_deadline, NULL), 9);
+}
+
+/* Long-lived pairs on two workers, each round trip a new oneshot carrying the reply's oneshot
+ * (bench/'s ping_pong_pairs): every value arrives, wherever the two sides run. */
+#define PAIRS 64
+#define ROUNDS SCALE(200, 50, 20)
+
+static void *pong(void *arg)
+{
+    edo_oneshot *inbox = arg;
+    for (;;) {
+        void *reply;
+        int rc = edo_oneshot_recv(inbox, &reply);
+        if (rc == -EPIPE)
+            return NULL;
+        CHECK_EQ(rc, 0);
+        CHECK_EQ(edo_oneshot_new(&inbox), 0);
+        CHECK_EQ(edo_oneshot_send(reply, inbox), 0);
+    }
+}
+
+static void *ping(void *arg)
+{
+    edo_oneshot *to_pong = arg;
+    for (long i = 0; i < ROUNDS; i++) {
+        edo_oneshot *back;
+        void *next = NULL;
+        CHECK_EQ(edo_oneshot_new(&back), 0);
+        CHECK_EQ(edo_oneshot_send(to_pong, back), 0);
+        CHECK_EQ(edo_oneshot_recv(back, &next), 0);
+        CHECK(next != NULL);
+        to_pong = next;
+    }
+    edo_oneshot_sender_close(to_pong);
+    return (void *)(intptr_t)ROUNDS;
+}
+
+TEST(step_wait_pairs_across_workers)
+{
+    edo_runtime *rt = new_rt(EDO_RUNTIME_MULTI_THREAD, 2);
+    edo_task *pings[PAIRS], *pongs[PAIRS];
+    for (int i = 0; i < PAIRS; i++) {
+        edo_oneshot *first;
+        CHECK_EQ(edo_oneshot_new(&first), 0);
+        CHECK_EQ(edo_spawn_with(rt, NULL, pong, first, &pongs[i]), 0);
+        CHECK_EQ(edo_spawn_with(rt, NULL, ping, first, &pings[i]), 0);
+    }
+    for (int i = 0; i < PAIRS; i++) {
+        void *out = NULL;
+        CHECK_EQ(edo_task_join(pings[i], &out), 0);
+        CHECK_EQ((intptr_t)out, ROUNDS);
+        CHECK_EQ(edo_task_join(pongs[i], NULL), 0);
+        edo_task_free(pings[i]);
+        edo_task_free(pongs[i]);
+    }
+    edo_runtime_free(rt);
+}

@@ -510,6 +510,10 @@ static void *deadline_cases(void *arg)
     CHECK_EQ(edo_sleep_at(0), 0); /* a sleep already due does not wait either */
     CHECK_EQ(edo_deadline_pop(saved), 0);
     CHECK_EQ(edo_yield(), 0);
+    /* A deadline not due yet: the yield suspends and comes back as usual. */
+    CHECK_EQ(edo_deadline_push(edo_now() + EDO_MSEC(100), &saved), 0);
+    CHECK_EQ(edo_yield(), 0);
+    CHECK_EQ(edo_deadline_pop(saved), 0);
 
     /* A join bounded by a deadline; the task joined goes on. */
     edo_task *t;
