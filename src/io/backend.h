@@ -33,6 +33,7 @@
 #ifndef EDO_IO_BACKEND_H
 #define EDO_IO_BACKEND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "platform/parker.h"
@@ -71,6 +72,22 @@ typedef struct edo__io_backend_ops {
      * scratch, so that it needs no buffer of its own). Returns how many; 0 on a timeout or an
      * error. Safe to call from several threads at once. */
     int (*wait)(edo__io_backend *b, edo__io_ready *out, int max, uint64_t timeout_ns);
+
+    /* Optional (NULL in a backend with one queue for all threads, epoll's): queues of the
+     * calling thread's own, its *lane* (io_uring: a ring per worker). */
+    /* The calling thread gets a lane (a worker, at its start, on its own thread): the fds it
+     * adds from now on are watched there, and its waits and looks are in it (and in what is
+     * shared). 0, or -errno (then it goes on without one, as a thread that is not a worker). */
+    int (*attach)(edo__io_backend *b);
+    /* The calling thread's lane is gone (the worker stops): its watches end. */
+    void (*detach)(edo__io_backend *b);
+    /* What interrupts the calling thread's wait: its lane's waker, else `waker` below. */
+    edo__parker_waker *(*waker)(edo__io_backend *b);
+    /* Whether the calling thread has a lane: then it must wait in it whenever it sleeps (its
+     * watches' events arrive only while it is in its lane or looks at it). */
+    bool (*has_lane)(edo__io_backend *b);
+    /* Whether another thread's lane holds events or work it has not collected yet. */
+    bool (*pending)(edo__io_backend *b);
 } edo__io_backend_ops;
 
 /* The head of every backend instance. */

@@ -163,12 +163,39 @@ int edo__io_wait(edo__io_driver *d, edo__io_ready *events, int max, uint64_t dea
         timeout = deadline > now ? deadline - now : EDO__IO_NO_WAIT;
     }
     /* While it blocks, an unpark of the caller's parker must reach it: through the waker. */
-    if (timeout != EDO__IO_NO_WAIT && !edo__parker_enter(parker, d->backend->waker))
+    edo__io_backend *b = d->backend;
+    edo__parker_waker *waker = b->ops->waker ? b->ops->waker(b) : b->waker;
+    if (timeout != EDO__IO_NO_WAIT && !edo__parker_enter(parker, waker))
         timeout = EDO__IO_NO_WAIT; /* already unparked: just collect what is there */
     int n = d->backend->ops->wait(d->backend, events, max, timeout);
     if (timeout != EDO__IO_NO_WAIT)
         edo__parker_leave(parker);
     return n;
+}
+
+int edo__io_attach(edo__io_driver *d)
+{
+    edo__io_backend *b = d->backend;
+    return b && b->ops->attach ? b->ops->attach(b) : 0;
+}
+
+void edo__io_detach(edo__io_driver *d)
+{
+    edo__io_backend *b = d->backend;
+    if (b && b->ops->detach)
+        b->ops->detach(b);
+}
+
+bool edo__io_has_lane(edo__io_driver *d)
+{
+    edo__io_backend *b = d->backend;
+    return b && b->ops->has_lane && b->ops->has_lane(b);
+}
+
+bool edo__io_lanes_pending(edo__io_driver *d)
+{
+    edo__io_backend *b = d->backend;
+    return b && b->ops->pending && b->ops->pending(b);
 }
 
 void edo__io_dispatch(edo__io_driver *d, const edo__io_ready *events, int n)

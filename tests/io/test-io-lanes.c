@@ -1,0 +1,258 @@
+/* The io_uring backend's rings per worker (src/io/uring.c, "Rings"): a worker of a
+ * multi-thread runtime watches the fds it registers in a ring of its own and sleeps in it, so
+ *  - a worker asleep in its ring must be woken by a spawn from another thread (a lost wake
+ *    hangs the join);
+ *  - a registration removed by another thread (only the owner may submit to its ring) must
+ *    still let the file go at once: the peer of a closed socket sees its end of file, the
+ *    writer of a closed pipe EPIPE, while the owner sleeps;
+ *  - a thread that is not a worker registers in the shared ring, and its poll outlives the
+ *    thread (the kernel ends it when the thread exits; it is armed again);
+ *  - an fd armed in one worker's ring wakes tasks waiting on it on any worker, and one of them
+ *    deregisters it wherever it runs.
+ * Tiny rings on workers (their CQs overflowing) are test-io-backend's tiny_rings_*. Each test
+ * skips where the kernel has no io_uring. */
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/runtime.h"
+#include "harness.h"
+#include "io/uring/ring.h"
+#include "util.h"
+
+/* A multi-thread io_uring runtime of `workers` workers, or NULL where the kernel has none. */
+static edo_runtime *uring_rt(unsigned workers)
+{
+    edo__ring r;
+    if (edo__ring_init(&r, NULL) < 0) {
+        fprintf(stderr, "no io_uring here: skipped\n");
+        return NULL;
+    }
+    edo__ring_destroy(&r);
+    edo_runtime *rt;
+    edo_runtime_config cfg = {.flavor = EDO_RUNTIME_MULTI_THREAD, .worker_threads = workers,
+                              .io_backend = EDO_IO_BACKEND_IO_URING};
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
+    return rt;
+}
+
+/* Waits until `io` is readable (a fresh registration is taken for ready until cleared). */
+static void wait_readable(edo_io *io)
+{
+    edo_io_event ev = {0};
+    CHECK_EQ(edo_io_ready(io, EDO_READABLE, &ev), 0);
+}
+
+/* Makes a fresh registration of an empty fd wait for its first edge. */
+static void forget_ready(edo_io *io)
+{
+    edo_io_event ev = {0};
+    CHECK_EQ(edo_io_ready(io, EDO_READABLE, &ev), 0);
+    edo_io_clear_ready(io, ev);
+}
+
+typedef struct {
+    int fd;
+    edo_io *io;
+    bool lane;  /* the registering task's worker has a ring of its own */
+    int worker; /* the index of that worker */
+} registered;
+
+/* Registers r->fd from a task: in the ring of the worker it runs on. */
+static void *register_here(void *arg)
+{
+    registered *r = arg;
+    edo_runtime *rt = edo_runtime_current();
+    CHECK_EQ(edo_io_register(r->fd, &r->io), 0);
+    forget_ready(r->io);
+    r->lane = edo__io_has_lane(&rt->io);
+    r->worker = (int)edo__worker_current()->index;
+    return NULL;
+}
+
+static void *nothing(void *arg) { return arg; }
+
+TEST(worker_asleep_in_its_ring_is_woken_from_another_thread)
+{
+    edo_runtime *rt = uring_rt(2);
+    if (!rt)
+        return;
+    int p[2];
+    CHECK_EQ(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    registered r = {.fd = p[0]};
+    run_on(rt, register_here, &r);
+    CHECK(r.lane);
+    /* Each spawn comes from this thread while the workers sleep in their rings (with an fd
+     * registered, they never sleep elsewhere): the wake is a write to the ring's eventfd. */
+    for (intptr_t i = 0; i < 2000; i++)
+        CHECK(run_on(rt, nothing, (void *)i) == (void *)i);
+    edo_io_deregister(r.io);
+    close(p[0]);
+    close(p[1]);
+    edo_runtime_free(rt);
+}
+
+/* Registers `fd` from a task (in its worker's ring), then deregisters and closes it from this
+ * thread, which owns no ring: the cancellation is mail to the owner, asleep in its ring. */
+static void register_then_close_here(edo_runtime *rt, int fd)
+{
+    registered r = {.fd = fd};
+    run_on(rt, register_here, &r);
+    CHECK(r.lane);
+    edo_io_deregister(r.io);
+    close(fd);
+}
+
+TEST(socket_deregistered_by_another_thread_reaches_its_peer)
+{
+    edo_runtime *rt = uring_rt(2);
+    if (!rt)
+        return;
+    for (int round = 0; round < 30; round++) {
+        int sv[2];
+        CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+        register_then_close_here(rt, sv[0]);
+        /* The end of file comes only once the poll let the socket go: the owner must have
+         * been woken to cancel it (a bound, not a sleep: poll returns at the end of file). */
+        struct pollfd pfd = {.fd = sv[1], .events = POLLIN};
+        CHECK_EQ(poll(&pfd, 1, 10000), 1);
+        char c;
+        CHECK_EQ(read(sv[1], &c, 1), 0);
+        close(sv[1]);
+    }
+    edo_runtime_free(rt);
+}
+
+TEST(pipe_deregistered_by_another_thread_gives_its_writer_epipe)
+{
+    edo_runtime *rt = uring_rt(2);
+    if (!rt)
+        return;
+    signal(SIGPIPE, SIG_IGN);
+    for (int round = 0; round < 30; round++) {
+        int p[2];
+        CHECK_EQ(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+        register_then_close_here(rt, p[0]);
+        struct pollfd pfd = {.fd = p[1], .events = 0}; /* only POLLERR: no reader left */
+        CHECK_EQ(poll(&pfd, 1, 10000), 1);
+        CHECK(pfd.revents & POLLERR);
+        CHECK_EQ(write(p[1], "x", 1), -1);
+        CHECK_EQ(errno, EPIPE);
+        close(p[1]);
+    }
+    edo_runtime_free(rt);
+}
+
+typedef struct {
+    edo_runtime *rt;
+    int fd;
+    edo_io *io;
+} plain_reg;
+
+static void *register_from_plain_thread(void *arg)
+{
+    plain_reg *r = arg;
+    CHECK_EQ(edo_io_register_on(r->rt, r->fd, &r->io), 0);
+    CHECK(!edo__io_has_lane(&r->rt->io));
+    return NULL;
+}
+
+static void *read_one(void *arg)
+{
+    plain_reg *r = arg;
+    char c;
+    for (;;) {
+        edo_io_event ev = {0};
+        CHECK_EQ(edo_io_ready(r->io, EDO_READABLE, &ev), 0);
+        if (read(r->fd, &c, 1) == 1)
+            return (void *)(intptr_t)c;
+        CHECK_EQ(errno, EAGAIN);
+        edo_io_clear_ready(r->io, ev);
+    }
+}
+
+/* A thread that is not a worker registers in the shared ring and exits before the event: the
+ * kernel ends the poll with the thread, a worker reaps that and arms it again, and the event
+ * still reaches the reader. */
+TEST(registration_from_a_thread_that_exits)
+{
+    edo_runtime *rt = uring_rt(2);
+    if (!rt)
+        return;
+    for (int round = 0; round < 10; round++) {
+        int p[2];
+        CHECK_EQ(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+        plain_reg r = {rt, p[0], NULL};
+        pthread_t th;
+        CHECK_EQ(pthread_create(&th, NULL, register_from_plain_thread, &r), 0);
+        CHECK_EQ(pthread_join(th, NULL), 0);
+        edo_task *t;
+        CHECK_EQ(edo_spawn_with(rt, NULL, read_one, &r, &t), 0);
+        CHECK_EQ(write(p[1], "k", 1), 1);
+        void *out;
+        CHECK_EQ(edo_task_join(t, &out), 0);
+        CHECK(out == (void *)(intptr_t)'k');
+        edo_task_free(t);
+        edo_io_deregister(r.io);
+        close(p[0]);
+        close(p[1]);
+    }
+    edo_runtime_free(rt);
+}
+
+typedef struct {
+    registered *reg;
+    int writer;
+    _Atomic int waiting;
+    _Atomic int elsewhere; /* rounds whose waiter ran on another worker than the ring's */
+} spread;
+
+/* Waits for the byte on an fd armed in another task's worker's ring, from whichever worker
+ * this task runs on; the last one deregisters it there. */
+static void *wait_on_shared_fd(void *arg)
+{
+    spread *s = arg;
+    if ((int)edo__worker_current()->index != s->reg->worker)
+        atomic_fetch_add(&s->elsewhere, 1);
+    atomic_fetch_add(&s->waiting, 1);
+    wait_readable(s->reg->io);
+    return NULL;
+}
+
+TEST(fd_armed_on_one_worker_wakes_tasks_on_all)
+{
+    edo_runtime *rt = uring_rt(2);
+    if (!rt)
+        return;
+    enum { ROUNDS = 20, WAITERS = 8 };
+    int elsewhere = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        int sv[2];
+        CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+        registered reg = {.fd = sv[0]};
+        run_on(rt, register_here, &reg);
+        spread s = {.reg = &reg, .writer = sv[1]};
+        edo_task *t[WAITERS];
+        for (int i = 0; i < WAITERS; i++)
+            CHECK_EQ(edo_spawn_with(rt, NULL, wait_on_shared_fd, &s, &t[i]), 0);
+        WAIT_UNTIL(atomic_load(&s.waiting) == WAITERS);
+        CHECK_EQ(write(sv[1], "x", 1), 1);
+        for (int i = 0; i < WAITERS; i++) {
+            CHECK_EQ(edo_task_join(t[i], NULL), 0);
+            edo_task_free(t[i]);
+        }
+        elsewhere += atomic_load(&s.elsewhere);
+        /* Deregistered from this thread again, and the peer must see the close. */
+        edo_io_deregister(reg.io);
+        close(sv[0]);
+        struct pollfd pfd = {.fd = sv[1], .events = POLLIN};
+        CHECK_EQ(poll(&pfd, 1, 10000), 1);
+        close(sv[1]);
+    }
+    fprintf(stderr, "%d of %d waiters ran on another worker than the fd's ring\n", elsewhere,
+            ROUNDS * WAITERS);
+    edo_runtime_free(rt);
+}
