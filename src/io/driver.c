@@ -173,29 +173,37 @@ int edo__io_wait(edo__io_driver *d, edo__io_ready *events, int max, uint64_t dea
     return n;
 }
 
+/* The backend, where it has lanes: asked of `kind` first, which init fixed, because only a
+ * backend made at init has them (a named one; the default is made by the first registration,
+ * on another thread, so its pointer may not be read here). */
+static edo__io_backend *with_lanes(edo__io_driver *d)
+{
+    return d->kind->attach ? d->backend : NULL;
+}
+
 int edo__io_attach(edo__io_driver *d)
 {
-    edo__io_backend *b = d->backend;
-    return b && b->ops->attach ? b->ops->attach(b) : 0;
+    edo__io_backend *b = with_lanes(d);
+    return b ? b->ops->attach(b) : 0;
 }
 
 void edo__io_detach(edo__io_driver *d)
 {
-    edo__io_backend *b = d->backend;
-    if (b && b->ops->detach)
+    edo__io_backend *b = with_lanes(d);
+    if (b)
         b->ops->detach(b);
 }
 
 bool edo__io_has_lane(edo__io_driver *d)
 {
-    edo__io_backend *b = d->backend;
-    return b && b->ops->has_lane && b->ops->has_lane(b);
+    edo__io_backend *b = with_lanes(d);
+    return b && b->ops->has_lane(b);
 }
 
 bool edo__io_lanes_pending(edo__io_driver *d)
 {
-    edo__io_backend *b = d->backend;
-    return b && b->ops->pending && b->ops->pending(b);
+    edo__io_backend *b = with_lanes(d);
+    return b && b->ops->pending(b);
 }
 
 void edo__io_dispatch(edo__io_driver *d, const edo__io_ready *events, int n)
