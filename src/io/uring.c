@@ -648,24 +648,31 @@ static int shared_wait(uring_backend *b, edo__io_ready *out, int max, uint64_t t
     return n;
 }
 
-/* A worker's look at, or wait in, its own lane; then what the shared ring holds. A look runs
- * the lane's task work only when the kernel says there is some (no system call otherwise). */
-static int lane_wait(uring_backend *b, lane *l, edo__io_ready *out, int max, uint64_t timeout_ns)
+/* What lane `l` holds, and then what the shared ring does: its signal (TAG_SHARED) may have
+ * been among the lane's completions, so it is looked at after every reap of the lane. */
+static int lane_reap(uring_backend *b, lane *l, edo__io_ready *out, int max)
 {
     take_mail(b, l);
+    int n = reap(b, l, out, max);
+    if (n < max && ring_busy(&b->ring))
+        n += shared_wait(b, out + n, max - n, EDO__IO_NO_WAIT);
+    return n;
+}
+
+/* A worker's look at, or wait in, its own lane. A look runs the lane's task work only when the
+ * kernel says there is some (no system call otherwise). */
+static int lane_wait(uring_backend *b, lane *l, edo__io_ready *out, int max, uint64_t timeout_ns)
+{
     if (edo__ring_work_pending(&l->ring) || edo__ring_publish(&l->ring) > 0)
         edo__ring_submit_run(&l->ring);
-    int n = reap(b, l, out, max);
+    int n = lane_reap(b, l, out, max);
     if (n == 0 && timeout_ns != EDO__IO_NO_WAIT) {
         int rc = edo__ring_enter(&l->ring, edo__ring_publish(&l->ring), 1,
                                  timeout_ns == EDO__IO_FOREVER ? EDO__RING_FOREVER : timeout_ns);
         if (rc == -EBADR)
             resync(b, l);
-        take_mail(b, l);
-        n = reap(b, l, out, max);
+        n = lane_reap(b, l, out, max);
     }
-    if (n < max && ring_busy(&b->ring))
-        n += shared_wait(b, out + n, max - n, EDO__IO_NO_WAIT);
     return n;
 }
 
