@@ -102,9 +102,14 @@ struct edo__io_backend {
 #ifdef __linux__
 extern const edo__io_backend_ops edo__io_epoll;
 extern const edo__io_backend_ops edo__io_uring;
-/* Ring sizes of the io_uring backends created from now on (0: the default, SQ 256 and CQ
- * 4096): a knob for tests, which force tiny rings to fill them. Thread-safe. */
+/* Ring sizes of the io_uring backends created from now on, the rings of their workers
+ * included (0: the default, SQ 256 and CQ 4096): a knob for tests, which force tiny rings to
+ * fill them. Thread-safe. */
 void edo__io_uring_set_sizes(unsigned sq_entries, unsigned cq_entries);
+/* How many times the completion queue of one of the workers' rings of io_uring backend `b`
+ * overflowed (the kernel kept completions back, brought in as they were reaped): for tests,
+ * which must know that a tiny ring did overflow. Any thread. */
+uint64_t edo__io_uring_lane_overflows(edo__io_backend *b);
 #endif
 
 #endif

@@ -103,6 +103,8 @@ struct uring_backend {
     unsigned nwatches;
     lane **lanes; /* every lane attached, open or not (under sq_lock) */
     unsigned nlanes;
+    unsigned sq_entries, cq_entries; /* of every ring of this backend: the sizes at create */
+    _Atomic uint64_t lane_overflows; /* edo__io_uring_lane_overflows */
     int shared_efd; /* signalled by the shared ring for each completion: -1 until a lane */
     int scratch_epfd; /* asks whether a character device can be polled: -1 until needed */
 };
@@ -120,6 +122,12 @@ void edo__io_uring_set_sizes(unsigned sq_entries, unsigned cq_entries)
 {
     atomic_store_explicit(&sq_size, sq_entries ? sq_entries : 256, memory_order_relaxed);
     atomic_store_explicit(&cq_size, cq_entries ? cq_entries : 4096, memory_order_relaxed);
+}
+
+uint64_t edo__io_uring_lane_overflows(edo__io_backend *base)
+{
+    uring_backend *b = (uring_backend *)base;
+    return atomic_load_explicit(&b->lane_overflows, memory_order_relaxed);
 }
 
 /* ---- submissions (sq_lock held) --------------------------------------------------------- */
@@ -171,11 +179,13 @@ static void submit(uring_backend *b, lane *l)
 
 static void backend_destroy(edo__io_backend *base);
 
-/* Ring sizes and flags asked for: the shared ring's, and with `flags` a lane's. */
-static edo__ring_params ring_params(unsigned flags)
+/* Ring sizes and flags asked for: the shared ring's, and with `flags` a lane's. The sizes are
+ * the backend's, fixed when it was created: a lane is made later, when its worker starts, and a
+ * test's tiny sizes, set back once the runtime is made, must still be its worker's. */
+static edo__ring_params ring_params(const uring_backend *b, unsigned flags)
 {
-    edo__ring_params p = {.sq_entries = atomic_load_explicit(&sq_size, memory_order_relaxed),
-                          .cq_entries = atomic_load_explicit(&cq_size, memory_order_relaxed),
+    edo__ring_params p = {.sq_entries = b->sq_entries,
+                          .cq_entries = b->cq_entries,
                           .flags = IORING_SETUP_SUBMIT_ALL | flags};
     if (p.cq_entries < p.sq_entries)
         p.cq_entries = p.sq_entries;
@@ -209,7 +219,9 @@ static int backend_create(edo__io_backend **out)
     uring_backend *b = calloc(1, sizeof *b);
     if (!b)
         return -ENOMEM;
-    edo__ring_params p = ring_params(0);
+    b->sq_entries = atomic_load_explicit(&sq_size, memory_order_relaxed);
+    b->cq_entries = atomic_load_explicit(&cq_size, memory_order_relaxed);
+    edo__ring_params p = ring_params(b, 0);
     int rc = edo__ring_init(&b->ring, &p);
     if (rc < 0) {
         free(b);
@@ -297,7 +309,7 @@ static int backend_attach(edo__io_backend *base)
     lane *l = calloc(1, sizeof *l);
     if (!l)
         return -ENOMEM;
-    edo__ring_params p = ring_params(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+    edo__ring_params p = ring_params(b, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
                                      IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
     int rc = edo__ring_init(&l->ring, &p);
     if (rc < 0) {
@@ -618,6 +630,8 @@ static int reap(uring_backend *b, lane *l, edo__io_ready *out, int max)
         edo__ring_cq_advance(ring, seen);
         if (n == max || !edo__ring_cq_overflowed(ring))
             break;
+        if (l)
+            atomic_fetch_add_explicit(&b->lane_overflows, 1, memory_order_relaxed);
         if (edo__ring_flush_overflow(ring) == -EBADR)
             resync(b, l);
     }

@@ -9,8 +9,8 @@
  *    thread (the kernel ends it when the thread exits; it is armed again);
  *  - an fd armed in one worker's ring wakes tasks waiting on it on any worker, and one of them
  *    deregisters it wherever it runs.
- * Tiny rings on workers (their CQs overflowing) are test-io-backend's tiny_rings_*. Each test
- * skips where the kernel has no io_uring. */
+ *  - a worker's ring with a tiny completion queue overflows, and no event is lost.
+ * Each test skips where the kernel has no io_uring. */
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -254,5 +254,108 @@ TEST(fd_armed_on_one_worker_wakes_tasks_on_all)
     }
     fprintf(stderr, "%d of %d waiters ran on another worker than the fd's ring\n", elsewhere,
             ROUNDS * WAITERS);
+    edo_runtime_free(rt);
+}
+
+/* ---- a worker's ring with a tiny completion queue ----------------------------------------- */
+
+enum { TINY_PAIRS = 48, TINY_ROUNDS = 10 };
+
+typedef struct {
+    int fd[TINY_PAIRS];
+    edo_io *io[TINY_PAIRS];
+    int worker;        /* where they were registered: one worker's ring */
+    _Atomic int taken; /* bytes all readers took */
+} tiny;
+
+typedef struct {
+    tiny *t;
+    int i;
+} tiny_reader;
+
+/* Registers every read end from one task, without suspending: all in its worker's ring. */
+static void *register_all_here(void *arg)
+{
+    tiny *t = arg;
+    edo_runtime *rt = edo_runtime_current();
+    for (int i = 0; i < TINY_PAIRS; i++) {
+        CHECK_EQ(edo_io_register(t->fd[i], &t->io[i]), 0);
+        forget_ready(t->io[i]);
+    }
+    CHECK(edo__io_has_lane(&rt->io));
+    t->worker = (int)edo__worker_current()->index;
+    return NULL;
+}
+
+/* Takes TINY_ROUNDS bytes from its end, one edge at a time. */
+static void *take_rounds(void *arg)
+{
+    tiny_reader *r = arg;
+    for (int got = 0; got < TINY_ROUNDS;) {
+        edo_io_event ev = {0};
+        CHECK_EQ(edo_io_ready(r->t->io[r->i], EDO_READABLE, &ev), 0);
+        char c;
+        ssize_t n = read(r->t->fd[r->i], &c, 1);
+        if (n < 0 && errno == EAGAIN) {
+            edo_io_clear_ready(r->t->io[r->i], ev);
+            continue;
+        }
+        CHECK_EQ(n, 1);
+        got++;
+        atomic_fetch_add(&r->t->taken, 1);
+    }
+    return NULL;
+}
+
+/* Every fd of one worker's ring becomes readable at once, far more than its completion queue
+ * holds: the kernel keeps the rest back (and ends polls it cannot post to), the worker brings
+ * them in as it reaps and arms the ended polls again. Each reader must get every byte; then
+ * this thread (no worker) deregisters them all at once, more cancellations in the mail than
+ * the ring's submission queue takes, and every peer must still see its end of file. */
+TEST(tiny_completion_queue_of_a_worker_overflows_without_loss)
+{
+    edo__io_uring_set_sizes(2, 4);
+    edo_runtime *rt = uring_rt(2);
+    edo__io_uring_set_sizes(0, 0);
+    if (!rt)
+        return;
+    static tiny t;
+    int peer[TINY_PAIRS];
+    for (int i = 0; i < TINY_PAIRS; i++) {
+        int sv[2];
+        CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+        t.fd[i] = sv[0];
+        peer[i] = sv[1];
+    }
+    atomic_store(&t.taken, 0);
+    run_on(rt, register_all_here, &t);
+    tiny_reader readers[TINY_PAIRS];
+    edo_task *tasks[TINY_PAIRS];
+    for (int i = 0; i < TINY_PAIRS; i++) {
+        readers[i] = (tiny_reader){&t, i};
+        CHECK_EQ(edo_spawn_with(rt, NULL, take_rounds, &readers[i], &tasks[i]), 0);
+    }
+    for (int round = 1; round <= TINY_ROUNDS; round++) {
+        for (int i = 0; i < TINY_PAIRS; i++)
+            CHECK_EQ(write(peer[i], "x", 1), 1);
+        WAIT_UNTIL(atomic_load(&t.taken) == round * TINY_PAIRS);
+    }
+    for (int i = 0; i < TINY_PAIRS; i++) {
+        CHECK_EQ(edo_task_join(tasks[i], NULL), 0);
+        edo_task_free(tasks[i]);
+    }
+    /* The ring was tiny, and did overflow: else this tested nothing. */
+    CHECK(edo__io_uring_lane_overflows(rt->io.backend) > 0);
+    for (int i = 0; i < TINY_PAIRS; i++) {
+        edo_io_deregister(t.io[i]);
+        close(t.fd[i]);
+    }
+    for (int i = 0; i < TINY_PAIRS; i++) {
+        struct pollfd pfd = {.fd = peer[i], .events = POLLIN};
+        CHECK_EQ(poll(&pfd, 1, 10000), 1);
+        char c;
+        CHECK_EQ(read(peer[i], &c, 1), 0);
+        close(peer[i]);
+    }
     edo_runtime_free(rt);
 }
