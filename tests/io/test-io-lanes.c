@@ -264,7 +264,6 @@ enum { TINY_PAIRS = 48, TINY_ROUNDS = 10 };
 typedef struct {
     int fd[TINY_PAIRS];
     edo_io *io[TINY_PAIRS];
-    int worker;        /* where they were registered: one worker's ring */
     _Atomic int taken; /* bytes all readers took */
 } tiny;
 
@@ -283,7 +282,6 @@ static void *register_all_here(void *arg)
         forget_ready(t->io[i]);
     }
     CHECK(edo__io_has_lane(&rt->io));
-    t->worker = (int)edo__worker_current()->index;
     return NULL;
 }
 
