@@ -91,6 +91,7 @@ typedef struct lane {
     _Atomic bool mail;   /* cancels has entries */
     uint64_t *cancels;   /* user_data of polls other threads removed (under sq_lock) */
     unsigned ncancels, cancels_cap;
+    unsigned nlive;      /* live watches in this lane: cancels_cap >= nlive + ncancels */
 } lane;
 
 struct uring_backend {
@@ -425,6 +426,26 @@ static int grow(uring_backend *b, int fd)
     return 0;
 }
 
+/* Makes room in lane `l`'s mailbox for the cancellation of one more watch (sq_lock held): a
+ * removal from another thread then always has room for its mail, which it could not report
+ * failing (the poll would hold its file until the worker stops). Every live watch and every
+ * cancellation not yet taken has its slot. */
+static int reserve_mail(lane *l)
+{
+    unsigned need = l->nlive + l->ncancels + 1;
+    if (need <= l->cancels_cap)
+        return 0;
+    unsigned cap = l->cancels_cap ? 2 * l->cancels_cap : 16;
+    while (cap < need)
+        cap *= 2;
+    uint64_t *c = realloc(l->cancels, cap * sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    l->cancels = c;
+    l->cancels_cap = cap;
+    return 0;
+}
+
 static int backend_add(edo__io_backend *base, int fd, uint64_t token)
 {
     uring_backend *b = (uring_backend *)base;
@@ -438,11 +459,15 @@ static int backend_add(edo__io_backend *base, int fd, uint64_t token)
     watch *w = rc == 0 ? &b->watches[fd] : NULL;
     if (w && w->live)
         rc = -EEXIST;
+    if (rc == 0 && l)
+        rc = reserve_mail(l);
     if (rc == 0) {
         uint32_t seq = (w->seq + 1) & SEQ_MASK;
         if ((rc = queue_poll(l ? &l->ring : &b->ring, fd, poll_data(fd, seq))) == 0) {
             *w = (watch){token, seq, l ? l->index : 0, true, false};
-            if (!l)
+            if (l)
+                l->nlive++;
+            else
                 submit(b, NULL);
         }
     }
@@ -452,21 +477,12 @@ static int backend_add(edo__io_backend *base, int fd, uint64_t token)
     return rc;
 }
 
-/* Sends the cancellation of a poll in lane `l` to its owner (sq_lock held): false when out of
- * memory. */
-static bool mail_cancel(lane *l, uint64_t user_data)
+/* Sends the cancellation of a live poll in lane `l` to its owner (sq_lock held); its slot was
+ * reserved when the poll was added (reserve_mail). */
+static void mail_cancel(lane *l, uint64_t user_data)
 {
-    if (l->ncancels == l->cancels_cap) {
-        unsigned cap = l->cancels_cap ? 2 * l->cancels_cap : 16;
-        uint64_t *c = realloc(l->cancels, cap * sizeof *c);
-        if (!c)
-            return false;
-        l->cancels = c;
-        l->cancels_cap = cap;
-    }
     l->cancels[l->ncancels++] = user_data;
     atomic_store_explicit(&l->mail, true, memory_order_release);
-    return true;
 }
 
 /* Cancels, in the caller's own lane, the polls other threads removed, and runs the task work
@@ -497,13 +513,16 @@ static void backend_remove(edo__io_backend *base, int fd, uint64_t token)
         uint64_t data = poll_data(fd, w->seq);
         lane *owner = w->lane ? b->lanes[w->lane - 1] : NULL;
         edo__ring *ring = owner ? &owner->ring : &b->ring;
+        if (owner)
+            owner->nlive--; /* its mail slot passes to the cancellation */
         if (owner && owner != self) {
-            /* Only its owner may submit to a lane: mail it, and wake it to cancel now. A
-             * stopped worker's lane has no polls left to cancel. */
-            if (owner->open && mail_cancel(owner, data))
+            /* Only its owner may submit to a lane (or cancel in it: the kernel refuses a
+             * synchronous cancellation from another thread too): mail it, and wake it to
+             * cancel now. A stopped worker's lane has no polls left to cancel. */
+            if (owner->open) {
+                mail_cancel(owner, data);
                 to_wake = owner;
-            else if (owner->open) /* out of memory for the mail: the slow way, waiting */
-                edo__ring_cancel_sync(ring, data);
+            }
         } else if (queue_cancel(ring, data) == 0) {
             if (owner)
                 run = true; /* our own lane: submitted below, its task work run too */
