@@ -9,6 +9,8 @@
  *    thread (the kernel ends it when the thread exits; it is armed again);
  *  - an fd armed in one worker's ring wakes tasks waiting on it on any worker, and one of them
  *    deregisters it wherever it runs.
+ *  - a task that registered an fd on one worker and moved to another still hears of it there,
+ *    and deregisters it from there;
  *  - a worker's ring with a tiny completion queue overflows, and no event is lost.
  * Each test skips where the kernel has no io_uring. */
 #include <fcntl.h>
@@ -254,6 +256,102 @@ TEST(fd_armed_on_one_worker_wakes_tasks_on_all)
     }
     fprintf(stderr, "%d of %d waiters ran on another worker than the fd's ring\n", elsewhere,
             ROUNDS * WAITERS);
+    edo_runtime_free(rt);
+}
+
+/* ---- a task that moves to another worker ------------------------------------------------ */
+
+typedef struct {
+    int fd;
+    edo_notify *go;
+    int first;          /* the worker whose ring the fd is armed in */
+    bool leave_at_once; /* deregister on the other worker while the first is held */
+    _Atomic bool held;  /* that worker is kept busy */
+    _Atomic bool moved; /* the task runs on the other worker now */
+} migrant;
+
+/* Pinned to the first worker: keeps it busy, without yielding, until the migrant runs on the
+ * other (a bound, not a sleep: WAIT_UNTIL aborts after a minute). */
+static void *hold_worker(void *arg)
+{
+    migrant *m = arg;
+    atomic_store(&m->held, true);
+    WAIT_UNTIL(atomic_load(&m->moved));
+    return NULL;
+}
+
+/* Registers its fd where it runs, then waits to be woken from a plain thread while that worker
+ * is held: the wake goes to the global queue, which only the other worker looks at meanwhile.
+ * There it either deregisters the fd at once (mail to the first worker, which takes it when it
+ * is let go), or waits for the fd's edge, which only the first worker reaps, and deregisters it
+ * wherever that wake took it. Returns the byte read, or NULL. */
+static void *migrate(void *arg)
+{
+    migrant *m = arg;
+    edo_io *io;
+    CHECK_EQ(edo_io_register(m->fd, &io), 0);
+    forget_ready(io);
+    CHECK(edo__io_has_lane(&edo_runtime_current()->io));
+    m->first = (int)edo__worker_current()->index;
+    edo_task *hold;
+    CHECK_EQ(edo_spawn_local(NULL, hold_worker, m, &hold), 0);
+    CHECK_EQ(edo_notify_wait(m->go), 0); /* queued before hold_worker runs: the worker is ours */
+    CHECK((int)edo__worker_current()->index != m->first);
+    if (m->leave_at_once) {
+        edo_io_deregister(io);
+        close(m->fd);
+        atomic_store(&m->moved, true);
+        CHECK_EQ(edo_task_join(hold, NULL), 0);
+        edo_task_free(hold);
+        return NULL;
+    }
+    atomic_store(&m->moved, true);
+    char c;
+    for (;;) {
+        edo_io_event ev = {0};
+        CHECK_EQ(edo_io_ready(io, EDO_READABLE, &ev), 0);
+        if (read(m->fd, &c, 1) == 1)
+            break;
+        CHECK_EQ(errno, EAGAIN);
+        edo_io_clear_ready(io, ev);
+    }
+    edo_io_deregister(io);
+    close(m->fd);
+    CHECK_EQ(edo_task_join(hold, NULL), 0);
+    edo_task_free(hold);
+    return (void *)(intptr_t)c;
+}
+
+TEST(task_moved_to_another_worker_hears_of_its_fd_and_deregisters_it)
+{
+    edo_runtime *rt = uring_rt(2);
+    if (!rt)
+        return;
+    for (int round = 0; round < 10; round++) {
+        int sv[2];
+        CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+        migrant m = {.fd = sv[0], .first = -1, .leave_at_once = round % 2};
+        CHECK_EQ(edo_notify_new(&m.go), 0);
+        edo_task *t;
+        CHECK_EQ(edo_spawn_with(rt, NULL, migrate, &m, &t), 0);
+        WAIT_UNTIL(atomic_load(&m.held));
+        edo_notify_one(m.go);
+        WAIT_UNTIL(atomic_load(&m.moved));
+        if (!m.leave_at_once)
+            CHECK_EQ(write(sv[1], "m", 1), 1);
+        void *out;
+        CHECK_EQ(edo_task_join(t, &out), 0);
+        edo_task_free(t);
+        edo_notify_free(m.go);
+        CHECK(out == (m.leave_at_once ? NULL : (void *)(intptr_t)'m'));
+        /* The poll was cancelled (by the first worker: told by mail where the task
+         * deregistered on the other): the peer sees the close. */
+        struct pollfd pfd = {.fd = sv[1], .events = POLLIN};
+        CHECK_EQ(poll(&pfd, 1, 10000), 1);
+        char c;
+        CHECK_EQ(read(sv[1], &c, 1), 0);
+        close(sv[1]);
+    }
     edo_runtime_free(rt);
 }
 
