@@ -77,6 +77,19 @@ static void *register_here(void *arg)
 
 static void *nothing(void *arg) { return arg; }
 
+/* The peer of a socket whose other end was deregistered and closed sees its end of file: only
+ * once the poll let the socket go (a bound, not a sleep: poll returns at the end of file).
+ * Closes it. */
+static void expect_peer_eof(int peer)
+{
+    struct pollfd pfd = {.fd = peer, .events = POLLIN};
+    CHECK_EQ(poll(&pfd, 1, 10000), 1);
+    char c;
+    CHECK_EQ(read(peer, &c, 1), 0);
+    close(peer);
+}
+
+
 TEST(worker_asleep_in_its_ring_is_woken_from_another_thread)
 {
     edo_runtime *rt = uring_rt(2);
@@ -119,11 +132,7 @@ TEST(socket_deregistered_by_another_thread_reaches_its_peer)
         register_then_close_here(rt, sv[0]);
         /* The end of file comes only once the poll let the socket go: the owner must have
          * been woken to cancel it (a bound, not a sleep: poll returns at the end of file). */
-        struct pollfd pfd = {.fd = sv[1], .events = POLLIN};
-        CHECK_EQ(poll(&pfd, 1, 10000), 1);
-        char c;
-        CHECK_EQ(read(sv[1], &c, 1), 0);
-        close(sv[1]);
+        expect_peer_eof(sv[1]);
     }
     edo_runtime_free(rt);
 }
@@ -247,7 +256,8 @@ TEST(fd_armed_on_one_worker_wakes_tasks_on_all)
             edo_task_free(t[i]);
         }
         elsewhere += atomic_load(&s.elsewhere);
-        /* Deregistered from this thread again, and the peer must see the close. */
+        /* Deregistered from this thread again, and the peer must see the close (a reset: the
+         * byte was never read). */
         edo_io_deregister(reg.io);
         close(sv[0]);
         struct pollfd pfd = {.fd = sv[1], .events = POLLIN};
@@ -346,11 +356,7 @@ TEST(task_moved_to_another_worker_hears_of_its_fd_and_deregisters_it)
         CHECK(out == (m.leave_at_once ? NULL : (void *)(intptr_t)'m'));
         /* The poll was cancelled (by the first worker: told by mail where the task
          * deregistered on the other): the peer sees the close. */
-        struct pollfd pfd = {.fd = sv[1], .events = POLLIN};
-        CHECK_EQ(poll(&pfd, 1, 10000), 1);
-        char c;
-        CHECK_EQ(read(sv[1], &c, 1), 0);
-        close(sv[1]);
+        expect_peer_eof(sv[1]);
     }
     edo_runtime_free(rt);
 }
@@ -447,11 +453,7 @@ TEST(tiny_completion_queue_of_a_worker_overflows_without_loss)
         close(t.fd[i]);
     }
     for (int i = 0; i < TINY_PAIRS; i++) {
-        struct pollfd pfd = {.fd = peer[i], .events = POLLIN};
-        CHECK_EQ(poll(&pfd, 1, 10000), 1);
-        char c;
-        CHECK_EQ(read(peer[i], &c, 1), 0);
-        close(peer[i]);
+        expect_peer_eof(peer[i]);
     }
     edo_runtime_free(rt);
 }
