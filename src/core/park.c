@@ -46,6 +46,13 @@ static void leave_watcher(edo_runtime *rt, edo__worker *w)
 void edo__park_poll_io(edo__worker *w)
 {
     edo_runtime *rt = w->rt;
+    if (edo__io_has_lane(&rt->io)) {
+        /* Its own ring: nobody else looks there (a look without news costs no system call). */
+        int events = io_wait(w, 0);
+        if (events > 0)
+            edo__io_dispatch(&rt->io, w->io_events, events);
+        return;
+    }
     if (!edo__io_active(&rt->io))
         return;
     /* Announced first, so a worker that fails to become the watcher meanwhile waits for us
@@ -117,11 +124,17 @@ void edo__park_sleep(edo__worker *w, edo__signal *sig)
             break;
         }
         if (wake_at == PARK_ADVANCE) {
-            /* Paused clock: time moves only when nothing else can happen, sockets included. */
+            /* Paused clock: time moves only when nothing else can happen, sockets included:
+             * when another worker's ring holds news it has not collected, wait a tick for it
+             * (its task may arm an earlier timer). */
             events = io_wait(w, 0);
-            if (events == 0)
-                edo__timers_advance_paused_to(&rt->timers, rt->park.advance_to);
-            wake_at = PARK_NOT;
+            if (events == 0 && edo__io_lanes_pending(&rt->io)) {
+                wake_at = edo__clock_ns() + EDO__TICK_NS;
+            } else {
+                if (events == 0)
+                    edo__timers_advance_paused_to(&rt->timers, rt->park.advance_to);
+                wake_at = PARK_NOT;
+            }
         }
         if (wake_at == PARK_NOT || atomic_load_explicit(&rt->shutdown, memory_order_acquire) ||
             (sig && atomic_load_explicit(&sig->woken, memory_order_acquire))) {
@@ -130,14 +143,20 @@ void edo__park_sleep(edo__worker *w, edo__signal *sig)
             w->searching = !edo__idle_unpark_self(&rt->idle, w->index);
             break;
         }
-        if (wake_at == PARK_FOREVER) {
+        bool lane = edo__io_has_lane(&rt->io);
+        if (wake_at == PARK_FOREVER && lane) {
+            /* A worker with a ring of its own sleeps in it: its sockets' events are collected
+             * only there. An unpark reaches it through the ring's eventfd. */
+            events = io_wait(w, UINT64_MAX);
+            wake_at = PARK_NOT;
+        } else if (wake_at == PARK_FOREVER) {
             edo__parker_park(w->parker);
         } else {
             /* The watcher waits in the driver (when there are fds to watch) until the next
              * timer is due. Whether the deadline came, events arrived or someone woke it (an
              * earlier timer was armed), it gets up and looks again. */
             uint64_t until = wake_at == PARK_WATCH ? UINT64_MAX : wake_at;
-            if (edo__io_active(&rt->io))
+            if (lane || edo__io_active(&rt->io))
                 events = io_wait(w, until);
             else if (until == UINT64_MAX)
                 edo__parker_park(w->parker);

@@ -473,6 +473,9 @@ void *edo__worker_main(void *arg)
     edo_runtime *rt = w->rt;
     edo__thread_enter(rt, "w", w->index);
     edo__worker_set_current(w);
+    /* A ring of its own where the backend has them (io_uring); without one (its error), the
+     * worker uses the shared one, as other threads do. */
+    (void)edo__io_attach(&rt->io);
     while (!atomic_load_explicit(&rt->shutdown, memory_order_acquire)) {
         edo__task *t = next_task(w);
         if (!t && edo__worker_flush_io(w)) /* the turn's SQEs go in together */
@@ -494,6 +497,7 @@ void *edo__worker_main(void *arg)
             edo__worker_park(w, NULL);
     }
     edo__worker_flush_io(w); /* what the last tasks published, before the ring goes */
+    edo__io_detach(&rt->io);
     edo__worker_set_current(NULL);
     edo__thread_leave(rt);
     return NULL;

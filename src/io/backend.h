@@ -33,6 +33,7 @@
 #ifndef EDO_IO_BACKEND_H
 #define EDO_IO_BACKEND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "platform/parker.h"
@@ -71,6 +72,22 @@ typedef struct edo__io_backend_ops {
      * scratch, so that it needs no buffer of its own). Returns how many; 0 on a timeout or an
      * error. Safe to call from several threads at once. */
     int (*wait)(edo__io_backend *b, edo__io_ready *out, int max, uint64_t timeout_ns);
+
+    /* Optional (NULL in a backend with one queue for all threads, epoll's): queues of the
+     * calling thread's own, its *lane* (io_uring: a ring per worker). */
+    /* The calling thread gets a lane (a worker, at its start, on its own thread): the fds it
+     * adds from now on are watched there, and its waits and looks are in it (and in what is
+     * shared). 0, or -errno (then it goes on without one, as a thread that is not a worker). */
+    int (*attach)(edo__io_backend *b);
+    /* The calling thread's lane is gone (the worker stops): its watches end. */
+    void (*detach)(edo__io_backend *b);
+    /* What interrupts the calling thread's wait: its lane's waker, else `waker` below. */
+    edo__parker_waker *(*waker)(edo__io_backend *b);
+    /* Whether the calling thread has a lane: then it must wait in it whenever it sleeps (its
+     * watches' events arrive only while it is in its lane or looks at it). */
+    bool (*has_lane)(edo__io_backend *b);
+    /* Whether another thread's lane holds events or work it has not collected yet. */
+    bool (*pending)(edo__io_backend *b);
 } edo__io_backend_ops;
 
 /* The head of every backend instance. */
@@ -85,9 +102,14 @@ struct edo__io_backend {
 #ifdef __linux__
 extern const edo__io_backend_ops edo__io_epoll;
 extern const edo__io_backend_ops edo__io_uring;
-/* Ring sizes of the io_uring backends created from now on (0: the default, SQ 256 and CQ
- * 4096): a knob for tests, which force tiny rings to fill them. Thread-safe. */
+/* Ring sizes of the io_uring backends created from now on, the rings of their workers
+ * included (0: the default, SQ 256 and CQ 4096): a knob for tests, which force tiny rings to
+ * fill them. Thread-safe. */
 void edo__io_uring_set_sizes(unsigned sq_entries, unsigned cq_entries);
+/* How many times the completion queue of one of the workers' rings of io_uring backend `b`
+ * overflowed (the kernel kept completions back, brought in as they were reaped): for tests,
+ * which must know that a tiny ring did overflow. Any thread. */
+uint64_t edo__io_uring_lane_overflows(edo__io_backend *b);
 #endif
 
 #endif

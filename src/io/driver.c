@@ -163,12 +163,47 @@ int edo__io_wait(edo__io_driver *d, edo__io_ready *events, int max, uint64_t dea
         timeout = deadline > now ? deadline - now : EDO__IO_NO_WAIT;
     }
     /* While it blocks, an unpark of the caller's parker must reach it: through the waker. */
-    if (timeout != EDO__IO_NO_WAIT && !edo__parker_enter(parker, d->backend->waker))
+    edo__io_backend *b = d->backend;
+    edo__parker_waker *waker = b->ops->waker ? b->ops->waker(b) : b->waker;
+    if (timeout != EDO__IO_NO_WAIT && !edo__parker_enter(parker, waker))
         timeout = EDO__IO_NO_WAIT; /* already unparked: just collect what is there */
     int n = d->backend->ops->wait(d->backend, events, max, timeout);
     if (timeout != EDO__IO_NO_WAIT)
         edo__parker_leave(parker);
     return n;
+}
+
+/* The backend, where it has lanes: asked of `kind` first, which init fixed, because only a
+ * backend made at init has them (a named one; the default is made by the first registration,
+ * on another thread, so its pointer may not be read here). */
+static edo__io_backend *with_lanes(edo__io_driver *d)
+{
+    return d->kind->attach ? d->backend : NULL;
+}
+
+int edo__io_attach(edo__io_driver *d)
+{
+    edo__io_backend *b = with_lanes(d);
+    return b ? b->ops->attach(b) : 0;
+}
+
+void edo__io_detach(edo__io_driver *d)
+{
+    edo__io_backend *b = with_lanes(d);
+    if (b)
+        b->ops->detach(b);
+}
+
+bool edo__io_has_lane(edo__io_driver *d)
+{
+    edo__io_backend *b = with_lanes(d);
+    return b && b->ops->has_lane(b);
+}
+
+bool edo__io_lanes_pending(edo__io_driver *d)
+{
+    edo__io_backend *b = with_lanes(d);
+    return b && b->ops->pending(b);
 }
 
 void edo__io_dispatch(edo__io_driver *d, const edo__io_ready *events, int n)

@@ -88,6 +88,21 @@ static inline edo_runtime *edo__io_owner(const edo_io *io) { return io->driver->
  * first registration. */
 int edo__io_wait(edo__io_driver *d, edo__io_ready *events, int max, uint64_t deadline,
                  edo__parker *parker);
+/* Gives the calling thread (a worker of a multi-thread runtime, on its own thread, at its
+ * start) a queue of its own where the backend has them (io_uring: its ring; see backend.h's
+ * attach): the fds it registers are watched there, and its edo__io_wait waits there. 0, or the
+ * backend's error (the thread then uses the shared queue). Nothing where the backend was not
+ * made at init (the default, epoll, has no such queues). */
+int edo__io_attach(edo__io_driver *d);
+/* The calling thread's own queue is closed (its worker stops). */
+void edo__io_detach(edo__io_driver *d);
+/* Whether the calling thread has a queue of its own: then it sleeps in edo__io_wait, never on
+ * its parker alone (the events of the fds it registered arrive only while it is there). */
+bool edo__io_has_lane(edo__io_driver *d);
+/* Whether another thread's own queue holds events it has not collected yet (a paused clock
+ * waits for them before it jumps). */
+bool edo__io_lanes_pending(edo__io_driver *d);
+
 /* Delivers `n` events edo__io_wait stored: sets readiness, wakes waiters. */
 void edo__io_dispatch(edo__io_driver *d, const edo__io_ready *events, int n);
 

@@ -98,5 +98,10 @@ static int backend_wait(edo__io_backend *base, edo__io_ready *out, int max, uint
 }
 
 const edo__io_backend_ops edo__io_epoll = {
-    "epoll", backend_create, backend_destroy, backend_add, backend_remove, backend_wait,
+    .name = "epoll",
+    .create = backend_create,
+    .destroy = backend_destroy,
+    .add = backend_add,
+    .remove = backend_remove,
+    .wait = backend_wait,
 };

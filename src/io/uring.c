@@ -1,29 +1,35 @@
-/* The io_uring backend (see backend.h): readiness through one ring per driver, each watched fd
- * a multishot IORING_OP_POLL_ADD, and an eventfd polled in the same ring for the wake.
+/* The io_uring backend (see backend.h): readiness through rings, each watched fd a multishot
+ * IORING_OP_POLL_ADD, and an eventfd polled in each ring for the wake.
  *
- * Threads. backend.h lets add and remove come from any thread while wait runs on others (busy
- * workers look without waiting while the watcher blocks). So the ring is one per driver, not
- * one per worker, and has neither SINGLE_ISSUER nor DEFER_TASKRUN (both tie the ring to one
- * thread), nor COOP_TASKRUN: a poll's completion runs as task work on the thread that armed
- * it, and with COOP_TASKRUN a thread asleep on its futex would not be woken to run it, so an
- * event (or a removal, which releases the file) could wait for that thread's next system call.
- * Two locks:
- *  - `sq_lock`, the submission side and the table of watched fds: add, remove and the re-arms
- *    fill SQEs and submit them at once, under it (a removal must reach the kernel before the
- *    caller closes the fd: the poll holds a reference to the file, and a socket stays open,
- *    unseen by its peer, until the poll is gone; it is gone once its cancellation ran as task
- *    work on the thread that armed it, a moment later when that is another thread: see
- *    docs/io-backends.md, Not yet done);
- *  - `cq_lock`, the completion side: one thread reaps at a time. A look that must not wait
- *    (EDO__IO_NO_WAIT) only tries it, and finds nothing when another thread reaps; a blocking
- *    wait takes it. The reaper takes sq_lock inside it (cq_lock, then sq_lock), once per batch.
- * A look with nothing in the completion queue makes no system call at all: completions are
- * posted to the shared queue without us asking.
+ * Rings. Each worker thread of a multi-thread runtime owns a ring, its *lane* (attach, on its
+ * own thread: SINGLE_ISSUER | DEFER_TASKRUN, or COOP_TASKRUN | TASKRUN_FLAG where the kernel
+ * has no DEFER_TASKRUN). An fd added by a worker is polled in that worker's lane, and only the
+ * worker reaps it: a poll's wake-up is task work the kernel keeps for the lane until its owner
+ * enters the ring (no interrupt of a running thread, the cost that made one shared ring dearer
+ * than epoll), which it does in its wait (it parks in its lane, never on a futex: see
+ * core/park.c) and in its look between tasks when the ring says work is waiting
+ * (IORING_SQ_TASKRUN). Every other thread (a current-thread runtime's, block_on's, the blocking
+ * pool's, a plain thread's) adds to the one *shared* ring, without those flags, under locks as
+ * before: a current-thread runtime waits in it; with lanes, an eventfd the shared ring signals
+ * for each completion is polled in every lane, so a parked worker wakes and reaps it.
+ *
+ * Removal. A removal reaches the kernel before it returns where it can (the poll holds a
+ * reference to the file, and a socket stays open, unseen by its peer, until the poll is gone):
+ * in the shared ring at once; in the caller's own lane at once, the cancellation's task work
+ * run in the same entry (edo__ring_submit_run), so the file is let go before the caller
+ * closes it. A lane's poll removed by another thread (only its owner may submit to it) is sent
+ * to the owner as mail: the cancellation is queued in the lane's mailbox and the owner woken
+ * through its eventfd; it cancels and runs the task work when it gets up, a moment after the
+ * close. A lane whose worker stopped has no polls (its ring is closed with the thread).
+ *
+ * Locks: `sq_lock` guards the table of watched fds, the shared ring's submission side and the
+ * lanes' list and mailboxes; `cq_lock` the shared ring's reaping (a look that must not wait
+ * only tries it). A lane's ring is its owner's alone, with no lock.
  *
  * The table of watched fds (by fd number) says which poll is current for each fd: its token,
- * whether it is live, and a sequence number that tells a poll from the one before it on the
- * same fd number. A poll's user_data is (sequence << 32) | fd, so a completion of a poll that
- * was removed (the fd maybe closed and its number reused) is recognised and dropped.
+ * its ring, whether it is live, and a sequence number that tells a poll from the one before it
+ * on the same fd number. A poll's user_data is (sequence << 32) | fd, so a completion of a poll
+ * that was removed (the fd maybe closed and its number reused) is recognised and dropped.
  *
  * A multishot poll can end without being removed: the kernel ends it when it cannot post to a
  * full completion queue, or with -ECANCELED when the thread that armed it has exited. A live
@@ -41,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,6 +65,7 @@
  * again, and a shutdown's wake-up could be lost). */
 #define TAG_WAKE (~ENDED)
 #define TAG_IGNORE (~ENDED - 1)
+#define TAG_SHARED (~ENDED - 2) /* in a lane: the shared ring posted completions */
 #define POLL_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI) /* the same bits as poll(2)'s */
 
 /* Ring sizes (edo__io_uring_set_sizes): SQ 256, CQ 4096 by default. */
@@ -66,20 +74,50 @@ static _Atomic unsigned sq_size = 256, cq_size = 4096;
 typedef struct watch {
     uint64_t token;
     uint32_t seq;       /* of the current poll (31 bits) */
+    uint32_t lane;      /* the ring its poll is in: 0 the shared one, else a lane's index */
     bool live;          /* added and not removed: its poll is re-armed when it ends */
     bool reported;      /* an event went to the driver since add */
 } watch;
 
-typedef struct uring_backend {
+typedef struct uring_backend uring_backend;
+
+/* A worker's own ring. Freed with the last reference to its wake (a parker may hold one). */
+typedef struct lane {
+    edo__io_wakefd wake; /* the owner's parker waker */
+    edo__ring ring;      /* the owner's alone; closed when it detaches */
+    uring_backend *b;
+    uint32_t index;      /* 1, 2, ...: a watch's `lane` */
+    bool open;           /* attached and not detached (under sq_lock) */
+    _Atomic bool mail;   /* cancels has entries */
+    uint64_t *cancels;   /* user_data of polls other threads removed (under sq_lock) */
+    unsigned ncancels, cancels_cap;
+    unsigned nlive;      /* live watches in this lane: cancels_cap >= nlive + ncancels */
+} lane;
+
+struct uring_backend {
     edo__io_backend base;
     edo__io_wakefd wake;
-    edo__ring ring;
+    edo__ring ring; /* the shared ring */
     pthread_mutex_t sq_lock;
     pthread_mutex_t cq_lock;
     watch *watches; /* by fd number, under sq_lock */
     unsigned nwatches;
+    lane **lanes; /* every lane attached, open or not (under sq_lock) */
+    unsigned nlanes;
+    unsigned sq_entries, cq_entries; /* of every ring of this backend: the sizes at create */
+    _Atomic uint64_t lane_overflows; /* edo__io_uring_lane_overflows */
+    int shared_efd; /* signalled by the shared ring for each completion: -1 until a lane */
     int scratch_epfd; /* asks whether a character device can be polled: -1 until needed */
-} uring_backend;
+};
+
+/* The lane of the calling thread, if it has one (a worker attached to some backend). */
+static _Thread_local lane *my_lane;
+
+static lane *own_lane(uring_backend *b)
+{
+    lane *l = my_lane;
+    return l && l->b == b ? l : NULL;
+}
 
 void edo__io_uring_set_sizes(unsigned sq_entries, unsigned cq_entries)
 {
@@ -87,15 +125,21 @@ void edo__io_uring_set_sizes(unsigned sq_entries, unsigned cq_entries)
     atomic_store_explicit(&cq_size, cq_entries ? cq_entries : 4096, memory_order_relaxed);
 }
 
+uint64_t edo__io_uring_lane_overflows(edo__io_backend *base)
+{
+    uring_backend *b = (uring_backend *)base;
+    return atomic_load_explicit(&b->lane_overflows, memory_order_relaxed);
+}
+
 /* ---- submissions (sq_lock held) --------------------------------------------------------- */
 
 static uint64_t poll_data(int fd, uint32_t seq) { return (uint64_t)seq << 32 | (uint32_t)fd; }
 
 /* Queues a multishot poll of `fd` under `user_data`. */
-static int queue_poll(uring_backend *b, int fd, uint64_t user_data)
+static int queue_poll(edo__ring *ring, int fd, uint64_t user_data)
 {
     struct io_uring_sqe *sqe;
-    int rc = edo__ring_get_sqe(&b->ring, &sqe);
+    int rc = edo__ring_get_sqe(ring, &sqe);
     if (rc < 0)
         return rc;
     sqe->opcode = IORING_OP_POLL_ADD;
@@ -111,10 +155,10 @@ static int queue_poll(uring_backend *b, int fd, uint64_t user_data)
  * running) gives up with -EALREADY and leaves the poll armed, holding its file for good (a
  * closed pipe end that never reached its peer hung test-copy-splice); a cancellation marks the
  * poll cancelled, and whoever runs it next ends it. */
-static int queue_cancel(uring_backend *b, uint64_t user_data)
+static int queue_cancel(edo__ring *ring, uint64_t user_data)
 {
     struct io_uring_sqe *sqe;
-    int rc = edo__ring_get_sqe(&b->ring, &sqe);
+    int rc = edo__ring_get_sqe(ring, &sqe);
     if (rc < 0)
         return rc;
     sqe->opcode = IORING_OP_ASYNC_CANCEL;
@@ -123,28 +167,62 @@ static int queue_cancel(uring_backend *b, uint64_t user_data)
     return 0;
 }
 
-/* Hands what is queued to the kernel. When it takes nothing now (out of resources), the SQEs
- * stay queued, and the waiter is woken to submit them with its next wait. */
-static void submit(uring_backend *b)
+/* Hands what is queued in the shared ring (l NULL) or lane `l` to the kernel. When it takes
+ * nothing now (out of resources), the SQEs stay queued, and the ring's waiter is woken to
+ * submit them with its next wait. */
+static void submit(uring_backend *b, lane *l)
 {
-    if (edo__ring_submit(&b->ring) < 0)
-        edo__io_wakefd_interrupt(&b->wake);
+    if (edo__ring_submit(l ? &l->ring : &b->ring) < 0)
+        edo__io_wakefd_interrupt(l ? &l->wake : &b->wake);
 }
 
 /* ---- the operations ------------------------------------------------------------------------ */
 
 static void backend_destroy(edo__io_backend *base);
 
+/* Ring sizes and flags asked for: the shared ring's, and with `flags` a lane's. The sizes are
+ * the backend's, fixed when it was created: a lane is made later, when its worker starts, and a
+ * test's tiny sizes, set back once the runtime is made, must still be its worker's. */
+static edo__ring_params ring_params(const uring_backend *b, unsigned flags)
+{
+    edo__ring_params p = {.sq_entries = b->sq_entries,
+                          .cq_entries = b->cq_entries,
+                          .flags = IORING_SETUP_SUBMIT_ALL | flags};
+    if (p.cq_entries < p.sq_entries)
+        p.cq_entries = p.sq_entries;
+    return p;
+}
+
+/* Arms the multishot poll of `fd` under `tag` in `ring` and submits it: 0, or the error the
+ * kernel gave it. A kernel without multishot polls refuses the flag at once (-EINVAL), in the
+ * submission itself, so the completion is there when the submission returns; the ring's CQ must
+ * be empty (a new ring's). */
+static int arm_first(edo__ring *ring, int fd, uint64_t tag)
+{
+    int rc = queue_poll(ring, fd, tag);
+    if (rc == 0)
+        rc = edo__ring_submit(ring);
+    if (rc >= 0) {
+        unsigned head, seen = 0;
+        struct io_uring_cqe *cqe;
+        edo__ring_for_each_cqe(ring, head, cqe) {
+            seen++;
+            if (cqe->res < 0)
+                rc = cqe->res;
+        }
+        edo__ring_cq_advance(ring, seen);
+    }
+    return rc < 0 ? rc : 0;
+}
+
 static int backend_create(edo__io_backend **out)
 {
     uring_backend *b = calloc(1, sizeof *b);
     if (!b)
         return -ENOMEM;
-    edo__ring_params p = {.sq_entries = atomic_load_explicit(&sq_size, memory_order_relaxed),
-                          .cq_entries = atomic_load_explicit(&cq_size, memory_order_relaxed),
-                          .flags = IORING_SETUP_SUBMIT_ALL};
-    if (p.cq_entries < p.sq_entries)
-        p.cq_entries = p.sq_entries;
+    b->sq_entries = atomic_load_explicit(&sq_size, memory_order_relaxed);
+    b->cq_entries = atomic_load_explicit(&cq_size, memory_order_relaxed);
+    edo__ring_params p = ring_params(b, 0);
     int rc = edo__ring_init(&b->ring, &p);
     if (rc < 0) {
         free(b);
@@ -154,27 +232,16 @@ static int backend_create(edo__io_backend **out)
     pthread_mutex_init(&b->sq_lock, NULL);
     pthread_mutex_init(&b->cq_lock, NULL);
     b->scratch_epfd = -1;
+    b->shared_efd = -1;
     b->wake.fd = -1;
     rc = edo__io_wakefd_init(&b->wake, b);
     /* What this backend needs of the kernel: a timeout on the wait without a timeout SQE
-     * (5.11), completions kept on overflow, and multishot polls. The last is told by arming
-     * the wake's poll: a kernel without it refuses the flag at once (-EINVAL), in the
-     * submission itself, so its completion is there when the submission returns. */
+     * (5.11), completions kept on overflow, and multishot polls (arm_first tells). */
     if (rc == 0 && (!(b->ring.features & IORING_FEAT_EXT_ARG) ||
                     !(b->ring.features & IORING_FEAT_NODROP)))
         rc = -ENOSYS;
-    if (rc == 0 && (rc = queue_poll(b, b->wake.fd, TAG_WAKE)) == 0)
-        rc = edo__ring_submit(&b->ring);
-    if (rc >= 0) {
-        unsigned head, seen = 0;
-        struct io_uring_cqe *cqe;
-        edo__ring_for_each_cqe(&b->ring, head, cqe) {
-            seen++;
-            if (cqe->res < 0)
-                rc = cqe->res;
-        }
-        edo__ring_cq_advance(&b->ring, seen);
-    }
+    if (rc == 0)
+        rc = arm_first(&b->ring, b->wake.fd, TAG_WAKE);
     if (rc < 0) {
         backend_destroy(&b->base);
         return rc == -EINVAL ? -ENOSYS : rc;
@@ -187,7 +254,17 @@ static void backend_destroy(edo__io_backend *base)
 {
     uring_backend *b = (uring_backend *)base;
     edo__ring_destroy(&b->ring); /* the kernel cancels the polls and lets their files go */
+    for (unsigned i = 0; i < b->nlanes; i++) {
+        lane *l = b->lanes[i];
+        if (l->open) /* its worker never detached (it failed to start): close it here */
+            edo__ring_destroy(&l->ring);
+        free(l->cancels);
+        edo__io_wakefd_unref(&l->wake); /* a parker may hold the lane a while longer */
+    }
+    free(b->lanes);
     free(b->watches);
+    if (b->shared_efd >= 0)
+        close(b->shared_efd);
     if (b->scratch_epfd >= 0)
         close(b->scratch_epfd);
     pthread_mutex_destroy(&b->sq_lock);
@@ -197,6 +274,119 @@ static void backend_destroy(edo__io_backend *base)
         return;
     }
     edo__io_wakefd_unref(&b->wake); /* parkers that waited through it may still hold it */
+}
+
+/* The eventfd the shared ring signals for each completion, polled in every lane: made with
+ * the first lane (sq_lock held). */
+static int shared_eventfd(uring_backend *b)
+{
+    if (b->shared_efd >= 0)
+        return b->shared_efd;
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fd < 0)
+        return -errno;
+    int rc = edo__ring_register_eventfd(&b->ring, fd);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    return b->shared_efd = fd;
+}
+
+static int lanes_grow(uring_backend *b)
+{
+    lane **n = realloc(b->lanes, (b->nlanes + 1) * sizeof *n);
+    if (!n)
+        return -ENOMEM;
+    b->lanes = n;
+    return 0;
+}
+
+static int backend_attach(edo__io_backend *base)
+{
+    uring_backend *b = (uring_backend *)base;
+    if (my_lane)
+        return -EBUSY; /* a thread has one lane, in one backend */
+    lane *l = calloc(1, sizeof *l);
+    if (!l)
+        return -ENOMEM;
+    edo__ring_params p = ring_params(b, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+                                     IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
+    int rc = edo__ring_init(&l->ring, &p);
+    if (rc < 0) {
+        free(l);
+        return rc;
+    }
+    if ((rc = edo__io_wakefd_init(&l->wake, l)) < 0) {
+        edo__ring_destroy(&l->ring);
+        free(l);
+        return rc;
+    }
+    l->b = b;
+    if ((rc = arm_first(&l->ring, l->wake.fd, TAG_WAKE)) == 0) {
+        pthread_mutex_lock(&b->sq_lock);
+        int efd = shared_eventfd(b);
+        rc = efd < 0 ? efd : lanes_grow(b);
+        if (rc == 0 && (rc = queue_poll(&l->ring, efd, TAG_SHARED)) == 0) {
+            l->index = b->nlanes + 1;
+            l->open = true;
+            b->lanes[b->nlanes++] = l;
+        }
+        pthread_mutex_unlock(&b->sq_lock);
+    }
+    if (rc < 0) {
+        edo__ring_destroy(&l->ring);
+        edo__io_wakefd_unref(&l->wake);
+        return rc;
+    }
+    submit(b, l);
+    my_lane = l;
+    return 0;
+}
+
+static void backend_detach(edo__io_backend *base)
+{
+    uring_backend *b = (uring_backend *)base;
+    lane *l = own_lane(b);
+    if (!l)
+        return;
+    pthread_mutex_lock(&b->sq_lock);
+    l->open = false; /* removals from now on have nothing to cancel */
+    l->ncancels = 0;
+    pthread_mutex_unlock(&b->sq_lock);
+    edo__ring_destroy(&l->ring); /* its polls end, their files let go */
+    my_lane = NULL;
+}
+
+static edo__parker_waker *backend_waker(edo__io_backend *base)
+{
+    lane *l = own_lane((uring_backend *)base);
+    return l ? &l->wake.waker : base->waker;
+}
+
+static bool backend_has_lane(edo__io_backend *base) { return own_lane((uring_backend *)base); }
+
+/* Whether a ring holds what nobody reaped yet: completions, task work, mail. */
+static bool ring_busy(const edo__ring *r)
+{
+    return edo__ring_work_pending(r) ||
+           __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE) !=
+               __atomic_load_n(r->cq_head, __ATOMIC_ACQUIRE);
+}
+
+static bool backend_pending(edo__io_backend *base)
+{
+    uring_backend *b = (uring_backend *)base;
+    lane *self = own_lane(b);
+    pthread_mutex_lock(&b->sq_lock);
+    bool busy = false;
+    for (unsigned i = 0; i < b->nlanes && !busy; i++) {
+        lane *l = b->lanes[i];
+        busy = l != self && l->open &&
+               (ring_busy(&l->ring) || atomic_load_explicit(&l->mail, memory_order_relaxed));
+    }
+    pthread_mutex_unlock(&b->sq_lock);
+    return busy;
 }
 
 /* Whether `fd` can be watched at all, as epoll_ctl would say: 0, -EBADF, or -EPERM for what
@@ -236,11 +426,32 @@ static int grow(uring_backend *b, int fd)
     return 0;
 }
 
+/* Makes room in lane `l`'s mailbox for the cancellation of one more watch (sq_lock held): a
+ * removal from another thread then always has room for its mail, which it could not report
+ * failing (the poll would hold its file until the worker stops). Every live watch and every
+ * cancellation not yet taken has its slot. */
+static int reserve_mail(lane *l)
+{
+    unsigned need = l->nlive + l->ncancels + 1;
+    if (need <= l->cancels_cap)
+        return 0;
+    unsigned cap = l->cancels_cap ? 2 * l->cancels_cap : 16;
+    while (cap < need)
+        cap *= 2;
+    uint64_t *c = realloc(l->cancels, cap * sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    l->cancels = c;
+    l->cancels_cap = cap;
+    return 0;
+}
+
 static int backend_add(edo__io_backend *base, int fd, uint64_t token)
 {
     uring_backend *b = (uring_backend *)base;
     if (fd < 0)
         return -EBADF;
+    lane *l = own_lane(b);
     pthread_mutex_lock(&b->sq_lock);
     int rc = pollable(b, fd);
     if (rc == 0)
@@ -248,35 +459,88 @@ static int backend_add(edo__io_backend *base, int fd, uint64_t token)
     watch *w = rc == 0 ? &b->watches[fd] : NULL;
     if (w && w->live)
         rc = -EEXIST;
+    if (rc == 0 && l)
+        rc = reserve_mail(l);
     if (rc == 0) {
         uint32_t seq = (w->seq + 1) & SEQ_MASK;
-        if ((rc = queue_poll(b, fd, poll_data(fd, seq))) == 0) {
-            *w = (watch){token, seq, true, false};
-            submit(b);
+        if ((rc = queue_poll(l ? &l->ring : &b->ring, fd, poll_data(fd, seq))) == 0) {
+            *w = (watch){token, seq, l ? l->index : 0, true, false};
+            if (l)
+                l->nlive++;
+            else
+                submit(b, NULL);
         }
     }
     pthread_mutex_unlock(&b->sq_lock);
+    if (rc == 0 && l) /* the lane is ours alone: no lock needed to submit to it */
+        submit(b, l);
     return rc;
+}
+
+/* Sends the cancellation of a live poll in lane `l` to its owner (sq_lock held); its slot was
+ * reserved when the poll was added (reserve_mail). */
+static void mail_cancel(lane *l, uint64_t user_data)
+{
+    l->cancels[l->ncancels++] = user_data;
+    atomic_store_explicit(&l->mail, true, memory_order_release);
+}
+
+/* Cancels, in the caller's own lane, the polls other threads removed, and runs the task work
+ * that lets their files go. */
+static void take_mail(uring_backend *b, lane *l)
+{
+    if (!atomic_load_explicit(&l->mail, memory_order_acquire))
+        return;
+    pthread_mutex_lock(&b->sq_lock);
+    atomic_store_explicit(&l->mail, false, memory_order_relaxed);
+    for (unsigned i = 0; i < l->ncancels; i++)
+        if (queue_cancel(&l->ring, l->cancels[i]) < 0)
+            edo__ring_cancel_sync(&l->ring, l->cancels[i]);
+    l->ncancels = 0;
+    pthread_mutex_unlock(&b->sq_lock);
+    edo__ring_submit_run(&l->ring);
 }
 
 static void backend_remove(edo__io_backend *base, int fd, uint64_t token)
 {
     uring_backend *b = (uring_backend *)base;
+    lane *self = own_lane(b), *to_wake = NULL;
+    bool run = false;
     pthread_mutex_lock(&b->sq_lock);
     watch *w = fd >= 0 && (unsigned)fd < b->nwatches ? &b->watches[fd] : NULL;
     if (w && w->live && w->token == token) {
         w->live = false;
-        if (queue_cancel(b, poll_data(fd, w->seq)) == 0) {
-            submit(b);
+        uint64_t data = poll_data(fd, w->seq);
+        lane *owner = w->lane ? b->lanes[w->lane - 1] : NULL;
+        edo__ring *ring = owner ? &owner->ring : &b->ring;
+        if (owner)
+            owner->nlive--; /* its mail slot passes to the cancellation */
+        if (owner && owner != self) {
+            /* Only its owner may submit to a lane (or cancel in it: the kernel refuses a
+             * synchronous cancellation from another thread too): mail it, and wake it to
+             * cancel now. A stopped worker's lane has no polls left to cancel. */
+            if (owner->open) {
+                mail_cancel(owner, data);
+                to_wake = owner;
+            }
+        } else if (queue_cancel(ring, data) == 0) {
+            if (owner)
+                run = true; /* our own lane: submitted below, its task work run too */
+            else
+                submit(b, NULL);
         } else {
             /* The SQ is full and the kernel takes nothing: cancel without an SQE, waiting. */
-            edo__ring_cancel_sync(&b->ring, poll_data(fd, w->seq));
+            edo__ring_cancel_sync(ring, data);
         }
     }
     pthread_mutex_unlock(&b->sq_lock);
+    if (run)
+        edo__ring_submit_run(&self->ring); /* the poll's file is let go before we return */
+    if (to_wake)
+        edo__io_wakefd_interrupt(&to_wake->wake);
 }
 
-/* ---- reaping (cq_lock held) ------------------------------------------------------------- */
+/* ---- reaping (the shared ring: cq_lock held; a lane: its owner) ------------------------- */
 
 /* The whole readiness of `fd` now. A poll's completion carries the bits of the wake-up that
  * caused it (data arrived: IN), not the whole state as epoll's events do, and the state it
@@ -292,11 +556,13 @@ static uint32_t state_of(int fd)
     return poll(&p, 1, 0) > 0 ? (uint32_t)p.revents : 0;
 }
 
-/* Turns the raw pairs reap collected into the driver's, in place, dropping those of polls
- * that are gone and the removals', and arms again the live polls that ended. Returns how many
- * are left. */
-static int translate(uring_backend *b, edo__io_ready *out, int n)
+/* Turns the raw pairs reaped from the shared ring (l NULL) or lane `l` into the driver's, in
+ * place, dropping those of polls that are gone and the removals', and arms again the live polls
+ * that ended. Returns how many are left. */
+static int translate(uring_backend *b, lane *l, edo__io_ready *out, int n)
 {
+    edo__ring *ring = l ? &l->ring : &b->ring;
+    uint32_t here = l ? l->index : 0;
     int kept = 0;
     bool queued = false;
     pthread_mutex_lock(&b->sq_lock);
@@ -306,15 +572,18 @@ static int translate(uring_backend *b, edo__io_ready *out, int n)
             continue;
         bool ended = out[i].token & ENDED;
         int32_t res = (int32_t)out[i].bits;
-        if (data == TAG_WAKE) {
-            if (ended)
-                queued |= queue_poll(b, b->wake.fd, TAG_WAKE) == 0;
-            out[kept++] = (edo__io_ready){EDO__IO_WAKE_TOKEN, 0};
+        if (data == TAG_WAKE || data == TAG_SHARED) {
+            if (ended) /* the wake's own poll, or the shared ring's eventfd in a lane */
+                queued |= queue_poll(ring, data == TAG_WAKE ? (l ? l->wake.fd : b->wake.fd)
+                                                            : b->shared_efd,
+                                     data) == 0;
+            if (data == TAG_WAKE)
+                out[kept++] = (edo__io_ready){EDO__IO_WAKE_TOKEN, 0};
             continue;
         }
         int fd = (int)(uint32_t)data;
         watch *w = (unsigned)fd < b->nwatches ? &b->watches[fd] : NULL;
-        if (!w || !w->live || w->seq != (uint32_t)(data >> 32))
+        if (!w || !w->live || w->lane != here || w->seq != (uint32_t)(data >> 32))
             continue; /* a poll since removed */
         if (res < 0 && res != -ECANCELED) {
             /* The poll failed (the fd was closed while registered, say): report an error
@@ -323,7 +592,7 @@ static int translate(uring_backend *b, edo__io_ready *out, int n)
             continue;
         }
         if (ended) /* a full CQ or its thread's exit ended it: the new one reports the state */
-            queued |= queue_poll(b, fd, data) == 0;
+            queued |= queue_poll(ring, fd, data) == 0;
         if (res <= 0)
             continue;
         uint32_t events = (uint32_t)res;
@@ -333,63 +602,71 @@ static int translate(uring_backend *b, edo__io_ready *out, int n)
         out[kept++] = (edo__io_ready){w->token, edo__io_poll_bits(events)};
     }
     if (queued)
-        submit(b);
+        submit(b, l);
     pthread_mutex_unlock(&b->sq_lock);
     return kept;
 }
 
 /* After the kernel dropped completions (-EBADR: it ran out of memory while the CQ overflowed),
- * an ended poll may never have said so: every live fd gets a fresh poll, the old one removed,
- * and the fresh one reports the fd's state. */
-static void resync(uring_backend *b)
+ * an ended poll may never have said so: every live fd of the ring gets a fresh poll, the old
+ * one removed, and the fresh one reports the fd's state. */
+static void resync(uring_backend *b, lane *l)
 {
+    edo__ring *ring = l ? &l->ring : &b->ring;
+    uint32_t here = l ? l->index : 0;
     pthread_mutex_lock(&b->sq_lock);
     for (unsigned fd = 0; fd < b->nwatches; fd++) {
         watch *w = &b->watches[fd];
-        if (!w->live || queue_cancel(b, poll_data((int)fd, w->seq)) < 0)
+        if (!w->live || w->lane != here || queue_cancel(ring, poll_data((int)fd, w->seq)) < 0)
             continue;
         w->seq = (w->seq + 1) & SEQ_MASK;
-        queue_poll(b, (int)fd, poll_data((int)fd, w->seq));
+        queue_poll(ring, (int)fd, poll_data((int)fd, w->seq));
     }
-    queue_poll(b, b->wake.fd, TAG_WAKE);
-    submit(b);
+    queue_poll(ring, l ? l->wake.fd : b->wake.fd, TAG_WAKE);
+    if (l)
+        queue_poll(ring, b->shared_efd, TAG_SHARED);
+    submit(b, l);
     pthread_mutex_unlock(&b->sq_lock);
 }
 
-/* Takes at most `max` completions into `out` as raw pairs (user_data with ENDED, res in bits),
- * then translates them. What the kernel kept back on overflow is brought in as room allows. */
-static int reap(uring_backend *b, edo__io_ready *out, int max)
+/* Takes at most `max` completions of the shared ring (l NULL) or lane `l` into `out` as raw
+ * pairs (user_data with ENDED, res in bits), then translates them. What the kernel kept back
+ * on overflow is brought in as room allows. */
+static int reap(uring_backend *b, lane *l, edo__io_ready *out, int max)
 {
+    edo__ring *ring = l ? &l->ring : &b->ring;
     int n = 0;
     for (;;) {
         unsigned head, seen = 0;
         struct io_uring_cqe *cqe;
-        edo__ring_for_each_cqe(&b->ring, head, cqe) {
+        edo__ring_for_each_cqe(ring, head, cqe) {
             if (n == max)
                 break;
             seen++;
             uint64_t ended = cqe->flags & IORING_CQE_F_MORE ? 0 : ENDED;
             out[n++] = (edo__io_ready){cqe->user_data | ended, (uint32_t)cqe->res};
         }
-        edo__ring_cq_advance(&b->ring, seen);
-        if (n == max || !edo__ring_cq_overflowed(&b->ring))
+        edo__ring_cq_advance(ring, seen);
+        if (n == max || !edo__ring_cq_overflowed(ring))
             break;
-        if (edo__ring_flush_overflow(&b->ring) == -EBADR)
-            resync(b);
+        if (l)
+            atomic_fetch_add_explicit(&b->lane_overflows, 1, memory_order_relaxed);
+        if (edo__ring_flush_overflow(ring) == -EBADR)
+            resync(b, l);
     }
-    return n ? translate(b, out, n) : 0;
+    return n ? translate(b, l, out, n) : 0;
 }
 
-static int backend_wait(edo__io_backend *base, edo__io_ready *out, int max, uint64_t timeout_ns)
+/* A look at (or, with a timeout, a wait in) the shared ring. */
+static int shared_wait(uring_backend *b, edo__io_ready *out, int max, uint64_t timeout_ns)
 {
-    uring_backend *b = (uring_backend *)base;
     if (timeout_ns == EDO__IO_NO_WAIT) {
         if (pthread_mutex_trylock(&b->cq_lock) != 0)
             return 0; /* another thread reaps: it takes these events */
     } else {
         pthread_mutex_lock(&b->cq_lock);
     }
-    int n = reap(b, out, max);
+    int n = reap(b, NULL, out, max);
     if (n == 0 && timeout_ns != EDO__IO_NO_WAIT) {
         pthread_mutex_lock(&b->sq_lock);
         unsigned pending = edo__ring_publish(&b->ring); /* what a failed submit left */
@@ -397,13 +674,58 @@ static int backend_wait(edo__io_backend *base, edo__io_ready *out, int max, uint
         int rc = edo__ring_enter(&b->ring, pending, 1,
                                  timeout_ns == EDO__IO_FOREVER ? EDO__RING_FOREVER : timeout_ns);
         if (rc == -EBADR)
-            resync(b);
-        n = reap(b, out, max);
+            resync(b, NULL);
+        n = reap(b, NULL, out, max);
     }
     pthread_mutex_unlock(&b->cq_lock);
     return n;
 }
 
+/* What lane `l` holds, and then what the shared ring does: its signal (TAG_SHARED) may have
+ * been among the lane's completions, so it is looked at after every reap of the lane. */
+static int lane_reap(uring_backend *b, lane *l, edo__io_ready *out, int max)
+{
+    take_mail(b, l);
+    int n = reap(b, l, out, max);
+    if (n < max && ring_busy(&b->ring))
+        n += shared_wait(b, out + n, max - n, EDO__IO_NO_WAIT);
+    return n;
+}
+
+/* A worker's look at, or wait in, its own lane. A look runs the lane's task work only when the
+ * kernel says there is some (no system call otherwise). */
+static int lane_wait(uring_backend *b, lane *l, edo__io_ready *out, int max, uint64_t timeout_ns)
+{
+    if (edo__ring_work_pending(&l->ring) || edo__ring_publish(&l->ring) > 0)
+        edo__ring_submit_run(&l->ring);
+    int n = lane_reap(b, l, out, max);
+    if (n == 0 && timeout_ns != EDO__IO_NO_WAIT) {
+        int rc = edo__ring_enter(&l->ring, edo__ring_publish(&l->ring), 1,
+                                 timeout_ns == EDO__IO_FOREVER ? EDO__RING_FOREVER : timeout_ns);
+        if (rc == -EBADR)
+            resync(b, l);
+        n = lane_reap(b, l, out, max);
+    }
+    return n;
+}
+
+static int backend_wait(edo__io_backend *base, edo__io_ready *out, int max, uint64_t timeout_ns)
+{
+    uring_backend *b = (uring_backend *)base;
+    lane *l = own_lane(b);
+    return l ? lane_wait(b, l, out, max, timeout_ns) : shared_wait(b, out, max, timeout_ns);
+}
+
 const edo__io_backend_ops edo__io_uring = {
-    "io_uring", backend_create, backend_destroy, backend_add, backend_remove, backend_wait,
+    .name = "io_uring",
+    .create = backend_create,
+    .destroy = backend_destroy,
+    .add = backend_add,
+    .remove = backend_remove,
+    .wait = backend_wait,
+    .attach = backend_attach,
+    .detach = backend_detach,
+    .waker = backend_waker,
+    .has_lane = backend_has_lane,
+    .pending = backend_pending,
 };

@@ -151,13 +151,26 @@ void edo__cring_destroy(edo__cring *c)
 
 /* ---- submitting ------------------------------------------------------------------------- */
 
+/* What the caller wrote and read of its records so far goes out with the SQEs the kernel takes
+ * next, for ThreadSanitizer to see (the `inflight` count's release; see completions.h): made
+ * before every publication, as an operation's record is still read while its SQE is filled in,
+ * after edo__cring_sqe counted it. Only read-modify-writes touch the count, so each reaper's
+ * acquire sees every release before it. */
+static void release_records(edo__cring *c)
+{
+    atomic_fetch_add_explicit(&c->inflight, 0, memory_order_release);
+}
+
 int edo__cring_sqe(edo__cring *c, edo__cring_op *op, unsigned index, struct io_uring_sqe **out)
 {
-    int rc = edo__ring_get_sqe(&c->ring, out);
-    if (rc < 0)
-        return rc;
-    (*out)->user_data = (uint64_t)(uintptr_t)op | (index & INDEX_MASK);
+    /* Counted first: taking an SQE may submit the ones before it. */
     atomic_fetch_add_explicit(&c->inflight, 1, memory_order_release);
+    int rc = edo__ring_get_sqe(&c->ring, out);
+    if (rc < 0) {
+        atomic_fetch_sub_explicit(&c->inflight, 1, memory_order_relaxed);
+        return rc;
+    }
+    (*out)->user_data = (uint64_t)(uintptr_t)op | (index & INDEX_MASK);
     return 0;
 }
 
@@ -168,6 +181,7 @@ int edo__cring_reserve(edo__cring *c, unsigned n)
         return -EINVAL;
     if (r->sq_entries - (r->sqe_tail - __atomic_load_n(r->sq_head, __ATOMIC_ACQUIRE)) >= n)
         return 0;
+    release_records(c);
     int rc = edo__ring_submit(r);
     if (r->sq_entries - (r->sqe_tail - __atomic_load_n(r->sq_head, __ATOMIC_ACQUIRE)) >= n)
         return 0;
@@ -223,6 +237,7 @@ static int enter_and_reap(edo__cring *c, unsigned pending)
 
 int edo__cring_submit_unlock(edo__cring *c)
 {
+    release_records(c);
     unsigned pending = edo__ring_publish(&c->ring);
     /* This entry takes what was published for a later one too: a flush has nothing left. */
     atomic_store_explicit(&c->unentered, false, memory_order_relaxed);
@@ -232,6 +247,7 @@ int edo__cring_submit_unlock(edo__cring *c)
 
 void edo__cring_publish_unlock(edo__cring *c)
 {
+    release_records(c);
     if (edo__ring_publish(&c->ring))
         atomic_store_explicit(&c->unentered, true, memory_order_relaxed);
     edo__spin_unlock(&c->sq_lock);

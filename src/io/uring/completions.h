@@ -81,9 +81,10 @@ typedef struct edo__cring {
     edo__spinlock cq_lock; /* one reaper at a time */
     int eventfd;
     edo_io *io;               /* the eventfd, watched by the driver */
-    /* SQEs of operations whose CQE was not reaped yet. Counted up (release) with each SQE and
-     * down (acquire) before its record is touched by the reaper: the order the kernel gives
-     * between an SQE and its CQE, in a form ThreadSanitizer sees (it cannot follow the
+    /* SQEs of operations whose CQE was not reaped yet. Counted up (release) with each SQE,
+     * released again before each publication (a record is still read while its SQE is filled
+     * in), and down (acquire) before its record is touched by the reaper: the order the kernel
+     * gives between an SQE and its CQE, in a form ThreadSanitizer sees (it cannot follow the
      * pointer through the kernel). */
     _Atomic size_t inflight;
     _Atomic bool unsubmitted; /* a submission took nothing: SQEs wait in the SQ */

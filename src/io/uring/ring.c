@@ -227,6 +227,24 @@ int edo__ring_flush_overflow(edo__ring *r)
     return rc < 0 ? rc : 0;
 }
 
+int edo__ring_submit_run(edo__ring *r)
+{
+    /* GETEVENTS with nothing to wait for runs the ring's deferred task work, after the
+     * submission, in the same call. */
+    for (;;) {
+        int rc = sys_enter(r->fd, edo__ring_publish(r), 0, IORING_ENTER_GETEVENTS, NULL,
+                           _NSIG / 8);
+        if (rc != -EINTR)
+            return rc;
+    }
+}
+
+int edo__ring_register_eventfd(edo__ring *r, int fd)
+{
+    int rc = sys_register(r->fd, IORING_REGISTER_EVENTFD, &fd, 1);
+    return rc < 0 ? rc : 0;
+}
+
 /* ---- what the kernel can do ------------------------------------------------------------- */
 
 int edo__ring_probe_buf_ring(edo__ring *r, uint16_t bgid)

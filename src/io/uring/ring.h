@@ -153,6 +153,24 @@ static inline bool edo__ring_cq_overflowed(const edo__ring *r)
  * 0, or -EBADR when some were dropped (see edo__ring_enter), or another -errno. */
 int edo__ring_flush_overflow(edo__ring *r);
 
+/* Publishes, submits, and runs the task work the kernel holds for the ring (with
+ * IORING_SETUP_DEFER_TASKRUN or COOP_TASKRUN it runs only when the ring's thread enters with
+ * GETEVENTS): completions it posts are in the CQ when this returns, and what they held (a
+ * cancelled poll's file) is let go. Without waiting. The number submitted, or -errno. Under
+ * SINGLE_ISSUER, from the ring's thread only. */
+int edo__ring_submit_run(edo__ring *r);
+
+/* Has the kernel signal eventfd `fd` whenever it posts a completion (IORING_REGISTER_EVENTFD):
+ * 0 or -errno (-EBUSY: one is registered already). */
+int edo__ring_register_eventfd(edo__ring *r, int fd);
+
+/* Whether the kernel holds task work for the ring that only an entry with GETEVENTS runs
+ * (IORING_SQ_TASKRUN, kept up to date with IORING_SETUP_TASKRUN_FLAG). Any thread may ask. */
+static inline bool edo__ring_work_pending(const edo__ring *r)
+{
+    return __atomic_load_n(r->sq_flags, __ATOMIC_ACQUIRE) & IORING_SQ_TASKRUN;
+}
+
 /* ---- what the kernel can do ------------------------------------------------------------- */
 
 /* Whether the kernel supports opcode `op` (IORING_OP_*), as the probe at init found. */
