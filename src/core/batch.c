@@ -25,6 +25,7 @@ void edo__batch_init(edo__batch_queue *q)
     q->queued = q->drainers = 0;
     q->taken_ns = q->job_ns = 0;
     q->watching = false;
+    q->watch_linger = EDO__BATCH_WATCH_LINGER;
 }
 
 /* Under the lock: the next queued job, or NULL. */
@@ -129,7 +130,7 @@ static void *watch(void *arg)
         }
         /* Stays a few idle periods: jobs come in bursts, and restarting it costs a pool hop. */
         idle = q->head ? 0 : idle + 1;
-        bool done = idle >= EDO__BATCH_WATCH_LINGER ||
+        bool done = idle >= q->watch_linger ||
                     (idle && atomic_load_explicit(&w->rt->shutdown, memory_order_relaxed));
         if (done)
             q->watching = false;

@@ -48,6 +48,9 @@ typedef struct edo__batch_queue {
     uint64_t taken_ns; /* when a drainer last took a job (or started) */
     uint64_t job_ns;   /* a moving mean of how long jobs take */
     bool watching;     /* the watch runs (batch.c) */
+    /* Idle periods before the watch ends: EDO__BATCH_WATCH_LINGER (a test that must find the
+     * watch running raises it). */
+    unsigned watch_linger;
 } edo__batch_queue;
 
 void edo__batch_init(edo__batch_queue *q);
