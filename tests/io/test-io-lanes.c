@@ -56,6 +56,22 @@ static void forget_ready(edo_io *io)
     edo_io_clear_ready(io, ev);
 }
 
+/* Reads one byte from `fd` once `io` says it is readable, waiting for edges while there is
+ * none (an edge may come before its byte can be read, or be a stale one). */
+static char read_byte(edo_io *io, int fd)
+{
+    for (;;) {
+        edo_io_event ev = {0};
+        CHECK_EQ(edo_io_ready(io, EDO_READABLE, &ev), 0);
+        char c;
+        ssize_t n = read(fd, &c, 1);
+        if (n == 1)
+            return c;
+        CHECK(n < 0 && errno == EAGAIN);
+        edo_io_clear_ready(io, ev);
+    }
+}
+
 typedef struct {
     int fd;
     edo_io *io;
@@ -88,7 +104,6 @@ static void expect_peer_eof(int peer)
     CHECK_EQ(read(peer, &c, 1), 0);
     close(peer);
 }
-
 
 TEST(worker_asleep_in_its_ring_is_woken_from_another_thread)
 {
@@ -174,15 +189,7 @@ static void *register_from_plain_thread(void *arg)
 static void *read_one(void *arg)
 {
     plain_reg *r = arg;
-    char c;
-    for (;;) {
-        edo_io_event ev = {0};
-        CHECK_EQ(edo_io_ready(r->io, EDO_READABLE, &ev), 0);
-        if (read(r->fd, &c, 1) == 1)
-            return (void *)(intptr_t)c;
-        CHECK_EQ(errno, EAGAIN);
-        edo_io_clear_ready(r->io, ev);
-    }
+    return (void *)(intptr_t)read_byte(r->io, r->fd);
 }
 
 /* A thread that is not a worker registers in the shared ring and exits before the event: the
@@ -316,15 +323,7 @@ static void *migrate(void *arg)
         return NULL;
     }
     atomic_store(&m->moved, true);
-    char c;
-    for (;;) {
-        edo_io_event ev = {0};
-        CHECK_EQ(edo_io_ready(io, EDO_READABLE, &ev), 0);
-        if (read(m->fd, &c, 1) == 1)
-            break;
-        CHECK_EQ(errno, EAGAIN);
-        edo_io_clear_ready(io, ev);
-    }
+    char c = read_byte(io, m->fd);
     edo_io_deregister(io);
     close(m->fd);
     CHECK_EQ(edo_task_join(hold, NULL), 0);
@@ -393,17 +392,8 @@ static void *register_all_here(void *arg)
 static void *take_rounds(void *arg)
 {
     tiny_reader *r = arg;
-    for (int got = 0; got < TINY_ROUNDS;) {
-        edo_io_event ev = {0};
-        CHECK_EQ(edo_io_ready(r->t->io[r->i], EDO_READABLE, &ev), 0);
-        char c;
-        ssize_t n = read(r->t->fd[r->i], &c, 1);
-        if (n < 0 && errno == EAGAIN) {
-            edo_io_clear_ready(r->t->io[r->i], ev);
-            continue;
-        }
-        CHECK_EQ(n, 1);
-        got++;
+    for (int got = 0; got < TINY_ROUNDS; got++) {
+        CHECK_EQ(read_byte(r->t->io[r->i], r->t->fd[r->i]), 'x');
         atomic_fetch_add(&r->t->taken, 1);
     }
     return NULL;
@@ -452,8 +442,7 @@ TEST(tiny_completion_queue_of_a_worker_overflows_without_loss)
         edo_io_deregister(t.io[i]);
         close(t.fd[i]);
     }
-    for (int i = 0; i < TINY_PAIRS; i++) {
+    for (int i = 0; i < TINY_PAIRS; i++)
         expect_peer_eof(peer[i]);
-    }
     edo_runtime_free(rt);
 }
