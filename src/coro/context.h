@@ -13,7 +13,10 @@
  * in place. So the state is read once per round trip, not once per switch (reading it costs
  * more than the rest of a switch's stores): a resume reads nothing of the poller's state and
  * loads the coroutine's only when it differs from the baseline; a suspension reads the
- * coroutine's state into its frame and loads the baseline only when the two differ.
+ * coroutine's state into its frame and loads the baseline only when the two differ. "Differ"
+ * counts control bits only: MXCSR's sticky exception flags are status, which the ABI does not
+ * preserve across calls either, and comparing them made every switch load once a thread had
+ * computed anything inexact (1.0 / 3) before it polled. (FPCR holds no status: that is FPSR.)
  */
 #ifndef EDO_CORO_CONTEXT_H
 #define EDO_CORO_CONTEXT_H

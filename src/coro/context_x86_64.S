@@ -5,6 +5,12 @@
 /* A saved frame, 64 bytes from the saved stack pointer up: the floating-point control pair
  * (MXCSR at 0, x87 control word at 4), r15, r14, r13, r12, rbx, rbp, the return address. Both
  * directions save and restore the same frame; they differ in what goes into the pair. */
+
+/* MXCSR less its sticky exception flags (bits 0-5): pairs are compared on these bits alone.
+ * The flags are status, which the ABI does not preserve across calls, and almost any
+ * floating-point code sets one (inexact: 1.0 / 3): compared too, a coroutine that computes, or
+ * a thread that computed before it polled, would load on every switch. */
+    .set EDO_MXCSR_CONTROL, 0xffffffc0
 .macro EDO_SAVE_REGS
     .cfi_startproc
     pushq %rbp
@@ -59,8 +65,8 @@
  *                         const edo__fp_state *baseline [rcx])
  * The poller's side. Its own pair is not read (no stmxcsr): it is the baseline, by contract,
  * and the baseline is what goes into its frame, for the suspension to put back. The
- * coroutine's saved pair is loaded only when it differs from the baseline: loading serialises
- * the pipeline, and coroutines almost never change it. */
+ * coroutine's saved pair is loaded only when its control bits differ from the baseline's:
+ * loading serialises the pipeline, and coroutines almost never change them. */
     .globl edo__context_resume
     .type edo__context_resume, @function
     .p2align 4
@@ -73,8 +79,10 @@ edo__context_resume:
     movq %rsp, (%rdi)
     movq (%rsi), %rsp           /* now on the coroutine's stack */
     movl %edx, %eax             /* the value, returned on the coroutine's side */
-    cmpl (%rsp), %r8d
-    jne 2f
+    movl (%rsp), %r10d
+    xorl %r8d, %r10d
+    testl $EDO_MXCSR_CONTROL, %r10d
+    jnz 2f
     cmpw 4(%rsp), %r9w
     jne 2f
     EDO_FINISH
@@ -82,8 +90,8 @@ edo__context_resume:
 
 /* int edo__context_suspend(edo__context *from [rdi], edo__context *to [rsi], int value [edx])
  * The coroutine's side. Its pair is read and kept in its frame (it is its own across
- * suspensions and moves), and the baseline the poller left in its frame is loaded when the
- * two differ. */
+ * suspensions and moves), and the baseline the poller left in its frame is loaded when their
+ * control bits differ. */
     .globl edo__context_suspend
     .type edo__context_suspend, @function
     .p2align 4
@@ -96,8 +104,9 @@ edo__context_suspend:
     movq (%rsi), %rsp           /* now on the poller's stack */
     movl %edx, %eax             /* the value, returned on the poller's side */
     movl (%rsp), %r9d
-    cmpl (%r8), %r9d
-    jne 2f
+    xorl (%r8), %r9d
+    testl $EDO_MXCSR_CONTROL, %r9d
+    jnz 2f
     movzwl 4(%rsp), %r9d
     cmpw 4(%r8), %r9w
     jne 2f

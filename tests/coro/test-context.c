@@ -90,6 +90,7 @@ static void fenv_entry(void *arg)
 {
     (void)arg;
     coro_fp_first = fp_control();
+    feraiseexcept(FE_INEXACT); /* a sticky flag as well: the switch compares control bits */
     fp_set_mode(1);
     coro_fp_own = fp_control();
     suspend_coro();
