@@ -68,9 +68,11 @@ static inline const edo__fp_state *edo__fp_baseline(void)
  * the poller (*to's side returns `value` from its edo__context_resume). Each saves the running
  * context into *from and returns when something switches back to *from.
  *
- * `baseline` is the calling thread's (edo__fp_baseline()), and the thread's floating-point
- * control state is that baseline when it resumes; the coroutine gets its own state back, and the
- * suspension puts the baseline back. A context must always be resumed with edo__context_resume
+ * `baseline` is the poller's floating-point control state, which must be the thread's state
+ * when it resumes: the thread's baseline (edo__fp_baseline()), or where the poller's state may
+ * be another (a coroutine polling one, a drop on any thread) that state read now
+ * (edo__fp_read). The coroutine gets its own state back, and the suspension puts `baseline`
+ * back. A context must always be resumed with edo__context_resume
  * and left with edo__context_suspend (a frame saved by one is restored by the other).
  *
  * A caller may tail-call either (`return edo__context_suspend(...)`): it is then resumed
