@@ -279,7 +279,7 @@ static void bare_entry(void *arg)
 {
     (void)arg;
     for (;;)
-        edo__context_switch(&bare_coro, &bare_main);
+        (void)edo__context_suspend(&bare_coro, &bare_main, 0);
 }
 
 static double bare_switch(edo_runtime *rt, long n)
@@ -290,7 +290,7 @@ static double bare_switch(edo_runtime *rt, long n)
     edo__context_make(&bare_coro, stack + STACK, bare_entry, NULL);
     double t0 = now_ns();
     for (long i = 0; i < n; i++)
-        edo__context_switch(&bare_main, &bare_coro);
+        (void)edo__context_resume(&bare_main, &bare_coro, 0, edo__fp_baseline());
     double ns = now_ns() - t0;
     free(stack);
     return ns;

@@ -38,6 +38,17 @@
  * does that), or keep it in a pinned place you control. edo's own calls return negative errno
  * values and never read thread-locals across a suspension.
  *
+ * Floating-point control state. The rounding mode, exception masks and flush-to-zero (x86-64:
+ * MXCSR and the x87 control word; AArch64: FPCR) are a coroutine's own: what it sets (fesetround,
+ * feenableexcept, ...) stays in effect for it across its suspensions and moves between threads,
+ * and never reaches the thread that polled it or the tasks that run there meanwhile. A new
+ * coroutine starts with the state of the thread that first runs it. A future's poll, by
+ * contrast, runs on the worker's own state: a poll that changes it must restore it before it
+ * returns (as the ABI asks of any function not meant to change it; edo_future_vtable), or the
+ * tasks polled after it on that thread see the change. A thread that drives a current-thread
+ * runtime (edo_block_on, edo_task_join) may change its own state between such calls: the
+ * coroutines it resumes give it back the state it had when the call began.
+ *
  * Stacks. Each coroutine has its own stack, reserved in virtual memory and committed page by
  * page as it is touched, so an idle coroutine costs a page or two. The default size is
  * edo_runtime_config.coro_stack_size (64 KiB); edo_spawn_with() sets it per coroutine. Stacks

@@ -132,7 +132,9 @@ typedef struct edo_future edo_future;
 typedef struct edo_future_vtable {
     /* Advance the future. On EDO_READY, store the output in *out (the caller initialises *out
      * to NULL, so a future without output may leave it). On EDO_PENDING, arrange for
-     * cx->waker to be woken (or it may never be polled again). Must not block the thread. */
+     * cx->waker to be woken (or it may never be polled again). Must not block the thread, and
+     * must return with the thread's floating-point control state (rounding mode, exception
+     * masks, flush-to-zero) as it found it (edo/coro.h). */
     edo_poll (*poll)(edo_future *self, edo_context *cx, void **out);
     /* Release what the future owns. Called once, after completion or instead of it (on
      * cancellation). May be NULL. Must not block the thread. */

@@ -51,6 +51,9 @@ static int drive(edo_runtime *rt, edo_future *fut, void **out)
         return -ENOMEM;
     edo__worker_set_current(w);
     edo__overflow_thread_init(); /* coroutines run on this thread while it drives */
+    /* The coroutines it resumes give back the state the thread has now (coro/context.h), not
+     * the one it had when it last drove: between two calls it runs the caller's code. */
+    edo__fp_baseline_read();
     while (!poll_if_woken(sig, fut, out)) {
         if (edo__worker_run_some(w, rt->config.global_queue_interval) == 0 &&
             !atomic_load_explicit(&sig->woken, memory_order_acquire))

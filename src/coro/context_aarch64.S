@@ -1,26 +1,12 @@
-/* edo__context_switch and the first-entry trampoline for AArch64 (AAPCS64). */
+/* The two directions of a coroutine's switch and the first-entry trampoline, for AArch64
+ * (AAPCS64). See context.h for the floating-point contract. */
     .text
 
-/* Frame saved below the stack pointer, 176 bytes:
+/* A saved frame, 176 bytes from the saved stack pointer up:
  *   0: x19 x20   16: x21 x22   32: x23 x24   48: x25 x26   64: x27 x28   80: x29 x30
- *  96: d8 d9    112: d10 d11  128: d12 d13  144: d14 d15  160: fpcr    168: (pad) */
-
-/* int edo__context_transfer(edo__context *from [x0], edo__context *to [x1], int value [w2])
- * edo__context_switch, edo__context_resume and edo__context_suspend are the same code (on
- * x86-64 the last two are copies, for the branch predictors; see context.h). */
-    .globl edo__context_resume
-    .type edo__context_resume, %function
-    .globl edo__context_suspend
-    .type edo__context_suspend, %function
-    .globl edo__context_transfer
-    .type edo__context_transfer, %function
-    .globl edo__context_switch
-    .type edo__context_switch, %function
-    .p2align 4
-edo__context_resume:
-edo__context_suspend:
-edo__context_transfer:
-edo__context_switch:
+ *  96: d8 d9    112: d10 d11  128: d12 d13  144: d14 d15  160: fpcr    168: (pad)
+ * Both directions save and restore the same frame; they differ in what goes into fpcr's slot. */
+.macro EDO_SAVE_REGS
     .cfi_startproc
     sub sp, sp, #176
     .cfi_adjust_cfa_offset 176
@@ -34,8 +20,11 @@ edo__context_switch:
     stp d10, d11, [sp, #112]
     stp d12, d13, [sp, #128]
     stp d14, d15, [sp, #144]
-    mrs x10, fpcr
-    str x10, [sp, #160]         /* x10 keeps it for the comparison below */
+.endm
+
+/* Saves the stack pointer into *x0, moves to the one saved in *x1 and loads its frame, except
+ * fpcr; leaves that frame's fpcr slot in x9. */
+.macro EDO_SWITCH_STACK_AND_RESTORE
     mov x9, sp
     str x9, [x0]
     ldr x9, [x1]
@@ -50,9 +39,12 @@ edo__context_switch:
     ldp d10, d11, [sp, #112]
     ldp d12, d13, [sp, #128]
     ldp d14, d15, [sp, #144]
-    /* Writing FPCR can stall the pipeline and the two contexts almost always agree on it:
-     * write it only when they differ. */
     ldr x9, [sp, #160]
+.endm
+
+/* Writing FPCR can stall the pipeline and the two sides almost always agree on it: it is
+ * written only when x9 (the arriving side's) differs from x10 (what FPCR holds now). */
+.macro EDO_FPCR_AND_RETURN
     cmp x9, x10
     b.eq 1f
     msr fpcr, x9
@@ -62,9 +54,35 @@ edo__context_switch:
     mov w0, w2                  /* the value, returned on the other side */
     ret
     .cfi_endproc
-    .size edo__context_transfer, .-edo__context_transfer
-    .size edo__context_switch, .-edo__context_switch
+.endm
+
+/* int edo__context_resume(edo__context *from [x0], edo__context *to [x1], int value [w2],
+ *                         const edo__fp_state *baseline [x3])
+ * The poller's side: its FPCR is not read (mrs), it is the baseline by contract, and the
+ * baseline is what goes into its frame, for the suspension to put back. */
+    .globl edo__context_resume
+    .type edo__context_resume, %function
+    .p2align 4
+edo__context_resume:
+    EDO_SAVE_REGS
+    ldr x10, [x3]
+    str x10, [sp, #160]
+    EDO_SWITCH_STACK_AND_RESTORE
+    EDO_FPCR_AND_RETURN
     .size edo__context_resume, .-edo__context_resume
+
+/* int edo__context_suspend(edo__context *from [x0], edo__context *to [x1], int value [w2])
+ * The coroutine's side: its FPCR is kept in its frame (its own across suspensions and moves),
+ * and the baseline that the poller left in its frame is written back when they differ. */
+    .globl edo__context_suspend
+    .type edo__context_suspend, %function
+    .p2align 4
+edo__context_suspend:
+    EDO_SAVE_REGS
+    mrs x10, fpcr
+    str x10, [sp, #160]
+    EDO_SWITCH_STACK_AND_RESTORE
+    EDO_FPCR_AND_RETURN
     .size edo__context_suspend, .-edo__context_suspend
 
 /* First entry of a new context: edo__context_make left entry in x19 and its argument in x20.

@@ -57,11 +57,13 @@ __attribute__((noinline)) static void coro_set_current(edo__coro *co) { current_
  * leaves. */
 
 /* From the poller into the coroutine; returns the poll's result when it suspends or finishes.
- * `out` receives the coroutine's result when it finishes. Only the poller's side runs this
- * (coro_poll, coro_drop), and its own frame never suspends: it reads and writes the
+ * `out` receives the coroutine's result when it finishes; `fp` is the poller's floating-point
+ * control state, which the coroutine's suspension puts back (context.h). Only the poller's side
+ * runs this (coro_poll, coro_drop), and its own frame never suspends: it reads and writes the
  * thread-local directly. */
 static inline __attribute__((always_inline)) int enter(edo__coro *co, edo_context *cx,
-                                                       void **out, int value)
+                                                       void **out, int value,
+                                                       const edo__fp_state *fp)
 {
     co->outer = current_coro;
     current_coro = co;
@@ -77,14 +79,39 @@ static inline __attribute__((always_inline)) int enter(edo__coro *co, edo_contex
     co->stack->caller_tsan_fiber = __tsan_get_current_fiber();
     __tsan_switch_to_fiber(co->stack->tsan_fiber, 0);
 #endif
-    int result = edo__context_resume(&co->caller, &co->ctx, value);
+    int result = edo__context_resume(&co->caller, &co->ctx, value, fp);
 #ifdef EDO_ASAN
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
     return result;
 #else
-    return edo__context_resume(&co->caller, &co->ctx, value);
+    return edo__context_resume(&co->caller, &co->ctx, value, fp);
 #endif
+}
+
+/* enter() from a poll whose poller is not a plain thread with its baseline read (coroutines
+ * polled from a coroutine: its floating-point state is its own, read now; a thread's first
+ * poll: the baseline read first). Out of line, so that the usual poll keeps nothing on its
+ * frame and tail-calls the switch. */
+__attribute__((noinline)) static int enter_reading_fp(edo__coro *co, edo_context *cx,
+                                                      void **out, int value)
+{
+    if (current_coro == NULL) {
+        edo__fp_baseline_read();
+        return enter(co, cx, out, value, &edo__fp_thread_baseline);
+    }
+    edo__fp_state fp;
+    edo__fp_read(&fp);
+    return enter(co, cx, out, value, &fp);
+}
+
+/* enter() from a task's poll: the poller's state is the thread's baseline. */
+static inline __attribute__((always_inline)) int poll_enter(edo__coro *co, edo_context *cx,
+                                                            void **out, int value)
+{
+    if (__builtin_expect(current_coro != NULL || !edo__fp_thread_baseline.known, 0))
+        return enter_reading_fp(co, cx, out, value);
+    return enter(co, cx, out, value, &edo__fp_thread_baseline);
 }
 
 /* Called on the coroutine's stack right after a switch into it. */
@@ -178,7 +205,7 @@ __attribute__((noinline)) static edo_poll first_poll(edo__coro *co, edo_context 
         edo_waker_wake_by_ref(cx->waker);
         return EDO_PENDING;
     }
-    return (edo_poll)enter(co, cx, out, 0);
+    return (edo_poll)poll_enter(co, cx, out, 0);
 }
 
 /* Tells the step of a coroutine suspended in edo__coro_wait_step that the wait is over for it
@@ -234,7 +261,7 @@ __attribute__((noinline)) static edo_poll shielded_poll(edo__coro *co, edo_conte
         if (value == 0)
             value = done;
     }
-    return (edo_poll)enter(co, cx, out, value);
+    return (edo_poll)poll_enter(co, cx, out, value);
 }
 
 /* Asks for the lines of a suspended coroutine's stack that its resume touches: the saved
@@ -263,7 +290,7 @@ __attribute__((noinline)) static edo_poll waiting_poll(edo__coro *co, edo_contex
     int value;
     if (!wait_done(co, cx, &value))
         return EDO_PENDING;
-    return (edo_poll)enter(co, cx, out, value);
+    return (edo_poll)poll_enter(co, cx, out, value);
 }
 
 static edo_poll coro_poll(edo_future *self, edo_context *cx, void **out)
@@ -275,7 +302,7 @@ static edo_poll coro_poll(edo_future *self, edo_context *cx, void **out)
         return shielded_poll(co, cx, out);
     if (co->waiting)
         return waiting_poll(co, cx, out);
-    return (edo_poll)enter(co, cx, out, 0);
+    return (edo_poll)poll_enter(co, cx, out, 0);
 }
 
 static void coro_drop(edo_future *self)
@@ -292,9 +319,13 @@ static void coro_drop(edo_future *self)
         edo_waker waker = edo__task_current_waker();
         edo_context cx = {&waker, NULL};
         void *out;
+        /* Read now: a drop runs on whatever thread drops the task (one that runs user code
+         * between its calls into edo, whose baseline may be stale). */
+        edo__fp_state fp;
+        edo__fp_read(&fp);
         for (;;) {
             withdraw_step(co); /* resumed in its caller: nothing there withdraws it */
-            if (enter(co, &cx, &out, -ECANCELED) == EDO_READY)
+            if (enter(co, &cx, &out, -ECANCELED, &fp) == EDO_READY)
                 break;
             if (co->shield_depth != 0)
                 return; /* not dropped: the task is shielded now */
