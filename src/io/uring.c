@@ -61,11 +61,14 @@
 /* In a lane's mailbox, where ENDED's bit is never set otherwise: not a cancellation but a
  * reader's request to arm the receive of that poll's fd again (recv_ask). */
 #define ASK ENDED
-/* The user_data of a stream socket's multishot receive: RECV | rseq << 48 | fd; in a reaped
- * pair, the provided buffer's id is added at bit 32 (a receive's user_data has zeros there). */
+/* The user_data of a stream socket's multishot receive: RECV | rseq << 49 | fd; in a reaped
+ * pair, where the completion names a provided buffer, HAS_BUF and the buffer's id at bit 32 are
+ * added (a receive's user_data has zeros there). */
 #define RECV (1ull << 62)
+#define HAS_BUF (1ull << 48)
 #define SEQ_MASK 0x3fffffffu /* neither ENDED's nor RECV's bit is a sequence bit */
-#define RSEQ_MASK 0x3fffu
+#define RSEQ_MASK 0x1fffu
+#define RSEQ_SHIFT 49
 /* user_data of what is not an fd's poll: the wake's poll, and completions nobody reads (the
  * removals). An fd's poll never has these: its low half is an fd number, never 0xffffffff or
  * 0xfffffffe. Neither has ENDED's bit, which reap adds and translate takes off again (a tag
@@ -164,7 +167,7 @@ uint64_t edo__io_uring_lane_overflows(edo__io_backend *base)
 static uint64_t poll_data(int fd, uint32_t seq) { return (uint64_t)seq << 32 | (uint32_t)fd; }
 static uint64_t recv_data(int fd, uint16_t rseq)
 {
-    return RECV | (uint64_t)(rseq & RSEQ_MASK) << 48 | (uint32_t)fd;
+    return RECV | (uint64_t)(rseq & RSEQ_MASK) << RSEQ_SHIFT | (uint32_t)fd;
 }
 /* Whether `data` (ENDED's bit off) is a receive's: the tags have RECV's bit too, but their low
  * half is never an fd. */
@@ -752,12 +755,12 @@ static int take_recv(uring_backend *b, lane *l, uint64_t data, bool ended, int32
     int fd = (int)(uint32_t)data;
     watch *w = (unsigned)fd < b->nwatches ? &b->watches[fd] : NULL;
     if (w && (!w->live || !w->inbox || w->lane != l->index ||
-              w->rseq != (uint16_t)((data >> 48) & RSEQ_MASK)))
+              w->rseq != (uint16_t)((data >> RSEQ_SHIFT) & RSEQ_MASK)))
         w = NULL; /* a receive since removed, or one before the current */
     uint32_t bits = 0;
-    if (res > 0) {
+    if (data & HAS_BUF) { /* given back whatever the result, so the ring never loses one */
         unsigned bid = (unsigned)(data >> 32) & 0xffff;
-        if (w) {
+        if (w && res > 0) {
             bits = EDO_READABLE;
             if (edo__inbox_put(w->inbox, edo__buf_ring_data(&l->bufs, bid), (size_t)res) ==
                 EDO__INBOX_CANCEL)
@@ -883,7 +886,7 @@ static int reap(uring_backend *b, lane *l, edo__io_ready *out, int max)
             uint64_t ended = cqe->flags & IORING_CQE_F_MORE ? 0 : ENDED;
             uint64_t data = cqe->user_data;
             if (is_recv(data) && (cqe->flags & IORING_CQE_F_BUFFER)) /* the buffer it filled */
-                data |= (uint64_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT) << 32;
+                data |= HAS_BUF | (uint64_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT) << 32;
             out[n++] = (edo__io_ready){data | ended, (uint32_t)cqe->res};
         }
         edo__ring_cq_advance(ring, seen);
