@@ -124,6 +124,10 @@ void edo__io_uring_set_sizes(unsigned sq_entries, unsigned cq_entries);
  * which force a few tiny buffers so that the multishot receive runs out of them (-ENOBUFS) and
  * is armed again. Thread-safe. */
 void edo__io_uring_set_recv_buffers(unsigned count, unsigned size);
+/* How many times a multishot receive of io_uring backend `b` ended without ending its stream
+ * (out of buffers, or the completion queue overflowed) and was armed again at once: for tests,
+ * which must know that a tiny buffer ring did run out. Any thread. */
+uint64_t edo__io_uring_recv_rearms(edo__io_backend *b);
 /* How many times the completion queue of one of the workers' rings of io_uring backend `b`
  * overflowed (the kernel kept completions back, brought in as they were reaped): for tests,
  * which must know that a tiny ring did overflow. Any thread. */

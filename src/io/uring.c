@@ -129,6 +129,7 @@ struct uring_backend {
     unsigned nlanes;
     unsigned sq_entries, cq_entries; /* of every ring of this backend: the sizes at create */
     _Atomic uint64_t lane_overflows; /* edo__io_uring_lane_overflows */
+    _Atomic uint64_t recv_rearms;    /* edo__io_uring_recv_rearms */
     int shared_efd; /* signalled by the shared ring for each completion: -1 until a lane */
     int scratch_epfd; /* asks whether a character device can be polled: -1 until needed */
     unsigned recv_count, recv_size; /* each lane's provided buffers: the sizes at create */
@@ -154,6 +155,12 @@ void edo__io_uring_set_recv_buffers(unsigned count, unsigned size)
 {
     atomic_store_explicit(&recv_count, count ? count : 256, memory_order_relaxed);
     atomic_store_explicit(&recv_size, size ? size : 4096, memory_order_relaxed);
+}
+
+uint64_t edo__io_uring_recv_rearms(edo__io_backend *base)
+{
+    uring_backend *b = (uring_backend *)base;
+    return atomic_load_explicit(&b->recv_rearms, memory_order_relaxed);
 }
 
 uint64_t edo__io_uring_lane_overflows(edo__io_backend *base)
@@ -773,6 +780,7 @@ static int take_recv(uring_backend *b, lane *l, uint64_t data, bool ended, int32
         if (edo__inbox_ended(w->inbox, res, &closed) == EDO__INBOX_ARM) {
             w->rseq = (w->rseq + 1) & RSEQ_MASK;
             *queued |= queue_recv(&l->ring, fd, w) == 0;
+            atomic_fetch_add_explicit(&b->recv_rearms, 1, memory_order_relaxed);
         }
         if (closed) /* end of file, or the socket's error: read after the bytes before it */
             bits |= EDO_READABLE | EDO_READ_CLOSED;

@@ -11,7 +11,8 @@
  *  - a lane with two tiny buffers (the receive runs out, -ENOBUFS, and is armed again) and an
  *    inbox cap of one buffer: many connections at once, byte-exact;
  *  - close while the receive is armed and bytes wait in the inbox, from the owner and from a
- *    thread that is not a worker: the peer sees its end of file.
+ *    thread that is not a worker: the peer sees its end of file;
+ *  - a Unix pair's stream: vectors, and tries from a thread that is not a worker.
  * The io_uring cases skip where the kernel has no io_uring. */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/runtime.h"
 #include "edo/stream_copy.h"
 #include "harness.h"
 #include "io/backend.h"
@@ -449,6 +451,8 @@ TEST(tiny_buffer_ring_runs_out_and_rearms)
     if (rt) {
         must_receive = kernel_receives();
         run_on(rt, tiny_buffers_body, NULL);
+        if (must_receive) /* the receives did run out of buffers, and went on */
+            CHECK(edo__io_uring_recv_rearms(rt->io.backend) > 0);
         edo_runtime_free(rt);
     }
     edo__inbox_set_cap(0);
@@ -486,3 +490,41 @@ static void *close_armed_body(void *arg)
 }
 
 TEST(close_while_the_receive_is_armed) { run_both(2, close_armed_body); }
+
+/* ---- a Unix pair, vectors, tries, and a reader that is not a worker --------------------------- */
+
+static void *try_read_elsewhere(void *arg)
+{
+    char buf[8];
+    ssize_t n = edo_unix_try_read(arg, buf, sizeof buf);
+    CHECK_EQ(n, 3);
+    CHECK(memcmp(buf, "abc", 3) == 0);
+    CHECK_EQ(edo_unix_try_read(arg, buf, sizeof buf), -EAGAIN); /* nothing more yet */
+    return NULL;
+}
+
+static void *unix_pair_body(void *arg)
+{
+    (void)arg;
+    edo_unix *a, *b;
+    CHECK_EQ(edo_unix_pair(&a, &b), 0);
+    CHECK(((edo_io *)b)->recv_mode || !must_receive);
+    char x[4], y[6];
+    struct iovec v[2] = {{x, sizeof x}, {y, sizeof y}};
+    CHECK_EQ(edo_unix_write_all(a, "0123456789", 10), 0);
+    CHECK_EQ(edo_unix_readv(b, v, 2), 10);
+    CHECK(memcmp(x, "0123", 4) == 0 && memcmp(y, "456789", 6) == 0);
+    /* Bytes the worker received, read by a thread of the blocking pool. */
+    CHECK_EQ(edo_unix_write_all(a, "abc", 3), 0);
+    CHECK_EQ(edo_unix_ready(b, EDO_READABLE) & EDO_READABLE, EDO_READABLE);
+    edo_task *t;
+    CHECK_EQ(edo_spawn_blocking(try_read_elsewhere, b, &t), 0);
+    join(t);
+    CHECK_EQ(edo_unix_close(a), 0);
+    char buf[4];
+    CHECK_EQ(edo_unix_read(b, buf, sizeof buf), 0);
+    CHECK_EQ(edo_unix_close(b), 0);
+    return NULL;
+}
+
+TEST(unix_pair_vectors_and_a_reader_elsewhere) { run_both(2, unix_pair_body); }
