@@ -97,6 +97,9 @@ typedef struct edo__io_backend_ops {
      * stream) it reports as the fd's readability: the fd is then never read by anyone else.
      * 1 when it receives so, 0 when it only watches readiness (as add), or add's -errno. */
     int (*add_stream)(edo__io_backend *b, int fd, uint64_t token, edo__inbox *inbox);
+    /* Whether add_stream called now, by the calling thread, would receive by completion (its
+     * lane has what it takes). */
+    bool (*can_receive)(edo__io_backend *b);
     /* The reader of `fd` (added by add_stream with `token`, receiving) drained its inbox
      * after the receive was stopped at the inbox's cap: arm it again. Any thread; never
      * blocks on the lane's owner (it is told, and does it when it next looks at its lane). */
@@ -120,9 +123,12 @@ extern const edo__io_backend_ops edo__io_uring;
  * fill them. Thread-safe. */
 void edo__io_uring_set_sizes(unsigned sq_entries, unsigned cq_entries);
 /* Provided buffers of each worker's ring of the io_uring backends created from now on: `count`
- * (a power of two) buffers of `size` bytes (0, 0: the default, 256 of 4 KiB). A knob for tests,
- * which force a few tiny buffers so that the multishot receive runs out of them (-ENOBUFS) and
- * is armed again. Thread-safe. */
+ * (a power of two) buffers of `size` bytes (0, 0: the default, 256 of 4 KiB; count
+ * EDO__IO_URING_NO_RECV: none, so stream sockets are read on readiness, as on a kernel without
+ * multishot receive). A knob for tests, which force a few tiny buffers so that the multishot
+ * receive runs out of them (-ENOBUFS) and is armed again, or none to try the fallback.
+ * Thread-safe. */
+#define EDO__IO_URING_NO_RECV 0xffffffffu
 void edo__io_uring_set_recv_buffers(unsigned count, unsigned size);
 /* How many times a multishot receive of io_uring backend `b` ended without ending its stream
  * (out of buffers, or the completion queue overflowed) and was armed again at once: for tests,

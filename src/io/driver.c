@@ -228,7 +228,7 @@ static edo__io_backend *with_lanes(edo__io_driver *d)
 bool edo__io_receives(edo__io_driver *d)
 {
     edo__io_backend *b = with_lanes(d);
-    return b && b->ops->add_stream && b->ops->has_lane(b);
+    return b && b->ops->can_receive && b->ops->can_receive(b);
 }
 
 int edo__io_attach(edo__io_driver *d)

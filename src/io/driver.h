@@ -86,8 +86,9 @@ int edo__io_register(edo__io_driver *d, edo_io **out, int fd);
  * (edo__io_inbox_read), never from the fd. Errors as edo__io_register. Any thread. */
 int edo__io_register_stream(edo__io_driver *d, edo_io **out, int fd);
 
-/* Whether a stream socket the calling thread registers now (edo__io_register_stream) may be
- * received by completion: the backend can, and the thread has a lane of its own. */
+/* Whether a stream socket the calling thread registers now (edo__io_register_stream) would be
+ * received by completion: the backend can, and the thread's own lane has what it takes (the
+ * kernel's features, its buffers). */
 bool edo__io_receives(edo__io_driver *d);
 
 /* Reads from the inbox of `io` (io->recv_mode set) into the iovecs (consuming unless `peek`):

@@ -397,7 +397,7 @@ static void set_up_recv(uring_backend *b, lane *l)
                 edo__ring_probe_buf_ring(&l->ring, RECV_BGID) == 1;
         atomic_store_explicit(&b->recv_probe, probe, memory_order_release);
     }
-    l->recv = probe &&
+    l->recv = probe && b->recv_count != EDO__IO_URING_NO_RECV &&
               edo__buf_ring_init(&l->bufs, &l->ring, RECV_BGID, b->recv_count, b->recv_size) == 0;
 }
 
@@ -467,6 +467,12 @@ static edo__parker_waker *backend_waker(edo__io_backend *base)
 }
 
 static bool backend_has_lane(edo__io_backend *base) { return own_lane((uring_backend *)base); }
+
+static bool backend_can_receive(edo__io_backend *base)
+{
+    lane *l = own_lane((uring_backend *)base);
+    return l && l->recv;
+}
 
 /* Whether a ring holds what nobody reaped yet: completions, task work, mail. */
 static bool ring_busy(const edo__ring *r)
@@ -980,5 +986,6 @@ const edo__io_backend_ops edo__io_uring = {
     .has_lane = backend_has_lane,
     .pending = backend_pending,
     .add_stream = backend_add_stream,
+    .can_receive = backend_can_receive,
     .recv_ask = backend_recv_ask,
 };

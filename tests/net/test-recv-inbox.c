@@ -1,7 +1,8 @@
 /* Stream sockets received by completion (io_uring's multishot receive into each worker's
  * provided buffers, copied into the registration's inbox: io/inbox.h), and the same bodies on
  * the backend the environment chooses (epoll by default; CI runs the suite again with
- * EDO_IO_BACKEND=uring), so every promise holds on both:
+ * EDO_IO_BACKEND=uring) and on io_uring whose workers have no buffers (the fallback to
+ * readiness, as on a kernel without multishot receive), so every promise holds on all three:
  *  - large transfers in both directions at once arrive byte-exact;
  *  - a reader slower than its sender: the inbox stops at its cap, the sender is pushed back by
  *    TCP's flow control, and nothing is lost once the reader catches up;
@@ -29,12 +30,14 @@
 #include "io/uring/ring.h"
 #include "util.h"
 
-typedef enum { ENV_BACKEND, URING } backend;
+/* The environment's backend; io_uring; io_uring with no buffers for its workers (stream sockets
+ * on readiness there, as on a kernel without multishot receive: the fallback). */
+typedef enum { ENV_BACKEND, URING, URING_NO_RECV } backend;
 
 /* A multi-thread runtime of `workers` on `which` backend; NULL where io_uring is missing. */
 static edo_runtime *rt_on(backend which, unsigned workers)
 {
-    if (which == URING) {
+    if (which != ENV_BACKEND) {
         edo__ring r;
         if (edo__ring_init(&r, NULL) < 0) {
             fprintf(stderr, "no io_uring here: skipped\n");
@@ -43,9 +46,12 @@ static edo_runtime *rt_on(backend which, unsigned workers)
         edo__ring_destroy(&r);
     }
     edo_runtime_config cfg = {.flavor = EDO_RUNTIME_MULTI_THREAD, .worker_threads = workers,
-                              .io_backend = which == URING ? EDO_IO_BACKEND_IO_URING : 0};
+                              .io_backend = which != ENV_BACKEND ? EDO_IO_BACKEND_IO_URING : 0};
     edo_runtime *rt;
+    if (which == URING_NO_RECV)
+        edo__io_uring_set_recv_buffers(EDO__IO_URING_NO_RECV, 0);
     CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
+    edo__io_uring_set_recv_buffers(0, 0); /* its workers' lanes keep what they were made with */
     return rt;
 }
 
@@ -63,14 +69,16 @@ static bool kernel_receives(void)
 }
 
 static bool must_receive; /* the runtime the body runs on is io_uring on such a kernel */
+static bool must_not_receive; /* the runtime the body runs on has no buffers for it */
 
 static void run_both(unsigned workers, void *(*fn)(void *))
 {
-    for (int which = ENV_BACKEND; which <= URING; which++) {
+    for (int which = ENV_BACKEND; which <= URING_NO_RECV; which++) {
         edo_runtime *rt = rt_on((backend)which, workers);
         if (!rt)
             return;
         must_receive = which == URING && kernel_receives();
+        must_not_receive = which == URING_NO_RECV;
         run_on(rt, fn, (void *)(intptr_t)which);
         edo_runtime_free(rt);
     }
@@ -91,6 +99,7 @@ static void pair(edo_tcp **c, edo_tcp **s)
     tcp_pair(c, s);
     bool completion = receives(*c);
     CHECK(completion || !must_receive);
+    CHECK(!completion || !must_not_receive);
     CHECK_EQ(((edo_io *)*c)->recv_mode, completion);
     CHECK_EQ(((edo_io *)*s)->recv_mode, completion);
 }
@@ -447,7 +456,6 @@ TEST(tiny_buffer_ring_runs_out_and_rearms)
     edo__io_uring_set_recv_buffers(2, 64);
     edo__inbox_set_cap(256);
     edo_runtime *rt = rt_on(URING, 2);
-    edo__io_uring_set_recv_buffers(0, 0); /* the lanes made with the runtime keep theirs */
     if (rt) {
         must_receive = kernel_receives();
         run_on(rt, tiny_buffers_body, NULL);
@@ -509,6 +517,7 @@ static void *unix_pair_body(void *arg)
     edo_unix *a, *b;
     CHECK_EQ(edo_unix_pair(&a, &b), 0);
     CHECK(((edo_io *)b)->recv_mode || !must_receive);
+    CHECK(!((edo_io *)b)->recv_mode || !must_not_receive);
     char x[4], y[6];
     struct iovec v[2] = {{x, sizeof x}, {y, sizeof y}};
     CHECK_EQ(edo_unix_write_all(a, "0123456789", 10), 0);
