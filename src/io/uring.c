@@ -623,8 +623,6 @@ static int backend_add_stream(edo__io_backend *base, int fd, uint64_t token, edo
     return add_watch(b, l, fd, token, recv ? inbox : NULL);
 }
 
-/* Cancels, in the caller's own lane, the polls other threads removed, and runs the task work
- * that lets their files go. */
 /* The live watch in lane `l` whose poll has user_data `data` (sq_lock held), or NULL. */
 static watch *watch_of_poll(uring_backend *b, lane *l, uint64_t data)
 {
@@ -654,6 +652,8 @@ static bool serve_ask(uring_backend *b, lane *l, uint64_t data)
     return true;
 }
 
+/* Takes the caller's own lane's mail: cancels the polls and receives other threads removed
+ * (and runs the task work that lets their files go), and serves its readers' requests. */
 static void take_mail(uring_backend *b, lane *l)
 {
     if (!atomic_load_explicit(&l->mail, memory_order_acquire))
