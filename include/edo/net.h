@@ -266,7 +266,10 @@ int edo_tcp_set_linger(edo_tcp *c, int seconds);
 int edo_tcp_local_addr(const edo_tcp *c, edo_sockaddr *out);
 int edo_tcp_peer_addr(const edo_tcp *c, edo_sockaddr *out);
 /* The socket's file descriptor (for options edo does not wrap), or -EINVAL for NULL. Do not
- * close it. */
+ * close it, and do not read from it: on io_uring, a connection edo made (connected or accepted
+ * on a worker) has its bytes received by edo as they arrive (docs/io-backends.md, "Receiving
+ * by completion"), so they are in edo's buffer, not the fd's; read with edo_tcp_read. A
+ * connection taken over with edo_tcp_from_fd is read from its fd as before. */
 int edo_tcp_fd(const edo_tcp *c);
 /* The connection as a byte stream (edo/stream.h), for code written once for every stream: the
  * same connection, not a copy. No allocation and the same lifetime: edo_stream_close closes the
@@ -338,7 +341,8 @@ ssize_t edo_unix_try_readv(edo_unix *c, const struct iovec *iov, int iovcnt);
 ssize_t edo_unix_try_writev(edo_unix *c, const struct iovec *iov, int iovcnt);
 int edo_unix_shutdown(edo_unix *c, int how);
 int edo_unix_close(edo_unix *c);
-/* The socket's file descriptor, or -EINVAL for NULL. Do not close it. */
+/* The socket's file descriptor, or -EINVAL for NULL. Do not close it, nor read from it (see
+ * edo_tcp_fd: the same holds for the Unix stream connections edo makes). */
 int edo_unix_fd(const edo_unix *c);
 /* The connection as a byte stream: as edo_tcp_stream. */
 edo_stream *edo_unix_stream(edo_unix *c);

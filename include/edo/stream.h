@@ -96,7 +96,8 @@ typedef struct edo_stream_vtable {
     void (*drop_waiter)(edo_stream *s, edo_stream_waiter *w);
     /* The kernel file descriptor bytes go through, for splice(2) and sendfile(2) (`write` false:
      * the read side, true: the write side), or -ENOTSUP when the bytes do not go straight to an
-     * fd (TLS, in-memory, buffered). NULL: -ENOTSUP. */
+     * fd (TLS, in-memory, buffered; the read side of a socket edo receives by completion on
+     * io_uring, whose bytes are in edo's buffer). NULL: -ENOTSUP. */
     int (*raw_fd)(const edo_stream *s, bool write);
     /* Runs `op` on the fd raw_fd gives for the same side, under the stream's own readiness
      * (for splice(2), sendfile(2): bytes the stream does not move itself): tries op while that

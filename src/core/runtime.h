@@ -213,6 +213,11 @@ bool edo__blocking_full(edo_runtime *rt);
  * (the global and pinned queues: the only ones scheduling reaches without workers). */
 void edo__runtime_drain_late(edo_runtime *rt);
 
+/* Registers `fd`, a connected stream socket edo made (connected, accepted, or of a pair), with
+ * `rt`'s driver (edo__io_register_stream: received by completion where the backend can): 0,
+ * -EINVAL (NULL rt or out, negative fd), or edo_io_register's errors. core/io.c. */
+int edo__runtime_register_stream(edo_runtime *rt, int fd, edo_io **out);
+
 /* The completion ring (io/uring/completions.h) the calling thread submits to on `rt` (its
  * worker's own, or the one of the threads that are not workers), or NULL where it has none
  * (NULL rt, another backend, no io_uring): operations then take the blocking pool. core/io.c. */

@@ -36,6 +36,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "io/inbox.h"
 #include "platform/parker.h"
 
 /* One edge, backend-neutral: the token the fd was added with, and EDO_* bits (edo/io.h). */
@@ -88,6 +89,21 @@ typedef struct edo__io_backend_ops {
     bool (*has_lane)(edo__io_backend *b);
     /* Whether another thread's lane holds events or work it has not collected yet. */
     bool (*pending)(edo__io_backend *b);
+
+    /* Optional (NULL where the backend only reports readiness): receives by completion. */
+    /* Watches `fd`, a connected stream socket, as add does, and where the calling thread's
+     * lane can receive by completion (io_uring: a multishot receive into a provided-buffer
+     * ring), receives its bytes into `inbox` (reset by the caller), whose news (bytes, end of
+     * stream) it reports as the fd's readability: the fd is then never read by anyone else.
+     * 1 when it receives so, 0 when it only watches readiness (as add), or add's -errno. */
+    int (*add_stream)(edo__io_backend *b, int fd, uint64_t token, edo__inbox *inbox);
+    /* Whether add_stream called now, by the calling thread, would receive by completion (its
+     * lane has what it takes). */
+    bool (*can_receive)(edo__io_backend *b);
+    /* The reader of `fd` (added by add_stream with `token`, receiving) drained its inbox
+     * after the receive was stopped at the inbox's cap: arm it again. Any thread; never
+     * blocks on the lane's owner (it is told, and does it when it next looks at its lane). */
+    void (*recv_ask)(edo__io_backend *b, int fd, uint64_t token);
 } edo__io_backend_ops;
 
 /* The head of every backend instance. */
@@ -106,6 +122,18 @@ extern const edo__io_backend_ops edo__io_uring;
  * included (0: the default, SQ 256 and CQ 4096): a knob for tests, which force tiny rings to
  * fill them. Thread-safe. */
 void edo__io_uring_set_sizes(unsigned sq_entries, unsigned cq_entries);
+/* Provided buffers of each worker's ring of the io_uring backends created from now on: `count`
+ * (a power of two) buffers of `size` bytes (0, 0: the default, 256 of 4 KiB; count
+ * EDO__IO_URING_NO_RECV: none, so stream sockets are read on readiness, as on a kernel without
+ * multishot receive). A knob for tests, which force a few tiny buffers so that the multishot
+ * receive runs out of them (-ENOBUFS) and is armed again, or none to try the fallback.
+ * Thread-safe. */
+#define EDO__IO_URING_NO_RECV 0xffffffffu
+void edo__io_uring_set_recv_buffers(unsigned count, unsigned size);
+/* How many times a multishot receive of io_uring backend `b` ended without ending its stream
+ * (out of buffers, or the completion queue overflowed) and was armed again at once: for tests,
+ * which must know that a tiny buffer ring did run out. Any thread. */
+uint64_t edo__io_uring_recv_rearms(edo__io_backend *b);
 /* How many times the completion queue of one of the workers' rings of io_uring backend `b`
  * overflowed (the kernel kept completions back, brought in as they were reaped): for tests,
  * which must know that a tiny ring did overflow. Any thread. */

@@ -72,7 +72,25 @@ void edo__io_destroy(edo__io_driver *d)
     pthread_mutex_destroy(&d->lock);
 }
 
-int edo__io_register(edo__io_driver *d, edo_io **out, int fd)
+/* Adds `fd` to the backend under `io`'s token: as a stream socket received by completion
+ * where `stream` and the backend can (io->recv_mode then set), else watched for readiness. */
+static int add_to_backend(edo__io_driver *d, struct edo_io *io, int fd, uint64_t token,
+                          bool stream)
+{
+    edo__io_backend *b = d->backend;
+    io->recv_mode = 0;
+    if (!stream || !b->ops->add_stream)
+        return b->ops->add(b, fd, token);
+    if (!io->inbox && !(io->inbox = edo__inbox_new()))
+        return -ENOMEM;
+    edo__inbox_reset(io->inbox); /* before the backend may put bytes in */
+    int rc = b->ops->add_stream(b, fd, token, io->inbox);
+    if (rc > 0)
+        io->recv_mode = 1;
+    return rc < 0 ? rc : 0;
+}
+
+static int register_fd(edo__io_driver *d, edo_io **out, int fd, bool stream)
 {
     pthread_mutex_lock(&d->lock);
     /* The backend is made on first use: a runtime that never watches an fd costs no fds. */
@@ -88,7 +106,7 @@ int edo__io_register(edo__io_driver *d, edo_io **out, int fd)
     io->driver = d;
     uint32_t gen = edo__io_readiness_open(io);
     pthread_mutex_unlock(&d->lock);
-    if ((rc = d->backend->ops->add(d->backend, fd, edo__io_token(gen, io->index))) < 0) {
+    if ((rc = add_to_backend(d, io, fd, edo__io_token(gen, io->index), stream)) < 0) {
         pthread_mutex_lock(&d->lock);
         edo__io_slab_put(&d->slab, io);
         pthread_mutex_unlock(&d->lock);
@@ -101,6 +119,28 @@ int edo__io_register(edo__io_driver *d, edo_io **out, int fd)
         d->on_active(d->owner);
     *out = io;
     return 0;
+}
+
+int edo__io_register(edo__io_driver *d, edo_io **out, int fd)
+{
+    return register_fd(d, out, fd, false);
+}
+
+int edo__io_register_stream(edo__io_driver *d, edo_io **out, int fd)
+{
+    return register_fd(d, out, fd, true);
+}
+
+ssize_t edo__io_inbox_read(edo_io *io, const struct iovec *iov, int iovcnt, bool peek,
+                           bool *drained)
+{
+    bool ask;
+    ssize_t n = edo__inbox_take(io->inbox, iov, iovcnt, peek, drained, &ask);
+    if (ask) { /* the receive stopped at the cap, and the inbox is low now: arm it again */
+        edo__io_backend *b = io->driver->backend;
+        b->ops->recv_ask(b, io->fd, edo__io_token(edo__io_generation(io), io->index));
+    }
+    return n;
 }
 
 static int register_for_cring(void *ctx, int fd, edo_io **io)
@@ -146,6 +186,10 @@ void edo_io_deregister(edo_io *io)
     edo__io_driver *d = io->driver;
     d->backend->ops->remove(d->backend, io->fd, edo__io_token(edo__io_generation(io), io->index));
     edo__io_readiness_close(io);
+    if (io->recv_mode) { /* the backend no longer fills it: its bytes go with the registration */
+        edo__inbox_clear(io->inbox);
+        io->recv_mode = 0;
+    }
     atomic_fetch_sub_explicit(&d->registered, 1, memory_order_seq_cst);
     pthread_mutex_lock(&d->lock);
     edo__io_slab_put(&d->slab, io);
@@ -179,6 +223,12 @@ int edo__io_wait(edo__io_driver *d, edo__io_ready *events, int max, uint64_t dea
 static edo__io_backend *with_lanes(edo__io_driver *d)
 {
     return d->kind->attach ? d->backend : NULL;
+}
+
+bool edo__io_receives(edo__io_driver *d)
+{
+    edo__io_backend *b = with_lanes(d);
+    return b && b->ops->can_receive && b->ops->can_receive(b);
 }
 
 int edo__io_attach(edo__io_driver *d)

@@ -15,6 +15,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include "edo/io.h"
 #include "io/backend.h"
@@ -76,6 +78,26 @@ bool edo__io_completions_pending(edo__io_driver *d);
 
 /* Registers `fd` (edge-triggered, both directions): 0, or -ENOMEM, or the backend's error. */
 int edo__io_register(edo__io_driver *d, edo_io **out, int fd);
+
+/* Registers `fd`, a connected stream socket of edo's own (TCP or Unix, connected or accepted
+ * by edo), as edo__io_register does; where the backend can (io_uring, on a worker's own ring,
+ * with provided-buffer rings and multishot receive), its bytes are received by completion into
+ * the registration's inbox (io->recv_mode set): its reads must then take them from there
+ * (edo__io_inbox_read), never from the fd. Errors as edo__io_register. Any thread. */
+int edo__io_register_stream(edo__io_driver *d, edo_io **out, int fd);
+
+/* Whether a stream socket the calling thread registers now (edo__io_register_stream) would be
+ * received by completion: the backend can, and the thread's own lane has what it takes (the
+ * kernel's features, its buffers). */
+bool edo__io_receives(edo__io_driver *d);
+
+/* Reads from the inbox of `io` (io->recv_mode set) into the iovecs (consuming unless `peek`):
+ * the bytes copied, 0 at end of file, the socket's error once, or -EAGAIN when nothing has come
+ * yet (wait for readability: the next completion's bytes, or the end, make it readable).
+ * *drained: the inbox is empty and the stream goes on. Never blocks nor suspends; any thread,
+ * and one reader at a time as for any socket read. */
+ssize_t edo__io_inbox_read(edo_io *io, const struct iovec *iov, int iovcnt, bool peek,
+                           bool *drained);
 
 /* The runtime `io` was registered with (for registering the sockets it accepts there too). */
 static inline edo_runtime *edo__io_owner(const edo_io *io) { return io->driver->owner; }

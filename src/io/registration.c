@@ -16,8 +16,12 @@ void edo__io_slab_destroy(edo__io_slab *s)
 {
     if (!s->pages)
         return;
-    for (uint32_t p = 0; p < EDO__IO_MAX_PAGES; p++)
-        free(atomic_load_explicit(&s->pages[p], memory_order_relaxed));
+    for (uint32_t p = 0; p < EDO__IO_MAX_PAGES; p++) {
+        struct edo_io *page = atomic_load_explicit(&s->pages[p], memory_order_relaxed);
+        for (uint32_t i = 0; page && i < EDO__IO_PAGE_SLOTS; i++)
+            edo__inbox_free(page[i].inbox);
+        free(page);
+    }
     free((void *)s->pages);
     s->pages = NULL;
 }
@@ -43,6 +47,8 @@ struct edo_io *edo__io_slab_take(edo__io_slab *s)
             edo__spin_init(&fresh[i].lock);
             fresh[i].waiters = NULL;
             fresh[i].stream.vtable = NULL;
+            fresh[i].recv_mode = 0;
+            fresh[i].inbox = NULL;
         }
         /* Published whole: a dispatcher may look a slot up without the owner's lock. */
         atomic_store_explicit(&s->pages[page], fresh, memory_order_release);

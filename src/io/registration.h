@@ -13,6 +13,7 @@
 
 #include "edo/io.h"
 #include "edo/stream.h"
+#include "io/inbox.h"
 #include "platform/spinlock.h"
 
 #define EDO__IO_PAGE_SLOTS 256u
@@ -26,6 +27,9 @@ struct edo_io {
     int fd;
     uint32_t index; /* slot in the slab */
     edo__spinlock lock;
+    /* The backend receives this stream socket's bytes by completion into `inbox` (read them
+     * from there: edo__io_inbox_read), else 0. In the padding after the lock. */
+    uint8_t recv_mode;
     edo_io_waiter *waiters;
     struct edo_io *next_free;
     struct edo__io_driver *driver; /* it is registered with */
@@ -33,6 +37,10 @@ struct edo_io {
      * an edo_stream with no allocation: edo_tcp_stream); their vtable, set when they register
      * it, or NULL. Within the cache line: the slot stays 64 bytes. */
     edo_stream stream;
+    /* The slot's inbox: made the first time the slot holds a stream socket that the backend
+     * may receive by completion, kept with the slot (reset for each registration), freed with
+     * the slab. NULL until then. */
+    edo__inbox *inbox;
 };
 _Static_assert(sizeof(struct edo_io) == 64, "a registration is one cache line");
 

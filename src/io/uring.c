@@ -53,11 +53,22 @@
 
 #include "io/poll_bits.h"
 #include "io/wakefd.h"
+#include "io/uring/buf_ring.h"
 #include "io/uring/ring.h"
 
 /* In a reaped pair, before it is translated: the poll ended (no IORING_CQE_F_MORE). */
 #define ENDED (1ull << 63)
-#define SEQ_MASK 0x7fffffffu /* ENDED's bit is not a sequence bit */
+/* In a lane's mailbox, where ENDED's bit is never set otherwise: not a cancellation but a
+ * reader's request to arm the receive of that poll's fd again (recv_ask). */
+#define ASK ENDED
+/* The user_data of a stream socket's multishot receive: RECV | rseq << 49 | fd; in a reaped
+ * pair, where the completion names a provided buffer, HAS_BUF and the buffer's id at bit 32 are
+ * added (a receive's user_data has zeros there). */
+#define RECV (1ull << 62)
+#define HAS_BUF (1ull << 48)
+#define SEQ_MASK 0x3fffffffu /* neither ENDED's nor RECV's bit is a sequence bit */
+#define RSEQ_MASK 0x1fffu
+#define RSEQ_SHIFT 49
 /* user_data of what is not an fd's poll: the wake's poll, and completions nobody reads (the
  * removals). An fd's poll never has these: its low half is an fd number, never 0xffffffff or
  * 0xfffffffe. Neither has ENDED's bit, which reap adds and translate takes off again (a tag
@@ -70,13 +81,23 @@
 
 /* Ring sizes (edo__io_uring_set_sizes): SQ 256, CQ 4096 by default. */
 static _Atomic unsigned sq_size = 256, cq_size = 4096;
-
+/* Each lane's provided buffers (edo__io_uring_set_recv_buffers): 256 of 4 KiB by default. A
+ * buffer is given back as soon as its bytes are copied into their inbox, so a lane needs only
+ * as many as the receives that complete between two reaps. */
+static _Atomic unsigned recv_count = 256, recv_size = 4096;
+#define RECV_BGID 0 /* the buffer group of a lane's provided buffers */
+/* The events a stream socket's poll asks for while it is received by completion: not POLLIN
+ * (each arrival would post a poll completion beside the receive's); its readability is its
+ * inbox's news. */
+#define STREAM_POLL_EVENTS (POLL_EVENTS & ~EPOLLIN)
 typedef struct watch {
     uint64_t token;
     uint32_t seq;       /* of the current poll (31 bits) */
     uint32_t lane;      /* the ring its poll is in: 0 the shared one, else a lane's index */
     bool live;          /* added and not removed: its poll is re-armed when it ends */
     bool reported;      /* an event went to the driver since add */
+    uint16_t rseq;      /* of the current receive (RSEQ_MASK bits) */
+    edo__inbox *inbox;  /* received by completion into it (add_stream), else NULL */
 } watch;
 
 typedef struct uring_backend uring_backend;
@@ -91,7 +112,9 @@ typedef struct lane {
     _Atomic bool mail;   /* cancels has entries */
     uint64_t *cancels;   /* user_data of polls other threads removed (under sq_lock) */
     unsigned ncancels, cancels_cap;
-    unsigned nlive;      /* live watches in this lane: cancels_cap >= nlive + ncancels */
+    unsigned nlive;      /* mail slots of live watches: cancels_cap >= nlive + ncancels */
+    bool recv;           /* receives by completion: `bufs` is registered */
+    edo__buf_ring bufs;  /* its provided buffers (the owner's alone) */
 } lane;
 
 struct uring_backend {
@@ -106,8 +129,11 @@ struct uring_backend {
     unsigned nlanes;
     unsigned sq_entries, cq_entries; /* of every ring of this backend: the sizes at create */
     _Atomic uint64_t lane_overflows; /* edo__io_uring_lane_overflows */
+    _Atomic uint64_t recv_rearms;    /* edo__io_uring_recv_rearms */
     int shared_efd; /* signalled by the shared ring for each completion: -1 until a lane */
     int scratch_epfd; /* asks whether a character device can be polled: -1 until needed */
+    unsigned recv_count, recv_size; /* each lane's provided buffers: the sizes at create */
+    _Atomic int recv_probe; /* multishot receive: 1 the kernel has it, 0 not, -1 not asked */
 };
 
 /* The lane of the calling thread, if it has one (a worker attached to some backend). */
@@ -125,6 +151,18 @@ void edo__io_uring_set_sizes(unsigned sq_entries, unsigned cq_entries)
     atomic_store_explicit(&cq_size, cq_entries ? cq_entries : 4096, memory_order_relaxed);
 }
 
+void edo__io_uring_set_recv_buffers(unsigned count, unsigned size)
+{
+    atomic_store_explicit(&recv_count, count ? count : 256, memory_order_relaxed);
+    atomic_store_explicit(&recv_size, size ? size : 4096, memory_order_relaxed);
+}
+
+uint64_t edo__io_uring_recv_rearms(edo__io_backend *base)
+{
+    uring_backend *b = (uring_backend *)base;
+    return atomic_load_explicit(&b->recv_rearms, memory_order_relaxed);
+}
+
 uint64_t edo__io_uring_lane_overflows(edo__io_backend *base)
 {
     uring_backend *b = (uring_backend *)base;
@@ -134,9 +172,16 @@ uint64_t edo__io_uring_lane_overflows(edo__io_backend *base)
 /* ---- submissions (sq_lock held) --------------------------------------------------------- */
 
 static uint64_t poll_data(int fd, uint32_t seq) { return (uint64_t)seq << 32 | (uint32_t)fd; }
+static uint64_t recv_data(int fd, uint16_t rseq)
+{
+    return RECV | (uint64_t)(rseq & RSEQ_MASK) << RSEQ_SHIFT | (uint32_t)fd;
+}
+/* Whether `data` (ENDED's bit off) is a receive's: the tags have RECV's bit too, but their low
+ * half is never an fd. */
+static bool is_recv(uint64_t data) { return (data & RECV) && (int32_t)(uint32_t)data >= 0; }
 
-/* Queues a multishot poll of `fd` under `user_data`. */
-static int queue_poll(edo__ring *ring, int fd, uint64_t user_data)
+/* Queues a multishot poll of `fd` for `events` under `user_data`. */
+static int queue_poll_of(edo__ring *ring, int fd, uint64_t user_data, uint32_t events)
 {
     struct io_uring_sqe *sqe;
     int rc = edo__ring_get_sqe(ring, &sqe);
@@ -145,9 +190,42 @@ static int queue_poll(edo__ring *ring, int fd, uint64_t user_data)
     sqe->opcode = IORING_OP_POLL_ADD;
     sqe->fd = fd;
     sqe->len = IORING_POLL_ADD_MULTI;
-    sqe->poll32_events = POLL_EVENTS;
+    sqe->poll32_events = events;
     sqe->user_data = user_data;
     return 0;
+}
+
+static int queue_poll(edo__ring *ring, int fd, uint64_t user_data)
+{
+    return queue_poll_of(ring, fd, user_data, POLL_EVENTS);
+}
+
+/* Queues the poll of watch `w` (on `fd`): without POLLIN where it is received by completion. */
+static int queue_watch_poll(edo__ring *ring, int fd, const watch *w)
+{
+    return queue_poll_of(ring, fd, poll_data(fd, w->seq),
+                         w->inbox ? STREAM_POLL_EVENTS : POLL_EVENTS);
+}
+
+/* Fills `sqe` with the multishot receive of watch `w` (on `fd`), with buffers from the lane's
+ * group. */
+static void fill_recv(struct io_uring_sqe *sqe, int fd, const watch *w)
+{
+    sqe->opcode = IORING_OP_RECV;
+    sqe->fd = fd;
+    sqe->ioprio = IORING_RECV_MULTISHOT;
+    sqe->flags = IOSQE_BUFFER_SELECT;
+    sqe->buf_group = RECV_BGID;
+    sqe->user_data = recv_data(fd, w->rseq);
+}
+
+static int queue_recv(edo__ring *ring, int fd, const watch *w)
+{
+    struct io_uring_sqe *sqe;
+    int rc = edo__ring_get_sqe(ring, &sqe);
+    if (rc == 0)
+        fill_recv(sqe, fd, w);
+    return rc;
 }
 
 /* Queues the cancellation of the poll armed under `user_data`. IORING_OP_ASYNC_CANCEL, not
@@ -222,6 +300,9 @@ static int backend_create(edo__io_backend **out)
         return -ENOMEM;
     b->sq_entries = atomic_load_explicit(&sq_size, memory_order_relaxed);
     b->cq_entries = atomic_load_explicit(&cq_size, memory_order_relaxed);
+    b->recv_count = atomic_load_explicit(&recv_count, memory_order_relaxed);
+    b->recv_size = atomic_load_explicit(&recv_size, memory_order_relaxed);
+    atomic_init(&b->recv_probe, -1);
     edo__ring_params p = ring_params(b, 0);
     int rc = edo__ring_init(&b->ring, &p);
     if (rc < 0) {
@@ -256,8 +337,10 @@ static void backend_destroy(edo__io_backend *base)
     edo__ring_destroy(&b->ring); /* the kernel cancels the polls and lets their files go */
     for (unsigned i = 0; i < b->nlanes; i++) {
         lane *l = b->lanes[i];
-        if (l->open) /* its worker never detached (it failed to start): close it here */
+        if (l->open) { /* its worker never detached (it failed to start): close it here */
             edo__ring_destroy(&l->ring);
+            edo__buf_ring_destroy(&l->bufs);
+        }
         free(l->cancels);
         edo__io_wakefd_unref(&l->wake); /* a parker may hold the lane a while longer */
     }
@@ -302,6 +385,22 @@ static int lanes_grow(uring_backend *b)
     return 0;
 }
 
+/* Gives lane `l` (a new ring, its CQ still empty) its provided buffers where the kernel has
+ * multishot receive (asked once per backend) and provided-buffer rings: then its stream
+ * sockets are received by completion. Otherwise, or when the buffers cannot be had, they are
+ * read on readiness as any fd. */
+static void set_up_recv(uring_backend *b, lane *l)
+{
+    int probe = atomic_load_explicit(&b->recv_probe, memory_order_acquire);
+    if (probe < 0) {
+        probe = edo__ring_probe_recv_multishot(&l->ring, RECV_BGID) == 1 &&
+                edo__ring_probe_buf_ring(&l->ring, RECV_BGID) == 1;
+        atomic_store_explicit(&b->recv_probe, probe, memory_order_release);
+    }
+    l->recv = probe && b->recv_count != EDO__IO_URING_NO_RECV &&
+              edo__buf_ring_init(&l->bufs, &l->ring, RECV_BGID, b->recv_count, b->recv_size) == 0;
+}
+
 static int backend_attach(edo__io_backend *base)
 {
     uring_backend *b = (uring_backend *)base;
@@ -323,6 +422,7 @@ static int backend_attach(edo__io_backend *base)
         return rc;
     }
     l->b = b;
+    set_up_recv(b, l);
     if ((rc = arm_first(&l->ring, l->wake.fd, TAG_WAKE)) == 0) {
         pthread_mutex_lock(&b->sq_lock);
         int efd = shared_eventfd(b);
@@ -336,6 +436,7 @@ static int backend_attach(edo__io_backend *base)
     }
     if (rc < 0) {
         edo__ring_destroy(&l->ring);
+        edo__buf_ring_destroy(&l->bufs);
         edo__io_wakefd_unref(&l->wake);
         return rc;
     }
@@ -355,6 +456,7 @@ static void backend_detach(edo__io_backend *base)
     l->ncancels = 0;
     pthread_mutex_unlock(&b->sq_lock);
     edo__ring_destroy(&l->ring); /* its polls end, their files let go */
+    edo__buf_ring_destroy(&l->bufs);
     my_lane = NULL;
 }
 
@@ -365,6 +467,12 @@ static edo__parker_waker *backend_waker(edo__io_backend *base)
 }
 
 static bool backend_has_lane(edo__io_backend *base) { return own_lane((uring_backend *)base); }
+
+static bool backend_can_receive(edo__io_backend *base)
+{
+    lane *l = own_lane((uring_backend *)base);
+    return l && l->recv;
+}
 
 /* Whether a ring holds what nobody reaped yet: completions, task work, mail. */
 static bool ring_busy(const edo__ring *r)
@@ -426,13 +534,17 @@ static int grow(uring_backend *b, int fd)
     return 0;
 }
 
-/* Makes room in lane `l`'s mailbox for the cancellation of one more watch (sq_lock held): a
- * removal from another thread then always has room for its mail, which it could not report
- * failing (the poll would hold its file until the worker stops). Every live watch and every
- * cancellation not yet taken has its slot. */
-static int reserve_mail(lane *l)
+/* The mail slots a watch keeps in its lane's mailbox: the cancellation of its poll, and where
+ * it is received by completion, that of its receive and one request of its reader's. */
+static unsigned mail_slots(const watch *w) { return w->inbox ? 3 : 1; }
+
+/* Makes room in lane `l`'s mailbox for the mail of one more watch, `slots` entries (sq_lock
+ * held): a removal from another thread then always has room for its mail, which it could not
+ * report failing (the poll would hold its file until the worker stops), and so has a reader's
+ * request. Every live watch and every entry not yet taken has its slot. */
+static int reserve_mail(lane *l, unsigned slots)
 {
-    unsigned need = l->nlive + l->ncancels + 1;
+    unsigned need = l->nlive + l->ncancels + slots;
     if (need <= l->cancels_cap)
         return 0;
     unsigned cap = l->cancels_cap ? 2 * l->cancels_cap : 16;
@@ -446,37 +558,6 @@ static int reserve_mail(lane *l)
     return 0;
 }
 
-static int backend_add(edo__io_backend *base, int fd, uint64_t token)
-{
-    uring_backend *b = (uring_backend *)base;
-    if (fd < 0)
-        return -EBADF;
-    lane *l = own_lane(b);
-    pthread_mutex_lock(&b->sq_lock);
-    int rc = pollable(b, fd);
-    if (rc == 0)
-        rc = grow(b, fd);
-    watch *w = rc == 0 ? &b->watches[fd] : NULL;
-    if (w && w->live)
-        rc = -EEXIST;
-    if (rc == 0 && l)
-        rc = reserve_mail(l);
-    if (rc == 0) {
-        uint32_t seq = (w->seq + 1) & SEQ_MASK;
-        if ((rc = queue_poll(l ? &l->ring : &b->ring, fd, poll_data(fd, seq))) == 0) {
-            *w = (watch){token, seq, l ? l->index : 0, true, false};
-            if (l)
-                l->nlive++;
-            else
-                submit(b, NULL);
-        }
-    }
-    pthread_mutex_unlock(&b->sq_lock);
-    if (rc == 0 && l) /* the lane is ours alone: no lock needed to submit to it */
-        submit(b, l);
-    return rc;
-}
-
 /* Sends the cancellation of a live poll in lane `l` to its owner (sq_lock held); its slot was
  * reserved when the poll was added (reserve_mail). */
 static void mail_cancel(lane *l, uint64_t user_data)
@@ -485,18 +566,113 @@ static void mail_cancel(lane *l, uint64_t user_data)
     atomic_store_explicit(&l->mail, true, memory_order_release);
 }
 
-/* Cancels, in the caller's own lane, the polls other threads removed, and runs the task work
- * that lets their files go. */
+/* Watches `fd` under `token`; with `inbox` (the calling thread's lane receives by
+ * completion) also receives its bytes into it. 1 when it does, 0 when it watches readiness
+ * only, or -errno. */
+static int add_watch(uring_backend *b, lane *l, int fd, uint64_t token, edo__inbox *inbox)
+{
+    if (fd < 0)
+        return -EBADF;
+    pthread_mutex_lock(&b->sq_lock);
+    int rc = pollable(b, fd);
+    if (rc == 0)
+        rc = grow(b, fd);
+    watch *w = rc == 0 ? &b->watches[fd] : NULL;
+    if (w && w->live)
+        rc = -EEXIST;
+    if (rc == 0 && l)
+        rc = reserve_mail(l, inbox ? 3 : 1);
+    if (rc == 0) {
+        edo__ring *ring = l ? &l->ring : &b->ring;
+        watch fresh = {token, (w->seq + 1) & SEQ_MASK, l ? l->index : 0, true, false,
+                       (uint16_t)((w->rseq + 1) & RSEQ_MASK), inbox};
+        /* The receive first: when it cannot be queued (the SQ is full and the kernel takes
+         * nothing), the fd is watched for readiness only. When then the poll cannot be, the
+         * receive queued is cancelled by mail to ourselves (its slot is free). */
+        if (inbox && queue_recv(ring, fd, &fresh) < 0)
+            fresh.inbox = NULL;
+        if ((rc = queue_watch_poll(ring, fd, &fresh)) < 0 && fresh.inbox)
+            mail_cancel(l, recv_data(fd, fresh.rseq));
+        if (rc == 0) {
+            *w = fresh;
+            if (l)
+                l->nlive += mail_slots(w);
+            else
+                submit(b, NULL);
+        }
+    }
+    bool receiving = rc == 0 && w->inbox;
+    pthread_mutex_unlock(&b->sq_lock);
+    if (rc == 0 && l) /* the lane is ours alone: no lock needed to submit to it */
+        submit(b, l);
+    return rc < 0 ? rc : receiving;
+}
+
+static int backend_add(edo__io_backend *base, int fd, uint64_t token)
+{
+    uring_backend *b = (uring_backend *)base;
+    int rc = add_watch(b, own_lane(b), fd, token, NULL);
+    return rc < 0 ? rc : 0;
+}
+
+static int backend_add_stream(edo__io_backend *base, int fd, uint64_t token, edo__inbox *inbox)
+{
+    uring_backend *b = (uring_backend *)base;
+    lane *l = own_lane(b);
+    bool recv = l && l->recv; /* the shared ring has no buffers: readiness there */
+    return add_watch(b, l, fd, token, recv ? inbox : NULL);
+}
+
+/* The live watch in lane `l` whose poll has user_data `data` (sq_lock held), or NULL. */
+static watch *watch_of_poll(uring_backend *b, lane *l, uint64_t data)
+{
+    int fd = (int)(uint32_t)data;
+    watch *w = fd >= 0 && (unsigned)fd < b->nwatches ? &b->watches[fd] : NULL;
+    return w && w->live && w->lane == l->index && w->seq == (uint32_t)(data >> 32) ? w : NULL;
+}
+
+/* A reader's request (recv_ask) in lane `l` (sq_lock held): arms the receive of the poll
+ * `data`'s fd again if its inbox still wants it. False when no SQE can be had now (the kernel
+ * takes nothing): the request must be served later. */
+static bool serve_ask(uring_backend *b, lane *l, uint64_t data)
+{
+    watch *w = watch_of_poll(b, l, data);
+    if (!w || !w->inbox)
+        return true; /* removed since */
+    struct io_uring_sqe *sqe;
+    if (edo__ring_get_sqe(&l->ring, &sqe) < 0)
+        return false;
+    if (edo__inbox_service(w->inbox) == EDO__INBOX_ARM) {
+        w->rseq = (w->rseq + 1) & RSEQ_MASK;
+        fill_recv(sqe, (int)(uint32_t)data, w);
+    } else { /* armed again meanwhile (the reaper saw it drained): the SQE does nothing */
+        sqe->opcode = IORING_OP_NOP;
+        sqe->user_data = TAG_IGNORE;
+    }
+    return true;
+}
+
+/* Takes the caller's own lane's mail: cancels the polls and receives other threads removed
+ * (and runs the task work that lets their files go), and serves its readers' requests. */
 static void take_mail(uring_backend *b, lane *l)
 {
     if (!atomic_load_explicit(&l->mail, memory_order_acquire))
         return;
     pthread_mutex_lock(&b->sq_lock);
     atomic_store_explicit(&l->mail, false, memory_order_relaxed);
-    for (unsigned i = 0; i < l->ncancels; i++)
-        if (queue_cancel(&l->ring, l->cancels[i]) < 0)
-            edo__ring_cancel_sync(&l->ring, l->cancels[i]);
-    l->ncancels = 0;
+    unsigned later = 0; /* requests kept for the next look */
+    for (unsigned i = 0; i < l->ncancels; i++) {
+        uint64_t data = l->cancels[i];
+        if (data & ASK) {
+            if (!serve_ask(b, l, data & ~ASK))
+                l->cancels[later++] = data;
+        } else if (queue_cancel(&l->ring, data) < 0) {
+            edo__ring_cancel_sync(&l->ring, data);
+        }
+    }
+    l->ncancels = later;
+    if (later)
+        atomic_store_explicit(&l->mail, true, memory_order_relaxed);
     pthread_mutex_unlock(&b->sq_lock);
     edo__ring_submit_run(&l->ring);
 }
@@ -510,32 +686,58 @@ static void backend_remove(edo__io_backend *base, int fd, uint64_t token)
     watch *w = fd >= 0 && (unsigned)fd < b->nwatches ? &b->watches[fd] : NULL;
     if (w && w->live && w->token == token) {
         w->live = false;
-        uint64_t data = poll_data(fd, w->seq);
+        /* Its poll, and its receive where it has one (which may have ended already: the
+         * cancellation then finds nothing). */
+        uint64_t data[2] = {poll_data(fd, w->seq), recv_data(fd, w->rseq)};
+        unsigned n = w->inbox ? 2 : 1;
         lane *owner = w->lane ? b->lanes[w->lane - 1] : NULL;
         edo__ring *ring = owner ? &owner->ring : &b->ring;
         if (owner)
-            owner->nlive--; /* its mail slot passes to the cancellation */
-        if (owner && owner != self) {
-            /* Only its owner may submit to a lane (or cancel in it: the kernel refuses a
-             * synchronous cancellation from another thread too): mail it, and wake it to
-             * cancel now. A stopped worker's lane has no polls left to cancel. */
-            if (owner->open) {
-                mail_cancel(owner, data);
-                to_wake = owner;
+            owner->nlive -= mail_slots(w); /* its mail slots pass to the cancellations */
+        w->inbox = NULL; /* its reader's inbox: not touched from now on */
+        for (unsigned i = 0; i < n; i++) {
+            if (owner && owner != self) {
+                /* Only its owner may submit to a lane (or cancel in it: the kernel refuses a
+                 * synchronous cancellation from another thread too): mail it, and wake it to
+                 * cancel now. A stopped worker's lane has no polls left to cancel. */
+                if (owner->open) {
+                    mail_cancel(owner, data[i]);
+                    to_wake = owner;
+                }
+            } else if (queue_cancel(ring, data[i]) == 0) {
+                if (owner)
+                    run = true; /* our own lane: submitted below, its task work run too */
+                else
+                    submit(b, NULL);
+            } else {
+                /* The SQ is full and the kernel takes nothing: cancel without an SQE. */
+                edo__ring_cancel_sync(ring, data[i]);
             }
-        } else if (queue_cancel(ring, data) == 0) {
-            if (owner)
-                run = true; /* our own lane: submitted below, its task work run too */
-            else
-                submit(b, NULL);
-        } else {
-            /* The SQ is full and the kernel takes nothing: cancel without an SQE, waiting. */
-            edo__ring_cancel_sync(ring, data);
         }
     }
     pthread_mutex_unlock(&b->sq_lock);
     if (run)
         edo__ring_submit_run(&self->ring); /* the poll's file is let go before we return */
+    if (to_wake)
+        edo__io_wakefd_interrupt(&to_wake->wake);
+}
+
+static void backend_recv_ask(edo__io_backend *base, int fd, uint64_t token)
+{
+    uring_backend *b = (uring_backend *)base;
+    lane *self = own_lane(b), *to_wake = NULL;
+    pthread_mutex_lock(&b->sq_lock);
+    watch *w = fd >= 0 && (unsigned)fd < b->nwatches ? &b->watches[fd] : NULL;
+    if (w && w->live && w->token == token && w->inbox) {
+        lane *owner = b->lanes[w->lane - 1];
+        if (owner->open) {
+            /* Its slot: the inbox asks once until served (edo__inbox_take's *ask). */
+            mail_cancel(owner, ASK | poll_data(fd, w->seq));
+            if (owner != self) /* the owner itself takes its mail at its next look */
+                to_wake = owner;
+        }
+    }
+    pthread_mutex_unlock(&b->sq_lock);
     if (to_wake)
         edo__io_wakefd_interrupt(&to_wake->wake);
 }
@@ -556,6 +758,45 @@ static uint32_t state_of(int fd)
     return poll(&p, 1, 0) > 0 ? (uint32_t)p.revents : 0;
 }
 
+/* A receive's completion in lane `l` (sq_lock held): copies its bytes into the inbox of its
+ * watch and gives the buffer back at once (also for a receive since removed, whose bytes go
+ * nowhere), arms the receive again where it ended without ending the stream, cancels it at the
+ * inbox's cap. Stores the event for the reader in *out and returns 1, or returns 0. */
+static int take_recv(uring_backend *b, lane *l, uint64_t data, bool ended, int32_t res,
+                     edo__io_ready *out, bool *queued)
+{
+    int fd = (int)(uint32_t)data;
+    watch *w = (unsigned)fd < b->nwatches ? &b->watches[fd] : NULL;
+    if (w && (!w->live || !w->inbox || w->lane != l->index ||
+              w->rseq != (uint16_t)((data >> RSEQ_SHIFT) & RSEQ_MASK)))
+        w = NULL; /* a receive since removed, or one before the current */
+    uint32_t bits = 0;
+    if (data & HAS_BUF) { /* given back whatever the result, so the ring never loses one */
+        unsigned bid = (unsigned)(data >> 32) & 0xffff;
+        if (w && res > 0) {
+            bits = EDO_READABLE;
+            if (edo__inbox_put(w->inbox, edo__buf_ring_data(&l->bufs, bid), (size_t)res) ==
+                EDO__INBOX_CANCEL)
+                *queued |= queue_cancel(&l->ring, recv_data(fd, w->rseq)) == 0;
+        }
+        edo__buf_ring_put(&l->bufs, bid);
+    }
+    if (w && ended) {
+        bool closed;
+        if (edo__inbox_ended(w->inbox, res, &closed) == EDO__INBOX_ARM) {
+            w->rseq = (w->rseq + 1) & RSEQ_MASK;
+            *queued |= queue_recv(&l->ring, fd, w) == 0;
+            atomic_fetch_add_explicit(&b->recv_rearms, 1, memory_order_relaxed);
+        }
+        if (closed) /* end of file, or the socket's error: read after the bytes before it */
+            bits |= EDO_READABLE | EDO_READ_CLOSED;
+    }
+    if (!bits)
+        return 0;
+    *out = (edo__io_ready){w->token, bits};
+    return 1;
+}
+
 /* Turns the raw pairs reaped from the shared ring (l NULL) or lane `l` into the driver's, in
  * place, dropping those of polls that are gone and the removals', and arms again the live polls
  * that ended. Returns how many are left. */
@@ -572,6 +813,10 @@ static int translate(uring_backend *b, lane *l, edo__io_ready *out, int n)
             continue;
         bool ended = out[i].token & ENDED;
         int32_t res = (int32_t)out[i].bits;
+        if (l && is_recv(data)) {
+            kept += take_recv(b, l, data, ended, res, &out[kept], &queued);
+            continue;
+        }
         if (data == TAG_WAKE || data == TAG_SHARED) {
             if (ended) /* the wake's own poll, or the shared ring's eventfd in a lane */
                 queued |= queue_poll(ring, data == TAG_WAKE ? (l ? l->wake.fd : b->wake.fd)
@@ -592,7 +837,7 @@ static int translate(uring_backend *b, lane *l, edo__io_ready *out, int n)
             continue;
         }
         if (ended) /* a full CQ or its thread's exit ended it: the new one reports the state */
-            queued |= queue_poll(ring, fd, data) == 0;
+            queued |= queue_watch_poll(ring, fd, w) == 0;
         if (res <= 0)
             continue;
         uint32_t events = (uint32_t)res;
@@ -601,6 +846,8 @@ static int translate(uring_backend *b, lane *l, edo__io_ready *out, int n)
         w->reported = true;
         out[kept++] = (edo__io_ready){w->token, edo__io_poll_bits(events)};
     }
+    if (l && l->recv)
+        edo__buf_ring_publish(&l->bufs); /* the buffers take_recv gave back */
     if (queued)
         submit(b, l);
     pthread_mutex_unlock(&b->sq_lock);
@@ -620,7 +867,14 @@ static void resync(uring_backend *b, lane *l)
         if (!w->live || w->lane != here || queue_cancel(ring, poll_data((int)fd, w->seq)) < 0)
             continue;
         w->seq = (w->seq + 1) & SEQ_MASK;
-        queue_poll(ring, (int)fd, poll_data((int)fd, w->seq));
+        queue_watch_poll(ring, (int)fd, w);
+        /* Its receive too: the completions dropped may have been its end. Their bytes are
+         * lost with them (the kernel had no memory to keep them). */
+        if (w->inbox && queue_cancel(ring, recv_data((int)fd, w->rseq)) == 0 &&
+            edo__inbox_ended(w->inbox, -ECANCELED, &(bool){false}) == EDO__INBOX_ARM) {
+            w->rseq = (w->rseq + 1) & RSEQ_MASK;
+            queue_recv(ring, (int)fd, w);
+        }
     }
     queue_poll(ring, l ? l->wake.fd : b->wake.fd, TAG_WAKE);
     if (l)
@@ -644,7 +898,10 @@ static int reap(uring_backend *b, lane *l, edo__io_ready *out, int max)
                 break;
             seen++;
             uint64_t ended = cqe->flags & IORING_CQE_F_MORE ? 0 : ENDED;
-            out[n++] = (edo__io_ready){cqe->user_data | ended, (uint32_t)cqe->res};
+            uint64_t data = cqe->user_data;
+            if (is_recv(data) && (cqe->flags & IORING_CQE_F_BUFFER)) /* the buffer it filled */
+                data |= HAS_BUF | (uint64_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT) << 32;
+            out[n++] = (edo__io_ready){data | ended, (uint32_t)cqe->res};
         }
         edo__ring_cq_advance(ring, seen);
         if (n == max || !edo__ring_cq_overflowed(ring))
@@ -728,4 +985,7 @@ const edo__io_backend_ops edo__io_uring = {
     .waker = backend_waker,
     .has_lane = backend_has_lane,
     .pending = backend_pending,
+    .add_stream = backend_add_stream,
+    .can_receive = backend_can_receive,
+    .recv_ask = backend_recv_ask,
 };

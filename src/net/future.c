@@ -86,12 +86,14 @@ static edo_poll socket_poll(edo_future *self, edo_context *cx, void **out)
     f->result = result;
     if (result >= 0 && st->kind == ACCEPT) {
         edo_io *io;
-        int rc = edo__sock_adopt(edo__io_owner(st->wait.io), &io, st->accept.fd);
+        int rc = edo__sock_adopt_stream(edo__io_owner(st->wait.io), &io, st->accept.fd);
         f->result = rc;
         f->socket = rc == 0 ? io : NULL;
     } else if (st->kind == CONNECT) {
         if (result >= 0) {
-            f->socket = st->wait.io; /* handed over: the drop leaves it */
+            int rc = edo__sock_connected(&st->wait.io); /* closed on failure */
+            f->result = rc < 0 ? rc : result;
+            f->socket = rc < 0 ? NULL : st->wait.io; /* handed over: the drop leaves it */
         } else {
             edo__sock_close(st->wait.io);
         }

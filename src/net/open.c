@@ -9,23 +9,35 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/runtime.h"
 #include "net/open.h"
 
-/* Registers a socket; a stream socket's registration is also its edo_stream (net/stream.c). */
-static int register_socket(edo_runtime *rt, int fd, edo_io **out)
+/* Registers a socket; a stream socket's registration is also its edo_stream (net/stream.c).
+ * A connected stream socket edo made (`own_stream`: connected, accepted, of a pair) is read by
+ * edo alone, so the backend may receive its bytes by completion (io/driver.h); one taken over
+ * from elsewhere (from_fd), a listener or a datagram socket is watched for readiness. */
+static int register_socket(edo_runtime *rt, int fd, edo_io **out, bool own_stream)
 {
-    int rc = edo_io_register_on(rt, fd, out);
+    int rc = own_stream ? edo__runtime_register_stream(rt, fd, out)
+                        : edo_io_register_on(rt, fd, out);
     if (rc == 0)
         (*out)->stream.vtable = &edo__socket_stream_vtable;
     return rc;
 }
 
-int edo__sock_adopt(edo_runtime *rt, edo_io **out, int fd)
+static int adopt(edo_runtime *rt, edo_io **out, int fd, bool own_stream)
 {
-    int rc = register_socket(rt, fd, out);
+    int rc = register_socket(rt, fd, out, own_stream);
     if (rc < 0)
         close(fd);
     return rc;
+}
+
+int edo__sock_adopt(edo_runtime *rt, edo_io **out, int fd) { return adopt(rt, out, fd, false); }
+
+int edo__sock_adopt_stream(edo_runtime *rt, edo_io **out, int fd)
+{
+    return adopt(rt, out, fd, true);
 }
 
 int edo__sock_from_fd(edo_io **out, int fd, int type, unsigned families, edo__sock_role role)
@@ -66,7 +78,7 @@ int edo__sock_from_fd(edo_io **out, int fd, int type, unsigned families, edo__so
         return -errno;
     if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
         return -errno;
-    int rc = register_socket(rt, fd, out);
+    int rc = register_socket(rt, fd, out, false);
     if (rc < 0 && !(flags & O_NONBLOCK))
         fcntl(fd, F_SETFL, flags); /* the caller gets it back as it was */
     return rc;
@@ -82,12 +94,13 @@ int edo__sock_pair(int type, edo_io **a, edo_io **b)
     int sv[2];
     if (socketpair(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
         return -errno;
-    int rc = edo__sock_adopt(rt, a, sv[0]);
+    bool stream = type == SOCK_STREAM;
+    int rc = adopt(rt, a, sv[0], stream);
     if (rc < 0) {
         close(sv[1]);
         return rc;
     }
-    if ((rc = edo__sock_adopt(rt, b, sv[1])) < 0)
+    if ((rc = adopt(rt, b, sv[1], stream)) < 0)
         edo__sock_close(*a);
     return rc;
 }
@@ -180,7 +193,20 @@ int edo__sock_start_connect(edo_runtime *rt, const edo_sockaddr *addr, int type,
         close(fd);
         return rc;
     }
-    return edo__sock_adopt(rt, out, fd);
+    /* Watched for readiness while it connects: a receive armed now would take the connect's
+     * error (SO_ERROR) from its outcome. edo__sock_connected registers it again once done. */
+    return adopt(rt, out, fd, false);
+}
+
+int edo__sock_connected(edo_io **io)
+{
+    edo_io *old = *io;
+    if (!edo__io_receives(old->driver))
+        return 0; /* read on readiness as it is: nothing to change */
+    edo_runtime *rt = edo__io_owner(old);
+    int fd = old->fd;
+    edo_io_deregister(old);
+    return adopt(rt, io, fd, true);
 }
 
 int edo__sock_connect(edo_io **out, int type, const edo_sockaddr *addr,
@@ -198,6 +224,8 @@ int edo__sock_connect(edo_io **out, int type, const edo_sockaddr *addr,
         edo__sock_close(io);
         return rc;
     }
+    if (type == SOCK_STREAM && (rc = edo__sock_connected(&io)) < 0)
+        return rc;
     *out = io;
     return 0;
 }
@@ -258,5 +286,5 @@ int edo__sock_accept(edo_io *lio, edo_io **out, edo_sockaddr *peer)
     int rc = (int)edo__sock_op(lio, EDO_READABLE, edo__sock_do_accept, &a);
     if (rc < 0)
         return rc;
-    return edo__sock_adopt(edo__io_owner(lio), out, a.fd);
+    return edo__sock_adopt_stream(edo__io_owner(lio), out, a.fd);
 }

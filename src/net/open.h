@@ -24,8 +24,11 @@ typedef struct edo__accept {
  * registration carries it, and edo_tcp_stream hands the registration out as the stream. */
 extern const edo_stream_vtable edo__socket_stream_vtable;
 
-/* Registers an fd the caller made (closing it on failure). */
+/* Registers an fd the caller made (closing it on failure), watched for readiness. */
 int edo__sock_adopt(edo_runtime *rt, edo_io **out, int fd);
+/* The same for a connected stream socket that edo made (an accepted one): the backend may
+ * receive its bytes by completion (edo__io_register_stream), so nothing but edo reads it. */
+int edo__sock_adopt_stream(edo_runtime *rt, edo_io **out, int fd);
 /* Takes over a socket made elsewhere: checks it is of `type` (SOCK_STREAM, SOCK_DGRAM), of one
  * of `families` and in `role`, makes it non-blocking and registers it with the current runtime.
  * On failure the fd is left as it was. Returns 0, -EINVAL (NULL out, negative fd, another kind of
@@ -49,6 +52,11 @@ int edo__connect_options_check(const edo_sockaddr *addr, const edo_tcp_connect_o
  * (edo__sock_connect_result). */
 int edo__sock_start_connect(edo_runtime *rt, const edo_sockaddr *addr, int type,
                             const edo_tcp_connect_options *options, edo_io **out);
+/* A stream socket whose connect succeeded (*io, from edo__sock_start_connect) becomes edo's own
+ * stream: where the driver receives by completion (edo__io_receives), it is registered again
+ * (edo__io_register_stream; *io changes, no wait is left on the old one), else left as it is.
+ * 0, or the registration's error (the socket is closed then). */
+int edo__sock_connected(edo_io **io);
 /* The same, waiting for the outcome in the calling coroutine. */
 int edo__sock_connect(edo_io **out, int type, const edo_sockaddr *addr,
                       const edo_tcp_connect_options *options);

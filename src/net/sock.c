@@ -49,6 +49,27 @@ static bool confirm_assumed(edo_io *io, edo_io_event *ev)
     return ev->ready != 0;
 }
 
+/* A stream read of a socket whose bytes the backend receives by completion: taken from its
+ * inbox (io/driver.h), which the fd is never read around, so no byte is reordered or lost. */
+static ssize_t inbox_transfer(edo_io *io, const edo__transfer *x, bool *drained)
+{
+    struct iovec one = {x->buf, x->len};
+    if (x->addr)
+        x->addr->len = 0; /* a connected stream: no sender's address */
+    return edo__io_inbox_read(io, x->iov ? x->iov : &one, x->iov ? x->iovcnt : 1,
+                              x->flags & MSG_PEEK, drained);
+}
+
+/* Runs `op` once: a stream read of a socket received by completion goes to its inbox. */
+static inline __attribute__((always_inline)) ssize_t run_op(edo_io *io, uint32_t dir,
+                                                            edo__sock_op_fn op, void *ctx,
+                                                            bool *drained)
+{
+    if (io->recv_mode && dir == EDO_READABLE && op == edo__sock_do_transfer)
+        return inbox_transfer(io, ctx, drained);
+    return op(io->fd, ctx, drained);
+}
+
 /* The loop of edo__sock_poll, with the waiter anywhere (inlined into both entries). */
 static inline __attribute__((always_inline)) edo_poll
 poll_op(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx, edo_io_waiter *waiter,
@@ -72,7 +93,7 @@ poll_op(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx, edo_io_waiter *
             return EDO_READY;
         }
         bool drained = false;
-        ssize_t n = op(io->fd, ctx, &drained);
+        ssize_t n = run_op(io, dir, op, ctx, &drained);
         if (n != -EAGAIN) {
             if (drained)
                 forget_drained(io, dir, ev);
@@ -101,7 +122,7 @@ ssize_t edo__sock_try(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx)
     if (rc <= 0)
         return rc == 0 ? -EAGAIN : rc; /* not ready: no system call */
     bool drained = false;
-    ssize_t n = op(io->fd, ctx, &drained);
+    ssize_t n = run_op(io, dir, op, ctx, &drained);
     if (n == -EAGAIN)
         edo__io_clear_ready(io, ev);
     else if (drained)

@@ -62,7 +62,10 @@ static void socket_drop_waiter(edo_stream *s, edo_stream_waiter *w)
 
 static int socket_raw_fd(const edo_stream *s, bool write)
 {
-    (void)write;
+    /* A socket received by completion is read from its inbox only (the fd's bytes may already
+     * be there): no fd to read, so a copy takes the buffered path, not splice. */
+    if (!write && io_of(s)->recv_mode)
+        return -ENOTSUP;
     return io_of(s)->fd;
 }
 

@@ -239,6 +239,14 @@ int edo__ring_submit_run(edo__ring *r)
     }
 }
 
+int edo__ring_register_buf_ring(edo__ring *r, void *mem, unsigned entries, uint16_t bgid)
+{
+    struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)mem,
+                                   .ring_entries = entries, .bgid = bgid};
+    int rc = sys_register(r->fd, IORING_REGISTER_PBUF_RING, &reg, 1);
+    return rc < 0 ? rc : 0;
+}
+
 int edo__ring_register_eventfd(edo__ring *r, int fd)
 {
     int rc = sys_register(r->fd, IORING_REGISTER_EVENTFD, &fd, 1);

@@ -160,6 +160,12 @@ int edo__ring_flush_overflow(edo__ring *r);
  * SINGLE_ISSUER, from the ring's thread only. */
 int edo__ring_submit_run(edo__ring *r);
 
+/* Registers the provided-buffer ring at `mem` (page-aligned, `entries` struct io_uring_buf,
+ * a power of two) as buffer group `bgid` (IORING_REGISTER_PBUF_RING, Linux 5.19): 0 or -errno
+ * (-EINVAL: the kernel has none, or the arguments are wrong). The kernel keeps it until the
+ * ring is closed. */
+int edo__ring_register_buf_ring(edo__ring *r, void *mem, unsigned entries, uint16_t bgid);
+
 /* Has the kernel signal eventfd `fd` whenever it posts a completion (IORING_REGISTER_EVENTFD):
  * 0 or -errno (-EBUSY: one is registered already). */
 int edo__ring_register_eventfd(edo__ring *r, int fd);

@@ -1,0 +1,539 @@
+/* Stream sockets received by completion (io_uring's multishot receive into each worker's
+ * provided buffers, copied into the registration's inbox: io/inbox.h), and the same bodies on
+ * the backend the environment chooses (epoll by default; CI runs the suite again with
+ * EDO_IO_BACKEND=uring) and on io_uring whose workers have no buffers (the fallback to
+ * readiness, as on a kernel without multishot receive), so every promise holds on all three:
+ *  - large transfers in both directions at once arrive byte-exact;
+ *  - a reader slower than its sender: the inbox stops at its cap, the sender is pushed back by
+ *    TCP's flow control, and nothing is lost once the reader catches up;
+ *  - a read dropped or timed out half-way loses no bytes: the next read gets them;
+ *  - end of file and a reset after data: the data first, then 0 or the error;
+ *  - a copy from a socket after reads through the inbox: the rest, byte-exact;
+ *  - a lane with two tiny buffers (the receive runs out, -ENOBUFS, and is armed again) and an
+ *    inbox cap of one buffer: many connections at once, byte-exact;
+ *  - close while the receive is armed and bytes wait in the inbox, from the owner and from a
+ *    thread that is not a worker: the peer sees its end of file;
+ *  - a Unix pair's stream: vectors, and tries from a thread that is not a worker.
+ * The io_uring cases skip where the kernel has no io_uring. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/runtime.h"
+#include "edo/stream_copy.h"
+#include "harness.h"
+#include "io/backend.h"
+#include "io/driver.h"
+#include "io/registration.h"
+#include "io/uring/ring.h"
+#include "util.h"
+
+/* The environment's backend; io_uring; io_uring with no buffers for its workers (stream sockets
+ * on readiness there, as on a kernel without multishot receive: the fallback). */
+typedef enum { ENV_BACKEND, URING, URING_NO_RECV } backend;
+
+/* A multi-thread runtime of `workers` on `which` backend; NULL where io_uring is missing. */
+static edo_runtime *rt_on(backend which, unsigned workers)
+{
+    if (which != ENV_BACKEND) {
+        edo__ring r;
+        if (edo__ring_init(&r, NULL) < 0) {
+            fprintf(stderr, "no io_uring here: skipped\n");
+            return NULL;
+        }
+        edo__ring_destroy(&r);
+    }
+    edo_runtime_config cfg = {.flavor = EDO_RUNTIME_MULTI_THREAD, .worker_threads = workers,
+                              .io_backend = which != ENV_BACKEND ? EDO_IO_BACKEND_IO_URING : 0};
+    edo_runtime *rt;
+    if (which == URING_NO_RECV)
+        edo__io_uring_set_recv_buffers(EDO__IO_URING_NO_RECV, 0);
+    CHECK_EQ(edo_runtime_new(&cfg, &rt), 0);
+    edo__io_uring_set_recv_buffers(0, 0); /* its workers' lanes keep what they were made with */
+    return rt;
+}
+
+/* Whether the kernel has what receiving by completion needs (multishot receive, buffer
+ * rings): then an io_uring runtime's workers must receive so, or these tests would pass
+ * without exercising it. */
+static bool kernel_receives(void)
+{
+    edo__ring r;
+    if (edo__ring_init(&r, NULL) < 0)
+        return false;
+    bool yes = edo__ring_probe_recv_multishot(&r, 7) == 1 && edo__ring_probe_buf_ring(&r, 7) == 1;
+    edo__ring_destroy(&r);
+    return yes;
+}
+
+static bool must_receive; /* the runtime the body runs on is io_uring on such a kernel */
+static bool must_not_receive; /* the runtime the body runs on has no buffers for it */
+
+static void run_both(unsigned workers, void *(*fn)(void *))
+{
+    for (int which = ENV_BACKEND; which <= URING_NO_RECV; which++) {
+        edo_runtime *rt = rt_on((backend)which, workers);
+        if (!rt)
+            return;
+        must_receive = which == URING && kernel_receives();
+        must_not_receive = which == URING_NO_RECV;
+        run_on(rt, fn, (void *)(intptr_t)which);
+        edo_runtime_free(rt);
+    }
+}
+
+/* Whether the runtime running us receives stream sockets by completion (io_uring, and the
+ * kernel has multishot receive and buffer rings): then every socket made on a worker must be. */
+static bool receives(edo_tcp *c)
+{
+    return edo__io_receives(((edo_io *)c)->driver);
+}
+
+/* A connected pair (util.h's): `c` connected, `s` accepted, both on this worker. On a worker
+ * that receives by completion both are received so (the connected one registered again once
+ * its connect completed). */
+static void pair(edo_tcp **c, edo_tcp **s)
+{
+    tcp_pair(c, s);
+    bool completion = receives(*c);
+    CHECK(completion || !must_receive);
+    CHECK(!completion || !must_not_receive);
+    CHECK_EQ(((edo_io *)*c)->recv_mode, completion);
+    CHECK_EQ(((edo_io *)*s)->recv_mode, completion);
+}
+
+static uint8_t byte_at(size_t i, unsigned seed) { return (uint8_t)(i * 131 + seed + (i >> 12)); }
+
+/* Checks that the `n` bytes of `buf` are the pattern's from offset `at`. */
+static void check_bytes(const uint8_t *buf, ssize_t n, size_t at, unsigned seed)
+{
+    for (ssize_t i = 0; i < n; i++)
+        CHECK_EQ(buf[i], byte_at(at + (size_t)i, seed));
+}
+
+typedef struct pattern {
+    edo_tcp *c;
+    size_t total;
+    unsigned seed;
+} pattern;
+
+static void *write_pattern(void *arg)
+{
+    pattern *p = arg;
+    enum { SIZE = 24000 };
+    uint8_t *buf = malloc(SIZE); /* off the coroutine's small stack */
+    CHECK(buf);
+    for (size_t done = 0; done < p->total;) {
+        size_t n = p->total - done < SIZE ? p->total - done : SIZE;
+        if (n > 7)
+            n -= done % 7; /* uneven writes */
+        for (size_t i = 0; i < n; i++)
+            buf[i] = byte_at(done + i, p->seed);
+        CHECK_EQ(edo_tcp_write_all(p->c, buf, n), 0);
+        done += n;
+    }
+    free(buf);
+    return NULL;
+}
+
+/* Reads p->total bytes in reads of uneven sizes and checks each; returns how many matched. */
+static void *read_pattern(void *arg)
+{
+    pattern *p = arg;
+    enum { SIZE = 10007 };
+    uint8_t *buf = malloc(SIZE);
+    CHECK(buf);
+    size_t done = 0;
+    while (done < p->total) {
+        ssize_t n = edo_tcp_read(p->c, buf, 1 + done % SIZE);
+        CHECK(n > 0);
+        check_bytes(buf, n, done, p->seed);
+        done += (size_t)n;
+    }
+    free(buf);
+    return (void *)(uintptr_t)done;
+}
+
+static edo_task *spawn(void *(*fn)(void *), void *arg)
+{
+    edo_task *t;
+    CHECK_EQ(edo_spawn(fn, arg, &t), 0);
+    return t;
+}
+
+static void *join(edo_task *t)
+{
+    void *out = NULL;
+    CHECK_EQ(edo_task_join(t, &out), 0);
+    edo_task_free(t);
+    return out;
+}
+
+/* ---- large transfers ------------------------------------------------------------------------ */
+
+static void *both_ways_body(void *arg)
+{
+    (void)arg;
+    edo_tcp *c, *s;
+    pair(&c, &s);
+    size_t total = SCALE(32 << 20, 8 << 20, 2 << 20);
+    pattern up_w = {c, total, 1}, up_r = {s, total, 1};
+    pattern down_w = {s, total / 2, 2}, down_r = {c, total / 2, 2};
+    edo_task *t[4] = {spawn(write_pattern, &up_w), spawn(write_pattern, &down_w),
+                      spawn(read_pattern, &up_r), spawn(read_pattern, &down_r)};
+    join(t[0]);
+    join(t[1]);
+    CHECK_EQ((size_t)(uintptr_t)join(t[2]), total);
+    CHECK_EQ((size_t)(uintptr_t)join(t[3]), total / 2);
+    edo_tcp_close(c);
+    edo_tcp_close(s);
+    return NULL;
+}
+
+TEST(large_transfers_both_ways_byte_exact) { run_both(2, both_ways_body); }
+
+/* ---- a slow reader ----------------------------------------------------------------------- */
+
+static int wait_writable(void *c)
+{
+    int rc = edo_tcp_ready(c, EDO_WRITABLE);
+    return rc < 0 ? rc : 0;
+}
+
+/* Writes until the writer is pushed back: a wait for writability that 300 ms do not answer
+ * (on a slow machine it may come sooner: fewer bytes, the same checks). Returns the bytes
+ * written, which must stay bounded: without the inbox's cap the receive would take all. */
+static void *write_until_pushed_back(void *arg)
+{
+    pattern *p = arg;
+    enum { SIZE = 16384 };
+    uint8_t *buf = malloc(SIZE);
+    CHECK(buf);
+    size_t done = 0;
+    for (;;) {
+        for (size_t i = 0; i < SIZE; i++)
+            buf[i] = byte_at(done + i, p->seed);
+        ssize_t n = edo_tcp_try_write(p->c, buf, SIZE);
+        if (n > 0) {
+            done += (size_t)n;
+            CHECK(done < ((size_t)64 << 20));
+            continue;
+        }
+        CHECK_EQ(n, -EAGAIN);
+        if (edo_timeout(EDO_MSEC(300), wait_writable, p->c) == -ETIMEDOUT)
+            break;
+    }
+    free(buf);
+    return (void *)(uintptr_t)done;
+}
+
+static void *slow_reader_body(void *arg)
+{
+    (void)arg;
+    edo_tcp *c, *s;
+    pair(&c, &s);
+    pattern w = {c, 0, 3};
+    size_t written = (size_t)(uintptr_t)join(spawn(write_until_pushed_back, &w));
+    edo_io *sio = (edo_io *)s;
+    if (sio->recv_mode) { /* the inbox held at its cap, plus what was in flight when it stopped */
+        edo__spin_lock(&sio->inbox->lock);
+        size_t held = sio->inbox->len;
+        uint8_t state = sio->inbox->state;
+        edo__spin_unlock(&sio->inbox->lock);
+        CHECK(held >= EDO__INBOX_CAP);
+        CHECK(held <= EDO__INBOX_CAP + 256 * 4096);
+        CHECK(state == EDO__INBOX_STOPPED || state == EDO__INBOX_STOPPING);
+    }
+    pattern r = {s, written, 3};
+    CHECK_EQ((size_t)(uintptr_t)read_pattern(&r), written); /* then the rest, all of it */
+    /* Reading on: the receive was armed again, and a second round passes too. */
+    pattern w2 = {c, 3 << 20, 4}, r2 = {s, 3 << 20, 4};
+    edo_task *tw = spawn(write_pattern, &w2);
+    CHECK_EQ((size_t)(uintptr_t)read_pattern(&r2), (size_t)3 << 20);
+    join(tw);
+    edo_tcp_close(c);
+    edo_tcp_close(s);
+    return NULL;
+}
+
+TEST(slow_reader_pushes_the_sender_back) { run_both(2, slow_reader_body); }
+
+/* ---- reads given up half-way ----------------------------------------------------------------- */
+
+static void *dropped_read_body(void *arg)
+{
+    (void)arg;
+    edo_tcp *c, *s;
+    pair(&c, &s);
+    char buf[64];
+    /* A read future polled while nothing has come, then dropped once the bytes are there. */
+    edo_socket_future f;
+    edo_tcp_read_future_init(&f, s, buf, sizeof buf);
+    edo_waker noop = edo_waker_noop();
+    edo_context cx = {&noop, NULL};
+    CHECK_EQ(edo_future_poll(&f.base, &cx, NULL), EDO_PENDING);
+    CHECK_EQ(edo_tcp_write_all(c, "first", 5), 0);
+    CHECK_EQ(edo_tcp_ready(s, EDO_READABLE) & EDO_READABLE, EDO_READABLE);
+    edo_future_drop(&f.base);
+    CHECK_EQ(edo_tcp_read(s, buf, sizeof buf), 5);
+    CHECK(memcmp(buf, "first", 5) == 0);
+    /* Reads that time out while a writer trickles bytes in: none is lost. */
+    size_t total = SCALE(2 << 20, 512 << 10, 128 << 10);
+    pattern w = {c, total, 5};
+    edo_task *tw = spawn(write_pattern, &w);
+    enum { BIG = 3000 };
+    uint8_t *big = malloc(BIG);
+    CHECK(big);
+    size_t done = 0;
+    unsigned timeouts = 0;
+    while (done < total) {
+        edo_socket_future rf;
+        edo_tcp_read_future_init(&rf, s, big, BIG);
+        edo_timeout_future t;
+        CHECK_EQ(edo_timeout_future_init(&t, &rf.base, EDO_USEC(done % 3 ? 1 : 50)), 0);
+        void *out;
+        CHECK_EQ(edo_await(&t.base, &out), 0);
+        if (t.result == -ETIMEDOUT) {
+            timeouts++;
+        } else {
+            CHECK(rf.result > 0);
+            check_bytes(big, rf.result, done, 5);
+            done += (size_t)rf.result;
+        }
+        edo_future_drop(&t.base);
+    }
+    join(tw);
+    free(big);
+    (void)timeouts; /* how many depends on the machine; that none lost a byte does not */
+    edo_tcp_close(c);
+    edo_tcp_close(s);
+    return NULL;
+}
+
+TEST(dropped_or_timed_out_read_loses_no_bytes) { run_both(2, dropped_read_body); }
+
+/* ---- the end of the stream ----------------------------------------------------------------- */
+
+static void *end_after_data_body(void *arg)
+{
+    (void)arg;
+    edo_tcp *c, *s;
+    char buf[16];
+    /* End of file after data: the data, then 0, and 0 again. */
+    pair(&c, &s);
+    CHECK_EQ(edo_tcp_write_all(c, "hello", 5), 0);
+    CHECK_EQ(edo_tcp_shutdown(c, SHUT_WR), 0);
+    CHECK_EQ(edo_tcp_ready(s, EDO_READABLE) & EDO_READABLE, EDO_READABLE);
+    CHECK_EQ(edo_tcp_peek(s, buf, sizeof buf), 5);
+    CHECK_EQ(edo_tcp_read(s, buf, 2), 2);
+    CHECK_EQ(edo_tcp_read(s, buf + 2, sizeof buf), 3);
+    CHECK(memcmp(buf, "hello", 5) == 0);
+    CHECK_EQ(edo_tcp_read(s, buf, sizeof buf), 0);
+    CHECK_EQ(edo_tcp_read(s, buf, sizeof buf), 0);
+    edo_tcp_close(c);
+    edo_tcp_close(s);
+    /* A reset after data: the data, then the reset. */
+    pair(&c, &s);
+    CHECK_EQ(edo_tcp_write_all(c, "data", 4), 0);
+    CHECK_EQ(edo_tcp_ready(s, EDO_READABLE) & EDO_READABLE, EDO_READABLE);
+    CHECK_EQ(edo_tcp_set_linger(c, 0), 0);
+    edo_tcp_close(c); /* sends a reset */
+    CHECK_EQ(edo_tcp_read(s, buf, sizeof buf), 4);
+    CHECK(memcmp(buf, "data", 4) == 0);
+    CHECK_EQ(edo_tcp_read(s, buf, sizeof buf), -ECONNRESET);
+    edo_tcp_close(s);
+    return NULL;
+}
+
+TEST(end_of_file_and_reset_after_data) { run_both(2, end_after_data_body); }
+
+/* ---- a copy after reads --------------------------------------------------------------------- */
+
+static void *write_then_shut(void *arg)
+{
+    pattern *p = arg;
+    write_pattern(p);
+    CHECK_EQ(edo_tcp_shutdown(p->c, SHUT_WR), 0);
+    return NULL;
+}
+
+/* Reads to end of file, checking the pattern from offset p->total on; returns where it ended. */
+static void *read_to_end(void *arg)
+{
+    pattern *p = arg;
+    enum { SIZE = 8192 };
+    uint8_t *buf = malloc(SIZE);
+    CHECK(buf);
+    size_t done = p->total;
+    for (;;) {
+        ssize_t n = edo_tcp_read(p->c, buf, SIZE);
+        CHECK(n >= 0);
+        if (n == 0)
+            break;
+        check_bytes(buf, n, done, p->seed);
+        done += (size_t)n;
+    }
+    free(buf);
+    return (void *)(uintptr_t)done;
+}
+
+static void *copy_after_reads_body(void *arg)
+{
+    (void)arg;
+    edo_tcp *c, *s, *c2, *s2;
+    pair(&c, &s);
+    pair(&c2, &s2);
+    size_t total = SCALE(8 << 20, 2 << 20, 512 << 10);
+    pattern w = {c, total, 6};
+    edo_task *tw = spawn(write_then_shut, &w);
+    uint8_t head[1000];
+    size_t got = 0;
+    while (got < sizeof head) { /* the first bytes by reads (through the inbox where it is) */
+        ssize_t n = edo_tcp_read(s, head + got, sizeof head - got);
+        CHECK(n > 0);
+        got += (size_t)n;
+    }
+    check_bytes(head, (ssize_t)got, 0, 6);
+    /* The rest by a copy into another connection (splice where the socket has an fd to read),
+     * read on the other side in order. */
+    pattern r = {s2, got, 6};
+    edo_task *tr = spawn(read_to_end, &r);
+    uint64_t copied = 0;
+    CHECK_EQ(edo_stream_copy(edo_tcp_stream(s), edo_tcp_stream(c2), &copied), 0);
+    CHECK_EQ(copied, total - got);
+    CHECK_EQ(edo_tcp_shutdown(c2, SHUT_WR), 0);
+    join(tw);
+    CHECK_EQ((size_t)(uintptr_t)join(tr), total);
+    edo_tcp *all[] = {c, s, c2, s2};
+    for (int i = 0; i < 4; i++)
+        edo_tcp_close(all[i]);
+    return NULL;
+}
+
+TEST(copy_after_reads_is_byte_exact) { run_both(2, copy_after_reads_body); }
+
+/* ---- a tiny buffer ring ---------------------------------------------------------------------- */
+
+#define TINY_CONNS 6
+
+static void *tiny_buffers_body(void *arg)
+{
+    (void)arg;
+    edo_tcp *c[TINY_CONNS], *s[TINY_CONNS];
+    pattern w[TINY_CONNS], r[TINY_CONNS], w2[TINY_CONNS], r2[TINY_CONNS];
+    edo_task *t[4 * TINY_CONNS];
+    size_t total = SCALE(1 << 20, 256 << 10, 64 << 10);
+    for (int i = 0; i < TINY_CONNS; i++) {
+        pair(&c[i], &s[i]);
+        w[i] = (pattern){c[i], total, 10u + (unsigned)i};
+        r[i] = (pattern){s[i], total, 10u + (unsigned)i};
+        w2[i] = (pattern){s[i], total / 4, 20u + (unsigned)i};
+        r2[i] = (pattern){c[i], total / 4, 20u + (unsigned)i};
+    }
+    for (int i = 0; i < TINY_CONNS; i++) {
+        t[4 * i] = spawn(write_pattern, &w[i]);
+        t[4 * i + 1] = spawn(read_pattern, &r[i]);
+        t[4 * i + 2] = spawn(write_pattern, &w2[i]);
+        t[4 * i + 3] = spawn(read_pattern, &r2[i]);
+    }
+    for (int i = 0; i < TINY_CONNS; i++) {
+        join(t[4 * i]);
+        CHECK_EQ((size_t)(uintptr_t)join(t[4 * i + 1]), total);
+        join(t[4 * i + 2]);
+        CHECK_EQ((size_t)(uintptr_t)join(t[4 * i + 3]), total / 4);
+        edo_tcp_close(c[i]);
+        edo_tcp_close(s[i]);
+    }
+    return NULL;
+}
+
+TEST(tiny_buffer_ring_runs_out_and_rearms)
+{
+    /* Two buffers of 64 bytes per lane, and an inbox cap of 256 bytes: the receive runs out of
+     * buffers at every burst and stops at the cap all the time. */
+    edo__io_uring_set_recv_buffers(2, 64);
+    edo__inbox_set_cap(256);
+    edo_runtime *rt = rt_on(URING, 2);
+    if (rt) {
+        must_receive = kernel_receives();
+        run_on(rt, tiny_buffers_body, NULL);
+        if (must_receive) /* the receives did run out of buffers, and went on */
+            CHECK(edo__io_uring_recv_rearms(rt->io.backend) > 0);
+        edo_runtime_free(rt);
+    }
+    edo__inbox_set_cap(0);
+}
+
+/* ---- close while the receive is armed -------------------------------------------------------- */
+
+static void *close_elsewhere(void *arg)
+{
+    CHECK_EQ(edo_tcp_close(arg), 0);
+    return NULL;
+}
+
+static void *close_armed_body(void *arg)
+{
+    (void)arg;
+    for (int remote = 0; remote <= 1; remote++) {
+        edo_tcp *c, *s;
+        pair(&c, &s);
+        CHECK_EQ(edo_tcp_write_all(c, "unread", 6), 0); /* bytes left in the inbox */
+        CHECK_EQ(edo_tcp_ready(s, EDO_READABLE) & EDO_READABLE, EDO_READABLE);
+        if (remote) { /* from a thread that is not a worker: the owner gets it by mail */
+            edo_task *t;
+            CHECK_EQ(edo_spawn_blocking(close_elsewhere, s, &t), 0);
+            join(t);
+        } else {
+            CHECK_EQ(edo_tcp_close(s), 0);
+        }
+        char buf[8];
+        ssize_t n = edo_tcp_read(c, buf, sizeof buf); /* the file was let go: the peer sees it */
+        CHECK(n == 0 || n == -ECONNRESET); /* unread bytes at close make it a reset */
+        edo_tcp_close(c);
+    }
+    return NULL;
+}
+
+TEST(close_while_the_receive_is_armed) { run_both(2, close_armed_body); }
+
+/* ---- a Unix pair, vectors, tries, and a reader that is not a worker --------------------------- */
+
+static void *try_read_elsewhere(void *arg)
+{
+    char buf[8];
+    ssize_t n = edo_unix_try_read(arg, buf, sizeof buf);
+    CHECK_EQ(n, 3);
+    CHECK(memcmp(buf, "abc", 3) == 0);
+    CHECK_EQ(edo_unix_try_read(arg, buf, sizeof buf), -EAGAIN); /* nothing more yet */
+    return NULL;
+}
+
+static void *unix_pair_body(void *arg)
+{
+    (void)arg;
+    edo_unix *a, *b;
+    CHECK_EQ(edo_unix_pair(&a, &b), 0);
+    CHECK(((edo_io *)b)->recv_mode || !must_receive);
+    CHECK(!((edo_io *)b)->recv_mode || !must_not_receive);
+    char x[4], y[6];
+    struct iovec v[2] = {{x, sizeof x}, {y, sizeof y}};
+    CHECK_EQ(edo_unix_write_all(a, "0123456789", 10), 0);
+    CHECK_EQ(edo_unix_readv(b, v, 2), 10);
+    CHECK(memcmp(x, "0123", 4) == 0 && memcmp(y, "456789", 6) == 0);
+    /* Bytes the worker received, read by a thread of the blocking pool. */
+    CHECK_EQ(edo_unix_write_all(a, "abc", 3), 0);
+    CHECK_EQ(edo_unix_ready(b, EDO_READABLE) & EDO_READABLE, EDO_READABLE);
+    edo_task *t;
+    CHECK_EQ(edo_spawn_blocking(try_read_elsewhere, b, &t), 0);
+    join(t);
+    CHECK_EQ(edo_unix_close(a), 0);
+    char buf[4];
+    CHECK_EQ(edo_unix_read(b, buf, sizeof buf), 0);
+    CHECK_EQ(edo_unix_close(b), 0);
+    return NULL;
+}
+
+TEST(unix_pair_vectors_and_a_reader_elsewhere) { run_both(2, unix_pair_body); }
