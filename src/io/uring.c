@@ -95,7 +95,8 @@ static edo__ring_params ring_params(const uring_backend *b, unsigned flags)
     edo__ring_params p = {.sq_entries = b->sq_entries,
                           .cq_entries = b->cq_entries,
                           .flags = IORING_SETUP_SUBMIT_ALL | flags};
-    if (p.cq_entries < p.sq_entries) p.cq_entries = p.sq_entries;
+    if (p.cq_entries < p.sq_entries)
+        p.cq_entries = p.sq_entries;
     return p;
 }
 
@@ -106,14 +107,15 @@ static edo__ring_params ring_params(const uring_backend *b, unsigned flags)
 static int arm_first(edo__ring *ring, int fd, uint64_t tag)
 {
     int rc = queue_poll(ring, fd, tag);
-    if (rc == 0) rc = edo__ring_submit(ring);
+    if (rc == 0)
+        rc = edo__ring_submit(ring);
     if (rc >= 0) {
         unsigned head, seen = 0;
         struct io_uring_cqe *cqe;
-        edo__ring_for_each_cqe(ring, head, cqe)
-        {
+        edo__ring_for_each_cqe(ring, head, cqe) {
             seen++;
-            if (cqe->res < 0) rc = cqe->res;
+            if (cqe->res < 0)
+                rc = cqe->res;
         }
         edo__ring_cq_advance(ring, seen);
     }
@@ -123,7 +125,8 @@ static int arm_first(edo__ring *ring, int fd, uint64_t tag)
 static int backend_create(edo__io_backend **out)
 {
     uring_backend *b = calloc(1, sizeof *b);
-    if (!b) return -ENOMEM;
+    if (!b)
+        return -ENOMEM;
     b->sq_entries = atomic_load_explicit(&sq_size, memory_order_relaxed);
     b->cq_entries = atomic_load_explicit(&cq_size, memory_order_relaxed);
     b->recv_count = atomic_load_explicit(&recv_count, memory_order_relaxed);
@@ -144,10 +147,11 @@ static int backend_create(edo__io_backend **out)
     rc = edo__io_wakefd_init(&b->wake, b);
     /* What this backend needs of the kernel: a timeout on the wait without a timeout SQE
      * (5.11), completions kept on overflow, and multishot polls (arm_first tells). */
-    if (rc == 0 &&
-        (!(b->ring.features & IORING_FEAT_EXT_ARG) || !(b->ring.features & IORING_FEAT_NODROP)))
+    if (rc == 0 && (!(b->ring.features & IORING_FEAT_EXT_ARG) ||
+                    !(b->ring.features & IORING_FEAT_NODROP)))
         rc = -ENOSYS;
-    if (rc == 0) rc = arm_first(&b->ring, b->wake.fd, TAG_WAKE);
+    if (rc == 0)
+        rc = arm_first(&b->ring, b->wake.fd, TAG_WAKE);
     if (rc < 0) {
         backend_destroy(&b->base);
         return rc == -EINVAL ? -ENOSYS : rc;
@@ -171,8 +175,10 @@ static void backend_destroy(edo__io_backend *base)
     }
     free(b->lanes);
     free(b->watches);
-    if (b->shared_efd >= 0) close(b->shared_efd);
-    if (b->scratch_epfd >= 0) close(b->scratch_epfd);
+    if (b->shared_efd >= 0)
+        close(b->shared_efd);
+    if (b->scratch_epfd >= 0)
+        close(b->scratch_epfd);
     pthread_mutex_destroy(&b->sq_lock);
     pthread_mutex_destroy(&b->cq_lock);
     if (b->wake.fd < 0) { /* the wake never opened: nobody else holds it */
@@ -186,9 +192,11 @@ static void backend_destroy(edo__io_backend *base)
  * the first lane (sq_lock held). */
 static int shared_eventfd(uring_backend *b)
 {
-    if (b->shared_efd >= 0) return b->shared_efd;
+    if (b->shared_efd >= 0)
+        return b->shared_efd;
     int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (fd < 0) return -errno;
+    if (fd < 0)
+        return -errno;
     int rc = edo__ring_register_eventfd(&b->ring, fd);
     if (rc < 0) {
         close(fd);
@@ -200,7 +208,8 @@ static int shared_eventfd(uring_backend *b)
 static int lanes_grow(uring_backend *b)
 {
     lane **n = realloc(b->lanes, (b->nlanes + 1) * sizeof *n);
-    if (!n) return -ENOMEM;
+    if (!n)
+        return -ENOMEM;
     b->lanes = n;
     return 0;
 }
@@ -224,11 +233,13 @@ static void set_up_recv(uring_backend *b, lane *l)
 static int backend_attach(edo__io_backend *base)
 {
     uring_backend *b = (uring_backend *)base;
-    if (edo__uring_my_lane) return -EBUSY; /* a thread has one lane, in one backend */
+    if (edo__uring_my_lane)
+        return -EBUSY; /* a thread has one lane, in one backend */
     lane *l = calloc(1, sizeof *l);
-    if (!l) return -ENOMEM;
+    if (!l)
+        return -ENOMEM;
     edo__ring_params p = ring_params(b, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-                                            IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
+                                     IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
     int rc = edo__ring_init(&l->ring, &p);
     if (rc < 0) {
         free(l);
@@ -267,7 +278,8 @@ static void backend_detach(edo__io_backend *base)
 {
     uring_backend *b = (uring_backend *)base;
     lane *l = own_lane(b);
-    if (!l) return;
+    if (!l)
+        return;
     pthread_mutex_lock(&b->sq_lock);
     l->open = false; /* removals from now on have nothing to cancel */
     l->ncancels = 0;
@@ -283,10 +295,7 @@ static edo__parker_waker *backend_waker(edo__io_backend *base)
     return l ? &l->wake.waker : base->waker;
 }
 
-static bool backend_has_lane(edo__io_backend *base)
-{
-    return own_lane((uring_backend *)base);
-}
+static bool backend_has_lane(edo__io_backend *base) { return own_lane((uring_backend *)base); }
 
 static bool backend_can_receive(edo__io_backend *base)
 {

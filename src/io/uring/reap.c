@@ -58,7 +58,8 @@ static int take_recv(uring_backend *b, lane *l, uint64_t data, bool ended, int32
         if (closed) /* end of file, or the socket's error: read after the bytes before it */
             bits |= EDO_READABLE | EDO_READ_CLOSED;
     }
-    if (!bits) return 0;
+    if (!bits)
+        return 0;
     *out = (edo__io_ready){w->token, bits};
     return 1;
 }
@@ -75,7 +76,8 @@ static int translate(uring_backend *b, lane *l, edo__io_ready *out, int n)
     pthread_mutex_lock(&b->sq_lock);
     for (int i = 0; i < n; i++) {
         uint64_t data = out[i].token & ~ENDED;
-        if (data == TAG_IGNORE) continue;
+        if (data == TAG_IGNORE)
+            continue;
         bool ended = out[i].token & ENDED;
         int32_t res = (int32_t)out[i].bits;
         if (l && is_recv(data)) {
@@ -84,11 +86,11 @@ static int translate(uring_backend *b, lane *l, edo__io_ready *out, int n)
         }
         if (data == TAG_WAKE || data == TAG_SHARED) {
             if (ended) /* the wake's own poll, or the shared ring's eventfd in a lane */
-                queued |=
-                    queue_poll(ring,
-                               data == TAG_WAKE ? (l ? l->wake.fd : b->wake.fd) : b->shared_efd,
-                               data) == 0;
-            if (data == TAG_WAKE) out[kept++] = (edo__io_ready){EDO__IO_WAKE_TOKEN, 0};
+                queued |= queue_poll(ring, data == TAG_WAKE ? (l ? l->wake.fd : b->wake.fd)
+                                                            : b->shared_efd,
+                                     data) == 0;
+            if (data == TAG_WAKE)
+                out[kept++] = (edo__io_ready){EDO__IO_WAKE_TOKEN, 0};
             continue;
         }
         int fd = (int)(uint32_t)data;
@@ -103,14 +105,18 @@ static int translate(uring_backend *b, lane *l, edo__io_ready *out, int n)
         }
         if (ended) /* a full CQ or its thread's exit ended it: the new one reports the state */
             queued |= queue_watch_poll(ring, fd, w) == 0;
-        if (res <= 0) continue;
+        if (res <= 0)
+            continue;
         uint32_t events = (uint32_t)res;
-        if (!w->reported && (events = state_of(fd)) == 0) continue;
+        if (!w->reported && (events = state_of(fd)) == 0)
+            continue;
         w->reported = true;
         out[kept++] = (edo__io_ready){w->token, edo__io_poll_bits(events)};
     }
-    if (l && l->recv) edo__buf_ring_publish(&l->bufs); /* the buffers take_recv gave back */
-    if (queued) submit(b, l);
+    if (l && l->recv)
+        edo__buf_ring_publish(&l->bufs); /* the buffers take_recv gave back */
+    if (queued)
+        submit(b, l);
     pthread_mutex_unlock(&b->sq_lock);
     return kept;
 }
@@ -138,7 +144,8 @@ static void resync(uring_backend *b, lane *l)
         }
     }
     queue_poll(ring, l ? l->wake.fd : b->wake.fd, TAG_WAKE);
-    if (l) queue_poll(ring, b->shared_efd, TAG_SHARED);
+    if (l)
+        queue_poll(ring, b->shared_efd, TAG_SHARED);
     submit(b, l);
     pthread_mutex_unlock(&b->sq_lock);
 }
@@ -153,9 +160,9 @@ static int reap(uring_backend *b, lane *l, edo__io_ready *out, int max)
     for (;;) {
         unsigned head, seen = 0;
         struct io_uring_cqe *cqe;
-        edo__ring_for_each_cqe(ring, head, cqe)
-        {
-            if (n == max) break;
+        edo__ring_for_each_cqe(ring, head, cqe) {
+            if (n == max)
+                break;
             seen++;
             uint64_t ended = cqe->flags & IORING_CQE_F_MORE ? 0 : ENDED;
             uint64_t data = cqe->user_data;
@@ -164,9 +171,12 @@ static int reap(uring_backend *b, lane *l, edo__io_ready *out, int max)
             out[n++] = (edo__io_ready){data | ended, (uint32_t)cqe->res};
         }
         edo__ring_cq_advance(ring, seen);
-        if (n == max || !edo__ring_cq_overflowed(ring)) break;
-        if (l) atomic_fetch_add_explicit(&b->lane_overflows, 1, memory_order_relaxed);
-        if (edo__ring_flush_overflow(ring) == -EBADR) resync(b, l);
+        if (n == max || !edo__ring_cq_overflowed(ring))
+            break;
+        if (l)
+            atomic_fetch_add_explicit(&b->lane_overflows, 1, memory_order_relaxed);
+        if (edo__ring_flush_overflow(ring) == -EBADR)
+            resync(b, l);
     }
     return n ? translate(b, l, out, n) : 0;
 }
@@ -187,7 +197,8 @@ static int shared_wait(uring_backend *b, edo__io_ready *out, int max, uint64_t t
         pthread_mutex_unlock(&b->sq_lock);
         int rc = edo__ring_enter(&b->ring, pending, 1,
                                  timeout_ns == EDO__IO_FOREVER ? EDO__RING_FOREVER : timeout_ns);
-        if (rc == -EBADR) resync(b, NULL);
+        if (rc == -EBADR)
+            resync(b, NULL);
         n = reap(b, NULL, out, max);
     }
     pthread_mutex_unlock(&b->cq_lock);
@@ -200,7 +211,8 @@ static int lane_reap(uring_backend *b, lane *l, edo__io_ready *out, int max)
 {
     edo__uring_take_mail(b, l);
     int n = reap(b, l, out, max);
-    if (n < max && ring_busy(&b->ring)) n += shared_wait(b, out + n, max - n, EDO__IO_NO_WAIT);
+    if (n < max && ring_busy(&b->ring))
+        n += shared_wait(b, out + n, max - n, EDO__IO_NO_WAIT);
     return n;
 }
 
@@ -214,7 +226,8 @@ static int lane_wait(uring_backend *b, lane *l, edo__io_ready *out, int max, uin
     if (n == 0 && timeout_ns != EDO__IO_NO_WAIT) {
         int rc = edo__ring_enter(&l->ring, edo__ring_publish(&l->ring), 1,
                                  timeout_ns == EDO__IO_FOREVER ? EDO__RING_FOREVER : timeout_ns);
-        if (rc == -EBADR) resync(b, l);
+        if (rc == -EBADR)
+            resync(b, l);
         n = lane_reap(b, l, out, max);
     }
     return n;

@@ -46,12 +46,12 @@
 #define STREAM_POLL_EVENTS (POLL_EVENTS & ~EPOLLIN)
 typedef struct watch {
     uint64_t token;
-    uint32_t seq;      /* of the current poll (31 bits) */
-    uint32_t lane;     /* the ring its poll is in: 0 the shared one, else a lane's index */
-    bool live;         /* added and not removed: its poll is re-armed when it ends */
-    bool reported;     /* an event went to the driver since add */
-    uint16_t rseq;     /* of the current receive (RSEQ_MASK bits) */
-    edo__inbox *inbox; /* received by completion into it (add_stream), else NULL */
+    uint32_t seq;       /* of the current poll (31 bits) */
+    uint32_t lane;      /* the ring its poll is in: 0 the shared one, else a lane's index */
+    bool live;          /* added and not removed: its poll is re-armed when it ends */
+    bool reported;      /* an event went to the driver since add */
+    uint16_t rseq;      /* of the current receive (RSEQ_MASK bits) */
+    edo__inbox *inbox;  /* received by completion into it (add_stream), else NULL */
 } watch;
 
 typedef struct uring_backend uring_backend;
@@ -61,14 +61,14 @@ typedef struct lane {
     edo__io_wakefd wake; /* the owner's parker waker */
     edo__ring ring;      /* the owner's alone; closed when it detaches */
     uring_backend *b;
-    uint32_t index;    /* 1, 2, ...: a watch's `lane` */
-    bool open;         /* attached and not detached (under sq_lock) */
-    _Atomic bool mail; /* cancels has entries */
-    uint64_t *cancels; /* user_data of polls other threads removed (under sq_lock) */
+    uint32_t index;      /* 1, 2, ...: a watch's `lane` */
+    bool open;           /* attached and not detached (under sq_lock) */
+    _Atomic bool mail;   /* cancels has entries */
+    uint64_t *cancels;   /* user_data of polls other threads removed (under sq_lock) */
     unsigned ncancels, cancels_cap;
-    unsigned nlive;     /* mail slots of live watches: cancels_cap >= nlive + ncancels */
-    bool recv;          /* receives by completion: `bufs` is registered */
-    edo__buf_ring bufs; /* its provided buffers (the owner's alone) */
+    unsigned nlive;      /* mail slots of live watches: cancels_cap >= nlive + ncancels */
+    bool recv;           /* receives by completion: `bufs` is registered */
+    edo__buf_ring bufs;  /* its provided buffers (the owner's alone) */
 } lane;
 
 struct uring_backend {
@@ -84,7 +84,7 @@ struct uring_backend {
     unsigned sq_entries, cq_entries; /* of every ring of this backend: the sizes at create */
     _Atomic uint64_t lane_overflows; /* edo__io_uring_lane_overflows */
     _Atomic uint64_t recv_rearms;    /* edo__io_uring_recv_rearms */
-    int shared_efd;   /* signalled by the shared ring for each completion: -1 until a lane */
+    int shared_efd; /* signalled by the shared ring for each completion: -1 until a lane */
     int scratch_epfd; /* asks whether a character device can be polled: -1 until needed */
     unsigned recv_count, recv_size; /* each lane's provided buffers: the sizes at create */
     _Atomic int recv_probe; /* multishot receive: 1 the kernel has it, 0 not, -1 not asked */
@@ -111,17 +111,15 @@ static inline uint64_t recv_data(int fd, uint16_t rseq)
 }
 /* Whether `data` (ENDED's bit off) is a receive's: the tags have RECV's bit too, but their low
  * half is never an fd. */
-static inline bool is_recv(uint64_t data)
-{
-    return (data & RECV) && (int32_t)(uint32_t)data >= 0;
-}
+static inline bool is_recv(uint64_t data) { return (data & RECV) && (int32_t)(uint32_t)data >= 0; }
 
 /* Queues a multishot poll of `fd` for `events` under `user_data`. */
 static inline int queue_poll_of(edo__ring *ring, int fd, uint64_t user_data, uint32_t events)
 {
     struct io_uring_sqe *sqe;
     int rc = edo__ring_get_sqe(ring, &sqe);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     sqe->opcode = IORING_OP_POLL_ADD;
     sqe->fd = fd;
     sqe->len = IORING_POLL_ADD_MULTI;
@@ -158,7 +156,8 @@ static inline int queue_recv(edo__ring *ring, int fd, const watch *w)
 {
     struct io_uring_sqe *sqe;
     int rc = edo__ring_get_sqe(ring, &sqe);
-    if (rc == 0) fill_recv(sqe, fd, w);
+    if (rc == 0)
+        fill_recv(sqe, fd, w);
     return rc;
 }
 
@@ -171,7 +170,8 @@ static inline int queue_cancel(edo__ring *ring, uint64_t user_data)
 {
     struct io_uring_sqe *sqe;
     int rc = edo__ring_get_sqe(ring, &sqe);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     sqe->opcode = IORING_OP_ASYNC_CANCEL;
     sqe->addr = user_data;
     sqe->user_data = TAG_IGNORE;
@@ -190,8 +190,9 @@ static inline void submit(uring_backend *b, lane *l)
 /* Whether a ring holds what nobody reaped yet: completions, task work, mail. */
 static inline bool ring_busy(const edo__ring *r)
 {
-    return edo__ring_work_pending(r) || __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE) !=
-                                            __atomic_load_n(r->cq_head, __ATOMIC_ACQUIRE);
+    return edo__ring_work_pending(r) ||
+           __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE) !=
+               __atomic_load_n(r->cq_head, __ATOMIC_ACQUIRE);
 }
 
 /* uring/watches.c: the backend's add, add_stream, remove and recv_ask, and the mail a lane's
@@ -202,7 +203,8 @@ void edo__uring_remove(edo__io_backend *base, int fd, uint64_t token);
 void edo__uring_recv_ask(edo__io_backend *base, int fd, uint64_t token);
 void edo__uring_take_mail(uring_backend *b, lane *l);
 
-/* uring/reap.c: the backend's wait (a look, or a wait, in the caller's lane or the shared ring). */
+/* uring/reap.c: the backend's wait (a look, or a wait, in the caller's lane or the shared
+ * ring). */
 int edo__uring_wait(edo__io_backend *base, edo__io_ready *out, int max, uint64_t timeout_ns);
 
 #endif

@@ -15,25 +15,31 @@
 static int pollable(uring_backend *b, int fd)
 {
     struct stat st;
-    if (fstat(fd, &st) < 0) return -errno;
-    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode)) return -EPERM;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode))
+        return -EPERM;
     if (!S_ISCHR(st.st_mode))
         return 0; /* sockets, pipes, and the anonymous kinds (eventfd, pidfd, ...) */
-    if (b->scratch_epfd < 0 && (b->scratch_epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) return -errno;
+    if (b->scratch_epfd < 0 && (b->scratch_epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+        return -errno;
     struct epoll_event ev = {.events = EPOLLIN};
-    if (epoll_ctl(b->scratch_epfd, EPOLL_CTL_ADD, fd, &ev) < 0) return -errno;
+    if (epoll_ctl(b->scratch_epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+        return -errno;
     epoll_ctl(b->scratch_epfd, EPOLL_CTL_DEL, fd, NULL);
     return 0;
 }
 
 static int grow(uring_backend *b, int fd)
 {
-    if ((unsigned)fd < b->nwatches) return 0;
+    if ((unsigned)fd < b->nwatches)
+        return 0;
     unsigned n = b->nwatches ? b->nwatches : 64;
     while (n <= (unsigned)fd)
         n *= 2;
     watch *w = realloc(b->watches, n * sizeof *w);
-    if (!w) return -ENOMEM;
+    if (!w)
+        return -ENOMEM;
     memset(w + b->nwatches, 0, (n - b->nwatches) * sizeof *w);
     b->watches = w;
     b->nwatches = n;
@@ -42,10 +48,7 @@ static int grow(uring_backend *b, int fd)
 
 /* The mail slots a watch keeps in its lane's mailbox: the cancellation of its poll, and where
  * it is received by completion, that of its receive and one request of its reader's. */
-static unsigned mail_slots(const watch *w)
-{
-    return w->inbox ? 3 : 1;
-}
+static unsigned mail_slots(const watch *w) { return w->inbox ? 3 : 1; }
 
 /* Makes room in lane `l`'s mailbox for the mail of one more watch, `slots` entries (sq_lock
  * held): a removal from another thread then always has room for its mail, which it could not
@@ -54,12 +57,14 @@ static unsigned mail_slots(const watch *w)
 static int reserve_mail(lane *l, unsigned slots)
 {
     unsigned need = l->nlive + l->ncancels + slots;
-    if (need <= l->cancels_cap) return 0;
+    if (need <= l->cancels_cap)
+        return 0;
     unsigned cap = l->cancels_cap ? 2 * l->cancels_cap : 16;
     while (cap < need)
         cap *= 2;
     uint64_t *c = realloc(l->cancels, cap * sizeof *c);
-    if (!c) return -ENOMEM;
+    if (!c)
+        return -ENOMEM;
     l->cancels = c;
     l->cancels_cap = cap;
     return 0;
@@ -78,26 +83,26 @@ static void mail_cancel(lane *l, uint64_t user_data)
  * only, or -errno. */
 static int add_watch(uring_backend *b, lane *l, int fd, uint64_t token, edo__inbox *inbox)
 {
-    if (fd < 0) return -EBADF;
+    if (fd < 0)
+        return -EBADF;
     pthread_mutex_lock(&b->sq_lock);
     int rc = pollable(b, fd);
-    if (rc == 0) rc = grow(b, fd);
+    if (rc == 0)
+        rc = grow(b, fd);
     watch *w = rc == 0 ? &b->watches[fd] : NULL;
-    if (w && w->live) rc = -EEXIST;
-    if (rc == 0 && l) rc = reserve_mail(l, inbox ? 3 : 1);
+    if (w && w->live)
+        rc = -EEXIST;
+    if (rc == 0 && l)
+        rc = reserve_mail(l, inbox ? 3 : 1);
     if (rc == 0) {
         edo__ring *ring = l ? &l->ring : &b->ring;
-        watch fresh = {token,
-                       (w->seq + 1) & SEQ_MASK,
-                       l ? l->index : 0,
-                       true,
-                       false,
-                       (uint16_t)((w->rseq + 1) & RSEQ_MASK),
-                       inbox};
+        watch fresh = {token, (w->seq + 1) & SEQ_MASK, l ? l->index : 0, true, false,
+                       (uint16_t)((w->rseq + 1) & RSEQ_MASK), inbox};
         /* The receive first: when it cannot be queued (the SQ is full and the kernel takes
          * nothing), the fd is watched for readiness only. When then the poll cannot be, the
          * receive queued is cancelled by mail to ourselves (its slot is free). */
-        if (inbox && queue_recv(ring, fd, &fresh) < 0) fresh.inbox = NULL;
+        if (inbox && queue_recv(ring, fd, &fresh) < 0)
+            fresh.inbox = NULL;
         if ((rc = queue_watch_poll(ring, fd, &fresh)) < 0 && fresh.inbox)
             mail_cancel(l, recv_data(fd, fresh.rseq));
         if (rc == 0) {
@@ -144,9 +149,11 @@ static watch *watch_of_poll(uring_backend *b, lane *l, uint64_t data)
 static bool serve_ask(uring_backend *b, lane *l, uint64_t data)
 {
     watch *w = watch_of_poll(b, l, data);
-    if (!w || !w->inbox) return true; /* removed since */
+    if (!w || !w->inbox)
+        return true; /* removed since */
     struct io_uring_sqe *sqe;
-    if (edo__ring_get_sqe(&l->ring, &sqe) < 0) return false;
+    if (edo__ring_get_sqe(&l->ring, &sqe) < 0)
+        return false;
     if (edo__inbox_service(w->inbox) == EDO__INBOX_ARM) {
         w->rseq = (w->rseq + 1) & RSEQ_MASK;
         fill_recv(sqe, (int)(uint32_t)data, w);
@@ -161,20 +168,23 @@ static bool serve_ask(uring_backend *b, lane *l, uint64_t data)
  * (and runs the task work that lets their files go), and serves its readers' requests. */
 void edo__uring_take_mail(uring_backend *b, lane *l)
 {
-    if (!atomic_load_explicit(&l->mail, memory_order_acquire)) return;
+    if (!atomic_load_explicit(&l->mail, memory_order_acquire))
+        return;
     pthread_mutex_lock(&b->sq_lock);
     atomic_store_explicit(&l->mail, false, memory_order_relaxed);
     unsigned later = 0; /* requests kept for the next look */
     for (unsigned i = 0; i < l->ncancels; i++) {
         uint64_t data = l->cancels[i];
         if (data & ASK) {
-            if (!serve_ask(b, l, data & ~ASK)) l->cancels[later++] = data;
+            if (!serve_ask(b, l, data & ~ASK))
+                l->cancels[later++] = data;
         } else if (queue_cancel(&l->ring, data) < 0) {
             edo__ring_cancel_sync(&l->ring, data);
         }
     }
     l->ncancels = later;
-    if (later) atomic_store_explicit(&l->mail, true, memory_order_relaxed);
+    if (later)
+        atomic_store_explicit(&l->mail, true, memory_order_relaxed);
     pthread_mutex_unlock(&b->sq_lock);
     edo__ring_submit_run(&l->ring);
 }
@@ -194,8 +204,9 @@ void edo__uring_remove(edo__io_backend *base, int fd, uint64_t token)
         unsigned n = w->inbox ? 2 : 1;
         lane *owner = w->lane ? b->lanes[w->lane - 1] : NULL;
         edo__ring *ring = owner ? &owner->ring : &b->ring;
-        if (owner) owner->nlive -= mail_slots(w); /* its mail slots pass to the cancellations */
-        w->inbox = NULL;                          /* its reader's inbox: not touched from now on */
+        if (owner)
+            owner->nlive -= mail_slots(w); /* its mail slots pass to the cancellations */
+        w->inbox = NULL; /* its reader's inbox: not touched from now on */
         for (unsigned i = 0; i < n; i++) {
             if (owner && owner != self) {
                 /* Only its owner may submit to a lane (or cancel in it: the kernel refuses a
@@ -217,8 +228,10 @@ void edo__uring_remove(edo__io_backend *base, int fd, uint64_t token)
         }
     }
     pthread_mutex_unlock(&b->sq_lock);
-    if (run) edo__ring_submit_run(&self->ring); /* the poll's file is let go before we return */
-    if (to_wake) edo__io_wakefd_interrupt(&to_wake->wake);
+    if (run)
+        edo__ring_submit_run(&self->ring); /* the poll's file is let go before we return */
+    if (to_wake)
+        edo__io_wakefd_interrupt(&to_wake->wake);
 }
 
 void edo__uring_recv_ask(edo__io_backend *base, int fd, uint64_t token)
@@ -237,5 +250,6 @@ void edo__uring_recv_ask(edo__io_backend *base, int fd, uint64_t token)
         }
     }
     pthread_mutex_unlock(&b->sq_lock);
-    if (to_wake) edo__io_wakefd_interrupt(&to_wake->wake);
+    if (to_wake)
+        edo__io_wakefd_interrupt(&to_wake->wake);
 }
