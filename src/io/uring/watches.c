@@ -47,8 +47,9 @@ static int grow(uring_backend *b, int fd)
 }
 
 /* The mail slots a watch keeps in its lane's mailbox: the cancellation of its poll, and where
- * it is received by completion, that of its receive and one request of its reader's. */
-static unsigned mail_slots(const watch *w) { return w->inbox ? 3 : 1; }
+ * it is received by completion (into `inbox`), that of its receive and one request of its
+ * reader's. Reserved by add for the inbox it is asked for, counted for the one it got. */
+static unsigned mail_slots(const edo__inbox *inbox) { return inbox ? 3 : 1; }
 
 /* Makes room in lane `l`'s mailbox for the mail of one more watch, `slots` entries (sq_lock
  * held): a removal from another thread then always has room for its mail, which it could not
@@ -93,7 +94,7 @@ static int add_watch(uring_backend *b, lane *l, int fd, uint64_t token, edo__inb
     if (w && w->live)
         rc = -EEXIST;
     if (rc == 0 && l)
-        rc = reserve_mail(l, inbox ? 3 : 1);
+        rc = reserve_mail(l, mail_slots(inbox));
     if (rc == 0) {
         edo__ring *ring = l ? &l->ring : &b->ring;
         watch fresh = {token, (w->seq + 1) & SEQ_MASK, l ? l->index : 0, true, false,
@@ -108,7 +109,7 @@ static int add_watch(uring_backend *b, lane *l, int fd, uint64_t token, edo__inb
         if (rc == 0) {
             *w = fresh;
             if (l)
-                l->nlive += mail_slots(w);
+                l->nlive += mail_slots(w->inbox);
             else
                 submit(b, NULL);
         }
@@ -205,7 +206,7 @@ void edo__uring_remove(edo__io_backend *base, int fd, uint64_t token)
         lane *owner = w->lane ? b->lanes[w->lane - 1] : NULL;
         edo__ring *ring = owner ? &owner->ring : &b->ring;
         if (owner)
-            owner->nlive -= mail_slots(w); /* its mail slots pass to the cancellations */
+            owner->nlive -= mail_slots(w->inbox); /* its mail slots pass to the cancellations */
         w->inbox = NULL; /* its reader's inbox: not touched from now on */
         for (unsigned i = 0; i < n; i++) {
             if (owner && owner != self) {
