@@ -96,10 +96,8 @@ static inline __attribute__((always_inline)) int enter(edo__coro *co, edo_contex
 __attribute__((noinline)) static int enter_reading_fp(edo__coro *co, edo_context *cx,
                                                       void **out, int value)
 {
-    if (current_coro == NULL) {
-        edo__fp_baseline_read();
-        return enter(co, cx, out, value, &edo__fp_thread_baseline);
-    }
+    if (current_coro == NULL)
+        return enter(co, cx, out, value, edo__fp_baseline()); /* read now: not known yet */
     edo__fp_state fp;
     edo__fp_read(&fp);
     return enter(co, cx, out, value, &fp);
