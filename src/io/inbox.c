@@ -148,7 +148,7 @@ edo__inbox_action edo__inbox_service(edo__inbox *in)
     return act;
 }
 
-/* Copies up to `want` bytes from offset `from` of the inbox's bytes into the iovecs. */
+/* Copies up to `want` of the inbox's bytes, from its head on, into the iovecs. */
 static size_t copy_out(const edo__inbox *in, const struct iovec *iov, int iovcnt, size_t want)
 {
     size_t done = 0, at = in->head;
