@@ -103,7 +103,8 @@ size_t edo__stack_round(size_t size)
  * number of pages (18 for the default 64 KiB stack) put every top page in the even sets only:
  * half the TLB, which 1,000 coroutines in turn overflow (a page walk at each resume, nested
  * paging's on a VM). An odd stride reaches every set. Measured with a pointer chase through one
- * line of each of 1,000 pages (Zen 3 VM): 60-75 ns a touch at a stride of 18 pages, 12.8 at 19.
+ * line of each of 1,000 pages (bench/page_stride.c, Zen 3 VM): 60-75 ns a touch at a stride of
+ * 18 pages, 12.8 at 19.
  * The padding is address space only, below the guard: nothing touches it. */
 static size_t slot_size(size_t stack_size)
 {
