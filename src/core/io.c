@@ -39,12 +39,23 @@ struct edo__cring *edo__runtime_cring(edo_runtime *rt)
     return edo__io_cring(&rt->io, w && w->rt == rt ? worker_slot(w) : 0);
 }
 
+/* Whether `r` is worker w's own ring: read, not made (edo__io_cring would make a missing one). */
+static bool own_cring(const edo__worker *w, edo_runtime *rt, const struct edo__cring *r)
+{
+    return w && w->rt == rt &&
+           r == atomic_load_explicit(&rt->io.crings[worker_slot(w)], memory_order_acquire);
+}
+
+bool edo__runtime_cring_may_reap(edo_runtime *rt, const struct edo__cring *r)
+{
+    edo__worker *w = edo__worker_current();
+    return !(w && w->rt == rt) || own_cring(w, rt, r);
+}
+
 void edo__runtime_cring_submit_unlock(edo_runtime *rt, struct edo__cring *r)
 {
     edo__worker *w = edo__worker_current();
-    /* Whether `r` is w's own ring: read, not made (edo__io_cring would make a missing one). */
-    bool own = w && w->rt == rt &&
-               r == atomic_load_explicit(&rt->io.crings[worker_slot(w)], memory_order_acquire);
+    bool own = own_cring(w, rt, r);
     if (!own || (w->unentered && w->unentered != r)) {
         edo__cring_submit_unlock(r); /* not a worker on its own ring: at once */
         return;

@@ -222,6 +222,13 @@ int edo__runtime_register_stream(edo_runtime *rt, int fd, edo_io **out);
  * worker's own, or the one of the threads that are not workers), or NULL where it has none
  * (NULL rt, another backend, no io_uring): operations then take the blocking pool. core/io.c. */
 struct edo__cring *edo__runtime_cring(edo_runtime *rt);
+/* Whether the calling thread should reap `r` itself when a task it polls waits for a completion
+ * there: a thread that is not a worker of `rt` does, and a worker does on its own ring only.
+ * A worker reaping another's ring runs the next steps of that ring's calls and submits them
+ * there, taking the ring's kernel mutex against its owner (io_uring runs the completions'
+ * task work on the submitting thread, under that mutex too): with 2 workers that contention
+ * doubled fs_read_small's CPU in some runs. The owner reaps it at its next turn. core/io.c. */
+bool edo__runtime_cring_may_reap(edo_runtime *rt, const struct edo__cring *r);
 /* Submits what the caller queued on `r` (locked: edo__cring_lock) and unlocks. A thread that
  * is not a worker of `rt` on its own ring enters at once (edo__cring_submit_unlock). A worker
  * with other tasks to run (or in edo__worker_flush_io) only publishes the SQEs

@@ -17,12 +17,18 @@
  * Who reaps. A CQE is reaped, and its operation told, by
  *   1. the submitter, right after submitting: on a warm cache a file read, an openat or a
  *      statx completes inside io_uring_enter, so most operations finish without suspending;
- *   2. any future waiting on an operation, each time it is polled (edo__cring_reap);
- *   3. the driver, after each of its waits (edo__cring_on_dispatch): an eventfd registered
- *      with the ring (IORING_REGISTER_EVENTFD) is watched by the driver like any fd, so a
- *      worker parked in the driver, on either backend, wakes for a completion nobody reaped,
- *      and busy workers, which look into the driver now and then, reap too. A future only
- *      leaves its waker with its operation, which `complete` wakes.
+ *   2. a future waiting on an operation, each time it is polled (edo__cring_reap), where its
+ *      thread may (edo__runtime_cring_may_reap: not a worker polling a task whose operation
+ *      went to another worker's ring);
+ *   3. the driver, after a wait that this ring's eventfd ended (edo__cring_on_dispatch): an
+ *      eventfd registered with the ring (IORING_REGISTER_EVENTFD) is watched by the driver
+ *      like any fd (in the lane of the worker whose ring it is, with io_uring's lanes), so a
+ *      worker parked in the driver wakes for a completion nobody reaped, and a busy one reaps
+ *      its own at its next look. A future only leaves its waker with its operation, which
+ *      `complete` wakes.
+ * Why not every thread reaps every ring: a reap runs the completed calls' next steps, which
+ * submit to the same ring (fixed-file slots are a ring's own), and two threads entering one
+ * ring take turns on its kernel mutex, as does the completions' task work.
  * The eventfd counts only while operations are in flight after their submitter's reap
  * (IORING_CQ_EVENTFD_DISABLED otherwise): a completion its submitter reaps at once (the common
  * case on a warm cache) then costs no wake-up of a parked worker.
@@ -152,8 +158,9 @@ void edo__cring_slot_put(edo__cring *c, unsigned slot);
 /* Reaps what the CQ holds (unless another thread is reaping: it takes them): each operation's
  * `complete` is called. Never blocks. */
 void edo__cring_reap(edo__cring *c);
-/* For the driver, after each wait in its backend: reaps, emptying the eventfd first when it
- * was what woke the wait. Never blocks. */
+/* For the driver, after each wait in its backend: when the ring's eventfd was ready (emptied
+ * first) or SQEs a failed submission left are submitted now, reaps; else nothing. Never
+ * blocks. */
 void edo__cring_on_dispatch(edo__cring *c);
 
 #endif
