@@ -134,6 +134,13 @@ void edo__io_uring_set_recv_buffers(unsigned count, unsigned size);
  * (out of buffers, or the completion queue overflowed) and was armed again at once: for tests,
  * which must know that a tiny buffer ring did run out. Any thread. */
 uint64_t edo__io_uring_recv_rearms(edo__io_backend *b);
+/* How many stream sockets were added to io_uring backend `b` in a lane other than the
+ * registering thread's (the arming mailed to that lane's owner): for tests, which must know
+ * that the spreading of accepted sockets over the workers' rings did happen. Any thread. */
+uint64_t edo__io_uring_arms_mailed(edo__io_backend *b);
+/* The lane the watch of `fd` in io_uring backend `b` is in: 1, 2, ... a worker's ring (in the
+ * order the workers attached), 0 the shared ring, -1 not watched. For tests. Any thread. */
+int edo__io_uring_lane_of(edo__io_backend *b, int fd);
 /* How many times the completion queue of one of the workers' rings of io_uring backend `b`
  * overflowed (the kernel kept completions back, brought in as they were reaped): for tests,
  * which must know that a tiny ring did overflow. Any thread. */

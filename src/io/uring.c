@@ -77,6 +77,23 @@ uint64_t edo__io_uring_recv_rearms(edo__io_backend *base)
     return atomic_load_explicit(&b->recv_rearms, memory_order_relaxed);
 }
 
+uint64_t edo__io_uring_arms_mailed(edo__io_backend *base)
+{
+    uring_backend *b = (uring_backend *)base;
+    return atomic_load_explicit(&b->arms_mailed, memory_order_relaxed);
+}
+
+int edo__io_uring_lane_of(edo__io_backend *base, int fd)
+{
+    uring_backend *b = (uring_backend *)base;
+    pthread_mutex_lock(&b->sq_lock);
+    int at = fd >= 0 && (unsigned)fd < b->nwatches && b->watches[fd].live
+                   ? (int)b->watches[fd].lane
+                   : -1;
+    pthread_mutex_unlock(&b->sq_lock);
+    return at;
+}
+
 uint64_t edo__io_uring_lane_overflows(edo__io_backend *base)
 {
     uring_backend *b = (uring_backend *)base;

@@ -123,7 +123,8 @@ static int translate(uring_backend *b, lane *l, edo__io_ready *out, int n)
 
 /* After the kernel dropped completions (-EBADR: it ran out of memory while the CQ overflowed),
  * an ended poll may never have said so: every live fd of the ring gets a fresh poll, the old
- * one removed, and the fresh one reports the fd's state. */
+ * one removed, and the fresh one reports the fd's state (but one whose arming is still in the
+ * mail: it has none yet). */
 static void resync(uring_backend *b, lane *l)
 {
     edo__ring *ring = l ? &l->ring : &b->ring;
@@ -131,7 +132,7 @@ static void resync(uring_backend *b, lane *l)
     pthread_mutex_lock(&b->sq_lock);
     for (unsigned fd = 0; fd < b->nwatches; fd++) {
         watch *w = &b->watches[fd];
-        if (!w->live || w->lane != here || queue_cancel(ring, poll_data((int)fd, w->seq)) < 0)
+        if (!w->live || w->arming || w->lane != here || queue_cancel(ring, poll_data((int)fd, w->seq)) < 0)
             continue;
         w->seq = (w->seq + 1) & SEQ_MASK;
         queue_watch_poll(ring, (int)fd, w);

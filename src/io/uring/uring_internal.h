@@ -21,6 +21,10 @@
 /* In a lane's mailbox, where ENDED's bit is never set otherwise: not a cancellation but a
  * reader's request to arm the receive of that poll's fd again (recv_ask). */
 #define ASK ENDED
+/* In a lane's mailbox, ASK's bit and RECV's together (neither a cancellation nor a request ever
+ * has both): arm the poll, and the receive, of a stream socket another thread added to this
+ * lane (add_stream's choice of lane: uring/watches.c). */
+#define ARM (ASK | RECV)
 /* The user_data of a stream socket's multishot receive: RECV | rseq << 49 | fd; in a reaped
  * pair, where the completion names a provided buffer, HAS_BUF and the buffer's id at bit 32 are
  * added (a receive's user_data has zeros there). */
@@ -50,6 +54,7 @@ typedef struct watch {
     uint32_t lane;      /* the ring its poll is in: 0 the shared one, else a lane's index */
     bool live;          /* added and not removed: its poll is re-armed when it ends */
     bool reported;      /* an event went to the driver since add */
+    bool arming;        /* added to another thread's lane: its owner has not armed it yet */
     uint16_t rseq;      /* of the current receive (RSEQ_MASK bits) */
     edo__inbox *inbox;  /* received by completion into it (add_stream), else NULL */
 } watch;
@@ -84,6 +89,7 @@ struct uring_backend {
     unsigned sq_entries, cq_entries; /* of every ring of this backend: the sizes at create */
     _Atomic uint64_t lane_overflows; /* edo__io_uring_lane_overflows */
     _Atomic uint64_t recv_rearms;    /* edo__io_uring_recv_rearms */
+    _Atomic uint64_t arms_mailed;    /* edo__io_uring_arms_mailed */
     int shared_efd; /* signalled by the shared ring for each completion: -1 until a lane */
     int scratch_epfd; /* asks whether a character device can be polled: -1 until needed */
     unsigned recv_count, recv_size; /* each lane's provided buffers: the sizes at create */
