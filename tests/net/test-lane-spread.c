@@ -26,6 +26,7 @@
 #include "io/driver.h"
 #include "io/registration.h"
 #include "io/uring/ring.h"
+#include "uring_util.h"
 #include "util.h"
 
 #define CONNS 64
@@ -33,28 +34,11 @@
 
 typedef enum { ENV_BACKEND, URING } backend;
 
-/* Whether the kernel has io_uring with what receiving by completion needs. */
-static bool kernel_receives(void)
-{
-    edo__ring r;
-    if (edo__ring_init(&r, NULL) < 0)
-        return false;
-    bool yes = edo__ring_probe_recv_multishot(&r, 7) == 1 && edo__ring_probe_buf_ring(&r, 7) == 1;
-    edo__ring_destroy(&r);
-    return yes;
-}
-
 /* A multi-thread runtime of 2 workers on `which` backend; NULL where io_uring is missing. */
 static edo_runtime *rt_on(backend which)
 {
-    if (which == URING) {
-        edo__ring r;
-        if (edo__ring_init(&r, NULL) < 0) {
-            fprintf(stderr, "no io_uring here: skipped\n");
-            return NULL;
-        }
-        edo__ring_destroy(&r);
-    }
+    if (which == URING && !have_uring())
+        return NULL;
     edo_runtime_config cfg = {.flavor = EDO_RUNTIME_MULTI_THREAD, .worker_threads = 2,
                               .io_backend = which == URING ? EDO_IO_BACKEND_IO_URING : 0};
     edo_runtime *rt;
@@ -66,7 +50,7 @@ static edo_runtime *rt_on(backend which)
  * must be spread, and these tests check that they were. */
 static bool spreads(edo_runtime *rt)
 {
-    return rt->io.kind == &edo__io_uring && kernel_receives();
+    return rt->io.kind == &edo__io_uring && uring_receives();
 }
 
 /* Runs `fn` in a task of a fresh runtime on each backend, with the runtime as its argument. */
@@ -205,17 +189,6 @@ static void *read_before_armed_body(void *arg)
 }
 
 TEST(read_right_after_registration_waits_for_the_arming) { run_both(read_before_armed_body); }
-
-/* The peer of a socket deregistered and closed sees its end of file: only once no poll or
- * receive holds it (a bound, not a sleep: poll returns at the end of file). Closes it. */
-static void expect_peer_eof(int peer)
-{
-    struct pollfd pfd = {.fd = peer, .events = POLLIN};
-    CHECK_EQ(poll(&pfd, 1, 10000), 1);
-    char c;
-    CHECK_EQ(read(peer, &c, 1), 0);
-    close(peer);
-}
 
 /* Two stream sockets registered one after the other by one task: the lanes tie for the first
  * (it stays in the task's worker's lane), so the second goes to the other lane, by mail. */
