@@ -142,6 +142,8 @@ static void *echo_across_lanes_body(void *arg)
     for (unsigned i = 0; i < CONNS; i++) {
         CHECK_EQ(edo_task_join(tasks[i], NULL), 0);
         CHECK_EQ(edo_task_join(servers[i], NULL), 0);
+        edo_task_free(tasks[i]);
+        edo_task_free(servers[i]);
     }
     edo_tcp_listener_close(l);
     if (spreads(rt)) {
@@ -180,6 +182,7 @@ static void *read_before_armed_body(void *arg)
         }
         CHECK(memcmp(buf, "ping", 4) == 0);
         CHECK_EQ(edo_task_join(t, NULL), 0);
+        edo_task_free(t);
         edo_unix_close(a);
         edo_unix_close(b);
     }

@@ -111,7 +111,13 @@ static int translate(uring_backend *b, lane *l, edo__io_ready *out, int n)
         if (!w->reported && (events = state_of(fd)) == 0)
             continue;
         w->reported = true;
-        out[kept++] = (edo__io_ready){w->token, edo__io_poll_bits(events)};
+        uint32_t bits = edo__io_poll_bits(events);
+        /* Received by completion: its read side is its inbox's news alone (take_recv), never
+         * the poll's, which may see the peer's end before the receive has put it there (the
+         * two are task work of their own, and may be run in two reaps). */
+        if (w->inbox && !(bits &= ~(EDO_READABLE | EDO_READ_CLOSED)))
+            continue;
+        out[kept++] = (edo__io_ready){w->token, bits};
     }
     if (l && l->recv)
         edo__buf_ring_publish(&l->bufs); /* the buffers take_recv gave back */
