@@ -96,13 +96,15 @@ static lane *pick_lane(uring_backend *b, lane *self)
     return best;
 }
 
-/* Watches `fd` under `token`; with `inbox` (the caller's lane receives by completion) also
- * receives its bytes into it, in the lane pick_lane chooses: the caller's own at once, another
- * by mail to its owner (only the owner may submit to its ring), who arms it when it next looks
- * at its lane (serve_arm). 1 when it receives, 0 when it watches readiness only, or -errno.
- * Sets *to_wake to a lane whose owner must be woken to read its mail. */
+/* Watches `fd` under `token`; with `inbox` (the caller's lane receives, or accepts, by
+ * completion) also receives its bytes into it, in the lane pick_lane chooses: the caller's own
+ * at once, another by mail to its owner (only the owner may submit to its ring), who arms it
+ * when it next looks at its lane (serve_arm). A listener (`accepts`) stays in the caller's
+ * lane, and its accept is armed when its first accept asks (recv_ask). 1 when it receives or
+ * accepts so, 0 when it watches readiness only, or -errno. Sets *to_wake to a lane whose owner
+ * must be woken to read its mail. */
 static int add_watch(uring_backend *b, lane *self, int fd, uint64_t token, edo__inbox *inbox,
-                     lane **to_wake)
+                     bool accepts, lane **to_wake)
 {
     if (fd < 0)
         return -EBADF;
@@ -113,7 +115,7 @@ static int add_watch(uring_backend *b, lane *self, int fd, uint64_t token, edo__
     watch *w = rc == 0 ? &b->watches[fd] : NULL;
     if (w && w->live)
         rc = -EEXIST;
-    lane *l = inbox ? pick_lane(b, self) : self;
+    lane *l = inbox && !accepts ? pick_lane(b, self) : self;
     bool by_mail = l != self;
     /* Mailed, the arming takes a slot of its own until the owner has read it. */
     if (rc == 0 && l)
@@ -125,6 +127,7 @@ static int add_watch(uring_backend *b, lane *self, int fd, uint64_t token, edo__
                        .lane = l ? l->index : 0,
                        .live = true,
                        .arming = by_mail,
+                       .accepts = accepts,
                        .rseq = (uint16_t)((w->rseq + 1) & RSEQ_MASK),
                        .inbox = inbox};
         if (by_mail) {
@@ -135,9 +138,9 @@ static int add_watch(uring_backend *b, lane *self, int fd, uint64_t token, edo__
             /* The receive first: when it cannot be queued (the SQ is full and the kernel
              * takes nothing), the fd is watched for readiness only. When then the poll cannot
              * be, the receive queued is cancelled by mail to ourselves (its slot is free). */
-            if (inbox && queue_recv(ring, fd, &fresh) < 0)
+            if (inbox && !accepts && queue_recv(ring, fd, &fresh) < 0)
                 fresh.inbox = NULL;
-            if ((rc = queue_watch_poll(ring, fd, &fresh)) < 0 && fresh.inbox)
+            if ((rc = queue_watch_poll(ring, fd, &fresh)) < 0 && fresh.inbox && !accepts)
                 mail_cancel(l, recv_data(fd, fresh.rseq));
         }
         if (rc == 0) {
@@ -159,7 +162,7 @@ int edo__uring_add(edo__io_backend *base, int fd, uint64_t token)
 {
     uring_backend *b = (uring_backend *)base;
     lane *to_wake = NULL;
-    int rc = add_watch(b, own_lane(b), fd, token, NULL, &to_wake);
+    int rc = add_watch(b, own_lane(b), fd, token, NULL, false, &to_wake);
     return rc < 0 ? rc : 0;
 }
 
@@ -168,10 +171,18 @@ int edo__uring_add_stream(edo__io_backend *base, int fd, uint64_t token, edo__in
     uring_backend *b = (uring_backend *)base;
     lane *l = own_lane(b), *to_wake = NULL;
     bool recv = l && l->recv; /* the shared ring has no buffers: readiness there */
-    int rc = add_watch(b, l, fd, token, recv ? inbox : NULL, &to_wake);
+    int rc = add_watch(b, l, fd, token, recv ? inbox : NULL, false, &to_wake);
     if (to_wake)
         edo__io_wakefd_interrupt(&to_wake->wake);
     return rc;
+}
+
+int edo__uring_add_listener(edo__io_backend *base, int fd, uint64_t token, edo__inbox *inbox)
+{
+    uring_backend *b = (uring_backend *)base;
+    lane *l = own_lane(b), *to_wake = NULL;
+    bool accept = l && l->accept; /* the shared ring: accept(2) on readiness */
+    return add_watch(b, l, fd, token, accept ? inbox : NULL, accept, &to_wake);
 }
 
 /* The live watch in lane `l` whose poll has user_data `data` (sq_lock held), or NULL. */
@@ -279,7 +290,7 @@ void edo__uring_remove(edo__io_backend *base, int fd, uint64_t token)
         w->live = false;
         /* Its poll, and its receive where it has one (which may have ended already: the
          * cancellation then finds nothing). */
-        uint64_t data[2] = {poll_data(fd, w->seq), recv_data(fd, w->rseq)};
+        uint64_t data[2] = {poll_data(fd, w->seq), watch_recv_data(fd, w)};
         /* Not armed yet (its arming is still in the owner's mail, which will find it gone):
          * nothing in the kernel to cancel. */
         unsigned n = w->arming ? 0 : w->inbox ? 2 : 1;
