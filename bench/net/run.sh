@@ -47,6 +47,8 @@
 #   bench=B edo=edo-uring ratio_cpu=X ...    the same for edo on io_uring (peer
 #       edo-uring: edo's servers with EDO_IO_BACKEND=uring), against Tokio (and
 #       vs=go, vs=epoll, and vs=edo: edo on io_uring against edo on epoll)
+#   bench=B edo=edo-uring vs=edo-uring-base ratio_cpu=X ...   with BASE set: the
+#       same against another build of edo (peers edo-base, edo-uring-base)
 #   bench=idle_conn_memory peer=P bytes_per_conn=M
 #       growth of the server's VmRSS while it holds IDLE_CONNS idle
 #       connections, per connection (kernel socket buffers are not in RSS)
@@ -73,6 +75,10 @@
 #   BENCHES="echo_c50_d1 echo_c50_d16 echo_c500_d1 echo_c500_d16 http_c50
 #            idle_conn_memory"
 #   IDLE_CONNS=9000   idle connections (needs about that many fds on each side)
+#   BASE=DIR          another build folder of edo (say main's build/release):
+#                     its echo and HTTP servers run as the peers edo-base
+#                     (epoll) and edo-uring-base (io_uring), for a before and
+#                     after in one interleaved run (add them to PEERS)
 #   PIN=1             pin server and load generator to CPUs 0 and 1 (WORKERS=1
 #                     on a machine with at least 2 CPUs only)
 #
@@ -89,6 +95,7 @@ PEERS=${PEERS:-edo edo-uring tokio go epoll}
 BENCHES=${BENCHES:-echo_c50_d1 echo_c50_d16 echo_c500_d1 echo_c500_d16 http_c50 idle_conn_memory}
 IDLE_CONNS=${IDLE_CONNS:-9000}
 PIN=${PIN:-1}
+BASE=${BASE:-}
 SERVER_CPU=() # taskset prefixes, set in main
 LOAD_CPU=()
 
@@ -130,7 +137,13 @@ build() {
         warn "edo build failed"
         exit 1
     fi
-    local tokio_bench
+    local tokio_bench base
+    for base in edo-base edo-uring-base; do
+        if [[ " $PEERS " == *" $base "* ]] && ! [ -x "$BASE/examples/echo_server" ]; then
+            warn "no $BASE/examples/echo_server (BASE): leaving $base out"
+            drop_peer $base
+        fi
+    done
     if [[ " $PEERS " == *" tokio "* ]]; then
         if tokio_bench=$(bench/tokio/build.sh); then
             TOKIO_DIR=$(dirname "$tokio_bench")
@@ -167,6 +180,10 @@ server_cmd() {
     http/edo) echo "$BIN/edo_http" ;;
     echo/edo-uring) echo env EDO_IO_BACKEND=uring build/release/examples/echo_server ;;
     http/edo-uring) echo env EDO_IO_BACKEND=uring "$BIN/edo_http" ;;
+    echo/edo-base) echo "$BASE/examples/echo_server" ;;
+    http/edo-base) echo "$BASE/bench/edo_http" ;;
+    echo/edo-uring-base) echo env EDO_IO_BACKEND=uring "$BASE/examples/echo_server" ;;
+    http/edo-uring-base) echo env EDO_IO_BACKEND=uring "$BASE/bench/edo_http" ;;
     echo/tokio) echo "$TOKIO_DIR/tokio-echo" ;;
     http/tokio) echo "$TOKIO_DIR/tokio-http" ;;
     echo/go) echo "$BIN/go-server" ;;
@@ -382,7 +399,7 @@ report() {
 ratios() {
     local bench=$1 mine=$2 other tag=""
     [ "$mine" = edo ] || tag=" edo=$mine"
-    for other in tokio go epoll edo; do
+    for other in tokio go epoll edo edo-base edo-uring-base; do
         [ "$other" != "$mine" ] && [ -n "${RESULTS[$bench/$other]:-}" ] || continue
         local vs="$tag"
         [ $other = tokio ] || vs="$tag vs=$other"

@@ -217,6 +217,10 @@ void edo__runtime_drain_late(edo_runtime *rt);
  * `rt`'s driver (edo__io_register_stream: received by completion where the backend can): 0,
  * -EINVAL (NULL rt or out, negative fd), or edo_io_register's errors. core/io.c. */
 int edo__runtime_register_stream(edo_runtime *rt, int fd, edo_io **out);
+/* Registers `fd`, a listening stream socket edo made, with `rt`'s driver
+ * (edo__io_register_listener: accepted by completion where the backend can): errors as
+ * edo__runtime_register_stream. core/io.c. */
+int edo__runtime_register_listener(edo_runtime *rt, int fd, edo_io **out);
 
 /* The completion ring (io/uring/completions.h) the calling thread submits to on `rt` (its
  * worker's own, or the one of the threads that are not workers), or NULL where it has none

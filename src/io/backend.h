@@ -104,6 +104,13 @@ typedef struct edo__io_backend_ops {
      * after the receive was stopped at the inbox's cap: arm it again. Any thread; never
      * blocks on the lane's owner (it is told, and does it when it next looks at its lane). */
     void (*recv_ask)(edo__io_backend *b, int fd, uint64_t token);
+    /* Watches `fd`, a listening stream socket, as add does, and where the calling thread's
+     * lane can accept by completion (io_uring: a multishot accept), accepts its connections
+     * into `inbox` (reset for accepts by the caller: stopped), armed when the inbox's taker
+     * first asks (recv_ask); their fds are then the inbox's, and its news (a connection, an
+     * error) is the fd's readability. 1 when it accepts so, 0 when it only watches readiness
+     * (as add), or add's -errno. Optional (NULL: listeners are watched as any fd). */
+    int (*add_listener)(edo__io_backend *b, int fd, uint64_t token, edo__inbox *inbox);
 } edo__io_backend_ops;
 
 /* The head of every backend instance. */
@@ -130,10 +137,22 @@ void edo__io_uring_set_sizes(unsigned sq_entries, unsigned cq_entries);
  * Thread-safe. */
 #define EDO__IO_URING_NO_RECV 0xffffffffu
 void edo__io_uring_set_recv_buffers(unsigned count, unsigned size);
+/* Whether the workers' rings of the io_uring backends created from now on accept their
+ * listeners' connections by completion where the kernel can (multishot accept): true by
+ * default; false to try the fallback (accept(2) on readiness, as on a kernel without it).
+ * Thread-safe. */
+void edo__io_uring_set_accepts(bool on);
 /* How many times a multishot receive of io_uring backend `b` ended without ending its stream
  * (out of buffers, or the completion queue overflowed) and was armed again at once: for tests,
  * which must know that a tiny buffer ring did run out. Any thread. */
 uint64_t edo__io_uring_recv_rearms(edo__io_backend *b);
+/* How many stream sockets were added to io_uring backend `b` in a lane other than the
+ * registering thread's (the arming mailed to that lane's owner): for tests, which must know
+ * that the spreading of accepted sockets over the workers' rings did happen. Any thread. */
+uint64_t edo__io_uring_arms_mailed(edo__io_backend *b);
+/* The lane the watch of `fd` in io_uring backend `b` is in: 1, 2, ... a worker's ring (in the
+ * order the workers attached), 0 the shared ring, -1 not watched. For tests. Any thread. */
+int edo__io_uring_lane_of(edo__io_backend *b, int fd);
 /* How many times the completion queue of one of the workers' rings of io_uring backend `b`
  * overflowed (the kernel kept completions back, brought in as they were reaped): for tests,
  * which must know that a tiny ring did overflow. Any thread. */

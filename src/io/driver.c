@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "io/uring/completions.h"
 #include "platform/thread.h"
@@ -72,25 +73,35 @@ void edo__io_destroy(edo__io_driver *d)
     pthread_mutex_destroy(&d->lock);
 }
 
-/* Adds `fd` to the backend under `io`'s token: as a stream socket received by completion
- * where `stream` and the backend can (io->recv_mode then set), else watched for readiness. */
+/* What a registration is, for the backend. */
+typedef enum { PLAIN_FD, STREAM, LISTENER } fd_kind;
+
+/* Adds `fd` to the backend under `io`'s token: as a stream socket received by completion, or
+ * a listener accepting by completion, where `kind` and the backend can (io->recv_mode then
+ * set), else watched for readiness. */
 static int add_to_backend(edo__io_driver *d, struct edo_io *io, int fd, uint64_t token,
-                          bool stream)
+                          fd_kind kind)
 {
     edo__io_backend *b = d->backend;
     io->recv_mode = 0;
-    if (!stream || !b->ops->add_stream)
+    int (*add)(edo__io_backend *, int, uint64_t, edo__inbox *) =
+        kind == STREAM ? b->ops->add_stream : kind == LISTENER ? b->ops->add_listener : NULL;
+    if (!add)
         return b->ops->add(b, fd, token);
     if (!io->inbox && !(io->inbox = edo__inbox_new()))
         return -ENOMEM;
-    edo__inbox_reset(io->inbox); /* before the backend may put bytes in */
-    int rc = b->ops->add_stream(b, fd, token, io->inbox);
+    /* Before the backend may put anything in. */
+    if (kind == LISTENER)
+        edo__inbox_reset_accepts(io->inbox);
+    else
+        edo__inbox_reset(io->inbox);
+    int rc = add(b, fd, token, io->inbox);
     if (rc > 0)
-        io->recv_mode = 1;
+        io->recv_mode = kind == LISTENER ? EDO__IO_RECV_ACCEPTS : EDO__IO_RECV_BYTES;
     return rc < 0 ? rc : 0;
 }
 
-static int register_fd(edo__io_driver *d, edo_io **out, int fd, bool stream)
+static int register_fd(edo__io_driver *d, edo_io **out, int fd, fd_kind kind)
 {
     pthread_mutex_lock(&d->lock);
     /* The backend is made on first use: a runtime that never watches an fd costs no fds. */
@@ -106,7 +117,7 @@ static int register_fd(edo__io_driver *d, edo_io **out, int fd, bool stream)
     io->driver = d;
     uint32_t gen = edo__io_readiness_open(io);
     pthread_mutex_unlock(&d->lock);
-    if ((rc = add_to_backend(d, io, fd, edo__io_token(gen, io->index), stream)) < 0) {
+    if ((rc = add_to_backend(d, io, fd, edo__io_token(gen, io->index), kind)) < 0) {
         pthread_mutex_lock(&d->lock);
         edo__io_slab_put(&d->slab, io);
         pthread_mutex_unlock(&d->lock);
@@ -123,12 +134,17 @@ static int register_fd(edo__io_driver *d, edo_io **out, int fd, bool stream)
 
 int edo__io_register(edo__io_driver *d, edo_io **out, int fd)
 {
-    return register_fd(d, out, fd, false);
+    return register_fd(d, out, fd, PLAIN_FD);
 }
 
 int edo__io_register_stream(edo__io_driver *d, edo_io **out, int fd)
 {
-    return register_fd(d, out, fd, true);
+    return register_fd(d, out, fd, STREAM);
+}
+
+int edo__io_register_listener(edo__io_driver *d, edo_io **out, int fd)
+{
+    return register_fd(d, out, fd, LISTENER);
 }
 
 ssize_t edo__io_inbox_read(edo_io *io, const struct iovec *iov, int iovcnt, bool peek,
@@ -141,6 +157,28 @@ ssize_t edo__io_inbox_read(edo_io *io, const struct iovec *iov, int iovcnt, bool
         b->ops->recv_ask(b, io->fd, edo__io_token(edo__io_generation(io), io->index));
     }
     return n;
+}
+
+int edo__io_accept_take(edo_io *io, int *fd, bool *drained)
+{
+    struct iovec one = {fd, sizeof *fd};
+    ssize_t n = edo__io_inbox_read(io, &one, 1, false, drained);
+    if (n == (ssize_t)sizeof *fd)
+        return 0;
+    return n < 0 ? (int)n : -EAGAIN; /* 0 only once cleared: a close raced with it */
+}
+
+/* Closes the connections accepted for a listener that goes (its backend puts no more in). */
+static void close_accepted(edo__inbox *in)
+{
+    int fd;
+    struct iovec one = {&fd, sizeof fd};
+    bool drained, ask;
+    ssize_t n;
+    while ((n = edo__inbox_take(in, &one, 1, false, &drained, &ask)) != -EAGAIN && n != 0) {
+        if (n == (ssize_t)sizeof fd)
+            close(fd);
+    }
 }
 
 static int register_for_cring(void *ctx, int fd, edo_io **io)
@@ -187,6 +225,8 @@ void edo_io_deregister(edo_io *io)
     d->backend->ops->remove(d->backend, io->fd, edo__io_token(edo__io_generation(io), io->index));
     edo__io_readiness_close(io);
     if (io->recv_mode) { /* the backend no longer fills it: its bytes go with the registration */
+        if (io->recv_mode == EDO__IO_RECV_ACCEPTS)
+            close_accepted(io->inbox);
         edo__inbox_clear(io->inbox);
         io->recv_mode = 0;
     }

@@ -86,6 +86,22 @@ int edo__io_register(edo__io_driver *d, edo_io **out, int fd);
  * (edo__io_inbox_read), never from the fd. Errors as edo__io_register. Any thread. */
 int edo__io_register_stream(edo__io_driver *d, edo_io **out, int fd);
 
+/* Registers `fd`, a listening stream socket of edo's own, as edo__io_register does; where the
+ * backend can (io_uring, on a worker's own ring that can accept by completion), its connections
+ * are accepted by completion into the registration's inbox once the first accept asks
+ * (io->recv_mode EDO__IO_RECV_ACCEPTS): its accepts must then take them from there
+ * (edo__io_accept_take), never from the fd. Deregistration closes those not taken. Errors as
+ * edo__io_register. Any thread. */
+int edo__io_register_listener(edo__io_driver *d, edo_io **out, int fd);
+
+/* Takes a connection that the backend accepted for listener `io` (io->recv_mode
+ * EDO__IO_RECV_ACCEPTS): 0 with its fd (non-blocking, close-on-exec) in *fd; the error an
+ * accept by completion failed with (-EMFILE, -ENFILE, -ENOBUFS, -ENOMEM ...), once; or -EAGAIN
+ * when none has come yet (wait for readability: the next connection, or error, makes it
+ * readable; the first call arms the accept). *drained: none is left. Never blocks nor
+ * suspends; any thread. */
+int edo__io_accept_take(edo_io *io, int *fd, bool *drained);
+
 /* Whether a stream socket the calling thread registers now (edo__io_register_stream) would be
  * received by completion: the backend can, and the thread's own lane has what it takes (the
  * kernel's features, its buffers). */

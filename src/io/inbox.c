@@ -11,13 +11,18 @@
 #define FIRST_SIZE ((size_t)4096)
 
 static _Atomic size_t cap_knob = EDO__INBOX_CAP;
+static _Atomic unsigned accept_cap_knob = EDO__INBOX_ACCEPT_CAP;
 
 void edo__inbox_set_cap(size_t cap)
 {
     atomic_store_explicit(&cap_knob, cap ? cap : EDO__INBOX_CAP, memory_order_relaxed);
 }
 
-static size_t cap_now(void) { return atomic_load_explicit(&cap_knob, memory_order_relaxed); }
+void edo__inbox_set_accept_cap(unsigned fds)
+{
+    atomic_store_explicit(&accept_cap_knob, fds ? fds : EDO__INBOX_ACCEPT_CAP,
+                          memory_order_relaxed);
+}
 
 edo__inbox *edo__inbox_new(void)
 {
@@ -35,14 +40,28 @@ void edo__inbox_free(edo__inbox *in)
     free(in);
 }
 
-void edo__inbox_reset(edo__inbox *in)
+/* Empties `in` for a new registration, with `cap` and as `accepts` says. */
+static void reset(edo__inbox *in, size_t cap, bool accepts)
 {
     edo__spin_lock(&in->lock);
-    in->state = EDO__INBOX_RECEIVING;
+    in->state = accepts ? EDO__INBOX_STOPPED : EDO__INBOX_RECEIVING;
+    in->accepts = accepts;
+    in->cap = cap;
     in->asked = false;
     in->end = 0;
     in->head = in->len = 0;
     edo__spin_unlock(&in->lock);
+}
+
+void edo__inbox_reset(edo__inbox *in)
+{
+    reset(in, atomic_load_explicit(&cap_knob, memory_order_relaxed), false);
+}
+
+void edo__inbox_reset_accepts(edo__inbox *in)
+{
+    unsigned fds = atomic_load_explicit(&accept_cap_knob, memory_order_relaxed);
+    reset(in, fds * sizeof(int), true);
 }
 
 void edo__inbox_clear(edo__inbox *in)
@@ -89,14 +108,14 @@ edo__inbox_action edo__inbox_put(edo__inbox *in, const void *bytes, size_t n)
     } else if (!make_room(in, n)) {
         in->end = -ENOMEM;
         in->state = EDO__INBOX_DONE;
-        act = EDO__INBOX_CANCEL;
+        act = EDO__INBOX_DROPPED;
     } else {
         size_t tail = (in->head + in->len) & (in->size - 1);
         size_t first = in->size - tail < n ? in->size - tail : n;
         memcpy(in->data + tail, bytes, first);
         memcpy(in->data, (const char *)bytes + first, n - first);
         in->len += n;
-        if (in->state == EDO__INBOX_RECEIVING && in->len >= cap_now()) {
+        if (in->state == EDO__INBOX_RECEIVING && in->len >= in->cap) {
             in->state = EDO__INBOX_STOPPING;
             act = EDO__INBOX_CANCEL;
         }
@@ -113,6 +132,14 @@ static bool ends_stream(int32_t res)
                         res != -EINTR);
 }
 
+/* Whether an accept that ended with `res` failed with an error its caller must hear of (not a
+ * cancellation, nor a connection that died in the queue: accept(2) takes the next then). */
+static bool accept_error(int32_t res)
+{
+    return res < 0 && res != -ECANCELED && res != -ECONNABORTED && res != -EAGAIN &&
+           res != -EINTR;
+}
+
 edo__inbox_action edo__inbox_ended(edo__inbox *in, int32_t res, bool *closed)
 {
     edo__inbox_action act = EDO__INBOX_NOTHING;
@@ -120,11 +147,16 @@ edo__inbox_action edo__inbox_ended(edo__inbox *in, int32_t res, bool *closed)
     edo__spin_lock(&in->lock);
     if (in->state == EDO__INBOX_DONE) {
         /* The end is recorded already (out of memory): nothing more to arm. */
-    } else if (ends_stream(res)) {
+    } else if (in->accepts && accept_error(res)) {
+        /* After the fds before it; armed again when an accept has taken it and asks. */
+        in->end = res;
+        in->state = EDO__INBOX_STOPPED;
+        *closed = true; /* an accept must hear of it */
+    } else if (!in->accepts && ends_stream(res)) {
         in->end = res == 0 ? 1 : res;
         in->state = EDO__INBOX_DONE;
         *closed = true;
-    } else if (in->len <= cap_now() / 2) {
+    } else if (in->len <= in->cap / 2) {
         /* Out of buffers, or cancelled at the cap and drained since: go on receiving. */
         in->state = EDO__INBOX_RECEIVING;
         act = EDO__INBOX_ARM;
@@ -140,7 +172,7 @@ edo__inbox_action edo__inbox_service(edo__inbox *in)
     edo__inbox_action act = EDO__INBOX_NOTHING;
     edo__spin_lock(&in->lock);
     in->asked = false;
-    if (in->state == EDO__INBOX_STOPPED && in->len <= cap_now() / 2) {
+    if (in->state == EDO__INBOX_STOPPED && in->len <= in->cap / 2 && !in->end) {
         in->state = EDO__INBOX_RECEIVING;
         act = EDO__INBOX_ARM;
     }
@@ -183,13 +215,14 @@ ssize_t edo__inbox_take(edo__inbox *in, const struct iovec *iov, int iovcnt, boo
         }
     } else if (in->end) {
         n = in->end == 1 ? 0 : in->end;
-        if (!peek)
-            in->end = 1; /* an error is reported once, as recv(2) does; then end of file */
+        if (!peek) /* an error is reported once, as recv(2) does; then end of file (an accept
+                      queue: then it goes on) */
+            in->end = in->accepts ? 0 : 1;
     } else {
         n = -EAGAIN;
     }
     *drained = in->len == 0 && in->end == 0;
-    if (in->state == EDO__INBOX_STOPPED && !in->asked && in->len <= cap_now() / 2)
+    if (in->state == EDO__INBOX_STOPPED && !in->asked && in->len <= in->cap / 2 && !in->end)
         *ask = in->asked = true;
     edo__spin_unlock(&in->lock);
     return n;

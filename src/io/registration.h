@@ -21,14 +21,18 @@
 
 struct edo__io_driver;
 
+enum { EDO__IO_RECV_BYTES = 1, EDO__IO_RECV_ACCEPTS = 2 }; /* edo_io.recv_mode */
+
 /* A registration; the public edo_io. */
 struct edo_io {
     _Alignas(64) _Atomic uint64_t state; /* generation | tick | ready (io/readiness.c) */
     int fd;
     uint32_t index; /* slot in the slab */
     edo__spinlock lock;
-    /* The backend receives this stream socket's bytes by completion into `inbox` (read them
-     * from there: edo__io_inbox_read), else 0. In the padding after the lock. */
+    /* EDO__IO_RECV_BYTES: the backend receives this stream socket's bytes by completion into
+     * `inbox` (read them from there: edo__io_inbox_read); EDO__IO_RECV_ACCEPTS: it accepts
+     * this listener's connections by completion into `inbox` (take them from there:
+     * edo__io_accept_take); else 0. In the padding after the lock. */
     uint8_t recv_mode;
     edo_io_waiter *waiters;
     struct edo_io *next_free;

@@ -56,6 +56,8 @@ static _Atomic unsigned sq_size = 256, cq_size = 4096;
  * buffer is given back as soon as its bytes are copied into their inbox, so a lane needs only
  * as many as the receives that complete between two reaps. */
 static _Atomic unsigned recv_count = 256, recv_size = 4096;
+/* Whether lanes accept by completion where the kernel can (edo__io_uring_set_accepts). */
+static _Atomic bool accepts_knob = true;
 
 _Thread_local EDO__TLS_HOT lane *edo__uring_my_lane;
 
@@ -71,10 +73,32 @@ void edo__io_uring_set_recv_buffers(unsigned count, unsigned size)
     atomic_store_explicit(&recv_size, size ? size : 4096, memory_order_relaxed);
 }
 
+void edo__io_uring_set_accepts(bool on)
+{
+    atomic_store_explicit(&accepts_knob, on, memory_order_relaxed);
+}
+
 uint64_t edo__io_uring_recv_rearms(edo__io_backend *base)
 {
     uring_backend *b = (uring_backend *)base;
     return atomic_load_explicit(&b->recv_rearms, memory_order_relaxed);
+}
+
+uint64_t edo__io_uring_arms_mailed(edo__io_backend *base)
+{
+    uring_backend *b = (uring_backend *)base;
+    return atomic_load_explicit(&b->arms_mailed, memory_order_relaxed);
+}
+
+int edo__io_uring_lane_of(edo__io_backend *base, int fd)
+{
+    uring_backend *b = (uring_backend *)base;
+    pthread_mutex_lock(&b->sq_lock);
+    int at = fd >= 0 && (unsigned)fd < b->nwatches && b->watches[fd].live
+                   ? (int)b->watches[fd].lane
+                   : -1;
+    pthread_mutex_unlock(&b->sq_lock);
+    return at;
 }
 
 uint64_t edo__io_uring_lane_overflows(edo__io_backend *base)
@@ -131,7 +155,9 @@ static int backend_create(edo__io_backend **out)
     b->cq_entries = atomic_load_explicit(&cq_size, memory_order_relaxed);
     b->recv_count = atomic_load_explicit(&recv_count, memory_order_relaxed);
     b->recv_size = atomic_load_explicit(&recv_size, memory_order_relaxed);
+    b->accepts = atomic_load_explicit(&accepts_knob, memory_order_relaxed);
     atomic_init(&b->recv_probe, -1);
+    atomic_init(&b->accept_probe, -1);
     edo__ring_params p = ring_params(b, 0);
     int rc = edo__ring_init(&b->ring, &p);
     if (rc < 0) {
@@ -230,6 +256,18 @@ static void set_up_recv(uring_backend *b, lane *l)
               edo__buf_ring_init(&l->bufs, &l->ring, RECV_BGID, b->recv_count, b->recv_size) == 0;
 }
 
+/* Lets lane `l` (a new ring, its CQ still empty) accept by completion where the kernel has
+ * multishot accept (asked once per backend): then the listeners its owner registers do. */
+static void set_up_accept(uring_backend *b, lane *l)
+{
+    int probe = atomic_load_explicit(&b->accept_probe, memory_order_acquire);
+    if (probe < 0) {
+        probe = edo__ring_probe_accept_multishot(&l->ring) == 1;
+        atomic_store_explicit(&b->accept_probe, probe, memory_order_release);
+    }
+    l->accept = probe && b->accepts;
+}
+
 static int backend_attach(edo__io_backend *base)
 {
     uring_backend *b = (uring_backend *)base;
@@ -252,6 +290,7 @@ static int backend_attach(edo__io_backend *base)
     }
     l->b = b;
     set_up_recv(b, l);
+    set_up_accept(b, l);
     if ((rc = arm_first(&l->ring, l->wake.fd, TAG_WAKE)) == 0) {
         pthread_mutex_lock(&b->sq_lock);
         int efd = shared_eventfd(b);
@@ -274,6 +313,31 @@ static int backend_attach(edo__io_backend *base)
     return 0;
 }
 
+/* Lane `l` closes (its owner stops): its listeners' accepts are cancelled, and the
+ * connections accepted that nobody reaped are closed (the ring's end would leave their fds
+ * open, with nobody to know of them). */
+static void close_unreaped_accepts(uring_backend *b, lane *l)
+{
+    pthread_mutex_lock(&b->sq_lock);
+    for (unsigned fd = 0; fd < b->nwatches; fd++) {
+        watch *w = &b->watches[fd];
+        if (w->live && w->accepts && w->inbox && w->lane == l->index)
+            queue_cancel(&l->ring, watch_recv_data((int)fd, w));
+    }
+    pthread_mutex_unlock(&b->sq_lock);
+    edo__ring_submit_run(&l->ring);
+    do {
+        unsigned head, seen = 0;
+        struct io_uring_cqe *cqe;
+        edo__ring_for_each_cqe(&l->ring, head, cqe) {
+            seen++;
+            if (is_recv(cqe->user_data) && (cqe->user_data & ACCEPTS) && cqe->res >= 0)
+                close(cqe->res);
+        }
+        edo__ring_cq_advance(&l->ring, seen);
+    } while (edo__ring_cq_overflowed(&l->ring) && edo__ring_flush_overflow(&l->ring) == 0);
+}
+
 static void backend_detach(edo__io_backend *base)
 {
     uring_backend *b = (uring_backend *)base;
@@ -284,6 +348,8 @@ static void backend_detach(edo__io_backend *base)
     l->open = false; /* removals from now on have nothing to cancel */
     l->ncancels = 0;
     pthread_mutex_unlock(&b->sq_lock);
+    if (l->accept)
+        close_unreaped_accepts(b, l);
     edo__ring_destroy(&l->ring); /* its polls end, their files let go */
     edo__buf_ring_destroy(&l->bufs);
     edo__uring_my_lane = NULL;
@@ -333,4 +399,5 @@ const edo__io_backend_ops edo__io_uring = {
     .add_stream = edo__uring_add_stream,
     .can_receive = backend_can_receive,
     .recv_ask = edo__uring_recv_ask,
+    .add_listener = edo__uring_add_listener,
 };

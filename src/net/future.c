@@ -269,8 +269,8 @@ static void accept_init(edo_socket_future *f, edo_io *listener, edo_sockaddr *pe
 {
     if (!f)
         return;
-    state *st = init(f, listener, ACCEPT, EDO_READABLE, edo__sock_do_accept);
-    st->accept = (edo__accept){peer, -1};
+    state *st = init(f, listener, ACCEPT, EDO_READABLE, edo__sock_accept_op(listener));
+    st->accept = (edo__accept){peer, -1, listener};
 }
 
 void edo_tcp_accept_future_init(edo_socket_future *f, edo_tcp_listener *l, edo_sockaddr *peer)

@@ -12,32 +12,38 @@
 #include "core/runtime.h"
 #include "net/open.h"
 
+/* What a socket is, for its registration. */
+typedef enum { WATCHED, OWN_STREAM, OWN_LISTENER } sock_kind;
+
 /* Registers a socket; a stream socket's registration is also its edo_stream (net/stream.c).
- * A connected stream socket edo made (`own_stream`: connected, accepted, of a pair) is read by
- * edo alone, so the backend may receive its bytes by completion (io/driver.h); one taken over
- * from elsewhere (from_fd), a listener or a datagram socket is watched for readiness. */
-static int register_socket(edo_runtime *rt, int fd, edo_io **out, bool own_stream)
+ * A connected stream socket edo made (OWN_STREAM: connected, accepted, of a pair) is read by
+ * edo alone, so the backend may receive its bytes by completion (io/driver.h), and a listener
+ * edo made (OWN_LISTENER) is accepted from by edo alone, so the backend may accept its
+ * connections by completion; one taken over from elsewhere (from_fd) or a datagram socket is
+ * watched for readiness (WATCHED). */
+static int register_socket(edo_runtime *rt, int fd, edo_io **out, sock_kind kind)
 {
-    int rc = own_stream ? edo__runtime_register_stream(rt, fd, out)
-                        : edo_io_register_on(rt, fd, out);
+    int rc = kind == OWN_STREAM     ? edo__runtime_register_stream(rt, fd, out)
+             : kind == OWN_LISTENER ? edo__runtime_register_listener(rt, fd, out)
+                                    : edo_io_register_on(rt, fd, out);
     if (rc == 0)
         (*out)->stream.vtable = &edo__socket_stream_vtable;
     return rc;
 }
 
-static int adopt(edo_runtime *rt, edo_io **out, int fd, bool own_stream)
+static int adopt(edo_runtime *rt, edo_io **out, int fd, sock_kind kind)
 {
-    int rc = register_socket(rt, fd, out, own_stream);
+    int rc = register_socket(rt, fd, out, kind);
     if (rc < 0)
         close(fd);
     return rc;
 }
 
-int edo__sock_adopt(edo_runtime *rt, edo_io **out, int fd) { return adopt(rt, out, fd, false); }
+int edo__sock_adopt(edo_runtime *rt, edo_io **out, int fd) { return adopt(rt, out, fd, WATCHED); }
 
 int edo__sock_adopt_stream(edo_runtime *rt, edo_io **out, int fd)
 {
-    return adopt(rt, out, fd, true);
+    return adopt(rt, out, fd, OWN_STREAM);
 }
 
 int edo__sock_from_fd(edo_io **out, int fd, int type, unsigned families, edo__sock_role role)
@@ -78,7 +84,7 @@ int edo__sock_from_fd(edo_io **out, int fd, int type, unsigned families, edo__so
         return -errno;
     if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
         return -errno;
-    int rc = register_socket(rt, fd, out, false);
+    int rc = register_socket(rt, fd, out, WATCHED);
     if (rc < 0 && !(flags & O_NONBLOCK))
         fcntl(fd, F_SETFL, flags); /* the caller gets it back as it was */
     return rc;
@@ -94,13 +100,13 @@ int edo__sock_pair(int type, edo_io **a, edo_io **b)
     int sv[2];
     if (socketpair(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
         return -errno;
-    bool stream = type == SOCK_STREAM;
-    int rc = adopt(rt, a, sv[0], stream);
+    sock_kind kind = type == SOCK_STREAM ? OWN_STREAM : WATCHED;
+    int rc = adopt(rt, a, sv[0], kind);
     if (rc < 0) {
         close(sv[1]);
         return rc;
     }
-    if ((rc = adopt(rt, b, sv[1], stream)) < 0)
+    if ((rc = adopt(rt, b, sv[1], kind)) < 0)
         edo__sock_close(*a);
     return rc;
 }
@@ -206,7 +212,7 @@ int edo__sock_connected(edo_io **io)
     edo_runtime *rt = edo__io_owner(old);
     int fd = old->fd;
     edo_io_deregister(old);
-    return adopt(rt, io, fd, true);
+    return adopt(rt, io, fd, OWN_STREAM);
 }
 
 int edo__sock_connect(edo_io **out, int type, const edo_sockaddr *addr,
@@ -251,12 +257,13 @@ int edo__sock_listen(edo_runtime *rt, const edo_sockaddr *addr, int backlog, boo
     }
     /* Registered once listening: epoll reports a socket that is neither connected nor
      * listening as hung up. */
-    return edo__sock_adopt(rt, out, fd);
+    return adopt(rt, out, fd, OWN_LISTENER);
 }
 
 /* ---- accepting ----------------------------------------------------------------------------- */
 
-ssize_t edo__sock_do_accept(int fd, void *arg, bool *drained)
+/* accept(2), once the listener is readable. */
+static ssize_t do_accept(int fd, void *arg, bool *drained)
 {
     (void)drained;
     edo__accept *a = arg;
@@ -278,12 +285,36 @@ ssize_t edo__sock_do_accept(int fd, void *arg, bool *drained)
     }
 }
 
+/* A connection the backend accepted by completion, from the listener's queue. */
+static ssize_t take_accepted(int fd, void *arg, bool *drained)
+{
+    (void)fd;
+    edo__accept *a = arg;
+    for (;;) {
+        int rc = edo__io_accept_take(a->listener, &a->fd, drained);
+        if (rc < 0 || !a->peer)
+            return rc;
+        a->peer->len = sizeof a->peer->u;
+        if (getpeername(a->fd, &a->peer->u.sa, &a->peer->len) == 0)
+            return 0;
+        /* It died in the queue (accept(2) would have named its peer, from before): take the
+         * next one, as accept(2) skips one that died before it was taken. */
+        close(a->fd);
+        a->fd = -1;
+    }
+}
+
+edo__sock_op_fn edo__sock_accept_op(const edo_io *lio)
+{
+    return lio && lio->recv_mode == EDO__IO_RECV_ACCEPTS ? take_accepted : do_accept;
+}
+
 int edo__sock_accept(edo_io *lio, edo_io **out, edo_sockaddr *peer)
 {
     if (!lio || !out)
         return -EINVAL;
-    edo__accept a = {peer, -1};
-    int rc = (int)edo__sock_op(lio, EDO_READABLE, edo__sock_do_accept, &a);
+    edo__accept a = {peer, -1, lio};
+    int rc = (int)edo__sock_op(lio, EDO_READABLE, edo__sock_accept_op(lio), &a);
     if (rc < 0)
         return rc;
     return edo__sock_adopt_stream(edo__io_owner(lio), out, a.fd);

@@ -12,13 +12,18 @@
 #include "net/sock.h"
 
 /* The operations, for edo__sock_wait (the future forms run them too): an accept (ctx:
- * edo__accept), and the outcome of a connect in progress (no ctx). */
-ssize_t edo__sock_do_accept(int fd, void *ctx, bool *drained);
+ * edo__accept; edo__sock_accept_op says which), and the outcome of a connect in progress (no
+ * ctx). */
 ssize_t edo__sock_connect_result(int fd, void *ctx, bool *drained);
 typedef struct edo__accept {
     edo_sockaddr *peer; /* may be NULL */
     int fd;             /* the accepted socket */
+    edo_io *listener;
 } edo__accept;
+/* The accept of listener `lio` (may be NULL): accept(2) on readiness, or, where the backend
+ * accepts its connections by completion (lio->recv_mode EDO__IO_RECV_ACCEPTS), a take from
+ * its registration's queue (edo__io_accept_take), the peer's address asked of the socket. */
+edo__sock_op_fn edo__sock_accept_op(const edo_io *lio);
 
 /* A connected stream socket's vtable as an edo_stream (net/socket_stream.c): every socket's
  * registration carries it, and edo_tcp_stream hands the registration out as the stream. */

@@ -21,6 +21,7 @@
 #include "harness.h"
 #include "io/backend.h"
 #include "io/uring/ring.h"
+#include "uring_util.h"
 #include "util.h"
 
 /* Sets EDO_IO_BACKEND (NULL: unset) for the runtimes made until the next call; the value the
@@ -49,17 +50,6 @@ static void restore_env(void)
     saved = false;
 }
 
-/* Whether this kernel gives a ring at all (else io_uring cases are skipped). */
-static bool have_uring(void)
-{
-    edo__ring r;
-    if (edo__ring_init(&r, NULL) < 0) {
-        fprintf(stderr, "no io_uring here: skipped\n");
-        return false;
-    }
-    edo__ring_destroy(&r);
-    return true;
-}
 
 /* Starts a current-thread runtime with `io_backend`: 0 and the name of the backend it runs in
  * *name, or edo_runtime_new's error (and NULL). */

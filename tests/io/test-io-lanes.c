@@ -23,17 +23,14 @@
 #include "core/runtime.h"
 #include "harness.h"
 #include "io/uring/ring.h"
+#include "uring_util.h"
 #include "util.h"
 
 /* A multi-thread io_uring runtime of `workers` workers, or NULL where the kernel has none. */
 static edo_runtime *uring_rt(unsigned workers)
 {
-    edo__ring r;
-    if (edo__ring_init(&r, NULL) < 0) {
-        fprintf(stderr, "no io_uring here: skipped\n");
+    if (!have_uring())
         return NULL;
-    }
-    edo__ring_destroy(&r);
     edo_runtime *rt;
     edo_runtime_config cfg = {.flavor = EDO_RUNTIME_MULTI_THREAD, .worker_threads = workers,
                               .io_backend = EDO_IO_BACKEND_IO_URING};
@@ -92,18 +89,6 @@ static void *register_here(void *arg)
 }
 
 static void *nothing(void *arg) { return arg; }
-
-/* The peer of a socket whose other end was deregistered and closed sees its end of file: only
- * once the poll let the socket go (a bound, not a sleep: poll returns at the end of file).
- * Closes it. */
-static void expect_peer_eof(int peer)
-{
-    struct pollfd pfd = {.fd = peer, .events = POLLIN};
-    CHECK_EQ(poll(&pfd, 1, 10000), 1);
-    char c;
-    CHECK_EQ(read(peer, &c, 1), 0);
-    close(peer);
-}
 
 TEST(worker_asleep_in_its_ring_is_woken_from_another_thread)
 {

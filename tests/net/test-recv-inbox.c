@@ -28,6 +28,7 @@
 #include "io/driver.h"
 #include "io/registration.h"
 #include "io/uring/ring.h"
+#include "uring_util.h"
 #include "util.h"
 
 /* The environment's backend; io_uring; io_uring with no buffers for its workers (stream sockets
@@ -38,12 +39,8 @@ typedef enum { ENV_BACKEND, URING, URING_NO_RECV } backend;
 static edo_runtime *rt_on(backend which, unsigned workers)
 {
     if (which != ENV_BACKEND) {
-        edo__ring r;
-        if (edo__ring_init(&r, NULL) < 0) {
-            fprintf(stderr, "no io_uring here: skipped\n");
+        if (!have_uring())
             return NULL;
-        }
-        edo__ring_destroy(&r);
     }
     edo_runtime_config cfg = {.flavor = EDO_RUNTIME_MULTI_THREAD, .worker_threads = workers,
                               .io_backend = which != ENV_BACKEND ? EDO_IO_BACKEND_IO_URING : 0};
@@ -55,19 +52,6 @@ static edo_runtime *rt_on(backend which, unsigned workers)
     return rt;
 }
 
-/* Whether the kernel has what receiving by completion needs (multishot receive, buffer
- * rings): then an io_uring runtime's workers must receive so, or these tests would pass
- * without exercising it. */
-static bool kernel_receives(void)
-{
-    edo__ring r;
-    if (edo__ring_init(&r, NULL) < 0)
-        return false;
-    bool yes = edo__ring_probe_recv_multishot(&r, 7) == 1 && edo__ring_probe_buf_ring(&r, 7) == 1;
-    edo__ring_destroy(&r);
-    return yes;
-}
-
 static bool must_receive; /* the runtime the body runs on is io_uring on such a kernel */
 static bool must_not_receive; /* the runtime the body runs on has no buffers for it */
 
@@ -77,7 +61,7 @@ static void run_both(unsigned workers, void *(*fn)(void *))
         edo_runtime *rt = rt_on((backend)which, workers);
         if (!rt)
             return;
-        must_receive = which == URING && kernel_receives();
+        must_receive = which == URING && uring_receives();
         must_not_receive = which == URING_NO_RECV;
         run_on(rt, fn, (void *)(intptr_t)which);
         edo_runtime_free(rt);
@@ -457,7 +441,7 @@ TEST(tiny_buffer_ring_runs_out_and_rearms)
     edo__inbox_set_cap(256);
     edo_runtime *rt = rt_on(URING, 2);
     if (rt) {
-        must_receive = kernel_receives();
+        must_receive = uring_receives();
         run_on(rt, tiny_buffers_body, NULL);
         if (must_receive) /* the receives did run out of buffers, and went on */
             CHECK(edo__io_uring_recv_rearms(rt->io.backend) > 0);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "io/poll_bits.h"
 
@@ -28,7 +29,8 @@ static uint32_t state_of(int fd)
 /* A receive's completion in lane `l` (sq_lock held): copies its bytes into the inbox of its
  * watch and gives the buffer back at once (also for a receive since removed, whose bytes go
  * nowhere), arms the receive again where it ended without ending the stream, cancels it at the
- * inbox's cap. Stores the event for the reader in *out and returns 1, or returns 0. */
+ * inbox's cap. A listener's accept likewise, its fd for bytes (closed when its listener was
+ * removed). Stores the event for the reader in *out and returns 1, or returns 0. */
 static int take_recv(uring_backend *b, lane *l, uint64_t data, bool ended, int32_t res,
                      edo__io_ready *out, bool *queued)
 {
@@ -42,11 +44,20 @@ static int take_recv(uring_backend *b, lane *l, uint64_t data, bool ended, int32
         unsigned bid = (unsigned)(data >> 32) & 0xffff;
         if (w && res > 0) {
             bits = EDO_READABLE;
-            if (edo__inbox_put(w->inbox, edo__buf_ring_data(&l->bufs, bid), (size_t)res) ==
-                EDO__INBOX_CANCEL)
-                *queued |= queue_cancel(&l->ring, recv_data(fd, w->rseq)) == 0;
+            if (edo__inbox_put(w->inbox, edo__buf_ring_data(&l->bufs, bid), (size_t)res) !=
+                EDO__INBOX_NOTHING)
+                *queued |= queue_cancel(&l->ring, watch_recv_data(fd, w)) == 0;
         }
         edo__buf_ring_put(&l->bufs, bid);
+    } else if ((data & ACCEPTS) && res >= 0) { /* a connection accepted: its fd */
+        edo__inbox_action act =
+            w ? edo__inbox_put(w->inbox, &res, sizeof res) : EDO__INBOX_DROPPED;
+        if (act != EDO__INBOX_DROPPED)
+            bits = EDO_READABLE;
+        else /* for a listener since removed (or out of memory): nobody will take it */
+            close(res);
+        if (w && act != EDO__INBOX_NOTHING) /* the queue is full: the backlog takes the rest */
+            *queued |= queue_cancel(&l->ring, watch_recv_data(fd, w)) == 0;
     }
     if (w && ended) {
         bool closed;
@@ -55,8 +66,10 @@ static int take_recv(uring_backend *b, lane *l, uint64_t data, bool ended, int32
             *queued |= queue_recv(&l->ring, fd, w) == 0;
             atomic_fetch_add_explicit(&b->recv_rearms, 1, memory_order_relaxed);
         }
-        if (closed) /* end of file, or the socket's error: read after the bytes before it */
-            bits |= EDO_READABLE | EDO_READ_CLOSED;
+        /* End of file, or the socket's error: read after the bytes before it. A listener's
+         * error is no end: it is readable until an accept has taken it. */
+        if (closed)
+            bits |= w->accepts ? EDO_READABLE : EDO_READABLE | EDO_READ_CLOSED;
     }
     if (!bits)
         return 0;
@@ -111,7 +124,13 @@ static int translate(uring_backend *b, lane *l, edo__io_ready *out, int n)
         if (!w->reported && (events = state_of(fd)) == 0)
             continue;
         w->reported = true;
-        out[kept++] = (edo__io_ready){w->token, edo__io_poll_bits(events)};
+        uint32_t bits = edo__io_poll_bits(events);
+        /* Received by completion: its read side is its inbox's news alone (take_recv), never
+         * the poll's, which may see the peer's end before the receive has put it there (the
+         * two are task work of their own, and may be run in two reaps). */
+        if (w->inbox && !(bits &= ~(EDO_READABLE | EDO_READ_CLOSED)))
+            continue;
+        out[kept++] = (edo__io_ready){w->token, bits};
     }
     if (l && l->recv)
         edo__buf_ring_publish(&l->bufs); /* the buffers take_recv gave back */
@@ -123,7 +142,8 @@ static int translate(uring_backend *b, lane *l, edo__io_ready *out, int n)
 
 /* After the kernel dropped completions (-EBADR: it ran out of memory while the CQ overflowed),
  * an ended poll may never have said so: every live fd of the ring gets a fresh poll, the old
- * one removed, and the fresh one reports the fd's state. */
+ * one removed, and the fresh one reports the fd's state (but one whose arming is still in the
+ * mail: it has none yet). */
 static void resync(uring_backend *b, lane *l)
 {
     edo__ring *ring = l ? &l->ring : &b->ring;
@@ -131,13 +151,14 @@ static void resync(uring_backend *b, lane *l)
     pthread_mutex_lock(&b->sq_lock);
     for (unsigned fd = 0; fd < b->nwatches; fd++) {
         watch *w = &b->watches[fd];
-        if (!w->live || w->lane != here || queue_cancel(ring, poll_data((int)fd, w->seq)) < 0)
+        if (!w->live || w->arming || w->lane != here ||
+            queue_cancel(ring, poll_data((int)fd, w->seq)) < 0)
             continue;
         w->seq = (w->seq + 1) & SEQ_MASK;
         queue_watch_poll(ring, (int)fd, w);
         /* Its receive too: the completions dropped may have been its end. Their bytes are
          * lost with them (the kernel had no memory to keep them). */
-        if (w->inbox && queue_cancel(ring, recv_data((int)fd, w->rseq)) == 0 &&
+        if (w->inbox && queue_cancel(ring, watch_recv_data((int)fd, w)) == 0 &&
             edo__inbox_ended(w->inbox, -ECANCELED, &(bool){false}) == EDO__INBOX_ARM) {
             w->rseq = (w->rseq + 1) & RSEQ_MASK;
             queue_recv(ring, (int)fd, w);

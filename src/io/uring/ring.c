@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -306,4 +307,84 @@ int edo__ring_probe_recv_multishot(edo__ring *r, uint16_t bgid)
     close(sv[0]);
     close(sv[1]);
     return rc;
+}
+
+/* A listening Unix socket under a name the kernel picks (autobind), with a connection waiting
+ * (*client): the listener's fd, or -errno. */
+static int listener_with_client(int *client)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    socklen_t len = sizeof a;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    *client = fd < 0 ? -1 : socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int rc = fd < 0 || *client < 0 ? -errno : 0;
+    if (rc == 0 && (bind(fd, (struct sockaddr *)&a, sizeof a.sun_family) < 0 ||
+                    listen(fd, 1) < 0 || getsockname(fd, (struct sockaddr *)&a, &len) < 0 ||
+                    connect(*client, (struct sockaddr *)&a, len) < 0))
+        rc = -errno;
+    if (rc == 0)
+        return fd;
+    if (fd >= 0)
+        close(fd);
+    if (*client >= 0)
+        close(*client);
+    return rc;
+}
+
+#define PROBE_ACCEPT UINT64_MAX
+#define PROBE_CANCEL (UINT64_MAX - 1)
+
+int edo__ring_probe_accept_multishot(edo__ring *r)
+{
+    if (!edo__ring_has_op(r, IORING_OP_ACCEPT) || !edo__ring_has_op(r, IORING_OP_ASYNC_CANCEL))
+        return 0;
+    int client, fd = listener_with_client(&client);
+    if (fd < 0)
+        return fd;
+    struct io_uring_sqe *sqe;
+    int rc = edo__ring_get_sqe(r, &sqe);
+    if (rc == 0) {
+        sqe->opcode = IORING_OP_ACCEPT;
+        sqe->fd = fd;
+        sqe->ioprio = IORING_ACCEPT_MULTISHOT;
+        sqe->accept_flags = SOCK_CLOEXEC;
+        sqe->user_data = PROBE_ACCEPT;
+    }
+    /* Until the accept has ended (at once on a kernel without it; else, armed after taking
+     * the waiting connection, when the cancellation queued after its first completion ends
+     * it) and the cancellation, if any, has completed. */
+    bool ended = false, cancelling = false, cancelled = false, multishot = false;
+    while (rc >= 0 && (!ended || cancelling != cancelled)) {
+        if ((rc = edo__ring_submit_and_wait(r, 1, EDO__RING_FOREVER)) < 0)
+            break;
+        unsigned head, seen = 0;
+        struct io_uring_cqe *cqe;
+        edo__ring_for_each_cqe(r, head, cqe) {
+            seen++;
+            if (cqe->user_data == PROBE_CANCEL) {
+                cancelled = true;
+                continue;
+            }
+            if (cqe->res >= 0)
+                close(cqe->res);
+            if (!(cqe->flags & IORING_CQE_F_MORE))
+                ended = true;
+            else
+                multishot = true; /* it goes on after a connection */
+        }
+        edo__ring_cq_advance(r, seen);
+        if (multishot && !ended && !cancelling) {
+            if (edo__ring_get_sqe(r, &sqe) < 0) {
+                rc = -EBUSY; /* a fresh ring always has room */
+                break;
+            }
+            sqe->opcode = IORING_OP_ASYNC_CANCEL;
+            sqe->addr = PROBE_ACCEPT;
+            sqe->user_data = PROBE_CANCEL;
+            cancelling = true;
+        }
+    }
+    close(client);
+    close(fd);
+    return rc < 0 ? rc : multishot;
 }

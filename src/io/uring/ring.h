@@ -195,5 +195,10 @@ int edo__ring_probe_buf_ring(edo__ring *r, uint16_t bgid);
  * -errno. Reaps its own completion: call it before the ring carries anything else (its CQ
  * must be empty), from the thread that uses both sides. */
 int edo__ring_probe_recv_multishot(edo__ring *r, uint16_t bgid);
+/* Whether the kernel has multishot accept (IORING_ACCEPT_MULTISHOT): arms one on a listening
+ * Unix socket with a connection waiting, and cancels it once it said it goes on (an older
+ * kernel refuses the flag with -EINVAL). 1, 0, or -errno. Reaps its own completions, with the
+ * same conditions as edo__ring_probe_recv_multishot. */
+int edo__ring_probe_accept_multishot(edo__ring *r);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include "io/backend.h"
 #include "io/inbox.h"
@@ -21,11 +22,18 @@
 /* In a lane's mailbox, where ENDED's bit is never set otherwise: not a cancellation but a
  * reader's request to arm the receive of that poll's fd again (recv_ask). */
 #define ASK ENDED
+/* In a lane's mailbox, ASK's bit and RECV's together (neither a cancellation nor a request ever
+ * has both): arm the poll, and the receive, of a stream socket another thread added to this
+ * lane (add_stream's choice of lane: uring/watches.c). */
+#define ARM (ASK | RECV)
 /* The user_data of a stream socket's multishot receive: RECV | rseq << 49 | fd; in a reaped
  * pair, where the completion names a provided buffer, HAS_BUF and the buffer's id at bit 32 are
  * added (a receive's user_data has zeros there). */
 #define RECV (1ull << 62)
 #define HAS_BUF (1ull << 48)
+/* In a receive's user_data: it is a listener's multishot accept (its completions carry fds,
+ * never a buffer, so this bit of a buffer's id is free). */
+#define ACCEPTS (1ull << 47)
 #define SEQ_MASK 0x3fffffffu /* neither ENDED's nor RECV's bit is a sequence bit */
 #define RSEQ_MASK 0x1fffu
 #define RSEQ_SHIFT 49
@@ -50,6 +58,8 @@ typedef struct watch {
     uint32_t lane;      /* the ring its poll is in: 0 the shared one, else a lane's index */
     bool live;          /* added and not removed: its poll is re-armed when it ends */
     bool reported;      /* an event went to the driver since add */
+    bool arming;        /* added to another thread's lane: its owner has not armed it yet */
+    bool accepts;       /* a listener: its `receive` is a multishot accept, into `inbox` */
     uint16_t rseq;      /* of the current receive (RSEQ_MASK bits) */
     edo__inbox *inbox;  /* received by completion into it (add_stream), else NULL */
 } watch;
@@ -68,6 +78,7 @@ typedef struct lane {
     unsigned ncancels, cancels_cap;
     unsigned nlive;      /* mail slots of live watches: cancels_cap >= nlive + ncancels */
     bool recv;           /* receives by completion: `bufs` is registered */
+    bool accept;         /* accepts by completion (the kernel has multishot accept) */
     edo__buf_ring bufs;  /* its provided buffers (the owner's alone) */
 } lane;
 
@@ -84,10 +95,13 @@ struct uring_backend {
     unsigned sq_entries, cq_entries; /* of every ring of this backend: the sizes at create */
     _Atomic uint64_t lane_overflows; /* edo__io_uring_lane_overflows */
     _Atomic uint64_t recv_rearms;    /* edo__io_uring_recv_rearms */
+    _Atomic uint64_t arms_mailed;    /* edo__io_uring_arms_mailed */
     int shared_efd; /* signalled by the shared ring for each completion: -1 until a lane */
     int scratch_epfd; /* asks whether a character device can be polled: -1 until needed */
     unsigned recv_count, recv_size; /* each lane's provided buffers: the sizes at create */
+    bool accepts; /* lanes accept by completion where they can: the knob at create */
     _Atomic int recv_probe; /* multishot receive: 1 the kernel has it, 0 not, -1 not asked */
+    _Atomic int accept_probe; /* multishot accept: likewise */
 };
 
 /* The lane of the calling thread, if it has one (a worker attached to some backend). */
@@ -108,6 +122,11 @@ static inline uint64_t poll_data(int fd, uint32_t seq)
 static inline uint64_t recv_data(int fd, uint16_t rseq)
 {
     return RECV | (uint64_t)(rseq & RSEQ_MASK) << RSEQ_SHIFT | (uint32_t)fd;
+}
+/* The user_data of the current receive (or accept) of watch `w`, on `fd`. */
+static inline uint64_t watch_recv_data(int fd, const watch *w)
+{
+    return recv_data(fd, w->rseq) | (w->accepts ? ACCEPTS : 0);
 }
 /* Whether `data` (ENDED's bit off) is a receive's: the tags have RECV's bit too, but their low
  * half is never an fd. */
@@ -141,15 +160,22 @@ static inline int queue_watch_poll(edo__ring *ring, int fd, const watch *w)
 }
 
 /* Fills `sqe` with the multishot receive of watch `w` (on `fd`), with buffers from the lane's
- * group. */
+ * group; or a listener's multishot accept, its sockets non-blocking and close-on-exec (no
+ * peer address: who asks for it asks the socket). */
 static inline void fill_recv(struct io_uring_sqe *sqe, int fd, const watch *w)
 {
-    sqe->opcode = IORING_OP_RECV;
     sqe->fd = fd;
+    sqe->user_data = watch_recv_data(fd, w);
+    if (w->accepts) {
+        sqe->opcode = IORING_OP_ACCEPT;
+        sqe->ioprio = IORING_ACCEPT_MULTISHOT;
+        sqe->accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+        return;
+    }
+    sqe->opcode = IORING_OP_RECV;
     sqe->ioprio = IORING_RECV_MULTISHOT;
     sqe->flags = IOSQE_BUFFER_SELECT;
     sqe->buf_group = RECV_BGID;
-    sqe->user_data = recv_data(fd, w->rseq);
 }
 
 static inline int queue_recv(edo__ring *ring, int fd, const watch *w)
@@ -199,6 +225,7 @@ static inline bool ring_busy(const edo__ring *r)
  * owner takes (cancellations other threads sent, its readers' requests) before it reaps. */
 int edo__uring_add(edo__io_backend *base, int fd, uint64_t token);
 int edo__uring_add_stream(edo__io_backend *base, int fd, uint64_t token, edo__inbox *inbox);
+int edo__uring_add_listener(edo__io_backend *base, int fd, uint64_t token, edo__inbox *inbox);
 void edo__uring_remove(edo__io_backend *base, int fd, uint64_t token);
 void edo__uring_recv_ask(edo__io_backend *base, int fd, uint64_t token);
 void edo__uring_take_mail(uring_backend *b, lane *l);

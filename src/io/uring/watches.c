@@ -79,10 +79,32 @@ static void mail_cancel(lane *l, uint64_t user_data)
     atomic_store_explicit(&l->mail, true, memory_order_release);
 }
 
-/* Watches `fd` under `token`; with `inbox` (the calling thread's lane receives by
- * completion) also receives its bytes into it. 1 when it does, 0 when it watches readiness
- * only, or -errno. */
-static int add_watch(uring_backend *b, lane *l, int fd, uint64_t token, edo__inbox *inbox)
+/* The lane a stream socket received by completion goes to: the one with the fewest live
+ * watches among the open lanes that receive (sq_lock held), the caller's own on a tie (no mail
+ * then). Why spread them: the lane that registers a socket reaps all its completions, so an
+ * accept loop would otherwise put every connection on its own worker; and a socket's reader
+ * is woken by the worker that reaped it, onto that worker's queue, so the tasks follow. NULL
+ * when none receives (then the caller's, on readiness). */
+static lane *pick_lane(uring_backend *b, lane *self)
+{
+    lane *best = self && self->recv ? self : NULL;
+    for (unsigned i = 0; i < b->nlanes; i++) {
+        lane *l = b->lanes[i];
+        if (l->open && l->recv && (!best || l->nlive < best->nlive))
+            best = l;
+    }
+    return best;
+}
+
+/* Watches `fd` under `token`; with `inbox` (the caller's lane receives, or accepts, by
+ * completion) also receives its bytes into it, in the lane pick_lane chooses: the caller's own
+ * at once, another by mail to its owner (only the owner may submit to its ring), who arms it
+ * when it next looks at its lane (serve_arm). A listener (`accepts`) stays in the caller's
+ * lane, and its accept is armed when its first accept asks (recv_ask). 1 when it receives or
+ * accepts so, 0 when it watches readiness only, or -errno. Sets *to_wake to a lane whose owner
+ * must be woken to read its mail. */
+static int add_watch(uring_backend *b, lane *self, int fd, uint64_t token, edo__inbox *inbox,
+                     bool accepts, lane **to_wake)
 {
     if (fd < 0)
         return -EBADF;
@@ -93,19 +115,34 @@ static int add_watch(uring_backend *b, lane *l, int fd, uint64_t token, edo__inb
     watch *w = rc == 0 ? &b->watches[fd] : NULL;
     if (w && w->live)
         rc = -EEXIST;
+    lane *l = inbox && !accepts ? pick_lane(b, self) : self;
+    bool by_mail = l != self;
+    /* Mailed, the arming takes a slot of its own until the owner has read it. */
     if (rc == 0 && l)
-        rc = reserve_mail(l, mail_slots(inbox));
+        rc = reserve_mail(l, mail_slots(inbox) + by_mail);
     if (rc == 0) {
         edo__ring *ring = l ? &l->ring : &b->ring;
-        watch fresh = {token, (w->seq + 1) & SEQ_MASK, l ? l->index : 0, true, false,
-                       (uint16_t)((w->rseq + 1) & RSEQ_MASK), inbox};
-        /* The receive first: when it cannot be queued (the SQ is full and the kernel takes
-         * nothing), the fd is watched for readiness only. When then the poll cannot be, the
-         * receive queued is cancelled by mail to ourselves (its slot is free). */
-        if (inbox && queue_recv(ring, fd, &fresh) < 0)
-            fresh.inbox = NULL;
-        if ((rc = queue_watch_poll(ring, fd, &fresh)) < 0 && fresh.inbox)
-            mail_cancel(l, recv_data(fd, fresh.rseq));
+        watch fresh = {.token = token,
+                       .seq = (w->seq + 1) & SEQ_MASK,
+                       .lane = l ? l->index : 0,
+                       .live = true,
+                       .arming = by_mail,
+                       .accepts = accepts,
+                       .rseq = (uint16_t)((w->rseq + 1) & RSEQ_MASK),
+                       .inbox = inbox};
+        if (by_mail) {
+            mail_cancel(l, ARM | poll_data(fd, fresh.seq));
+            atomic_fetch_add_explicit(&b->arms_mailed, 1, memory_order_relaxed);
+            *to_wake = l;
+        } else {
+            /* The receive first: when it cannot be queued (the SQ is full and the kernel
+             * takes nothing), the fd is watched for readiness only. When then the poll cannot
+             * be, the receive queued is cancelled by mail to ourselves (its slot is free). */
+            if (inbox && !accepts && queue_recv(ring, fd, &fresh) < 0)
+                fresh.inbox = NULL;
+            if ((rc = queue_watch_poll(ring, fd, &fresh)) < 0 && fresh.inbox && !accepts)
+                mail_cancel(l, recv_data(fd, fresh.rseq));
+        }
         if (rc == 0) {
             *w = fresh;
             if (l)
@@ -116,7 +153,7 @@ static int add_watch(uring_backend *b, lane *l, int fd, uint64_t token, edo__inb
     }
     bool receiving = rc == 0 && w->inbox;
     pthread_mutex_unlock(&b->sq_lock);
-    if (rc == 0 && l) /* the lane is ours alone: no lock needed to submit to it */
+    if (rc == 0 && l && !by_mail) /* the lane is ours alone: no lock needed to submit to it */
         submit(b, l);
     return rc < 0 ? rc : receiving;
 }
@@ -124,16 +161,28 @@ static int add_watch(uring_backend *b, lane *l, int fd, uint64_t token, edo__inb
 int edo__uring_add(edo__io_backend *base, int fd, uint64_t token)
 {
     uring_backend *b = (uring_backend *)base;
-    int rc = add_watch(b, own_lane(b), fd, token, NULL);
+    lane *to_wake = NULL;
+    int rc = add_watch(b, own_lane(b), fd, token, NULL, false, &to_wake);
     return rc < 0 ? rc : 0;
 }
 
 int edo__uring_add_stream(edo__io_backend *base, int fd, uint64_t token, edo__inbox *inbox)
 {
     uring_backend *b = (uring_backend *)base;
-    lane *l = own_lane(b);
+    lane *l = own_lane(b), *to_wake = NULL;
     bool recv = l && l->recv; /* the shared ring has no buffers: readiness there */
-    return add_watch(b, l, fd, token, recv ? inbox : NULL);
+    int rc = add_watch(b, l, fd, token, recv ? inbox : NULL, false, &to_wake);
+    if (to_wake)
+        edo__io_wakefd_interrupt(&to_wake->wake);
+    return rc;
+}
+
+int edo__uring_add_listener(edo__io_backend *base, int fd, uint64_t token, edo__inbox *inbox)
+{
+    uring_backend *b = (uring_backend *)base;
+    lane *l = own_lane(b), *to_wake = NULL;
+    bool accept = l && l->accept; /* the shared ring: accept(2) on readiness */
+    return add_watch(b, l, fd, token, accept ? inbox : NULL, accept, &to_wake);
 }
 
 /* The live watch in lane `l` whose poll has user_data `data` (sq_lock held), or NULL. */
@@ -165,8 +214,45 @@ static bool serve_ask(uring_backend *b, lane *l, uint64_t data)
     return true;
 }
 
-/* Takes the caller's own lane's mail: cancels the polls and receives other threads removed
- * (and runs the task work that lets their files go), and serves its readers' requests. */
+/* The SQEs `ring` can still hand out (the kernel moves the head once it has read one). */
+static unsigned sq_free(const edo__ring *ring)
+{
+    return ring->sq_entries - (ring->sqe_tail - __atomic_load_n(ring->sq_head, __ATOMIC_ACQUIRE));
+}
+
+/* Room for `n` more SQEs in `ring`, what is queued submitted to make it: false when the
+ * kernel takes nothing now. */
+static bool sq_room(edo__ring *ring, unsigned n)
+{
+    if (sq_free(ring) >= n)
+        return true;
+    edo__ring_submit(ring);
+    return sq_free(ring) >= n;
+}
+
+/* Another thread's add_stream (ARM) in lane `l` (sq_lock held): arms the receive and the poll
+ * of the poll `data`'s fd, unless it was removed since (then nothing was ever armed: a close
+ * before the arming leaves nothing behind, and the fd, maybe closed, is not touched). False
+ * when no SQEs can be had now: the request must be served later. */
+static bool serve_arm(uring_backend *b, lane *l, uint64_t data)
+{
+    watch *w = watch_of_poll(b, l, data);
+    if (!w || !w->arming)
+        return true;
+    if (!sq_room(&l->ring, w->inbox ? 2 : 1))
+        return false;
+    int fd = (int)(uint32_t)data;
+    if (w->inbox)
+        queue_recv(&l->ring, fd, w);
+    queue_watch_poll(&l->ring, fd, w);
+    w->arming = false;
+    return true;
+}
+
+/* Takes the caller's own lane's mail: arms the sockets other threads added to it, cancels the
+ * polls and receives they removed (and runs the task work that lets their files go), and
+ * serves its readers' requests. A watch removed before its arming was served is not armed
+ * (its removal sent no cancellation: nothing was armed). */
 void edo__uring_take_mail(uring_backend *b, lane *l)
 {
     if (!atomic_load_explicit(&l->mail, memory_order_acquire))
@@ -176,7 +262,10 @@ void edo__uring_take_mail(uring_backend *b, lane *l)
     unsigned later = 0; /* requests kept for the next look */
     for (unsigned i = 0; i < l->ncancels; i++) {
         uint64_t data = l->cancels[i];
-        if (data & ASK) {
+        if ((data & ARM) == ARM) {
+            if (!serve_arm(b, l, data & ~ARM))
+                l->cancels[later++] = data;
+        } else if (data & ASK) {
             if (!serve_ask(b, l, data & ~ASK))
                 l->cancels[later++] = data;
         } else if (queue_cancel(&l->ring, data) < 0) {
@@ -201,8 +290,10 @@ void edo__uring_remove(edo__io_backend *base, int fd, uint64_t token)
         w->live = false;
         /* Its poll, and its receive where it has one (which may have ended already: the
          * cancellation then finds nothing). */
-        uint64_t data[2] = {poll_data(fd, w->seq), recv_data(fd, w->rseq)};
-        unsigned n = w->inbox ? 2 : 1;
+        uint64_t data[2] = {poll_data(fd, w->seq), watch_recv_data(fd, w)};
+        /* Not armed yet (its arming is still in the owner's mail, which will find it gone):
+         * nothing in the kernel to cancel. */
+        unsigned n = w->arming ? 0 : w->inbox ? 2 : 1;
         lane *owner = w->lane ? b->lanes[w->lane - 1] : NULL;
         edo__ring *ring = owner ? &owner->ring : &b->ring;
         if (owner)
