@@ -39,6 +39,12 @@ struct edo__cring *edo__runtime_cring(edo_runtime *rt)
     return edo__io_cring(&rt->io, w && w->rt == rt ? worker_slot(w) : 0);
 }
 
+struct edo__cring *edo__runtime_worker_cring(edo_runtime *rt)
+{
+    edo__worker *w = edo__worker_current();
+    return w && w->rt == rt ? edo__io_cring(&rt->io, worker_slot(w)) : NULL;
+}
+
 void edo__runtime_cring_submit_unlock(edo_runtime *rt, struct edo__cring *r)
 {
     edo__worker *w = edo__worker_current();

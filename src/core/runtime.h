@@ -222,6 +222,10 @@ int edo__runtime_register_stream(edo_runtime *rt, int fd, edo_io **out);
  * worker's own, or the one of the threads that are not workers), or NULL where it has none
  * (NULL rt, another backend, no io_uring): operations then take the blocking pool. core/io.c. */
 struct edo__cring *edo__runtime_cring(edo_runtime *rt);
+/* The completion ring of the calling thread's worker when it is a worker of `rt`, else NULL
+ * (another thread, another backend, no io_uring): for operations that only a worker's turn
+ * should batch, and that take another way elsewhere (a stream socket's sends). core/io.c. */
+struct edo__cring *edo__runtime_worker_cring(edo_runtime *rt);
 /* Submits what the caller queued on `r` (locked: edo__cring_lock) and unlocks. A thread that
  * is not a worker of `rt` on its own ring enters at once (edo__cring_submit_unlock). A worker
  * with other tasks to run (or in edo__worker_flush_io) only publishes the SQEs

@@ -27,6 +27,7 @@
 #ifndef EDO_IO_INBOX_H
 #define EDO_IO_INBOX_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,6 +54,10 @@ typedef struct edo__inbox {
     int end;         /* after the bytes: 0 none, 1 end of file, or -errno */
     char *data;      /* a circular buffer of `size` bytes, `len` of them from `head` */
     size_t size, head, len;
+    /* The other direction: the send through a completion ring of this registration
+     * (io/uring/outbox.h), made at its first such send, closed at its deregistration
+     * (edo__io_outbox); NULL until then. */
+    struct edo__outbox *_Atomic outbox;
 } edo__inbox;
 
 /* What the producer must do after a completion. */
