@@ -484,3 +484,64 @@ static void *elsewhere_body(void *arg)
 }
 
 TEST(a_write_from_a_thread_that_is_not_a_worker_keeps_order) { run_both(2, elsewhere_body); }
+
+/* ---- writers at once on one socket ----------------------------------------------------------- */
+
+#define WRITERS 4
+#define RECORDS 2000
+#define RECORD 16
+
+typedef struct record_writer {
+    edo_tcp *c;
+    unsigned id;
+} record_writer;
+
+/* Writes RECORDS records of RECORD bytes, each all `id` and its number, one write each. */
+static void *write_records(void *arg)
+{
+    record_writer *w = arg;
+    for (unsigned k = 0; k < RECORDS; k++) {
+        uint8_t rec[RECORD];
+        memset(rec, (int)('a' + w->id), RECORD);
+        rec[0] = (uint8_t)k;
+        CHECK_EQ(edo_tcp_write(w->c, rec, RECORD), RECORD);
+    }
+    return NULL;
+}
+
+static void *writers_at_once_body(void *arg)
+{
+    (void)arg;
+    edo_tcp *c, *s;
+    tcp_pair(&c, &s);
+    record_writer w[WRITERS];
+    edo_task *t[WRITERS];
+    for (unsigned i = 0; i < WRITERS; i++) {
+        w[i] = (record_writer){c, i};
+        t[i] = spawn(write_records, &w[i]);
+    }
+    /* Each record arrives whole (one send at a time), each writer's in its order. */
+    unsigned next[WRITERS] = {0};
+    uint8_t rec[RECORD];
+    for (unsigned got = 0; got < WRITERS * RECORDS; got++) {
+        for (size_t have = 0; have < RECORD;) {
+            ssize_t n = edo_tcp_read(s, rec + have, RECORD - have);
+            CHECK(n > 0);
+            have += (size_t)n;
+        }
+        unsigned id = (unsigned)(rec[1] - 'a');
+        CHECK(id < WRITERS);
+        for (int i = 2; i < RECORD; i++)
+            CHECK_EQ(rec[i], rec[1]);
+        CHECK_EQ(rec[0], (uint8_t)next[id]);
+        next[id]++;
+    }
+    for (unsigned i = 0; i < WRITERS; i++)
+        join(t[i]);
+    check_path(c);
+    edo_tcp_close(c);
+    edo_tcp_close(s);
+    return NULL;
+}
+
+TEST(writers_at_once_never_interleave) { run_both(2, writers_at_once_body); }

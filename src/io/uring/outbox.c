@@ -30,15 +30,47 @@ static edo_waker leave_waker(edo_waker *slot, const edo_waker *waker)
     return old;
 }
 
-/* The waiter for a free outbox, taken out to be woken (lock held): empty unless free. */
-static edo_waker take_next(edo__outbox *b)
+/* Adds `waker` to the writers waiting for a free outbox (lock held), unless it is there.
+ * False when out of memory: the caller wakes it at once instead (it polls again). */
+static bool add_next(edo__outbox *b, const edo_waker *waker)
 {
-    edo_waker w = EDO_WAKER_EMPTY;
-    if (is_free(b)) {
-        w = b->next;
-        b->next = EDO_WAKER_EMPTY;
+    for (unsigned i = 0; i < b->nnext; i++)
+        if (edo_waker_will_wake(&b->next[i], waker))
+            return true;
+    if (b->nnext == b->capnext) {
+        unsigned cap = b->capnext ? 2 * b->capnext : 2;
+        edo_waker *more = realloc(b->next, cap * sizeof *more);
+        if (!more)
+            return false;
+        b->next = more, b->capnext = cap;
+    }
+    b->next[b->nnext++] = edo_waker_clone(waker);
+    return true;
+}
+
+/* The writers waiting for a free outbox, taken out (lock held) when it is free, to be woken
+ * after unlocking (wake_next). */
+typedef struct woken {
+    edo_waker *all;
+    unsigned n;
+} woken;
+
+static woken take_next(edo__outbox *b)
+{
+    woken w = {NULL, 0};
+    if (is_free(b) && b->nnext) {
+        w.all = b->next, w.n = b->nnext;
+        b->next = NULL, b->nnext = b->capnext = 0;
     }
     return w;
+}
+
+/* Wakes what take_next took (lock not held). */
+static void wake_next(woken w)
+{
+    for (unsigned i = 0; i < w.n; i++)
+        edo_waker_wake(&w.all[i]);
+    free(w.all);
 }
 
 static void complete(edo__cring_op *op, unsigned index, int32_t res, uint32_t flags)
@@ -51,10 +83,10 @@ static void complete(edo__cring_op *op, unsigned index, int32_t res, uint32_t fl
     b->busy = false;
     edo_waker writer = b->waker;
     b->waker = EDO_WAKER_EMPTY;
-    edo_waker next = take_next(b);
+    woken next = take_next(b);
     edo__spin_unlock(&b->lock);
     edo_waker_wake(&writer);
-    edo_waker_wake(&next);
+    wake_next(next);
     edo__outbox_unref(b); /* the kernel's */
 }
 
@@ -79,27 +111,26 @@ void edo__outbox_unref(edo__outbox *b)
     if (!last)
         return;
     edo_waker_drop(&b->waker);
-    edo_waker_drop(&b->next);
+    for (unsigned i = 0; i < b->nnext; i++)
+        edo_waker_drop(&b->next[i]);
+    free(b->next);
     free(b->buf);
     free(b);
 }
 
-/* Copies up to EDO__OUTBOX_MAX of the iovecs' bytes into the buffer (lock held): the count,
- * or -ENOMEM. */
-static ssize_t copy_in(edo__outbox *b, const struct iovec *iov, int iovcnt)
+/* Room for `want` bytes in the buffer (lock held): false when out of memory. */
+static bool make_room(edo__outbox *b, size_t want)
 {
-    size_t want = edo__iov_len_capped(iov, iovcnt, EDO__OUTBOX_MAX);
-    if (want > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < want)
-            cap *= 2;
-        char *buf = realloc(b->buf, cap); /* nothing of the old bytes is needed: any is fine */
-        if (!buf)
-            return -ENOMEM;
-        b->buf = buf, b->cap = cap;
-    }
-    edo__iov_gather(b->buf, iov, iovcnt, want);
-    return (ssize_t)want;
+    if (want <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < want)
+        cap *= 2;
+    char *buf = realloc(b->buf, cap); /* nothing of the old bytes is needed: any is fine */
+    if (!buf)
+        return false;
+    b->buf = buf, b->cap = cap;
+    return true;
 }
 
 ssize_t edo__outbox_start(edo__outbox *b, edo__cring *r, int fd, const struct iovec *iov,
@@ -107,16 +138,16 @@ ssize_t edo__outbox_start(edo__outbox *b, edo__cring *r, int fd, const struct io
 {
     edo__spin_lock(&b->lock);
     if (!is_free(b)) {
-        edo_waker old = leave_waker(&b->next, waker);
+        bool added = !waker || add_next(b, waker);
         edo__spin_unlock(&b->lock);
-        edo_waker_wake(&old); /* a writer displaced (two at once: the caller's mistake) looks
-                                 again rather than waiting for ever */
+        if (!added)
+            edo_waker_wake_by_ref(waker); /* out of memory: it polls again, never waits blind */
         return -EBUSY;
     }
-    ssize_t n = copy_in(b, iov, iovcnt);
-    if (n < 0) {
+    size_t n = edo__iov_len_capped(iov, iovcnt, EDO__OUTBOX_MAX);
+    if (!make_room(b, n)) {
         edo__spin_unlock(&b->lock);
-        return n;
+        return -ENOMEM;
     }
     b->busy = b->held = true;
     b->cancelled = false;
@@ -124,7 +155,8 @@ ssize_t edo__outbox_start(edo__outbox *b, edo__cring *r, int fd, const struct io
     b->ring = r;
     *seq = ++b->seq;
     edo__spin_unlock(&b->lock);
-    /* No other writer can start now (busy): the buffer is the kernel's from here. */
+    /* No other writer can start now (busy): the buffer is ours to fill, then the kernel's. */
+    edo__iov_gather(b->buf, iov, iovcnt, n);
     edo__cring_lock(r);
     struct io_uring_sqe *sqe;
     int rc = edo__cring_sqe(r, &b->op, 0, &sqe);
@@ -133,9 +165,9 @@ ssize_t edo__outbox_start(edo__outbox *b, edo__cring *r, int fd, const struct io
         edo__spin_lock(&b->lock);
         b->busy = b->held = false;
         b->refs -= 2;
-        edo_waker next = take_next(b);
+        woken next = take_next(b);
         edo__spin_unlock(&b->lock);
-        edo_waker_wake(&next);
+        wake_next(next);
         return rc;
     }
     sqe->opcode = IORING_OP_SEND;
@@ -144,7 +176,7 @@ ssize_t edo__outbox_start(edo__outbox *b, edo__cring *r, int fd, const struct io
     sqe->len = (uint32_t)n;
     /* WAITALL: all of it unless it fails or is cancelled, and then the count that went out. */
     sqe->msg_flags = MSG_NOSIGNAL | MSG_WAITALL;
-    return n;
+    return (ssize_t)n;
 }
 
 edo_poll edo__outbox_poll(edo__outbox *b, uint32_t seq, const edo_waker *waker,
@@ -180,9 +212,9 @@ static void cancel_unlock(edo__outbox *b)
     edo__cring_submit_unlock(r); /* at once: the writer is waiting for it */
     edo__spin_lock(&b->lock);
     b->cancelling = false;
-    edo_waker next = take_next(b);
+    woken next = take_next(b);
     edo__spin_unlock(&b->lock);
-    edo_waker_wake(&next);
+    wake_next(next);
     edo__outbox_unref(b);
 }
 
@@ -205,10 +237,10 @@ void edo__outbox_release(edo__outbox *b, uint32_t seq)
         mine = b->waker; /* nobody waits for it any more */
         b->waker = EDO_WAKER_EMPTY;
     }
-    edo_waker next = take_next(b);
+    woken next = take_next(b);
     edo__spin_unlock(&b->lock);
     edo_waker_drop(&mine);
-    edo_waker_wake(&next);
+    wake_next(next);
     edo__outbox_cancel(b, seq); /* abandoned in flight: stop it */
     edo__outbox_unref(b);
 }
@@ -220,9 +252,10 @@ bool edo__outbox_blocks(edo__outbox *b, const edo_waker *waker)
         edo__spin_unlock(&b->lock);
         return false;
     }
-    edo_waker old = leave_waker(&b->next, waker);
+    bool added = !waker || add_next(b, waker);
     edo__spin_unlock(&b->lock);
-    edo_waker_wake(&old);
+    if (!added)
+        edo_waker_wake_by_ref(waker); /* out of memory: it polls again, never waits blind */
     return true;
 }
 
@@ -230,10 +263,10 @@ void edo__outbox_close(edo__outbox *b)
 {
     edo__spin_lock(&b->lock);
     b->closed = true;
-    edo_waker next = b->next; /* they look again, and find the registration gone */
-    b->next = EDO_WAKER_EMPTY;
+    woken next = {b->next, b->nnext}; /* they look again, and find the registration gone */
+    b->next = NULL, b->nnext = b->capnext = 0;
     edo__spin_unlock(&b->lock);
-    edo_waker_wake(&next);
+    wake_next(next);
     edo__spin_lock(&b->lock);
     cancel_unlock(b);
     edo__outbox_unref(b); /* the slot's */

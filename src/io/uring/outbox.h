@@ -54,7 +54,10 @@ typedef struct edo__outbox {
     bool closed;     /* the registration is gone: a send cancelled without a byte is -EBADF */
     ssize_t result;  /* of send `seq`, once !busy */
     edo_waker waker; /* its writer, while it waits */
-    edo_waker next;  /* a writer waiting for the outbox to be free */
+    /* Writers waiting for the outbox to be free (all woken then: one starts, the others wait
+     * again), a growing array. */
+    edo_waker *next;
+    unsigned nnext, capnext;
     edo__cring *ring; /* where send `seq` went */
     char *buf;        /* the copy the kernel sends */
     size_t cap;
