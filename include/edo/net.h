@@ -462,8 +462,9 @@ typedef struct edo_socket_future {
  * edo_tcp_write, ...), less -EPERM, -ECANCELED and -ETIMEDOUT: a future is cancelled by dropping
  * it, and bounded with edo_timeout_future_init. A write future dropped while pending may have
  * sent a part of its bytes (its send through an io_uring worker's ring, see edo_tcp_write, is
- * cancelled, but the kernel may have sent some already; how many is not reported: treat the
- * stream as broken); its buffer is the caller's again at once (the ring sends a copy). Bad arguments (those the coroutine calls refuse:
+ * cancelled, but the kernel may have sent some already; how many is not reported, but a next
+ * write of the same bytes is told of that part, a short write, instead of sending it twice);
+ * its buffer is the caller's again at once (the ring sends a copy). Bad arguments (those the coroutine calls refuse:
  * a NULL socket, a NULL buffer with len > 0, len above SSIZE_MAX, iovcnt outside 1 to IOV_MAX, an
  * address of the wrong family) complete at the first poll with -EINVAL; a transfer of 0 bytes
  * completes at once with 0. A NULL f is a no-op (for every *_future_init). */

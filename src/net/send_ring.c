@@ -26,10 +26,10 @@ static edo__cring *ring_for(edo_io *io)
     return r;
 }
 
-/* The writer's send came back: its result, and the outbox let go. */
-static ssize_t settle(edo__sock_send *s, ssize_t result)
+/* The writer lets go of its send: its result taken (then returned), or not (abandoned). */
+static ssize_t settle(edo__sock_send *s, ssize_t result, bool taken)
 {
-    edo__outbox_release(s->box, s->seq);
+    edo__outbox_release(s->box, s->seq, taken);
     s->box = NULL;
     return result;
 }
@@ -43,7 +43,7 @@ static edo_poll poll_mine(edo__sock_send *s, const edo_waker *waker, ssize_t *re
         if (edo__outbox_poll(s->box, s->seq, waker, result) == EDO_PENDING)
             return EDO_PENDING;
     }
-    *result = settle(s, *result);
+    *result = settle(s, *result, true);
     return EDO_READY;
 }
 
@@ -56,27 +56,30 @@ bool edo__sock_send_poll(edo_io *io, edo__sock_op_fn op, void *ctx, edo__sock_se
         return true;
     }
     edo__transfer *x = ctx;
-    edo__cring *r = s && op == edo__sock_do_transfer && !x->no_wait && !x->addr && !x->flags
-                        ? ring_for(io)
-                        : NULL;
+    bool transfer = op == edo__sock_do_transfer && !x->addr && !x->flags;
+    edo__cring *r = s && transfer && !x->no_wait ? ring_for(io) : NULL;
     edo__outbox *b = edo__io_outbox(io);
     if (!b)
         return false; /* out of memory: the direct path, which needs none */
-    if (!r) {
-        /* Another way (a thread that is not a worker, a splice): not while a send is in the
-         * kernel, or bytes would overtake it. */
-        if (!edo__outbox_blocks(b, waker))
-            return false;
-        *p = EDO_PENDING;
+    struct iovec one = transfer ? (struct iovec){x->buf, x->len} : (struct iovec){0};
+    const struct iovec *iov = transfer && x->iov ? x->iov : &one;
+    int iovcnt = transfer && x->iov ? x->iovcnt : 1;
+    /* Whichever way it goes: not while a send is in the kernel (bytes would overtake it), and
+     * not again where the bytes went already (a send abandoned in flight). */
+    ssize_t k = transfer ? edo__outbox_claim(b, iov, iovcnt, waker)
+                         : edo__outbox_blocks(b, waker) ? -EBUSY : 0;
+    if (k != 0) {
+        *p = k > 0 ? EDO_READY : EDO_PENDING;
+        *result = k;
         return true;
     }
+    if (!r)
+        return false; /* another way: a thread that is not a worker, a try, a splice */
     if (!edo_coop_proceed(cx)) {
         *p = EDO_PENDING; /* budget spent: it queued us again, behind the others */
         return true;
     }
-    struct iovec one = {x->buf, x->len};
-    ssize_t n = edo__outbox_start(b, r, io->fd, x->iov ? x->iov : &one, x->iov ? x->iovcnt : 1,
-                                  waker, &s->seq);
+    ssize_t n = edo__outbox_start(b, r, io->fd, iov, iovcnt, waker, &s->seq);
     if (n == -EBUSY) {
         *p = EDO_PENDING;
         return true;
@@ -89,16 +92,22 @@ bool edo__sock_send_poll(edo_io *io, edo__sock_op_fn op, void *ctx, edo__sock_se
     return true;
 }
 
-bool edo__sock_send_busy(edo_io *io)
+ssize_t edo__sock_send_try(edo_io *io, const edo__transfer *x)
 {
     edo__outbox *b = edo__io_outbox(io);
-    return b && edo__outbox_blocks(b, NULL);
+    if (!b)
+        return 0;
+    if (x->addr || x->flags)
+        return edo__outbox_blocks(b, NULL) ? -EAGAIN : 0;
+    struct iovec one = {x->buf, x->len};
+    ssize_t k = edo__outbox_claim(b, x->iov ? x->iov : &one, x->iov ? x->iovcnt : 1, NULL);
+    return k == -EBUSY ? -EAGAIN : k;
 }
 
 void edo__sock_send_drop(edo__sock_send *s)
 {
     if (s->box)
-        settle(s, 0); /* abandoned: cancelled if still in flight */
+        settle(s, 0, false); /* cancelled if still in flight; what it let out is stray */
 }
 
 /* The shielded wait of a cancelled coroutine write for its send's CQE. */

@@ -131,8 +131,11 @@ ssize_t edo__sock_try(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx)
     int rc = edo_io_try_ready(io, dir, &ev);
     if (rc <= 0)
         return rc == 0 ? -EAGAIN : rc; /* not ready: no system call */
-    if (dir == EDO_WRITABLE && io->recv_mode && edo__sock_send_busy(io))
-        return -EAGAIN; /* a send of the ring's is in the kernel: bytes must not overtake it */
+    if (dir == EDO_WRITABLE && io->recv_mode && op == edo__sock_do_transfer) {
+        ssize_t k = edo__sock_send_try(io, ctx); /* a send of the ring's comes first */
+        if (k != 0)
+            return k;
+    }
     bool drained = false;
     ssize_t n = run_op(io, dir, op, ctx, &drained);
     if (n == -EAGAIN)

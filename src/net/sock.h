@@ -18,6 +18,8 @@
  * or full (a short write), so no new edge is missed by waiting at once. */
 typedef ssize_t (*edo__sock_op_fn)(int fd, void *ctx, bool *drained);
 
+struct edo__transfer;
+
 /* What a writer holds while its send is in a completion ring (edo__sock_send_poll): zeroed
  * before the first poll. */
 typedef struct edo__sock_send {
@@ -66,9 +68,11 @@ void edo__sock_wait_drop(edo__sock_wait *w);
  * when ready), false when the caller takes the direct path now. Never suspends. */
 bool edo__sock_send_poll(edo_io *io, edo__sock_op_fn op, void *ctx, edo__sock_send *s,
                          edo_context *cx, ssize_t *result, edo_poll *p);
-/* Whether a send of `io` (io->recv_mode set) is in the ring or held by its writer: a write
- * that does not wait (a try) must not go now. */
-bool edo__sock_send_busy(edo_io *io);
+/* Before a write of `io` (io->recv_mode set) that does not wait (a try of the transfer `x`):
+ * 0 to go on; -EAGAIN while a send is in the ring or held by its writer (bytes must not
+ * overtake it); or the count of x's first bytes that an abandoned send let out already
+ * (io/uring/outbox.h, stray bytes), the try's result without sending them. */
+ssize_t edo__sock_send_try(edo_io *io, const struct edo__transfer *x);
 /* The writer holding `s` stops waiting (a dropped future or waiter): its send, if still in
  * flight, is cancelled; its bytes are the outbox's, so the writer's buffer is free at once. */
 void edo__sock_send_drop(edo__sock_send *s);

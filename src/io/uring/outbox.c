@@ -55,6 +55,19 @@ typedef struct woken {
     unsigned n;
 } woken;
 
+/* With the lock held: false when the outbox is free (the lock still held); else `waker` (when
+ * not NULL) is left to be woken once it is, the lock released, and true. */
+static bool wait_free_unlock(edo__outbox *b, const edo_waker *waker)
+{
+    if (is_free(b))
+        return false;
+    bool added = !waker || add_next(b, waker);
+    edo__spin_unlock(&b->lock);
+    if (!added)
+        edo_waker_wake_by_ref(waker); /* out of memory: it polls again, never waits blind */
+    return true;
+}
+
 static woken take_next(edo__outbox *b)
 {
     woken w = {NULL, 0};
@@ -81,6 +94,10 @@ static void complete(edo__cring_op *op, unsigned index, int32_t res, uint32_t fl
     /* Cancelled with nothing sent because the registration went: as a readiness wait is told. */
     b->result = res == -ECANCELED && b->closed ? -EBADF : res;
     b->busy = false;
+    if (b->abandoned) { /* nobody will be told of what it let out */
+        b->abandoned = false;
+        b->stray = res > 0 ? (size_t)res : 0, b->stray_at = 0;
+    }
     edo_waker writer = b->waker;
     b->waker = EDO_WAKER_EMPTY;
     woken next = take_next(b);
@@ -137,13 +154,8 @@ ssize_t edo__outbox_start(edo__outbox *b, edo__cring *r, int fd, const struct io
                           int iovcnt, const edo_waker *waker, uint32_t *seq)
 {
     edo__spin_lock(&b->lock);
-    if (!is_free(b)) {
-        bool added = !waker || add_next(b, waker);
-        edo__spin_unlock(&b->lock);
-        if (!added)
-            edo_waker_wake_by_ref(waker); /* out of memory: it polls again, never waits blind */
+    if (wait_free_unlock(b, waker))
         return -EBUSY;
-    }
     size_t n = edo__iov_len_capped(iov, iovcnt, EDO__OUTBOX_MAX);
     if (!make_room(b, n)) {
         edo__spin_unlock(&b->lock);
@@ -151,6 +163,7 @@ ssize_t edo__outbox_start(edo__outbox *b, edo__cring *r, int fd, const struct io
     }
     b->busy = b->held = true;
     b->cancelled = false;
+    b->stray = 0; /* a write of other bytes: the peer has them already, as after any cut */
     b->refs += 2; /* the kernel's and the writer's */
     b->ring = r;
     *seq = ++b->seq;
@@ -228,12 +241,16 @@ void edo__outbox_cancel(edo__outbox *b, uint32_t seq)
     cancel_unlock(b);
 }
 
-void edo__outbox_release(edo__outbox *b, uint32_t seq)
+void edo__outbox_release(edo__outbox *b, uint32_t seq, bool taken)
 {
     edo__spin_lock(&b->lock);
     edo_waker mine = EDO_WAKER_EMPTY;
     if (b->seq == seq && b->held) {
         b->held = false;
+        if (!taken && b->busy)
+            b->abandoned = true; /* its CQE makes its count stray */
+        else if (!taken)
+            b->stray = b->result > 0 ? (size_t)b->result : 0, b->stray_at = 0;
         mine = b->waker; /* nobody waits for it any more */
         b->waker = EDO_WAKER_EMPTY;
     }
@@ -245,18 +262,33 @@ void edo__outbox_release(edo__outbox *b, uint32_t seq)
     edo__outbox_unref(b);
 }
 
+ssize_t edo__outbox_claim(edo__outbox *b, const struct iovec *iov, int iovcnt,
+                          const edo_waker *waker)
+{
+    edo__spin_lock(&b->lock);
+    if (wait_free_unlock(b, waker))
+        return -EBUSY;
+    ssize_t claimed = 0;
+    if (b->stray > b->stray_at) {
+        size_t n = edo__iov_len_capped(iov, iovcnt, b->stray - b->stray_at);
+        if (n && edo__iov_equal(b->buf + b->stray_at, iov, iovcnt, n)) {
+            claimed = (ssize_t)n;
+            b->stray_at += n;
+        } else {
+            b->stray = 0; /* other bytes: those went for nothing, as after any cut */
+        }
+    }
+    edo__spin_unlock(&b->lock);
+    return claimed;
+}
+
 bool edo__outbox_blocks(edo__outbox *b, const edo_waker *waker)
 {
     edo__spin_lock(&b->lock);
-    if (is_free(b)) {
-        edo__spin_unlock(&b->lock);
-        return false;
-    }
-    bool added = !waker || add_next(b, waker);
+    if (wait_free_unlock(b, waker))
+        return true;
     edo__spin_unlock(&b->lock);
-    if (!added)
-        edo_waker_wake_by_ref(waker); /* out of memory: it polls again, never waits blind */
-    return true;
+    return false;
 }
 
 void edo__outbox_close(edo__outbox *b)

@@ -24,6 +24,15 @@
  * with a send in flight cancels it too (edo__outbox_close), and the writer waiting on it gets
  * the count, or -EBADF when nothing went out.
  *
+ * Bytes nobody was told of. A writer that lets go of its send before taking its result (a
+ * dropped future or stream waiter) leaves bytes on the wire that its caller believes unsent: a
+ * stream's rule was that a pending write has written nothing, and the usual caller (a buffered
+ * writer flushing, a TLS record queue, a loop that writes again) then writes the same bytes
+ * again. So the outbox keeps them as *stray* bytes (the count the abandoned send let out, still
+ * in its buffer), and the next write whose first bytes are those very bytes is told they went
+ * (edo__outbox_claim: a short write of that many) instead of sending them twice. A next write
+ * of other bytes forgets them: the peer has them already, as after any write cut short.
+ *
  * Locking: the outbox's spinlock guards its state; it is never held while a ring's lock is
  * taken or a waker runs (a CQE may be reaped, and `complete` take the lock, inside a
  * submission). */
@@ -52,6 +61,8 @@ typedef struct edo__outbox {
     bool cancelling; /* a cancellation of it is being queued: no new send may start yet */
     bool cancelled;  /* it was asked to stop (once is enough) */
     bool closed;     /* the registration is gone: a send cancelled without a byte is -EBADF */
+    bool abandoned;  /* its writer let go of send `seq` in flight: its count becomes stray */
+    size_t stray, stray_at; /* bytes of `buf` sent without a writer told; of those, claimed */
     ssize_t result;  /* of send `seq`, once !busy */
     edo_waker waker; /* its writer, while it waits */
     /* Writers waiting for the outbox to be free (all woken then: one starts, the others wait
@@ -87,9 +98,15 @@ edo_poll edo__outbox_poll(edo__outbox *b, uint32_t seq, const edo_waker *waker,
  * cancellation was asked): it then completes with the count that went out, or -ECANCELED. The
  * writer still waits for the result (edo__outbox_poll) or lets go (edo__outbox_release). */
 void edo__outbox_cancel(edo__outbox *b, uint32_t seq);
-/* The writer of send `seq` lets go of it (its result taken, or abandoned: then the send is
- * cancelled if still in flight) and of its reference. */
-void edo__outbox_release(edo__outbox *b, uint32_t seq);
+/* The writer of send `seq` lets go of it and of its reference: its result `taken`, or
+ * abandoned (then the send is cancelled if still in flight, and what it let out is stray). */
+void edo__outbox_release(edo__outbox *b, uint32_t seq, bool taken);
+/* A write of the iovecs that would not go through the outbox's ring (or before it does): 0
+ * to go on; -EBUSY while a send is in flight or held (`waker`, when not NULL, is woken once
+ * the outbox is free); or, where the write's first bytes are stray bytes (see above), their
+ * count (> 0), which the write reports as written without sending them. Any thread. */
+ssize_t edo__outbox_claim(edo__outbox *b, const struct iovec *iov, int iovcnt,
+                          const edo_waker *waker);
 /* Whether a write other than through the outbox must wait now (a send is in flight or held):
  * then `waker` (when not NULL) is woken once the outbox is free. Any thread. */
 bool edo__outbox_blocks(edo__outbox *b, const edo_waker *waker);
