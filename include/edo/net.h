@@ -204,13 +204,22 @@ ssize_t edo_tcp_peek(edo_tcp *c, void *buf, size_t len);
 ssize_t edo_tcp_readv(edo_tcp *c, const struct iovec *iov, int iovcnt);
 /* Writes at most `len` bytes; waits until some fit. Returns how many, or -EPIPE / -ECONNRESET
  * (the peer is gone), -ECANCELED, -ETIMEDOUT, -EBADF, -EINVAL (as for edo_tcp_read), -EPERM.
- * Suspends. */
+ * Suspends.
+ *
+ * On io_uring, a connection edo made (accepted, connected, a Unix pair) whose writer runs on a
+ * worker is written through the worker's ring (docs/io-backends.md, "Sending by completion"):
+ * the bytes (at most 64 KiB a write) are copied, so `buf` is the caller's again when the call
+ * returns, and the write waits until the kernel sent all of them (a short count only on an
+ * error or a cancellation). A write cancelled or timed out while the kernel is sending returns
+ * the count that went out when any did (the rest never goes), else -ECANCELED / -ETIMEDOUT;
+ * a connection closed meanwhile from another thread, the count or -EBADF. */
 ssize_t edo_tcp_write(edo_tcp *c, const void *buf, size_t len);
 /* Gather write. Same results, and -EINVAL as edo_tcp_readv. Suspends. */
 ssize_t edo_tcp_writev(edo_tcp *c, const struct iovec *iov, int iovcnt);
 /* Writes all `len` bytes. Returns 0, or -EINVAL as edo_tcp_write (nothing sent), or the first
- * error (bytes before it were sent; on
- * -ECANCELED or -ETIMEDOUT how many is unknown: treat the stream as broken). Suspends. */
+ * error (bytes before it were sent; on -ECANCELED or -ETIMEDOUT how many is unknown, though a
+ * part may have gone: treat the stream as broken; for the count, loop on edo_tcp_write).
+ * Suspends. */
 int edo_tcp_write_all(edo_tcp *c, const void *buf, size_t len);
 /* Readiness waits and tries, for code that wants to hold no buffer while it waits (a server
  * with many idle connections), to wait for either direction at once, or to drain a socket
@@ -451,7 +460,11 @@ typedef struct edo_socket_future {
 
 /* The results and errors are those of the coroutine calls (edo_tcp_read, edo_tcp_peek,
  * edo_tcp_write, ...), less -EPERM, -ECANCELED and -ETIMEDOUT: a future is cancelled by dropping
- * it, and bounded with edo_timeout_future_init. Bad arguments (those the coroutine calls refuse:
+ * it, and bounded with edo_timeout_future_init. A write future dropped while pending may have
+ * sent a part of its bytes (its send through an io_uring worker's ring, see edo_tcp_write, is
+ * cancelled, but the kernel may have sent some already; how many is not reported, but a next
+ * write of the same bytes is told of that part, a short write, instead of sending it twice);
+ * its buffer is the caller's again at once (the ring sends a copy). Bad arguments (those the coroutine calls refuse:
  * a NULL socket, a NULL buffer with len > 0, len above SSIZE_MAX, iovcnt outside 1 to IOV_MAX, an
  * address of the wrong family) complete at the first poll with -EINVAL; a transfer of 0 bytes
  * completes at once with 0. A NULL f is a no-op (for every *_future_init). */

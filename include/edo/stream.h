@@ -26,7 +26,13 @@
  *    stream can be split into halves used by two tasks); two reads at once, or two writes, are
  *    the caller's mistake (the implementation may return -EBUSY).
  *  - Cancel safety: a read that returns EDO_PENDING has consumed nothing, so dropping a pending
- *    read loses no bytes. A write that returns EDO_PENDING has written nothing.
+ *    read loses no bytes. A write that returns EDO_PENDING may already be under way in the
+ *    kernel (a socket's send through an io_uring ring: docs/io-backends.md): polled again with
+ *    the same waiter it reports the count (its buffers may change meanwhile only past what it
+ *    was given); dropped, it is cancelled and a part may have gone, and a next write of the
+ *    same bytes is told of that part (a short write) rather than sending it twice; a next
+ *    write of other bytes follows the part that went. Its buffers are the caller's again as
+ *    soon as the poll returns. Elsewhere a pending write has written nothing.
  *  - Per-operation state lives in an edo_stream_waiter owned by the caller (inside its future or
  *    on its coroutine frame), never in the stream, so a stream holds no buffer and no waker while
  *    nobody waits on it.

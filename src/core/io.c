@@ -53,10 +53,21 @@ static bool own_cring(const edo__worker *w, edo_runtime *rt, const struct edo__c
            r == atomic_load_explicit(&rt->io.crings[worker_slot(w)], memory_order_acquire);
 }
 
-bool edo__runtime_cring_may_reap(edo_runtime *rt, const struct edo__cring *r)
+bool edo__runtime_cring_may_reap(const struct edo__cring *r)
 {
     edo__worker *w = edo__worker_current();
-    return !(w && w->rt == rt) || own_cring(w, rt, r);
+    if (!w || own_cring(w, w->rt, r))
+        return true;
+    for (unsigned i = 0; i < EDO__IO_CRINGS; i++)
+        if (r == atomic_load_explicit(&w->rt->io.crings[i], memory_order_acquire))
+            return false; /* another worker's of the same runtime */
+    return true; /* another runtime's: this thread is none of its workers */
+}
+
+struct edo__cring *edo__runtime_worker_cring(edo_runtime *rt)
+{
+    edo__worker *w = edo__worker_current();
+    return w && w->rt == rt ? edo__io_cring(&rt->io, worker_slot(w)) : NULL;
 }
 
 void edo__runtime_cring_submit_unlock(edo_runtime *rt, struct edo__cring *r)

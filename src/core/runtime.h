@@ -227,12 +227,17 @@ int edo__runtime_register_listener(edo_runtime *rt, int fd, edo_io **out);
  * (NULL rt, another backend, no io_uring): operations then take the blocking pool. core/io.c. */
 struct edo__cring *edo__runtime_cring(edo_runtime *rt);
 /* Whether the calling thread should reap `r` itself when a task it polls waits for a completion
- * there: a thread that is not a worker of `rt` does, and a worker does on its own ring only.
+ * there: a thread that is not a worker of r's runtime does, and a worker does on its own ring
+ * only.
  * A worker reaping another's ring runs the next steps of that ring's calls and submits them
  * there, taking the ring's kernel mutex against its owner (io_uring runs the completions'
  * task work on the submitting thread, under that mutex too): with 2 workers that contention
  * doubled fs_read_small's CPU in some runs. The owner reaps it at its next turn. core/io.c. */
-bool edo__runtime_cring_may_reap(edo_runtime *rt, const struct edo__cring *r);
+bool edo__runtime_cring_may_reap(const struct edo__cring *r);
+/* The completion ring of the calling thread's worker when it is a worker of `rt`, else NULL
+ * (another thread, another backend, no io_uring): for operations that only a worker's turn
+ * should batch, and that take another way elsewhere (a stream socket's sends). core/io.c. */
+struct edo__cring *edo__runtime_worker_cring(edo_runtime *rt);
 /* Submits what the caller queued on `r` (locked: edo__cring_lock) and unlocks. A thread that
  * is not a worker of `rt` on its own ring enters at once (edo__cring_submit_unlock). A worker
  * with other tasks to run (or in edo__worker_flush_io) only publishes the SQEs

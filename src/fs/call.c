@@ -224,7 +224,7 @@ static edo_poll future_poll(edo_future *self, edo_context *cx, void **out)
      * (edo__runtime_cring_may_reap: not another worker's ring), then the waker left with the
      * call is woken by whoever reaps it, the ring's owner or the driver at the latest. */
     if (c->ring && edo__fs_call_poll(c, cx) == EDO_PENDING &&
-        edo__runtime_cring_may_reap(c->rt, c->ring))
+        edo__runtime_cring_may_reap(c->ring))
         edo__cring_reap(c->ring);
     if (edo__fs_call_poll(c, cx) == EDO_PENDING)
         return EDO_PENDING;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "io/uring/completions.h"
+#include "io/uring/outbox.h"
 #include "platform/thread.h"
 
 /* The backend asked for: `wanted`, or when that is AUTO, the EDO_IO_BACKEND environment
@@ -181,6 +182,22 @@ static void close_accepted(edo__inbox *in)
     }
 }
 
+struct edo__outbox *edo__io_outbox(edo_io *io)
+{
+    _Atomic(edo__outbox *) *at = &io->inbox->outbox;
+    edo__outbox *b = atomic_load_explicit(at, memory_order_acquire);
+    if (b)
+        return b;
+    if (!(b = edo__outbox_new()))
+        return NULL;
+    edo__outbox *seen = NULL;
+    if (atomic_compare_exchange_strong_explicit(at, &seen, b, memory_order_acq_rel,
+                                                memory_order_acquire))
+        return b;
+    edo__outbox_unref(b); /* another writer made it first (two at once: their mistake) */
+    return seen;
+}
+
 static int register_for_cring(void *ctx, int fd, edo_io **io)
 {
     return edo__io_register(ctx, io, fd);
@@ -229,6 +246,11 @@ void edo_io_deregister(edo_io *io)
             close_accepted(io->inbox);
         edo__inbox_clear(io->inbox);
         io->recv_mode = 0;
+        /* A send in flight is cancelled (the kernel holds the file until its CQE), and its
+         * writer, and those waiting for the outbox, hear of it. */
+        edo__outbox *b = atomic_exchange_explicit(&io->inbox->outbox, NULL, memory_order_acq_rel);
+        if (b)
+            edo__outbox_close(b);
     }
     atomic_fetch_sub_explicit(&d->registered, 1, memory_order_seq_cst);
     pthread_mutex_lock(&d->lock);

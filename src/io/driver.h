@@ -115,6 +115,12 @@ bool edo__io_receives(edo__io_driver *d);
 ssize_t edo__io_inbox_read(edo_io *io, const struct iovec *iov, int iovcnt, bool peek,
                            bool *drained);
 
+/* The outbox of `io` (io->recv_mode set): the send through a completion ring of a stream
+ * socket received by completion (io/uring/outbox.h), made on first use; NULL when out of
+ * memory. It lives until the registration is deregistered (which cancels a send in flight).
+ * Any thread. */
+struct edo__outbox *edo__io_outbox(edo_io *io);
+
 /* The runtime `io` was registered with (for registering the sockets it accepts there too). */
 static inline edo_runtime *edo__io_owner(const edo_io *io) { return io->driver->owner; }
 

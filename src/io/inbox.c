@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/uring/outbox.h"
+
 #define FIRST_SIZE ((size_t)4096)
 
 static _Atomic size_t cap_knob = EDO__INBOX_CAP;
@@ -36,6 +38,7 @@ void edo__inbox_free(edo__inbox *in)
 {
     if (!in)
         return;
+    edo__outbox_unref(atomic_load_explicit(&in->outbox, memory_order_relaxed));
     free(in->data);
     free(in);
 }

@@ -36,6 +36,7 @@
 #ifndef EDO_IO_INBOX_H
 #define EDO_IO_INBOX_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -67,6 +68,10 @@ typedef struct edo__inbox {
     char *data;      /* a circular buffer of `size` bytes, `len` of them from `head` */
     size_t size, head, len;
     size_t cap;      /* the bytes taken in before the receive is stopped */
+    /* The other direction: the send through a completion ring of this registration
+     * (io/uring/outbox.h), made at its first such send, closed at its deregistration
+     * (edo__io_outbox); NULL until then. */
+    struct edo__outbox *_Atomic outbox;
 } edo__inbox;
 
 /* What the producer must do after a completion. */

@@ -21,8 +21,10 @@ typedef struct state {
     bool has_addr; /* a send_to target or connect address is in `addr` */
     bool all;      /* write_all: transfer again until the whole buffer is gone */
     const edo_tcp_connect_options *connect_options; /* the caller's, alive until completion */
-    edo__transfer transfer;
-    edo__accept accept;
+    union { /* by kind: a future is one operation for its life */
+        edo__transfer transfer;
+        edo__accept accept;
+    };
     edo_sockaddr addr;
 } state;
 

@@ -11,14 +11,23 @@
 #include "net/open.h"
 #include "net/sock.h"
 
-_Static_assert(sizeof(edo_io_waiter) <= sizeof(edo_stream_waiter), "edo_stream_waiter too small");
+/* What a socket keeps in a caller's edo_stream_waiter: its reactor waiter, and a write's send
+ * while it is in the completion ring (net/send_ring.c). */
+typedef struct socket_waiter {
+    edo_io_waiter io;
+    edo__sock_send send;
+} socket_waiter;
+
+_Static_assert(sizeof(socket_waiter) <= sizeof(edo_stream_waiter), "edo_stream_waiter too small");
 
 static edo_io *io_of(const edo_stream *s)
 {
     return (edo_io *)((const char *)s - offsetof(struct edo_io, stream));
 }
 
-static edo_io_waiter *io_waiter_of(edo_stream_waiter *w) { return (edo_io_waiter *)(void *)w; }
+static socket_waiter *socket_waiter_of(edo_stream_waiter *w) { return (socket_waiter *)(void *)w; }
+
+static edo_io_waiter *io_waiter_of(edo_stream_waiter *w) { return &socket_waiter_of(w)->io; }
 
 static edo_poll socket_poll_read(edo_stream *s, edo_stream_waiter *w, edo_context *cx, void *buf,
                                  size_t len, ssize_t *result)
@@ -35,8 +44,8 @@ static edo_poll socket_poll_write(edo_stream *s, edo_stream_waiter *w, edo_conte
     edo__transfer x = iovcnt == 1
                           ? (edo__transfer){.send = true, .buf = iov->iov_base, .len = iov->iov_len}
                           : (edo__transfer){.send = true, .iov = iov, .iovcnt = iovcnt};
-    return edo__sock_poll_op(io_of(s), EDO_WRITABLE, edo__sock_do_transfer, &x, io_waiter_of(w),
-                             cx, result);
+    return edo__sock_poll_send_op(io_of(s), edo__sock_do_transfer, &x, io_waiter_of(w),
+                                  &socket_waiter_of(w)->send, cx, result);
 }
 
 static edo_poll socket_poll_shutdown(edo_stream *s, edo_stream_waiter *w, edo_context *cx,
@@ -58,6 +67,7 @@ static void socket_drop_waiter(edo_stream *s, edo_stream_waiter *w)
     edo_io_waiter *iw = io_waiter_of(w);
     if (edo__io_waiter_linked(iw)) /* usually not: a wake or a ready poll unlinked it */
         edo_io_waiter_drop(io_of(s), iw);
+    edo__sock_send_drop(&socket_waiter_of(w)->send); /* a write abandoned in the ring */
 }
 
 static int socket_raw_fd(const edo_stream *s, bool write)

@@ -27,6 +27,7 @@
 
 #include "edo/runtime.h"
 #include "core/batch.h"
+#include "platform/iov.h"
 #include "platform/spinlock.h"
 #include "stream/wait.h"
 #include "stream/fd.h"
@@ -353,19 +354,10 @@ static edo_poll file_poll_write(edo_stream *s, edo_stream_waiter *w, edo_context
         *result = rc;
         return EDO_READY;
     }
-    size_t total = 0;
-    for (int i = 0; i < iovcnt; i++)
-        total += iov[i].iov_len;
-    size_t len = total < WRITE_MAX ? total : WRITE_MAX;
+    size_t len = edo__iov_len_capped(iov, iovcnt, WRITE_MAX);
     call *c = new_call(fs, true, len);
     if (c) {
-        size_t copied = 0;
-        for (int i = 0; i < iovcnt && copied < len; i++) {
-            size_t n = iov[i].iov_len < len - copied ? iov[i].iov_len : len - copied;
-            if (n)
-                memcpy(c->buf + copied, iov[i].iov_base, n);
-            copied += n;
-        }
+        edo__iov_gather(c->buf, iov, iovcnt, len);
         rc = start_call(fs, c);
     } else {
         edo__spin_lock(&fs->lock);

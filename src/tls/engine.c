@@ -83,7 +83,12 @@ void edo__tls_release(edo__tls *t, edo_stream_waiter *w)
     if (t->wr_owner != w)
         return;
     bool writer = !t->wr_owner_is_reader;
-    drop_inner_write(t);
+    /* The inner write itself stays: a pending write of the inner stream may already be moving
+     * its bytes (a socket's send through the completion ring, net/send_ring.c), and dropping it
+     * would cancel it after an unknown part went out, which the next push would send again.
+     * The next push polls it again with the same waiter and learns the count. */
+    t->wr_owner = NULL;
+    t->wr_owner_is_reader = false;
     /* A write that leaves records behind (its inner write not ready): a waiting read pushes
      * them now. */
     if (writer && edo__tls_pending_out(t) > 0)

@@ -443,6 +443,9 @@ fail:
 
 int edo__tls_free(edo__tls *t, bool keep_inner)
 {
+    /* An inner write left pending by a write that ended (edo__tls_release) lets go now. */
+    edo_stream_waiter_drop(t->inner, &t->inner_write);
+    edo_stream_waiter_drop(t->inner, &t->inner_read);
     int rc = keep_inner ? 0 : edo_stream_close(t->inner);
     SSL_free(t->ssl); /* and its BIO */
     edo__tls_queues_free(t);
