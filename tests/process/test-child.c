@@ -293,6 +293,9 @@ static void many_children(void)
     int zombies, left, fds;
     for (int i = 0; (left = count_children(&zombies)) > 0 || (fds = count_fds()) != fds_before;
          i++) {
+        if (i == 6000)
+            fprintf(stderr, "after 60 s: %d children left (%d zombies), %d fds against %d\n", left,
+                    zombies, left > 0 ? count_fds() : fds, fds_before);
         CHECK(i < 6000);
         CHECK_EQ(edo_sleep(EDO_MSEC(10)), 0);
     }
