@@ -48,6 +48,7 @@ struct edo_io *edo__io_slab_take(edo__io_slab *s)
             fresh[i].waiters = NULL;
             fresh[i].stream.vtable = NULL;
             fresh[i].recv_mode = 0;
+            fresh[i].write_shut = false;
             fresh[i].inbox = NULL;
         }
         /* Published whole: a dispatcher may look a slot up without the owner's lock. */

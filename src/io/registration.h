@@ -34,6 +34,10 @@ struct edo_io {
      * this listener's connections by completion into `inbox` (take them from there:
      * edo__io_accept_take); else 0. In the padding after the lock. */
     uint8_t recv_mode;
+    /* The stream's write half was shut (edo_stream_shutdown, net/socket_stream.c): a second
+     * shutdown returns 0 without asking the kernel, which says -ENOTCONN once the peer has
+     * closed too. Set by the stream's writer alone; cleared with the vtable. Also padding. */
+    bool write_shut;
     edo_io_waiter *waiters;
     struct edo_io *next_free;
     struct edo__io_driver *driver; /* it is registered with */

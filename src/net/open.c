@@ -26,8 +26,10 @@ static int register_socket(edo_runtime *rt, int fd, edo_io **out, sock_kind kind
     int rc = kind == OWN_STREAM     ? edo__runtime_register_stream(rt, fd, out)
              : kind == OWN_LISTENER ? edo__runtime_register_listener(rt, fd, out)
                                     : edo_io_register_on(rt, fd, out);
-    if (rc == 0)
+    if (rc == 0) {
         (*out)->stream.vtable = &edo__socket_stream_vtable;
+        (*out)->write_shut = false;
+    }
     return rc;
 }
 

@@ -52,7 +52,12 @@ static edo_poll socket_poll_shutdown(edo_stream *s, edo_stream_waiter *w, edo_co
                                      ssize_t *result)
 {
     (void)w, (void)cx;
-    *result = edo__sock_shutdown(io_of(s), SHUT_WR);
+    edo_io *io = io_of(s);
+    /* Once shut, the kernel may answer -ENOTCONN to another shutdown (the connection closed
+     * both ways: the socket left for TIME_WAIT); the stream's promise is 0. */
+    *result = io->write_shut ? 0 : edo__sock_shutdown(io, SHUT_WR);
+    if (*result == 0)
+        io->write_shut = true;
     return EDO_READY;
 }
 
