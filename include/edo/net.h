@@ -204,15 +204,15 @@ ssize_t edo_tcp_peek(edo_tcp *c, void *buf, size_t len);
 ssize_t edo_tcp_readv(edo_tcp *c, const struct iovec *iov, int iovcnt);
 /* Writes at most `len` bytes; waits until some fit. Returns how many, or -EPIPE / -ECONNRESET
  * (the peer is gone), -ECANCELED, -ETIMEDOUT, -EBADF, -EINVAL (as for edo_tcp_read), -EPERM.
- * Suspends.
+ * Suspends. A write cancelled or timed out while it waits has sent nothing.
  *
+ * The count is the bytes the connection took, as send(2)'s: they may still be on their way.
  * On io_uring, a connection edo made (accepted, connected, a Unix pair) whose writer runs on a
- * worker is written through the worker's ring (docs/io-backends.md, "Sending by completion"):
- * the bytes (at most 64 KiB a write) are copied, so `buf` is the caller's again when the call
- * returns, and the write waits until the kernel sent all of them (a short count only on an
- * error or a cancellation). A write cancelled or timed out while the kernel is sending returns
- * the count that went out when any did (the rest never goes), else -ECANCELED / -ETIMEDOUT;
- * a connection closed meanwhile from another thread, the count or -EBADF. */
+ * worker is written behind through the worker's ring (docs/io-backends.md, "Sending by
+ * completion"): the bytes (at most 64 KiB a write) are copied into the connection's outbox and
+ * the call returns at once; the next write waits until the kernel took them. Should they fail
+ * (the peer reset the connection), the next write, flush (edo_stream_flush) or shutdown
+ * returns the error, and later writes -EPIPE. A close or a shutdown lets them go first. */
 ssize_t edo_tcp_write(edo_tcp *c, const void *buf, size_t len);
 /* Gather write. Same results, and -EINVAL as edo_tcp_readv. Suspends. */
 ssize_t edo_tcp_writev(edo_tcp *c, const struct iovec *iov, int iovcnt);
@@ -260,9 +260,12 @@ ssize_t edo_tcp_try_write(edo_tcp *c, const void *buf, size_t len);
 ssize_t edo_tcp_try_readv(edo_tcp *c, const struct iovec *iov, int iovcnt);
 ssize_t edo_tcp_try_writev(edo_tcp *c, const struct iovec *iov, int iovcnt);
 /* shutdown(2): SHUT_RD, SHUT_WR (the peer reads end-of-stream) or SHUT_RDWR. Returns 0, or
- * -EINVAL (NULL, another `how`), or -errno (-ENOTCONN). Never suspends. */
+ * -EINVAL (NULL, another `how`), or -errno (-ENOTCONN). Never suspends. While bytes written
+ * behind are on their way (edo_tcp_write), a shutdown that writes is done once they went, and
+ * returns 0; a write after it fails with -EPIPE either way. */
 int edo_tcp_shutdown(edo_tcp *c, int how);
-/* Closes the connection and frees `c`. Returns 0, or -EINVAL for NULL. Never suspends. */
+/* Closes the connection and frees `c`. Returns 0, or -EINVAL for NULL. Never suspends. Bytes
+ * written behind (edo_tcp_write) still go: the fd is closed once the kernel took them. */
 int edo_tcp_close(edo_tcp *c);
 
 /* Options and addresses: 0 or -errno (-EINVAL for a NULL socket or out); never suspend. */

@@ -26,13 +26,12 @@
  *    stream can be split into halves used by two tasks); two reads at once, or two writes, are
  *    the caller's mistake (the implementation may return -EBUSY).
  *  - Cancel safety: a read that returns EDO_PENDING has consumed nothing, so dropping a pending
- *    read loses no bytes. A write that returns EDO_PENDING may already be under way in the
- *    kernel (a socket's send through an io_uring ring: docs/io-backends.md): polled again with
- *    the same waiter it reports the count (its buffers may change meanwhile only past what it
- *    was given); dropped, it is cancelled and a part may have gone, and a next write of the
- *    same bytes is told of that part (a short write) rather than sending it twice; a next
- *    write of other bytes follows the part that went. Its buffers are the caller's again as
- *    soon as the poll returns. Elsewhere a pending write has written nothing.
+ *    read loses no bytes; a write that returns EDO_PENDING has written nothing, so dropping it
+ *    sends none of its bytes. A write's count is the bytes the stream took: they may still be
+ *    on their way (in a socket's kernel buffer, or in edo's outbox for a socket written
+ *    through an io_uring ring: docs/io-backends.md), and a failure of theirs is reported by a
+ *    later write, flush or shutdown. Its buffers are the caller's again as soon as the poll
+ *    returns.
  *  - Per-operation state lives in an edo_stream_waiter owned by the caller (inside its future or
  *    on its coroutine frame), never in the stream, so a stream holds no buffer and no waker while
  *    nobody waits on it.
@@ -154,7 +153,8 @@ ssize_t edo_stream_writev(edo_stream *s, const struct iovec *iov, int iovcnt);
  * part was written: treat the stream as broken), -EIO when a write moved nothing (a broken
  * implementation: it would loop for ever). */
 int edo_stream_write_all(edo_stream *s, const void *buf, size_t len);
-/* Pushes out what the stream buffers: 0 or -errno. */
+/* Pushes out what the stream buffers, and waits until what it wrote behind has gone (a
+ * socket's outbox on io_uring): 0, or -errno (their failure: -ECONNRESET, -EPIPE). */
 int edo_stream_flush(edo_stream *s);
 /* Flushes, then shuts down the write half: the peer reads end of stream. 0 or -errno (-ENOTSUP:
  * the stream has no write half to shut). Reading stays possible; later writes fail with -EPIPE;

@@ -182,6 +182,11 @@ static void close_accepted(edo__inbox *in)
     }
 }
 
+struct edo__outbox *edo__io_outbox_made(edo_io *io)
+{
+    return io->recv_mode ? atomic_load_explicit(&io->inbox->outbox, memory_order_acquire) : NULL;
+}
+
 struct edo__outbox *edo__io_outbox(edo_io *io)
 {
     _Atomic(edo__outbox *) *at = &io->inbox->outbox;
@@ -234,11 +239,11 @@ bool edo__io_completions_pending(edo__io_driver *d)
 
 int edo_io_fd(const edo_io *io) { return io ? io->fd : -EINVAL; }
 
-void edo_io_deregister(edo_io *io)
+/* Deregisters `io`; its fd is closed when `close_fd`, now or by its outbox (see edo__io_close). */
+static void deregister(edo_io *io, bool close_fd)
 {
-    if (!io)
-        return;
     edo__io_driver *d = io->driver;
+    int fd = io->fd;
     d->backend->ops->remove(d->backend, io->fd, edo__io_token(edo__io_generation(io), io->index));
     edo__io_readiness_close(io);
     if (io->recv_mode) { /* the backend no longer fills it: its bytes go with the registration */
@@ -246,17 +251,27 @@ void edo_io_deregister(edo_io *io)
             close_accepted(io->inbox);
         edo__inbox_clear(io->inbox);
         io->recv_mode = 0;
-        /* A send in flight is cancelled (the kernel holds the file until its CQE), and its
-         * writer, and those waiting for the outbox, hear of it. */
+        /* A send in flight goes on (written behind: its writer was told the bytes went), and
+         * the fd stays open for it; those waiting for the outbox hear the registration went. */
         edo__outbox *b = atomic_exchange_explicit(&io->inbox->outbox, NULL, memory_order_acq_rel);
-        if (b)
-            edo__outbox_close(b);
+        if (b && edo__outbox_close(b, close_fd ? fd : -1))
+            close_fd = false; /* the outbox closes it */
     }
     atomic_fetch_sub_explicit(&d->registered, 1, memory_order_seq_cst);
     pthread_mutex_lock(&d->lock);
     edo__io_slab_put(&d->slab, io);
     pthread_mutex_unlock(&d->lock);
+    if (close_fd)
+        close(fd);
 }
+
+void edo_io_deregister(edo_io *io)
+{
+    if (io)
+        deregister(io, false);
+}
+
+void edo__io_close(edo_io *io) { deregister(io, true); }
 
 int edo__io_wait(edo__io_driver *d, edo__io_ready *events, int max, uint64_t deadline,
                  edo__parker *parker)

@@ -117,9 +117,15 @@ ssize_t edo__io_inbox_read(edo_io *io, const struct iovec *iov, int iovcnt, bool
 
 /* The outbox of `io` (io->recv_mode set): the send through a completion ring of a stream
  * socket received by completion (io/uring/outbox.h), made on first use; NULL when out of
- * memory. It lives until the registration is deregistered (which cancels a send in flight).
- * Any thread. */
+ * memory. It lives until the registration is deregistered (a send in flight goes on: see
+ * edo__io_close). Any thread. */
 struct edo__outbox *edo__io_outbox(edo_io *io);
+/* The outbox of `io` if one was made (a send may be in flight), else NULL. Any thread. */
+struct edo__outbox *edo__io_outbox_made(edo_io *io);
+/* Deregisters `io` (edo_io_deregister) and closes its fd: now, or, while a send of its outbox
+ * is in flight, at that send's CQE (the kernel reads the SEND's fd when the ring is entered,
+ * which may be later: closing it before would let another file take its number). */
+void edo__io_close(edo_io *io);
 
 /* The runtime `io` was registered with (for registering the sockets it accepts there too). */
 static inline edo_runtime *edo__io_owner(const edo_io *io) { return io->driver->owner; }

@@ -113,26 +113,31 @@ int edo__sock_pair(int type, edo_io **a, edo_io **b)
     return rc;
 }
 
-/* Deregisters (a task waiting on the fd wakes with -EBADF), then closes. A listener's listen
- * queue is shut down in between: the queue closes now even when the file outlives close() for
- * a moment (an io_uring poll lets go of it only when its cancellation has run on the thread
- * that armed it), so no connection is accepted after this returns. Shutting down before the
- * deregistration would wake a waiting accept into accept4's -EINVAL instead of -EBADF. */
-static int close_io(edo_io *io, bool listener)
+/* Deregisters (a task waiting on the fd wakes with -EBADF), then closes: at once, or once a
+ * send written behind has gone (edo__io_close). */
+int edo__sock_close(edo_io *io)
+{
+    if (!io)
+        return -EINVAL;
+    edo__io_close(io);
+    return 0;
+}
+
+/* As edo__sock_close, with the listen queue shut down between the deregistration and the
+ * close: the queue closes now even when the file outlives close() for a moment (an io_uring
+ * poll lets go of it only when its cancellation has run on the thread that armed it), so no
+ * connection is accepted after this returns. Shutting down before the deregistration would
+ * wake a waiting accept into accept4's -EINVAL instead of -EBADF. */
+int edo__sock_close_listener(edo_io *io)
 {
     if (!io)
         return -EINVAL;
     int fd = io->fd;
     edo_io_deregister(io);
-    if (listener)
-        shutdown(fd, SHUT_RDWR);
+    shutdown(fd, SHUT_RDWR);
     close(fd);
     return 0;
 }
-
-int edo__sock_close(edo_io *io) { return close_io(io, false); }
-
-int edo__sock_close_listener(edo_io *io) { return close_io(io, true); }
 
 /* The outcome of a connect in progress, once the socket is writable. */
 ssize_t edo__sock_connect_result(int fd, void *ctx, bool *drained)

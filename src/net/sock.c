@@ -73,11 +73,11 @@ static inline __attribute__((always_inline)) ssize_t run_op(edo_io *io, uint32_t
 /* The loop of edo__sock_poll, with the waiter anywhere (inlined into both entries). */
 static inline __attribute__((always_inline)) edo_poll
 poll_op(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx, edo_io_waiter *waiter,
-        edo__sock_send *send, edo_context *cx, ssize_t *result)
+        bool by_ring, edo_context *cx, ssize_t *result)
 {
     edo_poll sent;
     if (__builtin_expect(dir == EDO_WRITABLE && io->recv_mode, 0) &&
-        edo__sock_send_poll(io, op, ctx, send, cx, result, &sent))
+        edo__sock_send_poll(io, op, ctx, by_ring, cx, result, &sent))
         return sent; /* by the completion ring, or waiting for its send to leave the kernel */
     for (;;) {
         edo_io_event ev;
@@ -110,19 +110,19 @@ poll_op(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx, edo_io_waiter *
 
 edo_poll edo__sock_poll(edo__sock_wait *w, edo_context *cx, ssize_t *result)
 {
-    return poll_op(w->io, w->dir, w->op, w->ctx, &w->waiter, &w->send, cx, result);
+    return poll_op(w->io, w->dir, w->op, w->ctx, &w->waiter, true, cx, result);
 }
 
 edo_poll edo__sock_poll_op(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx,
                            edo_io_waiter *waiter, edo_context *cx, ssize_t *result)
 {
-    return poll_op(io, dir, op, ctx, waiter, NULL, cx, result);
+    return poll_op(io, dir, op, ctx, waiter, false, cx, result);
 }
 
 edo_poll edo__sock_poll_send_op(edo_io *io, edo__sock_op_fn op, void *ctx, edo_io_waiter *waiter,
-                                edo__sock_send *send, edo_context *cx, ssize_t *result)
+                                edo_context *cx, ssize_t *result)
 {
-    return poll_op(io, EDO_WRITABLE, op, ctx, waiter, send, cx, result);
+    return poll_op(io, EDO_WRITABLE, op, ctx, waiter, true, cx, result);
 }
 
 ssize_t edo__sock_try(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx)
@@ -132,7 +132,7 @@ ssize_t edo__sock_try(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx)
     if (rc <= 0)
         return rc == 0 ? -EAGAIN : rc; /* not ready: no system call */
     if (dir == EDO_WRITABLE && io->recv_mode && op == edo__sock_do_transfer) {
-        ssize_t k = edo__sock_send_try(io, ctx); /* a send of the ring's comes first */
+        ssize_t k = edo__sock_send_try(io); /* a send of the ring's comes first */
         if (k != 0)
             return k;
     }
@@ -156,8 +156,6 @@ void edo__sock_wait_drop(edo__sock_wait *w)
 {
     if (edo__io_waiter_linked(&w->waiter)) /* usually not: a wake or a ready poll unlinked it */
         edo_io_waiter_drop(w->io, &w->waiter);
-    if (__builtin_expect(w->send.box != NULL, 0))
-        edo__sock_send_drop(&w->send);
 }
 
 /* The coroutine form: the wait as a future on this frame, awaited. */
@@ -185,14 +183,12 @@ static inline __attribute__((always_inline)) ssize_t sock_op(edo_io *io, uint32_
     edo__coro *co = edo__coro_running();
     if (!co)
         return -EPERM;
-    op_future f = {{&op_vtable}, {io, dir, op, ctx, {0}, {0}}, 0};
+    op_future f = {{&op_vtable}, {io, dir, op, ctx, {0}}, 0};
     /* Polled here first, as edo_await would: an operation that can proceed at once (most do)
      * then costs no await. */
     int rc = co->cancelled ? -ECANCELED : 0;
     if (rc == 0 && edo__sock_poll(&f.wait, co->cx, &f.result) == EDO_PENDING)
         rc = edo__await_pending(&f.base, NULL);
-    if (__builtin_expect(rc < 0 && f.wait.send.box != NULL, 0))
-        f.result = edo__sock_send_interrupted(&f.wait.send, rc), rc = 0; /* what went out */
     edo__sock_wait_drop(&f.wait);
     return rc < 0 ? rc : f.result;
 }
@@ -305,6 +301,8 @@ int edo__sock_shutdown(edo_io *io, int how)
 {
     if (!io || (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR))
         return -EINVAL;
+    if (edo__sock_shutdown_later(io, how))
+        return 0; /* after the bytes written behind */
     return shutdown(io->fd, how) < 0 ? -errno : 0;
 }
 

@@ -20,13 +20,6 @@ typedef ssize_t (*edo__sock_op_fn)(int fd, void *ctx, bool *drained);
 
 struct edo__transfer;
 
-/* What a writer holds while its send is in a completion ring (edo__sock_send_poll): zeroed
- * before the first poll. */
-typedef struct edo__sock_send {
-    struct edo__outbox *box; /* NULL: no send in flight */
-    uint32_t seq;
-} edo__sock_send;
-
 /* An operation waiting on a registration: try `op` while `dir` readiness holds, clear and wait
  * when it would block. */
 typedef struct edo__sock_wait {
@@ -35,7 +28,6 @@ typedef struct edo__sock_wait {
     edo__sock_op_fn op;
     void *ctx;
     edo_io_waiter waiter;
-    edo__sock_send send;
 } edo__sock_wait;
 
 /* Polls the operation: EDO_READY with op's result (with no op, a readiness wait: the ready
@@ -46,40 +38,40 @@ edo_poll edo__sock_poll(edo__sock_wait *w, edo_context *cx, ssize_t *result);
  * waiter), the operation's context may be rebuilt at each poll. */
 edo_poll edo__sock_poll_op(edo_io *io, uint32_t dir, edo__sock_op_fn op, void *ctx,
                            edo_io_waiter *waiter, edo_context *cx, ssize_t *result);
-/* edo__sock_poll_op for a write that may go through the completion ring (`send`: the
- * writer's, see edo__sock_send_poll). */
+/* edo__sock_poll_op for a write that may go through the completion ring (edo__sock_send_poll). */
 edo_poll edo__sock_poll_send_op(edo_io *io, edo__sock_op_fn op, void *ctx, edo_io_waiter *waiter,
-                                edo__sock_send *send, edo_context *cx, ssize_t *result);
-/* Leaves the registration's wait list, and lets go of a send in flight (cancelling it). */
+                                edo_context *cx, ssize_t *result);
+/* Leaves the registration's wait list. */
 void edo__sock_wait_drop(edo__sock_wait *w);
 
 /* Sends by completion (net/send_ring.c). A write of a stream socket received by completion
- * (io->recv_mode) on a worker of its runtime whose completion ring has IORING_OP_SEND and
- * IORING_OP_ASYNC_CANCEL: a plain stream transfer (no address, flags or no_wait) is copied
- * into the registration's outbox (io/uring/outbox.h, at most EDO__OUTBOX_MAX bytes: more is a
- * short write) and sent by the ring, entered once per worker turn for all its tasks' SQEs.
- * The writer waits for the CQE; its count is the write's result (short only at an error or a
- * cancellation). One send at a time per socket: another writer waits for the outbox.
- * Every other write of such a socket (another thread, a try, a splice) takes the direct path,
- * but only while no send is in the kernel (it waits for the outbox), so bytes never overtake.
+ * (io->recv_mode) on a worker of its runtime whose completion ring has IORING_OP_SEND: a plain
+ * stream transfer (no address, flags or no_wait) is copied into the registration's outbox
+ * (io/uring/outbox.h, at most EDO__OUTBOX_MAX bytes: more is a short write) and sent by the
+ * ring, entered once per worker turn for all its tasks' SQEs. Written behind: the write's
+ * result is the count handed over, at once; a failure of the send is reported by the next
+ * write, flush or shutdown. One send at a time per socket: another writer waits for the
+ * outbox. Every other write of such a socket (another thread, a try, a splice) takes the
+ * direct path, but only while no send is in the kernel (it waits for the outbox), so bytes
+ * never overtake.
  *
- * Polls the write `op`/`ctx` of `io` (io->recv_mode set) for the writer holding `s` (NULL: a
- * write that cannot go by the ring). Returns true when it decided the poll (*p, and *result
- * when ready), false when the caller takes the direct path now. Never suspends. */
-bool edo__sock_send_poll(edo_io *io, edo__sock_op_fn op, void *ctx, edo__sock_send *s,
+ * Polls the write `op`/`ctx` of `io` (io->recv_mode set); `by_ring`: it may go through the
+ * ring (a wait that can be polled again), else only the direct path's wait. Returns true when
+ * it decided the poll (*p, and *result when ready), false when the caller takes the direct
+ * path now. Never suspends. */
+bool edo__sock_send_poll(edo_io *io, edo__sock_op_fn op, void *ctx, bool by_ring,
                          edo_context *cx, ssize_t *result, edo_poll *p);
-/* Before a write of `io` (io->recv_mode set) that does not wait (a try of the transfer `x`):
- * 0 to go on; -EAGAIN while a send is in the ring or held by its writer (bytes must not
- * overtake it); or the count of x's first bytes that an abandoned send let out already
- * (io/uring/outbox.h, stray bytes), the try's result without sending them. */
-ssize_t edo__sock_send_try(edo_io *io, const struct edo__transfer *x);
-/* The writer holding `s` stops waiting (a dropped future or waiter): its send, if still in
- * flight, is cancelled; its bytes are the outbox's, so the writer's buffer is free at once. */
-void edo__sock_send_drop(edo__sock_send *s);
-/* A coroutine write whose wait failed with `err` (-ECANCELED, -ETIMEDOUT) while its send is
- * in flight: cancels it, waits (shielded) for the CQE, and returns the count that went out
- * when any did (the write's short result), else `err`. */
-ssize_t edo__sock_send_interrupted(edo__sock_send *s, ssize_t err);
+/* Before a write of `io` (io->recv_mode set) that does not wait (a try): 0 to go on; -EAGAIN
+ * while a send is in the ring (bytes must not overtake it); or the failure of the last send,
+ * reported now. */
+ssize_t edo__sock_send_try(edo_io *io);
+/* Whether the sends `io` wrote behind have gone: EDO_READY with 0 or the failure of the last
+ * one (reported now) in *result, or EDO_PENDING with cx's waker left for the send in flight.
+ * EDO_READY with 0 at once for a socket with none (epoll, readiness). Never suspends. */
+edo_poll edo__sock_poll_sent(edo_io *io, edo_context *cx, int *result);
+/* A shutdown(2) of `io` with `how` that writes (SHUT_WR, SHUT_RDWR) while a send written
+ * behind is in flight: done at its CQE, after its bytes, and true; false: shut down now. */
+bool edo__sock_shutdown_later(edo_io *io, int how);
 
 /* Runs `op` in the calling coroutine until it does not return -EAGAIN, waiting for `dir`
  * (EDO_READABLE or EDO_WRITABLE) in between; every completed operation takes a unit of the

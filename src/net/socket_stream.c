@@ -11,11 +11,9 @@
 #include "net/open.h"
 #include "net/sock.h"
 
-/* What a socket keeps in a caller's edo_stream_waiter: its reactor waiter, and a write's send
- * while it is in the completion ring (net/send_ring.c). */
+/* What a socket keeps in a caller's edo_stream_waiter: its reactor waiter. */
 typedef struct socket_waiter {
     edo_io_waiter io;
-    edo__sock_send send;
 } socket_waiter;
 
 _Static_assert(sizeof(socket_waiter) <= sizeof(edo_stream_waiter), "edo_stream_waiter too small");
@@ -44,15 +42,31 @@ static edo_poll socket_poll_write(edo_stream *s, edo_stream_waiter *w, edo_conte
     edo__transfer x = iovcnt == 1
                           ? (edo__transfer){.send = true, .buf = iov->iov_base, .len = iov->iov_len}
                           : (edo__transfer){.send = true, .iov = iov, .iovcnt = iovcnt};
-    return edo__sock_poll_send_op(io_of(s), edo__sock_do_transfer, &x, io_waiter_of(w),
-                                  &socket_waiter_of(w)->send, cx, result);
+    return edo__sock_poll_send_op(io_of(s), edo__sock_do_transfer, &x, io_waiter_of(w), cx,
+                                  result);
+}
+
+/* Waits for the bytes written behind (net/send_ring.c) to go: 0, or their failure. */
+static edo_poll socket_poll_flush(edo_stream *s, edo_stream_waiter *w, edo_context *cx,
+                                  ssize_t *result)
+{
+    (void)w;
+    int rc;
+    if (edo__sock_poll_sent(io_of(s), cx, &rc) == EDO_PENDING)
+        return EDO_PENDING;
+    *result = rc;
+    return EDO_READY;
 }
 
 static edo_poll socket_poll_shutdown(edo_stream *s, edo_stream_waiter *w, edo_context *cx,
                                      ssize_t *result)
 {
-    (void)w, (void)cx;
     edo_io *io = io_of(s);
+    /* Flushed first: the failure of a send written behind is the shutdown's to report. */
+    if (!io->write_shut && socket_poll_flush(s, w, cx, result) == EDO_PENDING)
+        return EDO_PENDING;
+    if (!io->write_shut && *result < 0)
+        return EDO_READY;
     /* Once shut, the kernel may answer -ENOTCONN to another shutdown (the connection closed
      * both ways: the socket left for TIME_WAIT); the stream's promise is 0. */
     *result = io->write_shut ? 0 : edo__sock_shutdown(io, SHUT_WR);
@@ -72,7 +86,6 @@ static void socket_drop_waiter(edo_stream *s, edo_stream_waiter *w)
     edo_io_waiter *iw = io_waiter_of(w);
     if (edo__io_waiter_linked(iw)) /* usually not: a wake or a ready poll unlinked it */
         edo_io_waiter_drop(io_of(s), iw);
-    edo__sock_send_drop(&socket_waiter_of(w)->send); /* a write abandoned in the ring */
 }
 
 static int socket_raw_fd(const edo_stream *s, bool write)
@@ -97,6 +110,7 @@ static int socket_close(edo_stream *s) { return edo__sock_close(io_of(s)); }
 const edo_stream_vtable edo__socket_stream_vtable = {
     .poll_read = socket_poll_read,
     .poll_write = socket_poll_write,
+    .poll_flush = socket_poll_flush,
     .poll_shutdown = socket_poll_shutdown,
     .poll_ready = socket_poll_ready,
     .drop_waiter = socket_drop_waiter,

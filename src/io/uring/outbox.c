@@ -1,33 +1,19 @@
-/* A registration's outbox (see outbox.h): the copy, the SEND in a completion ring, its
- * cancellation, and the wake-ups of its writer and of the next one. */
+/* A registration's outbox (see outbox.h): the copy, the SEND in a completion ring, the
+ * failure it leaves for the next writer, the fd work owed at its CQE, and the wake-ups of the
+ * writers waiting for it. */
 #include "io/uring/outbox.h"
 
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "platform/iov.h"
 
 static edo__outbox *outbox_of(edo__cring_op *op)
 {
     return (edo__outbox *)(void *)((char *)op - offsetof(edo__outbox, op));
-}
-
-/* Whether a new send may start (lock held). */
-static bool is_free(const edo__outbox *b) { return !b->busy && !b->held && !b->cancelling; }
-
-/* Leaves `waker` in `slot` (lock held), replacing another; what it replaced is returned for
- * the caller to drop after unlocking. */
-static edo_waker leave_waker(edo_waker *slot, const edo_waker *waker)
-{
-    edo_waker old = EDO_WAKER_EMPTY;
-    if (waker && !edo_waker_will_wake(slot, waker)) {
-        old = *slot;
-        *slot = edo_waker_clone(waker);
-    }
-    return old;
 }
 
 /* Adds `waker` to the writers waiting for a free outbox (lock held), unless it is there.
@@ -48,18 +34,11 @@ static bool add_next(edo__outbox *b, const edo_waker *waker)
     return true;
 }
 
-/* The writers waiting for a free outbox, taken out (lock held) when it is free, to be woken
- * after unlocking (wake_next). */
-typedef struct woken {
-    edo_waker *all;
-    unsigned n;
-} woken;
-
-/* With the lock held: false when the outbox is free (the lock still held); else `waker` (when
- * not NULL) is left to be woken once it is, the lock released, and true. */
+/* With the lock held: false when no send is in flight (the lock still held); else `waker`
+ * (when not NULL) is left to be woken once none is, the lock released, and true. */
 static bool wait_free_unlock(edo__outbox *b, const edo_waker *waker)
 {
-    if (is_free(b))
+    if (!b->busy)
         return false;
     bool added = !waker || add_next(b, waker);
     edo__spin_unlock(&b->lock);
@@ -68,17 +47,27 @@ static bool wait_free_unlock(edo__outbox *b, const edo_waker *waker)
     return true;
 }
 
+/* The failure of the last send, reported once, then -EPIPE (lock held); 0 when none failed. */
+static int take_error(edo__outbox *b)
+{
+    int e = b->error ? b->error : b->broken ? -EPIPE : 0;
+    b->error = 0;
+    return e;
+}
+
+/* The writers waiting for a free outbox, taken out (lock held) to be woken after unlocking. */
+typedef struct woken {
+    edo_waker *all;
+    unsigned n;
+} woken;
+
 static woken take_next(edo__outbox *b)
 {
-    woken w = {NULL, 0};
-    if (is_free(b) && b->nnext) {
-        w.all = b->next, w.n = b->nnext;
-        b->next = NULL, b->nnext = b->capnext = 0;
-    }
+    woken w = {b->next, b->nnext};
+    b->next = NULL, b->nnext = b->capnext = 0;
     return w;
 }
 
-/* Wakes what take_next took (lock not held). */
 static void wake_next(woken w)
 {
     for (unsigned i = 0; i < w.n; i++)
@@ -91,18 +80,27 @@ static void complete(edo__cring_op *op, unsigned index, int32_t res, uint32_t fl
     (void)index, (void)flags;
     edo__outbox *b = outbox_of(op);
     edo__spin_lock(&b->lock);
-    /* Cancelled with nothing sent because the registration went: as a readiness wait is told. */
-    b->result = res == -ECANCELED && b->closed ? -EBADF : res;
-    b->busy = false;
-    if (b->abandoned) { /* nobody will be told of what it let out */
-        b->abandoned = false;
-        b->stray = res > 0 ? (size_t)res : 0, b->stray_at = 0;
+    /* A shutdown that waited for these bytes, done while still busy: a close meanwhile hands
+     * its fd to us instead of closing it under the shutdown. */
+    while (b->shut_how >= 0) {
+        int how = b->shut_how;
+        b->shut_how = -1;
+        edo__spin_unlock(&b->lock);
+        shutdown(b->fd, how);
+        edo__spin_lock(&b->lock);
     }
-    edo_waker writer = b->waker;
-    b->waker = EDO_WAKER_EMPTY;
+    b->busy = false;
+    /* MSG_WAITALL: short only when the connection failed on the way. */
+    if (!b->closed && (res < 0 || (size_t)res < b->len)) {
+        b->error = res < 0 ? res : -EPIPE;
+        b->broken = true;
+    }
+    int fd = b->close_fd;
+    b->close_fd = -1;
     woken next = take_next(b);
     edo__spin_unlock(&b->lock);
-    edo_waker_wake(&writer);
+    if (fd >= 0)
+        close(fd);
     wake_next(next);
     edo__outbox_unref(b); /* the kernel's */
 }
@@ -115,6 +113,7 @@ edo__outbox *edo__outbox_new(void)
     b->op.complete = complete;
     edo__spin_init(&b->lock);
     b->refs = 1;
+    b->fd = b->close_fd = b->shut_how = -1;
     return b;
 }
 
@@ -127,7 +126,6 @@ void edo__outbox_unref(edo__outbox *b)
     edo__spin_unlock(&b->lock);
     if (!last)
         return;
-    edo_waker_drop(&b->waker);
     for (unsigned i = 0; i < b->nnext; i++)
         edo_waker_drop(&b->next[i]);
     free(b->next);
@@ -151,155 +149,81 @@ static bool make_room(edo__outbox *b, size_t want)
 }
 
 ssize_t edo__outbox_start(edo__outbox *b, edo__cring *r, int fd, const struct iovec *iov,
-                          int iovcnt, const edo_waker *waker, uint32_t *seq)
+                          int iovcnt, const edo_waker *waker)
 {
     edo__spin_lock(&b->lock);
     if (wait_free_unlock(b, waker))
         return -EBUSY;
+    int error = b->shut ? -EPIPE : take_error(b);
     size_t n = edo__iov_len_capped(iov, iovcnt, EDO__OUTBOX_MAX);
-    if (!make_room(b, n)) {
+    if (error || !make_room(b, n)) {
         edo__spin_unlock(&b->lock);
-        return -ENOMEM;
+        return error;
     }
-    b->busy = b->held = true;
-    b->cancelled = false;
-    b->stray = 0; /* a write of other bytes: the peer has them already, as after any cut */
-    b->refs += 2; /* the kernel's and the writer's */
-    b->ring = r;
-    *seq = ++b->seq;
+    b->busy = true;
+    b->refs++; /* the kernel's */
+    b->fd = fd, b->len = n;
+    b->started++;
     edo__spin_unlock(&b->lock);
     /* No other writer can start now (busy): the buffer is ours to fill, then the kernel's. */
     edo__iov_gather(b->buf, iov, iovcnt, n);
     edo__cring_lock(r);
     struct io_uring_sqe *sqe;
-    int rc = edo__cring_sqe(r, &b->op, 0, &sqe);
-    if (rc < 0) {
+    if (edo__cring_sqe(r, &b->op, 0, &sqe) < 0) {
         edo__cring_unlock(r);
         edo__spin_lock(&b->lock);
-        b->busy = b->held = false;
-        b->refs -= 2;
+        b->busy = false;
+        b->refs--;
+        b->started--;
+        int fd_owed = b->close_fd; /* a close that came meanwhile: ours to do */
+        b->close_fd = -1;
         woken next = take_next(b);
         edo__spin_unlock(&b->lock);
+        if (fd_owed >= 0)
+            close(fd_owed);
         wake_next(next);
-        return rc;
+        return 0;
     }
     sqe->opcode = IORING_OP_SEND;
     sqe->fd = fd;
     sqe->addr = (uint64_t)(uintptr_t)b->buf;
     sqe->len = (uint32_t)n;
-    /* WAITALL: all of it unless it fails or is cancelled, and then the count that went out. */
+    /* WAITALL: all of it unless the connection fails. */
     sqe->msg_flags = MSG_NOSIGNAL | MSG_WAITALL;
     return (ssize_t)n;
 }
 
-edo_poll edo__outbox_poll(edo__outbox *b, uint32_t seq, const edo_waker *waker,
-                          ssize_t *result)
-{
-    edo__spin_lock(&b->lock);
-    if (b->seq == seq && b->busy) {
-        edo_waker old = leave_waker(&b->waker, waker);
-        edo__spin_unlock(&b->lock);
-        edo_waker_drop(&old);
-        return EDO_PENDING;
-    }
-    *result = b->result;
-    edo__spin_unlock(&b->lock);
-    return EDO_READY;
-}
-
-/* Queues the cancellation of the send in flight, once (lock held on entry, released). */
-static void cancel_unlock(edo__outbox *b)
-{
-    if (!b->busy || b->cancelled) {
-        edo__spin_unlock(&b->lock);
-        return;
-    }
-    /* No new send may start until the cancellation is in the kernel: it names the record, not
-     * the send, and must not stop the next one. */
-    b->cancelled = b->cancelling = true;
-    edo__cring *r = b->ring;
-    b->refs++; /* ours, across the unlocked part */
-    edo__spin_unlock(&b->lock);
-    edo__cring_lock(r);
-    edo__cring_cancel(r, &b->op, 0);
-    edo__cring_submit_unlock(r); /* at once: the writer is waiting for it */
-    edo__spin_lock(&b->lock);
-    b->cancelling = false;
-    woken next = take_next(b);
-    edo__spin_unlock(&b->lock);
-    wake_next(next);
-    edo__outbox_unref(b);
-}
-
-void edo__outbox_cancel(edo__outbox *b, uint32_t seq)
-{
-    edo__spin_lock(&b->lock);
-    if (b->seq != seq) {
-        edo__spin_unlock(&b->lock);
-        return;
-    }
-    cancel_unlock(b);
-}
-
-void edo__outbox_release(edo__outbox *b, uint32_t seq, bool taken)
-{
-    edo__spin_lock(&b->lock);
-    edo_waker mine = EDO_WAKER_EMPTY;
-    if (b->seq == seq && b->held) {
-        b->held = false;
-        if (!taken && b->busy)
-            b->abandoned = true; /* its CQE makes its count stray */
-        else if (!taken)
-            b->stray = b->result > 0 ? (size_t)b->result : 0, b->stray_at = 0;
-        mine = b->waker; /* nobody waits for it any more */
-        b->waker = EDO_WAKER_EMPTY;
-    }
-    woken next = take_next(b);
-    edo__spin_unlock(&b->lock);
-    edo_waker_drop(&mine);
-    wake_next(next);
-    edo__outbox_cancel(b, seq); /* abandoned in flight: stop it */
-    edo__outbox_unref(b);
-}
-
-ssize_t edo__outbox_claim(edo__outbox *b, const struct iovec *iov, int iovcnt,
-                          const edo_waker *waker)
+int edo__outbox_idle(edo__outbox *b, const edo_waker *waker)
 {
     edo__spin_lock(&b->lock);
     if (wait_free_unlock(b, waker))
         return -EBUSY;
-    ssize_t claimed = 0;
-    if (b->stray > b->stray_at) {
-        size_t n = edo__iov_len_capped(iov, iovcnt, b->stray - b->stray_at);
-        if (n && edo__iov_equal(b->buf + b->stray_at, iov, iovcnt, n)) {
-            claimed = (ssize_t)n;
-            b->stray_at += n;
-        } else {
-            b->stray = 0; /* other bytes: those went for nothing, as after any cut */
-        }
-    }
+    int error = take_error(b);
     edo__spin_unlock(&b->lock);
-    return claimed;
+    return error;
 }
 
-bool edo__outbox_blocks(edo__outbox *b, const edo_waker *waker)
+bool edo__outbox_shutdown(edo__outbox *b, int fd, int how)
 {
     edo__spin_lock(&b->lock);
-    if (wait_free_unlock(b, waker))
-        return true;
+    b->shut = true;
+    bool busy = b->busy && b->fd == fd;
+    if (busy)
+        b->shut_how = b->shut_how < 0 || b->shut_how == how ? how : SHUT_RDWR;
     edo__spin_unlock(&b->lock);
-    return false;
+    return busy;
 }
 
-void edo__outbox_close(edo__outbox *b)
+bool edo__outbox_close(edo__outbox *b, int fd)
 {
     edo__spin_lock(&b->lock);
     b->closed = true;
-    woken next = {b->next, b->nnext}; /* they look again, and find the registration gone */
-    b->next = NULL, b->nnext = b->capnext = 0;
+    bool busy = b->busy;
+    if (busy)
+        b->close_fd = fd;
+    woken next = take_next(b); /* they look again, and find the registration gone */
     edo__spin_unlock(&b->lock);
     wake_next(next);
-    edo__spin_lock(&b->lock);
-    cancel_unlock(b);
     edo__outbox_unref(b); /* the slot's */
+    return busy;
 }

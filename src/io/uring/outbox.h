@@ -3,39 +3,32 @@
  * a send(2) of the writer's own. The ring's one io_uring_enter per worker turn then carries the
  * sends of every task of the turn, where each would have made a system call of its own.
  *
- * One send at a time per socket: a writer starts a send only while none is in flight and no
- * writer holds the last one's result, so bytes never interleave or reorder; another writer
- * waits for the outbox to be free (`next`), as it would wait for writability.
+ * Written behind, as send(2) writes into the socket's buffer: a write copies its bytes into
+ * the outbox (at most EDO__OUTBOX_MAX of them: a larger write is a short write, as send(2) may
+ * make), queues the SEND and returns the count at once, without waiting for the CQE. The bytes
+ * are the outbox's from then on, and they go: the SEND has MSG_WAITALL (the kernel goes on until
+ * every byte went out, or the connection failed), and nothing cancels it, not even a close of
+ * the socket (the fd's close then waits for the CQE, as the kernel's close lets a socket's
+ * buffer drain) or a deadline (none waits on it). What waits is the next write: one send at a
+ * time per socket, so bytes never interleave or reorder, and another writer waits for the
+ * outbox to be free (all the waiting writers are woken then: one starts, the others wait
+ * again), which is the backpressure a full socket buffer gives.
  *
- * Ownership of the bytes. The kernel reads what a SEND names until its CQE is posted, and the
- * writer of a future may free its buffer as soon as it drops the future. So the bytes are
- * copied into the outbox's own buffer (at most EDO__OUTBOX_MAX a send: a larger write is a
- * short write, as send(2) may make), the outbox lives until the SEND's CQE (a reference for
- * the kernel, one for the registration's slot, one for the writer holding a send), and a
- * writer's buffer is the writer's again when its poll returns, pending or ready. The copy
- * costs one memcpy per send (64 bytes per echo request), the price of a rule with no exception.
+ * What the writer is told. The count of a write is the bytes it handed over, as send(2)'s is.
+ * Should the SEND fail (the peer reset the connection, or went: a short count), the failure is
+ * kept and reported by the next operation that would write: a write, a flush, a shutdown, a
+ * try; those after it get -EPIPE, as TCP reports a failure of bytes already in its buffer and
+ * then refuses more. A write that waits for a busy outbox has
+ * sent nothing: cancelled, dropped or timed out there, it leaves nothing behind.
  *
- * What a send reports. It is sent with MSG_WAITALL, so the kernel goes on until every byte
- * went out (a short write only at an error or a cancellation), and a send cancelled
- * (IORING_OP_ASYNC_CANCEL) after some bytes went out completes with their count (the kernel's
- * done_io) instead of -ECANCELED. A writer that stops waiting (a dropped future, an aborted
- * task, a deadline) asks for that cancellation; the coroutine calls then wait (shielded) for
- * the CQE and return its count when bytes went out (net/send_ring.c). A registration closed
- * with a send in flight cancels it too (edo__outbox_close), and the writer waiting on it gets
- * the count, or -EBADF when nothing went out.
- *
- * Bytes nobody was told of. A writer that lets go of its send before taking its result (a
- * dropped future or stream waiter) leaves bytes on the wire that its caller believes unsent: a
- * stream's rule was that a pending write has written nothing, and the usual caller (a buffered
- * writer flushing, a TLS record queue, a loop that writes again) then writes the same bytes
- * again. So the outbox keeps them as *stray* bytes (the count the abandoned send let out, still
- * in its buffer), and the next write whose first bytes are those very bytes is told they went
- * (edo__outbox_claim: a short write of that many) instead of sending them twice. A next write
- * of other bytes forgets them: the peer has them already, as after any write cut short.
+ * The fd's life. The SEND names the socket's fd, read by the kernel when the ring is entered,
+ * which for a write of a worker's turn is the end of the turn. So while a send is in flight
+ * the outbox owns the fd's end: a close hands the fd over (edo__outbox_close) and the outbox
+ * closes it at the CQE, and a shutdown of the write side waits for it too
+ * (edo__outbox_defer_shutdown), or its FIN would overtake the bytes.
  *
  * Locking: the outbox's spinlock guards its state; it is never held while a ring's lock is
- * taken or a waker runs (a CQE may be reaped, and `complete` take the lock, inside a
- * submission). */
+ * taken, a waker runs or a system call is made. */
 #ifndef EDO_IO_URING_OUTBOX_H
 #define EDO_IO_URING_OUTBOX_H
 
@@ -52,25 +45,23 @@
 #define EDO__OUTBOX_MAX ((size_t)64 * 1024)
 
 typedef struct edo__outbox {
-    edo__cring_op op; /* the record the SEND carries (and its cancellation names) */
+    edo__cring_op op; /* the record the SEND carries */
     edo__spinlock lock;
-    unsigned refs;   /* the slot's, the kernel's while `busy`, the writer's while `held` */
-    uint32_t seq;    /* sends started: the last one is `seq` */
-    bool busy;       /* its CQE has not come */
-    bool held;       /* its writer has not taken its result yet, nor let go */
-    bool cancelling; /* a cancellation of it is being queued: no new send may start yet */
-    bool cancelled;  /* it was asked to stop (once is enough) */
-    bool closed;     /* the registration is gone: a send cancelled without a byte is -EBADF */
-    bool abandoned;  /* its writer let go of send `seq` in flight: its count becomes stray */
-    size_t stray, stray_at; /* bytes of `buf` sent without a writer told; of those, claimed */
-    ssize_t result;  /* of send `seq`, once !busy */
-    edo_waker waker; /* its writer, while it waits */
-    /* Writers waiting for the outbox to be free (all woken then: one starts, the others wait
-     * again), a growing array. */
+    unsigned refs; /* the slot's, and the kernel's while `busy` */
+    bool busy;     /* a SEND was queued and its CQE has not come */
+    bool closed;   /* the registration is gone */
+    int fd;        /* of the send in flight */
+    int close_fd;  /* -1, or the fd to close at the CQE (handed over by a close) */
+    int shut_how;  /* -1, or the shutdown(2) owed to `fd` at the CQE */
+    int error;     /* of a send that failed, not reported yet (0: none) */
+    bool broken;   /* a send failed: the connection cannot be written any more (-EPIPE) */
+    bool shut;     /* the write half was shut down: no send starts any more (-EPIPE) */
+    size_t len;    /* of the send in flight */
+    uint32_t started; /* sends started, for tests */
+    /* Writers waiting for the outbox to be free, a growing array. */
     edo_waker *next;
     unsigned nnext, capnext;
-    edo__cring *ring; /* where send `seq` went */
-    char *buf;        /* the copy the kernel sends */
+    char *buf; /* the copy the kernel sends */
     size_t cap;
 } edo__outbox;
 
@@ -80,38 +71,29 @@ edo__outbox *edo__outbox_new(void);
 void edo__outbox_unref(edo__outbox *b);
 
 /* Starts a send of the iovecs' bytes (at most EDO__OUTBOX_MAX of them, copied) on `fd` through
- * ring `r`: returns the count it will send, with the ring LOCKED and its SQE queued (the
- * caller submits: edo__runtime_cring_submit_unlock or edo__cring_submit_unlock) and the
- * writer's reference taken, its number in *seq. Or, the ring not locked:
- *   -EBUSY   a send is in flight or its writer holds it: `waker` (when not NULL) is woken once
- *            the outbox is free (the caller waits, then tries again);
- *   -ENOMEM  no buffer for the copy; or the ring's error (no SQE to be had): nothing started,
- *            the caller sends another way.
+ * ring `r`: returns the count handed over (> 0), with the ring LOCKED and its SQE queued (the
+ * caller submits: edo__runtime_cring_submit_unlock or edo__cring_submit_unlock). Or, the ring
+ * not locked and nothing started:
+ *   -EBUSY   a send is in flight: `waker` (when not NULL) is woken once the outbox is free (the
+ *            caller waits, then tries again);
+ *   0        no buffer for the copy or no SQE to be had: the caller sends another way;
+ *   -errno   the failure of the last send, reported now (see above).
  * Any thread. */
 ssize_t edo__outbox_start(edo__outbox *b, edo__cring *r, int fd, const struct iovec *iov,
-                          int iovcnt, const edo_waker *waker, uint32_t *seq);
-/* The writer of send `seq` looks at it: EDO_READY with the send's result in *result (the count
- * sent, or -errno), or EDO_PENDING with `waker` left to be woken by its CQE. Any thread. */
-edo_poll edo__outbox_poll(edo__outbox *b, uint32_t seq, const edo_waker *waker,
-                          ssize_t *result);
-/* The writer of send `seq` asks the kernel to stop it early (a no-op once its CQE came or its
- * cancellation was asked): it then completes with the count that went out, or -ECANCELED. The
- * writer still waits for the result (edo__outbox_poll) or lets go (edo__outbox_release). */
-void edo__outbox_cancel(edo__outbox *b, uint32_t seq);
-/* The writer of send `seq` lets go of it and of its reference: its result `taken`, or
- * abandoned (then the send is cancelled if still in flight, and what it let out is stray). */
-void edo__outbox_release(edo__outbox *b, uint32_t seq, bool taken);
-/* A write of the iovecs that would not go through the outbox's ring (or before it does): 0
- * to go on; -EBUSY while a send is in flight or held (`waker`, when not NULL, is woken once
- * the outbox is free); or, where the write's first bytes are stray bytes (see above), their
- * count (> 0), which the write reports as written without sending them. Any thread. */
-ssize_t edo__outbox_claim(edo__outbox *b, const struct iovec *iov, int iovcnt,
-                          const edo_waker *waker);
-/* Whether a write other than through the outbox must wait now (a send is in flight or held):
- * then `waker` (when not NULL) is woken once the outbox is free. Any thread. */
-bool edo__outbox_blocks(edo__outbox *b, const edo_waker *waker);
-/* The registration is being deregistered: a send in flight is cancelled, writers waiting for
- * the outbox are woken, and the slot's reference is let go. */
-void edo__outbox_close(edo__outbox *b);
+                          int iovcnt, const edo_waker *waker);
+/* Before a write that does not go through the outbox (another thread's, a try, a splice), a
+ * flush or a shutdown: 0 to go on; -EBUSY while a send is in flight (`waker`, when not NULL,
+ * is woken once it is not); or the failure of the last send, reported now. Any thread. */
+int edo__outbox_idle(edo__outbox *b, const edo_waker *waker);
+/* A shutdown(2) of `fd` with `how` (SHUT_WR or SHUT_RDWR), which must not overtake the send
+ * in flight: when one is, it is done at its CQE and this returns true; false when none is
+ * (the caller shuts down now). Either way no send starts after it (-EPIPE, as send(2) says
+ * after a shutdown). Any thread. */
+bool edo__outbox_shutdown(edo__outbox *b, int fd, int how);
+/* The registration is being deregistered, its fd `fd` (or -1) to be closed: the writers
+ * waiting for the outbox are woken (they find the registration gone), and the slot's reference
+ * is let go. Returns true when a send is in flight: the outbox closes `fd` at its CQE (the
+ * caller must not); false: the caller closes it. */
+bool edo__outbox_close(edo__outbox *b, int fd);
 
 #endif
