@@ -20,6 +20,13 @@ int edo__runtime_register_stream(edo_runtime *rt, int fd, edo_io **out)
     return edo__io_register_stream(&rt->io, out, fd);
 }
 
+int edo__runtime_register_connecting(edo_runtime *rt, int fd, edo_io **out)
+{
+    if (!rt || !out || fd < 0)
+        return -EINVAL;
+    return edo__io_register_connecting(&rt->io, out, fd);
+}
+
 int edo__runtime_register_listener(edo_runtime *rt, int fd, edo_io **out)
 {
     if (!rt || !out || fd < 0)

@@ -217,6 +217,10 @@ void edo__runtime_drain_late(edo_runtime *rt);
  * `rt`'s driver (edo__io_register_stream: received by completion where the backend can): 0,
  * -EINVAL (NULL rt or out, negative fd), or edo_io_register's errors. core/io.c. */
 int edo__runtime_register_stream(edo_runtime *rt, int fd, edo_io **out);
+/* Registers `fd`, a stream socket edo is connecting, with `rt`'s driver
+ * (edo__io_register_connecting: its receive by completion armed once connected,
+ * edo__io_stream_connected): errors as edo__runtime_register_stream. core/io.c. */
+int edo__runtime_register_connecting(edo_runtime *rt, int fd, edo_io **out);
 /* Registers `fd`, a listening stream socket edo made, with `rt`'s driver
  * (edo__io_register_listener: accepted by completion where the backend can): errors as
  * edo__runtime_register_stream. core/io.c. */
