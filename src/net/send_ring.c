@@ -39,14 +39,17 @@ bool edo__sock_send_poll(edo_io *io, edo__sock_op_fn op, void *ctx, bool by_ring
                          edo_context *cx, ssize_t *result, edo_poll *p)
 {
     const edo_waker *waker = edo_context_waker(cx);
-    edo__outbox *b = edo__io_outbox(io);
-    if (!b)
-        return false; /* out of memory: the direct path, which needs none */
     edo__transfer *x = ctx;
     bool transfer = op == edo__sock_do_transfer && !x->addr && !x->flags;
     edo__cring *r = by_ring && transfer && !x->no_wait ? ring_for(io) : NULL;
-    if (!r) /* another way (a thread that is not a worker, a try, a splice), once it is idle */
-        return decided(edo__outbox_idle(b, waker), result, p);
+    if (!r) { /* another way (a thread that is not a worker, a splice, a connect's wait), once
+                 no send is in flight */
+        edo__outbox *made = edo__io_outbox_made(io);
+        return made && decided(edo__outbox_idle(made, waker), result, p);
+    }
+    edo__outbox *b = edo__io_outbox(io);
+    if (!b)
+        return false; /* out of memory: the direct path, which needs none */
     if (!edo_coop_proceed(cx)) {
         *p = EDO_PENDING; /* budget spent: it queued us again, behind the others */
         return true;
