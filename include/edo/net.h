@@ -210,9 +210,14 @@ ssize_t edo_tcp_readv(edo_tcp *c, const struct iovec *iov, int iovcnt);
  * On io_uring, a connection edo made (accepted, connected, a Unix pair) whose writer runs on a
  * worker is written behind through the worker's ring (docs/io-backends.md, "Sending by
  * completion"): the bytes (at most 64 KiB a write) are copied into the connection's outbox and
- * the call returns at once; the next write waits until the kernel took them. Should they fail
- * (the peer reset the connection), the next write, flush (edo_stream_flush) or shutdown
- * returns the error, and later writes -EPIPE. A close or a shutdown lets them go first. */
+ * the call returns at once; the next write waits until the kernel took them. They go to the
+ * kernel with the worker's next entry into its ring, which batches the writes of its tasks:
+ * at once when the worker has no other task queued, else once the queued tasks had their turn
+ * (within a maintenance interval); so a task that blocks its thread after a write while others
+ * are queued holds its bytes back.
+ * Should they fail (the peer reset the connection), the next write, flush (edo_stream_flush)
+ * or shutdown returns the error, and later writes -EPIPE. A close or a shutdown lets them go
+ * first. */
 ssize_t edo_tcp_write(edo_tcp *c, const void *buf, size_t len);
 /* Gather write. Same results, and -EINVAL as edo_tcp_readv. Suspends. */
 ssize_t edo_tcp_writev(edo_tcp *c, const struct iovec *iov, int iovcnt);
