@@ -502,11 +502,11 @@ void *edo__worker_main(void *arg)
         worker_idled(w);
         if (edo__timers_fire(rt, w) > 0)
             continue;
-        /* Without a ring of its own the spin watches the queues only: with sockets to serve,
-         * the work that comes next arrives through epoll, which the spin cannot see, so go
-         * straight to it. */
-        bool lane = edo__io_has_lane(&rt->io);
-        if ((!lane && edo__io_active(&rt->io)) || !spin_for_work(w, lane && rt->nworkers > 1))
+        /* Without watching a ring of its own the spin watches the queues only: with sockets
+         * to serve, the work that comes next arrives through epoll (or the lone worker's
+         * ring), which the spin cannot see, so go straight to it. */
+        bool watch_ring = rt->nworkers > 1 && edo__io_has_lane(&rt->io);
+        if ((!watch_ring && edo__io_active(&rt->io)) || !spin_for_work(w, watch_ring))
             edo__worker_park(w, NULL);
     }
     edo__worker_flush_io(w); /* what the last tasks published, before the ring goes */
