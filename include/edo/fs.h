@@ -46,7 +46,9 @@
  *    them at once. A call that no pool thread had started when it was abandoned never runs; one
  *    already running runs to its end (a rename or a removal then happens; a buffer read is
  *    freed). A call is atomic as its system call is, no more: edo_fs_write abandoned midway may
- *    leave a file written in part.
+ *    leave a file written in part. With io_uring, a call started by a coroutine under a deadline
+ *    may be ended by the kernel at that deadline (edo/time.h, Deadlines): it then completes with
+ *    -ETIMEDOUT (a pwrite cut short: the count written).
  *  - Thread-safety: every call may be made from any number of tasks at once. An edo_file and an
  *    edo_read_dir are used by one task at a time, except that a file's stream allows one read
  *    and one write in flight at once (edo/stream.h).

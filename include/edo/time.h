@@ -177,6 +177,14 @@ int edo_timeout_future_init_at(edo_timeout_future *t, edo_future *inner, edo_ins
  * without waiting still completes. Deadlines nest: pushing one never extends the deadline
  * already in force, and popping restores it. A future polled by edo_await is left as it is when
  * the deadline cuts the wait short; the caller drops or reuses it as for any failed wait.
+ *
+ * With the io_uring backend, an operation that a coroutine starts under a deadline may take the
+ * deadline into the kernel (a file call's step, a socket send by completion: docs/io-backends.md,
+ * Deadlines), which then ends the operation at the deadline by itself, even while no thread of
+ * the runtime is free to do it. It ends as the deadline's wait does: -ETIMEDOUT, or a send's
+ * count of the bytes that went out. So a future first polled under a deadline and awaited again
+ * after the deadline cut its wait short may complete with -ETIMEDOUT (or that count) rather than
+ * go on. Not on a paused clock (its time is not the kernel's), nor inside a shielded wait.
  * ------------------------------------------------------------------------------------------- */
 
 /* Sets the calling coroutine's deadline to the earlier of `deadline` and the one in force, and

@@ -3,6 +3,7 @@
 #include <errno.h>
 
 #include "core/runtime.h"
+#include "coro/coro.h"
 #include "io/uring/completions.h"
 
 int edo_io_register_on(edo_runtime *rt, int fd, edo_io **out)
@@ -17,6 +18,13 @@ int edo__runtime_register_stream(edo_runtime *rt, int fd, edo_io **out)
     if (!rt || !out || fd < 0)
         return -EINVAL;
     return edo__io_register_stream(&rt->io, out, fd);
+}
+
+int edo__runtime_register_connecting(edo_runtime *rt, int fd, edo_io **out)
+{
+    if (!rt || !out || fd < 0)
+        return -EINVAL;
+    return edo__io_register_connecting(&rt->io, out, fd);
 }
 
 int edo__runtime_register_listener(edo_runtime *rt, int fd, edo_io **out)
@@ -68,6 +76,14 @@ struct edo__cring *edo__runtime_worker_cring(edo_runtime *rt)
 {
     edo__worker *w = edo__worker_current();
     return w && w->rt == rt ? edo__io_cring(&rt->io, worker_slot(w)) : NULL;
+}
+
+uint64_t edo__runtime_op_deadline(edo_runtime *rt)
+{
+    edo__coro *co = edo__coro_running();
+    if (!co || !co->timed || co->shield_depth || !rt || edo__timers_paused(&rt->timers))
+        return EDO_INSTANT_NEVER;
+    return edo__timers_system_time(&rt->timers, co->stack->deadline);
 }
 
 void edo__runtime_cring_submit_unlock(edo_runtime *rt, struct edo__cring *r)

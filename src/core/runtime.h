@@ -217,6 +217,10 @@ void edo__runtime_drain_late(edo_runtime *rt);
  * `rt`'s driver (edo__io_register_stream: received by completion where the backend can): 0,
  * -EINVAL (NULL rt or out, negative fd), or edo_io_register's errors. core/io.c. */
 int edo__runtime_register_stream(edo_runtime *rt, int fd, edo_io **out);
+/* Registers `fd`, a stream socket edo is connecting, with `rt`'s driver
+ * (edo__io_register_connecting: its receive by completion armed once connected,
+ * edo__io_stream_connected): errors as edo__runtime_register_stream. core/io.c. */
+int edo__runtime_register_connecting(edo_runtime *rt, int fd, edo_io **out);
 /* Registers `fd`, a listening stream socket edo made, with `rt`'s driver
  * (edo__io_register_listener: accepted by completion where the backend can): errors as
  * edo__runtime_register_stream. core/io.c. */
@@ -238,6 +242,13 @@ bool edo__runtime_cring_may_reap(const struct edo__cring *r);
  * (another thread, another backend, no io_uring): for operations that only a worker's turn
  * should batch, and that take another way elsewhere (a stream socket's sends). core/io.c. */
 struct edo__cring *edo__runtime_worker_cring(edo_runtime *rt);
+/* The deadline that an operation started now on `rt` should carry into the kernel as a linked
+ * timeout (edo__cring_link_deadline), on the system's CLOCK_MONOTONIC: the calling coroutine's
+ * (edo_deadline_push, edo_timeout), or EDO_INSTANT_NEVER where there is none to link: not in a
+ * coroutine, no deadline, a shield open (edo__await_shielded: its wait ignores the deadline), or
+ * a paused clock (its time is not the kernel's; the timer wheel alone ends the wait there).
+ * A few instructions where no deadline is set. core/io.c. */
+uint64_t edo__runtime_op_deadline(edo_runtime *rt);
 /* Submits what the caller queued on `r` (locked: edo__cring_lock) and unlocks. A thread that
  * is not a worker of `rt` on its own ring enters at once (edo__cring_submit_unlock). A worker
  * with other tasks to run (or in edo__worker_flush_io) only publishes the SQEs

@@ -106,6 +106,7 @@ int edo__fs_ring_sqe(edo__fs_call *c, edo__cring *r, unsigned index, bool cancel
     if (rc == 0) {
         c->pending++;
         c->cancellable |= cancellable ? 1u << index : 0;
+        c->last_sqe = *out;
     }
     return rc;
 }
@@ -116,8 +117,13 @@ static void ring_advance(edo__fs_call *c, const int32_t *res)
 {
     edo__cring *r = c->ring;
     edo__cring_lock(r);
-    c->pending = c->cancellable = 0;
+    c->pending = c->cancellable = c->timed = 0;
     ssize_t rc = c->ops->ring(c, r, res);
+    /* One cancellable SQE standing alone: the kernel may end it at the caller's deadline. */
+    if (rc == EDO__FS_MORE && c->deadline != EDO_INSTANT_NEVER && c->pending == 1 &&
+        c->cancellable && !(c->last_sqe->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK)) &&
+        edo__cring_link_deadline(r, c->last_sqe, c->deadline))
+        c->timed = c->cancellable;
     if (rc == EDO__FS_MORE && c->pending) {
         /* A worker enters once for the SQEs of every task of its turn (core/io.c); the CQEs
          * may be reaped, and the call freed, in here. */
@@ -139,6 +145,8 @@ static void ring_complete(edo__cring_op *op, unsigned index, int32_t res, uint32
     (void)flags;
     edo__fs_call *c = (edo__fs_call *)(void *)((char *)op - offsetof(edo__fs_call, op));
     edo__cring_lock(c->ring);
+    if (c->timed & 1u << index && edo__cring_timed_out(res, c->deadline))
+        res = -ETIMEDOUT; /* its linked timeout stopped it: as the timer wheel would say */
     c->res[index] = res;
     c->cancellable &= ~(1u << index);
     bool last = --c->pending == 0;
@@ -159,6 +167,7 @@ static void start(edo__fs_call *c)
     }
     c->ring = r;
     c->op.complete = ring_complete;
+    c->deadline = edo__runtime_op_deadline(c->rt);
     edo__spin_lock(&c->lock);
     c->refs++; /* the kernel's, until the last step's CQEs */
     edo__spin_unlock(&c->lock);

@@ -18,7 +18,15 @@
  * with their results once all came, to queue the next step or end the call. A future dropped
  * mid-step asks the kernel to cancel the SQEs the step marked cancellable (never a close: a file
  * a step opened is closed exactly once, by the step that opened it or the next), and a step
- * that finds its call abandoned queues only what releases resources. */
+ * that finds its call abandoned queues only what releases resources.
+ *
+ * A call started by a coroutine under a deadline carries it into the kernel: each step that is
+ * one cancellable SQE (a statx, an fsync, a pread, a rename, the type check's O_PATH open) gets
+ * a linked timeout at the deadline (io/uring/completions.h), so the kernel stops it on time
+ * even while no thread of ours runs, and the call ends with -ETIMEDOUT (a pwrite cut short: the
+ * count written). Chains (a whole-file read's open, read and close) and steps with a close go
+ * without: a timeout inside a chain would cut the close that must run. The timer wheel still
+ * ends the coroutine's wait, as before. */
 #ifndef EDO_FS_CALL_H
 #define EDO_FS_CALL_H
 
@@ -69,6 +77,12 @@ struct edo__fs_call {
     unsigned pending;     /* SQEs of the step whose CQE has not come (under the ring's lock) */
     unsigned cancellable; /* of those, a bit per index the future's drop may cancel */
     int32_t res[EDO__CRING_INDEXES];
+    /* The caller's deadline (edo__runtime_op_deadline, when the call started; never: none),
+     * carried as a linked timeout by each step of one cancellable SQE (`timed`: its index's
+     * bit), whose -ECANCELED then reads -ETIMEDOUT. The step's last SQE, to link behind. */
+    uint64_t deadline;
+    unsigned timed;
+    struct io_uring_sqe *last_sqe;
 };
 
 /* A zeroed call block of `size` bytes (at least sizeof(edo__fs_call)) for `ops`, one

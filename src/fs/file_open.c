@@ -88,7 +88,7 @@ static ssize_t open_ring(edo__fs_call *c, edo__cring *r, const int32_t *res)
         if (rc < 0) {
             if (path_fd >= 0)
                 close(path_fd);
-            return rc == -ECANCELED ? rc : EDO__FS_POOL;
+            return rc == -ECANCELED || rc == -ETIMEDOUT ? rc : EDO__FS_POOL;
         }
         edo__fs_ring_sqe(c, r, 0, true, &sqe); /* reserved: cannot fail */
         edo__fs_sqe_openat(sqe, oc->path, oc->flags, oc->mode);

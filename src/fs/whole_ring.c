@@ -104,7 +104,9 @@ static ssize_t read_done(whole_call *w, size_t n)
 static ssize_t read_checked(whole_call *w, edo__cring *r, int32_t fd)
 {
     if (fd < 0)
-        return fd == -ECANCELED || fd == -ENOENT || fd == -ENOTDIR ? fd : EDO__FS_POOL;
+        return fd == -ECANCELED || fd == -ETIMEDOUT || fd == -ENOENT || fd == -ENOTDIR
+                   ? fd
+                   : EDO__FS_POOL; /* (timed out: stopped by its deadline, not for the pool) */
     w->path_fd = fd;
     ssize_t rc = edo__fs_call_abandoned(&w->call)
                      ? -ECANCELED

@@ -153,6 +153,10 @@ uint64_t edo__io_uring_recv_rearms(edo__io_backend *b);
  * registering thread's (the arming mailed to that lane's owner): for tests, which must know
  * that the spreading of accepted sockets over the workers' rings did happen. Any thread. */
 uint64_t edo__io_uring_arms_mailed(edo__io_backend *b);
+/* How many fds were added to io_uring backend `b` (each a multishot poll armed; a stream
+ * socket's receive beside it): for tests, which count the arms of one connection. Any
+ * thread. */
+uint64_t edo__io_uring_polls_added(edo__io_backend *b);
 /* The lane the watch of `fd` in io_uring backend `b` is in: 1, 2, ... a worker's ring (in the
  * order the workers attached), 0 the shared ring, -1 not watched. For tests. Any thread. */
 int edo__io_uring_lane_of(edo__io_backend *b, int fd);

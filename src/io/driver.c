@@ -74,8 +74,9 @@ void edo__io_destroy(edo__io_driver *d)
     pthread_mutex_destroy(&d->lock);
 }
 
-/* What a registration is, for the backend. */
-typedef enum { PLAIN_FD, STREAM, LISTENER } fd_kind;
+/* What a registration is, for the backend: a stream socket still CONNECTING is added as a
+ * stream whose receive waits until edo__io_stream_connected asks for it. */
+typedef enum { PLAIN_FD, STREAM, CONNECTING, LISTENER } fd_kind;
 
 /* Adds `fd` to the backend under `io`'s token: as a stream socket received by completion, or
  * a listener accepting by completion, where `kind` and the backend can (io->recv_mode then
@@ -86,7 +87,9 @@ static int add_to_backend(edo__io_driver *d, struct edo_io *io, int fd, uint64_t
     edo__io_backend *b = d->backend;
     io->recv_mode = 0;
     int (*add)(edo__io_backend *, int, uint64_t, edo__inbox *) =
-        kind == STREAM ? b->ops->add_stream : kind == LISTENER ? b->ops->add_listener : NULL;
+        kind == STREAM || kind == CONNECTING ? b->ops->add_stream
+        : kind == LISTENER                   ? b->ops->add_listener
+                                             : NULL;
     if (!add)
         return b->ops->add(b, fd, token);
     if (!io->inbox && !(io->inbox = edo__inbox_new()))
@@ -94,6 +97,8 @@ static int add_to_backend(edo__io_driver *d, struct edo_io *io, int fd, uint64_t
     /* Before the backend may put anything in. */
     if (kind == LISTENER)
         edo__inbox_reset_accepts(io->inbox);
+    else if (kind == CONNECTING)
+        edo__inbox_reset_stopped(io->inbox);
     else
         edo__inbox_reset(io->inbox);
     int rc = add(b, fd, token, io->inbox);
@@ -146,6 +151,19 @@ int edo__io_register_stream(edo__io_driver *d, edo_io **out, int fd)
 int edo__io_register_listener(edo__io_driver *d, edo_io **out, int fd)
 {
     return register_fd(d, out, fd, LISTENER);
+}
+
+int edo__io_register_connecting(edo__io_driver *d, edo_io **out, int fd)
+{
+    return register_fd(d, out, fd, CONNECTING);
+}
+
+void edo__io_stream_connected(edo_io *io)
+{
+    if (io->recv_mode != EDO__IO_RECV_BYTES || !edo__inbox_ask(io->inbox))
+        return; /* on readiness, or asked already (a read came first) */
+    edo__io_backend *b = io->driver->backend;
+    b->ops->recv_ask(b, io->fd, edo__io_token(edo__io_generation(io), io->index));
 }
 
 ssize_t edo__io_inbox_read(edo_io *io, const struct iovec *iov, int iovcnt, bool peek,

@@ -86,6 +86,20 @@ int edo__io_register(edo__io_driver *d, edo_io **out, int fd);
  * (edo__io_inbox_read), never from the fd. Errors as edo__io_register. Any thread. */
 int edo__io_register_stream(edo__io_driver *d, edo_io **out, int fd);
 
+/* Registers `fd`, a stream socket of edo's own whose connect is in progress, as
+ * edo__io_register_stream does, but where it is received by completion (io->recv_mode set)
+ * the receive is not armed yet (it would take the connect's error, SO_ERROR, from its
+ * outcome): edo__io_stream_connected arms it in place once the connect has succeeded, so the
+ * socket is added to the backend once (on io_uring: one poll armed, where a registration for
+ * readiness, then another as a stream, armed two and cancelled one). Its writability (the
+ * connect's outcome) is reported as for any registration meanwhile. Errors as
+ * edo__io_register. Any thread. */
+int edo__io_register_connecting(edo__io_driver *d, edo_io **out, int fd);
+/* The connect of `io` (edo__io_register_connecting) succeeded: its receive by completion is
+ * armed now, where it has one (a request to the lane's owner, as a read's). No-op otherwise.
+ * Never blocks; any thread. */
+void edo__io_stream_connected(edo_io *io);
+
 /* Registers `fd`, a listening stream socket of edo's own, as edo__io_register does; where the
  * backend can (io_uring, on a worker's own ring that can accept by completion), its connections
  * are accepted by completion into the registration's inbox once the first accept asks

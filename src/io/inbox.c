@@ -43,11 +43,11 @@ void edo__inbox_free(edo__inbox *in)
     free(in);
 }
 
-/* Empties `in` for a new registration, with `cap` and as `accepts` says. */
-static void reset(edo__inbox *in, size_t cap, bool accepts)
+/* Empties `in` for a new registration, with `cap` and as `accepts` and `stopped` say. */
+static void reset(edo__inbox *in, size_t cap, bool accepts, bool stopped)
 {
     edo__spin_lock(&in->lock);
-    in->state = accepts ? EDO__INBOX_STOPPED : EDO__INBOX_RECEIVING;
+    in->state = stopped ? EDO__INBOX_STOPPED : EDO__INBOX_RECEIVING;
     in->accepts = accepts;
     in->cap = cap;
     in->asked = false;
@@ -58,13 +58,36 @@ static void reset(edo__inbox *in, size_t cap, bool accepts)
 
 void edo__inbox_reset(edo__inbox *in)
 {
-    reset(in, atomic_load_explicit(&cap_knob, memory_order_relaxed), false);
+    reset(in, atomic_load_explicit(&cap_knob, memory_order_relaxed), false, false);
+}
+
+void edo__inbox_reset_stopped(edo__inbox *in)
+{
+    reset(in, atomic_load_explicit(&cap_knob, memory_order_relaxed), false, true);
+}
+
+bool edo__inbox_stopped(edo__inbox *in)
+{
+    edo__spin_lock(&in->lock);
+    bool stopped = in->state == EDO__INBOX_STOPPED;
+    edo__spin_unlock(&in->lock);
+    return stopped;
+}
+
+bool edo__inbox_ask(edo__inbox *in)
+{
+    edo__spin_lock(&in->lock);
+    bool ask = in->state == EDO__INBOX_STOPPED && !in->asked && !in->end;
+    if (ask)
+        in->asked = true;
+    edo__spin_unlock(&in->lock);
+    return ask;
 }
 
 void edo__inbox_reset_accepts(edo__inbox *in)
 {
     unsigned fds = atomic_load_explicit(&accept_cap_knob, memory_order_relaxed);
-    reset(in, fds * sizeof(int), true);
+    reset(in, fds * sizeof(int), true, true);
 }
 
 void edo__inbox_clear(edo__inbox *in)

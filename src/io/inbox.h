@@ -91,6 +91,16 @@ void edo__inbox_reset(edo__inbox *in);
 /* Prepares `in` for a new listener's registration, as an accept queue: empty, stopped (the
  * first edo__inbox_take asks for the accept to be armed), no error. */
 void edo__inbox_reset_accepts(edo__inbox *in);
+/* Prepares `in` for a stream socket that is still connecting: as edo__inbox_reset, but
+ * stopped, so that the backend arms no receive (it would take the connect's error, SO_ERROR,
+ * from its outcome) until asked: edo__inbox_ask once connected, or the first read. */
+void edo__inbox_reset_stopped(edo__inbox *in);
+/* Whether `in` is stopped (its receive not armed, nor to be armed until asked). */
+bool edo__inbox_stopped(edo__inbox *in);
+/* Consumer: asks for the receive of a stopped inbox to be armed (as a read would): true when
+ * the caller must tell the producer (recv_ask), once; false when it is not stopped or was asked
+ * already. */
+bool edo__inbox_ask(edo__inbox *in);
 /* Frees the bytes of a registration that ends; a reader that still races with it finds the
  * end of file. */
 void edo__inbox_clear(edo__inbox *in);

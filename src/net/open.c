@@ -13,19 +13,21 @@
 #include "net/open.h"
 
 /* What a socket is, for its registration. */
-typedef enum { WATCHED, OWN_STREAM, OWN_LISTENER } sock_kind;
+typedef enum { WATCHED, OWN_STREAM, OWN_CONNECTING, OWN_LISTENER } sock_kind;
 
 /* Registers a socket; a stream socket's registration is also its edo_stream (net/stream.c).
  * A connected stream socket edo made (OWN_STREAM: connected, accepted, of a pair) is read by
  * edo alone, so the backend may receive its bytes by completion (io/driver.h), and a listener
  * edo made (OWN_LISTENER) is accepted from by edo alone, so the backend may accept its
  * connections by completion; one taken over from elsewhere (from_fd) or a datagram socket is
- * watched for readiness (WATCHED). */
+ * watched for readiness (WATCHED). A stream socket still connecting (OWN_CONNECTING) is
+ * registered as a stream whose receive is armed once it is connected (edo__sock_connected). */
 static int register_socket(edo_runtime *rt, int fd, edo_io **out, sock_kind kind)
 {
-    int rc = kind == OWN_STREAM     ? edo__runtime_register_stream(rt, fd, out)
-             : kind == OWN_LISTENER ? edo__runtime_register_listener(rt, fd, out)
-                                    : edo_io_register_on(rt, fd, out);
+    int rc = kind == OWN_STREAM       ? edo__runtime_register_stream(rt, fd, out)
+             : kind == OWN_CONNECTING ? edo__runtime_register_connecting(rt, fd, out)
+             : kind == OWN_LISTENER   ? edo__runtime_register_listener(rt, fd, out)
+                                      : edo_io_register_on(rt, fd, out);
     if (rc == 0) {
         (*out)->stream.vtable = &edo__socket_stream_vtable;
         (*out)->write_shut = false;
@@ -201,14 +203,19 @@ int edo__sock_start_connect(edo_runtime *rt, const edo_sockaddr *addr, int type,
         close(fd);
         return rc;
     }
-    /* Watched for readiness while it connects: a receive armed now would take the connect's
-     * error (SO_ERROR) from its outcome. edo__sock_connected registers it again once done. */
-    return adopt(rt, out, fd, false);
+    /* A stream socket is registered as one now, its receive by completion not armed yet (it
+     * would take the connect's error, SO_ERROR, from its outcome): edo__sock_connected arms it
+     * in place once connected, so the socket is added to the backend once. */
+    return adopt(rt, out, fd, type == SOCK_STREAM ? OWN_CONNECTING : WATCHED);
 }
 
 int edo__sock_connected(edo_io **io)
 {
     edo_io *old = *io;
+    if (old->recv_mode) {
+        edo__io_stream_connected(old); /* registered as a stream: its receive armed in place */
+        return 0;
+    }
     if (!edo__io_receives(old->driver))
         return 0; /* read on readiness as it is: nothing to change */
     edo_runtime *rt = edo__io_owner(old);

@@ -58,9 +58,12 @@ int edo__connect_options_check(const edo_sockaddr *addr, const edo_tcp_connect_o
 int edo__sock_start_connect(edo_runtime *rt, const edo_sockaddr *addr, int type,
                             const edo_tcp_connect_options *options, edo_io **out);
 /* A stream socket whose connect succeeded (*io, from edo__sock_start_connect) becomes edo's own
- * stream: where the driver receives by completion (edo__io_receives), it is registered again
- * (edo__io_register_stream; *io changes, no wait is left on the old one), else left as it is.
- * 0, or the registration's error (the socket is closed then). */
+ * stream: registered as one while connecting (edo__io_register_connecting), its receive by
+ * completion is armed in place (edo__io_stream_connected); registered for readiness (a thread
+ * without receive buffers started it) where the driver now receives by completion
+ * (edo__io_receives), it is registered again (edo__io_register_stream; *io changes, no wait is
+ * left on the old one); else left as it is. 0, or the registration's error (the socket is
+ * closed then). */
 int edo__sock_connected(edo_io **io);
 /* The same, waiting for the outcome in the calling coroutine. */
 int edo__sock_connect(edo_io **out, int type, const edo_sockaddr *addr,

@@ -80,7 +80,10 @@ bool edo__sock_send_poll(edo_io *io, edo__sock_op_fn op, void *ctx, edo__sock_se
         *p = EDO_PENDING; /* budget spent: it queued us again, behind the others */
         return true;
     }
-    ssize_t n = edo__outbox_start(b, r, io->fd, iov, iovcnt, waker, &s->seq);
+    /* A coroutine's deadline goes into the kernel with the send (a linked timeout); no SQE
+     * more without one. */
+    uint64_t deadline = edo__runtime_op_deadline(edo__io_owner(io));
+    ssize_t n = edo__outbox_start(b, r, io->fd, iov, iovcnt, waker, deadline, &s->seq);
     if (n == -EBUSY) {
         *p = EDO_PENDING;
         return true;

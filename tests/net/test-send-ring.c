@@ -255,16 +255,23 @@ static edo_task *start_big_write(big_write *w)
     return t;
 }
 
+/* A stalled pair (`*c`, `*peer`) and a write of BIG bytes of pattern `seed` to be made on it. */
+static big_write stalled_big_write(edo_tcp **c, int *peer, unsigned seed)
+{
+    stalled_pair(c, peer);
+    big_write w = {.c = *c, .buf = malloc(BIG)};
+    CHECK(w.buf);
+    fill(w.buf, BIG, 0, seed);
+    return w;
+}
+
 static void *timed_out_body(void *arg)
 {
     (void)arg;
     for (int abort_it = 0; abort_it <= 1; abort_it++) {
         edo_tcp *c;
         int peer;
-        stalled_pair(&c, &peer);
-        big_write w = {.c = c, .buf = malloc(BIG)};
-        CHECK(w.buf);
-        fill(w.buf, BIG, 0, 7);
+        big_write w = stalled_big_write(&c, &peer, 7);
         if (abort_it) { /* the writer's task aborted while its send waits in the kernel */
             edo_task *t = start_big_write(&w);
             edo_task_abort(t);
@@ -577,3 +584,109 @@ static void *writers_at_once_body(void *arg)
 }
 
 TEST(writers_at_once_never_interleave) { run_both(2, writers_at_once_body); }
+
+/* ---- a deadline carried into the kernel --------------------------------------------------- */
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int write_big_within_30ms(void *arg) { return edo_timeout(EDO_MSEC(30), write_big, arg); }
+
+static void *write_big_timed_task(void *arg)
+{
+    (void)write_big_within_30ms(arg);
+    return NULL;
+}
+
+/* A send under a deadline, to a peer that does not read, on a worker that then stays busy (its
+ * task spins without yielding, so neither its timer wheel nor anything of ours can cancel):
+ * through the ring the send carries a linked timeout, and the kernel ends it at the deadline by
+ * itself (its CQE is there while the worker still spins); the write reports the count that went
+ * out, and the peer reads exactly those bytes. Without the linked timeout the spin would run to
+ * its bound and fail. Elsewhere (epoll, no receive buffers) the write is direct and short. */
+static void *deadline_in_kernel_body(void *arg)
+{
+    (void)arg;
+    edo_tcp *c;
+    int peer;
+    big_write w = stalled_big_write(&c, &peer, 9);
+    edo_task *t = spawn(write_big_timed_task, &w);
+    while (!atomic_load(&w.finished) && !send_in_ring(c))
+        CHECK_EQ(edo_yield(), 0);
+    CHECK_EQ(edo_yield(), 0); /* the worker's turn enters the ring with the send */
+    edo__outbox *b = ((edo_io *)c)->recv_mode ? atomic_load(&((edo_io *)c)->inbox->outbox) : NULL;
+    if (!atomic_load(&w.finished) && b) {
+        edo__cring *r = b->ring;
+        unsigned long fired = atomic_load(&r->links_fired), linked = atomic_load(&r->links);
+        CHECK(linked > 0 && b->timed); /* the send took its deadline along */
+        /* Busy: no yield until the kernel has posted the send's end (bounded: 5 s). */
+        uint64_t until = mono_ns() + 5000000000u;
+        while (edo__ring_cq_ready(&r->ring) == 0 && mono_ns() < until)
+            ;
+        CHECK(edo__ring_cq_ready(&r->ring) > 0);
+        join(t);
+        CHECK(atomic_load(&r->links_fired) > fired); /* the timeout fired, in the kernel */
+    } else {
+        join(t);
+    }
+    CHECK(w.result > 0 && (size_t)w.result < BIG);
+    check_peer_gets(c, peer, (size_t)w.result, 9);
+    free(w.buf);
+    edo_tcp_close(c);
+    close(peer);
+    return NULL;
+}
+
+/* One worker: the writer and the spinning task share it. */
+TEST(a_deadline_ends_a_send_in_the_kernel_while_the_worker_is_busy)
+{
+    run_both(1, deadline_in_kernel_body);
+}
+
+/* A send with no deadline carries no linked timeout (no SQE more); one under a far deadline
+ * completes as any other, and its timeout's CQE is taken (none left in flight, none fired). */
+static int write_small(void *arg) { return (int)edo_tcp_write_all(arg, "hello", 5); }
+
+static void *no_deadline_body(void *arg)
+{
+    (void)arg;
+    edo_tcp *c;
+    int peer;
+    stalled_pair(&c, &peer);
+    CHECK_EQ(edo_tcp_write_all(c, "plain", 5), 0);
+    edo__outbox *b = ((edo_io *)c)->recv_mode ? atomic_load(&((edo_io *)c)->inbox->outbox) : NULL;
+    CHECK(b || !must_receive);
+    if (b) {
+        edo__cring *r = b->ring;
+        unsigned long linked = atomic_load(&r->links);
+        CHECK_EQ(edo_tcp_write_all(c, "plain", 5), 0);
+        CHECK_EQ(atomic_load(&r->links), linked); /* none without a deadline */
+        CHECK_EQ(edo_timeout(EDO_SEC(60), write_small, c), 0);
+        CHECK_EQ(atomic_load(&r->links), linked + 1);
+        for (int i = 0; i < 5000 && atomic_load(&r->links_reaped) < linked + 1; i++) {
+            CHECK_EQ(edo_sleep(EDO_MSEC(1)), 0);
+            edo__cring_reap(r);
+        }
+        CHECK_EQ(atomic_load(&r->links_reaped), linked + 1); /* its CQE came and was taken */
+    } else {
+        CHECK_EQ(edo_tcp_write_all(c, "plain", 5), 0);
+        CHECK_EQ(edo_timeout(EDO_SEC(60), write_small, c), 0);
+    }
+    char got[15];
+    size_t n = 0;
+    while (n < sizeof got) {
+        ssize_t k = recv(peer, got + n, sizeof got - n, 0);
+        CHECK(k > 0);
+        n += (size_t)k;
+    }
+    CHECK(memcmp(got, "plainplainhello", 15) == 0);
+    edo_tcp_close(c);
+    close(peer);
+    return NULL;
+}
+
+TEST(a_send_without_a_deadline_links_nothing) { run_both(1, no_deadline_body); }

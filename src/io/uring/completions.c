@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include "platform/sanitizers.h"
+#include "platform/thread.h"
 
 #define TAG_IGNORE 0 /* user_data of the cancellations: no record is at address 0 */
+#define TAG_LINK_TIMEOUT 1 /* of the linked timeouts: counted, never a record */
 #define INDEX_MASK ((uint64_t)EDO__CRING_INDEXES - 1)
 #define SLOTS 256 /* fixed-file slots: whole-file calls at once without a descriptor of ours */
 
@@ -120,6 +122,8 @@ int edo__cring_create(edo__cring **out, int (*reg)(void *ctx, int fd, edo_io **i
     }
     register_slots(c);
     widen_iowq(c);
+    if (edo__cring_has_op(c, IORING_OP_LINK_TIMEOUT))
+        c->link_ts = calloc(c->ring.sq_entries, sizeof *c->link_ts); /* NULL: none linked */
     set_notify(c, c->notify = false);
     *out = c;
     return 0;
@@ -148,6 +152,7 @@ void edo__cring_destroy(edo__cring *c)
     edo__ring_destroy(&c->ring); /* the eventfd and file table go with it */
     close(c->eventfd);
     free(c->free_slots);
+    free(c->link_ts);
     free(c);
 }
 
@@ -194,6 +199,33 @@ int edo__cring_reserve(edo__cring *c, unsigned n)
     if (r->sq_entries - (r->sqe_tail - __atomic_load_n(r->sq_head, __ATOMIC_ACQUIRE)) >= n)
         return 0;
     return rc < 0 ? rc : -EBUSY;
+}
+
+bool edo__cring_link_deadline(edo__cring *c, struct io_uring_sqe *sqe, uint64_t deadline_ns)
+{
+    edo__ring *r = &c->ring;
+    /* A slot free now, so that taking it submits nothing (`sqe` would go in alone). */
+    if (!c->link_ts || r->sqe_tail - __atomic_load_n(r->sq_head, __ATOMIC_ACQUIRE) >= r->sq_entries)
+        return false;
+    struct io_uring_sqe *t;
+    if (edo__ring_get_sqe(r, &t) < 0)
+        return false;
+    struct __kernel_timespec *ts = &c->link_ts[(unsigned)(t - r->sqes)];
+    ts->tv_sec = (long long)(deadline_ns / 1000000000u);
+    ts->tv_nsec = (long long)(deadline_ns % 1000000000u);
+    sqe->flags |= IOSQE_IO_LINK;
+    t->opcode = IORING_OP_LINK_TIMEOUT;
+    t->addr = (uint64_t)(uintptr_t)ts;
+    t->len = 1;
+    t->timeout_flags = IORING_TIMEOUT_ABS; /* CLOCK_MONOTONIC, the default */
+    t->user_data = TAG_LINK_TIMEOUT;
+    atomic_fetch_add_explicit(&c->links, 1, memory_order_relaxed);
+    return true;
+}
+
+bool edo__cring_timed_out(int32_t res, uint64_t deadline_ns)
+{
+    return (res == -ECANCELED || res == -EINTR) && edo__clock_ns() >= deadline_ns;
 }
 
 int edo__cring_cancel(edo__cring *c, edo__cring_op *op, unsigned index)
@@ -295,6 +327,12 @@ static void reap_locked(edo__cring *c)
             int32_t res = cqe->res;
             uint32_t flags = cqe->flags;
             edo__ring_cq_advance(&c->ring, 1);
+            if (data == TAG_LINK_TIMEOUT) {
+                atomic_fetch_add_explicit(&c->links_reaped, 1, memory_order_relaxed);
+                if (res == -ETIME)
+                    atomic_fetch_add_explicit(&c->links_fired, 1, memory_order_relaxed);
+                continue;
+            }
             if (data == TAG_IGNORE)
                 continue;
             atomic_fetch_sub_explicit(&c->inflight, 1, memory_order_acq_rel);

@@ -54,6 +54,18 @@
  * What the kernel lacks is found by probing (IORING_REGISTER_PROBE, and registering a sparse
  * file table for fixed files): callers ask edo__cring_has_op and take another path (the
  * blocking pool) for an opcode the kernel does not have.
+ *
+ * Deadlines (edo__cring_link_deadline). An operation whose caller has a deadline may carry an
+ * IORING_OP_LINK_TIMEOUT right behind its SQE, at that instant (absolute, CLOCK_MONOTONIC), so
+ * the kernel ends it on time by itself, also while every thread that could send an
+ * ASYNC_CANCEL is busy. The timeout's SQE names no record: its CQE (-ETIME when it fired,
+ * -ECANCELED or -ENOENT when the operation ended first, -EALREADY when it fired too late to
+ * stop it) only counts in `links_reaped`, so the record's life is unchanged (it ends with its
+ * own operation's CQE); the kernel copies the timespec when it takes the SQE, so the ring keeps
+ * one per SQ slot, reused only once the kernel moved past that slot. An operation the timeout
+ * stopped completes with -ECANCELED (an interrupted wait in io_uring's worker: -EINTR; a send
+ * that let bytes out: their count): its caller turns that into -ETIMEDOUT
+ * (edo__cring_timed_out). Operations without a deadline carry nothing.
  */
 #ifndef EDO_IO_URING_COMPLETIONS_H
 #define EDO_IO_URING_COMPLETIONS_H
@@ -101,6 +113,12 @@ typedef struct edo__cring {
      * handed out by edo__cring_slot_take, under sq_lock. 0 slots: none. */
     unsigned nslots;
     unsigned *free_slots, nfree;
+
+    /* Linked timeouts: the timespec of the LINK_TIMEOUT in each SQ slot (NULL: none made, the
+     * callers go without), and counts for tests and metrics: linked, their CQEs reaped, and of
+     * those the ones that fired (-ETIME). */
+    struct __kernel_timespec *link_ts;
+    _Atomic unsigned long links, links_reaped, links_fired;
 } edo__cring;
 
 /* Ring sizes for the completion rings made from now on (0: the defaults, SQ 256, CQ 1024):
@@ -132,6 +150,16 @@ int edo__cring_reserve(edo__cring *c, unsigned n);
 /* A zeroed SQE for `op`'s `index` (user_data set; fill in the rest), counted in flight.
  * 0, or the ring's error (out of kernel resources with a full SQ): then nothing was queued. */
 int edo__cring_sqe(edo__cring *c, edo__cring_op *op, unsigned index, struct io_uring_sqe **out);
+/* Links an IORING_OP_LINK_TIMEOUT at `deadline_ns` (CLOCK_MONOTONIC, edo__clock_ns's clock)
+ * behind `sqe`, the last SQE queued (under the lock), which must stand alone (no IOSQE_IO_LINK
+ * of its own). Only when the kernel has the opcode and the SQ has a free slot right now (taking
+ * one must not submit `sqe` without its timeout: the pair goes in one submission): returns
+ * whether it linked. Not linked, the operation goes without; nothing else changes. */
+bool edo__cring_link_deadline(edo__cring *c, struct io_uring_sqe *sqe, uint64_t deadline_ns);
+/* Whether an operation linked to a timeout at `deadline_ns` that completed with `res` was
+ * stopped by it (see Deadlines above): `res` is -ECANCELED or -EINTR and the deadline has
+ * passed. Its caller then reports -ETIMEDOUT, as a deadline from the timer wheel does. */
+bool edo__cring_timed_out(int32_t res, uint64_t deadline_ns);
 /* Queues an ASYNC_CANCEL of `op`'s `index` (its own CQE is ignored). 0 or -errno. */
 int edo__cring_cancel(edo__cring *c, edo__cring_op *op, unsigned index);
 /* Submits what was queued, unlocks, and reaps what completed at once. Returns 0, or the

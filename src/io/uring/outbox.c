@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "edo/time.h"
 #include "platform/iov.h"
 
 static edo__outbox *outbox_of(edo__cring_op *op)
@@ -91,8 +92,13 @@ static void complete(edo__cring_op *op, unsigned index, int32_t res, uint32_t fl
     (void)index, (void)flags;
     edo__outbox *b = outbox_of(op);
     edo__spin_lock(&b->lock);
-    /* Cancelled with nothing sent because the registration went: as a readiness wait is told. */
-    b->result = res == -ECANCELED && b->closed ? -EBADF : res;
+    /* Cancelled with nothing sent because the registration went: as a readiness wait is told;
+     * stopped by its linked timeout (not by a cancellation of ours): as a deadline is told. */
+    if (res == -ECANCELED && b->closed)
+        res = -EBADF;
+    else if (b->timed && !b->cancelled && edo__cring_timed_out(res, b->deadline))
+        res = -ETIMEDOUT;
+    b->result = res;
     b->busy = false;
     if (b->abandoned) { /* nobody will be told of what it let out */
         b->abandoned = false;
@@ -151,7 +157,7 @@ static bool make_room(edo__outbox *b, size_t want)
 }
 
 ssize_t edo__outbox_start(edo__outbox *b, edo__cring *r, int fd, const struct iovec *iov,
-                          int iovcnt, const edo_waker *waker, uint32_t *seq)
+                          int iovcnt, const edo_waker *waker, uint64_t deadline, uint32_t *seq)
 {
     edo__spin_lock(&b->lock);
     if (wait_free_unlock(b, waker))
@@ -166,6 +172,7 @@ ssize_t edo__outbox_start(edo__outbox *b, edo__cring *r, int fd, const struct io
     b->stray = 0; /* a write of other bytes: the peer has them already, as after any cut */
     b->refs += 2; /* the kernel's and the writer's */
     b->ring = r;
+    b->timed = false;
     *seq = ++b->seq;
     edo__spin_unlock(&b->lock);
     /* No other writer can start now (busy): the buffer is ours to fill, then the kernel's. */
@@ -189,6 +196,12 @@ ssize_t edo__outbox_start(edo__outbox *b, edo__cring *r, int fd, const struct io
     sqe->len = (uint32_t)n;
     /* WAITALL: all of it unless it fails or is cancelled, and then the count that went out. */
     sqe->msg_flags = MSG_NOSIGNAL | MSG_WAITALL;
+    if (deadline != EDO_INSTANT_NEVER && edo__cring_link_deadline(r, sqe, deadline)) {
+        /* Its CQE cannot come before the caller submits: the ring stays locked until then. */
+        edo__spin_lock(&b->lock);
+        b->deadline = deadline, b->timed = true;
+        edo__spin_unlock(&b->lock);
+    }
     return (ssize_t)n;
 }
 

@@ -70,6 +70,8 @@ typedef struct edo__outbox {
     edo_waker *next;
     unsigned nnext, capnext;
     edo__cring *ring; /* where send `seq` went */
+    uint64_t deadline; /* of send `seq`, when `timed`: its linked timeout's (completions.h) */
+    bool timed;
     char *buf;        /* the copy the kernel sends */
     size_t cap;
 } edo__outbox;
@@ -82,14 +84,18 @@ void edo__outbox_unref(edo__outbox *b);
 /* Starts a send of the iovecs' bytes (at most EDO__OUTBOX_MAX of them, copied) on `fd` through
  * ring `r`: returns the count it will send, with the ring LOCKED and its SQE queued (the
  * caller submits: edo__runtime_cring_submit_unlock or edo__cring_submit_unlock) and the
- * writer's reference taken, its number in *seq. Or, the ring not locked:
+ * writer's reference taken, its number in *seq. With a `deadline` (CLOCK_MONOTONIC;
+ * EDO_INSTANT_NEVER: none, and nothing more is queued) the SQE carries a linked timeout at it
+ * where the ring can (edo__cring_link_deadline): the kernel then stops the send by itself at
+ * the deadline, and its result is the count that went out, or -ETIMEDOUT. Or, the ring not
+ * locked:
  *   -EBUSY   a send is in flight or its writer holds it: `waker` (when not NULL) is woken once
  *            the outbox is free (the caller waits, then tries again);
  *   -ENOMEM  no buffer for the copy; or the ring's error (no SQE to be had): nothing started,
  *            the caller sends another way.
  * Any thread. */
 ssize_t edo__outbox_start(edo__outbox *b, edo__cring *r, int fd, const struct iovec *iov,
-                          int iovcnt, const edo_waker *waker, uint32_t *seq);
+                          int iovcnt, const edo_waker *waker, uint64_t deadline, uint32_t *seq);
 /* The writer of send `seq` looks at it: EDO_READY with the send's result in *result (the count
  * sent, or -errno), or EDO_PENDING with `waker` left to be woken by its CQE. Any thread. */
 edo_poll edo__outbox_poll(edo__outbox *b, uint32_t seq, const edo_waker *waker,

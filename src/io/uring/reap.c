@@ -158,7 +158,7 @@ static void resync(uring_backend *b, lane *l)
         queue_watch_poll(ring, (int)fd, w);
         /* Its receive too: the completions dropped may have been its end. Their bytes are
          * lost with them (the kernel had no memory to keep them). */
-        if (w->inbox && queue_cancel(ring, watch_recv_data((int)fd, w)) == 0 &&
+        if (w->inbox && !w->recv_on_ask && queue_cancel(ring, watch_recv_data((int)fd, w)) == 0 &&
             edo__inbox_ended(w->inbox, -ECANCELED, &(bool){false}) == EDO__INBOX_ARM) {
             w->rseq = (w->rseq + 1) & RSEQ_MASK;
             queue_recv(ring, (int)fd, w);

@@ -60,6 +60,8 @@ typedef struct watch {
     bool reported;      /* an event went to the driver since add */
     bool arming;        /* added to another thread's lane: its owner has not armed it yet */
     bool accepts;       /* a listener: its `receive` is a multishot accept, into `inbox` */
+    bool recv_on_ask;    /* a stream added still connecting (its inbox stopped): its receive is
+                           armed only when its reader asks (serve_ask), never before */
     uint16_t rseq;      /* of the current receive (RSEQ_MASK bits) */
     edo__inbox *inbox;  /* received by completion into it (add_stream), else NULL */
 } watch;
@@ -96,6 +98,7 @@ struct uring_backend {
     _Atomic uint64_t lane_overflows; /* edo__io_uring_lane_overflows */
     _Atomic uint64_t recv_rearms;    /* edo__io_uring_recv_rearms */
     _Atomic uint64_t arms_mailed;    /* edo__io_uring_arms_mailed */
+    _Atomic uint64_t polls_added;    /* edo__io_uring_polls_added */
     int shared_efd; /* signalled by the shared ring for each completion: -1 until a lane */
     int scratch_epfd; /* asks whether a character device can be polled: -1 until needed */
     unsigned recv_count, recv_size; /* each lane's provided buffers: the sizes at create */

@@ -120,6 +120,8 @@ static int add_watch(uring_backend *b, lane *self, int fd, uint64_t token, edo__
     /* Mailed, the arming takes a slot of its own until the owner has read it. */
     if (rc == 0 && l)
         rc = reserve_mail(l, mail_slots(inbox) + by_mail);
+    /* A socket still connecting: its receive waits for the ask once it is connected. */
+    bool later = inbox && !accepts && edo__inbox_stopped(inbox);
     if (rc == 0) {
         edo__ring *ring = l ? &l->ring : &b->ring;
         watch fresh = {.token = token,
@@ -128,6 +130,7 @@ static int add_watch(uring_backend *b, lane *self, int fd, uint64_t token, edo__
                        .live = true,
                        .arming = by_mail,
                        .accepts = accepts,
+                       .recv_on_ask = later,
                        .rseq = (uint16_t)((w->rseq + 1) & RSEQ_MASK),
                        .inbox = inbox};
         if (by_mail) {
@@ -138,13 +141,15 @@ static int add_watch(uring_backend *b, lane *self, int fd, uint64_t token, edo__
             /* The receive first: when it cannot be queued (the SQ is full and the kernel
              * takes nothing), the fd is watched for readiness only. When then the poll cannot
              * be, the receive queued is cancelled by mail to ourselves (its slot is free). */
-            if (inbox && !accepts && queue_recv(ring, fd, &fresh) < 0)
+            if (inbox && !accepts && !later && queue_recv(ring, fd, &fresh) < 0)
                 fresh.inbox = NULL;
-            if ((rc = queue_watch_poll(ring, fd, &fresh)) < 0 && fresh.inbox && !accepts)
+            if ((rc = queue_watch_poll(ring, fd, &fresh)) < 0 && fresh.inbox && !accepts &&
+                !later)
                 mail_cancel(l, recv_data(fd, fresh.rseq));
         }
         if (rc == 0) {
             *w = fresh;
+            atomic_fetch_add_explicit(&b->polls_added, 1, memory_order_relaxed);
             if (l)
                 l->nlive += mail_slots(w->inbox);
             else
@@ -201,10 +206,13 @@ static bool serve_ask(uring_backend *b, lane *l, uint64_t data)
     watch *w = watch_of_poll(b, l, data);
     if (!w || !w->inbox)
         return true; /* removed since */
+    if (w->arming)
+        return false; /* its poll first (a request kept for later may come after this) */
     struct io_uring_sqe *sqe;
     if (edo__ring_get_sqe(&l->ring, &sqe) < 0)
         return false;
     if (edo__inbox_service(w->inbox) == EDO__INBOX_ARM) {
+        w->recv_on_ask = false;
         w->rseq = (w->rseq + 1) & RSEQ_MASK;
         fill_recv(sqe, (int)(uint32_t)data, w);
     } else { /* armed again meanwhile (the reaper saw it drained): the SQE does nothing */
@@ -239,10 +247,11 @@ static bool serve_arm(uring_backend *b, lane *l, uint64_t data)
     watch *w = watch_of_poll(b, l, data);
     if (!w || !w->arming)
         return true;
-    if (!sq_room(&l->ring, w->inbox ? 2 : 1))
+    bool recv = w->inbox && !w->recv_on_ask;
+    if (!sq_room(&l->ring, recv ? 2 : 1))
         return false;
     int fd = (int)(uint32_t)data;
-    if (w->inbox)
+    if (recv)
         queue_recv(&l->ring, fd, w);
     queue_watch_poll(&l->ring, fd, w);
     w->arming = false;
