@@ -8,8 +8,9 @@
 #       bench/net/kernel_cost.sh
 #
 # Expects the release build (build/release: examples/echo_server, bench/loadgen) and, for Tokio,
-# bench/tokio/build.sh's output; it builds nothing (run.sh does). One worker; the server on CPU
-# 0, the load generator on CPU 1, 64-byte requests at depth 1.
+# bench/tokio/build.sh's output; it builds nothing (run.sh does). One worker (WORKERS=N for
+# more); with one, the server on CPU 0 and the load generator on CPU 1, with more neither
+# pinned (as run.sh does); 64-byte requests at depth 1.
 #
 # Output: a line per run, then per server the medians:
 #   server=S cpu_us_per_req=.. p99_us=.. vol_cs_per_req=.. invol_cs_per_req=..
@@ -19,7 +20,9 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
 
-ROUNDS=${ROUNDS:-3} SECS=${SECS:-3} CONNS=${CONNS:-50} BEFORE=${BEFORE:-}
+ROUNDS=${ROUNDS:-3} SECS=${SECS:-3} CONNS=${CONNS:-50} BEFORE=${BEFORE:-} WORKERS=${WORKERS:-1}
+SERVER_CPU=(taskset -c 0) LOAD_CPU=(taskset -c 1)
+[ "$WORKERS" = 1 ] || SERVER_CPU=() LOAD_CPU=()
 EDO=build/release/examples/echo_server
 TOKIO=bench/tokio/target/release/tokio-echo
 LOADGEN=build/release/bench/loadgen
@@ -66,7 +69,7 @@ one() {
     local cmd port pid perf_pid i line c0 c1 t0 t1 req p99
     read -r -a cmd <<<"$(server_cmd "$1")"
     port=$((20000 + RANDOM % 20000))
-    taskset -c 0 "${cmd[@]}" --port "$port" --workers 1 2>/dev/null &
+    "${SERVER_CPU[@]}" "${cmd[@]}" --port "$port" --workers "$WORKERS" 2>/dev/null &
     pid=$! # env execs the server: this is its pid
     for ((i = 0; i < 200; i++)); do
         [ -n "$(ss -Hltn "sport = :$port")" ] && break
@@ -80,7 +83,7 @@ one() {
         perf_pid=$!
         sleep 0.2 # attached before the load
     fi
-    line=$(taskset -c 1 "$LOADGEN" --port "$port" --connections "$CONNS" --depth 1 \
+    line=$("${LOAD_CPU[@]}" "$LOADGEN" --port "$port" --connections "$CONNS" --depth 1 \
         --seconds "$SECS" --size 64)
     [ -z "$perf_pid" ] || { kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null; }
     c1=$(switches "$pid") t1=$(ticks "$pid")

@@ -417,12 +417,23 @@ static bool has_pending_work(edo_runtime *rt)
  * worker ran dry (a remote producer's next task, a wake from I/O) is then picked up without a
  * futex sleep and wake-up, which cost far more than the wait. A searching worker stays counted
  * as searching meanwhile, so producers don't wake anyone else for that work. The CPU is yielded
- * along the way, so on a busy machine the spin gives way to the producer. */
-static bool spin_for_work(edo__worker *w)
+ * along the way, so on a busy machine the spin gives way to the producer.
+ * A worker with a ring of its own (io_uring, `lane`) watches its ring too: its sockets' events
+ * arrive there, seen in shared memory without a system call, and are taken at once. Without
+ * that, each of two workers slept in its ring whenever its queue ran dry and was woken by the
+ * kernel for its next socket event: a context switch each way, 13 to 25 per hundred echo
+ * requests (docs/io-backends.md, "Two workers"). A lone worker does not watch its ring so:
+ * it seldom slept there (under one switch per hundred requests), and the watch cost it more
+ * CPU than the sleeps it saved. */
+static bool spin_for_work(edo__worker *w, bool lane)
 {
     for (unsigned i = 1; i <= EDO__SPIN_ROUNDS; i++) {
         if (has_pending_work(w->rt) || !edo__inject_is_empty(&w->pinned))
             return true;
+        if (lane && edo__io_lane_news(&w->rt->io)) {
+            edo__park_poll_io(w);
+            return true;
+        }
         if (i % 16 == 0)
             sched_yield();
         else
@@ -491,9 +502,11 @@ void *edo__worker_main(void *arg)
         worker_idled(w);
         if (edo__timers_fire(rt, w) > 0)
             continue;
-        /* The spin watches the queues only: with sockets to serve, the work that comes next
-         * arrives through epoll, which the spin cannot see, so go straight to it. */
-        if (edo__io_active(&rt->io) || !spin_for_work(w))
+        /* Without watching a ring of its own the spin watches the queues only: with sockets
+         * to serve, the work that comes next arrives through epoll (or the lone worker's
+         * ring), which the spin cannot see, so go straight to it. */
+        bool watch_ring = rt->nworkers > 1 && edo__io_has_lane(&rt->io);
+        if ((!watch_ring && edo__io_active(&rt->io)) || !spin_for_work(w, watch_ring))
             edo__worker_park(w, NULL);
     }
     edo__worker_flush_io(w); /* what the last tasks published, before the ring goes */

@@ -89,6 +89,9 @@ typedef struct edo__io_backend_ops {
     bool (*has_lane)(edo__io_backend *b);
     /* Whether another thread's lane holds events or work it has not collected yet. */
     bool (*pending)(edo__io_backend *b);
+    /* Whether the calling thread's own lane holds events, work or mail it has not collected
+     * yet: a look at shared memory, no system call (false without a lane). */
+    bool (*news)(edo__io_backend *b);
 
     /* Optional (NULL where the backend only reports readiness): receives by completion. */
     /* Watches `fd`, a connected stream socket, as add does, and where the calling thread's

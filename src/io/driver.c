@@ -351,6 +351,12 @@ bool edo__io_lanes_pending(edo__io_driver *d)
     return b && b->ops->pending(b);
 }
 
+bool edo__io_lane_news(edo__io_driver *d)
+{
+    edo__io_backend *b = with_lanes(d);
+    return b && b->ops->news(b);
+}
+
 void edo__io_dispatch(edo__io_driver *d, const edo__io_ready *events, int n)
 {
     edo__io_readiness_deliver(&d->slab, events, n);

@@ -167,6 +167,10 @@ bool edo__io_has_lane(edo__io_driver *d);
  * waits for them before it jumps). */
 bool edo__io_lanes_pending(edo__io_driver *d);
 
+/* Whether the calling thread's own queue holds news it has not collected (a look at memory,
+ * no system call): false without one. */
+bool edo__io_lane_news(edo__io_driver *d);
+
 /* Delivers `n` events edo__io_wait stored: sets readiness, wakes waiters. */
 void edo__io_dispatch(edo__io_driver *d, const edo__io_ready *events, int n);
 

@@ -390,6 +390,16 @@ static bool backend_pending(edo__io_backend *base)
     return busy;
 }
 
+/* Only the lane's ring: what the shared ring posts and what other threads mail come with a
+ * completion in the lane too (its poll of the shared ring's eventfd, of its own wake). Mail
+ * kept back for want of SQEs is not news: it waits for the next look, as before, rather than
+ * keep a worker from ever sleeping while the kernel has no room. */
+static bool backend_news(edo__io_backend *base)
+{
+    lane *l = own_lane((uring_backend *)base);
+    return l && ring_busy(&l->ring);
+}
+
 const edo__io_backend_ops edo__io_uring = {
     .name = "io_uring",
     .create = backend_create,
@@ -402,6 +412,7 @@ const edo__io_backend_ops edo__io_uring = {
     .waker = backend_waker,
     .has_lane = backend_has_lane,
     .pending = backend_pending,
+    .news = backend_news,
     .add_stream = edo__uring_add_stream,
     .can_receive = backend_can_receive,
     .recv_ask = edo__uring_recv_ask,

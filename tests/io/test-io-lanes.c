@@ -11,7 +11,9 @@
  *    deregisters it wherever it runs.
  *  - a task that registered an fd on one worker and moved to another still hears of it there,
  *    and deregisters it from there;
- *  - a worker's ring with a tiny completion queue overflows, and no event is lost.
+ *  - a worker's ring with a tiny completion queue overflows, and no event is lost;
+ *  - a worker sees its ring's news in shared memory, without a system call (what it watches
+ *    for a moment before it sleeps), and only its own ring's.
  * Each test skips where the kernel has no io_uring. */
 #include <fcntl.h>
 #include <poll.h>
@@ -429,5 +431,86 @@ TEST(tiny_completion_queue_of_a_worker_overflows_without_loss)
     }
     for (int i = 0; i < TINY_PAIRS; i++)
         expect_peer_eof(peer[i]);
+    edo_runtime_free(rt);
+}
+
+/* Takes what the calling worker's ring holds until it holds nothing (a spawn's wake, say). */
+static void drain_news(edo__worker *w)
+{
+    for (int i = 0; i < 1000 && edo__io_lane_news(&w->rt->io); i++)
+        edo__park_poll_io(w);
+    CHECK(!edo__io_lane_news(&w->rt->io));
+}
+
+typedef struct {
+    int p[2];     /* a pipe whose read end the first task registers */
+    edo_io *io;
+    _Atomic int step;
+} news_pipe;
+
+/* On the worker whose ring holds the pipe's poll: its ring has news once a byte is written,
+ * before any system call of the worker's, and none once a look took it. */
+static void *news_on_owner(void *arg)
+{
+    news_pipe *n = arg;
+    edo__worker *w = edo__worker_current();
+    CHECK(edo__io_has_lane(&w->rt->io));
+    CHECK_EQ(edo_io_register(n->p[0], &n->io), 0);
+    forget_ready(n->io);
+    drain_news(w);
+    CHECK_EQ(write(n->p[1], "x", 1), 1); /* the poll's wake-up is task work kept for the ring */
+    CHECK(edo__io_lane_news(&w->rt->io));
+    edo__park_poll_io(w); /* the look runs it and reaps the poll's completion */
+    CHECK(!edo__io_lane_news(&w->rt->io));
+    edo_io_event ev = {0};
+    CHECK(edo_io_try_ready(n->io, EDO_READABLE, &ev) > 0);
+    return NULL;
+}
+
+TEST(worker_sees_news_in_its_own_ring_without_a_system_call)
+{
+    edo_runtime *rt = uring_rt(2);
+    if (!rt)
+        return;
+    news_pipe n;
+    CHECK_EQ(pipe2(n.p, O_NONBLOCK | O_CLOEXEC), 0);
+    run_on(rt, news_on_owner, &n);
+    edo_io_deregister(n.io);
+    close(n.p[0]);
+    close(n.p[1]);
+    edo_runtime_free(rt);
+}
+
+static void *no_news(void *arg)
+{
+    (void)arg;
+    edo_runtime *rt = edo_runtime_current();
+    CHECK(!edo__io_has_lane(&rt->io));
+    int p[2];
+    CHECK_EQ(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    edo_io *io;
+    CHECK_EQ(edo_io_register(p[0], &io), 0);
+    CHECK_EQ(write(p[1], "x", 1), 1);
+    CHECK(!edo__io_lane_news(&rt->io)); /* no ring of its own: nothing to look at */
+    edo_io_deregister(io);
+    close(p[0]);
+    close(p[1]);
+    return NULL;
+}
+
+TEST(thread_without_a_ring_of_its_own_has_no_news)
+{
+    edo_runtime_config epoll = {.flavor = EDO_RUNTIME_MULTI_THREAD, .worker_threads = 2,
+                                .io_backend = EDO_IO_BACKEND_EPOLL};
+    edo_runtime *rt;
+    CHECK_EQ(edo_runtime_new(&epoll, &rt), 0);
+    run_on(rt, no_news, NULL);
+    edo_runtime_free(rt);
+    if (!have_uring())
+        return;
+    edo_runtime_config current = {.flavor = EDO_RUNTIME_CURRENT_THREAD,
+                                  .io_backend = EDO_IO_BACKEND_IO_URING};
+    CHECK_EQ(edo_runtime_new(&current, &rt), 0);
+    run_on(rt, no_news, NULL);
     edo_runtime_free(rt);
 }
