@@ -12,20 +12,14 @@
 #include "net/sock.h"
 
 /* What a socket keeps in a caller's edo_stream_waiter: its reactor waiter. */
-typedef struct socket_waiter {
-    edo_io_waiter io;
-} socket_waiter;
-
-_Static_assert(sizeof(socket_waiter) <= sizeof(edo_stream_waiter), "edo_stream_waiter too small");
+_Static_assert(sizeof(edo_io_waiter) <= sizeof(edo_stream_waiter), "edo_stream_waiter too small");
 
 static edo_io *io_of(const edo_stream *s)
 {
     return (edo_io *)((const char *)s - offsetof(struct edo_io, stream));
 }
 
-static socket_waiter *socket_waiter_of(edo_stream_waiter *w) { return (socket_waiter *)(void *)w; }
-
-static edo_io_waiter *io_waiter_of(edo_stream_waiter *w) { return &socket_waiter_of(w)->io; }
+static edo_io_waiter *io_waiter_of(edo_stream_waiter *w) { return (edo_io_waiter *)(void *)w; }
 
 static edo_poll socket_poll_read(edo_stream *s, edo_stream_waiter *w, edo_context *cx, void *buf,
                                  size_t len, ssize_t *result)
@@ -62,15 +56,16 @@ static edo_poll socket_poll_shutdown(edo_stream *s, edo_stream_waiter *w, edo_co
                                      ssize_t *result)
 {
     edo_io *io = io_of(s);
-    /* Flushed first: the failure of a send written behind is the shutdown's to report. */
-    if (!io->write_shut && socket_poll_flush(s, w, cx, result) == EDO_PENDING)
-        return EDO_PENDING;
-    if (!io->write_shut && *result < 0)
-        return EDO_READY;
     /* Once shut, the kernel may answer -ENOTCONN to another shutdown (the connection closed
      * both ways: the socket left for TIME_WAIT); the stream's promise is 0. */
-    *result = io->write_shut ? 0 : edo__sock_shutdown(io, SHUT_WR);
-    if (*result == 0)
+    if (io->write_shut) {
+        *result = 0;
+        return EDO_READY;
+    }
+    /* Flushed first: the failure of a send written behind is the shutdown's to report. */
+    if (socket_poll_flush(s, w, cx, result) == EDO_PENDING)
+        return EDO_PENDING;
+    if (*result == 0 && (*result = edo__sock_shutdown(io, SHUT_WR)) == 0)
         io->write_shut = true;
     return EDO_READY;
 }

@@ -165,7 +165,7 @@ typedef struct peer_read {
     bool to_end; /* then the end of the stream, not the mark */
 } peer_read;
 
-/* On a thread of the blocking pool: reads `want` bytes of the bytes of the peer (checked),
+/* On a thread of the blocking pool: reads `want` bytes of the pattern of the peer (checked),
  * then the mark, or the end. */
 static void *read_peer(void *arg)
 {
@@ -191,18 +191,21 @@ static void *read_peer(void *arg)
     return NULL;
 }
 
-/* The peer reads exactly `sent` bytes of the bytes, then the mark written now: nothing else
- * went out. */
-static void check_peer_gets(edo_tcp *c, int peer, size_t sent, unsigned seed)
+/* The peer reads exactly `sent` bytes of the pattern, then the `nmore` bytes of it written
+ * now from `more` (continuing it), then the mark written after them: nothing else went out. */
+static void check_peer_gets(edo_tcp *c, int peer, size_t sent, unsigned seed,
+                            const uint8_t *more, size_t nmore)
 {
-    peer_read p = {peer, sent, seed, false};
+    peer_read p = {peer, sent + nmore, seed, false};
     edo_task *r;
     CHECK_EQ(edo_spawn_blocking(read_peer, &p, &r), 0);
+    if (nmore)
+        CHECK_EQ(edo_tcp_write_all(c, more, nmore), 0);
     CHECK_EQ(edo_tcp_write_all(c, MARK, strlen(MARK)), 0);
     join(r);
 }
 
-/* The peer reads exactly `sent` bytes of the bytes, then the end (edo's side closed). */
+/* The peer reads exactly `sent` bytes of the pattern, then the end (edo's side closed). */
 static void check_peer_gets_then_end(int peer, size_t sent, unsigned seed)
 {
     peer_read p = {peer, sent, seed, true};
@@ -220,7 +223,7 @@ static bool send_in_ring(edo_tcp *c)
     return busy;
 }
 
-/* A writer of the bytes: `at` is where its write starts, `result` what it returned. */
+/* A writer of the pattern: `at` is where its write starts, `result` what it returned. */
 typedef struct big_write {
     edo_tcp *c;
     uint8_t *bytes; /* the pattern from 0, long enough */
@@ -244,25 +247,28 @@ static void *write_big_task(void *arg)
     return NULL;
 }
 
-/* Writes the pattern from `*at` until a write cannot go at once: on the ring, one write hands
- * BIG bytes over and its send waits in the kernel (the peer does not read); directly, tries
- * fill the buffers. Adds what went to *at. */
-static void fill_path(edo_tcp *c, const uint8_t *bytes, size_t *at)
+/* A stalled pair (stalled_pair) whose path to the peer is full: writes the pattern from 0
+ * until a write cannot go at once (on the ring, one write hands BIG bytes over and its send
+ * waits in the kernel, the peer not reading; directly, tries fill the buffers). Returns how
+ * many bytes of the pattern went. */
+static size_t stalled_full_pair(edo_tcp **c, int *peer, const uint8_t *bytes)
 {
-    ssize_t n = edo_tcp_write(c, bytes + *at, BIG);
+    stalled_pair(c, peer);
+    ssize_t n = edo_tcp_write(*c, bytes, BIG);
     CHECK(n > 0);
-    *at += (size_t)n;
+    size_t at = (size_t)n;
     for (bool again = true; again;) {
         again = false;
-        while ((n = edo_tcp_try_write(c, bytes + *at, 4096)) > 0)
-            *at += (size_t)n, again = true;
+        while ((n = edo_tcp_try_write(*c, bytes + at, 4096)) > 0)
+            at += (size_t)n, again = true;
         CHECK_EQ(n, -EAGAIN);
         CHECK_EQ(edo_sleep(EDO_MSEC(5)), 0); /* the kernel moves bytes on to the peer's buffer */
     }
-    CHECK(!must_receive || send_in_ring(c));
+    CHECK(!must_receive || send_in_ring(*c));
+    return at;
 }
 
-/* Spawns a task that writes BIG bytes of the bytes at w->at, and returns once it waits (or,
+/* Spawns a task that writes BIG bytes of the pattern at w->at, and returns once it waits (or,
  * unexpectedly, returned). */
 static edo_task *start_big_write(big_write *w)
 {
@@ -289,9 +295,7 @@ static void *timed_out_body(void *arg)
     for (int abort_it = 0; abort_it <= 1; abort_it++) {
         edo_tcp *c;
         int peer;
-        stalled_pair(&c, &peer);
-        size_t at = 0;
-        fill_path(c, bytes, &at);
+        size_t at = stalled_full_pair(&c, &peer, bytes);
         check_path(c);
         big_write w = {.c = c, .bytes = bytes, .at = at};
         if (abort_it) { /* the writer's task aborted while its write waits */
@@ -309,7 +313,7 @@ static void *timed_out_body(void *arg)
             CHECK_EQ(w.result, -ETIMEDOUT);
         }
         /* Every byte a write reported, nothing of the cancelled one. */
-        check_peer_gets(c, peer, at, 7);
+        check_peer_gets(c, peer, at, 7, NULL, 0);
         edo_tcp_close(c);
         close(peer);
     }
@@ -329,9 +333,7 @@ static void *dropped_future_body(void *arg)
     uint8_t *bytes = new_pattern(8 * BIG, 9);
     edo_tcp *c;
     int peer;
-    stalled_pair(&c, &peer);
-    size_t at = 0;
-    fill_path(c, bytes, &at); /* so that the future's write waits */
+    size_t at = stalled_full_pair(&c, &peer, bytes); /* so that the future's write waits */
     uint8_t *buf = malloc(BIG);
     CHECK(buf);
     memcpy(buf, bytes + at, BIG);
@@ -343,16 +345,8 @@ static void *dropped_future_body(void *arg)
     edo_future_drop(&f.base);
     memset(buf, 0xee, BIG); /* the caller's buffer is the caller's again at once */
     free(buf);
-    if (write_again) { /* each byte once */
-        peer_read p = {peer, at + BIG, 9, false};
-        edo_task *r;
-        CHECK_EQ(edo_spawn_blocking(read_peer, &p, &r), 0);
-        CHECK_EQ(edo_tcp_write_all(c, bytes + at, BIG), 0);
-        CHECK_EQ(edo_tcp_write_all(c, MARK, strlen(MARK)), 0);
-        join(r);
-    } else {
-        check_peer_gets(c, peer, at, 9);
-    }
+    /* Written again (write_again), the dropped bytes arrive each once. */
+    check_peer_gets(c, peer, at, 9, bytes + at, write_again ? BIG : 0);
     edo_tcp_close(c);
     close(peer);
     free(bytes);
@@ -382,9 +376,7 @@ static void *close_in_flight_body(void *arg)
     for (int remote = 0; remote <= 1; remote++) {
         edo_tcp *c;
         int peer;
-        stalled_pair(&c, &peer);
-        size_t at = 0;
-        fill_path(c, bytes, &at);
+        size_t at = stalled_full_pair(&c, &peer, bytes);
         if (!remote) { /* the writer's own task, its send in flight */
             CHECK_EQ(edo_tcp_close(c), 0);
         } else { /* a coroutine waits in its write; a thread that is not a worker closes */
@@ -406,13 +398,6 @@ static void *close_in_flight_body(void *arg)
 
 TEST(close_while_a_send_is_in_flight_lets_it_go_first) { run_both(2, close_in_flight_body); }
 
-/* Reads the peer while the test's task shuts down. */
-static void *read_peer_task(void *arg)
-{
-    read_peer(arg);
-    return NULL;
-}
-
 static void *shutdown_in_flight_body(void *arg)
 {
     (void)arg;
@@ -420,16 +405,14 @@ static void *shutdown_in_flight_body(void *arg)
     for (int stream = 0; stream <= 1; stream++) {
         edo_tcp *c;
         int peer;
-        stalled_pair(&c, &peer);
-        size_t at = 0;
-        fill_path(c, bytes, &at);
+        size_t at = stalled_full_pair(&c, &peer, bytes);
         if (!stream) { /* never suspends: done after the send, at its CQE */
             CHECK_EQ(edo_tcp_shutdown(c, SHUT_WR), 0);
             check_peer_gets_then_end(peer, at, 12);
         } else { /* flushes first: waits for the send, while the peer reads */
             peer_read p = {peer, at, 12, true};
             edo_task *r;
-            CHECK_EQ(edo_spawn_blocking(read_peer_task, &p, &r), 0);
+            CHECK_EQ(edo_spawn_blocking(read_peer, &p, &r), 0);
             CHECK_EQ(edo_stream_flush(edo_tcp_stream(c)), 0);
             CHECK(!send_in_ring(c));
             CHECK_EQ(edo_stream_shutdown(edo_tcp_stream(c)), 0);
@@ -452,9 +435,7 @@ static void *reset_body(void *arg)
     uint8_t *bytes = new_pattern(8 * BIG, 13);
     edo_tcp *c;
     int peer;
-    stalled_pair(&c, &peer);
-    size_t at = 0;
-    fill_path(c, bytes, &at);
+    (void)stalled_full_pair(&c, &peer, bytes); /* a send in flight, the peer not reading */
     struct linger lg = {1, 0};
     CHECK_EQ(setsockopt(peer, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
     close(peer); /* unread bytes and no linger: a reset */
