@@ -352,21 +352,31 @@ static bool write_again; /* dropped_future_body writes the dropped bytes again *
 static void *dropped_future_body(void *arg)
 {
     (void)arg;
-    uint8_t *bytes = new_pattern(8 * BIG, 9);
+    uint8_t *bytes = new_pattern(16 * BIG, 9);
     edo_tcp *c;
     int peer;
     size_t at = stalled_full_pair(&c, &peer, bytes); /* so that the future's write waits */
-    uint8_t *buf = malloc(BIG);
-    CHECK(buf);
-    memcpy(buf, bytes + at, BIG);
-    edo_socket_future f;
-    edo_tcp_write_future_init(&f, c, buf, BIG);
     edo_waker noop = edo_waker_noop();
     edo_context cx = {&noop, NULL};
-    CHECK_EQ(edo_future_poll(&f.base, &cx, NULL), EDO_PENDING);
-    edo_future_drop(&f.base);
-    memset(buf, 0xee, BIG); /* the caller's buffer is the caller's again at once */
-    free(buf);
+    for (int tries = 0;; tries++) {
+        CHECK(tries < 12); /* the path fills: a write waits at last */
+        uint8_t *buf = malloc(BIG);
+        CHECK(buf);
+        memcpy(buf, bytes + at, BIG);
+        edo_socket_future f;
+        edo_tcp_write_future_init(&f, c, buf, BIG);
+        edo_poll p = edo_future_poll(&f.base, &cx, NULL);
+        /* Went after all (loopback's buffers may grow while a send waits): its count. */
+        if (p == EDO_READY) {
+            CHECK(f.result > 0);
+            at += (size_t)f.result;
+        }
+        edo_future_drop(&f.base);
+        memset(buf, 0xee, BIG); /* the caller's buffer is the caller's again at once */
+        free(buf);
+        if (p == EDO_PENDING)
+            break;
+    }
     /* Written again (write_again), the dropped bytes arrive each once. */
     check_peer_gets(c, peer, at, 9, bytes + at, write_again ? BIG : 0);
     edo_tcp_close(c);
