@@ -178,13 +178,22 @@ static edo__task *pop_global_batch(edo__worker *w)
  * sets the number of polls until the next one: about EDO__MAINTENANCE_TARGET_NS of polling,
  * but never so few that maintenance itself takes more than about 1/EDO__MAINTENANCE_SHARE of
  * the time (under ThreadSanitizer, with thousands of coroutines, one maintenance takes longer
- * than many polls). The mean follows a longer poll at once (one long batch is enough to check
- * the timers after every poll) and a shorter one slowly (one fast batch does not stretch the
- * interval back). */
+ * than many polls). Both means lean towards a short interval, the fair side: the poll time
+ * follows a longer poll at once (one long batch is enough to check the timers after every
+ * poll) and a shorter one by an eighth; the maintenance time follows a shorter maintenance at
+ * once and a longer one by an eighth (a worker preempted during one maintenance did not make
+ * maintenance dear: taken at once, such a sample stretched the interval twentyfold for
+ * hundreds of polls). */
 /* A smoothed mean that follows a larger sample at once and a smaller one by an eighth. */
-static inline uint64_t smooth(uint64_t mean, uint64_t sample)
+static inline uint64_t rise_at_once(uint64_t mean, uint64_t sample)
 {
     return sample >= mean ? sample : mean - mean / 8 + sample / 8;
+}
+
+/* A smoothed mean that follows a smaller sample at once and a larger one by an eighth. */
+static inline uint64_t fall_at_once(uint64_t mean, uint64_t sample)
+{
+    return sample <= mean ? sample : mean + (sample - mean) / 8;
 }
 
 static void tune_interval(edo__worker *w, uint64_t now, uint32_t polls)
@@ -193,7 +202,7 @@ static void tune_interval(edo__worker *w, uint64_t now, uint32_t polls)
     if (start == 0 || polls == 0 || now <= start)
         return; /* idled since (the batch would time the sleep too), or nothing ran */
     uint64_t sample = (now - start) / polls;
-    w->poll_ns = smooth(w->poll_ns, sample);
+    w->poll_ns = rise_at_once(w->poll_ns, sample);
     uint64_t poll_ns = w->poll_ns ? w->poll_ns : 1;
     uint64_t interval = EDO__MAINTENANCE_TARGET_NS / poll_ns;
     uint64_t affordable = EDO__MAINTENANCE_SHARE * w->maintenance_ns / poll_ns;
@@ -251,7 +260,7 @@ static void maintenance(edo__worker *w)
     edo__worker_flush_io(w); /* SQEs published this turn wait no longer than a maintenance */
     if (tune) {
         uint64_t end = edo__clock_ns();
-        w->maintenance_ns = smooth(w->maintenance_ns, end - start);
+        w->maintenance_ns = fall_at_once(w->maintenance_ns, end - start);
         w->batch_start = end;
     }
 }

@@ -149,6 +149,10 @@ void edo__io_uring_set_accepts(bool on);
  * (out of buffers, or the completion queue overflowed) and was armed again at once: for tests,
  * which must know that a tiny buffer ring did run out. Any thread. */
 uint64_t edo__io_uring_recv_rearms(edo__io_backend *b);
+/* How many times a stream socket's poll in io_uring backend `b` saw the peer's end while its
+ * receive was armed, and restarted the receive (at most once per registration): for tests,
+ * which must know that the restart ran and lost nothing. Any thread. */
+uint64_t edo__io_uring_end_probes(edo__io_backend *b);
 /* How many stream sockets were added to io_uring backend `b` in a lane other than the
  * registering thread's (the arming mailed to that lane's owner): for tests, which must know
  * that the spreading of accepted sockets over the workers' rings did happen. Any thread. */

@@ -74,6 +74,14 @@ bool edo__inbox_stopped(edo__inbox *in)
     return stopped;
 }
 
+bool edo__inbox_receiving(edo__inbox *in)
+{
+    edo__spin_lock(&in->lock);
+    bool receiving = in->state == EDO__INBOX_RECEIVING;
+    edo__spin_unlock(&in->lock);
+    return receiving;
+}
+
 bool edo__inbox_ask(edo__inbox *in)
 {
     edo__spin_lock(&in->lock);

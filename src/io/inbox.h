@@ -97,6 +97,8 @@ void edo__inbox_reset_accepts(edo__inbox *in);
 void edo__inbox_reset_stopped(edo__inbox *in);
 /* Whether `in` is stopped (its receive not armed, nor to be armed until asked). */
 bool edo__inbox_stopped(edo__inbox *in);
+/* Whether `in` is receiving (its receive armed, not being stopped, no end recorded). */
+bool edo__inbox_receiving(edo__inbox *in);
 /* Consumer: asks for the receive of a stopped inbox to be armed (as a read would): true when
  * the caller must tell the producer (recv_ask), once; false when it is not stopped or was asked
  * already. */

@@ -84,6 +84,12 @@ uint64_t edo__io_uring_recv_rearms(edo__io_backend *base)
     return atomic_load_explicit(&b->recv_rearms, memory_order_relaxed);
 }
 
+uint64_t edo__io_uring_end_probes(edo__io_backend *base)
+{
+    uring_backend *b = (uring_backend *)base;
+    return atomic_load_explicit(&b->end_probes, memory_order_relaxed);
+}
+
 uint64_t edo__io_uring_polls_added(edo__io_backend *base)
 {
     uring_backend *b = (uring_backend *)base;

@@ -77,6 +77,25 @@ static int take_recv(uring_backend *b, lane *l, uint64_t data, bool ended, int32
     return 1;
 }
 
+/* The poll of stream socket `w` (received by completion) saw the peer's end (RDHUP, HUP or an
+ * error) in `events`. Normally its multishot receive posts that end too, in this reap or the
+ * next; but the kernel has been seen to keep a receive armed on a socket whose end was pending
+ * and never post it (AF_UNIX under load: its reader then waited forever; liburing issue 1549
+ * reports the same). So, once per registration, the receive is cancelled: its ending posts
+ * -ECANCELED after whatever it had posted, take_recv arms a fresh one as after any ending
+ * (the inbox still receiving), and a fresh receive reads what is left and then the end. No
+ * byte is lost: a cancelled receive's bytes stay in the socket. Not while the inbox is
+ * stopped, stopping or done: the receive is not armed, or its end is under way already. */
+static bool probe_end(uring_backend *b, lane *l, int fd, watch *w, uint32_t events)
+{
+    if (w->end_probed || w->accepts || w->recv_on_ask ||
+        !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) || !edo__inbox_receiving(w->inbox))
+        return false;
+    w->end_probed = true;
+    atomic_fetch_add_explicit(&b->end_probes, 1, memory_order_relaxed);
+    return queue_cancel(&l->ring, watch_recv_data(fd, w)) == 0;
+}
+
 /* Turns the raw pairs reaped from the shared ring (l NULL) or lane `l` into the driver's, in
  * place, dropping those of polls that are gone and the removals', and arms again the live polls
  * that ended. Returns how many are left. */
@@ -124,6 +143,8 @@ static int translate(uring_backend *b, lane *l, edo__io_ready *out, int n)
         if (!w->reported && (events = state_of(fd)) == 0)
             continue;
         w->reported = true;
+        if (l && w->inbox)
+            queued |= probe_end(b, l, fd, w, events);
         uint32_t bits = edo__io_poll_bits(events);
         /* Received by completion: its read side is its inbox's news alone (take_recv), never
          * the poll's, which may see the peer's end before the receive has put it there (the

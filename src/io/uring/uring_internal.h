@@ -62,6 +62,7 @@ typedef struct watch {
     bool accepts;       /* a listener: its `receive` is a multishot accept, into `inbox` */
     bool recv_on_ask;    /* a stream added still connecting (its inbox stopped): its receive is
                            armed only when its reader asks (serve_ask), never before */
+    bool end_probed;    /* its poll saw the peer's end and restarted the receive (probe_end) */
     uint16_t rseq;      /* of the current receive (RSEQ_MASK bits) */
     edo__inbox *inbox;  /* received by completion into it (add_stream), else NULL */
 } watch;
@@ -98,6 +99,7 @@ struct uring_backend {
     _Atomic uint64_t lane_overflows; /* edo__io_uring_lane_overflows */
     _Atomic uint64_t recv_rearms;    /* edo__io_uring_recv_rearms */
     _Atomic uint64_t arms_mailed;    /* edo__io_uring_arms_mailed */
+    _Atomic uint64_t end_probes;     /* edo__io_uring_end_probes */
     _Atomic uint64_t polls_added;    /* edo__io_uring_polls_added */
     int shared_efd; /* signalled by the shared ring for each completion: -1 until a lane */
     int scratch_epfd; /* asks whether a character device can be polled: -1 until needed */
