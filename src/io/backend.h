@@ -140,6 +140,14 @@ void edo__io_uring_set_sizes(unsigned sq_entries, unsigned cq_entries);
  * Thread-safe. */
 #define EDO__IO_URING_NO_RECV 0xffffffffu
 void edo__io_uring_set_recv_buffers(unsigned count, unsigned size);
+/* Whether the workers' rings of the io_uring backends created from now on have the kernel
+ * consume their provided buffers a part at a time where it can (io/uring/buf_ring.h): true by
+ * default; false to try whole buffers, as on a kernel without (before Linux 6.12).
+ * Thread-safe. */
+void edo__io_uring_set_recv_parts(bool on);
+/* Whether the ring of the calling worker, in io_uring backend `b`, has its provided buffers
+ * consumed in parts: for tests, which must know which way they ran. */
+bool edo__io_uring_recv_in_parts(edo__io_backend *b);
 /* Whether the workers' rings of the io_uring backends created from now on accept their
  * listeners' connections by completion where the kernel can (multishot accept): true by
  * default; false to try the fallback (accept(2) on readiness, as on a kernel without it).

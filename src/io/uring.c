@@ -54,8 +54,12 @@
 static _Atomic unsigned sq_size = 256, cq_size = 4096;
 /* Each lane's provided buffers (edo__io_uring_set_recv_buffers): 256 of 4 KiB by default. A
  * buffer is given back as soon as its bytes are copied into their inbox, so a lane needs only
- * as many as the receives that complete between two reaps. */
+ * as many as the receives that complete between two reaps take: bytes where the kernel consumes
+ * buffers in parts, whole buffers (one per completion) where it does not. */
 static _Atomic unsigned recv_count = 256, recv_size = 4096;
+/* Whether lanes' buffers are consumed in parts where the kernel can
+ * (edo__io_uring_set_recv_parts). */
+static _Atomic bool recv_parts_knob = true;
 /* Whether lanes accept by completion where the kernel can (edo__io_uring_set_accepts). */
 static _Atomic bool accepts_knob = true;
 
@@ -71,6 +75,17 @@ void edo__io_uring_set_recv_buffers(unsigned count, unsigned size)
 {
     atomic_store_explicit(&recv_count, count ? count : 256, memory_order_relaxed);
     atomic_store_explicit(&recv_size, size ? size : 4096, memory_order_relaxed);
+}
+
+void edo__io_uring_set_recv_parts(bool on)
+{
+    atomic_store_explicit(&recv_parts_knob, on, memory_order_relaxed);
+}
+
+bool edo__io_uring_recv_in_parts(edo__io_backend *base)
+{
+    lane *l = own_lane((uring_backend *)base);
+    return l && l->recv && l->bufs.parts;
 }
 
 void edo__io_uring_set_accepts(bool on)
@@ -167,6 +182,7 @@ static int backend_create(edo__io_backend **out)
     b->cq_entries = atomic_load_explicit(&cq_size, memory_order_relaxed);
     b->recv_count = atomic_load_explicit(&recv_count, memory_order_relaxed);
     b->recv_size = atomic_load_explicit(&recv_size, memory_order_relaxed);
+    b->recv_parts = atomic_load_explicit(&recv_parts_knob, memory_order_relaxed);
     b->accepts = atomic_load_explicit(&accepts_knob, memory_order_relaxed);
     atomic_init(&b->recv_probe, -1);
     atomic_init(&b->accept_probe, -1);
@@ -265,7 +281,8 @@ static void set_up_recv(uring_backend *b, lane *l)
         atomic_store_explicit(&b->recv_probe, probe, memory_order_release);
     }
     l->recv = probe && b->recv_count != EDO__IO_URING_NO_RECV &&
-              edo__buf_ring_init(&l->bufs, &l->ring, RECV_BGID, b->recv_count, b->recv_size) == 0;
+              edo__buf_ring_init(&l->bufs, &l->ring, RECV_BGID, b->recv_count, b->recv_size,
+                                 !b->recv_parts) == 0;
 }
 
 /* Lets lane `l` (a new ring, its CQ still empty) accept by completion where the kernel has

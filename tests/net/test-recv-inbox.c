@@ -10,7 +10,8 @@
  *  - end of file and a reset after data: the data first, then 0 or the error;
  *  - a copy from a socket after reads through the inbox: the rest, byte-exact;
  *  - a lane with two tiny buffers (the receive runs out, -ENOBUFS, and is armed again) and an
- *    inbox cap of one buffer: many connections at once, byte-exact;
+ *    inbox cap of one buffer: many connections at once, byte-exact; the buffers consumed in
+ *    parts (where the kernel can) and whole;
  *  - close while the receive is armed and bytes wait in the inbox, from the owner and from a
  *    thread that is not a worker: the peer sees its end of file;
  *  - a Unix pair's stream: vectors, and tries from a thread that is not a worker;
@@ -331,22 +332,39 @@ static void *tiny_buffers_body(void *arg)
     return NULL;
 }
 
-TEST(tiny_buffer_ring_runs_out_and_rearms)
+static bool must_use_parts; /* the body's worker consumes its buffers in parts */
+
+static void *in_parts_or_whole(void *arg)
 {
-    /* Two buffers of 64 bytes per lane, and an inbox cap of 256 bytes: the receive runs out of
-     * buffers at every burst and stops at the cap all the time. */
+    CHECK_EQ(edo__io_uring_recv_in_parts(((edo_runtime *)arg)->io.backend), must_use_parts);
+    return tiny_buffers_body(NULL);
+}
+
+/* Two buffers of 64 bytes per lane, and an inbox cap of 256 bytes: the receive runs out of
+ * buffers at every burst and stops at the cap all the time; the buffers consumed in parts
+ * (where the kernel can), then whole (as on a kernel that cannot). */
+static void tiny_buffer_ring(bool parts)
+{
     edo__io_uring_set_recv_buffers(2, 64);
+    edo__io_uring_set_recv_parts(parts);
     edo__inbox_set_cap(256);
     edo_runtime *rt = rt_on(URING, 2);
+    edo__io_uring_set_recv_parts(true);
     if (rt) {
         must_receive = uring_receives();
-        run_on(rt, tiny_buffers_body, NULL);
+        must_not_receive = false;
+        must_use_parts = must_receive && parts && uring_buffers_in_parts();
+        fprintf(stderr, "  buffers consumed %s\n", must_use_parts ? "in parts" : "whole");
+        run_on(rt, in_parts_or_whole, rt);
         if (must_receive) /* the receives did run out of buffers, and went on */
             CHECK(edo__io_uring_recv_rearms(rt->io.backend) > 0);
         edo_runtime_free(rt);
     }
     edo__inbox_set_cap(0);
 }
+
+TEST(tiny_buffer_ring_runs_out_and_rearms) { tiny_buffer_ring(true); }
+TEST(tiny_whole_buffers_run_out_and_rearm) { tiny_buffer_ring(false); }
 
 /* ---- close while the receive is armed -------------------------------------------------------- */
 

@@ -2,6 +2,7 @@
 #include "io/uring/buf_ring.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -11,8 +12,28 @@ static void *map(size_t bytes)
     return p == MAP_FAILED ? NULL : p;
 }
 
+/* Registers the entries, in parts where the kernel takes that (it says -EINVAL to a flag it
+ * does not know), else whole. */
+static int register_ring(edo__buf_ring *br, edo__ring *r, bool whole_only)
+{
+    if (!whole_only) {
+        br->used = calloc(br->count, sizeof *br->used);
+        if (!br->used)
+            return -ENOMEM;
+        int rc = edo__ring_register_buf_ring(r, br->ring, br->count, br->bgid,
+                                             EDO__PBUF_RING_INC);
+        if (rc != -EINVAL) {
+            br->parts = rc == 0;
+            return rc;
+        }
+        free(br->used);
+        br->used = NULL;
+    }
+    return edo__ring_register_buf_ring(r, br->ring, br->count, br->bgid, 0);
+}
+
 int edo__buf_ring_init(edo__buf_ring *br, edo__ring *r, uint16_t bgid, unsigned count,
-                       unsigned size)
+                       unsigned size, bool whole_only)
 {
     *br = (edo__buf_ring){0};
     if (count == 0 || count > 32768 || (count & (count - 1)) || size == 0 || size > 65536)
@@ -26,7 +47,7 @@ int edo__buf_ring_init(edo__buf_ring *br, edo__ring *r, uint16_t bgid, unsigned 
     br->bgid = bgid;
     br->ring = map(br->ring_bytes);
     br->bufs = br->ring ? map(br->bufs_bytes) : NULL;
-    int rc = br->bufs ? edo__ring_register_buf_ring(r, br->ring, count, bgid) : -ENOMEM;
+    int rc = br->bufs ? register_ring(br, r, whole_only) : -ENOMEM;
     if (rc < 0) {
         edo__buf_ring_destroy(br);
         return rc;
@@ -43,5 +64,6 @@ void edo__buf_ring_destroy(edo__buf_ring *br)
         munmap(br->bufs, br->bufs_bytes);
     if (br->ring)
         munmap(br->ring, br->ring_bytes);
+    free(br->used);
     *br = (edo__buf_ring){0};
 }

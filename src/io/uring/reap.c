@@ -40,7 +40,7 @@ static int take_recv(uring_backend *b, lane *l, uint64_t data, bool ended, int32
               w->rseq != (uint16_t)((data >> RSEQ_SHIFT) & RSEQ_MASK)))
         w = NULL; /* a receive since removed, or one before the current */
     uint32_t bits = 0;
-    if (data & HAS_BUF) { /* given back whatever the result, so the ring never loses one */
+    if (data & HAS_BUF) { /* given back when the kernel is done with it, whatever the result */
         unsigned bid = (unsigned)(data >> 32) & 0xffff;
         if (w && res > 0) {
             bits = EDO_READABLE;
@@ -48,7 +48,7 @@ static int take_recv(uring_backend *b, lane *l, uint64_t data, bool ended, int32
                 EDO__INBOX_NOTHING)
                 *queued |= queue_cancel(&l->ring, watch_recv_data(fd, w)) == 0;
         }
-        edo__buf_ring_put(&l->bufs, bid);
+        edo__buf_ring_done(&l->bufs, bid, res, data & BUF_MORE);
     } else if ((data & ACCEPTS) && res >= 0) { /* a connection accepted: its fd */
         edo__inbox_action act =
             w ? edo__inbox_put(w->inbox, &res, sizeof res) : EDO__INBOX_DROPPED;
@@ -209,7 +209,8 @@ static int reap(uring_backend *b, lane *l, edo__io_ready *out, int max)
             uint64_t ended = cqe->flags & IORING_CQE_F_MORE ? 0 : ENDED;
             uint64_t data = cqe->user_data;
             if (is_recv(data) && (cqe->flags & IORING_CQE_F_BUFFER)) /* the buffer it filled */
-                data |= HAS_BUF | (uint64_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT) << 32;
+                data |= HAS_BUF | (uint64_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT) << 32 |
+                        (cqe->flags & EDO__CQE_F_BUF_MORE ? BUF_MORE : 0);
             out[n++] = (edo__io_ready){data | ended, (uint32_t)cqe->res};
         }
         edo__ring_cq_advance(ring, seen);

@@ -240,10 +240,18 @@ int edo__ring_submit_run(edo__ring *r)
     }
 }
 
-int edo__ring_register_buf_ring(edo__ring *r, void *mem, unsigned entries, uint16_t bgid)
+int edo__ring_register_buf_ring(edo__ring *r, void *mem, unsigned entries, uint16_t bgid,
+                                uint16_t flags)
 {
-    struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)mem,
-                                   .ring_entries = entries, .bgid = bgid};
+    /* struct io_uring_buf_reg, with its flags by name (older headers call the field `pad`). */
+    struct {
+        uint64_t ring_addr;
+        uint32_t ring_entries;
+        uint16_t bgid, flags;
+        uint64_t resv[3];
+    } reg = {.ring_addr = (uint64_t)(uintptr_t)mem, .ring_entries = entries, .bgid = bgid,
+             .flags = flags};
+    _Static_assert(sizeof reg == sizeof(struct io_uring_buf_reg), "io_uring_buf_reg's layout");
     int rc = sys_register(r->fd, IORING_REGISTER_PBUF_RING, &reg, 1);
     return rc < 0 ? rc : 0;
 }

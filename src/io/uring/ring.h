@@ -160,11 +160,18 @@ int edo__ring_flush_overflow(edo__ring *r);
  * SINGLE_ISSUER, from the ring's thread only. */
 int edo__ring_submit_run(edo__ring *r);
 
+/* Flags newer than the system's headers may be (Linux 6.12): a provided-buffer ring whose
+ * buffers the kernel consumes a part at a time (IOU_PBUF_RING_INC), and a completion's note that
+ * its buffer has room left and stays at the ring's head (IORING_CQE_F_BUF_MORE). */
+#define EDO__PBUF_RING_INC 2u
+#define EDO__CQE_F_BUF_MORE (1u << 4)
+
 /* Registers the provided-buffer ring at `mem` (page-aligned, `entries` struct io_uring_buf,
- * a power of two) as buffer group `bgid` (IORING_REGISTER_PBUF_RING, Linux 5.19): 0 or -errno
- * (-EINVAL: the kernel has none, or the arguments are wrong). The kernel keeps it until the
- * ring is closed. */
-int edo__ring_register_buf_ring(edo__ring *r, void *mem, unsigned entries, uint16_t bgid);
+ * a power of two) as buffer group `bgid` (IORING_REGISTER_PBUF_RING, Linux 5.19) with `flags`
+ * (0, or EDO__PBUF_RING_INC): 0 or -errno (-EINVAL: the kernel has none, or not with these
+ * flags, or the arguments are wrong). The kernel keeps it until the ring is closed. */
+int edo__ring_register_buf_ring(edo__ring *r, void *mem, unsigned entries, uint16_t bgid,
+                                uint16_t flags);
 
 /* Has the kernel signal eventfd `fd` whenever it posts a completion (IORING_REGISTER_EVENTFD):
  * 0 or -errno (-EBUSY: one is registered already). */

@@ -28,14 +28,16 @@
 #define ARM (ASK | RECV)
 /* The user_data of a stream socket's multishot receive: RECV | rseq << 49 | fd; in a reaped
  * pair, where the completion names a provided buffer, HAS_BUF and the buffer's id at bit 32 are
- * added (a receive's user_data has zeros there). */
+ * added, and BUF_MORE where the buffer has room left (EDO__CQE_F_BUF_MORE: buf_ring.h); a
+ * receive's user_data has zeros there. */
 #define RECV (1ull << 62)
+#define BUF_MORE (1ull << 61)
 #define HAS_BUF (1ull << 48)
 /* In a receive's user_data: it is a listener's multishot accept (its completions carry fds,
  * never a buffer, so this bit of a buffer's id is free). */
 #define ACCEPTS (1ull << 47)
 #define SEQ_MASK 0x3fffffffu /* neither ENDED's nor RECV's bit is a sequence bit */
-#define RSEQ_MASK 0x1fffu
+#define RSEQ_MASK 0xfffu /* bits 49-60 */
 #define RSEQ_SHIFT 49
 /* user_data of what is not an fd's poll: the wake's poll, and completions nobody reads (the
  * removals). An fd's poll never has these: its low half is an fd number, never 0xffffffff or
@@ -105,6 +107,7 @@ struct uring_backend {
     int scratch_epfd; /* asks whether a character device can be polled: -1 until needed */
     unsigned recv_count, recv_size; /* each lane's provided buffers: the sizes at create */
     bool accepts; /* lanes accept by completion where they can: the knob at create */
+    bool recv_parts; /* lanes' buffers consumed in parts where they can: the knob at create */
     _Atomic int recv_probe; /* multishot receive: 1 the kernel has it, 0 not, -1 not asked */
     _Atomic int accept_probe; /* multishot accept: likewise */
 };
