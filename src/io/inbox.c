@@ -244,8 +244,10 @@ ssize_t edo__inbox_take(edo__inbox *in, const struct iovec *iov, int iovcnt, boo
         want = want < in->len ? want : in->len;
         n = (ssize_t)copy_out(in, iov, iovcnt, want);
         if (!peek) {
-            in->head = (in->head + (size_t)n) & (in->size - 1);
             in->len -= (size_t)n;
+            /* Emptied: the next bytes go to the start again, so a connection that trades
+             * small messages writes the same lines each time, never split at the wrap. */
+            in->head = in->len ? (in->head + (size_t)n) & (in->size - 1) : 0;
         }
     } else if (in->end) {
         n = in->end == 1 ? 0 : in->end;
