@@ -157,6 +157,10 @@ void edo__io_uring_set_accepts(bool on);
  * (out of buffers, or the completion queue overflowed) and was armed again at once: for tests,
  * which must know that a tiny buffer ring did run out. Any thread. */
 uint64_t edo__io_uring_recv_rearms(edo__io_backend *b);
+/* Makes the next `n` re-arms of a multishot receive in io_uring backend `b` fail as when the
+ * kernel takes no SQE (the inbox stops and its reader asks again): for tests, which cannot
+ * fill the kernel's resources on demand. Any thread. */
+void edo__io_uring_refuse_recv_rearms(edo__io_backend *b, unsigned n);
 /* How many times a stream socket's poll in io_uring backend `b` saw the peer's end while its
  * receive was armed, and restarted the receive (at most once per registration): for tests,
  * which must know that the restart ran and lost nothing. Any thread. */

@@ -74,6 +74,14 @@ bool edo__inbox_stopped(edo__inbox *in)
     return stopped;
 }
 
+void edo__inbox_stop(edo__inbox *in)
+{
+    edo__spin_lock(&in->lock);
+    if (in->state == EDO__INBOX_RECEIVING)
+        in->state = EDO__INBOX_STOPPED;
+    edo__spin_unlock(&in->lock);
+}
+
 bool edo__inbox_receiving(edo__inbox *in)
 {
     edo__spin_lock(&in->lock);

@@ -97,6 +97,10 @@ void edo__inbox_reset_accepts(edo__inbox *in);
 void edo__inbox_reset_stopped(edo__inbox *in);
 /* Whether `in` is stopped (its receive not armed, nor to be armed until asked). */
 bool edo__inbox_stopped(edo__inbox *in);
+/* Producer: the receive could not be armed again (the kernel takes no SQE now): `in` stops
+ * (a receiving inbox only), so that its reader's next take asks for it (edo__inbox_service
+ * then arms it). */
+void edo__inbox_stop(edo__inbox *in);
 /* Whether `in` is receiving (its receive armed, not being stopped, no end recorded). */
 bool edo__inbox_receiving(edo__inbox *in);
 /* Consumer: asks for the receive of a stopped inbox to be armed (as a read would): true when

@@ -11,7 +11,7 @@
  *  - a copy from a socket after reads through the inbox: the rest, byte-exact;
  *  - a lane with two tiny buffers (the receive runs out, -ENOBUFS, and is armed again) and an
  *    inbox cap of one buffer: many connections at once, byte-exact; the buffers consumed in
- *    parts (where the kernel can) and whole;
+ *    parts (where the kernel can) and whole; and with every re-arm refused (the reader asks);
  *  - close while the receive is armed and bytes wait in the inbox, from the owner and from a
  *    thread that is not a worker: the peer sees its end of file;
  *  - a Unix pair's stream: vectors, and tries from a thread that is not a worker;
@@ -365,6 +365,24 @@ static void tiny_buffer_ring(bool parts)
 
 TEST(tiny_buffer_ring_runs_out_and_rearms) { tiny_buffer_ring(true); }
 TEST(tiny_whole_buffers_run_out_and_rearm) { tiny_buffer_ring(false); }
+
+/* Every re-arm of a receive that ran out of buffers refused, as when the kernel takes no SQE:
+ * each inbox stops instead, its reader is told to look, asks for the receive, and the owner
+ * arms it; the transfers still complete byte-exact (they hung before: "receiving" with
+ * nothing armed). */
+TEST(refused_rearm_stops_and_the_reader_asks)
+{
+    edo__io_uring_set_recv_buffers(2, 64);
+    edo_runtime *rt = rt_on(URING, 2);
+    if (rt) {
+        edo__io_uring_refuse_recv_rearms(rt->io.backend, ~0u);
+        must_receive = uring_receives();
+        must_not_receive = false;
+        run_on(rt, tiny_buffers_body, NULL);
+        CHECK_EQ(edo__io_uring_recv_rearms(rt->io.backend), 0); /* each one refused */
+        edo_runtime_free(rt);
+    }
+}
 
 /* ---- close while the receive is armed -------------------------------------------------------- */
 

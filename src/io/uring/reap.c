@@ -26,6 +26,32 @@ static uint32_t state_of(int fd)
     return poll(&p, 1, 0) > 0 ? (uint32_t)p.revents : 0;
 }
 
+/* Arms the receive of stream socket `w` again in lane `l` (sq_lock held), its last one having
+ * ended without ending the stream. When the kernel takes no SQE now (or a test says so), the
+ * inbox stops instead and false is returned: the caller tells the reader to look, whose next
+ * read finds the inbox stopped and asks for the receive (recv_ask), served once the SQ has
+ * room. Before, such a socket stayed "receiving" with nothing armed, and its reader waited
+ * for good. */
+static bool refuse_for_test(uring_backend *b)
+{
+    unsigned n = atomic_load_explicit(&b->refuse_rearms, memory_order_relaxed);
+    while (n && !atomic_compare_exchange_weak_explicit(&b->refuse_rearms, &n, n - 1,
+                                                       memory_order_relaxed, memory_order_relaxed))
+        ;
+    return n != 0;
+}
+
+static bool rearm_recv(uring_backend *b, lane *l, int fd, watch *w)
+{
+    w->rseq = (w->rseq + 1) & RSEQ_MASK;
+    if (!refuse_for_test(b) && queue_recv(&l->ring, fd, w) == 0) {
+        atomic_fetch_add_explicit(&b->recv_rearms, 1, memory_order_relaxed);
+        return true;
+    }
+    edo__inbox_stop(w->inbox);
+    return false;
+}
+
 /* A receive's completion in lane `l` (sq_lock held): copies its bytes into the inbox of its
  * watch and gives the buffer back at once (also for a receive since removed, whose bytes go
  * nowhere), arms the receive again where it ended without ending the stream, cancels it at the
@@ -62,9 +88,10 @@ static int take_recv(uring_backend *b, lane *l, uint64_t data, bool ended, int32
     if (w && ended) {
         bool closed;
         if (edo__inbox_ended(w->inbox, res, &closed) == EDO__INBOX_ARM) {
-            w->rseq = (w->rseq + 1) & RSEQ_MASK;
-            *queued |= queue_recv(&l->ring, fd, w) == 0;
-            atomic_fetch_add_explicit(&b->recv_rearms, 1, memory_order_relaxed);
+            if (rearm_recv(b, l, fd, w))
+                *queued = true;
+            else
+                bits |= EDO_READABLE; /* the reader's next read asks for it */
         }
         /* End of file, or the socket's error: read after the bytes before it. A listener's
          * error is no end: it is readable until an accept has taken it. */
@@ -179,11 +206,10 @@ static void resync(uring_backend *b, lane *l)
         queue_watch_poll(ring, (int)fd, w);
         /* Its receive too: the completions dropped may have been its end. Their bytes are
          * lost with them (the kernel had no memory to keep them). */
-        if (w->inbox && !w->recv_on_ask && queue_cancel(ring, watch_recv_data((int)fd, w)) == 0 &&
-            edo__inbox_ended(w->inbox, -ECANCELED, &(bool){false}) == EDO__INBOX_ARM) {
-            w->rseq = (w->rseq + 1) & RSEQ_MASK;
-            queue_recv(ring, (int)fd, w);
-        }
+        if (l && w->inbox && !w->recv_on_ask &&
+            queue_cancel(ring, watch_recv_data((int)fd, w)) == 0 &&
+            edo__inbox_ended(w->inbox, -ECANCELED, &(bool){false}) == EDO__INBOX_ARM)
+            rearm_recv(b, l, (int)fd, w); /* or stopped: its reader's next read asks */
     }
     queue_poll(ring, l ? l->wake.fd : b->wake.fd, TAG_WAKE);
     if (l)

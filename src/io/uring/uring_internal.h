@@ -102,6 +102,7 @@ struct uring_backend {
     _Atomic uint64_t recv_rearms;    /* edo__io_uring_recv_rearms */
     _Atomic uint64_t arms_mailed;    /* edo__io_uring_arms_mailed */
     _Atomic uint64_t end_probes;     /* edo__io_uring_end_probes */
+    _Atomic unsigned refuse_rearms;  /* edo__io_uring_refuse_recv_rearms */
     _Atomic uint64_t polls_added;    /* edo__io_uring_polls_added */
     int shared_efd; /* signalled by the shared ring for each completion: -1 until a lane */
     int scratch_epfd; /* asks whether a character device can be polled: -1 until needed */
