@@ -118,9 +118,11 @@ static bool probe_end(uring_backend *b, lane *l, int fd, watch *w, uint32_t even
     if (w->end_probed || w->accepts || w->recv_on_ask ||
         !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) || !edo__inbox_receiving(w->inbox))
         return false;
+    if (queue_cancel(&l->ring, watch_recv_data(fd, w)) < 0)
+        return false; /* no SQE now: the poll's next event tries again */
     w->end_probed = true;
     atomic_fetch_add_explicit(&b->end_probes, 1, memory_order_relaxed);
-    return queue_cancel(&l->ring, watch_recv_data(fd, w)) == 0;
+    return true;
 }
 
 /* Turns the raw pairs reaped from the shared ring (l NULL) or lane `l` into the driver's, in
@@ -175,9 +177,17 @@ static int translate(uring_backend *b, lane *l, edo__io_ready *out, int n)
         uint32_t bits = edo__io_poll_bits(events);
         /* Received by completion: its read side is its inbox's news alone (take_recv), never
          * the poll's, which may see the peer's end before the receive has put it there (the
-         * two are task work of their own, and may be run in two reaps). */
-        if (w->inbox && !(bits &= ~(EDO_READABLE | EDO_READ_CLOSED)))
-            continue;
+         * two are task work of their own, and may be run in two reaps). But an inbox stopped
+         * with no receive armed has no news to come: the poll's event tells its reader to
+         * look, whose read asks for the receive (after a re-arm that found no SQE in resync,
+         * say, which has no event of its own to send). */
+        if (w->inbox) {
+            bits &= ~(EDO_READABLE | EDO_READ_CLOSED);
+            if (edo__inbox_stopped(w->inbox))
+                bits |= EDO_READABLE;
+            if (!bits)
+                continue;
+        }
         out[kept++] = (edo__io_ready){w->token, bits};
     }
     if (l && l->recv)
@@ -209,7 +219,8 @@ static void resync(uring_backend *b, lane *l)
         if (l && w->inbox && !w->recv_on_ask &&
             queue_cancel(ring, watch_recv_data((int)fd, w)) == 0 &&
             edo__inbox_ended(w->inbox, -ECANCELED, &(bool){false}) == EDO__INBOX_ARM)
-            rearm_recv(b, l, (int)fd, w); /* or stopped: its reader's next read asks */
+            rearm_recv(b, l, (int)fd, w); /* or stopped: the fresh poll's first event then
+                                             tells its reader to look (translate) */
     }
     queue_poll(ring, l ? l->wake.fd : b->wake.fd, TAG_WAKE);
     if (l)
