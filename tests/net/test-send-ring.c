@@ -11,7 +11,7 @@
  *    nothing reads the freed buffer); written again, each byte goes once;
  *  - close while a send is in flight, from the writer's own task and from a thread that is not
  *    a worker: the peer reads every byte a write reported, then its end; a write waiting for
- *    the outbox gets -EBADF;
+ *    the outbox gets -EBADF; a peer that never reads: the fd is closed after the close's grace;
  *  - a shutdown while a send is in flight: the bytes first, then the end; a flush waits for
  *    them;
  *  - a peer reset while a send waits: the error, on a later write;
@@ -21,7 +21,9 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "io/driver.h"
@@ -432,6 +434,90 @@ static void *close_in_flight_body(void *arg)
 }
 
 TEST(close_while_a_send_is_in_flight_lets_it_go_first) { run_both(2, close_in_flight_body); }
+
+/* Sleeps in steps of 5 ms until `done(arg)`, at most about `secs` seconds: false if it never
+ * came. (A worker that spun here would hold back its own ring's completions.) */
+static bool sleep_until(bool (*done)(void *), void *arg, unsigned secs)
+{
+    for (unsigned i = 0; i < secs * 200; i++) {
+        if (done(arg))
+            return true;
+        CHECK_EQ(edo_sleep(EDO_MSEC(5)), 0);
+    }
+    return done(arg);
+}
+
+static bool nothing_in_the_rings(void *arg)
+{
+    (void)arg;
+    return !edo__io_completions_pending(&edo_runtime_current()->io);
+}
+
+/* An fd and the socket it was. */
+typedef struct {
+    int fd;
+    ino_t ino;
+} fd_id;
+
+static bool fd_closed(void *arg)
+{
+    fd_id *id = arg;
+    struct stat st;
+    return fstat(id->fd, &st) < 0 || st.st_ino != id->ino; /* gone, or another file now */
+}
+
+/* The peer reads a prefix of the pattern, at most `sent` bytes, then its end (or a reset). */
+static void *read_prefix_to_end(void *arg)
+{
+    peer_read *p = arg;
+    uint8_t buf[4096];
+    size_t done = 0;
+    ssize_t n;
+    while ((n = recv(p->fd, buf, sizeof buf, 0)) > 0) {
+        for (ssize_t i = 0; i < n; i++, done++)
+            CHECK_EQ(buf[i], byte_at(done, p->seed));
+        CHECK(done <= p->want);
+    }
+    CHECK(n == 0 || (n < 0 && errno == ECONNRESET));
+    return NULL;
+}
+
+/* The close of a socket whose send waits for a peer that does not read: after the close's
+ * grace (50 ms here) the send is cancelled and the fd closed, though the peer never read; the
+ * peer then reads a prefix of what was written, and the end. A close whose send goes within
+ * the grace (close_while_a_send_is_in_flight_lets_it_go_first) cancels the grace: nothing is
+ * left in the rings well before it would have fired (60 s). */
+static void *close_grace_body(void *arg)
+{
+    (void)arg;
+    uint8_t *bytes = new_pattern(8 * BIG, 13);
+    edo_tcp *c;
+    int peer;
+    size_t at = stalled_full_pair(&c, &peer, bytes);
+    struct stat st;
+    CHECK_EQ(fstat(edo_tcp_fd(c), &st), 0);
+    fd_id id = {edo_tcp_fd(c), st.st_ino};
+    edo__outbox_set_close_grace(50u * 1000 * 1000); /* 50 ms */
+    CHECK_EQ(edo_tcp_close(c), 0);
+    CHECK(sleep_until(fd_closed, &id, 20)); /* the peer has not read a byte */
+    edo__outbox_set_close_grace(0);
+    peer_read p = {peer, at, 13, true};
+    edo_task *r;
+    CHECK_EQ(edo_spawn_blocking(read_prefix_to_end, &p, &r), 0);
+    join(r);
+    close(peer);
+    CHECK(sleep_until(nothing_in_the_rings, NULL, 20)); /* the timeout's CQE came too */
+    /* A send that goes within the grace cancels it. */
+    at = stalled_full_pair(&c, &peer, bytes);
+    CHECK_EQ(edo_tcp_close(c), 0);
+    check_peer_gets_then_end(peer, at, 13);
+    close(peer);
+    CHECK(sleep_until(nothing_in_the_rings, NULL, 20));
+    free(bytes);
+    return NULL;
+}
+
+TEST(close_with_a_stalled_send_ends_after_its_grace) { run_both(2, close_grace_body); }
 
 static void *shutdown_in_flight_body(void *arg)
 {

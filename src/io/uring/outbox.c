@@ -4,12 +4,24 @@
 #include "io/uring/outbox.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "platform/iov.h"
+
+/* The indexes of the record's SQEs: the send, and a close's grace timeout. */
+enum { SEND, GRACE };
+
+static _Atomic uint64_t close_grace_ns = EDO__OUTBOX_CLOSE_GRACE_NS;
+
+void edo__outbox_set_close_grace(uint64_t ns)
+{
+    atomic_store_explicit(&close_grace_ns, ns ? ns : EDO__OUTBOX_CLOSE_GRACE_NS,
+                          memory_order_relaxed);
+}
 
 static edo__outbox *outbox_of(edo__cring_op *op)
 {
@@ -75,10 +87,39 @@ static void wake_next(woken w)
     free(w.all);
 }
 
+/* Asks ring `r` to end the record's SQE `index` early (any thread; no lock of the outbox held).
+ * Harmless when it has ended already (the kernel answers -ENOENT to nobody). */
+static void cancel_in(edo__cring *r, edo__outbox *b, unsigned index)
+{
+    edo__cring_lock(r);
+    if (edo__cring_cancel(r, &b->op, index) == 0)
+        edo__cring_submit_unlock(r);
+    else
+        edo__cring_unlock(r);
+}
+
+/* The grace timeout's CQE: fired (-ETIME) while the send is still in flight, the send is
+ * cancelled (its CQE then closes the fd); cancelled, or too late: nothing. */
+static void grace_ended(edo__outbox *b, int32_t res)
+{
+    edo__spin_lock(&b->lock);
+    b->grace = false;
+    bool stalled = res == -ETIME && b->busy;
+    edo__cring *r = b->ring;
+    edo__spin_unlock(&b->lock);
+    if (stalled)
+        cancel_in(r, b, SEND);
+    edo__outbox_unref(b); /* the timeout's */
+}
+
 static void complete(edo__cring_op *op, unsigned index, int32_t res, uint32_t flags)
 {
-    (void)index, (void)flags;
+    (void)flags;
     edo__outbox *b = outbox_of(op);
+    if (index == GRACE) {
+        grace_ended(b, res);
+        return;
+    }
     edo__spin_lock(&b->lock);
     /* A shutdown that waited for these bytes, done while still busy: a close meanwhile hands
      * its fd to us instead of closing it under the shutdown. */
@@ -97,10 +138,13 @@ static void complete(edo__cring_op *op, unsigned index, int32_t res, uint32_t fl
     }
     int fd = b->close_fd;
     b->close_fd = -1;
+    bool grace = b->grace; /* no longer needed: ended now, not in a minute */
     woken next = take_next(b);
     edo__spin_unlock(&b->lock);
     if (fd >= 0)
         close(fd);
+    if (grace)
+        cancel_in(b->ring, b, GRACE);
     wake_next(next);
     edo__outbox_unref(b); /* the kernel's */
 }
@@ -163,6 +207,7 @@ ssize_t edo__outbox_start(edo__outbox *b, edo__cring *r, int fd, const struct io
     b->busy = true;
     b->refs++; /* the kernel's */
     b->fd = fd, b->len = n;
+    b->ring = r;
     b->started++;
     edo__spin_unlock(&b->lock);
     /* No other writer can start now (busy): the buffer is ours to fill, then the kernel's. */
@@ -214,16 +259,51 @@ bool edo__outbox_shutdown(edo__outbox *b, int fd, int how)
     return busy;
 }
 
+/* Queues the close's grace timeout in the send's ring (no lock of the outbox held), with a
+ * reference of its own. When no SQE can be had, the send keeps the fd until it ends, as
+ * without the grace. Should the send have ended while the timeout was being queued, its CQE
+ * saw no timeout to cancel: it is cancelled here. */
+static void start_grace(edo__outbox *b, edo__cring *r)
+{
+    uint64_t ns = atomic_load_explicit(&close_grace_ns, memory_order_relaxed);
+    b->grace_ts = (struct __kernel_timespec){(long long)(ns / 1000000000u),
+                                             (long long)(ns % 1000000000u)};
+    edo__spin_lock(&b->lock);
+    b->refs++; /* the timeout's */
+    edo__spin_unlock(&b->lock);
+    edo__cring_lock(r);
+    struct io_uring_sqe *sqe;
+    if (edo__cring_sqe(r, &b->op, GRACE, &sqe) < 0) {
+        edo__cring_unlock(r);
+        edo__outbox_unref(b);
+        return;
+    }
+    sqe->opcode = IORING_OP_TIMEOUT;
+    sqe->addr = (uint64_t)(uintptr_t)&b->grace_ts;
+    sqe->len = 1;
+    sqe->off = 0; /* a pure timeout: no completion count ends it */
+    edo__spin_lock(&b->lock);
+    b->grace = true;
+    bool ended = !b->busy;
+    edo__spin_unlock(&b->lock);
+    edo__cring_submit_unlock(r);
+    if (ended)
+        cancel_in(r, b, GRACE);
+}
+
 bool edo__outbox_close(edo__outbox *b, int fd)
 {
     edo__spin_lock(&b->lock);
     b->closed = true;
     bool busy = b->busy;
+    edo__cring *r = b->ring;
     if (busy)
         b->close_fd = fd;
     woken next = take_next(b); /* they look again, and find the registration gone */
     edo__spin_unlock(&b->lock);
     wake_next(next);
+    if (busy && fd >= 0)
+        start_grace(b, r);
     edo__outbox_unref(b); /* the slot's */
     return busy;
 }

@@ -27,8 +27,15 @@
  * closes it at the CQE, and a shutdown of the write side waits for it too
  * (edo__outbox_defer_shutdown), or its FIN would overtake the bytes.
  *
+ * A close's grace. A peer that never reads would hold such a send, and so the fd, for ever
+ * (the kernel's own close lets an orphaned socket time out). So a close that hands the fd over
+ * also queues an IORING_OP_TIMEOUT of EDO__OUTBOX_CLOSE_GRACE_NS in the same ring (the record's
+ * second index): should it fire while the send is still in flight, the send is cancelled, its
+ * bytes not yet in the socket's buffer are dropped, and the fd is closed at its CQE. A send
+ * that ends first cancels the timeout, so nothing outlives the send for long.
+ *
  * Locking: the outbox's spinlock guards its state; it is never held while a ring's lock is
- * taken, a waker runs or a system call is made. */
+ * taken, a waker runs or a system call is made (it may be taken under a ring's lock). */
 #ifndef EDO_IO_URING_OUTBOX_H
 #define EDO_IO_URING_OUTBOX_H
 
@@ -43,6 +50,12 @@
 
 /* The most bytes one send copies and hands to the kernel. */
 #define EDO__OUTBOX_MAX ((size_t)64 * 1024)
+/* How long a send in flight may hold a closed socket's fd (see "A close's grace"). */
+#define EDO__OUTBOX_CLOSE_GRACE_NS (60ull * 1000 * 1000 * 1000)
+
+/* The grace of the closes from now on (0: EDO__OUTBOX_CLOSE_GRACE_NS): a knob for tests.
+ * Thread-safe. */
+void edo__outbox_set_close_grace(uint64_t ns);
 
 typedef struct edo__outbox {
     edo__cring_op op; /* the record the SEND carries */
@@ -56,7 +69,10 @@ typedef struct edo__outbox {
     int error;     /* of a send that failed, not reported yet (0: none) */
     bool broken;   /* a send failed: the connection cannot be written any more (-EPIPE) */
     bool shut;     /* the write half was shut down: no send starts any more (-EPIPE) */
+    bool grace;    /* a close's grace timeout is in the ring (its SQE queued) */
     size_t len;    /* of the send in flight */
+    edo__cring *ring; /* of the send in flight (and of the grace timeout) */
+    struct __kernel_timespec grace_ts; /* the timeout's, read by the kernel when it takes it */
     uint32_t started; /* sends started, for tests */
     /* Writers waiting for the outbox to be free, a growing array. */
     edo_waker *next;
