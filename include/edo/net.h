@@ -270,7 +270,9 @@ ssize_t edo_tcp_try_writev(edo_tcp *c, const struct iovec *iov, int iovcnt);
  * returns 0; a write after it fails with -EPIPE either way. */
 int edo_tcp_shutdown(edo_tcp *c, int how);
 /* Closes the connection and frees `c`. Returns 0, or -EINVAL for NULL. Never suspends. Bytes
- * written behind (edo_tcp_write) still go: the fd is closed once the kernel took them. */
+ * written behind (edo_tcp_write) still go: the fd is closed once the kernel took them, or, if
+ * the peer has not taken them within 60 s, with those still unsent dropped (as the kernel drops
+ * an orphaned socket's). */
 int edo_tcp_close(edo_tcp *c);
 
 /* Options and addresses: 0 or -errno (-EINVAL for a NULL socket or out); never suspend. */

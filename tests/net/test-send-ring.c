@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <stdio.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "io/driver.h"
@@ -453,17 +453,29 @@ static bool nothing_in_the_rings(void *arg)
     return !edo__io_completions_pending(&edo_runtime_current()->io);
 }
 
-/* An fd and the socket it was. */
+/* An fd and what it was (its /proc/self/fd link). Asked through /proc, not of the fd itself,
+ * which another thread closes meanwhile. */
 typedef struct {
-    int fd;
-    ino_t ino;
+    char path[64], was[64];
 } fd_id;
+
+static void fd_id_of(int fd, fd_id *id)
+{
+    snprintf(id->path, sizeof id->path, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(id->path, id->was, sizeof id->was - 1);
+    CHECK(n > 0);
+    id->was[n] = 0;
+}
 
 static bool fd_closed(void *arg)
 {
     fd_id *id = arg;
-    struct stat st;
-    return fstat(id->fd, &st) < 0 || st.st_ino != id->ino; /* gone, or another file now */
+    char now[64];
+    ssize_t n = readlink(id->path, now, sizeof now - 1);
+    if (n < 0)
+        return true; /* gone */
+    now[n] = 0;
+    return strcmp(now, id->was) != 0; /* another file under that number now */
 }
 
 /* The peer reads a prefix of the pattern, at most `sent` bytes, then its end (or a reset). */
@@ -494,9 +506,8 @@ static void *close_grace_body(void *arg)
     edo_tcp *c;
     int peer;
     size_t at = stalled_full_pair(&c, &peer, bytes);
-    struct stat st;
-    CHECK_EQ(fstat(edo_tcp_fd(c), &st), 0);
-    fd_id id = {edo_tcp_fd(c), st.st_ino};
+    fd_id id;
+    fd_id_of(edo_tcp_fd(c), &id);
     edo__outbox_set_close_grace(50u * 1000 * 1000); /* 50 ms */
     CHECK_EQ(edo_tcp_close(c), 0);
     CHECK(sleep_until(fd_closed, &id, 20)); /* the peer has not read a byte */
