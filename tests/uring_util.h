@@ -6,7 +6,6 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -32,27 +31,20 @@ static inline bool uring_receives(void)
     edo__ring r;
     if (edo__ring_init(&r, NULL) < 0)
         return false;
-    bool yes = edo__ring_probe_recv_multishot(&r, 7) == 1 && edo__ring_probe_buf_ring(&r, 7) == 1;
+    bool yes = edo__ring_probe_recv_multishot(&r, 7) == 1 && edo__ring_probe_buf_ring(&r, 7, 0) == 1;
     edo__ring_destroy(&r);
     return yes;
 }
 
-/* Whether the kernel consumes provided buffers in parts (EDO__PBUF_RING_INC): asked of a ring
- * of its own by registering a one-entry buffer ring so; then an io_uring runtime's workers must
- * consume theirs so (unless told not to). */
+/* Whether the kernel consumes provided buffers in parts (EDO__PBUF_RING_INC), asked of a ring
+ * of its own: then an io_uring runtime's workers must consume theirs so (unless told not to). */
 static inline bool uring_buffers_in_parts(void)
 {
     edo__ring r;
     if (edo__ring_init(&r, NULL) < 0)
         return false;
-    long page = sysconf(_SC_PAGESIZE);
-    void *mem = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                     -1, 0);
-    bool yes = mem != MAP_FAILED && edo__ring_register_buf_ring(&r, mem, 1, 7,
-                                                                EDO__PBUF_RING_INC) == 0;
+    bool yes = edo__ring_probe_buf_ring(&r, 7, EDO__PBUF_RING_INC) == 1;
     edo__ring_destroy(&r);
-    if (mem != MAP_FAILED)
-        munmap(mem, (size_t)page);
     return yes;
 }
 

@@ -66,12 +66,12 @@ void edo__inbox_reset_stopped(edo__inbox *in)
     reset(in, atomic_load_explicit(&cap_knob, memory_order_relaxed), false, true);
 }
 
-bool edo__inbox_stopped(edo__inbox *in)
+bool edo__inbox_is(edo__inbox *in, edo__inbox_state state)
 {
     edo__spin_lock(&in->lock);
-    bool stopped = in->state == EDO__INBOX_STOPPED;
+    bool is = in->state == state;
     edo__spin_unlock(&in->lock);
-    return stopped;
+    return is;
 }
 
 void edo__inbox_stop(edo__inbox *in)
@@ -80,14 +80,6 @@ void edo__inbox_stop(edo__inbox *in)
     if (in->state == EDO__INBOX_RECEIVING)
         in->state = EDO__INBOX_STOPPED;
     edo__spin_unlock(&in->lock);
-}
-
-bool edo__inbox_receiving(edo__inbox *in)
-{
-    edo__spin_lock(&in->lock);
-    bool receiving = in->state == EDO__INBOX_RECEIVING;
-    edo__spin_unlock(&in->lock);
-    return receiving;
 }
 
 bool edo__inbox_ask(edo__inbox *in)

@@ -95,14 +95,13 @@ void edo__inbox_reset_accepts(edo__inbox *in);
  * stopped, so that the backend arms no receive (it would take the connect's error, SO_ERROR,
  * from its outcome) until asked: edo__inbox_ask once connected, or the first read. */
 void edo__inbox_reset_stopped(edo__inbox *in);
-/* Whether `in` is stopped (its receive not armed, nor to be armed until asked). */
-bool edo__inbox_stopped(edo__inbox *in);
+/* Whether `in` is in `state` now: EDO__INBOX_STOPPED (its receive not armed, nor to be armed
+ * until asked), EDO__INBOX_RECEIVING (armed, not being stopped, no end recorded), ... */
+bool edo__inbox_is(edo__inbox *in, edo__inbox_state state);
 /* Producer: the receive could not be armed again (the kernel takes no SQE now): `in` stops
  * (a receiving inbox only), so that its reader's next take asks for it (edo__inbox_service
  * then arms it). */
 void edo__inbox_stop(edo__inbox *in);
-/* Whether `in` is receiving (its receive armed, not being stopped, no end recorded). */
-bool edo__inbox_receiving(edo__inbox *in);
 /* Consumer: asks for the receive of a stopped inbox to be armed (as a read would): true when
  * the caller must tell the producer (recv_ask), once; false when it is not stopped or was asked
  * already. */

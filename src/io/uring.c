@@ -283,7 +283,7 @@ static void set_up_recv(uring_backend *b, lane *l)
     int probe = atomic_load_explicit(&b->recv_probe, memory_order_acquire);
     if (probe < 0) {
         probe = edo__ring_probe_recv_multishot(&l->ring, RECV_BGID) == 1 &&
-                edo__ring_probe_buf_ring(&l->ring, RECV_BGID) == 1;
+                edo__ring_probe_buf_ring(&l->ring, RECV_BGID, 0) == 1;
         atomic_store_explicit(&b->recv_probe, probe, memory_order_release);
     }
     l->recv = probe && b->recv_count != EDO__IO_URING_NO_RECV &&

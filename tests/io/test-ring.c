@@ -159,7 +159,7 @@ TEST(probes)
     edo__ring r;
     if (!ring_or_skip(&r, 4, 0, 0))
         return;
-    int buf_ring = edo__ring_probe_buf_ring(&r, 1);
+    int buf_ring = edo__ring_probe_buf_ring(&r, 1, 0);
     int recv_ms = edo__ring_probe_recv_multishot(&r, 2);
     CHECK(buf_ring == 0 || buf_ring == 1);
     CHECK(recv_ms == 0 || recv_ms == 1);

@@ -259,8 +259,8 @@ bool edo__outbox_shutdown(edo__outbox *b, int fd, int how)
     return busy;
 }
 
-/* Queues the close's grace timeout in the send's ring (no lock of the outbox held), with a
- * reference of its own. When no SQE can be had, the send keeps the fd until it ends, as
+/* Queues the close's grace timeout in the send's ring (no lock of the outbox held; the caller
+ * holds a reference until it returns), with a reference of its own. When no SQE can be had, the send keeps the fd until it ends, as
  * without the grace. Should the send have ended while the timeout was being queued, its CQE
  * saw no timeout to cancel: it is cancelled here. */
 static void start_grace(edo__outbox *b, edo__cring *r)
@@ -268,21 +268,18 @@ static void start_grace(edo__outbox *b, edo__cring *r)
     uint64_t ns = atomic_load_explicit(&close_grace_ns, memory_order_relaxed);
     b->grace_ts = (struct __kernel_timespec){(long long)(ns / 1000000000u),
                                              (long long)(ns % 1000000000u)};
-    edo__spin_lock(&b->lock);
-    b->refs++; /* the timeout's */
-    edo__spin_unlock(&b->lock);
     edo__cring_lock(r);
     struct io_uring_sqe *sqe;
     if (edo__cring_sqe(r, &b->op, GRACE, &sqe) < 0) {
         edo__cring_unlock(r);
-        edo__outbox_unref(b);
         return;
     }
     sqe->opcode = IORING_OP_TIMEOUT;
     sqe->addr = (uint64_t)(uintptr_t)&b->grace_ts;
     sqe->len = 1;
     sqe->off = 0; /* a pure timeout: no completion count ends it */
-    edo__spin_lock(&b->lock);
+    edo__spin_lock(&b->lock); /* before the submission: its CQE cannot come sooner */
+    b->refs++; /* the timeout's */
     b->grace = true;
     bool ended = !b->busy;
     edo__spin_unlock(&b->lock);

@@ -116,7 +116,7 @@ static int take_recv(uring_backend *b, lane *l, uint64_t data, bool ended, int32
 static bool probe_end(uring_backend *b, lane *l, int fd, watch *w, uint32_t events)
 {
     if (w->end_probed || w->accepts || w->recv_on_ask ||
-        !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) || !edo__inbox_receiving(w->inbox))
+        !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) || !edo__inbox_is(w->inbox, EDO__INBOX_RECEIVING))
         return false;
     if (queue_cancel(&l->ring, watch_recv_data(fd, w)) < 0)
         return false; /* no SQE now: the poll's next event tries again */

@@ -264,20 +264,20 @@ int edo__ring_register_eventfd(edo__ring *r, int fd)
 
 /* ---- what the kernel can do ------------------------------------------------------------- */
 
-int edo__ring_probe_buf_ring(edo__ring *r, uint16_t bgid)
+int edo__ring_probe_buf_ring(edo__ring *r, uint16_t bgid, uint16_t flags)
 {
     long page = sysconf(_SC_PAGESIZE);
     void *mem = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                      -1, 0);
     if (mem == MAP_FAILED)
         return -ENOMEM;
-    struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)mem, .ring_entries = 1,
-                                   .bgid = bgid};
-    int rc = sys_register(r->fd, IORING_REGISTER_PBUF_RING, &reg, 1);
-    if (rc >= 0)
+    int rc = edo__ring_register_buf_ring(r, mem, 1, bgid, flags);
+    if (rc == 0) {
+        struct io_uring_buf_reg reg = {.bgid = bgid};
         sys_register(r->fd, IORING_UNREGISTER_PBUF_RING, &reg, 1);
+    }
     munmap(mem, (size_t)page);
-    return rc >= 0;
+    return rc == 0;
 }
 
 int edo__ring_probe_recv_multishot(edo__ring *r, uint16_t bgid)

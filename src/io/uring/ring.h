@@ -192,10 +192,11 @@ static inline bool edo__ring_has_op(const edo__ring *r, unsigned op)
     return op < 256 && (r->ops[op / 64] >> (op % 64) & 1);
 }
 
-/* Whether the kernel takes provided-buffer rings (IORING_REGISTER_PBUF_RING): registers and
- * unregisters a one-entry ring in buffer group `bgid` (one the caller does not use). 1 or 0.
+/* Whether the kernel takes provided-buffer rings (IORING_REGISTER_PBUF_RING) with `flags`
+ * (0, or EDO__PBUF_RING_INC: consumed in parts): registers and unregisters a one-entry ring in
+ * buffer group `bgid` (one the caller does not use). 1 or 0 (-ENOMEM: no page to try with).
  * Uses only the register call: safe at any time, from the submission side's thread. */
-int edo__ring_probe_buf_ring(edo__ring *r, uint16_t bgid);
+int edo__ring_probe_buf_ring(edo__ring *r, uint16_t bgid, uint16_t flags);
 /* Whether the kernel has multishot receive (IORING_RECV_MULTISHOT): submits one on a socket
  * pair with buffer selection from group `bgid`, which must have no buffers (the kernel then
  * ends it with -ENOBUFS; an older kernel refuses it with -EINVAL), and waits for it. 1, 0, or

@@ -121,7 +121,7 @@ static int add_watch(uring_backend *b, lane *self, int fd, uint64_t token, edo__
     if (rc == 0 && l)
         rc = reserve_mail(l, mail_slots(inbox) + by_mail);
     /* A socket still connecting: its receive waits for the ask once it is connected. */
-    bool later = inbox && !accepts && edo__inbox_stopped(inbox);
+    bool later = inbox && !accepts && edo__inbox_is(inbox, EDO__INBOX_STOPPED);
     if (rc == 0) {
         edo__ring *ring = l ? &l->ring : &b->ring;
         watch fresh = {.token = token,
