@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# edo's TCP stack beside Tokio, Go and a raw epoll C server, on loopback, every
-# server driven by the same load generator (bench/net/loadgen.c) or by wrk.
+# edo's TCP stack beside Tokio, Go and raw epoll and io_uring C servers, on
+# loopback, every server driven by the same load generator (bench/net/loadgen.c)
+# or by wrk.
 #
 #   bench/net/run.sh                       (or: make bench-net)
 #   DURATION=2 RUNS=1 bench/net/run.sh     a quick check
@@ -43,17 +44,19 @@
 #       Y = edo's rps / Tokio's (above 1: edo serves more);
 #       each the median over the rounds of the two runs' ratio in that round
 #       (runs of one round are seconds apart, so drift cancels out)
-#   bench=B vs=go ratio_cpu=X ratio_rps=Y   the same against Go (and vs=epoll)
+#   bench=B vs=go ratio_cpu=X ratio_rps=Y   the same against Go (and vs=epoll,
+#       vs=uring, vs=uring2)
 #   bench=B edo=edo-uring ratio_cpu=X ...    the same for edo on io_uring (peer
 #       edo-uring: edo's servers with EDO_IO_BACKEND=uring), against Tokio (and
-#       vs=go, vs=epoll, and vs=edo: edo on io_uring against edo on epoll)
+#       vs=go, vs=epoll, vs=uring, vs=uring2, and vs=edo: edo on io_uring against
+#       edo on epoll)
 #   bench=B edo=edo-uring vs=edo-uring-base ratio_cpu=X ...   with BASE set: the
 #       same against another build of edo (peers edo-base, edo-uring-base)
 #   bench=idle_conn_memory peer=P bytes_per_conn=M
 #       growth of the server's VmRSS while it holds IDLE_CONNS idle
 #       connections, per connection (kernel socket buffers are not in RSS)
 #   bench=idle_conn_memory ratio=X          Tokio's bytes_per_conn / edo's
-#                                           (and vs=go, vs=epoll)
+#                                           (and vs=go, vs=epoll, vs=uring...)
 #   bench=idle_conn_memory style=S ratio=X  Tokio's / edo's in style S
 #
 # The load generator and the server share the machine: with WORKERS=1 (the
@@ -71,7 +74,10 @@
 #   PEERS="edo edo-uring tokio go epoll"   servers to run (edo or edo-uring
 #                                must be among them for the ratios; edo-ready
 #                                and edo-future, edo's other echo styles, may
-#                                be added for echo)
+#                                be added for echo; so may the raw io_uring
+#                                server, bench/net/uring_echo.c: uring, one
+#                                ring per thread, and uring2, its --two-rings,
+#                                sends in a second ring)
 #   BENCHES="echo_c50_d1 echo_c50_d16 echo_c500_d1 echo_c500_d16 http_c50
 #            idle_conn_memory"
 #   IDLE_CONNS=9000   idle connections (needs about that many fds on each side)
@@ -133,7 +139,7 @@ apt_install() {
 
 build() {
     if ! cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >&2 ||
-        ! cmake --build build/release -j2 --target echo_server edo_http epoll_echo loadgen >&2; then
+        ! cmake --build build/release -j2 --target echo_server edo_http epoll_echo uring_echo loadgen >&2; then
         warn "edo build failed"
         exit 1
     fi
@@ -190,6 +196,10 @@ server_cmd() {
     http/go) echo "$BIN/go-server --http" ;;
     echo/epoll) echo "$BIN/epoll_echo" ;;
     http/epoll) echo "$BIN/epoll_echo --http" ;;
+    echo/uring) echo "$BIN/uring_echo" ;;
+    http/uring) echo "$BIN/uring_echo --http" ;;
+    echo/uring2) echo "$BIN/uring_echo --two-rings" ;;
+    http/uring2) echo "$BIN/uring_echo --two-rings --http" ;;
     esac
 }
 
@@ -399,7 +409,7 @@ report() {
 ratios() {
     local bench=$1 mine=$2 other tag=""
     [ "$mine" = edo ] || tag=" edo=$mine"
-    for other in tokio go epoll edo edo-base edo-uring-base; do
+    for other in tokio go epoll uring uring2 edo edo-base edo-uring-base; do
         [ "$other" != "$mine" ] && [ -n "${RESULTS[$bench/$other]:-}" ] || continue
         local vs="$tag"
         [ $other = tokio ] || vs="$tag vs=$other"
