@@ -159,8 +159,13 @@ void edo__io_uring_set_accepts(bool on);
 uint64_t edo__io_uring_recv_rearms(edo__io_backend *b);
 /* Makes the next `n` re-arms of a multishot receive in io_uring backend `b` fail as when the
  * kernel takes no SQE (the inbox stops and its reader asks again): for tests, which cannot
- * fill the kernel's resources on demand. Any thread. */
-void edo__io_uring_refuse_recv_rearms(edo__io_backend *b, unsigned n);
+ * fill the kernel's resources on demand. Returns how many of the refusals set before were
+ * still to come. Any thread. */
+unsigned edo__io_uring_refuse_recv_rearms(edo__io_backend *b, unsigned n);
+/* Makes the next reap of a worker's ring in io_uring backend `b` resync it as after completions
+ * the kernel dropped (-EBADR: every live fd's poll and receive armed afresh): for tests, which
+ * cannot make the kernel run out of memory on demand. Any thread. */
+void edo__io_uring_force_resync(edo__io_backend *b);
 /* How many times a stream socket's poll in io_uring backend `b` saw the peer's end while its
  * receive was armed, and restarted the receive (at most once per registration): for tests,
  * which must know that the restart ran and lost nothing. Any thread. */

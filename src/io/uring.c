@@ -99,10 +99,16 @@ uint64_t edo__io_uring_recv_rearms(edo__io_backend *base)
     return atomic_load_explicit(&b->recv_rearms, memory_order_relaxed);
 }
 
-void edo__io_uring_refuse_recv_rearms(edo__io_backend *base, unsigned n)
+unsigned edo__io_uring_refuse_recv_rearms(edo__io_backend *base, unsigned n)
 {
     uring_backend *b = (uring_backend *)base;
-    atomic_store_explicit(&b->refuse_rearms, n, memory_order_relaxed);
+    return atomic_exchange_explicit(&b->refuse_rearms, n, memory_order_relaxed);
+}
+
+void edo__io_uring_force_resync(edo__io_backend *base)
+{
+    uring_backend *b = (uring_backend *)base;
+    atomic_store_explicit(&b->force_resync, true, memory_order_relaxed);
 }
 
 uint64_t edo__io_uring_end_probes(edo__io_backend *base)

@@ -12,6 +12,7 @@
  *  - a lane with two tiny buffers (the receive runs out, -ENOBUFS, and is armed again) and an
  *    inbox cap of one buffer: many connections at once, byte-exact; the buffers consumed in
  *    parts (where the kernel can) and whole; and with every re-arm refused (the reader asks);
+ *  - a re-arm refused in the resync after lost completions: the worker asks for it itself;
  *  - close while the receive is armed and bytes wait in the inbox, from the owner and from a
  *    thread that is not a worker: the peer sees its end of file;
  *  - a Unix pair's stream: vectors, and tries from a thread that is not a worker;
@@ -382,6 +383,54 @@ TEST(refused_rearm_stops_and_the_reader_asks)
         CHECK_EQ(edo__io_uring_recv_rearms(rt->io.backend), 0); /* each one refused */
         edo_runtime_free(rt);
     }
+}
+
+/* After completions the kernel dropped (-EBADR, forced here), every receive is armed afresh;
+ * with both of a pair's re-arms refused there, the inboxes stop with no completion to tell
+ * their readers. A reader already waiting (not reading again) must still get what comes next:
+ * its worker asks for the receive itself. It waited for good before. One worker, so that the
+ * reader is parked before the resync and the resync is that worker's. */
+static void *parked_reader(void *arg)
+{
+    char buf[8];
+    edo_instant saved;
+    edo_deadline_push(edo_after(EDO_SEC(10)), &saved); /* a hang fails, not stalls the suite */
+    ssize_t n = edo_tcp_read(arg, buf, sizeof buf);
+    edo_deadline_pop(saved);
+    CHECK_EQ(n, 5);
+    CHECK(memcmp(buf, "hello", 5) == 0);
+    return NULL;
+}
+
+static void *resync_body(void *arg)
+{
+    edo__io_backend *b = arg;
+    edo_tcp *c, *s;
+    pair(&c, &s);
+    edo_task *t = spawn(parked_reader, s);
+    for (int i = 0; i < 4; i++) /* it runs, finds nothing, and waits */
+        CHECK_EQ(edo_yield(), 0);
+    edo__io_uring_refuse_recv_rearms(b, 2); /* both of the pair's */
+    edo__io_uring_force_resync(b);
+    CHECK_EQ(edo_sleep(EDO_MSEC(20)), 0); /* the worker looks at its ring, and resyncs */
+    CHECK_EQ(edo__io_uring_refuse_recv_rearms(b, 0), 0u); /* both re-arms were refused */
+    CHECK_EQ(edo_tcp_write_all(c, "hello", 5), 0);
+    join(t);
+    edo_tcp_close(c);
+    edo_tcp_close(s);
+    return NULL;
+}
+
+TEST(a_rearm_refused_in_a_resync_is_asked_for)
+{
+    edo_runtime *rt = rt_on(URING, 1);
+    if (!rt)
+        return;
+    must_receive = uring_receives();
+    must_not_receive = false;
+    if (must_receive)
+        run_on(rt, resync_body, rt->io.backend);
+    edo_runtime_free(rt);
 }
 
 /* ---- close while the receive is armed -------------------------------------------------------- */

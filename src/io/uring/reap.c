@@ -193,11 +193,15 @@ static int translate(uring_backend *b, lane *l, edo__io_ready *out, int n)
 /* After the kernel dropped completions (-EBADR: it ran out of memory while the CQ overflowed),
  * an ended poll may never have said so: every live fd of the ring gets a fresh poll, the old
  * one removed, and the fresh one reports the fd's state (but one whose arming is still in the
- * mail: it has none yet). */
+ * mail: it has none yet). A receive armed afresh likewise; one that cannot be (no SQE now)
+ * leaves its inbox stopped, and with no completion here to tell its reader, the owner asks for
+ * it itself, by mail to its own lane, served at its next look (which the wake brings at once:
+ * it may be about to sleep in its ring). */
 static void resync(uring_backend *b, lane *l)
 {
     edo__ring *ring = l ? &l->ring : &b->ring;
     uint32_t here = l ? l->index : 0;
+    bool asked = false;
     pthread_mutex_lock(&b->sq_lock);
     for (unsigned fd = 0; fd < b->nwatches; fd++) {
         watch *w = &b->watches[fd];
@@ -210,15 +214,19 @@ static void resync(uring_backend *b, lane *l)
          * lost with them (the kernel had no memory to keep them). */
         if (l && w->inbox && !w->recv_on_ask &&
             queue_cancel(ring, watch_recv_data((int)fd, w)) == 0 &&
-            edo__inbox_ended(w->inbox, -ECANCELED, &(bool){false}) == EDO__INBOX_ARM)
-            rearm_recv(b, l, (int)fd, w); /* or stopped: its reader is not told (a known
-                                             gap: io-backends.md, Not yet done) */
+            edo__inbox_ended(w->inbox, -ECANCELED, &(bool){false}) == EDO__INBOX_ARM &&
+            !rearm_recv(b, l, (int)fd, w) && edo__inbox_ask(w->inbox)) {
+            edo__uring_mail_ask(l, (int)fd, w);
+            asked = true;
+        }
     }
     queue_poll(ring, l ? l->wake.fd : b->wake.fd, TAG_WAKE);
     if (l)
         queue_poll(ring, b->shared_efd, TAG_SHARED);
     submit(b, l);
     pthread_mutex_unlock(&b->sq_lock);
+    if (asked)
+        edo__io_wakefd_interrupt(&l->wake);
 }
 
 /* Takes at most `max` completions of the shared ring (l NULL) or lane `l` into `out` as raw
@@ -281,6 +289,9 @@ static int shared_wait(uring_backend *b, edo__io_ready *out, int max, uint64_t t
  * been among the lane's completions, so it is looked at after every reap of the lane. */
 static int lane_reap(uring_backend *b, lane *l, edo__io_ready *out, int max)
 {
+    if (atomic_load_explicit(&b->force_resync, memory_order_relaxed) &&
+        atomic_exchange_explicit(&b->force_resync, false, memory_order_relaxed))
+        resync(b, l); /* a test's: as after completions the kernel dropped */
     edo__uring_take_mail(b, l);
     int n = reap(b, l, out, max);
     if (n < max && ring_busy(&b->ring))

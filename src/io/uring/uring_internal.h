@@ -103,6 +103,7 @@ struct uring_backend {
     _Atomic uint64_t arms_mailed;    /* edo__io_uring_arms_mailed */
     _Atomic uint64_t end_probes;     /* edo__io_uring_end_probes */
     _Atomic unsigned refuse_rearms;  /* edo__io_uring_refuse_recv_rearms */
+    _Atomic bool force_resync;       /* edo__io_uring_force_resync */
     _Atomic uint64_t polls_added;    /* edo__io_uring_polls_added */
     int shared_efd; /* signalled by the shared ring for each completion: -1 until a lane */
     int scratch_epfd; /* asks whether a character device can be polled: -1 until needed */
@@ -238,6 +239,11 @@ int edo__uring_add_listener(edo__io_backend *base, int fd, uint64_t token, edo__
 void edo__uring_remove(edo__io_backend *base, int fd, uint64_t token);
 void edo__uring_recv_ask(edo__io_backend *base, int fd, uint64_t token);
 void edo__uring_take_mail(uring_backend *b, lane *l);
+/* The owner of lane `l` asks itself to arm the receive of watch `w` (on `fd`) again, as its
+ * reader would (sq_lock held): for an inbox the owner stopped, when the reader was not asked
+ * to look. Served at the owner's next look, in its mail; the slot is the one its reader's ask
+ * has (edo__inbox_ask answered true: no other ask of it is in the mail). */
+void edo__uring_mail_ask(lane *l, int fd, const watch *w);
 
 /* uring/reap.c: the backend's wait (a look, or a wait, in the caller's lane or the shared
  * ring). */

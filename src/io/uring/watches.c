@@ -79,6 +79,11 @@ static void mail_cancel(lane *l, uint64_t user_data)
     atomic_store_explicit(&l->mail, true, memory_order_release);
 }
 
+void edo__uring_mail_ask(lane *l, int fd, const watch *w)
+{
+    mail_cancel(l, ASK | poll_data(fd, w->seq));
+}
+
 /* The lane a stream socket received by completion goes to: the one with the fewest live
  * watches among the open lanes that receive (sq_lock held), the caller's own on a tie (no mail
  * then). Why spread them: the lane that registers a socket reaps all its completions, so an
@@ -345,7 +350,7 @@ void edo__uring_recv_ask(edo__io_backend *base, int fd, uint64_t token)
         lane *owner = b->lanes[w->lane - 1];
         if (owner->open) {
             /* Its slot: the inbox asks once until served (edo__inbox_take's *ask). */
-            mail_cancel(owner, ASK | poll_data(fd, w->seq));
+            edo__uring_mail_ask(owner, fd, w);
             if (owner != self) /* the owner itself takes its mail at its next look */
                 to_wake = owner;
         }
