@@ -71,13 +71,14 @@
 #   RUNS=3            runs per (benchmark, server)
 #   DURATION=5        seconds of load per run (SECONDS=N works too)
 #   WORKERS=1         server worker threads (GOMAXPROCS for Go)
-#   PEERS="edo edo-uring tokio go epoll"   servers to run (edo or edo-uring
-#                                must be among them for the ratios; edo-ready
-#                                and edo-future, edo's other echo styles, may
-#                                be added for echo; so may the raw io_uring
-#                                server, bench/net/uring_echo.c: uring, one
-#                                ring per thread, and uring2, its --two-rings,
-#                                sends in a second ring)
+#   PEERS="edo edo-uring tokio go epoll uring"   servers to run (edo or
+#                                edo-uring must be among them for the ratios;
+#                                epoll and uring are the raw C servers,
+#                                bench/net/epoll_echo.c and uring_echo.c, the
+#                                floors for edo on each backend; edo-ready and
+#                                edo-future, edo's other echo styles, may be
+#                                added for echo; so may uring2, uring_echo
+#                                --two-rings: its sends in a second ring)
 #   BENCHES="echo_c50_d1 echo_c50_d16 echo_c500_d1 echo_c500_d16 http_c50
 #            idle_conn_memory"
 #   IDLE_CONNS=9000   idle connections (needs about that many fds on each side)
@@ -97,7 +98,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1 # the repo root
 [ "$DURATION" -gt 0 ] 2>/dev/null || DURATION=5
 RUNS=${RUNS:-3}
 WORKERS=${WORKERS:-1}
-PEERS=${PEERS:-edo edo-uring tokio go epoll}
+PEERS=${PEERS:-edo edo-uring tokio go epoll uring}
 BENCHES=${BENCHES:-echo_c50_d1 echo_c50_d16 echo_c500_d1 echo_c500_d16 http_c50 idle_conn_memory}
 IDLE_CONNS=${IDLE_CONNS:-9000}
 PIN=${PIN:-1}
