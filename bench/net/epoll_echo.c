@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "raw_server.h"
 
 #define READ_BUF (64 * 1024)
 
@@ -39,9 +40,6 @@ typedef struct conn {
     char *in; /* --http: a request head not yet complete, or NULL */
     size_t in_len;
 } conn;
-
-static int port = 7878;
-static bool http;
 
 static void drop(conn *c)
 {
@@ -143,20 +141,6 @@ static void accept_all(int ep, int lis)
     }
 }
 
-static int listen_here(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
-        bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 4096) < 0) {
-        perror("epoll_echo: listen");
-        exit(1);
-    }
-    return fd;
-}
-
 static void *worker(void *arg)
 {
     int lis = (int)(intptr_t)arg;
@@ -185,32 +169,9 @@ static void *worker(void *arg)
 
 int main(int argc, char **argv)
 {
-    int workers = 1;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
-            port = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc)
-            workers = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--http") == 0)
-            http = true;
-        else {
-            fprintf(stderr, "usage: epoll_echo [--port P] [--workers W] [--http]\n");
-            return 2;
-        }
-    }
-    if (workers < 1)
-        workers = 1;
+    int workers = raw_server_args("epoll_echo", argc, argv, NULL, NULL);
     signal(SIGPIPE, SIG_IGN);
     http_responses(); /* built before any thread reads it */
-    /* Every listener is bound before any thread runs, so no connection finds the port closed. */
-    int *lis = malloc(sizeof *lis * (size_t)workers);
-    for (int i = 0; i < workers; i++)
-        lis[i] = listen_here();
-    fprintf(stderr, "epoll_echo: listening on 0.0.0.0:%d, %d workers%s\n", port, workers,
-            http ? ", http" : "");
-    pthread_t t;
-    for (int i = 1; i < workers; i++)
-        pthread_create(&t, NULL, worker, (void *)(intptr_t)lis[i]);
-    worker((void *)(intptr_t)lis[0]);
+    raw_server_run("epoll_echo", workers, SOCK_NONBLOCK, "", worker);
     return 1;
 }

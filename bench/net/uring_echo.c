@@ -69,6 +69,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "raw_server.h"
 
 #define SQ_ENTRIES 1024
 #define CQ_ENTRIES 4096
@@ -120,8 +121,7 @@ typedef struct worker {
     unsigned long turns, enters, cqes, sends, rearms, enobufs, pauses, watches;
 } worker;
 
-static int port = 7878;
-static bool http, two_rings, stats;
+static bool two_rings, stats;
 static unsigned nbufs = NBUFS, buf_size = BUF_SIZE;
 static volatile sig_atomic_t stop;
 
@@ -515,20 +515,6 @@ static void flush(worker *w)
 
 /* ---- the threads --------------------------------------------------------------------------- */
 
-static int listen_here(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
-        bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 4096) < 0) {
-        perror("uring_echo: listen");
-        exit(1);
-    }
-    return fd;
-}
-
 static void print_stats(const worker *w)
 {
     fprintf(stderr,
@@ -598,22 +584,7 @@ static unsigned env_uint(const char *name, unsigned dflt)
 
 int main(int argc, char **argv)
 {
-    int workers = 1;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
-            port = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc)
-            workers = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--http") == 0)
-            http = true;
-        else if (strcmp(argv[i], "--two-rings") == 0)
-            two_rings = true;
-        else {
-            fprintf(stderr, "usage: uring_echo [--port P] [--workers W] [--http] [--two-rings]\n");
-            return 2;
-        }
-    }
-    if (workers < 1) workers = 1;
+    int workers = raw_server_args("uring_echo", argc, argv, "--two-rings", &two_rings);
     nbufs = env_uint("URING_ECHO_BUFS", NBUFS);
     buf_size = env_uint("URING_ECHO_BUF_SIZE", BUF_SIZE);
     if (nbufs == 0 || nbufs > 32768 || (nbufs & (nbufs - 1)) || buf_size == 0) {
@@ -627,15 +598,6 @@ int main(int argc, char **argv)
         sigaction(SIGINT, &sa, NULL);
     }
     http_responses(); /* built before any thread reads it */
-    /* Every listener is bound before any thread runs, so no connection finds the port closed. */
-    int *lis = malloc(sizeof *lis * (size_t)workers);
-    for (int i = 0; i < workers; i++)
-        lis[i] = listen_here();
-    fprintf(stderr, "uring_echo: listening on 0.0.0.0:%d, %d workers%s%s\n", port, workers,
-            http ? ", http" : "", two_rings ? ", two rings" : "");
-    pthread_t t;
-    for (int i = 1; i < workers; i++)
-        pthread_create(&t, NULL, worker_main, (void *)(intptr_t)lis[i]);
-    worker_main((void *)(intptr_t)lis[0]);
+    raw_server_run("uring_echo", workers, 0, two_rings ? ", two rings" : "", worker_main);
     return 1;
 }
