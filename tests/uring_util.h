@@ -31,7 +31,8 @@ static inline bool uring_receives(void)
     edo__ring r;
     if (edo__ring_init(&r, NULL) < 0)
         return false;
-    bool yes = edo__ring_probe_recv_multishot(&r, 7) == 1 && edo__ring_probe_buf_ring(&r, 7, 0) == 1;
+    bool yes =
+        edo__ring_probe_recv_multishot(&r, 7) == 1 && edo__ring_probe_buf_ring(&r, 7, 0) == 1;
     edo__ring_destroy(&r);
     return yes;
 }

@@ -260,9 +260,9 @@ bool edo__outbox_shutdown(edo__outbox *b, int fd, int how)
 }
 
 /* Queues the close's grace timeout in the send's ring (no lock of the outbox held; the caller
- * holds a reference until it returns), with a reference of its own. When no SQE can be had, the send keeps the fd until it ends, as
- * without the grace. Should the send have ended while the timeout was being queued, its CQE
- * saw no timeout to cancel: it is cancelled here. */
+ * holds a reference until it returns), with a reference of its own. When no SQE can be had,
+ * the send keeps the fd until it ends, as without the grace. Should the send have ended while
+ * the timeout was being queued, its CQE saw no timeout to cancel: it is cancelled here. */
 static void start_grace(edo__outbox *b, edo__cring *r)
 {
     uint64_t ns = atomic_load_explicit(&close_grace_ns, memory_order_relaxed);

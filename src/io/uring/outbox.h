@@ -25,7 +25,7 @@
  * which for a write of a worker's turn is the end of the turn. So while a send is in flight
  * the outbox owns the fd's end: a close hands the fd over (edo__outbox_close) and the outbox
  * closes it at the CQE, and a shutdown of the write side waits for it too
- * (edo__outbox_defer_shutdown), or its FIN would overtake the bytes.
+ * (edo__outbox_shutdown), or its FIN would overtake the bytes.
  *
  * A close's grace. A peer that never reads would hold such a send, and so the fd, for ever
  * (the kernel's own close lets an orphaned socket time out). So a close that hands the fd over

@@ -26,12 +26,8 @@ static uint32_t state_of(int fd)
     return poll(&p, 1, 0) > 0 ? (uint32_t)p.revents : 0;
 }
 
-/* Arms the receive of stream socket `w` again in lane `l` (sq_lock held), its last one having
- * ended without ending the stream. When the kernel takes no SQE now (or a test says so), the
- * inbox stops instead and false is returned: the caller tells the reader to look, whose next
- * read finds the inbox stopped and asks for the receive (recv_ask), served once the SQ has
- * room. Before, such a socket stayed "receiving" with nothing armed, and its reader waited
- * for good. */
+/* Whether a test asked for this re-arm to be refused (edo__io_uring_refuse_recv_rearms): takes
+ * one of its refusals. */
 static bool refuse_for_test(uring_backend *b)
 {
     unsigned n = atomic_load_explicit(&b->refuse_rearms, memory_order_relaxed);
@@ -41,6 +37,12 @@ static bool refuse_for_test(uring_backend *b)
     return n != 0;
 }
 
+/* Arms the receive of stream socket `w` again in lane `l` (sq_lock held), its last one having
+ * ended without ending the stream. When the kernel takes no SQE now (or a test says so), the
+ * inbox stops instead and false is returned: the caller tells the reader to look (or, with no
+ * completion to carry that, asks itself: resync), and the receive is asked for (recv_ask),
+ * served once the SQ has room. Before, such a socket stayed "receiving" with nothing armed,
+ * and its reader waited for good. */
 static bool rearm_recv(uring_backend *b, lane *l, int fd, watch *w)
 {
     w->rseq = (w->rseq + 1) & RSEQ_MASK;
@@ -116,7 +118,8 @@ static int take_recv(uring_backend *b, lane *l, uint64_t data, bool ended, int32
 static bool probe_end(uring_backend *b, lane *l, int fd, watch *w, uint32_t events)
 {
     if (w->end_probed || w->accepts || w->recv_on_ask ||
-        !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) || !edo__inbox_is(w->inbox, EDO__INBOX_RECEIVING))
+        !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ||
+        !edo__inbox_is(w->inbox, EDO__INBOX_RECEIVING))
         return false;
     if (queue_cancel(&l->ring, watch_recv_data(fd, w)) < 0)
         return false; /* no SQE now: the poll's next event tries again */
