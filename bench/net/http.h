@@ -1,8 +1,8 @@
 /* The minimal HTTP/1.1 keep-alive responder that each runtime's hello-world server implements
- * alike (edo_http.c, epoll_echo.c --http; bench/tokio/src/http.rs and bench/go/http.go do the
- * same in their languages): a request ends at its blank line (bodies are not expected: wrk
- * sends GETs), every request gets the same fixed response, and pipelined requests get their
- * responses in one write. */
+ * alike (edo_http.c, epoll_echo.c and uring_echo.c --http; bench/tokio/src/http.rs and
+ * bench/go/http.go do the same in their languages): a request ends at its blank line (bodies
+ * are not expected: wrk sends GETs), every request gets the same fixed response, and pipelined
+ * requests get their responses in one write. */
 #ifndef BENCH_NET_HTTP_H
 #define BENCH_NET_HTTP_H
 
